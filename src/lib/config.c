@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration parsing: see config.h. A table maps each key to a setter so
+ * that unknown keys, bad numbers and out-of-range values all fail with the
+ * file name and line, before any socket is opened.
+ */
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const kind_names[LISTENER_KIND_COUNT] = {
+	"smtp", "submission", "submissions", "pop3", "pop3s",
+};
+
+const char *config_listener_kind_name(enum listener_kind kind)
+{
+	return kind < LISTENER_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+bool config_listener_implicit_tls(enum listener_kind kind)
+{
+	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S;
+}
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->hostname = xstrdup("localhost");
+	c->data_dir = xstrdup("/var/lib/facteur");
+	c->tls_cert = xstrdup("");
+	c->tls_key = xstrdup("");
+	c->user = xstrdup("");
+	c->workers = 0;
+	c->log_level = LOG_INFO;
+	c->max_message_size = 50u * 1024 * 1024;
+	c->max_recipients = 100;
+	c->max_connections = 10000;
+	c->max_connections_per_ip = 100;
+	c->smtp_max_line = 4096;
+	c->smtp_timeout = 300;
+	c->pop3_timeout = 600;
+	c->pop3_max_line = 512;
+	c->auth_max_failures = 5;
+	c->auth_window = 60;
+	c->allow_plaintext_auth = false;
+}
+
+void config_deinit(struct config *c)
+{
+	free(c->path);
+	free(c->hostname);
+	free(c->data_dir);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->user);
+	memset(c, 0, sizeof(*c));
+}
+
+static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	uint64_t mult = 1;
+	if (*end == 'k' || *end == 'K')
+		mult = 1024, end++;
+	else if (*end == 'M')
+		mult = 1024 * 1024, end++;
+	else if (*end == 'G')
+		mult = 1024ull * 1024 * 1024, end++;
+	if (errno != 0 || *end != '\0' || n > max / mult)
+		return -1;
+	n *= mult;
+	if (n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* "ADDR:PORT" or "[V6]:PORT". */
+static int parse_listen(const char *v, struct config_listener *l)
+{
+	const char *colon;
+	size_t alen;
+	const char *a = v;
+	if (*v == '[') {
+		const char *close = strchr(v, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		a = v + 1;
+		alen = (size_t)(close - a);
+		colon = close + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL)
+			return -1;
+		alen = (size_t)(colon - v);
+	}
+	if (alen == 0 || alen >= sizeof(l->address))
+		return -1;
+	uint64_t port;
+	if (parse_u64(colon + 1, 0, 65535, &port) < 0)
+		return -1;
+	memcpy(l->address, a, alen);
+	l->address[alen] = '\0';
+	l->port = (int)port;
+	return 0;
+}
+
+enum key_type { K_STR, K_UINT, K_U64, K_INT, K_BOOL };
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	uint64_t min, max;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct key_def keys[] = {
+	{"hostname", K_STR, OFF(hostname), 0, 0},
+	{"data_dir", K_STR, OFF(data_dir), 0, 0},
+	{"tls_cert", K_STR, OFF(tls_cert), 0, 0},
+	{"tls_key", K_STR, OFF(tls_key), 0, 0},
+	{"user", K_STR, OFF(user), 0, 0},
+	{"workers", K_INT, OFF(workers), 0, 256},
+	{"max_message_size", K_U64, OFF(max_message_size), 1024, 1ull << 34},
+	{"max_recipients", K_UINT, OFF(max_recipients), 1, 100000},
+	{"max_connections", K_UINT, OFF(max_connections), 1, 1000000},
+	{"max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 1, 1000000},
+	{"smtp_max_line", K_UINT, OFF(smtp_max_line), 512, 1 << 20},
+	{"smtp_timeout", K_UINT, OFF(smtp_timeout), 1, 86400},
+	{"pop3_timeout", K_UINT, OFF(pop3_timeout), 1, 86400},
+	{"pop3_max_line", K_UINT, OFF(pop3_max_line), 255, 1 << 20},
+	{"auth_max_failures", K_UINT, OFF(auth_max_failures), 1, 1000000},
+	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
+	{"allow_plaintext_auth", K_BOOL, OFF(allow_plaintext_auth), 0, 1},
+};
+
+static int set_key(struct config *c, const char *key, const char *val,
+		   const char **why)
+{
+	if (strcmp(key, "log_level") == 0) {
+		static const char *const levels[] = {"debug", "info", "warn", "error"};
+		for (int i = 0; i < 4; i++) {
+			if (strcmp(val, levels[i]) == 0) {
+				c->log_level = i;
+				return 0;
+			}
+		}
+		*why = "must be debug, info, warn or error";
+		return -1;
+	}
+	if (strcmp(key, "listen") == 0 || strncmp(key, "listen.", 7) == 0) {
+		/* listen.KIND = ADDR:PORT[, ADDR:PORT...] */
+		const char *kname = key[6] == '.' ? key + 7 : "";
+		int kind = -1;
+		for (int i = 0; i < LISTENER_KIND_COUNT; i++)
+			if (strcmp(kname, kind_names[i]) == 0)
+				kind = i;
+		if (kind < 0) {
+			*why = "unknown listener kind (smtp, submission, submissions, pop3, pop3s)";
+			return -1;
+		}
+		char *copy = xstrdup(val), *save = NULL;
+		for (char *tok = strtok_r(copy, ", \t", &save); tok;
+		     tok = strtok_r(NULL, ", \t", &save)) {
+			if (c->n_listeners >= CONFIG_MAX_LISTENERS) {
+				free(copy);
+				*why = "too many listeners";
+				return -1;
+			}
+			struct config_listener *l = &c->listeners[c->n_listeners];
+			if (parse_listen(tok, l) < 0) {
+				free(copy);
+				*why = "expected ADDRESS:PORT or [IPV6]:PORT";
+				return -1;
+			}
+			l->kind = (enum listener_kind)kind;
+			c->n_listeners++;
+		}
+		free(copy);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct key_def *k = &keys[i];
+		if (strcmp(k->name, key) != 0)
+			continue;
+		char *base = (char *)c + k->offset;
+		uint64_t n;
+		switch (k->type) {
+		case K_STR:
+			free(*(char **)base);
+			*(char **)base = xstrdup(val);
+			return 0;
+		case K_BOOL:
+			if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0)
+				*(bool *)base = true;
+			else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0)
+				*(bool *)base = false;
+			else {
+				*why = "must be yes or no";
+				return -1;
+			}
+			return 0;
+		case K_UINT:
+		case K_U64:
+		case K_INT:
+			if (parse_u64(val, k->min, k->max, &n) < 0) {
+				*why = "must be a whole number in range";
+				return -1;
+			}
+			if (k->type == K_UINT)
+				*(unsigned *)base = (unsigned)n;
+			else if (k->type == K_INT)
+				*(int *)base = (int)n;
+			else
+				*(uint64_t *)base = n;
+			return 0;
+		}
+	}
+	*why = "unknown key";
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load(struct config *c, const char *path, char **error_r)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	free(c->path);
+	c->path = xstrdup(path);
+	char line[4096];
+	unsigned lineno = 0;
+	int ret = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		char *s = trim(line);
+		if (*s == '\0')
+			continue;
+		char *eq = strchr(s, '=');
+		if (eq == NULL) {
+			*error_r = xasprintf("%s:%u: expected key = value", path, lineno);
+			ret = -1;
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s), *val = trim(eq + 1);
+		const char *why = NULL;
+		if (set_key(c, key, val, &why) < 0) {
+			*error_r = xasprintf("%s:%u: %s: %s", path, lineno, key, why);
+			ret = -1;
+			break;
+		}
+	}
+	fclose(f);
+	if (ret == 0 && c->n_listeners == 0) {
+		*error_r = xasprintf("%s: no listen.* key: nothing to serve", path);
+		ret = -1;
+	}
+	if (ret == 0 && ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))) {
+		*error_r = xasprintf("%s: tls_cert and tls_key go together", path);
+		ret = -1;
+	}
+	for (size_t i = 0; ret == 0 && i < c->n_listeners; i++) {
+		if (config_listener_implicit_tls(c->listeners[i].kind) &&
+		    *c->tls_cert == '\0') {
+			*error_r = xasprintf("%s: listen.%s needs tls_cert and tls_key",
+					     path, kind_names[c->listeners[i].kind]);
+			ret = -1;
+		}
+	}
+	return ret;
+}

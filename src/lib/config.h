@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration file: "key = value" lines, '#' comments, validated in
+ * full at start with "file:line: message" errors. Every limit has a default
+ * here and a key; docs/CONFIGURATION.md lists them all.
+ */
+#ifndef FACTEUR_LIB_CONFIG_H
+#define FACTEUR_LIB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum listener_kind {
+	LISTENER_SMTP,        /* MX, port 25: STARTTLS, no relay */
+	LISTENER_SUBMISSION,  /* 587: STARTTLS required before AUTH */
+	LISTENER_SUBMISSIONS, /* 465: implicit TLS */
+	LISTENER_POP3,        /* 110: STLS */
+	LISTENER_POP3S,       /* 995: implicit TLS */
+	LISTENER_KIND_COUNT,
+};
+
+#define CONFIG_MAX_LISTENERS 32
+
+struct config_listener {
+	enum listener_kind kind;
+	char address[64]; /* "127.0.0.1", "::1", "0.0.0.0" */
+	int port;
+};
+
+struct config {
+	char *path;             /* the file it came from */
+	char *hostname;         /* name in greetings, Received, EHLO */
+	char *data_dir;         /* store root: facteur.db, blobs/ */
+	char *tls_cert;         /* PEM chain; "" disables TLS */
+	char *tls_key;
+	char *user;             /* drop to this user when started as root */
+	int workers;            /* event loops (threads); 0 = one per core */
+	int log_level;          /* enum log_level */
+
+	struct config_listener listeners[CONFIG_MAX_LISTENERS];
+	size_t n_listeners;
+
+	/* limits */
+	uint64_t max_message_size;   /* SMTP SIZE / DATA / BDAT cap, bytes */
+	unsigned max_recipients;     /* RCPT per transaction */
+	unsigned max_connections;    /* per worker */
+	unsigned max_connections_per_ip;
+	unsigned smtp_max_line;      /* command line incl. CRLF */
+	unsigned smtp_timeout;       /* seconds idle */
+	unsigned pop3_timeout;       /* seconds idle */
+	unsigned pop3_max_line;
+	unsigned auth_max_failures;  /* failures per address in auth_window ... */
+	unsigned auth_window;        /* ... seconds before back-off applies */
+	bool allow_plaintext_auth;   /* AUTH over cleartext on non-loopback */
+};
+
+/* Fill c with every default (no listeners). */
+void config_defaults(struct config *c);
+/*
+ * Read and validate path. Returns 0, or -1 with a malloc'd message in
+ * *error_r ("path:line: ...") that the caller frees.
+ */
+int config_load(struct config *c, const char *path, char **error_r);
+void config_deinit(struct config *c);
+
+const char *config_listener_kind_name(enum listener_kind kind);
+bool config_listener_implicit_tls(enum listener_kind kind);
+
+#endif

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every protocol session can reach: the configuration (shared,
+ * read-only) and this worker thread's own store handle. One server_ctx per
+ * worker loop; sessions on that loop share it and never touch another's.
+ */
+#ifndef FACTEUR_LIB_SERVER_CTX_H
+#define FACTEUR_LIB_SERVER_CTX_H
+
+struct config;
+struct store;
+
+struct server_ctx {
+	const struct config *config;
+	struct store *store; /* owned by this worker thread */
+	int worker_id;
+};
+
+#endif

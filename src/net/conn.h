@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between the connection layer (sockets, TLS, timers: net/)
+ * and the protocol engines (smtp/, pop3/, imap/). An engine never sees a
+ * socket: it is fed the bytes received so far in a struct buf, consumes
+ * what it has handled, and appends its replies to an output buf. What it
+ * returns tells the connection layer what to do next.
+ */
+#ifndef FACTEUR_NET_CONN_H
+#define FACTEUR_NET_CONN_H
+
+#include "lib/buf.h"
+
+#include <stdbool.h>
+
+struct server_ctx;
+
+/* Facts about one connection that an engine may need. */
+struct conn_info {
+	const char *peer_ip;     /* textual address of the client */
+	bool peer_loopback;      /* 127.0.0.0/8 or ::1 */
+	bool tls;                /* true once the stream is encrypted */
+	bool tls_available;      /* a certificate is loaded: STARTTLS may be offered */
+	const char *session_id;  /* short random id used in every log line */
+	const char *listener;    /* listener kind: "smtp", "submission", ... */
+};
+
+enum conn_result {
+	/* Keep going: read more input when it comes. */
+	CONN_OK = 0,
+	/*
+	 * The reply to STARTTLS/STLS is queued. The connection layer flushes
+	 * it, DISCARDS every input byte still buffered (no command injection
+	 * across the upgrade), runs the TLS handshake, sets info->tls and
+	 * calls tls_started.
+	 */
+	CONN_STARTTLS,
+	/* Flush the output, then close. */
+	CONN_CLOSE,
+	/*
+	 * The engine has more output to produce (a large RETR or FETCH). Do
+	 * not feed input; call resume once the output buffer has drained
+	 * below the low-water mark.
+	 */
+	CONN_MORE,
+};
+
+struct conn_proto {
+	const char *name;
+	/*
+	 * Create a session and queue its greeting in out. info stays valid
+	 * (and is updated in place, e.g. info->tls) for the session's life.
+	 */
+	void *(*open)(struct server_ctx *ctx, const struct conn_info *info,
+		      struct buf *out);
+	/*
+	 * Handle as many complete commands in `in` as possible, consuming
+	 * them. Called again when more bytes arrive. The engine enforces
+	 * its own line/literal caps on `in` (checked before the newline).
+	 */
+	enum conn_result (*input)(void *session, struct buf *in, struct buf *out);
+	/* Continue after CONN_MORE. */
+	enum conn_result (*resume)(void *session, struct buf *out);
+	/* The TLS handshake after CONN_STARTTLS succeeded. */
+	void (*tls_started)(void *session, struct buf *out);
+	/* Idle timeout expired: queue a goodbye if the protocol has one. */
+	void (*timeout)(void *session, struct buf *out);
+	/* Idle timeout in seconds for this session's current state. */
+	int (*idle_timeout)(void *session);
+	/* Connection gone (any reason): release everything. */
+	void (*close)(void *session);
+};
+
+#endif
