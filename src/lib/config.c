@@ -23,6 +23,13 @@ const char *config_listener_kind_name(enum listener_kind kind)
 	return kind < LISTENER_KIND_COUNT ? kind_names[kind] : "?";
 }
 
+bool config_auth_allowed(const struct config *c, bool tls, bool peer_loopback)
+{
+	if (tls || c->plaintext_auth == PLAINTEXT_AUTH_ALWAYS)
+		return true;
+	return c->plaintext_auth == PLAINTEXT_AUTH_LOOPBACK && peer_loopback;
+}
+
 bool config_listener_implicit_tls(enum listener_kind kind)
 {
 	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S;
@@ -48,7 +55,7 @@ void config_defaults(struct config *c)
 	c->pop3_max_line = 512;
 	c->auth_max_failures = 5;
 	c->auth_window = 60;
-	c->allow_plaintext_auth = false;
+	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
 }
 
 void config_deinit(struct config *c)
@@ -142,7 +149,6 @@ static const struct key_def keys[] = {
 	{"pop3_max_line", K_UINT, OFF(pop3_max_line), 255, 1 << 20},
 	{"auth_max_failures", K_UINT, OFF(auth_max_failures), 1, 1000000},
 	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
-	{"allow_plaintext_auth", K_BOOL, OFF(allow_plaintext_auth), 0, 1},
 };
 
 static int set_key(struct config *c, const char *key, const char *val,
@@ -157,6 +163,17 @@ static int set_key(struct config *c, const char *key, const char *val,
 			}
 		}
 		*why = "must be debug, info, warn or error";
+		return -1;
+	}
+	if (strcmp(key, "plaintext_auth") == 0) {
+		static const char *const modes[] = {"never", "loopback", "always"};
+		for (int i = 0; i < 3; i++) {
+			if (strcmp(val, modes[i]) == 0) {
+				c->plaintext_auth = (enum config_plaintext_auth)i;
+				return 0;
+			}
+		}
+		*why = "must be never, loopback or always";
 		return -1;
 	}
 	if (strcmp(key, "listen") == 0 || strncmp(key, "listen.", 7) == 0) {

@@ -22,6 +22,12 @@ enum listener_kind {
 
 #define CONFIG_MAX_LISTENERS 32
 
+enum config_plaintext_auth {
+	PLAINTEXT_AUTH_NEVER,
+	PLAINTEXT_AUTH_LOOPBACK,
+	PLAINTEXT_AUTH_ALWAYS,
+};
+
 struct config_listener {
 	enum listener_kind kind;
 	char address[64]; /* "127.0.0.1", "::1", "0.0.0.0" */
@@ -52,7 +58,11 @@ struct config {
 	unsigned pop3_max_line;
 	unsigned auth_max_failures;  /* failures per address in auth_window ... */
 	unsigned auth_window;        /* ... seconds before back-off applies */
-	bool allow_plaintext_auth;   /* AUTH over cleartext on non-loopback */
+	/*
+	 * Where AUTH/USER/LOGIN is allowed without TLS: never, only from
+	 * loopback clients (the default), or always.
+	 */
+	enum config_plaintext_auth plaintext_auth;
 };
 
 /* Fill c with every default (no listeners). */
@@ -65,6 +75,8 @@ int config_load(struct config *c, const char *path, char **error_r);
 void config_deinit(struct config *c);
 
 const char *config_listener_kind_name(enum listener_kind kind);
+/* May a client authenticate with a password on this connection? */
+bool config_auth_allowed(const struct config *c, bool tls, bool peer_loopback);
 bool config_listener_implicit_tls(enum listener_kind kind);
 
 #endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Install the Debian packages facteur needs. Usage: scripts/deps.sh [build|test|bench]
+# Only missing packages are installed, so a second run costs nothing.
+set -euo pipefail
+what=${1:-build}
+pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev openssl)
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	pkgs+=(libcmocka-dev clang libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
+	       swaks fetchmail curl ca-certificates)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "$what" = bench ]; then
+	# Postfix is the peer and smtp-source the load generator; keep Debian's
+	# postfix service itself stopped and unconfigured (the bench runs its own).
+	dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "install ok installed" || missing+=(postfix)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+		echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+	fi
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Administration subcommands: domain, user, alias, queue. Each opens the
+ * store named by the configuration, does one thing, and exits 0 on success,
+ * 1 on failure (with the store's message), 2 on a usage error.
+ */
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "lib/config.h"
+#include "lib/util.h"
+#include "store/store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct action {
+	const char *name;
+	int nargs; /* positional arguments after the action name */
+	int (*run)(struct store *s, char **args, int flags);
+	const char *usage;
+};
+
+#define FLAG_PASSWORD_STDIN 1
+
+static int report(int ret, const char *error)
+{
+	if (ret < 0) {
+		fprintf(stderr, "facteur: %s\n", error ? error : "failed");
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Run the action named by argv[1] from table, with store opened. */
+static int dispatch(const char *group, const struct action *table, size_t n,
+		    int argc, char **argv)
+{
+	int flags = 0;
+	char *pos[8];
+	int npos = 0;
+	bool help = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--password-stdin") == 0)
+			flags |= FLAG_PASSWORD_STDIN;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = true;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "facteur %s: unknown option %s\n", group, argv[i]);
+			return CLI_EXIT_USAGE;
+		} else if (npos < 8)
+			pos[npos++] = argv[i];
+	}
+	const struct action *a = NULL;
+	for (size_t i = 0; npos > 0 && i < n; i++)
+		if (strcmp(pos[0], table[i].name) == 0)
+			a = &table[i];
+	if (help || a == NULL || npos - 1 != a->nargs) {
+		FILE *f = help ? stdout : stderr;
+		fprintf(f, "usage:\n");
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "  facteur %s %s\n", group, table[i].usage);
+		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	}
+	struct config cfg;
+	struct store *s = NULL;
+	if (cli_open_store(&cfg, &s) < 0)
+		return CLI_EXIT_FAIL;
+	int ret = a->run(s, pos + 1, flags);
+	store_close(&s);
+	config_deinit(&cfg);
+	return ret;
+}
+
+/* --- domain ------------------------------------------------------------ */
+static int domain_add(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_domain_add(s, args[0], &err);
+	if (r == 0)
+		printf("domain %s added\n", args[0]);
+	return report(r, err);
+}
+
+static int domain_remove(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_domain_remove(s, args[0], &err);
+	if (r == 0)
+		printf("domain %s removed\n", args[0]);
+	return report(r, err);
+}
+
+static void print_line(void *ctx, const char *name)
+{
+	printf("%s\n", name);
+}
+
+static int domain_list(struct store *s, char **args, int flags)
+{
+	return report(store_domain_list(s, print_line, NULL), "cannot list domains");
+}
+
+static const struct action domain_actions[] = {
+	{"add", 1, domain_add, "add DOMAIN"},
+	{"remove", 1, domain_remove, "remove DOMAIN"},
+	{"list", 0, domain_list, "list"},
+};
+
+int cli_domain(int argc, char **argv)
+{
+	return dispatch("domain", domain_actions, 3, argc, argv);
+}
+
+/* --- user -------------------------------------------------------------- */
+
+/*
+ * The password comes from standard input (first line, newline removed)
+ * with --password-stdin, or is generated and printed once. Returns 0/-1.
+ */
+static int get_password(int flags, char *pw, size_t pwsz, bool *generated_r)
+{
+	*generated_r = false;
+	if (flags & FLAG_PASSWORD_STDIN) {
+		if (fgets(pw, (int)pwsz, stdin) == NULL) {
+			fprintf(stderr, "facteur: no password on standard input\n");
+			return -1;
+		}
+		pw[strcspn(pw, "\r\n")] = '\0';
+		if (strlen(pw) < 8) {
+			fprintf(stderr, "facteur: password too short (8 characters at least)\n");
+			return -1;
+		}
+		return 0;
+	}
+	random_token(pw, 20);
+	*generated_r = true;
+	return 0;
+}
+
+static int hash_password(int flags, char *hash, bool *generated_r, char *pw, size_t pwsz)
+{
+	if (get_password(flags, pw, pwsz, generated_r) < 0)
+		return -1;
+	if (auth_password_hash(pw, hash, AUTH_HASH_MAX) < 0) {
+		fprintf(stderr, "facteur: password hashing failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int user_add(struct store *s, char **args, int flags)
+{
+	char pw[512], hash[AUTH_HASH_MAX];
+	bool generated;
+	if (hash_password(flags, hash, &generated, pw, sizeof(pw)) < 0)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	int r = store_account_add(s, args[0], hash, NULL, &err);
+	if (r == 0) {
+		printf("user %s added\n", args[0]);
+		if (generated)
+			printf("password: %s\n", pw);
+	}
+	explicit_bzero(pw, sizeof(pw));
+	return report(r, err);
+}
+
+static int user_passwd(struct store *s, char **args, int flags)
+{
+	char pw[512], hash[AUTH_HASH_MAX];
+	bool generated;
+	if (hash_password(flags, hash, &generated, pw, sizeof(pw)) < 0)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	int r = store_account_set_password(s, args[0], hash, &err);
+	if (r == 0 && generated)
+		printf("password: %s\n", pw);
+	explicit_bzero(pw, sizeof(pw));
+	return report(r, err);
+}
+
+static int user_remove(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_account_remove(s, args[0], &err);
+	if (r == 0)
+		printf("user %s removed\n", args[0]);
+	return report(r, err);
+}
+
+/* "0", "500M", "2G", "1048576" → bytes; -1 if malformed. */
+static int64_t parse_size(const char *v)
+{
+	char *end;
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	long long mult = 1;
+	switch (*end) {
+	case 'k': case 'K': mult = 1024; end++; break;
+	case 'm': case 'M': mult = 1024 * 1024; end++; break;
+	case 'g': case 'G': mult = 1024LL * 1024 * 1024; end++; break;
+	default: break;
+	}
+	if (errno != 0 || *end != '\0' || n > INT64_MAX / mult)
+		return -1;
+	return n * mult;
+}
+
+static int user_quota(struct store *s, char **args, int flags)
+{
+	int64_t q = parse_size(args[1]);
+	if (q < 0) {
+		fprintf(stderr, "facteur: bad size '%s' (e.g. 0, 500M, 2G)\n", args[1]);
+		return CLI_EXIT_USAGE;
+	}
+	const char *err = NULL;
+	int r = store_account_set_quota(s, args[0], q, &err);
+	if (r == 0)
+		printf("quota of %s set to %lld bytes%s\n", args[0], (long long)q,
+		       q == 0 ? " (unlimited)" : "");
+	return report(r, err);
+}
+
+static void print_account(void *ctx, const struct store_account *a)
+{
+	printf("%-40s used=%lld quota=%lld\n", a->address, (long long)a->used_bytes,
+	       (long long)a->quota_bytes);
+}
+
+static int user_list(struct store *s, char **args, int flags)
+{
+	return report(store_account_list(s, print_account, NULL), "cannot list users");
+}
+
+static const struct action user_actions[] = {
+	{"add", 1, user_add, "add ADDRESS [--password-stdin]   (else a password is generated)"},
+	{"passwd", 1, user_passwd, "passwd ADDRESS [--password-stdin]"},
+	{"remove", 1, user_remove, "remove ADDRESS"},
+	{"quota", 2, user_quota, "quota ADDRESS SIZE   (bytes, or 500M, 2G; 0 = unlimited)"},
+	{"list", 0, user_list, "list"},
+};
+
+int cli_user(int argc, char **argv)
+{
+	return dispatch("user", user_actions, 5, argc, argv);
+}
+
+/* --- alias ------------------------------------------------------------- */
+static int alias_add(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_alias_add(s, args[0], args[1], &err);
+	if (r == 0)
+		printf("alias %s -> %s added\n", args[0], args[1]);
+	return report(r, err);
+}
+
+static int alias_remove(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_alias_remove(s, args[0], args[1], &err);
+	if (r == 0)
+		printf("alias %s -> %s removed\n", args[0], args[1]);
+	return report(r, err);
+}
+
+static void print_alias(void *ctx, const char *source, const char *target)
+{
+	printf("%s -> %s\n", source, target);
+}
+
+static int alias_list(struct store *s, char **args, int flags)
+{
+	return report(store_alias_list(s, print_alias, NULL), "cannot list aliases");
+}
+
+static const struct action alias_actions[] = {
+	{"add", 2, alias_add, "add SOURCE TARGET   (SOURCE is user@domain, or @domain for a catch-all)"},
+	{"remove", 2, alias_remove, "remove SOURCE TARGET"},
+	{"list", 0, alias_list, "list"},
+};
+
+int cli_alias(int argc, char **argv)
+{
+	return dispatch("alias", alias_actions, 3, argc, argv);
+}
+
+/* --- queue ------------------------------------------------------------- */
+static void print_queue(void *ctx, const struct store_queue_entry *e)
+{
+	char when[32];
+	struct tm tm;
+	gmtime_r(&e->queued_at, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%lld %s <%s> -> <%s> attempts=%d%s%s\n", (long long)e->id, when,
+	       e->sender, e->recipient, e->attempts, *e->last_error ? " error=" : "",
+	       e->last_error);
+}
+
+static int queue_list(struct store *s, char **args, int flags)
+{
+	return report(store_queue_list(s, print_queue, NULL), "cannot list the queue");
+}
+
+static int queue_delete(struct store *s, char **args, int flags)
+{
+	char *end;
+	long long id = strtoll(args[0], &end, 10);
+	if (*end != '\0' || id <= 0) {
+		fprintf(stderr, "facteur: bad queue id '%s'\n", args[0]);
+		return CLI_EXIT_USAGE;
+	}
+	const char *err = NULL;
+	return report(store_queue_delete(s, id, &err), err);
+}
+
+static const struct action queue_actions[] = {
+	{"list", 0, queue_list, "list"},
+	{"delete", 1, queue_delete, "delete ID"},
+};
+
+int cli_queue(int argc, char **argv)
+{
+	return dispatch("queue", queue_actions, 2, argc, argv);
+}

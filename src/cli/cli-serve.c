@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `facteur serve`: load and validate the configuration, bind every
+ * listener, drop privileges when started as root, then run the worker
+ * loops until SIGTERM or SIGINT. Signals are taken synchronously by a
+ * dedicated thread (sigwait), so no handler runs inside a worker.
+ */
+#include "auth/auth.h"
+#include "cli/cli.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/server-ctx.h"
+#include "lib/util.h"
+#include "net/net.h"
+#include "pop3/pop3.h"
+#include "smtp/smtp.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int worker_init(int worker_id, struct server_ctx *ctx, const char **error_r)
+{
+	return store_open(ctx->config->data_dir, &ctx->store, error_r);
+}
+
+static void worker_deinit(struct server_ctx *ctx)
+{
+	store_close(&ctx->store);
+}
+
+static int drop_privileges(const struct config *cfg)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (*cfg->user == '\0') {
+		log_warn("privileges", "msg=\"running as root: set 'user' in the configuration\"");
+		return 0;
+	}
+	struct passwd *pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		fprintf(stderr, "facteur: user '%s' does not exist\n", cfg->user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "facteur: cannot drop to user %s: %s\n", cfg->user,
+			strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "facteur: privilege drop did not stick\n");
+		return -1;
+	}
+	log_info("privileges", "user=%s uid=%d", cfg->user, (int)pw->pw_uid);
+	return 0;
+}
+
+struct signal_waiter {
+	struct net_server *server;
+	sigset_t set;
+};
+
+static void *signal_thread(void *arg)
+{
+	struct signal_waiter *sw = arg;
+	int sig = 0;
+	sigwait(&sw->set, &sig);
+	log_info("stopping", "signal=%d", sig);
+	net_server_stop(sw->server);
+	return NULL;
+}
+
+int cli_serve(int argc, char **argv)
+{
+	if (argc > 1) {
+		bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+		fprintf(help ? stdout : stderr,
+			"usage: facteur [-c CONFIG] serve\n\n"
+			"Runs every configured listener in one process, in the foreground,\n"
+			"logging one key=value line per event to standard error.\n"
+			"SIGTERM or SIGINT stops it cleanly.\n");
+		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	}
+	struct config cfg;
+	if (cli_load_config(&cfg) < 0)
+		return CLI_EXIT_FAIL;
+	log_set_level((enum log_level)cfg.log_level);
+	auth_ratelimit_configure(cfg.auth_max_failures, cfg.auth_window);
+
+	/* Check the store once in the main thread, so that a broken data
+	 * directory fails start-up with a clear message. */
+	const struct conn_proto *protos[LISTENER_KIND_COUNT] = {
+		[LISTENER_SMTP] = &smtp_proto,
+		[LISTENER_SUBMISSION] = &smtp_proto,
+		[LISTENER_SUBMISSIONS] = &smtp_proto,
+		[LISTENER_POP3] = &pop3_proto,
+		[LISTENER_POP3S] = &pop3_proto,
+	};
+	struct net_server *server = NULL;
+	char *err = NULL;
+	if (net_server_create(&cfg, protos, &server, &err) < 0) {
+		fprintf(stderr, "facteur: %s\n", err);
+		free(err);
+		config_deinit(&cfg);
+		return CLI_EXIT_FAIL;
+	}
+	int ret = CLI_EXIT_FAIL;
+	if (drop_privileges(&cfg) < 0)
+		goto out;
+	struct store *probe = NULL;
+	const char *serr = NULL;
+	if (store_open(cfg.data_dir, &probe, &serr) < 0) {
+		fprintf(stderr, "facteur: store %s: %s\n", cfg.data_dir, serr);
+		goto out;
+	}
+	store_close(&probe);
+
+	struct signal_waiter sw = {.server = server};
+	sigemptyset(&sw.set);
+	sigaddset(&sw.set, SIGTERM);
+	sigaddset(&sw.set, SIGINT);
+	sigaddset(&sw.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sw.set, NULL);
+	pthread_t sigthr;
+	pthread_create(&sigthr, NULL, signal_thread, &sw);
+	pthread_detach(sigthr);
+
+	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
+	if (net_server_run(server, &hooks, &err) < 0) {
+		fprintf(stderr, "facteur: %s\n", err);
+		free(err);
+		goto out;
+	}
+	log_info("stopped", "msg=\"clean shutdown\"");
+	ret = CLI_EXIT_OK;
+out:
+	net_server_destroy(&server);
+	config_deinit(&cfg);
+	return ret;
+}
+
+int cli_load_config(struct config *cfg)
+{
+	char *err = NULL;
+	config_defaults(cfg);
+	if (config_load(cfg, cli_config_path, &err) < 0) {
+		fprintf(stderr, "facteur: %s\n", err);
+		free(err);
+		config_deinit(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_open_store(struct config *cfg, struct store **store_r)
+{
+	if (cli_load_config(cfg) < 0)
+		return -1;
+	const char *err = NULL;
+	if (store_open(cfg->data_dir, store_r, &err) < 0) {
+		fprintf(stderr, "facteur: store %s: %s\n", cfg->data_dir, err);
+		config_deinit(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_check_config(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct config cfg;
+	if (cli_load_config(&cfg) < 0)
+		return CLI_EXIT_FAIL;
+	if (*cfg.tls_cert != '\0') {
+		char *err = NULL;
+		SSL_CTX *ctx = net_tls_server_ctx(cfg.tls_cert, cfg.tls_key, &err);
+		if (ctx == NULL) {
+			fprintf(stderr, "facteur: %s\n", err);
+			free(err);
+			config_deinit(&cfg);
+			return CLI_EXIT_FAIL;
+		}
+		SSL_CTX_free(ctx);
+	}
+	printf("%s: ok (%zu listeners)\n", cfg.path, cfg.n_listeners);
+	config_deinit(&cfg);
+	return CLI_EXIT_OK;
+}

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One connection: socket, optional TLS, input and output buffers, and the
+ * protocol engine it feeds. The loop is level-triggered; the interest set
+ * is recomputed after every event from the connection's state, which keeps
+ * back-pressure simple: no reading while the engine streams (CONN_MORE),
+ * while a STARTTLS reply is flushing, or while the input buffer is full.
+ *
+ * STARTTLS: when the engine answers CONN_STARTTLS, every byte already
+ * buffered is dropped before the handshake, so a command pipelined behind
+ * STARTTLS in plaintext is never executed inside the TLS session.
+ */
+#include "net/net-private.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONN_READ_CHUNK 16384
+#define CONN_IN_MAX (1024 * 1024)   /* stop reading until the engine consumes */
+#define CONN_OUT_LOW (64 * 1024)    /* resume a streaming engine below this */
+#define CONN_HANDSHAKE_TIMEOUT 30   /* seconds */
+
+enum conn_state { CS_HANDSHAKE, CS_OPEN, CS_CLOSING };
+
+struct conn {
+	struct worker *w;
+	struct conn *prev, *next;
+	int fd;
+	SSL *ssl;
+	enum conn_state state;
+	const struct listener *listener;
+	const struct conn_proto *proto;
+	void *session;
+	struct buf in, out;
+	struct conn_info info;
+	char peer_ip[INET6_ADDRSTRLEN];
+	char sid[13];
+	bool more;          /* engine is streaming: call resume when drained */
+	bool starttls;      /* upgrade once the output is flushed */
+	bool close_after;   /* close once the output is flushed */
+	bool ssl_want_write;
+	bool limit_held;
+	uint32_t events;    /* current epoll interest */
+	int64_t last_active;
+};
+
+static void conn_destroy(struct conn *c, const char *why)
+{
+	struct worker *w = c->w;
+	if (c->session != NULL)
+		c->proto->close(c->session);
+	log_info("disconnect", "sid=%s reason=%s", c->sid, why);
+	if (c->ssl != NULL) {
+		if (c->state == CS_OPEN)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->limit_held)
+		conn_limit_release(c->peer_ip);
+	buf_deinit(&c->in);
+	buf_deinit(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->n_conns--;
+	free(c);
+}
+
+static void conn_update_events(struct conn *c)
+{
+	uint32_t ev = 0;
+	if (c->state == CS_HANDSHAKE) {
+		ev = c->ssl_want_write ? EPOLLOUT : EPOLLIN;
+	} else {
+		bool paused = c->more || c->starttls || c->close_after ||
+			      c->in.len >= CONN_IN_MAX;
+		if (!paused)
+			ev |= EPOLLIN;
+		if (c->out.len > 0 || c->ssl_want_write)
+			ev |= EPOLLOUT;
+	}
+	if (ev != c->events) {
+		struct epoll_event e = {.events = ev, .data.ptr = c};
+		epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &e);
+		c->events = ev;
+	}
+}
+
+/* Returns -1 on a fatal error, 0 otherwise (EAGAIN included). */
+static int conn_flush(struct conn *c)
+{
+	while (c->out.len > 0) {
+		ssize_t n;
+		c->ssl_want_write = false;
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			int r = SSL_write(c->ssl, c->out.data, (int)(c->out.len > INT32_MAX ? INT32_MAX : c->out.len));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					c->ssl_want_write = e == SSL_ERROR_WANT_WRITE;
+					return 0;
+				}
+				return -1;
+			}
+			n = r;
+		} else {
+			n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					return 0;
+				return -1;
+			}
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	return 0;
+}
+
+/* Read what is available. Returns 1 got data, 0 nothing now, -1 closed/error. */
+static int conn_read(struct conn *c)
+{
+	int got = 0;
+	while (c->in.len < CONN_IN_MAX) {
+		buf_reserve(&c->in, CONN_READ_CHUNK);
+		ssize_t n;
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			int r = SSL_read(c->ssl, c->in.data + c->in.len, CONN_READ_CHUNK);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					return got;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					c->ssl_want_write = true;
+					return got;
+				}
+				return -1;
+			}
+			n = r;
+		} else {
+			n = recv(c->fd, c->in.data + c->in.len, CONN_READ_CHUNK, 0);
+			if (n == 0)
+				return -1;
+			if (n < 0)
+				return (errno == EAGAIN || errno == EINTR) ? got : -1;
+		}
+		c->in.len += (size_t)n;
+		got = 1;
+	}
+	return got;
+}
+
+static void conn_apply(struct conn *c, enum conn_result r)
+{
+	switch (r) {
+	case CONN_OK:
+		break;
+	case CONN_MORE:
+		c->more = true;
+		break;
+	case CONN_STARTTLS:
+		c->starttls = true;
+		break;
+	case CONN_CLOSE:
+		c->close_after = true;
+		break;
+	}
+}
+
+static int conn_start_tls(struct conn *c);
+static int conn_handshake(struct conn *c);
+
+/*
+ * Drive the engine as far as it can go without waiting for the network:
+ * feed input, flush, resume streams, upgrade or close. Returns -1 when
+ * the connection has been destroyed.
+ */
+static int conn_progress(struct conn *c)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		if (c->out.len > 0 && conn_flush(c) < 0) {
+			conn_destroy(c, "write-error");
+			return -1;
+		}
+		if (c->out.len > 0)
+			break; /* wait for EPOLLOUT */
+		if (c->close_after) {
+			conn_destroy(c, "closed");
+			return -1;
+		}
+		if (c->starttls)
+			return conn_start_tls(c);
+		if (c->more) {
+			c->more = false;
+			conn_apply(c, c->proto->resume(c->session, &c->out));
+			continue;
+		}
+		if (c->in.len == 0)
+			break;
+		size_t before = c->in.len;
+		size_t out_before = c->out.len;
+		conn_apply(c, c->proto->input(c->session, &c->in, &c->out));
+		if (c->in.len == before && c->out.len == out_before && !c->more &&
+		    !c->starttls && !c->close_after)
+			break; /* engine needs more bytes */
+	}
+	conn_update_events(c);
+	return 0;
+}
+
+/* Returns -1 when the connection has been destroyed. */
+static int conn_start_tls(struct conn *c)
+{
+	/* Plaintext that arrived behind STARTTLS is discarded, by design. */
+	buf_clear(&c->in);
+	c->starttls = false;
+	c->ssl = SSL_new(c->w->server->tls);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		conn_destroy(c, "tls-setup");
+		return -1;
+	}
+	c->state = CS_HANDSHAKE;
+	return conn_handshake(c);
+}
+
+/* Returns -1 when the connection has been destroyed. */
+static int conn_handshake(struct conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_accept(c->ssl);
+	if (r != 1) {
+		int e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			c->ssl_want_write = e == SSL_ERROR_WANT_WRITE;
+			conn_update_events(c);
+			return 0;
+		}
+		char err[160];
+		ERR_error_string_n(ERR_peek_last_error(), err, sizeof(err));
+		log_info("tls-fail", "sid=%s ip=%s error=\"%s\"", c->sid, c->peer_ip, err);
+		c->state = CS_CLOSING;
+		conn_destroy(c, "tls-handshake");
+		return -1;
+	}
+	c->state = CS_OPEN;
+	c->ssl_want_write = false;
+	c->info.tls = true;
+	log_info("tls", "sid=%s version=%s cipher=%s", c->sid, SSL_get_version(c->ssl),
+		 SSL_get_cipher_name(c->ssl));
+	if (c->session == NULL)
+		c->session = c->proto->open(&c->w->ctx, &c->info, &c->out);
+	else
+		c->proto->tls_started(c->session, &c->out);
+	/* Bytes the client sent right after its Finished are already inside
+	 * OpenSSL; read them now rather than wait for an epoll wake-up. */
+	if (SSL_pending(c->ssl) > 0 && conn_read(c) < 0) {
+		conn_destroy(c, "eof");
+		return -1;
+	}
+	return conn_progress(c);
+}
+
+void conn_event(struct conn *c, uint32_t events)
+{
+	c->last_active = time_now_ms();
+	if (c->state == CS_HANDSHAKE) {
+		conn_handshake(c);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		if (!(c->more || c->starttls || c->close_after)) {
+			int r = conn_read(c);
+			if (r < 0) {
+				conn_destroy(c, "eof");
+				return;
+			}
+		} else if (events & (EPOLLHUP | EPOLLERR)) {
+			conn_destroy(c, "hangup");
+			return;
+		}
+	}
+	if (conn_progress(c) < 0)
+		return;
+	/* With TLS, records may sit decrypted inside OpenSSL that epoll
+	 * cannot see: keep going while the engine can take input. */
+	while (c->ssl != NULL && c->state == CS_OPEN && SSL_pending(c->ssl) > 0 &&
+	       !(c->more || c->starttls || c->close_after) && c->in.len < CONN_IN_MAX) {
+		if (conn_read(c) < 0) {
+			conn_destroy(c, "eof");
+			return;
+		}
+		if (conn_progress(c) < 0)
+			return;
+	}
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	}
+	return false;
+}
+
+void conn_accept(struct worker *w, struct listener *l)
+{
+	for (int i = 0; i < 64 && !w->stopping; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN: another worker took it, or nothing left */
+		const struct config *cfg = w->server->cfg;
+		struct conn *c = xcalloc(1, sizeof(*c));
+		c->w = w;
+		c->fd = fd;
+		c->listener = l;
+		c->proto = l->proto;
+		buf_init(&c->in);
+		buf_init(&c->out);
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer_ip, sizeof(c->peer_ip));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer_ip, sizeof(c->peer_ip));
+		random_token(c->sid, 12);
+		c->info.peer_ip = c->peer_ip;
+		c->info.peer_loopback = is_loopback(&ss);
+		c->info.session_id = c->sid;
+		c->info.listener = config_listener_kind_name(l->kind);
+		c->info.tls_available = w->server->tls != NULL;
+		c->last_active = time_now_ms();
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->next = w->conns;
+		if (w->conns)
+			w->conns->prev = c;
+		w->conns = c;
+		w->n_conns++;
+		c->events = EPOLLIN;
+		struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e);
+		log_info("connect", "sid=%s ip=%s listener=%s worker=%d", c->sid,
+			 c->peer_ip, c->info.listener, w->id);
+		if (w->n_conns > cfg->max_connections) {
+			static const char busy[] = "421 too many connections\r\n";
+			send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+			conn_destroy(c, "too-many-connections");
+			continue;
+		}
+		if (!conn_limit_acquire(c->peer_ip, cfg->max_connections_per_ip)) {
+			static const char busy[] = "421 too many connections from your address\r\n";
+			send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+			conn_destroy(c, "per-ip-limit");
+			continue;
+		}
+		c->limit_held = true;
+		if (config_listener_implicit_tls(l->kind)) {
+			c->ssl = SSL_new(w->server->tls);
+			SSL_set_fd(c->ssl, fd);
+			c->state = CS_HANDSHAKE;
+			continue; /* the ClientHello wakes us */
+		}
+		c->state = CS_OPEN;
+		c->session = c->proto->open(&w->ctx, &c->info, &c->out);
+		conn_progress(c);
+	}
+}
+
+void conn_tick(struct worker *w, int64_t now_ms)
+{
+	struct conn *next;
+	for (struct conn *c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		int limit = c->state == CS_HANDSHAKE || c->session == NULL
+				    ? CONN_HANDSHAKE_TIMEOUT
+				    : c->proto->idle_timeout(c->session);
+		if (now_ms - c->last_active < (int64_t)limit * 1000)
+			continue;
+		if (c->state == CS_OPEN && c->session != NULL && !c->close_after) {
+			c->proto->timeout(c->session, &c->out);
+			c->close_after = true;
+			c->last_active = now_ms; /* a grace period to flush */
+			conn_progress(c);
+		} else {
+			conn_destroy(c, "timeout");
+		}
+	}
+}
+
+void conn_close_all(struct worker *w)
+{
+	/* Handlers run to completion, so no transaction is half-done here:
+	 * say goodbye where the protocol has one and close. */
+	while (w->conns != NULL) {
+		struct conn *c = w->conns;
+		if (c->state == CS_OPEN && c->session != NULL) {
+			c->proto->timeout(c->session, &c->out);
+			conn_flush(c);
+		}
+		conn_destroy(c, "shutdown");
+	}
+}

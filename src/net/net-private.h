@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by server.c (listeners, workers) and connection.c. */
+#ifndef FACTEUR_NET_PRIVATE_H
+#define FACTEUR_NET_PRIVATE_H
+
+#include "lib/server-ctx.h"
+#include "net/net.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct listener {
+	int fd;
+	enum listener_kind kind;
+	int port;
+	const struct conn_proto *proto;
+};
+
+struct worker {
+	struct net_server *server;
+	int id;
+	int epfd;
+	int stopfd; /* eventfd: the stop request */
+	struct server_ctx ctx;
+	struct conn *conns; /* doubly linked list of live connections */
+	unsigned n_conns;
+	bool stopping;
+};
+
+struct net_server {
+	const struct config *cfg;
+	struct listener listeners[CONFIG_MAX_LISTENERS];
+	size_t n_listeners;
+	SSL_CTX *tls;
+	struct worker *workers;
+	int n_workers;
+	atomic_bool stop;
+};
+
+void conn_accept(struct worker *w, struct listener *l);
+void conn_event(struct conn *c, uint32_t events);
+/* Called about once a second: idle timeouts. */
+void conn_tick(struct worker *w, int64_t now_ms);
+/* Stop: send goodbyes, flush briefly, close everything. */
+void conn_close_all(struct worker *w);
+
+/* Per-address connection counting across all workers. */
+bool conn_limit_acquire(const char *ip, unsigned max);
+void conn_limit_release(const char *ip);
+
+#endif

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listeners and worker loops. Sockets are bound in net_server_create, while
+ * the process may still be root; net_server_run then starts one thread per
+ * worker, each with its own epoll set watching every listener with
+ * EPOLLEXCLUSIVE, its own eventfd for the stop request, and its own
+ * server_ctx (store handle) made by the caller's init hook.
+ */
+#include "net/net-private.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int bind_one(const struct config_listener *cl, int *port_r, char **error_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, cl->address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)cl->port);
+		sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, cl->address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)cl->port);
+		sslen = sizeof(*sin6);
+	} else {
+		*error_r = xasprintf("listen.%s: %s is not an IP address",
+				     config_listener_kind_name(cl->kind), cl->address);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 1024) < 0) {
+		*error_r = xasprintf("listen.%s: cannot bind %s port %d: %s",
+				     config_listener_kind_name(cl->kind), cl->address,
+				     cl->port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sslen = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sslen);
+	*port_r = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
+	return fd;
+}
+
+int net_server_create(const struct config *cfg,
+		      const struct conn_proto *const protos[LISTENER_KIND_COUNT],
+		      struct net_server **server_r, char **error_r)
+{
+	struct net_server *s = xcalloc(1, sizeof(*s));
+	s->cfg = cfg;
+	atomic_init(&s->stop, false);
+	if (*cfg->tls_cert != '\0') {
+		s->tls = net_tls_server_ctx(cfg->tls_cert, cfg->tls_key, error_r);
+		if (s->tls == NULL) {
+			net_server_destroy(&s);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct config_listener *cl = &cfg->listeners[i];
+		struct listener *l = &s->listeners[s->n_listeners];
+		l->proto = protos[cl->kind];
+		l->kind = cl->kind;
+		if (l->proto == NULL) {
+			*error_r = xasprintf("listen.%s: not served by this build",
+					     config_listener_kind_name(cl->kind));
+			net_server_destroy(&s);
+			return -1;
+		}
+		l->fd = bind_one(cl, &l->port, error_r);
+		if (l->fd < 0) {
+			net_server_destroy(&s);
+			return -1;
+		}
+		s->n_listeners++;
+		log_info("listen", "kind=%s addr=%s port=%d",
+			 config_listener_kind_name(cl->kind), cl->address, l->port);
+	}
+	*server_r = s;
+	return 0;
+}
+
+int net_server_listener_port(const struct net_server *server, size_t i)
+{
+	return i < server->n_listeners ? server->listeners[i].port : -1;
+}
+
+/*
+ * epoll data: connections store their pointer; listeners and the stop
+ * eventfd use small tagged integers that no heap pointer can equal.
+ */
+#define EP_STOP_VALUE ((uint64_t)1)
+#define EP_LISTENER_BASE ((uint64_t)16)
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct net_server *s = w->server;
+	struct epoll_event evs[128];
+	int64_t last_tick = time_now_ms();
+	while (!w->stopping) {
+		int n = epoll_wait(w->epfd, evs, 128, 1000);
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll", "worker=%d error=\"%s\"", w->id, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t v = evs[i].data.u64;
+			if (v == EP_STOP_VALUE)
+				w->stopping = true;
+			else if (v >= EP_LISTENER_BASE &&
+				 v < EP_LISTENER_BASE + CONFIG_MAX_LISTENERS)
+				conn_accept(w, &s->listeners[v - EP_LISTENER_BASE]);
+			else
+				conn_event((struct conn *)evs[i].data.ptr, evs[i].events);
+		}
+		int64_t now = time_now_ms();
+		if (now - last_tick >= 1000) {
+			conn_tick(w, now);
+			last_tick = now;
+		}
+	}
+	conn_close_all(w);
+	return NULL;
+}
+
+static int worker_setup(struct worker *w, char **error_r)
+{
+	struct net_server *s = w->server;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->stopfd < 0) {
+		*error_r = xasprintf("epoll/eventfd: %s", strerror(errno));
+		return -1;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EP_STOP_VALUE};
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &ev);
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.u64 = EP_LISTENER_BASE + i;
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->listeners[i].fd, &ev) < 0) {
+			*error_r = xasprintf("epoll_ctl: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int net_server_run(struct net_server *s, const struct net_worker_hooks *hooks,
+		   char **error_r)
+{
+	int n = s->cfg->workers;
+	if (n <= 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cores > 0 ? (int)cores : 1;
+	}
+	s->workers = xcalloc((size_t)n, sizeof(*s->workers));
+	pthread_t *threads = xcalloc((size_t)n, sizeof(*threads));
+	int started = 0, ret = 0;
+	for (int i = 0; i < n; i++) {
+		struct worker *w = &s->workers[i];
+		const char *err = NULL;
+		w->server = s;
+		w->id = i;
+		w->epfd = w->stopfd = -1;
+		w->ctx.config = s->cfg;
+		w->ctx.worker_id = i;
+		if (worker_setup(w, error_r) < 0) {
+			ret = -1;
+			break;
+		}
+		if (hooks->init(i, &w->ctx, &err) < 0) {
+			*error_r = xasprintf("worker %d: %s", i, err ? err : "init failed");
+			ret = -1;
+			break;
+		}
+		pthread_create(&threads[i], NULL, worker_main, w);
+		started++;
+	}
+	s->n_workers = started;
+	if (ret < 0)
+		net_server_stop(s);
+	else
+		log_info("started", "workers=%d listeners=%zu", n, s->n_listeners);
+	for (int i = 0; i < started; i++) {
+		pthread_join(threads[i], NULL);
+		hooks->deinit(&s->workers[i].ctx);
+	}
+	free(threads);
+	return ret;
+}
+
+void net_server_stop(struct net_server *s)
+{
+	atomic_store(&s->stop, true);
+	uint64_t one = 1;
+	for (int i = 0; i < s->n_workers; i++) {
+		ssize_t r = write(s->workers[i].stopfd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+void net_server_destroy(struct net_server **sp)
+{
+	struct net_server *s = *sp;
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n_listeners; i++)
+		close(s->listeners[i].fd);
+	if (s->workers != NULL) {
+		for (int i = 0; i < s->n_workers; i++) {
+			if (s->workers[i].epfd >= 0)
+				close(s->workers[i].epfd);
+			if (s->workers[i].stopfd >= 0)
+				close(s->workers[i].stopfd);
+		}
+		free(s->workers);
+	}
+	SSL_CTX_free(s->tls);
+	free(s);
+	*sp = NULL;
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OpenSSL set-up: the server context every TLS listener and STARTTLS
+ * upgrade shares, and the self-signed certificate `facteur init` makes for
+ * the embedded default.
+ */
+#include "net/net.h"
+#include "lib/util.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *ssl_error(const char *what)
+{
+	char msg[256];
+	unsigned long e = ERR_get_error();
+	ERR_error_string_n(e, msg, sizeof(msg));
+	ERR_clear_error();
+	return xasprintf("%s: %s", what, e ? msg : "unknown TLS error");
+}
+
+SSL_CTX *net_tls_server_ctx(const char *cert, const char *key, char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
+		*error_r = ssl_error("SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!DSS");
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		*error_r = ssl_error(cert);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		*error_r = ssl_error(key);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static int add_san(X509 *x, const char *hostname)
+{
+	char *san = xasprintf("DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", hostname);
+	X509V3_CTX v3;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+	free(san);
+	if (ext == NULL)
+		return -1;
+	int ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok == 1 ? 0 : -1;
+}
+
+static int write_pem(const char *path, int mode, int (*fn)(FILE *, void *), void *obj)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	FILE *f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		return -1;
+	}
+	int ok = fn(f, obj);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		ok = 0;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int write_key(FILE *f, void *k)
+{
+	return PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+}
+
+static int write_cert(FILE *f, void *x)
+{
+	return PEM_write_X509(f, x);
+}
+
+int net_tls_make_self_signed(const char *hostname, const char *cert_path,
+			     const char *key_path, char **error_r)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	int ret = -1;
+	if (key == NULL || x == NULL) {
+		*error_r = ssl_error("key generation");
+		goto out;
+	}
+	unsigned char serial[16];
+	random_bytes(serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+	BN_free(bn);
+	X509_set_version(x, 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+				   (const unsigned char *)hostname, -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	if (add_san(x, hostname) < 0 || X509_sign(x, key, EVP_sha256()) == 0) {
+		*error_r = ssl_error("certificate");
+		goto out;
+	}
+	if (write_pem(key_path, 0600, write_key, key) < 0 ||
+	    write_pem(cert_path, 0644, write_cert, x) < 0) {
+		*error_r = xasprintf("cannot write %s or %s", cert_path, key_path);
+		goto out;
+	}
+	ret = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ret;
+}

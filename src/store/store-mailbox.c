@@ -1,0 +1,925 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The mailbox, message and queue half of the SQLite backend (the other half,
+ * store-sqlite.c, opens the database and keeps domains, accounts and
+ * aliases). Every change to a mailbox bumps its HIGHESTMODSEQ in the same
+ * transaction, so CONDSTORE/QRESYNC can later be answered from the rows
+ * alone; UIDs come from the mailbox's uidnext under the write lock, so two
+ * handles delivering at once can never hand out the same UID.
+ */
+#include "store/store-private.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *const special_uses[] = {
+	"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash",
+};
+
+static bool utf8_valid(const unsigned char *p)
+{
+	while (*p != '\0') {
+		int n;
+		if (*p < 0x80)
+			n = 0;
+		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+			n = 1;
+		else if ((*p & 0xf0) == 0xe0)
+			n = 2;
+		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+			n = 3;
+		else
+			return false;
+		p++;
+		for (int i = 0; i < n; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Mailbox names: UTF-8, '/' separated, no empty, "." or ".." component, no
+ * control characters or IMAP wildcards. "INBOX" is case-insensitive (RFC
+ * 3501 5.1), so any spelling of it, as a name or as the first component,
+ * is stored as "INBOX". out holds 512 bytes.
+ */
+int store_mailbox_normalize(struct store *s, const char *in, char *out,
+			     const char **error_r)
+{
+	size_t len;
+
+	if (in == NULL || (len = strlen(in)) == 0 || len >= 512 ||
+	    !utf8_valid((const unsigned char *)in))
+		return store_fail(s, error_r, "invalid mailbox name");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c < 0x20 || c == 0x7f || c == '*' || c == '%')
+			return store_fail(s, error_r, "invalid mailbox name");
+	}
+	const char *p = in;
+	while (true) {
+		const char *slash = strchr(p, '/');
+		size_t clen = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (clen == 0 || (clen == 1 && p[0] == '.') ||
+		    (clen == 2 && p[0] == '.' && p[1] == '.'))
+			return store_fail(s, error_r, "invalid mailbox name");
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	memcpy(out, in, len + 1);
+	if (strncasecmp(out, "INBOX", 5) == 0 && (out[5] == '\0' || out[5] == '/'))
+		memcpy(out, "INBOX", 5);
+	return 0;
+}
+
+static int special_use_check(struct store *s, const char *su, const char **error_r)
+{
+	if (su == NULL || su[0] == '\0')
+		return 0;
+	for (size_t i = 0; i < sizeof(special_uses) / sizeof(special_uses[0]); i++) {
+		if (strcmp(su, special_uses[i]) == 0)
+			return 0;
+	}
+	return store_fail(s, error_r, "invalid special-use attribute");
+}
+
+/*
+ * Next UIDVALIDITY: the clock, but strictly above every value handed out
+ * before in this store, so a mailbox re-created under an old name (or
+ * several created within one second) never repeats one. Inside a write
+ * transaction.
+ */
+static int next_uidvalidity(struct store *s, uint32_t *v_r)
+{
+	int64_t last = 0, v = (int64_t)time(NULL);
+
+	sqlite3_stmt *st = store_stmt(s, "SELECT value FROM meta WHERE key = 'uidvalidity'");
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		last = sqlite3_column_int64(st, 0);
+	store_stmt_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (v <= last)
+		v = last + 1;
+	if (v > UINT32_MAX)
+		v = 1; /* 2106: wraps, still distinct from recent values */
+	st = store_stmt(s, "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?)"
+		       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, v);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	*v_r = (uint32_t)v;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* 1 and the row, 0 none, -1 error: the bare mailbox row, no counts. */
+int store_mailbox_row(struct store *s, int64_t account_id, const char *name,
+		       int64_t *id_r, uint32_t *uidnext_r)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT id, uidnext FROM mailboxes"
+				     " WHERE account_id = ? AND name = ?");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, account_id);
+	store_bind_text(st, 2, name);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (id_r != NULL)
+			*id_r = sqlite3_column_int64(st, 0);
+		if (uidnext_r != NULL)
+			*uidnext_r = (uint32_t)sqlite3_column_int64(st, 1);
+	}
+	store_stmt_done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Insert a mailbox (name already normalized) inside a write transaction. */
+int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
+			  const char *special_use, const char **error_r)
+{
+	uint32_t uidvalidity;
+	int ret = store_mailbox_row(s, account_id, name, NULL, NULL);
+
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret > 0)
+		return store_fail(s, error_r, "mailbox already exists");
+	if (next_uidvalidity(s, &uidvalidity) < 0)
+		return store_db_fail(s, error_r);
+	sqlite3_stmt *st = store_stmt(s,
+		"INSERT INTO mailboxes(account_id, name, uidvalidity, special_use)"
+		" VALUES (?, ?, ?, ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, account_id);
+	store_bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, uidvalidity);
+	store_bind_text(st, 4, special_use != NULL ? special_use : "");
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/* --- mailboxes --------------------------------------------------------- */
+
+#define MAILBOX_COLUMNS                                                           \
+	"SELECT b.id, b.account_id, b.name, b.uidvalidity, b.uidnext,"            \
+	" b.highestmodseq, b.special_use, b.subscribed,"                          \
+	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),"           \
+	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id"             \
+	"  AND (m.flags & 1) = 0),"                                               \
+	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.mailbox_id = b.id)" \
+	" FROM mailboxes b "
+
+static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(st, 0);
+	m->account_id = sqlite3_column_int64(st, 1);
+	store_col_copy(st, 2, m->name, sizeof(m->name));
+	m->uidvalidity = (uint32_t)sqlite3_column_int64(st, 3);
+	m->uidnext = (uint32_t)sqlite3_column_int64(st, 4);
+	m->highestmodseq = (uint64_t)sqlite3_column_int64(st, 5);
+	store_col_copy(st, 6, m->special_use, sizeof(m->special_use));
+	m->subscribed = sqlite3_column_int(st, 7) != 0;
+	m->messages = (uint32_t)sqlite3_column_int64(st, 8);
+	m->unseen = (uint32_t)sqlite3_column_int64(st, 9);
+	m->size = (uint64_t)sqlite3_column_int64(st, 10);
+}
+
+int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
+		      struct store_mailbox *mailbox_r)
+{
+	char mname[512];
+
+	if (store_mailbox_normalize(s, name, mname, NULL) < 0)
+		return 0;
+	sqlite3_stmt *st = store_stmt(s, MAILBOX_COLUMNS
+				  "WHERE b.account_id = ? AND b.name = ?");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, account_id);
+	store_bind_text(st, 2, mname);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		mailbox_from_row(st, mailbox_r);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+int store_mailbox_list(struct store *s, int64_t account_id,
+		       void (*cb)(void *ctx, const struct store_mailbox *m),
+		       void *ctx)
+{
+	struct store_mailbox *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	sqlite3_stmt *st = store_stmt(s, MAILBOX_COLUMNS "WHERE b.account_id = ?"
+				  " ORDER BY b.name <> 'INBOX', b.name");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, account_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		mailbox_from_row(st, &v[n++]);
+	}
+	store_stmt_done(st);
+	if (rc == SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			cb(ctx, &v[i]);
+	}
+	free(v);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+static int account_exists(struct store *s, int64_t account_id, const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM accounts WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such account") : store_db_fail(s, error_r);
+}
+
+int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
+			 const char *special_use, const char **error_r)
+{
+	char mname[512];
+
+	if (store_mailbox_normalize(s, name, mname, error_r) < 0 ||
+	    special_use_check(s, special_use, error_r) < 0 ||
+	    store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (account_exists(s, account_id, error_r) < 0 ||
+	    store_mailbox_insert(s, account_id, mname, special_use, error_r) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+static int mailbox_delete_tx(struct store *s, int64_t account_id, const char *name,
+			     struct store_idlist *blobs, const char **error_r)
+{
+	int64_t id;
+	int ret = store_mailbox_row(s, account_id, name, &id, NULL);
+
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret == 0)
+		return store_fail(s, error_r, "no such mailbox");
+	sqlite3_stmt *st = store_stmt(s, "SELECT DISTINCT blob_id FROM messages"
+				     " WHERE mailbox_id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, id);
+	if (store_idlist_collect(s, st, blobs, error_r) < 0)
+		return -1;
+	st = store_stmt(s, "DELETE FROM mailboxes WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/*
+ * Deletes only the named mailbox: children keep their own names (IMAP
+ * lets a parent go while its children stay).
+ */
+int store_mailbox_delete(struct store *s, int64_t account_id, const char *name,
+			 const char **error_r)
+{
+	char mname[512];
+	struct store_idlist blobs = { 0 };
+
+	if (store_mailbox_normalize(s, name, mname, error_r) < 0)
+		return store_fail(s, error_r, "no such mailbox");
+	if (strcmp(mname, "INBOX") == 0)
+		return store_fail(s, error_r, "INBOX cannot be deleted");
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (mailbox_delete_tx(s, account_id, mname, &blobs, error_r) < 0) {
+		store_tx_rollback(s);
+		store_idlist_free(&blobs);
+		return -1;
+	}
+	int ret = store_tx_commit(s, error_r);
+	if (ret == 0)
+		store_blob_gc(s, &blobs);
+	store_idlist_free(&blobs);
+	return ret;
+}
+
+/*
+ * Renaming INBOX (RFC 3501 6.3.5) moves its messages to a new mailbox and
+ * leaves INBOX empty. The new mailbox keeps the UIDs, so it inherits
+ * uidnext and highestmodseq; it gets a fresh UIDVALIDITY anyway.
+ */
+static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
+			   const char *to, const char **error_r)
+{
+	int64_t id;
+
+	if (store_mailbox_insert(s, account_id, to, "", error_r) < 0 ||
+	    store_mailbox_row(s, account_id, to, &id, NULL) <= 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s,
+		"UPDATE mailboxes SET (uidnext, highestmodseq) = (SELECT uidnext,"
+		" highestmodseq FROM mailboxes WHERE id = ?1) WHERE id = ?2");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, inbox);
+	sqlite3_bind_int64(st, 2, id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	st = store_stmt(s, "UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, inbox);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+static int mailbox_set_name(struct store *s, int64_t id, const char *name,
+			    const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE mailboxes SET name = ? WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	store_bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/* Rename from and every "from/…" child, refusing any clash first. */
+static int mailbox_rename_tx(struct store *s, int64_t account_id, const char *from,
+			     const char *to, const char **error_r)
+{
+	struct store_strlist names = { 0 };
+	size_t flen = strlen(from);
+	int rc, ret = 0;
+
+	sqlite3_stmt *st = store_stmt(s, "SELECT id, name FROM mailboxes WHERE account_id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, account_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *n = (const char *)sqlite3_column_text(st, 1);
+		if (strcmp(n, from) == 0 ||
+		    (strncmp(n, from, flen) == 0 && n[flen] == '/')) {
+			char *newname = xasprintf("%s%s", to, n + flen);
+			char idstr[24];
+			snprintf(idstr, sizeof(idstr), "%lld",
+				 (long long)sqlite3_column_int64(st, 0));
+			store_strlist_add(&names, idstr);
+			store_strlist_add(&names, newname);
+			free(newname);
+		}
+	}
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		ret = store_db_fail(s, error_r);
+	for (size_t i = 0; ret == 0 && i + 1 < names.n; i += 2) {
+		int exists = store_mailbox_row(s, account_id, names.v[i + 1], NULL, NULL);
+		if (strlen(names.v[i + 1]) >= 512)
+			ret = store_fail(s, error_r, "mailbox name too long");
+		else if (exists != 0)
+			ret = exists < 0 ? store_db_fail(s, error_r)
+					 : store_fail(s, error_r, "mailbox already exists");
+	}
+	for (size_t i = 0; ret == 0 && i + 1 < names.n; i += 2)
+		ret = mailbox_set_name(s, strtoll(names.v[i], NULL, 10),
+				       names.v[i + 1], error_r);
+	store_strlist_free(&names);
+	return ret;
+}
+
+int store_mailbox_rename(struct store *s, int64_t account_id, const char *from,
+			 const char *to, const char **error_r)
+{
+	char src[512], dst[512];
+	int64_t id;
+
+	if (store_mailbox_normalize(s, from, src, error_r) < 0)
+		return store_fail(s, error_r, "no such mailbox");
+	if (store_mailbox_normalize(s, to, dst, error_r) < 0)
+		return -1;
+	if (strcmp(src, dst) == 0)
+		return store_fail(s, error_r, "mailbox already exists");
+	if (strncmp(dst, src, strlen(src)) == 0 && dst[strlen(src)] == '/')
+		return store_fail(s, error_r, "cannot rename a mailbox into itself");
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	int ret = store_mailbox_row(s, account_id, src, &id, NULL);
+	if (ret <= 0)
+		ret = ret < 0 ? store_db_fail(s, error_r) : store_fail(s, error_r, "no such mailbox");
+	else if (strcmp(src, "INBOX") == 0)
+		ret = inbox_rename_tx(s, account_id, id, dst, error_r);
+	else
+		ret = mailbox_rename_tx(s, account_id, src, dst, error_r);
+	if (ret < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+/* --- messages ---------------------------------------------------------- */
+
+static int blob_row_upsert(struct store *s, const char *id, size_t len,
+			   const struct store_parsed *p, const char **error_r)
+{
+	/* Keep existing parsed fields; fill them if a queue entry came first. */
+	sqlite3_stmt *st = store_stmt(s,
+		"INSERT INTO blobs(id, size, envelope, bodystructure, subject,"
+		" hdr_from, hdr_to, hdr_cc, message_id, date)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+		" envelope = COALESCE(envelope, excluded.envelope),"
+		" bodystructure = COALESCE(bodystructure, excluded.bodystructure),"
+		" subject = COALESCE(subject, excluded.subject),"
+		" hdr_from = COALESCE(hdr_from, excluded.hdr_from),"
+		" hdr_to = COALESCE(hdr_to, excluded.hdr_to),"
+		" hdr_cc = COALESCE(hdr_cc, excluded.hdr_cc),"
+		" message_id = COALESCE(message_id, excluded.message_id),"
+		" date = COALESCE(date, excluded.date)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	store_bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, (int64_t)len);
+	if (p != NULL) {
+		store_bind_text(st, 3, p->envelope);
+		store_bind_text(st, 4, p->bodystructure);
+		store_bind_text(st, 5, p->subject);
+		store_bind_text(st, 6, p->from);
+		store_bind_text(st, 7, p->to);
+		store_bind_text(st, 8, p->cc);
+		store_bind_text(st, 9, p->message_id);
+		if (p->date != 0)
+			sqlite3_bind_int64(st, 10, (int64_t)p->date);
+	}
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/* The target mailbox of a delivery: the named one if it exists, else INBOX. */
+static int deliver_mailbox(struct store *s, int64_t account_id, const char *mailbox,
+			   int64_t *id_r, uint32_t *uidnext_r, const char **error_r)
+{
+	char mname[512];
+	int ret = 0;
+
+	if (mailbox != NULL && mailbox[0] != '\0' &&
+	    store_mailbox_normalize(s, mailbox, mname, NULL) == 0)
+		ret = store_mailbox_row(s, account_id, mname, id_r, uidnext_r);
+	if (ret == 0)
+		ret = store_mailbox_row(s, account_id, "INBOX", id_r, uidnext_r);
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret == 0)
+		return store_fail(s, error_r, "account %lld has no INBOX", (long long)account_id);
+	if (*uidnext_r == 0 || *uidnext_r == UINT32_MAX)
+		return store_fail(s, error_r, "mailbox UID space exhausted");
+	return 0;
+}
+
+/* Takes the next UID of a mailbox and a fresh MODSEQ. */
+static int mailbox_take_uid(struct store *s, int64_t mailbox_id, uint64_t *modseq_r,
+			    const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s,
+		"UPDATE mailboxes SET uidnext = uidnext + 1,"
+		" highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*modseq_r = (uint64_t)sqlite3_column_int64(st, 0);
+	store_stmt_done(st);
+	return rc == SQLITE_ROW ? 0 : store_db_fail(s, error_r);
+}
+
+static int quota_check(struct store *s, int64_t account_id, size_t len,
+		       const char **error_r)
+{
+	struct store_account a;
+	int ret = store_account_get_by_id(s, account_id, &a);
+
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret == 0)
+		return store_fail(s, error_r, "no such account");
+	if (a.quota_bytes > 0 && a.used_bytes + (int64_t)len > a.quota_bytes)
+		return store_fail(s, error_r, "quota exceeded for %s", a.address);
+	return 0;
+}
+
+struct delivery {
+	const char *blob_id;
+	size_t len;
+	const char *mailbox;
+	time_t internal_date, save_date;
+	uint32_t flags;
+};
+
+static int deliver_one(struct store *s, const struct delivery *d, int64_t account_id,
+		       uint32_t *uid_r, const char **error_r)
+{
+	int64_t mailbox_id = 0;
+	uint32_t uid = 0;
+	uint64_t modseq = 0;
+
+	if (quota_check(s, account_id, d->len, error_r) < 0 ||
+	    deliver_mailbox(s, account_id, d->mailbox, &mailbox_id, &uid, error_r) < 0 ||
+	    mailbox_take_uid(s, mailbox_id, &modseq, error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s,
+		"INSERT INTO messages(mailbox_id, uid, blob_id, flags, internal_date,"
+		" save_date, modseq, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	store_bind_text(st, 3, d->blob_id);
+	sqlite3_bind_int64(st, 4, d->flags);
+	sqlite3_bind_int64(st, 5, (int64_t)d->internal_date);
+	sqlite3_bind_int64(st, 6, (int64_t)d->save_date);
+	sqlite3_bind_int64(st, 7, (int64_t)modseq);
+	sqlite3_bind_int64(st, 8, (int64_t)d->len);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	if (uid_r != NULL)
+		*uid_r = uid;
+	return 0;
+}
+
+#define STORE_FLAGS_ALL                                                         \
+	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |             \
+	 STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
+
+int store_deliver(struct store *s, const char *data, size_t len,
+		  const struct store_parsed *parsed, const int64_t *accounts,
+		  size_t n_accounts, const char *mailbox, time_t internal_date,
+		  uint32_t flags, uint32_t *uids_r, const char **error_r)
+{
+	char id[STORE_BLOB_ID_LEN + 1];
+	char saved[sizeof(s->err)];
+	struct store_idlist orphan = { 0 };
+	const char *error = NULL;
+	time_t now = time(NULL);
+	struct delivery d = {
+		.blob_id = id, .len = len, .mailbox = mailbox,
+		.internal_date = internal_date != 0 ? internal_date : now,
+		.save_date = now, .flags = flags & STORE_FLAGS_ALL,
+	};
+
+	if (n_accounts == 0 || accounts == NULL)
+		return store_fail(s, error_r, "no recipients");
+	if (data == NULL && len > 0)
+		return store_fail(s, error_r, "no message data");
+	/* The fsync happens here, outside the database lock... */
+	if (store_blob_write(s, data != NULL ? data : "", len, id, error_r) < 0 ||
+	    store_tx_begin(s, error_r) < 0)
+		return -1;
+	/* ...and this re-check under the lock (normally one stat) makes sure a
+	 * concurrent store_blob_gc did not unlink the file in between. */
+	int ret = store_blob_write(s, data != NULL ? data : "", len, id, &error);
+	if (ret == 0)
+		ret = blob_row_upsert(s, id, len, parsed, &error);
+	for (size_t i = 0; ret == 0 && i < n_accounts; i++)
+		ret = deliver_one(s, &d, accounts[i], uids_r != NULL ? &uids_r[i] : NULL,
+				  &error);
+	if (ret == 0)
+		return store_tx_commit(s, error_r);
+	store_tx_rollback(s);
+	/* A refused delivery must not leave its blob behind; store_blob_gc may
+	 * overwrite s->err, so the reason is kept aside. */
+	snprintf(saved, sizeof(saved), "%s", error != NULL ? error : "delivery failed");
+	store_idlist_add(&orphan, id);
+	store_blob_gc(s, &orphan);
+	store_idlist_free(&orphan);
+	return store_fail(s, error_r, "%s", saved);
+}
+
+int store_message_list(struct store *s, int64_t mailbox_id,
+		       struct store_message **msgs_r, size_t *n_r)
+{
+	struct store_message *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*msgs_r = NULL;
+	*n_r = 0;
+	sqlite3_stmt *st = store_stmt(s,
+		"SELECT id, mailbox_id, uid, flags, modseq, internal_date, save_date,"
+		" size, blob_id FROM messages WHERE mailbox_id = ? ORDER BY uid");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		struct store_message *m = &v[n++];
+		memset(m, 0, sizeof(*m));
+		m->id = sqlite3_column_int64(st, 0);
+		m->mailbox_id = sqlite3_column_int64(st, 1);
+		m->uid = (uint32_t)sqlite3_column_int64(st, 2);
+		m->flags = (uint32_t)sqlite3_column_int64(st, 3);
+		m->modseq = (uint64_t)sqlite3_column_int64(st, 4);
+		m->internal_date = (time_t)sqlite3_column_int64(st, 5);
+		m->save_date = (time_t)sqlite3_column_int64(st, 6);
+		m->size = (uint64_t)sqlite3_column_int64(st, 7);
+		store_col_copy(st, 8, m->blob_id, sizeof(m->blob_id));
+	}
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return store_db_fail(s, NULL);
+	}
+	*msgs_r = v;
+	*n_r = n;
+	return 0;
+}
+
+static int mailbox_exists_id(struct store *s, int64_t mailbox_id, const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM mailboxes WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox") : store_db_fail(s, error_r);
+}
+
+static int mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *modseq_r,
+			       const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s,
+		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
+		" WHERE id = ? RETURNING highestmodseq");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && modseq_r != NULL)
+		*modseq_r = (uint64_t)sqlite3_column_int64(st, 0);
+	store_stmt_done(st);
+	return rc == SQLITE_ROW ? 0 : store_db_fail(s, error_r);
+}
+
+static int expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
+		      size_t n, struct store_idlist *blobs, const char **error_r)
+{
+	size_t removed = 0;
+
+	if (mailbox_exists_id(s, mailbox_id, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = store_stmt(s, "DELETE FROM messages WHERE mailbox_id = ?"
+					     " AND uid = ? RETURNING blob_id");
+		if (st == NULL)
+			return store_db_fail(s, error_r);
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, uids[i]);
+		size_t before = blobs->n;
+		if (store_idlist_collect(s, st, blobs, error_r) < 0)
+			return -1;
+		removed += blobs->n - before;
+	}
+	if (removed > 0 && mailbox_bump_modseq(s, mailbox_id, NULL, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+int store_message_expunge(struct store *s, int64_t mailbox_id,
+			  const uint32_t *uids, size_t n, const char **error_r)
+{
+	struct store_idlist blobs = { 0 };
+
+	if (n > 0 && uids == NULL)
+		return store_fail(s, error_r, "no UIDs");
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (expunge_tx(s, mailbox_id, uids, n, &blobs, error_r) < 0) {
+		store_tx_rollback(s);
+		store_idlist_free(&blobs);
+		return -1;
+	}
+	int ret = store_tx_commit(s, error_r);
+	if (ret == 0)
+		store_blob_gc(s, &blobs);
+	store_idlist_free(&blobs);
+	return ret;
+}
+
+static int set_flags_tx(struct store *s, int64_t mailbox_id, uint32_t uid,
+			uint32_t flags, const char **error_r)
+{
+	uint64_t modseq = 0;
+
+	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc == SQLITE_DONE)
+		return store_fail(s, error_r, "no such message");
+	if (rc != SQLITE_ROW || mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
+		return rc != SQLITE_ROW ? store_db_fail(s, error_r) : -1;
+	st = store_stmt(s, "UPDATE messages SET flags = ?, modseq = ?"
+		       " WHERE mailbox_id = ? AND uid = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, flags & STORE_FLAGS_ALL);
+	sqlite3_bind_int64(st, 2, (int64_t)modseq);
+	sqlite3_bind_int64(st, 3, mailbox_id);
+	sqlite3_bind_int64(st, 4, uid);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid,
+			    uint32_t flags, const char **error_r)
+{
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (set_flags_tx(s, mailbox_id, uid, flags, error_r) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+/* --- outbound queue ---------------------------------------------------- */
+
+static int queue_add_tx(struct store *s, const char *sender,
+			const char *const *recipients, size_t n, const char *id,
+			size_t len, const char **error_r)
+{
+	time_t now = time(NULL);
+
+	if (blob_row_upsert(s, id, len, NULL, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = store_stmt(s,
+			"INSERT INTO queue(sender, recipient, blob_id, queued_at,"
+			" next_attempt) VALUES (?, ?, ?, ?, ?)");
+		if (st == NULL)
+			return store_db_fail(s, error_r);
+		store_bind_text(st, 1, sender);
+		store_bind_text(st, 2, recipients[i]);
+		store_bind_text(st, 3, id);
+		sqlite3_bind_int64(st, 4, (int64_t)now);
+		sqlite3_bind_int64(st, 5, (int64_t)now);
+		int rc = sqlite3_step(st);
+		store_stmt_done(st);
+		if (rc != SQLITE_DONE)
+			return store_db_fail(s, error_r);
+	}
+	return 0;
+}
+
+static int queue_args_check(struct store *s, const char *sender,
+			    const char *const *recipients, size_t n,
+			    const char **error_r)
+{
+	/* The null reverse-path "" is a valid sender (bounces). */
+	if (sender == NULL || strlen(sender) >= 320 ||
+	    (sender[0] != '\0' && !store_remote_address_valid(sender)))
+		return store_fail(s, error_r, "invalid sender");
+	if (n == 0 || recipients == NULL)
+		return store_fail(s, error_r, "no recipients");
+	for (size_t i = 0; i < n; i++) {
+		if (!store_remote_address_valid(recipients[i]))
+			return store_fail(s, error_r, "invalid recipient");
+	}
+	return 0;
+}
+
+int store_queue_add(struct store *s, const char *sender,
+		    const char *const *recipients, size_t n_recipients,
+		    const char *data, size_t len, const char **error_r)
+{
+	char id[STORE_BLOB_ID_LEN + 1];
+	const char *body = data != NULL ? data : "";
+
+	if (queue_args_check(s, sender, recipients, n_recipients, error_r) < 0)
+		return -1;
+	if (data == NULL && len > 0)
+		return store_fail(s, error_r, "no message data");
+	if (store_blob_write(s, body, len, id, error_r) < 0 || store_tx_begin(s, error_r) < 0)
+		return -1;
+	/* Same re-check under the lock as in store_deliver. */
+	if (store_blob_write(s, body, len, id, error_r) < 0 ||
+	    queue_add_tx(s, sender, recipients, n_recipients, id, len, error_r) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+int store_queue_list(struct store *s,
+		     void (*cb)(void *ctx, const struct store_queue_entry *e),
+		     void *ctx)
+{
+	struct store_queue_entry *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	sqlite3_stmt *st = store_stmt(s,
+		"SELECT id, sender, recipient, blob_id, queued_at, next_attempt,"
+		" attempts, last_error FROM queue ORDER BY id");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		struct store_queue_entry *e = &v[n++];
+		memset(e, 0, sizeof(*e));
+		e->id = sqlite3_column_int64(st, 0);
+		store_col_copy(st, 1, e->sender, sizeof(e->sender));
+		store_col_copy(st, 2, e->recipient, sizeof(e->recipient));
+		store_col_copy(st, 3, e->blob_id, sizeof(e->blob_id));
+		e->queued_at = (time_t)sqlite3_column_int64(st, 4);
+		e->next_attempt = (time_t)sqlite3_column_int64(st, 5);
+		e->attempts = sqlite3_column_int(st, 6);
+		store_col_copy(st, 7, e->last_error, sizeof(e->last_error));
+	}
+	store_stmt_done(st);
+	if (rc == SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			cb(ctx, &v[i]);
+	}
+	free(v);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+int store_queue_delete(struct store *s, int64_t id, const char **error_r)
+{
+	struct store_idlist blobs = { 0 };
+
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM queue WHERE id = ? RETURNING blob_id");
+	int ret = st == NULL ? store_db_fail(s, error_r) : 0;
+	if (ret == 0) {
+		sqlite3_bind_int64(st, 1, id);
+		ret = store_idlist_collect(s, st, &blobs, error_r);
+	}
+	if (ret == 0 && blobs.n == 0)
+		ret = store_fail(s, error_r, "no such queue entry");
+	if (ret < 0) {
+		store_tx_rollback(s);
+		store_idlist_free(&blobs);
+		return -1;
+	}
+	ret = store_tx_commit(s, error_r);
+	if (ret == 0)
+		store_blob_gc(s, &blobs);
+	store_idlist_free(&blobs);
+	return ret;
+}

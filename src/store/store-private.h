@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the SQLite backend (store-sqlite.c: open, schema,
+ * domains, accounts, aliases; store-mailbox.c: mailboxes, messages, queue)
+ * and the blob files (store-blob.c): the handle, the statement cache,
+ * transactions and the blob primitives. Nothing outside src/store/ includes
+ * this header.
+ */
+#ifndef FACTEUR_STORE_PRIVATE_H
+#define FACTEUR_STORE_PRIVATE_H
+
+#include "store/store.h"
+
+#include <sqlite3.h>
+
+#define STORE_STMT_CACHE 64
+
+struct store_stmt_slot {
+	const char *sql; /* a string literal: the cache is keyed by its address */
+	sqlite3_stmt *stmt;
+};
+
+struct store {
+	sqlite3 *db;
+	char *dir;      /* the store root */
+	char *blob_dir; /* dir/blobs */
+	char err[512];  /* formatted messages handed out through error_r */
+	struct store_stmt_slot stmts[STORE_STMT_CACHE];
+};
+
+/* --- errors, statements, transactions (store-sqlite.c) --- */
+
+/* Format a message into s->err and point *error_r (if non-NULL) at it; -1. */
+int store_fail(struct store *s, const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Log the SQLite error and report it as "database error: …"; -1. */
+int store_db_fail(struct store *s, const char **error_r);
+/*
+ * The cached statement for sql, reset and unbound, or NULL. sql must be a
+ * string literal: the cache is keyed by its address, one slot per call site.
+ * Reset it with store_stmt_done after use: a statement left mid-step pins
+ * an old read snapshot.
+ */
+sqlite3_stmt *store_stmt(struct store *s, const char *sql);
+void store_stmt_done(sqlite3_stmt *st);
+/* Bind text (NULL binds SQL NULL); copy a text column, truncating. */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+void store_col_copy(sqlite3_stmt *st, int col, char *dst, size_t size);
+/* BEGIN IMMEDIATE / COMMIT (rolls back on failure) / ROLLBACK if open. */
+int store_tx_begin(struct store *s, const char **error_r);
+int store_tx_commit(struct store *s, const char **error_r);
+void store_tx_rollback(struct store *s);
+
+/* A syntactically plausible remote address: kept as given, not lowered. */
+bool store_remote_address_valid(const char *a);
+
+/* Blob ids collected while dropping references, to collect after commit. */
+struct store_idlist {
+	char (*ids)[STORE_BLOB_ID_LEN + 1];
+	size_t n, cap;
+};
+void store_idlist_add(struct store_idlist *l, const char *id);
+void store_idlist_free(struct store_idlist *l);
+/* Step a bound statement, adding column 0 of each row; resets it. 0/-1. */
+int store_idlist_collect(struct store *s, sqlite3_stmt *st, struct store_idlist *l,
+			 const char **error_r);
+/*
+ * After the commit that dropped references: in a new write transaction,
+ * delete the blob row and file of each id nothing references any more.
+ * Failures leave harmless orphans and are only logged.
+ */
+void store_blob_gc(struct store *s, const struct store_idlist *l);
+
+/* Strings gathered before callbacks run, so callbacks may re-enter. */
+struct store_strlist {
+	char **v;
+	size_t n, cap;
+};
+void store_strlist_add(struct store_strlist *l, const char *str);
+void store_strlist_free(struct store_strlist *l);
+
+/* --- mailboxes (store-mailbox.c) --- */
+
+/* Validate a mailbox name into out (512 bytes), "INBOX" case folded. */
+int store_mailbox_normalize(struct store *s, const char *in, char *out,
+			    const char **error_r);
+/* id and uidnext of account_id's mailbox name: 1 / 0 none / -1 error. */
+int store_mailbox_row(struct store *s, int64_t account_id, const char *name,
+		      int64_t *id_r, uint32_t *uidnext_r);
+/* Insert a mailbox with a fresh UIDVALIDITY, inside a write transaction. */
+int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
+			 const char *special_use, const char **error_r);
+
+/* --- blobs (store-blob.c) --- */
+
+/* Hex SHA-256 of data into id (STORE_BLOB_ID_LEN + 1 bytes). */
+void store_blob_hash(const void *data, size_t len, char *id);
+/* True if id is exactly 64 lower-case hex digits. */
+bool store_blob_id_valid(const char *id);
+/* Create dir/blobs and dir/blobs/tmp; drop stale temporary files. */
+int store_blob_init(struct store *s, const char **error_r);
+/*
+ * Make the blob for data durable: hash it into id, and unless
+ * blobs/xx/<id> already exists, write it to blobs/tmp, fsync, rename into
+ * place and fsync the directory. 0 or -1.
+ */
+int store_blob_write(struct store *s, const void *data, size_t len, char *id,
+		     const char **error_r);
+/* Remove the file of a blob no row references any more. 0 or -1. */
+int store_blob_unlink(struct store *s, const char *id);
+
+#endif

@@ -1,0 +1,1148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite backend of store.h. One handle per thread on dir/facteur.db in
+ * WAL mode with synchronous=FULL; every write runs in a BEGIN IMMEDIATE
+ * transaction so concurrent writers queue on the database lock (busy
+ * timeout) instead of deadlocking on a read-to-write upgrade. Message
+ * content lives in store-blob.c: a blob is made durable before the
+ * transaction that references it commits, and unlinked, under the write
+ * lock, only once no message or queue row refers to it any more.
+ * Statements are prepared once per handle and cached, keyed by the address
+ * of their SQL literal; no SQL is ever built from input.
+ */
+#include "store/store-private.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RESOLVE_MAX_DEPTH 8
+#define RESOLVE_MAX_LOOKUPS 256
+#define RESOLVE_MAX_TARGETS 1024
+#define BUSY_RETRIES 5
+
+/* --- schema ------------------------------------------------------------ */
+
+/*
+ * Migration steps: migrations[i] takes user_version i to i + 1. Append new
+ * steps; never edit a released one.
+ */
+static const char *const migrations[] = {
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE domains (id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE accounts (id INTEGER PRIMARY KEY,"
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	"  address TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+	"  quota_bytes INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX accounts_domain ON accounts(domain_id);"
+	"CREATE TABLE aliases (id INTEGER PRIMARY KEY,"
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
+	"  source TEXT NOT NULL, target TEXT NOT NULL, UNIQUE(source, target));"
+	"CREATE INDEX aliases_domain ON aliases(domain_id);"
+	"CREATE TABLE mailboxes (id INTEGER PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, uidvalidity INTEGER NOT NULL,"
+	"  uidnext INTEGER NOT NULL DEFAULT 1,"
+	"  highestmodseq INTEGER NOT NULL DEFAULT 1,"
+	"  special_use TEXT NOT NULL DEFAULT '',"
+	"  subscribed INTEGER NOT NULL DEFAULT 1,"
+	"  UNIQUE(account_id, name));"
+	"CREATE TABLE blobs (id TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+	"  envelope TEXT, bodystructure TEXT, subject TEXT, hdr_from TEXT,"
+	"  hdr_to TEXT, hdr_cc TEXT, message_id TEXT, date INTEGER);"
+	"CREATE TABLE messages (id INTEGER PRIMARY KEY,"
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL, blob_id TEXT NOT NULL REFERENCES blobs(id),"
+	"  flags INTEGER NOT NULL DEFAULT 0, keywords TEXT NOT NULL DEFAULT '',"
+	"  internal_date INTEGER NOT NULL, save_date INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL, size INTEGER NOT NULL,"
+	"  UNIQUE(mailbox_id, uid));"
+	"CREATE INDEX messages_blob ON messages(blob_id);"
+	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);"
+	"CREATE TABLE queue (id INTEGER PRIMARY KEY, sender TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL, blob_id TEXT NOT NULL REFERENCES blobs(id),"
+	"  queued_at INTEGER NOT NULL, next_attempt INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX queue_blob ON queue(blob_id);"
+	"CREATE INDEX queue_next ON queue(next_attempt);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static const struct {
+	const char *name;
+	const char *special_use;
+} default_mailboxes[] = {
+	{ "INBOX", "" },	  { "Drafts", "\\Drafts" }, { "Sent", "\\Sent" },
+	{ "Trash", "\\Trash" },	  { "Junk", "\\Junk" },
+	{ "Archive", "\\Archive" },
+};
+
+/* --- errors, statements, transactions ---------------------------------- */
+
+int store_fail(struct store *s, const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	if (error_r != NULL)
+		*error_r = s->err;
+	return -1;
+}
+
+int store_db_fail(struct store *s, const char **error_r)
+{
+	log_error("store_db_error", "code=%d msg=\"%s\"",
+		  sqlite3_extended_errcode(s->db), sqlite3_errmsg(s->db));
+	return store_fail(s, error_r, "database error: %s", sqlite3_errmsg(s->db));
+}
+
+/*
+ * A cached prepared statement, reset and unbound. The cache is keyed by the
+ * SQL literal's address, so each call site keeps its own statement.
+ */
+sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_STMT_CACHE && s->stmts[i].sql != NULL; i++) {
+		if (s->stmts[i].sql == sql) {
+			sqlite3_reset(s->stmts[i].stmt);
+			sqlite3_clear_bindings(s->stmts[i].stmt);
+			return s->stmts[i].stmt;
+		}
+	}
+	if (i == STORE_STMT_CACHE)
+		abort(); /* more call sites than slots: raise STORE_STMT_CACHE */
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+			       NULL) != SQLITE_OK)
+		return NULL;
+	s->stmts[i].sql = sql;
+	s->stmts[i].stmt = st;
+	return st;
+}
+
+/* Reset after use: a statement left stepping pins an old read snapshot. */
+void store_stmt_done(sqlite3_stmt *st)
+{
+	if (st != NULL)
+		sqlite3_reset(st);
+}
+
+void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Copy a text column into a fixed buffer, truncating, "" for NULL. */
+void store_col_copy(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+	snprintf(dst, size, "%s", v != NULL ? (const char *)v : "");
+}
+
+static int exec_retry(struct store *s, const char *sql)
+{
+	int rc = SQLITE_BUSY;
+
+	/* busy_timeout already waits; retries cover the rare immediate BUSY. */
+	for (int i = 0; i < BUSY_RETRIES; i++) {
+		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+	}
+	return rc;
+}
+
+int store_tx_begin(struct store *s, const char **error_r)
+{
+	if (exec_retry(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return store_db_fail(s, error_r);
+	return 0;
+}
+
+void store_tx_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_tx_commit(struct store *s, const char **error_r)
+{
+	if (exec_retry(s, "COMMIT") != SQLITE_OK) {
+		store_db_fail(s, error_r);
+		store_tx_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- validation -------------------------------------------------------- */
+
+static bool byte_ok(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f;
+}
+
+static bool domain_valid(const char *d, size_t len)
+{
+	if (len == 0 || len > 253 || d[0] == '.' || d[len - 1] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!byte_ok((unsigned char)d[i]) || d[i] == '@')
+			return false;
+		if (d[i] == '.' && d[i + 1] == '.')
+			return false;
+	}
+	return true;
+}
+
+static int domain_normalize(struct store *s, const char *in, char *out,
+			    size_t outsz, const char **error_r)
+{
+	if (in == NULL || !domain_valid(in, strlen(in)) || strlen(in) >= outsz)
+		return store_fail(s, error_r, "invalid domain name");
+	snprintf(out, outsz, "%s", in);
+	str_lower(out);
+	return 0;
+}
+
+/*
+ * Lower-case and check an address: exactly one '@', non-empty local part
+ * (empty allowed only for an "@domain" catch-all), valid domain, no
+ * whitespace or control characters. out holds 320 bytes.
+ */
+static int address_normalize(struct store *s, const char *in, bool catchall_ok,
+			     char *out, const char **error_r)
+{
+	const char *at;
+	size_t len;
+
+	if (in == NULL || (len = strlen(in)) == 0 || len >= 320)
+		return store_fail(s, error_r, "invalid address");
+	at = strchr(in, '@');
+	if (at == NULL || strchr(at + 1, '@') != NULL ||
+	    (at == in && !catchall_ok) || at - in > 64)
+		return store_fail(s, error_r, "invalid address");
+	for (size_t i = 0; i < len; i++) {
+		if (!byte_ok((unsigned char)in[i]))
+			return store_fail(s, error_r, "invalid address");
+	}
+	if (!domain_valid(at + 1, strlen(at + 1)))
+		return store_fail(s, error_r, "invalid address");
+	memcpy(out, in, len + 1);
+	str_lower(out);
+	return 0;
+}
+
+/* A remote address is kept as given (its local part may be case-sensitive). */
+bool store_remote_address_valid(const char *a)
+{
+	size_t len;
+
+	if (a == NULL || (len = strlen(a)) == 0 || len >= 320)
+		return false;
+	const char *at = strrchr(a, '@');
+	if (at == NULL || at == a || at[1] == '\0')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!byte_ok((unsigned char)a[i]))
+			return false;
+	}
+	return true;
+}
+
+/* --- blob garbage collection ------------------------------------------- */
+
+void store_idlist_add(struct store_idlist *l, const char *id)
+{
+	if (id == NULL)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->ids = xrealloc(l->ids, l->cap * sizeof(*l->ids));
+	}
+	snprintf(l->ids[l->n++], STORE_BLOB_ID_LEN + 1, "%s", id);
+}
+
+void store_idlist_free(struct store_idlist *l)
+{
+	free(l->ids);
+	l->ids = NULL;
+	l->n = l->cap = 0;
+}
+
+/* Collect the blob ids a statement (already bound) returns in column 0. */
+int store_idlist_collect(struct store *s, sqlite3_stmt *st, struct store_idlist *l,
+			  const char **error_r)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		store_idlist_add(l, (const char *)sqlite3_column_text(st, 0));
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+static int blob_gc_one(struct store *s, const char *id)
+{
+	sqlite3_stmt *st = store_stmt(s,
+		"SELECT EXISTS(SELECT 1 FROM messages WHERE blob_id = ?1)"
+		" OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		store_stmt_done(st);
+		return -1;
+	}
+	bool referenced = sqlite3_column_int(st, 0) != 0;
+	store_stmt_done(st);
+	if (referenced)
+		return 0;
+	st = store_stmt(s, "DELETE FROM blobs WHERE id = ?");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return store_blob_unlink(s, id);
+}
+
+/*
+ * Delete the blobs of ids that nothing references any more. Runs after the
+ * commit that dropped the references, in its own write transaction: a
+ * concurrent delivery of the same content re-checks its file under the same
+ * lock, so the unlink can never race a new reference. A failure here only
+ * leaves an orphan, so it is logged, not returned.
+ */
+void store_blob_gc(struct store *s, const struct store_idlist *l)
+{
+	const char *error;
+
+	if (l->n == 0)
+		return;
+	if (store_tx_begin(s, &error) < 0) {
+		log_warn("store_blob_gc", "error=\"%s\"", error);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (blob_gc_one(s, l->ids[i]) < 0)
+			log_warn("store_blob_gc", "blob=%s error=\"%s\"", l->ids[i],
+				 sqlite3_errmsg(s->db));
+	}
+	if (store_tx_commit(s, &error) < 0)
+		log_warn("store_blob_gc", "error=\"%s\"", error);
+}
+
+/* --- open / close ------------------------------------------------------ */
+
+static int migrate(struct store *s, const char **error_r)
+{
+	sqlite3_stmt *st = NULL;
+	int version;
+	char sql[64];
+
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	/* Read inside the write lock: another handle may have just migrated. */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		store_db_fail(s, error_r);
+		store_tx_rollback(s);
+		return -1;
+	}
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SCHEMA_VERSION) {
+		store_tx_rollback(s);
+		return store_fail(s, error_r, "database schema version %d is newer than "
+			    "this facteur (%d)", version, SCHEMA_VERSION);
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+			store_db_fail(s, error_r);
+			store_tx_rollback(s);
+			return -1;
+		}
+	}
+	if (version == SCHEMA_VERSION) {
+		store_tx_rollback(s);
+		return 0;
+	}
+	/* PRAGMA takes no parameters; the value is our own constant. */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_db_fail(s, error_r);
+		store_tx_rollback(s);
+		return -1;
+	}
+	if (store_tx_commit(s, error_r) < 0)
+		return -1;
+	log_info("store_migrated", "from=%d to=%d", version, SCHEMA_VERSION);
+	return 0;
+}
+
+static int db_configure(struct store *s, const char **error_r)
+{
+	sqlite3_stmt *st = NULL;
+	bool wal = false;
+
+	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Switching to WAL needs a moment alone with the file: retry on BUSY. */
+	for (int i = 0; i < 50 && !wal; i++) {
+		if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
+				       NULL) != SQLITE_OK)
+			return store_db_fail(s, error_r);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+		sqlite3_finalize(st);
+		if (!wal)
+			usleep(20000);
+	}
+	if (!wal)
+		return store_fail(s, error_r, "cannot switch database to WAL mode");
+	if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return store_db_fail(s, error_r);
+	return 0;
+}
+
+int store_open(const char *dir, struct store **store_r, const char **error_r)
+{
+	/* The handle (and its error buffer) dies on failure: report from here. */
+	static _Thread_local char open_err[512];
+	struct store *s;
+	const char *error;
+
+	*store_r = NULL;
+	if (dir == NULL || dir[0] == '\0') {
+		*error_r = "store directory not set";
+		return -1;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(open_err, sizeof(open_err), "cannot create %s: %s", dir,
+			 strerror(errno));
+		*error_r = open_err;
+		return -1;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->dir = xstrdup(dir);
+	s->blob_dir = xasprintf("%s/blobs", dir);
+	char *path = xasprintf("%s/facteur.db", dir);
+	int rc = sqlite3_open_v2(path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					 SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	free(path);
+	if (rc != SQLITE_OK) {
+		snprintf(open_err, sizeof(open_err), "cannot open database in %s: %s",
+			 dir, s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+		goto failed;
+	}
+	if (db_configure(s, &error) < 0 || migrate(s, &error) < 0 ||
+	    store_blob_init(s, &error) < 0) {
+		snprintf(open_err, sizeof(open_err), "%s", error);
+		goto failed;
+	}
+	*store_r = s;
+	return 0;
+failed:
+	*error_r = open_err;
+	store_close(&s);
+	return -1;
+}
+
+void store_close(struct store **sp)
+{
+	struct store *s = *sp;
+
+	if (s == NULL)
+		return;
+	*sp = NULL;
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++)
+		sqlite3_finalize(s->stmts[i].stmt);
+	sqlite3_close_v2(s->db);
+	free(s->dir);
+	free(s->blob_dir);
+	free(s);
+}
+
+/* --- domains ----------------------------------------------------------- */
+
+/* 1 and *id_r, 0 unknown, -1 error. */
+static int domain_id(struct store *s, const char *name, int64_t *id_r)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT id FROM domains WHERE name = ?");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, name);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && id_r != NULL)
+		*id_r = sqlite3_column_int64(st, 0);
+	store_stmt_done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int domain_add_tx(struct store *s, const char *name, const char **error_r)
+{
+	int ret = domain_id(s, name, NULL);
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret > 0)
+		return store_fail(s, error_r, "domain %s already exists", name);
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO domains(name) VALUES (?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	store_bind_text(st, 1, name);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+int store_domain_add(struct store *s, const char *domain, const char **error_r)
+{
+	char name[256];
+
+	if (domain_normalize(s, domain, name, sizeof(name), error_r) < 0 ||
+	    store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (domain_add_tx(s, name, error_r) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+static int domain_remove_tx(struct store *s, const char *name, const char **error_r)
+{
+	int64_t id;
+	int ret = domain_id(s, name, &id);
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret == 0)
+		return store_fail(s, error_r, "no such domain");
+	sqlite3_stmt *st = store_stmt(s, "SELECT EXISTS(SELECT 1 FROM accounts WHERE domain_id = ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	bool used = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	store_stmt_done(st);
+	if (rc != SQLITE_ROW)
+		return store_db_fail(s, error_r);
+	if (used)
+		return store_fail(s, error_r, "domain %s still has accounts", name);
+	/* Its aliases go with it (ON DELETE CASCADE). */
+	st = store_stmt(s, "DELETE FROM domains WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+int store_domain_remove(struct store *s, const char *domain, const char **error_r)
+{
+	char name[256];
+
+	if (domain_normalize(s, domain, name, sizeof(name), error_r) < 0)
+		return store_fail(s, error_r, "no such domain");
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (domain_remove_tx(s, name, error_r) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+int store_domain_exists(struct store *s, const char *domain)
+{
+	char name[256];
+
+	if (domain_normalize(s, domain, name, sizeof(name), NULL) < 0)
+		return 0;
+	return domain_id(s, name, NULL);
+}
+
+void store_strlist_add(struct store_strlist *l, const char *str)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = xstrdup(str != NULL ? str : "");
+}
+
+void store_strlist_free(struct store_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain),
+		      void *ctx)
+{
+	struct store_strlist l = { 0 };
+	int rc;
+
+	sqlite3_stmt *st = store_stmt(s, "SELECT name FROM domains ORDER BY name");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		store_strlist_add(&l, (const char *)sqlite3_column_text(st, 0));
+	store_stmt_done(st);
+	if (rc == SQLITE_DONE) {
+		for (size_t i = 0; i < l.n; i++)
+			cb(ctx, l.v[i]);
+	}
+	store_strlist_free(&l);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+/* --- accounts ---------------------------------------------------------- */
+
+#define ACCOUNT_COLUMNS                                                        \
+	"SELECT a.id, a.address, a.password_hash, a.quota_bytes,"              \
+	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m"                    \
+	"  JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = a.id)" \
+	" FROM accounts a "
+
+static void account_from_row(sqlite3_stmt *st, struct store_account *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(st, 0);
+	store_col_copy(st, 1, a->address, sizeof(a->address));
+	store_col_copy(st, 2, a->password_hash, sizeof(a->password_hash));
+	a->quota_bytes = sqlite3_column_int64(st, 3);
+	a->used_bytes = sqlite3_column_int64(st, 4);
+}
+
+static int account_fetch(struct store *s, sqlite3_stmt *st, struct store_account *a)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		account_from_row(st, a);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+int store_account_get(struct store *s, const char *address,
+		      struct store_account *account_r)
+{
+	char addr[320];
+
+	if (address_normalize(s, address, false, addr, NULL) < 0)
+		return 0;
+	sqlite3_stmt *st = store_stmt(s, ACCOUNT_COLUMNS "WHERE a.address = ?");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	store_bind_text(st, 1, addr);
+	return account_fetch(s, st, account_r);
+}
+
+int store_account_get_by_id(struct store *s, int64_t id,
+			    struct store_account *account_r)
+{
+	sqlite3_stmt *st = store_stmt(s, ACCOUNT_COLUMNS "WHERE a.id = ?");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, id);
+	return account_fetch(s, st, account_r);
+}
+
+int store_account_list(struct store *s,
+		       void (*cb)(void *ctx, const struct store_account *a),
+		       void *ctx)
+{
+	struct store_account *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	sqlite3_stmt *st = store_stmt(s, ACCOUNT_COLUMNS "ORDER BY a.address");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		account_from_row(st, &v[n++]);
+	}
+	store_stmt_done(st);
+	if (rc == SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			cb(ctx, &v[i]);
+	}
+	free(v);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+static int account_add_tx(struct store *s, const char *addr, const char *hash,
+			  int64_t *id_r, const char **error_r)
+{
+	int64_t domain, id;
+	int ret = domain_id(s, strchr(addr, '@') + 1, &domain);
+
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret == 0)
+		return store_fail(s, error_r, "no such domain");
+	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM accounts WHERE address = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	store_bind_text(st, 1, addr);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return store_fail(s, error_r, "account already exists");
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	st = store_stmt(s, "INSERT INTO accounts(domain_id, address, password_hash)"
+		       " VALUES (?, ?, ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, domain);
+	store_bind_text(st, 2, addr);
+	store_bind_text(st, 3, hash);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	id = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; i < sizeof(default_mailboxes) / sizeof(default_mailboxes[0]); i++) {
+		if (store_mailbox_insert(s, id, default_mailboxes[i].name,
+				   default_mailboxes[i].special_use, error_r) < 0)
+			return -1;
+	}
+	if (id_r != NULL)
+		*id_r = id;
+	return 0;
+}
+
+static int hash_check(struct store *s, const char *hash, const char **error_r)
+{
+	if (hash == NULL || strlen(hash) >= sizeof(((struct store_account *)0)->password_hash))
+		return store_fail(s, error_r, "invalid password hash");
+	return 0;
+}
+
+int store_account_add(struct store *s, const char *address,
+		      const char *password_hash, int64_t *id_r,
+		      const char **error_r)
+{
+	char addr[320];
+
+	if (address_normalize(s, address, false, addr, error_r) < 0 ||
+	    hash_check(s, password_hash, error_r) < 0 || store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (account_add_tx(s, addr, password_hash, id_r, error_r) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+static int account_remove_tx(struct store *s, const char *addr,
+			     struct store_idlist *blobs, const char **error_r)
+{
+	struct store_account a;
+	int ret = store_account_get(s, addr, &a);
+
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret == 0)
+		return store_fail(s, error_r, "no such account");
+	sqlite3_stmt *st = store_stmt(s,
+		"SELECT DISTINCT m.blob_id FROM messages m"
+		" JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, a.id);
+	if (store_idlist_collect(s, st, blobs, error_r) < 0)
+		return -1;
+	/* Mailboxes and their messages go by ON DELETE CASCADE. */
+	st = store_stmt(s, "DELETE FROM accounts WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, a.id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+int store_account_remove(struct store *s, const char *address, const char **error_r)
+{
+	char addr[320];
+	struct store_idlist blobs = { 0 };
+
+	if (address_normalize(s, address, false, addr, error_r) < 0)
+		return store_fail(s, error_r, "no such account");
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (account_remove_tx(s, addr, &blobs, error_r) < 0) {
+		store_tx_rollback(s);
+		store_idlist_free(&blobs);
+		return -1;
+	}
+	int ret = store_tx_commit(s, error_r);
+	if (ret == 0)
+		store_blob_gc(s, &blobs);
+	store_idlist_free(&blobs);
+	return ret;
+}
+
+/* One UPDATE on the account row, with "no such account" when none matched. */
+static int account_update(struct store *s, const char *sql, const char *address,
+			  const char *text, int64_t num, const char **error_r)
+{
+	char addr[320];
+
+	if (address_normalize(s, address, false, addr, error_r) < 0)
+		return store_fail(s, error_r, "no such account");
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st == NULL) {
+		store_db_fail(s, error_r);
+		store_tx_rollback(s);
+		return -1;
+	}
+	if (text != NULL)
+		store_bind_text(st, 1, text);
+	else
+		sqlite3_bind_int64(st, 1, num);
+	store_bind_text(st, 2, addr);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE || sqlite3_changes(s->db) == 0) {
+		if (rc != SQLITE_DONE)
+			store_db_fail(s, error_r);
+		else
+			store_fail(s, error_r, "no such account");
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+int store_account_set_password(struct store *s, const char *address,
+			       const char *password_hash, const char **error_r)
+{
+	if (hash_check(s, password_hash, error_r) < 0)
+		return -1;
+	return account_update(s, "UPDATE accounts SET password_hash = ? WHERE address = ?",
+			      address, password_hash, 0, error_r);
+}
+
+int store_account_set_quota(struct store *s, const char *address,
+			    int64_t quota_bytes, const char **error_r)
+{
+	if (quota_bytes < 0)
+		return store_fail(s, error_r, "invalid quota");
+	return account_update(s, "UPDATE accounts SET quota_bytes = ? WHERE address = ?",
+			      address, NULL, quota_bytes, error_r);
+}
+
+/* --- aliases ----------------------------------------------------------- */
+
+static int alias_add_tx(struct store *s, const char *src, const char *target,
+			const char **error_r)
+{
+	int64_t domain;
+	int ret = domain_id(s, strchr(src, '@') + 1, &domain);
+
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	if (ret == 0)
+		return store_fail(s, error_r, "no such domain");
+	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM aliases WHERE source = ? AND target = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	store_bind_text(st, 1, src);
+	store_bind_text(st, 2, target);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return store_fail(s, error_r, "alias already exists");
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	st = store_stmt(s, "INSERT INTO aliases(domain_id, source, target) VALUES (?, ?, ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, domain);
+	store_bind_text(st, 2, src);
+	store_bind_text(st, 3, target);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/*
+ * Targets are lower-cased when local-looking syntax allows; a remote
+ * target is stored lower-cased too, which every real MTA tolerates.
+ */
+static int alias_normalize(struct store *s, const char *source, const char *target,
+			   char *src, char *dst, const char **error_r)
+{
+	if (address_normalize(s, source, true, src, error_r) < 0)
+		return store_fail(s, error_r, "invalid alias source");
+	if (address_normalize(s, target, false, dst, error_r) < 0)
+		return store_fail(s, error_r, "invalid alias target");
+	if (strcmp(src, dst) == 0)
+		return store_fail(s, error_r, "alias points to itself");
+	return 0;
+}
+
+int store_alias_add(struct store *s, const char *source, const char *target,
+		    const char **error_r)
+{
+	char src[320], dst[320];
+
+	if (alias_normalize(s, source, target, src, dst, error_r) < 0 ||
+	    store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (alias_add_tx(s, src, dst, error_r) < 0) {
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+int store_alias_remove(struct store *s, const char *source, const char *target,
+		       const char **error_r)
+{
+	char src[320], dst[320];
+
+	if (alias_normalize(s, source, target, src, dst, error_r) < 0)
+		return store_fail(s, error_r, "no such alias");
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM aliases WHERE source = ? AND target = ?");
+	if (st == NULL) {
+		store_db_fail(s, error_r);
+		store_tx_rollback(s);
+		return -1;
+	}
+	store_bind_text(st, 1, src);
+	store_bind_text(st, 2, dst);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE || sqlite3_changes(s->db) == 0) {
+		if (rc != SQLITE_DONE)
+			store_db_fail(s, error_r);
+		else
+			store_fail(s, error_r, "no such alias");
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
+int store_alias_list(struct store *s,
+		     void (*cb)(void *ctx, const char *source, const char *target),
+		     void *ctx)
+{
+	struct store_strlist l = { 0 };
+	int rc;
+
+	sqlite3_stmt *st = store_stmt(s, "SELECT source, target FROM aliases"
+				     " ORDER BY source, target");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_strlist_add(&l, (const char *)sqlite3_column_text(st, 0));
+		store_strlist_add(&l, (const char *)sqlite3_column_text(st, 1));
+	}
+	store_stmt_done(st);
+	if (rc == SQLITE_DONE) {
+		for (size_t i = 0; i + 1 < l.n; i += 2)
+			cb(ctx, l.v[i], l.v[i + 1]);
+	}
+	store_strlist_free(&l);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+/* --- resolve ----------------------------------------------------------- */
+
+struct resolve {
+	struct store *s;
+	int64_t *accounts;
+	size_t *n_accounts;
+	char **remote;
+	size_t *n_remote;
+	size_t max;
+	size_t found;   /* targets reached, duplicates included */
+	size_t lookups; /* bounds the work a malicious alias graph can cause */
+	bool truncated;
+};
+
+static void resolve_add_account(struct resolve *r, int64_t id)
+{
+	r->found++;
+	for (size_t i = 0; i < *r->n_accounts; i++) {
+		if (r->accounts[i] == id)
+			return;
+	}
+	if (*r->n_accounts >= r->max) {
+		r->truncated = true;
+		return;
+	}
+	r->accounts[(*r->n_accounts)++] = id;
+}
+
+static void resolve_add_remote(struct resolve *r, const char *addr)
+{
+	if (r->remote == NULL || r->n_remote == NULL)
+		return;
+	r->found++;
+	for (size_t i = 0; i < *r->n_remote; i++) {
+		if (strcasecmp(r->remote[i], addr) == 0)
+			return;
+	}
+	if (*r->n_remote >= r->max) {
+		r->truncated = true;
+		return;
+	}
+	r->remote[(*r->n_remote)++] = xstrdup(addr);
+}
+
+static int resolve_address(struct resolve *r, const char *addr, int depth);
+
+/* 1 account found (added), 0 none, -1 error. */
+static int resolve_account(struct resolve *r, const char *addr)
+{
+	sqlite3_stmt *st = store_stmt(r->s, "SELECT id FROM accounts WHERE address = ?");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, addr);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		resolve_add_account(r, sqlite3_column_int64(st, 0));
+	store_stmt_done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Expand the alias rows of source: 1 if it is an alias (whatever its
+ * targets turn out to be), 0 if not, -1 error. The targets are read in full
+ * before recursing because the recursion reuses the same statement.
+ */
+static int resolve_alias(struct resolve *r, const char *source, int depth)
+{
+	struct store_strlist targets = { 0 };
+	int rc;
+
+	if (++r->lookups > RESOLVE_MAX_LOOKUPS)
+		return 0;
+	sqlite3_stmt *st = store_stmt(r->s, "SELECT target FROM aliases WHERE source = ?"
+					" ORDER BY id");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, source);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && targets.n < RESOLVE_MAX_TARGETS)
+		store_strlist_add(&targets, (const char *)sqlite3_column_text(st, 0));
+	store_stmt_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_strlist_free(&targets);
+		return -1;
+	}
+	int ret = targets.n > 0 ? 1 : 0;
+	for (size_t i = 0; i < targets.n && ret >= 0; i++) {
+		int local = domain_id(r->s, strchr(targets.v[i], '@') + 1, NULL);
+		if (local < 0)
+			ret = -1;
+		else if (local == 0)
+			resolve_add_remote(r, targets.v[i]);
+		else if (resolve_address(r, targets.v[i], depth + 1) < 0)
+			ret = -1;
+	}
+	store_strlist_free(&targets);
+	return ret;
+}
+
+/* Account or alias for exactly addr: 1 matched, 0 not, -1 error. */
+static int resolve_exact(struct resolve *r, const char *addr, int depth)
+{
+	int ret = resolve_account(r, addr);
+	if (ret != 0)
+		return ret;
+	return resolve_alias(r, addr, depth);
+}
+
+/* addr is normalized and in a local domain. */
+static int resolve_address(struct resolve *r, const char *addr, int depth)
+{
+	char base[320];
+	const char *at = strchr(addr, '@');
+	const char *plus;
+	int ret;
+
+	/* Past the depth limit an alias loop simply resolves to nothing more. */
+	if (depth > RESOLVE_MAX_DEPTH)
+		return 0;
+	if ((ret = resolve_exact(r, addr, depth)) != 0)
+		return ret;
+	plus = memchr(addr, '+', (size_t)(at - addr));
+	if (plus != NULL && plus > addr) {
+		snprintf(base, sizeof(base), "%.*s%s", (int)(plus - addr), addr, at);
+		if ((ret = resolve_exact(r, base, depth)) != 0)
+			return ret;
+	}
+	return resolve_alias(r, at, depth); /* "@domain" catch-all */
+}
+
+int store_resolve(struct store *s, const char *address, int64_t *accounts_r,
+		  size_t *n_accounts_r, char **remote_r, size_t *n_remote_r,
+		  size_t max)
+{
+	char addr[320];
+	struct resolve r = {
+		.s = s, .accounts = accounts_r, .n_accounts = n_accounts_r,
+		.remote = remote_r, .n_remote = n_remote_r, .max = max,
+	};
+	size_t n_acc0 = *n_accounts_r, n_rem0 = n_remote_r != NULL ? *n_remote_r : 0;
+
+	if (address_normalize(s, address, false, addr, NULL) < 0)
+		return 0;
+	int local = domain_id(s, strchr(addr, '@') + 1, NULL);
+	if (local <= 0)
+		return local < 0 ? store_db_fail(s, NULL) : 0;
+	if (resolve_address(&r, addr, 0) < 0) {
+		/* Leave the caller's arrays as they were. */
+		*n_accounts_r = n_acc0;
+		if (n_remote_r != NULL) {
+			for (size_t i = n_rem0; i < *n_remote_r; i++)
+				free(remote_r[i]);
+			*n_remote_r = n_rem0;
+		}
+		return store_db_fail(s, NULL);
+	}
+	if (r.truncated)
+		log_warn("store_resolve_truncated", "max=%zu", max);
+	return r.found > 0 ? 1 : 0;
+}
