@@ -173,9 +173,10 @@ void auth_ratelimit_failure(const char *ip)
 		rl_remove(e);
 		e = NULL;
 	}
-	if (e == NULL)
+	if (e == NULL) {
 		e = rl_insert(key);
-	else {
+		e->window_start = now;
+	} else {
 		lru_unlink(e);
 		lru_push(e);
 	}
