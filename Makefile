@@ -48,9 +48,10 @@ unit: $(UNIT_BINS)
 # libFuzzer targets: tests/fuzz/fuzz-*.c, built with clang.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/%: tests/fuzz/%.c $(SRCS)
+FUZZ_LIB_SRCS := $(filter-out src/cli/%,$(SRCS))
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p build-fuzz
-	clang -std=c17 -D_GNU_SOURCE -Isrc -pthread -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(SRCS) $(PKG_LIBS)
+	clang -std=c17 -D_GNU_SOURCE -Isrc -pthread -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(PKG_LIBS)
 fuzz: $(FUZZ_BINS)
 
 clean:

@@ -64,6 +64,8 @@ enum auth_result auth_login(struct store *store, const char *ip, const char *use
 		return login_failed(ip, address, "unknown_user");
 	}
 	bool ok = auth_password_verify(account.password_hash, password);
+	if (!ok && strncmp(account.password_hash, "$argon2", 7) != 0)
+		(void)auth_password_verify(dummy_hash, password); /* same cost */
 	if (!ok) {
 		sodium_memzero(&account, sizeof(account));
 		return login_failed(ip, address, "bad_password");

@@ -15,6 +15,16 @@
 void mime_imap_string(struct buf *out, const char *s)
 {
 	size_t len = strlen(s); /* NULs cannot be present past this point */
+	if (!mime_utf8_valid(s, len)) {
+		/* e.g. an RFC 2231 value in a charset GMime could not convert */
+		char *copy = xstrdup(s);
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)copy[i] >= 0x80)
+				copy[i] = '?';
+		mime_imap_string(out, copy);
+		free(copy);
+		return;
+	}
 	if (memchr(s, '\r', len) != NULL || memchr(s, '\n', len) != NULL) {
 		buf_printf(out, "{%zu}\r\n", len);
 		buf_append(out, s, len);

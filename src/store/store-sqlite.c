@@ -1073,7 +1073,10 @@ static int resolve_alias(struct resolve *r, const char *source, int depth)
 	}
 	int ret = targets.n > 0 ? 1 : 0;
 	for (size_t i = 0; i < targets.n && ret >= 0; i++) {
-		int local = domain_id(r->s, strchr(targets.v[i], '@') + 1, NULL);
+		const char *at = strchr(targets.v[i], '@');
+		int local = at != NULL ? domain_id(r->s, at + 1, NULL) : 0;
+		if (at == NULL)
+			continue; /* not written by store_alias_add: ignore */
 		if (local < 0)
 			ret = -1;
 		else if (local == 0)

@@ -135,3 +135,158 @@ def make_facteur(tmp_path):
     yield make
     for f in made:
         f.stop()
+    for f in made:
+        assert_clean_logs(f)
+
+
+# --- helpers shared by the test files ------------------------------------
+# Everything below is client-side plumbing: building messages, talking raw
+# SMTP/POP3 over a socket (for the injection and smuggling tests, which no
+# polite client library can express), and draining a mailbox over POP3.
+import poplib  # noqa: E402
+import smtplib  # noqa: E402
+
+HOST = "127.0.0.1"
+CLIENT_NAME = "client.example"  # never let smtplib call getfqdn() (DNS)
+
+
+def make_message(subject, body="Hello from the e2e tests.\r\n", sender="sender@example.org",
+                 to="demo@example.test", msgid=None, extra_headers=""):
+    """An RFC 5322 message as bytes with CRLF line ends."""
+    msgid = msgid or "<%s.%d@client.example>" % (subject.replace(" ", "-"), time.time_ns())
+    text = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: %s\r\n"
+            "Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n%s\r\n%s"
+            % (sender, to, subject, msgid, extra_headers, body))
+    return text.encode()
+
+
+def smtp_client(f, kind="smtp", timeout=30):
+    """smtplib client on one of f's SMTP listeners (implicit TLS for submissions)."""
+    if kind == "submissions":
+        return smtplib.SMTP_SSL(HOST, f.ports[kind], local_hostname=CLIENT_NAME,
+                                timeout=timeout, context=f.tls_context())
+    return smtplib.SMTP(HOST, f.ports[kind], local_hostname=CLIENT_NAME, timeout=timeout)
+
+
+def send_mx(f, msg, rcpts=("demo@example.test",), sender="sender@example.org"):
+    """Deliver msg over the MX listener; returns smtplib's refused dict."""
+    with smtp_client(f) as s:
+        return s.sendmail(sender, list(rcpts), msg)
+
+
+def pop3_client(f, mode="stls", user=None, password=None, timeout=30):
+    """Logged-in poplib client: mode 'stls' (pop3 + STLS), 'tls' (pop3s) or 'plain'."""
+    if mode == "tls":
+        p = poplib.POP3_SSL(HOST, f.ports["pop3s"], timeout=timeout, context=f.tls_context())
+    else:
+        p = poplib.POP3(HOST, f.ports["pop3"], timeout=timeout)
+        if mode == "stls":
+            p.stls(context=f.tls_context())
+    p.user(user or f.user)
+    p.pass_(password if password is not None else f.password)
+    return p
+
+
+def pop3_retr_all(p):
+    """Every message of an open POP3 session as bytes (CRLF line ends)."""
+    count, _ = p.stat()
+    out = []
+    for i in range(1, count + 1):
+        _, lines, _ = p.retr(i)
+        out.append(b"\r\n".join(lines) + b"\r\n")
+    return out
+
+
+def pop3_fetch_all(f, mode="stls", user=None, password=None):
+    p = pop3_client(f, mode, user, password)
+    try:
+        return pop3_retr_all(p)
+    finally:
+        p.quit()
+
+
+def split_message(raw):
+    """(header block, body) of a CRLF message."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    return head, body
+
+
+def header_values(raw, name):
+    head, _ = split_message(raw)
+    unfolded = re.sub(rb"\r\n[ \t]+", b" ", head)
+    pfx = name.lower().encode() + b":"
+    return [l[len(pfx):].strip() for l in unfolded.split(b"\r\n") if l.lower().startswith(pfx)]
+
+
+def wait_for(pred, timeout=10, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
+
+
+class RawLine:
+    """A line-oriented raw client over a plain or TLS socket, reading one
+    byte at a time where it matters so that nothing past a reply is eaten
+    (the STARTTLS tests hand the same socket to the TLS layer)."""
+
+    def __init__(self, port, timeout=10, sock=None):
+        self.sock = sock or socket.create_connection((HOST, port), timeout)
+        self.sock.settimeout(timeout)
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def readline(self):
+        buf = b""
+        while not buf.endswith(b"\n"):
+            c = self.sock.recv(1)
+            if not c:
+                raise ConnectionError("closed by server after %r" % buf)
+            buf += c
+        return buf
+
+    def smtp_reply(self):
+        """(code, [lines]) of one possibly multi-line SMTP reply."""
+        lines = []
+        while True:
+            l = self.readline()
+            lines.append(l)
+            if len(l) < 4 or l[3:4] != b"-":
+                return int(l[:3]), lines
+
+    def smtp_cmd(self, cmd):
+        self.send(cmd + "\r\n")
+        return self.smtp_reply()
+
+    def nothing_pending(self, wait=1.0):
+        """True if the server sends nothing within wait seconds."""
+        old = self.sock.gettimeout()
+        self.sock.settimeout(wait)
+        try:
+            self.sock.recv(4096)  # data, or b"" when closed: either way not silence
+            return False
+        except (socket.timeout, TimeoutError):
+            return True
+        except ssl.SSLWantReadError:
+            return True
+        finally:
+            self.sock.settimeout(old)
+
+    def starttls(self, ctx):
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="mx.example.test")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def assert_clean_logs(f):
+    logs = f.logs()
+    assert "ERROR: AddressSanitizer" not in logs, logs[-5000:]
+    assert "runtime error:" not in logs, logs[-5000:]
