@@ -67,6 +67,12 @@ struct conn_proto {
 	void (*timeout)(void *session, struct buf *out);
 	/* Idle timeout in seconds for this session's current state. */
 	int (*idle_timeout)(void *session);
+	/*
+	 * Optional (may be NULL): called about every 200 ms while the session
+	 * is idle between commands (not streaming), so that it can push
+	 * untagged updates, e.g. IMAP IDLE after another session's change.
+	 */
+	enum conn_result (*poll)(void *session, struct buf *out);
 	/* Connection gone (any reason): release everything. */
 	void (*close)(void *session);
 };

@@ -392,6 +392,13 @@ void conn_tick(struct worker *w, int64_t now_ms)
 	struct conn *next;
 	for (struct conn *c = w->conns; c != NULL; c = next) {
 		next = c->next;
+		if (c->state == CS_OPEN && c->session != NULL && c->proto->poll != NULL &&
+		    !(c->more || c->starttls || c->close_after)) {
+			size_t before = c->out.len;
+			conn_apply(c, c->proto->poll(c->session, &c->out));
+			if ((c->out.len != before || c->close_after) && conn_progress(c) < 0)
+				continue;
+		}
 		int limit = c->state == CS_HANDSHAKE || c->session == NULL
 				    ? CONN_HANDSHAKE_TIMEOUT
 				    : c->proto->idle_timeout(c->session);

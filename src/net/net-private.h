@@ -39,7 +39,7 @@ struct net_server {
 
 void conn_accept(struct worker *w, struct listener *l);
 void conn_event(struct conn *c, uint32_t events);
-/* Called about once a second: idle timeouts. */
+/* Called about every 200 ms: idle timeouts and engine polls. */
 void conn_tick(struct worker *w, int64_t now_ms);
 /* Stop: send goodbyes, flush briefly, close everything. */
 void conn_close_all(struct worker *w);

@@ -110,6 +110,7 @@ int net_server_listener_port(const struct net_server *server, size_t i)
  * epoll data: connections store their pointer; listeners and the stop
  * eventfd use small tagged integers that no heap pointer can equal.
  */
+#define NET_TICK_MS 200
 #define EP_STOP_VALUE ((uint64_t)1)
 #define EP_LISTENER_BASE ((uint64_t)16)
 
@@ -120,7 +121,7 @@ static void *worker_main(void *arg)
 	struct epoll_event evs[128];
 	int64_t last_tick = time_now_ms();
 	while (!w->stopping) {
-		int n = epoll_wait(w->epfd, evs, 128, 1000);
+		int n = epoll_wait(w->epfd, evs, 128, NET_TICK_MS);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll", "worker=%d error=\"%s\"", w->id, strerror(errno));
 			break;
@@ -136,7 +137,7 @@ static void *worker_main(void *arg)
 				conn_event((struct conn *)evs[i].data.ptr, evs[i].events);
 		}
 		int64_t now = time_now_ms();
-		if (now - last_tick >= 1000) {
+		if (now - last_tick >= NET_TICK_MS) {
 			conn_tick(w, now);
 			last_tick = now;
 		}

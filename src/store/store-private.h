@@ -13,7 +13,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_STMT_CACHE 64
+#define STORE_STMT_CACHE 160
 
 struct store_stmt_slot {
 	const char *sql; /* a string literal: the cache is keyed by its address */
@@ -26,7 +26,25 @@ struct store {
 	char *blob_dir; /* dir/blobs */
 	char err[512];  /* formatted messages handed out through error_r */
 	struct store_stmt_slot stmts[STORE_STMT_CACHE];
+	/* Mailboxes changed by the open transaction, published after COMMIT. */
+	struct store_event *events;
+	size_t n_events, cap_events;
 };
+
+struct store_event {
+	int64_t account_id, mailbox_id;
+	uint64_t modseq;
+};
+
+/*
+ * Note that the open transaction changed mailbox_id (now at modseq); the
+ * event goes to store_notify_publish once store_tx_commit succeeds and is
+ * dropped on rollback. One entry per mailbox, the highest modseq kept.
+ */
+void store_event_add(struct store *s, int64_t account_id, int64_t mailbox_id,
+		     uint64_t modseq);
+/* Same, reading account and HIGHESTMODSEQ from the row. 0 / -1. */
+int store_event_mailbox(struct store *s, int64_t mailbox_id);
 
 /* --- errors, statements, transactions (store-sqlite.c) --- */
 
@@ -90,6 +108,57 @@ int store_mailbox_row(struct store *s, int64_t account_id, const char *name,
 /* Insert a mailbox with a fresh UIDVALIDITY, inside a write transaction. */
 int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 			 const char *special_use, const char **error_r);
+
+/* Bits of enum store_flag. */
+#define STORE_FLAGS_ALL                                                         \
+	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |             \
+	 STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
+
+/* Insert or complete the blobs row of id (parsed may be NULL). In a write tx. */
+int store_blob_row_upsert(struct store *s, const char *id, size_t len,
+			  const struct store_parsed *p, const char **error_r);
+/* Fail with "quota exceeded…" if account_id cannot take len more bytes. */
+int store_quota_check(struct store *s, int64_t account_id, uint64_t len,
+		      const char **error_r);
+/* Raise a mailbox's HIGHESTMODSEQ by one (and note the event). In a write tx. */
+int store_mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *modseq_r,
+			      const char **error_r);
+/*
+ * Take the mailbox's next UID and a fresh MODSEQ (and note the event), in
+ * a write tx: "no such mailbox" or "mailbox UID space exhausted" otherwise.
+ */
+int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
+			   uint64_t *modseq_r, const char **error_r);
+/*
+ * Remove uids from a mailbox inside a write tx: blobs of removed entries
+ * are added to blobs (collect after commit), each removed UID is logged in
+ * expunged at the one new MODSEQ. 0 / -1 ("no such mailbox").
+ */
+int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
+		     size_t n, struct store_idlist *blobs, const char **error_r);
+
+/* --- keywords (store-keywords.c) --- */
+
+/* A growable array of keyword strings (each malloc'd). */
+struct store_kwlist {
+	char **v;
+	size_t n, cap;
+};
+void store_kwlist_free(struct store_kwlist *l);
+/* Split a stored "a b c" string into l. */
+void store_kwlist_split(struct store_kwlist *l, const char *str);
+/* True if l holds kw (ASCII-case-insensitively). */
+bool store_kwlist_has(const struct store_kwlist *l, const char *kw);
+/* Sort case-insensitively and join with spaces; malloc'd, "" if empty. */
+char *store_kwlist_join(struct store_kwlist *l);
+/*
+ * Map each keyword to the mailbox's registered spelling, registering new
+ * ones (refused past STORE_MAILBOX_KEYWORDS_MAX when enforce_cap), and add
+ * it to out without duplicates. In a write tx. 0 / -1.
+ */
+int store_keywords_register(struct store *s, int64_t mailbox_id,
+			    const char *const *kw, size_t n, bool enforce_cap,
+			    struct store_kwlist *out, const char **error_r);
 
 /* --- blobs (store-blob.c) --- */
 

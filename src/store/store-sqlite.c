@@ -73,6 +73,27 @@ static const char *const migrations[] = {
 	"  last_error TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX queue_blob ON queue(blob_id);"
 	"CREATE INDEX queue_next ON queue(next_attempt);",
+	/*
+	 * 2: IMAP. BODY with the parsed data; a per-mailbox keyword registry
+	 * (FLAGS/PERMANENTFLAGS, first spelling kept, NOCASE); the expunge log
+	 * for QRESYNC VANISHED; subscriptions by name, so they may outlive
+	 * their mailbox (mailboxes.subscribed is copied here and no longer
+	 * read).
+	 */
+	"ALTER TABLE blobs ADD COLUMN body TEXT;"
+	"CREATE TABLE mailbox_keywords (id INTEGER PRIMARY KEY,"
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL COLLATE NOCASE, UNIQUE(mailbox_id, name));"
+	"CREATE TABLE expunged ("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);"
+	"CREATE TABLE subscriptions ("
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, PRIMARY KEY(account_id, name)) WITHOUT ROWID;"
+	"INSERT INTO subscriptions(account_id, name)"
+	"  SELECT account_id, name FROM mailboxes WHERE subscribed <> 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -167,6 +188,38 @@ static int exec_retry(struct store *s, const char *sql)
 	return rc;
 }
 
+void store_event_add(struct store *s, int64_t account_id, int64_t mailbox_id,
+		     uint64_t modseq)
+{
+	for (size_t i = 0; i < s->n_events; i++) {
+		if (s->events[i].mailbox_id == mailbox_id) {
+			if (modseq > s->events[i].modseq)
+				s->events[i].modseq = modseq;
+			return;
+		}
+	}
+	if (s->n_events == s->cap_events) {
+		s->cap_events = s->cap_events ? s->cap_events * 2 : 8;
+		s->events = xrealloc(s->events, s->cap_events * sizeof(*s->events));
+	}
+	s->events[s->n_events++] = (struct store_event){ account_id, mailbox_id, modseq };
+}
+
+int store_event_mailbox(struct store *s, int64_t mailbox_id)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT account_id, highestmodseq FROM mailboxes"
+				     " WHERE id = ?");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_event_add(s, sqlite3_column_int64(st, 0), mailbox_id,
+				(uint64_t)sqlite3_column_int64(st, 1));
+	store_stmt_done(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_tx_begin(struct store *s, const char **error_r)
 {
 	if (exec_retry(s, "BEGIN IMMEDIATE") != SQLITE_OK)
@@ -176,6 +229,7 @@ int store_tx_begin(struct store *s, const char **error_r)
 
 void store_tx_rollback(struct store *s)
 {
+	s->n_events = 0;
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -187,6 +241,11 @@ int store_tx_commit(struct store *s, const char **error_r)
 		store_tx_rollback(s);
 		return -1;
 	}
+	/* Only what is durable is announced; a subscriber re-reads the store. */
+	for (size_t i = 0; i < s->n_events; i++)
+		store_notify_publish(s->events[i].account_id, s->events[i].mailbox_id,
+				     s->events[i].modseq);
+	s->n_events = 0;
 	return 0;
 }
 
@@ -480,6 +539,7 @@ void store_close(struct store **sp)
 	for (size_t i = 0; i < STORE_STMT_CACHE; i++)
 		sqlite3_finalize(s->stmts[i].stmt);
 	sqlite3_close_v2(s->db);
+	free(s->events);
 	free(s->dir);
 	free(s->blob_dir);
 	free(s);

@@ -129,6 +129,14 @@ struct store_mailbox {
 	uint64_t size;          /* sum of message sizes */
 };
 
+/*
+ * Mailbox names are UTF-8 with '/' as hierarchy separator and at most 511
+ * bytes; empty names, empty components (leading, trailing or doubled '/'),
+ * "." and ".." components, control characters (C0, DEL, C1), '*' and '%',
+ * and invalid or overlong UTF-8 are refused by create and rename ("invalid
+ * mailbox name"). Any case spelling of INBOX means INBOX. Names are only
+ * ever database values, never file paths.
+ */
 int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
 		      struct store_mailbox *mailbox_r);
 int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
@@ -155,6 +163,7 @@ struct store_parsed {
 	const char *cc;
 	const char *message_id;
 	time_t date;               /* Date: header, 0 if absent/invalid */
+	const char *body;          /* IMAP BODY (no extension data), wire syntax */
 };
 
 struct store_message {
@@ -232,5 +241,245 @@ int store_queue_list(struct store *s,
 		     void (*cb)(void *ctx, const struct store_queue_entry *e),
 		     void *ctx);
 int store_queue_delete(struct store *s, int64_t id, const char **error_r);
+
+/* ======================================================================= */
+/* --- IMAP support (store-imap.c, store-keywords.c, store-notify.c) ------ */
+/*
+ * Everything below is for the IMAP server (and later JMAP). Schema step 2
+ * added the tables behind it: per-mailbox keyword registry, expunge log,
+ * subscriptions, and the BODY column of blobs.
+ */
+
+/*
+ * Keywords (RFC 3501 flag-keyword): 1..STORE_KEYWORD_MAX_LEN bytes of
+ * printable ASCII without atom-specials ( ) { SP % * " \ ] and not starting
+ * with '\' (system flags are the enum store_flag bits). Matching is
+ * ASCII-case-insensitive; the spelling first used in a mailbox is kept
+ * (setting "$junk" where "$Junk" exists stores "$Junk"). A message's
+ * keywords are kept as one string, the keywords sorted case-insensitively
+ * and joined by single spaces ("" when none).
+ */
+#define STORE_KEYWORD_MAX_LEN 128
+/* New keywords a mailbox accepts before SET/ADD fails with "too many keywords". */
+#define STORE_MAILBOX_KEYWORDS_MAX 256
+
+/* True if kw is a valid keyword as above. */
+bool store_keyword_valid(const char *kw);
+
+/* A message with its keywords. */
+struct store_message_ex {
+	struct store_message msg;
+	char *keywords; /* sorted, space-separated, "" if none; malloc'd */
+};
+
+/* Free an array from the functions below (and its keyword strings); NULLs it. */
+void store_message_ex_free(struct store_message_ex **msgs, size_t n);
+
+/*
+ * Like store_message_list, with keywords: every message of the mailbox in
+ * UID order. *msgs_r (free with store_message_ex_free) may be NULL when
+ * *n_r is 0. A mailbox that does not exist lists as empty. Returns 0 / -1.
+ */
+int store_message_list_full(struct store *s, int64_t mailbox_id,
+			    struct store_message_ex **msgs_r, size_t *n_r);
+
+/*
+ * CONDSTORE/QRESYNC: the messages of the mailbox whose MODSEQ is greater
+ * than modseq, in UID order (0 lists every message). Same ownership and
+ * returns as store_message_list_full.
+ */
+int store_message_changed_since(struct store *s, int64_t mailbox_id, uint64_t modseq,
+				struct store_message_ex **msgs_r, size_t *n_r);
+
+/*
+ * QRESYNC: the UIDs expunged from the mailbox (store_message_expunge,
+ * store_message_move, RENAME of INBOX) at a MODSEQ greater than modseq, in
+ * ascending order. *uids_r is malloc'd (may be NULL when *n_r is 0); the
+ * caller frees it. The log is kept for the mailbox's whole life (deleting
+ * the mailbox drops it). Returns 0 / -1.
+ */
+int store_mailbox_vanished_since(struct store *s, int64_t mailbox_id, uint64_t modseq,
+				 uint32_t **uids_r, size_t *n_r);
+
+/*
+ * Every keyword ever set in the mailbox (for FLAGS / PERMANENTFLAGS), in
+ * order of first use; cb is called after the read, so it may call the
+ * store. A keyword list at STORE_MAILBOX_KEYWORDS_MAX means new keywords
+ * are refused (drop \* from PERMANENTFLAGS). Returns 0 / -1.
+ */
+int store_mailbox_keywords(struct store *s, int64_t mailbox_id,
+			   void (*cb)(void *ctx, const char *keyword), void *ctx);
+
+/* STORE FLAGS / +FLAGS / -FLAGS. */
+enum store_flags_op {
+	STORE_FLAGS_SET,    /* replace flags and keywords */
+	STORE_FLAGS_ADD,    /* add them */
+	STORE_FLAGS_REMOVE, /* remove them */
+};
+
+struct store_flags_update {
+	enum store_flags_op op;
+	uint32_t flags;               /* enum store_flag bits; others ignored */
+	const char *const *keywords;  /* n_keywords valid keywords (see above) */
+	size_t n_keywords;
+	uint64_t unchangedsince;      /* 0 = no UNCHANGEDSINCE test */
+};
+
+/* The resulting state of one message matched by store_message_update_flags. */
+struct store_flags_result {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t modseq;
+	char *keywords; /* sorted, space-separated; malloc'd */
+	bool changed;   /* false: it already had that state (MODSEQ kept) */
+};
+
+struct store_flags_outcome {
+	struct store_flags_result *results; /* in the order of uids */
+	size_t n_results;
+	uint32_t *modified;                 /* refused by UNCHANGEDSINCE */
+	size_t n_modified;
+};
+void store_flags_outcome_free(struct store_flags_outcome *o);
+
+/*
+ * Apply u to the messages uids of a mailbox in one transaction. UIDs not in
+ * the mailbox are skipped silently (UID STORE semantics). A message whose
+ * MODSEQ is greater than u->unchangedsince (when non-zero) is left alone and
+ * its UID listed in out_r->modified (RFC 7162 MODIFIED). Every other message
+ * gets a result; one whose flags or keywords actually change gets a fresh
+ * MODSEQ (one per message), one already in that state keeps its MODSEQ
+ * (RFC 7162 3.2: a no-op store is not a modification). Keywords given to
+ * SET/ADD are registered in the mailbox's keyword list even when no message
+ * ends up carrying them. Errors (-1): invalid keyword, too many keywords,
+ * no such mailbox, database. Returns 0 with *out_r filled (free it with
+ * store_flags_outcome_free, also safe after -1).
+ */
+int store_message_update_flags(struct store *s, int64_t mailbox_id,
+			       const uint32_t *uids, size_t n,
+			       const struct store_flags_update *u,
+			       struct store_flags_outcome *out_r,
+			       const char **error_r);
+
+/*
+ * Replace flags and keywords of one message (STORE FLAGS on one UID).
+ * Returns 1 applied (*modseq_r, if non-NULL, gets the message's MODSEQ,
+ * unchanged when it already had that state), 0 refused because its MODSEQ
+ * is greater than unchangedsince (0 = no test; *modseq_r gets the current
+ * MODSEQ), -1 error, including "no such message".
+ */
+int store_message_set_flags_keywords(struct store *s, int64_t mailbox_id, uint32_t uid,
+				     uint32_t flags, const char *const *keywords,
+				     size_t n, uint64_t unchangedsince,
+				     uint64_t *modseq_r, const char **error_r);
+
+/*
+ * COPY (UIDPLUS): copy the messages uids of src_mailbox_id into
+ * dst_mailbox_id in one transaction. Each copy refers to the same blob,
+ * keeps flags, keywords (registered in the destination), internal date and
+ * size, and gets the destination's next UID and a fresh MODSEQ, in the
+ * order of uids. dst_uids_r (n entries, may be NULL) receives each new UID,
+ * or 0 for a UID not in the source (skipped silently). The destination
+ * account's quota is checked against the total size ("quota exceeded…").
+ * src may equal dst. Returns 0 or -1 (nothing copied).
+ */
+int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *uids,
+		       size_t n, int64_t dst_mailbox_id, uint32_t *dst_uids_r,
+		       const char **error_r);
+
+/*
+ * MOVE (RFC 6851): store_message_copy plus expunge of the copied messages
+ * from the source, atomically in one transaction; the source's expunge is
+ * logged for QRESYNC like store_message_expunge. No quota check when both
+ * mailboxes belong to the same account (the total does not change).
+ * src == dst is an error. Returns 0 or -1 (nothing moved).
+ */
+int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *uids,
+		       size_t n, int64_t dst_mailbox_id, uint32_t *dst_uids_r,
+		       const char **error_r);
+
+/*
+ * APPEND: store one message in account_id's mailbox_id (which must belong
+ * to that account) with flags, keywords and internal_date (0 = now).
+ * Durable before return exactly like store_deliver: the blob is fsynced,
+ * then one transaction adds the entry and the parsed data (may be NULL).
+ * Quota is checked ("quota exceeded…"). uid_r and uidvalidity_r (may be
+ * NULL) receive the APPENDUID data. Returns 0 or -1; a refused append
+ * leaves no blob behind.
+ */
+int store_append(struct store *s, int64_t account_id, int64_t mailbox_id,
+		 const char *data, size_t len, const struct store_parsed *parsed,
+		 uint32_t flags, const char *const *keywords, size_t n_keywords,
+		 time_t internal_date, uint32_t *uid_r, uint32_t *uidvalidity_r,
+		 const char **error_r);
+
+/* Parsed data of a blob, read back (every string malloc'd, NULL if unknown). */
+struct store_parsed_r {
+	char *envelope;
+	char *bodystructure;
+	char *body; /* NULL for blobs stored before schema step 2 */
+	char *subject;
+	char *from;
+	char *to;
+	char *cc;
+	char *message_id;
+	time_t date;   /* 0 if unknown */
+	uint64_t size; /* bytes of the blob */
+};
+
+/* 1 found (free *r with store_parsed_r_free), 0 no such blob, -1 error. */
+int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_r *r);
+/* Free the strings and zero *r; safe on a zeroed struct. */
+void store_parsed_r_free(struct store_parsed_r *r);
+
+/*
+ * SUBSCRIBE / UNSUBSCRIBE. name is validated like a mailbox name but need
+ * not exist (RFC 3501 LSUB semantics: a subscription outlives its mailbox).
+ * Idempotent. New mailboxes start subscribed; RENAME carries the
+ * subscription of each renamed mailbox to its new name. Returns 0 / -1.
+ */
+int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name,
+			    bool on, const char **error_r);
+/* Every subscribed name of the account, in name order. 0 / -1. */
+int store_subscription_list(struct store *s, int64_t account_id,
+			    void (*cb)(void *ctx, const char *name), void *ctx);
+
+struct store_mailbox_status {
+	uint32_t messages;
+	uint32_t recent;           /* always 0: facteur does not track \Recent */
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+	uint32_t unseen;           /* messages without \Seen */
+	uint32_t deleted;          /* messages with \Deleted */
+	uint32_t first_unseen_seq; /* sequence number of the first unseen, 0 if none */
+	uint64_t size;             /* sum of message sizes */
+	uint64_t highestmodseq;
+};
+
+/* STATUS / SELECT numbers, read in one snapshot. 1 / 0 no such mailbox / -1. */
+int store_mailbox_status(struct store *s, int64_t mailbox_id,
+			 struct store_mailbox_status *status_r);
+
+/* --- change notification hub (store-notify.c) -------------------------- */
+/*
+ * In-process and thread-safe. After every commit that changes a mailbox
+ * (deliver, append, flags, expunge, copy/move, rename, delete) the store
+ * publishes (account, mailbox, HIGHESTMODSEQ); every subscriber of that
+ * mailbox gets a uint64 1 written to its fd (eventfd semantics; a pipe
+ * works too), and is expected to re-read the mailbox state. Writes never
+ * block: a full pipe (EAGAIN) is ignored, the subscriber is awake anyway.
+ */
+
+/*
+ * Wake fd on changes to mailbox_id (0 = every mailbox). fd must be
+ * non-blocking (EFD_NONBLOCK / O_NONBLOCK), else -1; token (non-NULL)
+ * identifies the subscription(s) for store_notify_unsubscribe. A token may
+ * subscribe to several mailboxes. Returns 0 / -1.
+ */
+int store_notify_subscribe(int64_t mailbox_id, int fd, void *token);
+/* Drop every subscription of token; call before closing its fd. */
+void store_notify_unsubscribe(void *token);
+/* Wake the subscribers of mailbox_id (the store calls this after commit). */
+void store_notify_publish(int64_t account_id, int64_t mailbox_id, uint64_t highestmodseq);
 
 #endif

@@ -333,10 +333,10 @@ static void test_mx_happy(void **state)
 	assert_int_equal(h->fake.accounts[0], 1);
 	assert_int_equal(h->fake.n_remote, 0);
 	const char *m = h->fake.msg.data;
-	assert_true(strncmp(m, "Return-Path: <sender@remote.net>\r\nReceived: from "
-			       "client.example ([192.0.2.1])\r\n\tby mx.example.org "
-			       "(facteur) with ESMTP id sess1.1\r\n\tfor <Alice@Example.org>;\r\n\t",
-			    240) == 0);
+	const char *head = "Return-Path: <sender@remote.net>\r\nReceived: from "
+			   "client.example ([192.0.2.1])\r\n\tby mx.example.org "
+			   "(facteur) with ESMTP id sess1.1\r\n\tfor <Alice@Example.org>;\r\n\t";
+	assert_memory_equal(m, head, strlen(head));
 	assert_int_equal(h->fake.return_path_len, strlen("Return-Path: <sender@remote.net>\r\n"));
 	const char *body = strstr(m, "+0000\r\n");
 	assert_non_null(body);
@@ -459,8 +459,8 @@ static void test_byte_at_a_time(void **state)
 	assert_int_equal(count(whole, "queued as"), 2);
 	assert_int_equal(count(whole, "550 5.6.11"), 1);
 	assert_int_equal(count(whole, "Line too long"), 1);
-	assert_int_equal(count(whole, "Bare CR"), 1);
-	assert_int_equal(count(whole, "Bare LF"), 1);
+	assert_int_equal(count(whole, "Bare CR not allowed"), 1);
+	assert_int_equal(count(whole, "Bare LF not allowed"), 1);
 	/* BDAT 2000 is refused; RSET and QUIT are then swallowed as its octets */
 	assert_int_equal(count(whole, "552 5.3.4"), 1);
 	assert_null(strstr(whole, "221"));
