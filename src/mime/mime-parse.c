@@ -18,7 +18,6 @@
 
 #include <gmime/gmime.h>
 #include <string.h>
-#include <strings.h>
 
 /* Nesting beyond this is flattened into a leaf (stack and output bound). */
 #define MIME_MAX_DEPTH 32

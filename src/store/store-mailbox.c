@@ -21,23 +21,39 @@ static const char *const special_uses[] = {
 	"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash",
 };
 
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
+ * U+10FFFF, and no C1 control characters (U+0080..U+009F), which are as
+ * unwelcome in a mailbox name as C0 ones.
+ */
 static bool utf8_valid(const unsigned char *p)
 {
 	while (*p != '\0') {
 		int n;
+		unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
 		if (*p < 0x80)
 			n = 0;
-		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+		else if (*p >= 0xc2 && *p <= 0xdf)
 			n = 1;
-		else if ((*p & 0xf0) == 0xe0)
+		else if (*p >= 0xe0 && *p <= 0xef)
 			n = 2;
-		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+		else if (*p >= 0xf0 && *p <= 0xf4)
 			n = 3;
 		else
 			return false;
+		if (*p == 0xe0)
+			lo = 0xa0;
+		else if (*p == 0xed)
+			hi = 0x9f;
+		else if (*p == 0xf0)
+			lo = 0x90;
+		else if (*p == 0xf4)
+			hi = 0x8f;
+		else if (*p == 0xc2)
+			lo = 0xa0; /* U+0080..U+009F: C1 controls */
 		p++;
 		for (int i = 0; i < n; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
+			if ((*p & 0xc0) != 0x80 || (i == 0 && (*p < lo || *p > hi)))
 				return false;
 		}
 	}
@@ -170,6 +186,17 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 	store_bind_text(st, 4, special_use != NULL ? special_use : "");
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	/* New mailboxes start subscribed (an old subscription may remain). */
+	st = store_stmt(s, "INSERT OR IGNORE INTO subscriptions(account_id, name)"
+		       " VALUES (?, ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, account_id);
+	store_bind_text(st, 2, name);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
@@ -177,7 +204,9 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 
 #define MAILBOX_COLUMNS                                                           \
 	"SELECT b.id, b.account_id, b.name, b.uidvalidity, b.uidnext,"            \
-	" b.highestmodseq, b.special_use, b.subscribed,"                          \
+	" b.highestmodseq, b.special_use,"                                        \
+	" EXISTS(SELECT 1 FROM subscriptions u WHERE u.account_id = b.account_id" \
+	"  AND u.name = b.name),"                                                  \
 	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),"           \
 	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id"             \
 	"  AND (m.flags & 1) = 0),"                                               \
@@ -298,6 +327,9 @@ static int mailbox_delete_tx(struct store *s, int64_t account_id, const char *na
 	sqlite3_bind_int64(st, 1, id);
 	if (store_idlist_collect(s, st, blobs, error_r) < 0)
 		return -1;
+	/* Sessions that have it selected must learn it is gone. */
+	if (store_event_mailbox(s, id) < 0)
+		return store_db_fail(s, error_r);
 	st = store_stmt(s, "DELETE FROM mailboxes WHERE id = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
@@ -359,6 +391,20 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
+	/* For INBOX's own sessions the moved messages are expunged. */
+	uint64_t modseq = 0;
+	if (store_mailbox_bump_modseq(s, inbox, &modseq, error_r) < 0)
+		return -1;
+	st = store_stmt(s, "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
+		       " SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, (int64_t)modseq);
+	sqlite3_bind_int64(st, 2, inbox);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
 	st = store_stmt(s, "UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
@@ -366,20 +412,36 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
 	sqlite3_bind_int64(st, 2, inbox);
 	rc = sqlite3_step(st);
 	store_stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+	if (rc != SQLITE_DONE || store_event_mailbox(s, id) < 0)
+		return store_db_fail(s, error_r);
+	return 0;
 }
 
+/* The subscription, if any, follows the mailbox to its new name. */
 static int mailbox_set_name(struct store *s, int64_t id, const char *name,
 			    const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "UPDATE mailboxes SET name = ? WHERE id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+		"UPDATE OR REPLACE subscriptions SET name = ?1 WHERE (account_id, name) ="
+		" (SELECT account_id, name FROM mailboxes WHERE id = ?2)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	store_bind_text(st, 1, name);
 	sqlite3_bind_int64(st, 2, id);
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	st = store_stmt(s, "UPDATE mailboxes SET name = ? WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	store_bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE || store_event_mailbox(s, id) < 0)
+		return store_db_fail(s, error_r);
+	return 0;
 }
 
 /* Rename from and every "from/…" child, refusing any clash first. */
@@ -457,14 +519,15 @@ int store_mailbox_rename(struct store *s, int64_t account_id, const char *from,
 
 /* --- messages ---------------------------------------------------------- */
 
-static int blob_row_upsert(struct store *s, const char *id, size_t len,
-			   const struct store_parsed *p, const char **error_r)
+int store_blob_row_upsert(struct store *s, const char *id, size_t len,
+			  const struct store_parsed *p, const char **error_r)
 {
 	/* Keep existing parsed fields; fill them if a queue entry came first. */
 	sqlite3_stmt *st = store_stmt(s,
 		"INSERT INTO blobs(id, size, envelope, bodystructure, subject,"
-		" hdr_from, hdr_to, hdr_cc, message_id, date)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+		" hdr_from, hdr_to, hdr_cc, message_id, date, body)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+		" body = COALESCE(body, excluded.body),"
 		" envelope = COALESCE(envelope, excluded.envelope),"
 		" bodystructure = COALESCE(bodystructure, excluded.bodystructure),"
 		" subject = COALESCE(subject, excluded.subject),"
@@ -487,10 +550,24 @@ static int blob_row_upsert(struct store *s, const char *id, size_t len,
 		store_bind_text(st, 9, p->message_id);
 		if (p->date != 0)
 			sqlite3_bind_int64(st, 10, (int64_t)p->date);
+		store_bind_text(st, 11, p->body);
 	}
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+static int mailbox_exists_id(struct store *s, int64_t mailbox_id, const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM mailboxes WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox") : store_db_fail(s, error_r);
 }
 
 /* The target mailbox of a delivery: the named one if it exists, else INBOX. */
@@ -514,25 +591,38 @@ static int deliver_mailbox(struct store *s, int64_t account_id, const char *mail
 	return 0;
 }
 
-/* Takes the next UID of a mailbox and a fresh MODSEQ. */
-static int mailbox_take_uid(struct store *s, int64_t mailbox_id, uint64_t *modseq_r,
-			    const char **error_r)
+/*
+ * Takes the next UID of a mailbox and a fresh MODSEQ in one statement; the
+ * WHERE keeps uidnext from ever reaching 2^32 - 1 (UIDs are nz-number).
+ */
+int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
+			   uint64_t *modseq_r, const char **error_r)
 {
 	sqlite3_stmt *st = store_stmt(s,
 		"UPDATE mailboxes SET uidnext = uidnext + 1,"
-		" highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq");
+		" highestmodseq = highestmodseq + 1 WHERE id = ? AND uidnext > 0"
+		" AND uidnext < 4294967295 RETURNING uidnext - 1, highestmodseq, account_id");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*modseq_r = (uint64_t)sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW) {
+		*uid_r = (uint32_t)sqlite3_column_int64(st, 0);
+		*modseq_r = (uint64_t)sqlite3_column_int64(st, 1);
+		store_event_add(s, sqlite3_column_int64(st, 2), mailbox_id, *modseq_r);
+	}
 	store_stmt_done(st);
-	return rc == SQLITE_ROW ? 0 : store_db_fail(s, error_r);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	return mailbox_exists_id(s, mailbox_id, error_r) < 0
+		       ? -1
+		       : store_fail(s, error_r, "mailbox UID space exhausted");
 }
 
-static int quota_check(struct store *s, int64_t account_id, size_t len,
-		       const char **error_r)
+int store_quota_check(struct store *s, int64_t account_id, uint64_t len,
+		      const char **error_r)
 {
 	struct store_account a;
 	int ret = store_account_get_by_id(s, account_id, &a);
@@ -541,7 +631,8 @@ static int quota_check(struct store *s, int64_t account_id, size_t len,
 		return store_db_fail(s, error_r);
 	if (ret == 0)
 		return store_fail(s, error_r, "no such account");
-	if (a.quota_bytes > 0 && a.used_bytes + (int64_t)len > a.quota_bytes)
+	if (a.quota_bytes > 0 && (len > (uint64_t)a.quota_bytes ||
+				  a.used_bytes > a.quota_bytes - (int64_t)len))
 		return store_fail(s, error_r, "quota exceeded for %s", a.address);
 	return 0;
 }
@@ -561,9 +652,9 @@ static int deliver_one(struct store *s, const struct delivery *d, int64_t accoun
 	uint32_t uid = 0;
 	uint64_t modseq = 0;
 
-	if (quota_check(s, account_id, d->len, error_r) < 0 ||
+	if (store_quota_check(s, account_id, d->len, error_r) < 0 ||
 	    deliver_mailbox(s, account_id, d->mailbox, &mailbox_id, &uid, error_r) < 0 ||
-	    mailbox_take_uid(s, mailbox_id, &modseq, error_r) < 0)
+	    store_mailbox_next_uid(s, mailbox_id, &uid, &modseq, error_r) < 0)
 		return -1;
 	sqlite3_stmt *st = store_stmt(s,
 		"INSERT INTO messages(mailbox_id, uid, blob_id, flags, internal_date,"
@@ -586,10 +677,6 @@ static int deliver_one(struct store *s, const struct delivery *d, int64_t accoun
 		*uid_r = uid;
 	return 0;
 }
-
-#define STORE_FLAGS_ALL                                                         \
-	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |             \
-	 STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
 
 int store_deliver(struct store *s, const char *data, size_t len,
 		  const struct store_parsed *parsed, const int64_t *accounts,
@@ -619,7 +706,7 @@ int store_deliver(struct store *s, const char *data, size_t len,
 	 * concurrent store_blob_gc did not unlink the file in between. */
 	int ret = store_blob_write(s, data != NULL ? data : "", len, id, &error);
 	if (ret == 0)
-		ret = blob_row_upsert(s, id, len, parsed, &error);
+		ret = store_blob_row_upsert(s, id, len, parsed, &error);
 	for (size_t i = 0; ret == 0 && i < n_accounts; i++)
 		ret = deliver_one(s, &d, accounts[i], uids_r != NULL ? &uids_r[i] : NULL,
 				  &error);
@@ -677,39 +764,53 @@ int store_message_list(struct store *s, int64_t mailbox_id,
 	return 0;
 }
 
-static int mailbox_exists_id(struct store *s, int64_t mailbox_id, const char **error_r)
-{
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM mailboxes WHERE id = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox") : store_db_fail(s, error_r);
-}
-
-static int mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *modseq_r,
-			       const char **error_r)
+int store_mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *modseq_r,
+			      const char **error_r)
 {
 	sqlite3_stmt *st = store_stmt(s,
 		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
-		" WHERE id = ? RETURNING highestmodseq");
+		" WHERE id = ? RETURNING highestmodseq, account_id");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && modseq_r != NULL)
-		*modseq_r = (uint64_t)sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW) {
+		uint64_t modseq = (uint64_t)sqlite3_column_int64(st, 0);
+		store_event_add(s, sqlite3_column_int64(st, 1), mailbox_id, modseq);
+		if (modseq_r != NULL)
+			*modseq_r = modseq;
+	}
 	store_stmt_done(st);
+	if (rc == SQLITE_DONE)
+		return store_fail(s, error_r, "no such mailbox");
 	return rc == SQLITE_ROW ? 0 : store_db_fail(s, error_r);
 }
 
-static int expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
-		      size_t n, struct store_idlist *blobs, const char **error_r)
+/* Record an expunged UID for QRESYNC (VANISHED). */
+static int expunge_log(struct store *s, int64_t mailbox_id, uint32_t uid,
+		       uint64_t modseq, const char **error_r)
 {
-	size_t removed = 0;
+	sqlite3_stmt *st = store_stmt(s, "INSERT OR REPLACE INTO expunged(mailbox_id,"
+				     " uid, modseq) VALUES (?, ?, ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, (int64_t)modseq);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/*
+ * The MODSEQ is raised once, at the first UID actually removed, and every
+ * removed UID is logged at that value (RFC 7162 allows one MODSEQ for all
+ * the expunges of one command).
+ */
+int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
+		     size_t n, struct store_idlist *blobs, const char **error_r)
+{
+	uint64_t modseq = 0;
 
 	if (mailbox_exists_id(s, mailbox_id, error_r) < 0)
 		return -1;
@@ -723,10 +824,14 @@ static int expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
 		size_t before = blobs->n;
 		if (store_idlist_collect(s, st, blobs, error_r) < 0)
 			return -1;
-		removed += blobs->n - before;
+		if (blobs->n == before)
+			continue;
+		if (modseq == 0 &&
+		    store_mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
+			return -1;
+		if (expunge_log(s, mailbox_id, uids[i], modseq, error_r) < 0)
+			return -1;
 	}
-	if (removed > 0 && mailbox_bump_modseq(s, mailbox_id, NULL, error_r) < 0)
-		return -1;
 	return 0;
 }
 
@@ -739,7 +844,7 @@ int store_message_expunge(struct store *s, int64_t mailbox_id,
 		return store_fail(s, error_r, "no UIDs");
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	if (expunge_tx(s, mailbox_id, uids, n, &blobs, error_r) < 0) {
+	if (store_expunge_tx(s, mailbox_id, uids, n, &blobs, error_r) < 0) {
 		store_tx_rollback(s);
 		store_idlist_free(&blobs);
 		return -1;
@@ -765,7 +870,7 @@ static int set_flags_tx(struct store *s, int64_t mailbox_id, uint32_t uid,
 	store_stmt_done(st);
 	if (rc == SQLITE_DONE)
 		return store_fail(s, error_r, "no such message");
-	if (rc != SQLITE_ROW || mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
+	if (rc != SQLITE_ROW || store_mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
 		return rc != SQLITE_ROW ? store_db_fail(s, error_r) : -1;
 	st = store_stmt(s, "UPDATE messages SET flags = ?, modseq = ?"
 		       " WHERE mailbox_id = ? AND uid = ?");
@@ -800,7 +905,7 @@ static int queue_add_tx(struct store *s, const char *sender,
 {
 	time_t now = time(NULL);
 
-	if (blob_row_upsert(s, id, len, NULL, error_r) < 0)
+	if (store_blob_row_upsert(s, id, len, NULL, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *st = store_stmt(s,

@@ -222,6 +222,7 @@ int store_event_mailbox(struct store *s, int64_t mailbox_id)
 
 int store_tx_begin(struct store *s, const char **error_r)
 {
+	s->n_events = 0;
 	if (exec_retry(s, "BEGIN IMMEDIATE") != SQLITE_OK)
 		return store_db_fail(s, error_r);
 	return 0;

@@ -23,6 +23,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """n distinct free ports: the sockets stay bound until all are chosen,
+    or the kernel may hand the same ephemeral port out twice."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 class Facteur:
     """One facteur instance in a temporary directory."""
 
@@ -35,7 +50,7 @@ class Facteur:
         self.password = re.search(r"password:\s+(\S+)", out).group(1)
         self.user = "demo@" + self.domain
         self.conf = os.path.join(self.dir, "facteur.conf")
-        self.ports = {k: free_port() for k in KINDS}
+        self.ports = dict(zip(KINDS, free_ports(len(KINDS))))
         self.extra_config = extra_config
         self.write_config()
         self.proc = None
