@@ -51,9 +51,13 @@ char *xstrdup(const char *s)
 
 char *xstrndup(const char *s, size_t n)
 {
-	char *p = strndup(s, n);
-	if (p == NULL)
-		oom();
+	/* Not strndup: s need not be NUL-terminated within n bytes' reach, and
+	 * strndup may read past n (ASan's strict_string_checks reports it). */
+	const char *nul = memchr(s, '\0', n);
+	size_t len = nul != NULL ? (size_t)(nul - s) : n;
+	char *p = xmalloc(len + 1);
+	memcpy(p, s, len);
+	p[len] = '\0';
 	return p;
 }
 

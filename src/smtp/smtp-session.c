@@ -638,7 +638,10 @@ static int smtp_rcpt_policy(struct smtp_session *s, struct smtp_cmd *c,
 {
 	switch (status) {
 	case SMTP_RCPT_LOCAL:
-		return 0;
+		if (c->targets.n_accounts + c->targets.n_remote > 0)
+			return 0;
+		/* resolved to nothing: as good as unknown */
+		/* fall through */
 	case SMTP_RCPT_UNKNOWN_USER:
 		smtp_reply(s, "550 5.1.1 User unknown");
 		return -1;

@@ -370,7 +370,8 @@ int store_mailbox_delete(struct store *s, int64_t account_id, const char *name,
 /*
  * Renaming INBOX (RFC 3501 6.3.5) moves its messages to a new mailbox and
  * leaves INBOX empty. The new mailbox keeps the UIDs, so it inherits
- * uidnext and highestmodseq; it gets a fresh UIDVALIDITY anyway.
+ * uidnext and highestmodseq (and the keyword list); it gets a fresh
+ * UIDVALIDITY anyway. For INBOX the moved UIDs are expunged, and logged so.
  */
 static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
 			   const char *to, const char **error_r)
@@ -400,6 +401,17 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, (int64_t)modseq);
+	sqlite3_bind_int64(st, 2, inbox);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	/* The keywords the messages carry are known in their new mailbox. */
+	st = store_stmt(s, "INSERT OR IGNORE INTO mailbox_keywords(mailbox_id, name)"
+		       " SELECT ?, name FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY id");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, inbox);
 	rc = sqlite3_step(st);
 	store_stmt_done(st);

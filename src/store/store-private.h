@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internals shared by the SQLite backend (store-sqlite.c: open, schema,
- * domains, accounts, aliases; store-mailbox.c: mailboxes, messages, queue)
- * and the blob files (store-blob.c): the handle, the statement cache,
- * transactions and the blob primitives. Nothing outside src/store/ includes
- * this header.
+ * domains, accounts, aliases; store-mailbox.c: mailboxes, messages, queue;
+ * store-keywords.c: flags, keywords, listings; store-imap.c: copy, move,
+ * append, status, subscriptions) and the blob files (store-blob.c): the
+ * handle, the statement cache, transactions, change events and the blob
+ * primitives. Nothing outside src/store/ includes this header.
  */
 #ifndef FACTEUR_STORE_PRIVATE_H
 #define FACTEUR_STORE_PRIVATE_H

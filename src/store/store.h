@@ -381,7 +381,8 @@ int store_message_set_flags_keywords(struct store *s, int64_t mailbox_id, uint32
  * order of uids. dst_uids_r (n entries, may be NULL) receives each new UID,
  * or 0 for a UID not in the source (skipped silently). The destination
  * account's quota is checked against the total size ("quota exceeded…").
- * src may equal dst. Returns 0 or -1 (nothing copied).
+ * src may equal dst; a UID listed twice is an error. Returns 0 or -1
+ * (nothing copied).
  */
 int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *uids,
 		       size_t n, int64_t dst_mailbox_id, uint32_t *dst_uids_r,
@@ -435,8 +436,9 @@ void store_parsed_r_free(struct store_parsed_r *r);
 /*
  * SUBSCRIBE / UNSUBSCRIBE. name is validated like a mailbox name but need
  * not exist (RFC 3501 LSUB semantics: a subscription outlives its mailbox).
- * Idempotent. New mailboxes start subscribed; RENAME carries the
- * subscription of each renamed mailbox to its new name. Returns 0 / -1.
+ * New mailboxes start subscribed; RENAME carries the subscription of each
+ * renamed mailbox to its new name; DELETE leaves it. Returns 1 changed,
+ * 0 already in that state, -1 error (invalid name, no such account).
  */
 int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name,
 			    bool on, const char **error_r);

@@ -5,10 +5,13 @@ deliveries must lose no message that got its 250 and duplicate none
 daemon cleanly (exit 0) within seconds, without delivering a half-received
 message or applying a POP3 DELE that was never committed by QUIT."""
 import signal
+import socket
+import subprocess
 import threading
 import time
 
-from conftest import header_values, make_message, pop3_client, pop3_retr_all, smtp_client, RawLine
+from conftest import (BIN, HOST, RawLine, header_values, make_message, pop3_client,
+                      pop3_retr_all, smtp_client)
 
 THREADS = 6
 PER_THREAD = 300
@@ -139,3 +142,36 @@ def test_sigterm_with_clients_connected(make_facteur):
     p.quit()
     assert ids == [b"<kept@client.example>"]
     assert f.stop() == 0
+
+
+def test_sigterm_right_after_start(make_facteur):
+    """A stop requested while the daemon is still starting (the listeners
+    already accept) must not be lost: systemd may stop a unit at any time.
+    Dying of the signal before its handling is set up is acceptable; going
+    on serving is not. The delay after the first accepted connection varies
+    to sweep the start-up sequence."""
+    f = make_facteur(start=False)
+    for attempt in range(40):
+        f.log = open(f.log_path, "ab")
+        f.proc = subprocess.Popen([BIN, "-c", f.conf, "serve"], stdout=f.log, stderr=f.log)
+        deadline = time.time() + 20
+        while True:
+            assert f.proc.poll() is None, f.logs()[-3000:]
+            try:
+                socket.create_connection((HOST, f.ports["smtp"]), 0.2).close()
+                break
+            except OSError:
+                assert time.time() < deadline, f.logs()[-3000:]
+                time.sleep(0.001)
+        time.sleep(attempt * 0.0005)
+        f.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = f.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            f.proc.kill()
+            f.proc.wait()
+            rc = "hung"
+        f.proc = None
+        f.log.close()
+        assert rc in (0, -signal.SIGTERM), "attempt %d: exit %r after SIGTERM during start-up:\n%s" % (
+            attempt, rc, f.logs()[-3000:])

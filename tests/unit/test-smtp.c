@@ -15,14 +15,19 @@
 
 #include "auth/auth.h"
 #include "lib/buf.h"
+#include "lib/server-ctx.h"
+#include "mime/mime.h"
+#include "store/store.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "smtp/smtp-private.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* --- fake hooks -------------------------------------------------------- */
 
@@ -985,9 +990,169 @@ static void test_tls_resets_auth(void **state)
 	h_free(h);
 }
 
+
+/* --- smtp_proto against a real store (smtp-service.c) ------------------ */
+
+struct svc {
+	char dir[64];
+	struct store *store;
+	struct config cfg;
+	struct server_ctx ctx;
+	struct conn_info info;
+	void *session;
+	struct buf in, out;
+	int64_t alice, bob;
+};
+
+static void svc_open(struct svc *v, const char *listener, bool tls)
+{
+	memset(&v->info, 0, sizeof(v->info));
+	v->info.peer_ip = "192.0.2.7";
+	v->info.tls = tls;
+	v->info.tls_available = true;
+	v->info.session_id = "svc1";
+	v->info.listener = listener;
+	buf_init(&v->in);
+	buf_init(&v->out);
+	v->session = smtp_proto.open(&v->ctx, &v->info, &v->out);
+}
+
+static void svc_close(struct svc *v)
+{
+	smtp_proto.close(v->session);
+	buf_deinit(&v->in);
+	buf_deinit(&v->out);
+}
+
+static char *svc_feed(struct svc *v, const char *data)
+{
+	buf_append_str(&v->in, data);
+	smtp_proto.input(v->session, &v->in, &v->out);
+	char *s = xstrndup(v->out.data, v->out.len);
+	buf_clear(&v->out);
+	return s;
+}
+
+static void queue_cb(void *ctx, const struct store_queue_entry *e)
+{
+	struct store_queue_entry *last = ctx;
+	*last = *e;
+}
+
+/* Read a whole blob into a malloc'd string. */
+static char *blob_read(struct store *st, const char *blob_id)
+{
+	int fd = store_blob_open(st, blob_id);
+	assert_true(fd >= 0);
+	struct buf b;
+	buf_init(&b);
+	char tmp[4096];
+	ssize_t n;
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+		buf_append(&b, tmp, (size_t)n);
+	close(fd);
+	char *s = xstrdup(buf_cstr(&b));
+	buf_deinit(&b);
+	return s;
+}
+
+static void test_service_store(void **state)
+{
+	struct svc v;
+	const char *err = NULL;
+	char hash[AUTH_HASH_MAX];
+	memset(&v, 0, sizeof(v));
+	snprintf(v.dir, sizeof(v.dir), "/tmp/facteur-smtp-XXXXXX");
+	assert_non_null(mkdtemp(v.dir));
+	assert_int_equal(store_open(v.dir, &v.store, &err), 0);
+	assert_int_equal(store_domain_add(v.store, "example.org", &err), 0);
+	assert_int_equal(auth_password_hash("secret", hash, sizeof(hash)), 0);
+	assert_int_equal(store_account_add(v.store, "alice@example.org", hash, &v.alice, &err), 0);
+	assert_int_equal(store_account_add(v.store, "bob@example.org", hash, &v.bob, &err), 0);
+	config_defaults(&v.cfg);
+	v.ctx.config = &v.cfg;
+	v.ctx.store = v.store;
+
+	/* MX: local delivery, unknown user, relay denied */
+	svc_open(&v, "smtp", false);
+	free(svc_feed(&v, "EHLO c.example\r\n"));
+	char *out = svc_feed(&v, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
+				 "RCPT TO:<Bob@Example.org>\r\nRCPT TO:<nobody@example.org>\r\n"
+				 "RCPT TO:<x@remote.net>\r\nDATA\r\n"
+				 "Subject: hello\r\nFrom: a@remote.net\r\n\r\nbody\r\n.\r\n");
+	assert_non_null(strstr(out, "550 5.1.1 User unknown\r\n554 5.7.1 Relay access denied"));
+	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as svc1.1\r\n"));
+	free(out);
+	svc_close(&v);
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(v.store, v.bob, "INBOX", &mb), 1);
+	assert_int_equal(mb.messages, 1);
+	struct store_message *msgs = NULL;
+	size_t n = 0;
+	assert_int_equal(store_message_list(v.store, mb.id, &msgs, &n), 0);
+	assert_int_equal(n, 1);
+	char *blob = blob_read(v.store, msgs[0].blob_id);
+	free(msgs);
+	const char *head = "Return-Path: <a@remote.net>\r\nReceived: from c.example ([192.0.2.7])";
+	assert_memory_equal(blob, head, strlen(head));
+	assert_non_null(strstr(blob, "\r\n\r\nbody\r\n"));
+	free(blob);
+
+	/* submission over TLS: AUTH, a remote recipient is queued */
+	svc_open(&v, "submissions", true);
+	char resp[128], line[256];
+	b64("\0alice@example.org\0secret", 25, resp, sizeof(resp));
+	snprintf(line, sizeof(line), "EHLO c\r\nAUTH PLAIN %s\r\n", resp);
+	free(svc_feed(&v, line));
+	out = svc_feed(&v, "MAIL FROM:<alice@example.org>\r\nRCPT TO:<x@remote.net>\r\n"
+			   "DATA\r\nSubject: out\r\n\r\nhi\r\n.\r\n");
+	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as svc1.1"));
+	free(out);
+	struct store_queue_entry qe;
+	memset(&qe, 0, sizeof(qe));
+	assert_int_equal(store_queue_list(v.store, queue_cb, &qe), 0);
+	assert_string_equal(qe.recipient, "x@remote.net");
+	assert_string_equal(qe.sender, "alice@example.org");
+	blob = blob_read(v.store, qe.blob_id);
+	head = "Received: from c ([192.0.2.7])";
+	assert_memory_equal(blob, head, strlen(head));
+	assert_non_null(strstr(blob, "with ESMTPSA"));
+	free(blob);
+	/* no second AUTH; bob over quota at RCPT; a sender not owned */
+	b64("\0alice@example.org\0wrong", 24, resp, sizeof(resp));
+	snprintf(line, sizeof(line), "AUTH PLAIN %s\r\n", resp);
+	out = svc_feed(&v, line);
+	assert_string_equal(out, "503 5.5.1 Already authenticated\r\n");
+	free(out);
+	assert_int_equal(store_account_set_quota(v.store, "bob@example.org", 1, &err), 0);
+	out = svc_feed(&v, "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n");
+	assert_string_equal(out, "250 2.1.0 Ok\r\n452 4.2.2 Mailbox full\r\n");
+	free(out);
+	out = svc_feed(&v, "RSET\r\nMAIL FROM:<bob@example.org>\r\n");
+	assert_string_equal(out, "250 2.0.0 Ok\r\n553 5.7.1 Sender address not owned "
+				 "by authenticated user\r\n");
+	free(out);
+	svc_close(&v);
+
+	svc_open(&v, "submission", true);
+	snprintf(line, sizeof(line), "EHLO c\r\nAUTH PLAIN %s\r\n", resp);
+	out = svc_feed(&v, line);
+	assert_non_null(strstr(out, "535 5.7.8"));
+	free(out);
+	svc_close(&v);
+
+	store_close(&v.store);
+	config_deinit(&v.cfg);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", v.dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
+	mime_init();
+	auth_ratelimit_configure(5, 60);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_cmdline),
 		cmocka_unit_test(test_parse_path),
@@ -1018,6 +1183,7 @@ int main(void)
 		cmocka_unit_test(test_auth_login),
 		cmocka_unit_test(test_auth_blocked),
 		cmocka_unit_test(test_tls_resets_auth),
+		cmocka_unit_test(test_service_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

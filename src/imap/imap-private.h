@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the IMAP module, shared by the engine files and by every
+ * cmd-*.c (one file per command, Dovecot style).
+ *
+ * Design
+ * ------
+ * 1. Reading (imap-parser.c). A command is read in two passes. The scan
+ *    pass moves bytes from the connection's input buffer into the parser's
+ *    own command buffer, one byte of text at a time and literals in bulk,
+ *    keeping its state (inside a quoted string, inside a literal and how
+ *    many bytes are left, length of the current line) between calls, so a
+ *    command trickling in byte by byte is scanned once, not quadratically.
+ *    Moving the bytes out of the input buffer is what lets a 50 MB APPEND
+ *    literal arrive although net/ stops reading at 1 MiB of unconsumed
+ *    input. Caps are checked before bytes are accepted: line length, the
+ *    size announced by a literal ({n}, {n+}, {n-}, ~{n}) before its first
+ *    byte, and the whole command. A synchronising literal that fits gets
+ *    exactly one "+ Ready for literal"; one that does not fit is answered
+ *    "tag NO [TOOBIG]" at once and the command ends there (the client sends
+ *    no literal without the "+"); an oversized non-synchronising literal is
+ *    read and thrown away, then answered BAD. Any refused command is
+ *    skipped to its real end (literals included) so the stream stays in
+ *    step. The parse pass turns the complete command into a tree of
+ *    struct imap_arg (atoms, quoted strings, literals, NIL, lists). An
+ *    atom holding "[...]" keeps everything up to the matching ']' (spaces,
+ *    parentheses, quoted strings), which is how FETCH section specs such
+ *    as BODY[HEADER.FIELDS (A B)]<0.100> reach their handler as one raw
+ *    atom; sequence sets are atoms too, parsed by imap-seqset.c. IMAP
+ *    requires CRLF: a bare LF ends the line but the command is BAD; NUL
+ *    outside a binary literal ~{n} is BAD.
+ * 2. Sessions (imap-session.c): one state enum (NOT_AUTHENTICATED,
+ *    AUTHENTICATED, SELECTED, LOGOUT) changed by imap_session_set_state()
+ *    only, which logs. Commands are dispatched from imap_commands[] in
+ *    imap-commands.c; the allowed states, the UID prefix and whether the
+ *    command changes a read-only mailbox are checked in one place before
+ *    the handler runs. A handler writes its untagged and tagged responses
+ *    (imap_cmd_ok/no/bad) and returns an enum imap_cmd_ret: DONE, MORE
+ *    (output is produced in slices: it set cmd->func, called again on
+ *    resume), WAIT_LINE (it sent "+ ": cmd->line_func gets the client's
+ *    next line, for AUTHENTICATE and IDLE), STARTTLS or CLOSE. Too many
+ *    BADs close the session; idle timeouts are 60 s before authentication
+ *    and 30 minutes after (RFC 9051's minimum).
+ * 3. The selected mailbox (imap-view.c): struct imap_view is the client's
+ *    picture of it (UIDs in sequence order, flags as last told). After each
+ *    command the view is compared with the store and EXISTS, EXPUNGE (or
+ *    VANISHED once QRESYNC is enabled) and FETCH FLAGS are sent, before the
+ *    tagged reply; EXPUNGE is held back during FETCH, STORE and SEARCH by
+ *    sequence number (IMAP_CMD_FLAG_NO_EXPUNGE), as RFC 9051 7.5.1 wants.
+ * 4. Names: mailbox names are UTF-8 in the store; rev1 clients send
+ *    modified UTF-7 (imap-utf7.c) until they ENABLE UTF8=ACCEPT or
+ *    IMAP4rev2.
+ *
+ * Adding a command: write cmd-NAME.c defining the handler declared below
+ * (uncomment its line), then uncomment its row in imap_commands[]. The
+ * handler gets its arguments in cmd->args (ending with IMAP_ARG_EOL; the
+ * UID prefix is already removed and cmd->uid set).
+ */
+#ifndef FACTEUR_IMAP_PRIVATE_H
+#define FACTEUR_IMAP_PRIVATE_H
+
+#include "auth/auth.h"
+#include "lib/buf.h"
+#include "net/conn.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct imap_session;
+struct imap_cmd;
+
+/* --- limits ---------------------------------------------------------------- */
+#define IMAP_LINE_MAX_PREAUTH (8 * 1024)
+#define IMAP_LINE_MAX (64 * 1024)
+#define IMAP_LITERAL_MAX_PREAUTH (8 * 1024)
+#define IMAP_LITERAL_MAX (64 * 1024)          /* any literal but APPEND's */
+#define IMAP_COMMAND_MAX_PREAUTH (24 * 1024)
+#define IMAP_TAG_MAX 64
+#define IMAP_MAX_ARGS 10000   /* arguments in one command, lists included */
+#define IMAP_MAX_DEPTH 32     /* nested parentheses */
+#define IMAP_MAX_BAD 10       /* BAD responses before "* BYE" */
+#define IMAP_TIMEOUT_PREAUTH 60
+#define IMAP_TIMEOUT_AUTH (30 * 60)
+/* Stop taking commands while this much output waits to be sent. */
+#define IMAP_OUTPUT_HIGH (256 * 1024)
+/* A streaming handler should return after producing about this much. */
+#define IMAP_STREAM_SLICE (64 * 1024)
+
+/* --- parsed arguments (imap-parser.c) ------------------------------------ */
+enum imap_arg_type {
+	IMAP_ARG_EOL,     /* end of the arguments or of a list */
+	IMAP_ARG_ATOM,    /* incl. flags, sequence sets, BODY[...]<...> */
+	IMAP_ARG_NIL,     /* the atom NIL (any case) */
+	IMAP_ARG_QUOTED,  /* "...", unescaped */
+	IMAP_ARG_LITERAL, /* {n}, {n+}, {n-} or ~{n} */
+	IMAP_ARG_LIST,    /* ( ... ) */
+};
+
+struct imap_arg {
+	enum imap_arg_type type;
+	/*
+	 * ATOM, NIL, QUOTED, LITERAL: the value, NUL-terminated; len bytes
+	 * (only a binary literal may hold NULs before len).
+	 */
+	const char *str;
+	size_t len;
+	bool literal8;               /* LITERAL sent as ~{n} */
+	const struct imap_arg *list; /* LIST: children, ending with EOL */
+	size_t list_count;           /* LIST: children before the EOL */
+};
+
+bool imap_arg_is_eol(const struct imap_arg *arg);
+/* ATOM only (not NIL). */
+bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r);
+/* ATOM, NIL (as "NIL"), QUOTED or LITERAL without NUL. */
+bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r);
+/* QUOTED or LITERAL without NUL. */
+bool imap_arg_get_string(const struct imap_arg *arg, const char **str_r);
+/* QUOTED, LITERAL without NUL, or NIL (*str_r = NULL). */
+bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r);
+bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r,
+		       size_t *count_r);
+/* ATOM equal to name, case-insensitively. */
+bool imap_arg_atom_equals(const struct imap_arg *arg, const char *name);
+/* Number of arguments before the EOL. */
+size_t imap_args_count(const struct imap_arg *args);
+
+/* --- the reader (imap-parser.c) ------------------------------------------- */
+struct imap_parser_limits {
+	size_t line_max;             /* one line of text, CRLF included */
+	uint64_t literal_max;        /* one literal of any command but APPEND */
+	uint64_t append_literal_max; /* one APPEND literal (max_message_size) */
+	uint64_t command_max;        /* the whole command, literals included */
+};
+
+enum imap_scan_result {
+	IMAP_SCAN_MORE,    /* all of the input is taken: feed more */
+	IMAP_SCAN_COMMAND, /* a complete command: imap_parser_parse() it */
+	IMAP_SCAN_REJECT,  /* a command was refused: answer imap_parser_error() */
+	IMAP_SCAN_FATAL,   /* the stream cannot be followed: say BYE and close */
+};
+
+struct imap_parser;
+
+struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits);
+void imap_parser_destroy(struct imap_parser **p);
+/* New caps apply from the next command on (raised after login). */
+void imap_parser_set_limits(struct imap_parser *p,
+			    const struct imap_parser_limits *limits);
+/*
+ * Take bytes of one command from in (consuming them) until it is complete
+ * or refused; what follows the command stays in in. May append "+ Ready
+ * for literal\r\n" to out. A COMMAND's data and parsed arguments stay
+ * valid until the next call of imap_parser_scan().
+ */
+enum imap_scan_result imap_parser_scan(struct imap_parser *p, struct buf *in,
+				       struct buf *out);
+/*
+ * After REJECT or FATAL: the tag to answer with ("*" when none could be
+ * read) and the rest of the reply, e.g. "BAD Line too long" or
+ * "NO [TOOBIG] Literal too big".
+ */
+const char *imap_parser_error(const struct imap_parser *p, const char **tag_r);
+/*
+ * Parse the COMMAND just scanned. Returns 0 with the tag, the command
+ * name (upper-cased) and the arguments, or -1 with the tag ("*" if it was
+ * invalid) and a message for a BAD reply. Owned by the parser.
+ */
+int imap_parser_parse(struct imap_parser *p, const char **tag_r,
+		      const char **name_r, const struct imap_arg **args_r,
+		      const char **error_r);
+/*
+ * Read one bare line (a SASL response, IDLE's DONE). Returns 1 with the
+ * line, CRLF removed and NUL-terminated, valid until the next call; 0 when
+ * more input is needed; -1 when a line was refused (too long, bare LF,
+ * NUL), after its end was skipped.
+ */
+int imap_parser_read_line(struct imap_parser *p, struct buf *in,
+			  const char **line_r, size_t *len_r);
+
+/* --- sequence sets (imap-seqset.c) ------------------------------------------ */
+#define IMAP_SEQSET_MAX_RANGES 10000
+
+struct imap_seq_range {
+	uint32_t lo, hi; /* lo <= hi */
+};
+
+struct imap_seqset {
+	struct imap_seq_range *ranges; /* sorted, merged, non-overlapping */
+	size_t count;
+	bool saved; /* "$": the saved search result (SEARCHRES); no ranges */
+};
+
+/*
+ * Parse "1,3:5,7:*" with '*' standing for star (the number of messages,
+ * or the highest UID for a UID set). A range "a:b" with a > b is b:a.
+ * Numbers are 1..4294967295. When star is 0 (empty mailbox) '*' becomes
+ * 0, which matches nothing that exists. Returns 0, or -1 with *error_r.
+ * Free with imap_seqset_free.
+ */
+int imap_seqset_parse(const char *text, uint32_t star, struct imap_seqset *set_r,
+		      const char **error_r);
+void imap_seqset_free(struct imap_seqset *set);
+bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n);
+/* Total numbers in the set (saturating). */
+uint64_t imap_seqset_size(const struct imap_seqset *set);
+/* Iterate: *pos starts at 0; returns false at the end. */
+bool imap_seqset_next(const struct imap_seqset *set, uint64_t *pos, uint32_t *n_r);
+/* Append "1:3,5" for ascending values (duplicates allowed). */
+void imap_seqset_write(struct buf *out, const uint32_t *values, size_t n);
+
+/* --- modified UTF-7 and mailbox names (imap-utf7.c) ------------------------ */
+/* UTF-8 -> mUTF-7. Returns 0, or -1 for invalid UTF-8. */
+int imap_utf8_to_utf7(const char *in, struct buf *out);
+/*
+ * mUTF-7 -> UTF-8, strict: bad base64, non-zero padding bits, a direct
+ * character encoded, adjacent encoded runs, unpaired surrogates, U+0000,
+ * and bytes outside 0x20..0x7e are refused. Returns 0 or -1.
+ */
+int imap_utf7_to_utf8(const char *in, struct buf *out);
+/* Strict UTF-8 (no overlongs, surrogates or values above U+10FFFF). */
+bool imap_utf8_valid(const char *s, size_t len);
+
+/* --- responses (imap-session.c) --------------------------------------------- */
+/*
+ * Strings for the client: an atom when possible (astring only), a quoted
+ * string when it needs no escaping beyond \" and \\ (8-bit allowed only when
+ * utf8 is true and the bytes are valid UTF-8), otherwise a literal.
+ */
+void imap_write_astring(struct buf *out, const char *str, size_t len, bool utf8);
+void imap_write_string(struct buf *out, const char *str, size_t len, bool utf8);
+/* NULL is NIL. */
+void imap_write_nstring(struct buf *out, const char *str, size_t len, bool utf8);
+/* "(\Seen \Deleted)" from enum store_flag bits. */
+void imap_write_flags(struct buf *out, uint32_t flags);
+
+/* --- the selected mailbox (imap-view.c) --------------------------------------- */
+/* Set in imap_view.flags for a message expunged but not yet reported. */
+#define IMAP_VIEW_EXPUNGED (1u << 31)
+
+struct imap_view {
+	int64_t mailbox_id;
+	char name[512]; /* UTF-8, as stored */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	bool read_only; /* EXAMINE */
+	/* The messages the client knows, in sequence order: seq = index + 1. */
+	size_t count;
+	size_t cap;
+	uint32_t *uids;
+	uint32_t *flags;    /* store_flag bits as last told, | IMAP_VIEW_EXPUNGED */
+	uint64_t *modseqs;
+	size_t n_pending_expunges; /* entries with IMAP_VIEW_EXPUNGED */
+};
+
+/*
+ * (Re)load the view of mailbox from store_message_list. Returns 0, or -1
+ * (store error) leaving *view_r empty.
+ */
+int imap_view_load(struct store *store, const struct store_mailbox *mailbox,
+		   bool read_only, struct imap_view **view_r);
+void imap_view_free(struct imap_view **view);
+/* Sequence number of uid, or 0 when the view does not hold it. */
+uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
+/*
+ * Compare the session's view with the store and queue the untagged
+ * updates: EXPUNGE (or VANISHED with QRESYNC) when allow_expunge, FETCH
+ * FLAGS for changed flags, EXISTS for new messages. Returns 0 or -1 on a
+ * store error (nothing is sent then).
+ */
+int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge);
+
+/* --- sessions (imap-session.c) ---------------------------------------------- */
+enum imap_state {
+	IMAP_STATE_NOT_AUTHENTICATED,
+	IMAP_STATE_AUTHENTICATED,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+/* Password check, replaceable by tests and the fuzzer; default auth_login(). */
+typedef enum auth_result imap_login_func_t(void *ctx, struct store *store,
+					   const char *ip, const char *user,
+					   const char *password,
+					   struct store_account *account_r);
+
+struct imap_settings {
+	const struct config *config;
+	struct store *store;
+	const char *session_id; /* copied */
+	const char *peer_ip;    /* copied */
+	bool peer_loopback;
+	bool tls;
+	bool tls_available; /* STARTTLS may be offered */
+	imap_login_func_t *login; /* NULL: auth_login() */
+	void *login_ctx;
+};
+
+enum imap_cmd_ret {
+	IMAP_CMD_DONE,      /* tagged reply queued */
+	IMAP_CMD_MORE,      /* more output: cmd->func runs again on resume */
+	IMAP_CMD_WAIT_LINE, /* "+ " queued: cmd->line_func gets the next line */
+	IMAP_CMD_STARTTLS,  /* tagged OK queued: upgrade the connection */
+	IMAP_CMD_CLOSE,     /* BYE and tagged reply queued: close */
+};
+
+typedef enum imap_cmd_ret imap_cmd_func_t(struct imap_cmd *cmd, struct buf *out);
+typedef enum imap_cmd_ret imap_cmd_line_func_t(struct imap_cmd *cmd,
+					       const char *line, size_t len,
+					       struct buf *out);
+
+/* Flags of a command table entry. */
+#define IMAP_CMD_STATE_NOTAUTH (1u << IMAP_STATE_NOT_AUTHENTICATED)
+#define IMAP_CMD_STATE_AUTH (1u << IMAP_STATE_AUTHENTICATED)
+#define IMAP_CMD_STATE_SELECTED (1u << IMAP_STATE_SELECTED)
+#define IMAP_CMD_STATE_ANY \
+	(IMAP_CMD_STATE_NOTAUTH | IMAP_CMD_STATE_AUTH | IMAP_CMD_STATE_SELECTED)
+#define IMAP_CMD_STATE_AUTHED (IMAP_CMD_STATE_AUTH | IMAP_CMD_STATE_SELECTED)
+#define IMAP_CMD_FLAG_UID (1u << 8)        /* may follow "UID " */
+#define IMAP_CMD_FLAG_MODIFIES (1u << 9)   /* refused on a read-only mailbox */
+#define IMAP_CMD_FLAG_NO_EXPUNGE (1u << 10) /* no EXPUNGE unless UID form */
+
+struct imap_command {
+	const char *name;
+	imap_cmd_func_t *func;
+	unsigned flags;
+};
+
+/* The command being executed: one at a time per session. */
+struct imap_cmd {
+	struct imap_session *session;
+	const struct imap_command *def;
+	const char *tag;
+	const char *name;            /* "FETCH" also for "UID FETCH" */
+	const struct imap_arg *args; /* after the UID prefix; ends with EOL */
+	bool uid;
+	/* Continuations, set by the handler before MORE / WAIT_LINE. */
+	imap_cmd_func_t *func;
+	imap_cmd_line_func_t *line_func;
+	/* The handler's own state, released by free_context (if set). */
+	void *context;
+	void (*free_context)(void *context);
+};
+
+struct imap_session {
+	const struct config *config;
+	struct store *store;
+	char *session_id;
+	char *peer_ip;
+	bool peer_loopback;
+	bool tls;
+	bool tls_available;
+	imap_login_func_t *login;
+	void *login_ctx;
+
+	enum imap_state state;
+	struct imap_parser *parser;
+	unsigned bad_count;
+	bool closing;
+
+	/* The command in progress (MORE / WAIT_LINE), when cmd_active. */
+	bool cmd_active;
+	struct imap_cmd cmd;
+
+	/* After login: the account (password hash cleared). */
+	struct store_account account;
+
+	/* ENABLEd extensions. */
+	bool utf8_accept; /* UTF8=ACCEPT or IMAP4rev2: names are UTF-8 */
+	bool rev2;
+	bool condstore;
+	bool qresync;
+
+	/* SELECTED: the client's picture of the mailbox. */
+	struct imap_view *view;
+
+	/* SEARCHRES: the saved result ("$"), UIDs ascending. */
+	uint32_t *saved_uids;
+	size_t n_saved_uids;
+};
+
+struct imap_session *imap_session_create(const struct imap_settings *settings,
+					 struct buf *out);
+void imap_session_destroy(struct imap_session **s);
+/* conn_proto.input semantics (see net/conn.h). */
+enum conn_result imap_session_input(struct imap_session *s, struct buf *in,
+				    struct buf *out);
+enum conn_result imap_session_resume(struct imap_session *s, struct buf *out);
+void imap_session_tls_started(struct imap_session *s, struct buf *out);
+void imap_session_timeout(struct imap_session *s, struct buf *out);
+int imap_session_idle_timeout(const struct imap_session *s);
+
+/* The only place the state changes (logs; leaving SELECTED frees the view). */
+void imap_session_set_state(struct imap_session *s, enum imap_state to);
+const char *imap_state_name(enum imap_state state);
+/* May a password be sent on this connection (TLS / plaintext_auth)? */
+bool imap_session_auth_allowed(const struct imap_session *s);
+/* Authenticated: raise the reader's caps, enter AUTHENTICATED. */
+void imap_session_logged_in(struct imap_session *s,
+			    const struct store_account *account);
+
+/*
+ * Tagged replies. ok first queues the pending mailbox updates (EXPUNGE
+ * only where the command allows it). bad counts toward IMAP_MAX_BAD.
+ * Each returns IMAP_CMD_DONE.
+ */
+enum imap_cmd_ret imap_cmd_ok(struct imap_cmd *cmd, struct buf *out,
+			      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum imap_cmd_ret imap_cmd_no(struct imap_cmd *cmd, struct buf *out,
+			      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum imap_cmd_ret imap_cmd_bad(struct imap_cmd *cmd, struct buf *out,
+			       const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Queue the pending mailbox updates now (NOOP, IDLE). */
+void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out);
+
+/*
+ * A mailbox name argument to its stored UTF-8 form: mUTF-7 decoded unless
+ * utf8_accept, "INBOX" in any case (also as first component) made
+ * "INBOX", and validated (not empty, at most 500 bytes, valid UTF-8, no
+ * control characters, no '*' or '%', no empty, "." or ".." component).
+ * Returns 0 with a malloc'd *name_r, or -1 with *error_r.
+ */
+int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire,
+				  char **name_r, const char **error_r);
+/* Write a stored name as an astring the client can read (mUTF-7 for rev1). */
+void imap_write_mailbox_name(const struct imap_session *s, struct buf *out,
+			     const char *name);
+
+/* --- the command table (imap-commands.c) ------------------------------------ */
+const struct imap_command *imap_command_find(const char *name);
+/* The capability list for this session's state, without "* CAPABILITY ". */
+void imap_capability_write(const struct imap_session *s, struct buf *out);
+
+/* Handlers (cmd-*.c). */
+imap_cmd_func_t cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login,
+	cmd_authenticate, cmd_enable, cmd_id;
+/*
+ * Wave 2 (declared here so rows can be uncommented in imap_commands[]):
+ * imap_cmd_func_t cmd_select, cmd_examine, cmd_create, cmd_delete,
+ *	cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub,
+ *	cmd_namespace, cmd_status, cmd_append, cmd_idle, cmd_check,
+ *	cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch,
+ *	cmd_store, cmd_copy, cmd_move;
+ */
+
+#endif

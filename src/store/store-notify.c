@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The in-process change hub: IMAP sessions on the same mailbox must see
+ * each other's changes and IDLE must wake on new mail, so after each commit
+ * the store announces (account, mailbox, HIGHESTMODSEQ) here and every
+ * subscriber of that mailbox gets its eventfd (or pipe) poked. The event
+ * carries no data: the woken loop re-reads the store, which is the only
+ * truth. One mutex-protected array; publish holds the lock only for
+ * non-blocking writes, so a slow subscriber can never stall a committer.
+ * With the PostgreSQL backend the same events will also travel between
+ * nodes (LISTEN/NOTIFY) and be republished here.
+ */
+#include "store/store.h"
+
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+struct notify_sub {
+	int64_t mailbox_id; /* 0: every mailbox */
+	int fd;
+	void *token;
+};
+
+static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct notify_sub *subs;
+static size_t n_subs, cap_subs;
+
+int store_notify_subscribe(int64_t mailbox_id, int fd, void *token)
+{
+	int fl;
+
+	if (token == NULL || fd < 0 || mailbox_id < 0)
+		return -1;
+	/* A blocking fd could stall every committer: refuse it up front. */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || (fl & O_NONBLOCK) == 0)
+		return -1;
+	pthread_mutex_lock(&notify_lock);
+	if (n_subs == cap_subs) {
+		cap_subs = cap_subs ? cap_subs * 2 : 16;
+		subs = xrealloc(subs, cap_subs * sizeof(*subs));
+	}
+	subs[n_subs++] = (struct notify_sub){ mailbox_id, fd, token };
+	pthread_mutex_unlock(&notify_lock);
+	return 0;
+}
+
+void store_notify_unsubscribe(void *token)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&notify_lock);
+	for (size_t i = 0; i < n_subs; i++) {
+		if (subs[i].token != token)
+			subs[k++] = subs[i];
+	}
+	n_subs = k;
+	if (n_subs == 0) {
+		/* Give the memory back when the last session goes (and for LSan). */
+		free(subs);
+		subs = NULL;
+		cap_subs = 0;
+	}
+	pthread_mutex_unlock(&notify_lock);
+}
+
+void store_notify_publish(int64_t account_id, int64_t mailbox_id, uint64_t highestmodseq)
+{
+	const uint64_t one = 1;
+
+	(void)account_id;
+	(void)highestmodseq;
+	pthread_mutex_lock(&notify_lock);
+	for (size_t i = 0; i < n_subs; i++) {
+		if (subs[i].mailbox_id != mailbox_id && subs[i].mailbox_id != 0)
+			continue;
+		/* EAGAIN: the counter or pipe is full, so the reader is due anyway. */
+		ssize_t w;
+		do
+			w = write(subs[i].fd, &one, sizeof(one));
+		while (w < 0 && errno == EINTR);
+	}
+	pthread_mutex_unlock(&notify_lock);
+}
