@@ -7,7 +7,7 @@ what=${1:-build}
 pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev openssl)
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
-	       swaks fetchmail curl ca-certificates)
+	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -119,8 +119,9 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		fprintf(stderr, "facteur: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	const int *p = o->standard_ports ? (const int[]){25, 587, 465, 110, 995}
-					 : (const int[]){2525, 2587, 2465, 2110, 2995};
+	const int *p = o->standard_ports
+			       ? (const int[]){25, 587, 465, 110, 995, 143, 993}
+			       : (const int[]){2525, 2587, 2465, 2110, 2995, 2143, 2993};
 	fprintf(f,
 		"# facteur configuration, written by 'facteur init'.\n"
 		"# Every key is described in docs/CONFIGURATION.md.\n"
@@ -134,12 +135,14 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		"listen.submissions = %s:%d\n"
 		"listen.pop3 = %s:%d\n"
 		"listen.pop3s = %s:%d\n"
+		"listen.imap = %s:%d\n"
+		"listen.imaps = %s:%d\n"
 		"max_message_size = 50M\n"
 		"plaintext_auth = loopback\n",
 		o->hostname, dir, dir, dir,
 		run_as_user() ? "user = facteur\n" : "",
 		o->address, p[0], o->address, p[1], o->address, p[2], o->address, p[3],
-		o->address, p[4]);
+		o->address, p[4], o->address, p[5], o->address, p[6]);
 	int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	fclose(f);
 	return ok ? 0 : -1;

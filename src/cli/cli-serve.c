@@ -12,11 +12,13 @@
 #include "lib/server-ctx.h"
 #include "lib/util.h"
 #include "net/net.h"
+#include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -65,6 +67,7 @@ static int drop_privileges(const struct config *cfg)
 struct signal_waiter {
 	struct net_server *server;
 	sigset_t set;
+	atomic_bool done; /* the loops ended by themselves: just exit */
 };
 
 static void *signal_thread(void *arg)
@@ -72,8 +75,10 @@ static void *signal_thread(void *arg)
 	struct signal_waiter *sw = arg;
 	int sig = 0;
 	sigwait(&sw->set, &sig);
-	log_info("stopping", "signal=%d", sig);
-	net_server_stop(sw->server);
+	if (!sw->done) {
+		log_info("stopping", "signal=%d", sig);
+		net_server_stop(sw->server);
+	}
 	return NULL;
 }
 
@@ -102,6 +107,8 @@ int cli_serve(int argc, char **argv)
 		[LISTENER_SUBMISSIONS] = &smtp_proto,
 		[LISTENER_POP3] = &pop3_proto,
 		[LISTENER_POP3S] = &pop3_proto,
+		[LISTENER_IMAP] = &imap_proto,
+		[LISTENER_IMAPS] = &imap_proto,
 	};
 	struct net_server *server = NULL;
 	char *err = NULL;
@@ -123,6 +130,7 @@ int cli_serve(int argc, char **argv)
 	store_close(&probe);
 
 	struct signal_waiter sw = {.server = server};
+	atomic_init(&sw.done, false);
 	sigemptyset(&sw.set);
 	sigaddset(&sw.set, SIGTERM);
 	sigaddset(&sw.set, SIGINT);
@@ -130,10 +138,15 @@ int cli_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sw.set, NULL);
 	pthread_t sigthr;
 	pthread_create(&sigthr, NULL, signal_thread, &sw);
-	pthread_detach(sigthr);
 
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
-	if (net_server_run(server, &hooks, &err) < 0) {
+	int run = net_server_run(server, &hooks, &err);
+	/* The signal thread must be gone before the server is freed: wake it
+	 * (if no signal came) and join it. */
+	atomic_store(&sw.done, true);
+	pthread_kill(sigthr, SIGTERM);
+	pthread_join(sigthr, NULL);
+	if (run < 0) {
 		fprintf(stderr, "facteur: %s\n", err);
 		free(err);
 		goto out;

@@ -12,6 +12,7 @@
 #include "lib/util.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 

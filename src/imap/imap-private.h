@@ -433,6 +433,47 @@ int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire
 void imap_write_mailbox_name(const struct imap_session *s, struct buf *out,
 			     const char *name);
 
+/* --- mailbox management (cmd-mailbox.c, cmd-list.c, cmd-status.c) --------- */
+imap_cmd_func_t cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe,
+	cmd_list, cmd_lsub, cmd_namespace, cmd_status;
+
+/* STATUS data items (RFC 9051 6.3.11, 7162, 8438, 7889, 8474), asked order. */
+enum imap_status_item {
+	IMAP_STATUS_MESSAGES,
+	IMAP_STATUS_UIDNEXT,
+	IMAP_STATUS_UIDVALIDITY,
+	IMAP_STATUS_UNSEEN,
+	IMAP_STATUS_DELETED,
+	IMAP_STATUS_SIZE,
+	IMAP_STATUS_RECENT,
+	IMAP_STATUS_HIGHESTMODSEQ,
+	IMAP_STATUS_APPENDLIMIT,
+	IMAP_STATUS_MAILBOXID,
+	IMAP_STATUS_ITEM_COUNT,
+};
+
+struct imap_status_items {
+	uint8_t item[IMAP_STATUS_ITEM_COUNT]; /* enum imap_status_item, no repeats */
+	size_t n;
+};
+
+/* Parse a "(MESSAGES UNSEEN ...)" list. 0, or -1 with *error_r (for BAD). */
+int imap_status_items_parse(const struct imap_arg *arg,
+			    struct imap_status_items *items_r, const char **error_r);
+/*
+ * Queue "* STATUS name (...)" for the mailbox. Asking HIGHESTMODSEQ enables
+ * CONDSTORE (RFC 7162 3.1). Returns 1 written, 0 no such mailbox, -1 store
+ * error (nothing written either way).
+ */
+int imap_status_write(struct imap_session *s, struct buf *out, const char *name,
+		      int64_t mailbox_id, const struct imap_status_items *items);
+/*
+ * Does a LIST pattern ('*' anything, '%' anything but '/') match name?
+ * Linear in strlen(name) times strlen(pattern)/64 whatever the wildcards;
+ * the INBOX part of a name matches case-insensitively.
+ */
+bool imap_list_match(const char *pattern, const char *name);
+
 /* --- the command table (imap-commands.c) ------------------------------------ */
 const struct imap_command *imap_command_find(const char *name);
 /* The capability list for this session's state, without "* CAPABILITY ". */
@@ -449,5 +490,123 @@ imap_cmd_func_t cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login,
  *	cmd_close, cmd_unselect, cmd_expunge, cmd_search, cmd_fetch,
  *	cmd_store, cmd_copy, cmd_move;
  */
+
+/* --- the selected-mailbox lifecycle (cmd-select.c, cmd-close.c,
+ * cmd-expunge.c, cmd-append.c, cmd-idle.c, cmd-check.c) ----------------------- */
+imap_cmd_func_t cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_expunge,
+	cmd_append, cmd_idle, cmd_check;
+/*
+ * Expunge the \Deleted messages of the selected mailbox (only those whose
+ * UID is in uid_set, "$" included, when it is non-NULL). The EXPUNGE
+ * responses come later from imap_view_sync. Returns 0 with the count in
+ * *n_r, or -1 with *error_r (bad set or store error).
+ */
+int imap_expunge_deleted(struct imap_session *s, const char *uid_set, size_t *n_r,
+			 const char **error_r);
+/*
+ * The engine's poll hook (conn_proto.poll, imap-service.c): while the
+ * session is in IDLE and its eventfd was woken by the store's notification
+ * hub, queue the mailbox updates. Does nothing outside IDLE.
+ */
+enum conn_result imap_idle_poll(struct imap_session *s, struct buf *out);
+
+/* --- SEARCH, STORE, COPY/MOVE, SORT/THREAD (imap-search.c, cmd-search.c,
+ * cmd-store.c, cmd-copy.c, cmd-sort.c) -------------------------------------- */
+imap_cmd_func_t cmd_search, cmd_store, cmd_copy, cmd_move, cmd_sort, cmd_thread;
+
+#define IMAP_SEARCH_MAX_KEYS 1000  /* search keys in one program */
+#define IMAP_SEARCH_MAX_DEPTH 32   /* NOT / OR / ( ) nesting */
+/* Message bytes one search may read (BODY, TEXT, HEADER) before NO [LIMIT]. */
+#define IMAP_SEARCH_BLOB_BUDGET ((uint64_t)1 << 30)
+
+struct imap_search_key; /* a node of the parsed program (imap-search.c) */
+
+/* SEARCH's RETURN options (RFC 4731, RFC 5182) and CHARSET. */
+struct imap_search_options {
+	bool esearch; /* RETURN (...) given */
+	bool ret_min, ret_max, ret_all, ret_count, ret_save;
+	bool bad_charset; /* parse failed: answer NO [BADCHARSET (UTF-8 US-ASCII)] */
+};
+
+struct imap_search_program {
+	struct imap_search_key *root;
+	size_t n_keys;
+	bool uses_modseq; /* a MODSEQ key: report (MODSEQ n), enables CONDSTORE */
+	bool needs_parsed; /* evaluation reads store_blob_parsed */
+	bool needs_blob;   /* evaluation reads message bytes */
+};
+
+/* What '*' means while parsing: the view's message count and highest UID. */
+struct imap_search_limits {
+	uint32_t n_messages;
+	uint32_t max_uid;
+};
+
+/*
+ * Parse a search program (search-key *(SP search-key), implicitly ANDed)
+ * from args up to their EOL. Returns 0 with *prog_r (free with
+ * imap_search_program_free), or -1 with *error_r for a BAD reply.
+ */
+int imap_search_parse(const struct imap_arg *args, const struct imap_search_limits *lim,
+		      struct imap_search_program **prog_r, const char **error_r);
+/*
+ * Parse SEARCH's arguments: [RETURN (opts)] [CHARSET cs] program. On -1,
+ * opts->bad_charset says NO [BADCHARSET] rather than BAD.
+ */
+int imap_search_parse_command(const struct imap_arg *args,
+			      const struct imap_search_limits *lim,
+			      struct imap_search_options *opts,
+			      struct imap_search_program **prog_r, const char **error_r);
+void imap_search_program_free(struct imap_search_program **prog);
+/* True for "UTF-8" and "US-ASCII" (any case). */
+bool imap_search_charset_ok(const char *charset);
+
+/* The messages a search matched, in sequence order. */
+struct imap_search_match {
+	uint32_t seq, uid;
+	uint64_t modseq;
+	const struct store_message_ex *msg; /* valid while the result lives */
+};
+
+struct imap_search_result {
+	struct imap_search_match *matches;
+	size_t n;
+	struct store_message_ex *msgs; /* the store listing the matches point into */
+	size_t n_msgs;
+};
+
+/*
+ * Evaluate prog over the selected mailbox (s->view joined with the
+ * store's current flags). Returns 0, or -1 with *error_r; *limit_r true
+ * when the work bound was hit (answer NO [LIMIT]).
+ */
+int imap_search_run(struct imap_session *s, const struct imap_search_program *prog,
+		    struct imap_search_result *r, bool *limit_r, const char **error_r);
+void imap_search_result_free(struct imap_search_result *r);
+
+/*
+ * A sequence set argument ("1:4,7", "$", UID or sequence numbers per uid)
+ * to the UIDs of the view it names, ascending, without duplicates. A
+ * sequence number beyond the view is an error (BAD); UIDs the view does
+ * not hold are skipped. *uids_r is malloc'd (NULL when *n_r is 0).
+ * Returns 0 or -1 with *error_r.
+ */
+int imap_search_resolve_set(const struct imap_session *s, const char *text, bool uid,
+			    uint32_t **uids_r, size_t *n_r, const char **error_r);
+
+/*
+ * Case-insensitive matching: fold (ASCII and Unicode simple lower-case)
+ * UTF-8 text into out; invalid bytes are kept as they are.
+ */
+void imap_search_fold(const char *s, size_t len, struct buf *out);
+/* "1-Feb-1994" (day 1..31 checked against the month) to days since 1970-01-01. */
+bool imap_search_parse_date(const char *s, int64_t *days_r);
+/*
+ * The day of a Date: header value ("Tue, 1 Feb 1994 ..."), disregarding
+ * time and zone, as days since 1970-01-01; false when unreadable.
+ */
+bool imap_search_header_day(const char *value, int64_t *days_r);
+/* The message's keywords (space separated) hold kw, case-insensitively. */
+bool imap_search_has_keyword(const char *keywords, const char *kw);
 
 #endif

@@ -15,7 +15,7 @@
 #include <string.h>
 
 static const char *const kind_names[LISTENER_KIND_COUNT] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s",
+	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
 };
 
 const char *config_listener_kind_name(enum listener_kind kind)
@@ -32,7 +32,8 @@ bool config_auth_allowed(const struct config *c, bool tls, bool peer_loopback)
 
 bool config_listener_implicit_tls(enum listener_kind kind)
 {
-	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S;
+	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S ||
+	       kind == LISTENER_IMAPS;
 }
 
 void config_defaults(struct config *c)
@@ -184,7 +185,8 @@ static int set_key(struct config *c, const char *key, const char *val,
 			if (strcmp(kname, kind_names[i]) == 0)
 				kind = i;
 		if (kind < 0) {
-			*why = "unknown listener kind (smtp, submission, submissions, pop3, pop3s)";
+			*why = "unknown listener kind (smtp, submission, submissions, pop3, pop3s, "
+			       "imap, imaps)";
 			return -1;
 		}
 		char *copy = xstrdup(val), *save = NULL;

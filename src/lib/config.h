@@ -17,6 +17,8 @@ enum listener_kind {
 	LISTENER_SUBMISSIONS, /* 465: implicit TLS */
 	LISTENER_POP3,        /* 110: STLS */
 	LISTENER_POP3S,       /* 995: implicit TLS */
+	LISTENER_IMAP,        /* 143: STARTTLS */
+	LISTENER_IMAPS,       /* 993: implicit TLS */
 	LISTENER_KIND_COUNT,
 };
 

@@ -512,3 +512,173 @@ void mime_parsed_free(struct mime_parsed *r)
 	free(r->message_id);
 	memset(r, 0, sizeof(*r));
 }
+
+/* ----------------------------------------------------------------------
+ * ---- Added for IMAP FETCH BODY[section] (imap/imap-fetch-section.c) ----
+ * mime_part_locate() follows the walk above (same Content-Type defaults,
+ * same delimiter rules, same depth limits) to find one part by its IMAP
+ * number, so that what FETCH returns agrees with the BODYSTRUCTURE.
+ */
+
+struct loc_entity {
+	size_t start, end;
+	int depth;
+	bool digest; /* a child of multipart/digest */
+};
+
+struct loc_info {
+	size_t body;
+	enum mime_part_kind kind;
+	bool digest_children;
+	char *boundary; /* MULTIPART with a usable boundary, else NULL */
+	char encoding[32];
+};
+
+/* What walk_part would make of e. */
+static void loc_parse(const char *base, const struct loc_entity *e, struct loc_info *li)
+{
+	struct mime_headers h;
+	memset(li, 0, sizeof(*li));
+	li->body = e->start + mime_headers_parse(base + e->start, e->end - e->start, &h);
+	GMimeContentType *ct = part_content_type(&h, e->digest);
+	char *type = lower_dup(g_mime_content_type_get_media_type(ct));
+	char *subtype = lower_dup(g_mime_content_type_get_media_subtype(ct));
+	li->kind = MIME_PART_LEAF;
+	if (strcmp(type, "multipart") == 0 && e->depth < MIME_MAX_DEPTH) {
+		const char *b = g_mime_content_type_get_parameter(ct, "boundary");
+		li->kind = MIME_PART_MULTIPART;
+		li->digest_children = strcmp(subtype, "digest") == 0;
+		if (b != NULL && *b != '\0' && strlen(b) <= MIME_MAX_BOUNDARY)
+			li->boundary = xstrdup(b);
+	} else if (strcmp(type, "message") == 0 &&
+		   (strcmp(subtype, "rfc822") == 0 || strcmp(subtype, "global") == 0) &&
+		   e->depth < MIME_MAX_DEPTH) {
+		li->kind = MIME_PART_MESSAGE;
+	}
+	char *enc = str_lower(part_encoding(&h));
+	snprintf(li->encoding, sizeof(li->encoding), "%s", enc);
+	free(enc);
+	free(type);
+	free(subtype);
+	g_object_unref(ct);
+	mime_headers_free(&h);
+}
+
+/*
+ * Child n (1-based) of a multipart body [start, end), delimited as in
+ * walk_children. A multipart without any child is shown with one empty
+ * text/plain part: its child 1 is an empty range at the end.
+ */
+static bool loc_child(const char *base, size_t start, size_t end, const char *boundary,
+		      unsigned n, size_t *cs, size_t *ce)
+{
+	size_t blen = boundary != NULL ? strlen(boundary) : 0;
+	unsigned count = 0;
+	bool in_part = false, closed = false;
+	size_t part_start = 0;
+	for (size_t p = start; boundary != NULL && p < end;) {
+		bool close;
+		size_t next;
+		if (delimiter_at(base, p, end, boundary, blen, &close, &next)) {
+			if (in_part && ++count == n) {
+				*cs = part_start;
+				*ce = part_end_before(base, part_start, p);
+				return true;
+			}
+			if (close) {
+				closed = true;
+				break;
+			}
+			in_part = true;
+			part_start = next;
+			p = next;
+			continue;
+		}
+		const char *nl = memchr(base + p, '\n', end - p);
+		p = nl != NULL ? (size_t)(nl - base) + 1 : end;
+	}
+	/* no close delimiter: the last part runs to the end */
+	if (!closed && in_part && ++count == n) {
+		*cs = part_start;
+		*ce = end;
+		return true;
+	}
+	if (count == 0 && n == 1) {
+		*cs = *ce = end;
+		return true;
+	}
+	return false;
+}
+
+/* One step down the path from e (number n); false when there is no such part. */
+static bool loc_step(const char *base, struct loc_entity *e, const struct loc_info *li,
+		     bool *msg_root, unsigned n)
+{
+	size_t cs, ce;
+	bool root = *msg_root;
+	*msg_root = false;
+	if (li->kind == MIME_PART_MULTIPART) {
+		if (!loc_child(base, li->body, e->end, li->boundary, n, &cs, &ce))
+			return false;
+		*e = (struct loc_entity){ cs, ce, e->depth + 1, li->digest_children };
+		return true;
+	}
+	if (root) /* a message whose body is one part: part 1 is that body */
+		return n == 1;
+	if (li->kind != MIME_PART_MESSAGE)
+		return false;
+	struct loc_entity inner = { li->body, e->end, e->depth + 1, false };
+	struct loc_info ii;
+	loc_parse(base, &inner, &ii);
+	bool ok;
+	if (ii.kind == MIME_PART_MULTIPART) {
+		ok = loc_child(base, ii.body, inner.end, ii.boundary, n, &cs, &ce);
+		if (ok)
+			*e = (struct loc_entity){ cs, ce, inner.depth + 1, ii.digest_children };
+	} else {
+		ok = n == 1;
+		*e = inner;
+	}
+	free(ii.boundary);
+	return ok;
+}
+
+int mime_part_locate(const char *data, size_t len, const unsigned *path, size_t depth,
+		     struct mime_part_loc *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (data == NULL)
+		len = 0;
+	const char *base = data != NULL ? data : "";
+	struct loc_entity e = { 0, len, 0, false };
+	bool msg_root = true;
+	for (size_t i = 0;; i++) {
+		struct loc_info li;
+		loc_parse(base, &e, &li);
+		if (i == depth) {
+			r->header_start = e.start;
+			r->body_start = li.body;
+			r->end = e.end;
+			r->kind = li.kind;
+			memcpy(r->encoding, li.encoding, sizeof(r->encoding));
+			if (depth == 0) { /* the message itself */
+				r->header_start = r->body_start = 0;
+				r->kind = MIME_PART_MESSAGE;
+			}
+			if (r->kind == MIME_PART_MESSAGE) {
+				struct mime_headers h;
+				r->msg_body = r->body_start +
+					      mime_headers_parse(base + r->body_start,
+								 r->end - r->body_start, &h);
+				mime_headers_free(&h);
+			}
+			free(li.boundary);
+			return 1;
+		}
+		bool ok = loc_step(base, &e, &li, &msg_root, path[i]);
+		free(li.boundary);
+		if (!ok)
+			return 0;
+	}
+}
+/* ---- end of FETCH block ---- */

@@ -43,4 +43,34 @@ void mime_parsed_free(struct mime_parsed *r);
  */
 int mime_address_valid(const char *addr, int utf8);
 
+/* ---- Added for IMAP FETCH BODY[section] (imap/imap-fetch-section.c) ---- */
+/*
+ * Locating a part on the raw bytes with the same walk that produced the
+ * BODYSTRUCTURE, so that part numbers, sizes and boundaries agree.
+ */
+enum mime_part_kind {
+	MIME_PART_LEAF,
+	MIME_PART_MULTIPART,
+	MIME_PART_MESSAGE, /* message/rfc822 or message/global */
+};
+
+struct mime_part_loc {
+	size_t header_start; /* the part's MIME header: [header_start, body_start) */
+	size_t body_start;   /* the part's body: [body_start, end) */
+	size_t end;
+	/* MESSAGE: the encapsulated message's header is [body_start, msg_body). */
+	size_t msg_body;
+	enum mime_part_kind kind;
+	char encoding[32]; /* Content-Transfer-Encoding, lower-case ("7bit" default) */
+};
+
+/*
+ * Find part path[0].path[1]... (IMAP section numbering, RFC 9051 6.4.5)
+ * of the message data[0..len). depth 0 means the message itself (kind
+ * MESSAGE, header_start = body_start = 0). Returns 1 found, 0 no such part.
+ */
+int mime_part_locate(const char *data, size_t len, const unsigned *path, size_t depth,
+		     struct mime_part_loc *r);
+/* ---- end of FETCH block ---- */
+
 #endif

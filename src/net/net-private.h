@@ -33,8 +33,8 @@ struct net_server {
 	size_t n_listeners;
 	SSL_CTX *tls;
 	struct worker *workers;
-	int n_workers;
-	atomic_bool stop;
+	atomic_int n_workers; /* read by net_server_stop from the signal thread */
+	atomic_bool stop;     /* workers also poll it: a stop during start-up is kept */
 };
 
 void conn_accept(struct worker *w, struct listener *l);

@@ -120,7 +120,7 @@ static void *worker_main(void *arg)
 	struct net_server *s = w->server;
 	struct epoll_event evs[128];
 	int64_t last_tick = time_now_ms();
-	while (!w->stopping) {
+	while (!w->stopping && !atomic_load(&s->stop)) {
 		int n = epoll_wait(w->epfd, evs, 128, NET_TICK_MS);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll", "worker=%d error=\"%s\"", w->id, strerror(errno));
@@ -199,7 +199,7 @@ int net_server_run(struct net_server *s, const struct net_worker_hooks *hooks,
 		pthread_create(&threads[i], NULL, worker_main, w);
 		started++;
 	}
-	s->n_workers = started;
+	atomic_store(&s->n_workers, started);
 	if (ret < 0)
 		net_server_stop(s);
 	else
@@ -216,7 +216,8 @@ void net_server_stop(struct net_server *s)
 {
 	atomic_store(&s->stop, true);
 	uint64_t one = 1;
-	for (int i = 0; i < s->n_workers; i++) {
+	int n = atomic_load(&s->n_workers);
+	for (int i = 0; i < n; i++) {
 		ssize_t r = write(s->workers[i].stopfd, &one, sizeof(one));
 		(void)r;
 	}

@@ -5,8 +5,6 @@ check-config and exit statuses, and the effect of aliases (catch-all),
 import os
 import subprocess
 
-import pytest
-
 from conftest import BIN, make_message, pop3_fetch_all, send_mx, smtp_client
 
 

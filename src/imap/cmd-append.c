@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * APPEND (RFC 9051 6.3.12): store a message the client sends as a literal
+ * ({n}, {n+} with LITERAL+, or ~{n} with BINARY; also RFC 6855's
+ * "UTF8 (~{n})") with optional flags and internal date, and answer with
+ * APPENDUID (RFC 4315). The size cap (max_message_size) is enforced by the
+ * reader before the literal's first byte: the client gets "NO [TOOBIG]"
+ * instead of "+". The message is parsed here, once (mime/), so FETCH can
+ * later read ENVELOPE and BODYSTRUCTURE from the store, and the OK is sent
+ * only after store_append has made it durable. A missing mailbox is
+ * "NO [TRYCREATE]"; a full quota "NO [OVERQUOTA]". The date-time is
+ * parsed strictly: "dd-Mon-yyyy hh:mm:ss +zzzz" with a space-padded or
+ * two-digit day, nothing else.
+ */
+#include "imap/imap-private.h"
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mime/mime.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* More keywords than a mailbox may ever hold is a client error. */
+#define APPEND_MAX_FLAGS STORE_MAILBOX_KEYWORDS_MAX
+
+struct append_req {
+	const char *mailbox;       /* as sent */
+	uint32_t flags;
+	const char *keywords[APPEND_MAX_FLAGS];
+	size_t n_keywords;
+	time_t internal_date;      /* 0: now */
+	const struct imap_arg *msg; /* the literal */
+};
+
+static bool two_digits(const char *s, int *v_r)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return false;
+	*v_r = (s[0] - '0') * 10 + (s[1] - '0');
+	return true;
+}
+
+static bool leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int month_index(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	for (int m = 0; m < 12; m++) {
+		if (strncasecmp(s, months + m * 3, 3) == 0)
+			return m;
+	}
+	return -1;
+}
+
+/*
+ * RFC 9051 date-time without its quotes: 26 characters,
+ * "dd-Mon-yyyy hh:mm:ss +zzzz" where dd may be " d". Returns 0 with the
+ * UTC time, -1 if the text is not exactly that or names no real instant.
+ */
+static int parse_datetime(const char *s, time_t *t_r)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (strlen(s) != 26 || s[2] != '-' || s[6] != '-' || s[11] != ' ' || s[14] != ':' ||
+	    s[17] != ':' || s[20] != ' ' || (s[21] != '+' && s[21] != '-'))
+		return -1;
+	int day, mon, hi, lo, hour, min, sec, zh, zm;
+	if (s[0] == ' ') {
+		if (s[1] < '1' || s[1] > '9')
+			return -1;
+		day = s[1] - '0';
+	} else if (!two_digits(s, &day)) {
+		return -1;
+	}
+	mon = month_index(s + 3);
+	if (mon < 0 || !two_digits(s + 7, &hi) || !two_digits(s + 9, &lo) ||
+	    !two_digits(s + 12, &hour) || !two_digits(s + 15, &min) ||
+	    !two_digits(s + 18, &sec) || !two_digits(s + 22, &zh) || !two_digits(s + 24, &zm))
+		return -1;
+	int year = hi * 100 + lo;
+	int last = mdays[mon] + (mon == 1 && leap_year(year));
+	if (year < 1970 || day < 1 || day > last || hour > 23 || min > 59 || sec > 60 ||
+	    zm > 59)
+		return -1;
+	struct tm tm = {
+		.tm_year = year - 1900, .tm_mon = mon, .tm_mday = day,
+		.tm_hour = hour, .tm_min = min, .tm_sec = sec,
+	};
+	time_t t = timegm(&tm);
+	long offset = (zh * 60L + zm) * 60L * (s[21] == '-' ? -1 : 1);
+	if (t == (time_t)-1)
+		return -1;
+	t -= offset;
+	/* 0 means "now" to store_append, and nothing predates 1970 here. */
+	if (t <= 0)
+		return -1;
+	*t_r = t;
+	return 0;
+}
+
+static int append_flag(struct append_req *req, const char *flag, const char **error_r)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} sys[] = {
+		{"\\Seen", STORE_FLAG_SEEN},       {"\\Answered", STORE_FLAG_ANSWERED},
+		{"\\Flagged", STORE_FLAG_FLAGGED}, {"\\Deleted", STORE_FLAG_DELETED},
+		{"\\Draft", STORE_FLAG_DRAFT},
+	};
+	if (flag[0] == '\\') {
+		for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+			if (strcasecmp(flag, sys[i].name) == 0) {
+				req->flags |= sys[i].bit;
+				return 0;
+			}
+		}
+		/* The server decides \Recent (RFC 3501 2.3.2): ignore it. */
+		if (strcasecmp(flag, "\\Recent") == 0)
+			return 0;
+		*error_r = "Unknown system flag";
+		return -1;
+	}
+	if (!store_keyword_valid(flag)) {
+		*error_r = "Invalid keyword";
+		return -1;
+	}
+	if (req->n_keywords == APPEND_MAX_FLAGS) {
+		*error_r = "Too many keywords";
+		return -1;
+	}
+	req->keywords[req->n_keywords++] = flag;
+	return 0;
+}
+
+static int append_flags(struct append_req *req, const struct imap_arg *list, size_t n,
+			const char **error_r)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *flag;
+		if (!imap_arg_get_atom(&list[i], &flag)) {
+			*error_r = "Flags must be atoms";
+			return -1;
+		}
+		if (append_flag(req, flag, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The message: a literal, or RFC 6855's UTF8 (literal8). */
+static const struct imap_arg *append_message(const struct imap_arg **args)
+{
+	const struct imap_arg *a = *args;
+	if (a->type == IMAP_ARG_LITERAL) {
+		*args = a + 1;
+		return a;
+	}
+	const struct imap_arg *l;
+	size_t n;
+	if (imap_arg_atom_equals(a, "UTF8") && imap_arg_get_list(&a[1], &l, &n) && n == 1 &&
+	    l[0].type == IMAP_ARG_LITERAL && l[0].literal8) {
+		*args = a + 2;
+		return &l[0];
+	}
+	return NULL;
+}
+
+/*
+ * mailbox [flag-list] [date-time] (literal / UTF8 (literal8)). Returns 0,
+ * or -1 with a message for BAD.
+ */
+static int append_parse(const struct imap_arg *args, struct append_req *req,
+			const char **error_r)
+{
+	*error_r = "Invalid arguments";
+	if (!imap_arg_get_astring(&args[0], &req->mailbox))
+		return -1;
+	args++;
+	const struct imap_arg *list;
+	size_t n;
+	if (imap_arg_get_list(args, &list, &n)) {
+		if (append_flags(req, list, n, error_r) < 0)
+			return -1;
+		args++;
+	}
+	if (args->type == IMAP_ARG_QUOTED) {
+		if (parse_datetime(args->str, &req->internal_date) < 0) {
+			*error_r = "Invalid date-time";
+			return -1;
+		}
+		args++;
+	}
+	req->msg = append_message(&args);
+	if (req->msg == NULL) {
+		*error_r = "Message must be a literal";
+		return -1;
+	}
+	if (!imap_arg_is_eol(args)) {
+		*error_r = "One message per APPEND";
+		return -1;
+	}
+	return 0;
+}
+
+/* store_append's refusal as a response code and text. */
+static enum imap_cmd_ret append_store_error(struct imap_cmd *cmd, struct buf *out,
+					    const char *error)
+{
+	if (strncmp(error, "quota", 5) == 0)
+		return imap_cmd_no(cmd, out, "[OVERQUOTA] Quota exceeded");
+	if (strstr(error, "too many keywords") != NULL)
+		return imap_cmd_no(cmd, out, "[LIMIT] Too many keywords in mailbox");
+	log_warn("imap.append_error", "session=%s error=\"%s\"", cmd->session->session_id,
+		 error);
+	return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot store the message");
+}
+
+static int append_store(struct imap_session *s, const struct store_mailbox *mb,
+			const struct append_req *req, uint32_t *uid_r,
+			uint32_t *uidvalidity_r, const char **error_r)
+{
+	struct mime_parsed mp = {0};
+	bool parsed = mime_parse(req->msg->str, req->msg->len, &mp) == 0;
+	struct store_parsed sp = {0};
+	if (parsed) {
+		sp = (struct store_parsed){
+			.envelope = mp.envelope, .bodystructure = mp.bodystructure,
+			.subject = mp.subject, .from = mp.from, .to = mp.to, .cc = mp.cc,
+			.message_id = mp.message_id, .date = mp.date, .body = mp.body,
+		};
+	}
+	int r = store_append(s->store, s->account.id, mb->id, req->msg->str, req->msg->len,
+			     parsed ? &sp : NULL, req->flags, req->keywords, req->n_keywords,
+			     req->internal_date, uid_r, uidvalidity_r, error_r);
+	if (parsed)
+		mime_parsed_free(&mp);
+	return r;
+}
+
+enum imap_cmd_ret cmd_append(struct imap_cmd *cmd, struct buf *out)
+{
+	struct imap_session *s = cmd->session;
+	struct append_req *req = xcalloc(1, sizeof(*req));
+	const char *error;
+	enum imap_cmd_ret ret;
+	char *name = NULL;
+	if (append_parse(cmd->args, req, &error) < 0) {
+		ret = imap_cmd_bad(cmd, out, "%s", error);
+		goto done;
+	}
+	/* The reader refuses this before the literal; checked again here. */
+	if (req->msg->len > s->config->max_message_size) {
+		ret = imap_cmd_no(cmd, out, "[TOOBIG] Message too big");
+		goto done;
+	}
+	if (req->msg->len == 0) {
+		ret = imap_cmd_no(cmd, out, "Empty message");
+		goto done;
+	}
+	if (imap_mailbox_name_from_client(s, req->mailbox, &name, &error) < 0) {
+		ret = imap_cmd_no(cmd, out, "[CANNOT] %s", error);
+		goto done;
+	}
+	struct store_mailbox mb;
+	int r = store_mailbox_get(s->store, s->account.id, name, &mb);
+	if (r <= 0) {
+		ret = r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
+			     : imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");
+		goto done;
+	}
+	uint32_t uid, uidvalidity;
+	if (append_store(s, &mb, req, &uid, &uidvalidity, &error) < 0) {
+		ret = append_store_error(cmd, out, error);
+		goto done;
+	}
+	log_info("imap.append", "session=%s mailbox_id=%" PRId64 " uid=%" PRIu32 " size=%zu",
+		 s->session_id, mb.id, uid, req->msg->len);
+	ret = imap_cmd_ok(cmd, out, "[APPENDUID %" PRIu32 " %" PRIu32 "] APPEND completed",
+			  uidvalidity, uid);
+done:
+	free(name);
+	free(req);
+	return ret;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SEARCH and UID SEARCH (RFC 9051 6.4.4), with ESEARCH return options
+ * (RFC 4731: MIN MAX ALL COUNT), SEARCHRES (RFC 5182: SAVE keeps the
+ * result for "$") and CONDSTORE's (MODSEQ n) (RFC 7162 3.1.5). The program
+ * is parsed and evaluated by imap-search.c; this file picks the response
+ * form: "* SEARCH" for rev1 clients that did not ask for RETURN, "* ESEARCH"
+ * otherwise (IMAP4rev2 has no SEARCH response).
+ */
+#include "imap/imap-private.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void search_limits(const struct imap_session *s, struct imap_search_limits *lim)
+{
+	const struct imap_view *v = s->view;
+	lim->n_messages = (uint32_t)v->count;
+	lim->max_uid = v->count > 0 ? v->uids[v->count - 1] : 0;
+}
+
+static void save_result(struct imap_session *s, const struct imap_search_options *o,
+			const struct imap_search_result *r)
+{
+	free(s->saved_uids);
+	s->saved_uids = NULL;
+	s->n_saved_uids = 0;
+	if (r == NULL || r->n == 0)
+		return;
+	s->saved_uids = xcalloc(r->n, sizeof(*s->saved_uids));
+	/* RFC 5182 2.1: SAVE with MIN and/or MAX only keeps those. */
+	if ((o->ret_min || o->ret_max) && !o->ret_all && !o->ret_count) {
+		if (o->ret_min)
+			s->saved_uids[s->n_saved_uids++] = r->matches[0].uid;
+		if (o->ret_max && (!o->ret_min || r->n > 1))
+			s->saved_uids[s->n_saved_uids++] = r->matches[r->n - 1].uid;
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		s->saved_uids[s->n_saved_uids++] = r->matches[i].uid;
+}
+
+static uint32_t match_value(const struct imap_cmd *cmd, const struct imap_search_match *m)
+{
+	return cmd->uid ? m->uid : m->seq;
+}
+
+static void write_search(struct imap_cmd *cmd, struct buf *out,
+			 const struct imap_search_program *prog,
+			 const struct imap_search_result *r)
+{
+	uint64_t modseq = 0;
+	buf_append_str(out, "* SEARCH");
+	for (size_t i = 0; i < r->n; i++) {
+		buf_printf(out, " %u", match_value(cmd, &r->matches[i]));
+		if (r->matches[i].modseq > modseq)
+			modseq = r->matches[i].modseq;
+	}
+	if (prog->uses_modseq && r->n > 0)
+		buf_printf(out, " (MODSEQ %llu)", (unsigned long long)modseq);
+	buf_append_str(out, "\r\n");
+}
+
+static void write_esearch(struct imap_cmd *cmd, struct buf *out,
+			  const struct imap_search_options *o,
+			  const struct imap_search_program *prog,
+			  const struct imap_search_result *r)
+{
+	buf_append_str(out, "* ESEARCH (TAG ");
+	imap_write_string(out, cmd->tag, strlen(cmd->tag), false);
+	buf_append_str(out, ")");
+	if (cmd->uid)
+		buf_append_str(out, " UID");
+	uint64_t modseq = 0;
+	if (r->n > 0 && o->ret_min) {
+		buf_printf(out, " MIN %u", match_value(cmd, &r->matches[0]));
+		modseq = r->matches[0].modseq;
+	}
+	if (r->n > 0 && o->ret_max) {
+		buf_printf(out, " MAX %u", match_value(cmd, &r->matches[r->n - 1]));
+		if (r->matches[r->n - 1].modseq > modseq)
+			modseq = r->matches[r->n - 1].modseq;
+	}
+	if (o->ret_count)
+		buf_printf(out, " COUNT %zu", r->n);
+	if (o->ret_all || o->ret_count)
+		for (size_t i = 0; i < r->n; i++)
+			if (r->matches[i].modseq > modseq)
+				modseq = r->matches[i].modseq;
+	if (r->n > 0 && o->ret_all) {
+		uint32_t *vals = xcalloc(r->n, sizeof(*vals));
+		for (size_t i = 0; i < r->n; i++)
+			vals[i] = match_value(cmd, &r->matches[i]);
+		buf_append_str(out, " ALL ");
+		imap_seqset_write(out, vals, r->n);
+		free(vals);
+	}
+	if (prog->uses_modseq && r->n > 0)
+		buf_printf(out, " MODSEQ %llu", (unsigned long long)modseq);
+	buf_append_str(out, "\r\n");
+}
+
+enum imap_cmd_ret cmd_search(struct imap_cmd *cmd, struct buf *out)
+{
+	struct imap_session *s = cmd->session;
+	/* New messages first, so the program's '*' and results cover them. */
+	imap_cmd_sync(cmd, out);
+	struct imap_search_limits lim;
+	search_limits(s, &lim);
+	struct imap_search_options o;
+	struct imap_search_program *prog = NULL;
+	const char *error;
+	if (imap_search_parse_command(cmd->args, &lim, &o, &prog, &error) < 0) {
+		if (o.bad_charset)
+			return imap_cmd_no(cmd, out, "[BADCHARSET (UTF-8 US-ASCII)] %s", error);
+		return imap_cmd_bad(cmd, out, "%s", error);
+	}
+	if (prog->uses_modseq)
+		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE-enabling command */
+	struct imap_search_result r;
+	bool limit;
+	if (imap_search_run(s, prog, &r, &limit, &error) < 0) {
+		imap_search_program_free(&prog);
+		if (o.ret_save)
+			save_result(s, &o, NULL);
+		log_warn("imap.search_failed", "session=%s limit=%d", s->session_id, limit);
+		return imap_cmd_no(cmd, out, "%s %s", limit ? "[LIMIT]" : "[SERVERBUG]", error);
+	}
+	bool only_save = o.ret_save && !o.ret_min && !o.ret_max && !o.ret_all && !o.ret_count;
+	if (!o.esearch && !s->rev2)
+		write_search(cmd, out, prog, &r);
+	else if (!o.esearch)
+		write_esearch(cmd, out, &(struct imap_search_options){.ret_all = true}, prog, &r);
+	else if (!only_save)
+		write_esearch(cmd, out, &o, prog, &r);
+	if (o.ret_save)
+		save_result(s, &o, &r);
+	imap_search_result_free(&r);
+	imap_search_program_free(&prog);
+	return imap_cmd_ok(cmd, out, "%sSEARCH completed", cmd->uid ? "UID " : "");
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The selected mailbox as the client knows it: UIDs in sequence order and
+ * the flags last reported, loaded from store_message_list at SELECT and
+ * brought up to date after each command by comparing it with the store.
+ * The differences become the untagged EXPUNGE (VANISHED under QRESYNC),
+ * FETCH FLAGS and EXISTS responses, sent only where the RFC allows them:
+ * an expunge seen during a FETCH, STORE or SEARCH by sequence number is
+ * held back (the message keeps its sequence number) until a later
+ * command may announce it.
+ */
+#include "imap/imap-private.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static void view_reserve(struct imap_view *v, size_t n)
+{
+	if (n <= v->cap)
+		return;
+	size_t cap = v->cap == 0 ? 16 : v->cap;
+	while (cap < n)
+		cap *= 2;
+	v->uids = xrealloc(v->uids, cap * sizeof(v->uids[0]));
+	v->flags = xrealloc(v->flags, cap * sizeof(v->flags[0]));
+	v->modseqs = xrealloc(v->modseqs, cap * sizeof(v->modseqs[0]));
+	v->cap = cap;
+}
+
+static void view_append(struct imap_view *v, const struct store_message *m)
+{
+	view_reserve(v, v->count + 1);
+	v->uids[v->count] = m->uid;
+	v->flags[v->count] = m->flags & ~IMAP_VIEW_EXPUNGED;
+	v->modseqs[v->count] = m->modseq;
+	v->count++;
+}
+
+int imap_view_load(struct store *store, const struct store_mailbox *mailbox,
+		   bool read_only, struct imap_view **view_r)
+{
+	struct store_message *msgs = NULL;
+	size_t n = 0;
+	*view_r = NULL;
+	if (store_message_list(store, mailbox->id, &msgs, &n) < 0)
+		return -1;
+	struct imap_view *v = xcalloc(1, sizeof(*v));
+	v->mailbox_id = mailbox->id;
+	snprintf(v->name, sizeof(v->name), "%s", mailbox->name);
+	v->uidvalidity = mailbox->uidvalidity;
+	v->uidnext = mailbox->uidnext;
+	v->highestmodseq = mailbox->highestmodseq;
+	v->read_only = read_only;
+	view_reserve(v, n);
+	for (size_t i = 0; i < n; i++)
+		view_append(v, &msgs[i]);
+	free(msgs);
+	*view_r = v;
+	return 0;
+}
+
+void imap_view_free(struct imap_view **vp)
+{
+	struct imap_view *v = *vp;
+	if (v == NULL)
+		return;
+	free(v->uids);
+	free(v->flags);
+	free(v->modseqs);
+	free(v);
+	*vp = NULL;
+}
+
+uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->count && v->uids[lo] == uid ? (uint32_t)(lo + 1) : 0;
+}
+
+/*
+ * Report and drop the messages marked expunged. EXPUNGE numbers are given
+ * in ascending order, each one already counting the removals before it.
+ * With QRESYNC enabled, one VANISHED response carries the UIDs instead.
+ */
+static void view_report_expunges(struct imap_session *s, struct buf *out)
+{
+	struct imap_view *v = s->view;
+	uint32_t *gone = s->qresync ? xcalloc(v->n_pending_expunges, sizeof(*gone)) : NULL;
+	size_t n_gone = 0, w = 0;
+	for (size_t i = 0; i < v->count; i++) {
+		if ((v->flags[i] & IMAP_VIEW_EXPUNGED) == 0) {
+			v->uids[w] = v->uids[i];
+			v->flags[w] = v->flags[i];
+			v->modseqs[w] = v->modseqs[i];
+			w++;
+			continue;
+		}
+		if (gone != NULL)
+			gone[n_gone++] = v->uids[i];
+		else
+			buf_printf(out, "* %zu EXPUNGE\r\n", w + 1);
+	}
+	if (gone != NULL && n_gone > 0) {
+		/* The QRESYNC hook: RFC 7162 3.2.10. */
+		buf_append_str(out, "* VANISHED ");
+		imap_seqset_write(out, gone, n_gone);
+		buf_append_str(out, "\r\n");
+	}
+	free(gone);
+	v->count = w;
+	v->n_pending_expunges = 0;
+}
+
+static void view_report_flags(struct imap_session *s, struct buf *out, size_t idx)
+{
+	const struct imap_view *v = s->view;
+	buf_printf(out, "* %zu FETCH (UID %" PRIu32 " ", idx + 1, v->uids[idx]);
+	if (s->condstore)
+		buf_printf(out, "MODSEQ (%" PRIu64 ") ", v->modseqs[idx]);
+	buf_append_str(out, "FLAGS ");
+	imap_write_flags(out, v->flags[idx]);
+	buf_append_str(out, ")\r\n");
+}
+
+/*
+ * Walk the view and the store's list (both in UID order) together: mark
+ * what vanished, note changed flags (changed[i]), and return the index in
+ * msgs of the first message the view has never seen.
+ */
+static size_t view_merge(struct imap_view *v, const struct store_message *msgs,
+			 size_t n, bool *changed)
+{
+	size_t i = 0, j = 0;
+	while (i < v->count) {
+		if (j < n && msgs[j].uid < v->uids[i]) {
+			j++; /* older than what we know: cannot happen, skip */
+			continue;
+		}
+		if (j < n && msgs[j].uid == v->uids[i]) {
+			uint32_t known = v->flags[i] & ~IMAP_VIEW_EXPUNGED;
+			if ((v->flags[i] & IMAP_VIEW_EXPUNGED) == 0 &&
+			    (known != msgs[j].flags || v->modseqs[i] != msgs[j].modseq)) {
+				changed[i] = known != msgs[j].flags;
+				v->flags[i] = msgs[j].flags & ~IMAP_VIEW_EXPUNGED;
+				v->modseqs[i] = msgs[j].modseq;
+			}
+			i++, j++;
+			continue;
+		}
+		if ((v->flags[i] & IMAP_VIEW_EXPUNGED) == 0) {
+			v->flags[i] |= IMAP_VIEW_EXPUNGED;
+			v->n_pending_expunges++;
+		}
+		i++;
+	}
+	uint32_t last = v->count > 0 ? v->uids[v->count - 1] : 0;
+	while (j < n && msgs[j].uid <= last)
+		j++;
+	return j;
+}
+
+/* Nothing changed since the view was last brought up to date? */
+static bool view_unchanged(struct imap_session *s, struct store_mailbox *mb_r,
+			   bool *have_mb_r)
+{
+	const struct imap_view *v = s->view;
+	*have_mb_r = store_mailbox_get(s->store, s->account.id, v->name, mb_r) == 1 &&
+		     mb_r->id == v->mailbox_id;
+	return *have_mb_r && mb_r->highestmodseq == v->highestmodseq &&
+	       mb_r->uidnext == v->uidnext;
+}
+
+int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
+{
+	struct imap_view *v = s->view;
+	if (v == NULL)
+		return 0;
+	struct store_mailbox mb;
+	bool have_mb;
+	if (view_unchanged(s, &mb, &have_mb)) {
+		if (allow_expunge && v->n_pending_expunges > 0)
+			view_report_expunges(s, out);
+		return 0;
+	}
+	/*
+	 * A renamed or deleted mailbox is not found by name: its id still
+	 * lists what is left of it (nothing, once deleted).
+	 */
+	struct store_message *msgs = NULL;
+	size_t n = 0;
+	if (store_message_list(s->store, v->mailbox_id, &msgs, &n) < 0)
+		return -1;
+	bool *changed = xcalloc(v->count + 1, sizeof(*changed));
+	size_t first_new = view_merge(v, msgs, n, changed);
+	/*
+	 * Expunges first; changed[] is compacted the same way so that the
+	 * FETCH responses below use the sequence numbers the client now has.
+	 */
+	if (allow_expunge && v->n_pending_expunges > 0) {
+		size_t w = 0;
+		for (size_t i = 0; i < v->count; i++) {
+			if ((v->flags[i] & IMAP_VIEW_EXPUNGED) == 0)
+				changed[w++] = changed[i];
+		}
+		view_report_expunges(s, out);
+	}
+	for (size_t i = 0; i < v->count; i++) {
+		if (changed[i] && (v->flags[i] & IMAP_VIEW_EXPUNGED) == 0)
+			view_report_flags(s, out, i);
+	}
+	free(changed);
+	size_t before = v->count;
+	for (size_t j = first_new; j < n; j++)
+		view_append(v, &msgs[j]);
+	if (v->count != before)
+		buf_printf(out, "* %zu EXISTS\r\n", v->count);
+	if (have_mb) {
+		v->highestmodseq = mb.highestmodseq;
+		v->uidnext = mb.uidnext;
+	} else {
+		for (size_t j = 0; j < n; j++) {
+			if (msgs[j].modseq > v->highestmodseq)
+				v->highestmodseq = msgs[j].modseq;
+		}
+		if (n > 0 && msgs[n - 1].uid >= v->uidnext)
+			v->uidnext = msgs[n - 1].uid + 1;
+	}
+	free(msgs);
+	return 0;
+}
