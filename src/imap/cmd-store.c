@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -165,11 +166,29 @@ static uint32_t expected_flags(uint32_t told, const struct store_flags_update *u
 	}
 }
 
+static void store_fetch_line(struct imap_cmd *cmd, struct buf *out, uint32_t seq,
+			     const struct store_flags_result *res, bool flags)
+{
+	const char *sep = "";
+	buf_printf(out, "* %u FETCH (", seq);
+	if (flags) {
+		buf_append_str(out, "FLAGS ");
+		write_flags_keywords(out, res->flags, res->keywords);
+		sep = " ";
+	}
+	if (cmd->uid) {
+		buf_printf(out, "%sUID %u", sep, res->uid);
+		sep = " ";
+	}
+	if (cmd->session->condstore)
+		buf_printf(out, "%sMODSEQ (%llu)", sep, (unsigned long long)res->modseq);
+	buf_append_str(out, ")\r\n");
+}
+
 static void store_report(struct imap_cmd *cmd, struct buf *out, const struct store_req *req,
 			 const struct store_flags_outcome *o)
 {
-	struct imap_session *s = cmd->session;
-	struct imap_view *v = s->view;
+	struct imap_view *v = cmd->session->view;
 	for (size_t i = 0; i < o->n_results; i++) {
 		const struct store_flags_result *res = &o->results[i];
 		uint32_t seq = imap_view_seq(v, res->uid);
@@ -178,24 +197,15 @@ static void store_report(struct imap_cmd *cmd, struct buf *out, const struct sto
 		bool others = res->changed
 				      ? expected_flags(v->flags[seq - 1], &req->u) != res->flags
 				      : v->modseqs[seq - 1] != res->modseq;
-		if (req->silent && !res->changed)
-			continue;
-		if (req->silent && others)
-			continue; /* the sync reports it with everything it holds */
-		buf_printf(out, "* %u FETCH (", seq);
-		if (!req->silent) {
-			buf_append_str(out, "FLAGS ");
-			write_flags_keywords(out, res->flags, res->keywords);
-		}
-		if (cmd->uid)
-			buf_printf(out, "%sUID %u", req->silent ? "" : " ", res->uid);
-		if (s->condstore)
-			buf_printf(out, "%sMODSEQ (%llu)", req->silent && !cmd->uid ? "" : " ",
-				   (unsigned long long)res->modseq);
-		buf_append_str(out, ")\r\n");
-		if (req->silent && !cmd->uid && !s->condstore) {
-			/* Nothing to say for this one: undo the "* n FETCH (". */
-			out->len -= (size_t)snprintf(NULL, 0, "* %u FETCH ()\r\n", seq);
+		if (req->silent) {
+			/* Nothing new, or news from others that the sync reports. */
+			if (!res->changed || others)
+				continue;
+			/* RFC 7162 3.2: the new MODSEQ is still sent. */
+			if (cmd->session->condstore)
+				store_fetch_line(cmd, out, seq, res, false);
+		} else {
+			store_fetch_line(cmd, out, seq, res, true);
 		}
 		v->flags[seq - 1] = (v->flags[seq - 1] & IMAP_VIEW_EXPUNGED) | res->flags;
 		v->modseqs[seq - 1] = res->modseq;

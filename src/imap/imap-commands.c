@@ -39,15 +39,15 @@ static const struct imap_command imap_commands[] = {
 	{"ENABLE", cmd_enable, AUTH},
 	{"SELECT", cmd_select, AUTHED},
 	{"EXAMINE", cmd_examine, AUTHED},
-	/* {"CREATE", cmd_create, AUTHED}, */
-	/* {"DELETE", cmd_delete, AUTHED}, */
-	/* {"RENAME", cmd_rename, AUTHED}, */
-	/* {"SUBSCRIBE", cmd_subscribe, AUTHED}, */
-	/* {"UNSUBSCRIBE", cmd_unsubscribe, AUTHED}, */
-	/* {"LIST", cmd_list, AUTHED}, */
-	/* {"LSUB", cmd_lsub, AUTHED}, */
-	/* {"NAMESPACE", cmd_namespace, AUTHED}, */
-	/* {"STATUS", cmd_status, AUTHED}, */
+	{"CREATE", cmd_create, AUTHED},
+	{"DELETE", cmd_delete, AUTHED},
+	{"RENAME", cmd_rename, AUTHED},
+	{"SUBSCRIBE", cmd_subscribe, AUTHED},
+	{"UNSUBSCRIBE", cmd_unsubscribe, AUTHED},
+	{"LIST", cmd_list, AUTHED},
+	{"LSUB", cmd_lsub, AUTHED},
+	{"NAMESPACE", cmd_namespace, AUTHED},
+	{"STATUS", cmd_status, AUTHED},
 	{"APPEND", cmd_append, AUTHED},
 	{"IDLE", cmd_idle, AUTHED},
 	/* selected (6.4) */
@@ -55,11 +55,13 @@ static const struct imap_command imap_commands[] = {
 	{"CLOSE", cmd_close, SELECTED},
 	{"UNSELECT", cmd_unselect, SELECTED},
 	{"EXPUNGE", cmd_expunge, SELECTED | UID | MODIFIES},
-	/* {"SEARCH", cmd_search, SELECTED | UID | NO_EXPUNGE}, */
-	/* {"FETCH", cmd_fetch, SELECTED | UID | NO_EXPUNGE}, */
-	/* {"STORE", cmd_store, SELECTED | UID | MODIFIES | NO_EXPUNGE}, */
-	/* {"COPY", cmd_copy, SELECTED | UID}, */
-	/* {"MOVE", cmd_move, SELECTED | UID | MODIFIES}, */
+	{"SEARCH", cmd_search, SELECTED | UID | NO_EXPUNGE},
+	{"FETCH", cmd_fetch, SELECTED | UID | NO_EXPUNGE},
+	{"STORE", cmd_store, SELECTED | UID | MODIFIES | NO_EXPUNGE},
+	{"COPY", cmd_copy, SELECTED | UID},
+	{"MOVE", cmd_move, SELECTED | UID | MODIFIES},
+	{"SORT", cmd_sort, SELECTED | UID | NO_EXPUNGE},
+	{"THREAD", cmd_thread, SELECTED | UID | NO_EXPUNGE},
 };
 
 const struct imap_command *imap_command_find(const char *name)
@@ -78,7 +80,8 @@ const struct imap_command *imap_command_find(const char *name)
 static const char imap_caps[] =
 	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT "
 	"UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH "
-	"SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT";
+	"SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT"
+	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

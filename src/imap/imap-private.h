@@ -474,6 +474,9 @@ int imap_status_write(struct imap_session *s, struct buf *out, const char *name,
  */
 bool imap_list_match(const char *pattern, const char *name);
 
+/* --- FETCH (cmd-fetch.c; sections in imap-fetch-section.h) ----------------- */
+imap_cmd_func_t cmd_fetch;
+
 /* --- the command table (imap-commands.c) ------------------------------------ */
 const struct imap_command *imap_command_find(const char *name);
 /* The capability list for this session's state, without "* CAPABILITY ". */

@@ -34,8 +34,13 @@ void imap_session_set_state(struct imap_session *s, enum imap_state to)
 {
 	log_debug("imap.state", "session=%s from=%s to=%s", s->session_id,
 		  imap_state_name(s->state), imap_state_name(to));
-	if (s->state == IMAP_STATE_SELECTED && to != IMAP_STATE_SELECTED)
+	if (s->state == IMAP_STATE_SELECTED && to != IMAP_STATE_SELECTED) {
 		imap_view_free(&s->view);
+		/* RFC 5182 2.1: "$" is emptied when the mailbox is left. */
+		free(s->saved_uids);
+		s->saved_uids = NULL;
+		s->n_saved_uids = 0;
+	}
 	s->state = to;
 }
 
@@ -173,7 +178,10 @@ static int mailbox_name_check(const char *name, const char **error_r)
 	}
 	for (const char *p = name; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f || c == '*' || c == '%') {
+		/* C1 controls (U+0080..U+009F, 0xC2 0x80..0x9F) too. */
+		bool c1 = c == 0xc2 && (unsigned char)p[1] >= 0x80 &&
+			  (unsigned char)p[1] <= 0x9f;
+		if (c < 0x20 || c == 0x7f || c1 || c == '*' || c == '%') {
 			*error_r = "Invalid characters in mailbox name";
 			return -1;
 		}

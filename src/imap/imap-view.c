@@ -122,38 +122,55 @@ static void view_report_expunges(struct imap_session *s, struct buf *out)
 	v->n_pending_expunges = 0;
 }
 
-static void view_report_flags(struct imap_session *s, struct buf *out, size_t idx)
+/*
+ * FETCH FLAGS is the whole flag list: the keywords come from the store's
+ * listing (m), which the view does not keep (cmd-select.c's note: keyword
+ * changes must reach other sessions too).
+ */
+static void view_report_flags(struct imap_session *s, struct buf *out, size_t idx,
+			      const struct store_message_ex *m)
 {
 	const struct imap_view *v = s->view;
 	buf_printf(out, "* %zu FETCH (UID %" PRIu32 " ", idx + 1, v->uids[idx]);
 	if (s->condstore)
 		buf_printf(out, "MODSEQ (%" PRIu64 ") ", v->modseqs[idx]);
 	buf_append_str(out, "FLAGS ");
-	imap_write_flags(out, v->flags[idx]);
-	buf_append_str(out, ")\r\n");
+	struct buf tmp;
+	buf_init(&tmp);
+	imap_write_flags(&tmp, v->flags[idx]);
+	buf_append(out, tmp.data, tmp.len - 1); /* without ')' */
+	if (m->keywords != NULL && m->keywords[0] != '\0') {
+		if (tmp.len > 2)
+			buf_append(out, " ", 1);
+		buf_append_str(out, m->keywords);
+	}
+	buf_deinit(&tmp);
+	buf_append_str(out, "))\r\n");
 }
 
 /*
  * Walk the view and the store's list (both in UID order) together: mark
- * what vanished, note changed flags (changed[i]), and return the index in
- * msgs of the first message the view has never seen.
+ * what vanished, note changed flags (changed[i] = index in msgs + 1), and
+ * return the index in msgs of the first message the view has never seen.
+ * A new MODSEQ with the same system flags is a keyword change: reported too.
  */
-static size_t view_merge(struct imap_view *v, const struct store_message *msgs,
-			 size_t n, bool *changed)
+static size_t view_merge(struct imap_view *v, const struct store_message_ex *msgs,
+			 size_t n, size_t *changed)
 {
 	size_t i = 0, j = 0;
 	while (i < v->count) {
-		if (j < n && msgs[j].uid < v->uids[i]) {
+		if (j < n && msgs[j].msg.uid < v->uids[i]) {
 			j++; /* older than what we know: cannot happen, skip */
 			continue;
 		}
-		if (j < n && msgs[j].uid == v->uids[i]) {
+		if (j < n && msgs[j].msg.uid == v->uids[i]) {
+			const struct store_message *m = &msgs[j].msg;
 			uint32_t known = v->flags[i] & ~IMAP_VIEW_EXPUNGED;
 			if ((v->flags[i] & IMAP_VIEW_EXPUNGED) == 0 &&
-			    (known != msgs[j].flags || v->modseqs[i] != msgs[j].modseq)) {
-				changed[i] = known != msgs[j].flags;
-				v->flags[i] = msgs[j].flags & ~IMAP_VIEW_EXPUNGED;
-				v->modseqs[i] = msgs[j].modseq;
+			    (known != m->flags || v->modseqs[i] != m->modseq)) {
+				changed[i] = j + 1;
+				v->flags[i] = m->flags & ~IMAP_VIEW_EXPUNGED;
+				v->modseqs[i] = m->modseq;
 			}
 			i++, j++;
 			continue;
@@ -165,7 +182,7 @@ static size_t view_merge(struct imap_view *v, const struct store_message *msgs,
 		i++;
 	}
 	uint32_t last = v->count > 0 ? v->uids[v->count - 1] : 0;
-	while (j < n && msgs[j].uid <= last)
+	while (j < n && msgs[j].msg.uid <= last)
 		j++;
 	return j;
 }
@@ -197,11 +214,11 @@ int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
 	 * A renamed or deleted mailbox is not found by name: its id still
 	 * lists what is left of it (nothing, once deleted).
 	 */
-	struct store_message *msgs = NULL;
+	struct store_message_ex *msgs = NULL;
 	size_t n = 0;
-	if (store_message_list(s->store, v->mailbox_id, &msgs, &n) < 0)
+	if (store_message_list_full(s->store, v->mailbox_id, &msgs, &n) < 0)
 		return -1;
-	bool *changed = xcalloc(v->count + 1, sizeof(*changed));
+	size_t *changed = xcalloc(v->count + 1, sizeof(*changed));
 	size_t first_new = view_merge(v, msgs, n, changed);
 	/*
 	 * Expunges first; changed[] is compacted the same way so that the
@@ -216,13 +233,13 @@ int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
 		view_report_expunges(s, out);
 	}
 	for (size_t i = 0; i < v->count; i++) {
-		if (changed[i] && (v->flags[i] & IMAP_VIEW_EXPUNGED) == 0)
-			view_report_flags(s, out, i);
+		if (changed[i] != 0 && (v->flags[i] & IMAP_VIEW_EXPUNGED) == 0)
+			view_report_flags(s, out, i, &msgs[changed[i] - 1]);
 	}
 	free(changed);
 	size_t before = v->count;
 	for (size_t j = first_new; j < n; j++)
-		view_append(v, &msgs[j]);
+		view_append(v, &msgs[j].msg);
 	if (v->count != before)
 		buf_printf(out, "* %zu EXISTS\r\n", v->count);
 	if (have_mb) {
@@ -230,12 +247,12 @@ int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
 		v->uidnext = mb.uidnext;
 	} else {
 		for (size_t j = 0; j < n; j++) {
-			if (msgs[j].modseq > v->highestmodseq)
-				v->highestmodseq = msgs[j].modseq;
+			if (msgs[j].msg.modseq > v->highestmodseq)
+				v->highestmodseq = msgs[j].msg.modseq;
 		}
-		if (n > 0 && msgs[n - 1].uid >= v->uidnext)
-			v->uidnext = msgs[n - 1].uid + 1;
+		if (n > 0 && msgs[n - 1].msg.uid >= v->uidnext)
+			v->uidnext = msgs[n - 1].msg.uid + 1;
 	}
-	free(msgs);
+	store_message_ex_free(&msgs, n);
 	return 0;
 }

@@ -511,7 +511,9 @@ int store_mailbox_rename(struct store *s, int64_t account_id, const char *from,
 		return -1;
 	if (strcmp(src, dst) == 0)
 		return store_fail(s, error_r, "mailbox already exists");
-	if (strncmp(dst, src, strlen(src)) == 0 && dst[strlen(src)] == '/')
+	/* INBOX's rename moves messages, not children: INBOX/old is fine. */
+	if (strcmp(src, "INBOX") != 0 && strncmp(dst, src, strlen(src)) == 0 &&
+	    dst[strlen(src)] == '/')
 		return store_fail(s, error_r, "cannot rename a mailbox into itself");
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;

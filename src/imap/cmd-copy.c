@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * COPY, MOVE and their UID forms (RFC 9051 6.4.7-8, RFC 6851 MOVE, RFC
+ * 4315 UIDPLUS). Both run in one store transaction (store_message_copy,
+ * store_message_move) so nothing is half done. The reply carries COPYUID
+ * (uidvalidity source-uids destination-uids); for MOVE it goes in an
+ * untagged OK before the EXPUNGE (or VANISHED) responses, which the
+ * after-command sync of the tagged OK produces from the store. A missing
+ * destination gets [TRYCREATE], a full quota [OVERQUOTA].
+ */
+#include "imap/imap-private.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* "uidvalidity 1:3,5 10:13" from the pairs actually copied. */
+static void copyuid_write(struct buf *out, uint32_t uidvalidity, const uint32_t *src,
+			  const uint32_t *dst, size_t n)
+{
+	uint32_t *s = xcalloc(n, sizeof(*s));
+	uint32_t *d = xcalloc(n, sizeof(*d));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (dst[i] == 0)
+			continue;
+		s[k] = src[i];
+		d[k++] = dst[i];
+	}
+	buf_printf(out, "%u ", uidvalidity);
+	imap_seqset_write(out, s, k);
+	buf_append(out, " ", 1);
+	imap_seqset_write(out, d, k);
+	free(s);
+	free(d);
+}
+
+static size_t count_copied(const uint32_t *dst, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += dst[i] != 0;
+	return k;
+}
+
+static enum imap_cmd_ret copy_fail(struct imap_cmd *cmd, struct buf *out,
+				   const char *error)
+{
+	struct imap_session *s = cmd->session;
+	log_info("imap.copy_failed", "session=%s cmd=%s error=\"%s\"", s->session_id,
+		 cmd->name, error);
+	if (strncmp(error, "quota", 5) == 0)
+		return imap_cmd_no(cmd, out, "[OVERQUOTA] Quota exceeded");
+	return imap_cmd_no(cmd, out, "[SERVERBUG] %s failed", cmd->name);
+}
+
+static enum imap_cmd_ret copy_or_move(struct imap_cmd *cmd, struct buf *out, bool move)
+{
+	struct imap_session *s = cmd->session;
+	const char *set, *wire, *error;
+	if (!imap_arg_get_atom(&cmd->args[0], &set) ||
+	    !imap_arg_get_astring(&cmd->args[1], &wire) || !imap_arg_is_eol(&cmd->args[2]))
+		return imap_cmd_bad(cmd, out, "Usage: %s sequence-set mailbox", cmd->name);
+	char *name;
+	if (imap_mailbox_name_from_client(s, wire, &name, &error) < 0)
+		return imap_cmd_no(cmd, out, "[CANNOT] %s", error);
+	struct store_mailbox dst;
+	int r = store_mailbox_get(s->store, s->account.id, name, &dst);
+	free(name);
+	if (r <= 0)
+		return r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
+			      : imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the mailbox");
+	if (move && dst.id == s->view->mailbox_id)
+		return imap_cmd_no(cmd, out, "[CANNOT] Source and destination are the same");
+	uint32_t *uids;
+	size_t n;
+	if (imap_search_resolve_set(s, set, cmd->uid, &uids, &n, &error) < 0)
+		return imap_cmd_bad(cmd, out, "%s", error);
+	if (n == 0)
+		return imap_cmd_ok(cmd, out, "%s completed, nothing to do", cmd->name);
+	uint32_t *dst_uids = xcalloc(n, sizeof(*dst_uids));
+	r = move ? store_message_move(s->store, s->view->mailbox_id, uids, n, dst.id,
+				      dst_uids, &error)
+		 : store_message_copy(s->store, s->view->mailbox_id, uids, n, dst.id, dst_uids,
+				      &error);
+	enum imap_cmd_ret ret;
+	if (r < 0) {
+		ret = copy_fail(cmd, out, error);
+	} else if (count_copied(dst_uids, n) == 0) {
+		ret = imap_cmd_ok(cmd, out, "%s completed, nothing to do", cmd->name);
+	} else {
+		struct buf cu;
+		buf_init(&cu);
+		copyuid_write(&cu, dst.uidvalidity, uids, dst_uids, n);
+		if (move) {
+			buf_printf(out, "* OK [COPYUID %s] Moved\r\n", buf_cstr(&cu));
+			ret = imap_cmd_ok(cmd, out, "MOVE completed");
+		} else {
+			ret = imap_cmd_ok(cmd, out, "[COPYUID %s] COPY completed", buf_cstr(&cu));
+		}
+		buf_deinit(&cu);
+	}
+	free(dst_uids);
+	free(uids);
+	return ret;
+}
+
+enum imap_cmd_ret cmd_copy(struct imap_cmd *cmd, struct buf *out)
+{
+	return copy_or_move(cmd, out, false);
+}
+
+enum imap_cmd_ret cmd_move(struct imap_cmd *cmd, struct buf *out)
+{
+	return copy_or_move(cmd, out, true);
+}
