@@ -6,7 +6,7 @@
 CC      ?= cc
 PKGS    := openssl sqlite3 libsodium gmime-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lunbound
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -pthread

@@ -36,10 +36,10 @@ static const char init_usage[] =
 	"certificate in DIR/tls, the store in DIR/data, the domain (default\n"
 	"example.test) and the account demo@DOMAIN with a generated password.\n"
 	"Listeners bind IP (default 127.0.0.1) on unprivileged ports (2525 SMTP,\n"
-	"2587 submission, 2465 submissions, 2110 POP3, 2995 POP3S) unless\n"
-	"--standard-ports (25, 587, 465, 110, 995; needs root).\n"
+	"2587 submission, 2465 submissions, 2110 POP3, 2995 POP3S, 2143 IMAP,\n"
+	"2993 IMAPS) unless --standard-ports (25, 587, 465, 110, 995, 143, 993;\n"
+	"needs root).\n"
 	"Then: facteur -c DIR/facteur.conf serve\n";
-
 static int parse_opts(int argc, char **argv, struct init_opts *o)
 {
 	for (int i = 1; i < argc; i++) {
@@ -83,6 +83,14 @@ static int mkdir_p(const char *path, mode_t mode)
 	return -1;
 }
 
+/* smtp, submission, submissions, pop3, pop3s, imap, imaps */
+static const int *init_ports(bool standard)
+{
+	static const int std_ports[] = {25, 587, 465, 110, 995, 143, 993};
+	static const int embedded_ports[] = {2525, 2587, 2465, 2110, 2995, 2143, 2993};
+	return standard ? std_ports : embedded_ports;
+}
+
 /* When init runs as root and the 'facteur' system user exists (the setup
  * script creates it), the daemon drops to it: it must own its files. */
 static const struct passwd *run_as_user(void)
@@ -119,9 +127,7 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		fprintf(stderr, "facteur: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	const int *p = o->standard_ports
-			       ? (const int[]){25, 587, 465, 110, 995, 143, 993}
-			       : (const int[]){2525, 2587, 2465, 2110, 2995, 2143, 2993};
+	const int *p = init_ports(o->standard_ports);
 	fprintf(f,
 		"# facteur configuration, written by 'facteur init'.\n"
 		"# Every key is described in docs/CONFIGURATION.md.\n"
@@ -213,18 +219,18 @@ int cli_init(int argc, char **argv)
 	}
 	if (create_store(data, o.domain, pw, sizeof(pw)) < 0 || chown_tree(dir) < 0)
 		goto out;
+	const int *p = init_ports(o.standard_ports);
 	printf("facteur initialised in %s\n\n"
-	       "  start:      facteur -c %s serve\n"
-	       "  account:    demo@%s\n"
-	       "  password:   %s\n"
-	       "  SMTP (MX):  %s port %s (STARTTLS)\n"
-	       "  submission: %s port %s (STARTTLS) and %s (TLS)\n"
-	       "  POP3:       %s port %s (STLS) and %s (TLS)\n"
+	       "  start:       facteur -c %s serve\n"
+	       "  account:     demo@%s\n"
+	       "  password:    %s\n"
+	       "  SMTP (MX):   %s port %d (STARTTLS)\n"
+	       "  submission:  %s port %d (STARTTLS) and %d (TLS)\n"
+	       "  POP3:        %s port %d (STLS) and %d (TLS)\n"
+	       "  IMAP:        %s port %d (STARTTLS) and %d (TLS)\n"
 	       "  certificate: self-signed, %s\n",
-	       dir, conf, o.domain, pw, o.address, o.standard_ports ? "25" : "2525",
-	       o.address, o.standard_ports ? "587" : "2587",
-	       o.standard_ports ? "465" : "2465", o.address,
-	       o.standard_ports ? "110" : "2110", o.standard_ports ? "995" : "2995", cert);
+	       dir, conf, o.domain, pw, o.address, p[0], o.address, p[1], p[2],
+	       o.address, p[3], p[4], o.address, p[5], p[6], cert);
 	ret = CLI_EXIT_OK;
 out:
 	explicit_bzero(pw, sizeof(pw));

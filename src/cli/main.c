@@ -36,7 +36,7 @@ static const struct subcommand subcommands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: facteur [-c CONFIG] COMMAND [ARGS]\n\n"
-		   "facteur is an all-in-one mail server (SMTP, submission, POP3).\n\n"
+		   "facteur is an all-in-one mail server (SMTP, submission, POP3, IMAP).\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-14s %s\n", subcommands[i].name, subcommands[i].summary);
