@@ -8,6 +8,7 @@
  * session checks the flags before the handler is called.
  */
 #include "imap/imap-private.h"
+#include "lib/config.h"
 
 #include <string.h>
 #include <strings.h>
@@ -80,12 +81,16 @@ const struct imap_command *imap_command_find(const char *name)
 static const char imap_caps[] =
 	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT "
 	"UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH "
-	"SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT"
+	"SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE "
+	"CREATE-SPECIAL-USE STATUS=SIZE"
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {
 	buf_append_str(out, imap_caps);
+	if (s->config != NULL)
+		buf_printf(out, " APPENDLIMIT=%llu",
+			   (unsigned long long)s->config->max_message_size);
 	if (s->state != IMAP_STATE_NOT_AUTHENTICATED)
 		return;
 	if (s->tls_available && !s->tls)
