@@ -24,6 +24,11 @@ OBJS      := $(SRCS:%.c=$(BUILD)/obj/%.o)
 DEPS      := $(OBJS:.o=.d)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Shared test fixtures (tests/unit/*.c that are not test-*.c), linked into every unit test.
+UNIT_LIB_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+DEPS      += $(UNIT_LIB_OBJS:.o=.d)
+.SECONDARY: $(UNIT_LIB_OBJS)
 
 all: $(BUILD)/facteur $(UNIT_BINS)
 
@@ -38,9 +43,9 @@ $(BUILD)/libfacteur.a: $(OBJS)
 $(BUILD)/facteur: $(BUILD)/obj/src/cli/main.o $(BUILD)/libfacteur.a
 	$(CC) $(LDSAN) -pthread -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfacteur.a
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_OBJS) $(wildcard tests/unit/*.h) $(BUILD)/libfacteur.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libfacteur.a $(LDSAN) $(PKG_LIBS) -lcmocka
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(UNIT_LIB_OBJS) $(BUILD)/libfacteur.a $(LDSAN) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail

@@ -14,6 +14,7 @@
 #include "net/net.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
+#include "queue/queue.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -139,8 +140,14 @@ int cli_serve(int argc, char **argv)
 	pthread_t sigthr;
 	pthread_create(&sigthr, NULL, signal_thread, &sw);
 
+	/* Outbound delivery runs beside the workers (signals blocked: inherited). */
+	struct queue_manager *qm = NULL;
+	int run = queue_manager_start(&cfg, &qm, &err);
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
-	int run = net_server_run(server, &hooks, &err);
+	if (run == 0)
+		run = net_server_run(server, &hooks, &err);
+	/* Joined before anything it uses (cfg) is freed. */
+	queue_manager_stop(&qm);
 	/* The signal thread must be gone before the server is freed: wake it
 	 * (if no signal came) and join it. */
 	atomic_store(&sw.done, true);

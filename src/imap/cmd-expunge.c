@@ -17,25 +17,14 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-static bool saved_contains(const struct imap_session *s, uint32_t uid)
-{
-	size_t lo = 0, hi = s->n_saved_uids;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->saved_uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->n_saved_uids && s->saved_uids[lo] == uid;
-}
-
 static bool uid_wanted(const struct imap_session *s, const struct imap_seqset *set,
 		       uint32_t uid)
 {
 	if (set == NULL)
 		return true;
-	return set->saved ? saved_contains(s, uid) : imap_seqset_contains(set, uid);
+	if (set->saved)
+		return imap_uid_find(s->saved_uids, s->n_saved_uids, uid, NULL);
+	return imap_seqset_contains(set, uid);
 }
 
 int imap_expunge_deleted(struct imap_session *s, const char *uid_set, size_t *n_r,

@@ -205,6 +205,12 @@ int imap_seqset_parse(const char *text, uint32_t star, struct imap_seqset *set_r
 		      const char **error_r);
 void imap_seqset_free(struct imap_seqset *set);
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n);
+/*
+ * Binary search of uid in uids[0..n), sorted ascending (a view's UIDs, the
+ * saved SEARCHRES UIDs). True when present, with its index in *index_r
+ * (may be NULL).
+ */
+bool imap_uid_find(const uint32_t *uids, size_t n, uint32_t uid, size_t *index_r);
 /* Total numbers in the set (saturating). */
 uint64_t imap_seqset_size(const struct imap_seqset *set);
 /* Iterate: *pos starts at 0; returns false at the end. */

@@ -1041,17 +1041,7 @@ static bool field_has(const char *value, const struct imap_search_key *k)
 
 static bool uid_saved(const struct imap_session *s, uint32_t uid)
 {
-	size_t lo = 0, hi = s->n_saved_uids;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->saved_uids[mid] == uid)
-			return true;
-		if (s->saved_uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return imap_uid_find(s->saved_uids, s->n_saved_uids, uid, NULL);
 }
 
 static int64_t day_of(time_t t)

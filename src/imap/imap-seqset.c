@@ -127,6 +127,23 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n)
 	return lo < set->count && set->ranges[lo].lo <= n;
 }
 
+bool imap_uid_find(const uint32_t *uids, size_t n, uint32_t uid, size_t *index_r)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || uids[lo] != uid)
+		return false;
+	if (index_r != NULL)
+		*index_r = lo;
+	return true;
+}
+
 uint64_t imap_seqset_size(const struct imap_seqset *set)
 {
 	uint64_t total = 0;

@@ -77,15 +77,8 @@ void imap_view_free(struct imap_view **vp)
 
 uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
 {
-	size_t lo = 0, hi = v->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < v->count && v->uids[lo] == uid ? (uint32_t)(lo + 1) : 0;
+	size_t i;
+	return imap_uid_find(v->uids, v->count, uid, &i) ? (uint32_t)(i + 1) : 0;
 }
 
 /*

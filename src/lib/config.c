@@ -57,6 +57,18 @@ void config_defaults(struct config *c)
 	c->auth_max_failures = 5;
 	c->auth_window = 60;
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
+	c->dns_forward = xstrdup("");
+	c->relay_port = 25;
+	c->smarthost = xstrdup("");
+	c->smarthost_user = xstrdup("");
+	c->smarthost_password_file = xstrdup("");
+	c->queue_retry_min = 300;
+	c->queue_retry_max = 4 * 3600;
+	c->queue_lifetime = 5 * 86400;
+	c->queue_delay_notice = 4 * 3600;
+	c->queue_max_connections = 20;
+	c->queue_max_per_destination = 3;
+	c->queue_timeout = 300;
 }
 
 void config_deinit(struct config *c)
@@ -67,6 +79,10 @@ void config_deinit(struct config *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->user);
+	free(c->dns_forward);
+	free(c->smarthost);
+	free(c->smarthost_user);
+	free(c->smarthost_password_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -150,6 +166,18 @@ static const struct key_def keys[] = {
 	{"pop3_max_line", K_UINT, OFF(pop3_max_line), 255, 1 << 20},
 	{"auth_max_failures", K_UINT, OFF(auth_max_failures), 1, 1000000},
 	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
+	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},
+	{"relay_port", K_UINT, OFF(relay_port), 1, 65535},
+	{"smarthost", K_STR, OFF(smarthost), 0, 0},
+	{"smarthost_user", K_STR, OFF(smarthost_user), 0, 0},
+	{"smarthost_password_file", K_STR, OFF(smarthost_password_file), 0, 0},
+	{"queue_retry_min", K_UINT, OFF(queue_retry_min), 1, 86400},
+	{"queue_retry_max", K_UINT, OFF(queue_retry_max), 1, 7 * 86400},
+	{"queue_lifetime", K_UINT, OFF(queue_lifetime), 1, 60 * 86400},
+	{"queue_delay_notice", K_UINT, OFF(queue_delay_notice), 1, 60 * 86400},
+	{"queue_max_connections", K_UINT, OFF(queue_max_connections), 1, 10000},
+	{"queue_max_per_destination", K_UINT, OFF(queue_max_per_destination), 1, 1000},
+	{"queue_timeout", K_UINT, OFF(queue_timeout), 1, 3600},
 };
 
 static int set_key(struct config *c, const char *key, const char *val,
@@ -299,6 +327,20 @@ int config_load(struct config *c, const char *path, char **error_r)
 	if (ret == 0 && c->n_listeners == 0) {
 		*error_r = xasprintf("%s: no listen.* key: nothing to serve", path);
 		ret = -1;
+	}
+	if (ret == 0 && *c->smarthost != '\0') {
+		const char *colon = strrchr(c->smarthost, ':');
+		uint64_t port;
+		if (colon == NULL || colon == c->smarthost ||
+		    parse_u64(colon + 1, 1, 65535, &port) < 0) {
+			*error_r = xasprintf("%s: smarthost: expected HOST:PORT", path);
+			ret = -1;
+		} else if ((*c->smarthost_user == '\0') !=
+			   (*c->smarthost_password_file == '\0')) {
+			*error_r = xasprintf("%s: smarthost_user and smarthost_password_file "
+					     "go together", path);
+			ret = -1;
+		}
 	}
 	if (ret == 0 && ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))) {
 		*error_r = xasprintf("%s: tls_cert and tls_key go together", path);

@@ -65,6 +65,20 @@ struct config {
 	 * loopback clients (the default), or always.
 	 */
 	enum config_plaintext_auth plaintext_auth;
+
+	/* outbound delivery (queue/) */
+	char *dns_forward;           /* "" = /etc/resolv.conf, else "IP[@PORT]" */
+	unsigned relay_port;         /* port of the destination MX hosts (25) */
+	char *smarthost;             /* "" or "HOST:PORT": relay everything there */
+	char *smarthost_user;        /* AUTH PLAIN after STARTTLS ("" = none) */
+	char *smarthost_password_file;
+	unsigned queue_retry_min;    /* seconds before the first retry ... */
+	unsigned queue_retry_max;    /* ... doubling up to this */
+	unsigned queue_lifetime;     /* seconds before a bounce */
+	unsigned queue_delay_notice; /* seconds before the "delayed" DSN */
+	unsigned queue_max_connections;     /* outbound, in total */
+	unsigned queue_max_per_destination; /* outbound, per domain */
+	unsigned queue_timeout;      /* seconds a remote server may stay silent */
 };
 
 /* Fill c with every default (no listeners). */

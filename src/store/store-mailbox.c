@@ -976,7 +976,10 @@ int store_queue_add(struct store *s, const char *sender,
 		store_tx_rollback(s);
 		return -1;
 	}
-	return store_tx_commit(s, error_r);
+	if (store_tx_commit(s, error_r) < 0)
+		return -1;
+	store_queue_wakeup(); /* the delivery thread, at once (store-queue.c) */
+	return 0;
 }
 
 int store_queue_list(struct store *s,

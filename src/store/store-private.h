@@ -161,6 +161,11 @@ int store_keywords_register(struct store *s, int64_t mailbox_id,
 			    const char *const *kw, size_t n, bool enforce_cap,
 			    struct store_kwlist *out, const char **error_r);
 
+/* --- outbound queue (store-queue.c) --- */
+
+/* Poke the fd given to store_queue_wakeup_fd, if any (after a queue commit). */
+void store_queue_wakeup(void);
+
 /* --- blobs (store-blob.c) --- */
 
 /* Hex SHA-256 of data into id (STORE_BLOB_ID_LEN + 1 bytes). */

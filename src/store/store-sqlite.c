@@ -94,6 +94,8 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL, PRIMARY KEY(account_id, name)) WITHOUT ROWID;"
 	"INSERT INTO subscriptions(account_id, name)"
 	"  SELECT account_id, name FROM mailboxes WHERE subscribed <> 0;",
+	/* 3: outbound delivery: the delay notice goes out once per entry. */
+	"ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

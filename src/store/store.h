@@ -242,6 +242,52 @@ int store_queue_list(struct store *s,
 		     void *ctx);
 int store_queue_delete(struct store *s, int64_t id, const char **error_r);
 
+/* --- outbound queue: delivery (store-queue.c) -------------------------- */
+/*
+ * For the queue manager (queue/) and the queue CLI. Schema step 3 added
+ * queue.delay_notified; store_queue_due and store_queue_get fill it in
+ * struct store_queue_delivery (store_queue_list does not know it).
+ */
+struct store_queue_delivery {
+	struct store_queue_entry e;
+	bool delay_notified; /* the "delayed" DSN went out */
+};
+
+/*
+ * Entries whose next_attempt <= now, oldest due first, at most limit.
+ * *v_r is malloc'd (may be NULL when *n_r is 0), the caller frees it.
+ * Returns 0 / -1.
+ */
+int store_queue_due(struct store *s, time_t now, size_t limit,
+		    struct store_queue_delivery **v_r, size_t *n_r);
+/* One entry by id: 1 found / 0 no such entry / -1 error. */
+int store_queue_get(struct store *s, int64_t id, struct store_queue_delivery *d_r);
+/*
+ * A failed attempt: attempts + 1, next_attempt and last_error (truncated
+ * to 255 bytes) set. A vanished entry (deleted meanwhile) is not an error.
+ * Returns 0 / -1.
+ */
+int store_queue_defer(struct store *s, int64_t id, time_t next_attempt,
+		      const char *last_error, const char **error_r);
+/* Record that the delay notice for id went out. 0 / -1. */
+int store_queue_set_delay_notified(struct store *s, int64_t id, const char **error_r);
+/*
+ * Make entry id (0: every entry) due at `when` (flush / retry). Returns the
+ * number of entries changed (0 when id does not exist), -1 on error.
+ */
+int store_queue_reschedule(struct store *s, int64_t id, time_t when,
+			   const char **error_r);
+/*
+ * The earliest next_attempt of the queue: 1 (in *when_r) / 0 empty / -1.
+ */
+int store_queue_next_attempt(struct store *s, time_t *when_r);
+/*
+ * In-process wake-up: after every store_queue_add commit, a uint64 1 is
+ * written to fd (non-blocking eventfd; -1 turns it off). One fd per
+ * process: the queue manager's.
+ */
+void store_queue_wakeup_fd(int fd);
+
 /* ======================================================================= */
 /* --- IMAP support (store-imap.c, store-keywords.c, store-notify.c) ------ */
 /*

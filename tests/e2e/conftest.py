@@ -41,11 +41,15 @@ def free_ports(n):
 class Facteur:
     """One facteur instance in a temporary directory."""
 
-    def __init__(self, tmpdir, extra_config=""):
+    def __init__(self, tmpdir, extra_config="", host="127.0.0.1", domain="example.test"):
+        """host: the loopback address every listener binds (127.0.0.x: Linux
+        routes all of 127/8 to lo, so several instances can pose as different
+        machines, e.g. an MX at 127.0.0.3 for outbound delivery tests)."""
         self.dir = str(tmpdir)
-        self.domain = "example.test"
+        self.domain = domain
+        self.host = host
         out = subprocess.run([BIN, "init", "--dir", self.dir, "--domain", self.domain,
-                              "--hostname", "mx.example.test"],
+                              "--hostname", "mx." + domain],
                              check=True, capture_output=True, text=True).stdout
         self.password = re.search(r"password:\s+(\S+)", out).group(1)
         self.user = "demo@" + self.domain
@@ -62,8 +66,12 @@ class Facteur:
         lines = [l for l in open(self.conf).read().splitlines()
                  if not l.startswith("listen.") and not l.startswith("user ")]
         for k in KINDS:
-            lines.append(f"listen.{k} = 127.0.0.1:{self.ports[k]}")
+            lines.append(f"listen.{k} = {self.host}:{self.ports[k]}")
         lines.append("workers = 2")
+        # Outbound delivery never reaches the real DNS from a test: a closed
+        # port answers at once, so remote recipients just stay queued.
+        # Tests of the queue set dns_forward to the DNS server they start.
+        lines.append("dns_forward = 127.0.0.1@1")
         lines.append(self.extra_config)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -85,7 +93,7 @@ class Facteur:
                 if self.proc.poll() is not None:
                     raise RuntimeError("facteur exited: " + self.logs())
                 try:
-                    socket.create_connection(("127.0.0.1", self.ports[k]), 0.2).close()
+                    socket.create_connection((self.host, self.ports[k]), 0.2).close()
                     break
                 except OSError:
                     if time.time() > deadline:
@@ -143,8 +151,9 @@ def make_facteur(tmp_path):
     """For tests that need a custom configuration or several instances."""
     made = []
 
-    def make(name="facteur", extra_config="", start=True):
-        f = Facteur(tmp_path / name, extra_config)
+    def make(name="facteur", extra_config="", start=True, host="127.0.0.1",
+             domain="example.test"):
+        f = Facteur(tmp_path / name, extra_config, host=host, domain=domain)
         made.append(f)
         return f.start() if start else f
     yield make
@@ -178,9 +187,9 @@ def make_message(subject, body="Hello from the e2e tests.\r\n", sender="sender@e
 def smtp_client(f, kind="smtp", timeout=30):
     """smtplib client on one of f's SMTP listeners (implicit TLS for submissions)."""
     if kind == "submissions":
-        return smtplib.SMTP_SSL(HOST, f.ports[kind], local_hostname=CLIENT_NAME,
+        return smtplib.SMTP_SSL(f.host, f.ports[kind], local_hostname=CLIENT_NAME,
                                 timeout=timeout, context=f.tls_context())
-    return smtplib.SMTP(HOST, f.ports[kind], local_hostname=CLIENT_NAME, timeout=timeout)
+    return smtplib.SMTP(f.host, f.ports[kind], local_hostname=CLIENT_NAME, timeout=timeout)
 
 
 def send_mx(f, msg, rcpts=("demo@example.test",), sender="sender@example.org"):
@@ -192,9 +201,9 @@ def send_mx(f, msg, rcpts=("demo@example.test",), sender="sender@example.org"):
 def pop3_client(f, mode="stls", user=None, password=None, timeout=30):
     """Logged-in poplib client: mode 'stls' (pop3 + STLS), 'tls' (pop3s) or 'plain'."""
     if mode == "tls":
-        p = poplib.POP3_SSL(HOST, f.ports["pop3s"], timeout=timeout, context=f.tls_context())
+        p = poplib.POP3_SSL(f.host, f.ports["pop3s"], timeout=timeout, context=f.tls_context())
     else:
-        p = poplib.POP3(HOST, f.ports["pop3"], timeout=timeout)
+        p = poplib.POP3(f.host, f.ports["pop3"], timeout=timeout)
         if mode == "stls":
             p.stls(context=f.tls_context())
     p.user(user or f.user)

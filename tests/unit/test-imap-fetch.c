@@ -21,12 +21,11 @@
 #include "lib/util.h"
 #include "mime/mime.h"
 #include "store/store.h"
+#include "testutil.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char MSG_SIMPLE[] =
 	"From: Alice <alice@example.net>\r\n"
@@ -102,68 +101,16 @@ static const char MSG_NESTED[] =
 	"--IN--\r\n"
 	"--OUT--\r\n";
 
-struct fixture {
-	char dir[64];
-	struct config config;
-	struct store *store;
-	int64_t acc;
-	int64_t inbox;
-};
-
-struct sess {
-	struct imap_session *s;
-	struct buf out;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static uint32_t deliver(struct tu_fixture *f, const char *msg, size_t len, uint32_t flags)
 {
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static enum auth_result fake_login(void *ctx, struct store *store, const char *ip,
-				   const char *user, const char *password,
-				   struct store_account *account_r)
-{
-	(void)ctx, (void)ip, (void)password;
-	return store_account_get(store, user, account_r) == 1 ? AUTH_OK : AUTH_FAILED;
-}
-
-static uint32_t deliver(struct fixture *f, const char *msg, size_t len, uint32_t flags)
-{
-	struct mime_parsed mp;
-	assert_int_equal(mime_parse(msg, len, &mp), 0);
-	struct store_parsed sp = {
-		.envelope = mp.envelope, .bodystructure = mp.bodystructure, .body = mp.body,
-		.subject = mp.subject, .from = mp.from, .message_id = mp.message_id,
-	};
-	uint32_t uid = 0;
-	const char *error = NULL;
-	assert_int_equal(store_deliver(f->store, msg, len, &sp, &f->acc, 1, NULL,
-				       1704103200, flags, &uid, &error), 0);
-	mime_parsed_free(&mp);
-	return uid;
+	return tu_deliver(f, NULL, msg, len, 1704103200, flags);
 }
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	const char *error = NULL;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/facteur-imap-fetch-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	struct tu_fixture *f = tu_fixture_create("imap-fetch", true);
+	if (f == NULL)
 		return -1;
-	config_defaults(&f->config);
-	if (store_open(f->dir, &f->store, &error) < 0 ||
-	    store_domain_add(f->store, "example.org", &error) < 0 ||
-	    store_account_add(f->store, "a@example.org", "$argon2id$v=19$fake", &f->acc,
-			      &error) < 0) {
-		fprintf(stderr, "setup: %s\n", error);
-		return -1;
-	}
-	struct store_mailbox mb;
-	if (store_mailbox_get(f->store, f->acc, "INBOX", &mb) != 1)
-		return -1;
-	f->inbox = mb.id;
 	*state = f;
 	deliver(f, MSG_SIMPLE, strlen(MSG_SIMPLE), 0);
 	deliver(f, MSG_MULTI, strlen(MSG_MULTI), 0);
@@ -171,62 +118,17 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	store_close(&f->store);
-	config_deinit(&f->config);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
 /* --- helpers --------------------------------------------------------------- */
 
-static const char *cmd(struct sess *x, const char *line)
+static const char *cmd(struct tu_imap *x, const char *line)
 {
-	buf_clear(&x->out);
-	struct buf in;
-	buf_init(&in);
-	buf_append_str(&in, line);
-	enum conn_result r = imap_session_input(x->s, &in, &x->out);
-	while (r == CONN_MORE)
-		r = imap_session_resume(x->s, &x->out);
-	buf_deinit(&in);
-	return buf_cstr(&x->out);
+	return tu_imap_cmd(x, line);
 }
 
-static void sess_open(struct fixture *f, struct sess *x, const char *select)
+static void sess_open(struct tu_fixture *f, struct tu_imap *x, const char *select)
 {
-	struct imap_settings st = {
-		.config = &f->config, .store = f->store, .session_id = "test",
-		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = fake_login,
-	};
-	buf_init(&x->out);
-	x->s = imap_session_create(&st, &x->out);
-	assert_non_null(strstr(cmd(x, "l LOGIN a@example.org secret\r\n"), "l OK"));
-	if (select != NULL)
-		assert_non_null(strstr(cmd(x, select), "s OK"));
+	tu_imap_open(x, f, true, select);
 }
-
-static void sess_close(struct sess *x)
-{
-	imap_session_destroy(&x->s);
-	buf_deinit(&x->out);
-}
-
-#define assert_has(hay, needle)                                                        \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) == NULL)                                      \
-			fail_msg("expected \"%s\" in:\n%s", (needle), h_);             \
-	} while (0)
-#define assert_lacks(hay, needle)                                                      \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) != NULL)                                      \
-			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);       \
-	} while (0)
 
 /*
  * The data of item name ("BODY[1]") in r: a literal's bytes (static
@@ -265,7 +167,7 @@ static void assert_item(const char *r, const char *name, const char *expected)
 		fail_msg("%s: expected [%s] got [%.*s]", name, expected, (int)n, got);
 }
 
-static uint32_t flags_of(struct fixture *f, uint32_t uid)
+static uint32_t flags_of(struct tu_fixture *f, uint32_t uid)
 {
 	struct store_message *msgs = NULL;
 	size_t n = 0;
@@ -282,8 +184,8 @@ static uint32_t flags_of(struct fixture *f, uint32_t uid)
 
 static void test_simple_items(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "a FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE UID ENVELOPE)\r\n");
 	char want[128];
@@ -335,15 +237,15 @@ static void test_simple_items(void **state)
 							  &error), 1);
 	r = cmd(&x, "a FETCH 1 FLAGS\r\n");
 	assert_has(r, "* 1 FETCH (FLAGS (\\Flagged $Junk))\r\n");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- sections ------------------------------------------------------------------ */
 
 static void test_sections_simple(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "a FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[1] "
 				"BODY.PEEK[1.MIME])\r\n");
@@ -367,13 +269,13 @@ static void test_sections_simple(void **state)
 	r = cmd(&x, "a FETCH 1 (BODY.PEEK[]<100000.10> RFC822.HEADER)\r\n");
 	assert_item(r, "BODY[]<100000>", "");
 	assert_has(r, "RFC822.HEADER {");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_sections_multipart(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "a FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[2] "
 				"BODY.PEEK[9] BODY.PEEK[1.HEADER])\r\n");
@@ -400,13 +302,13 @@ static void test_sections_multipart(void **state)
 				       "--IN--");
 	assert_item(r, "BODY[2.2]", "<p>inner html</p>");
 	assert_has(r, "BODY[3] NIL");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_binary(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "a FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[4] "
 				"BINARY.SIZE[4] BINARY.PEEK[1])\r\n");
@@ -438,13 +340,13 @@ static void test_binary(void **state)
 	assert_int_equal(flags_of(f, 2) & STORE_FLAG_SEEN, 0);
 	r = cmd(&x, "a FETCH 2 (BINARY[2])\r\n");
 	assert_has(r, "FLAGS (\\Seen)");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_seen(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "a FETCH 1 BODY.PEEK[]\r\n");
 	assert_lacks(r, "FLAGS");
@@ -466,20 +368,20 @@ static void test_seen(void **state)
 	r = cmd(&x, "a FETCH 2 (FLAGS RFC822.TEXT)\r\n");
 	assert_has(r, "FLAGS (\\Seen)");
 	assert_int_equal(flags_of(f, 2), STORE_FLAG_SEEN);
-	sess_close(&x);
+	tu_imap_close(&x);
 
 	/* EXAMINE: read-only, BODY[] does not set \Seen */
 	sess_open(f, &x, "s EXAMINE INBOX\r\n");
 	r = cmd(&x, "a FETCH 3 BODY[]\r\n");
 	assert_lacks(r, "FLAGS");
 	assert_int_equal(flags_of(f, 3), 0);
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_bad_requests(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, NULL);
 	assert_has(cmd(&x, "a FETCH 1 FLAGS\r\n"), "a BAD");
 	assert_has(cmd(&x, "s SELECT INBOX\r\n"), "s OK");
@@ -526,13 +428,13 @@ static void test_bad_requests(void **state)
 	assert_has(cmd(&x, "a FETCH 1 BODY.PEEK[1.2.3.4]\r\n"), "BODY[1.2.3.4] NIL");
 	assert_has(cmd(&x, "a fetch 1 body.peek[header.fields (subject)]\r\n"),
 		   "BODY[HEADER.FIELDS (subject)] {");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_condstore(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, NULL);
 	assert_has(cmd(&x, "e ENABLE QRESYNC\r\n"), "e OK");
 	assert_has(cmd(&x, "s SELECT INBOX\r\n"), "s OK");
@@ -560,14 +462,14 @@ static void test_condstore(void **state)
 	assert_lacks(r, "VANISHED");
 	r = cmd(&x, "a UID FETCH 3 FLAGS\r\n");
 	assert_has(r, "* VANISHED 3\r\na OK");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- streaming ------------------------------------------------------------------- */
 
 static void test_stream(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	char *msg = xmalloc(8192);
 	for (int i = 0; i < 200; i++) {
 		int n = snprintf(msg, 8192, "From: <x@example.net>\r\nSubject: m%d\r\n\r\n", i);
@@ -585,7 +487,7 @@ static void test_stream(void **state)
 		big[i] = (i % 80 == 79) ? '\n' : (char)('a' + i % 26);
 	deliver(f, big, big_len, 0);
 
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	struct buf in, all;
 	buf_init(&in);
@@ -629,7 +531,7 @@ static void test_stream(void **state)
 	buf_append_str(&in, "b FETCH 1:* BODY.PEEK[]\r\n");
 	buf_clear(&x.out);
 	assert_int_equal(imap_session_input(x.s, &in, &x.out), CONN_MORE);
-	sess_close(&x);
+	tu_imap_close(&x);
 	buf_deinit(&in);
 	buf_deinit(&all);
 	free(msg);
@@ -728,14 +630,14 @@ int main(void)
 {
 	mime_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_simple_items, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sections_simple, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sections_multipart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_condstore, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simple_items, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_sections_simple, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_sections_multipart, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_binary, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_seen, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_condstore, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, tu_teardown),
 		cmocka_unit_test(test_section_parser),
 		cmocka_unit_test(test_decoders),
 	};

@@ -21,79 +21,34 @@
 #include "lib/util.h"
 #include "mime/mime.h"
 #include "store/store.h"
+#include "testutil.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
+/* A store with a@example.org and a session logged in as it. */
 struct fixture {
-	char dir[64];
-	struct config config;
-	struct store *store;
-	int64_t acc;
-	struct imap_session *s;
-	struct buf out;
+	struct tu_fixture *t;
+	struct tu_imap x;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static enum auth_result fake_login(void *ctx, struct store *store, const char *ip,
-				   const char *user, const char *password,
-				   struct store_account *account_r)
-{
-	(void)ctx, (void)ip, (void)password;
-	return store_account_get(store, user, account_r) == 1 ? AUTH_OK : AUTH_FAILED;
-}
-
-static const char *feed(struct fixture *f, const char *bytes, size_t len)
-{
-	buf_clear(&f->out);
-	struct buf in;
-	buf_init(&in);
-	buf_append(&in, bytes, len);
-	enum conn_result r = imap_session_input(f->s, &in, &f->out);
-	while (r == CONN_MORE)
-		r = imap_session_resume(f->s, &f->out);
-	buf_deinit(&in);
-	return buf_cstr(&f->out);
-}
 
 static const char *cmd(struct fixture *f, const char *line)
 {
-	return feed(f, line, strlen(line));
+	return tu_imap_cmd(&f->x, line);
 }
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *error = NULL;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/facteur-imap-mailbox-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	config_defaults(&f->config);
-	f->config.max_message_size = 1000000;
-	if (store_open(f->dir, &f->store, &error) < 0 ||
-	    store_domain_add(f->store, "example.org", &error) < 0 ||
-	    store_account_add(f->store, "a@example.org", "$argon2id$v=19$fake", &f->acc,
-			      &error) < 0) {
-		fprintf(stderr, "setup: %s\n", error);
+	f->t = tu_fixture_create("imap-mailbox", true);
+	if (f->t == NULL) {
+		free(f);
 		return -1;
 	}
-	struct imap_settings st = {
-		.config = &f->config, .store = f->store, .session_id = "test",
-		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = fake_login,
-	};
-	buf_init(&f->out);
-	f->s = imap_session_create(&st, &f->out);
-	if (strstr(cmd(f, "l LOGIN a@example.org secret\r\n"), "l OK") == NULL)
-		return -1;
+	f->t->config.max_message_size = 1000000;
+	tu_imap_open(&f->x, f->t, true, NULL);
 	*state = f;
 	return 0;
 }
@@ -101,57 +56,28 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	imap_session_destroy(&f->s);
-	buf_deinit(&f->out);
-	store_close(&f->store);
-	config_deinit(&f->config);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_imap_close(&f->x);
+	tu_fixture_destroy(&f->t);
 	free(f);
 	return 0;
 }
 
-#define assert_has(hay, needle)                                                        \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) == NULL)                                      \
-			fail_msg("expected \"%s\" in:\n%s", (needle), h_);             \
-	} while (0)
-#define assert_lacks(hay, needle)                                                      \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) != NULL)                                      \
-			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);       \
-	} while (0)
-
 static void deliver(struct fixture *f, const char *subject, const char *mailbox,
 		    uint32_t flags)
 {
-	char msg[512];
-	snprintf(msg, sizeof(msg),
-		 "From: <x@example.net>\r\nTo: <a@example.org>\r\nSubject: %s\r\n"
-		 "Message-ID: <%s@example.net>\r\n\r\nHello.\r\n", subject, subject);
-	struct mime_parsed mp;
-	assert_int_equal(mime_parse(msg, strlen(msg), &mp), 0);
-	struct store_parsed sp = {
-		.envelope = mp.envelope, .bodystructure = mp.bodystructure, .body = mp.body,
-		.subject = mp.subject, .from = mp.from, .message_id = mp.message_id,
-	};
-	const char *error = NULL;
-	assert_int_equal(store_deliver(f->store, msg, strlen(msg), &sp, &f->acc, 1, mailbox,
-				       0, flags, NULL, &error), 0);
-	mime_parsed_free(&mp);
+	tu_deliver_subject(f->t, mailbox, subject, flags);
 }
 
 static bool mailbox_exists(struct fixture *f, const char *name)
 {
 	struct store_mailbox m;
-	return store_mailbox_get(f->store, f->acc, name, &m) == 1;
+	return store_mailbox_get(f->t->store, f->t->acc, name, &m) == 1;
 }
 
 static uint32_t mailbox_messages(struct fixture *f, const char *name)
 {
 	struct store_mailbox m;
-	assert_int_equal(store_mailbox_get(f->store, f->acc, name, &m), 1);
+	assert_int_equal(store_mailbox_get(f->t->store, f->t->acc, name, &m), 1);
 	return m.messages;
 }
 
@@ -214,7 +140,7 @@ static void test_pathological_pattern(void **state)
 	for (int i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "folder/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
 			 "bbbbbbbbbbbbbbbbbbbbbbbbbb%d", i);
-		assert_int_equal(store_mailbox_create(f->store, f->acc, name, NULL, &error), 0);
+		assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, name, NULL, &error), 0);
 	}
 	double t0 = now_s();
 	const char *r = cmd(f, "p LIST \"\" \"*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%x\"\r\n");
@@ -303,7 +229,7 @@ static void test_list_hierarchy(void **state)
 
 	/* A parent that does not exist: \Noselect (rev1), \NonExistent in extended. */
 	const char *error = NULL;
-	assert_int_equal(store_mailbox_create(f->store, f->acc, "Ghost/Child", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, "Ghost/Child", NULL, &error), 0);
 	r = cmd(f, "g LIST \"\" %\r\n");
 	assert_has(r, "* LIST (\\Noselect \\HasChildren) \"/\" Ghost\r\n");
 	r = cmd(f, "h LIST () \"\" %\r\n");
@@ -330,7 +256,7 @@ static void test_list_bad(void **state)
 	assert_has(cmd(f, "d LIST (RECURSIVEMATCH) \"\" *\r\n"), "d BAD");
 	assert_has(cmd(f, "e LIST \"\" * RETURN (BOGUS)\r\n"), "e BAD");
 	assert_has(cmd(f, "f LIST \"\" * RETURN\r\n"), "f BAD");
-	f->s->bad_count = 0; /* ten BADs would close the session */
+	f->x.s->bad_count = 0; /* ten BADs would close the session */
 	assert_has(cmd(f, "g LIST \"\" () \r\n"), "g BAD");
 	assert_has(cmd(f, "h LIST \"\" * extra\r\n"), "h BAD");
 	assert_has(cmd(f, "i LIST \"\" \"&Jjo\"\r\n"), "i BAD");
@@ -346,7 +272,7 @@ static void test_list_status(void **state)
 	deliver(f, "two", NULL, 0);
 	deliver(f, "three", "Sent", STORE_FLAG_SEEN);
 	const char *error = NULL;
-	assert_int_equal(store_mailbox_create(f->store, f->acc, "Ghost/Child", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, "Ghost/Child", NULL, &error), 0);
 	const char *r = cmd(f, "a LIST \"\" * RETURN (STATUS (MESSAGES UNSEEN))\r\n");
 	assert_has(r, "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
 		      "* STATUS INBOX (MESSAGES 2 UNSEEN 1)\r\n");
@@ -364,7 +290,7 @@ static void test_status(void **state)
 	deliver(f, "one", NULL, STORE_FLAG_SEEN);
 	deliver(f, "two", NULL, STORE_FLAG_DELETED);
 	struct store_mailbox m;
-	assert_int_equal(store_mailbox_get(f->store, f->acc, "INBOX", &m), 1);
+	assert_int_equal(store_mailbox_get(f->t->store, f->t->acc, "INBOX", &m), 1);
 	char expect[256];
 	const char *r = cmd(f, "a STATUS inbox (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED "
 			       "SIZE RECENT APPENDLIMIT MAILBOXID)\r\n");
@@ -374,12 +300,12 @@ static void test_status(void **state)
 		 m.uidvalidity, (unsigned long long)m.size, (long long)m.id);
 	assert_has(r, expect);
 	assert_has(r, "a OK STATUS completed");
-	assert_false(f->s->condstore);
+	assert_false(f->x.s->condstore);
 	r = cmd(f, "b STATUS INBOX (HIGHESTMODSEQ messages messages)\r\n");
 	snprintf(expect, sizeof(expect), "* STATUS INBOX (HIGHESTMODSEQ %llu MESSAGES 2)\r\n",
 		 (unsigned long long)m.highestmodseq);
 	assert_has(r, expect);
-	assert_true(f->s->condstore);
+	assert_true(f->x.s->condstore);
 
 	assert_has(cmd(f, "c STATUS Nope (MESSAGES)\r\n"), "c NO [NONEXISTENT]");
 	assert_has(cmd(f, "d STATUS INBOX (BOGUS)\r\n"), "d BAD");
@@ -442,7 +368,7 @@ static void test_bad_names(void **state)
 		const char *r = cmd(f, bad[i]);
 		if (strncmp(r, "n NO", 4) != 0 && strncmp(r, "n BAD", 5) != 0)
 			fail_msg("%s accepted: %s", bad[i], r);
-		f->s->bad_count = 0;
+		f->x.s->bad_count = 0;
 	}
 	/* Only the six of a new account remain. */
 	const char *r = cmd(f, "l LIST \"\" *\r\n");
@@ -558,7 +484,7 @@ static void test_rename(void **state)
 	/* The selected mailbox follows its new name. */
 	assert_has(cmd(f, "k SELECT Far/Away/Kid\r\n"), "k OK");
 	assert_has(cmd(f, "l RENAME Far There\r\n"), "l OK");
-	assert_string_equal(f->s->view->name, "There/Away/Kid");
+	assert_string_equal(f->x.s->view->name, "There/Away/Kid");
 }
 
 /* --- subscriptions --------------------------------------------------------------------- */
@@ -617,8 +543,8 @@ static void test_not_authenticated(void **state)
 {
 	struct fixture *f = *state;
 	struct imap_settings st = {
-		.config = &f->config, .store = f->store, .session_id = "t2",
-		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = fake_login,
+		.config = &f->t->config, .store = f->t->store, .session_id = "t2",
+		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = tu_fake_login,
 	};
 	struct buf out;
 	buf_init(&out);

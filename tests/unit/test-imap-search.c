@@ -21,42 +21,12 @@
 #include "lib/util.h"
 #include "mime/mime.h"
 #include "store/store.h"
+#include "testutil.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-
-struct fixture {
-	char dir[64];
-	struct config config;
-	struct store *store;
-	int64_t acc;
-	int64_t inbox;
-};
-
-struct sess {
-	struct imap_session *s;
-	struct buf out;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static enum auth_result fake_login(void *ctx, struct store *store, const char *ip,
-				   const char *user, const char *password,
-				   struct store_account *account_r)
-{
-	(void)ctx, (void)ip;
-	if (strcmp(password, "secret") != 0)
-		return AUTH_FAILED;
-	return store_account_get(store, user, account_r) == 1 ? AUTH_OK : AUTH_FAILED;
-}
 
 /* 2024-01-10 12:00 UTC and days around it, for BEFORE/ON/SINCE. */
 #define T_JAN10 ((time_t)1704888000)
@@ -129,25 +99,13 @@ static const char msg5[] =
 	"\r\n"
 	"Gr=FC=DFe aus Berlin\r\n";
 
-static uint32_t deliver_raw(struct fixture *f, const char *msg, size_t len, time_t when,
+static uint32_t deliver_raw(struct tu_fixture *f, const char *msg, size_t len, time_t when,
 			    uint32_t flags)
 {
-	struct mime_parsed mp;
-	assert_int_equal(mime_parse(msg, len, &mp), 0);
-	struct store_parsed sp = {
-		.envelope = mp.envelope, .bodystructure = mp.bodystructure, .body = mp.body,
-		.subject = mp.subject, .from = mp.from, .to = mp.to, .cc = mp.cc,
-		.message_id = mp.message_id, .date = mp.date,
-	};
-	uint32_t uid = 0;
-	const char *error = NULL;
-	assert_int_equal(store_deliver(f->store, msg, len, &sp, &f->acc, 1, NULL, when, flags,
-				       &uid, &error), 0);
-	mime_parsed_free(&mp);
-	return uid;
+	return tu_deliver(f, NULL, msg, len, when, flags);
 }
 
-static void deliver_set(struct fixture *f)
+static void deliver_set(struct tu_fixture *f)
 {
 	deliver_raw(f, msg1, strlen(msg1), T_JAN10 - 5 * DAY, STORE_FLAG_SEEN);
 	deliver_raw(f, msg2, strlen(msg2), T_JAN10 - DAY, STORE_FLAG_FLAGGED);
@@ -165,95 +123,26 @@ static void deliver_set(struct fixture *f)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	const char *error = NULL;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/facteur-imap-search-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	struct tu_fixture *f = tu_fixture_create("imap-search", true);
+	if (f == NULL)
 		return -1;
-	config_defaults(&f->config);
-	if (store_open(f->dir, &f->store, &error) < 0 ||
-	    store_domain_add(f->store, "example.org", &error) < 0 ||
-	    store_account_add(f->store, "a@example.org", "$argon2id$v=19$fake", &f->acc,
-			      &error) < 0) {
-		fprintf(stderr, "setup: %s\n", error);
-		return -1;
-	}
-	struct store_mailbox mb;
-	if (store_mailbox_get(f->store, f->acc, "INBOX", &mb) != 1)
-		return -1;
-	f->inbox = mb.id;
 	deliver_set(f);
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
+static const char *cmd(struct tu_imap *x, const char *line)
 {
-	struct fixture *f = *state;
-	store_close(&f->store);
-	config_deinit(&f->config);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	return tu_imap_cmd(x, line);
 }
 
-static const char *feed(struct sess *x, const char *bytes, size_t len)
+static void sess_open(struct tu_fixture *f, struct tu_imap *x, const char *select)
 {
-	buf_clear(&x->out);
-	struct buf in;
-	buf_init(&in);
-	buf_append(&in, bytes, len);
-	enum conn_result r = imap_session_input(x->s, &in, &x->out);
-	while (r == CONN_MORE)
-		r = imap_session_resume(x->s, &x->out);
-	buf_deinit(&in);
-	return buf_cstr(&x->out);
+	tu_imap_open(x, f, true, select);
 }
-
-static const char *cmd(struct sess *x, const char *line)
-{
-	return feed(x, line, strlen(line));
-}
-
-static void sess_open(struct fixture *f, struct sess *x, const char *select)
-{
-	struct imap_settings st = {
-		.config = &f->config, .store = f->store, .session_id = "test",
-		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = fake_login,
-	};
-	buf_init(&x->out);
-	x->s = imap_session_create(&st, &x->out);
-	const char *r = cmd(x, "l LOGIN a@example.org secret\r\n");
-	if (strstr(r, "l OK") == NULL)
-		fail_msg("login: %s", r);
-	if (select != NULL) {
-		r = cmd(x, select);
-		if (strstr(r, "s OK") == NULL)
-			fail_msg("select: %s", r);
-	}
-}
-
-static void sess_close(struct sess *x)
-{
-	imap_session_destroy(&x->s);
-	buf_deinit(&x->out);
-}
-
-#define assert_has(hay, needle)                                                        \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) == NULL)                                      \
-			fail_msg("expected \"%s\" in:\n%s", (needle), h_);             \
-	} while (0)
-#define assert_lacks(hay, needle)                                                      \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) != NULL)                                      \
-			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);       \
-	} while (0)
 
 /* "t SEARCH <program>" and check the exact "* SEARCH" line. */
-static void expect_search(struct sess *x, const char *program, const char *result)
+static void expect_search(struct tu_imap *x, const char *program, const char *result)
 {
 	char line[1024], want[256];
 	snprintf(line, sizeof(line), "t SEARCH %s\r\n", program);
@@ -263,7 +152,7 @@ static void expect_search(struct sess *x, const char *program, const char *resul
 		fail_msg("SEARCH %s: expected \"%s\" in:\n%s", program, want, r);
 }
 
-static void expect_bad(struct sess *x, const char *line)
+static void expect_bad(struct tu_imap *x, const char *line)
 {
 	const char *r = cmd(x, line);
 	if (strncmp(r, "t BAD", 5) != 0 && strstr(r, "\r\nt BAD") == NULL)
@@ -275,7 +164,7 @@ static void expect_bad(struct sess *x, const char *line)
 
 static void test_search_flags_and_sets(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	expect_search(&x, "ALL", " 1 2 3 4 5");
 	expect_search(&x, "SEEN", " 1 3");
@@ -304,12 +193,12 @@ static void test_search_flags_and_sets(void **state)
 	expect_search(&x, "KEYWORD \\Seen", " 1 3");
 	/* UID SEARCH answers UIDs (equal to sequence numbers here). */
 	assert_has(cmd(&x, "u UID SEARCH DRAFT\r\n"), "* SEARCH 5\r\nu OK");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_search_dates(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	/* Internal dates: Jan 5, 9, 10, 11, 12 (UTC). */
 	expect_search(&x, "BEFORE 10-Jan-2024", " 1 2");
@@ -338,12 +227,12 @@ static void test_search_dates(void **state)
 	expect_bad(&x, "t SEARCH SINCE 01-Jan-20\r\n");
 	expect_bad(&x, "t SEARCH SINCE 2020-01-01\r\n");
 	expect_bad(&x, "t SEARCH SINCE\r\n");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_search_strings(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	expect_search(&x, "SUBJECT hello", " 1 3 4");
 	expect_search(&x, "SUBJECT \"HELLO WORLD\"", " 1 3 4");
@@ -383,12 +272,12 @@ static void test_search_strings(void **state)
 	r = cmd(&x, "t SEARCH CHARSET ISO-8859-1 SUBJECT zebra\r\n");
 	assert_has(r, "t NO [BADCHARSET (UTF-8 US-ASCII)]");
 	expect_bad(&x, "t SEARCH SUBJECT {2+}\r\n\xc3\x28\r\n");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_search_hostile(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	struct buf b;
 	buf_init(&b);
@@ -455,18 +344,18 @@ static void test_search_hostile(void **state)
 	expect_bad(&x, "t SEARCH CHARSET\r\n");
 	/* Sequence numbers beyond the mailbox simply do not match. */
 	expect_search(&x, "7:9", "");
-	sess_close(&x);
+	tu_imap_close(&x);
 	/* SEARCH needs a selected mailbox. */
 	sess_open(*state, &x, NULL);
 	expect_bad(&x, "t SEARCH ALL\r\n");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- ESEARCH, SEARCHRES, MODSEQ ---------------------------------------------------- */
 
 static void test_esearch(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "t SEARCH RETURN (MIN MAX COUNT) UNSEEN\r\n");
 	assert_has(r, "* ESEARCH (TAG \"t\") MIN 2 MAX 5 COUNT 3\r\nt OK");
@@ -502,7 +391,7 @@ static void test_esearch(void **state)
 	expect_search(&x, "ALL", " 1 2 3 4 5");
 	/* rev2 clients always get ESEARCH. */
 	assert_has(cmd(&x, "e ENABLE IMAP4rev2\r\n"), "e BAD");
-	sess_close(&x);
+	tu_imap_close(&x);
 	sess_open(*state, &x, NULL);
 	assert_has(cmd(&x, "e ENABLE IMAP4rev2\r\n"), "e OK");
 	assert_has(cmd(&x, "s SELECT INBOX\r\n"), "s OK");
@@ -511,13 +400,13 @@ static void test_esearch(void **state)
 	assert_lacks(r, "* SEARCH");
 	r = cmd(&x, "t SEARCH SUBJECT nothing-like-it\r\n");
 	assert_has(r, "* ESEARCH (TAG \"t\")\r\nt OK");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_search_modseq(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "t FETCH 5 (MODSEQ)\r\n");
 	unsigned long long m5 = 0;
@@ -536,14 +425,14 @@ static void test_search_modseq(void **state)
 	assert_true(x.s->condstore);
 	/* Nothing matched: no (MODSEQ) at all. */
 	assert_has(cmd(&x, "t SEARCH MODSEQ 999999999\r\n"), "* SEARCH\r\n");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- STORE ------------------------------------------------------------------------ */
 
 static void test_store(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "t STORE 2 +FLAGS (\\Seen $Label1)\r\n");
 	assert_has(r, "* 2 FETCH (FLAGS (\\Flagged \\Seen $Label1))\r\nt OK");
@@ -574,17 +463,17 @@ static void test_store(void **state)
 	expect_bad(&x, "t STORE x +FLAGS (\\Seen)\r\n");
 	expect_bad(&x, "t STORE 1 (UNCHANGEDSINCE x) +FLAGS (\\Seen)\r\n");
 	expect_bad(&x, "t STORE 1 (BOGUS 1) +FLAGS (\\Seen)\r\n");
-	sess_close(&x);
+	tu_imap_close(&x);
 	/* Read-only. */
 	sess_open(*state, &x, "s EXAMINE INBOX\r\n");
 	assert_has(cmd(&x, "t STORE 1 +FLAGS (\\Seen)\r\n"), "t NO");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_store_unchangedsince(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x, y;
+	struct tu_fixture *f = *state;
+	struct tu_imap x, y;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	sess_open(f, &y, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "t FETCH 1:2 (MODSEQ)\r\n");
@@ -611,16 +500,16 @@ static void test_store_unchangedsince(void **state)
 	r = cmd(&y, "n NOOP\r\n");
 	assert_has(r, "* 2 FETCH (UID 2 ");
 	assert_has(r, "* 3 FETCH (UID 3 ");
-	sess_close(&x);
-	sess_close(&y);
+	tu_imap_close(&x);
+	tu_imap_close(&y);
 }
 
 /* --- COPY / MOVE ------------------------------------------------------------------- */
 
 static void test_copy_move(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x, y;
+	struct tu_fixture *f = *state;
+	struct tu_imap x, y;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	sess_open(f, &y, "s SELECT INBOX\r\n");
 	struct store_mailbox arch;
@@ -649,41 +538,41 @@ static void test_copy_move(void **state)
 	r = cmd(&y, "n NOOP\r\n");
 	assert_has(r, "* 2 EXPUNGE\r\n* 3 EXPUNGE\r\n");
 	/* The copies are where COPYUID said, with their flags. */
-	sess_close(&x);
+	tu_imap_close(&x);
 	sess_open(f, &x, "s SELECT Archive\r\n");
 	expect_search(&x, "ALL", " 1 2 3 4 5 6");
 	assert_has(cmd(&x, "u UID SEARCH DELETED\r\n"), "* SEARCH 6\r\n");
 	assert_has(cmd(&x, "u UID SEARCH SUBJECT zebra\r\n"), "* SEARCH 4\r\n");
 	/* MOVE needs a writable mailbox. */
-	sess_close(&x);
+	tu_imap_close(&x);
 	sess_open(f, &x, "s EXAMINE INBOX\r\n");
 	assert_has(cmd(&x, "t MOVE 1 Archive\r\n"), "t NO");
 	assert_has(cmd(&x, "t COPY 1 Archive\r\n"), "t OK [COPYUID");
-	sess_close(&x);
-	sess_close(&y);
+	tu_imap_close(&x);
+	tu_imap_close(&y);
 }
 
 static void test_copy_quota(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	const char *error;
 	struct store_account a;
 	assert_int_equal(store_account_get(f->store, "a@example.org", &a), 1);
 	assert_int_equal(store_account_set_quota(f->store, "a@example.org", a.used_bytes + 10,
 						 &error), 0);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	assert_has(cmd(&x, "t COPY 1:5 Archive\r\n"), "t NO [OVERQUOTA]");
 	/* MOVE within the account does not grow it. */
 	assert_has(cmd(&x, "t MOVE 1 Archive\r\n"), "t OK");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- SORT / THREAD ------------------------------------------------------------------ */
 
 static void test_sort(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	assert_has(cmd(&x, "t SORT (ARRIVAL) UTF-8 ALL\r\n"), "* SORT 1 2 3 4 5\r\n");
 	assert_has(cmd(&x, "t SORT (REVERSE ARRIVAL) UTF-8 ALL\r\n"), "* SORT 5 4 3 2 1\r\n");
@@ -711,12 +600,12 @@ static void test_sort(void **state)
 	expect_bad(&x, "t SORT (ARRIVAL) UTF-8\r\n");
 	expect_bad(&x, "t SORT (ARRIVAL)\r\n");
 	assert_has(cmd(&x, "t SORT (ARRIVAL) KOI8-R ALL\r\n"), "t NO [BADCHARSET");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_thread(void **state)
 {
-	struct sess x;
+	struct tu_imap x;
 	sess_open(*state, &x, "s SELECT INBOX\r\n");
 	/*
 	 * ORDEREDSUBJECT: "hello world" = 1 (2 Jan UTC), 3 (2 Jan 09:00),
@@ -739,7 +628,7 @@ static void test_thread(void **state)
 	expect_bad(&x, "t THREAD BOGUS UTF-8 ALL\r\n");
 	expect_bad(&x, "t THREAD REFERENCES UTF-8\r\n");
 	assert_has(cmd(&x, "t THREAD REFERENCES X ALL\r\n"), "t NO [BADCHARSET");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- helpers tested directly ----------------------------------------------------------- */
@@ -779,18 +668,18 @@ int main(void)
 	mime_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_helpers),
-		cmocka_unit_test_setup_teardown(test_search_flags_and_sets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_search_dates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_search_strings, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_search_hostile, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_esearch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_search_modseq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_unchangedsince, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_quota, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sort, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_flags_and_sets, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_dates, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_strings, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_hostile, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_esearch, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_modseq, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_unchangedsince, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_move, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_quota, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_sort, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_thread, setup, tu_teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();

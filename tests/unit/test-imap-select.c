@@ -21,107 +21,37 @@
 #include "lib/log.h"
 #include "mime/mime.h"
 #include "store/store.h"
+#include "testutil.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-
-struct fixture {
-	char dir[64];
-	struct config config;
-	struct store *store;
-	int64_t acc;
-	int64_t inbox;
-	struct buf out;
-};
-
-struct sess {
-	struct imap_session *s;
-	struct buf out;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static enum auth_result fake_login(void *ctx, struct store *store, const char *ip,
-				   const char *user, const char *password,
-				   struct store_account *account_r)
-{
-	(void)ctx, (void)ip;
-	if (strcmp(password, "secret") != 0)
-		return AUTH_FAILED;
-	return store_account_get(store, user, account_r) == 1 ? AUTH_OK : AUTH_FAILED;
-}
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	const char *error = NULL;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/facteur-imap-select-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	struct tu_fixture *f = tu_fixture_create("imap-select", true);
+	if (f == NULL)
 		return -1;
-	config_defaults(&f->config);
 	f->config.max_message_size = 4096;
-	if (store_open(f->dir, &f->store, &error) < 0 ||
-	    store_domain_add(f->store, "example.org", &error) < 0 ||
-	    store_account_add(f->store, "a@example.org", "$argon2id$v=19$fake", &f->acc,
-			      &error) < 0) {
-		fprintf(stderr, "setup: %s\n", error);
-		return -1;
-	}
-	struct store_mailbox mb;
-	if (store_mailbox_get(f->store, f->acc, "INBOX", &mb) != 1)
-		return -1;
-	f->inbox = mb.id;
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	store_close(&f->store);
-	config_deinit(&f->config);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
 	return 0;
 }
 
 /* --- helpers --------------------------------------------------------------- */
 
-static uint32_t deliver(struct fixture *f, const char *subject, uint32_t flags)
+static uint32_t deliver(struct tu_fixture *f, const char *subject, uint32_t flags)
 {
-	char msg[512];
-	snprintf(msg, sizeof(msg),
-		 "From: <x@example.net>\r\nTo: <a@example.org>\r\nSubject: %s\r\n"
-		 "Message-ID: <%s@example.net>\r\n\r\nHello.\r\n", subject, subject);
-	struct mime_parsed mp;
-	assert_int_equal(mime_parse(msg, strlen(msg), &mp), 0);
-	struct store_parsed sp = {
-		.envelope = mp.envelope, .bodystructure = mp.bodystructure, .body = mp.body,
-		.subject = mp.subject, .from = mp.from, .message_id = mp.message_id,
-	};
-	uint32_t uid = 0;
-	const char *error = NULL;
-	assert_int_equal(store_deliver(f->store, msg, strlen(msg), &sp, &f->acc, 1, NULL, 0,
-				       flags, &uid, &error), 0);
-	mime_parsed_free(&mp);
-	return uid;
+	return tu_deliver_subject(f, NULL, subject, flags);
 }
 
-static void set_flags(struct fixture *f, uint32_t uid, uint32_t flags)
+static void set_flags(struct tu_fixture *f, uint32_t uid, uint32_t flags)
 {
 	const char *error = NULL;
 	assert_int_equal(store_message_set_flags(f->store, f->inbox, uid, flags, &error), 0);
 }
 
-static size_t count_messages(struct fixture *f)
+static size_t count_messages(struct tu_fixture *f)
 {
 	struct store_message *msgs = NULL;
 	size_t n = 0;
@@ -130,65 +60,30 @@ static size_t count_messages(struct fixture *f)
 	return n;
 }
 
-/* Feed bytes, return everything the session wrote (owned by sess). */
-static const char *feed(struct sess *x, const char *bytes, size_t len)
+static const char *feed(struct tu_imap *x, const char *bytes, size_t len)
 {
-	buf_clear(&x->out);
-	struct buf in;
-	buf_init(&in);
-	buf_append(&in, bytes, len);
-	enum conn_result r = imap_session_input(x->s, &in, &x->out);
-	while (r == CONN_MORE)
-		r = imap_session_resume(x->s, &x->out);
-	buf_deinit(&in);
-	return buf_cstr(&x->out);
+	return tu_imap_feed(x, bytes, len);
 }
 
-static const char *cmd(struct sess *x, const char *line)
+static const char *cmd(struct tu_imap *x, const char *line)
 {
-	return feed(x, line, strlen(line));
+	return tu_imap_cmd(x, line);
 }
 
-static void sess_open(struct fixture *f, struct sess *x, bool login)
+static void sess_open(struct tu_fixture *f, struct tu_imap *x, bool login)
 {
-	struct imap_settings st = {
-		.config = &f->config, .store = f->store, .session_id = "test",
-		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = fake_login,
-	};
-	buf_init(&x->out);
-	x->s = imap_session_create(&st, &x->out);
-	if (login)
-		assert_non_null(strstr(cmd(x, "l LOGIN a@example.org secret\r\n"), "l OK"));
+	tu_imap_open(x, f, login, NULL);
 }
-
-static void sess_close(struct sess *x)
-{
-	imap_session_destroy(&x->s);
-	buf_deinit(&x->out);
-}
-
-#define assert_has(hay, needle)                                                        \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) == NULL)                                      \
-			fail_msg("expected \"%s\" in:\n%s", (needle), h_);             \
-	} while (0)
-#define assert_lacks(hay, needle)                                                      \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) != NULL)                                      \
-			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);       \
-	} while (0)
 
 /* --- SELECT / EXAMINE --------------------------------------------------------- */
 
 static void test_select_responses(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	deliver(f, "one", STORE_FLAG_SEEN);
 	deliver(f, "two", 0);
 	deliver(f, "three", STORE_FLAG_SEEN);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	const char *r = cmd(&x, "a SELECT inbox\r\n");
 	assert_has(r, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
@@ -217,18 +112,18 @@ static void test_select_responses(void **state)
 	assert_has(r, "c NO [NONEXISTENT]");
 	assert_int_equal(x.s->state, IMAP_STATE_AUTHENTICATED);
 	assert_has(cmd(&x, "d CLOSE\r\n"), "d BAD");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_select_keywords_rev2(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	uint32_t uid = deliver(f, "one", 0);
 	const char *kw[] = {"$Label1"};
 	const char *error = NULL;
 	assert_int_equal(store_message_set_flags_keywords(f->store, f->inbox, uid, 0, kw, 1, 0,
 							  NULL, &error), 1);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "e ENABLE IMAP4rev2\r\n"), "e OK");
 	const char *r = cmd(&x, "a SELECT INBOX\r\n");
@@ -237,14 +132,14 @@ static void test_select_keywords_rev2(void **state)
 	/* IMAP4rev2 dropped RECENT and UNSEEN. */
 	assert_lacks(r, "RECENT");
 	assert_lacks(r, "UNSEEN");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_examine_read_only(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	uint32_t uid = deliver(f, "one", STORE_FLAG_DELETED);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	const char *r = cmd(&x, "a EXAMINE INBOX\r\n");
 	assert_has(r, "* OK [PERMANENTFLAGS ()]");
@@ -257,13 +152,13 @@ static void test_examine_read_only(void **state)
 	assert_int_equal(count_messages(f), 1);
 	assert_int_equal(x.s->state, IMAP_STATE_AUTHENTICATED);
 	(void)uid;
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_select_bad_input(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, false);
 	assert_has(cmd(&x, "a SELECT INBOX\r\n"), "a BAD");
 	assert_has(cmd(&x, "a EXAMINE INBOX\r\n"), "a BAD");
@@ -289,26 +184,26 @@ static void test_select_bad_input(void **state)
 	assert_has(cmd(&x, "o EXPUNGE\r\n"), "o BAD");
 	assert_has(cmd(&x, "p CHECK\r\n"), "p BAD");
 	assert_has(cmd(&x, "r UNSELECT\r\n"), "r BAD");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_select_condstore(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	deliver(f, "one", 0);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_false(x.s->condstore);
 	const char *r = cmd(&x, "a SELECT INBOX (CONDSTORE)\r\n");
 	assert_has(r, "* OK [HIGHESTMODSEQ ");
 	assert_has(r, "a OK [READ-WRITE]");
 	assert_true(x.s->condstore);
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_select_qresync(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	for (int i = 0; i < 4; i++)
 		deliver(f, "m", 0);
 	struct store_mailbox mb;
@@ -319,7 +214,7 @@ static void test_select_qresync(void **state)
 	assert_int_equal(store_message_expunge(f->store, f->inbox, &two, 1, &error), 0);
 	set_flags(f, 3, STORE_FLAG_SEEN);
 
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "q ENABLE QRESYNC\r\n"), "q OK");
 	char line[256];
@@ -356,15 +251,15 @@ static void test_select_qresync(void **state)
 	assert_has(r, "* VANISHED 4\r\n");
 	assert_lacks(r, "EXPUNGE\r\n");
 	assert_has(r, "e OK [HIGHESTMODSEQ ");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- APPEND ----------------------------------------------------------------- */
 
 static void test_append(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	const char *msg = "Subject: appended\r\n\r\nBody\r\n";
 	char line[256];
@@ -402,14 +297,14 @@ static void test_append(void **state)
 	/* Only the date, no flags; then only flags. */
 	assert_has(cmd(&x, "c APPEND INBOX () {8+}\r\nX: y\r\n\r\n\r\n"), "c OK [APPENDUID");
 	assert_int_equal(count_messages(f), 3);
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_append_selected_exists(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	deliver(f, "one", 0);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "a SELECT INBOX\r\n"), "* 1 EXISTS");
 	const char *r = cmd(&x, "b APPEND INBOX {8+}\r\nX: y\r\n\r\n\r\n");
@@ -420,13 +315,13 @@ static void test_append_selected_exists(void **state)
 	r = cmd(&x, "d APPEND INBOX {8+}\r\nX: y\r\n\r\n\r\n");
 	assert_has(r, "* 3 EXISTS\r\n");
 	assert_has(r, "d OK [APPENDUID");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_append_binary_utf8(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	static const char bin[] = "a APPEND INBOX ~{12+}\r\nX: y\r\n\r\n\0z\r\n\r\n";
 	const char *r = feed(&x, bin, sizeof(bin) - 1);
@@ -440,13 +335,13 @@ static void test_append_binary_utf8(void **state)
 	r = feed(&x, nul, sizeof(nul) - 1);
 	assert_has(r, "c BAD");
 	assert_int_equal(count_messages(f), 2);
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_append_bad_input(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	static const char *const bad_dates[] = {
 		"5-Mar-2024 10:11:12 +0100",   /* day not padded */
@@ -502,37 +397,37 @@ static void test_append_bad_input(void **state)
 	assert_lacks(r, "+ Ready");
 	assert_has(cmd(&x, "s NOOP\r\n"), "s OK");
 	/* Before login: the reader's small caps, and the state check. */
-	struct sess y;
+	struct tu_imap y;
 	sess_open(f, &y, false);
 	assert_has(cmd(&y, "a APPEND INBOX {8+}\r\nX: y\r\n\r\n\r\n"), "a BAD");
-	sess_close(&y);
+	tu_imap_close(&y);
 	assert_int_equal(count_messages(f), 2);
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_append_quota(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	const char *error = NULL;
 	assert_int_equal(store_account_set_quota(f->store, "a@example.org", 10, &error), 0);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	const char *r = cmd(&x, "a APPEND INBOX {30+}\r\nSubject: x\r\n\r\n0123456789abcd\r\n\r\n");
 	assert_has(r, "a NO [OVERQUOTA]");
 	assert_int_equal(count_messages(f), 0);
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- EXPUNGE, CLOSE, UNSELECT, CHECK ----------------------------------------------- */
 
 static void test_expunge(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	for (int i = 0; i < 5; i++)
 		deliver(f, "m", 0);
 	set_flags(f, 2, STORE_FLAG_DELETED);
 	set_flags(f, 3, STORE_FLAG_DELETED | STORE_FLAG_SEEN);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "a SELECT INBOX\r\n"), "* 5 EXISTS");
 	const char *r = cmd(&x, "b EXPUNGE\r\n");
@@ -545,15 +440,15 @@ static void test_expunge(void **state)
 	r = cmd(&x, "c EXPUNGE\r\n");
 	assert_string_equal(r, "c OK Expunge completed\r\n");
 	assert_has(cmd(&x, "d EXPUNGE 1\r\n"), "d BAD");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_uid_expunge(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	for (int i = 0; i < 5; i++)
 		deliver(f, "m", STORE_FLAG_DELETED);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "a SELECT INBOX (CONDSTORE)\r\n"), "a OK");
 	/* Only deleted messages in the set go: 4 (1 stays though deleted). */
@@ -570,16 +465,16 @@ static void test_uid_expunge(void **state)
 	assert_has(cmd(&x, "f UID EXPUNGE 1:x\r\n"), "f BAD");
 	assert_has(cmd(&x, "g UID EXPUNGE 1 2\r\n"), "g BAD");
 	assert_int_equal(count_messages(f), 3);
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_close_unselect(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	for (int i = 0; i < 3; i++)
 		deliver(f, "m", 0);
 	set_flags(f, 2, STORE_FLAG_DELETED);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "a SELECT INBOX\r\n"), "a OK");
 	/* UNSELECT removes nothing. */
@@ -595,13 +490,13 @@ static void test_close_unselect(void **state)
 	assert_int_equal(x.s->state, IMAP_STATE_AUTHENTICATED);
 	assert_int_equal(count_messages(f), 2);
 	assert_has(cmd(&x, "f UNSELECT\r\n"), "f BAD");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 static void test_check(void **state)
 {
-	struct fixture *f = *state;
-	struct sess x;
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "a CHECK\r\n"), "a BAD");
 	assert_has(cmd(&x, "b SELECT INBOX\r\n"), "b OK");
@@ -609,17 +504,17 @@ static void test_check(void **state)
 	const char *r = cmd(&x, "c CHECK\r\n");
 	assert_has(r, "* 1 EXISTS\r\nc OK");
 	assert_has(cmd(&x, "d CHECK now\r\n"), "d BAD");
-	sess_close(&x);
+	tu_imap_close(&x);
 }
 
 /* --- two sessions ------------------------------------------------------------------ */
 
 static void test_two_sessions(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	deliver(f, "one", 0);
 	deliver(f, "two", 0);
-	struct sess a, b;
+	struct tu_imap a, b;
 	sess_open(f, &a, true);
 	sess_open(f, &b, true);
 	assert_has(cmd(&a, "a SELECT INBOX\r\n"), "* 2 EXISTS");
@@ -662,17 +557,17 @@ static void test_two_sessions(void **state)
 	assert_has(r, "* 1 EXPUNGE\r\n");
 	assert_has(r, "* 2 EXISTS\r\n");
 	assert_true(strstr(r, "EXPUNGE") < strstr(r, "EXISTS"));
-	sess_close(&a);
-	sess_close(&b);
+	tu_imap_close(&a);
+	tu_imap_close(&b);
 }
 
 /* --- IDLE ------------------------------------------------------------------------- */
 
 static void test_idle(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	deliver(f, "one", 0);
-	struct sess x;
+	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "a SELECT INBOX\r\n"), "* 1 EXISTS");
 	const char *r = cmd(&x, "b IDLE\r\n");
@@ -720,7 +615,7 @@ static void test_idle(void **state)
 	assert_has(cmd(&x, "f IDLE now\r\n"), "f BAD");
 
 	/* IDLE before login is refused; in the authenticated state it works. */
-	struct sess y;
+	struct tu_imap y;
 	sess_open(f, &y, false);
 	assert_has(cmd(&y, "a IDLE\r\n"), "a BAD");
 	assert_has(cmd(&y, "l LOGIN a@example.org secret\r\n"), "l OK");
@@ -730,13 +625,13 @@ static void test_idle(void **state)
 	imap_idle_poll(y.s, &y.out);
 	assert_int_equal(y.out.len, 0);
 	/* Destroying a session in IDLE releases the subscription (ASan checks). */
-	sess_close(&y);
+	tu_imap_close(&y);
 
 	/* IDLE pushes what was pending when it started. */
 	deliver(f, "five", 0);
 	r = cmd(&x, "g IDLE\r\n");
 	assert_string_equal(r, "+ idling\r\n* 4 EXISTS\r\n");
-	sess_close(&x);
+	tu_imap_close(&x);
 	deliver(f, "six", 0); /* nobody subscribed any more */
 }
 
@@ -745,23 +640,23 @@ int main(void)
 	log_set_level(LOG_ERROR);
 	mime_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_select_responses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_select_keywords_rev2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_examine_read_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_select_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_select_condstore, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_select_qresync, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_selected_exists, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_binary_utf8, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_quota, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uid_expunge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_unselect, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_sessions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_select_responses, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_select_keywords_rev2, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_examine_read_only, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_select_bad_input, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_select_condstore, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_select_qresync, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_append, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_append_selected_exists, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_append_binary_utf8, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_append_bad_input, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_append_quota, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_expunge, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_uid_expunge, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_close_unselect, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_two_sessions, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_idle, setup, tu_teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();

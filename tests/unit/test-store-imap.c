@@ -14,11 +14,11 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +34,6 @@ struct fixture {
 	int64_t inbox;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int64_t mailbox_id(struct store *s, int64_t acc, const char *name)
 {
 	struct store_mailbox m;
@@ -52,19 +44,8 @@ static int64_t mailbox_id(struct store *s, int64_t acc, const char *name)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *error = NULL;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/facteur-store-imap-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tu_store_open("store-imap", f->dir, sizeof(f->dir), &f->s, &f->acc, &f->inbox) < 0)
 		return -1;
-	if (store_open(f->dir, &f->s, &error) < 0 ||
-	    store_domain_add(f->s, "example.org", &error) < 0 ||
-	    store_account_add(f->s, "a@example.org", "$argon2id$v=19$fake", &f->acc,
-			      &error) < 0) {
-		fprintf(stderr, "setup: %s\n", error);
-		return -1;
-	}
-	f->inbox = mailbox_id(f->s, f->acc, "INBOX");
 	*state = f;
 	return 0;
 }
@@ -73,38 +54,9 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	store_close(&f->s);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_store_remove(f->dir, &f->s);
 	free(f);
 	return 0;
-}
-
-static int count_blobs(const char *dir)
-{
-	char path[256];
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/blobs", dir);
-	DIR *d = opendir(path);
-	struct dirent *de;
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
-			continue;
-		char sub[600];
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		DIR *sd = opendir(sub);
-		struct dirent *se;
-		while (sd != NULL && (se = readdir(sd)) != NULL) {
-			if (se->d_name[0] != '.')
-				n++;
-		}
-		if (sd != NULL)
-			closedir(sd);
-	}
-	closedir(d);
-	return n;
 }
 
 static const char *const bodies[] = {
@@ -387,7 +339,7 @@ static void test_copy(void **state)
 				      (const char *[]){ "$forwarded" }, 1, 0, NULL, NULL,
 				      &error), 0);
 	assert_int_equal(store_message_expunge(f->s, archive, (uint32_t[]){ 1 }, 1, &error), 0);
-	int blobs = count_blobs(f->dir);
+	int blobs = tu_count_blobs(f->dir);
 	struct store_mailbox before;
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "Archive", &before), 1);
 
@@ -396,7 +348,7 @@ static void test_copy(void **state)
 	assert_int_equal(dst[0], 2);
 	assert_int_equal(dst[1], 3);
 	assert_int_equal(dst[2], 0);
-	assert_int_equal(count_blobs(f->dir), blobs);
+	assert_int_equal(tu_count_blobs(f->dir), blobs);
 	struct store_message_ex src3 = find_msg(f->s, f->inbox, 3, kw, sizeof(kw));
 	struct store_message_ex cp = find_msg(f->s, archive, 2, kw2, sizeof(kw2));
 	assert_string_equal(cp.msg.blob_id, src3.msg.blob_id);
@@ -458,7 +410,7 @@ static void test_move_and_vanished(void **state)
 
 	deliver_n(f, 3);
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st0), 1);
-	int blobs = count_blobs(f->dir);
+	int blobs = tu_count_blobs(f->dir);
 
 	/* quota full: a move within the account still works */
 	struct store_account a;
@@ -468,7 +420,7 @@ static void test_move_and_vanished(void **state)
 	assert_int_equal(store_message_move(f->s, f->inbox, uids, 2, trash, dst, &error), 0);
 	assert_int_equal(dst[0], 1);
 	assert_int_equal(dst[1], 2);
-	assert_int_equal(count_blobs(f->dir), blobs);
+	assert_int_equal(tu_count_blobs(f->dir), blobs);
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st1), 1);
 	assert_int_equal(st1.messages, 1);
 	assert_true(st1.highestmodseq > st0.highestmodseq);
@@ -523,7 +475,7 @@ static void test_move_and_vanished(void **state)
 	assert_int_equal(store_mailbox_delete(f->s, f->acc, "Trash", &error), 0);
 	assert_int_equal(store_mailbox_vanished_since(f->s, trash, 0, &v, &nv), 0);
 	assert_int_equal(nv, 0);
-	assert_int_equal(count_blobs(f->dir), 0);
+	assert_int_equal(tu_count_blobs(f->dir), 0);
 }
 
 static void test_inbox_rename_vanishes(void **state)
@@ -601,7 +553,7 @@ static void test_append(void **state)
 	assert_true(e.msg.internal_date > 1600000000);
 
 	/* refusals leave no blob */
-	int blobs = count_blobs(f->dir);
+	int blobs = tu_count_blobs(f->dir);
 	const char other[] = "Subject: other\r\n\r\nx\r\n";
 	const char *badkw[] = { "\\Seen" };
 	assert_int_equal(store_append(f->s, f->acc, drafts, other, strlen(other), NULL, 0,
@@ -619,7 +571,7 @@ static void test_append(void **state)
 	assert_int_equal(store_append(f->s, f->acc, drafts, other, strlen(other), NULL, 0,
 				      NULL, 0, 0, NULL, NULL, &error), -1);
 	assert_non_null(strstr(error, "quota"));
-	assert_int_equal(count_blobs(f->dir), blobs);
+	assert_int_equal(tu_count_blobs(f->dir), blobs);
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "Drafts", &m), 1);
 	assert_int_equal(m.messages, 2);
 	assert_int_equal(m.uidnext, 3);

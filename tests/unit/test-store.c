@@ -14,9 +14,9 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "testutil.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -30,26 +30,11 @@ struct fixture {
 	struct store *s;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *error = NULL;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/facteur-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (tu_store_open("store", f->dir, sizeof(f->dir), &f->s, NULL, NULL) < 0)
 		return -1;
-	if (store_open(f->dir, &f->s, &error) < 0) {
-		fprintf(stderr, "store_open: %s\n", error);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -58,39 +43,9 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	store_close(&f->s);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_store_remove(f->dir, &f->s);
 	free(f);
 	return 0;
-}
-
-/* Number of blob files under dir/blobs (tmp/ excluded). */
-static int count_blobs(const char *dir)
-{
-	char path[256];
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/blobs", dir);
-	DIR *d = opendir(path);
-	struct dirent *de;
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
-			continue;
-		char sub[600];
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		DIR *sd = opendir(sub);
-		struct dirent *se;
-		while (sd != NULL && (se = readdir(sd)) != NULL) {
-			if (se->d_name[0] != '.')
-				n++;
-		}
-		if (sd != NULL)
-			closedir(sd);
-	}
-	closedir(d);
-	return n;
 }
 
 static bool blob_file_exists(const char *dir, const char *id)
@@ -457,9 +412,9 @@ static void test_deliver_shared_blob(void **state)
 	int64_t acc[3] = { add_account(f->s, "a@example.org"),
 			   add_account(f->s, "b@example.org"),
 			   add_account(f->s, "c@example.org") };
-	assert_int_equal(count_blobs(f->dir), 0);
+	assert_int_equal(tu_count_blobs(f->dir), 0);
 	assert_int_equal(deliver(f->s, msg1, acc, 3, uids, &error), 0);
-	assert_int_equal(count_blobs(f->dir), 1);
+	assert_int_equal(tu_count_blobs(f->dir), 1);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(uids[i], 1);
 		assert_int_equal(store_message_list(f->s, inbox_id(f->s, acc[i]), &msgs, &n), 0);
@@ -473,11 +428,11 @@ static void test_deliver_shared_blob(void **state)
 	}
 	/* same content again: still one blob, next UID */
 	assert_int_equal(deliver(f->s, msg1, acc, 3, uids, &error), 0);
-	assert_int_equal(count_blobs(f->dir), 1);
+	assert_int_equal(tu_count_blobs(f->dir), 1);
 	assert_int_equal(uids[0], 2);
 	assert_int_equal(deliver(f->s, msg2, acc, 1, uids, &error), 0);
 	assert_int_equal(uids[0], 3);
-	assert_int_equal(count_blobs(f->dir), 2);
+	assert_int_equal(tu_count_blobs(f->dir), 2);
 
 	struct store_mailbox m;
 	assert_int_equal(store_mailbox_get(f->s, acc[0], "inbox", &m), 1);
@@ -619,10 +574,10 @@ static void test_quota(void **state)
 	assert_int_equal(m.messages, 1);
 	assert_int_equal(m.uidnext, 2);
 	/* and the refused blob is not left behind */
-	assert_int_equal(count_blobs(f->dir), 1);
+	assert_int_equal(tu_count_blobs(f->dir), 1);
 	/* a alone still gets it */
 	assert_int_equal(deliver(f->s, msg2, acc, 1, NULL, &error), 0);
-	assert_int_equal(count_blobs(f->dir), 2);
+	assert_int_equal(tu_count_blobs(f->dir), 2);
 	/* quota 0 = unlimited again */
 	assert_int_equal(store_account_set_quota(f->s, "b@example.org", 0, &error), 0);
 	assert_int_equal(deliver(f->s, msg2, acc, 2, NULL, &error), 0);
@@ -669,10 +624,10 @@ static void test_expunge_and_blob_gc(void **state)
 	assert_int_equal(store_message_expunge(f->s, in_b, &one, 1, &error), 0);
 	assert_false(blob_file_exists(f->dir, blob));
 	assert_int_equal(store_blob_open(f->s, blob), -1);
-	assert_int_equal(count_blobs(f->dir), 1);
+	assert_int_equal(tu_count_blobs(f->dir), 1);
 	/* removing the account removes its last blob */
 	assert_int_equal(store_account_remove(f->s, "a@example.org", &error), 0);
-	assert_int_equal(count_blobs(f->dir), 0);
+	assert_int_equal(tu_count_blobs(f->dir), 0);
 	/* UIDs are never reused */
 	uint32_t uid = 0;
 	assert_int_equal(deliver(f->s, msg1, &acc[1], 1, &uid, &error), 0);
@@ -779,7 +734,7 @@ static void test_mailboxes(void **state)
 
 	/* deleting a mailbox collects its blobs */
 	assert_int_equal(store_mailbox_delete(f->s, acc, "Old", &error), 0);
-	assert_int_equal(count_blobs(f->dir), 0);
+	assert_int_equal(tu_count_blobs(f->dir), 0);
 
 	assert_int_equal(store_mailbox_list(f->s, acc, collect_mailbox, &ml), 0);
 	assert_int_equal(ml.n, 10);
@@ -824,7 +779,7 @@ static void test_queue(void **state)
 	assert_int_equal(q.n, 2);
 	assert_string_equal(q.rcpt[0], "X@Remote.net");
 	assert_string_equal(q.sender, "me@example.org");
-	assert_int_equal(count_blobs(f->dir), 1);
+	assert_int_equal(tu_count_blobs(f->dir), 1);
 	int fd = store_blob_open(f->s, q.blob);
 	assert_true(fd >= 0);
 	close(fd);
@@ -833,7 +788,7 @@ static void test_queue(void **state)
 	add_domain(f->s, "example.org");
 	int64_t acc = add_account(f->s, "a@example.org");
 	assert_int_equal(deliver(f->s, msg1, &acc, 1, NULL, &error), 0);
-	assert_int_equal(count_blobs(f->dir), 1);
+	assert_int_equal(tu_count_blobs(f->dir), 1);
 
 	assert_int_equal(store_queue_delete(f->s, q.ids[0], &error), 0);
 	assert_int_equal(store_queue_delete(f->s, q.ids[0], &error), -1);
@@ -941,7 +896,7 @@ static void test_concurrent_handles(void **state)
 		for (int i = 1; i < CONCURRENT_DELIVERIES; i++)
 			assert_true(w[t].uids[i] > w[t].uids[i - 1]);
 	int shared = CONCURRENT_DELIVERIES / 4;
-	assert_int_equal(count_blobs(f->dir), 2 * CONCURRENT_DELIVERIES - shared);
+	assert_int_equal(tu_count_blobs(f->dir), 2 * CONCURRENT_DELIVERIES - shared);
 }
 
 struct opener {
@@ -1037,7 +992,7 @@ static void test_reopen(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	assert_int_equal(sqlite3_column_int(st, 0), 3);
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
