@@ -4,7 +4,7 @@
 # Only missing packages are installed, so a second run costs nothing.
 set -euo pipefail
 what=${1:-build}
-pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev openssl)
+pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev zlib1g-dev openssl)
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
 	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt)

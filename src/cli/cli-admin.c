@@ -307,24 +307,90 @@ static int queue_list(struct store *s, char **args, int flags)
 	return report(store_queue_list(s, print_queue, NULL), "cannot list the queue");
 }
 
-static int queue_delete(struct store *s, char **args, int flags)
+static int queue_id(const char *arg, int64_t *id_r)
 {
 	char *end;
-	long long id = strtoll(args[0], &end, 10);
+	long long id = strtoll(arg, &end, 10);
 	if (*end != '\0' || id <= 0) {
-		fprintf(stderr, "facteur: bad queue id '%s'\n", args[0]);
-		return CLI_EXIT_USAGE;
+		fprintf(stderr, "facteur: bad queue id '%s'\n", arg);
+		return -1;
 	}
+	*id_r = id;
+	return 0;
+}
+
+static int queue_delete(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (queue_id(args[0], &id) < 0)
+		return CLI_EXIT_USAGE;
 	const char *err = NULL;
 	return report(store_queue_delete(s, id, &err), err);
 }
 
+static void print_time(const char *label, time_t t)
+{
+	char when[32];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s: %s\n", label, when);
+}
+
+static int queue_show(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (queue_id(args[0], &id) < 0)
+		return CLI_EXIT_USAGE;
+	struct store_queue_delivery d;
+	int r = store_queue_get(s, id, &d);
+	if (r <= 0)
+		return report(-1, r == 0 ? "no such queue entry" : "cannot read the queue");
+	printf("id: %lld\nsender: <%s>\nrecipient: <%s>\nblob: %s\n", (long long)id,
+	       d.e.sender, d.e.recipient, d.e.blob_id);
+	print_time("queued", d.e.queued_at);
+	print_time("next-attempt", d.e.next_attempt);
+	printf("attempts: %d\ndelay-notice-sent: %s\nlast-error: %s\n", d.e.attempts,
+	       d.delay_notified ? "yes" : "no", d.e.last_error);
+	return CLI_EXIT_OK;
+}
+
+/* A running daemon notices within a few seconds (it polls the queue). */
+static int queue_reschedule(struct store *s, int64_t id)
+{
+	const char *err = NULL;
+	int n = store_queue_reschedule(s, id, time(NULL), &err);
+	if (n < 0)
+		return report(-1, err);
+	if (n == 0 && id != 0)
+		return report(-1, "no such queue entry");
+	printf("%d entr%s due now\n", n, n == 1 ? "y" : "ies");
+	return CLI_EXIT_OK;
+}
+
+static int queue_flush(struct store *s, char **args, int flags)
+{
+	return queue_reschedule(s, 0);
+}
+
+static int queue_retry(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (queue_id(args[0], &id) < 0)
+		return CLI_EXIT_USAGE;
+	return queue_reschedule(s, id);
+}
+
 static const struct action queue_actions[] = {
 	{"list", 0, queue_list, "list"},
+	{"show", 1, queue_show, "show ID"},
+	{"flush", 0, queue_flush, "flush                 # every entry due now"},
+	{"retry", 1, queue_retry, "retry ID              # this entry due now"},
 	{"delete", 1, queue_delete, "delete ID"},
 };
 
 int cli_queue(int argc, char **argv)
 {
-	return dispatch("queue", queue_actions, 2, argc, argv);
+	return dispatch("queue", queue_actions, sizeof(queue_actions) / sizeof(queue_actions[0]),
+			argc, argv);
 }

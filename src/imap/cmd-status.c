@@ -3,9 +3,11 @@
  * STATUS (RFC 9051 6.3.11) and the status items it shares with LIST-STATUS
  * (RFC 5819): MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE (RFC
  * 8438), RECENT (always 0, for rev1 clients), HIGHESTMODSEQ (RFC 7162),
- * APPENDLIMIT (RFC 7889, the configured message size cap) and MAILBOXID
- * (RFC 8474, "M" and the store's mailbox id, as SELECT announces it). The
- * numbers come from one store snapshot, so they agree with each other.
+ * APPENDLIMIT (RFC 7889, the configured message size cap), MAILBOXID
+ * (RFC 8474, "M" and the store's mailbox id, as SELECT announces it) and
+ * DELETED-STORAGE (RFC 9208, KiB of \Deleted messages, cmd-quota.c). The
+ * numbers come from one store snapshot, so they agree with each other
+ * (DELETED-STORAGE, when asked, comes from a second read).
  */
 #include "imap/imap-private.h"
 
@@ -27,6 +29,7 @@ static const char *const item_names[IMAP_STATUS_ITEM_COUNT] = {
 	[IMAP_STATUS_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
 	[IMAP_STATUS_APPENDLIMIT] = "APPENDLIMIT",
 	[IMAP_STATUS_MAILBOXID] = "MAILBOXID",
+	[IMAP_STATUS_DELETED_STORAGE] = "DELETED-STORAGE",
 };
 
 int imap_status_items_parse(const struct imap_arg *arg,
@@ -59,7 +62,7 @@ int imap_status_items_parse(const struct imap_arg *arg,
 
 static void write_item(const struct imap_session *s, struct buf *out,
 		       enum imap_status_item item, int64_t mailbox_id,
-		       const struct store_mailbox_status *st)
+		       const struct store_mailbox_status *st, uint64_t deleted_bytes)
 {
 	buf_append_str(out, item_names[item]);
 	switch (item) {
@@ -96,6 +99,9 @@ static void write_item(const struct imap_session *s, struct buf *out,
 	case IMAP_STATUS_MAILBOXID:
 		buf_printf(out, " (M%" PRId64 ")", mailbox_id);
 		break;
+	case IMAP_STATUS_DELETED_STORAGE:
+		buf_printf(out, " %" PRIu64, imap_quota_kib(deleted_bytes));
+		break;
 	case IMAP_STATUS_ITEM_COUNT:
 	default:
 		break;
@@ -109,13 +115,22 @@ int imap_status_write(struct imap_session *s, struct buf *out, const char *name,
 	int r = store_mailbox_status(s->store, mailbox_id, &st);
 	if (r <= 0)
 		return r;
+	/* DELETED-STORAGE costs one more aggregate: only when asked. */
+	uint64_t deleted_bytes = 0;
+	for (size_t i = 0; i < items->n && r > 0; i++) {
+		if (items->item[i] == IMAP_STATUS_DELETED_STORAGE)
+			r = store_mailbox_deleted_size(s->store, mailbox_id, &deleted_bytes);
+	}
+	if (r <= 0)
+		return r;
 	buf_append_str(out, "* STATUS ");
 	imap_write_mailbox_name(s, out, name);
 	buf_append_str(out, " (");
 	for (size_t i = 0; i < items->n; i++) {
 		if (i > 0)
 			buf_append(out, " ", 1);
-		write_item(s, out, (enum imap_status_item)items->item[i], mailbox_id, &st);
+		write_item(s, out, (enum imap_status_item)items->item[i], mailbox_id, &st,
+			   deleted_bytes);
 		if (items->item[i] == IMAP_STATUS_HIGHESTMODSEQ)
 			s->condstore = true;
 	}

@@ -29,6 +29,7 @@
 static const struct imap_command imap_commands[] = {
 	/* any state (RFC 9051 6.1) */
 	{"CAPABILITY", cmd_capability, ANY},
+	{"COMPRESS", cmd_compress, IMAP_CMD_STATE_AUTHED},
 	{"NOOP", cmd_noop, ANY},
 	{"LOGOUT", cmd_logout, ANY},
 	{"ID", cmd_id, ANY},
@@ -51,6 +52,9 @@ static const struct imap_command imap_commands[] = {
 	{"STATUS", cmd_status, AUTHED},
 	{"APPEND", cmd_append, AUTHED},
 	{"IDLE", cmd_idle, AUTHED},
+	{"GETQUOTAROOT", cmd_getquotaroot, AUTHED},
+	{"GETQUOTA", cmd_getquota, AUTHED},
+	{"SETQUOTA", cmd_setquota, AUTHED},
 	/* selected (6.4) */
 	{"CHECK", cmd_check, SELECTED},
 	{"CLOSE", cmd_close, SELECTED},
@@ -82,8 +86,9 @@ static const char imap_caps[] =
 	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT "
 	"UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH "
 	"SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE "
-	"CREATE-SPECIAL-USE STATUS=SIZE"
-	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+	"CREATE-SPECIAL-USE STATUS=SIZE COMPRESS=DEFLATE"
+	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+	" QUOTA QUOTA=RES-STORAGE";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

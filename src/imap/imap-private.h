@@ -312,6 +312,7 @@ enum imap_cmd_ret {
 	IMAP_CMD_WAIT_LINE, /* "+ " queued: cmd->line_func gets the next line */
 	IMAP_CMD_STARTTLS,  /* tagged OK queued: upgrade the connection */
 	IMAP_CMD_CLOSE,     /* BYE and tagged reply queued: close */
+	IMAP_CMD_COMPRESS,  /* tagged OK queued: DEFLATE from now on (RFC 4978) */
 };
 
 typedef enum imap_cmd_ret imap_cmd_func_t(struct imap_cmd *cmd, struct buf *out);
@@ -380,6 +381,7 @@ struct imap_session {
 	bool rev2;
 	bool condstore;
 	bool qresync;
+	bool compressed; /* COMPRESS=DEFLATE is active */
 
 	/* SELECTED: the client's picture of the mailbox. */
 	struct imap_view *view;
@@ -455,6 +457,7 @@ enum imap_status_item {
 	IMAP_STATUS_HIGHESTMODSEQ,
 	IMAP_STATUS_APPENDLIMIT,
 	IMAP_STATUS_MAILBOXID,
+	IMAP_STATUS_DELETED_STORAGE, /* RFC 9208, in KiB (cmd-quota.c) */
 	IMAP_STATUS_ITEM_COUNT,
 };
 
@@ -490,7 +493,7 @@ void imap_capability_write(const struct imap_session *s, struct buf *out);
 
 /* Handlers (cmd-*.c). */
 imap_cmd_func_t cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login,
-	cmd_authenticate, cmd_enable, cmd_id;
+	cmd_authenticate, cmd_enable, cmd_id, cmd_compress;
 /*
  * Wave 2 (declared here so rows can be uncommented in imap_commands[]):
  * imap_cmd_func_t cmd_select, cmd_examine, cmd_create, cmd_delete,
@@ -617,5 +620,11 @@ bool imap_search_parse_date(const char *s, int64_t *days_r);
 bool imap_search_header_day(const char *value, int64_t *days_r);
 /* The message's keywords (space separated) hold kw, case-insensitively. */
 bool imap_search_has_keyword(const char *keywords, const char *kw);
+
+/* --- QUOTA (cmd-quota.c; RFC 9208 and RFC 2087) ---------------------------- */
+imap_cmd_func_t cmd_getquotaroot, cmd_getquota, cmd_setquota;
+/* Bytes to the STORAGE resource's 1024-octet units, rounded up. */
+uint64_t imap_quota_kib(uint64_t bytes);
+/* --- end QUOTA ------------------------------------------------------------- */
 
 #endif

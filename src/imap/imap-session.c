@@ -372,6 +372,9 @@ static enum conn_result imap_after(struct imap_session *s, enum imap_cmd_ret r)
 		cmd_finish(s);
 		s->closing = true;
 		return CONN_CLOSE;
+	case IMAP_CMD_COMPRESS:
+		cmd_finish(s);
+		return CONN_COMPRESS;
 	case IMAP_CMD_DONE:
 	default:
 		cmd_finish(s);

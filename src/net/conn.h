@@ -43,6 +43,12 @@ enum conn_result {
 	 * below the low-water mark.
 	 */
 	CONN_MORE,
+	/*
+	 * The reply to COMPRESS is queued. The connection layer flushes it
+	 * uncompressed, then runs both directions through raw DEFLATE
+	 * (RFC 4978); the engine keeps reading and writing plain bytes.
+	 */
+	CONN_COMPRESS,
 };
 
 struct conn_proto {

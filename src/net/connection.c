@@ -9,6 +9,12 @@
  * STARTTLS: when the engine answers CONN_STARTTLS, every byte already
  * buffered is dropped before the handshake, so a command pipelined behind
  * STARTTLS in plaintext is never executed inside the TLS session.
+ *
+ * COMPRESS (RFC 4978): after CONN_COMPRESS the stream above TLS is raw
+ * DEFLATE both ways. Input is read into `raw` and inflated into `in`;
+ * output is deflated from `out` into `zout` with a sync flush, so the engine
+ * never knows. Inflated input is capped like plain input (a compression
+ * bomb fills `in` to CONN_IN_MAX and waits, it never grows memory).
  */
 #include "net/net-private.h"
 #include "lib/log.h"
@@ -23,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define CONN_READ_CHUNK 16384
 #define CONN_IN_MAX (1024 * 1024)   /* stop reading until the engine consumes */
@@ -49,6 +56,10 @@ struct conn {
 	bool close_after;   /* close once the output is flushed */
 	bool ssl_want_write;
 	bool limit_held;
+	bool compress;      /* start DEFLATE once the output is flushed */
+	z_stream *zin, *zout;
+	struct buf raw;     /* compressed input not yet inflated */
+	struct buf zout_buf; /* compressed output not yet sent */
 	uint32_t events;    /* current epoll interest */
 	int64_t last_active;
 };
@@ -70,6 +81,14 @@ static void conn_destroy(struct conn *c, const char *why)
 		conn_limit_release(c->peer_ip);
 	buf_deinit(&c->in);
 	buf_deinit(&c->out);
+	if (c->zin != NULL) {
+		inflateEnd(c->zin);
+		deflateEnd(c->zout);
+		free(c->zin);
+		free(c->zout);
+	}
+	buf_deinit(&c->raw);
+	buf_deinit(&c->zout_buf);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -80,17 +99,24 @@ static void conn_destroy(struct conn *c, const char *why)
 	free(c);
 }
 
+/* Bytes waiting to be sent, compressed or not. */
+static size_t conn_pending_out(const struct conn *c)
+{
+	return c->out.len + c->zout_buf.len;
+}
+
 static void conn_update_events(struct conn *c)
 {
 	uint32_t ev = 0;
 	if (c->state == CS_HANDSHAKE) {
 		ev = c->ssl_want_write ? EPOLLOUT : EPOLLIN;
 	} else {
-		bool paused = c->more || c->starttls || c->close_after ||
-			      c->in.len >= CONN_IN_MAX;
+		bool paused = c->more || c->starttls || c->compress ||
+			      c->close_after || c->in.len >= CONN_IN_MAX ||
+			      c->raw.len >= CONN_IN_MAX;
 		if (!paused)
 			ev |= EPOLLIN;
-		if (c->out.len > 0 || c->ssl_want_write)
+		if (conn_pending_out(c) > 0 || c->ssl_want_write)
 			ev |= EPOLLOUT;
 	}
 	if (ev != c->events) {
@@ -100,15 +126,37 @@ static void conn_update_events(struct conn *c)
 	}
 }
 
+/* Move everything in out through the compressor into zout_buf. */
+static int conn_deflate(struct conn *c)
+{
+	if (c->out.len == 0)
+		return 0;
+	c->zout->next_in = (unsigned char *)c->out.data;
+	c->zout->avail_in = (unsigned)c->out.len;
+	do {
+		buf_reserve(&c->zout_buf, 16384);
+		c->zout->next_out = (unsigned char *)c->zout_buf.data + c->zout_buf.len;
+		c->zout->avail_out = 16384;
+		if (deflate(c->zout, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+			return -1;
+		c->zout_buf.len += 16384 - c->zout->avail_out;
+	} while (c->zout->avail_out == 0 || c->zout->avail_in > 0);
+	buf_clear(&c->out);
+	return 0;
+}
+
 /* Returns -1 on a fatal error, 0 otherwise (EAGAIN included). */
 static int conn_flush(struct conn *c)
 {
-	while (c->out.len > 0) {
+	if (c->zout != NULL && conn_deflate(c) < 0)
+		return -1;
+	struct buf *b = c->zout != NULL ? &c->zout_buf : &c->out;
+	while (b->len > 0) {
 		ssize_t n;
 		c->ssl_want_write = false;
 		if (c->ssl != NULL) {
 			ERR_clear_error();
-			int r = SSL_write(c->ssl, c->out.data, (int)(c->out.len > INT32_MAX ? INT32_MAX : c->out.len));
+			int r = SSL_write(c->ssl, b->data, (int)(b->len > INT32_MAX ? INT32_MAX : b->len));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
@@ -119,28 +167,76 @@ static int conn_flush(struct conn *c)
 			}
 			n = r;
 		} else {
-			n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+			n = send(c->fd, b->data, b->len, MSG_NOSIGNAL);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					return 0;
 				return -1;
 			}
 		}
-		buf_consume(&c->out, (size_t)n);
+		buf_consume(b, (size_t)n);
 	}
 	return 0;
 }
 
+/* Inflate raw into in, up to CONN_IN_MAX. Returns -1 on corrupt data. */
+static int conn_inflate(struct conn *c)
+{
+	while (c->raw.len > 0 && c->in.len < CONN_IN_MAX) {
+		buf_reserve(&c->in, CONN_READ_CHUNK);
+		c->zin->next_in = (unsigned char *)c->raw.data;
+		c->zin->avail_in = (unsigned)c->raw.len;
+		c->zin->next_out = (unsigned char *)c->in.data + c->in.len;
+		c->zin->avail_out = CONN_READ_CHUNK;
+		int r = inflate(c->zin, Z_SYNC_FLUSH);
+		if (r != Z_OK && r != Z_BUF_ERROR)
+			return -1;
+		size_t produced = CONN_READ_CHUNK - c->zin->avail_out;
+		c->in.len += produced;
+		buf_consume(&c->raw, c->raw.len - c->zin->avail_in);
+		if (produced == 0 && r == Z_BUF_ERROR)
+			break;
+	}
+	return 0;
+}
+
+static int conn_start_compress(struct conn *c)
+{
+	c->compress = false;
+	c->zin = xcalloc(1, sizeof(*c->zin));
+	c->zout = xcalloc(1, sizeof(*c->zout));
+	if (inflateInit2(c->zin, -15) != Z_OK ||
+	    deflateInit2(c->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	/* Whatever followed the command is already compressed. */
+	buf_append(&c->raw, c->in.data, c->in.len);
+	buf_clear(&c->in);
+	log_info("compress", "sid=%s algorithm=deflate", c->sid);
+	return conn_inflate(c);
+}
+
 /* Read what is available. Returns 1 got data, 0 nothing now, -1 closed/error. */
+static int conn_read_raw(struct conn *c);
+
 static int conn_read(struct conn *c)
 {
+	int got = conn_read_raw(c);
+	if (c->zin != NULL && conn_inflate(c) < 0)
+		return -1;
+	return got;
+}
+
+static int conn_read_raw(struct conn *c)
+{
 	int got = 0;
-	while (c->in.len < CONN_IN_MAX) {
-		buf_reserve(&c->in, CONN_READ_CHUNK);
+	struct buf *b = c->zin != NULL ? &c->raw : &c->in;
+	while (b->len < CONN_IN_MAX) {
+		buf_reserve(b, CONN_READ_CHUNK);
 		ssize_t n;
 		if (c->ssl != NULL) {
 			ERR_clear_error();
-			int r = SSL_read(c->ssl, c->in.data + c->in.len, CONN_READ_CHUNK);
+			int r = SSL_read(c->ssl, b->data + b->len, CONN_READ_CHUNK);
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_READ)
@@ -153,13 +249,13 @@ static int conn_read(struct conn *c)
 			}
 			n = r;
 		} else {
-			n = recv(c->fd, c->in.data + c->in.len, CONN_READ_CHUNK, 0);
+			n = recv(c->fd, b->data + b->len, CONN_READ_CHUNK, 0);
 			if (n == 0)
 				return -1;
 			if (n < 0)
 				return (errno == EAGAIN || errno == EINTR) ? got : -1;
 		}
-		c->in.len += (size_t)n;
+		b->len += (size_t)n;
 		got = 1;
 	}
 	return got;
@@ -179,6 +275,9 @@ static void conn_apply(struct conn *c, enum conn_result r)
 	case CONN_CLOSE:
 		c->close_after = true;
 		break;
+	case CONN_COMPRESS:
+		c->compress = true;
+		break;
 	}
 }
 
@@ -193,11 +292,11 @@ static int conn_handshake(struct conn *c);
 static int conn_progress(struct conn *c)
 {
 	for (int rounds = 0; rounds < 64; rounds++) {
-		if (c->out.len > 0 && conn_flush(c) < 0) {
+		if (conn_pending_out(c) > 0 && conn_flush(c) < 0) {
 			conn_destroy(c, "write-error");
 			return -1;
 		}
-		if (c->out.len > 0)
+		if (conn_pending_out(c) > 0)
 			break; /* wait for EPOLLOUT */
 		if (c->close_after) {
 			conn_destroy(c, "closed");
@@ -205,10 +304,19 @@ static int conn_progress(struct conn *c)
 		}
 		if (c->starttls)
 			return conn_start_tls(c);
+		if (c->compress && conn_start_compress(c) < 0) {
+			conn_destroy(c, "compress-error");
+			return -1;
+		}
 		if (c->more) {
 			c->more = false;
 			conn_apply(c, c->proto->resume(c->session, &c->out));
 			continue;
+		}
+		if (c->zin != NULL && c->raw.len > 0 && c->in.len < CONN_IN_MAX &&
+		    conn_inflate(c) < 0) {
+			conn_destroy(c, "inflate-error");
+			return -1;
 		}
 		if (c->in.len == 0)
 			break;
@@ -216,7 +324,7 @@ static int conn_progress(struct conn *c)
 		size_t out_before = c->out.len;
 		conn_apply(c, c->proto->input(c->session, &c->in, &c->out));
 		if (c->in.len == before && c->out.len == out_before && !c->more &&
-		    !c->starttls && !c->close_after)
+		    !c->starttls && !c->compress && !c->close_after)
 			break; /* engine needs more bytes */
 	}
 	conn_update_events(c);
@@ -283,7 +391,7 @@ void conn_event(struct conn *c, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (!(c->more || c->starttls || c->close_after)) {
+		if (!(c->more || c->starttls || c->compress || c->close_after)) {
 			int r = conn_read(c);
 			if (r < 0) {
 				conn_destroy(c, "eof");

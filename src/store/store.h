@@ -508,6 +508,14 @@ struct store_mailbox_status {
 int store_mailbox_status(struct store *s, int64_t mailbox_id,
 			 struct store_mailbox_status *status_r);
 
+/* --- quota (store-quota.c) -------------------------------------------- */
+/*
+ * Sum of the sizes of the mailbox's messages flagged \Deleted (what an
+ * EXPUNGE would free: STATUS DELETED-STORAGE). 1 / 0 no such mailbox / -1.
+ */
+int store_mailbox_deleted_size(struct store *s, int64_t mailbox_id, uint64_t *bytes_r);
+/* --- end quota --------------------------------------------------------- */
+
 /* --- change notification hub (store-notify.c) -------------------------- */
 /*
  * In-process and thread-safe. After every commit that changes a mailbox
