@@ -69,7 +69,7 @@ static void conn_destroy(struct conn *c, const char *why)
 	struct worker *w = c->w;
 	if (c->session != NULL)
 		c->proto->close(c->session);
-	log_info("disconnect", "sid=%s reason=%s", c->sid, why);
+	log_info("disconnect", "session=%s reason=%s", c->sid, why);
 	if (c->ssl != NULL) {
 		if (c->state == CS_OPEN)
 			SSL_shutdown(c->ssl);
@@ -212,7 +212,7 @@ static int conn_start_compress(struct conn *c)
 	/* Whatever followed the command is already compressed. */
 	buf_append(&c->raw, c->in.data, c->in.len);
 	buf_clear(&c->in);
-	log_info("compress", "sid=%s algorithm=deflate", c->sid);
+	log_info("compress", "session=%s algorithm=deflate", c->sid);
 	return conn_inflate(c);
 }
 
@@ -360,7 +360,7 @@ static int conn_handshake(struct conn *c)
 		}
 		char err[160];
 		ERR_error_string_n(ERR_peek_last_error(), err, sizeof(err));
-		log_info("tls-fail", "sid=%s ip=%s error=\"%s\"", c->sid, c->peer_ip, err);
+		log_info("tls-fail", "session=%s ip=%s error=\"%s\"", c->sid, c->peer_ip, err);
 		c->state = CS_CLOSING;
 		conn_destroy(c, "tls-handshake");
 		return -1;
@@ -368,7 +368,7 @@ static int conn_handshake(struct conn *c)
 	c->state = CS_OPEN;
 	c->ssl_want_write = false;
 	c->info.tls = true;
-	log_info("tls", "sid=%s version=%s cipher=%s", c->sid, SSL_get_version(c->ssl),
+	log_info("tls", "session=%s version=%s cipher=%s", c->sid, SSL_get_version(c->ssl),
 		 SSL_get_cipher_name(c->ssl));
 	if (c->session == NULL)
 		c->session = c->proto->open(&c->w->ctx, &c->info, &c->out);
@@ -468,7 +468,7 @@ void conn_accept(struct worker *w, struct listener *l)
 		c->events = EPOLLIN;
 		struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e);
-		log_info("connect", "sid=%s ip=%s listener=%s worker=%d", c->sid,
+		log_info("connect", "session=%s ip=%s listener=%s worker=%d", c->sid,
 			 c->peer_ip, c->info.listener, w->id);
 		if (w->n_conns > cfg->max_connections) {
 			static const char busy[] = "421 too many connections\r\n";
