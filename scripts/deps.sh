@@ -4,10 +4,12 @@
 # Only missing packages are installed, so a second run costs nothing.
 set -euo pipefail
 what=${1:-build}
-pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev zlib1g-dev openssl)
+pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev zlib1g-dev openssl
+      libunbound-dev)
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
-	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt)
+	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt
+	       unbound) # unbound: the DNS server the outbound queue tests start
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -17,6 +19,9 @@ if [ "$what" = bench ]; then
 	# Postfix is the peer and smtp-source the load generator; keep Debian's
 	# postfix service itself stopped and unconfigured (the bench runs its own).
 	dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "install ok installed" || missing+=(postfix)
+	# Dovecot is the IMAP peer (bench/imap-bench runs a private instance);
+	# its system service is stopped and disabled right after installation.
+	dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null | grep -q "install ok installed" || missing+=(dovecot-imapd)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
@@ -28,4 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	if printf '%s\n' "${missing[@]}" | grep -qx dovecot-imapd; then
+		{ $SUDO systemctl disable --now dovecot.service dovecot.socket ||
+		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
+	fi
 fi

@@ -144,6 +144,7 @@ static enum queue_client_status qc_fail(struct queue_client *c, int code,
 	snprintf(c->error, sizeof(c->error), "%s", why);
 	/* A 5xx session reply still leaves the message to another try (or host). */
 	qc_fail_pending(c, 451, why);
+	c->in_txn = false;
 	log_debug("queue.client.fail", "state=%s code=%d why=\"%s\"",
 		  qc_state_names[c->state], code, c->error);
 	qc_set_state(c, QC_CLOSED);
@@ -516,27 +517,38 @@ enum queue_client_status queue_client_body(struct queue_client *c, const char *p
 	if (c->state != QC_BODY)
 		return c->state == QC_CLOSED ? QUEUE_CLIENT_CLOSED : QUEUE_CLIENT_MORE;
 	buf_reserve(out, n + n / 8 + 8);
-	for (size_t i = 0; i < n; i++) {
-		char ch = p[i];
+	size_t i = 0;
+	while (i < n) {
 		if (c->cr) {
 			/* CRLF, or a bare CR: either way one line end on the wire. */
 			buf_append(out, "\r\n", 2);
 			c->bol = true;
 			c->cr = false;
-			if (ch == '\n')
+			if (p[i] == '\n') {
+				i++;
 				continue;
+			}
 		}
-		if (ch == '\r') {
+		if (p[i] == '\r') {
 			c->cr = true;
-		} else if (ch == '\n') {
+			i++;
+			continue;
+		}
+		if (p[i] == '\n') {
 			buf_append(out, "\r\n", 2); /* bare LF */
 			c->bol = true;
-		} else {
-			if (c->bol && ch == '.')
-				buf_append(out, ".", 1);
-			c->bol = false;
-			buf_append(out, &ch, 1);
+			i++;
+			continue;
 		}
+		if (c->bol && p[i] == '.')
+			buf_append(out, ".", 1);
+		/* The rest of the line in one copy. */
+		size_t j = i;
+		while (j < n && p[j] != '\r' && p[j] != '\n')
+			j++;
+		buf_append(out, p + i, j - i);
+		c->bol = false;
+		i = j;
 	}
 	if (!eof)
 		return QUEUE_CLIENT_BODY;

@@ -53,6 +53,7 @@ struct dns_lookup {
 };
 
 struct dns_query {
+	struct dns_query *prev, *next; /* outstanding, for destroy */
 	struct dns_lookup *l;
 	int host; /* -1: the MX query */
 	int family;
@@ -61,7 +62,18 @@ struct dns_query {
 struct queue_dns {
 	struct ub_ctx *ub;
 	struct dns_lookup *lookups;
+	struct dns_query *queries;
 };
+
+static void query_unlink(struct queue_dns *dns, struct dns_query *q)
+{
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		dns->queries = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+}
 
 int queue_dns_create(const char *forward, struct queue_dns **dns_r, char **error_r)
 {
@@ -77,6 +89,13 @@ int queue_dns_create(const char *forward, struct queue_dns **dns_r, char **error
 	if (r == 0)
 		r = forward != NULL && *forward != '\0' ? ub_ctx_set_fwd(ub, forward)
 							: ub_ctx_resolvconf(ub, NULL);
+	/*
+	 * libunbound answers RFC 6761 names (test.) itself with NXDOMAIN; let
+	 * the configured resolver decide, as a test network's resolver must.
+	 * This finalises the context, so it comes after every other setting.
+	 */
+	if (r == 0)
+		(void)ub_ctx_zone_remove(ub, "test.");
 	if (r != 0) {
 		*error_r = xasprintf("dns: %s%s%s", forward && *forward ? forward : "resolv.conf",
 				     ": ", ub_strerror(r));
@@ -96,6 +115,11 @@ void queue_dns_destroy(struct queue_dns **dnsp)
 		return;
 	/* Cancels the outstanding queries; their callbacks never run. */
 	ub_ctx_delete(dns->ub);
+	while (dns->queries != NULL) {
+		struct dns_query *q = dns->queries;
+		dns->queries = q->next;
+		free(q);
+	}
 	while (dns->lookups != NULL) {
 		struct dns_lookup *l = dns->lookups;
 		dns->lookups = l->next;
@@ -167,6 +191,10 @@ static int dns_query(struct dns_lookup *l, const char *name, int rrtype, int hos
 		l->temp = true;
 		return -1;
 	}
+	q->next = l->dns->queries;
+	if (q->next != NULL)
+		q->next->prev = q;
+	l->dns->queries = q;
 	l->pending++;
 	return 0;
 }
@@ -276,6 +304,7 @@ static void dns_callback(void *arg, int err, struct ub_result *res)
 {
 	struct dns_query *q = arg;
 	struct dns_lookup *l = q->l;
+	query_unlink(l->dns, q);
 	l->pending--;
 	if (err != 0 || res == NULL) {
 		log_warn("queue.dns", "domain=%s error=\"%s\"", l->domain, ub_strerror(err));
@@ -344,7 +373,8 @@ static bool lookup_immediate(struct dns_lookup *l, const char *name)
 		lookup_finish(l);
 		return true;
 	}
-	if (lit < 0 || strlen(name) > 253 || *name == '\0') {
+	if (lit < 0 || strlen(name) > 253 || *name == '\0' || *name == '.' ||
+	    strstr(name, "..") != NULL) {
 		lookup_decide(l, QUEUE_DNS_PERMFAIL, "5.1.2 bad destination domain syntax");
 		return true;
 	}

@@ -65,9 +65,17 @@ struct qm_msg {
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 	char sender[320];
 	time_t queued_at;
-	struct qm_rcpt rcpts[QUEUE_CLIENT_MAX_RCPTS];
-	size_t n;
+	struct qm_rcpt *rcpts; /* up to QUEUE_CLIENT_MAX_RCPTS */
+	size_t n, cap;
 };
+
+static void msg_free(struct qm_msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->rcpts);
+	free(m);
+}
 
 enum qm_dest_state { DEST_RESOLVING, DEST_READY };
 
@@ -398,7 +406,7 @@ static void dest_fail_pending(struct qm_dest *d, int code, const char *why)
 	struct qm_msg *m;
 	while ((m = dest_pop(d)) != NULL) {
 		qm_finish_all(d->qm, m, code, why, NULL);
-		free(m);
+		msg_free(m);
 	}
 }
 
@@ -468,7 +476,12 @@ static void dest_add(struct queue_manager *qm, const struct store_queue_delivery
 		d->tail = m;
 		d->n_pending++;
 	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 4;
+		m->rcpts = xrealloc(m->rcpts, m->cap * sizeof(*m->rcpts));
+	}
 	struct qm_rcpt *r = &m->rcpts[m->n++];
+	memset(r, 0, sizeof(*r));
 	r->id = e->id;
 	snprintf(r->recipient, sizeof(r->recipient), "%s", e->recipient);
 	r->attempts = e->attempts;
@@ -577,7 +590,7 @@ static void conn_failed(struct qm_conn *c, const char *why)
 						   decided ? res[i].text : reason, conn_remote(c)};
 		}
 		qm_finish_msg(c->qm, c->msg, o);
-		free(c->msg);
+		msg_free(c->msg);
 		c->msg = NULL;
 		conn_free(c);
 		return;
@@ -728,7 +741,7 @@ static enum queue_client_status conn_start_msg(struct qm_conn *c, struct qm_msg 
 	if (c->blob_fd < 0 || blob_scan(c->blob_fd, &qmsg.size, &qmsg.eight_bit, &qmsg.utf8) < 0) {
 		log_error("queue.blob", "blob=%s msg=\"cannot read the queued message\"", m->blob_id);
 		qm_finish_all(c->qm, m, 451, "451 4.3.0 queued message unreadable", NULL);
-		free(m);
+		msg_free(m);
 		c->msg = NULL;
 		if (c->blob_fd >= 0)
 			close(c->blob_fd);
@@ -756,7 +769,7 @@ static enum queue_client_status conn_next(struct qm_conn *c)
 			for (size_t i = 0; i < m->n; i++)
 				o[i] = (struct qm_outcome){res[i].code, res[i].text, conn_remote(c)};
 			qm_finish_msg(c->qm, m, o);
-			free(m);
+			msg_free(m);
 			c->msg = NULL;
 			close(c->blob_fd);
 			c->blob_fd = -1;
@@ -774,7 +787,7 @@ static void conn_msg_done(struct qm_conn *c)
 	for (size_t i = 0; i < c->msg->n; i++)
 		o[i] = (struct qm_outcome){res[i].code, res[i].text, conn_remote(c)};
 	qm_finish_msg(c->qm, c->msg, o);
-	free(c->msg);
+	msg_free(c->msg);
 	c->msg = NULL;
 	if (c->blob_fd >= 0)
 		close(c->blob_fd);
@@ -964,8 +977,11 @@ static void conn_event(struct qm_conn *c, uint32_t events)
 			conn_failed(c, why);
 			return;
 		}
-		if (!(events & (EPOLLOUT | EPOLLIN)))
-			return;
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		if (!(events & (EPOLLOUT | EPOLLIN)) ||
+		    getpeername(c->fd, (struct sockaddr *)&peer, &plen) < 0)
+			return; /* still connecting (or a stale event) */
 		c->st = CONN_SMTP;
 		c->deadline = qm_deadline(c->qm, c->qm->cfg->queue_timeout);
 	}
@@ -1118,7 +1134,7 @@ static void qm_free(struct queue_manager *qm)
 {
 	while (qm->conns != NULL) {
 		struct qm_conn *c = qm->conns;
-		free(c->msg);
+		msg_free(c->msg);
 		c->msg = NULL;
 		conn_free(c);
 	}
@@ -1128,7 +1144,7 @@ static void qm_free(struct queue_manager *qm)
 		qm->dests = d->next;
 		struct qm_msg *m;
 		while ((m = dest_pop(d)) != NULL)
-			free(m);
+			msg_free(m);
 		free(d->addrs);
 		free(d);
 	}

@@ -794,6 +794,7 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(sqlite3_exec(db,
 		"DROP TABLE subscriptions; DROP TABLE expunged; DROP TABLE mailbox_keywords;"
 		"ALTER TABLE blobs DROP COLUMN body;"
+		"ALTER TABLE queue DROP COLUMN delay_notified;" /* step 3 */
 		"UPDATE mailboxes SET subscribed = 0 WHERE name = 'Junk';"
 		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
