@@ -49,6 +49,12 @@ enum conn_result {
 	 * (RFC 4978); the engine keeps reading and writing plain bytes.
 	 */
 	CONN_COMPRESS,
+	/*
+	 * The engine waits for work done elsewhere (a thread verifying a
+	 * message, say). Do not feed input; call resume about every 200 ms
+	 * (on the loop's tick) until it returns something else.
+	 */
+	CONN_WAIT,
 };
 
 struct conn_proto {

@@ -57,6 +57,7 @@ struct conn {
 	bool ssl_want_write;
 	bool limit_held;
 	bool compress;      /* start DEFLATE once the output is flushed */
+	bool waiting;       /* CONN_WAIT: resume on the tick */
 	z_stream *zin, *zout;
 	struct buf raw;     /* compressed input not yet inflated */
 	struct buf zout_buf; /* compressed output not yet sent */
@@ -111,7 +112,7 @@ static void conn_update_events(struct conn *c)
 	if (c->state == CS_HANDSHAKE) {
 		ev = c->ssl_want_write ? EPOLLOUT : EPOLLIN;
 	} else {
-		bool paused = c->more || c->starttls || c->compress ||
+		bool paused = c->more || c->starttls || c->compress || c->waiting ||
 			      c->close_after || c->in.len >= CONN_IN_MAX ||
 			      c->raw.len >= CONN_IN_MAX;
 		if (!paused)
@@ -278,6 +279,9 @@ static void conn_apply(struct conn *c, enum conn_result r)
 	case CONN_COMPRESS:
 		c->compress = true;
 		break;
+	case CONN_WAIT:
+		c->waiting = true;
+		break;
 	}
 }
 
@@ -302,6 +306,8 @@ static int conn_progress(struct conn *c)
 			conn_destroy(c, "closed");
 			return -1;
 		}
+		if (c->waiting)
+			break; /* the tick resumes it */
 		if (c->starttls)
 			return conn_start_tls(c);
 		if (c->compress && conn_start_compress(c) < 0) {
@@ -324,7 +330,7 @@ static int conn_progress(struct conn *c)
 		size_t out_before = c->out.len;
 		conn_apply(c, c->proto->input(c->session, &c->in, &c->out));
 		if (c->in.len == before && c->out.len == out_before && !c->more &&
-		    !c->starttls && !c->compress && !c->close_after)
+		    !c->starttls && !c->compress && !c->waiting && !c->close_after)
 			break; /* engine needs more bytes */
 	}
 	conn_update_events(c);
@@ -391,7 +397,8 @@ void conn_event(struct conn *c, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (!(c->more || c->starttls || c->compress || c->close_after)) {
+		if (!(c->more || c->starttls || c->compress || c->waiting ||
+		      c->close_after)) {
 			int r = conn_read(c);
 			if (r < 0) {
 				conn_destroy(c, "eof");
@@ -500,7 +507,15 @@ void conn_tick(struct worker *w, int64_t now_ms)
 	struct conn *next;
 	for (struct conn *c = w->conns; c != NULL; c = next) {
 		next = c->next;
+		if (c->waiting && c->state == CS_OPEN) {
+			c->waiting = false;
+			c->last_active = now_ms;
+			conn_apply(c, c->proto->resume(c->session, &c->out));
+			if (conn_progress(c) < 0)
+				continue;
+		}
 		if (c->state == CS_OPEN && c->session != NULL && c->proto->poll != NULL &&
+		    !c->waiting &&
 		    !(c->more || c->starttls || c->close_after)) {
 			size_t before = c->out.len;
 			conn_apply(c, c->proto->poll(c->session, &c->out));
