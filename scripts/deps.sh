@@ -5,7 +5,7 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev zlib1g-dev openssl
-      libunbound-dev)
+      libunbound-dev libopendkim-dev publicsuffix) # DKIM; DMARC organizational domains
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
 	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt
@@ -30,6 +30,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
 		echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+	fi
+	# Packages such as unbound, postfix and dovecot would start their system
+	# services on installation; facteur's tests and benches run private
+	# instances instead, so forbid service starts while installing.
+	policy=/usr/sbin/policy-rc.d
+	added_policy=no
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+		$SUDO chmod 755 "$policy"
+		added_policy=yes
+		trap '$SUDO rm -f "$policy"' EXIT
 	fi
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
