@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/server-ctx.h"
 #include "lib/util.h"
+#include "mailauth/mailauth.h"
 #include "net/net.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
@@ -28,8 +29,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Mail authentication (one pool for every worker), made before the loops start. */
+static struct mailauth *serve_mailauth;
+
 static int worker_init(int worker_id, struct server_ctx *ctx, const char **error_r)
 {
+	ctx->mailauth = serve_mailauth;
 	return store_open(ctx->config->data_dir, &ctx->store, error_r);
 }
 
@@ -143,11 +148,15 @@ int cli_serve(int argc, char **argv)
 	/* Outbound delivery runs beside the workers (signals blocked: inherited). */
 	struct queue_manager *qm = NULL;
 	int run = queue_manager_start(&cfg, &qm, &err);
+	if (run == 0)
+		run = mailauth_create(&cfg, &serve_mailauth, &err);
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);
-	/* Joined before anything it uses (cfg) is freed. */
+	/* Joined before anything it uses (cfg) is freed; the loops are done,
+	 * so no session holds a verification job any more. */
 	queue_manager_stop(&qm);
+	mailauth_destroy(&serve_mailauth);
 	/* The signal thread must be gone before the server is freed: wake it
 	 * (if no signal came) and join it. */
 	atomic_store(&sw.done, true);

@@ -31,6 +31,8 @@ static const struct subcommand subcommands[] = {
 	{"user", cli_user, "add, list, remove users; set passwords and quotas"},
 	{"alias", cli_alias, "add, list or remove aliases (user@domain or @domain)"},
 	{"queue", cli_queue, "list or delete queued outbound messages"},
+	{"dkim", cli_dkim, "generate, list and activate DKIM signing keys"},
+	{"dns-records", cli_dns_records, "print the MX, SPF, DKIM and DMARC records of a domain"},
 };
 
 static void usage(FILE *f)

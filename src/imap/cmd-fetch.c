@@ -323,11 +323,12 @@ static int fetch_resolve(struct imap_cmd *cmd, struct fetch_ctx *ctx, const char
 	size_t n;
 	if (imap_search_resolve_set(s, ctx->set_text, cmd->uid, &uids, &n, error_r) < 0)
 		return -1;
-	int r = ctx->changedsince > 0
-			? store_message_changed_since(s->store, s->view->mailbox_id,
-						      ctx->changedsince, &ctx->msgs, &ctx->n_msgs)
-			: store_message_list_full(s->store, s->view->mailbox_id, &ctx->msgs,
-						  &ctx->n_msgs);
+	/* Only the messages named: a one-message FETCH reads one row. */
+	struct store_uid_range *ranges = xcalloc(n > 0 ? n : 1, sizeof(*ranges));
+	size_t n_ranges = imap_view_uid_ranges(s->view, uids, n, ranges);
+	int r = store_message_list_uids(s->store, s->view->mailbox_id, ranges, n_ranges,
+					ctx->changedsince, &ctx->msgs, &ctx->n_msgs);
+	free(ranges);
 	if (r < 0) {
 		free(uids);
 		*error_r = NULL; /* a store error: NO */

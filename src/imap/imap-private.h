@@ -279,6 +279,18 @@ uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
  * store error (nothing is sent then).
  */
 int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge);
+/* --- view UID ranges (imap-view.c; for listing only named messages) --- */
+/*
+ * Turn uids (ascending, as imap_search_resolve_set gives them) into UID
+ * ranges for store_message_list_uids, UIDs that are neighbours in the view
+ * sharing one range (1:* of any mailbox is one range). ranges must hold n
+ * entries; returns how many were used. A range may span UIDs the view
+ * does not hold (expunged ones, which the store no longer lists either):
+ * callers match the listing against their UIDs.
+ */
+size_t imap_view_uid_ranges(const struct imap_view *v, const uint32_t *uids, size_t n,
+			    struct store_uid_range *ranges);
+/* --- end view UID ranges ---------------------------------------------- */
 
 /* --- sessions (imap-session.c) ---------------------------------------------- */
 enum imap_state {

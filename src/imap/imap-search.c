@@ -1185,6 +1185,79 @@ static bool key_match(struct search_eval *ev, const struct imap_search_key *k,
 	}
 }
 
+/*
+ * Keys that every match must pass (the program's top level, through its
+ * ANDs) and that the store can narrow the listing by: sequence and UID
+ * sets, MODSEQ. The full evaluation still applies them; this only spares
+ * reading rows that cannot match.
+ */
+static bool narrow_by_set(const struct imap_search_key *k)
+{
+	if (k->type == K_SEQSET || k->type == K_UIDSET)
+		return true;
+	for (size_t i = 0; k->type == K_AND && i < k->n_children; i++)
+		if (narrow_by_set(k->children[i]))
+			return true;
+	return false;
+}
+
+static bool narrow_keeps(const struct imap_session *s, const struct imap_search_key *k,
+			 uint32_t seq, uint32_t uid)
+{
+	switch (k->type) {
+	case K_SEQSET:
+		return k->set.saved ? uid_saved(s, uid) : imap_seqset_contains(&k->set, seq);
+	case K_UIDSET:
+		return k->set.saved ? uid_saved(s, uid) : imap_seqset_contains(&k->set, uid);
+	case K_AND:
+		for (size_t i = 0; i < k->n_children; i++)
+			if (!narrow_keeps(s, k->children[i], seq, uid))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* MODSEQ n at the top level: only rows with a MODSEQ above n - 1 can match. */
+static uint64_t narrow_changedsince(const struct imap_search_key *k)
+{
+	uint64_t v = 0;
+	if (k->type == K_MODSEQ)
+		return k->num > 0 ? k->num - 1 : 0;
+	for (size_t i = 0; k->type == K_AND && i < k->n_children; i++) {
+		uint64_t c = narrow_changedsince(k->children[i]);
+		if (c > v)
+			v = c;
+	}
+	return v;
+}
+
+/* The store rows the search must look at, in UID order. */
+static int search_list(struct imap_session *s, const struct imap_search_program *prog,
+		       struct imap_search_result *r)
+{
+	const struct imap_view *view = s->view;
+	uint64_t since = narrow_changedsince(prog->root);
+	if (!narrow_by_set(prog->root))
+		return since > 0 ? store_message_changed_since(s->store, view->mailbox_id, since,
+								&r->msgs, &r->n_msgs)
+				 : store_message_list_full(s->store, view->mailbox_id, &r->msgs,
+							   &r->n_msgs);
+	uint32_t *uids = xcalloc(view->count > 0 ? view->count : 1, sizeof(*uids));
+	size_t n = 0;
+	for (size_t i = 0; i < view->count; i++)
+		if (narrow_keeps(s, prog->root, (uint32_t)(i + 1), view->uids[i]))
+			uids[n++] = view->uids[i];
+	struct store_uid_range *ranges = xcalloc(n > 0 ? n : 1, sizeof(*ranges));
+	size_t n_ranges = imap_view_uid_ranges(view, uids, n, ranges);
+	int ret = store_message_list_uids(s->store, view->mailbox_id, ranges, n_ranges, since,
+					  &r->msgs, &r->n_msgs);
+	free(ranges);
+	free(uids);
+	return ret;
+}
+
 int imap_search_run(struct imap_session *s, const struct imap_search_program *prog,
 		    struct imap_search_result *r, bool *limit_r, const char **error_r)
 {
@@ -1195,7 +1268,7 @@ int imap_search_run(struct imap_session *s, const struct imap_search_program *pr
 		*error_r = "No mailbox selected";
 		return -1;
 	}
-	if (store_message_list_full(s->store, view->mailbox_id, &r->msgs, &r->n_msgs) < 0) {
+	if (search_list(s, prog, r) < 0) {
 		*error_r = "Cannot read the mailbox";
 		return -1;
 	}

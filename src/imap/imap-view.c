@@ -2,7 +2,9 @@
 /*
  * The selected mailbox as the client knows it: UIDs in sequence order and
  * the flags last reported, loaded from store_message_list at SELECT and
- * brought up to date after each command by comparing it with the store.
+ * brought up to date after each command from what changed in the store
+ * since the HIGHESTMODSEQ it last took in (changed rows and the expunge
+ * log), so that the cost follows the changes, not the mailbox size.
  * The differences become the untagged EXPUNGE (VANISHED under QRESYNC),
  * FETCH FLAGS and EXISTS responses, sent only where the RFC allows them:
  * an expunge seen during a FETCH, STORE or SEARCH by sequence number is
@@ -180,43 +182,18 @@ static size_t view_merge(struct imap_view *v, const struct store_message_ex *msg
 	return j;
 }
 
-/* Nothing changed since the view was last brought up to date? */
-static bool view_unchanged(struct imap_session *s, struct store_mailbox *mb_r,
-			   bool *have_mb_r)
-{
-	const struct imap_view *v = s->view;
-	*have_mb_r = store_mailbox_get(s->store, s->account.id, v->name, mb_r) == 1 &&
-		     mb_r->id == v->mailbox_id;
-	return *have_mb_r && mb_r->highestmodseq == v->highestmodseq &&
-	       mb_r->uidnext == v->uidnext;
-}
-
-int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
+/*
+ * Report what view_merge or view_apply found: expunges first (when
+ * allowed), then FETCH FLAGS for changed[i] != 0 (index in msgs + 1), then
+ * EXISTS for msgs[first_new..n). changed[] is compacted along with the
+ * expunges so that the FETCH responses use the sequence numbers the client
+ * has once the EXPUNGEs are read.
+ */
+static void view_report(struct imap_session *s, struct buf *out, bool allow_expunge,
+			size_t *changed, const struct store_message_ex *msgs, size_t n,
+			size_t first_new)
 {
 	struct imap_view *v = s->view;
-	if (v == NULL)
-		return 0;
-	struct store_mailbox mb;
-	bool have_mb;
-	if (view_unchanged(s, &mb, &have_mb)) {
-		if (allow_expunge && v->n_pending_expunges > 0)
-			view_report_expunges(s, out);
-		return 0;
-	}
-	/*
-	 * A renamed or deleted mailbox is not found by name: its id still
-	 * lists what is left of it (nothing, once deleted).
-	 */
-	struct store_message_ex *msgs = NULL;
-	size_t n = 0;
-	if (store_message_list_full(s->store, v->mailbox_id, &msgs, &n) < 0)
-		return -1;
-	size_t *changed = xcalloc(v->count + 1, sizeof(*changed));
-	size_t first_new = view_merge(v, msgs, n, changed);
-	/*
-	 * Expunges first; changed[] is compacted the same way so that the
-	 * FETCH responses below use the sequence numbers the client now has.
-	 */
 	if (allow_expunge && v->n_pending_expunges > 0) {
 		size_t w = 0;
 		for (size_t i = 0; i < v->count; i++) {
@@ -229,23 +206,156 @@ int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
 		if (changed[i] != 0 && (v->flags[i] & IMAP_VIEW_EXPUNGED) == 0)
 			view_report_flags(s, out, i, &msgs[changed[i] - 1]);
 	}
-	free(changed);
 	size_t before = v->count;
 	for (size_t j = first_new; j < n; j++)
 		view_append(v, &msgs[j].msg);
 	if (v->count != before)
 		buf_printf(out, "* %zu EXISTS\r\n", v->count);
-	if (have_mb) {
-		v->highestmodseq = mb.highestmodseq;
-		v->uidnext = mb.uidnext;
-	} else {
-		for (size_t j = 0; j < n; j++) {
-			if (msgs[j].msg.modseq > v->highestmodseq)
-				v->highestmodseq = msgs[j].msg.modseq;
-		}
-		if (n > 0 && msgs[n - 1].msg.uid >= v->uidnext)
-			v->uidnext = msgs[n - 1].msg.uid + 1;
+}
+
+/*
+ * The slow path, for a mailbox deleted under the session (its id lists
+ * what is left of it: nothing): compare the whole listing with the view.
+ */
+static int view_sync_full(struct imap_session *s, struct buf *out, bool allow_expunge)
+{
+	struct imap_view *v = s->view;
+	struct store_message_ex *msgs = NULL;
+	size_t n = 0;
+	if (store_message_list_full(s->store, v->mailbox_id, &msgs, &n) < 0)
+		return -1;
+	size_t *changed = xcalloc(v->count + 1, sizeof(*changed));
+	size_t first_new = view_merge(v, msgs, n, changed);
+	view_report(s, out, allow_expunge, changed, msgs, n, first_new);
+	free(changed);
+	for (size_t j = 0; j < n; j++) {
+		if (msgs[j].msg.modseq > v->highestmodseq)
+			v->highestmodseq = msgs[j].msg.modseq;
 	}
+	if (n > 0 && msgs[n - 1].msg.uid >= v->uidnext)
+		v->uidnext = msgs[n - 1].msg.uid + 1;
 	store_message_ex_free(&msgs, n);
 	return 0;
+}
+
+/* Mark the view's messages whose UIDs are in gone (ascending) expunged. */
+static void view_mark_vanished(struct imap_view *v, const uint32_t *gone, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		size_t i;
+		if (!imap_uid_find(v->uids, v->count, gone[k], &i) ||
+		    (v->flags[i] & IMAP_VIEW_EXPUNGED) != 0)
+			continue;
+		v->flags[i] |= IMAP_VIEW_EXPUNGED;
+		v->n_pending_expunges++;
+	}
+}
+
+/*
+ * Apply the rows changed since the view's MODSEQ (UID order): a UID the
+ * view holds gets its new flags (changed[i] set when the flags or the
+ * MODSEQ differ from what the client was told); a UID above the view's
+ * last one is new. Returns the index in msgs of the first new message.
+ * A row below the last UID that the view does not hold cannot exist
+ * (UIDs only grow, and every older message was seen): it is skipped.
+ */
+static size_t view_apply(struct imap_view *v, const struct store_message_ex *msgs, size_t n,
+			 size_t *changed)
+{
+	uint32_t last = v->count > 0 ? v->uids[v->count - 1] : 0;
+	size_t j = 0;
+	for (; j < n && msgs[j].msg.uid <= last; j++) {
+		const struct store_message *m = &msgs[j].msg;
+		size_t i;
+		if (!imap_uid_find(v->uids, v->count, m->uid, &i) ||
+		    (v->flags[i] & IMAP_VIEW_EXPUNGED) != 0)
+			continue;
+		if (v->flags[i] != m->flags || v->modseqs[i] != m->modseq) {
+			changed[i] = j + 1;
+			v->flags[i] = m->flags & ~IMAP_VIEW_EXPUNGED;
+			v->modseqs[i] = m->modseq;
+		}
+	}
+	return j;
+}
+
+/*
+ * The fast path: only what changed since the HIGHESTMODSEQ the view last
+ * took in. head was read before the two queries, so every change up to
+ * head->highestmodseq is in them (writers commit in MODSEQ order); changes
+ * committed meanwhile may show up too and are simply seen again next time
+ * (a row already known is not reported twice: its MODSEQ matches).
+ */
+static int view_sync_incremental(struct imap_session *s, struct buf *out,
+				 bool allow_expunge, const struct store_mailbox *head)
+{
+	struct imap_view *v = s->view;
+	uint32_t *gone = NULL;
+	size_t n_gone = 0;
+	struct store_message_ex *msgs = NULL;
+	size_t n = 0;
+	if (store_mailbox_vanished_since(s->store, v->mailbox_id, v->highestmodseq, &gone,
+					 &n_gone) < 0)
+		return -1;
+	if (store_message_changed_since(s->store, v->mailbox_id, v->highestmodseq, &msgs,
+					&n) < 0) {
+		free(gone);
+		return -1;
+	}
+	view_mark_vanished(v, gone, n_gone);
+	free(gone);
+	size_t *changed = xcalloc(v->count + 1, sizeof(*changed));
+	size_t first_new = view_apply(v, msgs, n, changed);
+	view_report(s, out, allow_expunge, changed, msgs, n, first_new);
+	free(changed);
+	store_message_ex_free(&msgs, n);
+	v->highestmodseq = head->highestmodseq;
+	v->uidnext = head->uidnext;
+	return 0;
+}
+
+int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
+{
+	struct imap_view *v = s->view;
+	if (v == NULL)
+		return 0;
+	/*
+	 * One primary-key read after every command; the listings below run
+	 * only when another session (or this one) changed the mailbox.
+	 */
+	struct store_mailbox head;
+	int r = store_mailbox_head(s->store, v->mailbox_id, &head);
+	if (r < 0)
+		return -1;
+	if (r > 0 && head.highestmodseq == v->highestmodseq && head.uidnext == v->uidnext) {
+		if (allow_expunge && v->n_pending_expunges > 0)
+			view_report_expunges(s, out);
+		return 0;
+	}
+	/*
+	 * A renamed mailbox keeps its id and its MODSEQs: the incremental
+	 * path follows it. A deleted one (or one whose UIDVALIDITY changed,
+	 * which the store does not do today) is compared in full.
+	 */
+	if (r == 0 || head.uidvalidity != v->uidvalidity || head.highestmodseq < v->highestmodseq)
+		return view_sync_full(s, out, allow_expunge);
+	return view_sync_incremental(s, out, allow_expunge, &head);
+}
+
+size_t imap_view_uid_ranges(const struct imap_view *v, const uint32_t *uids, size_t n,
+			    struct store_uid_range *ranges)
+{
+	size_t k = 0, prev = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t idx;
+		bool held = imap_uid_find(v->uids, v->count, uids[i], &idx);
+		/* Neighbours in the view: nothing the store holds lies between. */
+		if (k > 0 && held && idx == prev + 1 && uids[i] > ranges[k - 1].hi) {
+			ranges[k - 1].hi = uids[i];
+		} else {
+			ranges[k++] = (struct store_uid_range){ uids[i], uids[i] };
+		}
+		prev = held ? idx : SIZE_MAX - 1;
+	}
+	return k;
 }

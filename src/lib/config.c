@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -59,6 +60,7 @@ void config_defaults(struct config *c)
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
 	c->dns_forward = xstrdup("");
 	c->relay_port = 25;
+	c->outbound_address = xstrdup("");
 	c->smarthost = xstrdup("");
 	c->smarthost_user = xstrdup("");
 	c->smarthost_password_file = xstrdup("");
@@ -69,6 +71,10 @@ void config_defaults(struct config *c)
 	c->queue_max_connections = 20;
 	c->queue_max_per_destination = 3;
 	c->queue_timeout = 300;
+	c->mailauth_verify = true;
+	c->dkim_sign = true;
+	c->mailauth_timeout = 20;
+	c->mailauth_threads = 4;
 }
 
 void config_deinit(struct config *c)
@@ -80,6 +86,7 @@ void config_deinit(struct config *c)
 	free(c->tls_key);
 	free(c->user);
 	free(c->dns_forward);
+	free(c->outbound_address);
 	free(c->smarthost);
 	free(c->smarthost_user);
 	free(c->smarthost_password_file);
@@ -168,6 +175,7 @@ static const struct key_def keys[] = {
 	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
 	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},
 	{"relay_port", K_UINT, OFF(relay_port), 1, 65535},
+	{"outbound_address", K_STR, OFF(outbound_address), 0, 0},
 	{"smarthost", K_STR, OFF(smarthost), 0, 0},
 	{"smarthost_user", K_STR, OFF(smarthost_user), 0, 0},
 	{"smarthost_password_file", K_STR, OFF(smarthost_password_file), 0, 0},
@@ -178,6 +186,10 @@ static const struct key_def keys[] = {
 	{"queue_max_connections", K_UINT, OFF(queue_max_connections), 1, 10000},
 	{"queue_max_per_destination", K_UINT, OFF(queue_max_per_destination), 1, 1000},
 	{"queue_timeout", K_UINT, OFF(queue_timeout), 1, 3600},
+	{"mailauth_verify", K_BOOL, OFF(mailauth_verify), 0, 0},
+	{"dkim_sign", K_BOOL, OFF(dkim_sign), 0, 0},
+	{"mailauth_timeout", K_UINT, OFF(mailauth_timeout), 1, 300},
+	{"mailauth_threads", K_UINT, OFF(mailauth_threads), 1, 64},
 };
 
 static int set_key(struct config *c, const char *key, const char *val,
@@ -339,6 +351,14 @@ int config_load(struct config *c, const char *path, char **error_r)
 			   (*c->smarthost_password_file == '\0')) {
 			*error_r = xasprintf("%s: smarthost_user and smarthost_password_file "
 					     "go together", path);
+			ret = -1;
+		}
+	}
+	if (ret == 0 && *c->outbound_address != '\0') {
+		unsigned char a[16];
+		if (inet_pton(AF_INET, c->outbound_address, a) != 1 &&
+		    inet_pton(AF_INET6, c->outbound_address, a) != 1) {
+			*error_r = xasprintf("%s: outbound_address: expected an IP address", path);
 			ret = -1;
 		}
 	}

@@ -69,6 +69,7 @@ struct config {
 	/* outbound delivery (queue/) */
 	char *dns_forward;           /* "" = /etc/resolv.conf, else "IP[@PORT]" */
 	unsigned relay_port;         /* port of the destination MX hosts (25) */
+	char *outbound_address;      /* "" or the local IP outbound SMTP connects from */
 	char *smarthost;             /* "" or "HOST:PORT": relay everything there */
 	char *smarthost_user;        /* AUTH PLAIN after STARTTLS ("" = none) */
 	char *smarthost_password_file;
@@ -79,6 +80,12 @@ struct config {
 	unsigned queue_max_connections;     /* outbound, in total */
 	unsigned queue_max_per_destination; /* outbound, per domain */
 	unsigned queue_timeout;      /* seconds a remote server may stay silent */
+
+	/* mail authentication (mailauth/) */
+	bool mailauth_verify;        /* SPF/DKIM/DMARC on the MX listener */
+	bool dkim_sign;              /* sign submitted mail of domains with keys */
+	unsigned mailauth_timeout;   /* seconds per message, then temperror */
+	unsigned mailauth_threads;   /* verification threads */
 };
 
 /* Fill c with every default (no listeners). */

@@ -8,12 +8,14 @@
 #define FACTEUR_LIB_SERVER_CTX_H
 
 struct config;
+struct mailauth;
 struct store;
 
 struct server_ctx {
 	const struct config *config;
 	struct store *store; /* owned by this worker thread */
 	int worker_id;
+	struct mailauth *mailauth; /* shared by all workers (DKIM, SPF, DMARC); may be NULL */
 };
 
 #endif

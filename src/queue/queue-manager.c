@@ -607,6 +607,27 @@ static void conn_failed(struct qm_conn *c, const char *why)
 	conn_free(c);
 }
 
+/*
+ * outbound_address: connect from the address SPF records name (a host with
+ * several addresses). Only for the matching family; "" lets the kernel pick.
+ */
+static int conn_bind_source(int fd, int family, const char *address)
+{
+	struct sockaddr_storage src;
+	memset(&src, 0, sizeof(src));
+	socklen_t len = 0;
+	if (family == AF_INET &&
+	    inet_pton(AF_INET, address, &((struct sockaddr_in *)&src)->sin_addr) == 1) {
+		src.ss_family = AF_INET;
+		len = sizeof(struct sockaddr_in);
+	} else if (family == AF_INET6 &&
+		   inet_pton(AF_INET6, address, &((struct sockaddr_in6 *)&src)->sin6_addr) == 1) {
+		src.ss_family = AF_INET6;
+		len = sizeof(struct sockaddr_in6);
+	}
+	return len == 0 ? 0 : bind(fd, (struct sockaddr *)&src, len);
+}
+
 static int conn_open(struct qm_conn *c)
 {
 	struct queue_manager *qm = c->qm;
@@ -620,6 +641,11 @@ static int conn_open(struct qm_conn *c)
 	c->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
+	if (conn_bind_source(c->fd, sa.ss_family, qm->cfg->outbound_address) < 0) {
+		close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
 	int r = connect(c->fd, (struct sockaddr *)&sa, a->salen);
 	if (r < 0 && errno != EINPROGRESS) {
 		close(c->fd);

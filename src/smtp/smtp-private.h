@@ -131,6 +131,7 @@ struct smtp_session {
 	bool discarding;          /* skipping the rest of a too-long line */
 	uint64_t skip;            /* octets of a refused BDAT to swallow */
 	bool tls_wait;            /* STARTTLS accepted, handshake pending */
+	bool deliver_wait;        /* the deliver hook answered PENDING */
 
 	char helo[SMTP_HELO_MAX + 1];
 	bool esmtp;

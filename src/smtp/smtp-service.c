@@ -3,9 +3,12 @@
  * The glue between the SMTP engine and the rest of facteur: smtp_proto, the
  * struct conn_proto the connection layer drives, and the engine's hooks
  * implemented with this worker's store (recipient resolution, sender
- * ownership, durable delivery and queueing), auth_login() and mime_parse().
- * Policy (what to refuse, with which reply) stays in the engine; this file
- * only answers questions and writes to disk.
+ * ownership, durable delivery and queueing), auth_login(), mime_parse() and
+ * mailauth (DKIM signing of submitted mail; on the MX listener, SPF/DKIM/
+ * DMARC verification in a pool thread, waited for with PENDING/CONN_WAIT,
+ * then an Authentication-Results header, Junk for DMARC quarantine, 550
+ * for DMARC reject). Policy on replies stays in the engine; this file only
+ * answers questions and writes to disk.
  */
 #include "smtp/smtp.h"
 
@@ -14,17 +17,21 @@
 #include "lib/log.h"
 #include "lib/server-ctx.h"
 #include "lib/util.h"
+#include "mailauth/mailauth.h"
 #include "mime/mime.h"
 #include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct smtp_service {
 	struct server_ctx *ctx;
 	const struct conn_info *info;
 	struct smtp_session *session;
+	struct mailauth_job *job; /* the verification of the message at hand */
+	char job_id[80];          /* ... whose queue id this is */
 };
 
 static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char *user,
@@ -99,7 +106,8 @@ static int svc_sender(void *ctx, const char *address, int64_t account_id)
 }
 
 static enum smtp_deliver_result svc_deliver_local(struct smtp_service *svc,
-						  const struct smtp_delivery *d)
+						  const struct smtp_delivery *d,
+						  const char *mailbox)
 {
 	struct mime_parsed mp;
 	const char *error;
@@ -120,7 +128,7 @@ static enum smtp_deliver_result svc_deliver_local(struct smtp_service *svc,
 		.date = mp.date,
 	};
 	int r = store_deliver(svc->ctx->store, d->data, d->len, &sp, d->accounts,
-			      d->n_accounts, NULL, time(NULL), 0, NULL, &error);
+			      d->n_accounts, mailbox, time(NULL), 0, NULL, &error);
 	mime_parsed_free(&mp);
 	if (r == 0)
 		return SMTP_DELIVER_OK;
@@ -134,13 +142,13 @@ static enum smtp_deliver_result svc_deliver_local(struct smtp_service *svc,
  * Local entries first, then the outbound queue, each durable before it
  * returns. A failure of the second after the first succeeded means the
  * client retries and local recipients get the message twice: duplication,
- * never loss.
+ * never loss. mailbox is NULL (INBOX) or "Junk".
  */
-static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_delivery *d)
+static enum smtp_deliver_result svc_store(struct smtp_service *svc,
+					  const struct smtp_delivery *d, const char *mailbox)
 {
-	struct smtp_service *svc = ctx;
 	if (d->n_accounts > 0) {
-		enum smtp_deliver_result r = svc_deliver_local(svc, d);
+		enum smtp_deliver_result r = svc_deliver_local(svc, d, mailbox);
 		if (r != SMTP_DELIVER_OK)
 			return r;
 	}
@@ -155,6 +163,151 @@ static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_deliver
 		}
 	}
 	return SMTP_DELIVER_OK;
+}
+
+/* d with data replaced by Return-Path + extra + the rest of d's data. */
+static void svc_with_headers(const struct smtp_delivery *d, const char *extra, size_t n,
+			     const char *rest, size_t rest_len, struct buf *b,
+			     struct smtp_delivery *out)
+{
+	buf_append(b, d->data, d->return_path_len);
+	buf_append(b, extra, n);
+	buf_append(b, rest, rest_len);
+	*out = *d;
+	out->data = b->data;
+	out->len = b->len;
+}
+
+/*
+ * The signing domain: the From: domain when it is the envelope sender's or
+ * the account's own (both are the user's), else the envelope sender's.
+ */
+static void svc_sign_domain(const struct smtp_delivery *d, char *out, size_t outsz)
+{
+	const char *msg = d->data + d->return_path_len;
+	size_t len = d->len - d->return_path_len;
+	const char *env = strrchr(d->sender, '@');
+	const char *acct = d->auth_user ? strrchr(d->auth_user, '@') : NULL;
+	char from[254];
+	snprintf(out, outsz, "%s", env ? env + 1 : "");
+	if (mailauth_from_domain(msg, len, from, sizeof(from)) == 1 &&
+	    ((env && strcasecmp(from, env + 1) == 0) || (acct && strcasecmp(from, acct + 1) == 0)))
+		snprintf(out, outsz, "%s", from);
+}
+
+/* Submission: DKIM-sign for the sender's domain when it has keys. */
+static enum smtp_deliver_result svc_deliver_signed(struct smtp_service *svc,
+						   const struct smtp_delivery *d)
+{
+	char domain[254];
+	svc_sign_domain(d, domain, sizeof(domain));
+	struct buf sigs;
+	buf_init(&sigs);
+	int n = mailauth_sign(svc->ctx->mailauth, domain, d->data + d->return_path_len,
+			      d->len - d->return_path_len, &sigs);
+	if (n <= 0) {
+		/* No keys, or broken ones (logged): the mail goes out unsigned
+		 * rather than not at all. */
+		buf_deinit(&sigs);
+		return svc_store(svc, d, NULL);
+	}
+	struct buf b;
+	buf_init(&b);
+	struct smtp_delivery signed_d;
+	svc_with_headers(d, sigs.data, sigs.len, d->data + d->return_path_len,
+			 d->len - d->return_path_len, &b, &signed_d);
+	log_info("dkim.signed", "session=%s id=%s domain=%s signatures=%d",
+		 svc->info->session_id, d->queue_id, domain, n);
+	enum smtp_deliver_result r = svc_store(svc, &signed_d, NULL);
+	buf_deinit(&b);
+	buf_deinit(&sigs);
+	return r;
+}
+
+static void svc_log_result(struct smtp_service *svc, const struct smtp_delivery *d,
+			   const struct mailauth_result *r)
+{
+	const char *dkim = r->dkim.n == 0 ? "none" : mailauth_dkim_name(r->dkim.sigs[0].result);
+	for (size_t i = 0; i < r->dkim.n; i++)
+		if (r->dkim.sigs[i].result == MAILAUTH_DKIM_PASS)
+			dkim = "pass";
+	static const char *const actions[] = {"accept", "quarantine", "reject"};
+	log_info("mailauth.result", "session=%s id=%s spf=%s dkim=%s dmarc=%s from_domain=%s action=%s",
+		 svc->info->session_id, d->queue_id, mailauth_spf_name(r->spf), dkim,
+		 mailauth_dmarc_name(r->dmarc.result),
+		 r->dmarc.from_domain[0] ? r->dmarc.from_domain : "-", actions[r->dmarc.action]);
+}
+
+/* Verification done: reject, or deliver with Authentication-Results. */
+static enum smtp_deliver_result svc_deliver_verified(struct smtp_service *svc,
+						     const struct smtp_delivery *d,
+						     const struct mailauth_result *r)
+{
+	svc_log_result(svc, d, r);
+	if (r->dmarc.action == MAILAUTH_REJECT) {
+		snprintf(d->reason, d->reason_size,
+			 "Message rejected: DMARC policy of %s (not authenticated)",
+			 r->dmarc.from_domain);
+		return SMTP_DELIVER_REJECT;
+	}
+	const char *host = svc->ctx->config->hostname;
+	struct buf ar, rest, b;
+	buf_init(&ar);
+	buf_init(&rest);
+	buf_init(&b);
+	mailauth_result_header(r, host, &ar);
+	mailauth_strip_results(d->data + d->return_path_len, d->len - d->return_path_len, host,
+			       &rest);
+	struct smtp_delivery vd;
+	svc_with_headers(d, ar.data, ar.len, rest.data ? rest.data : "", rest.len, &b, &vd);
+	enum smtp_deliver_result res =
+		svc_store(svc, &vd, r->dmarc.action == MAILAUTH_QUARANTINE ? "Junk" : NULL);
+	buf_deinit(&ar);
+	buf_deinit(&rest);
+	buf_deinit(&b);
+	return res;
+}
+
+/* MX: start the verification, then answer PENDING until it is done. */
+static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
+					       const struct smtp_delivery *d)
+{
+	if (svc->job != NULL && strcmp(svc->job_id, d->queue_id) != 0)
+		mailauth_job_release(&svc->job); /* left over from an abandoned message */
+	if (svc->job == NULL) {
+		struct mailauth_request req = {
+			.ip = svc->info->peer_ip,
+			.helo = d->helo,
+			.mail_from = d->sender,
+			.msg = d->data + d->return_path_len,
+			.len = d->len - d->return_path_len,
+		};
+		if (mailauth_job_submit(svc->ctx->mailauth, &req, &svc->job) < 0) {
+			log_warn("mailauth.busy", "session=%s id=%s", svc->info->session_id,
+				 d->queue_id);
+			return SMTP_DELIVER_TEMPFAIL;
+		}
+		snprintf(svc->job_id, sizeof(svc->job_id), "%s", d->queue_id);
+		return SMTP_DELIVER_PENDING;
+	}
+	const struct mailauth_result *r = mailauth_job_result(svc->job);
+	if (r == NULL)
+		return SMTP_DELIVER_PENDING;
+	enum smtp_deliver_result res = svc_deliver_verified(svc, d, r);
+	mailauth_job_release(&svc->job);
+	return res;
+}
+
+static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_delivery *d)
+{
+	struct smtp_service *svc = ctx;
+	const struct config *cfg = svc->ctx->config;
+	bool mx = svc->info->listener == NULL || strcmp(svc->info->listener, "smtp") == 0;
+	if (svc->ctx->mailauth != NULL && mx && cfg->mailauth_verify)
+		return svc_deliver_mx(svc, d);
+	if (svc->ctx->mailauth != NULL && !mx && d->auth_user != NULL && cfg->dkim_sign)
+		return svc_deliver_signed(svc, d);
+	return svc_store(svc, d, NULL);
 }
 
 static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *info,
@@ -182,8 +335,10 @@ static enum conn_result smtp_proto_input(void *p, struct buf *in, struct buf *ou
 
 static enum conn_result smtp_proto_resume(void *p, struct buf *out)
 {
-	/* SMTP replies are small: the engine never returns CONN_MORE. */
-	return CONN_OK;
+	/* SMTP replies are small: the engine never returns CONN_MORE, so a
+	 * resume always means a message waits for its verification. */
+	struct smtp_service *svc = p;
+	return smtp_session_resume(svc->session, out);
 }
 
 static void smtp_proto_tls_started(void *p, struct buf *out)
@@ -207,6 +362,9 @@ static int smtp_proto_idle_timeout(void *p)
 static void smtp_proto_close(void *p)
 {
 	struct smtp_service *svc = p;
+	/* A verification still running finishes in its thread and is freed
+	 * there: only our reference goes. */
+	mailauth_job_release(&svc->job);
 	smtp_session_destroy(&svc->session);
 	free(svc);
 }

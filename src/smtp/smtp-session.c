@@ -386,9 +386,15 @@ static int smtp_bdat_step(struct smtp_session *s, struct buf *in)
 	return 1;
 }
 
-static void smtp_message_deliver(struct smtp_session *s)
+/*
+ * Hand the message to the deliver hook and reply. Returns 1 when the hook
+ * answered PENDING (no reply yet: the transaction stays as it is), else 0.
+ * Called again with the same delivery on each resume while pending.
+ */
+static int smtp_message_deliver(struct smtp_session *s)
 {
 	struct smtp_txn *t = &s->txn;
+	char reason[256] = "";
 	struct smtp_delivery d = {
 		.queue_id = t->queue_id,
 		.sender = t->sender,
@@ -399,15 +405,28 @@ static void smtp_message_deliver(struct smtp_session *s)
 		.data = t->msg.data,
 		.len = t->msg.len,
 		.return_path_len = t->return_path_len,
+		.helo = s->helo,
+		.auth_user = s->authenticated ? s->account.address : NULL,
+		.reason = reason,
+		.reason_size = sizeof(reason),
 	};
 	enum smtp_deliver_result r = s->hooks.deliver(s->hooks.ctx, &d);
+	if (r == SMTP_DELIVER_PENDING)
+		return 1;
 	if (r == SMTP_DELIVER_QUOTA) {
 		smtp_reply(s, "552 5.2.2 Mailbox full");
-		return;
+		return 0;
+	}
+	if (r == SMTP_DELIVER_REJECT) {
+		char safe[256];
+		reason[sizeof(reason) - 1] = '\0';
+		str_sanitize(safe, sizeof(safe), reason, strlen(reason));
+		smtp_reply(s, "550 5.7.1 %s", safe[0] ? safe : "Message refused by policy");
+		return 0;
 	}
 	if (r != SMTP_DELIVER_OK) {
 		smtp_reply(s, "451 4.3.0 Temporary failure, try again later");
-		return;
+		return 0;
 	}
 	char from[SMTP_ADDRESS_MAX];
 	str_sanitize(from, sizeof(from), t->sender, strlen(t->sender));
@@ -416,17 +435,26 @@ static void smtp_message_deliver(struct smtp_session *s)
 		 s->info->session_id, t->queue_id, from, t->n_rcpt, t->n_accounts,
 		 t->n_remote, (unsigned long long)t->size);
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->queue_id);
+	return 0;
 }
 
-/* The end of DATA or of the LAST chunk: refuse, or deliver then 250. */
+/*
+ * The end of DATA or of the LAST chunk: refuse, or deliver then 250. When
+ * the hook is still working, the session waits (CONN_WAIT) with the
+ * transaction intact; smtp_session_resume finishes it.
+ */
 static void smtp_message_finish(struct smtp_session *s)
 {
-	if (s->txn.bad_eol)
+	if (s->txn.bad_eol) {
 		smtp_reply(s, "550 5.6.11 Bare CR or LF in message; lines must end with CRLF");
-	else if (s->txn.oversize)
+	} else if (s->txn.oversize) {
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
-	else
-		smtp_message_deliver(s);
+	} else if (smtp_message_deliver(s)) {
+		s->deliver_wait = true;
+		if (s->pending == CONN_OK)
+			s->pending = CONN_WAIT;
+		return;
+	}
 	smtp_txn_end(s);
 }
 
@@ -1138,14 +1166,33 @@ enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in,
 		buf_clear(in);
 		return CONN_OK;
 	}
+	if (s->deliver_wait)
+		return CONN_WAIT; /* pipelined commands wait for the reply */
 	s->out = out;
 	while (s->pending == CONN_OK && smtp_step(s, in))
 		;
 	enum conn_result r = s->pending;
-	if (r == CONN_STARTTLS)
+	if (r == CONN_STARTTLS || r == CONN_WAIT)
 		s->pending = CONN_OK;
 	s->out = NULL;
 	return r;
+}
+
+enum conn_result smtp_session_resume(struct smtp_session *s, struct buf *out)
+{
+	if (s->state == SMTP_STATE_CLOSED)
+		return CONN_CLOSE;
+	if (!s->deliver_wait)
+		return CONN_OK;
+	s->out = out;
+	if (!smtp_message_deliver(s)) {
+		s->deliver_wait = false;
+		smtp_txn_end(s);
+	}
+	s->out = NULL;
+	if (s->deliver_wait)
+		return CONN_WAIT;
+	return s->pending == CONN_CLOSE ? CONN_CLOSE : CONN_OK;
 }
 
 void smtp_session_tls_started(struct smtp_session *s, struct buf *out)
@@ -1166,6 +1213,8 @@ void smtp_session_timeout(struct smtp_session *s, struct buf *out)
 		return;
 	buf_printf(out, "421 4.4.2 %s Idle timeout, closing connection\r\n",
 		   s->cfg->hostname);
+	/* A message still being verified was never acknowledged: it is dropped. */
+	s->deliver_wait = false;
 	smtp_close(s, "timeout");
 }
 

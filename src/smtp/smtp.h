@@ -86,12 +86,29 @@ struct smtp_delivery {
 	const char *data;
 	size_t len;
 	size_t return_path_len;
+	const char *helo;      /* the HELO/EHLO argument */
+	const char *auth_user; /* the authenticated account's address, or NULL */
+	/*
+	 * For SMTP_DELIVER_REJECT the hook may write the reply text that
+	 * follows "550 5.7.1 " here (NUL-terminated, at most reason_size).
+	 */
+	char *reason;
+	size_t reason_size;
 };
 
 enum smtp_deliver_result {
 	SMTP_DELIVER_OK,       /* durable (fsynced): 250 may go out */
 	SMTP_DELIVER_TEMPFAIL, /* 451 4.3.0 */
 	SMTP_DELIVER_QUOTA,    /* 552 5.2.2 */
+	SMTP_DELIVER_REJECT,   /* 550 5.7.1 with d->reason: refused by policy */
+	/*
+	 * Work goes on elsewhere (a thread verifying the message): the engine
+	 * returns CONN_WAIT and, on each smtp_session_resume, calls deliver
+	 * again with the same delivery until it answers something else. The
+	 * session may be destroyed in between; the hook's owner must then let
+	 * go of that work itself.
+	 */
+	SMTP_DELIVER_PENDING,
 };
 
 /*
@@ -134,11 +151,19 @@ void smtp_session_destroy(struct smtp_session **s);
  * Handle every complete command (and DATA/BDAT octets) in `in`, consuming
  * what was handled and appending replies to out. Returns CONN_OK (feed more
  * later), CONN_STARTTLS (the 220 is queued and `in` holds only what followed
- * the STARTTLS line, which the caller must discard) or CONN_CLOSE (QUIT,
+ * the STARTTLS line, which the caller must discard), CONN_WAIT (the deliver
+ * hook answered PENDING: feed nothing, call smtp_session_resume until it
+ * returns something else; unread bytes stay in `in`) or CONN_CLOSE (QUIT,
  * too many errors; the session accepts no more input).
  */
 enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in,
 				    struct buf *out);
+/*
+ * After CONN_WAIT: ask the deliver hook again. CONN_WAIT while it is still
+ * pending; otherwise the reply to the message is queued and CONN_OK (feed
+ * the input again) or CONN_CLOSE is returned. CONN_OK when nothing waits.
+ */
+enum conn_result smtp_session_resume(struct smtp_session *s, struct buf *out);
 /* The TLS handshake succeeded: forget HELO/AUTH state (RFC 3207). */
 void smtp_session_tls_started(struct smtp_session *s, struct buf *out);
 /* Idle timeout: queue 421 4.4.2; the session is closed afterwards. */

@@ -251,6 +251,32 @@ int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
 }
 
+/* No COUNT/SUM over messages: cheap enough for every IMAP command. */
+int store_mailbox_head(struct store *s, int64_t mailbox_id, struct store_mailbox *m)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT id, account_id, name, uidvalidity,"
+				     " uidnext, highestmodseq, special_use FROM mailboxes"
+				     " WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(m, 0, sizeof(*m));
+		m->id = sqlite3_column_int64(st, 0);
+		m->account_id = sqlite3_column_int64(st, 1);
+		store_col_copy(st, 2, m->name, sizeof(m->name));
+		m->uidvalidity = (uint32_t)sqlite3_column_int64(st, 3);
+		m->uidnext = (uint32_t)sqlite3_column_int64(st, 4);
+		m->highestmodseq = (uint64_t)sqlite3_column_int64(st, 5);
+		store_col_copy(st, 6, m->special_use, sizeof(m->special_use));
+	}
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
 int store_mailbox_list(struct store *s, int64_t account_id,
 		       void (*cb)(void *ctx, const struct store_mailbox *m),
 		       void *ctx)

@@ -337,6 +337,35 @@ int store_message_list_full(struct store *s, int64_t mailbox_id,
 int store_message_changed_since(struct store *s, int64_t mailbox_id, uint64_t modseq,
 				struct store_message_ex **msgs_r, size_t *n_r);
 
+/* An inclusive range of UIDs, lo <= hi. */
+struct store_uid_range {
+	uint32_t lo, hi;
+};
+
+/*
+ * The messages of the mailbox whose UID lies in one of the n ranges (in
+ * any order; they may overlap; a range with lo > hi is taken as hi..lo)
+ * and, when changedsince is non-zero, whose MODSEQ is greater than it: in
+ * UID order, each at most once. What a FETCH, STORE or SEARCH naming a few
+ * messages reads instead of the whole mailbox; the cost follows the
+ * number of ranges and of rows returned, not the mailbox size. Same
+ * ownership and returns as store_message_list_full (n == 0 lists nothing).
+ */
+int store_message_list_uids(struct store *s, int64_t mailbox_id,
+			    const struct store_uid_range *ranges, size_t n,
+			    uint64_t changedsince, struct store_message_ex **msgs_r,
+			    size_t *n_r);
+
+/*
+ * The mailbox row by id without the per-message numbers (messages, unseen
+ * and size are left 0; subscribed is false): one primary-key lookup, for
+ * the IMAP view to tell after every command whether anything changed
+ * (HIGHESTMODSEQ, UIDNEXT) and whether the mailbox was renamed (name) or
+ * deleted (0). 1 found / 0 no such mailbox / -1 error.
+ */
+int store_mailbox_head(struct store *s, int64_t mailbox_id,
+		       struct store_mailbox *mailbox_r);
+
 /*
  * QRESYNC: the UIDs expunged from the mailbox (store_message_expunge,
  * store_message_move, RENAME of INBOX) at a MODSEQ greater than modseq, in

@@ -10,20 +10,16 @@ delivery with both Received headers and ESMTPS, retry after 4xx, bounce on
 the queue CLI (show/retry/flush), and no loss across kill -9."""
 import os
 import re
-import shutil
 import signal
 import smtplib
-import socket
 import socketserver
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import CLIENT_NAME, header_values, make_message, pop3_fetch_all, wait_for
-
-UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
+from conftest import (CLIENT_NAME, Unbound, header_values, make_message, pop3_fetch_all,
+                      submit, wait_for)
 
 A_HOST = "127.0.0.2"
 B_HOST = "127.0.0.3"
@@ -43,59 +39,10 @@ ZONE = [
 ]
 
 
-def free_udp_tcp_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (unbound takes both)."""
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-    raise RuntimeError("no free port")
-
-
-def dns_query_ok(port):
-    """True once unbound answers an MX query for b.test."""
-    q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01b\x04test\x00\x00\x0f\x00\x01"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.3)
-        try:
-            s.sendto(q, ("127.0.0.1", port))
-            return len(s.recv(512)) > 12
-        except OSError:
-            return False
-
-
 @pytest.fixture(scope="module")
 def dns(tmp_path_factory):
-    if not os.path.exists(UNBOUND):
-        pytest.skip("unbound is not installed (scripts/deps.sh test)")
-    d = tmp_path_factory.mktemp("unbound")
-    port = free_udp_tcp_port()
-    conf = d / "unbound.conf"
-    lines = ["server:", f"  interface: 127.0.0.1@{port}", f"  port: {port}",
-             "  do-daemonize: no", '  chroot: ""', '  username: ""', f'  directory: "{d}"',
-             '  pidfile: ""', "  use-syslog: no", '  logfile: ""', "  do-ip6: no",
-             "  access-control: 127.0.0.0/8 allow", '  local-zone: "test." static']
-    lines += [f'  local-data: "{r}"' for r in ZONE]
-    conf.write_text("\n".join(lines) + "\n")
-    log = open(d / "unbound.log", "wb")
-    proc = subprocess.Popen([UNBOUND, "-d", "-c", str(conf)], stdout=log, stderr=log)
-    try:
-        if not wait_for(lambda: dns_query_ok(port), timeout=10):
-            raise RuntimeError("unbound did not start: " + (d / "unbound.log").read_text())
+    with Unbound(tmp_path_factory.mktemp("unbound"), ZONE) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 # --- a fake remote SMTP server (test double) ---------------------------------
@@ -203,17 +150,6 @@ def make_pair(make_facteur, dns, a_extra=QUEUE_FAST, start_b=True):
                                   f"relay_port = {b.ports['smtp']}\n" + a_extra)
     a.start()
     return a, b
-
-
-def submit(a, rcpts, subject, body="Hello across the wire.\r\n", msgid=None):
-    """Send from demo@example.test through A's submission port (STARTTLS, AUTH)."""
-    msg = make_message(subject, body=body, sender=a.user, to=rcpts[0], msgid=msgid)
-    with smtplib.SMTP(a.host, a.ports["submission"], local_hostname=CLIENT_NAME,
-                      timeout=30) as s:
-        s.starttls(context=a.tls_context())
-        s.login(a.user, a.password)
-        assert s.sendmail(a.user, rcpts, msg) == {}
-    return msg
 
 
 def queue_ids(f):

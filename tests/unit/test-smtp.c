@@ -44,6 +44,10 @@ struct fake {
 	char remote[8][SMTP_ADDRESS_MAX];
 	size_t n_remote;
 	char queue_id[80];
+	int pending_polls;       /* answer PENDING this many more times */
+	char helo[256];
+	char deliver_user[SMTP_ADDRESS_MAX];
+	bool had_auth_user;
 };
 
 static enum smtp_auth_result fake_auth(void *ctx, const char *ip, const char *user,
@@ -102,6 +106,15 @@ static enum smtp_deliver_result fake_deliver(void *ctx, const struct smtp_delive
 {
 	struct fake *f = ctx;
 	f->deliver_calls++;
+	snprintf(f->helo, sizeof(f->helo), "%s", d->helo ? d->helo : "");
+	f->had_auth_user = d->auth_user != NULL;
+	snprintf(f->deliver_user, sizeof(f->deliver_user), "%s", d->auth_user ? d->auth_user : "");
+	if (f->pending_polls > 0) {
+		f->pending_polls--;
+		return SMTP_DELIVER_PENDING;
+	}
+	if (f->deliver_result == SMTP_DELIVER_REJECT)
+		snprintf(d->reason, d->reason_size, "Rejected by policy of\r\nx.test");
 	buf_clear(&f->msg);
 	buf_append(&f->msg, d->data, d->len);
 	buf_cstr(&f->msg);
@@ -779,6 +792,79 @@ static void test_deliver_failures(void **state)
 	h_free(h);
 }
 
+/*
+ * The asynchronous deliver hook: PENDING makes the engine wait (CONN_WAIT,
+ * pipelined input left alone) and resume polls the hook until it answers.
+ */
+static void test_deliver_pending(void **state)
+{
+	struct h *h = h_start("smtp", false, false);
+	h_feed(h, "EHLO client.test\r\n");
+	free(h_take(h));
+	h->fake.pending_polls = 3;
+	assert_int_equal(h_feed(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
+				   "DATA\r\nhello\r\n.\r\nNOOP\r\n"),
+			 CONN_WAIT);
+	char *got = h_take(h);
+	assert_string_equal(got, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+				 "354 End data with <CR><LF>.<CR><LF>\r\n");
+	free(got);
+	assert_int_equal(h->in.len, 6); /* NOOP waits for the reply */
+	assert_int_equal(h->fake.deliver_calls, 1);
+	assert_string_equal(h->fake.helo, "client.test");
+	assert_false(h->fake.had_auth_user);
+	/* more input while waiting is not read */
+	assert_int_equal(h_feed(h, "RSET\r\n"), CONN_WAIT);
+	assert_int_equal(h->in.len, 12);
+	assert_int_equal(smtp_session_resume(h->s, &h->out), CONN_WAIT);
+	assert_int_equal(smtp_session_resume(h->s, &h->out), CONN_WAIT);
+	assert_int_equal(h->out.len, 0);
+	assert_int_equal(smtp_session_resume(h->s, &h->out), CONN_OK);
+	assert_int_equal(h->fake.deliver_calls, 4);
+	expect(h, "", "250 2.0.0 Ok: queued as sess1.1\r\n250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n");
+	assert_non_null(strstr(h->fake.msg.data, "hello\r\n"));
+	/* nothing waits: resume is a no-op */
+	assert_int_equal(smtp_session_resume(h->s, &h->out), CONN_OK);
+	assert_int_equal(h->out.len, 0);
+
+	h_free(h);
+
+	/* a refusal by policy, with the hook's text sanitised */
+	h = h_start("smtp", false, false);
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n");
+	free(h_take(h));
+	h->fake.pending_polls = 1;
+	h->fake.deliver_result = SMTP_DELIVER_REJECT;
+	assert_int_equal(h_feed(h, "BDAT 3 LAST\r\nx\r\n"), CONN_WAIT);
+	assert_int_equal(h->out.len, 0);
+	assert_int_equal(smtp_session_resume(h->s, &h->out), CONN_OK);
+	expect(h, "", "550 5.7.1 Rejected by policy of??x.test\r\n");
+	assert_int_equal(smtp_session_state(h->s), SMTP_STATE_READY);
+	h_free(h);
+}
+
+/* The connection's idle timeout (or a shutdown) while a message waits. */
+static void test_deliver_pending_timeout(void **state)
+{
+	struct h *h = h_start("submission", true, false);
+	h_feed(h, "EHLO c\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n"
+		  "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n");
+	free(h_take(h));
+	h->fake.pending_polls = 100;
+	assert_int_equal(h_feed(h, "DATA\r\nx\r\n.\r\n"), CONN_WAIT);
+	assert_true(h->fake.had_auth_user);
+	assert_string_equal(h->fake.deliver_user, "alice@example.org");
+	free(h_take(h));
+	smtp_session_timeout(h->s, &h->out);
+	char *got = h_take(h);
+	assert_non_null(strstr(got, "421 4.4.2"));
+	free(got);
+	assert_int_equal(smtp_session_resume(h->s, &h->out), CONN_CLOSE);
+	assert_int_equal(smtp_session_input(h->s, &h->in, &h->out), CONN_CLOSE);
+	assert_int_equal(h->fake.deliver_calls, 1);
+	h_free(h);
+}
+
 /* --- BDAT -------------------------------------------------------------- */
 
 static void test_bdat(void **state)
@@ -1184,6 +1270,8 @@ int main(void)
 		cmocka_unit_test(test_auth_blocked),
 		cmocka_unit_test(test_tls_resets_auth),
 		cmocka_unit_test(test_service_store),
+		cmocka_unit_test(test_deliver_pending),
+		cmocka_unit_test(test_deliver_pending_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

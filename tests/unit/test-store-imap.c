@@ -3,8 +3,9 @@
  * Unit tests of the IMAP half of the store (store.h after schema step 2):
  * keywords and STORE with UNCHANGEDSINCE, COPY/MOVE, the expunge log,
  * APPEND, parsed data read-back, subscriptions, STATUS numbers, mailbox
- * name validation, migration from a step-1 database and the change
- * notification hub. Each test runs in its own mkdtemp directory.
+ * name validation, migration from a step-1 database, the change
+ * notification hub, listing by UID ranges and the mailbox head. Each
+ * test runs in its own mkdtemp directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -920,6 +921,129 @@ static void test_notify(void **state)
 	close(pfd[1]);
 }
 
+/* --- listing by UID ranges, mailbox head ------------------------------ */
+
+/* The UIDs of a listing, "1 2 5", for comparisons. */
+static void uids_text(const struct store_message_ex *v, size_t n, char *out, size_t size)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && off < size; i++)
+		off += (size_t)snprintf(out + off, size - off, "%s%u", i > 0 ? " " : "", v[i].msg.uid);
+}
+
+static void expect_uids(struct fixture *f, int64_t mbox, const struct store_uid_range *r,
+			size_t n, uint64_t since, const char *want)
+{
+	struct store_message_ex *v = NULL;
+	size_t nv = 0;
+	char got[4096];
+	assert_int_equal(store_message_list_uids(f->s, mbox, r, n, since, &v, &nv), 0);
+	uids_text(v, nv, got, sizeof(got));
+	assert_string_equal(got, want);
+	store_message_ex_free(&v, nv);
+}
+
+static void test_list_uids(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	for (size_t i = 0; i < 20; i++) {
+		uint32_t uid = 0;
+		assert_int_equal(store_deliver(f->s, bodies[i % 3], strlen(bodies[i % 3]), NULL,
+					       &f->acc, 1, NULL, 0, 0, &uid, &error), 0);
+		assert_int_equal(uid, i + 1);
+	}
+	uint32_t gone[] = {5, 6, 7};
+	assert_int_equal(store_message_expunge(f->s, f->inbox, gone, 3, &error), 0);
+
+	const struct store_uid_range r1[] = {{3, 9}, {12, 12}, {20, 25}};
+	expect_uids(f, f->inbox, r1, 3, 0, "3 4 8 9 12 20");
+	/* Unsorted, reversed, overlapping, adjacent: each message once, in order. */
+	const struct store_uid_range r2[] = {{20, 18}, {9, 3}, {4, 8}, {12, 12}, {13, 13}, {12, 13}};
+	expect_uids(f, f->inbox, r2, 6, 0, "3 4 8 9 12 13 18 19 20");
+	/* Nothing named, nothing there, the UID space's end. */
+	expect_uids(f, f->inbox, r1, 0, 0, "");
+	const struct store_uid_range r3[] = {{5, 7}, {21, 4294967295u}, {0, 0}};
+	expect_uids(f, f->inbox, r3, 3, 0, "");
+	const struct store_uid_range all[] = {{1, 4294967295u}};
+	expect_uids(f, f->inbox, all, 1, 0,
+		    "1 2 3 4 8 9 10 11 12 13 14 15 16 17 18 19 20");
+	/* Another mailbox, or none, lists nothing of INBOX. */
+	expect_uids(f, mailbox_id(f->s, f->acc, "Trash"), all, 1, 0, "");
+	expect_uids(f, 999999, all, 1, 0, "");
+	/* NULL ranges with n > 0 is an error, and leaves the outputs empty. */
+	struct store_message_ex *v = (void *)1;
+	size_t nv = 7;
+	assert_int_equal(store_message_list_uids(f->s, f->inbox, NULL, 2, 0, &v, &nv), -1);
+	assert_null(v);
+	assert_int_equal(nv, 0);
+
+	/* More ranges than one statement takes: 600 disjoint single UIDs. */
+	struct store_uid_range *many = calloc(600, sizeof(*many));
+	for (uint32_t i = 0; i < 600; i++)
+		many[i] = (struct store_uid_range){2 * (599 - i) + 1, 2 * (599 - i) + 1};
+	expect_uids(f, f->inbox, many, 600, 0, "1 3 9 11 13 15 17 19");
+	free(many);
+
+	/* The rows carry what store_message_list_full says, keywords included. */
+	const char *kw[] = {"$Work"};
+	struct store_flags_update u = {.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED,
+				       .keywords = kw, .n_keywords = 1};
+	struct store_flags_outcome o = {0};
+	struct store_mailbox_status st;
+	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);
+	uint32_t two[] = {10, 12};
+	assert_int_equal(store_message_update_flags(f->s, f->inbox, two, 2, &u, &o, &error), 0);
+	store_flags_outcome_free(&o);
+	struct store_message_ex *full = NULL;
+	size_t nfull = 0;
+	assert_int_equal(store_message_list_full(f->s, f->inbox, &full, &nfull), 0);
+	assert_int_equal(store_message_list_uids(f->s, f->inbox, all, 1, 0, &v, &nv), 0);
+	assert_int_equal(nv, nfull);
+	for (size_t i = 0; i < nv; i++) {
+		assert_int_equal(v[i].msg.id, full[i].msg.id);
+		assert_int_equal(v[i].msg.uid, full[i].msg.uid);
+		assert_int_equal(v[i].msg.flags, full[i].msg.flags);
+		assert_int_equal(v[i].msg.modseq, full[i].msg.modseq);
+		assert_int_equal(v[i].msg.size, full[i].msg.size);
+		assert_string_equal(v[i].msg.blob_id, full[i].msg.blob_id);
+		assert_string_equal(v[i].keywords, full[i].keywords);
+	}
+	store_message_ex_free(&v, nv);
+	store_message_ex_free(&full, nfull);
+	/* CHANGEDSINCE: only the two changed messages; above INT64_MAX nothing. */
+	expect_uids(f, f->inbox, all, 1, st.highestmodseq, "10 12");
+	expect_uids(f, f->inbox, r1, 3, st.highestmodseq, "12");
+	expect_uids(f, f->inbox, all, 1, UINT64_MAX, "");
+}
+
+static void test_mailbox_head(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct store_mailbox full, head;
+	deliver_n(f, 2);
+	assert_int_equal(store_mailbox_get(f->s, f->acc, "INBOX", &full), 1);
+	assert_int_equal(store_mailbox_head(f->s, f->inbox, &head), 1);
+	assert_int_equal(head.id, full.id);
+	assert_int_equal(head.account_id, f->acc);
+	assert_string_equal(head.name, "INBOX");
+	assert_int_equal(head.uidvalidity, full.uidvalidity);
+	assert_int_equal(head.uidnext, 3);
+	assert_int_equal(head.highestmodseq, full.highestmodseq);
+	assert_int_equal(head.messages, 0); /* not counted */
+	assert_int_equal(store_mailbox_head(f->s, 999999, &head), 0);
+	/* It follows a rename by id and says 0 once the mailbox is deleted. */
+	assert_int_equal(store_mailbox_create(f->s, f->acc, "Work", "", &error), 0);
+	int64_t work = mailbox_id(f->s, f->acc, "Work");
+	assert_int_equal(store_mailbox_rename(f->s, f->acc, "Work", "Play/Now", &error), 0);
+	assert_int_equal(store_mailbox_head(f->s, work, &head), 1);
+	assert_string_equal(head.name, "Play/Now");
+	assert_int_equal(store_mailbox_delete(f->s, f->acc, "Play/Now", &error), 0);
+	assert_int_equal(store_mailbox_head(f->s, work, &head), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -936,6 +1060,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mailbox_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_uids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailbox_head, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
