@@ -502,18 +502,26 @@ void conn_accept(struct worker *w, struct listener *l)
 	}
 }
 
-void conn_tick(struct worker *w, int64_t now_ms)
+void conn_resume_waiting(struct worker *w, int64_t now_ms)
 {
 	struct conn *next;
 	for (struct conn *c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->waiting && c->state == CS_OPEN) {
-			c->waiting = false;
-			c->last_active = now_ms;
-			conn_apply(c, c->proto->resume(c->session, &c->out));
-			if (conn_progress(c) < 0)
-				continue;
-		}
+		if (!c->waiting || c->state != CS_OPEN)
+			continue;
+		c->waiting = false;
+		c->last_active = now_ms;
+		conn_apply(c, c->proto->resume(c->session, &c->out));
+		conn_progress(c);
+	}
+}
+
+void conn_tick(struct worker *w, int64_t now_ms)
+{
+	struct conn *next;
+	conn_resume_waiting(w, now_ms);
+	for (struct conn *c = w->conns; c != NULL; c = next) {
+		next = c->next;
 		if (c->state == CS_OPEN && c->session != NULL && c->proto->poll != NULL &&
 		    !c->waiting &&
 		    !(c->more || c->starttls || c->close_after)) {

@@ -41,6 +41,8 @@ void conn_accept(struct worker *w, struct listener *l);
 void conn_event(struct conn *c, uint32_t events);
 /* Called about every 200 ms: idle timeouts and engine polls. */
 void conn_tick(struct worker *w, int64_t now_ms);
+/* Resume every connection waiting after CONN_WAIT (on a wake-up or tick). */
+void conn_resume_waiting(struct worker *w, int64_t now_ms);
 /* Stop: send goodbyes, flush briefly, close everything. */
 void conn_close_all(struct worker *w);
 

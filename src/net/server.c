@@ -112,6 +112,7 @@ int net_server_listener_port(const struct net_server *server, size_t i)
  */
 #define NET_TICK_MS 200
 #define EP_STOP_VALUE ((uint64_t)1)
+#define EP_WAKE_VALUE ((uint64_t)2)
 #define EP_LISTENER_BASE ((uint64_t)16)
 
 static void *worker_main(void *arg)
@@ -128,8 +129,14 @@ static void *worker_main(void *arg)
 		}
 		for (int i = 0; i < n; i++) {
 			uint64_t v = evs[i].data.u64;
-			if (v == EP_STOP_VALUE)
+			if (v == EP_STOP_VALUE) {
 				w->stopping = true;
+			} else if (v == EP_WAKE_VALUE) {
+				uint64_t count;
+				ssize_t r = read(w->ctx.wake_fd, &count, sizeof(count));
+				(void)r;
+				conn_resume_waiting(w, time_now_ms());
+			}
 			else if (v >= EP_LISTENER_BASE &&
 				 v < EP_LISTENER_BASE + CONFIG_MAX_LISTENERS)
 				conn_accept(w, &s->listeners[v - EP_LISTENER_BASE]);
@@ -157,6 +164,13 @@ static int worker_setup(struct worker *w, char **error_r)
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EP_STOP_VALUE};
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &ev);
+	w->ctx.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->ctx.wake_fd < 0) {
+		*error_r = xasprintf("eventfd: %s", strerror(errno));
+		return -1;
+	}
+	ev.data.u64 = EP_WAKE_VALUE;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->ctx.wake_fd, &ev);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 		ev.data.u64 = EP_LISTENER_BASE + i;
@@ -184,7 +198,7 @@ int net_server_run(struct net_server *s, const struct net_worker_hooks *hooks,
 		const char *err = NULL;
 		w->server = s;
 		w->id = i;
-		w->epfd = w->stopfd = -1;
+		w->epfd = w->stopfd = w->ctx.wake_fd = -1;
 		w->ctx.config = s->cfg;
 		w->ctx.worker_id = i;
 		if (worker_setup(w, error_r) < 0) {
@@ -236,6 +250,8 @@ void net_server_destroy(struct net_server **sp)
 				close(s->workers[i].epfd);
 			if (s->workers[i].stopfd >= 0)
 				close(s->workers[i].stopfd);
+			if (s->workers[i].ctx.wake_fd >= 0)
+				close(s->workers[i].ctx.wake_fd);
 		}
 		free(s->workers);
 	}

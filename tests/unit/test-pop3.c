@@ -872,7 +872,7 @@ static void test_glue_store(void **state)
 				       0, 0, NULL, &error), 0);
 	struct config cfg;
 	config_defaults(&cfg);
-	struct server_ctx ctx = {.config = &cfg, .store = store};
+	struct server_ctx ctx = {.config = &cfg, .store = store, .wake_fd = -1};
 
 	struct glue_conn a, b;
 	glue_open(&a, &ctx, "pop3");

@@ -1158,6 +1158,7 @@ static void test_service_store(void **state)
 	config_defaults(&v.cfg);
 	v.ctx.config = &v.cfg;
 	v.ctx.store = v.store;
+	v.ctx.wake_fd = -1;
 
 	/* MX: local delivery, unknown user, relay denied */
 	svc_open(&v, "smtp", false);
