@@ -30,7 +30,7 @@ static const struct subcommand subcommands[] = {
 	{"domain", cli_domain, "add, list or remove local domains"},
 	{"user", cli_user, "add, list, remove users; set passwords and quotas"},
 	{"alias", cli_alias, "add, list or remove aliases (user@domain or @domain)"},
-	{"queue", cli_queue, "list or delete queued outbound messages"},
+	{"queue", cli_queue, "list, show, flush, retry or delete queued outbound messages"},
 	{"dkim", cli_dkim, "generate, list and activate DKIM signing keys"},
 	{"dns-records", cli_dns_records, "print the MX, SPF, DKIM and DMARC records of a domain"},
 };

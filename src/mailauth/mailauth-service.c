@@ -38,6 +38,8 @@ struct mailauth_job {
 	atomic_bool done;
 	char *ip, *helo, *mail_from, *msg;
 	size_t len;
+	void (*done_cb)(void *arg);
+	void *done_arg;
 	int64_t deadline_ms;
 	struct mailauth_result result;
 };
@@ -122,6 +124,8 @@ static void job_run(struct pool_thread *t, struct mailauth_job *job)
 		  mailauth_dmarc_name(job->result.dmarc.result),
 		  (long long)(time_now_ms() - start));
 	atomic_store_explicit(&job->done, true, memory_order_release);
+	if (job->done_cb != NULL)
+		job->done_cb(job->done_arg);
 }
 
 static void *pool_main(void *arg)
@@ -167,6 +171,8 @@ int mailauth_job_submit(struct mailauth *ma, const struct mailauth_request *req,
 	memcpy(job->msg, req->msg, req->len);
 	job->msg[req->len] = '\0';
 	job->len = req->len;
+	job->done_cb = req->done;
+	job->done_arg = req->done_arg;
 	job->deadline_ms = time_now_ms() + (int64_t)ma->cfg->mailauth_timeout * 1000;
 	pthread_mutex_lock(&ma->lock);
 	if (ma->tail != NULL)

@@ -241,6 +241,13 @@ struct mailauth_request {
 	const char *mail_from; /* "" for <> */
 	const char *msg;       /* the message, CRLF */
 	size_t len;
+	/*
+	 * Optional (mailauth_job_submit only): called in the pool thread once
+	 * the result is ready, e.g. to wake the waiting worker's loop. arg
+	 * must outlive the pool.
+	 */
+	void (*done)(void *arg);
+	void *done_arg;
 };
 
 struct mailauth_result {

@@ -268,6 +268,12 @@ static enum smtp_deliver_result svc_deliver_verified(struct smtp_service *svc,
 	return res;
 }
 
+/* A verification thread finished: resume our loop's waiting sessions now. */
+static void svc_wake(void *arg)
+{
+	server_ctx_wake(arg);
+}
+
 /* MX: start the verification, then answer PENDING until it is done. */
 static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
 					       const struct smtp_delivery *d)
@@ -281,6 +287,8 @@ static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
 			.mail_from = d->sender,
 			.msg = d->data + d->return_path_len,
 			.len = d->len - d->return_path_len,
+			.done = svc_wake,
+			.done_arg = svc->ctx,
 		};
 		if (mailauth_job_submit(svc->ctx->mailauth, &req, &svc->job) < 0) {
 			log_warn("mailauth.busy", "session=%s id=%s", svc->info->session_id,

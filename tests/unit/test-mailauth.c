@@ -24,6 +24,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -797,6 +798,14 @@ static void test_strip_results(void **state)
 	buf_deinit(&out);
 }
 
+static atomic_int jobs_done;
+
+static void job_done(void *arg)
+{
+	assert_ptr_equal(arg, &jobs_done);
+	atomic_fetch_add(&jobs_done, 1);
+}
+
 /* A job through the pool, against a resolver that does not answer: the
  * time budget turns every lookup into a temperror quickly. */
 static void test_job_pool_timeout(void **state)
@@ -812,7 +821,8 @@ static void test_job_pool_timeout(void **state)
 	assert_int_equal(mailauth_create(&cfg, &ma, &err), 0);
 	struct mailauth_request req = {.ip = "192.0.2.1", .helo = "h.test",
 				       .mail_from = "a@a.test", .msg = message,
-				       .len = strlen(message)};
+				       .len = strlen(message), .done = job_done,
+				       .done_arg = &jobs_done};
 	struct mailauth_job *job = NULL, *abandoned = NULL;
 	assert_int_equal(mailauth_job_submit(ma, &req, &job), 0);
 	assert_int_equal(mailauth_job_submit(ma, &req, &abandoned), 0);
@@ -824,6 +834,7 @@ static void test_job_pool_timeout(void **state)
 	assert_non_null(r);
 	assert_true(r->spf == MAILAUTH_SPF_TEMPERROR || r->spf == MAILAUTH_SPF_NONE);
 	assert_int_not_equal(r->dmarc.action, MAILAUTH_REJECT);
+	assert_true(atomic_load(&jobs_done) >= 1);
 	mailauth_job_release(&job);
 	/* a job still queued or running when the pool stops is freed safely */
 	assert_int_equal(mailauth_job_submit(ma, &req, &job), 0);
