@@ -17,9 +17,8 @@
  * ones: verifying against it for unknown users costs what a real check
  * costs, so response times do not reveal which accounts exist.
  */
-static const char dummy_hash[] =
-	"$argon2id$v=19$m=19456,t=2,p=1$5cyCLMsSF1YvohgxaWGRgw$"
-	"YMu9LO/NJwKekjfuY0oIcYt/XdOeZ5ZLTmATGZ2fED0";
+static const char dummy_hash[] = "$argon2id$v=19$m=19456,t=2,p=1$5cyCLMsSF1YvohgxaWGRgw$"
+				 "YMu9LO/NJwKekjfuY0oIcYt/XdOeZ5ZLTmATGZ2fED0";
 
 static enum auth_result login_failed(const char *ip, const char *user, const char *why)
 {

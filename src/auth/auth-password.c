@@ -38,8 +38,8 @@ int auth_password_hash(const char *password, char *out, size_t outsz)
 	    auth_sodium_init() < 0)
 		return -1;
 	char tmp[crypto_pwhash_STRBYTES];
-	if (crypto_pwhash_str_alg(tmp, password, strlen(password), AUTH_OPSLIMIT,
-				  AUTH_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0)
+	if (crypto_pwhash_str_alg(tmp, password, strlen(password), AUTH_OPSLIMIT, AUTH_MEMLIMIT,
+				  crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return -1; /* out of memory */
 	memcpy(out, tmp, sizeof(tmp));
 	return 0;

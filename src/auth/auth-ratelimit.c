@@ -24,10 +24,10 @@
 struct rl_entry {
 	char ip[RL_IP_MAX];
 	unsigned failures;
-	int64_t window_start;  /* milliseconds, monotonic */
+	int64_t window_start; /* milliseconds, monotonic */
 	int64_t last_failure;
 	int64_t blocked_until;
-	struct rl_entry *hnext;        /* bucket chain */
+	struct rl_entry *hnext;         /* bucket chain */
 	struct rl_entry *older, *newer; /* LRU list */
 };
 
@@ -37,7 +37,6 @@ static unsigned rl_window = 60;
 static struct rl_entry *rl_buckets[RL_BUCKETS];
 static struct rl_entry *rl_oldest, *rl_newest;
 static size_t rl_count;
-
 
 static unsigned rl_hash(const char *ip)
 {
@@ -141,7 +140,8 @@ bool auth_ratelimit_blocked(const char *ip)
 	rl_key(key, ip);
 	pthread_mutex_lock(&rl_lock);
 	struct rl_entry *e = rl_find(key, NULL);
-	bool blocked = e != NULL && e->failures >= rl_max_failures && time_now_ms() < e->blocked_until;
+	bool blocked =
+		e != NULL && e->failures >= rl_max_failures && time_now_ms() < e->blocked_until;
 	pthread_mutex_unlock(&rl_lock);
 	return blocked;
 }

@@ -21,8 +21,8 @@ long auth_base64_decode(const char *in, size_t inlen, char *out, size_t outsz)
 		return -1; /* padding is required */
 	size_t bin_len = 0;
 	const char *end = NULL;
-	if (sodium_base642bin((unsigned char *)out, outsz - 1, in, inlen, NULL, &bin_len,
-			      &end, sodium_base64_VARIANT_ORIGINAL) != 0)
+	if (sodium_base642bin((unsigned char *)out, outsz - 1, in, inlen, NULL, &bin_len, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0)
 		return -1;
 	/* sodium stops quietly at the first foreign byte: refuse that too */
 	if (end != in + inlen)

@@ -43,8 +43,7 @@ long auth_base64_encode(const void *in, size_t inlen, char *out, size_t outsz);
  * Returns 0, or -1 if malformed (missing NULs, empty authcid/passwd,
  * a field too long, or an authzid that differs from authcid).
  */
-int auth_sasl_plain_parse(const char *msg, size_t len, char *authcid_r,
-			  char *passwd_r);
+int auth_sasl_plain_parse(const char *msg, size_t len, char *authcid_r, char *passwd_r);
 
 /* Rate limiting: process-wide, thread-safe. */
 void auth_ratelimit_configure(unsigned max_failures, unsigned window_seconds);

@@ -35,8 +35,7 @@ static int report(int ret, const char *error)
 }
 
 /* Run the action named by argv[1] from table, with store opened. */
-static int dispatch(const char *group, const struct action *table, size_t n,
-		    int argc, char **argv)
+static int dispatch(const char *group, const struct action *table, size_t n, int argc, char **argv)
 {
 	int flags = 0;
 	char *pos[8];
@@ -201,10 +200,23 @@ static int64_t parse_size(const char *v)
 	long long n = strtoll(v, &end, 10);
 	long long mult = 1;
 	switch (*end) {
-	case 'k': case 'K': mult = 1024; end++; break;
-	case 'm': case 'M': mult = 1024 * 1024; end++; break;
-	case 'g': case 'G': mult = 1024LL * 1024 * 1024; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		mult = 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1024 * 1024;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1024LL * 1024 * 1024;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (errno != 0 || *end != '\0' || n > INT64_MAX / mult)
 		return -1;
@@ -280,7 +292,8 @@ static int alias_list(struct store *s, char **args, int flags)
 }
 
 static const struct action alias_actions[] = {
-	{"add", 2, alias_add, "add SOURCE TARGET   (SOURCE is user@domain, or @domain for a catch-all)"},
+	{"add", 2, alias_add,
+	 "add SOURCE TARGET   (SOURCE is user@domain, or @domain for a catch-all)"},
 	{"remove", 2, alias_remove, "remove SOURCE TARGET"},
 	{"list", 0, alias_list, "list"},
 };
@@ -297,9 +310,8 @@ static void print_queue(void *ctx, const struct store_queue_entry *e)
 	struct tm tm;
 	gmtime_r(&e->queued_at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%lld %s <%s> -> <%s> attempts=%d%s%s\n", (long long)e->id, when,
-	       e->sender, e->recipient, e->attempts, *e->last_error ? " error=" : "",
-	       e->last_error);
+	printf("%lld %s <%s> -> <%s> attempts=%d%s%s\n", (long long)e->id, when, e->sender,
+	       e->recipient, e->attempts, *e->last_error ? " error=" : "", e->last_error);
 }
 
 static int queue_list(struct store *s, char **args, int flags)
@@ -346,8 +358,8 @@ static int queue_show(struct store *s, char **args, int flags)
 	int r = store_queue_get(s, id, &d);
 	if (r <= 0)
 		return report(-1, r == 0 ? "no such queue entry" : "cannot read the queue");
-	printf("id: %lld\nsender: <%s>\nrecipient: <%s>\nblob: %s\n", (long long)id,
-	       d.e.sender, d.e.recipient, d.e.blob_id);
+	printf("id: %lld\nsender: <%s>\nrecipient: <%s>\nblob: %s\n", (long long)id, d.e.sender,
+	       d.e.recipient, d.e.blob_id);
 	print_time("queued", d.e.queued_at);
 	print_time("next-attempt", d.e.next_attempt);
 	printf("attempts: %d\ndelay-notice-sent: %s\nlast-error: %s\n", d.e.attempts,

@@ -21,12 +21,14 @@
 
 static void dkim_usage(FILE *f)
 {
-	fprintf(f, "usage:\n"
-		   "  facteur dkim generate DOMAIN [--selector S]  new RSA-2048 and Ed25519 keys;\n"
-		   "                                               prints their DNS TXT records\n"
-		   "  facteur dkim list                            every domain's selectors\n"
-		   "  facteur dkim activate DOMAIN SELECTOR        sign with SELECTOR from now on\n"
-		   "  facteur dkim records DOMAIN [SELECTOR]       the TXT records (default: active)\n");
+	fprintf(f,
+		"usage:\n"
+		"  facteur dkim generate DOMAIN [--selector S]  new RSA-2048 and Ed25519 keys;\n"
+		"                                               prints their DNS TXT records\n"
+		"  facteur dkim list                            every domain's selectors\n"
+		"  facteur dkim activate DOMAIN SELECTOR        sign with SELECTOR from now on\n"
+		"  facteur dkim records DOMAIN [SELECTOR]       the TXT records (default: "
+		"active)\n");
 }
 
 /* The domain must be one of ours: keys for a typo help nobody. */
@@ -40,8 +42,8 @@ static int check_domain(const char *domain)
 	store_close(&s);
 	config_deinit(&cfg);
 	if (r <= 0) {
-		fprintf(stderr, "facteur: %s is not a local domain (facteur domain add %s)\n", domain,
-			domain);
+		fprintf(stderr, "facteur: %s is not a local domain (facteur domain add %s)\n",
+			domain, domain);
 		return -1;
 	}
 	return 0;
@@ -84,7 +86,8 @@ static int dkim_generate(const struct config *cfg, char **pos, int npos, const c
 	char active[64] = "";
 	mailauth_keys_active(cfg->data_dir, dom, active, sizeof(active));
 	printf("; DKIM keys for %s, selector %s%s. Publish:\n", dom, selector,
-	       strcmp(active, selector) == 0 ? " (active)" : " (not active yet: facteur dkim activate)");
+	       strcmp(active, selector) == 0 ? " (active)"
+					     : " (not active yet: facteur dkim activate)");
 	return print_records(cfg->data_dir, dom, selector) > 0 ? 0 : -1;
 }
 
@@ -175,7 +178,8 @@ int cli_dkim(int argc, char **argv)
 int cli_dns_records(int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '-') {
-		bool help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+		bool help =
+			argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
 		fprintf(help ? stdout : stderr,
 			"usage: facteur dns-records DOMAIN\n\n"
 			"Prints the MX, SPF, DKIM (active selector) and DMARC records to\n"
@@ -201,7 +205,8 @@ int cli_dns_records(int argc, char **argv)
 	if (mailauth_keys_active(cfg.data_dir, dom, sel, sizeof(sel)) <= 0 ||
 	    print_records(cfg.data_dir, dom, sel) <= 0)
 		printf("; no DKIM key yet: facteur dkim generate %s\n", dom);
-	printf("_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", dom, dom);
+	printf("_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", dom,
+	       dom);
 	config_deinit(&cfg);
 	return CLI_EXIT_OK;
 }

@@ -145,10 +145,9 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		"listen.imaps = %s:%d\n"
 		"max_message_size = 50M\n"
 		"plaintext_auth = loopback\n",
-		o->hostname, dir, dir, dir,
-		run_as_user() ? "user = facteur\n" : "",
-		o->address, p[0], o->address, p[1], o->address, p[2], o->address, p[3],
-		o->address, p[4], o->address, p[5], o->address, p[6]);
+		o->hostname, dir, dir, dir, run_as_user() ? "user = facteur\n" : "", o->address,
+		p[0], o->address, p[1], o->address, p[2], o->address, p[3], o->address, p[4],
+		o->address, p[5], o->address, p[6]);
 	int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	fclose(f);
 	return ok ? 0 : -1;
@@ -186,8 +185,10 @@ int cli_init(int argc, char **argv)
 {
 	char host[256] = "localhost";
 	gethostname(host, sizeof(host) - 1);
-	struct init_opts o = {.dir = "facteur", .domain = "example.test",
-			      .hostname = host, .address = "127.0.0.1"};
+	struct init_opts o = {.dir = "facteur",
+			      .domain = "example.test",
+			      .hostname = host,
+			      .address = "127.0.0.1"};
 	int r = parse_opts(argc, argv, &o);
 	if (r != 0)
 		return r > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -229,8 +230,8 @@ int cli_init(int argc, char **argv)
 	       "  POP3:        %s port %d (STLS) and %d (TLS)\n"
 	       "  IMAP:        %s port %d (STARTTLS) and %d (TLS)\n"
 	       "  certificate: self-signed, %s\n",
-	       dir, conf, o.domain, pw, o.address, p[0], o.address, p[1], p[2],
-	       o.address, p[3], p[4], o.address, p[5], p[6], cert);
+	       dir, conf, o.domain, pw, o.address, p[0], o.address, p[1], p[2], o.address, p[3],
+	       p[4], o.address, p[5], p[6], cert);
 	ret = CLI_EXIT_OK;
 out:
 	explicit_bzero(pw, sizeof(pw));

@@ -81,7 +81,7 @@ static void *signal_thread(void *arg)
 	struct signal_waiter *sw = arg;
 	int sig = 0;
 	sigwait(&sw->set, &sig);
-	if (!sw->done) {
+	if (sig != SIGUSR1 && !sw->done) {
 		log_info("stopping", "signal=%d", sig);
 		net_server_stop(sw->server);
 	}
@@ -108,12 +108,9 @@ int cli_serve(int argc, char **argv)
 	/* Check the store once in the main thread, so that a broken data
 	 * directory fails start-up with a clear message. */
 	const struct conn_proto *protos[LISTENER_KIND_COUNT] = {
-		[LISTENER_SMTP] = &smtp_proto,
-		[LISTENER_SUBMISSION] = &smtp_proto,
-		[LISTENER_SUBMISSIONS] = &smtp_proto,
-		[LISTENER_POP3] = &pop3_proto,
-		[LISTENER_POP3S] = &pop3_proto,
-		[LISTENER_IMAP] = &imap_proto,
+		[LISTENER_SMTP] = &smtp_proto,        [LISTENER_SUBMISSION] = &smtp_proto,
+		[LISTENER_SUBMISSIONS] = &smtp_proto, [LISTENER_POP3] = &pop3_proto,
+		[LISTENER_POP3S] = &pop3_proto,       [LISTENER_IMAP] = &imap_proto,
 		[LISTENER_IMAPS] = &imap_proto,
 	};
 	struct net_server *server = NULL;
@@ -141,6 +138,7 @@ int cli_serve(int argc, char **argv)
 	sigaddset(&sw.set, SIGTERM);
 	sigaddset(&sw.set, SIGINT);
 	sigaddset(&sw.set, SIGHUP);
+	sigaddset(&sw.set, SIGUSR1); /* internal: the loops ended, exit */
 	pthread_sigmask(SIG_BLOCK, &sw.set, NULL);
 	pthread_t sigthr;
 	pthread_create(&sigthr, NULL, signal_thread, &sw);
@@ -160,7 +158,7 @@ int cli_serve(int argc, char **argv)
 	/* The signal thread must be gone before the server is freed: wake it
 	 * (if no signal came) and join it. */
 	atomic_store(&sw.done, true);
-	pthread_kill(sigthr, SIGTERM);
+	pthread_kill(sigthr, SIGUSR1);
 	pthread_join(sigthr, NULL);
 	if (run < 0) {
 		fprintf(stderr, "facteur: %s\n", err);

@@ -37,16 +37,18 @@ static const struct subcommand subcommands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: facteur [-c CONFIG] COMMAND [ARGS]\n\n"
-		   "facteur is an all-in-one mail server (SMTP, submission, POP3, IMAP).\n\n"
-		   "commands:\n");
+	fprintf(f,
+		"usage: facteur [-c CONFIG] COMMAND [ARGS]\n\n"
+		"facteur is an all-in-one mail server (SMTP, submission, POP3, IMAP).\n\n"
+		"commands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-14s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(f, "\noptions:\n"
-		   "  -c, --config FILE  configuration file (default: $FACTEUR_CONFIG or\n"
-		   "                     /etc/facteur/facteur.conf)\n"
-		   "  -h, --help         this help; 'facteur COMMAND --help' for a command\n"
-		   "  --version          print the version\n");
+	fprintf(f,
+		"\noptions:\n"
+		"  -c, --config FILE  configuration file (default: $FACTEUR_CONFIG or\n"
+		"                     /etc/facteur/facteur.conf)\n"
+		"  -h, --help         this help; 'facteur COMMAND --help' for a command\n"
+		"  --version          print the version\n");
 }
 
 int main(int argc, char **argv)

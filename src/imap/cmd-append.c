@@ -29,11 +29,11 @@
 #define APPEND_MAX_FLAGS STORE_MAILBOX_KEYWORDS_MAX
 
 struct append_req {
-	const char *mailbox;       /* as sent */
+	const char *mailbox; /* as sent */
 	uint32_t flags;
 	const char *keywords[APPEND_MAX_FLAGS];
 	size_t n_keywords;
-	time_t internal_date;      /* 0: now */
+	time_t internal_date;       /* 0: now */
 	const struct imap_arg *msg; /* the literal */
 };
 
@@ -81,17 +81,20 @@ static int parse_datetime(const char *s, time_t *t_r)
 	}
 	mon = month_index(s + 3);
 	if (mon < 0 || !two_digits(s + 7, &hi) || !two_digits(s + 9, &lo) ||
-	    !two_digits(s + 12, &hour) || !two_digits(s + 15, &min) ||
-	    !two_digits(s + 18, &sec) || !two_digits(s + 22, &zh) || !two_digits(s + 24, &zm))
+	    !two_digits(s + 12, &hour) || !two_digits(s + 15, &min) || !two_digits(s + 18, &sec) ||
+	    !two_digits(s + 22, &zh) || !two_digits(s + 24, &zm))
 		return -1;
 	int year = hi * 100 + lo;
 	int last = mdays[mon] + (mon == 1 && leap_year(year));
-	if (year < 1970 || day < 1 || day > last || hour > 23 || min > 59 || sec > 60 ||
-	    zm > 59)
+	if (year < 1970 || day < 1 || day > last || hour > 23 || min > 59 || sec > 60 || zm > 59)
 		return -1;
 	struct tm tm = {
-		.tm_year = year - 1900, .tm_mon = mon, .tm_mday = day,
-		.tm_hour = hour, .tm_min = min, .tm_sec = sec,
+		.tm_year = year - 1900,
+		.tm_mon = mon,
+		.tm_mday = day,
+		.tm_hour = hour,
+		.tm_min = min,
+		.tm_sec = sec,
 	};
 	time_t t = timegm(&tm);
 	long offset = (zh * 60L + zm) * 60L * (s[21] == '-' ? -1 : 1);
@@ -177,8 +180,7 @@ static const struct imap_arg *append_message(const struct imap_arg **args)
  * mailbox [flag-list] [date-time] (literal / UTF8 (literal8)). Returns 0,
  * or -1 with a message for BAD.
  */
-static int append_parse(const struct imap_arg *args, struct append_req *req,
-			const char **error_r)
+static int append_parse(const struct imap_arg *args, struct append_req *req, const char **error_r)
 {
 	*error_r = "Invalid arguments";
 	if (!imap_arg_get_astring(&args[0], &req->mailbox))
@@ -218,23 +220,28 @@ static enum imap_cmd_ret append_store_error(struct imap_cmd *cmd, struct buf *ou
 		return imap_cmd_no(cmd, out, "[OVERQUOTA] Quota exceeded");
 	if (strstr(error, "too many keywords") != NULL)
 		return imap_cmd_no(cmd, out, "[LIMIT] Too many keywords in mailbox");
-	log_warn("imap.append_error", "session=%s error=\"%s\"", cmd->session->session_id,
-		 error);
+	log_warn("imap.append_error", "session=%s error=\"%s\"", cmd->session->session_id, error);
 	return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot store the message");
 }
 
 static int append_store(struct imap_session *s, const struct store_mailbox *mb,
-			const struct append_req *req, uint32_t *uid_r,
-			uint32_t *uidvalidity_r, const char **error_r)
+			const struct append_req *req, uint32_t *uid_r, uint32_t *uidvalidity_r,
+			const char **error_r)
 {
 	struct mime_parsed mp = {0};
 	bool parsed = mime_parse(req->msg->str, req->msg->len, &mp) == 0;
 	struct store_parsed sp = {0};
 	if (parsed) {
 		sp = (struct store_parsed){
-			.envelope = mp.envelope, .bodystructure = mp.bodystructure,
-			.subject = mp.subject, .from = mp.from, .to = mp.to, .cc = mp.cc,
-			.message_id = mp.message_id, .date = mp.date, .body = mp.body,
+			.envelope = mp.envelope,
+			.bodystructure = mp.bodystructure,
+			.subject = mp.subject,
+			.from = mp.from,
+			.to = mp.to,
+			.cc = mp.cc,
+			.message_id = mp.message_id,
+			.date = mp.date,
+			.body = mp.body,
 		};
 	}
 	int r = store_append(s->store, s->account.id, mb->id, req->msg->str, req->msg->len,

@@ -69,8 +69,7 @@ static int id_params(const struct imap_arg *arg, char *name, size_t namesz)
 	size_t count;
 	if (arg->type == IMAP_ARG_NIL)
 		return 0;
-	if (!imap_arg_get_list(arg, &list, &count) || count % 2 != 0 ||
-	    count > 2 * ID_MAX_PAIRS)
+	if (!imap_arg_get_list(arg, &list, &count) || count % 2 != 0 || count > 2 * ID_MAX_PAIRS)
 		return -1;
 	for (size_t i = 0; i < count; i += 2) {
 		const char *field, *value;
@@ -104,9 +103,8 @@ static enum imap_cmd_ret auth_refuse_cleartext(struct imap_cmd *cmd, struct buf 
 }
 
 /* The common end of LOGIN and AUTHENTICATE. */
-static enum imap_cmd_ret auth_finish(struct imap_cmd *cmd, const char *user,
-				     const char *password, const char *mech,
-				     struct buf *out)
+static enum imap_cmd_ret auth_finish(struct imap_cmd *cmd, const char *user, const char *password,
+				     const char *mech, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
 	struct store_account account;
@@ -116,15 +114,18 @@ static enum imap_cmd_ret auth_finish(struct imap_cmd *cmd, const char *user,
 		: auth_login(s->store, s->peer_ip, user, password, &account);
 	char safe[128];
 	str_sanitize(safe, sizeof(safe), user, strlen(user));
-	const char *result = r == AUTH_OK ? "ok" : r == AUTH_FAILED ? "failed"
-				: r == AUTH_BLOCKED ? "blocked" : "tempfail";
+	const char *result = r == AUTH_OK ? "ok"
+		: r == AUTH_FAILED        ? "failed"
+		: r == AUTH_BLOCKED       ? "blocked"
+					  : "tempfail";
 	log_event(r == AUTH_OK ? LOG_INFO : LOG_WARN, "imap.login",
-		  "session=%s ip=%s user=\"%s\" mech=%s result=%s", s->session_id,
-		  s->peer_ip, safe, mech, result);
+		  "session=%s ip=%s user=\"%s\" mech=%s result=%s", s->session_id, s->peer_ip, safe,
+		  mech, result);
 	if (r != AUTH_OK) {
 		explicit_bzero(&account, sizeof(account));
 		if (r == AUTH_FAILED)
-			return imap_cmd_no(cmd, out, "[AUTHENTICATIONFAILED] Authentication failed");
+			return imap_cmd_no(cmd, out,
+					   "[AUTHENTICATIONFAILED] Authentication failed");
 		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Authentication unavailable, try later");
 	}
 	imap_session_logged_in(s, &account);
@@ -139,8 +140,7 @@ enum imap_cmd_ret cmd_login(struct imap_cmd *cmd, struct buf *out)
 {
 	const char *user, *password;
 	if (!imap_arg_get_astring(&cmd->args[0], &user) ||
-	    !imap_arg_get_astring(&cmd->args[1], &password) ||
-	    !imap_arg_is_eol(&cmd->args[2]))
+	    !imap_arg_get_astring(&cmd->args[1], &password) || !imap_arg_is_eol(&cmd->args[2]))
 		return imap_cmd_bad(cmd, out, "LOGIN needs a user name and a password");
 	if (!imap_session_auth_allowed(cmd->session))
 		return auth_refuse_cleartext(cmd, out);
@@ -171,8 +171,8 @@ static enum imap_cmd_ret auth_plain(struct imap_cmd *cmd, const char *b64, size_
 }
 
 /* The client's answer to "+ ": its PLAIN response, or "*" to cancel. */
-static enum imap_cmd_ret auth_continue(struct imap_cmd *cmd, const char *line,
-				       size_t len, struct buf *out)
+static enum imap_cmd_ret auth_continue(struct imap_cmd *cmd, const char *line, size_t len,
+				       struct buf *out)
 {
 	if (len == 1 && line[0] == '*')
 		return imap_cmd_bad(cmd, out, "Authentication cancelled");

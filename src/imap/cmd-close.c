@@ -26,8 +26,9 @@ enum imap_cmd_ret cmd_close(struct imap_cmd *cmd, struct buf *out)
 			 * The mailbox stays selected: the client may retry, or
 			 * UNSELECT knowing that nothing was removed.
 			 */
-			log_warn("imap.close_error", "session=%s mailbox_id=%" PRId64
-				 " error=\"%s\"", s->session_id, s->view->mailbox_id, error);
+			log_warn("imap.close_error",
+				 "session=%s mailbox_id=%" PRId64 " error=\"%s\"", s->session_id,
+				 s->view->mailbox_id, error);
 			return imap_cmd_no(cmd, out, "[UNAVAILABLE] Expunge failed");
 		}
 	}

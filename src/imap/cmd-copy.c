@@ -45,12 +45,11 @@ static size_t count_copied(const uint32_t *dst, size_t n)
 	return k;
 }
 
-static enum imap_cmd_ret copy_fail(struct imap_cmd *cmd, struct buf *out,
-				   const char *error)
+static enum imap_cmd_ret copy_fail(struct imap_cmd *cmd, struct buf *out, const char *error)
 {
 	struct imap_session *s = cmd->session;
-	log_info("imap.copy_failed", "session=%s cmd=%s error=\"%s\"", s->session_id,
-		 cmd->name, error);
+	log_info("imap.copy_failed", "session=%s cmd=%s error=\"%s\"", s->session_id, cmd->name,
+		 error);
 	if (strncmp(error, "quota", 5) == 0)
 		return imap_cmd_no(cmd, out, "[OVERQUOTA] Quota exceeded");
 	return imap_cmd_no(cmd, out, "[SERVERBUG] %s failed", cmd->name);
@@ -81,8 +80,8 @@ static enum imap_cmd_ret copy_or_move(struct imap_cmd *cmd, struct buf *out, boo
 	if (n == 0)
 		return imap_cmd_ok(cmd, out, "%s completed, nothing to do", cmd->name);
 	uint32_t *dst_uids = xcalloc(n, sizeof(*dst_uids));
-	r = move ? store_message_move(s->store, s->view->mailbox_id, uids, n, dst.id,
-				      dst_uids, &error)
+	r = move ? store_message_move(s->store, s->view->mailbox_id, uids, n, dst.id, dst_uids,
+				      &error)
 		 : store_message_copy(s->store, s->view->mailbox_id, uids, n, dst.id, dst_uids,
 				      &error);
 	enum imap_cmd_ret ret;

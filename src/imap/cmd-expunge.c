@@ -17,8 +17,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-static bool uid_wanted(const struct imap_session *s, const struct imap_seqset *set,
-		       uint32_t uid)
+static bool uid_wanted(const struct imap_session *s, const struct imap_seqset *set, uint32_t uid)
 {
 	if (set == NULL)
 		return true;
@@ -70,8 +69,7 @@ enum imap_cmd_ret cmd_expunge(struct imap_cmd *cmd, struct buf *out)
 	struct imap_session *s = cmd->session;
 	const char *uid_set = NULL, *error;
 	if (cmd->uid) {
-		if (!imap_arg_get_atom(&cmd->args[0], &uid_set) ||
-		    !imap_arg_is_eol(&cmd->args[1]))
+		if (!imap_arg_get_atom(&cmd->args[0], &uid_set) || !imap_arg_is_eol(&cmd->args[1]))
 			return imap_cmd_bad(cmd, out, "UID EXPUNGE takes one UID set");
 		/* Syntax first: a bad set is BAD, not NO. */
 		struct imap_seqset probe;
@@ -87,8 +85,8 @@ enum imap_cmd_ret cmd_expunge(struct imap_cmd *cmd, struct buf *out)
 			 s->session_id, s->view->mailbox_id, error);
 		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Expunge failed");
 	}
-	log_debug("imap.expunge", "session=%s mailbox_id=%" PRId64 " count=%zu",
-		  s->session_id, s->view->mailbox_id, n);
+	log_debug("imap.expunge", "session=%s mailbox_id=%" PRId64 " count=%zu", s->session_id,
+		  s->view->mailbox_id, n);
 	/* Report now so the view's HIGHESTMODSEQ is the one after the expunge. */
 	imap_cmd_sync(cmd, out);
 	if (s->condstore)

@@ -39,14 +39,14 @@ enum fetch_type {
 	FETCH_INTERNALDATE,
 	FETCH_RFC822_SIZE,
 	FETCH_ENVELOPE,
-	FETCH_BODY,          /* BODY: structure without extension data */
+	FETCH_BODY, /* BODY: structure without extension data */
 	FETCH_BODYSTRUCTURE,
 	FETCH_UID,
 	FETCH_MODSEQ,
 	FETCH_SAVEDATE,
 	FETCH_EMAILID,
 	FETCH_THREADID,
-	FETCH_SECTION,       /* BODY[..], BINARY[..], RFC822, RFC822.HEADER/TEXT */
+	FETCH_SECTION, /* BODY[..], BINARY[..], RFC822, RFC822.HEADER/TEXT */
 	FETCH_BINARY_SIZE,
 };
 
@@ -127,11 +127,16 @@ static const struct {
 	const char *name;
 	enum fetch_type type;
 } simple_items[] = {
-	{"FLAGS", FETCH_FLAGS},           {"INTERNALDATE", FETCH_INTERNALDATE},
-	{"RFC822.SIZE", FETCH_RFC822_SIZE}, {"ENVELOPE", FETCH_ENVELOPE},
-	{"BODY", FETCH_BODY},             {"BODYSTRUCTURE", FETCH_BODYSTRUCTURE},
-	{"UID", FETCH_UID},               {"MODSEQ", FETCH_MODSEQ},
-	{"SAVEDATE", FETCH_SAVEDATE},     {"EMAILID", FETCH_EMAILID},
+	{"FLAGS", FETCH_FLAGS},
+	{"INTERNALDATE", FETCH_INTERNALDATE},
+	{"RFC822.SIZE", FETCH_RFC822_SIZE},
+	{"ENVELOPE", FETCH_ENVELOPE},
+	{"BODY", FETCH_BODY},
+	{"BODYSTRUCTURE", FETCH_BODYSTRUCTURE},
+	{"UID", FETCH_UID},
+	{"MODSEQ", FETCH_MODSEQ},
+	{"SAVEDATE", FETCH_SAVEDATE},
+	{"EMAILID", FETCH_EMAILID},
 	{"THREADID", FETCH_THREADID},
 };
 
@@ -142,8 +147,8 @@ static int parse_section_item(struct fetch_ctx *ctx, const char *name, const cha
 		const char *prefix;
 		bool binary, peek, size;
 	} kinds[] = {
-		{"BODY.PEEK", false, true, false},   {"BODY", false, false, false},
-		{"BINARY.PEEK", true, true, false},  {"BINARY.SIZE", true, true, true},
+		{"BODY.PEEK", false, true, false},  {"BODY", false, false, false},
+		{"BINARY.PEEK", true, true, false}, {"BINARY.SIZE", true, true, true},
 		{"BINARY", true, false, false},
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -191,8 +196,7 @@ static int parse_item(struct fetch_ctx *ctx, const struct imap_arg *arg, const c
 /* ALL, FAST, FULL (RFC 9051 6.4.5): only on their own, never in a list. */
 static bool parse_macro(struct fetch_ctx *ctx, const char *name)
 {
-	static const enum fetch_type fast[] = { FETCH_FLAGS, FETCH_INTERNALDATE,
-						FETCH_RFC822_SIZE };
+	static const enum fetch_type fast[] = {FETCH_FLAGS, FETCH_INTERNALDATE, FETCH_RFC822_SIZE};
 	bool all = strcasecmp(name, "ALL") == 0, full = strcasecmp(name, "FULL") == 0;
 	if (!all && !full && strcasecmp(name, "FAST") != 0)
 		return false;
@@ -206,16 +210,15 @@ static bool parse_macro(struct fetch_ctx *ctx, const char *name)
 }
 
 /* RFC 7162 / 4466 modifiers: (CHANGEDSINCE n [VANISHED]). */
-static int parse_modifiers(struct fetch_ctx *ctx, const struct imap_arg *list,
-			   const char **error_r)
+static int parse_modifiers(struct fetch_ctx *ctx, const struct imap_arg *list, const char **error_r)
 {
 	*error_r = "Invalid FETCH modifier";
 	for (size_t i = 0; !imap_arg_is_eol(&list[i]); i++) {
 		const char *s;
 		if (imap_arg_atom_equals(&list[i], "VANISHED") && !ctx->vanished) {
 			ctx->vanished = true;
-		} else if (imap_arg_atom_equals(&list[i], "CHANGEDSINCE") && ctx->changedsince == 0 &&
-			   imap_arg_get_atom(&list[i + 1], &s)) {
+		} else if (imap_arg_atom_equals(&list[i], "CHANGEDSINCE") &&
+			   ctx->changedsince == 0 && imap_arg_get_atom(&list[i + 1], &s)) {
 			char *end;
 			unsigned long long v = strtoull(s, &end, 10);
 			if (*s < '1' || *s > '9' || *end != '\0' || v > INT64_MAX)
@@ -233,8 +236,7 @@ static int parse_modifiers(struct fetch_ctx *ctx, const struct imap_arg *list,
 	return 0;
 }
 
-static int parse_items(struct fetch_ctx *ctx, const struct imap_arg *arg,
-		       const char **error_r)
+static int parse_items(struct fetch_ctx *ctx, const struct imap_arg *arg, const char **error_r)
 {
 	const struct imap_arg *list;
 	size_t count;
@@ -284,8 +286,8 @@ static int fetch_parse(struct imap_cmd *cmd, struct fetch_ctx *ctx, const char *
 	for (size_t i = 0; i < ctx->n_items; i++) {
 		enum fetch_type t = ctx->items[i].type;
 		ctx->need_blob |= t == FETCH_SECTION || t == FETCH_BINARY_SIZE;
-		ctx->need_parsed |= t == FETCH_ENVELOPE || t == FETCH_BODY ||
-				    t == FETCH_BODYSTRUCTURE;
+		ctx->need_parsed |=
+			t == FETCH_ENVELOPE || t == FETCH_BODY || t == FETCH_BODYSTRUCTURE;
 		ctx->any_seen |= ctx->items[i].sets_seen;
 	}
 	ctx->has_flags = has_item(ctx, FETCH_FLAGS);
@@ -339,7 +341,7 @@ static int fetch_resolve(struct imap_cmd *cmd, struct fetch_ctx *ctx, const char
 		size_t idx;
 		uint32_t seq = imap_view_seq(s->view, uids[i]);
 		if (find_msg(ctx, uids[i], &idx)) {
-			ctx->targets[ctx->n_targets++] = (struct fetch_target){ seq, idx, false };
+			ctx->targets[ctx->n_targets++] = (struct fetch_target){seq, idx, false};
 		} else if (!cmd->uid && ctx->changedsince == 0) {
 			ctx->gone = true;
 		}
@@ -392,10 +394,10 @@ static int fetch_set_seen(struct imap_cmd *cmd, struct fetch_ctx *ctx, const cha
 		if ((m->flags & STORE_FLAG_SEEN) == 0)
 			uids[n++] = m->uid;
 	}
-	struct store_flags_update u = { .op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
-	struct store_flags_outcome o = { 0 };
-	int r = n > 0 ? store_message_update_flags(s->store, s->view->mailbox_id, uids, n, &u,
-						   &o, error_r)
+	struct store_flags_update u = {.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN};
+	struct store_flags_outcome o = {0};
+	int r = n > 0 ? store_message_update_flags(s->store, s->view->mailbox_id, uids, n, &u, &o,
+						   error_r)
 		      : 0;
 	for (size_t i = 0; r == 0 && i < o.n_results; i++) {
 		const struct store_flags_result *res = &o.results[i];
@@ -409,8 +411,8 @@ static int fetch_set_seen(struct imap_cmd *cmd, struct fetch_ctx *ctx, const cha
 		m->keywords = xstrdup(res->keywords != NULL ? res->keywords : "");
 		uint32_t seq = imap_view_seq(s->view, res->uid);
 		if (seq > 0) {
-			s->view->flags[seq - 1] = res->flags |
-						  (s->view->flags[seq - 1] & IMAP_VIEW_EXPUNGED);
+			s->view->flags[seq - 1] =
+				res->flags | (s->view->flags[seq - 1] & IMAP_VIEW_EXPUNGED);
 			s->view->modseqs[seq - 1] = res->modseq;
 		}
 		for (size_t t = 0; t < ctx->n_targets; t++)
@@ -476,8 +478,7 @@ static void msg_parsed(struct imap_session *s, struct fetch_ctx *ctx, const char
  * Prepare the message of target t: its blob and parsed data, the data of
  * each section. Returns 1 ready, 0 skip it (BINARY of an unknown CTE).
  */
-static int msg_prepare(struct imap_cmd *cmd, struct fetch_ctx *ctx,
-		       const struct fetch_target *t)
+static int msg_prepare(struct imap_cmd *cmd, struct fetch_ctx *ctx, const struct fetch_target *t)
 {
 	struct imap_session *s = cmd->session;
 	const struct store_message *m = &ctx->msgs[t->msg].msg;
@@ -521,8 +522,8 @@ static void write_flags(struct buf *out, const struct store_message_ex *m)
 /* "dd-Mon-yyyy hh:mm:ss +0000", in UTC; NIL for an unknown time. */
 static void write_date(struct buf *out, time_t t)
 {
-	static const char months[][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	struct tm tm;
 	if (t <= 0 || gmtime_r(&t, &tm) == NULL) {
 		buf_append_str(out, "NIL");
@@ -535,12 +536,12 @@ static void write_date(struct buf *out, time_t t)
 static const char *parsed_str(const struct fetch_ctx *ctx, enum fetch_type type)
 {
 	const char *stored = type == FETCH_ENVELOPE ? ctx->parsed.envelope
-			     : type == FETCH_BODY   ? ctx->parsed.body
+		: type == FETCH_BODY                ? ctx->parsed.body
 						    : ctx->parsed.bodystructure;
 	if (stored != NULL)
 		return stored;
 	const char *computed = type == FETCH_ENVELOPE ? ctx->computed.envelope
-			       : type == FETCH_BODY   ? ctx->computed.body
+		: type == FETCH_BODY                  ? ctx->computed.body
 						      : ctx->computed.bodystructure;
 	return computed != NULL ? computed : "NIL";
 }
@@ -565,9 +566,10 @@ static void write_simple(struct fetch_ctx *ctx, const struct fetch_item *it,
 	case FETCH_ENVELOPE:
 	case FETCH_BODY:
 	case FETCH_BODYSTRUCTURE:
-		buf_append_str(out, it->type == FETCH_ENVELOPE ? "ENVELOPE "
-				    : it->type == FETCH_BODY   ? "BODY "
-							       : "BODYSTRUCTURE ");
+		buf_append_str(out,
+			       it->type == FETCH_ENVELOPE       ? "ENVELOPE "
+				       : it->type == FETCH_BODY ? "BODY "
+								: "BODYSTRUCTURE ");
 		buf_append_str(out, parsed_str(ctx, it->type));
 		break;
 	case FETCH_UID:
@@ -674,14 +676,14 @@ static void fetch_ctx_free(void *p)
 	free(ctx);
 }
 
-static enum imap_cmd_ret fetch_finish(struct imap_cmd *cmd, struct fetch_ctx *ctx,
-				      struct buf *out)
+static enum imap_cmd_ret fetch_finish(struct imap_cmd *cmd, struct fetch_ctx *ctx, struct buf *out)
 {
 	if (ctx->unknown_cte)
-		return imap_cmd_no(cmd, out, "[UNKNOWN-CTE] Cannot decode a part's transfer encoding");
-	if (ctx->gone)
 		return imap_cmd_no(cmd, out,
-				   "[EXPUNGEISSUED] Some of the requested messages no longer exist");
+				   "[UNKNOWN-CTE] Cannot decode a part's transfer encoding");
+	if (ctx->gone)
+		return imap_cmd_no(
+			cmd, out, "[EXPUNGEISSUED] Some of the requested messages no longer exist");
 	return imap_cmd_ok(cmd, out, "%sFETCH completed", cmd->uid ? "UID " : "");
 }
 

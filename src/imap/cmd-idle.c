@@ -74,8 +74,7 @@ enum imap_cmd_ret cmd_idle(struct imap_cmd *cmd, struct buf *out)
 
 enum conn_result imap_idle_poll(struct imap_session *s, struct buf *out)
 {
-	if (s->closing || !s->cmd_active || s->cmd.line_func != idle_done ||
-	    s->view == NULL)
+	if (s->closing || !s->cmd_active || s->cmd.line_func != idle_done || s->view == NULL)
 		return CONN_OK;
 	struct idle_ctx *ctx = s->cmd.context;
 	if (ctx->fd >= 0) {

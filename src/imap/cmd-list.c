@@ -326,8 +326,7 @@ static char *list_decode(const struct imap_session *s, const char *in)
 	return r;
 }
 
-static int parse_selection(const struct imap_arg *list, struct list_opts *o,
-			   const char **error_r)
+static int parse_selection(const struct imap_arg *list, struct list_opts *o, const char **error_r)
 {
 	bool remote = false;
 	for (; !imap_arg_is_eol(list); list++) {
@@ -353,8 +352,7 @@ static int parse_selection(const struct imap_arg *list, struct list_opts *o,
 	return 0;
 }
 
-static int parse_return(const struct imap_arg *list, struct list_opts *o,
-			const char **error_r)
+static int parse_return(const struct imap_arg *list, struct list_opts *o, const char **error_r)
 {
 	for (; !imap_arg_is_eol(list); list++) {
 		if (imap_arg_atom_equals(list, "SUBSCRIBED")) {
@@ -469,8 +467,7 @@ static int list_parse(struct imap_cmd *cmd, struct list_opts *o, const char **er
 /* --- output ------------------------------------------------------------------------ */
 
 /* Should e be listed, and with CHILDINFO? */
-static bool entry_selected(const struct list_opts *o, const struct list_entry *e,
-			   bool *childinfo_r)
+static bool entry_selected(const struct list_opts *o, const struct list_entry *e, bool *childinfo_r)
 {
 	*childinfo_r = false;
 	if (!e->matched)
@@ -522,8 +519,8 @@ static void write_attributes(const struct imap_session *s, const struct list_opt
 	buf_append(out, ")", 1);
 }
 
-static void write_entry(struct imap_cmd *cmd, const struct list_opts *o,
-			const struct list_entry *e, bool childinfo, struct buf *out)
+static void write_entry(struct imap_cmd *cmd, const struct list_opts *o, const struct list_entry *e,
+			bool childinfo, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
 	buf_append_str(out, o->lsub ? "* LSUB " : "* LIST ");
@@ -539,20 +536,17 @@ static void write_entry(struct imap_cmd *cmd, const struct list_opts *o,
 }
 
 /* LIST ref "": the hierarchy delimiter and the reference's root. */
-static void write_delimiter(struct imap_cmd *cmd, const struct list_opts *o,
-			    struct buf *out)
+static void write_delimiter(struct imap_cmd *cmd, const struct list_opts *o, struct buf *out)
 {
 	const char *slash = strchr(o->reference, '/');
-	char *root = xstrndup(o->reference,
-			      slash != NULL ? (size_t)(slash - o->reference) + 1 : 0);
+	char *root = xstrndup(o->reference, slash != NULL ? (size_t)(slash - o->reference) + 1 : 0);
 	buf_append_str(out, "* LIST (\\Noselect) \"/\" ");
 	imap_write_mailbox_name(cmd->session, out, root);
 	buf_append(out, "\r\n", 2);
 	free(root);
 }
 
-static int list_collect(struct imap_cmd *cmd, const struct list_opts *o,
-			struct list_table *t)
+static int list_collect(struct imap_cmd *cmd, const struct list_opts *o, struct list_table *t)
 {
 	struct imap_session *s = cmd->session;
 	if (store_mailbox_list(s->store, s->account.id, add_mailbox_cb, t) < 0)

@@ -47,8 +47,7 @@ static const char *store_error_code(const char *error)
 	return NULL;
 }
 
-static enum imap_cmd_ret store_failed(struct imap_cmd *cmd, struct buf *out,
-				      const char *error)
+static enum imap_cmd_ret store_failed(struct imap_cmd *cmd, struct buf *out, const char *error)
 {
 	const char *code = store_error_code(error);
 	if (code != NULL)
@@ -56,8 +55,8 @@ static enum imap_cmd_ret store_failed(struct imap_cmd *cmd, struct buf *out,
 	char safe[128];
 	str_sanitize(safe, sizeof(safe), error != NULL ? error : "?",
 		     error != NULL ? strlen(error) : 1);
-	log_warn("imap.store_error", "session=%s command=%s error=\"%s\"",
-		 cmd->session->session_id, cmd->name, safe);
+	log_warn("imap.store_error", "session=%s command=%s error=\"%s\"", cmd->session->session_id,
+		 cmd->name, safe);
 	return imap_cmd_no(cmd, out, "[SERVERBUG] %s failed", cmd->name);
 }
 
@@ -68,8 +67,8 @@ static void log_mailbox(const struct imap_cmd *cmd, const char *event, const cha
 	str_sanitize(a, sizeof(a), name, strlen(name));
 	str_sanitize(b, sizeof(b), to != NULL ? to : "", to != NULL ? strlen(to) : 0);
 	if (to != NULL)
-		log_info(event, "session=%s mailbox=\"%s\" to=\"%s\"",
-			 cmd->session->session_id, a, b);
+		log_info(event, "session=%s mailbox=\"%s\" to=\"%s\"", cmd->session->session_id, a,
+			 b);
 	else
 		log_info(event, "session=%s mailbox=\"%s\"", cmd->session->session_id, a);
 }
@@ -78,8 +77,8 @@ static void log_mailbox(const struct imap_cmd *cmd, const char *event, const cha
  * A name for a new mailbox: a trailing delimiter only declares the
  * intent to create children under it (RFC 9051 6.3.4), so it is dropped.
  */
-static int new_name_from_client(const struct imap_session *s, const char *wire,
-				char **name_r, const char **error_r)
+static int new_name_from_client(const struct imap_session *s, const char *wire, char **name_r,
+				const char **error_r)
 {
 	size_t len = strlen(wire);
 	char *w = xstrdup(wire);
@@ -118,8 +117,7 @@ static const char *special_use_find(const char *attr)
  * CREATE's optional "(USE (\Sent))" (RFC 6154 3). Returns 0 with
  * *use_r (NULL when none), -1 for BAD, -2 for NO [USEATTR].
  */
-static int parse_create_params(const struct imap_arg *arg, const char **use_r,
-			       const char **error_r)
+static int parse_create_params(const struct imap_arg *arg, const char **use_r, const char **error_r)
 {
 	const struct imap_arg *list, *uses;
 	size_t n_uses;
@@ -231,7 +229,8 @@ enum imap_cmd_ret cmd_delete(struct imap_cmd *cmd, struct buf *out)
 		r = has_children(s, name);
 		free(name);
 		if (r > 0)
-			return imap_cmd_no(cmd, out, "[HASCHILDREN] Mailbox does not exist but has children");
+			return imap_cmd_no(cmd, out,
+					   "[HASCHILDREN] Mailbox does not exist but has children");
 		return r < 0 ? store_failed(cmd, out, "database error")
 			     : imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox");
 	}

@@ -41,8 +41,8 @@ static int quota_read(struct imap_session *s, struct store_account *a)
 static void quota_write(struct buf *out, const struct store_account *a)
 {
 	uint64_t used = a->used_bytes > 0 ? (uint64_t)a->used_bytes : 0;
-	buf_printf(out, "* QUOTA \"\" (STORAGE %" PRIu64 " %" PRIu64 ")\r\n",
-		   imap_quota_kib(used), imap_quota_kib((uint64_t)a->quota_bytes));
+	buf_printf(out, "* QUOTA \"\" (STORAGE %" PRIu64 " %" PRIu64 ")\r\n", imap_quota_kib(used),
+		   imap_quota_kib((uint64_t)a->quota_bytes));
 }
 
 /* GETQUOTAROOT mailbox */

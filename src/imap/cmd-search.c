@@ -49,8 +49,7 @@ static uint32_t match_value(const struct imap_cmd *cmd, const struct imap_search
 }
 
 static void write_search(struct imap_cmd *cmd, struct buf *out,
-			 const struct imap_search_program *prog,
-			 const struct imap_search_result *r)
+			 const struct imap_search_program *prog, const struct imap_search_result *r)
 {
 	uint64_t modseq = 0;
 	buf_append_str(out, "* SEARCH");

@@ -64,8 +64,7 @@ static bool valid_seqset(const struct imap_arg *arg)
  * The sequence match data only helps servers that forget expunges; the
  * store logs them all, so it is checked and then ignored.
  */
-static bool parse_qresync(const struct imap_arg *arg, struct select_params *p,
-			  const char **error_r)
+static bool parse_qresync(const struct imap_arg *arg, struct select_params *p, const char **error_r)
 {
 	const struct imap_arg *l;
 	size_t n;
@@ -189,8 +188,7 @@ static uint32_t first_unseen(const struct imap_view *v)
 }
 
 /* RFC 7162 3.2.5.2: what was expunged since the client's MODSEQ. */
-static int qresync_vanished(struct imap_session *s, const struct select_params *p,
-			    struct buf *out)
+static int qresync_vanished(struct imap_session *s, const struct select_params *p, struct buf *out)
 {
 	const struct imap_view *v = s->view;
 	uint32_t *uids = NULL;
@@ -200,8 +198,8 @@ static int qresync_vanished(struct imap_session *s, const struct select_params *
 	struct imap_seqset known = {0};
 	const char *error;
 	if (p->known_uids != NULL &&
-	    imap_seqset_parse(p->known_uids, v->uidnext > 1 ? v->uidnext - 1 : 1, &known,
-			      &error) < 0) {
+	    imap_seqset_parse(p->known_uids, v->uidnext > 1 ? v->uidnext - 1 : 1, &known, &error) <
+		    0) {
 		free(uids);
 		return -1;
 	}
@@ -221,13 +219,11 @@ static int qresync_vanished(struct imap_session *s, const struct select_params *
 }
 
 /* RFC 7162 3.2.5.2: flags changed since the client's MODSEQ. */
-static int qresync_changed(struct imap_session *s, const struct select_params *p,
-			   struct buf *out)
+static int qresync_changed(struct imap_session *s, const struct select_params *p, struct buf *out)
 {
 	struct store_message_ex *msgs = NULL;
 	size_t n = 0;
-	if (store_message_changed_since(s->store, s->view->mailbox_id, p->modseq, &msgs,
-					&n) < 0)
+	if (store_message_changed_since(s->store, s->view->mailbox_id, p->modseq, &msgs, &n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t seq = imap_view_seq(s->view, msgs[i].msg.uid);
@@ -243,8 +239,7 @@ static int qresync_changed(struct imap_session *s, const struct select_params *p
 }
 
 /* The untagged responses that describe a freshly opened mailbox. */
-static int select_announce(struct imap_session *s, const struct select_params *p,
-			   struct buf *out)
+static int select_announce(struct imap_session *s, const struct select_params *p, struct buf *out)
 {
 	struct imap_view *v = s->view;
 	/* The list may be newer than the mailbox row read before it. */
@@ -282,8 +277,7 @@ static void select_close_current(struct imap_session *s, struct buf *out)
 	buf_append_str(out, "* OK [CLOSED] Previous mailbox closed\r\n");
 }
 
-static enum imap_cmd_ret select_open(struct imap_cmd *cmd, struct buf *out,
-				     bool read_only)
+static enum imap_cmd_ret select_open(struct imap_cmd *cmd, struct buf *out, bool read_only)
 {
 	struct imap_session *s = cmd->session;
 	const char *wire, *error = "Invalid arguments";

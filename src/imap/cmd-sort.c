@@ -253,8 +253,7 @@ static char *fold_dup(char *s)
 	return r;
 }
 
-static void item_load(struct store *store, const struct imap_search_match *m,
-		      struct sort_item *it)
+static void item_load(struct store *store, const struct imap_search_match *m, struct sort_item *it)
 {
 	struct store_parsed_r p = {0};
 	int r = store_blob_parsed(store, m->msg->msg.blob_id, &p);
@@ -270,8 +269,8 @@ static void item_load(struct store *store, const struct imap_search_match *m,
 	it->to = fold_dup(env_first_mailbox(env, 5));
 	it->cc = fold_dup(env_first_mailbox(env, 6));
 	it->in_reply_to = env_string(env, 8);
-	it->message_id = r == 1 && p.message_id != NULL ? xstrdup(p.message_id)
-							: env_string(env, 9);
+	it->message_id =
+		r == 1 && p.message_id != NULL ? xstrdup(p.message_id) : env_string(env, 9);
 	store_parsed_r_free(&p);
 }
 
@@ -309,8 +308,7 @@ static int cmp_num(uint64_t a, uint64_t b)
 	return a < b ? -1 : a > b;
 }
 
-static int sort_cmp_key(enum sort_key key, const struct sort_item *a,
-			const struct sort_item *b)
+static int sort_cmp_key(enum sort_key key, const struct sort_item *a, const struct sort_item *b)
 {
 	switch (key) {
 	case S_ARRIVAL:
@@ -348,9 +346,9 @@ static int sort_parse_criteria(const struct imap_arg *list, struct sort_spec *sp
 	static const struct {
 		const char *name;
 		enum sort_key key;
-	} names[] = {{"ARRIVAL", S_ARRIVAL}, {"CC", S_CC},     {"DATE", S_DATE},
-		     {"FROM", S_FROM},       {"SIZE", S_SIZE}, {"SUBJECT", S_SUBJECT},
-		     {"TO", S_TO}};
+	} names[] = {
+		{"ARRIVAL", S_ARRIVAL}, {"CC", S_CC},           {"DATE", S_DATE}, {"FROM", S_FROM},
+		{"SIZE", S_SIZE},       {"SUBJECT", S_SUBJECT}, {"TO", S_TO}};
 	bool reverse = false;
 	spec->n = 0;
 	for (; !imap_arg_is_eol(list); list++) {
@@ -422,8 +420,7 @@ enum imap_cmd_ret cmd_sort(struct imap_cmd *cmd, struct buf *out)
 {
 	struct sort_spec spec;
 	const struct imap_arg *crit;
-	if (!imap_arg_get_list(&cmd->args[0], &crit, NULL) ||
-	    sort_parse_criteria(crit, &spec) < 0)
+	if (!imap_arg_get_list(&cmd->args[0], &crit, NULL) || sort_parse_criteria(crit, &spec) < 0)
 		return imap_cmd_bad(cmd, out, "Invalid sort criteria");
 	struct sort_item *items;
 	size_t n;
@@ -578,9 +575,9 @@ static void thread_orderedsubject(struct sort_item *items, size_t n, struct tnod
 
 /* --- THREAD=REFERENCES (RFC 5256 3) ------------------------------------------------ */
 
-#define THREAD_MAX_REFS 64          /* msg-ids read from one References: */
+#define THREAD_MAX_REFS 64             /* msg-ids read from one References: */
 #define THREAD_HEADER_READ (64 * 1024) /* header bytes read per message */
-#define THREAD_MAX_DEPTH 4096       /* recursion cap for pruning */
+#define THREAD_MAX_DEPTH 4096          /* recursion cap for pruning */
 
 struct tpool {
 	struct tnode **v;
@@ -690,8 +687,7 @@ static char *read_references(struct store *store, const char *blob_id)
 	char *h = xmalloc(THREAD_HEADER_READ + 1);
 	size_t len = 0;
 	ssize_t r;
-	while (len < THREAD_HEADER_READ &&
-	       (r = read(fd, h + len, THREAD_HEADER_READ - len)) > 0)
+	while (len < THREAD_HEADER_READ && (r = read(fd, h + len, THREAD_HEADER_READ - len)) > 0)
 		len += (size_t)r;
 	close(fd);
 	h[len] = '\0';
@@ -757,8 +753,8 @@ static void thread_link(struct sort_item *it, struct store *store, struct ttable
 	struct tnode *node;
 	/* The stored Message-ID may have lost its angle brackets. */
 	char *wrapped = it->message_id != NULL && strchr(it->message_id, '<') == NULL
-				? xasprintf("<%s>", it->message_id)
-				: NULL;
+		? xasprintf("<%s>", it->message_id)
+		: NULL;
 	size_t n_mid = msgids_parse(wrapped != NULL ? wrapped : it->message_id, mid, 1);
 	free(wrapped);
 	if (n_mid == 1) {
@@ -857,8 +853,10 @@ static void thread_group_subjects(struct tnode *root, struct tpool *pool)
 			struct tnode *d = tpool_new(pool);
 			/* d takes e's place among the roots. */
 			struct tnode **pp = &root->child;
-			while (*pp != e)
+			while (*pp != NULL && *pp != e)
 				pp = &(*pp)->next;
+			if (*pp == NULL)
+				continue; /* e is always a root here; never reached */
 			d->next = e->next;
 			d->parent = root;
 			*pp = d;

@@ -32,8 +32,8 @@ static const char *const item_names[IMAP_STATUS_ITEM_COUNT] = {
 	[IMAP_STATUS_DELETED_STORAGE] = "DELETED-STORAGE",
 };
 
-int imap_status_items_parse(const struct imap_arg *arg,
-			    struct imap_status_items *items_r, const char **error_r)
+int imap_status_items_parse(const struct imap_arg *arg, struct imap_status_items *items_r,
+			    const char **error_r)
 {
 	const struct imap_arg *list;
 	size_t count;
@@ -60,9 +60,9 @@ int imap_status_items_parse(const struct imap_arg *arg,
 	return 0;
 }
 
-static void write_item(const struct imap_session *s, struct buf *out,
-		       enum imap_status_item item, int64_t mailbox_id,
-		       const struct store_mailbox_status *st, uint64_t deleted_bytes)
+static void write_item(const struct imap_session *s, struct buf *out, enum imap_status_item item,
+		       int64_t mailbox_id, const struct store_mailbox_status *st,
+		       uint64_t deleted_bytes)
 {
 	buf_append_str(out, item_names[item]);
 	switch (item) {
@@ -108,8 +108,8 @@ static void write_item(const struct imap_session *s, struct buf *out,
 	}
 }
 
-int imap_status_write(struct imap_session *s, struct buf *out, const char *name,
-		      int64_t mailbox_id, const struct imap_status_items *items)
+int imap_status_write(struct imap_session *s, struct buf *out, const char *name, int64_t mailbox_id,
+		      const struct imap_status_items *items)
 {
 	struct store_mailbox_status st;
 	int r = store_mailbox_status(s->store, mailbox_id, &st);

@@ -36,8 +36,7 @@ static const struct {
 };
 
 /* One flag atom: a system flag bit or a keyword. */
-static int store_parse_flag(const struct imap_arg *arg, struct store_req *req,
-			    const char **error_r)
+static int store_parse_flag(const struct imap_arg *arg, struct store_req *req, const char **error_r)
 {
 	const char *f;
 	if (!imap_arg_get_atom(arg, &f)) {
@@ -52,7 +51,7 @@ static int store_parse_flag(const struct imap_arg *arg, struct store_req *req,
 			}
 		}
 		*error_r = strcasecmp(f, "\\Recent") == 0 ? "\\Recent cannot be stored"
-							   : "Invalid system flag";
+							  : "Invalid system flag";
 		return -1;
 	}
 	if (!store_keyword_valid(f)) {
@@ -109,8 +108,7 @@ static int store_parse_modifiers(const struct imap_arg *list, struct store_req *
 	return 0;
 }
 
-static int store_parse(const struct imap_arg *args, struct store_req *req,
-		       const char **error_r)
+static int store_parse(const struct imap_arg *args, struct store_req *req, const char **error_r)
 {
 	const char *item;
 	if (args->type == IMAP_ARG_LIST) {
@@ -122,9 +120,9 @@ static int store_parse(const struct imap_arg *args, struct store_req *req,
 		*error_r = "Missing STORE data item";
 		return -1;
 	}
-	req->u.op = item[0] == '+'   ? STORE_FLAGS_ADD
-		    : item[0] == '-' ? STORE_FLAGS_REMOVE
-				     : STORE_FLAGS_SET;
+	req->u.op = item[0] == '+' ? STORE_FLAGS_ADD
+		: item[0] == '-'   ? STORE_FLAGS_REMOVE
+				   : STORE_FLAGS_SET;
 	if (item[0] == '+' || item[0] == '-')
 		item++;
 	if (strcasecmp(item, "FLAGS.SILENT") == 0)
@@ -195,8 +193,8 @@ static void store_report(struct imap_cmd *cmd, struct buf *out, const struct sto
 		if (seq == 0)
 			continue;
 		bool others = res->changed
-				      ? expected_flags(v->flags[seq - 1], &req->u) != res->flags
-				      : v->modseqs[seq - 1] != res->modseq;
+			? expected_flags(v->flags[seq - 1], &req->u) != res->flags
+			: v->modseqs[seq - 1] != res->modseq;
 		if (req->silent) {
 			/* Nothing new, or news from others that the sync reports. */
 			if (!res->changed || others)
@@ -212,8 +210,7 @@ static void store_report(struct imap_cmd *cmd, struct buf *out, const struct sto
 	}
 }
 
-static void modified_write(struct imap_cmd *cmd, struct buf *out, const uint32_t *uids,
-			   size_t n)
+static void modified_write(struct imap_cmd *cmd, struct buf *out, const uint32_t *uids, size_t n)
 {
 	uint32_t *vals = xcalloc(n, sizeof(*vals));
 	size_t k = 0;
@@ -234,8 +231,8 @@ static enum imap_cmd_ret store_finish(struct imap_cmd *cmd, struct buf *out,
 	struct buf set;
 	buf_init(&set);
 	modified_write(cmd, &set, modified, n_modified);
-	enum imap_cmd_ret r = imap_cmd_ok(cmd, out, "[MODIFIED %s] Conditional STORE failed",
-					  buf_cstr(&set));
+	enum imap_cmd_ret r =
+		imap_cmd_ok(cmd, out, "[MODIFIED %s] Conditional STORE failed", buf_cstr(&set));
 	buf_deinit(&set);
 	return r;
 }

@@ -24,7 +24,8 @@
 static int parse_number(const char **p, bool zero_ok, uint64_t max, uint64_t *n_r)
 {
 	const char *s = *p;
-	if (!isdigit((unsigned char)*s) || (*s == '0' && (!zero_ok || isdigit((unsigned char)s[1]))))
+	if (!isdigit((unsigned char)*s) ||
+	    (*s == '0' && (!zero_ok || isdigit((unsigned char)s[1]))))
 		return -1;
 	uint64_t v = 0;
 	while (isdigit((unsigned char)*s)) {
@@ -140,7 +141,8 @@ static int parse_section_spec(const char **p, struct imap_section *sec)
 	const char *s = *p;
 	while (isdigit((unsigned char)*s)) {
 		uint64_t n;
-		if (sec->depth == IMAP_SECTION_MAX_DEPTH || parse_number(&s, false, UINT32_MAX, &n) < 0)
+		if (sec->depth == IMAP_SECTION_MAX_DEPTH ||
+		    parse_number(&s, false, UINT32_MAX, &n) < 0)
 			return -1;
 		sec->path[sec->depth++] = (unsigned)n;
 		if (*s != '.')
@@ -161,8 +163,8 @@ static int parse_section_spec(const char **p, struct imap_section *sec)
 	return 0;
 }
 
-int imap_section_parse(const char *spec, bool binary, bool allow_partial,
-		       struct imap_section *sec, const char **error_r)
+int imap_section_parse(const char *spec, bool binary, bool allow_partial, struct imap_section *sec,
+		       const char **error_r)
 {
 	memset(sec, 0, sizeof(*sec));
 	sec->binary = binary;
@@ -438,7 +440,7 @@ static void add_seg(struct imap_section_body *b, const char *ptr, size_t len)
 		b->cap_segs = b->cap_segs == 0 ? 4 : b->cap_segs * 2;
 		b->segs = xrealloc(b->segs, b->cap_segs * sizeof(*b->segs));
 	}
-	b->segs[b->n_segs++] = (struct imap_section_seg){ ptr, len };
+	b->segs[b->n_segs++] = (struct imap_section_seg){ptr, len};
 	b->full_size += len;
 }
 

@@ -59,8 +59,7 @@ void imap_section_free(struct imap_section *sec);
  * "[1.HEADER.FIELDS (Subject From)]" as the response names the section;
  * "<offset>" follows when it was partial and with_origin (BODY, not BINARY).
  */
-void imap_section_write(const struct imap_section *sec, bool with_origin,
-			struct buf *out);
+void imap_section_write(const struct imap_section *sec, bool with_origin, struct buf *out);
 
 /* One piece of the selected data: bytes of the blob or a constant. */
 struct imap_section_seg {
@@ -87,9 +86,9 @@ struct imap_decoder {
 
 /* What a section selects from one message, ready to be streamed. */
 struct imap_section_body {
-	bool nil;     /* no such part: the response is NIL */
-	bool binary;  /* literal8 when has_nul */
-	bool has_nul; /* the (decoded) data holds NUL bytes */
+	bool nil;           /* no such part: the response is NIL */
+	bool binary;        /* literal8 when has_nul */
+	bool has_nul;       /* the (decoded) data holds NUL bytes */
 	uint64_t full_size; /* before <offset.length> (BINARY.SIZE) */
 	uint64_t size;      /* bytes to send */
 	uint64_t sent;

@@ -18,8 +18,8 @@
 
 enum scan_state { SCAN_TEXT, SCAN_QUOTED, SCAN_QUOTED_ESC, SCAN_LITERAL };
 
-#define TAIL_MAX 64        /* enough for "~{" + 19 digits + "+}" + CR */
-#define LITERAL_DIGITS 19  /* 10^19 - 1 fits in uint64_t */
+#define TAIL_MAX 64       /* enough for "~{" + 19 digits + "+}" + CR */
+#define LITERAL_DIGITS 19 /* 10^19 - 1 fits in uint64_t */
 #define ERROR_MAX 96
 #define NAME_CAPTURE 16
 /* A command buffer grown past this is freed rather than kept. */
@@ -37,23 +37,23 @@ struct imap_parser {
 	struct buf cmd;
 	bool complete; /* cmd holds a finished command: reset on next scan */
 	enum scan_state state;
-	bool cr;            /* the previous text byte was CR */
-	uint64_t lit_left;  /* SCAN_LITERAL: bytes still to come */
+	bool cr;           /* the previous text byte was CR */
+	uint64_t lit_left; /* SCAN_LITERAL: bytes still to come */
 	bool lit_binary;
-	size_t seg_len;     /* text bytes since the last literal */
-	uint64_t total;     /* wire bytes of the command so far */
-	size_t text_len;    /* text bytes stored in cmd */
+	size_t seg_len;  /* text bytes since the last literal */
+	uint64_t total;  /* wire bytes of the command so far */
+	size_t text_len; /* text bytes stored in cmd */
 	bool first_line;
-	unsigned word;      /* first line: 0 tag, 1 name, then arguments */
+	unsigned word; /* first line: 0 tag, 1 name, then arguments */
 	char tail[TAIL_MAX];
 	size_t tail_len;
-	bool tail_cut;      /* older bytes of the line were dropped from tail */
+	bool tail_cut; /* older bytes of the line were dropped from tail */
 	char tag[IMAP_TAG_MAX + 1];
 	size_t tag_len;
 	bool tag_bad;
 	char name[NAME_CAPTURE];
 	size_t name_len;
-	bool discarding;    /* refused: skip to the end without storing */
+	bool discarding; /* refused: skip to the end without storing */
 	char error[ERROR_MAX];
 
 	/* Parse results. */
@@ -87,7 +87,7 @@ bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r)
 static bool arg_is_text(const struct imap_arg *arg)
 {
 	return (arg->type == IMAP_ARG_QUOTED || arg->type == IMAP_ARG_LITERAL) &&
-	       memchr(arg->str, '\0', arg->len) == NULL;
+		memchr(arg->str, '\0', arg->len) == NULL;
 }
 
 bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r)
@@ -115,8 +115,7 @@ bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r)
 	return imap_arg_get_string(arg, str_r);
 }
 
-bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r,
-		       size_t *count_r)
+bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r, size_t *count_r)
 {
 	if (arg->type != IMAP_ARG_LIST)
 		return false;
@@ -209,8 +208,7 @@ void imap_parser_destroy(struct imap_parser **pp)
 	*pp = NULL;
 }
 
-void imap_parser_set_limits(struct imap_parser *p,
-			    const struct imap_parser_limits *limits)
+void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limits *limits)
 {
 	p->limits = *limits;
 }
@@ -333,8 +331,7 @@ static void scan_literal_end(struct imap_parser *p)
  * that is accepted; avail is how many input bytes are already buffered
  * after this LF (no "+" when the whole literal is there).
  */
-static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail,
-					   struct buf *out)
+static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail, struct buf *out)
 {
 	bool crlf = p->cr;
 	p->cr = false;
@@ -362,10 +359,9 @@ static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail,
 		p->complete = true;
 		return IMAP_SCAN_FATAL;
 	}
-	uint64_t max = scan_is_append(p) ? p->limits.append_literal_max
-					 : p->limits.literal_max;
+	uint64_t max = scan_is_append(p) ? p->limits.append_literal_max : p->limits.literal_max;
 	bool fits = spec.size <= max && p->total <= p->limits.command_max &&
-		    spec.size <= p->limits.command_max - p->total;
+		spec.size <= p->limits.command_max - p->total;
 	if (!fits && !p->discarding) {
 		if (spec.sync) {
 			/* The client waits for "+": this answer replaces it. */
@@ -391,8 +387,7 @@ static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail,
 	return IMAP_SCAN_MORE;
 }
 
-static enum imap_scan_result scan_text(struct imap_parser *p, char c, size_t avail,
-				       struct buf *out)
+static enum imap_scan_result scan_text(struct imap_parser *p, char c, size_t avail, struct buf *out)
 {
 	if (p->total < UINT64_MAX)
 		p->total++;
@@ -455,8 +450,7 @@ static size_t scan_literal(struct imap_parser *p, const char *data, size_t n)
 	return take;
 }
 
-enum imap_scan_result imap_parser_scan(struct imap_parser *p, struct buf *in,
-				       struct buf *out)
+enum imap_scan_result imap_parser_scan(struct imap_parser *p, struct buf *in, struct buf *out)
 {
 	if (p->complete)
 		parser_reset(p);
@@ -513,8 +507,7 @@ static int parse_bracket(struct parse_ctx *c)
 	bool quoted = false;
 	while (c->pos < c->len) {
 		unsigned char ch = (unsigned char)c->data[c->pos];
-		if (ch == '\r' || ch == '\n' || ch == '\0' || ch >= 0x80 ||
-		    (!quoted && ch == '{'))
+		if (ch == '\r' || ch == '\n' || ch == '\0' || ch >= 0x80 || (!quoted && ch == '{'))
 			break;
 		c->pos++;
 		if (quoted && ch == '\\' && c->pos < c->len && c->data[c->pos] != '\r') {
@@ -615,8 +608,8 @@ static int parse_literal(struct parse_ctx *c, struct imap_arg *arg)
 	return 0;
 }
 
-static int parse_list(struct parse_ctx *c, unsigned depth, bool top,
-		      const struct imap_arg **list_r, size_t *count_r);
+static int parse_list(struct parse_ctx *c, unsigned depth, bool top, const struct imap_arg **list_r,
+		      size_t *count_r);
 
 static int parse_one(struct parse_ctx *c, unsigned depth, struct imap_arg *arg)
 {
@@ -639,8 +632,8 @@ static int parse_one(struct parse_ctx *c, unsigned depth, struct imap_arg *arg)
 }
 
 /* Keep the finished array: blocks are freed together at the next command. */
-static const struct imap_arg *list_keep(struct imap_parser *p,
-					const struct imap_arg *args, size_t n)
+static const struct imap_arg *list_keep(struct imap_parser *p, const struct imap_arg *args,
+					size_t n)
 {
 	struct arg_block *b = xmalloc(sizeof(*b) + (n + 1) * sizeof(b->args[0]));
 	if (n > 0)
@@ -657,12 +650,11 @@ static bool at_list_end(const struct parse_ctx *c, bool top)
 {
 	if (!top)
 		return c->pos < c->len && c->data[c->pos] == ')';
-	return c->len - c->pos == 2 && c->data[c->pos] == '\r' &&
-	       c->data[c->pos + 1] == '\n';
+	return c->len - c->pos == 2 && c->data[c->pos] == '\r' && c->data[c->pos + 1] == '\n';
 }
 
-static int parse_list(struct parse_ctx *c, unsigned depth, bool top,
-		      const struct imap_arg **list_r, size_t *count_r)
+static int parse_list(struct parse_ctx *c, unsigned depth, bool top, const struct imap_arg **list_r,
+		      size_t *count_r)
 {
 	struct imap_arg *tmp = NULL;
 	size_t n = 0, cap = 0;
@@ -683,8 +675,9 @@ static int parse_list(struct parse_ctx *c, unsigned depth, bool top,
 			if (at_list_end(c, top))
 				break;
 			if (c->pos >= c->len || c->data[c->pos] != ' ') {
-				parse_fail(c, top ? "Unexpected characters after argument"
-						  : "Missing ) or space in list");
+				parse_fail(c,
+					   top ? "Unexpected characters after argument"
+					       : "Missing ) or space in list");
 				goto out;
 			}
 			c->pos++;
@@ -716,8 +709,8 @@ static int parse_tag(struct parse_ctx *c, const char **tag_r)
 static int parse_name(struct parse_ctx *c, const char **name_r)
 {
 	size_t start = c->pos;
-	while (c->pos < c->len && (isalnum((unsigned char)c->data[c->pos]) ||
-				   c->data[c->pos] == '-'))
+	while (c->pos < c->len &&
+	       (isalnum((unsigned char)c->data[c->pos]) || c->data[c->pos] == '-'))
 		c->pos++;
 	size_t len = c->pos - start;
 	if (len == 0 || len > 32)
@@ -731,9 +724,8 @@ static int parse_name(struct parse_ctx *c, const char **name_r)
 	return 0;
 }
 
-int imap_parser_parse(struct imap_parser *p, const char **tag_r,
-		      const char **name_r, const struct imap_arg **args_r,
-		      const char **error_r)
+int imap_parser_parse(struct imap_parser *p, const char **tag_r, const char **name_r,
+		      const struct imap_arg **args_r, const char **error_r)
 {
 	parse_results_free(p);
 	p->parse_error = NULL;
@@ -767,8 +759,7 @@ bad:
 
 /* --- line mode ---------------------------------------------------------------- */
 
-int imap_parser_read_line(struct imap_parser *p, struct buf *in,
-			  const char **line_r, size_t *len_r)
+int imap_parser_read_line(struct imap_parser *p, struct buf *in, const char **line_r, size_t *len_r)
 {
 	if (p->line_done) {
 		if (p->line.len > 0)

@@ -76,12 +76,12 @@ struct imap_cmd;
 #define IMAP_LINE_MAX_PREAUTH (8 * 1024)
 #define IMAP_LINE_MAX (64 * 1024)
 #define IMAP_LITERAL_MAX_PREAUTH (8 * 1024)
-#define IMAP_LITERAL_MAX (64 * 1024)          /* any literal but APPEND's */
+#define IMAP_LITERAL_MAX (64 * 1024) /* any literal but APPEND's */
 #define IMAP_COMMAND_MAX_PREAUTH (24 * 1024)
 #define IMAP_TAG_MAX 64
-#define IMAP_MAX_ARGS 10000   /* arguments in one command, lists included */
-#define IMAP_MAX_DEPTH 32     /* nested parentheses */
-#define IMAP_MAX_BAD 10       /* BAD responses before "* BYE" */
+#define IMAP_MAX_ARGS 10000 /* arguments in one command, lists included */
+#define IMAP_MAX_DEPTH 32   /* nested parentheses */
+#define IMAP_MAX_BAD 10     /* BAD responses before "* BYE" */
 #define IMAP_TIMEOUT_PREAUTH 60
 #define IMAP_TIMEOUT_AUTH (30 * 60)
 /* Stop taking commands while this much output waits to be sent. */
@@ -121,8 +121,7 @@ bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r);
 bool imap_arg_get_string(const struct imap_arg *arg, const char **str_r);
 /* QUOTED, LITERAL without NUL, or NIL (*str_r = NULL). */
 bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r);
-bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r,
-		       size_t *count_r);
+bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r, size_t *count_r);
 /* ATOM equal to name, case-insensitively. */
 bool imap_arg_atom_equals(const struct imap_arg *arg, const char *name);
 /* Number of arguments before the EOL. */
@@ -148,16 +147,14 @@ struct imap_parser;
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits);
 void imap_parser_destroy(struct imap_parser **p);
 /* New caps apply from the next command on (raised after login). */
-void imap_parser_set_limits(struct imap_parser *p,
-			    const struct imap_parser_limits *limits);
+void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limits *limits);
 /*
  * Take bytes of one command from in (consuming them) until it is complete
  * or refused; what follows the command stays in in. May append "+ Ready
  * for literal\r\n" to out. A COMMAND's data and parsed arguments stay
  * valid until the next call of imap_parser_scan().
  */
-enum imap_scan_result imap_parser_scan(struct imap_parser *p, struct buf *in,
-				       struct buf *out);
+enum imap_scan_result imap_parser_scan(struct imap_parser *p, struct buf *in, struct buf *out);
 /*
  * After REJECT or FATAL: the tag to answer with ("*" when none could be
  * read) and the rest of the reply, e.g. "BAD Line too long" or
@@ -169,17 +166,16 @@ const char *imap_parser_error(const struct imap_parser *p, const char **tag_r);
  * name (upper-cased) and the arguments, or -1 with the tag ("*" if it was
  * invalid) and a message for a BAD reply. Owned by the parser.
  */
-int imap_parser_parse(struct imap_parser *p, const char **tag_r,
-		      const char **name_r, const struct imap_arg **args_r,
-		      const char **error_r);
+int imap_parser_parse(struct imap_parser *p, const char **tag_r, const char **name_r,
+		      const struct imap_arg **args_r, const char **error_r);
 /*
  * Read one bare line (a SASL response, IDLE's DONE). Returns 1 with the
  * line, CRLF removed and NUL-terminated, valid until the next call; 0 when
  * more input is needed; -1 when a line was refused (too long, bare LF,
  * NUL), after its end was skipped.
  */
-int imap_parser_read_line(struct imap_parser *p, struct buf *in,
-			  const char **line_r, size_t *len_r);
+int imap_parser_read_line(struct imap_parser *p, struct buf *in, const char **line_r,
+			  size_t *len_r);
 
 /* --- sequence sets (imap-seqset.c) ------------------------------------------ */
 #define IMAP_SEQSET_MAX_RANGES 10000
@@ -258,7 +254,7 @@ struct imap_view {
 	size_t count;
 	size_t cap;
 	uint32_t *uids;
-	uint32_t *flags;    /* store_flag bits as last told, | IMAP_VIEW_EXPUNGED */
+	uint32_t *flags; /* store_flag bits as last told, | IMAP_VIEW_EXPUNGED */
 	uint64_t *modseqs;
 	size_t n_pending_expunges; /* entries with IMAP_VIEW_EXPUNGED */
 };
@@ -267,8 +263,8 @@ struct imap_view {
  * (Re)load the view of mailbox from store_message_list. Returns 0, or -1
  * (store error) leaving *view_r empty.
  */
-int imap_view_load(struct store *store, const struct store_mailbox *mailbox,
-		   bool read_only, struct imap_view **view_r);
+int imap_view_load(struct store *store, const struct store_mailbox *mailbox, bool read_only,
+		   struct imap_view **view_r);
 void imap_view_free(struct imap_view **view);
 /* Sequence number of uid, or 0 when the view does not hold it. */
 uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
@@ -301,9 +297,8 @@ enum imap_state {
 };
 
 /* Password check, replaceable by tests and the fuzzer; default auth_login(). */
-typedef enum auth_result imap_login_func_t(void *ctx, struct store *store,
-					   const char *ip, const char *user,
-					   const char *password,
+typedef enum auth_result imap_login_func_t(void *ctx, struct store *store, const char *ip,
+					   const char *user, const char *password,
 					   struct store_account *account_r);
 
 struct imap_settings {
@@ -313,7 +308,7 @@ struct imap_settings {
 	const char *peer_ip;    /* copied */
 	bool peer_loopback;
 	bool tls;
-	bool tls_available; /* STARTTLS may be offered */
+	bool tls_available;       /* STARTTLS may be offered */
 	imap_login_func_t *login; /* NULL: auth_login() */
 	void *login_ctx;
 };
@@ -328,19 +323,17 @@ enum imap_cmd_ret {
 };
 
 typedef enum imap_cmd_ret imap_cmd_func_t(struct imap_cmd *cmd, struct buf *out);
-typedef enum imap_cmd_ret imap_cmd_line_func_t(struct imap_cmd *cmd,
-					       const char *line, size_t len,
+typedef enum imap_cmd_ret imap_cmd_line_func_t(struct imap_cmd *cmd, const char *line, size_t len,
 					       struct buf *out);
 
 /* Flags of a command table entry. */
 #define IMAP_CMD_STATE_NOTAUTH (1u << IMAP_STATE_NOT_AUTHENTICATED)
 #define IMAP_CMD_STATE_AUTH (1u << IMAP_STATE_AUTHENTICATED)
 #define IMAP_CMD_STATE_SELECTED (1u << IMAP_STATE_SELECTED)
-#define IMAP_CMD_STATE_ANY \
-	(IMAP_CMD_STATE_NOTAUTH | IMAP_CMD_STATE_AUTH | IMAP_CMD_STATE_SELECTED)
+#define IMAP_CMD_STATE_ANY (IMAP_CMD_STATE_NOTAUTH | IMAP_CMD_STATE_AUTH | IMAP_CMD_STATE_SELECTED)
 #define IMAP_CMD_STATE_AUTHED (IMAP_CMD_STATE_AUTH | IMAP_CMD_STATE_SELECTED)
-#define IMAP_CMD_FLAG_UID (1u << 8)        /* may follow "UID " */
-#define IMAP_CMD_FLAG_MODIFIES (1u << 9)   /* refused on a read-only mailbox */
+#define IMAP_CMD_FLAG_UID (1u << 8)         /* may follow "UID " */
+#define IMAP_CMD_FLAG_MODIFIES (1u << 9)    /* refused on a read-only mailbox */
 #define IMAP_CMD_FLAG_NO_EXPUNGE (1u << 10) /* no EXPUNGE unless UID form */
 
 struct imap_command {
@@ -403,12 +396,10 @@ struct imap_session {
 	size_t n_saved_uids;
 };
 
-struct imap_session *imap_session_create(const struct imap_settings *settings,
-					 struct buf *out);
+struct imap_session *imap_session_create(const struct imap_settings *settings, struct buf *out);
 void imap_session_destroy(struct imap_session **s);
 /* conn_proto.input semantics (see net/conn.h). */
-enum conn_result imap_session_input(struct imap_session *s, struct buf *in,
-				    struct buf *out);
+enum conn_result imap_session_input(struct imap_session *s, struct buf *in, struct buf *out);
 enum conn_result imap_session_resume(struct imap_session *s, struct buf *out);
 void imap_session_tls_started(struct imap_session *s, struct buf *out);
 void imap_session_timeout(struct imap_session *s, struct buf *out);
@@ -420,22 +411,18 @@ const char *imap_state_name(enum imap_state state);
 /* May a password be sent on this connection (TLS / plaintext_auth)? */
 bool imap_session_auth_allowed(const struct imap_session *s);
 /* Authenticated: raise the reader's caps, enter AUTHENTICATED. */
-void imap_session_logged_in(struct imap_session *s,
-			    const struct store_account *account);
+void imap_session_logged_in(struct imap_session *s, const struct store_account *account);
 
 /*
  * Tagged replies. ok first queues the pending mailbox updates (EXPUNGE
  * only where the command allows it). bad counts toward IMAP_MAX_BAD.
  * Each returns IMAP_CMD_DONE.
  */
-enum imap_cmd_ret imap_cmd_ok(struct imap_cmd *cmd, struct buf *out,
-			      const char *fmt, ...)
+enum imap_cmd_ret imap_cmd_ok(struct imap_cmd *cmd, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-enum imap_cmd_ret imap_cmd_no(struct imap_cmd *cmd, struct buf *out,
-			      const char *fmt, ...)
+enum imap_cmd_ret imap_cmd_no(struct imap_cmd *cmd, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-enum imap_cmd_ret imap_cmd_bad(struct imap_cmd *cmd, struct buf *out,
-			       const char *fmt, ...)
+enum imap_cmd_ret imap_cmd_bad(struct imap_cmd *cmd, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Queue the pending mailbox updates now (NOOP, IDLE). */
 void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out);
@@ -447,15 +434,14 @@ void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out);
  * control characters, no '*' or '%', no empty, "." or ".." component).
  * Returns 0 with a malloc'd *name_r, or -1 with *error_r.
  */
-int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire,
-				  char **name_r, const char **error_r);
+int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire, char **name_r,
+				  const char **error_r);
 /* Write a stored name as an astring the client can read (mUTF-7 for rev1). */
-void imap_write_mailbox_name(const struct imap_session *s, struct buf *out,
-			     const char *name);
+void imap_write_mailbox_name(const struct imap_session *s, struct buf *out, const char *name);
 
 /* --- mailbox management (cmd-mailbox.c, cmd-list.c, cmd-status.c) --------- */
-imap_cmd_func_t cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe,
-	cmd_list, cmd_lsub, cmd_namespace, cmd_status;
+imap_cmd_func_t cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list,
+	cmd_lsub, cmd_namespace, cmd_status;
 
 /* STATUS data items (RFC 9051 6.3.11, 7162, 8438, 7889, 8474), asked order. */
 enum imap_status_item {
@@ -479,15 +465,15 @@ struct imap_status_items {
 };
 
 /* Parse a "(MESSAGES UNSEEN ...)" list. 0, or -1 with *error_r (for BAD). */
-int imap_status_items_parse(const struct imap_arg *arg,
-			    struct imap_status_items *items_r, const char **error_r);
+int imap_status_items_parse(const struct imap_arg *arg, struct imap_status_items *items_r,
+			    const char **error_r);
 /*
  * Queue "* STATUS name (...)" for the mailbox. Asking HIGHESTMODSEQ enables
  * CONDSTORE (RFC 7162 3.1). Returns 1 written, 0 no such mailbox, -1 store
  * error (nothing written either way).
  */
-int imap_status_write(struct imap_session *s, struct buf *out, const char *name,
-		      int64_t mailbox_id, const struct imap_status_items *items);
+int imap_status_write(struct imap_session *s, struct buf *out, const char *name, int64_t mailbox_id,
+		      const struct imap_status_items *items);
 /*
  * Does a LIST pattern ('*' anything, '%' anything but '/') match name?
  * Linear in strlen(name) times strlen(pattern)/64 whatever the wildcards;
@@ -504,8 +490,8 @@ const struct imap_command *imap_command_find(const char *name);
 void imap_capability_write(const struct imap_session *s, struct buf *out);
 
 /* Handlers (cmd-*.c). */
-imap_cmd_func_t cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login,
-	cmd_authenticate, cmd_enable, cmd_id, cmd_compress;
+imap_cmd_func_t cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login, cmd_authenticate,
+	cmd_enable, cmd_id, cmd_compress;
 /*
  * Wave 2 (declared here so rows can be uncommented in imap_commands[]):
  * imap_cmd_func_t cmd_select, cmd_examine, cmd_create, cmd_delete,
@@ -517,8 +503,8 @@ imap_cmd_func_t cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login,
 
 /* --- the selected-mailbox lifecycle (cmd-select.c, cmd-close.c,
  * cmd-expunge.c, cmd-append.c, cmd-idle.c, cmd-check.c) ----------------------- */
-imap_cmd_func_t cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_expunge,
-	cmd_append, cmd_idle, cmd_check;
+imap_cmd_func_t cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_expunge, cmd_append, cmd_idle,
+	cmd_check;
 /*
  * Expunge the \Deleted messages of the selected mailbox (only those whose
  * UID is in uid_set, "$" included, when it is non-NULL). The EXPUNGE
@@ -538,8 +524,8 @@ enum conn_result imap_idle_poll(struct imap_session *s, struct buf *out);
  * cmd-store.c, cmd-copy.c, cmd-sort.c) -------------------------------------- */
 imap_cmd_func_t cmd_search, cmd_store, cmd_copy, cmd_move, cmd_sort, cmd_thread;
 
-#define IMAP_SEARCH_MAX_KEYS 1000  /* search keys in one program */
-#define IMAP_SEARCH_MAX_DEPTH 32   /* NOT / OR / ( ) nesting */
+#define IMAP_SEARCH_MAX_KEYS 1000 /* search keys in one program */
+#define IMAP_SEARCH_MAX_DEPTH 32  /* NOT / OR / ( ) nesting */
 /* Message bytes one search may read (BODY, TEXT, HEADER) before NO [LIMIT]. */
 #define IMAP_SEARCH_BLOB_BUDGET ((uint64_t)1 << 30)
 
@@ -555,7 +541,7 @@ struct imap_search_options {
 struct imap_search_program {
 	struct imap_search_key *root;
 	size_t n_keys;
-	bool uses_modseq; /* a MODSEQ key: report (MODSEQ n), enables CONDSTORE */
+	bool uses_modseq;  /* a MODSEQ key: report (MODSEQ n), enables CONDSTORE */
 	bool needs_parsed; /* evaluation reads store_blob_parsed */
 	bool needs_blob;   /* evaluation reads message bytes */
 };
@@ -577,10 +563,9 @@ int imap_search_parse(const struct imap_arg *args, const struct imap_search_limi
  * Parse SEARCH's arguments: [RETURN (opts)] [CHARSET cs] program. On -1,
  * opts->bad_charset says NO [BADCHARSET] rather than BAD.
  */
-int imap_search_parse_command(const struct imap_arg *args,
-			      const struct imap_search_limits *lim,
-			      struct imap_search_options *opts,
-			      struct imap_search_program **prog_r, const char **error_r);
+int imap_search_parse_command(const struct imap_arg *args, const struct imap_search_limits *lim,
+			      struct imap_search_options *opts, struct imap_search_program **prog_r,
+			      const char **error_r);
 void imap_search_program_free(struct imap_search_program **prog);
 /* True for "UTF-8" and "US-ASCII" (any case). */
 bool imap_search_charset_ok(const char *charset);

@@ -402,8 +402,7 @@ static int parse_string_arg(struct sparser *p, const struct imap_arg **ap,
 	return 0;
 }
 
-static int parse_date_arg(struct sparser *p, const struct imap_arg **ap,
-			  struct imap_search_key *k)
+static int parse_date_arg(struct sparser *p, const struct imap_arg **ap, struct imap_search_key *k)
 {
 	const char *str;
 	if (((*ap)->type != IMAP_ARG_ATOM && (*ap)->type != IMAP_ARG_QUOTED) ||
@@ -439,8 +438,10 @@ static int parse_keyword_arg(struct sparser *p, const struct imap_arg **ap,
 	static const struct {
 		const char *name;
 		uint32_t bit;
-	} sys[] = {{"\\Seen", STORE_FLAG_SEEN},     {"\\Answered", STORE_FLAG_ANSWERED},
-		   {"\\Flagged", STORE_FLAG_FLAGGED}, {"\\Deleted", STORE_FLAG_DELETED},
+	} sys[] = {{"\\Seen", STORE_FLAG_SEEN},
+		   {"\\Answered", STORE_FLAG_ANSWERED},
+		   {"\\Flagged", STORE_FLAG_FLAGGED},
+		   {"\\Deleted", STORE_FLAG_DELETED},
 		   {"\\Draft", STORE_FLAG_DRAFT}};
 	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
 		if (strcasecmp(kw, sys[i].name) == 0) {
@@ -543,9 +544,8 @@ static enum key_cost key_cost_of(enum key_type t)
 }
 
 /* The argument(s) of a named key. */
-static int parse_key_args(struct sparser *p, const struct key_def *def,
-			  const struct imap_arg **ap, unsigned depth,
-			  struct imap_search_key *k)
+static int parse_key_args(struct sparser *p, const struct key_def *def, const struct imap_arg **ap,
+			  unsigned depth, struct imap_search_key *k)
 {
 	const char *s;
 	switch (def->arg) {
@@ -725,10 +725,9 @@ static int parse_return_opts(const struct imap_arg *list, struct imap_search_opt
 	return 0;
 }
 
-int imap_search_parse_command(const struct imap_arg *args,
-			      const struct imap_search_limits *lim,
-			      struct imap_search_options *opts,
-			      struct imap_search_program **prog_r, const char **error_r)
+int imap_search_parse_command(const struct imap_arg *args, const struct imap_search_limits *lim,
+			      struct imap_search_options *opts, struct imap_search_program **prog_r,
+			      const char **error_r)
 {
 	*opts = (struct imap_search_options){0};
 	if (imap_arg_atom_equals(&args[0], "RETURN")) {
@@ -1024,7 +1023,7 @@ static bool text_has(const char *hay, size_t hay_len, const struct imap_search_k
 	if (k->str_len == 0)
 		return true;
 	return hay != NULL && hay_len >= k->str_len &&
-	       memmem(hay, hay_len, k->str, k->str_len) != NULL;
+		memmem(hay, hay_len, k->str, k->str_len) != NULL;
 }
 
 static bool field_has(const char *value, const struct imap_search_key *k)
@@ -1054,8 +1053,7 @@ static int64_t msg_sent_day(struct search_eval *ev, struct msg_ctx *mc)
 {
 	const struct store_parsed_r *p = msg_parsed(ev, mc);
 	int64_t days;
-	if (p != NULL && p->envelope != NULL && p->envelope[0] == '(' &&
-	    p->envelope[1] == '"') {
+	if (p != NULL && p->envelope != NULL && p->envelope[0] == '(' && p->envelope[1] == '"') {
 		/* The ENVELOPE starts with the Date: value as written. */
 		const char *end = strchr(p->envelope + 2, '"');
 		if (end != NULL) {
@@ -1087,8 +1085,7 @@ static int date_cmp_match(enum key_type t, int64_t day, int64_t want)
 	}
 }
 
-static bool key_match(struct search_eval *ev, const struct imap_search_key *k,
-		      struct msg_ctx *mc);
+static bool key_match(struct search_eval *ev, const struct imap_search_key *k, struct msg_ctx *mc);
 
 static bool key_match_text(struct search_eval *ev, const struct imap_search_key *k,
 			   struct msg_ctx *mc)
@@ -1125,8 +1122,7 @@ static bool key_match_text(struct search_eval *ev, const struct imap_search_key 
 	}
 }
 
-static bool key_match(struct search_eval *ev, const struct imap_search_key *k,
-		      struct msg_ctx *mc)
+static bool key_match(struct search_eval *ev, const struct imap_search_key *k, struct msg_ctx *mc)
 {
 	const struct store_message *m = &mc->m->msg;
 	if (ev->limit || ev->error != NULL)
@@ -1144,7 +1140,7 @@ static bool key_match(struct search_eval *ev, const struct imap_search_key *k,
 	case K_OR:
 		if (k->children[0]->cost <= k->children[1]->cost)
 			return key_match(ev, k->children[0], mc) ||
-			       key_match(ev, k->children[1], mc);
+				key_match(ev, k->children[1], mc);
 		return key_match(ev, k->children[1], mc) || key_match(ev, k->children[0], mc);
 	case K_NOT:
 		return !key_match(ev, k->children[0], mc);
@@ -1240,10 +1236,10 @@ static int search_list(struct imap_session *s, const struct imap_search_program 
 	const struct imap_view *view = s->view;
 	uint64_t since = narrow_changedsince(prog->root);
 	if (!narrow_by_set(prog->root))
-		return since > 0 ? store_message_changed_since(s->store, view->mailbox_id, since,
-								&r->msgs, &r->n_msgs)
-				 : store_message_list_full(s->store, view->mailbox_id, &r->msgs,
-							   &r->n_msgs);
+		return since > 0
+			? store_message_changed_since(s->store, view->mailbox_id, since, &r->msgs,
+						      &r->n_msgs)
+			: store_message_list_full(s->store, view->mailbox_id, &r->msgs, &r->n_msgs);
 	uint32_t *uids = xcalloc(view->count > 0 ? view->count : 1, sizeof(*uids));
 	size_t n = 0;
 	for (size_t i = 0; i < view->count; i++)

@@ -13,11 +13,9 @@
 
 #include <string.h>
 
-static void *imap_open(struct server_ctx *ctx, const struct conn_info *info,
-		       struct buf *out)
+static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, struct buf *out)
 {
-	bool starttls_listener = info->listener == NULL ||
-				 strcmp(info->listener, "imap") == 0;
+	bool starttls_listener = info->listener == NULL || strcmp(info->listener, "imap") == 0;
 	struct imap_settings settings = {
 		.config = ctx->config,
 		.store = ctx->store,

@@ -49,8 +49,7 @@ bool imap_session_auth_allowed(const struct imap_session *s)
 	return config_auth_allowed(s->config, s->tls, s->peer_loopback);
 }
 
-static void imap_limits(const struct imap_session *s, bool authed,
-			struct imap_parser_limits *l)
+static void imap_limits(const struct imap_session *s, bool authed, struct imap_parser_limits *l)
 {
 	if (!authed) {
 		*l = (struct imap_parser_limits){
@@ -179,8 +178,7 @@ static int mailbox_name_check(const char *name, const char **error_r)
 	for (const char *p = name; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
 		/* C1 controls (U+0080..U+009F, 0xC2 0x80..0x9F) too. */
-		bool c1 = c == 0xc2 && (unsigned char)p[1] >= 0x80 &&
-			  (unsigned char)p[1] <= 0x9f;
+		bool c1 = c == 0xc2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9f;
 		if (c < 0x20 || c == 0x7f || c1 || c == '*' || c == '%') {
 			*error_r = "Invalid characters in mailbox name";
 			return -1;
@@ -201,8 +199,8 @@ static int mailbox_name_check(const char *name, const char **error_r)
 	}
 }
 
-int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire,
-				  char **name_r, const char **error_r)
+int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire, char **name_r,
+				  const char **error_r)
 {
 	struct buf b;
 	buf_init(&b);
@@ -226,8 +224,7 @@ int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire
 	return 0;
 }
 
-void imap_write_mailbox_name(const struct imap_session *s, struct buf *out,
-			     const char *name)
+void imap_write_mailbox_name(const struct imap_session *s, struct buf *out, const char *name)
 {
 	if (s->utf8_accept) {
 		imap_write_astring(out, name, strlen(name), true);
@@ -246,8 +243,8 @@ void imap_write_mailbox_name(const struct imap_session *s, struct buf *out,
 
 /* --- tagged replies ------------------------------------------------------------ */
 
-static void imap_tagged(struct imap_cmd *cmd, struct buf *out, const char *status,
-			const char *fmt, va_list ap)
+static void imap_tagged(struct imap_cmd *cmd, struct buf *out, const char *status, const char *fmt,
+			va_list ap)
 {
 	buf_printf(out, "%s %s ", cmd->tag, status);
 	buf_vprintf(out, fmt, ap);
@@ -259,8 +256,8 @@ void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out)
 	struct imap_session *s = cmd->session;
 	if (s->state != IMAP_STATE_SELECTED || s->view == NULL)
 		return;
-	bool allow_expunge = cmd->def == NULL ||
-			     (cmd->def->flags & IMAP_CMD_FLAG_NO_EXPUNGE) == 0 || cmd->uid;
+	bool allow_expunge =
+		cmd->def == NULL || (cmd->def->flags & IMAP_CMD_FLAG_NO_EXPUNGE) == 0 || cmd->uid;
 	if (imap_view_sync(s, out, allow_expunge) < 0)
 		log_warn("imap.sync_error", "session=%s mailbox_id=%lld", s->session_id,
 			 (long long)s->view->mailbox_id);
@@ -307,8 +304,7 @@ static void cmd_finish(struct imap_session *s)
 	s->cmd_active = false;
 }
 
-static void reply_bad(struct imap_session *s, struct buf *out, const char *tag,
-		      const char *msg)
+static void reply_bad(struct imap_session *s, struct buf *out, const char *tag, const char *msg)
 {
 	buf_printf(out, "%s BAD %s\r\n", tag, msg);
 	s->bad_count++;
@@ -318,9 +314,8 @@ static void reply_bad(struct imap_session *s, struct buf *out, const char *tag,
  * Resolve the command, check its table flags, run it. The only place the
  * allowed states, the UID prefix and read-only mailboxes are checked.
  */
-static enum imap_cmd_ret imap_dispatch(struct imap_session *s, const char *tag,
-				       const char *name, const struct imap_arg *args,
-				       struct buf *out)
+static enum imap_cmd_ret imap_dispatch(struct imap_session *s, const char *tag, const char *name,
+				       const struct imap_arg *args, struct buf *out)
 {
 	bool uid = false;
 	if (strcmp(name, "UID") == 0) {
@@ -340,19 +335,22 @@ static enum imap_cmd_ret imap_dispatch(struct imap_session *s, const char *tag,
 	}
 	if ((def->flags & (1u << s->state)) == 0) {
 		buf_printf(out, "%s BAD %s not allowed in %s state\r\n", tag, def->name,
-			   s->state == IMAP_STATE_NOT_AUTHENTICATED ? "not authenticated"
-			   : s->state == IMAP_STATE_AUTHENTICATED ? "authenticated"
-								  : "selected");
+			   s->state == IMAP_STATE_NOT_AUTHENTICATED       ? "not authenticated"
+				   : s->state == IMAP_STATE_AUTHENTICATED ? "authenticated"
+									  : "selected");
 		s->bad_count++;
 		return IMAP_CMD_DONE;
 	}
 	s->cmd = (struct imap_cmd){
-		.session = s, .def = def, .tag = tag, .name = def->name,
-		.args = args, .uid = uid,
+		.session = s,
+		.def = def,
+		.tag = tag,
+		.name = def->name,
+		.args = args,
+		.uid = uid,
 	};
 	s->cmd_active = true;
-	if ((def->flags & IMAP_CMD_FLAG_MODIFIES) != 0 && s->view != NULL &&
-	    s->view->read_only)
+	if ((def->flags & IMAP_CMD_FLAG_MODIFIES) != 0 && s->view != NULL && s->view->read_only)
 		return imap_cmd_no(&s->cmd, out, "[READ-ONLY] Mailbox is read-only");
 	return def->func(&s->cmd, out);
 }
@@ -398,8 +396,8 @@ static enum conn_result imap_run_command(struct imap_session *s, struct buf *out
 }
 
 /* The client's answer to a "+ " continuation. */
-static enum conn_result imap_run_line(struct imap_session *s, struct buf *in,
-				      struct buf *out, bool *progress_r)
+static enum conn_result imap_run_line(struct imap_session *s, struct buf *in, struct buf *out,
+				      bool *progress_r)
 {
 	const char *line;
 	size_t len;
@@ -426,8 +424,7 @@ static bool imap_too_many_errors(struct imap_session *s, struct buf *out)
 	return true;
 }
 
-enum conn_result imap_session_input(struct imap_session *s, struct buf *in,
-				    struct buf *out)
+enum conn_result imap_session_input(struct imap_session *s, struct buf *in, struct buf *out)
 {
 	if (s->closing) {
 		buf_clear(in);
@@ -450,7 +447,8 @@ enum conn_result imap_session_input(struct imap_session *s, struct buf *in,
 				r = imap_run_command(s, out);
 			} else {
 				const char *tag, *msg = imap_parser_error(s->parser, &tag);
-				log_info("imap.refused", "session=%s reply=\"%s\"", s->session_id, msg);
+				log_info("imap.refused", "session=%s reply=\"%s\"", s->session_id,
+					 msg);
 				if (sr == IMAP_SCAN_FATAL) {
 					buf_printf(out, "* BYE %s\r\n", msg + 4);
 					r = CONN_CLOSE;
@@ -488,8 +486,7 @@ enum conn_result imap_session_resume(struct imap_session *s, struct buf *out)
 
 /* --- lifecycle ------------------------------------------------------------------ */
 
-struct imap_session *imap_session_create(const struct imap_settings *settings,
-					 struct buf *out)
+struct imap_session *imap_session_create(const struct imap_settings *settings, struct buf *out)
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	s->config = settings->config;
@@ -535,8 +532,7 @@ void imap_session_tls_started(struct imap_session *s, struct buf *out)
 
 void imap_session_timeout(struct imap_session *s, struct buf *out)
 {
-	log_info("imap.timeout", "session=%s state=%s", s->session_id,
-		 imap_state_name(s->state));
+	log_info("imap.timeout", "session=%s state=%s", s->session_id, imap_state_name(s->state));
 	/* Mid-stream, a BYE would land inside a literal. */
 	if (!(s->cmd_active && s->cmd.func != NULL))
 		buf_append_str(out, "* BYE Autologout; idle for too long\r\n");
@@ -547,6 +543,5 @@ void imap_session_timeout(struct imap_session *s, struct buf *out)
 
 int imap_session_idle_timeout(const struct imap_session *s)
 {
-	return s->state == IMAP_STATE_NOT_AUTHENTICATED ? IMAP_TIMEOUT_PREAUTH
-							: IMAP_TIMEOUT_AUTH;
+	return s->state == IMAP_STATE_NOT_AUTHENTICATED ? IMAP_TIMEOUT_PREAUTH : IMAP_TIMEOUT_AUTH;
 }

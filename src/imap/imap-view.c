@@ -42,8 +42,8 @@ static void view_append(struct imap_view *v, const struct store_message *m)
 	v->count++;
 }
 
-int imap_view_load(struct store *store, const struct store_mailbox *mailbox,
-		   bool read_only, struct imap_view **view_r)
+int imap_view_load(struct store *store, const struct store_mailbox *mailbox, bool read_only,
+		   struct imap_view **view_r)
 {
 	struct store_message *msgs = NULL;
 	size_t n = 0;
@@ -149,8 +149,8 @@ static void view_report_flags(struct imap_session *s, struct buf *out, size_t id
  * return the index in msgs of the first message the view has never seen.
  * A new MODSEQ with the same system flags is a keyword change: reported too.
  */
-static size_t view_merge(struct imap_view *v, const struct store_message_ex *msgs,
-			 size_t n, size_t *changed)
+static size_t view_merge(struct imap_view *v, const struct store_message_ex *msgs, size_t n,
+			 size_t *changed)
 {
 	size_t i = 0, j = 0;
 	while (i < v->count) {
@@ -286,8 +286,8 @@ static size_t view_apply(struct imap_view *v, const struct store_message_ex *msg
  * committed meanwhile may show up too and are simply seen again next time
  * (a row already known is not reported twice: its MODSEQ matches).
  */
-static int view_sync_incremental(struct imap_session *s, struct buf *out,
-				 bool allow_expunge, const struct store_mailbox *head)
+static int view_sync_incremental(struct imap_session *s, struct buf *out, bool allow_expunge,
+				 const struct store_mailbox *head)
 {
 	struct imap_view *v = s->view;
 	uint32_t *gone = NULL;
@@ -297,8 +297,7 @@ static int view_sync_incremental(struct imap_session *s, struct buf *out,
 	if (store_mailbox_vanished_since(s->store, v->mailbox_id, v->highestmodseq, &gone,
 					 &n_gone) < 0)
 		return -1;
-	if (store_message_changed_since(s->store, v->mailbox_id, v->highestmodseq, &msgs,
-					&n) < 0) {
+	if (store_message_changed_since(s->store, v->mailbox_id, v->highestmodseq, &msgs, &n) < 0) {
 		free(gone);
 		return -1;
 	}
@@ -353,7 +352,7 @@ size_t imap_view_uid_ranges(const struct imap_view *v, const uint32_t *uids, siz
 		if (k > 0 && held && idx == prev + 1 && uids[i] > ranges[k - 1].hi) {
 			ranges[k - 1].hi = uids[i];
 		} else {
-			ranges[k++] = (struct store_uid_range){ uids[i], uids[i] };
+			ranges[k++] = (struct store_uid_range){uids[i], uids[i]};
 		}
 		prev = held ? idx : SIZE_MAX - 1;
 	}

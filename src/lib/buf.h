@@ -24,8 +24,7 @@ void buf_deinit(struct buf *b);
 void buf_reserve(struct buf *b, size_t n);
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_append_str(struct buf *b, const char *s);
-void buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Drop the first n bytes. */
 void buf_consume(struct buf *b, size_t n);

@@ -33,8 +33,7 @@ bool config_auth_allowed(const struct config *c, bool tls, bool peer_loopback)
 
 bool config_listener_implicit_tls(enum listener_kind kind)
 {
-	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S ||
-	       kind == LISTENER_IMAPS;
+	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S || kind == LISTENER_IMAPS;
 }
 
 void config_defaults(struct config *c)
@@ -192,8 +191,7 @@ static const struct key_def keys[] = {
 	{"mailauth_threads", K_UINT, OFF(mailauth_threads), 1, 64},
 };
 
-static int set_key(struct config *c, const char *key, const char *val,
-		   const char **why)
+static int set_key(struct config *c, const char *key, const char *val, const char **why)
 {
 	if (strcmp(key, "log_level") == 0) {
 		static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -347,10 +345,10 @@ int config_load(struct config *c, const char *path, char **error_r)
 		    parse_u64(colon + 1, 1, 65535, &port) < 0) {
 			*error_r = xasprintf("%s: smarthost: expected HOST:PORT", path);
 			ret = -1;
-		} else if ((*c->smarthost_user == '\0') !=
-			   (*c->smarthost_password_file == '\0')) {
+		} else if ((*c->smarthost_user == '\0') != (*c->smarthost_password_file == '\0')) {
 			*error_r = xasprintf("%s: smarthost_user and smarthost_password_file "
-					     "go together", path);
+					     "go together",
+					     path);
 			ret = -1;
 		}
 	}
@@ -367,10 +365,9 @@ int config_load(struct config *c, const char *path, char **error_r)
 		ret = -1;
 	}
 	for (size_t i = 0; ret == 0 && i < c->n_listeners; i++) {
-		if (config_listener_implicit_tls(c->listeners[i].kind) &&
-		    *c->tls_cert == '\0') {
-			*error_r = xasprintf("%s: listen.%s needs tls_cert and tls_key",
-					     path, kind_names[c->listeners[i].kind]);
+		if (config_listener_implicit_tls(c->listeners[i].kind) && *c->tls_cert == '\0') {
+			*error_r = xasprintf("%s: listen.%s needs tls_cert and tls_key", path,
+					     kind_names[c->listeners[i].kind]);
 			ret = -1;
 		}
 	}

@@ -37,29 +37,29 @@ struct config_listener {
 };
 
 struct config {
-	char *path;             /* the file it came from */
-	char *hostname;         /* name in greetings, Received, EHLO */
-	char *data_dir;         /* store root: facteur.db, blobs/ */
-	char *tls_cert;         /* PEM chain; "" disables TLS */
+	char *path;     /* the file it came from */
+	char *hostname; /* name in greetings, Received, EHLO */
+	char *data_dir; /* store root: facteur.db, blobs/ */
+	char *tls_cert; /* PEM chain; "" disables TLS */
 	char *tls_key;
-	char *user;             /* drop to this user when started as root */
-	int workers;            /* event loops (threads); 0 = one per core */
-	int log_level;          /* enum log_level */
+	char *user;    /* drop to this user when started as root */
+	int workers;   /* event loops (threads); 0 = one per core */
+	int log_level; /* enum log_level */
 
 	struct config_listener listeners[CONFIG_MAX_LISTENERS];
 	size_t n_listeners;
 
 	/* limits */
-	uint64_t max_message_size;   /* SMTP SIZE / DATA / BDAT cap, bytes */
-	unsigned max_recipients;     /* RCPT per transaction */
-	unsigned max_connections;    /* per worker */
+	uint64_t max_message_size; /* SMTP SIZE / DATA / BDAT cap, bytes */
+	unsigned max_recipients;   /* RCPT per transaction */
+	unsigned max_connections;  /* per worker */
 	unsigned max_connections_per_ip;
-	unsigned smtp_max_line;      /* command line incl. CRLF */
-	unsigned smtp_timeout;       /* seconds idle */
-	unsigned pop3_timeout;       /* seconds idle */
+	unsigned smtp_max_line; /* command line incl. CRLF */
+	unsigned smtp_timeout;  /* seconds idle */
+	unsigned pop3_timeout;  /* seconds idle */
 	unsigned pop3_max_line;
-	unsigned auth_max_failures;  /* failures per address in auth_window ... */
-	unsigned auth_window;        /* ... seconds before back-off applies */
+	unsigned auth_max_failures; /* failures per address in auth_window ... */
+	unsigned auth_window;       /* ... seconds before back-off applies */
 	/*
 	 * Where AUTH/USER/LOGIN is allowed without TLS: never, only from
 	 * loopback clients (the default), or always.
@@ -67,25 +67,25 @@ struct config {
 	enum config_plaintext_auth plaintext_auth;
 
 	/* outbound delivery (queue/) */
-	char *dns_forward;           /* "" = /etc/resolv.conf, else "IP[@PORT]" */
-	unsigned relay_port;         /* port of the destination MX hosts (25) */
-	char *outbound_address;      /* "" or the local IP outbound SMTP connects from */
-	char *smarthost;             /* "" or "HOST:PORT": relay everything there */
-	char *smarthost_user;        /* AUTH PLAIN after STARTTLS ("" = none) */
+	char *dns_forward;      /* "" = /etc/resolv.conf, else "IP[@PORT]" */
+	unsigned relay_port;    /* port of the destination MX hosts (25) */
+	char *outbound_address; /* "" or the local IP outbound SMTP connects from */
+	char *smarthost;        /* "" or "HOST:PORT": relay everything there */
+	char *smarthost_user;   /* AUTH PLAIN after STARTTLS ("" = none) */
 	char *smarthost_password_file;
-	unsigned queue_retry_min;    /* seconds before the first retry ... */
-	unsigned queue_retry_max;    /* ... doubling up to this */
-	unsigned queue_lifetime;     /* seconds before a bounce */
-	unsigned queue_delay_notice; /* seconds before the "delayed" DSN */
+	unsigned queue_retry_min;           /* seconds before the first retry ... */
+	unsigned queue_retry_max;           /* ... doubling up to this */
+	unsigned queue_lifetime;            /* seconds before a bounce */
+	unsigned queue_delay_notice;        /* seconds before the "delayed" DSN */
 	unsigned queue_max_connections;     /* outbound, in total */
 	unsigned queue_max_per_destination; /* outbound, per domain */
-	unsigned queue_timeout;      /* seconds a remote server may stay silent */
+	unsigned queue_timeout;             /* seconds a remote server may stay silent */
 
 	/* mail authentication (mailauth/) */
-	bool mailauth_verify;        /* SPF/DKIM/DMARC on the MX listener */
-	bool dkim_sign;              /* sign submitted mail of domains with keys */
-	unsigned mailauth_timeout;   /* seconds per message, then temperror */
-	unsigned mailauth_threads;   /* verification threads */
+	bool mailauth_verify;      /* SPF/DKIM/DMARC on the MX listener */
+	bool dkim_sign;            /* sign submitted mail of domains with keys */
+	unsigned mailauth_timeout; /* seconds per message, then temperror */
+	unsigned mailauth_threads; /* verification threads */
 };
 
 /* Fill c with every default (no listeners). */

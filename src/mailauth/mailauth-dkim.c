@@ -129,8 +129,8 @@ static void copy_field(char *out, size_t outsz, const unsigned char *v)
 	str_sanitize(out, outsz, tmp, strlen(tmp));
 }
 
-static void describe_sig(DKIM *dkim, DKIM_SIGINFO *sig, const struct verify_ctx *v,
-			 bool complete, struct mailauth_dkim_sig *o)
+static void describe_sig(DKIM *dkim, DKIM_SIGINFO *sig, const struct verify_ctx *v, bool complete,
+			 struct mailauth_dkim_sig *o)
 {
 	memset(o, 0, sizeof(*o));
 	copy_field(o->domain, sizeof(o->domain), dkim_sig_getdomain(sig));
@@ -202,9 +202,8 @@ int mailauth_dkim_verify(const struct mailauth_dns *dns, const char *msg, size_t
 	if (st == DKIM_STAT_OK)
 		st = dkim_eom(d, NULL);
 	/* eom answers for the first signature only; each is looked at below. */
-	bool complete = st == DKIM_STAT_OK || st == DKIM_STAT_BADSIG ||
-			st == DKIM_STAT_CANTVRFY || st == DKIM_STAT_NOKEY ||
-			st == DKIM_STAT_REVOKED || st == DKIM_STAT_KEYFAIL;
+	bool complete = st == DKIM_STAT_OK || st == DKIM_STAT_BADSIG || st == DKIM_STAT_CANTVRFY ||
+		st == DKIM_STAT_NOKEY || st == DKIM_STAT_REVOKED || st == DKIM_STAT_KEYFAIL;
 	DKIM_SIGINFO **sigs = NULL;
 	int nsigs = 0;
 	if (st != DKIM_STAT_NOSIG && dkim_getsiglist(d, &sigs, &nsigs) == DKIM_STAT_OK) {

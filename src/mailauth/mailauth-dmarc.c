@@ -247,8 +247,7 @@ static int mailbox_domain(const char *m, size_t len, char *out, size_t outsz)
  * Every mailbox of an unfolded From value: commas, group ':' and ';'
  * separate them outside quoted strings and comments (which are skipped).
  */
-static int from_value_domains(const char *v, size_t len, char *found, size_t foundsz,
-			      bool *have)
+static int from_value_domains(const char *v, size_t len, char *found, size_t foundsz, bool *have)
 {
 	struct buf clean;
 	buf_init(&clean);
@@ -353,8 +352,7 @@ static int fetch_policy(const struct mailauth_dns *dns, const char *domain,
 	return candidates > 1 ? 0 : found; /* section 6.6.3: several means none */
 }
 
-static bool dkim_aligned(const struct mailauth_dkim_results *dkim, const char *from,
-			 bool strict)
+static bool dkim_aligned(const struct mailauth_dkim_results *dkim, const char *from, bool strict)
 {
 	for (size_t i = 0; i < dkim->n; i++)
 		if (dkim->sigs[i].result == MAILAUTH_DKIM_PASS &&
@@ -373,9 +371,9 @@ static enum mailauth_action sampled_action(enum mailauth_dmarc_policy p, unsigne
 		else
 			p = MAILAUTH_DMARC_P_NONE;
 	}
-	return p == MAILAUTH_DMARC_P_REJECT       ? MAILAUTH_REJECT
-	       : p == MAILAUTH_DMARC_P_QUARANTINE ? MAILAUTH_QUARANTINE
-						  : MAILAUTH_ACCEPT;
+	return p == MAILAUTH_DMARC_P_REJECT        ? MAILAUTH_REJECT
+		: p == MAILAUTH_DMARC_P_QUARANTINE ? MAILAUTH_QUARANTINE
+						   : MAILAUTH_ACCEPT;
 }
 
 void mailauth_dmarc_evaluate(const struct mailauth_dns *dns, const char *from_domain,
@@ -410,7 +408,7 @@ void mailauth_dmarc_evaluate(const struct mailauth_dns *dns, const char *from_do
 	if (o->policy == MAILAUTH_DMARC_P_UNSET)
 		o->policy = MAILAUTH_DMARC_P_NONE;
 	bool spf_ok = spf == MAILAUTH_SPF_PASS && spf_domain != NULL &&
-		      mailauth_aligned(spf_domain, o->from_domain, rec.aspf_strict);
+		mailauth_aligned(spf_domain, o->from_domain, rec.aspf_strict);
 	if (spf_ok || dkim_aligned(dkim, o->from_domain, rec.adkim_strict)) {
 		o->result = MAILAUTH_DMARC_PASS;
 		return;

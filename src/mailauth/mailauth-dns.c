@@ -22,8 +22,8 @@
 /* How often a waiting query looks at the clock (ms). */
 #define RESOLVER_SLICE_MS 200
 
-void mailauth_answer_add(struct mailauth_answer *a, const char *text,
-			 const unsigned char *addr, unsigned pref)
+void mailauth_answer_add(struct mailauth_answer *a, const char *text, const unsigned char *addr,
+			 unsigned pref)
 {
 	a->rr = xrealloc(a->rr, (a->n + 1) * sizeof(*a->rr));
 	struct mailauth_rr *rr = &a->rr[a->n++];
@@ -180,8 +180,7 @@ int mailauth_resolver_create(const char *forward, const atomic_bool *stop,
 		(void)ub_ctx_zone_remove(ub, "test.");
 	if (r != 0) {
 		*error_r = xasprintf("mailauth: dns %s: %s",
-				     forward && *forward ? forward : "resolv.conf",
-				     ub_strerror(r));
+				     forward && *forward ? forward : "resolv.conf", ub_strerror(r));
 		ub_ctx_delete(ub);
 		return -1;
 	}

@@ -59,8 +59,7 @@ static int mkdir_p(const char *path)
 }
 
 /* Write data to path through a temporary file; excl refuses an existing path. */
-static int write_file(const char *path, const char *data, size_t len, bool excl,
-		      char **error_r)
+static int write_file(const char *path, const char *data, size_t len, bool excl, char **error_r)
 {
 	if (excl && access(path, F_OK) == 0) {
 		*error_r = xasprintf("%s already exists", path);
@@ -99,8 +98,9 @@ static char *pem_of(EVP_PKEY *pkey)
 
 static int generate_one(const char *path, enum mailauth_dkim_alg alg, char **error_r)
 {
-	EVP_PKEY *pkey = alg == MAILAUTH_DKIM_RSA ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-						  : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *pkey = alg == MAILAUTH_DKIM_RSA
+		? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+		: EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	char *pem = pkey != NULL ? pem_of(pkey) : NULL;
 	EVP_PKEY_free(pkey);
 	if (pem == NULL) {
@@ -302,8 +302,7 @@ static void free_names(char **names, size_t n)
 }
 
 static void list_domain(const char *data_dir, const char *domain,
-			void (*cb)(void *, const char *, const char *, bool, bool, bool),
-			void *ctx)
+			void (*cb)(void *, const char *, const char *, bool, bool, bool), void *ctx)
 {
 	char *dir = xasprintf("%s/dkim/%s", data_dir, domain);
 	size_t n;
@@ -340,8 +339,8 @@ static void list_domain(const char *data_dir, const char *domain,
 }
 
 int mailauth_keys_list(const char *data_dir,
-		       void (*cb)(void *ctx, const char *domain, const char *selector,
-				  bool rsa, bool ed25519, bool active),
+		       void (*cb)(void *ctx, const char *domain, const char *selector, bool rsa,
+				  bool ed25519, bool active),
 		       void *ctx)
 {
 	char *dir = xasprintf("%s/dkim", data_dir);

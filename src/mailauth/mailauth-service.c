@@ -112,16 +112,18 @@ static void job_run(struct pool_thread *t, struct mailauth_job *job)
 {
 	struct mailauth_dns dns;
 	struct mailauth_request req = {
-		.ip = job->ip, .helo = job->helo, .mail_from = job->mail_from,
-		.msg = job->msg, .len = job->len,
+		.ip = job->ip,
+		.helo = job->helo,
+		.mail_from = job->mail_from,
+		.msg = job->msg,
+		.len = job->len,
 	};
 	mailauth_resolver_set_deadline(t->resolver, job->deadline_ms);
 	mailauth_resolver_dns(t->resolver, &dns);
 	int64_t start = time_now_ms();
 	mailauth_verify_message(&dns, &req, &job->result);
 	log_debug("mailauth.verified", "spf=%s dmarc=%s ms=%lld",
-		  mailauth_spf_name(job->result.spf),
-		  mailauth_dmarc_name(job->result.dmarc.result),
+		  mailauth_spf_name(job->result.spf), mailauth_dmarc_name(job->result.dmarc.result),
 		  (long long)(time_now_ms() - start));
 	atomic_store_explicit(&job->done, true, memory_order_release);
 	if (job->done_cb != NULL)
@@ -268,7 +270,7 @@ void mailauth_destroy(struct mailauth **map)
 static bool same_file(const struct stat *st, const struct timespec *mtime, ino_t ino)
 {
 	return st->st_mtim.tv_sec == mtime->tv_sec && st->st_mtim.tv_nsec == mtime->tv_nsec &&
-	       st->st_ino == ino;
+		st->st_ino == ino;
 }
 
 static char *read_small_file(const char *path)
@@ -311,8 +313,8 @@ static struct key_cache_entry *cache_entry(struct mailauth *ma, const char *doma
 }
 
 /* Refresh e from the files (keys_lock held); copies of the PEMs into pems. */
-static void cache_refresh(struct mailauth *ma, struct key_cache_entry *e,
-			  const struct stat *active, char *pems[2])
+static void cache_refresh(struct mailauth *ma, struct key_cache_entry *e, const struct stat *active,
+			  char *pems[2])
 {
 	const char *dir = ma->cfg->data_dir;
 	if (!same_file(active, &e->active_mtime, e->active_ino) || e->selector[0] == '\0') {
@@ -373,8 +375,9 @@ int mailauth_sign(struct mailauth *ma, const char *domain, const char *msg, size
 		const char *error = NULL;
 		char sel[128];
 		mailauth_dns_selector(selector, (enum mailauth_dkim_alg)k, sel, sizeof(sel));
-		if (n >= 0 && mailauth_dkim_sign(msg, len, d, sel, (enum mailauth_dkim_alg)k,
-						 pems[k], out, &error) == 0) {
+		if (n >= 0 &&
+		    mailauth_dkim_sign(msg, len, d, sel, (enum mailauth_dkim_alg)k, pems[k], out,
+				       &error) == 0) {
 			n++;
 		} else if (n >= 0) {
 			log_error("dkim.sign", "domain=%s selector=%s alg=%s error=\"%s\"", d,

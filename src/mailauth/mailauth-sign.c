@@ -24,10 +24,24 @@
 
 /* The fields we sign (RFC 6376 section 5.4.1), From once more than present. */
 static const char *const sign_fields[] = {
-	"from", "to", "cc", "subject", "date", "message-id", "reply-to", "in-reply-to",
-	"references", "mime-version", "content-type", "content-transfer-encoding",
-	"content-disposition", "content-id", "content-description", "list-id",
-	"list-unsubscribe", "list-unsubscribe-post",
+	"from",
+	"to",
+	"cc",
+	"subject",
+	"date",
+	"message-id",
+	"reply-to",
+	"in-reply-to",
+	"references",
+	"mime-version",
+	"content-type",
+	"content-transfer-encoding",
+	"content-disposition",
+	"content-id",
+	"content-description",
+	"list-id",
+	"list-unsubscribe",
+	"list-unsubscribe-post",
 };
 #define MAX_FIELDS 256
 
@@ -197,12 +211,12 @@ static int sign_data(EVP_PKEY *k, enum mailauth_dkim_alg alg, const struct buf *
 	if (ok && alg == MAILAUTH_DKIM_ED25519) {
 		unsigned dl = 0;
 		ok = EVP_Digest(data->data, data->len, digest, &dl, EVP_sha256(), NULL) == 1 &&
-		     EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
-		     EVP_DigestSign(md, sig, &siglen, digest, dl) == 1;
+			EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
+			EVP_DigestSign(md, sig, &siglen, digest, dl) == 1;
 	} else if (ok) {
 		ok = EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
-		     EVP_DigestSignUpdate(md, data->data, data->len) == 1 &&
-		     EVP_DigestSignFinal(md, sig, &siglen) == 1;
+			EVP_DigestSignUpdate(md, data->data, data->len) == 1 &&
+			EVP_DigestSignFinal(md, sig, &siglen) == 1;
 	}
 	EVP_MD_CTX_free(md);
 	if (!ok)
@@ -216,8 +230,8 @@ static void sig_field(const char *domain, const char *selector, enum mailauth_dk
 		      const struct buf *h, const struct buf *bh, struct buf *out)
 {
 	buf_printf(out, "DKIM-Signature: v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s;\r\n\tt=%lld; ",
-		   alg == MAILAUTH_DKIM_ED25519 ? "ed25519-sha256" : "rsa-sha256", domain,
-		   selector, (long long)time(NULL));
+		   alg == MAILAUTH_DKIM_ED25519 ? "ed25519-sha256" : "rsa-sha256", domain, selector,
+		   (long long)time(NULL));
 	buf_append_str(out, "h=");
 	size_t col = 10;
 	for (size_t i = 0; i < h->len; i++) {
@@ -234,9 +248,9 @@ static void sig_field(const char *domain, const char *selector, enum mailauth_dk
 	buf_append_str(out, ";\r\n\tb=");
 }
 
-int mailauth_dkim_sign(const char *msg, size_t len, const char *domain,
-		       const char *selector, enum mailauth_dkim_alg alg, const char *pem,
-		       struct buf *out, const char **error_r)
+int mailauth_dkim_sign(const char *msg, size_t len, const char *domain, const char *selector,
+		       enum mailauth_dkim_alg alg, const char *pem, struct buf *out,
+		       const char **error_r)
 {
 	EVP_PKEY *k = load_key(pem, alg, error_r);
 	if (k == NULL)

@@ -28,15 +28,22 @@
 #define SPF_DOMAIN_MAX 254
 
 enum spf_mech {
-	MECH_ALL, MECH_INCLUDE, MECH_A, MECH_MX, MECH_PTR, MECH_IP4, MECH_IP6, MECH_EXISTS,
+	MECH_ALL,
+	MECH_INCLUDE,
+	MECH_A,
+	MECH_MX,
+	MECH_PTR,
+	MECH_IP4,
+	MECH_IP6,
+	MECH_EXISTS,
 };
 
 struct spf_term {
 	enum spf_mech mech;
-	char qualifier;       /* '+', '-', '~', '?' */
-	const char *arg;      /* domain-spec or address, NULL if none */
+	char qualifier;  /* '+', '-', '~', '?' */
+	const char *arg; /* domain-spec or address, NULL if none */
 	size_t arg_len;
-	int cidr4, cidr6;     /* prefix lengths (defaults 32/128) */
+	int cidr4, cidr6; /* prefix lengths (defaults 32/128) */
 };
 
 struct spf_record {
@@ -56,7 +63,7 @@ struct spf_eval {
 
 const char *mailauth_spf_name(enum mailauth_spf_result r)
 {
-	static const char *const names[] = {"none", "neutral", "pass", "fail",
+	static const char *const names[] = {"none",     "neutral",   "pass",     "fail",
 					    "softfail", "temperror", "permerror"};
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
@@ -120,8 +127,8 @@ static const struct {
 	const char *name;
 	enum spf_mech mech;
 } mech_names[] = {
-	{"all", MECH_ALL}, {"include", MECH_INCLUDE}, {"a", MECH_A}, {"mx", MECH_MX},
-	{"ptr", MECH_PTR}, {"ip4", MECH_IP4}, {"ip6", MECH_IP6}, {"exists", MECH_EXISTS},
+	{"all", MECH_ALL}, {"include", MECH_INCLUDE}, {"a", MECH_A},     {"mx", MECH_MX},
+	{"ptr", MECH_PTR}, {"ip4", MECH_IP4},         {"ip6", MECH_IP6}, {"exists", MECH_EXISTS},
 };
 
 static int parse_mechanism(struct spf_term *t, const char *p, size_t len)
@@ -194,8 +201,9 @@ static int parse_record(const char *txt, struct spf_record *rec)
 			break;
 		size_t len = strcspn(p, " ");
 		size_t nl = 0;
-		while (nl < len && (isalnum((unsigned char)p[nl]) || p[nl] == '-' ||
-				    p[nl] == '_' || p[nl] == '.'))
+		while (nl < len &&
+		       (isalnum((unsigned char)p[nl]) || p[nl] == '-' || p[nl] == '_' ||
+			p[nl] == '.'))
 			nl++;
 		if (nl > 0 && nl < len && p[nl] == '=' && isalpha((unsigned char)p[0])) {
 			if (nl == 8 && strncasecmp(p, "redirect", 8) == 0) {
@@ -209,7 +217,8 @@ static int parse_record(const char *txt, struct spf_record *rec)
 				have_exp = true;
 			} /* unknown modifiers are ignored (section 6) */
 		} else {
-			if (rec->n == SPF_MAX_TERMS || parse_mechanism(&rec->terms[rec->n], p, len) < 0)
+			if (rec->n == SPF_MAX_TERMS ||
+			    parse_mechanism(&rec->terms[rec->n], p, len) < 0)
 				return -1;
 			rec->n++;
 		}
@@ -239,8 +248,8 @@ static void ip_macro(const struct mailauth_ip *ip, char *out, size_t outsz)
 }
 
 /* Apply the digits / 'r' / delimiters transformers to value, into out. */
-static void macro_transform(const char *value, unsigned keep, bool reverse,
-			    const char *delims, struct buf *out)
+static void macro_transform(const char *value, unsigned keep, bool reverse, const char *delims,
+			    struct buf *out)
 {
 	const char *parts[128];
 	size_t lens[128], n = 0;
@@ -283,25 +292,40 @@ static void url_escape(const char *s, size_t len, struct buf *out)
 }
 
 /* One "%{...}" body (between the braces). Returns 0 or -1. */
-static int expand_one(const struct spf_eval *e, const char *domain, const char *m,
-		      size_t mlen, struct buf *out)
+static int expand_one(const struct spf_eval *e, const char *domain, const char *m, size_t mlen,
+		      struct buf *out)
 {
 	char letter = (char)tolower((unsigned char)m[0]);
 	bool upper = isupper((unsigned char)m[0]);
 	char value[SPF_DOMAIN_MAX * 2 + 64];
 	const char *at = strrchr(e->sender, '@');
 	switch (letter) {
-	case 's': snprintf(value, sizeof(value), "%s", e->sender); break;
+	case 's':
+		snprintf(value, sizeof(value), "%s", e->sender);
+		break;
 	case 'l':
 		snprintf(value, sizeof(value), "%.*s", at ? (int)(at - e->sender) : 0, e->sender);
 		break;
-	case 'o': snprintf(value, sizeof(value), "%s", at ? at + 1 : e->sender); break;
-	case 'd': snprintf(value, sizeof(value), "%s", domain); break;
-	case 'i': ip_macro(e->ip, value, sizeof(value)); break;
-	case 'p': snprintf(value, sizeof(value), "unknown"); break;
-	case 'v': snprintf(value, sizeof(value), e->ip->family == AF_INET ? "in-addr" : "ip6"); break;
-	case 'h': snprintf(value, sizeof(value), "%s", e->helo ? e->helo : ""); break;
-	default: return -1; /* c, r, t belong to exp= only */
+	case 'o':
+		snprintf(value, sizeof(value), "%s", at ? at + 1 : e->sender);
+		break;
+	case 'd':
+		snprintf(value, sizeof(value), "%s", domain);
+		break;
+	case 'i':
+		ip_macro(e->ip, value, sizeof(value));
+		break;
+	case 'p':
+		snprintf(value, sizeof(value), "unknown");
+		break;
+	case 'v':
+		snprintf(value, sizeof(value), e->ip->family == AF_INET ? "in-addr" : "ip6");
+		break;
+	case 'h':
+		snprintf(value, sizeof(value), "%s", e->helo ? e->helo : "");
+		break;
+	default:
+		return -1; /* c, r, t belong to exp= only */
 	}
 	size_t i = 1;
 	unsigned keep = 0;
@@ -335,8 +359,8 @@ static int expand_one(const struct spf_eval *e, const char *domain, const char *
  * Expand a domain-spec into out (NUL-terminated), keeping at most 253
  * characters by dropping labels from the left (section 7.3). 0 or -1.
  */
-static int expand_domain(const struct spf_eval *e, const char *domain, const char *spec,
-			 size_t len, char *out, size_t outsz)
+static int expand_domain(const struct spf_eval *e, const char *domain, const char *spec, size_t len,
+			 char *out, size_t outsz)
 {
 	struct buf b;
 	buf_init(&b);
@@ -448,12 +472,13 @@ static int family_rr(const struct spf_eval *e)
 }
 
 /* Does name have an address of the client's family within the prefix? */
-static enum match match_addresses(struct spf_eval *e, const char *name,
-				  const struct spf_term *t, bool count_void)
+static enum match match_addresses(struct spf_eval *e, const char *name, const struct spf_term *t,
+				  bool count_void)
 {
 	struct mailauth_answer a = {0};
 	e->dns->query(e->dns->ctx, name, family_rr(e), &a);
-	enum match m = count_void ? spf_void(e, &a) : (a.status == MAILAUTH_DNS_TEMP ? M_TEMP : M_NO);
+	enum match m =
+		count_void ? spf_void(e, &a) : (a.status == MAILAUTH_DNS_TEMP ? M_TEMP : M_NO);
 	int prefix = e->ip->family == AF_INET ? t->cidr4 : t->cidr6;
 	for (size_t i = 0; m == M_NO && i < a.n; i++)
 		if (ip_in_prefix(e->ip, a.rr[i].addr, e->ip->family, prefix))
@@ -539,8 +564,8 @@ static enum match match_include(struct spf_eval *e, const char *target, int dept
 	}
 }
 
-static enum match match_term(struct spf_eval *e, const struct spf_term *t,
-			     const char *domain, int depth)
+static enum match match_term(struct spf_eval *e, const struct spf_term *t, const char *domain,
+			     int depth)
 {
 	char target[SPF_DOMAIN_MAX];
 	unsigned char net[16] = {0};
@@ -556,7 +581,7 @@ static enum match match_term(struct spf_eval *e, const struct spf_term *t,
 		if (inet_pton(fam, addr, net) != 1)
 			return M_PERM;
 		return ip_in_prefix(e->ip, net, fam, fam == AF_INET ? t->cidr4 : t->cidr6) ? M_YES
-											     : M_NO;
+											   : M_NO;
 	}
 	if (!spf_count(e))
 		return M_PERM;
@@ -615,10 +640,14 @@ static int fetch_record(struct spf_eval *e, const char *domain, char **txt_r)
 static enum mailauth_spf_result qualifier_result(char q)
 {
 	switch (q) {
-	case '-': return MAILAUTH_SPF_FAIL;
-	case '~': return MAILAUTH_SPF_SOFTFAIL;
-	case '?': return MAILAUTH_SPF_NEUTRAL;
-	default: return MAILAUTH_SPF_PASS;
+	case '-':
+		return MAILAUTH_SPF_FAIL;
+	case '~':
+		return MAILAUTH_SPF_SOFTFAIL;
+	case '?':
+		return MAILAUTH_SPF_NEUTRAL;
+	default:
+		return MAILAUTH_SPF_PASS;
 	}
 }
 
@@ -671,9 +700,8 @@ static enum mailauth_spf_result check_host(struct spf_eval *e, const char *domai
 }
 
 enum mailauth_spf_result mailauth_spf_check(const struct mailauth_dns *dns,
-					    const struct mailauth_ip *ip,
-					    const char *domain, const char *sender,
-					    const char *helo)
+					    const struct mailauth_ip *ip, const char *domain,
+					    const char *sender, const char *helo)
 {
 	struct spf_eval e = {.dns = dns, .ip = ip, .sender = sender, .helo = helo};
 	char d[SPF_DOMAIN_MAX];

@@ -35,8 +35,8 @@ static void spf_identity(const struct mailauth_request *req, struct mailauth_res
 	str_lower(r->spf_domain);
 }
 
-void mailauth_verify_message(const struct mailauth_dns *dns,
-			     const struct mailauth_request *req, struct mailauth_result *r)
+void mailauth_verify_message(const struct mailauth_dns *dns, const struct mailauth_request *req,
+			     struct mailauth_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	spf_identity(req, r);
@@ -59,8 +59,8 @@ void mailauth_verify_message(const struct mailauth_dns *dns,
 	unsigned char rnd = 0;
 	if (random_bytes(&rnd, 1) < 0)
 		rnd = 0;
-	mailauth_dmarc_evaluate(dns, f > 0 ? from : "", r->spf, r->spf_domain, &r->dkim,
-				rnd % 100, &r->dmarc);
+	mailauth_dmarc_evaluate(dns, f > 0 ? from : "", r->spf, r->spf_domain, &r->dkim, rnd % 100,
+				&r->dmarc);
 }
 
 /* --- Authentication-Results ---------------------------------------------------- */
@@ -74,7 +74,7 @@ static void put_value(struct buf *out, const char *v)
 	bool bare = s[0] != '\0';
 	for (const char *p = s; *p != '\0' && bare; p++)
 		bare = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		       (*p >= '0' && *p <= '9') || strchr(".-_+@", *p) != NULL;
+			(*p >= '0' && *p <= '9') || strchr(".-_+@", *p) != NULL;
 	if (bare) {
 		buf_append_str(out, s);
 		return;
@@ -91,9 +91,12 @@ static void put_value(struct buf *out, const char *v)
 static const char *policy_name(enum mailauth_dmarc_policy p)
 {
 	switch (p) {
-	case MAILAUTH_DMARC_P_REJECT: return "reject";
-	case MAILAUTH_DMARC_P_QUARANTINE: return "quarantine";
-	default: return "none";
+	case MAILAUTH_DMARC_P_REJECT:
+		return "reject";
+	case MAILAUTH_DMARC_P_QUARANTINE:
+		return "quarantine";
+	default:
+		return "none";
 	}
 }
 
@@ -152,8 +155,7 @@ static bool names_us(const char *v, size_t len, const char *authserv_id)
 	return i - start == id_len && strncasecmp(v + start, authserv_id, id_len) == 0;
 }
 
-size_t mailauth_strip_results(const char *msg, size_t len, const char *authserv_id,
-			      struct buf *out)
+size_t mailauth_strip_results(const char *msg, size_t len, const char *authserv_id, struct buf *out)
 {
 	static const char name[] = "Authentication-Results:";
 	const size_t nl = sizeof(name) - 1;

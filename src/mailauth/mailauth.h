@@ -59,8 +59,8 @@ struct mailauth_dns {
 };
 
 /* Append one record to a (status becomes OK); text and addr may be NULL. */
-void mailauth_answer_add(struct mailauth_answer *a, const char *text,
-			 const unsigned char *addr, unsigned pref);
+void mailauth_answer_add(struct mailauth_answer *a, const char *text, const unsigned char *addr,
+			 unsigned pref);
 void mailauth_answer_free(struct mailauth_answer *a);
 
 /*
@@ -105,9 +105,8 @@ enum mailauth_spf_result {
  * DNS-querying terms and 2 void lookups. Never fails: errors are results.
  */
 enum mailauth_spf_result mailauth_spf_check(const struct mailauth_dns *dns,
-					    const struct mailauth_ip *ip,
-					    const char *domain, const char *sender,
-					    const char *helo);
+					    const struct mailauth_ip *ip, const char *domain,
+					    const char *sender, const char *helo);
 const char *mailauth_spf_name(enum mailauth_spf_result r);
 
 /* --- DKIM (RFC 6376, RFC 8463) ----------------------------------------------- */
@@ -134,7 +133,7 @@ struct mailauth_dkim_sig {
 	char domain[254];
 	char selector[64];
 	char algorithm[32];
-	char b[9]; /* the first 8 characters of b= (RFC 6008) */
+	char b[9];          /* the first 8 characters of b= (RFC 6008) */
 	const char *reason; /* static text for the log, or NULL */
 };
 
@@ -159,9 +158,9 @@ const char *mailauth_dkim_name(enum mailauth_dkim_result r);
  * relaxed, the From, To, Cc, Subject, Date, Message-ID, reply and MIME
  * fields, From signed once more than present. 0, or -1 with *error_r.
  */
-int mailauth_dkim_sign(const char *msg, size_t len, const char *domain,
-		       const char *selector, enum mailauth_dkim_alg alg, const char *pem,
-		       struct buf *out, const char **error_r);
+int mailauth_dkim_sign(const char *msg, size_t len, const char *domain, const char *selector,
+		       enum mailauth_dkim_alg alg, const char *pem, struct buf *out,
+		       const char **error_r);
 
 /* --- DMARC (RFC 7489) -------------------------------------------------------- */
 
@@ -252,15 +251,15 @@ struct mailauth_request {
 
 struct mailauth_result {
 	enum mailauth_spf_result spf;
-	bool spf_helo;         /* the HELO identity was checked (MAIL FROM <>) */
+	bool spf_helo; /* the HELO identity was checked (MAIL FROM <>) */
 	char spf_domain[254];
 	char spf_identity[320];
 	struct mailauth_dkim_results dkim;
 	struct mailauth_dmarc_outcome dmarc;
 };
 
-void mailauth_verify_message(const struct mailauth_dns *dns,
-			     const struct mailauth_request *req, struct mailauth_result *r);
+void mailauth_verify_message(const struct mailauth_dns *dns, const struct mailauth_request *req,
+			     struct mailauth_result *r);
 
 /* Append "Authentication-Results: authserv_id; ...\r\n" (RFC 8601) to out. */
 void mailauth_result_header(const struct mailauth_result *r, const char *authserv_id,
@@ -309,8 +308,8 @@ int mailauth_keys_dns_records(const char *data_dir, const char *domain, const ch
 			      struct buf *out);
 /* Call cb for each (domain, selector, has_rsa, has_ed25519, active). */
 int mailauth_keys_list(const char *data_dir,
-		       void (*cb)(void *ctx, const char *domain, const char *selector,
-				  bool rsa, bool ed25519, bool active),
+		       void (*cb)(void *ctx, const char *domain, const char *selector, bool rsa,
+				  bool ed25519, bool active),
 		       void *ctx);
 
 /* --- the daemon's handle: signing and the verification pool ------------------- */

@@ -84,7 +84,7 @@ static void toks_add(struct toks *t, enum tok_type type, const char *start, size
 		t->cap = t->cap ? t->cap * 2 : 32;
 		t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
 	}
-	t->v[t->n++] = (struct tok){ type, start, len, NULL, 0 };
+	t->v[t->n++] = (struct tok){type, start, len, NULL, 0};
 }
 
 /* Skip a comment starting at s[p] == '('; returns the index after it. */
@@ -193,8 +193,8 @@ struct addr_out {
 	size_t count;
 };
 
-static void emit_address(struct addr_out *o, struct buf *name, const char *adl,
-			 struct buf *local, struct buf *domain)
+static void emit_address(struct addr_out *o, struct buf *name, const char *adl, struct buf *local,
+			 struct buf *domain)
 {
 	buf_append_str(o->out, "(");
 	mime_imap_nstring(o->out, name->len > 0 ? buf_cstr(name) : NULL);
@@ -226,8 +226,7 @@ static size_t skip_to_separator(const struct tok *v, size_t i)
 }
 
 /* "<" [route ":"] local ["@" domain] ">" with the name already collected. */
-static size_t parse_angle(struct addr_out *o, const struct tok *v, size_t i,
-			  struct buf *name)
+static size_t parse_angle(struct addr_out *o, const struct tok *v, size_t i, struct buf *name)
 {
 	struct buf adl, local, domain;
 	buf_init(&adl);
@@ -303,8 +302,7 @@ static void group_end(struct addr_out *o)
 }
 
 /* One element of the list at i; returns the index after it. */
-static size_t parse_element(struct addr_out *o, const struct tok *v, size_t i,
-			    bool *in_group)
+static size_t parse_element(struct addr_out *o, const struct tok *v, size_t i, bool *in_group)
 {
 	size_t e = words_end(v, i);
 	if (tok_is(&v[e], ':')) {
@@ -330,8 +328,8 @@ static size_t parse_element(struct addr_out *o, const struct tok *v, size_t i,
 
 size_t mime_imap_address_list(struct buf *out, const char *value)
 {
-	struct toks t = { 0 };
-	struct addr_out o = { out, 0 };
+	struct toks t = {0};
+	struct addr_out o = {out, 0};
 	bool in_group = false;
 	tokenize(value, &t);
 	size_t mark = out->len;
@@ -436,8 +434,7 @@ static bool domain_valid(const char *d, int utf8)
 			continue;
 		}
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || (c >= 0x80 && utf8) ||
-			  (c == '-' && label > 0);
+			(c >= '0' && c <= '9') || (c >= 0x80 && utf8) || (c == '-' && label > 0);
 		if (!ok)
 			return false;
 		label++;

@@ -33,7 +33,7 @@ static void headers_add(struct mime_headers *h, const char *name, size_t name_le
 		h->cap = h->cap ? h->cap * 2 : 16;
 		h->fields = xrealloc(h->fields, h->cap * sizeof(*h->fields));
 	}
-	h->fields[h->count++] = (struct mime_field){ name, name_len, value, value_len };
+	h->fields[h->count++] = (struct mime_field){name, name_len, value, value_len};
 }
 
 /*

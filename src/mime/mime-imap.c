@@ -49,8 +49,7 @@ void mime_imap_nstring(struct buf *out, const char *s)
 }
 
 /* Write the header field name as an nstring; NIL when absent. */
-static void header_nstring(struct buf *out, const struct mime_headers *h,
-			   const char *name)
+static void header_nstring(struct buf *out, const struct mime_headers *h, const char *name)
 {
 	char *v = mime_headers_get(h, name);
 	mime_imap_nstring(out, v);
@@ -62,8 +61,7 @@ static void header_nstring(struct buf *out, const struct mime_headers *h,
  * when the field is absent or holds no address, so the caller can apply
  * the Sender/Reply-To default.
  */
-static bool header_addresses(struct buf *out, const struct mime_headers *h,
-			     const char *name)
+static bool header_addresses(struct buf *out, const struct mime_headers *h, const char *name)
 {
 	char *v = mime_headers_get(h, name);
 	if (v == NULL)
@@ -93,7 +91,7 @@ void mime_imap_envelope(struct buf *out, const struct mime_headers *h)
 	buf_append(out, from.data, from.len);
 
 	/* RFC 3501: absent or empty Sender / Reply-To take From's value */
-	static const char *const defaulted[] = { "Sender", "Reply-To" };
+	static const char *const defaulted[] = {"Sender", "Reply-To"};
 	for (size_t i = 0; i < 2; i++) {
 		buf_append_str(out, " ");
 		if (!header_addresses(out, h, defaulted[i]))
@@ -101,7 +99,7 @@ void mime_imap_envelope(struct buf *out, const struct mime_headers *h)
 	}
 	buf_deinit(&from);
 
-	static const char *const lists[] = { "To", "Cc", "Bcc" };
+	static const char *const lists[] = {"To", "Cc", "Bcc"};
 	for (size_t i = 0; i < 3; i++) {
 		buf_append_str(out, " ");
 		if (!header_addresses(out, h, lists[i]))

@@ -105,8 +105,8 @@ static GMimeContentType *part_content_type(const struct mime_headers *h, bool di
 	if (v != NULL && content_type_valid(v))
 		ct = g_mime_content_type_parse(NULL, v);
 	else
-		ct = g_mime_content_type_parse(NULL, digest ? "message/rfc822"
-						     : "text/plain; charset=us-ascii");
+		ct = g_mime_content_type_parse(
+			NULL, digest ? "message/rfc822" : "text/plain; charset=us-ascii");
 	free(v);
 	if (ct == NULL) /* not expected from GMime, but never crash on it */
 		ct = g_mime_content_type_new("text", "plain");
@@ -186,8 +186,7 @@ static void write_language(struct buf *out, const struct mime_headers *h)
 	free(v);
 }
 
-static void write_header_nstring(struct buf *out, const struct mime_headers *h,
-				 const char *name)
+static void write_header_nstring(struct buf *out, const struct mime_headers *h, const char *name)
 {
 	char *v = mime_headers_get(h, name);
 	mime_imap_nstring(out, v);
@@ -233,8 +232,8 @@ static void write_empty_part(struct walk *w)
  * If a delimiter line for boundary starts at p, return true with *close
  * set for the close delimiter and *next at the following line.
  */
-static bool delimiter_at(const char *base, size_t p, size_t end, const char *boundary,
-			 size_t blen, bool *close, size_t *next)
+static bool delimiter_at(const char *base, size_t p, size_t end, const char *boundary, size_t blen,
+			 bool *close, size_t *next)
 {
 	if (end - p < blen + 2 || base[p] != '-' || base[p + 1] != '-' ||
 	    memcmp(base + p + 2, boundary, blen) != 0)
@@ -264,8 +263,8 @@ static size_t part_end_before(const char *base, size_t part_start, size_t delim)
 }
 
 /* The children of a multipart body [start, end); returns how many. */
-static unsigned walk_children(struct walk *w, size_t start, size_t end,
-			      const char *boundary, bool digest, int depth)
+static unsigned walk_children(struct walk *w, size_t start, size_t end, const char *boundary,
+			      bool digest, int depth)
 {
 	size_t blen = strlen(boundary);
 	unsigned n = 0;
@@ -298,16 +297,14 @@ static unsigned walk_children(struct walk *w, size_t start, size_t end,
 	return n;
 }
 
-static void walk_multipart(struct walk *w, const struct mime_headers *h,
-			   GMimeContentType *ct, const char *subtype, size_t body,
-			   size_t end, int depth)
+static void walk_multipart(struct walk *w, const struct mime_headers *h, GMimeContentType *ct,
+			   const char *subtype, size_t body, size_t end, int depth)
 {
 	const char *boundary = g_mime_content_type_get_parameter(ct, "boundary");
 	out_both(w, "(");
 	unsigned n = 0;
 	if (boundary != NULL && *boundary != '\0' && strlen(boundary) <= MIME_MAX_BOUNDARY)
-		n = walk_children(w, body, end, boundary, strcmp(subtype, "digest") == 0,
-				  depth);
+		n = walk_children(w, body, end, boundary, strcmp(subtype, "digest") == 0, depth);
 	if (n == 0)
 		write_empty_part(w);
 	out_both(w, " ");
@@ -319,10 +316,10 @@ static void walk_multipart(struct walk *w, const struct mime_headers *h,
 }
 
 /* body-fields: params id description encoding size. */
-static void write_body_fields(struct walk *w, const struct mime_headers *h,
-			      GMimeContentType *ct, size_t size)
+static void write_body_fields(struct walk *w, const struct mime_headers *h, GMimeContentType *ct,
+			      size_t size)
 {
-	struct buf *outs[2] = { w->bs, w->body };
+	struct buf *outs[2] = {w->bs, w->body};
 	char *enc = part_encoding(h);
 	for (int i = 0; i < 2; i++) {
 		struct buf *out = outs[i];
@@ -353,12 +350,11 @@ static void walk_message_body(struct walk *w, size_t body, size_t end, int depth
 }
 
 static void walk_leaf(struct walk *w, const struct mime_headers *h, GMimeContentType *ct,
-		      const char *type, const char *subtype, size_t body, size_t end,
-		      int depth)
+		      const char *type, const char *subtype, size_t body, size_t end, int depth)
 {
 	bool is_msg = strcmp(type, "message") == 0 &&
-		      (strcmp(subtype, "rfc822") == 0 || strcmp(subtype, "global") == 0) &&
-		      depth < MIME_MAX_DEPTH;
+		(strcmp(subtype, "rfc822") == 0 || strcmp(subtype, "global") == 0) &&
+		depth < MIME_MAX_DEPTH;
 	out_both(w, "(");
 	out_both_string(w, type);
 	out_both(w, " ");
@@ -391,8 +387,8 @@ static void walk_part(struct walk *w, size_t start, size_t end, bool digest, int
 		walk_multipart(w, &h, ct, subtype, body, end, depth);
 	else
 		walk_leaf(w, &h, ct, strcmp(type, "multipart") == 0 ? "application" : type,
-			  strcmp(type, "multipart") == 0 ? "octet-stream" : subtype, body,
-			  end, depth);
+			  strcmp(type, "multipart") == 0 ? "octet-stream" : subtype, body, end,
+			  depth);
 	free(type);
 	free(subtype);
 	g_object_unref(ct);
@@ -450,8 +446,8 @@ static void decode_fields(const struct mime_headers *h, struct mime_parsed *r)
 	r->subject = decode_text(v);
 	free(v);
 
-	static const char *const names[] = { "From", "To", "Cc" };
-	char **dest[] = { &r->from, &r->to, &r->cc };
+	static const char *const names[] = {"From", "To", "Cc"};
+	char **dest[] = {&r->from, &r->to, &r->cc};
 	for (size_t i = 0; i < 3; i++) {
 		v = mime_headers_get(h, names[i]);
 		*dest[i] = decode_addresses(v);
@@ -487,7 +483,7 @@ int mime_parse(const char *data, size_t len, struct mime_parsed *r)
 	decode_fields(&h, r);
 	mime_headers_free(&h);
 
-	struct walk w = { data != NULL ? data : "", &bs, &body, 0 };
+	struct walk w = {data != NULL ? data : "", &bs, &body, 0};
 	walk_part(&w, 0, len, false, 0);
 
 	r->envelope = xstrdup(buf_cstr(&env));
@@ -569,8 +565,8 @@ static void loc_parse(const char *base, const struct loc_entity *e, struct loc_i
  * walk_children. A multipart without any child is shown with one empty
  * text/plain part: its child 1 is an empty range at the end.
  */
-static bool loc_child(const char *base, size_t start, size_t end, const char *boundary,
-		      unsigned n, size_t *cs, size_t *ce)
+static bool loc_child(const char *base, size_t start, size_t end, const char *boundary, unsigned n,
+		      size_t *cs, size_t *ce)
 {
 	size_t blen = boundary != NULL ? strlen(boundary) : 0;
 	unsigned count = 0;
@@ -620,21 +616,21 @@ static bool loc_step(const char *base, struct loc_entity *e, const struct loc_in
 	if (li->kind == MIME_PART_MULTIPART) {
 		if (!loc_child(base, li->body, e->end, li->boundary, n, &cs, &ce))
 			return false;
-		*e = (struct loc_entity){ cs, ce, e->depth + 1, li->digest_children };
+		*e = (struct loc_entity){cs, ce, e->depth + 1, li->digest_children};
 		return true;
 	}
 	if (root) /* a message whose body is one part: part 1 is that body */
 		return n == 1;
 	if (li->kind != MIME_PART_MESSAGE)
 		return false;
-	struct loc_entity inner = { li->body, e->end, e->depth + 1, false };
+	struct loc_entity inner = {li->body, e->end, e->depth + 1, false};
 	struct loc_info ii;
 	loc_parse(base, &inner, &ii);
 	bool ok;
 	if (ii.kind == MIME_PART_MULTIPART) {
 		ok = loc_child(base, ii.body, inner.end, ii.boundary, n, &cs, &ce);
 		if (ok)
-			*e = (struct loc_entity){ cs, ce, inner.depth + 1, ii.digest_children };
+			*e = (struct loc_entity){cs, ce, inner.depth + 1, ii.digest_children};
 	} else {
 		ok = n == 1;
 		*e = inner;
@@ -650,7 +646,7 @@ int mime_part_locate(const char *data, size_t len, const unsigned *path, size_t 
 	if (data == NULL)
 		len = 0;
 	const char *base = data != NULL ? data : "";
-	struct loc_entity e = { 0, len, 0, false };
+	struct loc_entity e = {0, len, 0, false};
 	bool msg_root = true;
 	for (size_t i = 0;; i++) {
 		struct loc_info li;
@@ -668,8 +664,8 @@ int mime_part_locate(const char *data, size_t len, const unsigned *path, size_t 
 			if (r->kind == MIME_PART_MESSAGE) {
 				struct mime_headers h;
 				r->msg_body = r->body_start +
-					      mime_headers_parse(base + r->body_start,
-								 r->end - r->body_start, &h);
+					mime_headers_parse(base + r->body_start,
+							   r->end - r->body_start, &h);
 				mime_headers_free(&h);
 			}
 			free(li.boundary);

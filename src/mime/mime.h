@@ -23,8 +23,8 @@ struct mime_parsed {
 	char *to;
 	char *cc;
 	char *message_id;
-	time_t date;         /* from Date:, 0 when absent or invalid */
-	unsigned n_parts;    /* leaf parts, for sanity checks */
+	time_t date;      /* from Date:, 0 when absent or invalid */
+	unsigned n_parts; /* leaf parts, for sanity checks */
 };
 
 /* Once per process, before any thread parses (GMime global state). */

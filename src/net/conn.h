@@ -17,12 +17,12 @@ struct server_ctx;
 
 /* Facts about one connection that an engine may need. */
 struct conn_info {
-	const char *peer_ip;     /* textual address of the client */
-	bool peer_loopback;      /* 127.0.0.0/8 or ::1 */
-	bool tls;                /* true once the stream is encrypted */
-	bool tls_available;      /* a certificate is loaded: STARTTLS may be offered */
-	const char *session_id;  /* short random id used in every log line */
-	const char *listener;    /* listener kind: "smtp", "submission", ... */
+	const char *peer_ip;    /* textual address of the client */
+	bool peer_loopback;     /* 127.0.0.0/8 or ::1 */
+	bool tls;               /* true once the stream is encrypted */
+	bool tls_available;     /* a certificate is loaded: STARTTLS may be offered */
+	const char *session_id; /* short random id used in every log line */
+	const char *listener;   /* listener kind: "smtp", "submission", ... */
 };
 
 enum conn_result {
@@ -63,8 +63,7 @@ struct conn_proto {
 	 * Create a session and queue its greeting in out. info stays valid
 	 * (and is updated in place, e.g. info->tls) for the session's life.
 	 */
-	void *(*open)(struct server_ctx *ctx, const struct conn_info *info,
-		      struct buf *out);
+	void *(*open)(struct server_ctx *ctx, const struct conn_info *info, struct buf *out);
 	/*
 	 * Handle as many complete commands in `in` as possible, consuming
 	 * them. Called again when more bytes arrive. The engine enforces

@@ -32,9 +32,9 @@
 #include <zlib.h>
 
 #define CONN_READ_CHUNK 16384
-#define CONN_IN_MAX (1024 * 1024)   /* stop reading until the engine consumes */
-#define CONN_OUT_LOW (64 * 1024)    /* resume a streaming engine below this */
-#define CONN_HANDSHAKE_TIMEOUT 30   /* seconds */
+#define CONN_IN_MAX (1024 * 1024) /* stop reading until the engine consumes */
+#define CONN_OUT_LOW (64 * 1024)  /* resume a streaming engine below this */
+#define CONN_HANDSHAKE_TIMEOUT 30 /* seconds */
 
 enum conn_state { CS_HANDSHAKE, CS_OPEN, CS_CLOSING };
 
@@ -51,17 +51,17 @@ struct conn {
 	struct conn_info info;
 	char peer_ip[INET6_ADDRSTRLEN];
 	char sid[13];
-	bool more;          /* engine is streaming: call resume when drained */
-	bool starttls;      /* upgrade once the output is flushed */
-	bool close_after;   /* close once the output is flushed */
+	bool more;        /* engine is streaming: call resume when drained */
+	bool starttls;    /* upgrade once the output is flushed */
+	bool close_after; /* close once the output is flushed */
 	bool ssl_want_write;
 	bool limit_held;
-	bool compress;      /* start DEFLATE once the output is flushed */
-	bool waiting;       /* CONN_WAIT: resume on the tick */
+	bool compress; /* start DEFLATE once the output is flushed */
+	bool waiting;  /* CONN_WAIT: resume on the tick */
 	z_stream *zin, *zout;
-	struct buf raw;     /* compressed input not yet inflated */
+	struct buf raw;      /* compressed input not yet inflated */
 	struct buf zout_buf; /* compressed output not yet sent */
-	uint32_t events;    /* current epoll interest */
+	uint32_t events;     /* current epoll interest */
 	int64_t last_active;
 };
 
@@ -113,8 +113,7 @@ static void conn_update_events(struct conn *c)
 		ev = c->ssl_want_write ? EPOLLOUT : EPOLLIN;
 	} else {
 		bool paused = c->more || c->starttls || c->compress || c->waiting ||
-			      c->close_after || c->in.len >= CONN_IN_MAX ||
-			      c->raw.len >= CONN_IN_MAX;
+			c->close_after || c->in.len >= CONN_IN_MAX || c->raw.len >= CONN_IN_MAX;
 		if (!paused)
 			ev |= EPOLLIN;
 		if (conn_pending_out(c) > 0 || c->ssl_want_write)
@@ -157,7 +156,8 @@ static int conn_flush(struct conn *c)
 		c->ssl_want_write = false;
 		if (c->ssl != NULL) {
 			ERR_clear_error();
-			int r = SSL_write(c->ssl, b->data, (int)(b->len > INT32_MAX ? INT32_MAX : b->len));
+			int r = SSL_write(c->ssl, b->data,
+					  (int)(b->len > INT32_MAX ? INT32_MAX : b->len));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
@@ -207,8 +207,8 @@ static int conn_start_compress(struct conn *c)
 	c->zin = xcalloc(1, sizeof(*c->zin));
 	c->zout = xcalloc(1, sizeof(*c->zout));
 	if (inflateInit2(c->zin, -15) != Z_OK ||
-	    deflateInit2(c->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
+	    deflateInit2(c->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+		    Z_OK)
 		return -1;
 	/* Whatever followed the command is already compressed. */
 	buf_append(&c->raw, c->in.data, c->in.len);
@@ -329,8 +329,8 @@ static int conn_progress(struct conn *c)
 		size_t before = c->in.len;
 		size_t out_before = c->out.len;
 		conn_apply(c, c->proto->input(c->session, &c->in, &c->out));
-		if (c->in.len == before && c->out.len == out_before && !c->more &&
-		    !c->starttls && !c->compress && !c->waiting && !c->close_after)
+		if (c->in.len == before && c->out.len == out_before && !c->more && !c->starttls &&
+		    !c->compress && !c->waiting && !c->close_after)
 			break; /* engine needs more bytes */
 	}
 	conn_update_events(c);
@@ -397,8 +397,7 @@ void conn_event(struct conn *c, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (!(c->more || c->starttls || c->compress || c->waiting ||
-		      c->close_after)) {
+		if (!(c->more || c->starttls || c->compress || c->waiting || c->close_after)) {
 			int r = conn_read(c);
 			if (r < 0) {
 				conn_destroy(c, "eof");
@@ -440,7 +439,7 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 void conn_accept(struct worker *w, struct listener *l)
 {
 	for (int i = 0; i < 64 && !w->stopping; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = {0};
 		socklen_t sslen = sizeof(ss);
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -455,9 +454,11 @@ void conn_accept(struct worker *w, struct listener *l)
 		buf_init(&c->in);
 		buf_init(&c->out);
 		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer_ip, sizeof(c->peer_ip));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer_ip,
+				  sizeof(c->peer_ip));
 		else
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer_ip, sizeof(c->peer_ip));
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer_ip,
+				  sizeof(c->peer_ip));
 		random_token(c->sid, 12);
 		c->info.peer_ip = c->peer_ip;
 		c->info.peer_loopback = is_loopback(&ss);
@@ -475,8 +476,8 @@ void conn_accept(struct worker *w, struct listener *l)
 		c->events = EPOLLIN;
 		struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e);
-		log_info("connect", "session=%s ip=%s listener=%s worker=%d", c->sid,
-			 c->peer_ip, c->info.listener, w->id);
+		log_info("connect", "session=%s ip=%s listener=%s worker=%d", c->sid, c->peer_ip,
+			 c->info.listener, w->id);
 		if (w->n_conns > cfg->max_connections) {
 			static const char busy[] = "421 too many connections\r\n";
 			send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
@@ -523,16 +524,15 @@ void conn_tick(struct worker *w, int64_t now_ms)
 	for (struct conn *c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == CS_OPEN && c->session != NULL && c->proto->poll != NULL &&
-		    !c->waiting &&
-		    !(c->more || c->starttls || c->close_after)) {
+		    !c->waiting && !(c->more || c->starttls || c->close_after)) {
 			size_t before = c->out.len;
 			conn_apply(c, c->proto->poll(c->session, &c->out));
 			if ((c->out.len != before || c->close_after) && conn_progress(c) < 0)
 				continue;
 		}
 		int limit = c->state == CS_HANDSHAKE || c->session == NULL
-				    ? CONN_HANDSHAKE_TIMEOUT
-				    : c->proto->idle_timeout(c->session);
+			? CONN_HANDSHAKE_TIMEOUT
+			: c->proto->idle_timeout(c->session);
 		if (now_ms - c->last_active < (int64_t)limit * 1000)
 			continue;
 		if (c->state == CS_OPEN && c->session != NULL && !c->close_after) {
@@ -550,8 +550,9 @@ void conn_close_all(struct worker *w)
 {
 	/* Handlers run to completion, so no transaction is half-done here:
 	 * say goodbye where the protocol has one and close. */
-	while (w->conns != NULL) {
-		struct conn *c = w->conns;
+	struct conn *next;
+	for (struct conn *c = w->conns; c != NULL; c = next) {
+		next = c->next;
 		if (c->state == CS_OPEN && c->session != NULL) {
 			c->proto->timeout(c->session, &c->out);
 			conn_flush(c);

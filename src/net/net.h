@@ -37,8 +37,7 @@ int net_server_create(const struct config *cfg,
  * Start the workers and block until net_server_stop. Returns 0 when
  * stopped cleanly, -1 if a worker could not start.
  */
-int net_server_run(struct net_server *server, const struct net_worker_hooks *hooks,
-		   char **error_r);
+int net_server_run(struct net_server *server, const struct net_worker_hooks *hooks, char **error_r);
 /* Async-signal-safe: ask every loop to stop (connections get a goodbye). */
 void net_server_stop(struct net_server *server);
 void net_server_destroy(struct net_server **server);
@@ -53,7 +52,7 @@ SSL_CTX *net_tls_server_ctx(const char *cert, const char *key, char **error_r);
  * hostname, localhost, 127.0.0.1, ::1) to cert_path and its key (mode
  * 0600) to key_path. Returns 0 or -1.
  */
-int net_tls_make_self_signed(const char *hostname, const char *cert_path,
-			     const char *key_path, char **error_r);
+int net_tls_make_self_signed(const char *hostname, const char *cert_path, const char *key_path,
+			     char **error_r);
 
 #endif

@@ -52,8 +52,8 @@ static int bind_one(const struct config_listener *cl, int *port_r, char **error_
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 1024) < 0) {
 		*error_r = xasprintf("listen.%s: cannot bind %s port %d: %s",
-				     config_listener_kind_name(cl->kind), cl->address,
-				     cl->port, strerror(errno));
+				     config_listener_kind_name(cl->kind), cl->address, cl->port,
+				     strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -94,8 +94,8 @@ int net_server_create(const struct config *cfg,
 			return -1;
 		}
 		s->n_listeners++;
-		log_info("listen", "kind=%s addr=%s port=%d",
-			 config_listener_kind_name(cl->kind), cl->address, l->port);
+		log_info("listen", "kind=%s addr=%s port=%d", config_listener_kind_name(cl->kind),
+			 cl->address, l->port);
 	}
 	*server_r = s;
 	return 0;
@@ -136,9 +136,8 @@ static void *worker_main(void *arg)
 				ssize_t r = read(w->ctx.wake_fd, &count, sizeof(count));
 				(void)r;
 				conn_resume_waiting(w, time_now_ms());
-			}
-			else if (v >= EP_LISTENER_BASE &&
-				 v < EP_LISTENER_BASE + CONFIG_MAX_LISTENERS)
+			} else if (v >= EP_LISTENER_BASE &&
+				   v < EP_LISTENER_BASE + CONFIG_MAX_LISTENERS)
 				conn_accept(w, &s->listeners[v - EP_LISTENER_BASE]);
 			else
 				conn_event((struct conn *)evs[i].data.ptr, evs[i].events);
@@ -182,8 +181,7 @@ static int worker_setup(struct worker *w, char **error_r)
 	return 0;
 }
 
-int net_server_run(struct net_server *s, const struct net_worker_hooks *hooks,
-		   char **error_r)
+int net_server_run(struct net_server *s, const struct net_worker_hooks *hooks, char **error_r)
 {
 	int n = s->cfg->workers;
 	if (n <= 0) {

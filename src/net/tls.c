@@ -32,12 +32,13 @@ SSL_CTX *net_tls_server_ctx(const char *cert, const char *key, char **error_r)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx,
+			    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+				    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!DSS");
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_mode(ctx,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				 SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		*error_r = ssl_error(cert);
 		SSL_CTX_free(ctx);
@@ -94,8 +95,8 @@ static int write_cert(FILE *f, void *x)
 	return PEM_write_X509(f, x);
 }
 
-int net_tls_make_self_signed(const char *hostname, const char *cert_path,
-			     const char *key_path, char **error_r)
+int net_tls_make_self_signed(const char *hostname, const char *cert_path, const char *key_path,
+			     char **error_r)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *x = X509_new();
@@ -115,8 +116,8 @@ int net_tls_make_self_signed(const char *hostname, const char *cert_path,
 	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
 	X509_set_pubkey(x, key);
 	X509_NAME *name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-				   (const unsigned char *)hostname, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)hostname, -1,
+				   -1, 0);
 	X509_set_issuer_name(x, name);
 	if (add_san(x, hostname) < 0 || X509_sign(x, key, EVP_sha256()) == 0) {
 		*error_r = ssl_error("certificate");

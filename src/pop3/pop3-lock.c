@@ -43,8 +43,7 @@ int pop3_lock_acquire(int64_t account_id)
 			lock_cap = lock_cap ? lock_cap * 2 : 64;
 			lock_ids = xrealloc(lock_ids, lock_cap * sizeof(*lock_ids));
 		}
-		memmove(lock_ids + i + 1, lock_ids + i,
-			(lock_n - i) * sizeof(*lock_ids));
+		memmove(lock_ids + i + 1, lock_ids + i, (lock_n - i) * sizeof(*lock_ids));
 		lock_ids[i] = account_id;
 		lock_n++;
 	}
@@ -58,8 +57,7 @@ void pop3_lock_release(int64_t account_id)
 	pthread_mutex_lock(&lock_mutex);
 	size_t i = lock_find(account_id, &found);
 	if (found) {
-		memmove(lock_ids + i, lock_ids + i + 1,
-			(lock_n - i - 1) * sizeof(*lock_ids));
+		memmove(lock_ids + i, lock_ids + i + 1, (lock_n - i - 1) * sizeof(*lock_ids));
 		lock_n--;
 	}
 	pthread_mutex_unlock(&lock_mutex);

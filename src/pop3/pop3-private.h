@@ -62,22 +62,20 @@ struct pop3_hooks {
 	 * Check user/password and, on success, lock the account's maildrop
 	 * (the lock is the hooks' to release when the session closes).
 	 */
-	enum pop3_login_result (*login)(void *ctx, const char *user,
-					const char *password);
+	enum pop3_login_result (*login)(void *ctx, const char *user, const char *password);
 	/*
 	 * Load the maildrop after a successful login: messages in UID
 	 * order in a malloc'd array that the engine frees. Returns 0 or -1.
 	 */
-	int (*list)(void *ctx, uint32_t *uidvalidity_r,
-		    struct pop3_maildrop_msg **msgs_r, size_t *n_r);
+	int (*list)(void *ctx, uint32_t *uidvalidity_r, struct pop3_maildrop_msg **msgs_r,
+		    size_t *n_r);
 	/* Open one message's content read-only: an fd the engine closes, or -1. */
 	int (*open_blob)(void *ctx, uint32_t uid);
 	/*
 	 * Remove these messages (UIDs) in one transaction, all or none.
 	 * Returns 0, or -1 with a message in *error_r.
 	 */
-	int (*expunge)(void *ctx, const uint32_t *uids, size_t n,
-		       const char **error_r);
+	int (*expunge)(void *ctx, const uint32_t *uids, size_t n, const char **error_r);
 };
 
 /*
@@ -101,8 +99,7 @@ void pop3_session_destroy(struct pop3_session **s);
  * to STLS (nothing after the STLS line is consumed), CONN_CLOSE after QUIT
  * or too many errors.
  */
-enum conn_result pop3_session_input(struct pop3_session *s, struct buf *in,
-				    struct buf *out);
+enum conn_result pop3_session_input(struct pop3_session *s, struct buf *in, struct buf *out);
 /* Produce the next slice (about POP3_STREAM_SLICE bytes) of a stream. */
 enum conn_result pop3_session_resume(struct pop3_session *s, struct buf *out);
 /* The TLS handshake after STLS succeeded: the session is now encrypted. */

@@ -29,13 +29,12 @@ struct pop3_service {
 	size_t n_msgs;
 };
 
-static enum pop3_login_result svc_login(void *ctx, const char *user,
-					const char *password)
+static enum pop3_login_result svc_login(void *ctx, const char *user, const char *password)
 {
 	struct pop3_service *svc = ctx;
 	struct store_account account;
-	enum auth_result r = auth_login(svc->ctx->store, svc->info->peer_ip, user,
-					password, &account);
+	enum auth_result r =
+		auth_login(svc->ctx->store, svc->info->peer_ip, user, password, &account);
 	explicit_bzero(account.password_hash, sizeof(account.password_hash));
 	if (r == AUTH_FAILED)
 		return POP3_LOGIN_FAILED;
@@ -51,8 +50,8 @@ static enum pop3_login_result svc_login(void *ctx, const char *user,
 	return POP3_LOGIN_OK;
 }
 
-static int svc_list(void *ctx, uint32_t *uidvalidity_r,
-		    struct pop3_maildrop_msg **msgs_r, size_t *n_r)
+static int svc_list(void *ctx, uint32_t *uidvalidity_r, struct pop3_maildrop_msg **msgs_r,
+		    size_t *n_r)
 {
 	struct pop3_service *svc = ctx;
 	struct store_mailbox mailbox;
@@ -61,8 +60,7 @@ static int svc_list(void *ctx, uint32_t *uidvalidity_r,
 	free(svc->msgs);
 	svc->msgs = NULL;
 	svc->n_msgs = 0;
-	if (store_message_list(svc->ctx->store, mailbox.id, &svc->msgs,
-			       &svc->n_msgs) < 0)
+	if (store_message_list(svc->ctx->store, mailbox.id, &svc->msgs, &svc->n_msgs) < 0)
 		return -1;
 	svc->mailbox_id = mailbox.id;
 	struct pop3_maildrop_msg *list = xcalloc(svc->n_msgs, sizeof(*list));
@@ -92,12 +90,10 @@ static int svc_open_blob(void *ctx, uint32_t uid)
 	return store_blob_open(svc->ctx->store, svc->msgs[lo].blob_id);
 }
 
-static int svc_expunge(void *ctx, const uint32_t *uids, size_t n,
-		       const char **error_r)
+static int svc_expunge(void *ctx, const uint32_t *uids, size_t n, const char **error_r)
 {
 	struct pop3_service *svc = ctx;
-	return store_message_expunge(svc->ctx->store, svc->mailbox_id, uids, n,
-				     error_r);
+	return store_message_expunge(svc->ctx->store, svc->mailbox_id, uids, n, error_r);
 }
 
 static const struct pop3_hooks svc_hooks = {
@@ -107,8 +103,7 @@ static const struct pop3_hooks svc_hooks = {
 	.expunge = svc_expunge,
 };
 
-static void *pop3_open(struct server_ctx *ctx, const struct conn_info *info,
-		       struct buf *out)
+static void *pop3_open(struct server_ctx *ctx, const struct conn_info *info, struct buf *out)
 {
 	struct pop3_service *svc = xcalloc(1, sizeof(*svc));
 	svc->ctx = ctx;

@@ -77,8 +77,8 @@ struct pop3_command {
 	unsigned states; /* bit mask of 1 << enum pop3_state */
 	unsigned min_args, max_args;
 	bool rest_is_arg; /* PASS: the rest of the line is one argument */
-	enum conn_result (*handler)(struct pop3_session *s, char **args,
-				    unsigned n_args, struct buf *out);
+	enum conn_result (*handler)(struct pop3_session *s, char **args, unsigned n_args,
+				    struct buf *out);
 };
 
 #define ST_AUTH (1u << POP3_STATE_AUTHORIZATION)
@@ -117,11 +117,9 @@ static enum conn_result pop3_ok(struct buf *out, const char *fmt, ...)
 }
 
 /* Every -ERR counts toward POP3_MAX_ERRORS (checked after each line). */
-static enum conn_result pop3_err(struct pop3_session *s, struct buf *out,
-				 const char *fmt, ...)
+static enum conn_result pop3_err(struct pop3_session *s, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static enum conn_result pop3_err(struct pop3_session *s, struct buf *out,
-				 const char *fmt, ...)
+static enum conn_result pop3_err(struct pop3_session *s, struct buf *out, const char *fmt, ...)
 {
 	va_list ap;
 	buf_append_str(out, "-ERR ");
@@ -138,8 +136,7 @@ static bool pop3_auth_allowed(const struct pop3_session *s)
 	return config_auth_allowed(s->config, s->tls, s->peer_loopback);
 }
 
-static void pop3_maildrop_totals(const struct pop3_session *s, size_t *count_r,
-				 uint64_t *size_r)
+static void pop3_maildrop_totals(const struct pop3_session *s, size_t *count_r, uint64_t *size_r)
 {
 	size_t count = 0;
 	uint64_t size = 0;
@@ -189,8 +186,7 @@ static bool pop3_stream_line_end(struct pop3_stream *st)
  * stored bare LF included). Writes straight into out: each input byte
  * gives at most two output bytes. Returns true when TOP is satisfied.
  */
-static bool pop3_stream_bytes(struct pop3_stream *st, const char *p, size_t n,
-			      struct buf *out)
+static bool pop3_stream_bytes(struct pop3_stream *st, const char *p, size_t n, struct buf *out)
 {
 	buf_reserve(out, 2 * n + 4);
 	char *o = out->data + out->len;
@@ -264,15 +260,13 @@ static enum conn_result pop3_stream_run(struct pop3_session *s, struct buf *out)
 	return CONN_MORE;
 }
 
-static enum conn_result pop3_stream_start(struct pop3_session *s, size_t idx,
-					  bool limited, uint64_t lines,
-					  struct buf *out)
+static enum conn_result pop3_stream_start(struct pop3_session *s, size_t idx, bool limited,
+					  uint64_t lines, struct buf *out)
 {
 	const struct pop3_msg *m = &s->msgs[idx];
 	int fd = s->hooks->open_blob(s->ctx, m->uid);
 	if (fd < 0) {
-		log_error("pop3.blob_error", "session=%s uid=%" PRIu32,
-			  s->session_id, m->uid);
+		log_error("pop3.blob_error", "session=%s uid=%" PRIu32, s->session_id, m->uid);
 		return pop3_err(s, out, "[SYS/TEMP] cannot read message %zu", idx + 1);
 	}
 	if (limited)
@@ -280,8 +274,8 @@ static enum conn_result pop3_stream_start(struct pop3_session *s, size_t idx,
 	else
 		pop3_ok(out, "%" PRIu64 " octets", m->size);
 	log_info(limited ? "pop3.top" : "pop3.retr",
-		 "session=%s msg=%zu uid=%" PRIu32 " size=%" PRIu64, s->session_id,
-		 idx + 1, m->uid, m->size);
+		 "session=%s msg=%zu uid=%" PRIu32 " size=%" PRIu64, s->session_id, idx + 1, m->uid,
+		 m->size);
 	s->stream = (struct pop3_stream){
 		.fd = fd,
 		.uid = m->uid,
@@ -319,8 +313,7 @@ static int pop3_parse_u64(const char *arg, uint64_t *value_r)
  * Resolve a message-number argument to an index of a message not marked
  * deleted. Returns 0, or -1 with the -ERR already queued.
  */
-static int pop3_msg_arg(struct pop3_session *s, const char *arg,
-			struct buf *out, size_t *idx_r)
+static int pop3_msg_arg(struct pop3_session *s, const char *arg, struct buf *out, size_t *idx_r)
 {
 	uint64_t n;
 	if (pop3_parse_u64(arg, &n) < 0) {
@@ -372,9 +365,8 @@ static enum conn_result pop3_open_maildrop(struct pop3_session *s, struct buf *o
 }
 
 /* The common end of USER/PASS and AUTH PLAIN. */
-static enum conn_result pop3_login(struct pop3_session *s, const char *user,
-				   const char *password, const char *mech,
-				   struct buf *out)
+static enum conn_result pop3_login(struct pop3_session *s, const char *user, const char *password,
+				   const char *mech, struct buf *out)
 {
 	char safe[128];
 	str_sanitize(safe, sizeof(safe), user, strlen(user));
@@ -386,9 +378,8 @@ static enum conn_result pop3_login(struct pop3_session *s, const char *user,
 		[POP3_LOGIN_IN_USE] = "in_use",
 	};
 	log_event(r == POP3_LOGIN_OK ? LOG_INFO : LOG_WARN, "pop3.login",
-		  "session=%s ip=%s user=\"%s\" mech=%s result=%s", s->session_id,
-		  s->peer_ip, safe, mech,
-		  (unsigned)r <= POP3_LOGIN_IN_USE ? names[r] : "?");
+		  "session=%s ip=%s user=\"%s\" mech=%s result=%s", s->session_id, s->peer_ip, safe,
+		  mech, (unsigned)r <= POP3_LOGIN_IN_USE ? names[r] : "?");
 	switch (r) {
 	case POP3_LOGIN_OK:
 		return pop3_open_maildrop(s, out);
@@ -402,8 +393,8 @@ static enum conn_result pop3_login(struct pop3_session *s, const char *user,
 	}
 }
 
-static enum conn_result cmd_user(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_user(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	s->have_user = false;
 	if (!pop3_auth_allowed(s))
@@ -416,8 +407,8 @@ static enum conn_result cmd_user(struct pop3_session *s, char **args,
 	return pop3_ok(out, "send PASS");
 }
 
-static enum conn_result cmd_pass(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_pass(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	if (!pop3_auth_allowed(s))
 		return pop3_err_cleartext(s, out);
@@ -428,8 +419,7 @@ static enum conn_result cmd_pass(struct pop3_session *s, char **args,
 }
 
 /* Decode and check a SASL PLAIN response (base64 text, "=" for empty). */
-static enum conn_result pop3_sasl_plain(struct pop3_session *s, const char *b64,
-					struct buf *out)
+static enum conn_result pop3_sasl_plain(struct pop3_session *s, const char *b64, struct buf *out)
 {
 	size_t len = strcmp(b64, "=") == 0 ? 0 : strlen(b64);
 	size_t cap = len / 4 * 3 + 4;
@@ -448,8 +438,8 @@ static enum conn_result pop3_sasl_plain(struct pop3_session *s, const char *b64,
 	return r;
 }
 
-static enum conn_result cmd_auth(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_auth(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	s->have_user = false;
 	if (!pop3_auth_allowed(s))
@@ -468,8 +458,7 @@ static enum conn_result cmd_auth(struct pop3_session *s, char **args,
 }
 
 /* The line after "+ ": the client's PLAIN response, or "*" to cancel. */
-static enum conn_result pop3_sasl_response(struct pop3_session *s, char *line,
-					   struct buf *out)
+static enum conn_result pop3_sasl_response(struct pop3_session *s, char *line, struct buf *out)
 {
 	s->sasl_pending = false;
 	if (strcmp(line, "*") == 0)
@@ -477,8 +466,8 @@ static enum conn_result pop3_sasl_response(struct pop3_session *s, char *line,
 	return pop3_sasl_plain(s, line, out);
 }
 
-static enum conn_result cmd_stls(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_stls(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	if (s->tls)
 		return pop3_err(s, out, "already using TLS");
@@ -489,13 +478,14 @@ static enum conn_result cmd_stls(struct pop3_session *s, char **args,
 	return CONN_STARTTLS;
 }
 
-static enum conn_result cmd_capa(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_capa(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	bool authz = s->state == POP3_STATE_AUTHORIZATION;
-	buf_append_str(out, "+OK capability list follows\r\n"
-			    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-			    "PIPELINING\r\n");
+	buf_append_str(out,
+		       "+OK capability list follows\r\n"
+		       "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+		       "PIPELINING\r\n");
 	if (authz && pop3_auth_allowed(s))
 		buf_append_str(out, "USER\r\nSASL PLAIN\r\n");
 	if (authz && s->tls_available && !s->tls)
@@ -506,8 +496,8 @@ static enum conn_result cmd_capa(struct pop3_session *s, char **args,
 
 /* --- TRANSACTION -------------------------------------------------------- */
 
-static enum conn_result cmd_stat(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_stat(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	size_t count;
 	uint64_t size;
@@ -515,8 +505,8 @@ static enum conn_result cmd_stat(struct pop3_session *s, char **args,
 	return pop3_ok(out, "%zu %" PRIu64, count, size);
 }
 
-static enum conn_result cmd_list(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_list(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	size_t idx;
 	if (n_args == 1) {
@@ -537,15 +527,14 @@ static enum conn_result cmd_list(struct pop3_session *s, char **args,
 }
 
 /* The unique id: stable across sessions, never reused within a mailbox. */
-static void pop3_append_uidl(const struct pop3_session *s, size_t idx,
-			     struct buf *out)
+static void pop3_append_uidl(const struct pop3_session *s, size_t idx, struct buf *out)
 {
-	buf_printf(out, "%zu %08" PRIx32 "%08" PRIx32 "\r\n", idx + 1,
-		   s->uidvalidity, s->msgs[idx].uid);
+	buf_printf(out, "%zu %08" PRIx32 "%08" PRIx32 "\r\n", idx + 1, s->uidvalidity,
+		   s->msgs[idx].uid);
 }
 
-static enum conn_result cmd_uidl(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_uidl(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	size_t idx;
 	if (n_args == 1) {
@@ -564,8 +553,8 @@ static enum conn_result cmd_uidl(struct pop3_session *s, char **args,
 	return CONN_OK;
 }
 
-static enum conn_result cmd_retr(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_retr(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	size_t idx;
 	if (pop3_msg_arg(s, args[0], out, &idx) < 0)
@@ -573,8 +562,8 @@ static enum conn_result cmd_retr(struct pop3_session *s, char **args,
 	return pop3_stream_start(s, idx, false, 0, out);
 }
 
-static enum conn_result cmd_top(struct pop3_session *s, char **args,
-				unsigned n_args, struct buf *out)
+static enum conn_result cmd_top(struct pop3_session *s, char **args, unsigned n_args,
+				struct buf *out)
 {
 	size_t idx;
 	uint64_t lines;
@@ -585,8 +574,8 @@ static enum conn_result cmd_top(struct pop3_session *s, char **args,
 	return pop3_stream_start(s, idx, true, lines, out);
 }
 
-static enum conn_result cmd_dele(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_dele(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	size_t idx;
 	if (pop3_msg_arg(s, args[0], out, &idx) < 0)
@@ -595,8 +584,8 @@ static enum conn_result cmd_dele(struct pop3_session *s, char **args,
 	return pop3_ok(out, "message %zu deleted", idx + 1);
 }
 
-static enum conn_result cmd_rset(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_rset(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	for (size_t i = 0; i < s->n_msgs; i++)
 		s->msgs[i].deleted = false;
@@ -606,8 +595,8 @@ static enum conn_result cmd_rset(struct pop3_session *s, char **args,
 	return pop3_ok(out, "maildrop has %zu messages (%" PRIu64 " octets)", count, size);
 }
 
-static enum conn_result cmd_noop(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_noop(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	buf_append_str(out, "+OK\r\n");
 	return CONN_OK;
@@ -640,8 +629,8 @@ static enum conn_result pop3_update(struct pop3_session *s, struct buf *out)
 	return CONN_CLOSE;
 }
 
-static enum conn_result cmd_quit(struct pop3_session *s, char **args,
-				 unsigned n_args, struct buf *out)
+static enum conn_result cmd_quit(struct pop3_session *s, char **args, unsigned n_args,
+				 struct buf *out)
 {
 	if (s->state == POP3_STATE_TRANSACTION)
 		return pop3_update(s, out);
@@ -710,8 +699,8 @@ static unsigned pop3_split(char *rest, bool rest_is_arg, char **args)
  * Handle one command line (len bytes, LF excluded, NUL-terminated copy).
  * Allowed states and arity are checked here, for every command.
  */
-static enum conn_result pop3_dispatch(struct pop3_session *s, char *line,
-				      size_t len, struct buf *out)
+static enum conn_result pop3_dispatch(struct pop3_session *s, char *line, size_t len,
+				      struct buf *out)
 {
 	if (memchr(line, '\0', len) != NULL) {
 		s->sasl_pending = false;
@@ -757,8 +746,8 @@ static enum conn_result pop3_line_too_long(struct pop3_session *s, struct buf *o
  * over-long fragment) was handled and *r says what to do, 0 when more input
  * is needed.
  */
-static int pop3_next_line(struct pop3_session *s, struct buf *in, size_t *pos,
-			  struct buf *out, enum conn_result *r)
+static int pop3_next_line(struct pop3_session *s, struct buf *in, size_t *pos, struct buf *out,
+			  enum conn_result *r)
 {
 	size_t max = s->config->pop3_max_line;
 	const char *start = in->data + *pos;
@@ -797,8 +786,7 @@ static int pop3_next_line(struct pop3_session *s, struct buf *in, size_t *pos,
 	return 1;
 }
 
-enum conn_result pop3_session_input(struct pop3_session *s, struct buf *in,
-				    struct buf *out)
+enum conn_result pop3_session_input(struct pop3_session *s, struct buf *in, struct buf *out)
 {
 	if (s->closing) {
 		buf_clear(in);
@@ -833,8 +821,7 @@ enum conn_result pop3_session_resume(struct pop3_session *s, struct buf *out)
 /* --- lifecycle ---------------------------------------------------------- */
 
 struct pop3_session *pop3_session_create(const struct pop3_settings *settings,
-					 const struct pop3_hooks *hooks, void *ctx,
-					 struct buf *out)
+					 const struct pop3_hooks *hooks, void *ctx, struct buf *out)
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	s->config = settings->config;
@@ -862,8 +849,10 @@ void pop3_session_destroy(struct pop3_session **sp)
 		size_t marked = 0;
 		for (size_t i = 0; i < s->n_msgs; i++)
 			marked += s->msgs[i].deleted ? 1 : 0;
-		log_info("pop3.close", "session=%s state=transaction deleted=0 "
-			 "marked_forgotten=%zu", s->session_id, marked);
+		log_info("pop3.close",
+			 "session=%s state=transaction deleted=0 "
+			 "marked_forgotten=%zu",
+			 s->session_id, marked);
 	}
 	explicit_bzero(s->user, sizeof(s->user));
 	free(s->msgs);
@@ -884,8 +873,7 @@ void pop3_session_tls_started(struct pop3_session *s, struct buf *out)
 
 void pop3_session_timeout(struct pop3_session *s, struct buf *out)
 {
-	log_info("pop3.timeout", "session=%s state=%s", s->session_id,
-		 pop3_state_name(s->state));
+	log_info("pop3.timeout", "session=%s state=%s", s->session_id, pop3_state_name(s->state));
 	/* Mid-stream, a reply would be read as message content. */
 	if (!s->streaming)
 		buf_append_str(out, "-ERR autologout: idle for too long\r\n");

@@ -27,7 +27,7 @@ enum qc_state {
 	QC_EHLO,
 	QC_HELO,
 	QC_STARTTLS,
-	QC_TLS,       /* handshake in the caller's hands */
+	QC_TLS, /* handshake in the caller's hands */
 	QC_AUTH,
 	QC_READY,
 	QC_RSET,
@@ -42,8 +42,8 @@ enum qc_state {
 };
 
 static const char *const qc_state_names[QC_STATE_COUNT] = {
-	"greeting", "ehlo", "helo", "starttls", "tls", "auth", "ready", "rset",
-	"mail", "rcpt", "data", "body", "dot", "quit", "closed",
+	"greeting", "ehlo", "helo", "starttls", "tls", "auth", "ready",  "rset",
+	"mail",     "rcpt", "data", "body",     "dot", "quit", "closed",
 };
 
 enum qc_cap {
@@ -59,9 +59,9 @@ struct queue_client {
 	struct queue_client_params p;
 	enum qc_state state;
 	unsigned caps;
-	bool tls;            /* the stream is encrypted */
+	bool tls; /* the stream is encrypted */
 	bool authenticated;
-	unsigned n_txn;      /* transactions started on this session */
+	unsigned n_txn; /* transactions started on this session */
 
 	/* The reply being read. */
 	int reply_code;
@@ -72,8 +72,8 @@ struct queue_client {
 	struct queue_client_msg msg;
 	int mail_code;
 	char mail_text[256];
-	size_t rcpts_sent;   /* RCPT commands written */
-	size_t rcpts_read;   /* RCPT replies read */
+	size_t rcpts_sent; /* RCPT commands written */
+	size_t rcpts_read; /* RCPT replies read */
 	size_t rcpts_ok;
 	bool rcpt_ok[QUEUE_CLIENT_MAX_RCPTS];
 	struct queue_client_result results[QUEUE_CLIENT_MAX_RCPTS];
@@ -134,8 +134,7 @@ static void qc_fail_pending(struct queue_client *c, int code, const char *text)
  * The session is over without a clean QUIT: a temporary failure of the
  * session and of whatever transaction was under way.
  */
-static enum queue_client_status qc_fail(struct queue_client *c, int code,
-					const char *why)
+static enum queue_client_status qc_fail(struct queue_client *c, int code, const char *why)
 {
 	if (c->state == QC_CLOSED)
 		return QUEUE_CLIENT_CLOSED;
@@ -145,8 +144,8 @@ static enum queue_client_status qc_fail(struct queue_client *c, int code,
 	/* A 5xx session reply still leaves the message to another try (or host). */
 	qc_fail_pending(c, 451, why);
 	c->in_txn = false;
-	log_debug("queue.client.fail", "state=%s code=%d why=\"%s\"",
-		  qc_state_names[c->state], code, c->error);
+	log_debug("queue.client.fail", "state=%s code=%d why=\"%s\"", qc_state_names[c->state],
+		  code, c->error);
 	qc_set_state(c, QC_CLOSED);
 	return QUEUE_CLIENT_CLOSED;
 }
@@ -244,8 +243,8 @@ static void qc_ehlo_line(struct queue_client *c, const char *kw, size_t len)
  */
 static int qc_reply_line(struct queue_client *c, const char *l, size_t len)
 {
-	if (len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' ||
-	    l[2] < '0' || l[2] > '9' || (len > 3 && l[3] != ' ' && l[3] != '-'))
+	if (len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' ||
+	    l[2] > '9' || (len > 3 && l[3] != ' ' && l[3] != '-'))
 		return -1;
 	int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
 	if (c->reply_lines == 0) {
@@ -421,8 +420,7 @@ static enum queue_client_status qc_on_reply(struct queue_client *c, struct buf *
 	}
 }
 
-enum queue_client_status queue_client_input(struct queue_client *c, struct buf *in,
-					    struct buf *out)
+enum queue_client_status queue_client_input(struct queue_client *c, struct buf *in, struct buf *out)
 {
 	while (c->state != QC_CLOSED) {
 		long lf = buf_find_lf(in);
@@ -479,11 +477,9 @@ static enum queue_client_status qc_refuse(struct queue_client *c, const char *wh
 }
 
 enum queue_client_status queue_client_mail(struct queue_client *c,
-					   const struct queue_client_msg *msg,
-					   struct buf *out)
+					   const struct queue_client_msg *msg, struct buf *out)
 {
-	if (c->state != QC_READY || msg->n_rcpts == 0 ||
-	    msg->n_rcpts > QUEUE_CLIENT_MAX_RCPTS)
+	if (c->state != QC_READY || msg->n_rcpts == 0 || msg->n_rcpts > QUEUE_CLIENT_MAX_RCPTS)
 		return qc_fail(c, 0, "no transaction possible");
 	c->msg = *msg;
 	c->in_txn = true;
@@ -496,11 +492,13 @@ enum queue_client_status queue_client_mail(struct queue_client *c,
 		utf8 = utf8 || !str_ascii(msg->rcpts[i]);
 	c->msg.utf8 = utf8;
 	if (utf8 && !(c->caps & QC_CAP_SMTPUTF8))
-		return qc_refuse(c, "554 5.6.7 the message needs SMTPUTF8, "
-				    "which the receiving server does not support");
+		return qc_refuse(c,
+				 "554 5.6.7 the message needs SMTPUTF8, "
+				 "which the receiving server does not support");
 	if (msg->eight_bit && !(c->caps & QC_CAP_8BITMIME) && !utf8)
-		return qc_refuse(c, "554 5.6.3 the message has 8-bit content and the "
-				    "receiving server does not support 8BITMIME");
+		return qc_refuse(c,
+				 "554 5.6.3 the message has 8-bit content and the "
+				 "receiving server does not support 8BITMIME");
 	if (c->n_txn++ > 0) {
 		/* RSET between transactions: a clean slate whatever came before. */
 		buf_append_str(out, "RSET\r\n");
@@ -511,8 +509,8 @@ enum queue_client_status queue_client_mail(struct queue_client *c,
 	return QUEUE_CLIENT_MORE;
 }
 
-enum queue_client_status queue_client_body(struct queue_client *c, const char *p,
-					   size_t n, bool eof, struct buf *out)
+enum queue_client_status queue_client_body(struct queue_client *c, const char *p, size_t n,
+					   bool eof, struct buf *out)
 {
 	if (c->state != QC_BODY)
 		return c->state == QC_CLOSED ? QUEUE_CLIENT_CLOSED : QUEUE_CLIENT_MORE;

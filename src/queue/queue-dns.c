@@ -43,10 +43,10 @@ struct dns_lookup {
 	char domain[256];
 	queue_dns_cb *cb;
 	void *ctx;
-	int pending;    /* outstanding unbound queries */
-	bool decided;   /* result known: waits for queue_dns_process */
-	bool temp;      /* a temporary error on some query */
-	bool implicit;  /* no MX: the domain is the host */
+	int pending;   /* outstanding unbound queries */
+	bool decided;  /* result known: waits for queue_dns_process */
+	bool temp;     /* a temporary error on some query */
+	bool implicit; /* no MX: the domain is the host */
 	struct queue_dns_result result;
 	struct dns_host hosts[QUEUE_DNS_MAX_HOSTS];
 	size_t n_hosts;
@@ -135,8 +135,7 @@ int queue_dns_fd(struct queue_dns *dns)
 	return ub_fd(dns->ub);
 }
 
-int queue_dns_parse_mx(const unsigned char *rdata, size_t len, unsigned *pref_r,
-		       char *name)
+int queue_dns_parse_mx(const unsigned char *rdata, size_t len, unsigned *pref_r, char *name)
 {
 	if (len < 3)
 		return -1;
@@ -214,7 +213,8 @@ static void lookup_finish(struct dns_lookup *l)
 	l->result.addrs = xcalloc(QUEUE_DNS_MAX_ADDRS, sizeof(*l->result.addrs));
 	for (size_t h = 0; h < l->n_hosts; h++)
 		for (int f = 0; f < 2; f++)
-			for (size_t i = 0; i < l->hosts[h].n_addrs[f] && n < QUEUE_DNS_MAX_ADDRS; i++)
+			for (size_t i = 0; i < l->hosts[h].n_addrs[f] && n < QUEUE_DNS_MAX_ADDRS;
+			     i++)
 				l->result.addrs[n++] = l->hosts[h].addrs[f][i];
 	l->result.n_addrs = n;
 	if (n > 0)
@@ -222,7 +222,8 @@ static void lookup_finish(struct dns_lookup *l)
 	else if (l->temp)
 		lookup_decide(l, QUEUE_DNS_TEMPFAIL, "4.4.3 DNS lookup of the mail hosts failed");
 	else if (l->implicit)
-		lookup_decide(l, QUEUE_DNS_PERMFAIL, "5.1.2 the domain has no MX or address records");
+		lookup_decide(l, QUEUE_DNS_PERMFAIL,
+			      "5.1.2 the domain has no MX or address records");
 	else
 		lookup_decide(l, QUEUE_DNS_TEMPFAIL, "4.4.4 no address for the domain's MX hosts");
 }
@@ -274,8 +275,7 @@ static void on_mx(struct dns_lookup *l, struct ub_result *res)
 	lookup_addresses(l);
 }
 
-static void on_address(struct dns_lookup *l, struct dns_host *h, int family,
-		       struct ub_result *res)
+static void on_address(struct dns_lookup *l, struct dns_host *h, int family, struct ub_result *res)
 {
 	if (res->rcode != 0 && res->rcode != RCODE_NXDOMAIN)
 		l->temp = true;
@@ -352,8 +352,8 @@ static int dns_literal(const char *s, struct dns_lookup *l)
 	return 1;
 }
 
-static struct dns_lookup *lookup_new(struct queue_dns *dns, const char *name,
-				     queue_dns_cb *cb, void *ctx)
+static struct dns_lookup *lookup_new(struct queue_dns *dns, const char *name, queue_dns_cb *cb,
+				     void *ctx)
 {
 	struct dns_lookup *l = xcalloc(1, sizeof(*l));
 	l->dns = dns;
@@ -381,8 +381,7 @@ static bool lookup_immediate(struct dns_lookup *l, const char *name)
 	return false;
 }
 
-int queue_dns_resolve_domain(struct queue_dns *dns, const char *domain, queue_dns_cb *cb,
-			     void *ctx)
+int queue_dns_resolve_domain(struct queue_dns *dns, const char *domain, queue_dns_cb *cb, void *ctx)
 {
 	struct dns_lookup *l = lookup_new(dns, domain, cb, ctx);
 	if (lookup_immediate(l, domain))
@@ -392,8 +391,7 @@ int queue_dns_resolve_domain(struct queue_dns *dns, const char *domain, queue_dn
 	return 0;
 }
 
-int queue_dns_resolve_host(struct queue_dns *dns, const char *host, queue_dns_cb *cb,
-			   void *ctx)
+int queue_dns_resolve_host(struct queue_dns *dns, const char *host, queue_dns_cb *cb, void *ctx)
 {
 	struct dns_lookup *l = lookup_new(dns, host, cb, ctx);
 	if (lookup_immediate(l, host))

@@ -121,12 +121,14 @@ static void dsn_human(const struct queue_dsn *d, struct buf *out)
 	bool failed = d->action == QUEUE_DSN_FAILED;
 	buf_printf(out, "This is the mail system at %s.\r\n\r\n", d->reporting_mta);
 	if (failed)
-		buf_append_str(out, "Your message could not be delivered to the following "
-				    "recipient(s). This is a permanent error; the message was "
-				    "not delivered.\r\n\r\n");
+		buf_append_str(out,
+			       "Your message could not be delivered to the following "
+			       "recipient(s). This is a permanent error; the message was "
+			       "not delivered.\r\n\r\n");
 	else {
-		buf_append_str(out, "Your message has not been delivered yet to the following "
-				    "recipient(s). Delivery will be retried until ");
+		buf_append_str(out,
+			       "Your message has not been delivered yet to the following "
+			       "recipient(s). Delivery will be retried until ");
 		dsn_date(out, d->retry_until);
 		buf_append_str(out, "; you do not need to resend it.\r\n\r\n");
 	}
@@ -171,10 +173,11 @@ static void dsn_status_part(const struct queue_dsn *d, struct buf *out)
 		if (r->diagnostic != NULL && *r->diagnostic != '\0') {
 			/* "smtp;" only for a server's reply ("550 ..."); ours is X-facteur. */
 			bool smtp = isdigit((unsigned char)r->diagnostic[0]) &&
-				    isdigit((unsigned char)r->diagnostic[1]) &&
-				    isdigit((unsigned char)r->diagnostic[2]);
-			buf_append_str(out, smtp ? "Diagnostic-Code: smtp; "
-						 : "Diagnostic-Code: X-facteur; ");
+				isdigit((unsigned char)r->diagnostic[1]) &&
+				isdigit((unsigned char)r->diagnostic[2]);
+			buf_append_str(out,
+				       smtp ? "Diagnostic-Code: smtp; "
+					    : "Diagnostic-Code: X-facteur; ");
 			dsn_text(out, r->diagnostic);
 			buf_append_str(out, "\r\n");
 		}
@@ -210,22 +213,29 @@ void queue_dsn_build(const struct queue_dsn *d, struct buf *out)
 	random_token(token, 24);
 	buf_printf(out, "\r\nMessage-ID: <%s.dsn@", token);
 	dsn_text(out, d->reporting_mta);
-	buf_printf(out, ">\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
-			"Content-Type: multipart/report; report-type=delivery-status;\r\n"
-			"\tboundary=\"%s\"\r\n\r\n"
-			"This is a MIME-encapsulated message.\r\n\r\n",
+	buf_printf(out,
+		   ">\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+		   "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+		   "\tboundary=\"%s\"\r\n\r\n"
+		   "This is a MIME-encapsulated message.\r\n\r\n",
 		   boundary);
 
-	buf_printf(out, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
-			"Content-Description: Notification\r\n\r\n", boundary);
+	buf_printf(out,
+		   "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+		   "Content-Description: Notification\r\n\r\n",
+		   boundary);
 	dsn_human(d, out);
 
-	buf_printf(out, "\r\n--%s\r\nContent-Type: message/delivery-status\r\n"
-			"Content-Description: Delivery report\r\n\r\n", boundary);
+	buf_printf(out,
+		   "\r\n--%s\r\nContent-Type: message/delivery-status\r\n"
+		   "Content-Description: Delivery report\r\n\r\n",
+		   boundary);
 	dsn_status_part(d, out);
 
-	buf_printf(out, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n"
-			"Content-Description: Undelivered message headers\r\n\r\n", boundary);
+	buf_printf(out,
+		   "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n"
+		   "Content-Description: Undelivered message headers\r\n\r\n",
+		   boundary);
 	if (d->headers != NULL)
 		dsn_headers(out, d->headers, d->headers_len);
 	buf_printf(out, "\r\n--%s--\r\n", boundary);

@@ -42,10 +42,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define QM_SCAN_MS 2000         /* poll the queue table this often */
-#define QM_TICK_MS 250          /* timers are checked at least this often */
-#define QM_SCAN_LIMIT 1000      /* due rows read per scan */
-#define QM_CONNECT_TIMEOUT 30   /* seconds, capped by queue_timeout */
+#define QM_SCAN_MS 2000          /* poll the queue table this often */
+#define QM_TICK_MS 250           /* timers are checked at least this often */
+#define QM_SCAN_LIMIT 1000       /* due rows read per scan */
+#define QM_CONNECT_TIMEOUT 30    /* seconds, capped by queue_timeout */
 #define QM_OUT_HIGH (256 * 1024) /* stop reading the blob above this */
 #define QM_CHUNK (64 * 1024)
 #define QM_MAX_HEADERS (64 * 1024)
@@ -86,11 +86,11 @@ struct qm_dest {
 	enum qm_dest_state state;
 	struct queue_dns_addr *addrs;
 	size_t n_addrs;
-	size_t next_addr;  /* addresses before this one failed */
+	size_t next_addr; /* addresses before this one failed */
 	struct qm_msg *head, *tail;
 	size_t n_pending;
-	unsigned active;   /* connections */
-	unsigned waiting;  /* connections not yet carrying a message */
+	unsigned active;  /* connections */
+	unsigned waiting; /* connections not yet carrying a message */
 	char last_error[300];
 };
 
@@ -105,7 +105,7 @@ struct qm_conn {
 	SSL *ssl;
 	bool ssl_want_write;
 	size_t addr;
-	bool established;  /* the session reached READY once */
+	bool established; /* the session reached READY once */
 	bool quitting;
 	struct queue_client *client;
 	struct buf in, out;
@@ -218,25 +218,32 @@ static int qm_store_dsn(struct queue_manager *qm, const char *to, const struct b
 		memset(&mp, 0, sizeof(mp));
 		mime_parse(m.data, m.len, &mp);
 		struct store_parsed sp = {
-			.envelope = mp.envelope, .bodystructure = mp.bodystructure,
-			.subject = mp.subject, .from = mp.from, .to = mp.to, .cc = mp.cc,
-			.message_id = mp.message_id, .date = mp.date, .body = mp.body,
+			.envelope = mp.envelope,
+			.bodystructure = mp.bodystructure,
+			.subject = mp.subject,
+			.from = mp.from,
+			.to = mp.to,
+			.cc = mp.cc,
+			.message_id = mp.message_id,
+			.date = mp.date,
+			.body = mp.body,
 		};
-		ret = store_deliver(qm->store, m.data, m.len, &sp, acc, na, NULL, time(NULL),
-				    0, NULL, &err);
+		ret = store_deliver(qm->store, m.data, m.len, &sp, acc, na, NULL, time(NULL), 0,
+				    NULL, &err);
 		mime_parsed_free(&mp);
 		buf_deinit(&m);
 	}
 	if (ret == 0 && r > 0 && nr > 0)
-		ret = store_queue_add(qm->store, "", (const char *const *)remote, nr,
-				      dsn->data, dsn->len, &err);
+		ret = store_queue_add(qm->store, "", (const char *const *)remote, nr, dsn->data,
+				      dsn->len, &err);
 	for (size_t i = 0; i < nr; i++)
 		free(remote[i]);
 	if (ret == 0 && r == 0) {
 		const char *at = strrchr(to, '@');
 		int local = at != NULL ? store_domain_exists(qm->store, at + 1) : 0;
 		if (local != 0) {
-			log_warn("queue.dsn", "to=%s msg=\"local sender unknown: DSN dropped\"", to);
+			log_warn("queue.dsn", "to=%s msg=\"local sender unknown: DSN dropped\"",
+				 to);
 			return local < 0 ? -1 : 0;
 		}
 		const char *rcpt[1] = {to};
@@ -251,8 +258,8 @@ static int qm_store_dsn(struct queue_manager *qm, const char *to, const struct b
  * Send one DSN about msg's recipients rs. Never for a null-sender message
  * (RFC 5321 6.1: no bounce loops). Returns 0 (sent or not needed) / -1.
  */
-static int qm_dsn(struct queue_manager *qm, const struct qm_msg *msg,
-		  enum queue_dsn_action action, const struct queue_dsn_rcpt *rs, size_t n)
+static int qm_dsn(struct queue_manager *qm, const struct qm_msg *msg, enum queue_dsn_action action,
+		  const struct queue_dsn_rcpt *rs, size_t n)
 {
 	if (n == 0 || msg->sender[0] == '\0')
 		return 0;
@@ -292,14 +299,14 @@ struct qm_outcome {
 
 static void qm_defer(struct queue_manager *qm, const struct qm_rcpt *r, const char *why)
 {
-	time_t next = time(NULL) + queue_backoff((unsigned)r->attempts + 1,
-						 qm->cfg->queue_retry_min,
-						 qm->cfg->queue_retry_max);
+	time_t next = time(NULL) +
+		queue_backoff((unsigned)r->attempts + 1, qm->cfg->queue_retry_min,
+			      qm->cfg->queue_retry_max);
 	const char *err = NULL;
 	if (store_queue_defer(qm->store, r->id, next, why, &err) < 0)
 		log_error("queue.defer", "id=%lld error=\"%s\"", (long long)r->id, err);
-	log_info("queue.deferred", "id=%lld rcpt=%s attempts=%d reason=\"%s\"",
-		 (long long)r->id, r->recipient, r->attempts + 1, why);
+	log_info("queue.deferred", "id=%lld rcpt=%s attempts=%d reason=\"%s\"", (long long)r->id,
+		 r->recipient, r->attempts + 1, why);
 }
 
 static void qm_remove(struct queue_manager *qm, const struct qm_rcpt *r)
@@ -315,8 +322,7 @@ static void qm_remove(struct queue_manager *qm, const struct qm_rcpt *r)
  * are bounced then go, the rest are deferred (with a delay notice once).
  * The DSN is stored before the entries it reports on are removed.
  */
-static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg,
-			  const struct qm_outcome *o)
+static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg, const struct qm_outcome *o)
 {
 	time_t now = time(NULL);
 	struct queue_dsn_rcpt bounce[QUEUE_CLIENT_MAX_RCPTS], delay[QUEUE_CLIENT_MAX_RCPTS];
@@ -340,20 +346,22 @@ static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg,
 		if (cls == 5 || expired) {
 			if (cls != 5) {
 				snprintf(status[i], sizeof(status[i]), "4.4.7");
-				snprintf(diag[i], sizeof(diag[i]), "message expired after %u s in "
-					 "the queue; last error: %s", qm->cfg->queue_lifetime, o[i].text);
+				snprintf(diag[i], sizeof(diag[i]),
+					 "message expired after %u s in "
+					 "the queue; last error: %s",
+					 qm->cfg->queue_lifetime, o[i].text);
 			} else {
 				snprintf(diag[i], sizeof(diag[i]), "%s", o[i].text);
 			}
 			is_bounce[i] = true;
-			bounce[nb++] = (struct queue_dsn_rcpt){r->recipient, status[i],
-							       o[i].remote, diag[i]};
+			bounce[nb++] = (struct queue_dsn_rcpt){r->recipient, status[i], o[i].remote,
+							       diag[i]};
 		} else if (!r->delay_notified &&
 			   now - msg->queued_at >= (time_t)qm->cfg->queue_delay_notice) {
 			want_delay[i] = true;
 			snprintf(diag[i], sizeof(diag[i]), "%s", o[i].text);
-			delay[nd++] = (struct queue_dsn_rcpt){r->recipient, status[i],
-							      o[i].remote, diag[i]};
+			delay[nd++] = (struct queue_dsn_rcpt){r->recipient, status[i], o[i].remote,
+							      diag[i]};
 		}
 	}
 	bool bounced = qm_dsn(qm, msg, QUEUE_DSN_FAILED, bounce, nb) == 0;
@@ -363,8 +371,8 @@ static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg,
 		if (o[i].code / 100 == 2) {
 			/* done above */
 		} else if (is_bounce[i] && bounced) {
-			log_info("queue.bounced", "id=%lld rcpt=%s reason=\"%s\"",
-				 (long long)r->id, r->recipient, o[i].text);
+			log_info("queue.bounced", "id=%lld rcpt=%s reason=\"%s\"", (long long)r->id,
+				 r->recipient, o[i].text);
 			qm_remove(qm, r);
 		} else {
 			qm_defer(qm, r, o[i].text);
@@ -376,8 +384,8 @@ static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg,
 }
 
 /* The same outcome for every recipient (DNS failure, unreachable, ...). */
-static void qm_finish_all(struct queue_manager *qm, struct qm_msg *msg, int code,
-			  const char *text, const char *remote)
+static void qm_finish_all(struct queue_manager *qm, struct qm_msg *msg, int code, const char *text,
+			  const char *remote)
 {
 	struct qm_outcome o[QUEUE_CLIENT_MAX_RCPTS];
 	for (size_t i = 0; i < msg->n; i++)
@@ -582,8 +590,8 @@ static void conn_failed(struct qm_conn *c, const char *why)
 		queue_client_abort(c->client, reason);
 	if (c->msg != NULL) {
 		struct qm_outcome o[QUEUE_CLIENT_MAX_RCPTS];
-		const struct queue_client_result *res = c->client ? queue_client_results(c->client)
-								  : NULL;
+		const struct queue_client_result *res =
+			c->client ? queue_client_results(c->client) : NULL;
 		for (size_t i = 0; i < c->msg->n; i++) {
 			bool decided = res != NULL && res[i].code >= 400;
 			o[i] = (struct qm_outcome){decided ? res[i].code : 451,
@@ -760,12 +768,13 @@ static enum queue_client_status conn_start_msg(struct qm_conn *c, struct qm_msg 
 {
 	c->msg = m;
 	c->blob_fd = store_blob_open(c->qm->store, m->blob_id);
-	struct queue_client_msg qmsg = {.sender = m->sender, .rcpts = c->rcpt_ptrs,
-					.n_rcpts = m->n};
+	struct queue_client_msg qmsg = {
+		.sender = m->sender, .rcpts = c->rcpt_ptrs, .n_rcpts = m->n};
 	for (size_t i = 0; i < m->n; i++)
 		c->rcpt_ptrs[i] = m->rcpts[i].recipient;
 	if (c->blob_fd < 0 || blob_scan(c->blob_fd, &qmsg.size, &qmsg.eight_bit, &qmsg.utf8) < 0) {
-		log_error("queue.blob", "blob=%s msg=\"cannot read the queued message\"", m->blob_id);
+		log_error("queue.blob", "blob=%s msg=\"cannot read the queued message\"",
+			  m->blob_id);
 		qm_finish_all(c->qm, m, 451, "451 4.3.0 queued message unreadable", NULL);
 		msg_free(m);
 		c->msg = NULL;
@@ -793,7 +802,8 @@ static enum queue_client_status conn_next(struct qm_conn *c)
 			const struct queue_client_result *res = queue_client_results(c->client);
 			struct qm_outcome o[QUEUE_CLIENT_MAX_RCPTS];
 			for (size_t i = 0; i < m->n; i++)
-				o[i] = (struct qm_outcome){res[i].code, res[i].text, conn_remote(c)};
+				o[i] = (struct qm_outcome){res[i].code, res[i].text,
+							   conn_remote(c)};
 			qm_finish_msg(c->qm, m, o);
 			msg_free(m);
 			c->msg = NULL;
@@ -918,8 +928,8 @@ static int conn_flush(struct qm_conn *c)
 		ssize_t n;
 		if (c->ssl != NULL) {
 			ERR_clear_error();
-			int r = SSL_write(c->ssl, c->out.data, (int)(c->out.len > INT32_MAX ? INT32_MAX
-									  : c->out.len));
+			int r = SSL_write(c->ssl, c->out.data,
+					  (int)(c->out.len > INT32_MAX ? INT32_MAX : c->out.len));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
@@ -1069,8 +1079,9 @@ static void qm_timeouts(struct queue_manager *qm)
 	while (c != NULL) {
 		struct qm_conn *next = c->next;
 		if (now >= c->deadline)
-			conn_failed(c, c->st == CONN_CONNECTING ? "connect timed out"
-								 : "server timed out");
+			conn_failed(c,
+				    c->st == CONN_CONNECTING ? "connect timed out"
+							     : "server timed out");
 		c = next;
 	}
 }
@@ -1097,7 +1108,8 @@ static void *qm_thread(void *arg)
 				/* A connection; conn_failed may have freed others since. */
 				struct qm_conn *c = evs[i].data.ptr;
 				bool alive = false;
-				for (struct qm_conn *x = qm->conns; x != NULL && !alive; x = x->next)
+				for (struct qm_conn *x = qm->conns; x != NULL && !alive;
+				     x = x->next)
 					alive = x == c;
 				if (alive)
 					conn_event(c, evs[i].events);
@@ -1158,8 +1170,9 @@ static int qm_smarthost(struct queue_manager *qm, char **error_r)
 
 static void qm_free(struct queue_manager *qm)
 {
-	while (qm->conns != NULL) {
-		struct qm_conn *c = qm->conns;
+	struct qm_conn *next;
+	for (struct qm_conn *c = qm->conns; c != NULL; c = next) {
+		next = c->next;
 		msg_free(c->msg);
 		c->msg = NULL;
 		conn_free(c);
@@ -1214,8 +1227,8 @@ static int qm_setup(struct queue_manager *qm, char **error_r)
 	}
 	SSL_CTX_set_min_proto_version(qm->tls, TLS1_2_VERSION);
 	SSL_CTX_set_options(qm->tls, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-	SSL_CTX_set_mode(qm->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
-					  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(qm->tls,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Opportunistic TLS (RFC 7435): encrypt, do not authenticate. */
 	SSL_CTX_set_verify(qm->tls, SSL_VERIFY_NONE, NULL);
 	qm->params.helo_name = qm->cfg->hostname;
@@ -1232,8 +1245,7 @@ static int qm_setup(struct queue_manager *qm, char **error_r)
 	return 0;
 }
 
-int queue_manager_start(const struct config *cfg, struct queue_manager **qm_r,
-			char **error_r)
+int queue_manager_start(const struct config *cfg, struct queue_manager **qm_r, char **error_r)
 {
 	struct queue_manager *qm = xcalloc(1, sizeof(*qm));
 	qm->cfg = cfg;

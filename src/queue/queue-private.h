@@ -20,18 +20,18 @@ struct queue_dns;
 struct queue_dns_addr {
 	struct sockaddr_storage sa; /* port not set */
 	socklen_t salen;
-	char host[256];             /* the MX host name (for SNI, logs, DSNs) */
+	char host[256]; /* the MX host name (for SNI, logs, DSNs) */
 };
 
 enum queue_dns_status {
-	QUEUE_DNS_OK,        /* addrs holds at least one address */
-	QUEUE_DNS_TEMPFAIL,  /* try again later */
-	QUEUE_DNS_PERMFAIL,  /* bounce: no such domain, null MX */
+	QUEUE_DNS_OK,       /* addrs holds at least one address */
+	QUEUE_DNS_TEMPFAIL, /* try again later */
+	QUEUE_DNS_PERMFAIL, /* bounce: no such domain, null MX */
 };
 
 struct queue_dns_result {
 	enum queue_dns_status status;
-	char error[256];     /* "5.1.10 null MX: ..." style reason when not OK */
+	char error[256];              /* "5.1.10 null MX: ..." style reason when not OK */
 	struct queue_dns_addr *addrs; /* in preference order, owned by the resolver */
 	size_t n_addrs;
 };
@@ -61,15 +61,13 @@ void queue_dns_process(struct queue_dns *dns);
 int queue_dns_resolve_domain(struct queue_dns *dns, const char *domain, queue_dns_cb *cb,
 			     void *ctx);
 /* Only the addresses of host (a smarthost), or the literal address itself. */
-int queue_dns_resolve_host(struct queue_dns *dns, const char *host, queue_dns_cb *cb,
-			   void *ctx);
+int queue_dns_resolve_host(struct queue_dns *dns, const char *host, queue_dns_cb *cb, void *ctx);
 
 /*
  * Parse an MX rdata (preference, uncompressed wire name) into *pref_r and
  * name (size 256, "" for the root: null MX). Returns 0 or -1 (malformed).
  * Exposed for the unit tests.
  */
-int queue_dns_parse_mx(const unsigned char *rdata, size_t len, unsigned *pref_r,
-		       char *name);
+int queue_dns_parse_mx(const unsigned char *rdata, size_t len, unsigned *pref_r, char *name);
 
 #endif

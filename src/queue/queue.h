@@ -29,8 +29,7 @@ struct queue_manager;
  * cfg->data_dir). cfg must outlive the manager. Returns 0, or -1 with a
  * malloc'd message in *error_r that the caller frees.
  */
-int queue_manager_start(const struct config *cfg, struct queue_manager **qm_r,
-			char **error_r);
+int queue_manager_start(const struct config *cfg, struct queue_manager **qm_r, char **error_r);
 /*
  * Ask the thread to stop, join it and free everything; NULLs *qm. Open
  * SMTP sessions are dropped: entries not yet acknowledged by a remote 250
@@ -98,10 +97,10 @@ size_t queue_headers_len(const char *data, size_t len);
 struct queue_client;
 
 struct queue_client_params {
-	const char *helo_name;   /* our host name for EHLO/HELO */
-	bool tls_possible;       /* we can do STARTTLS (a client TLS context) */
-	bool tls_required;       /* no STARTTLS offered: temporary failure */
-	const char *auth_user;   /* AUTH PLAIN after STARTTLS (smarthost), or NULL */
+	const char *helo_name; /* our host name for EHLO/HELO */
+	bool tls_possible;     /* we can do STARTTLS (a client TLS context) */
+	bool tls_required;     /* no STARTTLS offered: temporary failure */
+	const char *auth_user; /* AUTH PLAIN after STARTTLS (smarthost), or NULL */
 	const char *auth_password;
 };
 
@@ -117,10 +116,10 @@ enum queue_client_status {
 struct queue_client_msg {
 	const char *sender; /* "" for <> */
 	const char *const *rcpts;
-	size_t n_rcpts;     /* 1..QUEUE_CLIENT_MAX_RCPTS */
-	uint64_t size;      /* for SIZE= */
-	bool eight_bit;     /* the content has 8-bit bytes: BODY=8BITMIME */
-	bool utf8;          /* needs SMTPUTF8 (non-ASCII addresses or headers) */
+	size_t n_rcpts; /* 1..QUEUE_CLIENT_MAX_RCPTS */
+	uint64_t size;  /* for SIZE= */
+	bool eight_bit; /* the content has 8-bit bytes: BODY=8BITMIME */
+	bool utf8;      /* needs SMTPUTF8 (non-ASCII addresses or headers) */
 };
 
 /* The final outcome for one recipient of the current message. */
@@ -143,8 +142,7 @@ void queue_client_destroy(struct queue_client **c);
 enum queue_client_status queue_client_input(struct queue_client *c, struct buf *in,
 					    struct buf *out);
 /* The TLS handshake after STARTTLS succeeded: EHLO again. Returns MORE. */
-enum queue_client_status queue_client_tls_started(struct queue_client *c,
-						  struct buf *out);
+enum queue_client_status queue_client_tls_started(struct queue_client *c, struct buf *out);
 /*
  * Start a transaction (only when READY). Returns MORE (commands queued)
  * or DONE immediately when the server cannot take this message (8-bit
@@ -152,15 +150,14 @@ enum queue_client_status queue_client_tls_started(struct queue_client *c,
  * recipient). msg is copied.
  */
 enum queue_client_status queue_client_mail(struct queue_client *c,
-					   const struct queue_client_msg *msg,
-					   struct buf *out);
+					   const struct queue_client_msg *msg, struct buf *out);
 /*
  * Message bytes (in BODY): normalises line ends to CRLF and dot-stuffs.
  * Call with eof = true once (n may be 0) to end with CRLF.CRLF; returns
  * MORE then (the DATA reply is awaited), BODY before.
  */
-enum queue_client_status queue_client_body(struct queue_client *c, const char *p,
-					   size_t n, bool eof, struct buf *out);
+enum queue_client_status queue_client_body(struct queue_client *c, const char *p, size_t n,
+					   bool eof, struct buf *out);
 /* Say QUIT (only when READY); the engine then waits for 221 and CLOSED. */
 void queue_client_quit(struct queue_client *c, struct buf *out);
 

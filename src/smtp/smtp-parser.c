@@ -122,14 +122,12 @@ static int parse_params(char *p, struct smtp_path *r, const char **error_r)
 	}
 }
 
-int smtp_parse_path(char *args, const char *keyword, struct smtp_path *r,
-		    const char **error_r)
+int smtp_parse_path(char *args, const char *keyword, struct smtp_path *r, const char **error_r)
 {
 	size_t klen = strlen(keyword);
 	memset(r, 0, sizeof(*r));
 	*error_r = "Syntax error in address";
-	if (args == NULL || strncasecmp(args, keyword, klen) != 0 ||
-	    args[klen] != ':')
+	if (args == NULL || strncasecmp(args, keyword, klen) != 0 || args[klen] != ':')
 		return -1;
 	char *p = args + klen + 1;
 	/* RFC 5321 has no space here, but many clients send one. */

@@ -49,8 +49,7 @@ int smtp_parse_cmdline(char *line, struct smtp_cmdline *r);
  * dropped, allowed) and space-separated ESMTP parameters. Returns 0, or -1
  * with a static reason in *error_r.
  */
-int smtp_parse_path(char *args, const char *keyword, struct smtp_path *r,
-		    const char **error_r);
+int smtp_parse_path(char *args, const char *keyword, struct smtp_path *r, const char **error_r);
 
 /* A decimal number of at most 20 digits that fits in 64 bits. 0 or -1. */
 int smtp_parse_number(const char *s, uint64_t *n_r);
@@ -108,8 +107,8 @@ struct smtp_txn {
 	size_t return_path_len;
 	uint64_t size; /* body octets received, stored or not */
 	bool oversize;
-	bool bad_eol;  /* a bare CR or LF was seen in DATA */
-	bool bdat;     /* this transaction uses BDAT: DATA is refused */
+	bool bad_eol; /* a bare CR or LF was seen in DATA */
+	bool bdat;    /* this transaction uses BDAT: DATA is refused */
 	enum smtp_data_state dstate;
 	uint64_t chunk_left;
 	bool chunk_last;
@@ -127,11 +126,11 @@ struct smtp_session {
 	unsigned errors;
 	size_t max_line;
 
-	char *line;               /* max_line + 1 bytes */
-	bool discarding;          /* skipping the rest of a too-long line */
-	uint64_t skip;            /* octets of a refused BDAT to swallow */
-	bool tls_wait;            /* STARTTLS accepted, handshake pending */
-	bool deliver_wait;        /* the deliver hook answered PENDING */
+	char *line;        /* max_line + 1 bytes */
+	bool discarding;   /* skipping the rest of a too-long line */
+	uint64_t skip;     /* octets of a refused BDAT to swallow */
+	bool tls_wait;     /* STARTTLS accepted, handshake pending */
+	bool deliver_wait; /* the deliver hook answered PENDING */
 
 	char helo[SMTP_HELO_MAX + 1];
 	bool esmtp;

@@ -39,8 +39,8 @@ static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char
 {
 	struct smtp_service *svc = ctx;
 	struct store_account acct;
-	enum auth_result r = auth_login(svc->ctx->store, peer_ip ? peer_ip : "", user,
-					password, &acct);
+	enum auth_result r =
+		auth_login(svc->ctx->store, peer_ip ? peer_ip : "", user, password, &acct);
 	explicit_bzero(acct.password_hash, sizeof(acct.password_hash));
 	if (r == AUTH_OK) {
 		account_r->id = acct.id;
@@ -64,13 +64,12 @@ static int svc_over_quota(struct store *store, const int64_t *ids, size_t n)
 	return 0;
 }
 
-static enum smtp_rcpt_status svc_rcpt(void *ctx, const char *address,
-				      struct smtp_rcpt_targets *t)
+static enum smtp_rcpt_status svc_rcpt(void *ctx, const char *address, struct smtp_rcpt_targets *t)
 {
 	struct smtp_service *svc = ctx;
 	struct store *store = svc->ctx->store;
-	int r = store_resolve(store, address, t->accounts, &t->n_accounts, t->remote,
-			      &t->n_remote, SMTP_RCPT_MAX_TARGETS);
+	int r = store_resolve(store, address, t->accounts, &t->n_accounts, t->remote, &t->n_remote,
+			      SMTP_RCPT_MAX_TARGETS);
 	if (r < 0)
 		return SMTP_RCPT_TEMPFAIL;
 	if (r == 0) {
@@ -105,9 +104,8 @@ static int svc_sender(void *ctx, const char *address, int64_t account_id)
 	return 0;
 }
 
-static enum smtp_deliver_result svc_deliver_local(struct smtp_service *svc,
-						  const struct smtp_delivery *d,
-						  const char *mailbox)
+static enum smtp_deliver_result
+svc_deliver_local(struct smtp_service *svc, const struct smtp_delivery *d, const char *mailbox)
 {
 	struct mime_parsed mp;
 	const char *error;
@@ -127,15 +125,15 @@ static enum smtp_deliver_result svc_deliver_local(struct smtp_service *svc,
 		.message_id = mp.message_id,
 		.date = mp.date,
 	};
-	int r = store_deliver(svc->ctx->store, d->data, d->len, &sp, d->accounts,
-			      d->n_accounts, mailbox, time(NULL), 0, NULL, &error);
+	int r = store_deliver(svc->ctx->store, d->data, d->len, &sp, d->accounts, d->n_accounts,
+			      mailbox, time(NULL), 0, NULL, &error);
 	mime_parsed_free(&mp);
 	if (r == 0)
 		return SMTP_DELIVER_OK;
 	log_error("smtp.deliver", "session=%s id=%s error=\"%s\"", svc->info->session_id,
 		  d->queue_id, error ? error : "?");
 	return error != NULL && strncmp(error, "quota", 5) == 0 ? SMTP_DELIVER_QUOTA
-							       : SMTP_DELIVER_TEMPFAIL;
+								: SMTP_DELIVER_TEMPFAIL;
 }
 
 /*
@@ -144,8 +142,8 @@ static enum smtp_deliver_result svc_deliver_local(struct smtp_service *svc,
  * client retries and local recipients get the message twice: duplication,
  * never loss. mailbox is NULL (INBOX) or "Junk".
  */
-static enum smtp_deliver_result svc_store(struct smtp_service *svc,
-					  const struct smtp_delivery *d, const char *mailbox)
+static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct smtp_delivery *d,
+					  const char *mailbox)
 {
 	if (d->n_accounts > 0) {
 		enum smtp_deliver_result r = svc_deliver_local(svc, d, mailbox);
@@ -155,8 +153,8 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc,
 	if (d->n_remote > 0) {
 		const char *error;
 		if (store_queue_add(svc->ctx->store, d->sender, d->remote, d->n_remote,
-				    d->data + d->return_path_len,
-				    d->len - d->return_path_len, &error) < 0) {
+				    d->data + d->return_path_len, d->len - d->return_path_len,
+				    &error) < 0) {
 			log_error("smtp.queue", "session=%s id=%s error=\"%s\"",
 				  svc->info->session_id, d->queue_id, error ? error : "?");
 			return SMTP_DELIVER_TEMPFAIL;
@@ -216,8 +214,8 @@ static enum smtp_deliver_result svc_deliver_signed(struct smtp_service *svc,
 	struct smtp_delivery signed_d;
 	svc_with_headers(d, sigs.data, sigs.len, d->data + d->return_path_len,
 			 d->len - d->return_path_len, &b, &signed_d);
-	log_info("dkim.signed", "session=%s id=%s domain=%s signatures=%d",
-		 svc->info->session_id, d->queue_id, domain, n);
+	log_info("dkim.signed", "session=%s id=%s domain=%s signatures=%d", svc->info->session_id,
+		 d->queue_id, domain, n);
 	enum smtp_deliver_result r = svc_store(svc, &signed_d, NULL);
 	buf_deinit(&b);
 	buf_deinit(&sigs);
@@ -232,7 +230,8 @@ static void svc_log_result(struct smtp_service *svc, const struct smtp_delivery 
 		if (r->dkim.sigs[i].result == MAILAUTH_DKIM_PASS)
 			dkim = "pass";
 	static const char *const actions[] = {"accept", "quarantine", "reject"};
-	log_info("mailauth.result", "session=%s id=%s spf=%s dkim=%s dmarc=%s from_domain=%s action=%s",
+	log_info("mailauth.result",
+		 "session=%s id=%s spf=%s dkim=%s dmarc=%s from_domain=%s action=%s",
 		 svc->info->session_id, d->queue_id, mailauth_spf_name(r->spf), dkim,
 		 mailauth_dmarc_name(r->dmarc.result),
 		 r->dmarc.from_domain[0] ? r->dmarc.from_domain : "-", actions[r->dmarc.action]);
@@ -318,8 +317,7 @@ static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_deliver
 	return svc_store(svc, d, NULL);
 }
 
-static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *info,
-			     struct buf *out)
+static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *info, struct buf *out)
 {
 	struct smtp_service *svc = xcalloc(1, sizeof(*svc));
 	struct smtp_hooks hooks = {

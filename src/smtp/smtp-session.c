@@ -95,8 +95,8 @@ static void smtp_close(struct smtp_session *s, const char *reason)
 {
 	if (s->state == SMTP_STATE_CLOSED)
 		return;
-	log_info("smtp.close", "session=%s reason=%s errors=%u",
-		 s->info->session_id, reason, s->errors);
+	log_info("smtp.close", "session=%s reason=%s errors=%u", s->info->session_id, reason,
+		 s->errors);
 	smtp_set_state(s, SMTP_STATE_CLOSED);
 	s->pending = CONN_CLOSE;
 }
@@ -105,8 +105,8 @@ static void smtp_close(struct smtp_session *s, const char *reason)
  * Queue one reply line (CRLF added). A 4xx/5xx reply is logged as a
  * refusal and counted; the tenth drops the session with 421.
  */
-__attribute__((format(printf, 2, 3))) static void
-smtp_reply(struct smtp_session *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void smtp_reply(struct smtp_session *s,
+							     const char *fmt, ...)
 {
 	size_t start = s->out->len;
 	va_list ap;
@@ -118,8 +118,8 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	const char *r = s->out->data + start; /* after the append: it may move */
 	if (len < 3 || r[0] < '4')
 		return;
-	log_info("smtp.reject", "session=%s state=%s reply=\"%.*s\"",
-		 s->info->session_id, state_names[s->state], len, r);
+	log_info("smtp.reject", "session=%s state=%s reply=\"%.*s\"", s->info->session_id,
+		 state_names[s->state], len, r);
 	if (++s->errors >= SMTP_MAX_ERRORS) {
 		buf_printf(s->out, "421 4.7.0 %s Too many errors, closing connection\r\n",
 			   s->cfg->hostname);
@@ -212,16 +212,17 @@ static void smtp_rfc5322_date(char *out, size_t outsz, time_t now)
 					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	snprintf(out, outsz, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday],
-		 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec);
+	snprintf(out, outsz, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* "with" protocol names of RFC 3848 and RFC 6531. */
 static void smtp_with_protocol(const struct smtp_session *s, char *out, size_t outsz)
 {
 	snprintf(out, outsz, "%s%s%s",
-		 s->txn.utf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
+		 s->txn.utf8        ? "UTF8SMTP"
+			 : s->esmtp ? "ESMTP"
+				    : "SMTP",
 		 s->info->tls ? "S" : "", s->authenticated ? "A" : "");
 }
 
@@ -233,7 +234,8 @@ static void smtp_received_header(struct smtp_session *s, struct buf *b)
 	smtp_with_protocol(s, with, sizeof(with));
 	if (s->txn.n_rcpt == 1)
 		snprintf(forpart, sizeof(forpart), "\r\n\tfor <%s>", s->txn.first_rcpt);
-	buf_printf(b, "Received: from %s ([%s%s])\r\n\tby %s (facteur) with %s id %s%s;\r\n\t%s\r\n",
+	buf_printf(b,
+		   "Received: from %s ([%s%s])\r\n\tby %s (facteur) with %s id %s%s;\r\n\t%s\r\n",
 		   s->helo, strchr(ip, ':') ? "IPv6:" : "", ip, s->cfg->hostname, with,
 		   s->txn.queue_id, forpart, date);
 }
@@ -278,8 +280,7 @@ static void smtp_message_add(struct smtp_session *s, const char *p, size_t n)
  * a bare CR or LF is kept as text and marks the message bad, so "\n.\n",
  * "\r\n.\n", "\n.\r\n" or "\r.\r" can never end it early.
  */
-static int smtp_data_scan(struct smtp_session *s, const char *p, size_t n,
-			  size_t *used_r)
+static int smtp_data_scan(struct smtp_session *s, const char *p, size_t n, size_t *used_r)
 {
 	struct smtp_txn *t = &s->txn;
 	size_t i = 0;
@@ -367,8 +368,7 @@ static void smtp_chunk_done(struct smtp_session *s)
 		return;
 	}
 	smtp_set_state(s, SMTP_STATE_CHUNK);
-	smtp_reply(s, "250 2.0.0 %llu octets received",
-		   (unsigned long long)s->txn.size);
+	smtp_reply(s, "250 2.0.0 %llu octets received", (unsigned long long)s->txn.size);
 }
 
 static int smtp_bdat_step(struct smtp_session *s, struct buf *in)
@@ -432,8 +432,8 @@ static int smtp_message_deliver(struct smtp_session *s)
 	str_sanitize(from, sizeof(from), t->sender, strlen(t->sender));
 	log_info("smtp.accepted",
 		 "session=%s id=%s from=<%s> rcpt=%u local=%zu remote=%zu size=%llu",
-		 s->info->session_id, t->queue_id, from, t->n_rcpt, t->n_accounts,
-		 t->n_remote, (unsigned long long)t->size);
+		 s->info->session_id, t->queue_id, from, t->n_rcpt, t->n_accounts, t->n_remote,
+		 (unsigned long long)t->size);
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->queue_id);
 	return 0;
 }
@@ -463,7 +463,7 @@ static void smtp_message_finish(struct smtp_session *s)
 static bool smtp_auth_offered(const struct smtp_session *s)
 {
 	return s->kind != SMTP_KIND_MX &&
-	       config_auth_allowed(s->cfg, s->info->tls, s->info->peer_loopback);
+		config_auth_allowed(s->cfg, s->info->tls, s->info->peer_loopback);
 }
 
 static int smtp_check_helo(struct smtp_session *s, struct smtp_cmd *c)
@@ -481,8 +481,8 @@ static void smtp_greeted(struct smtp_session *s, const char *name, bool esmtp)
 	snprintf(s->helo, sizeof(s->helo), "%s", name);
 	s->esmtp = esmtp;
 	smtp_set_state(s, SMTP_STATE_READY);
-	log_info("smtp.ehlo", "session=%s helo=%s esmtp=%d tls=%d", s->info->session_id,
-		 s->helo, esmtp, s->info->tls);
+	log_info("smtp.ehlo", "session=%s helo=%s esmtp=%d tls=%d", s->info->session_id, s->helo,
+		 esmtp, s->info->tls);
 }
 
 static void smtp_proceed_helo(struct smtp_session *s, struct smtp_cmd *c)
@@ -519,8 +519,9 @@ static void smtp_proceed_noop(struct smtp_session *s, struct smtp_cmd *c)
 
 static void smtp_proceed_help(struct smtp_session *s, struct smtp_cmd *c)
 {
-	smtp_reply(s, "214 2.0.0 See RFC 5321; commands: EHLO HELO MAIL RCPT DATA "
-		      "BDAT RSET NOOP QUIT STARTTLS AUTH");
+	smtp_reply(s,
+		   "214 2.0.0 See RFC 5321; commands: EHLO HELO MAIL RCPT DATA "
+		   "BDAT RSET NOOP QUIT STARTTLS AUTH");
 }
 
 static void smtp_proceed_vrfy(struct smtp_session *s, struct smtp_cmd *c)
@@ -577,8 +578,7 @@ static int smtp_check_address(struct smtp_session *s, const char *addr, bool utf
 	return 0;
 }
 
-static int smtp_mail_param(struct smtp_session *s, const struct smtp_param *p,
-			   struct smtp_cmd *c)
+static int smtp_mail_param(struct smtp_session *s, const struct smtp_param *p, struct smtp_cmd *c)
 {
 	uint64_t size;
 	if (!s->esmtp) {
@@ -595,8 +595,8 @@ static int smtp_mail_param(struct smtp_session *s, const struct smtp_param *p,
 			return -1;
 		}
 	} else if (strcasecmp(p->key, "BODY") == 0) {
-		if (p->value == NULL || (strcasecmp(p->value, "7BIT") != 0 &&
-					 strcasecmp(p->value, "8BITMIME") != 0)) {
+		if (p->value == NULL ||
+		    (strcasecmp(p->value, "7BIT") != 0 && strcasecmp(p->value, "8BITMIME") != 0)) {
 			smtp_reply(s, "501 5.5.4 Unsupported BODY value");
 			return -1;
 		}
@@ -826,8 +826,8 @@ static long smtp_sasl_decode(const char *in, char *out, size_t outsz)
 	return auth_base64_decode(in, strlen(in), out, outsz);
 }
 
-static void smtp_sasl_finish(struct smtp_session *s, const char *mech,
-			     const char *user, const char *password)
+static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const char *user,
+			     const char *password)
 {
 	char safe_user[128];
 	struct smtp_account acct;
@@ -839,14 +839,13 @@ static void smtp_sasl_finish(struct smtp_session *s, const char *mech,
 	if (r == SMTP_AUTH_OK) {
 		s->authenticated = true;
 		s->account = acct;
-		log_info("smtp.auth", "session=%s mech=%s user=%s result=ok",
-			 s->info->session_id, mech, safe_user);
+		log_info("smtp.auth", "session=%s mech=%s user=%s result=ok", s->info->session_id,
+			 mech, safe_user);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		return;
 	}
-	log_info("smtp.auth", "session=%s mech=%s user=%s result=%s",
-		 s->info->session_id, mech, safe_user,
-		 r == SMTP_AUTH_FAILED ? "fail" : "tempfail");
+	log_info("smtp.auth", "session=%s mech=%s user=%s result=%s", s->info->session_id, mech,
+		 safe_user, r == SMTP_AUTH_FAILED ? "fail" : "tempfail");
 	if (r == SMTP_AUTH_FAILED)
 		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 	else
@@ -953,8 +952,8 @@ static const struct smtp_command smtp_commands[] = {
 	{"QUIT", ST_ANY, SMTP_CMD_NO_ARGS, NULL, smtp_proceed_quit},
 	{"STARTTLS", ST(INIT) | ST(READY), SMTP_CMD_NO_ARGS, smtp_check_starttls,
 	 smtp_proceed_starttls},
-	{"AUTH", ST(READY), SMTP_CMD_ARGS | SMTP_CMD_SUBMISSION | SMTP_CMD_TLS,
-	 smtp_check_auth, smtp_proceed_auth},
+	{"AUTH", ST(READY), SMTP_CMD_ARGS | SMTP_CMD_SUBMISSION | SMTP_CMD_TLS, smtp_check_auth,
+	 smtp_proceed_auth},
 };
 
 static const struct smtp_command *smtp_command_find(const char *verb)
@@ -983,7 +982,8 @@ static int smtp_check_common(struct smtp_session *s, const struct smtp_command *
 	}
 	if ((cmd->flags & SMTP_CMD_TLS) &&
 	    !config_auth_allowed(s->cfg, s->info->tls, s->info->peer_loopback)) {
-		smtp_reply(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+		smtp_reply(s,
+			   "538 5.7.11 Encryption required for requested authentication mechanism");
 		return -1;
 	}
 	if (((cmd->flags & SMTP_CMD_NO_ARGS) && args != NULL) ||
@@ -1122,10 +1122,8 @@ static enum smtp_kind smtp_kind_of(const char *listener)
 	return SMTP_KIND_MX;
 }
 
-struct smtp_session *smtp_session_create(const struct config *cfg,
-					 const struct conn_info *info,
-					 const struct smtp_hooks *hooks,
-					 struct buf *out)
+struct smtp_session *smtp_session_create(const struct config *cfg, const struct conn_info *info,
+					 const struct smtp_hooks *hooks, struct buf *out)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	s->cfg = cfg;
@@ -1156,8 +1154,7 @@ void smtp_session_destroy(struct smtp_session **sp)
 	*sp = NULL;
 }
 
-enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in,
-				    struct buf *out)
+enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in, struct buf *out)
 {
 	if (s->state == SMTP_STATE_CLOSED)
 		return CONN_CLOSE;
@@ -1211,8 +1208,7 @@ void smtp_session_timeout(struct smtp_session *s, struct buf *out)
 {
 	if (s->state == SMTP_STATE_CLOSED)
 		return;
-	buf_printf(out, "421 4.4.2 %s Idle timeout, closing connection\r\n",
-		   s->cfg->hostname);
+	buf_printf(out, "421 4.4.2 %s Idle timeout, closing connection\r\n", s->cfg->hostname);
 	/* A message still being verified was never acknowledged: it is dropped. */
 	s->deliver_wait = false;
 	smtp_close(s, "timeout");

@@ -72,10 +72,10 @@ struct smtp_rcpt_targets {
 /* One accepted message, handed to the deliver hook. */
 struct smtp_delivery {
 	const char *queue_id;
-	const char *sender;           /* "" for the null sender <> */
-	const int64_t *accounts;      /* local accounts, no duplicates */
+	const char *sender;      /* "" for the null sender <> */
+	const int64_t *accounts; /* local accounts, no duplicates */
 	size_t n_accounts;
-	const char *const *remote;    /* remote recipients, no duplicates */
+	const char *const *remote; /* remote recipients, no duplicates */
 	size_t n_remote;
 	/*
 	 * The message with "Return-Path:" and "Received:" prepended. The
@@ -118,9 +118,8 @@ enum smtp_deliver_result {
 struct smtp_hooks {
 	void *ctx;
 	/* Check a password (SASL already decoded). Fills *account_r on OK. */
-	enum smtp_auth_result (*auth)(void *ctx, const char *peer_ip,
-				      const char *user, const char *password,
-				      struct smtp_account *account_r);
+	enum smtp_auth_result (*auth)(void *ctx, const char *peer_ip, const char *user,
+				      const char *password, struct smtp_account *account_r);
 	/* Resolve a syntactically valid recipient address. */
 	enum smtp_rcpt_status (*rcpt)(void *ctx, const char *address,
 				      struct smtp_rcpt_targets *targets_r);
@@ -141,10 +140,8 @@ struct smtp_hooks {
  * listener kind comes from info->listener ("smtp", "submission",
  * "submissions"; anything else is treated as "smtp").
  */
-struct smtp_session *smtp_session_create(const struct config *cfg,
-					 const struct conn_info *info,
-					 const struct smtp_hooks *hooks,
-					 struct buf *out);
+struct smtp_session *smtp_session_create(const struct config *cfg, const struct conn_info *info,
+					 const struct smtp_hooks *hooks, struct buf *out);
 void smtp_session_destroy(struct smtp_session **s);
 
 /*
@@ -156,8 +153,7 @@ void smtp_session_destroy(struct smtp_session **s);
  * returns something else; unread bytes stay in `in`) or CONN_CLOSE (QUIT,
  * too many errors; the session accepts no more input).
  */
-enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in,
-				    struct buf *out);
+enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in, struct buf *out);
 /*
  * After CONN_WAIT: ask the deliver hook again. CONN_WAIT while it is still
  * pending; otherwise the reply to the message is queued and CONN_OK (feed

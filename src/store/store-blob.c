@@ -31,8 +31,7 @@ void store_blob_hash(const void *data, size_t len, char *id)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		abort(); /* SHA-256 cannot fail short of a broken libcrypto */
 	for (unsigned int i = 0; i < mdlen; i++) {
 		id[2 * i] = hex[md[i] >> 4];
@@ -99,10 +98,8 @@ int store_blob_init(struct store *s, const char **error_r)
 {
 	char *tmp = xasprintf("%s/tmp", s->blob_dir);
 
-	if (mkdir_durable(s->blob_dir, s->dir) < 0 ||
-	    mkdir_durable(tmp, s->blob_dir) < 0) {
-		snprintf(s->err, sizeof(s->err), "cannot create %s: %s", tmp,
-			 strerror(errno));
+	if (mkdir_durable(s->blob_dir, s->dir) < 0 || mkdir_durable(tmp, s->blob_dir) < 0) {
+		snprintf(s->err, sizeof(s->err), "cannot create %s: %s", tmp, strerror(errno));
 		*error_r = s->err;
 		free(tmp);
 		return -1;
@@ -145,15 +142,13 @@ static char *blob_write_tmp(struct store *s, const void *data, size_t len)
 
 static int blob_fail(struct store *s, const char *what, const char **error_r)
 {
-	snprintf(s->err, sizeof(s->err), "blob %s failed: %s", what,
-		 strerror(errno));
+	snprintf(s->err, sizeof(s->err), "blob %s failed: %s", what, strerror(errno));
 	*error_r = s->err;
 	log_error("store_blob_error", "op=%s errno=%d", what, errno);
 	return -1;
 }
 
-int store_blob_write(struct store *s, const void *data, size_t len, char *id,
-		     const char **error_r)
+int store_blob_write(struct store *s, const void *data, size_t len, char *id, const char **error_r)
 {
 	char sub[3];
 	struct stat st;

@@ -23,8 +23,9 @@
 static int mailbox_info(struct store *s, int64_t mailbox_id, int64_t *account_r,
 			uint32_t *uidvalidity_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT account_id, uidvalidity FROM mailboxes"
-				     " WHERE id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT account_id, uidvalidity FROM mailboxes"
+				      " WHERE id = ?");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -41,23 +42,24 @@ static int mailbox_info(struct store *s, int64_t mailbox_id, int64_t *account_r,
 
 /* The fields of a message row a copy or an append writes. */
 struct entry {
-	uint32_t uid;     /* source UID (copy) */
+	uint32_t uid; /* source UID (copy) */
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 	uint32_t flags;
-	char *keywords;   /* joined; malloc'd */
+	char *keywords; /* joined; malloc'd */
 	time_t internal_date;
 	uint64_t size;
 };
 
 /* Insert e into mailbox_id under the next UID, in a write tx. */
-static int entry_insert(struct store *s, int64_t mailbox_id, const struct entry *e,
-			uint32_t *uid_r, const char **error_r)
+static int entry_insert(struct store *s, int64_t mailbox_id, const struct entry *e, uint32_t *uid_r,
+			const char **error_r)
 {
 	uint64_t modseq;
 
 	if (store_mailbox_next_uid(s, mailbox_id, uid_r, &modseq, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s,
+	sqlite3_stmt *st = store_stmt(
+		s,
 		"INSERT INTO messages(mailbox_id, uid, blob_id, flags, keywords,"
 		" internal_date, save_date, modseq, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (st == NULL)
@@ -77,10 +79,10 @@ static int entry_insert(struct store *s, int64_t mailbox_id, const struct entry 
 }
 
 /* Register kw in mailbox_id and join them into *joined_r (malloc'd). */
-static int keywords_for(struct store *s, int64_t mailbox_id, const char *const *kw,
-			size_t n, bool enforce_cap, char **joined_r, const char **error_r)
+static int keywords_for(struct store *s, int64_t mailbox_id, const char *const *kw, size_t n,
+			bool enforce_cap, char **joined_r, const char **error_r)
 {
-	struct store_kwlist l = { 0 };
+	struct store_kwlist l = {0};
 
 	*joined_r = NULL;
 	if (n > 0 && kw == NULL)
@@ -99,9 +101,9 @@ static int keywords_for(struct store *s, int64_t mailbox_id, const char *const *
 struct copy_job {
 	int64_t src, dst;
 	int64_t src_account, dst_account;
-	struct entry *e;   /* source messages found, in the order of uids */
+	struct entry *e; /* source messages found, in the order of uids */
 	size_t n;
-	uint64_t total;    /* their sizes */
+	uint64_t total; /* their sizes */
 };
 
 static void copy_job_free(struct copy_job *j)
@@ -114,12 +116,13 @@ static void copy_job_free(struct copy_job *j)
 }
 
 /* Read the source rows of uids (missing ones skipped). */
-static int copy_read(struct store *s, struct copy_job *j, const uint32_t *uids,
-		     size_t n, const char **error_r)
+static int copy_read(struct store *s, struct copy_job *j, const uint32_t *uids, size_t n,
+		     const char **error_r)
 {
 	j->e = n > 0 ? xcalloc(n, sizeof(*j->e)) : NULL;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = store_stmt(s,
+		sqlite3_stmt *st = store_stmt(
+			s,
 			"SELECT blob_id, flags, keywords, internal_date, size FROM messages"
 			" WHERE mailbox_id = ? AND uid = ?");
 		if (st == NULL)
@@ -150,17 +153,15 @@ static int copy_read(struct store *s, struct copy_job *j, const uint32_t *uids,
  * the cap: a copy must not fail because the destination is full of
  * keywords) and takes the destination's spelling.
  */
-static int copy_keywords(struct store *s, int64_t dst, struct entry *e,
-			 const char **error_r)
+static int copy_keywords(struct store *s, int64_t dst, struct entry *e, const char **error_r)
 {
-	struct store_kwlist src = { 0 };
+	struct store_kwlist src = {0};
 	char *joined;
 
 	if (e->keywords[0] == '\0')
 		return 0;
 	store_kwlist_split(&src, e->keywords);
-	int ret = keywords_for(s, dst, (const char *const *)src.v, src.n, false,
-			       &joined, error_r);
+	int ret = keywords_for(s, dst, (const char *const *)src.v, src.n, false, &joined, error_r);
 	store_kwlist_free(&src);
 	if (ret < 0)
 		return -1;
@@ -169,14 +170,15 @@ static int copy_keywords(struct store *s, int64_t dst, struct entry *e,
 	return 0;
 }
 
-static int copy_tx(struct store *s, struct copy_job *j, const uint32_t *uids, size_t n,
-		   bool move, uint32_t *dst_uids_r, const char **error_r)
+static int copy_tx(struct store *s, struct copy_job *j, const uint32_t *uids, size_t n, bool move,
+		   uint32_t *dst_uids_r, const char **error_r)
 {
 	int ret = mailbox_info(s, j->src, &j->src_account, NULL);
 	if (ret > 0)
 		ret = mailbox_info(s, j->dst, &j->dst_account, NULL);
 	if (ret <= 0)
-		return ret < 0 ? store_db_fail(s, error_r) : store_fail(s, error_r, "no such mailbox");
+		return ret < 0 ? store_db_fail(s, error_r)
+			       : store_fail(s, error_r, "no such mailbox");
 	if (copy_read(s, j, uids, n, error_r) < 0)
 		return -1;
 	if ((!move || j->src_account != j->dst_account) &&
@@ -199,7 +201,7 @@ static int copy_tx(struct store *s, struct copy_job *j, const uint32_t *uids, si
 			dst_uids_r[i] = new_uid;
 	}
 	if (ret >= 0 && move) {
-		struct store_idlist blobs = { 0 };
+		struct store_idlist blobs = {0};
 		/* Every blob stays referenced by its copy: nothing to collect. */
 		ret = store_expunge_tx(s, j->src, copied, k, &blobs, error_r);
 		store_idlist_free(&blobs);
@@ -230,11 +232,10 @@ static bool uids_distinct(const uint32_t *uids, size_t n)
 	return ok;
 }
 
-static int copy_or_move(struct store *s, int64_t src, const uint32_t *uids, size_t n,
-			int64_t dst, uint32_t *dst_uids_r, bool move,
-			const char **error_r)
+static int copy_or_move(struct store *s, int64_t src, const uint32_t *uids, size_t n, int64_t dst,
+			uint32_t *dst_uids_r, bool move, const char **error_r)
 {
-	struct copy_job j = { .src = src, .dst = dst };
+	struct copy_job j = {.src = src, .dst = dst};
 
 	if (n > 0 && uids == NULL)
 		return store_fail(s, error_r, "no UIDs");
@@ -260,20 +261,16 @@ static int copy_or_move(struct store *s, int64_t src, const uint32_t *uids, size
 	return 0;
 }
 
-int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *uids,
-		       size_t n, int64_t dst_mailbox_id, uint32_t *dst_uids_r,
-		       const char **error_r)
+int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *uids, size_t n,
+		       int64_t dst_mailbox_id, uint32_t *dst_uids_r, const char **error_r)
 {
-	return copy_or_move(s, src_mailbox_id, uids, n, dst_mailbox_id, dst_uids_r,
-			    false, error_r);
+	return copy_or_move(s, src_mailbox_id, uids, n, dst_mailbox_id, dst_uids_r, false, error_r);
 }
 
-int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *uids,
-		       size_t n, int64_t dst_mailbox_id, uint32_t *dst_uids_r,
-		       const char **error_r)
+int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *uids, size_t n,
+		       int64_t dst_mailbox_id, uint32_t *dst_uids_r, const char **error_r)
 {
-	return copy_or_move(s, src_mailbox_id, uids, n, dst_mailbox_id, dst_uids_r,
-			    true, error_r);
+	return copy_or_move(s, src_mailbox_id, uids, n, dst_mailbox_id, dst_uids_r, true, error_r);
 }
 
 /* --- append ------------------------------------------------------------ */
@@ -300,8 +297,8 @@ static int append_tx(struct store *s, struct append_job *j, uint32_t *uid_r,
 		return store_fail(s, error_r, "no such mailbox");
 	if (store_quota_check(s, j->account_id, j->len, error_r) < 0 ||
 	    store_blob_row_upsert(s, j->e.blob_id, j->len, j->parsed, error_r) < 0 ||
-	    keywords_for(s, j->mailbox_id, j->keywords, j->n_keywords, true,
-			 &j->e.keywords, error_r) < 0 ||
+	    keywords_for(s, j->mailbox_id, j->keywords, j->n_keywords, true, &j->e.keywords,
+			 error_r) < 0 ||
 	    entry_insert(s, j->mailbox_id, &j->e, &uid, error_r) < 0)
 		return -1;
 	if (uid_r != NULL)
@@ -313,8 +310,7 @@ static int append_tx(struct store *s, struct append_job *j, uint32_t *uid_r,
 
 /* Check what can be checked before any byte is written. */
 static int append_args_check(struct store *s, const char *data, size_t len,
-			     const char *const *keywords, size_t n_keywords,
-			     const char **error_r)
+			     const char *const *keywords, size_t n_keywords, const char **error_r)
 {
 	if (data == NULL && len > 0)
 		return store_fail(s, error_r, "no message data");
@@ -327,17 +323,21 @@ static int append_args_check(struct store *s, const char *data, size_t len,
 	return 0;
 }
 
-int store_append(struct store *s, int64_t account_id, int64_t mailbox_id,
-		 const char *data, size_t len, const struct store_parsed *parsed,
-		 uint32_t flags, const char *const *keywords, size_t n_keywords,
-		 time_t internal_date, uint32_t *uid_r, uint32_t *uidvalidity_r,
-		 const char **error_r)
+int store_append(struct store *s, int64_t account_id, int64_t mailbox_id, const char *data,
+		 size_t len, const struct store_parsed *parsed, uint32_t flags,
+		 const char *const *keywords, size_t n_keywords, time_t internal_date,
+		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
 {
 	struct append_job j = {
-		.account_id = account_id, .mailbox_id = mailbox_id, .len = len,
-		.parsed = parsed, .keywords = keywords, .n_keywords = n_keywords,
-		.e = { .flags = flags & STORE_FLAGS_ALL, .size = len,
-		       .internal_date = internal_date != 0 ? internal_date : time(NULL) },
+		.account_id = account_id,
+		.mailbox_id = mailbox_id,
+		.len = len,
+		.parsed = parsed,
+		.keywords = keywords,
+		.n_keywords = n_keywords,
+		.e = {.flags = flags & STORE_FLAGS_ALL,
+		      .size = len,
+		      .internal_date = internal_date != 0 ? internal_date : time(NULL)},
 	};
 	const char *body = data != NULL ? data : "";
 	const char *error = NULL;
@@ -358,7 +358,7 @@ int store_append(struct store *s, int64_t account_id, int64_t mailbox_id,
 	store_tx_rollback(s);
 	/* Leave no orphan blob; the gc may overwrite s->err. */
 	snprintf(saved, sizeof(saved), "%s", error != NULL ? error : "append failed");
-	struct store_idlist orphan = { 0 };
+	struct store_idlist orphan = {0};
 	store_idlist_add(&orphan, j.e.blob_id);
 	store_blob_gc(s, &orphan);
 	store_idlist_free(&orphan);
@@ -378,8 +378,9 @@ int store_mailbox_vanished_since(struct store *s, int64_t mailbox_id, uint64_t m
 	*n_r = 0;
 	if (modseq > INT64_MAX)
 		return 0;
-	sqlite3_stmt *st = store_stmt(s, "SELECT uid FROM expunged WHERE mailbox_id = ?"
-				     " AND modseq > ? ORDER BY uid");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT uid FROM expunged WHERE mailbox_id = ?"
+				      " AND modseq > ? ORDER BY uid");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -414,9 +415,10 @@ int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_
 	memset(r, 0, sizeof(*r));
 	if (!store_blob_id_valid(blob_id))
 		return 0;
-	sqlite3_stmt *st = store_stmt(s,
-		"SELECT size, envelope, bodystructure, body, subject, hdr_from, hdr_to,"
-		" hdr_cc, message_id, date FROM blobs WHERE id = ?");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT size, envelope, bodystructure, body, subject, hdr_from, hdr_to,"
+			   " hdr_cc, message_id, date FROM blobs WHERE id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	store_bind_text(st, 1, blob_id);
@@ -467,8 +469,9 @@ static int subscribe_tx(struct store *s, int64_t account_id, const char *name, b
 		return rc == SQLITE_DONE ? store_fail(s, error_r, "no such account")
 					 : store_db_fail(s, error_r);
 	if (on)
-		st = store_stmt(s, "INSERT OR IGNORE INTO subscriptions(account_id, name)"
-			       " VALUES (?, ?)");
+		st = store_stmt(s,
+				"INSERT OR IGNORE INTO subscriptions(account_id, name)"
+				" VALUES (?, ?)");
 	else
 		st = store_stmt(s, "DELETE FROM subscriptions WHERE account_id = ? AND name = ?");
 	if (st == NULL)
@@ -482,13 +485,12 @@ static int subscribe_tx(struct store *s, int64_t account_id, const char *name, b
 	return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }
 
-int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name,
-			    bool on, const char **error_r)
+int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on,
+			    const char **error_r)
 {
 	char mname[512];
 
-	if (store_mailbox_normalize(s, name, mname, error_r) < 0 ||
-	    store_tx_begin(s, error_r) < 0)
+	if (store_mailbox_normalize(s, name, mname, error_r) < 0 || store_tx_begin(s, error_r) < 0)
 		return -1;
 	int ret = subscribe_tx(s, account_id, mname, on, error_r);
 	if (ret < 0) {
@@ -501,11 +503,12 @@ int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *nam
 int store_subscription_list(struct store *s, int64_t account_id,
 			    void (*cb)(void *ctx, const char *name), void *ctx)
 {
-	struct store_strlist l = { 0 };
+	struct store_strlist l = {0};
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s, "SELECT name FROM subscriptions"
-				     " WHERE account_id = ? ORDER BY name");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT name FROM subscriptions"
+				      " WHERE account_id = ? ORDER BY name");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -522,12 +525,12 @@ int store_subscription_list(struct store *s, int64_t account_id,
 
 /* --- status ------------------------------------------------------------ */
 
-int store_mailbox_status(struct store *s, int64_t mailbox_id,
-			 struct store_mailbox_status *r)
+int store_mailbox_status(struct store *s, int64_t mailbox_id, struct store_mailbox_status *r)
 {
 	memset(r, 0, sizeof(*r));
 	/* One statement: one read snapshot, so the numbers agree. */
-	sqlite3_stmt *st = store_stmt(s,
+	sqlite3_stmt *st = store_stmt(
+		s,
 		"SELECT b.uidnext, b.uidvalidity, b.highestmodseq,"
 		" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),"
 		" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id"

@@ -23,8 +23,7 @@ bool store_keyword_valid(const char *kw)
 {
 	size_t len;
 
-	if (kw == NULL || (len = strlen(kw)) == 0 || len > STORE_KEYWORD_MAX_LEN ||
-	    kw[0] == '\\')
+	if (kw == NULL || (len = strlen(kw)) == 0 || len > STORE_KEYWORD_MAX_LEN || kw[0] == '\\')
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)kw[i];
@@ -106,11 +105,11 @@ char *store_kwlist_join(struct store_kwlist *l)
 /* --- registry ---------------------------------------------------------- */
 
 /* The registered spelling of kw into *name_r (malloc'd): 1 / 0 / -1. */
-static int keyword_lookup(struct store *s, int64_t mailbox_id, const char *kw,
-			  char **name_r)
+static int keyword_lookup(struct store *s, int64_t mailbox_id, const char *kw, char **name_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT name FROM mailbox_keywords"
-				     " WHERE mailbox_id = ? AND name = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT name FROM mailbox_keywords"
+				      " WHERE mailbox_id = ? AND name = ?");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -122,8 +121,8 @@ static int keyword_lookup(struct store *s, int64_t mailbox_id, const char *kw,
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int keyword_insert(struct store *s, int64_t mailbox_id, const char *kw,
-			  bool enforce_cap, const char **error_r)
+static int keyword_insert(struct store *s, int64_t mailbox_id, const char *kw, bool enforce_cap,
+			  const char **error_r)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -151,9 +150,8 @@ static int keyword_insert(struct store *s, int64_t mailbox_id, const char *kw,
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
-int store_keywords_register(struct store *s, int64_t mailbox_id,
-			    const char *const *kw, size_t n, bool enforce_cap,
-			    struct store_kwlist *out, const char **error_r)
+int store_keywords_register(struct store *s, int64_t mailbox_id, const char *const *kw, size_t n,
+			    bool enforce_cap, struct store_kwlist *out, const char **error_r)
 {
 	for (size_t i = 0; i < n; i++) {
 		char *name = NULL;
@@ -178,11 +176,12 @@ int store_keywords_register(struct store *s, int64_t mailbox_id,
 int store_mailbox_keywords(struct store *s, int64_t mailbox_id,
 			   void (*cb)(void *ctx, const char *keyword), void *ctx)
 {
-	struct store_strlist l = { 0 };
+	struct store_strlist l = {0};
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s, "SELECT name FROM mailbox_keywords"
-				     " WHERE mailbox_id = ? ORDER BY id");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT name FROM mailbox_keywords"
+				      " WHERE mailbox_id = ? ORDER BY id");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -209,7 +208,7 @@ struct flags_job {
 /* The keywords a message ends up with, joined (malloc'd). */
 static char *flags_new_keywords(const struct flags_job *j, const char *old)
 {
-	struct store_kwlist cur = { 0 }, next = { 0 };
+	struct store_kwlist cur = {0}, next = {0};
 
 	if (j->u->op == STORE_FLAGS_SET) {
 		for (size_t i = 0; i < j->kw.n; i++)
@@ -255,13 +254,14 @@ static void outcome_add_modified(struct store_flags_outcome *o, uint32_t uid, si
 	o->modified[o->n_modified++] = uid;
 }
 
-static int flags_write(struct store *s, const struct flags_job *j,
-		       struct store_flags_result *r, const char **error_r)
+static int flags_write(struct store *s, const struct flags_job *j, struct store_flags_result *r,
+		       const char **error_r)
 {
 	if (store_mailbox_bump_modseq(s, j->mailbox_id, &r->modseq, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "UPDATE messages SET flags = ?, keywords = ?,"
-				     " modseq = ? WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "UPDATE messages SET flags = ?, keywords = ?,"
+				      " modseq = ? WHERE mailbox_id = ? AND uid = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, r->flags);
@@ -275,11 +275,12 @@ static int flags_write(struct store *s, const struct flags_job *j,
 }
 
 /* One UID of a STORE, inside the transaction. */
-static int flags_apply_one(struct store *s, struct flags_job *j, uint32_t uid,
-			   size_t n_uids, const char **error_r)
+static int flags_apply_one(struct store *s, struct flags_job *j, uint32_t uid, size_t n_uids,
+			   const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT flags, keywords, modseq FROM messages"
-				     " WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT flags, keywords, modseq FROM messages"
+				      " WHERE mailbox_id = ? AND uid = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, j->mailbox_id);
@@ -324,12 +325,12 @@ static int flags_prepare(struct store *s, struct flags_job *j, const char **erro
 		}
 		return 0;
 	}
-	return store_keywords_register(s, j->mailbox_id, u->keywords, u->n_keywords,
-				       true, &j->kw, error_r);
+	return store_keywords_register(s, j->mailbox_id, u->keywords, u->n_keywords, true, &j->kw,
+				       error_r);
 }
 
-static int update_flags_tx(struct store *s, struct flags_job *j, const uint32_t *uids,
-			   size_t n, const char **error_r)
+static int update_flags_tx(struct store *s, struct flags_job *j, const uint32_t *uids, size_t n,
+			   const char **error_r)
 {
 	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM mailboxes WHERE id = ?");
 	if (st == NULL)
@@ -358,18 +359,15 @@ void store_flags_outcome_free(struct store_flags_outcome *o)
 	memset(o, 0, sizeof(*o));
 }
 
-int store_message_update_flags(struct store *s, int64_t mailbox_id,
-			       const uint32_t *uids, size_t n,
+int store_message_update_flags(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
 			       const struct store_flags_update *u,
-			       struct store_flags_outcome *out_r,
-			       const char **error_r)
+			       struct store_flags_outcome *out_r, const char **error_r)
 {
-	struct flags_job j = { .mailbox_id = mailbox_id, .u = u, .out = out_r };
+	struct flags_job j = {.mailbox_id = mailbox_id, .u = u, .out = out_r};
 
 	memset(out_r, 0, sizeof(*out_r));
 	if (u == NULL || (n > 0 && uids == NULL) ||
-	    (u->op != STORE_FLAGS_SET && u->op != STORE_FLAGS_ADD &&
-	     u->op != STORE_FLAGS_REMOVE))
+	    (u->op != STORE_FLAGS_SET && u->op != STORE_FLAGS_ADD && u->op != STORE_FLAGS_REMOVE))
 		return store_fail(s, error_r, "invalid flag update");
 	if (n > 0)
 		out_r->results = xcalloc(n, sizeof(*out_r->results));
@@ -389,11 +387,11 @@ int store_message_update_flags(struct store *s, int64_t mailbox_id,
 	return 0;
 }
 
-static int message_modseq(struct store *s, int64_t mailbox_id, uint32_t uid,
-			  uint64_t *modseq_r)
+static int message_modseq(struct store *s, int64_t mailbox_id, uint32_t uid, uint64_t *modseq_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT modseq FROM messages"
-				     " WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT modseq FROM messages"
+				      " WHERE mailbox_id = ? AND uid = ?");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -405,13 +403,16 @@ static int message_modseq(struct store *s, int64_t mailbox_id, uint32_t uid,
 }
 
 int store_message_set_flags_keywords(struct store *s, int64_t mailbox_id, uint32_t uid,
-				     uint32_t flags, const char *const *keywords,
-				     size_t n, uint64_t unchangedsince,
-				     uint64_t *modseq_r, const char **error_r)
+				     uint32_t flags, const char *const *keywords, size_t n,
+				     uint64_t unchangedsince, uint64_t *modseq_r,
+				     const char **error_r)
 {
 	struct store_flags_update u = {
-		.op = STORE_FLAGS_SET, .flags = flags, .keywords = keywords,
-		.n_keywords = n, .unchangedsince = unchangedsince,
+		.op = STORE_FLAGS_SET,
+		.flags = flags,
+		.keywords = keywords,
+		.n_keywords = n,
+		.unchangedsince = unchangedsince,
 	};
 	struct store_flags_outcome o;
 	int ret;
@@ -475,10 +476,11 @@ int store_message_changed_since(struct store *s, int64_t mailbox_id, uint64_t mo
 	*n_r = 0;
 	if (modseq > INT64_MAX)
 		return 0; /* nothing can be newer */
-	sqlite3_stmt *st = store_stmt(s,
-		"SELECT id, mailbox_id, uid, flags, modseq, internal_date, save_date,"
-		" size, blob_id, keywords FROM messages WHERE mailbox_id = ?"
-		" AND modseq > ? ORDER BY uid");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT id, mailbox_id, uid, flags, modseq, internal_date, save_date,"
+			   " size, blob_id, keywords FROM messages WHERE mailbox_id = ?"
+			   " AND modseq > ? ORDER BY uid");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -500,8 +502,8 @@ int store_message_changed_since(struct store *s, int64_t mailbox_id, uint64_t mo
 	return 0;
 }
 
-int store_message_list_full(struct store *s, int64_t mailbox_id,
-			    struct store_message_ex **msgs_r, size_t *n_r)
+int store_message_list_full(struct store *s, int64_t mailbox_id, struct store_message_ex **msgs_r,
+			    size_t *n_r)
 {
 	return store_message_changed_since(s, mailbox_id, 0, msgs_r, n_r);
 }
@@ -525,7 +527,7 @@ static size_t ranges_normalize(const struct store_uid_range *in, size_t n,
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t lo = in[i].lo, hi = in[i].hi;
-		out[i] = (struct store_uid_range){ lo < hi ? lo : hi, lo < hi ? hi : lo };
+		out[i] = (struct store_uid_range){lo < hi ? lo : hi, lo < hi ? hi : lo};
 	}
 	qsort(out, n, sizeof(*out), range_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -551,9 +553,9 @@ static int msg_uid_cmp(const void *a, const void *b)
  * index range search on messages(mailbox_id, uid) per pair, so the cost is
  * the rows returned, never a scan of the mailbox.
  */
-static int list_uids_chunk(struct store *s, int64_t mailbox_id,
-			   const struct store_uid_range *r, size_t n, uint64_t changedsince,
-			   struct store_message_ex **v, size_t *len, size_t *cap)
+static int list_uids_chunk(struct store *s, int64_t mailbox_id, const struct store_uid_range *r,
+			   size_t n, uint64_t changedsince, struct store_message_ex **v,
+			   size_t *len, size_t *cap)
 {
 	char *json = xmalloc(n * 26 + 3); /* ",[4294967295,4294967295]" */
 	size_t off = 0;
@@ -565,12 +567,13 @@ static int list_uids_chunk(struct store *s, int64_t mailbox_id,
 					(unsigned)r[i].lo, (unsigned)r[i].hi);
 	json[off++] = ']';
 	json[off] = '\0';
-	sqlite3_stmt *st = store_stmt(s,
-		"SELECT m.id, m.mailbox_id, m.uid, m.flags, m.modseq, m.internal_date,"
-		" m.save_date, m.size, m.blob_id, m.keywords"
-		" FROM json_each(?2) AS r CROSS JOIN messages AS m"
-		" WHERE m.mailbox_id = ?1 AND m.uid >= json_extract(r.value, '$[0]')"
-		" AND m.uid <= json_extract(r.value, '$[1]') AND m.modseq > ?3");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT m.id, m.mailbox_id, m.uid, m.flags, m.modseq, m.internal_date,"
+			   " m.save_date, m.size, m.blob_id, m.keywords"
+			   " FROM json_each(?2) AS r CROSS JOIN messages AS m"
+			   " WHERE m.mailbox_id = ?1 AND m.uid >= json_extract(r.value, '$[0]')"
+			   " AND m.uid <= json_extract(r.value, '$[1]') AND m.modseq > ?3");
 	if (st == NULL) {
 		free(json);
 		return store_db_fail(s, NULL);
@@ -591,9 +594,8 @@ static int list_uids_chunk(struct store *s, int64_t mailbox_id,
 }
 
 int store_message_list_uids(struct store *s, int64_t mailbox_id,
-			    const struct store_uid_range *ranges, size_t n,
-			    uint64_t changedsince, struct store_message_ex **msgs_r,
-			    size_t *n_r)
+			    const struct store_uid_range *ranges, size_t n, uint64_t changedsince,
+			    struct store_message_ex **msgs_r, size_t *n_r)
 {
 	struct store_message_ex *v = NULL;
 	size_t len = 0, cap = 0;

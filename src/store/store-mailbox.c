@@ -66,8 +66,7 @@ static bool utf8_valid(const unsigned char *p)
  * 3501 5.1), so any spelling of it, as a name or as the first component,
  * is stored as "INBOX". out holds 512 bytes.
  */
-int store_mailbox_normalize(struct store *s, const char *in, char *out,
-			     const char **error_r)
+int store_mailbox_normalize(struct store *s, const char *in, char *out, const char **error_r)
 {
 	size_t len;
 
@@ -130,8 +129,9 @@ static int next_uidvalidity(struct store *s, uint32_t *v_r)
 		v = last + 1;
 	if (v > UINT32_MAX)
 		v = 1; /* 2106: wraps, still distinct from recent values */
-	st = store_stmt(s, "INSERT INTO meta(key, value) VALUES ('uidvalidity', ?)"
-		       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	st = store_stmt(s,
+			"INSERT INTO meta(key, value) VALUES ('uidvalidity', ?)"
+			" ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, v);
@@ -142,11 +142,12 @@ static int next_uidvalidity(struct store *s, uint32_t *v_r)
 }
 
 /* 1 and the row, 0 none, -1 error: the bare mailbox row, no counts. */
-int store_mailbox_row(struct store *s, int64_t account_id, const char *name,
-		       int64_t *id_r, uint32_t *uidnext_r)
+int store_mailbox_row(struct store *s, int64_t account_id, const char *name, int64_t *id_r,
+		      uint32_t *uidnext_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT id, uidnext FROM mailboxes"
-				     " WHERE account_id = ? AND name = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT id, uidnext FROM mailboxes"
+				      " WHERE account_id = ? AND name = ?");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, account_id);
@@ -164,7 +165,7 @@ int store_mailbox_row(struct store *s, int64_t account_id, const char *name,
 
 /* Insert a mailbox (name already normalized) inside a write transaction. */
 int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
-			  const char *special_use, const char **error_r)
+			 const char *special_use, const char **error_r)
 {
 	uint32_t uidvalidity;
 	int ret = store_mailbox_row(s, account_id, name, NULL, NULL);
@@ -175,9 +176,10 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 		return store_fail(s, error_r, "mailbox already exists");
 	if (next_uidvalidity(s, &uidvalidity) < 0)
 		return store_db_fail(s, error_r);
-	sqlite3_stmt *st = store_stmt(s,
-		"INSERT INTO mailboxes(account_id, name, uidvalidity, special_use)"
-		" VALUES (?, ?, ?, ?)");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "INSERT INTO mailboxes(account_id, name, uidvalidity, special_use)"
+			   " VALUES (?, ?, ?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -189,8 +191,9 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
 	/* New mailboxes start subscribed (an old subscription may remain). */
-	st = store_stmt(s, "INSERT OR IGNORE INTO subscriptions(account_id, name)"
-		       " VALUES (?, ?)");
+	st = store_stmt(s,
+			"INSERT OR IGNORE INTO subscriptions(account_id, name)"
+			" VALUES (?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -202,15 +205,15 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 
 /* --- mailboxes --------------------------------------------------------- */
 
-#define MAILBOX_COLUMNS                                                           \
-	"SELECT b.id, b.account_id, b.name, b.uidvalidity, b.uidnext,"            \
-	" b.highestmodseq, b.special_use,"                                        \
-	" EXISTS(SELECT 1 FROM subscriptions u WHERE u.account_id = b.account_id" \
-	"  AND u.name = b.name),"                                                  \
-	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),"           \
-	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id"             \
-	"  AND (m.flags & 1) = 0),"                                               \
-	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.mailbox_id = b.id)" \
+#define MAILBOX_COLUMNS                                                                            \
+	"SELECT b.id, b.account_id, b.name, b.uidvalidity, b.uidnext,"                             \
+	" b.highestmodseq, b.special_use,"                                                         \
+	" EXISTS(SELECT 1 FROM subscriptions u WHERE u.account_id = b.account_id"                  \
+	"  AND u.name = b.name),"                                                                  \
+	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),"                            \
+	" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id"                              \
+	"  AND (m.flags & 1) = 0),"                                                                \
+	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.mailbox_id = b.id)"             \
 	" FROM mailboxes b "
 
 static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
@@ -236,8 +239,7 @@ int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
 
 	if (store_mailbox_normalize(s, name, mname, NULL) < 0)
 		return 0;
-	sqlite3_stmt *st = store_stmt(s, MAILBOX_COLUMNS
-				  "WHERE b.account_id = ? AND b.name = ?");
+	sqlite3_stmt *st = store_stmt(s, MAILBOX_COLUMNS "WHERE b.account_id = ? AND b.name = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -254,9 +256,10 @@ int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
 /* No COUNT/SUM over messages: cheap enough for every IMAP command. */
 int store_mailbox_head(struct store *s, int64_t mailbox_id, struct store_mailbox *m)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT id, account_id, name, uidvalidity,"
-				     " uidnext, highestmodseq, special_use FROM mailboxes"
-				     " WHERE id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT id, account_id, name, uidvalidity,"
+				      " uidnext, highestmodseq, special_use FROM mailboxes"
+				      " WHERE id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -278,15 +281,15 @@ int store_mailbox_head(struct store *s, int64_t mailbox_id, struct store_mailbox
 }
 
 int store_mailbox_list(struct store *s, int64_t account_id,
-		       void (*cb)(void *ctx, const struct store_mailbox *m),
-		       void *ctx)
+		       void (*cb)(void *ctx, const struct store_mailbox *m), void *ctx)
 {
 	struct store_mailbox *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s, MAILBOX_COLUMNS "WHERE b.account_id = ?"
-				  " ORDER BY b.name <> 'INBOX', b.name");
+	sqlite3_stmt *st = store_stmt(s,
+				      MAILBOX_COLUMNS "WHERE b.account_id = ?"
+						      " ORDER BY b.name <> 'INBOX', b.name");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -316,7 +319,8 @@ static int account_exists(struct store *s, int64_t account_id, const char **erro
 	store_stmt_done(st);
 	if (rc == SQLITE_ROW)
 		return 0;
-	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such account") : store_db_fail(s, error_r);
+	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such account")
+				 : store_db_fail(s, error_r);
 }
 
 int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
@@ -325,8 +329,7 @@ int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
 	char mname[512];
 
 	if (store_mailbox_normalize(s, name, mname, error_r) < 0 ||
-	    special_use_check(s, special_use, error_r) < 0 ||
-	    store_tx_begin(s, error_r) < 0)
+	    special_use_check(s, special_use, error_r) < 0 || store_tx_begin(s, error_r) < 0)
 		return -1;
 	if (account_exists(s, account_id, error_r) < 0 ||
 	    store_mailbox_insert(s, account_id, mname, special_use, error_r) < 0) {
@@ -346,8 +349,9 @@ static int mailbox_delete_tx(struct store *s, int64_t account_id, const char *na
 		return store_db_fail(s, error_r);
 	if (ret == 0)
 		return store_fail(s, error_r, "no such mailbox");
-	sqlite3_stmt *st = store_stmt(s, "SELECT DISTINCT blob_id FROM messages"
-				     " WHERE mailbox_id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT DISTINCT blob_id FROM messages"
+				      " WHERE mailbox_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, id);
@@ -373,7 +377,7 @@ int store_mailbox_delete(struct store *s, int64_t account_id, const char *name,
 			 const char **error_r)
 {
 	char mname[512];
-	struct store_idlist blobs = { 0 };
+	struct store_idlist blobs = {0};
 
 	if (store_mailbox_normalize(s, name, mname, error_r) < 0)
 		return store_fail(s, error_r, "no such mailbox");
@@ -399,17 +403,18 @@ int store_mailbox_delete(struct store *s, int64_t account_id, const char *name,
  * uidnext and highestmodseq (and the keyword list); it gets a fresh
  * UIDVALIDITY anyway. For INBOX the moved UIDs are expunged, and logged so.
  */
-static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
-			   const char *to, const char **error_r)
+static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox, const char *to,
+			   const char **error_r)
 {
 	int64_t id;
 
 	if (store_mailbox_insert(s, account_id, to, "", error_r) < 0 ||
 	    store_mailbox_row(s, account_id, to, &id, NULL) <= 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s,
-		"UPDATE mailboxes SET (uidnext, highestmodseq) = (SELECT uidnext,"
-		" highestmodseq FROM mailboxes WHERE id = ?1) WHERE id = ?2");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "UPDATE mailboxes SET (uidnext, highestmodseq) = (SELECT uidnext,"
+			   " highestmodseq FROM mailboxes WHERE id = ?1) WHERE id = ?2");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, inbox);
@@ -422,8 +427,9 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
 	uint64_t modseq = 0;
 	if (store_mailbox_bump_modseq(s, inbox, &modseq, error_r) < 0)
 		return -1;
-	st = store_stmt(s, "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
-		       " SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?");
+	st = store_stmt(s,
+			"INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
+			" SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, (int64_t)modseq);
@@ -433,8 +439,9 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
 	/* The keywords the messages carry are known in their new mailbox. */
-	st = store_stmt(s, "INSERT OR IGNORE INTO mailbox_keywords(mailbox_id, name)"
-		       " SELECT ?, name FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY id");
+	st = store_stmt(s,
+			"INSERT OR IGNORE INTO mailbox_keywords(mailbox_id, name)"
+			" SELECT ?, name FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY id");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, id);
@@ -456,10 +463,10 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox,
 }
 
 /* The subscription, if any, follows the mailbox to its new name. */
-static int mailbox_set_name(struct store *s, int64_t id, const char *name,
-			    const char **error_r)
+static int mailbox_set_name(struct store *s, int64_t id, const char *name, const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s,
+	sqlite3_stmt *st = store_stmt(
+		s,
 		"UPDATE OR REPLACE subscriptions SET name = ?1 WHERE (account_id, name) ="
 		" (SELECT account_id, name FROM mailboxes WHERE id = ?2)");
 	if (st == NULL)
@@ -483,10 +490,10 @@ static int mailbox_set_name(struct store *s, int64_t id, const char *name,
 }
 
 /* Rename from and every "from/…" child, refusing any clash first. */
-static int mailbox_rename_tx(struct store *s, int64_t account_id, const char *from,
-			     const char *to, const char **error_r)
+static int mailbox_rename_tx(struct store *s, int64_t account_id, const char *from, const char *to,
+			     const char **error_r)
 {
-	struct store_strlist names = { 0 };
+	struct store_strlist names = {0};
 	size_t flen = strlen(from);
 	int rc, ret = 0;
 
@@ -496,8 +503,7 @@ static int mailbox_rename_tx(struct store *s, int64_t account_id, const char *fr
 	sqlite3_bind_int64(st, 1, account_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *n = (const char *)sqlite3_column_text(st, 1);
-		if (strcmp(n, from) == 0 ||
-		    (strncmp(n, from, flen) == 0 && n[flen] == '/')) {
+		if (strcmp(n, from) == 0 || (strncmp(n, from, flen) == 0 && n[flen] == '/')) {
 			char *newname = xasprintf("%s%s", to, n + flen);
 			char idstr[24];
 			snprintf(idstr, sizeof(idstr), "%lld",
@@ -519,14 +525,13 @@ static int mailbox_rename_tx(struct store *s, int64_t account_id, const char *fr
 					 : store_fail(s, error_r, "mailbox already exists");
 	}
 	for (size_t i = 0; ret == 0 && i + 1 < names.n; i += 2)
-		ret = mailbox_set_name(s, strtoll(names.v[i], NULL, 10),
-				       names.v[i + 1], error_r);
+		ret = mailbox_set_name(s, strtoll(names.v[i], NULL, 10), names.v[i + 1], error_r);
 	store_strlist_free(&names);
 	return ret;
 }
 
-int store_mailbox_rename(struct store *s, int64_t account_id, const char *from,
-			 const char *to, const char **error_r)
+int store_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to,
+			 const char **error_r)
 {
 	char src[512], dst[512];
 	int64_t id;
@@ -545,7 +550,8 @@ int store_mailbox_rename(struct store *s, int64_t account_id, const char *from,
 		return -1;
 	int ret = store_mailbox_row(s, account_id, src, &id, NULL);
 	if (ret <= 0)
-		ret = ret < 0 ? store_db_fail(s, error_r) : store_fail(s, error_r, "no such mailbox");
+		ret = ret < 0 ? store_db_fail(s, error_r)
+			      : store_fail(s, error_r, "no such mailbox");
 	else if (strcmp(src, "INBOX") == 0)
 		ret = inbox_rename_tx(s, account_id, id, dst, error_r);
 	else
@@ -559,23 +565,24 @@ int store_mailbox_rename(struct store *s, int64_t account_id, const char *from,
 
 /* --- messages ---------------------------------------------------------- */
 
-int store_blob_row_upsert(struct store *s, const char *id, size_t len,
-			  const struct store_parsed *p, const char **error_r)
+int store_blob_row_upsert(struct store *s, const char *id, size_t len, const struct store_parsed *p,
+			  const char **error_r)
 {
 	/* Keep existing parsed fields; fill them if a queue entry came first. */
-	sqlite3_stmt *st = store_stmt(s,
-		"INSERT INTO blobs(id, size, envelope, bodystructure, subject,"
-		" hdr_from, hdr_to, hdr_cc, message_id, date, body)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-		" body = COALESCE(body, excluded.body),"
-		" envelope = COALESCE(envelope, excluded.envelope),"
-		" bodystructure = COALESCE(bodystructure, excluded.bodystructure),"
-		" subject = COALESCE(subject, excluded.subject),"
-		" hdr_from = COALESCE(hdr_from, excluded.hdr_from),"
-		" hdr_to = COALESCE(hdr_to, excluded.hdr_to),"
-		" hdr_cc = COALESCE(hdr_cc, excluded.hdr_cc),"
-		" message_id = COALESCE(message_id, excluded.message_id),"
-		" date = COALESCE(date, excluded.date)");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "INSERT INTO blobs(id, size, envelope, bodystructure, subject,"
+			   " hdr_from, hdr_to, hdr_cc, message_id, date, body)"
+			   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+			   " body = COALESCE(body, excluded.body),"
+			   " envelope = COALESCE(envelope, excluded.envelope),"
+			   " bodystructure = COALESCE(bodystructure, excluded.bodystructure),"
+			   " subject = COALESCE(subject, excluded.subject),"
+			   " hdr_from = COALESCE(hdr_from, excluded.hdr_from),"
+			   " hdr_to = COALESCE(hdr_to, excluded.hdr_to),"
+			   " hdr_cc = COALESCE(hdr_cc, excluded.hdr_cc),"
+			   " message_id = COALESCE(message_id, excluded.message_id),"
+			   " date = COALESCE(date, excluded.date)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	store_bind_text(st, 1, id);
@@ -607,12 +614,13 @@ static int mailbox_exists_id(struct store *s, int64_t mailbox_id, const char **e
 	store_stmt_done(st);
 	if (rc == SQLITE_ROW)
 		return 0;
-	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox") : store_db_fail(s, error_r);
+	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox")
+				 : store_db_fail(s, error_r);
 }
 
 /* The target mailbox of a delivery: the named one if it exists, else INBOX. */
-static int deliver_mailbox(struct store *s, int64_t account_id, const char *mailbox,
-			   int64_t *id_r, uint32_t *uidnext_r, const char **error_r)
+static int deliver_mailbox(struct store *s, int64_t account_id, const char *mailbox, int64_t *id_r,
+			   uint32_t *uidnext_r, const char **error_r)
 {
 	char mname[512];
 	int ret = 0;
@@ -635,10 +643,11 @@ static int deliver_mailbox(struct store *s, int64_t account_id, const char *mail
  * Takes the next UID of a mailbox and a fresh MODSEQ in one statement; the
  * WHERE keeps uidnext from ever reaching 2^32 - 1 (UIDs are nz-number).
  */
-int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
-			   uint64_t *modseq_r, const char **error_r)
+int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r, uint64_t *modseq_r,
+			   const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s,
+	sqlite3_stmt *st = store_stmt(
+		s,
 		"UPDATE mailboxes SET uidnext = uidnext + 1,"
 		" highestmodseq = highestmodseq + 1 WHERE id = ? AND uidnext > 0"
 		" AND uidnext < 4294967295 RETURNING uidnext - 1, highestmodseq, account_id");
@@ -657,12 +666,11 @@ int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
 	return mailbox_exists_id(s, mailbox_id, error_r) < 0
-		       ? -1
-		       : store_fail(s, error_r, "mailbox UID space exhausted");
+		? -1
+		: store_fail(s, error_r, "mailbox UID space exhausted");
 }
 
-int store_quota_check(struct store *s, int64_t account_id, uint64_t len,
-		      const char **error_r)
+int store_quota_check(struct store *s, int64_t account_id, uint64_t len, const char **error_r)
 {
 	struct store_account a;
 	int ret = store_account_get_by_id(s, account_id, &a);
@@ -671,8 +679,8 @@ int store_quota_check(struct store *s, int64_t account_id, uint64_t len,
 		return store_db_fail(s, error_r);
 	if (ret == 0)
 		return store_fail(s, error_r, "no such account");
-	if (a.quota_bytes > 0 && (len > (uint64_t)a.quota_bytes ||
-				  a.used_bytes > a.quota_bytes - (int64_t)len))
+	if (a.quota_bytes > 0 &&
+	    (len > (uint64_t)a.quota_bytes || a.used_bytes > a.quota_bytes - (int64_t)len))
 		return store_fail(s, error_r, "quota exceeded for %s", a.address);
 	return 0;
 }
@@ -696,9 +704,10 @@ static int deliver_one(struct store *s, const struct delivery *d, int64_t accoun
 	    deliver_mailbox(s, account_id, d->mailbox, &mailbox_id, &uid, error_r) < 0 ||
 	    store_mailbox_next_uid(s, mailbox_id, &uid, &modseq, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s,
-		"INSERT INTO messages(mailbox_id, uid, blob_id, flags, internal_date,"
-		" save_date, modseq, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "INSERT INTO messages(mailbox_id, uid, blob_id, flags, internal_date,"
+			   " save_date, modseq, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -718,20 +727,22 @@ static int deliver_one(struct store *s, const struct delivery *d, int64_t accoun
 	return 0;
 }
 
-int store_deliver(struct store *s, const char *data, size_t len,
-		  const struct store_parsed *parsed, const int64_t *accounts,
-		  size_t n_accounts, const char *mailbox, time_t internal_date,
-		  uint32_t flags, uint32_t *uids_r, const char **error_r)
+int store_deliver(struct store *s, const char *data, size_t len, const struct store_parsed *parsed,
+		  const int64_t *accounts, size_t n_accounts, const char *mailbox,
+		  time_t internal_date, uint32_t flags, uint32_t *uids_r, const char **error_r)
 {
 	char id[STORE_BLOB_ID_LEN + 1];
 	char saved[sizeof(s->err)];
-	struct store_idlist orphan = { 0 };
+	struct store_idlist orphan = {0};
 	const char *error = NULL;
 	time_t now = time(NULL);
 	struct delivery d = {
-		.blob_id = id, .len = len, .mailbox = mailbox,
+		.blob_id = id,
+		.len = len,
+		.mailbox = mailbox,
 		.internal_date = internal_date != 0 ? internal_date : now,
-		.save_date = now, .flags = flags & STORE_FLAGS_ALL,
+		.save_date = now,
+		.flags = flags & STORE_FLAGS_ALL,
 	};
 
 	if (n_accounts == 0 || accounts == NULL)
@@ -748,8 +759,7 @@ int store_deliver(struct store *s, const char *data, size_t len,
 	if (ret == 0)
 		ret = store_blob_row_upsert(s, id, len, parsed, &error);
 	for (size_t i = 0; ret == 0 && i < n_accounts; i++)
-		ret = deliver_one(s, &d, accounts[i], uids_r != NULL ? &uids_r[i] : NULL,
-				  &error);
+		ret = deliver_one(s, &d, accounts[i], uids_r != NULL ? &uids_r[i] : NULL, &error);
 	if (ret == 0)
 		return store_tx_commit(s, error_r);
 	store_tx_rollback(s);
@@ -762,8 +772,8 @@ int store_deliver(struct store *s, const char *data, size_t len,
 	return store_fail(s, error_r, "%s", saved);
 }
 
-int store_message_list(struct store *s, int64_t mailbox_id,
-		       struct store_message **msgs_r, size_t *n_r)
+int store_message_list(struct store *s, int64_t mailbox_id, struct store_message **msgs_r,
+		       size_t *n_r)
 {
 	struct store_message *v = NULL;
 	size_t n = 0, cap = 0;
@@ -771,9 +781,10 @@ int store_message_list(struct store *s, int64_t mailbox_id,
 
 	*msgs_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *st = store_stmt(s,
-		"SELECT id, mailbox_id, uid, flags, modseq, internal_date, save_date,"
-		" size, blob_id FROM messages WHERE mailbox_id = ? ORDER BY uid");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT id, mailbox_id, uid, flags, modseq, internal_date, save_date,"
+			   " size, blob_id FROM messages WHERE mailbox_id = ? ORDER BY uid");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -808,8 +819,8 @@ int store_mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *mod
 			      const char **error_r)
 {
 	sqlite3_stmt *st = store_stmt(s,
-		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
-		" WHERE id = ? RETURNING highestmodseq, account_id");
+				      "UPDATE mailboxes SET highestmodseq = highestmodseq + 1"
+				      " WHERE id = ? RETURNING highestmodseq, account_id");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -827,11 +838,12 @@ int store_mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *mod
 }
 
 /* Record an expunged UID for QRESYNC (VANISHED). */
-static int expunge_log(struct store *s, int64_t mailbox_id, uint32_t uid,
-		       uint64_t modseq, const char **error_r)
+static int expunge_log(struct store *s, int64_t mailbox_id, uint32_t uid, uint64_t modseq,
+		       const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT OR REPLACE INTO expunged(mailbox_id,"
-				     " uid, modseq) VALUES (?, ?, ?)");
+	sqlite3_stmt *st = store_stmt(s,
+				      "INSERT OR REPLACE INTO expunged(mailbox_id,"
+				      " uid, modseq) VALUES (?, ?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -847,16 +859,17 @@ static int expunge_log(struct store *s, int64_t mailbox_id, uint32_t uid,
  * removed UID is logged at that value (RFC 7162 allows one MODSEQ for all
  * the expunges of one command).
  */
-int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
-		     size_t n, struct store_idlist *blobs, const char **error_r)
+int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+		     struct store_idlist *blobs, const char **error_r)
 {
 	uint64_t modseq = 0;
 
 	if (mailbox_exists_id(s, mailbox_id, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = store_stmt(s, "DELETE FROM messages WHERE mailbox_id = ?"
-					     " AND uid = ? RETURNING blob_id");
+		sqlite3_stmt *st = store_stmt(s,
+					      "DELETE FROM messages WHERE mailbox_id = ?"
+					      " AND uid = ? RETURNING blob_id");
 		if (st == NULL)
 			return store_db_fail(s, error_r);
 		sqlite3_bind_int64(st, 1, mailbox_id);
@@ -866,8 +879,7 @@ int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
 			return -1;
 		if (blobs->n == before)
 			continue;
-		if (modseq == 0 &&
-		    store_mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
+		if (modseq == 0 && store_mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
 			return -1;
 		if (expunge_log(s, mailbox_id, uids[i], modseq, error_r) < 0)
 			return -1;
@@ -875,10 +887,10 @@ int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
 	return 0;
 }
 
-int store_message_expunge(struct store *s, int64_t mailbox_id,
-			  const uint32_t *uids, size_t n, const char **error_r)
+int store_message_expunge(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+			  const char **error_r)
 {
-	struct store_idlist blobs = { 0 };
+	struct store_idlist blobs = {0};
 
 	if (n > 0 && uids == NULL)
 		return store_fail(s, error_r, "no UIDs");
@@ -896,8 +908,8 @@ int store_message_expunge(struct store *s, int64_t mailbox_id,
 	return ret;
 }
 
-static int set_flags_tx(struct store *s, int64_t mailbox_id, uint32_t uid,
-			uint32_t flags, const char **error_r)
+static int set_flags_tx(struct store *s, int64_t mailbox_id, uint32_t uid, uint32_t flags,
+			const char **error_r)
 {
 	uint64_t modseq = 0;
 
@@ -912,8 +924,9 @@ static int set_flags_tx(struct store *s, int64_t mailbox_id, uint32_t uid,
 		return store_fail(s, error_r, "no such message");
 	if (rc != SQLITE_ROW || store_mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
 		return rc != SQLITE_ROW ? store_db_fail(s, error_r) : -1;
-	st = store_stmt(s, "UPDATE messages SET flags = ?, modseq = ?"
-		       " WHERE mailbox_id = ? AND uid = ?");
+	st = store_stmt(s,
+			"UPDATE messages SET flags = ?, modseq = ?"
+			" WHERE mailbox_id = ? AND uid = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, flags & STORE_FLAGS_ALL);
@@ -925,8 +938,8 @@ static int set_flags_tx(struct store *s, int64_t mailbox_id, uint32_t uid,
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
-int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid,
-			    uint32_t flags, const char **error_r)
+int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid, uint32_t flags,
+			    const char **error_r)
 {
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
@@ -939,18 +952,18 @@ int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid,
 
 /* --- outbound queue ---------------------------------------------------- */
 
-static int queue_add_tx(struct store *s, const char *sender,
-			const char *const *recipients, size_t n, const char *id,
-			size_t len, const char **error_r)
+static int queue_add_tx(struct store *s, const char *sender, const char *const *recipients,
+			size_t n, const char *id, size_t len, const char **error_r)
 {
 	time_t now = time(NULL);
 
 	if (store_blob_row_upsert(s, id, len, NULL, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = store_stmt(s,
-			"INSERT INTO queue(sender, recipient, blob_id, queued_at,"
-			" next_attempt) VALUES (?, ?, ?, ?, ?)");
+		sqlite3_stmt *st =
+			store_stmt(s,
+				   "INSERT INTO queue(sender, recipient, blob_id, queued_at,"
+				   " next_attempt) VALUES (?, ?, ?, ?, ?)");
 		if (st == NULL)
 			return store_db_fail(s, error_r);
 		store_bind_text(st, 1, sender);
@@ -966,9 +979,8 @@ static int queue_add_tx(struct store *s, const char *sender,
 	return 0;
 }
 
-static int queue_args_check(struct store *s, const char *sender,
-			    const char *const *recipients, size_t n,
-			    const char **error_r)
+static int queue_args_check(struct store *s, const char *sender, const char *const *recipients,
+			    size_t n, const char **error_r)
 {
 	/* The null reverse-path "" is a valid sender (bounces). */
 	if (sender == NULL || strlen(sender) >= 320 ||
@@ -983,9 +995,8 @@ static int queue_args_check(struct store *s, const char *sender,
 	return 0;
 }
 
-int store_queue_add(struct store *s, const char *sender,
-		    const char *const *recipients, size_t n_recipients,
-		    const char *data, size_t len, const char **error_r)
+int store_queue_add(struct store *s, const char *sender, const char *const *recipients,
+		    size_t n_recipients, const char *data, size_t len, const char **error_r)
 {
 	char id[STORE_BLOB_ID_LEN + 1];
 	const char *body = data != NULL ? data : "";
@@ -1008,17 +1019,17 @@ int store_queue_add(struct store *s, const char *sender,
 	return 0;
 }
 
-int store_queue_list(struct store *s,
-		     void (*cb)(void *ctx, const struct store_queue_entry *e),
+int store_queue_list(struct store *s, void (*cb)(void *ctx, const struct store_queue_entry *e),
 		     void *ctx)
 {
 	struct store_queue_entry *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s,
-		"SELECT id, sender, recipient, blob_id, queued_at, next_attempt,"
-		" attempts, last_error FROM queue ORDER BY id");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT id, sender, recipient, blob_id, queued_at, next_attempt,"
+			   " attempts, last_error FROM queue ORDER BY id");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1048,7 +1059,7 @@ int store_queue_list(struct store *s,
 
 int store_queue_delete(struct store *s, int64_t id, const char **error_r)
 {
-	struct store_idlist blobs = { 0 };
+	struct store_idlist blobs = {0};
 
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;

@@ -44,7 +44,7 @@ int store_notify_subscribe(int64_t mailbox_id, int fd, void *token)
 		cap_subs = cap_subs ? cap_subs * 2 : 16;
 		subs = xrealloc(subs, cap_subs * sizeof(*subs));
 	}
-	subs[n_subs++] = (struct notify_sub){ mailbox_id, fd, token };
+	subs[n_subs++] = (struct notify_sub){mailbox_id, fd, token};
 	pthread_mutex_unlock(&notify_lock);
 	return 0;
 }

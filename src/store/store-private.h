@@ -42,8 +42,7 @@ struct store_event {
  * event goes to store_notify_publish once store_tx_commit succeeds and is
  * dropped on rollback. One entry per mailbox, the highest modseq kept.
  */
-void store_event_add(struct store *s, int64_t account_id, int64_t mailbox_id,
-		     uint64_t modseq);
+void store_event_add(struct store *s, int64_t account_id, int64_t mailbox_id, uint64_t modseq);
 /* Same, reading account and HIGHESTMODSEQ from the row. 0 / -1. */
 int store_event_mailbox(struct store *s, int64_t mailbox_id);
 
@@ -101,26 +100,24 @@ void store_strlist_free(struct store_strlist *l);
 /* --- mailboxes (store-mailbox.c) --- */
 
 /* Validate a mailbox name into out (512 bytes), "INBOX" case folded. */
-int store_mailbox_normalize(struct store *s, const char *in, char *out,
-			    const char **error_r);
+int store_mailbox_normalize(struct store *s, const char *in, char *out, const char **error_r);
 /* id and uidnext of account_id's mailbox name: 1 / 0 none / -1 error. */
-int store_mailbox_row(struct store *s, int64_t account_id, const char *name,
-		      int64_t *id_r, uint32_t *uidnext_r);
+int store_mailbox_row(struct store *s, int64_t account_id, const char *name, int64_t *id_r,
+		      uint32_t *uidnext_r);
 /* Insert a mailbox with a fresh UIDVALIDITY, inside a write transaction. */
 int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 			 const char *special_use, const char **error_r);
 
 /* Bits of enum store_flag. */
-#define STORE_FLAGS_ALL                                                         \
-	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED |             \
-	 STORE_FLAG_DELETED | STORE_FLAG_DRAFT)
+#define STORE_FLAGS_ALL                                                                            \
+	(STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DELETED |         \
+	 STORE_FLAG_DRAFT)
 
 /* Insert or complete the blobs row of id (parsed may be NULL). In a write tx. */
-int store_blob_row_upsert(struct store *s, const char *id, size_t len,
-			  const struct store_parsed *p, const char **error_r);
+int store_blob_row_upsert(struct store *s, const char *id, size_t len, const struct store_parsed *p,
+			  const char **error_r);
 /* Fail with "quota exceeded…" if account_id cannot take len more bytes. */
-int store_quota_check(struct store *s, int64_t account_id, uint64_t len,
-		      const char **error_r);
+int store_quota_check(struct store *s, int64_t account_id, uint64_t len, const char **error_r);
 /* Raise a mailbox's HIGHESTMODSEQ by one (and note the event). In a write tx. */
 int store_mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *modseq_r,
 			      const char **error_r);
@@ -128,15 +125,15 @@ int store_mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *mod
  * Take the mailbox's next UID and a fresh MODSEQ (and note the event), in
  * a write tx: "no such mailbox" or "mailbox UID space exhausted" otherwise.
  */
-int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
-			   uint64_t *modseq_r, const char **error_r);
+int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r, uint64_t *modseq_r,
+			   const char **error_r);
 /*
  * Remove uids from a mailbox inside a write tx: blobs of removed entries
  * are added to blobs (collect after commit), each removed UID is logged in
  * expunged at the one new MODSEQ. 0 / -1 ("no such mailbox").
  */
-int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids,
-		     size_t n, struct store_idlist *blobs, const char **error_r);
+int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+		     struct store_idlist *blobs, const char **error_r);
 
 /* --- keywords (store-keywords.c) --- */
 
@@ -157,9 +154,8 @@ char *store_kwlist_join(struct store_kwlist *l);
  * ones (refused past STORE_MAILBOX_KEYWORDS_MAX when enforce_cap), and add
  * it to out without duplicates. In a write tx. 0 / -1.
  */
-int store_keywords_register(struct store *s, int64_t mailbox_id,
-			    const char *const *kw, size_t n, bool enforce_cap,
-			    struct store_kwlist *out, const char **error_r);
+int store_keywords_register(struct store *s, int64_t mailbox_id, const char *const *kw, size_t n,
+			    bool enforce_cap, struct store_kwlist *out, const char **error_r);
 
 /* --- outbound queue (store-queue.c) --- */
 
@@ -179,8 +175,7 @@ int store_blob_init(struct store *s, const char **error_r);
  * blobs/xx/<id> already exists, write it to blobs/tmp, fsync, rename into
  * place and fsync the directory. 0 or -1.
  */
-int store_blob_write(struct store *s, const void *data, size_t len, char *id,
-		     const char **error_r);
+int store_blob_write(struct store *s, const void *data, size_t len, char *id, const char **error_r);
 /* Remove the file of a blob no row references any more. 0 or -1. */
 int store_blob_unlink(struct store *s, const char *id);
 

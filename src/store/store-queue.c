@@ -38,8 +38,8 @@ void store_queue_wakeup(void)
 	while (w < 0 && errno == EINTR);
 }
 
-#define QUEUE_COLUMNS                                                          \
-	"id, sender, recipient, blob_id, queued_at, next_attempt, attempts,"   \
+#define QUEUE_COLUMNS                                                                              \
+	"id, sender, recipient, blob_id, queued_at, next_attempt, attempts,"                       \
 	" last_error, delay_notified"
 
 static void queue_row(sqlite3_stmt *st, struct store_queue_delivery *d)
@@ -57,8 +57,8 @@ static void queue_row(sqlite3_stmt *st, struct store_queue_delivery *d)
 	d->delay_notified = sqlite3_column_int(st, 8) != 0;
 }
 
-int store_queue_due(struct store *s, time_t now, size_t limit,
-		    struct store_queue_delivery **v_r, size_t *n_r)
+int store_queue_due(struct store *s, time_t now, size_t limit, struct store_queue_delivery **v_r,
+		    size_t *n_r)
 {
 	struct store_queue_delivery *v = NULL;
 	size_t n = 0, cap = 0;
@@ -66,9 +66,10 @@ int store_queue_due(struct store *s, time_t now, size_t limit,
 
 	*v_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *st = store_stmt(s, "SELECT " QUEUE_COLUMNS " FROM queue"
-					 " WHERE next_attempt <= ? ORDER BY next_attempt, id"
-					 " LIMIT ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT " QUEUE_COLUMNS " FROM queue"
+				      " WHERE next_attempt <= ? ORDER BY next_attempt, id"
+				      " LIMIT ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, (int64_t)now);
@@ -123,15 +124,16 @@ static int queue_update(struct store *s, sqlite3_stmt *st, const char **error_r)
 	return store_tx_commit(s, error_r) < 0 ? -1 : changed;
 }
 
-int store_queue_defer(struct store *s, int64_t id, time_t next_attempt,
-		      const char *last_error, const char **error_r)
+int store_queue_defer(struct store *s, int64_t id, time_t next_attempt, const char *last_error,
+		      const char **error_r)
 {
 	char err[256];
 	snprintf(err, sizeof(err), "%s", last_error ? last_error : "");
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "UPDATE queue SET attempts = attempts + 1,"
-					 " next_attempt = ?, last_error = ? WHERE id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "UPDATE queue SET attempts = attempts + 1,"
+				      " next_attempt = ?, last_error = ? WHERE id = ?");
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, (int64_t)next_attempt);
 		store_bind_text(st, 2, err);
@@ -154,8 +156,9 @@ int store_queue_reschedule(struct store *s, int64_t id, time_t when, const char 
 {
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "UPDATE queue SET next_attempt = ?"
-					 " WHERE id = ? OR ? = 0");
+	sqlite3_stmt *st = store_stmt(s,
+				      "UPDATE queue SET next_attempt = ?"
+				      " WHERE id = ? OR ? = 0");
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, (int64_t)when);
 		sqlite3_bind_int64(st, 2, id);

@@ -13,9 +13,9 @@ int store_mailbox_deleted_size(struct store *s, int64_t mailbox_id, uint64_t *by
 	*bytes_r = 0;
 	/* The outer row tells "no such mailbox" apart from "nothing deleted". */
 	sqlite3_stmt *st = store_stmt(s,
-		"SELECT (SELECT COALESCE(SUM(m.size), 0) FROM messages m"
-		"  WHERE m.mailbox_id = b.id AND (m.flags & 8) <> 0)"
-		" FROM mailboxes b WHERE b.id = ?");
+				      "SELECT (SELECT COALESCE(SUM(m.size), 0) FROM messages m"
+				      "  WHERE m.mailbox_id = b.id AND (m.flags & 8) <> 0)"
+				      " FROM mailboxes b WHERE b.id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);

@@ -103,9 +103,8 @@ static const struct {
 	const char *name;
 	const char *special_use;
 } default_mailboxes[] = {
-	{ "INBOX", "" },	  { "Drafts", "\\Drafts" }, { "Sent", "\\Sent" },
-	{ "Trash", "\\Trash" },	  { "Junk", "\\Junk" },
-	{ "Archive", "\\Archive" },
+	{"INBOX", ""},        {"Drafts", "\\Drafts"}, {"Sent", "\\Sent"},
+	{"Trash", "\\Trash"}, {"Junk", "\\Junk"},     {"Archive", "\\Archive"},
 };
 
 /* --- errors, statements, transactions ---------------------------------- */
@@ -124,8 +123,8 @@ int store_fail(struct store *s, const char **error_r, const char *fmt, ...)
 
 int store_db_fail(struct store *s, const char **error_r)
 {
-	log_error("store_db_error", "code=%d msg=\"%s\"",
-		  sqlite3_extended_errcode(s->db), sqlite3_errmsg(s->db));
+	log_error("store_db_error", "code=%d msg=\"%s\"", sqlite3_extended_errcode(s->db),
+		  sqlite3_errmsg(s->db));
 	return store_fail(s, error_r, "database error: %s", sqlite3_errmsg(s->db));
 }
 
@@ -147,8 +146,7 @@ sqlite3_stmt *store_stmt(struct store *s, const char *sql)
 	if (i == STORE_STMT_CACHE)
 		abort(); /* more call sites than slots: raise STORE_STMT_CACHE */
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
 		return NULL;
 	s->stmts[i].sql = sql;
 	s->stmts[i].stmt = st;
@@ -190,8 +188,7 @@ static int exec_retry(struct store *s, const char *sql)
 	return rc;
 }
 
-void store_event_add(struct store *s, int64_t account_id, int64_t mailbox_id,
-		     uint64_t modseq)
+void store_event_add(struct store *s, int64_t account_id, int64_t mailbox_id, uint64_t modseq)
 {
 	for (size_t i = 0; i < s->n_events; i++) {
 		if (s->events[i].mailbox_id == mailbox_id) {
@@ -204,13 +201,14 @@ void store_event_add(struct store *s, int64_t account_id, int64_t mailbox_id,
 		s->cap_events = s->cap_events ? s->cap_events * 2 : 8;
 		s->events = xrealloc(s->events, s->cap_events * sizeof(*s->events));
 	}
-	s->events[s->n_events++] = (struct store_event){ account_id, mailbox_id, modseq };
+	s->events[s->n_events++] = (struct store_event){account_id, mailbox_id, modseq};
 }
 
 int store_event_mailbox(struct store *s, int64_t mailbox_id)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT account_id, highestmodseq FROM mailboxes"
-				     " WHERE id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT account_id, highestmodseq FROM mailboxes"
+				      " WHERE id = ?");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -272,8 +270,8 @@ static bool domain_valid(const char *d, size_t len)
 	return true;
 }
 
-static int domain_normalize(struct store *s, const char *in, char *out,
-			    size_t outsz, const char **error_r)
+static int domain_normalize(struct store *s, const char *in, char *out, size_t outsz,
+			    const char **error_r)
 {
 	if (in == NULL || !domain_valid(in, strlen(in)) || strlen(in) >= outsz)
 		return store_fail(s, error_r, "invalid domain name");
@@ -287,8 +285,8 @@ static int domain_normalize(struct store *s, const char *in, char *out,
  * (empty allowed only for an "@domain" catch-all), valid domain, no
  * whitespace or control characters. out holds 320 bytes.
  */
-static int address_normalize(struct store *s, const char *in, bool catchall_ok,
-			     char *out, const char **error_r)
+static int address_normalize(struct store *s, const char *in, bool catchall_ok, char *out,
+			     const char **error_r)
 {
 	const char *at;
 	size_t len;
@@ -296,8 +294,7 @@ static int address_normalize(struct store *s, const char *in, bool catchall_ok,
 	if (in == NULL || (len = strlen(in)) == 0 || len >= 320)
 		return store_fail(s, error_r, "invalid address");
 	at = strchr(in, '@');
-	if (at == NULL || strchr(at + 1, '@') != NULL ||
-	    (at == in && !catchall_ok) || at - in > 64)
+	if (at == NULL || strchr(at + 1, '@') != NULL || (at == in && !catchall_ok) || at - in > 64)
 		return store_fail(s, error_r, "invalid address");
 	for (size_t i = 0; i < len; i++) {
 		if (!byte_ok((unsigned char)in[i]))
@@ -349,7 +346,7 @@ void store_idlist_free(struct store_idlist *l)
 
 /* Collect the blob ids a statement (already bound) returns in column 0. */
 int store_idlist_collect(struct store *s, sqlite3_stmt *st, struct store_idlist *l,
-			  const char **error_r)
+			 const char **error_r)
 {
 	int rc;
 
@@ -362,8 +359,8 @@ int store_idlist_collect(struct store *s, sqlite3_stmt *st, struct store_idlist 
 static int blob_gc_one(struct store *s, const char *id)
 {
 	sqlite3_stmt *st = store_stmt(s,
-		"SELECT EXISTS(SELECT 1 FROM messages WHERE blob_id = ?1)"
-		" OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)");
+				      "SELECT EXISTS(SELECT 1 FROM messages WHERE blob_id = ?1)"
+				      " OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)");
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, id);
@@ -434,8 +431,10 @@ static int migrate(struct store *s, const char **error_r)
 	sqlite3_finalize(st);
 	if (version > SCHEMA_VERSION) {
 		store_tx_rollback(s);
-		return store_fail(s, error_r, "database schema version %d is newer than "
-			    "this facteur (%d)", version, SCHEMA_VERSION);
+		return store_fail(s, error_r,
+				  "database schema version %d is newer than "
+				  "this facteur (%d)",
+				  version, SCHEMA_VERSION);
 	}
 	for (int v = version; v < SCHEMA_VERSION; v++) {
 		if (sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
@@ -470,8 +469,8 @@ static int db_configure(struct store *s, const char **error_r)
 	sqlite3_extended_result_codes(s->db, 1);
 	/* Switching to WAL needs a moment alone with the file: retry on BUSY. */
 	for (int i = 0; i < 50 && !wal; i++) {
-		if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
-				       NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) !=
+		    SQLITE_OK)
 			return store_db_fail(s, error_r);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
@@ -481,8 +480,8 @@ static int db_configure(struct store *s, const char **error_r)
 	}
 	if (!wal)
 		return store_fail(s, error_r, "cannot switch database to WAL mode");
-	if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
+			 NULL) != SQLITE_OK)
 		return store_db_fail(s, error_r);
 	return 0;
 }
@@ -500,8 +499,7 @@ int store_open(const char *dir, struct store **store_r, const char **error_r)
 		return -1;
 	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-		snprintf(open_err, sizeof(open_err), "cannot create %s: %s", dir,
-			 strerror(errno));
+		snprintf(open_err, sizeof(open_err), "cannot create %s: %s", dir, strerror(errno));
 		*error_r = open_err;
 		return -1;
 	}
@@ -510,13 +508,12 @@ int store_open(const char *dir, struct store **store_r, const char **error_r)
 	s->blob_dir = xasprintf("%s/blobs", dir);
 	char *path = xasprintf("%s/facteur.db", dir);
 	int rc = sqlite3_open_v2(path, &s->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					 SQLITE_OPEN_NOMUTEX,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 				 NULL);
 	free(path);
 	if (rc != SQLITE_OK) {
-		snprintf(open_err, sizeof(open_err), "cannot open database in %s: %s",
-			 dir, s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+		snprintf(open_err, sizeof(open_err), "cannot open database in %s: %s", dir,
+			 s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
 		goto failed;
 	}
 	if (db_configure(s, &error) < 0 || migrate(s, &error) < 0 ||
@@ -602,7 +599,8 @@ static int domain_remove_tx(struct store *s, const char *name, const char **erro
 		return store_db_fail(s, error_r);
 	if (ret == 0)
 		return store_fail(s, error_r, "no such domain");
-	sqlite3_stmt *st = store_stmt(s, "SELECT EXISTS(SELECT 1 FROM accounts WHERE domain_id = ?)");
+	sqlite3_stmt *st =
+		store_stmt(s, "SELECT EXISTS(SELECT 1 FROM accounts WHERE domain_id = ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, id);
@@ -665,10 +663,9 @@ void store_strlist_free(struct store_strlist *l)
 	l->n = l->cap = 0;
 }
 
-int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain),
-		      void *ctx)
+int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain), void *ctx)
 {
-	struct store_strlist l = { 0 };
+	struct store_strlist l = {0};
 	int rc;
 
 	sqlite3_stmt *st = store_stmt(s, "SELECT name FROM domains ORDER BY name");
@@ -687,10 +684,10 @@ int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain)
 
 /* --- accounts ---------------------------------------------------------- */
 
-#define ACCOUNT_COLUMNS                                                        \
-	"SELECT a.id, a.address, a.password_hash, a.quota_bytes,"              \
-	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m"                    \
-	"  JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = a.id)" \
+#define ACCOUNT_COLUMNS                                                                            \
+	"SELECT a.id, a.address, a.password_hash, a.quota_bytes,"                                  \
+	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m"                                        \
+	"  JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = a.id)"                     \
 	" FROM accounts a "
 
 static void account_from_row(sqlite3_stmt *st, struct store_account *a)
@@ -714,8 +711,7 @@ static int account_fetch(struct store *s, sqlite3_stmt *st, struct store_account
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
 }
 
-int store_account_get(struct store *s, const char *address,
-		      struct store_account *account_r)
+int store_account_get(struct store *s, const char *address, struct store_account *account_r)
 {
 	char addr[320];
 
@@ -728,8 +724,7 @@ int store_account_get(struct store *s, const char *address,
 	return account_fetch(s, st, account_r);
 }
 
-int store_account_get_by_id(struct store *s, int64_t id,
-			    struct store_account *account_r)
+int store_account_get_by_id(struct store *s, int64_t id, struct store_account *account_r)
 {
 	sqlite3_stmt *st = store_stmt(s, ACCOUNT_COLUMNS "WHERE a.id = ?");
 	if (st == NULL)
@@ -738,8 +733,7 @@ int store_account_get_by_id(struct store *s, int64_t id,
 	return account_fetch(s, st, account_r);
 }
 
-int store_account_list(struct store *s,
-		       void (*cb)(void *ctx, const struct store_account *a),
+int store_account_list(struct store *s, void (*cb)(void *ctx, const struct store_account *a),
 		       void *ctx)
 {
 	struct store_account *v = NULL;
@@ -765,8 +759,8 @@ int store_account_list(struct store *s,
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
 }
 
-static int account_add_tx(struct store *s, const char *addr, const char *hash,
-			  int64_t *id_r, const char **error_r)
+static int account_add_tx(struct store *s, const char *addr, const char *hash, int64_t *id_r,
+			  const char **error_r)
 {
 	int64_t domain, id;
 	int ret = domain_id(s, strchr(addr, '@') + 1, &domain);
@@ -785,8 +779,9 @@ static int account_add_tx(struct store *s, const char *addr, const char *hash,
 		return store_fail(s, error_r, "account already exists");
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
-	st = store_stmt(s, "INSERT INTO accounts(domain_id, address, password_hash)"
-		       " VALUES (?, ?, ?)");
+	st = store_stmt(s,
+			"INSERT INTO accounts(domain_id, address, password_hash)"
+			" VALUES (?, ?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, domain);
@@ -799,7 +794,7 @@ static int account_add_tx(struct store *s, const char *addr, const char *hash,
 	id = sqlite3_last_insert_rowid(s->db);
 	for (size_t i = 0; i < sizeof(default_mailboxes) / sizeof(default_mailboxes[0]); i++) {
 		if (store_mailbox_insert(s, id, default_mailboxes[i].name,
-				   default_mailboxes[i].special_use, error_r) < 0)
+					 default_mailboxes[i].special_use, error_r) < 0)
 			return -1;
 	}
 	if (id_r != NULL)
@@ -814,9 +809,8 @@ static int hash_check(struct store *s, const char *hash, const char **error_r)
 	return 0;
 }
 
-int store_account_add(struct store *s, const char *address,
-		      const char *password_hash, int64_t *id_r,
-		      const char **error_r)
+int store_account_add(struct store *s, const char *address, const char *password_hash,
+		      int64_t *id_r, const char **error_r)
 {
 	char addr[320];
 
@@ -830,19 +824,20 @@ int store_account_add(struct store *s, const char *address,
 	return store_tx_commit(s, error_r);
 }
 
-static int account_remove_tx(struct store *s, const char *addr,
-			     struct store_idlist *blobs, const char **error_r)
+static int account_remove_tx(struct store *s, const char *addr, struct store_idlist *blobs,
+			     const char **error_r)
 {
-	struct store_account a;
+	struct store_account a = {0};
 	int ret = store_account_get(s, addr, &a);
 
 	if (ret < 0)
 		return store_db_fail(s, error_r);
 	if (ret == 0)
 		return store_fail(s, error_r, "no such account");
-	sqlite3_stmt *st = store_stmt(s,
-		"SELECT DISTINCT m.blob_id FROM messages m"
-		" JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = ?");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT DISTINCT m.blob_id FROM messages m"
+			   " JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, a.id);
@@ -861,7 +856,7 @@ static int account_remove_tx(struct store *s, const char *addr,
 int store_account_remove(struct store *s, const char *address, const char **error_r)
 {
 	char addr[320];
-	struct store_idlist blobs = { 0 };
+	struct store_idlist blobs = {0};
 
 	if (address_normalize(s, address, false, addr, error_r) < 0)
 		return store_fail(s, error_r, "no such account");
@@ -880,8 +875,8 @@ int store_account_remove(struct store *s, const char *address, const char **erro
 }
 
 /* One UPDATE on the account row, with "no such account" when none matched. */
-static int account_update(struct store *s, const char *sql, const char *address,
-			  const char *text, int64_t num, const char **error_r)
+static int account_update(struct store *s, const char *sql, const char *address, const char *text,
+			  int64_t num, const char **error_r)
 {
 	char addr[320];
 
@@ -913,28 +908,27 @@ static int account_update(struct store *s, const char *sql, const char *address,
 	return store_tx_commit(s, error_r);
 }
 
-int store_account_set_password(struct store *s, const char *address,
-			       const char *password_hash, const char **error_r)
+int store_account_set_password(struct store *s, const char *address, const char *password_hash,
+			       const char **error_r)
 {
 	if (hash_check(s, password_hash, error_r) < 0)
 		return -1;
-	return account_update(s, "UPDATE accounts SET password_hash = ? WHERE address = ?",
-			      address, password_hash, 0, error_r);
+	return account_update(s, "UPDATE accounts SET password_hash = ? WHERE address = ?", address,
+			      password_hash, 0, error_r);
 }
 
-int store_account_set_quota(struct store *s, const char *address,
-			    int64_t quota_bytes, const char **error_r)
+int store_account_set_quota(struct store *s, const char *address, int64_t quota_bytes,
+			    const char **error_r)
 {
 	if (quota_bytes < 0)
 		return store_fail(s, error_r, "invalid quota");
-	return account_update(s, "UPDATE accounts SET quota_bytes = ? WHERE address = ?",
-			      address, NULL, quota_bytes, error_r);
+	return account_update(s, "UPDATE accounts SET quota_bytes = ? WHERE address = ?", address,
+			      NULL, quota_bytes, error_r);
 }
 
 /* --- aliases ----------------------------------------------------------- */
 
-static int alias_add_tx(struct store *s, const char *src, const char *target,
-			const char **error_r)
+static int alias_add_tx(struct store *s, const char *src, const char *target, const char **error_r)
 {
 	int64_t domain;
 	int ret = domain_id(s, strchr(src, '@') + 1, &domain);
@@ -969,8 +963,8 @@ static int alias_add_tx(struct store *s, const char *src, const char *target,
  * Targets are lower-cased when local-looking syntax allows; a remote
  * target is stored lower-cased too, which every real MTA tolerates.
  */
-static int alias_normalize(struct store *s, const char *source, const char *target,
-			   char *src, char *dst, const char **error_r)
+static int alias_normalize(struct store *s, const char *source, const char *target, char *src,
+			   char *dst, const char **error_r)
 {
 	if (address_normalize(s, source, true, src, error_r) < 0)
 		return store_fail(s, error_r, "invalid alias source");
@@ -981,8 +975,7 @@ static int alias_normalize(struct store *s, const char *source, const char *targ
 	return 0;
 }
 
-int store_alias_add(struct store *s, const char *source, const char *target,
-		    const char **error_r)
+int store_alias_add(struct store *s, const char *source, const char *target, const char **error_r)
 {
 	char src[320], dst[320];
 
@@ -1026,15 +1019,15 @@ int store_alias_remove(struct store *s, const char *source, const char *target,
 	return store_tx_commit(s, error_r);
 }
 
-int store_alias_list(struct store *s,
-		     void (*cb)(void *ctx, const char *source, const char *target),
+int store_alias_list(struct store *s, void (*cb)(void *ctx, const char *source, const char *target),
 		     void *ctx)
 {
-	struct store_strlist l = { 0 };
+	struct store_strlist l = {0};
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s, "SELECT source, target FROM aliases"
-				     " ORDER BY source, target");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT source, target FROM aliases"
+				      " ORDER BY source, target");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1117,13 +1110,14 @@ static int resolve_account(struct resolve *r, const char *addr)
  */
 static int resolve_alias(struct resolve *r, const char *source, int depth)
 {
-	struct store_strlist targets = { 0 };
+	struct store_strlist targets = {0};
 	int rc;
 
 	if (++r->lookups > RESOLVE_MAX_LOOKUPS)
 		return 0;
-	sqlite3_stmt *st = store_stmt(r->s, "SELECT target FROM aliases WHERE source = ?"
-					" ORDER BY id");
+	sqlite3_stmt *st = store_stmt(r->s,
+				      "SELECT target FROM aliases WHERE source = ?"
+				      " ORDER BY id");
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, source);
@@ -1182,14 +1176,17 @@ static int resolve_address(struct resolve *r, const char *addr, int depth)
 	return resolve_alias(r, at, depth); /* "@domain" catch-all */
 }
 
-int store_resolve(struct store *s, const char *address, int64_t *accounts_r,
-		  size_t *n_accounts_r, char **remote_r, size_t *n_remote_r,
-		  size_t max)
+int store_resolve(struct store *s, const char *address, int64_t *accounts_r, size_t *n_accounts_r,
+		  char **remote_r, size_t *n_remote_r, size_t max)
 {
 	char addr[320];
 	struct resolve r = {
-		.s = s, .accounts = accounts_r, .n_accounts = n_accounts_r,
-		.remote = remote_r, .n_remote = n_remote_r, .max = max,
+		.s = s,
+		.accounts = accounts_r,
+		.n_accounts = n_accounts_r,
+		.remote = remote_r,
+		.n_remote = n_remote_r,
+		.max = max,
 	};
 	size_t n_acc0 = *n_accounts_r, n_rem0 = n_remote_r != NULL ? *n_remote_r : 0;
 

@@ -50,16 +50,15 @@ int store_domain_remove(struct store *s, const char *domain, const char **error_
 /* 1 local, 0 not, -1 error. */
 int store_domain_exists(struct store *s, const char *domain);
 /* Calls cb once per domain, in name order. Returns 0 or -1. */
-int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain),
-		      void *ctx);
+int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain), void *ctx);
 
 /* --- accounts ---------------------------------------------------------- */
 struct store_account {
 	int64_t id;
-	char address[320];      /* user@domain, lower-cased */
+	char address[320];       /* user@domain, lower-cased */
 	char password_hash[256]; /* argon2id encoded string (auth/) */
-	int64_t quota_bytes;    /* 0 = unlimited */
-	int64_t used_bytes;     /* sum of message sizes in all mailboxes */
+	int64_t quota_bytes;     /* 0 = unlimited */
+	int64_t used_bytes;      /* sum of message sizes in all mailboxes */
 };
 
 /*
@@ -67,22 +66,18 @@ struct store_account {
  * hashed password. Creates INBOX and the special-use mailboxes Drafts,
  * Sent, Trash, Junk, Archive. *id_r receives the account id (may be NULL).
  */
-int store_account_add(struct store *s, const char *address,
-		      const char *password_hash, int64_t *id_r,
-		      const char **error_r);
+int store_account_add(struct store *s, const char *address, const char *password_hash,
+		      int64_t *id_r, const char **error_r);
 /* Removes the account, its mailboxes and its message entries. */
 int store_account_remove(struct store *s, const char *address, const char **error_r);
-int store_account_set_password(struct store *s, const char *address,
-			       const char *password_hash, const char **error_r);
-int store_account_set_quota(struct store *s, const char *address,
-			    int64_t quota_bytes, const char **error_r);
+int store_account_set_password(struct store *s, const char *address, const char *password_hash,
+			       const char **error_r);
+int store_account_set_quota(struct store *s, const char *address, int64_t quota_bytes,
+			    const char **error_r);
 /* Lookup by exact address (case-insensitive). 1 / 0 / -1. */
-int store_account_get(struct store *s, const char *address,
-		      struct store_account *account_r);
-int store_account_get_by_id(struct store *s, int64_t id,
-			    struct store_account *account_r);
-int store_account_list(struct store *s,
-		       void (*cb)(void *ctx, const struct store_account *a),
+int store_account_get(struct store *s, const char *address, struct store_account *account_r);
+int store_account_get_by_id(struct store *s, int64_t id, struct store_account *account_r);
+int store_account_list(struct store *s, void (*cb)(void *ctx, const struct store_account *a),
 		       void *ctx);
 
 /* --- aliases ----------------------------------------------------------- */
@@ -91,12 +86,10 @@ int store_account_list(struct store *s,
  * is a local account address or any remote address. A source may have
  * several targets (one row each).
  */
-int store_alias_add(struct store *s, const char *source, const char *target,
-		    const char **error_r);
+int store_alias_add(struct store *s, const char *source, const char *target, const char **error_r);
 int store_alias_remove(struct store *s, const char *source, const char *target,
 		       const char **error_r);
-int store_alias_list(struct store *s,
-		     void (*cb)(void *ctx, const char *source, const char *target),
+int store_alias_list(struct store *s, void (*cb)(void *ctx, const char *source, const char *target),
 		     void *ctx);
 
 /*
@@ -110,23 +103,22 @@ int store_alias_list(struct store *s,
  * Returns 1 if the address is ours and resolved to at least one target,
  * 0 if the domain is not local or the user is unknown, -1 on error.
  */
-int store_resolve(struct store *s, const char *address, int64_t *accounts_r,
-		  size_t *n_accounts_r, char **remote_r, size_t *n_remote_r,
-		  size_t max);
+int store_resolve(struct store *s, const char *address, int64_t *accounts_r, size_t *n_accounts_r,
+		  char **remote_r, size_t *n_remote_r, size_t max);
 
 /* --- mailboxes --------------------------------------------------------- */
 struct store_mailbox {
 	int64_t id;
 	int64_t account_id;
-	char name[512];         /* UTF-8, hierarchy separator '/' */
+	char name[512]; /* UTF-8, hierarchy separator '/' */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	char special_use[16];   /* "\\Sent" etc. or "" */
+	char special_use[16]; /* "\\Sent" etc. or "" */
 	bool subscribed;
-	uint32_t messages;      /* count */
+	uint32_t messages; /* count */
 	uint32_t unseen;
-	uint64_t size;          /* sum of message sizes */
+	uint64_t size; /* sum of message sizes */
 };
 
 /*
@@ -143,11 +135,10 @@ int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
 			 const char *special_use, const char **error_r);
 int store_mailbox_delete(struct store *s, int64_t account_id, const char *name,
 			 const char **error_r);
-int store_mailbox_rename(struct store *s, int64_t account_id, const char *from,
-			 const char *to, const char **error_r);
+int store_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to,
+			 const char **error_r);
 int store_mailbox_list(struct store *s, int64_t account_id,
-		       void (*cb)(void *ctx, const struct store_mailbox *m),
-		       void *ctx);
+		       void (*cb)(void *ctx, const struct store_mailbox *m), void *ctx);
 
 /* --- messages ---------------------------------------------------------- */
 /*
@@ -162,15 +153,15 @@ struct store_parsed {
 	const char *to;
 	const char *cc;
 	const char *message_id;
-	time_t date;               /* Date: header, 0 if absent/invalid */
-	const char *body;          /* IMAP BODY (no extension data), wire syntax */
+	time_t date;      /* Date: header, 0 if absent/invalid */
+	const char *body; /* IMAP BODY (no extension data), wire syntax */
 };
 
 struct store_message {
-	int64_t id;                /* row id, stable */
+	int64_t id; /* row id, stable */
 	int64_t mailbox_id;
 	uint32_t uid;
-	uint32_t flags;            /* enum store_flag bits */
+	uint32_t flags; /* enum store_flag bits */
 	uint64_t modseq;
 	time_t internal_date;
 	time_t save_date;
@@ -188,28 +179,27 @@ struct store_message {
  * -1 and *error_r starting with "quota". Returns 0 when every entry is
  * committed durably. uids_r (may be NULL) receives the UID of each entry.
  */
-int store_deliver(struct store *s, const char *data, size_t len,
-		  const struct store_parsed *parsed, const int64_t *accounts,
-		  size_t n_accounts, const char *mailbox, time_t internal_date,
-		  uint32_t flags, uint32_t *uids_r, const char **error_r);
+int store_deliver(struct store *s, const char *data, size_t len, const struct store_parsed *parsed,
+		  const int64_t *accounts, size_t n_accounts, const char *mailbox,
+		  time_t internal_date, uint32_t flags, uint32_t *uids_r, const char **error_r);
 
 /*
  * List the messages of a mailbox in UID order. *msgs_r is malloc'd (the
  * caller frees it), *n_r its length. Returns 0 or -1.
  */
-int store_message_list(struct store *s, int64_t mailbox_id,
-		       struct store_message **msgs_r, size_t *n_r);
+int store_message_list(struct store *s, int64_t mailbox_id, struct store_message **msgs_r,
+		       size_t *n_r);
 
 /*
  * Remove entries (by UID) from a mailbox in one transaction, bumping the
  * mailbox HIGHESTMODSEQ; a blob whose last reference goes is deleted.
  */
-int store_message_expunge(struct store *s, int64_t mailbox_id,
-			  const uint32_t *uids, size_t n, const char **error_r);
+int store_message_expunge(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+			  const char **error_r);
 
 /* Replace the flags of one message; bumps its MODSEQ. */
-int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid,
-			    uint32_t flags, const char **error_r);
+int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid, uint32_t flags,
+			    const char **error_r);
 
 /*
  * Open a blob read-only. Returns an fd (the caller closes it) or -1. The
@@ -223,9 +213,8 @@ int store_blob_open(struct store *s, const char *blob_id);
  * fsynced, then one queue row per recipient is committed. Delivering the
  * queue is the queue manager's job (a later issue).
  */
-int store_queue_add(struct store *s, const char *sender,
-		    const char *const *recipients, size_t n_recipients,
-		    const char *data, size_t len, const char **error_r);
+int store_queue_add(struct store *s, const char *sender, const char *const *recipients,
+		    size_t n_recipients, const char *data, size_t len, const char **error_r);
 
 struct store_queue_entry {
 	int64_t id;
@@ -237,8 +226,7 @@ struct store_queue_entry {
 	int attempts;
 	char last_error[256];
 };
-int store_queue_list(struct store *s,
-		     void (*cb)(void *ctx, const struct store_queue_entry *e),
+int store_queue_list(struct store *s, void (*cb)(void *ctx, const struct store_queue_entry *e),
 		     void *ctx);
 int store_queue_delete(struct store *s, int64_t id, const char **error_r);
 
@@ -258,8 +246,8 @@ struct store_queue_delivery {
  * *v_r is malloc'd (may be NULL when *n_r is 0), the caller frees it.
  * Returns 0 / -1.
  */
-int store_queue_due(struct store *s, time_t now, size_t limit,
-		    struct store_queue_delivery **v_r, size_t *n_r);
+int store_queue_due(struct store *s, time_t now, size_t limit, struct store_queue_delivery **v_r,
+		    size_t *n_r);
 /* One entry by id: 1 found / 0 no such entry / -1 error. */
 int store_queue_get(struct store *s, int64_t id, struct store_queue_delivery *d_r);
 /*
@@ -267,16 +255,15 @@ int store_queue_get(struct store *s, int64_t id, struct store_queue_delivery *d_
  * to 255 bytes) set. A vanished entry (deleted meanwhile) is not an error.
  * Returns 0 / -1.
  */
-int store_queue_defer(struct store *s, int64_t id, time_t next_attempt,
-		      const char *last_error, const char **error_r);
+int store_queue_defer(struct store *s, int64_t id, time_t next_attempt, const char *last_error,
+		      const char **error_r);
 /* Record that the delay notice for id went out. 0 / -1. */
 int store_queue_set_delay_notified(struct store *s, int64_t id, const char **error_r);
 /*
  * Make entry id (0: every entry) due at `when` (flush / retry). Returns the
  * number of entries changed (0 when id does not exist), -1 on error.
  */
-int store_queue_reschedule(struct store *s, int64_t id, time_t when,
-			   const char **error_r);
+int store_queue_reschedule(struct store *s, int64_t id, time_t when, const char **error_r);
 /*
  * The earliest next_attempt of the queue: 1 (in *when_r) / 0 empty / -1.
  */
@@ -326,8 +313,8 @@ void store_message_ex_free(struct store_message_ex **msgs, size_t n);
  * UID order. *msgs_r (free with store_message_ex_free) may be NULL when
  * *n_r is 0. A mailbox that does not exist lists as empty. Returns 0 / -1.
  */
-int store_message_list_full(struct store *s, int64_t mailbox_id,
-			    struct store_message_ex **msgs_r, size_t *n_r);
+int store_message_list_full(struct store *s, int64_t mailbox_id, struct store_message_ex **msgs_r,
+			    size_t *n_r);
 
 /*
  * CONDSTORE/QRESYNC: the messages of the mailbox whose MODSEQ is greater
@@ -352,9 +339,8 @@ struct store_uid_range {
  * ownership and returns as store_message_list_full (n == 0 lists nothing).
  */
 int store_message_list_uids(struct store *s, int64_t mailbox_id,
-			    const struct store_uid_range *ranges, size_t n,
-			    uint64_t changedsince, struct store_message_ex **msgs_r,
-			    size_t *n_r);
+			    const struct store_uid_range *ranges, size_t n, uint64_t changedsince,
+			    struct store_message_ex **msgs_r, size_t *n_r);
 
 /*
  * The mailbox row by id without the per-message numbers (messages, unseen
@@ -363,8 +349,7 @@ int store_message_list_uids(struct store *s, int64_t mailbox_id,
  * (HIGHESTMODSEQ, UIDNEXT) and whether the mailbox was renamed (name) or
  * deleted (0). 1 found / 0 no such mailbox / -1 error.
  */
-int store_mailbox_head(struct store *s, int64_t mailbox_id,
-		       struct store_mailbox *mailbox_r);
+int store_mailbox_head(struct store *s, int64_t mailbox_id, struct store_mailbox *mailbox_r);
 
 /*
  * QRESYNC: the UIDs expunged from the mailbox (store_message_expunge,
@@ -394,10 +379,10 @@ enum store_flags_op {
 
 struct store_flags_update {
 	enum store_flags_op op;
-	uint32_t flags;               /* enum store_flag bits; others ignored */
-	const char *const *keywords;  /* n_keywords valid keywords (see above) */
+	uint32_t flags;              /* enum store_flag bits; others ignored */
+	const char *const *keywords; /* n_keywords valid keywords (see above) */
 	size_t n_keywords;
-	uint64_t unchangedsince;      /* 0 = no UNCHANGEDSINCE test */
+	uint64_t unchangedsince; /* 0 = no UNCHANGEDSINCE test */
 };
 
 /* The resulting state of one message matched by store_message_update_flags. */
@@ -412,7 +397,7 @@ struct store_flags_result {
 struct store_flags_outcome {
 	struct store_flags_result *results; /* in the order of uids */
 	size_t n_results;
-	uint32_t *modified;                 /* refused by UNCHANGEDSINCE */
+	uint32_t *modified; /* refused by UNCHANGEDSINCE */
 	size_t n_modified;
 };
 void store_flags_outcome_free(struct store_flags_outcome *o);
@@ -430,11 +415,9 @@ void store_flags_outcome_free(struct store_flags_outcome *o);
  * no such mailbox, database. Returns 0 with *out_r filled (free it with
  * store_flags_outcome_free, also safe after -1).
  */
-int store_message_update_flags(struct store *s, int64_t mailbox_id,
-			       const uint32_t *uids, size_t n,
+int store_message_update_flags(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
 			       const struct store_flags_update *u,
-			       struct store_flags_outcome *out_r,
-			       const char **error_r);
+			       struct store_flags_outcome *out_r, const char **error_r);
 
 /*
  * Replace flags and keywords of one message (STORE FLAGS on one UID).
@@ -444,9 +427,9 @@ int store_message_update_flags(struct store *s, int64_t mailbox_id,
  * MODSEQ), -1 error, including "no such message".
  */
 int store_message_set_flags_keywords(struct store *s, int64_t mailbox_id, uint32_t uid,
-				     uint32_t flags, const char *const *keywords,
-				     size_t n, uint64_t unchangedsince,
-				     uint64_t *modseq_r, const char **error_r);
+				     uint32_t flags, const char *const *keywords, size_t n,
+				     uint64_t unchangedsince, uint64_t *modseq_r,
+				     const char **error_r);
 
 /*
  * COPY (UIDPLUS): copy the messages uids of src_mailbox_id into
@@ -459,9 +442,8 @@ int store_message_set_flags_keywords(struct store *s, int64_t mailbox_id, uint32
  * src may equal dst; a UID listed twice is an error. Returns 0 or -1
  * (nothing copied).
  */
-int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *uids,
-		       size_t n, int64_t dst_mailbox_id, uint32_t *dst_uids_r,
-		       const char **error_r);
+int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *uids, size_t n,
+		       int64_t dst_mailbox_id, uint32_t *dst_uids_r, const char **error_r);
 
 /*
  * MOVE (RFC 6851): store_message_copy plus expunge of the copied messages
@@ -470,9 +452,8 @@ int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *
  * mailboxes belong to the same account (the total does not change).
  * src == dst is an error. Returns 0 or -1 (nothing moved).
  */
-int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *uids,
-		       size_t n, int64_t dst_mailbox_id, uint32_t *dst_uids_r,
-		       const char **error_r);
+int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *uids, size_t n,
+		       int64_t dst_mailbox_id, uint32_t *dst_uids_r, const char **error_r);
 
 /*
  * APPEND: store one message in account_id's mailbox_id (which must belong
@@ -483,11 +464,10 @@ int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *
  * NULL) receive the APPENDUID data. Returns 0 or -1; a refused append
  * leaves no blob behind.
  */
-int store_append(struct store *s, int64_t account_id, int64_t mailbox_id,
-		 const char *data, size_t len, const struct store_parsed *parsed,
-		 uint32_t flags, const char *const *keywords, size_t n_keywords,
-		 time_t internal_date, uint32_t *uid_r, uint32_t *uidvalidity_r,
-		 const char **error_r);
+int store_append(struct store *s, int64_t account_id, int64_t mailbox_id, const char *data,
+		 size_t len, const struct store_parsed *parsed, uint32_t flags,
+		 const char *const *keywords, size_t n_keywords, time_t internal_date,
+		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r);
 
 /* Parsed data of a blob, read back (every string malloc'd, NULL if unknown). */
 struct store_parsed_r {
@@ -515,15 +495,15 @@ void store_parsed_r_free(struct store_parsed_r *r);
  * renamed mailbox to its new name; DELETE leaves it. Returns 1 changed,
  * 0 already in that state, -1 error (invalid name, no such account).
  */
-int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name,
-			    bool on, const char **error_r);
+int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on,
+			    const char **error_r);
 /* Every subscribed name of the account, in name order. 0 / -1. */
 int store_subscription_list(struct store *s, int64_t account_id,
 			    void (*cb)(void *ctx, const char *name), void *ctx);
 
 struct store_mailbox_status {
 	uint32_t messages;
-	uint32_t recent;           /* always 0: facteur does not track \Recent */
+	uint32_t recent; /* always 0: facteur does not track \Recent */
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t unseen;           /* messages without \Seen */

@@ -62,12 +62,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (mime_parse(msgs[i], strlen(msgs[i]), &mp) < 0)
 			abort();
 		struct store_parsed sp = {
-			.envelope = mp.envelope, .bodystructure = mp.bodystructure,
-			.body = mp.body, .subject = mp.subject, .from = mp.from,
-			.to = mp.to, .cc = mp.cc, .message_id = mp.message_id, .date = mp.date,
+			.envelope = mp.envelope,
+			.bodystructure = mp.bodystructure,
+			.body = mp.body,
+			.subject = mp.subject,
+			.from = mp.from,
+			.to = mp.to,
+			.cc = mp.cc,
+			.message_id = mp.message_id,
+			.date = mp.date,
 		};
-		if (store_deliver(store, msgs[i], strlen(msgs[i]), &sp, &account_id, 1, NULL,
-				  1000, (uint32_t)i, NULL, &err) < 0)
+		if (store_deliver(store, msgs[i], strlen(msgs[i]), &sp, &account_id, 1, NULL, 1000,
+				  (uint32_t)i, NULL, &err) < 0)
 			abort();
 		mime_parsed_free(&mp);
 	}
@@ -75,18 +81,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static enum auth_result fz_login(void *ctx, struct store *st, const char *ip,
-				 const char *user, const char *password,
-				 struct store_account *account_r)
+static enum auth_result fz_login(void *ctx, struct store *st, const char *ip, const char *user,
+				 const char *password, struct store_account *account_r)
 {
-	return store_account_get(st, "u@example.org", account_r) == 1 ? AUTH_OK
-								       : AUTH_FAILED;
+	return store_account_get(st, "u@example.org", account_r) == 1 ? AUTH_OK : AUTH_FAILED;
 }
 
 static void fuzz_parser(const uint8_t *data, size_t size)
 {
 	struct imap_parser_limits lim = {
-		.line_max = 16 * 1024, .literal_max = 4096, .append_literal_max = 4096,
+		.line_max = 16 * 1024,
+		.literal_max = 4096,
+		.append_literal_max = 4096,
 		.command_max = 64 * 1024,
 	};
 	struct imap_parser *p = imap_parser_create(&lim);
@@ -120,8 +126,12 @@ static void fuzz_parser(const uint8_t *data, size_t size)
 static void fuzz_session(const uint8_t *data, size_t size)
 {
 	struct imap_settings st = {
-		.config = &cfg, .store = store, .session_id = "fz", .peer_ip = "127.0.0.1",
-		.peer_loopback = true, .login = fz_login,
+		.config = &cfg,
+		.store = store,
+		.session_id = "fz",
+		.peer_ip = "127.0.0.1",
+		.peer_loopback = true,
+		.login = fz_login,
 	};
 	struct buf in, out;
 	buf_init(&in);

@@ -50,17 +50,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    store_account_add(store, "u@example.org", "$argon2id$x", &account_id, &err) < 0)
 		abort();
 	for (int i = 0; i < 3; i++) {
-		if (store_deliver(store, msg, sizeof(msg) - 1, &parsed, &account_id, 1, NULL,
-				  1000, (uint32_t)i, NULL, &err) < 0)
+		if (store_deliver(store, msg, sizeof(msg) - 1, &parsed, &account_id, 1, NULL, 1000,
+				  (uint32_t)i, NULL, &err) < 0)
 			abort();
 	}
 	atexit(cleanup);
 	return 0;
 }
 
-static enum auth_result fz_login(void *ctx, struct store *st, const char *ip,
-				 const char *user, const char *password,
-				 struct store_account *account_r)
+static enum auth_result fz_login(void *ctx, struct store *st, const char *ip, const char *user,
+				 const char *password, struct store_account *account_r)
 {
 	if (strcmp(user, "t") == 0)
 		return AUTH_ERROR;
@@ -150,8 +149,7 @@ static void fuzz_session(uint8_t mode, const uint8_t *data, size_t size)
 		if (store_account_get_by_id(store, account_id, &acc) == 1)
 			imap_session_logged_in(s, &acc);
 		struct store_mailbox mb;
-		if ((mode & 8) != 0 &&
-		    store_mailbox_get(store, account_id, "INBOX", &mb) == 1 &&
+		if ((mode & 8) != 0 && store_mailbox_get(store, account_id, "INBOX", &mb) == 1 &&
 		    imap_view_load(store, &mb, (mode & 16) != 0, &s->view) == 0)
 			imap_session_set_state(s, IMAP_STATE_SELECTED);
 	}

@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mailauth_dmarc_record dr;
 	(void)mailauth_dmarc_parse(rec, &dr);
 
-	struct mailauth_request req = {.ip = "192.0.2.1", .helo = rec, .mail_from = "",
-				       .msg = msg, .len = msg_len};
+	struct mailauth_request req = {
+		.ip = "192.0.2.1", .helo = rec, .mail_from = "", .msg = msg, .len = msg_len};
 	struct mailauth_result r;
 	mailauth_verify_message(&dns, &req, &r);
 	struct buf out;

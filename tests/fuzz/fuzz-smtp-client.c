@@ -81,8 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (msgs < 3) {
 					cur_n = 1 + msgs % 3;
 					struct queue_client_msg m = {
-						.sender = msgs == 1 ? "" : "s@a.test", .rcpts = rcpts,
-						.n_rcpts = cur_n, .size = sizeof(body) - 1,
+						.sender = msgs == 1 ? "" : "s@a.test",
+						.rcpts = rcpts,
+						.n_rcpts = cur_n,
+						.size = sizeof(body) - 1,
 						.eight_bit = msgs == 2,
 					};
 					msgs++;

@@ -27,8 +27,7 @@ static enum smtp_auth_result fz_auth(void *ctx, const char *ip, const char *user
 	return SMTP_AUTH_OK;
 }
 
-static enum smtp_rcpt_status fz_rcpt(void *ctx, const char *addr,
-				     struct smtp_rcpt_targets *t)
+static enum smtp_rcpt_status fz_rcpt(void *ctx, const char *addr, struct smtp_rcpt_targets *t)
 {
 	switch (addr[0]) {
 	case 'a':
@@ -59,8 +58,9 @@ static enum smtp_deliver_result fz_deliver(void *ctx, const struct smtp_delivery
 {
 	if (d->return_path_len > d->len || (d->n_accounts == 0 && d->n_remote == 0))
 		abort();
-	return d->len % 7 == 0 ? SMTP_DELIVER_TEMPFAIL
-	       : d->len % 11 == 0 ? SMTP_DELIVER_QUOTA : SMTP_DELIVER_OK;
+	return d->len % 7 == 0     ? SMTP_DELIVER_TEMPFAIL
+		: d->len % 11 == 0 ? SMTP_DELIVER_QUOTA
+				   : SMTP_DELIVER_OK;
 }
 
 struct run {
@@ -73,7 +73,10 @@ static void run_start(struct run *r, const struct config *cfg, uint8_t mode)
 {
 	static const char *const listeners[] = {"smtp", "submission", "submissions", "smtp"};
 	static const struct smtp_hooks hooks = {
-		.auth = fz_auth, .rcpt = fz_rcpt, .sender = fz_sender, .deliver = fz_deliver,
+		.auth = fz_auth,
+		.rcpt = fz_rcpt,
+		.sender = fz_sender,
+		.deliver = fz_deliver,
 	};
 	memset(r, 0, sizeof(*r));
 	r->info.listener = listeners[mode & 3];

@@ -21,7 +21,7 @@
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0)
 		;
 }
@@ -89,7 +89,7 @@ static void test_base64(void **state)
 	assert_string_equal(out, "Zm9vYmFy");
 	assert_int_equal(auth_base64_encode("foobar", 6, out, 8), -1); /* no room for NUL */
 
-	static const char *const vectors[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const vectors[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
 	for (size_t i = 0; i < 7; i++) {
 		char enc[32], dec[32];
 		long n = auth_base64_encode(vectors[i], strlen(vectors[i]), enc, sizeof(enc));
@@ -109,8 +109,8 @@ static void test_base64(void **state)
 	assert_memory_equal(dec, bin, 256);
 
 	static const char *const invalid[] = {
-		"Zg", "Zg=", "Zh==", "Z===", "Zm9v YmFy", "Zm9vYmFy\r\n", "Zm9v\nYmFy",
-		"Zm9v-_Fy", "====", "Zg==Zg==", "Zm9vY", "*m9v",
+		"Zg",         "Zg=",      "Zh==", "Z===",     "Zm9v YmFy", "Zm9vYmFy\r\n",
+		"Zm9v\nYmFy", "Zm9v-_Fy", "====", "Zg==Zg==", "Zm9vY",     "*m9v",
 	};
 	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
 		if (auth_base64_decode(invalid[i], strlen(invalid[i]), out, sizeof(out)) != -1)
@@ -274,8 +274,7 @@ static void test_login(void **state)
 	/* a bare user name is not accepted */
 	assert_int_equal(auth_login(store, ip, "alice", "s3cret", &acct), AUTH_FAILED);
 	/* three failures: blocked, even with the right password */
-	assert_int_equal(auth_login(store, ip, "alice@example.com", "s3cret", &acct),
-			 AUTH_BLOCKED);
+	assert_int_equal(auth_login(store, ip, "alice@example.com", "s3cret", &acct), AUTH_BLOCKED);
 	/* another address still gets in, and a success clears its record */
 	assert_int_equal(auth_login(store, "127.0.0.3", "alice@example.com", "", &acct),
 			 AUTH_FAILED);

@@ -27,79 +27,76 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char MSG_SIMPLE[] =
-	"From: Alice <alice@example.net>\r\n"
-	"To: a@example.org\r\n"
-	"Subject: Hello\r\n"
-	"Message-ID: <m1@example.net>\r\n"
-	"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
-	"\r\n"
-	"Hello, world.\r\n"
-	"Second line.\r\n";
+static const char MSG_SIMPLE[] = "From: Alice <alice@example.net>\r\n"
+				 "To: a@example.org\r\n"
+				 "Subject: Hello\r\n"
+				 "Message-ID: <m1@example.net>\r\n"
+				 "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+				 "\r\n"
+				 "Hello, world.\r\n"
+				 "Second line.\r\n";
 
-static const char MSG_MULTI[] =
-	"From: Bob <bob@example.net>\r\n"
-	"To: a@example.org\r\n"
-	"Subject: Attachment\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n"
-	"\r\n"
-	"preamble\r\n"
-	"--XYZ\r\n"
-	"Content-Type: text/plain; charset=us-ascii\r\n"
-	"\r\n"
-	"See attached.\r\n"
-	"--XYZ\r\n"
-	"Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"SGVsbG8gYmlu\r\n"
-	"YXJ5IHdvcmxkCg==\r\n"
-	"--XYZ\r\n"
-	"Content-Type: application/octet-stream\r\n"
-	"Content-Transfer-Encoding: BASE64\r\n"
-	"\r\n"
-	"AAECAwQFBgc=\r\n"
-	"--XYZ\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"caf=C3=A9 =\r\n"
-	"soft  \r\n"
-	"--XYZ\r\n"
-	"Content-Type: application/octet-stream\r\n"
-	"Content-Transfer-Encoding: x-uuencode\r\n"
-	"\r\n"
-	"begin 644 x\r\n"
-	"--XYZ--\r\n"
-	"epilogue\r\n";
+static const char MSG_MULTI[] = "From: Bob <bob@example.net>\r\n"
+				"To: a@example.org\r\n"
+				"Subject: Attachment\r\n"
+				"MIME-Version: 1.0\r\n"
+				"Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n"
+				"\r\n"
+				"preamble\r\n"
+				"--XYZ\r\n"
+				"Content-Type: text/plain; charset=us-ascii\r\n"
+				"\r\n"
+				"See attached.\r\n"
+				"--XYZ\r\n"
+				"Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+				"Content-Transfer-Encoding: base64\r\n"
+				"\r\n"
+				"SGVsbG8gYmlu\r\n"
+				"YXJ5IHdvcmxkCg==\r\n"
+				"--XYZ\r\n"
+				"Content-Type: application/octet-stream\r\n"
+				"Content-Transfer-Encoding: BASE64\r\n"
+				"\r\n"
+				"AAECAwQFBgc=\r\n"
+				"--XYZ\r\n"
+				"Content-Type: text/plain; charset=utf-8\r\n"
+				"Content-Transfer-Encoding: quoted-printable\r\n"
+				"\r\n"
+				"caf=C3=A9 =\r\n"
+				"soft  \r\n"
+				"--XYZ\r\n"
+				"Content-Type: application/octet-stream\r\n"
+				"Content-Transfer-Encoding: x-uuencode\r\n"
+				"\r\n"
+				"begin 644 x\r\n"
+				"--XYZ--\r\n"
+				"epilogue\r\n";
 
-static const char MSG_NESTED[] =
-	"From: Carol <carol@example.net>\r\n"
-	"Subject: Fwd\r\n"
-	"Content-Type: multipart/mixed; boundary=\"OUT\"\r\n"
-	"\r\n"
-	"--OUT\r\n"
-	"Content-Type: text/plain\r\n"
-	"\r\n"
-	"Forwarded below.\r\n"
-	"--OUT\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"\r\n"
-	"From: Dave <dave@example.net>\r\n"
-	"Subject: Inner\r\n"
-	"Content-Type: multipart/alternative; boundary=\"IN\"\r\n"
-	"\r\n"
-	"--IN\r\n"
-	"Content-Type: text/plain\r\n"
-	"\r\n"
-	"inner plain\r\n"
-	"--IN\r\n"
-	"Content-Type: text/html\r\n"
-	"\r\n"
-	"<p>inner html</p>\r\n"
-	"--IN--\r\n"
-	"--OUT--\r\n";
+static const char MSG_NESTED[] = "From: Carol <carol@example.net>\r\n"
+				 "Subject: Fwd\r\n"
+				 "Content-Type: multipart/mixed; boundary=\"OUT\"\r\n"
+				 "\r\n"
+				 "--OUT\r\n"
+				 "Content-Type: text/plain\r\n"
+				 "\r\n"
+				 "Forwarded below.\r\n"
+				 "--OUT\r\n"
+				 "Content-Type: message/rfc822\r\n"
+				 "\r\n"
+				 "From: Dave <dave@example.net>\r\n"
+				 "Subject: Inner\r\n"
+				 "Content-Type: multipart/alternative; boundary=\"IN\"\r\n"
+				 "\r\n"
+				 "--IN\r\n"
+				 "Content-Type: text/plain\r\n"
+				 "\r\n"
+				 "inner plain\r\n"
+				 "--IN\r\n"
+				 "Content-Type: text/html\r\n"
+				 "\r\n"
+				 "<p>inner html</p>\r\n"
+				 "--IN--\r\n"
+				 "--OUT--\r\n";
 
 static uint32_t deliver(struct tu_fixture *f, const char *msg, size_t len, uint32_t flags)
 {
@@ -189,8 +186,9 @@ static void test_simple_items(void **state)
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	const char *r = cmd(&x, "a FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE UID ENVELOPE)\r\n");
 	char want[128];
-	snprintf(want, sizeof(want), "* 1 FETCH (FLAGS () INTERNALDATE \"01-Jan-2024 10:00:00 "
-				     "+0000\" RFC822.SIZE %zu UID 1 ENVELOPE (",
+	snprintf(want, sizeof(want),
+		 "* 1 FETCH (FLAGS () INTERNALDATE \"01-Jan-2024 10:00:00 "
+		 "+0000\" RFC822.SIZE %zu UID 1 ENVELOPE (",
 		 strlen(MSG_SIMPLE));
 	assert_has(r, want);
 	assert_has(r, "\"Hello\"");
@@ -209,8 +207,9 @@ static void test_simple_items(void **state)
 
 	/* Macros */
 	r = cmd(&x, "a FETCH 1 FAST\r\n");
-	assert_has(r, "* 1 FETCH (FLAGS () INTERNALDATE \"01-Jan-2024 10:00:00 +0000\" "
-		      "RFC822.SIZE ");
+	assert_has(r,
+		   "* 1 FETCH (FLAGS () INTERNALDATE \"01-Jan-2024 10:00:00 +0000\" "
+		   "RFC822.SIZE ");
 	assert_lacks(r, "ENVELOPE");
 	r = cmd(&x, "a FETCH 1 ALL\r\n");
 	assert_has(r, "ENVELOPE (");
@@ -231,10 +230,10 @@ static void test_simple_items(void **state)
 
 	/* Keywords come with the flags. */
 	const char *error = NULL;
-	const char *kw[] = { "$Junk" };
-	assert_int_equal(store_message_set_flags_keywords(f->store, f->inbox, 1,
-							  STORE_FLAG_FLAGGED, kw, 1, 0, NULL,
-							  &error), 1);
+	const char *kw[] = {"$Junk"};
+	assert_int_equal(store_message_set_flags_keywords(f->store, f->inbox, 1, STORE_FLAG_FLAGGED,
+							  kw, 1, 0, NULL, &error),
+			 1);
 	r = cmd(&x, "a FETCH 1 FLAGS\r\n");
 	assert_has(r, "* 1 FETCH (FLAGS (\\Flagged $Junk))\r\n");
 	tu_imap_close(&x);
@@ -247,14 +246,16 @@ static void test_sections_simple(void **state)
 	struct tu_fixture *f = *state;
 	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
-	const char *r = cmd(&x, "a FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[1] "
-				"BODY.PEEK[1.MIME])\r\n");
+	const char *r = cmd(&x,
+			    "a FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[1] "
+			    "BODY.PEEK[1.MIME])\r\n");
 	assert_item(r, "BODY[]", MSG_SIMPLE);
 	assert_item(r, "BODY[TEXT]", "Hello, world.\r\nSecond line.\r\n");
 	assert_item(r, "BODY[1]", "Hello, world.\r\nSecond line.\r\n");
 	assert_has(r, "BODY[1.MIME] {");
-	r = cmd(&x, "a FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject From)] "
-		    "BODY.PEEK[HEADER.FIELDS.NOT (subject from to message-id)])\r\n");
+	r = cmd(&x,
+		"a FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject From)] "
+		"BODY.PEEK[HEADER.FIELDS.NOT (subject from to message-id)])\r\n");
 	assert_item(r, "BODY[HEADER.FIELDS (Subject From)]",
 		    "From: Alice <alice@example.net>\r\nSubject: Hello\r\n\r\n");
 	assert_item(r, "BODY[HEADER.FIELDS.NOT (subject from to message-id)]",
@@ -277,19 +278,22 @@ static void test_sections_multipart(void **state)
 	struct tu_fixture *f = *state;
 	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
-	const char *r = cmd(&x, "a FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[2] "
-				"BODY.PEEK[9] BODY.PEEK[1.HEADER])\r\n");
+	const char *r = cmd(&x,
+			    "a FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[2] "
+			    "BODY.PEEK[9] BODY.PEEK[1.HEADER])\r\n");
 	assert_item(r, "BODY[1]", "See attached.");
-	assert_item(r, "BODY[2.MIME]", "Content-Type: application/octet-stream; "
-				       "name=\"a.bin\"\r\nContent-Transfer-Encoding: "
-				       "base64\r\n\r\n");
+	assert_item(r, "BODY[2.MIME]",
+		    "Content-Type: application/octet-stream; "
+		    "name=\"a.bin\"\r\nContent-Transfer-Encoding: "
+		    "base64\r\n\r\n");
 	assert_item(r, "BODY[2]", "SGVsbG8gYmlu\r\nYXJ5IHdvcmxkCg==");
 	assert_has(r, "BODY[9] NIL");
 	assert_has(r, "BODY[1.HEADER] NIL");
 
-	r = cmd(&x, "a FETCH 3 (BODY.PEEK[2.HEADER] BODY.PEEK[2.1] BODY.PEEK[2.2.MIME] "
-		    "BODY.PEEK[2.HEADER.FIELDS (SUBJECT)] BODY.PEEK[2.MIME] BODY.PEEK[2.TEXT] "
-		    "BODY.PEEK[2.2] BODY.PEEK[3])\r\n");
+	r = cmd(&x,
+		"a FETCH 3 (BODY.PEEK[2.HEADER] BODY.PEEK[2.1] BODY.PEEK[2.2.MIME] "
+		"BODY.PEEK[2.HEADER.FIELDS (SUBJECT)] BODY.PEEK[2.MIME] BODY.PEEK[2.TEXT] "
+		"BODY.PEEK[2.2] BODY.PEEK[3])\r\n");
 	assert_item(r, "BODY[2.HEADER]",
 		    "From: Dave <dave@example.net>\r\nSubject: Inner\r\n"
 		    "Content-Type: multipart/alternative; boundary=\"IN\"\r\n\r\n");
@@ -297,9 +301,10 @@ static void test_sections_multipart(void **state)
 	assert_item(r, "BODY[2.2.MIME]", "Content-Type: text/html\r\n\r\n");
 	assert_item(r, "BODY[2.HEADER.FIELDS (SUBJECT)]", "Subject: Inner\r\n\r\n");
 	assert_item(r, "BODY[2.MIME]", "Content-Type: message/rfc822\r\n\r\n");
-	assert_item(r, "BODY[2.TEXT]", "--IN\r\nContent-Type: text/plain\r\n\r\ninner plain\r\n"
-				       "--IN\r\nContent-Type: text/html\r\n\r\n<p>inner html</p>\r\n"
-				       "--IN--");
+	assert_item(r, "BODY[2.TEXT]",
+		    "--IN\r\nContent-Type: text/plain\r\n\r\ninner plain\r\n"
+		    "--IN\r\nContent-Type: text/html\r\n\r\n<p>inner html</p>\r\n"
+		    "--IN--");
 	assert_item(r, "BODY[2.2]", "<p>inner html</p>");
 	assert_has(r, "BODY[3] NIL");
 	tu_imap_close(&x);
@@ -310,8 +315,9 @@ static void test_binary(void **state)
 	struct tu_fixture *f = *state;
 	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
-	const char *r = cmd(&x, "a FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[4] "
-				"BINARY.SIZE[4] BINARY.PEEK[1])\r\n");
+	const char *r = cmd(&x,
+			    "a FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[4] "
+			    "BINARY.SIZE[4] BINARY.PEEK[1])\r\n");
 	assert_item(r, "BINARY[2]", "Hello binary world\n");
 	assert_has(r, "BINARY.SIZE[2] 19");
 	assert_item(r, "BINARY[4]", "caf\xc3\xa9 soft");
@@ -411,7 +417,7 @@ static void test_bad_requests(void **state)
 		"a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n",
 		"a FETCH 1 FLAGS (CHANGEDSINCE x)\r\n",
 		"a FETCH 1 FLAGS (VANISHED)\r\n",
-		"a FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED)\r\n", /* not UID, no QRESYNC */
+		"a FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED)\r\n",     /* not UID, no QRESYNC */
 		"a UID FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED)\r\n", /* no QRESYNC */
 		"a FETCH 1 FLAGS (FOO)\r\n",
 		"a FETCH 1 FLAGS (CHANGEDSINCE 1) extra\r\n",
@@ -439,8 +445,8 @@ static void test_condstore(void **state)
 	assert_has(cmd(&x, "e ENABLE QRESYNC\r\n"), "e OK");
 	assert_has(cmd(&x, "s SELECT INBOX\r\n"), "s OK");
 	const char *error = NULL;
-	assert_int_equal(store_message_set_flags(f->store, f->inbox, 3, STORE_FLAG_FLAGGED,
-						 &error), 0);
+	assert_int_equal(store_message_set_flags(f->store, f->inbox, 3, STORE_FLAG_FLAGGED, &error),
+			 0);
 	uint32_t gone = 2;
 	assert_int_equal(store_message_expunge(f->store, f->inbox, &gone, 1, &error), 0);
 	struct store_mailbox mb;
@@ -474,7 +480,8 @@ static void test_stream(void **state)
 	for (int i = 0; i < 200; i++) {
 		int n = snprintf(msg, 8192, "From: <x@example.net>\r\nSubject: m%d\r\n\r\n", i);
 		for (int j = 0; j < 60; j++)
-			n += snprintf(msg + n, 8192 - (size_t)n, "line %04d of message %03d "
+			n += snprintf(msg + n, 8192 - (size_t)n,
+				      "line %04d of message %03d "
 				      "....................................................\r\n",
 				      j, i);
 		deliver(f, msg, (size_t)n, 0);
@@ -564,11 +571,29 @@ static void test_section_parser(void **state)
 			"[4.HEADER.FIELDS.NOT (A B-C d)]<0>");
 	check_roundtrip("[1]<4294967296.1>", true, "[1]<4294967296>");
 	static const char *const bad[] = {
-		"", "[", "]", "[0]", "[1.0]", "[1..2]", "[.1]", "[MIME]", "[1.FOO]",
-		"[HEADER.FIELDS]", "[HEADER.FIELDS ()]", "[HEADER.FIELDS (A]",
-		"[HEADER.FIELDS  (A)]", "[HEADER.FIELDS (A )]", "[TEXT]x", "[]<1.0>",
-		"[]<1>", "[]<-1.2>", "[]<1.2", "[4294967296]", "[1.HEADER.FIELDS (\"\")]",
-		"[HEADER.FIELDS (\"a b\")]", "[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19."
+		"",
+		"[",
+		"]",
+		"[0]",
+		"[1.0]",
+		"[1..2]",
+		"[.1]",
+		"[MIME]",
+		"[1.FOO]",
+		"[HEADER.FIELDS]",
+		"[HEADER.FIELDS ()]",
+		"[HEADER.FIELDS (A]",
+		"[HEADER.FIELDS  (A)]",
+		"[HEADER.FIELDS (A )]",
+		"[TEXT]x",
+		"[]<1.0>",
+		"[]<1>",
+		"[]<-1.2>",
+		"[]<1.2",
+		"[4294967296]",
+		"[1.HEADER.FIELDS (\"\")]",
+		"[HEADER.FIELDS (\"a b\")]",
+		"[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19."
 		"20.21.22.23.24.25.26.27.28.29.30.31.32.33]",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

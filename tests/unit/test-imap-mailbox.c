@@ -62,8 +62,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void deliver(struct fixture *f, const char *subject, const char *mailbox,
-		    uint32_t flags)
+static void deliver(struct fixture *f, const char *subject, const char *mailbox, uint32_t flags)
 {
 	tu_deliver_subject(f->t, mailbox, subject, flags);
 }
@@ -138,9 +137,12 @@ static void test_pathological_pattern(void **state)
 	const char *error = NULL;
 	char name[128];
 	for (int i = 0; i < 200; i++) {
-		snprintf(name, sizeof(name), "folder/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
-			 "bbbbbbbbbbbbbbbbbbbbbbbbbb%d", i);
-		assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, name, NULL, &error), 0);
+		snprintf(name, sizeof(name),
+			 "folder/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
+			 "bbbbbbbbbbbbbbbbbbbbbbbbbb%d",
+			 i);
+		assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, name, NULL, &error),
+				 0);
 	}
 	double t0 = now_s();
 	const char *r = cmd(f, "p LIST \"\" \"*%*%*%*%*%*%*%*%*%*%*%*%*%*%*%x\"\r\n");
@@ -229,7 +231,8 @@ static void test_list_hierarchy(void **state)
 
 	/* A parent that does not exist: \Noselect (rev1), \NonExistent in extended. */
 	const char *error = NULL;
-	assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, "Ghost/Child", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, "Ghost/Child", NULL, &error),
+			 0);
 	r = cmd(f, "g LIST \"\" %\r\n");
 	assert_has(r, "* LIST (\\Noselect \\HasChildren) \"/\" Ghost\r\n");
 	r = cmd(f, "h LIST () \"\" %\r\n");
@@ -272,10 +275,12 @@ static void test_list_status(void **state)
 	deliver(f, "two", NULL, 0);
 	deliver(f, "three", "Sent", STORE_FLAG_SEEN);
 	const char *error = NULL;
-	assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, "Ghost/Child", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(f->t->store, f->t->acc, "Ghost/Child", NULL, &error),
+			 0);
 	const char *r = cmd(f, "a LIST \"\" * RETURN (STATUS (MESSAGES UNSEEN))\r\n");
-	assert_has(r, "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
-		      "* STATUS INBOX (MESSAGES 2 UNSEEN 1)\r\n");
+	assert_has(r,
+		   "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+		   "* STATUS INBOX (MESSAGES 2 UNSEEN 1)\r\n");
 	assert_has(r, "* STATUS Sent (MESSAGES 1 UNSEEN 0)\r\n");
 	assert_lacks(r, "STATUS Ghost ");
 	assert_has(r, "* STATUS Ghost/Child (MESSAGES 0 UNSEEN 0)\r\n");
@@ -292,8 +297,9 @@ static void test_status(void **state)
 	struct store_mailbox m;
 	assert_int_equal(store_mailbox_get(f->t->store, f->t->acc, "INBOX", &m), 1);
 	char expect[256];
-	const char *r = cmd(f, "a STATUS inbox (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED "
-			       "SIZE RECENT APPENDLIMIT MAILBOXID)\r\n");
+	const char *r = cmd(f,
+			    "a STATUS inbox (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED "
+			    "SIZE RECENT APPENDLIMIT MAILBOXID)\r\n");
 	snprintf(expect, sizeof(expect),
 		 "* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY %u UNSEEN 1 DELETED 1 "
 		 "SIZE %llu RECENT 0 APPENDLIMIT 1000000 MAILBOXID (M%lld))\r\n",
@@ -330,7 +336,8 @@ static void test_create(void **state)
 	assert_has(cmd(f, "e CREATE Inbox/Sub\r\n"), "e NO [ALREADYEXISTS]");
 	/* CREATE-SPECIAL-USE */
 	assert_has(cmd(f, "f CREATE Important (USE (\\flagged))\r\n"), "f OK");
-	assert_has(cmd(f, "g LIST \"\" Important\r\n"), "(\\HasNoChildren \\Flagged) \"/\" Important");
+	assert_has(cmd(f, "g LIST \"\" Important\r\n"),
+		   "(\\HasNoChildren \\Flagged) \"/\" Important");
 	assert_has(cmd(f, "h CREATE X (USE (\\Bogus))\r\n"), "h NO [USEATTR]");
 	assert_has(cmd(f, "i CREATE X (USE (\\Sent \\Trash))\r\n"), "i NO [USEATTR]");
 	assert_has(cmd(f, "j CREATE X (FOO (\\Sent))\r\n"), "j BAD");
@@ -349,7 +356,7 @@ static void test_bad_names(void **state)
 		"n CREATE a/../b\r\n",
 		"n CREATE a/./b\r\n",
 		"n CREATE ../etc\r\n",
-		"n CREATE \"&AC4ALg-\"\r\n",         /* ".." encoded: refused by strict mUTF-7 */
+		"n CREATE \"&AC4ALg-\"\r\n", /* ".." encoded: refused by strict mUTF-7 */
 		"n CREATE \"a/&AC4ALg-/b\"\r\n",
 		"n CREATE \"\"\r\n",
 		"n CREATE /\r\n",
@@ -357,11 +364,13 @@ static void test_bad_names(void **state)
 		"n CREATE /a\r\n",
 		"n CREATE a*b\r\n",
 		"n CREATE \"a%b\"\r\n",
-		"n CREATE {3+}\r\na\x01" "b\r\n",    /* control character in a literal */
-		"n CREATE {3+}\r\na\x7f" "b\r\n",
-		"n CREATE \"&AAE-\"\r\n",            /* U+0001 encoded */
+		"n CREATE {3+}\r\na\x01"
+		"b\r\n", /* control character in a literal */
+		"n CREATE {3+}\r\na\x7f"
+		"b\r\n",
+		"n CREATE \"&AAE-\"\r\n", /* U+0001 encoded */
 		"n CREATE \"&-\x80\"\r\n",
-		"n CREATE \"&Jjo\"\r\n",             /* unterminated base64 */
+		"n CREATE \"&Jjo\"\r\n",              /* unterminated base64 */
 		"n CREATE \"\xc3\xa9t\xc3\xa9\"\r\n", /* 8-bit before ENABLE */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -380,7 +389,7 @@ static void test_bad_names(void **state)
 	/* After ENABLE UTF8=ACCEPT: raw UTF-8, still no traversal or controls. */
 	assert_has(cmd(f, "e ENABLE UTF8=ACCEPT\r\n"), "e OK");
 	assert_has(cmd(f, "a CREATE \"a/../b\"\r\n"), "a NO");
-	assert_has(cmd(f, "b CREATE \"x\xc2\x85y\"\r\n"), "b NO"); /* C1 NEL */
+	assert_has(cmd(f, "b CREATE \"x\xc2\x85y\"\r\n"), "b NO");       /* C1 NEL */
 	assert_has(cmd(f, "c CREATE \"\xc0\xae\xc0\xae\"\r\n"), "c NO"); /* overlong dots */
 	assert_has(cmd(f, "d CREATE \"\xed\xa0\x80\"\r\n"), "d NO");     /* surrogate */
 	assert_has(cmd(f, "f DELETE \"..\"\r\n"), "f NO");
@@ -393,7 +402,9 @@ static void test_utf7_utf8_names(void **state)
 	struct fixture *f = *state;
 	/* "Entwürfe/Übersicht" in modified UTF-7, from a rev1 client. */
 	assert_has(cmd(f, "a CREATE Entw&APw-rfe/&ANw-bersicht\r\n"), "a OK");
-	assert_true(mailbox_exists(f, "Entw\xc3\xbcrfe/\xc3\x9c" "bersicht"));
+	assert_true(mailbox_exists(f,
+				   "Entw\xc3\xbcrfe/\xc3\x9c"
+				   "bersicht"));
 	const char *r = cmd(f, "b LIST \"\" Entw&APw-*\r\n");
 	assert_has(r, "* LIST (\\HasChildren) \"/\" Entw&APw-rfe\r\n");
 	assert_has(r, "* LIST (\\HasNoChildren) \"/\" Entw&APw-rfe/&ANw-bersicht\r\n");
@@ -408,7 +419,9 @@ static void test_utf7_utf8_names(void **state)
 	assert_has(cmd(f, "f ENABLE UTF8=ACCEPT\r\n"), "f OK");
 	r = cmd(f, "g LIST \"\" \"Entw\xc3\xbc*\"\r\n");
 	assert_has(r, "\"/\" \"Entw\xc3\xbcrfe\"\r\n");
-	assert_has(r, "\"/\" \"Entw\xc3\xbcrfe/\xc3\x9c" "bersicht\"\r\n");
+	assert_has(r,
+		   "\"/\" \"Entw\xc3\xbcrfe/\xc3\x9c"
+		   "bersicht\"\r\n");
 	assert_has(cmd(f, "h CREATE \"\xe6\x97\xa5\xe6\x9c\xac\"\r\n"), "h OK");
 	assert_true(mailbox_exists(f, "\xe6\x97\xa5\xe6\x9c\xac"));
 	/* In UTF-8 mode "&" is just a character. */
@@ -543,15 +556,24 @@ static void test_not_authenticated(void **state)
 {
 	struct fixture *f = *state;
 	struct imap_settings st = {
-		.config = &f->t->config, .store = f->t->store, .session_id = "t2",
-		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = tu_fake_login,
+		.config = &f->t->config,
+		.store = f->t->store,
+		.session_id = "t2",
+		.peer_ip = "127.0.0.1",
+		.peer_loopback = true,
+		.login = tu_fake_login,
 	};
 	struct buf out;
 	buf_init(&out);
 	struct imap_session *s = imap_session_create(&st, &out);
 	static const char *const cmds[] = {
-		"a LIST \"\" *\r\n", "a CREATE x\r\n", "a DELETE x\r\n", "a RENAME x y\r\n",
-		"a STATUS INBOX (MESSAGES)\r\n", "a NAMESPACE\r\n", "a LSUB \"\" *\r\n",
+		"a LIST \"\" *\r\n",
+		"a CREATE x\r\n",
+		"a DELETE x\r\n",
+		"a RENAME x y\r\n",
+		"a STATUS INBOX (MESSAGES)\r\n",
+		"a NAMESPACE\r\n",
+		"a LSUB \"\" *\r\n",
 		"a SUBSCRIBE x\r\n",
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

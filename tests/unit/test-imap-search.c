@@ -32,72 +32,67 @@
 #define T_JAN10 ((time_t)1704888000)
 #define DAY 86400
 
-static const char msg1[] =
-	"From: Alice <alice@example.net>\r\n"
-	"To: a@example.org\r\n"
-	"Cc: Carol <carol@example.com>\r\n"
-	"Subject: Hello world\r\n"
-	"Date: Mon, 1 Jan 2024 23:30:00 -0500\r\n"
-	"Message-ID: <m1@example.net>\r\n"
-	"X-Tag: alpha\r\n"
-	"\r\n"
-	"A plain body with a banana.\r\n";
+static const char msg1[] = "From: Alice <alice@example.net>\r\n"
+			   "To: a@example.org\r\n"
+			   "Cc: Carol <carol@example.com>\r\n"
+			   "Subject: Hello world\r\n"
+			   "Date: Mon, 1 Jan 2024 23:30:00 -0500\r\n"
+			   "Message-ID: <m1@example.net>\r\n"
+			   "X-Tag: alpha\r\n"
+			   "\r\n"
+			   "A plain body with a banana.\r\n";
 
-static const char msg2[] =
-	"From: Bob <bob@example.net>\r\n"
-	"To: dave@example.org\r\n"
-	"Subject: =?UTF-8?Q?Caf=C3=A9_menu?=\r\n"
-	"Date: Thu, 15 Feb 2024 08:00:00 +0000\r\n"
-	"Message-ID: <m2@example.net>\r\n"
-	"In-Reply-To: <m1@example.net>\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"cr=C3=A8me br=C3=BBl=C3=A9e soft=\r\n"
-	"break\r\n";
+static const char msg2[] = "From: Bob <bob@example.net>\r\n"
+			   "To: dave@example.org\r\n"
+			   "Subject: =?UTF-8?Q?Caf=C3=A9_menu?=\r\n"
+			   "Date: Thu, 15 Feb 2024 08:00:00 +0000\r\n"
+			   "Message-ID: <m2@example.net>\r\n"
+			   "In-Reply-To: <m1@example.net>\r\n"
+			   "MIME-Version: 1.0\r\n"
+			   "Content-Type: text/plain; charset=utf-8\r\n"
+			   "Content-Transfer-Encoding: quoted-printable\r\n"
+			   "\r\n"
+			   "cr=C3=A8me br=C3=BBl=C3=A9e soft=\r\n"
+			   "break\r\n";
 
-static const char msg3[] =
-	"From: Zed <zed@example.net>\r\n"
-	"To: a@example.org\r\n"
-	"Bcc: hidden@example.org\r\n"
-	"Subject: Re: Hello world\r\n"
-	"Date: Tue, 2 Jan 2024 09:00:00 +0000\r\n"
-	"Message-ID: <m3@example.net>\r\n"
-	"References: <m1@example.net>\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
-	"\r\n"
-	"--b1\r\n"
-	"Content-Type: text/plain\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"c2VjcmV0IHBpbmVhcHBsZQ==\r\n" /* "secret pineapple" */
-	"--b1\r\n"
-	"Content-Type: application/octet-stream\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"a2l3aQ==\r\n" /* "kiwi" */
-	"--b1--\r\n";
+static const char msg3[] = "From: Zed <zed@example.net>\r\n"
+			   "To: a@example.org\r\n"
+			   "Bcc: hidden@example.org\r\n"
+			   "Subject: Re: Hello world\r\n"
+			   "Date: Tue, 2 Jan 2024 09:00:00 +0000\r\n"
+			   "Message-ID: <m3@example.net>\r\n"
+			   "References: <m1@example.net>\r\n"
+			   "MIME-Version: 1.0\r\n"
+			   "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+			   "\r\n"
+			   "--b1\r\n"
+			   "Content-Type: text/plain\r\n"
+			   "Content-Transfer-Encoding: base64\r\n"
+			   "\r\n"
+			   "c2VjcmV0IHBpbmVhcHBsZQ==\r\n" /* "secret pineapple" */
+			   "--b1\r\n"
+			   "Content-Type: application/octet-stream\r\n"
+			   "Content-Transfer-Encoding: base64\r\n"
+			   "\r\n"
+			   "a2l3aQ==\r\n" /* "kiwi" */
+			   "--b1--\r\n";
 
-static const char msg4_head[] =
-	"From: Yan <yan@example.net>\r\n"
-	"To: bea@example.org\r\n"
-	"Subject: [list] Fwd: Hello world (fwd)\r\n"
-	"Message-ID: <m4@example.net>\r\n"
-	"\r\n";
+static const char msg4_head[] = "From: Yan <yan@example.net>\r\n"
+				"To: bea@example.org\r\n"
+				"Subject: [list] Fwd: Hello world (fwd)\r\n"
+				"Message-ID: <m4@example.net>\r\n"
+				"\r\n";
 
-static const char msg5[] =
-	"From: =?ISO-8859-1?Q?J=FCrgen?= <juergen@example.de>\r\n"
-	"To: a@example.org\r\n"
-	"Subject: Zebra\r\n"
-	"Date: Wed, 10 Jan 2024 10:00:00 +0100\r\n"
-	"Message-ID: <m5@example.net>\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: text/plain; charset=iso-8859-1\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"Gr=FC=DFe aus Berlin\r\n";
+static const char msg5[] = "From: =?ISO-8859-1?Q?J=FCrgen?= <juergen@example.de>\r\n"
+			   "To: a@example.org\r\n"
+			   "Subject: Zebra\r\n"
+			   "Date: Wed, 10 Jan 2024 10:00:00 +0100\r\n"
+			   "Message-ID: <m5@example.net>\r\n"
+			   "MIME-Version: 1.0\r\n"
+			   "Content-Type: text/plain; charset=iso-8859-1\r\n"
+			   "Content-Transfer-Encoding: quoted-printable\r\n"
+			   "\r\n"
+			   "Gr=FC=DFe aus Berlin\r\n";
 
 static uint32_t deliver_raw(struct tu_fixture *f, const char *msg, size_t len, time_t when,
 			    uint32_t flags)
@@ -558,8 +553,8 @@ static void test_copy_quota(void **state)
 	const char *error;
 	struct store_account a;
 	assert_int_equal(store_account_get(f->store, "a@example.org", &a), 1);
-	assert_int_equal(store_account_set_quota(f->store, "a@example.org", a.used_bytes + 10,
-						 &error), 0);
+	assert_int_equal(
+		store_account_set_quota(f->store, "a@example.org", a.used_bytes + 10, &error), 0);
 	struct tu_imap x;
 	sess_open(f, &x, "s SELECT INBOX\r\n");
 	assert_has(cmd(&x, "t COPY 1:5 Archive\r\n"), "t NO [OVERQUOTA]");
@@ -583,8 +578,7 @@ static void test_sort(void **state)
 	assert_has(cmd(&x, "t SORT (REVERSE SIZE) UTF-8 1:3\r\n"), "* SORT 3 2 1\r\n");
 	/* Base subjects: hello world x3 (ties by number), "café menu", zebra. */
 	assert_has(cmd(&x, "t SORT (SUBJECT) UTF-8 ALL\r\n"), "* SORT 2 1 3 4 5\r\n");
-	assert_has(cmd(&x, "t SORT (SUBJECT REVERSE DATE) UTF-8 ALL\r\n"),
-		   "* SORT 2 4 3 1 5\r\n");
+	assert_has(cmd(&x, "t SORT (SUBJECT REVERSE DATE) UTF-8 ALL\r\n"), "* SORT 2 4 3 1 5\r\n");
 	/* FROM by mailbox: alice bob juergen yan zed. */
 	assert_has(cmd(&x, "t SORT (FROM) UTF-8 ALL\r\n"), "* SORT 1 2 5 4 3\r\n");
 	/* TO: a a a bea dave. */
@@ -614,15 +608,13 @@ static void test_thread(void **state)
 	 */
 	assert_has(cmd(&x, "t THREAD ORDEREDSUBJECT UTF-8 ALL\r\n"),
 		   "* THREAD (1 (3)(4))(5)(2)\r\n");
-	assert_has(cmd(&x, "t THREAD ORDEREDSUBJECT UTF-8 1:3\r\n"),
-		   "* THREAD (1 3)(2)\r\n");
+	assert_has(cmd(&x, "t THREAD ORDEREDSUBJECT UTF-8 1:3\r\n"), "* THREAD (1 3)(2)\r\n");
 	/*
 	 * REFERENCES: 2 and 3 reply to 1 (In-Reply-To, References); 4 has
 	 * no references but its base subject joins 1's thread as a reply;
 	 * 5 stands alone.
 	 */
-	assert_has(cmd(&x, "t THREAD REFERENCES UTF-8 ALL\r\n"),
-		   "* THREAD (1 (3)(4)(2))(5)\r\n");
+	assert_has(cmd(&x, "t THREAD REFERENCES UTF-8 ALL\r\n"), "* THREAD (1 (3)(4)(2))(5)\r\n");
 	assert_has(cmd(&x, "t UID THREAD REFERENCES UTF-8 2:5\r\n"), "* THREAD ");
 	assert_has(cmd(&x, "t THREAD REFERENCES UTF-8 SUBJECT nothing\r\n"), "* THREAD \r\n");
 	expect_bad(&x, "t THREAD BOGUS UTF-8 ALL\r\n");

@@ -122,7 +122,8 @@ static void test_select_keywords_rev2(void **state)
 	const char *kw[] = {"$Label1"};
 	const char *error = NULL;
 	assert_int_equal(store_message_set_flags_keywords(f->store, f->inbox, uid, 0, kw, 1, 0,
-							  NULL, &error), 1);
+							  NULL, &error),
+			 1);
 	struct tu_imap x;
 	sess_open(f, &x, true);
 	assert_has(cmd(&x, "e ENABLE IMAP4rev2\r\n"), "e OK");
@@ -228,17 +229,15 @@ static void test_select_qresync(void **state)
 	assert_has(r, "a OK [READ-WRITE]");
 
 	/* Known UIDs that exclude 2: nothing vanished that the client knew. */
-	snprintf(line, sizeof(line),
-		 "b SELECT INBOX (QRESYNC (%u %llu 1,3:4 (1:3 1,3:4)))\r\n", mb.uidvalidity,
-		 (unsigned long long)known);
+	snprintf(line, sizeof(line), "b SELECT INBOX (QRESYNC (%u %llu 1,3:4 (1:3 1,3:4)))\r\n",
+		 mb.uidvalidity, (unsigned long long)known);
 	r = cmd(&x, line);
 	assert_has(r, "* OK [CLOSED]");
 	assert_lacks(r, "VANISHED");
 	assert_has(r, "FETCH (UID 3");
 
 	/* Another UIDVALIDITY: the client must resync in full, no hints. */
-	snprintf(line, sizeof(line), "c EXAMINE INBOX (QRESYNC (%u 1))\r\n",
-		 mb.uidvalidity + 1);
+	snprintf(line, sizeof(line), "c EXAMINE INBOX (QRESYNC (%u 1))\r\n", mb.uidvalidity + 1);
 	r = cmd(&x, line);
 	assert_lacks(r, "VANISHED");
 	assert_lacks(r, "FETCH");
@@ -369,8 +368,9 @@ static void test_append_bad_input(void **state)
 		x.s->bad_count = 0;
 	}
 	/* 29 Feb of a leap year is fine. */
-	assert_has(cmd(&x, "e APPEND INBOX \"29-Feb-2024 23:59:59 -1200\" {8+}\r\nX: y\r\n\r\n\r\n"),
-		   "e OK");
+	assert_has(
+		cmd(&x, "e APPEND INBOX \"29-Feb-2024 23:59:59 -1200\" {8+}\r\nX: y\r\n\r\n\r\n"),
+		"e OK");
 	/* Flags. */
 	assert_has(cmd(&x, "f APPEND INBOX (\\Foo) {8+}\r\nX: y\r\n\r\n\r\n"), "f BAD");
 	assert_has(cmd(&x, "g APPEND INBOX (\"quoted\") {8+}\r\nX: y\r\n\r\n\r\n"), "g BAD");
@@ -381,7 +381,8 @@ static void test_append_bad_input(void **state)
 	/* The message must be a literal, and only one. */
 	assert_has(cmd(&x, "j APPEND INBOX \"X: y\"\r\n"), "j BAD");
 	assert_has(cmd(&x, "k APPEND INBOX\r\n"), "k BAD");
-	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n {8+}\r\nX: y\r\n\r\n\r\n"), "m BAD");
+	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n {8+}\r\nX: y\r\n\r\n\r\n"),
+		   "m BAD");
 	x.s->bad_count = 0;
 	/* Missing mailbox: TRYCREATE. Invalid name: NO, no TRYCREATE. */
 	const char *r = cmd(&x, "n APPEND Nowhere {8+}\r\nX: y\r\n\r\n\r\n");
@@ -540,12 +541,13 @@ static void test_two_sessions(void **state)
 	/* A keyword change alone reaches b; later flag changes keep it. */
 	const char *kw[] = {"$Label1"};
 	const char *error = NULL;
-	assert_int_equal(store_message_set_flags_keywords(f->store, f->inbox, 2, 0, kw, 1, 0,
-							  NULL, &error), 1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->store, f->inbox, 2, 0, kw, 1, 0, NULL, &error),
+		1);
 	assert_has(cmd(&b, "k NOOP\r\n"), "* 1 FETCH (UID 2 FLAGS ($Label1))\r\n");
-	assert_int_equal(store_message_set_flags_keywords(f->store, f->inbox, 2,
-							  STORE_FLAG_SEEN, kw, 1, 0, NULL,
-							  &error), 1);
+	assert_int_equal(store_message_set_flags_keywords(f->store, f->inbox, 2, STORE_FLAG_SEEN,
+							  kw, 1, 0, NULL, &error),
+			 1);
 	assert_has(cmd(&b, "m NOOP\r\n"), "* 1 FETCH (UID 2 FLAGS (\\Seen $Label1))\r\n");
 	assert_has(cmd(&a, "n NOOP\r\n"), "* 1 FETCH (UID 2 FLAGS (\\Seen $Label1))\r\n");
 

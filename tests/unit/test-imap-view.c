@@ -290,7 +290,8 @@ static void store_change(struct tu_fixture *f)
 		break;
 	case 1:
 		if (uid != 0)
-			assert_int_equal(store_message_expunge(f->store, f->inbox, &uid, 1, &error), 0);
+			assert_int_equal(store_message_expunge(f->store, f->inbox, &uid, 1, &error),
+					 0);
 		break;
 	default: {
 		if (uid == 0)
@@ -299,11 +300,12 @@ static void store_change(struct tu_fixture *f)
 		struct store_flags_update u = {
 			.op = rnd(2) ? STORE_FLAGS_ADD : STORE_FLAGS_REMOVE,
 			.flags = rnd(2) ? STORE_FLAG_FLAGGED : STORE_FLAG_SEEN,
-			.keywords = kw, .n_keywords = rnd(2),
+			.keywords = kw,
+			.n_keywords = rnd(2),
 		};
 		struct store_flags_outcome o = {0};
-		assert_int_equal(store_message_update_flags(f->store, f->inbox, &uid, 1, &u, &o,
-							    &error), 0);
+		assert_int_equal(
+			store_message_update_flags(f->store, f->inbox, &uid, 1, &u, &o, &error), 0);
 		store_flags_outcome_free(&o);
 		break;
 	}
@@ -436,12 +438,14 @@ static void test_fetch_ranges(void **state)
 	struct tu_imap x;
 	tu_imap_open(&x, f, true, "s SELECT INBOX\r\n");
 	const char *r = tu_imap_cmd(&x, "a FETCH 1:* (UID)\r\n");
-	assert_has(r, "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 5)\r\n"
-		      "* 4 FETCH (UID 6)\r\n* 5 FETCH (UID 7)\r\n* 6 FETCH (UID 9)\r\n"
-		      "* 7 FETCH (UID 10)\r\na OK");
+	assert_has(r,
+		   "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 5)\r\n"
+		   "* 4 FETCH (UID 6)\r\n* 5 FETCH (UID 7)\r\n* 6 FETCH (UID 9)\r\n"
+		   "* 7 FETCH (UID 10)\r\na OK");
 	r = tu_imap_cmd(&x, "b UID FETCH 2:5,9,100 (FLAGS)\r\n");
-	assert_has(r, "* 2 FETCH (FLAGS () UID 2)\r\n* 3 FETCH (FLAGS () UID 5)\r\n"
-		      "* 6 FETCH (FLAGS () UID 9)\r\nb OK");
+	assert_has(r,
+		   "* 2 FETCH (FLAGS () UID 2)\r\n* 3 FETCH (FLAGS () UID 5)\r\n"
+		   "* 6 FETCH (FLAGS () UID 9)\r\nb OK");
 	assert_lacks(r, "UID 1)");
 	/* CHANGEDSINCE narrows the same listing. */
 	struct store_mailbox mb;

@@ -90,7 +90,8 @@ static void drain(struct imap_parser *p, struct buf *in, struct buf *out, struct
 			}
 		} else {
 			msg = imap_parser_error(p, &tag);
-			buf_printf(t, "%s %s %s\n", r == IMAP_SCAN_FATAL ? "FATAL" : "REJ", tag, msg);
+			buf_printf(t, "%s %s %s\n", r == IMAP_SCAN_FATAL ? "FATAL" : "REJ", tag,
+				   msg);
 			if (r == IMAP_SCAN_FATAL)
 				return;
 		}
@@ -315,8 +316,7 @@ static void test_parser_bad_syntax(void **state)
 	expect_parse("a NOOP BODY[HEADER\r\n", "BAD a Unterminated [ in argument\n");
 	expect_parse("a NOOP caf\xc3\xa9\r\n", "BAD a Unexpected characters after argument\n");
 	/* Refused while reading. */
-	expect_parse("a NOOP x\ny NOOP\r\n",
-		     "REJ a BAD Line must end with CRLF\nCMD y NOOP\n");
+	expect_parse("a NOOP x\ny NOOP\r\n", "REJ a BAD Line must end with CRLF\nCMD y NOOP\n");
 	expect_parse("a NOOP \"x\r\nb NOOP\r\n",
 		     "REJ a BAD Unterminated quoted string\nCMD b NOOP\n");
 	expect_parse("a NOOP x\ry\r\n", "REJ a BAD CR without LF\n");
@@ -464,8 +464,8 @@ static void test_seqset(void **state)
 	assert_true(set.saved);
 	imap_seqset_free(&set);
 
-	const char *bad[] = {"", "0", "4294967296", "99999999999", "1:0", "1,", ",1",
-			     "1::2", "a", "1:2:3", "1,$", "-1", "01", "1 2", "*:", "$$"};
+	const char *bad[] = {"",  "0",     "4294967296", "99999999999", "1:0", "1,",  ",1", "1::2",
+			     "a", "1:2:3", "1,$",        "-1",          "01",  "1 2", "*:", "$$"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (imap_seqset_parse(bad[i], 10, &set, &err) != -1)
 			fail_msg("accepted \"%s\"", bad[i]);
@@ -513,19 +513,19 @@ static void test_utf7(void **state)
 	utf7_pair("", "");
 
 	const char *bad7[] = {
-		"&",          /* unterminated */
-		"&U,BTFw",    /* no '-' */
-		"&AGE-",      /* 'a' encoded: not the shortest form */
-		"&ACY-",      /* '&' encoded instead of "&-" */
-		"&APw-&APw-", /* two adjacent runs */
-		"&APx-",      /* non-zero padding bits */
-		"&APwA-",     /* 6 padding bits: not the shortest form */
-		"&2D0-",      /* lone high surrogate */
-		"&3KcA-",     /* lone low surrogate */
-		"&AAA-",      /* U+0000 */
-		"&A/w-",      /* '/' is not modified base64 */
+		"&",               /* unterminated */
+		"&U,BTFw",         /* no '-' */
+		"&AGE-",           /* 'a' encoded: not the shortest form */
+		"&ACY-",           /* '&' encoded instead of "&-" */
+		"&APw-&APw-",      /* two adjacent runs */
+		"&APx-",           /* non-zero padding bits */
+		"&APwA-",          /* 6 padding bits: not the shortest form */
+		"&2D0-",           /* lone high surrogate */
+		"&3KcA-",          /* lone low surrogate */
+		"&AAA-",           /* U+0000 */
+		"&A/w-",           /* '/' is not modified base64 */
 		"Entw\xc3\xbcrfe", /* raw 8-bit */
-		"tab\there",  /* control character */
+		"tab\there",       /* control character */
 		"&-&=-",
 	};
 	for (size_t i = 0; i < sizeof(bad7) / sizeof(bad7[0]); i++) {
@@ -584,9 +584,8 @@ struct tsess {
 };
 
 /* A fake password check: no argon2 per test, same result mapping. */
-static enum auth_result fake_login(void *ctx, struct store *st, const char *ip,
-				   const char *user, const char *password,
-				   struct store_account *account_r)
+static enum auth_result fake_login(void *ctx, struct store *st, const char *ip, const char *user,
+				   const char *password, struct store_account *account_r)
 {
 	if (strcmp(user, "tempfail@example.org") == 0)
 		return AUTH_ERROR;
@@ -635,10 +634,10 @@ static const char *ts_out(struct tsess *t)
 	return buf_cstr(&t->out);
 }
 
-#define assert_out_has(t, str)                                                        \
-	do {                                                                          \
-		if (strstr(ts_out(t), (str)) == NULL)                                 \
-			fail_msg("output lacks \"%s\":\n%s", (str), ts_out(t));      \
+#define assert_out_has(t, str)                                                                     \
+	do {                                                                                       \
+		if (strstr(ts_out(t), (str)) == NULL)                                              \
+			fail_msg("output lacks \"%s\":\n%s", (str), ts_out(t));                    \
 	} while (0)
 
 static void test_session_greeting_capability(void **state)
@@ -654,8 +653,9 @@ static void test_session_greeting_capability(void **state)
 	assert_int_equal(ts_feed(&t, "c2 capability extra\r\n"), CONN_OK);
 	assert_string_equal(ts_out(&t), "c2 BAD CAPABILITY takes no arguments\r\n");
 	assert_int_equal(ts_feed(&t, "c3 NOOP\r\nc4 ID NIL\r\n"), CONN_OK);
-	assert_string_equal(ts_out(&t), "c3 OK NOOP completed\r\n* ID (\"name\" \"facteur\")\r\n"
-					 "c4 OK ID completed\r\n");
+	assert_string_equal(ts_out(&t),
+			    "c3 OK NOOP completed\r\n* ID (\"name\" \"facteur\")\r\n"
+			    "c4 OK ID completed\r\n");
 	ts_feed(&t, "c5 ID (\"name\" \"imaplib\" \"version\" NIL)\r\n");
 	assert_out_has(&t, "c5 OK");
 	ts_feed(&t, "c6 ID (\"name\")\r\n");
@@ -663,8 +663,9 @@ static void test_session_greeting_capability(void **state)
 	ts_feed(&t, "c7 ID\r\n");
 	assert_out_has(&t, "c7 BAD");
 	assert_int_equal(ts_feed(&t, "c8 LOGOUT\r\n"), CONN_CLOSE);
-	assert_string_equal(ts_out(&t), "* BYE facteur IMAP server logging out\r\n"
-					 "c8 OK LOGOUT completed\r\n");
+	assert_string_equal(ts_out(&t),
+			    "* BYE facteur IMAP server logging out\r\n"
+			    "c8 OK LOGOUT completed\r\n");
 	/* Nothing is read after LOGOUT. */
 	assert_int_equal(ts_feed(&t, "c9 NOOP\r\n"), CONN_CLOSE);
 	assert_string_equal(ts_out(&t), "");
@@ -699,7 +700,8 @@ static void test_session_login(void **state)
 	ts_feed(&t, "a7 STARTTLS\r\n");
 	assert_out_has(&t, "a7 BAD");
 	ts_feed(&t, "a8 ENABLE CONDSTORE X-UNKNOWN QRESYNC condstore\r\n");
-	assert_string_equal(ts_out(&t), "* ENABLED CONDSTORE QRESYNC\r\na8 OK ENABLE completed\r\n");
+	assert_string_equal(ts_out(&t),
+			    "* ENABLED CONDSTORE QRESYNC\r\na8 OK ENABLE completed\r\n");
 	assert_true(t.s->condstore && t.s->qresync);
 	ts_feed(&t, "a9 ENABLE\r\n");
 	assert_out_has(&t, "a9 BAD");
@@ -766,7 +768,8 @@ static void test_session_authenticate(void **state)
 	assert_string_equal(ts_out(&t), "f NO [AUTHENTICATIONFAILED] Authentication failed\r\n");
 	/* "\0tempfail@example.org\0x" */
 	ts_feed(&t, "g AUTHENTICATE PLAIN AHRlbXBmYWlsQGV4YW1wbGUub3JnAHg=\r\n");
-	assert_string_equal(ts_out(&t), "g NO [UNAVAILABLE] Authentication unavailable, try later\r\n");
+	assert_string_equal(ts_out(&t),
+			    "g NO [UNAVAILABLE] Authentication unavailable, try later\r\n");
 	ts_feed(&t, "h AUTHENTICATE CRAM-MD5\r\n");
 	assert_out_has(&t, "h NO");
 	ts_feed(&t, "i AUTHENTICATE PLAIN a b\r\n");
@@ -882,11 +885,14 @@ static void test_session_view_updates(void **state)
 	uint32_t uid1, uid2, uid3, uid4;
 	struct store_parsed parsed = {0};
 	assert_int_equal(store_deliver(store, msg, sizeof(msg) - 1, &parsed, &alice_id, 1,
-				       "Archive", 1000, 0, &uid1, &err), 0);
+				       "Archive", 1000, 0, &uid1, &err),
+			 0);
 	assert_int_equal(store_deliver(store, msg, sizeof(msg) - 1, &parsed, &alice_id, 1,
-				       "Archive", 1000, 0, &uid2, &err), 0);
+				       "Archive", 1000, 0, &uid2, &err),
+			 0);
 	assert_int_equal(store_deliver(store, msg, sizeof(msg) - 1, &parsed, &alice_id, 1,
-				       "Archive", 1000, 0, &uid3, &err), 0);
+				       "Archive", 1000, 0, &uid3, &err),
+			 0);
 
 	struct tsess t;
 	ts_open(&t, true, false, false);
@@ -907,7 +913,8 @@ static void test_session_view_updates(void **state)
 	assert_int_equal(store_message_set_flags(store, mb.id, uid3, STORE_FLAG_SEEN, &err), 0);
 	assert_int_equal(store_message_expunge(store, mb.id, &uid1, 1, &err), 0);
 	assert_int_equal(store_deliver(store, msg, sizeof(msg) - 1, &parsed, &alice_id, 1,
-				       "Archive", 1000, 0, &uid4, &err), 0);
+				       "Archive", 1000, 0, &uid4, &err),
+			 0);
 
 	/* During a FETCH by sequence number the expunge must wait. */
 	buf_clear(&t.out);
@@ -952,8 +959,8 @@ static void test_mailbox_names(void **state)
 	assert_int_equal(imap_mailbox_name_from_client(t.s, "INBOXES", &name, &err), 0);
 	assert_string_equal(name, "INBOXES");
 	free(name);
-	const char *bad[] = {"", "a//b", "/a", "a/", "../x", "a/./b", "a*", "x%", "Entw\xc3\xbc",
-			     "&AGE-"};
+	const char *bad[] = {"",      "a//b", "/a", "a/",           "../x",
+			     "a/./b", "a*",   "x%", "Entw\xc3\xbc", "&AGE-"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (imap_mailbox_name_from_client(t.s, bad[i], &name, &err) != -1)
 			fail_msg("accepted \"%s\"", bad[i]);
@@ -997,8 +1004,9 @@ static void test_write_strings(void **state)
 	imap_write_astring(&b, "", 0, false);
 	buf_append(&b, " ", 1);
 	imap_write_flags(&b, STORE_FLAG_SEEN | STORE_FLAG_DELETED);
-	assert_string_equal(buf_cstr(&b), "atom \"nil\" \"a \\\"q\\\" \\\\\" {6}\r\nl1\r\nl2 NIL "
-					  "{2}\r\né \"é\" \"\" (\\Deleted \\Seen)");
+	assert_string_equal(buf_cstr(&b),
+			    "atom \"nil\" \"a \\\"q\\\" \\\\\" {6}\r\nl1\r\nl2 NIL "
+			    "{2}\r\né \"é\" \"\" (\\Deleted \\Seen)");
 	buf_deinit(&b);
 }
 

@@ -35,7 +35,10 @@ static void test_buf(void **state)
 static void test_sanitize(void **state)
 {
 	char out[8];
-	str_sanitize(out, sizeof(out), "a\r\nb\x80" "cdefgh", 10);
+	str_sanitize(out, sizeof(out),
+		     "a\r\nb\x80"
+		     "cdefgh",
+		     10);
 	assert_string_equal(out, "a??b?cd");
 }
 
@@ -103,7 +106,8 @@ static void test_config_errors(void **state)
 	expect_error("hostname\n", ":1: expected key = value");
 	expect_error("hostname = x\n", "no listen");
 	expect_error("listen.pop3s = 127.0.0.1:995\n", "needs tls_cert");
-	expect_error("listen.smtp = 127.0.0.1:25\nplaintext_auth = sometimes\n", "never, loopback or always");
+	expect_error("listen.smtp = 127.0.0.1:25\nplaintext_auth = sometimes\n",
+		     "never, loopback or always");
 	expect_error("listen.smtp = 127.0.0.1:25\ntls_cert = /x\n", "go together");
 }
 

@@ -146,12 +146,21 @@ static void test_spf_basic_results(void **state)
 static void test_spf_syntax_errors(void **state)
 {
 	static const char *const bad[] = {
-		"v=spf1 ip4:300.1.1.1 -all", "v=spf1 ip4:192.0.2.0/33 -all",
-		"v=spf1 ip4:192.0.2.0/024 -all", "v=spf1 foo -all", "v=spf1 include -all",
-		"v=spf1 all:x", "v=spf1 a:/24", "v=spf1 redirect=a.test redirect=b.test",
-		"v=spf1 exists:%{x}.test -all", "v=spf1 exists:%{i0}.test -all",
-		"v=spf1 exists:%z.test -all", "v=spf1 ip6:2001:db8::/129", "v=spf1 a/24/",
-		"v=spf1 mx//", "v=spf1 exp=a.test exp=b.test -all",
+		"v=spf1 ip4:300.1.1.1 -all",
+		"v=spf1 ip4:192.0.2.0/33 -all",
+		"v=spf1 ip4:192.0.2.0/024 -all",
+		"v=spf1 foo -all",
+		"v=spf1 include -all",
+		"v=spf1 all:x",
+		"v=spf1 a:/24",
+		"v=spf1 redirect=a.test redirect=b.test",
+		"v=spf1 exists:%{x}.test -all",
+		"v=spf1 exists:%{i0}.test -all",
+		"v=spf1 exists:%z.test -all",
+		"v=spf1 ip6:2001:db8::/129",
+		"v=spf1 a/24/",
+		"v=spf1 mx//",
+		"v=spf1 exp=a.test exp=b.test -all",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct fake_dns f = {0};
@@ -338,7 +347,8 @@ static void test_from_domain(void **state)
 	char d[254];
 	assert_int_equal(from_of("From: a@A.Test\r\n\r\nbody", d), 1);
 	assert_string_equal(d, "a.test");
-	assert_int_equal(from_of("Subject: x\r\nfrom: \"Evil@bad.test\" <ceo@good.test>\r\n\r\n", d), 1);
+	assert_int_equal(
+		from_of("Subject: x\r\nfrom: \"Evil@bad.test\" <ceo@good.test>\r\n\r\n", d), 1);
 	assert_string_equal(d, "good.test");
 	assert_int_equal(from_of("From: (comment@bad.test) Name\r\n <x@good.test>\r\n\r\n", d), 1);
 	assert_string_equal(d, "good.test");
@@ -416,19 +426,18 @@ static void test_dmarc_evaluate(void **state)
 
 /* --- DKIM ------------------------------------------------------------------------- */
 
-static const char message[] =
-	"From: Alice <alice@a.test>\r\n"
-	"To: bob@b.test\r\n"
-	"Subject: signed\r\n"
-	"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n"
-	"Message-ID: <1@a.test>\r\n"
-	"\r\n"
-	"Hello Bob,\r\n"
-	"this message is signed.\r\n";
+static const char message[] = "From: Alice <alice@a.test>\r\n"
+			      "To: bob@b.test\r\n"
+			      "Subject: signed\r\n"
+			      "Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n"
+			      "Message-ID: <1@a.test>\r\n"
+			      "\r\n"
+			      "Hello Bob,\r\n"
+			      "this message is signed.\r\n";
 
 /* Publish the TXT records printed for selector into the fake resolver. */
-static void publish_keys(struct fake_dns *f, const char *dir, const char *selector,
-			 bool rsa, bool ed)
+static void publish_keys(struct fake_dns *f, const char *dir, const char *selector, bool rsa,
+			 bool ed)
 {
 	struct buf out;
 	buf_init(&out);
@@ -600,8 +609,8 @@ static void test_dkim_sign_canonicalisation(void **state)
 			char sel[64];
 			mailauth_dns_selector("s1", (enum mailauth_dkim_alg)alg, sel, sizeof(sel));
 			assert_int_equal(mailauth_dkim_sign(msgs[m], strlen(msgs[m]), "a.test", sel,
-							    (enum mailauth_dkim_alg)alg, pem[alg], &sm,
-							    &error),
+							    (enum mailauth_dkim_alg)alg, pem[alg],
+							    &sm, &error),
 					 0);
 			buf_append_str(&sm, msgs[m]);
 			struct mailauth_dkim_results r;
@@ -725,8 +734,10 @@ static void test_verify_message_and_header(void **state)
 	buf_init(&sm);
 	sign_both(dir, "s1", &sm);
 
-	struct mailauth_request req = {.ip = "192.0.2.1", .helo = "mx.a.test",
-				       .mail_from = "alice@a.test", .msg = buf_cstr(&sm),
+	struct mailauth_request req = {.ip = "192.0.2.1",
+				       .helo = "mx.a.test",
+				       .mail_from = "alice@a.test",
+				       .msg = buf_cstr(&sm),
 				       .len = sm.len};
 	struct mailauth_result r;
 	mailauth_verify_message(&d, &req, &r);
@@ -737,9 +748,11 @@ static void test_verify_message_and_header(void **state)
 	buf_init(&h);
 	mailauth_result_header(&r, "mx.b.test", &h);
 	const char *hs = buf_cstr(&h);
-	assert_true(strncmp(hs, "Authentication-Results: mx.b.test;\r\n\tspf=pass "
-				"smtp.mailfrom=alice@a.test;\r\n\tdkim=pass header.d=a.test "
-				"header.s=s1-rsa header.a=rsa-sha256 header.b=\"", 133) == 0);
+	assert_true(strncmp(hs,
+			    "Authentication-Results: mx.b.test;\r\n\tspf=pass "
+			    "smtp.mailfrom=alice@a.test;\r\n\tdkim=pass header.d=a.test "
+			    "header.s=s1-rsa header.a=rsa-sha256 header.b=\"",
+			    133) == 0);
 	assert_non_null(strstr(hs, "dmarc=pass (p=reject) header.from=a.test\r\n"));
 
 	/* Forged: unsigned, from another address, null sender: DMARC rejects. */
@@ -756,8 +769,9 @@ static void test_verify_message_and_header(void **state)
 	assert_int_equal(r.dmarc.action, MAILAUTH_REJECT);
 	buf_clear(&h);
 	mailauth_result_header(&r, "mx.b.test", &h);
-	assert_non_null(strstr(buf_cstr(&h), "spf=none smtp.helo=\"[198.51.100.7]\";\r\n"
-					     "\tdkim=none;\r\n\tdmarc=fail (p=reject)"));
+	assert_non_null(strstr(buf_cstr(&h),
+			       "spf=none smtp.helo=\"[198.51.100.7]\";\r\n"
+			       "\tdkim=none;\r\n\tdmarc=fail (p=reject)"));
 	/* a quoted value keeps its quotes escaped */
 	req.mail_from = "we\"ird@a.test";
 	req.helo = "mx.a.test";
@@ -775,14 +789,13 @@ static void test_verify_message_and_header(void **state)
 
 static void test_strip_results(void **state)
 {
-	static const char msg[] =
-		"Received: from x\r\n"
-		"Authentication-Results: MX.B.test; dkim=pass\r\n"
-		"Authentication-Results: other.test; spf=pass\r\n"
-		"authentication-results:\r\n mx.b.test;\r\n\tdmarc=pass\r\n"
-		"Subject: hi\r\n"
-		"\r\n"
-		"Authentication-Results: mx.b.test; in the body stays\r\n";
+	static const char msg[] = "Received: from x\r\n"
+				  "Authentication-Results: MX.B.test; dkim=pass\r\n"
+				  "Authentication-Results: other.test; spf=pass\r\n"
+				  "authentication-results:\r\n mx.b.test;\r\n\tdmarc=pass\r\n"
+				  "Subject: hi\r\n"
+				  "\r\n"
+				  "Authentication-Results: mx.b.test; in the body stays\r\n";
 	struct buf out;
 	buf_init(&out);
 	assert_int_equal(mailauth_strip_results(msg, strlen(msg), "mx.b.test", &out), 2);
@@ -819,9 +832,12 @@ static void test_job_pool_timeout(void **state)
 	struct mailauth *ma = NULL;
 	char *err = NULL;
 	assert_int_equal(mailauth_create(&cfg, &ma, &err), 0);
-	struct mailauth_request req = {.ip = "192.0.2.1", .helo = "h.test",
-				       .mail_from = "a@a.test", .msg = message,
-				       .len = strlen(message), .done = job_done,
+	struct mailauth_request req = {.ip = "192.0.2.1",
+				       .helo = "h.test",
+				       .mail_from = "a@a.test",
+				       .msg = message,
+				       .len = strlen(message),
+				       .done = job_done,
 				       .done_arg = &jobs_done};
 	struct mailauth_job *job = NULL, *abandoned = NULL;
 	assert_int_equal(mailauth_job_submit(ma, &req, &job), 0);

@@ -124,22 +124,22 @@ static void parse_str(const char *msg, struct mime_parsed *r)
 
 static void test_simple(void **state)
 {
-	const char *msg =
-		"From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
-		"To: Mary Smith <mary@x.test>, jdoe@example.org\r\n"
-		"Cc: <boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <big@example.net>\r\n"
-		"Subject: Hello\r\n"
-		" folded\r\n"
-		"Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
-		"Message-ID: <1234@local.machine.example>\r\n"
-		"In-Reply-To: <1233@local.machine.example>\r\n"
-		"\r\n"
-		"Hi.\r\n"
-		"\r\n"
-		"See you.\r\n";
+	const char *msg = "From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
+			  "To: Mary Smith <mary@x.test>, jdoe@example.org\r\n"
+			  "Cc: <boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <big@example.net>\r\n"
+			  "Subject: Hello\r\n"
+			  " folded\r\n"
+			  "Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
+			  "Message-ID: <1234@local.machine.example>\r\n"
+			  "In-Reply-To: <1233@local.machine.example>\r\n"
+			  "\r\n"
+			  "Hi.\r\n"
+			  "\r\n"
+			  "See you.\r\n";
 	struct mime_parsed r;
 	parse_str(msg, &r);
-	assert_string_equal(r.envelope,
+	assert_string_equal(
+		r.envelope,
 		"(\"Tue, 1 Jul 2003 10:52:37 +0200\" \"Hello folded\" "
 		"((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\")) "
 		"((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\")) "
@@ -149,10 +149,10 @@ static void test_simple(void **state)
 		"(\"Giant; \\\"Big\\\" Box\" NIL \"big\" \"example.net\")) "
 		"NIL \"<1233@local.machine.example>\" \"<1234@local.machine.example>\")");
 	assert_string_equal(r.bodystructure,
-		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 17 3 "
-		"NIL NIL NIL NIL)");
-	assert_string_equal(r.body,
-		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 17 3)");
+			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 17 3 "
+			    "NIL NIL NIL NIL)");
+	assert_string_equal(
+		r.body, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 17 3)");
 	assert_string_equal(r.subject, "Hello folded");
 	assert_string_equal(r.from, "\"Joe Q. Public\" <john.q.public@example.com>");
 	assert_string_equal(r.to, "Mary Smith <mary@x.test>, jdoe@example.org");
@@ -175,49 +175,48 @@ static void test_sender_reply_to_groups(void **state)
 	struct mime_parsed r;
 	parse_str(msg, &r);
 	assert_string_equal(r.envelope,
-		"(NIL NIL ((NIL NIL \"a\" \"b.test\")) ((NIL NIL \"s\" \"b.test\")) "
-		"((NIL NIL \"a\" \"b.test\")) "
-		"((NIL NIL \"A Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")"
-		"(NIL NIL \"joe\" \"where.test\")(NIL NIL NIL NIL)"
-		"(NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) NIL "
-		"((\"Joe Bloggs\" NIL \"joe\" \"x.test\")"
-		"(NIL \"@r1.test,@r2.test\" \"k\" \"y.test\")"
-		"(NIL NIL \"bare\" \"MISSING_DOMAIN\")) NIL NIL)");
+			    "(NIL NIL ((NIL NIL \"a\" \"b.test\")) ((NIL NIL \"s\" \"b.test\")) "
+			    "((NIL NIL \"a\" \"b.test\")) "
+			    "((NIL NIL \"A Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")"
+			    "(NIL NIL \"joe\" \"where.test\")(NIL NIL NIL NIL)"
+			    "(NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) NIL "
+			    "((\"Joe Bloggs\" NIL \"joe\" \"x.test\")"
+			    "(NIL \"@r1.test,@r2.test\" \"k\" \"y.test\")"
+			    "(NIL NIL \"bare\" \"MISSING_DOMAIN\")) NIL NIL)");
 	assert_string_equal(r.bodystructure,
-		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 "
-		"NIL NIL NIL NIL)");
+			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 "
+			    "NIL NIL NIL NIL)");
 	mime_parsed_free(&r);
 }
 
-static const char multipart_msg[] =
-	"From: a@b.c\r\n"
-	"Subject: multi\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
-	"\r\n"
-	"preamble\r\n"
-	"--XX\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"\r\n"
-	"hello\r\n"
-	"world\r\n"
-	"--XX\r\n"
-	"Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"Content-Disposition: attachment; filename=\"a.bin\"\r\n"
-	"Content-ID: <part2@b.c>\r\n"
-	"Content-Language: en, fr\r\n"
-	"\r\n"
-	"AAECAw==\r\n"
-	"--XX\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"\r\n"
-	"From: x@y.z\r\n"
-	"Subject: inner\r\n"
-	"\r\n"
-	"inner body\r\n"
-	"--XX--\r\n"
-	"epilogue\r\n";
+static const char multipart_msg[] = "From: a@b.c\r\n"
+				    "Subject: multi\r\n"
+				    "MIME-Version: 1.0\r\n"
+				    "Content-Type: multipart/mixed; boundary=\"XX\"\r\n"
+				    "\r\n"
+				    "preamble\r\n"
+				    "--XX\r\n"
+				    "Content-Type: text/plain; charset=utf-8\r\n"
+				    "\r\n"
+				    "hello\r\n"
+				    "world\r\n"
+				    "--XX\r\n"
+				    "Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+				    "Content-Transfer-Encoding: base64\r\n"
+				    "Content-Disposition: attachment; filename=\"a.bin\"\r\n"
+				    "Content-ID: <part2@b.c>\r\n"
+				    "Content-Language: en, fr\r\n"
+				    "\r\n"
+				    "AAECAw==\r\n"
+				    "--XX\r\n"
+				    "Content-Type: message/rfc822\r\n"
+				    "\r\n"
+				    "From: x@y.z\r\n"
+				    "Subject: inner\r\n"
+				    "\r\n"
+				    "inner body\r\n"
+				    "--XX--\r\n"
+				    "epilogue\r\n";
 
 static void test_multipart(void **state)
 {
@@ -255,50 +254,49 @@ static void test_multipart(void **state)
 /* A message/rfc822 holding a multipart, inside a multipart; LF-only lines. */
 static void test_nested(void **state)
 {
-	const char *msg =
-		"Content-Type: multipart/mixed; boundary=outer\n"
-		"\n"
-		"--outer\n"
-		"Content-Type: message/rfc822\n"
-		"\n"
-		"Subject: in\n"
-		"Content-Type: multipart/alternative; boundary=inner\n"
-		"\n"
-		"--inner\n"
-		"\n"
-		"plain\n"
-		"--inner\n"
-		"Content-Type: text/html\n"
-		"\n"
-		"<b>x</b>\n"
-		"--inner--\n"
-		"--outer--\n";
+	const char *msg = "Content-Type: multipart/mixed; boundary=outer\n"
+			  "\n"
+			  "--outer\n"
+			  "Content-Type: message/rfc822\n"
+			  "\n"
+			  "Subject: in\n"
+			  "Content-Type: multipart/alternative; boundary=inner\n"
+			  "\n"
+			  "--inner\n"
+			  "\n"
+			  "plain\n"
+			  "--inner\n"
+			  "Content-Type: text/html\n"
+			  "\n"
+			  "<b>x</b>\n"
+			  "--inner--\n"
+			  "--outer--\n";
 	struct mime_parsed r;
 	parse_str(msg, &r);
 	assert_string_equal(r.body,
-		"((\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 131 "
-		"(NIL \"in\" NIL NIL NIL NIL NIL NIL NIL NIL) "
-		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 5 1)"
-		"(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 1) \"alternative\") 11) "
-		"\"mixed\")");
+			    "((\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 131 "
+			    "(NIL \"in\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+			    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 5 1)"
+			    "(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 1) \"alternative\") 11) "
+			    "\"mixed\")");
 	assert_int_equal(r.n_parts, 2);
 	mime_parsed_free(&r);
 }
 
 static void test_digest_default(void **state)
 {
-	const char *msg =
-		"Content-Type: multipart/digest; boundary=d\r\n"
-		"\r\n"
-		"--d\r\n"
-		"\r\n"
-		"Subject: one\r\n"
-		"\r\n"
-		"x\r\n"
-		"--d--\r\n";
+	const char *msg = "Content-Type: multipart/digest; boundary=d\r\n"
+			  "\r\n"
+			  "--d\r\n"
+			  "\r\n"
+			  "Subject: one\r\n"
+			  "\r\n"
+			  "x\r\n"
+			  "--d--\r\n";
 	struct mime_parsed r;
 	parse_str(msg, &r);
-	assert_string_equal(r.body,
+	assert_string_equal(
+		r.body,
 		"((\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 17 "
 		"(NIL \"one\" NIL NIL NIL NIL NIL NIL NIL NIL) "
 		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 1 1) 3) "
@@ -308,36 +306,37 @@ static void test_digest_default(void **state)
 
 static void test_encoded_words(void **state)
 {
-	const char *msg =
-		"Subject: =?UTF-8?B?w6l0w6k=?= =?ISO-8859-1?Q?caf=E9?=\r\n"
-		"From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.com>\r\n"
-		"To: =?broken?= <x@y.test>\r\n"
-		"\r\n";
+	const char *msg = "Subject: =?UTF-8?B?w6l0w6k=?= =?ISO-8859-1?Q?caf=E9?=\r\n"
+			  "From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.com>\r\n"
+			  "To: =?broken?= <x@y.test>\r\n"
+			  "\r\n";
 	struct mime_parsed r;
 	parse_str(msg, &r);
 	assert_string_equal(r.subject, "étécafé");
 	assert_string_equal(r.from, "André <andre@example.com>");
 	assert_non_null(r.to);
 	/* the envelope keeps encoded-words for the client to decode */
-	assert_non_null(strstr(r.envelope,
-		"\"=?UTF-8?B?w6l0w6k=?= =?ISO-8859-1?Q?caf=E9?=\""));
+	assert_non_null(strstr(r.envelope, "\"=?UTF-8?B?w6l0w6k=?= =?ISO-8859-1?Q?caf=E9?=\""));
 	assert_non_null(strstr(r.envelope, "((\"=?ISO-8859-1?Q?Andr=E9?=\" NIL \"andre\""));
 	mime_parsed_free(&r);
 }
 
 static void test_escaping_and_8bit(void **state)
 {
-	const char *msg =
-		"Subject: say \"hi\" \\o/\r\n"
-		"To: \xc3\xa9l\xc3\xa8" "ve <eleve@example.com>\r\n"
-		"Cc: caf\xe9" " <c@example.com>\r\n"
-		"Content-Type: application/x; name*=us-ascii''a%0D%0Ab\r\n"
-		"\r\n";
+	const char *msg = "Subject: say \"hi\" \\o/\r\n"
+			  "To: \xc3\xa9l\xc3\xa8"
+			  "ve <eleve@example.com>\r\n"
+			  "Cc: caf\xe9"
+			  " <c@example.com>\r\n"
+			  "Content-Type: application/x; name*=us-ascii''a%0D%0Ab\r\n"
+			  "\r\n";
 	struct mime_parsed r;
 	parse_str(msg, &r);
 	assert_non_null(strstr(r.envelope, "\"say \\\"hi\\\" \\\\o/\""));
 	/* UTF-8 is sent quoted as is; Latin-1 is converted to UTF-8 */
-	assert_non_null(strstr(r.envelope, "((\"\xc3\xa9l\xc3\xa8" "ve\" NIL \"eleve\""));
+	assert_non_null(strstr(r.envelope,
+			       "((\"\xc3\xa9l\xc3\xa8"
+			       "ve\" NIL \"eleve\""));
 	assert_non_null(strstr(r.envelope, "((\"caf\xc3\xa9\" NIL \"c\""));
 	/* a CR LF inside a value forces a literal */
 	assert_non_null(strstr(r.bodystructure, "(\"name\" {4}\r\na\r\nb)"));
@@ -357,8 +356,8 @@ static void test_missing_headers(void **state)
 	parse_str("", &r);
 	assert_string_equal(r.envelope, nil_env);
 	assert_string_equal(r.bodystructure,
-		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 "
-		"NIL NIL NIL NIL)");
+			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 "
+			    "NIL NIL NIL NIL)");
 	assert_null(r.subject);
 	assert_null(r.from);
 	assert_null(r.message_id);
@@ -368,8 +367,8 @@ static void test_missing_headers(void **state)
 	/* no header block at all: the whole message is the body */
 	parse_str("just a body line\r\nand another", &r);
 	assert_string_equal(r.envelope, nil_env);
-	assert_string_equal(r.body,
-		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 29 2)");
+	assert_string_equal(
+		r.body, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 29 2)");
 	mime_parsed_free(&r);
 
 	parse_str("Date: not a date\r\n\r\nx", &r);
@@ -384,8 +383,8 @@ static void test_broken_multipart(void **state)
 	/* no boundary parameter: one empty part keeps the syntax valid */
 	parse_str("Content-Type: multipart/mixed\r\n\r\nbody\r\n", &r);
 	assert_string_equal(r.body,
-		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) "
-		"\"mixed\")");
+			    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) "
+			    "\"mixed\")");
 	mime_parsed_free(&r);
 
 	/* boundary never appears */
@@ -396,22 +395,23 @@ static void test_broken_multipart(void **state)
 	/* no close delimiter: the last part runs to the end */
 	parse_str("Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\nabc", &r);
 	assert_string_equal(r.body,
-		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 3 1) "
-		"\"mixed\")");
+			    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 3 1) "
+			    "\"mixed\")");
 	mime_parsed_free(&r);
 
 	/* a longer line starting with the boundary is not a delimiter */
 	parse_str("Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\n"
-		  "--zzz\r\n--zz--\r\n", &r);
+		  "--zzz\r\n--zz--\r\n",
+		  &r);
 	assert_string_equal(r.body,
-		"((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 5 1) "
-		"\"mixed\")");
+			    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 5 1) "
+			    "\"mixed\")");
 	mime_parsed_free(&r);
 
 	/* invalid Content-Type falls back to text/plain */
 	parse_str("Content-Type: garbage\r\n\r\nx", &r);
 	assert_string_equal(r.body,
-		"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 1 1)");
+			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 1 1)");
 	mime_parsed_free(&r);
 }
 
@@ -420,7 +420,8 @@ static void test_deep_nesting(void **state)
 	struct buf b;
 	buf_init(&b);
 	for (int i = 0; i < 200; i++)
-		buf_printf(&b, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
+		buf_printf(&b, "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i,
+			   i);
 	buf_append_str(&b, "\r\nleaf\r\n");
 	struct mime_parsed r;
 	parse(b.data, b.len, &r);
@@ -487,54 +488,61 @@ static void test_address_valid(void **state)
 		int utf8;
 		int valid;
 	} cases[] = {
-		{ "user@example.com", 0, 1 },
-		{ "first.last+tag@sub.example.co.uk", 0, 1 },
-		{ "!#$%&'*+-/=?^_`{|}~@example.com", 0, 1 },
-		{ "\"john doe\"@example.com", 0, 1 },
-		{ "\"a\\\"b\"@example.com", 0, 1 },
-		{ "\"\"@example.com", 0, 1 },
-		{ "user@[192.0.2.1]", 0, 1 },
-		{ "user@[IPv6:2001:db8::1]", 0, 1 },
-		{ "postmaster@localhost", 0, 1 },
-		{ "u@a-b.c", 0, 1 },
-		{ "\xc3\xa9l\xc3\xa8" "ve@\xc3\xa9" "cole.fr", 1, 1 },
-		{ "\"\xc3\xa9\"@example.com", 1, 1 },
-		{ "", 0, 0 },
-		{ "user", 0, 0 },
-		{ "@example.com", 0, 0 },
-		{ "user@", 0, 0 },
-		{ ".user@example.com", 0, 0 },
-		{ "user.@example.com", 0, 0 },
-		{ "us..er@example.com", 0, 0 },
-		{ "us er@example.com", 0, 0 },
-		{ "user@exa mple.com", 0, 0 },
-		{ "user@@example.com", 0, 0 },
-		{ "a@b@example.com", 0, 0 },
-		{ "user@-example.com", 0, 0 },
-		{ "user@example-.com", 0, 0 },
-		{ "user@example..com", 0, 0 },
-		{ "user@example.com.", 0, 0 },
-		{ "user@.example.com", 0, 0 },
-		{ "user@exa_mple.com", 0, 0 },
-		{ "user@[300.0.2.1]", 0, 0 },
-		{ "user@[IPv6:zz::1]", 0, 0 },
-		{ "user@[192.0.2.1", 0, 0 },
-		{ "\"unterminated@example.com", 0, 0 },
-		{ "\"a\"b@example.com", 0, 0 },
-		{ "\"a\rb\"@example.com", 0, 0 },
-		{ "<user@example.com>", 0, 0 },
-		{ "user@example.com\r\n", 0, 0 },
-		{ "\xc3\xa9l\xc3\xa8" "ve@example.com", 0, 0 },
-		{ "user@\xc3\xa9" "cole.fr", 0, 0 },
-		{ "\xc3@example.com", 1, 0 },           /* truncated UTF-8 */
-		{ "\xc0\xafx@example.com", 1, 0 },      /* overlong */
-		{ "\xed\xa0\x80@example.com", 1, 0 },   /* surrogate */
+		{"user@example.com", 0, 1},
+		{"first.last+tag@sub.example.co.uk", 0, 1},
+		{"!#$%&'*+-/=?^_`{|}~@example.com", 0, 1},
+		{"\"john doe\"@example.com", 0, 1},
+		{"\"a\\\"b\"@example.com", 0, 1},
+		{"\"\"@example.com", 0, 1},
+		{"user@[192.0.2.1]", 0, 1},
+		{"user@[IPv6:2001:db8::1]", 0, 1},
+		{"postmaster@localhost", 0, 1},
+		{"u@a-b.c", 0, 1},
+		{"\xc3\xa9l\xc3\xa8"
+		 "ve@\xc3\xa9"
+		 "cole.fr",
+		 1, 1},
+		{"\"\xc3\xa9\"@example.com", 1, 1},
+		{"", 0, 0},
+		{"user", 0, 0},
+		{"@example.com", 0, 0},
+		{"user@", 0, 0},
+		{".user@example.com", 0, 0},
+		{"user.@example.com", 0, 0},
+		{"us..er@example.com", 0, 0},
+		{"us er@example.com", 0, 0},
+		{"user@exa mple.com", 0, 0},
+		{"user@@example.com", 0, 0},
+		{"a@b@example.com", 0, 0},
+		{"user@-example.com", 0, 0},
+		{"user@example-.com", 0, 0},
+		{"user@example..com", 0, 0},
+		{"user@example.com.", 0, 0},
+		{"user@.example.com", 0, 0},
+		{"user@exa_mple.com", 0, 0},
+		{"user@[300.0.2.1]", 0, 0},
+		{"user@[IPv6:zz::1]", 0, 0},
+		{"user@[192.0.2.1", 0, 0},
+		{"\"unterminated@example.com", 0, 0},
+		{"\"a\"b@example.com", 0, 0},
+		{"\"a\rb\"@example.com", 0, 0},
+		{"<user@example.com>", 0, 0},
+		{"user@example.com\r\n", 0, 0},
+		{"\xc3\xa9l\xc3\xa8"
+		 "ve@example.com",
+		 0, 0},
+		{"user@\xc3\xa9"
+		 "cole.fr",
+		 0, 0},
+		{"\xc3@example.com", 1, 0},         /* truncated UTF-8 */
+		{"\xc0\xafx@example.com", 1, 0},    /* overlong */
+		{"\xed\xa0\x80@example.com", 1, 0}, /* surrogate */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int got = mime_address_valid(cases[i].addr, cases[i].utf8);
 		if (got != cases[i].valid)
-			fail_msg("case %zu \"%s\" utf8=%d: got %d", i, cases[i].addr,
-				 cases[i].utf8, got);
+			fail_msg("case %zu \"%s\" utf8=%d: got %d", i, cases[i].addr, cases[i].utf8,
+				 got);
 	}
 	assert_int_equal(mime_address_valid(NULL, 1), 0);
 

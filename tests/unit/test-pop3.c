@@ -50,8 +50,7 @@ struct fake {
 	char last_user[600];
 };
 
-static enum pop3_login_result fake_login(void *ctx, const char *user,
-					 const char *password)
+static enum pop3_login_result fake_login(void *ctx, const char *user, const char *password)
 {
 	struct fake *f = ctx;
 	f->login_calls++;
@@ -66,8 +65,8 @@ static enum pop3_login_result fake_login(void *ctx, const char *user,
 	return POP3_LOGIN_OK;
 }
 
-static int fake_list(void *ctx, uint32_t *uidvalidity_r,
-		     struct pop3_maildrop_msg **msgs_r, size_t *n_r)
+static int fake_list(void *ctx, uint32_t *uidvalidity_r, struct pop3_maildrop_msg **msgs_r,
+		     size_t *n_r)
 {
 	struct fake *f = ctx;
 	if (f->fail_list)
@@ -100,8 +99,7 @@ static int fake_open_blob(void *ctx, uint32_t uid)
 	return -1;
 }
 
-static int fake_expunge(void *ctx, const uint32_t *uids, size_t n,
-			const char **error_r)
+static int fake_expunge(void *ctx, const uint32_t *uids, size_t n, const char **error_r)
 {
 	struct fake *f = ctx;
 	f->expunge_calls++;
@@ -143,8 +141,7 @@ struct harness {
 	struct buf in, out;
 };
 
-static void harness_start(struct harness *h, bool tls, bool tls_available,
-			  bool loopback)
+static void harness_start(struct harness *h, bool tls, bool tls_available, bool loopback)
 {
 	struct pop3_settings set = {
 		.config = &h->cfg,
@@ -197,8 +194,7 @@ static enum conn_result drive(struct harness *h)
 }
 
 /* Feed data in pieces of chunk bytes; stops at the first non-OK result. */
-static enum conn_result feed(struct harness *h, const char *data, size_t len,
-			     size_t chunk)
+static enum conn_result feed(struct harness *h, const char *data, size_t len, size_t chunk)
 {
 	enum conn_result r = CONN_OK;
 	for (size_t off = 0; off < len && r == CONN_OK; off += chunk) {
@@ -245,19 +241,22 @@ static void test_full_session(void **state)
 	send_str(h, "STAT\r\n");
 	assert_string_equal(out_str(h), "+OK 3 101\r\n");
 	send_str(h, "LIST\r\n");
-	assert_string_equal(out_str(h), "+OK 3 messages (101 octets)\r\n"
-					"1 45\r\n2 31\r\n3 25\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK 3 messages (101 octets)\r\n"
+			    "1 45\r\n2 31\r\n3 25\r\n.\r\n");
 	send_str(h, "list 2\r\n");
 	assert_string_equal(out_str(h), "+OK 2 31\r\n");
 	send_str(h, "UIDL\r\n");
-	assert_string_equal(out_str(h), "+OK unique-id listing follows\r\n"
-					"1 00005eed00000007\r\n2 00005eed00000009\r\n"
-					"3 00005eed0000000c\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK unique-id listing follows\r\n"
+			    "1 00005eed00000007\r\n2 00005eed00000009\r\n"
+			    "3 00005eed0000000c\r\n.\r\n");
 	send_str(h, "UIDL 3\r\n");
 	assert_string_equal(out_str(h), "+OK 3 00005eed0000000c\r\n");
 	send_str(h, "RETR 1\r\n");
-	assert_string_equal(out_str(h), "+OK 45 octets\r\nFrom: a@b\r\nSubject: one\r\n"
-					"\r\nHello\r\n..dot line\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK 45 octets\r\nFrom: a@b\r\nSubject: one\r\n"
+			    "\r\nHello\r\n..dot line\r\n.\r\n");
 	send_str(h, "CAPA\r\n");
 	assert_null(strstr(out_str(h), "USER"));
 	assert_null(strstr(out_str(h), "STLS"));
@@ -292,11 +291,12 @@ static char *script_build(size_t *len_r)
 {
 	struct buf b;
 	buf_init(&b);
-	buf_append_str(&b, "CAPA\r\nAUTH\r\nUSER alice@example.org\r\nPASS wrong\r\n"
-			   "USER alice@example.org\r\nPASS s3cret pw\r\nSTAT\r\n"
-			   "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 4\r\nTOP 2 1\r\n"
-			   "TOP 4 0\r\nNOOP\r\nFOO\r\nRETR 1x\r\nDELE 1\r\nLIST 1\r\n"
-			   "STAT\r\nRSET\r\nDELE 2\r\n");
+	buf_append_str(&b,
+		       "CAPA\r\nAUTH\r\nUSER alice@example.org\r\nPASS wrong\r\n"
+		       "USER alice@example.org\r\nPASS s3cret pw\r\nSTAT\r\n"
+		       "LIST\r\nUIDL\r\nRETR 1\r\nRETR 2\r\nRETR 4\r\nTOP 2 1\r\n"
+		       "TOP 4 0\r\nNOOP\r\nFOO\r\nRETR 1x\r\nDELE 1\r\nLIST 1\r\n"
+		       "STAT\r\nRSET\r\nDELE 2\r\n");
 	for (int i = 0; i < 600; i++)
 		buf_append_str(&b, "x");
 	buf_append_str(&b, "\r\nLIST\r\nUIDL\r\nRETR 3\r\nQUIT\r\n");
@@ -316,15 +316,14 @@ static char *big_message(size_t size, size_t *len_r)
 		else if (i % 11 == 0)
 			buf_printf(&b, "bare %u\n", i);
 		else
-			buf_printf(&b, "line %u %s\r\n", i,
-				   "abcdefghijklmnopqrstuvwxyz0123456789");
+			buf_printf(&b, "line %u %s\r\n", i, "abcdefghijklmnopqrstuvwxyz0123456789");
 	}
 	*len_r = b.len;
 	return b.data;
 }
 
-static char *run_script(size_t chunk, const char *script, size_t len, char *big,
-			size_t big_len, uint32_t *expunged_r)
+static char *run_script(size_t chunk, const char *script, size_t len, char *big, size_t big_len,
+			uint32_t *expunged_r)
 {
 	struct harness *h = harness_new(3);
 	h->fake.msgs[3] = (struct fake_msg){40, big, big_len};
@@ -406,8 +405,9 @@ static void test_dot_stuffing(void **state)
 	struct harness *h = harness_new(5);
 	login(h);
 	send_str(h, "RETR 2\r\n");
-	assert_string_equal(out_str(h), "+OK 31 octets\r\nSubject: two\r\n\r\nbare\r\n"
-					"lf\r\n...x\r\n..\r\nend\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK 31 octets\r\nSubject: two\r\n\r\nbare\r\n"
+			    "lf\r\n...x\r\n..\r\nend\r\n.\r\n");
 	static const char odd[] = "a\r\rb\r\n\r\n.\r.\r";
 	h->fake.msgs[0] = (struct fake_msg){7, odd, sizeof(odd) - 1};
 	send_str(h, "RETR 1\r\n");
@@ -473,17 +473,21 @@ static void test_top(void **state)
 	h->fake.msgs[1] = (struct fake_msg){9, nobody, sizeof(nobody) - 1};
 	login(h);
 	send_str(h, "TOP 1 0\r\n");
-	assert_string_equal(out_str(h), "+OK top of message 1 follows\r\n"
-					"A: 1\r\nB: 2\r\n\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK top of message 1 follows\r\n"
+			    "A: 1\r\nB: 2\r\n\r\n.\r\n");
 	send_str(h, "TOP 1 3\r\n");
-	assert_string_equal(out_str(h), "+OK top of message 1 follows\r\n"
-					"A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n..l3\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK top of message 1 follows\r\n"
+			    "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n..l3\r\n.\r\n");
 	send_str(h, "TOP 1 99999999999\r\n");
-	assert_string_equal(out_str(h), "+OK top of message 1 follows\r\n"
-					"A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n..l3\r\nl4\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK top of message 1 follows\r\n"
+			    "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n..l3\r\nl4\r\n.\r\n");
 	send_str(h, "TOP 2 1\r\n");
-	assert_string_equal(out_str(h), "+OK top of message 2 follows\r\n"
-					"A: 1\r\nB: 2\r\n.\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK top of message 2 follows\r\n"
+			    "A: 1\r\nB: 2\r\n.\r\n");
 	send_str(h, "TOP 1 -1\r\n");
 	assert_string_equal(out_str(h), "-ERR invalid line count\r\n");
 	send_str(h, "TOP 1\r\n");
@@ -535,8 +539,7 @@ static void test_dele_rset_quit(void **state)
 	login(h);
 	send_str(h, "DELE 1\r\n");
 	assert_int_equal(send_str(h, "QUIT\r\n"), CONN_CLOSE);
-	assert_string_equal(out_str(h),
-			    "-ERR [SYS/TEMP] could not remove deleted messages\r\n");
+	assert_string_equal(out_str(h), "-ERR [SYS/TEMP] could not remove deleted messages\r\n");
 	assert_int_equal(h->fake.expunge_calls, 1);
 	harness_free(h);
 }
@@ -587,8 +590,9 @@ static void test_in_use(void **state)
 	struct harness *b = harness_new(10);
 	login(a);
 	send_str(b, "USER alice@example.org\r\nPASS s3cret pw\r\n");
-	assert_string_equal(out_str(b), "+OK send PASS\r\n"
-					"-ERR [IN-USE] maildrop already locked by another session\r\n");
+	assert_string_equal(out_str(b),
+			    "+OK send PASS\r\n"
+			    "-ERR [IN-USE] maildrop already locked by another session\r\n");
 	assert_int_equal(pop3_session_state(b->s), POP3_STATE_AUTHORIZATION);
 	assert_int_equal(send_str(a, "QUIT\r\n"), CONN_CLOSE);
 	harness_free(a);
@@ -693,8 +697,9 @@ static void test_long_lines(void **state)
 	assert_string_equal(out_str(h), "-ERR unknown command\r\n");
 	/* That is the tenth error: the next one closes. */
 	assert_int_equal(send_str(h, "NOOP\r\n"), CONN_CLOSE);
-	assert_string_equal(out_str(h), "-ERR NOOP not allowed in authorization state\r\n"
-					"-ERR too many errors\r\n");
+	assert_string_equal(out_str(h),
+			    "-ERR NOOP not allowed in authorization state\r\n"
+			    "-ERR too many errors\r\n");
 	harness_free(h);
 }
 
@@ -742,8 +747,9 @@ static void test_auth_failures(void **state)
 	assert_string_equal(out_str(h), "-ERR [AUTH] malformed PLAIN response\r\n");
 	h->fake.tempfail = true;
 	send_str(h, "USER alice@example.org\r\nPASS s3cret pw\r\n");
-	assert_string_equal(out_str(h), "+OK send PASS\r\n"
-					"-ERR [SYS/TEMP] authentication unavailable, try later\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK send PASS\r\n"
+			    "-ERR [SYS/TEMP] authentication unavailable, try later\r\n");
 	assert_int_equal(pop3_session_state(h->s), POP3_STATE_AUTHORIZATION);
 	h->fake.tempfail = false;
 	/* "\0alice@example.org\0s3cret pw" */
@@ -762,9 +768,9 @@ static void test_auth_failures(void **state)
 
 	h = harness_new(14);
 	h->fake.fail_list = true;
-	assert_int_equal(send_str(h, "USER alice@example.org\r\nPASS s3cret pw\r\n"),
-			 CONN_CLOSE);
-	assert_string_equal(out_str(h), "+OK send PASS\r\n-ERR [SYS/TEMP] cannot open maildrop\r\n");
+	assert_int_equal(send_str(h, "USER alice@example.org\r\nPASS s3cret pw\r\n"), CONN_CLOSE);
+	assert_string_equal(out_str(h),
+			    "+OK send PASS\r\n-ERR [SYS/TEMP] cannot open maildrop\r\n");
 	harness_free(h);
 
 	/* A blob that cannot be opened. */
@@ -866,10 +872,12 @@ static void test_glue_store(void **state)
 	static const char m1[] = "Subject: 1\r\n\r\n.one\r\n";
 	static const char m2[] = "Subject: 2\r\n\r\ntwo\r\n";
 	struct store_parsed parsed = {0};
-	assert_int_equal(store_deliver(store, m1, sizeof(m1) - 1, &parsed, &id, 1, NULL,
-				       0, 0, NULL, &error), 0);
-	assert_int_equal(store_deliver(store, m2, sizeof(m2) - 1, &parsed, &id, 1, NULL,
-				       0, 0, NULL, &error), 0);
+	assert_int_equal(
+		store_deliver(store, m1, sizeof(m1) - 1, &parsed, &id, 1, NULL, 0, 0, NULL, &error),
+		0);
+	assert_int_equal(
+		store_deliver(store, m2, sizeof(m2) - 1, &parsed, &id, 1, NULL, 0, 0, NULL, &error),
+		0);
 	struct config cfg;
 	config_defaults(&cfg);
 	struct server_ctx ctx = {.config = &cfg, .store = store, .wake_fd = -1};
@@ -879,24 +887,28 @@ static void test_glue_store(void **state)
 	glue_send(&a, "CAPA\r\n");
 	assert_non_null(strstr(buf_cstr(&a.out), "STLS\r\n"));
 	glue_send(&a, "USER bob@example.org\r\nPASS wrong\r\n");
-	assert_string_equal(buf_cstr(&a.out), "+OK send PASS\r\n"
-					      "-ERR [AUTH] authentication failed\r\n");
+	assert_string_equal(buf_cstr(&a.out),
+			    "+OK send PASS\r\n"
+			    "-ERR [AUTH] authentication failed\r\n");
 	glue_send(&a, "USER bob@example.org\r\nPASS pw one\r\n");
-	assert_string_equal(buf_cstr(&a.out), "+OK send PASS\r\n"
-					      "+OK maildrop has 2 messages (39 octets)\r\n");
+	assert_string_equal(buf_cstr(&a.out),
+			    "+OK send PASS\r\n"
+			    "+OK maildrop has 2 messages (39 octets)\r\n");
 	glue_send(&a, "UIDL\r\n");
 	char uidl[200];
 	snprintf(uidl, sizeof(uidl), "%s", buf_cstr(&a.out));
 	glue_send(&a, "RETR 1\r\n");
-	assert_string_equal(buf_cstr(&a.out), "+OK 20 octets\r\nSubject: 1\r\n\r\n"
-					      "..one\r\n.\r\n");
+	assert_string_equal(buf_cstr(&a.out),
+			    "+OK 20 octets\r\nSubject: 1\r\n\r\n"
+			    "..one\r\n.\r\n");
 	/* A second session on the same account: IN-USE. */
 	glue_open(&b, &ctx, "pop3s");
 	glue_send(&b, "CAPA\r\n");
 	assert_null(strstr(buf_cstr(&b.out), "STLS"));
 	glue_send(&b, "USER bob@example.org\r\nPASS pw one\r\n");
-	assert_string_equal(buf_cstr(&b.out), "+OK send PASS\r\n-ERR [IN-USE] "
-					      "maildrop already locked by another session\r\n");
+	assert_string_equal(buf_cstr(&b.out),
+			    "+OK send PASS\r\n-ERR [IN-USE] "
+			    "maildrop already locked by another session\r\n");
 	glue_close(&b);
 	/* Dropped without QUIT: nothing deleted, lock released. */
 	glue_send(&a, "DELE 1\r\n");
@@ -914,9 +926,10 @@ static void test_glue_store(void **state)
 
 	glue_open(&a, &ctx, "pop3");
 	glue_send(&a, "USER bob@example.org\r\nPASS pw one\r\nLIST\r\n");
-	assert_string_equal(buf_cstr(&a.out), "+OK send PASS\r\n"
-					      "+OK maildrop has 1 messages (19 octets)\r\n"
-					      "+OK 1 messages (19 octets)\r\n1 19\r\n.\r\n");
+	assert_string_equal(buf_cstr(&a.out),
+			    "+OK send PASS\r\n"
+			    "+OK maildrop has 1 messages (19 octets)\r\n"
+			    "+OK 1 messages (19 octets)\r\n1 19\r\n.\r\n");
 	glue_send(&a, "UIDL 1\r\n");
 	/* The second message keeps its unique id. */
 	assert_non_null(strstr(uidl, buf_cstr(&a.out) + 6));

@@ -82,13 +82,15 @@ static void session_pipelined(bool bytewise)
 	buf_init(&out);
 	struct queue_client *c = ready_client(bytewise, ehlo_full, &out);
 	const char *rcpts[] = {"x@b.test", "y@b.test"};
-	struct queue_client_msg m = {.sender = "s@a.test", .rcpts = rcpts, .n_rcpts = 2,
-				     .size = 10, .eight_bit = true};
+	struct queue_client_msg m = {
+		.sender = "s@a.test", .rcpts = rcpts, .n_rcpts = 2, .size = 10, .eight_bit = true};
 	assert_int_equal(queue_client_mail(c, &m, &out), QUEUE_CLIENT_MORE);
-	expect_out(&out, "MAIL FROM:<s@a.test> SIZE=10 BODY=8BITMIME\r\n"
-			 "RCPT TO:<x@b.test>\r\nRCPT TO:<y@b.test>\r\n");
+	expect_out(&out,
+		   "MAIL FROM:<s@a.test> SIZE=10 BODY=8BITMIME\r\n"
+		   "RCPT TO:<x@b.test>\r\nRCPT TO:<y@b.test>\r\n");
 	assert_int_equal(feed(c, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n",
-			      bytewise, &out), QUEUE_CLIENT_MORE);
+			      bytewise, &out),
+			 QUEUE_CLIENT_MORE);
 	expect_out(&out, "DATA\r\n");
 	assert_int_equal(feed(c, "354 go ahead\r\n", bytewise, &out), QUEUE_CLIENT_BODY);
 	assert_int_equal(queue_client_body(c, "Subject: x\n\n.hidden\r\nend", 24, false, &out),
@@ -228,8 +230,10 @@ static void test_client_auth(void **state)
 {
 	struct buf out;
 	buf_init(&out);
-	struct queue_client_params p = {.helo_name = "a.test", .tls_possible = true,
-					.tls_required = true, .auth_user = "u",
+	struct queue_client_params p = {.helo_name = "a.test",
+					.tls_possible = true,
+					.tls_required = true,
+					.auth_user = "u",
 					.auth_password = "p"};
 	struct queue_client *c = queue_client_create(&p);
 	assert_int_equal(feed(c, "220 relay\r\n250-relay\r\n250 AUTH PLAIN LOGIN\r\n", false, &out),
@@ -270,8 +274,8 @@ static void test_client_helo_and_8bit(void **state)
 	expect_out(&out, "HELO a.test\r\n");
 	assert_int_equal(feed(c, "250 old\r\n", false, &out), QUEUE_CLIENT_READY);
 	const char *rcpts[] = {"x@b.test"};
-	struct queue_client_msg m = {.sender = "s@a.test", .rcpts = rcpts, .n_rcpts = 1,
-				     .eight_bit = true};
+	struct queue_client_msg m = {
+		.sender = "s@a.test", .rcpts = rcpts, .n_rcpts = 1, .eight_bit = true};
 	assert_int_equal(queue_client_mail(c, &m, &out), QUEUE_CLIENT_DONE);
 	expect_out(&out, "");
 	assert_int_equal(queue_client_results(c)[0].code, 554);
@@ -318,7 +322,7 @@ static void test_client_garbage(void **state)
 	expect_fail("hello there\r\n", 0);
 	expect_fail("220 mx\r\n25\r\n", 0);
 	expect_fail("2200 mx\r\n", 0);
-	expect_fail("220-mx\r\n250 mx\r\n", 0);        /* code changes mid-reply */
+	expect_fail("220-mx\r\n250 mx\r\n", 0); /* code changes mid-reply */
 	expect_fail("554 5.3.2 go away\r\n", 554);
 	expect_fail("421 4.3.2 shutting down\r\n", 421);
 	expect_fail("220 mx\r\n451 4.3.0 try later\r\n", 451);
@@ -478,9 +482,16 @@ static void test_dsn_build(void **state)
 		{"y@b.test", "5.0.0", NULL, "550 x\r\nInjected: yes\r\n--=_facteur_\r\n"},
 	};
 	struct queue_dsn d = {
-		.action = QUEUE_DSN_FAILED, .reporting_mta = "mx.a.test", .sender = "s@a.test",
-		.arrival = 1700000000, .retry_until = 1700500000, .now = 1700001000,
-		.rcpts = rs, .n_rcpts = 2, .headers = orig, .headers_len = strlen(orig),
+		.action = QUEUE_DSN_FAILED,
+		.reporting_mta = "mx.a.test",
+		.sender = "s@a.test",
+		.arrival = 1700000000,
+		.retry_until = 1700500000,
+		.now = 1700001000,
+		.rcpts = rs,
+		.n_rcpts = 2,
+		.headers = orig,
+		.headers_len = strlen(orig),
 	};
 	struct buf out;
 	buf_init(&out);
@@ -490,8 +501,10 @@ static void test_dsn_build(void **state)
 	assert_has(t, "Auto-Submitted: auto-replied\r\n");
 	assert_has(t, "Content-Type: multipart/report; report-type=delivery-status;");
 	assert_has(t, "Reporting-MTA: dns; mx.a.test\r\n");
-	assert_has(t, "Final-Recipient: rfc822; x@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-		      "Remote-MTA: dns; mx.b.test\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n");
+	assert_has(
+		t,
+		"Final-Recipient: rfc822; x@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+		"Remote-MTA: dns; mx.b.test\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n");
 	assert_null(strstr(t, "\r\nInjected"));
 	assert_has(t, "Subject: hi\r\nX-Bad: ??\r\n");
 	for (size_t i = 0; i < out.len; i++) /* 7-bit, CRLF only */
@@ -577,7 +590,8 @@ static void test_store_queue(void **state)
 	const char *err = NULL;
 	const char *rcpts[] = {"x@b.test", "y@c.test"};
 	const char *msg = "Subject: q\r\n\r\nbody\r\n";
-	assert_int_equal(store_queue_add(f->store, "s@a.test", rcpts, 2, msg, strlen(msg), &err), 0);
+	assert_int_equal(store_queue_add(f->store, "s@a.test", rcpts, 2, msg, strlen(msg), &err),
+			 0);
 	uint64_t v = 0;
 	assert_int_equal(read(efd, &v, sizeof(v)), (ssize_t)sizeof(v));
 	assert_int_equal(v, 1);

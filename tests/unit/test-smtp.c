@@ -36,7 +36,7 @@ struct fake {
 	char auth_user[512];
 	int deliver_calls;
 	enum smtp_deliver_result deliver_result;
-	struct buf msg;          /* last delivered data */
+	struct buf msg; /* last delivered data */
 	size_t return_path_len;
 	char sender[SMTP_ADDRESS_MAX];
 	int64_t accounts[64];
@@ -44,7 +44,7 @@ struct fake {
 	char remote[8][SMTP_ADDRESS_MAX];
 	size_t n_remote;
 	char queue_id[80];
-	int pending_polls;       /* answer PENDING this many more times */
+	int pending_polls; /* answer PENDING this many more times */
 	char helo[256];
 	char deliver_user[SMTP_ADDRESS_MAX];
 	bool had_auth_user;
@@ -65,8 +65,7 @@ static enum smtp_auth_result fake_auth(void *ctx, const char *ip, const char *us
 	return SMTP_AUTH_OK;
 }
 
-static enum smtp_rcpt_status fake_rcpt(void *ctx, const char *addr,
-				       struct smtp_rcpt_targets *t)
+static enum smtp_rcpt_status fake_rcpt(void *ctx, const char *addr, struct smtp_rcpt_targets *t)
 {
 	const char *at = strrchr(addr, '@');
 	if (strcasecmp(addr, "postmaster@mx.example.org") == 0) {
@@ -163,9 +162,13 @@ static struct h *h_new(const char *listener, bool tls, bool loopback)
 
 static void h_open(struct h *h)
 {
-	h->s = smtp_session_create(&h->cfg, &h->info, &(struct smtp_hooks){
-		.ctx = &h->fake, .auth = fake_auth, .rcpt = fake_rcpt,
-		.sender = fake_sender, .deliver = fake_deliver}, &h->out);
+	h->s = smtp_session_create(&h->cfg, &h->info,
+				   &(struct smtp_hooks){.ctx = &h->fake,
+							.auth = fake_auth,
+							.rcpt = fake_rcpt,
+							.sender = fake_sender,
+							.deliver = fake_deliver},
+				   &h->out);
 }
 
 static struct h *h_start(const char *listener, bool tls, bool loopback)
@@ -285,9 +288,16 @@ static void test_parse_path(void **state)
 	assert_string_equal(p.address, "u@x.example");
 
 	const char *bad[] = {
-		"TO:u@x.example", "TO:<u@x.example", "TO:<u@x.example>junk",
-		"TO <u@x.example>", "FROM:<u@x.example>", "TO:<u x@y>",
-		"TO:<u@x> =1", "TO:<u@x> A=", "TO:<u@x> A=b=c", "TO:<@r:>",
+		"TO:u@x.example",
+		"TO:<u@x.example",
+		"TO:<u@x.example>junk",
+		"TO <u@x.example>",
+		"FROM:<u@x.example>",
+		"TO:<u x@y>",
+		"TO:<u@x> =1",
+		"TO:<u@x> A=",
+		"TO:<u@x> A=b=c",
+		"TO:<@r:>",
 		"TO:<u@x> A B C D E F G H I",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -366,19 +376,18 @@ static void test_mx_happy(void **state)
 	h_free(h);
 }
 
-static const char pipelined[] =
-	"EHLO client.example\r\n"
-	"MAIL FROM:<>\r\n"
-	"RCPT TO:<alice@example.org>\r\n"
-	"RCPT TO:<nobody@example.org>\r\n"
-	"RCPT TO:<bob@example.org>\r\n"
-	"RCPT TO:<group@example.org>\r\n"
-	"DATA\r\n"
-	"Subject: p\r\n\r\nline\r\n.\r\n"
-	"RSET\r\nNOOP\r\nHELP\r\nVRFY x\r\nEXPN x\r\n"
-	"MAIL FROM:<a@remote.net>\r\nRCPT TO:<bob@example.org>\r\n"
-	"BDAT 10\r\n0123456789BDAT 5 LAST\r\nabcde"
-	"QUIT\r\n";
+static const char pipelined[] = "EHLO client.example\r\n"
+				"MAIL FROM:<>\r\n"
+				"RCPT TO:<alice@example.org>\r\n"
+				"RCPT TO:<nobody@example.org>\r\n"
+				"RCPT TO:<bob@example.org>\r\n"
+				"RCPT TO:<group@example.org>\r\n"
+				"DATA\r\n"
+				"Subject: p\r\n\r\nline\r\n.\r\n"
+				"RSET\r\nNOOP\r\nHELP\r\nVRFY x\r\nEXPN x\r\n"
+				"MAIL FROM:<a@remote.net>\r\nRCPT TO:<bob@example.org>\r\n"
+				"BDAT 10\r\n0123456789BDAT 5 LAST\r\nabcde"
+				"QUIT\r\n";
 
 static void test_pipelining(void **state)
 {
@@ -386,18 +395,18 @@ static void test_pipelining(void **state)
 	free(h_take(h));
 	assert_int_equal(h_feed(h, pipelined), CONN_CLOSE);
 	char *out = h_take(h);
-	const char *want_tail =
-		"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 User unknown\r\n"
-		"250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
-		"354 End data with <CR><LF>.<CR><LF>\r\n"
-		"250 2.0.0 Ok: queued as sess1.1\r\n"
-		"250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n";
+	const char *want_tail = "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 User unknown\r\n"
+				"250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
+				"354 End data with <CR><LF>.<CR><LF>\r\n"
+				"250 2.0.0 Ok: queued as sess1.1\r\n"
+				"250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n";
 	assert_non_null(strstr(out, want_tail));
 	assert_non_null(strstr(out, "252 2.5.2"));
 	assert_non_null(strstr(out, "502 5.5.1 EXPN"));
-	assert_non_null(strstr(out, "250 2.0.0 10 octets received\r\n"
-				    "250 2.0.0 Ok: queued as sess1.2\r\n"
-				    "221 2.0.0 mx.example.org Bye\r\n"));
+	assert_non_null(strstr(out,
+			       "250 2.0.0 10 octets received\r\n"
+			       "250 2.0.0 Ok: queued as sess1.2\r\n"
+			       "221 2.0.0 mx.example.org Bye\r\n"));
 	free(out);
 	/* the BDAT message, to bob only */
 	assert_int_equal(h->fake.deliver_calls, 2);
@@ -496,11 +505,12 @@ static void smuggle(const char *fake_end)
 	free(h_take(h));
 	struct buf in;
 	buf_init(&in);
-	buf_printf(&in, "EHLO c.example\r\nMAIL FROM:<a@remote.net>\r\n"
-			"RCPT TO:<alice@example.org>\r\nDATA\r\n"
-			"Subject: x\r\n\r\nfirst%s"
-			"MAIL FROM:<evil@remote.net>\r\nRCPT TO:<bob@example.org>\r\n"
-			"DATA\r\nsmuggled\r\n.\r\nNOOP\r\n",
+	buf_printf(&in,
+		   "EHLO c.example\r\nMAIL FROM:<a@remote.net>\r\n"
+		   "RCPT TO:<alice@example.org>\r\nDATA\r\n"
+		   "Subject: x\r\n\r\nfirst%s"
+		   "MAIL FROM:<evil@remote.net>\r\nRCPT TO:<bob@example.org>\r\n"
+		   "DATA\r\nsmuggled\r\n.\r\nNOOP\r\n",
 		   fake_end);
 	h_feed_n(h, in.data, in.len);
 	char *out = h_take(h);
@@ -511,8 +521,9 @@ static void smuggle(const char *fake_end)
 	assert_int_equal(count(out, "550 5.6.11"), 1);
 	assert_int_equal(h->fake.deliver_calls, 0);
 	/* the NOOP after the real end is a command again */
-	assert_non_null(strstr(out, "550 5.6.11 Bare CR or LF in message; lines must end "
-				    "with CRLF\r\n250 2.0.0 Ok\r\n"));
+	assert_non_null(strstr(out,
+			       "550 5.6.11 Bare CR or LF in message; lines must end "
+			       "with CRLF\r\n250 2.0.0 Ok\r\n"));
 	free(out);
 	buf_deinit(&in);
 	h_free(h);
@@ -521,9 +532,8 @@ static void smuggle(const char *fake_end)
 static void test_smuggling(void **state)
 {
 	const char *variants[] = {
-		"\n.\n", "\r\n.\n", "\n.\r\n", "\r.\r", "\r.\r\n", "\r\n.\r",
-		"\r\n.\r\r\n", "\n.\n\r\n", ".\n", "\r\n.\n\r\n", "\r\n\r.\r\n",
-		"\n\r\n.\n",
+		"\n.\n",       "\r\n.\n",   "\n.\r\n", "\r.\r",       "\r.\r\n",     "\r\n.\r",
+		"\r\n.\r\r\n", "\n.\n\r\n", ".\n",     "\r\n.\n\r\n", "\r\n\r.\r\n", "\n\r\n.\n",
 	};
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
 		smuggle(variants[i]);
@@ -533,14 +543,16 @@ static void test_smuggling(void **state)
 static void test_dot_handling(void **state)
 {
 	struct h *h = h_start("smtp", false, false);
-	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
-		  "DATA\r\n.\r\n");
+	h_feed(h,
+	       "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
+	       "DATA\r\n.\r\n");
 	char *out = h_take(h);
 	assert_non_null(strstr(out, "queued as sess1.1"));
 	free(out);
 	assert_string_equal(strstr(h->fake.msg.data, "+0000\r\n") + 7, "");
-	h_feed(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
-		  "DATA\r\n...\r\n. \r\n.x\r\n\r\n.\r\n");
+	h_feed(h,
+	       "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
+	       "DATA\r\n...\r\n. \r\n.x\r\n\r\n.\r\n");
 	assert_string_equal(strstr(h->fake.msg.data, "+0000\r\n") + 7, "..\r\n \r\nx\r\n\r\n");
 	h_free(h);
 }
@@ -656,8 +668,9 @@ static void test_timeout(void **state)
 	struct h *h = h_start("smtp", false, false);
 	free(h_take(h));
 	assert_int_equal(smtp_session_idle_timeout(h->s), 300);
-	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
-		  "DATA\r\npartial");
+	h_feed(h,
+	       "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
+	       "DATA\r\npartial");
 	free(h_take(h));
 	smtp_session_timeout(h->s, &h->out);
 	char *out = h_take(h);
@@ -802,12 +815,14 @@ static void test_deliver_pending(void **state)
 	h_feed(h, "EHLO client.test\r\n");
 	free(h_take(h));
 	h->fake.pending_polls = 3;
-	assert_int_equal(h_feed(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
-				   "DATA\r\nhello\r\n.\r\nNOOP\r\n"),
+	assert_int_equal(h_feed(h,
+				"MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
+				"DATA\r\nhello\r\n.\r\nNOOP\r\n"),
 			 CONN_WAIT);
 	char *got = h_take(h);
-	assert_string_equal(got, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
-				 "354 End data with <CR><LF>.<CR><LF>\r\n");
+	assert_string_equal(got,
+			    "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+			    "354 End data with <CR><LF>.<CR><LF>\r\n");
 	free(got);
 	assert_int_equal(h->in.len, 6); /* NOOP waits for the reply */
 	assert_int_equal(h->fake.deliver_calls, 1);
@@ -847,8 +862,9 @@ static void test_deliver_pending(void **state)
 static void test_deliver_pending_timeout(void **state)
 {
 	struct h *h = h_start("submission", true, false);
-	h_feed(h, "EHLO c\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n"
-		  "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n");
+	h_feed(h,
+	       "EHLO c\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n"
+	       "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n");
 	free(h_take(h));
 	h->fake.pending_polls = 100;
 	assert_int_equal(h_feed(h, "DATA\r\nx\r\n.\r\n"), CONN_WAIT);
@@ -893,8 +909,7 @@ static void test_bdat(void **state)
 	char *out = h_take(h);
 	assert_string_equal(out, "250 2.0.0 600 octets received\r\n");
 	free(out);
-	expect(h, "BDAT 500\r\n",
-	       "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+	expect(h, "BDAT 500\r\n", "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
 	assert_int_equal(smtp_session_state(h->s), SMTP_STATE_READY);
 	h_feed_n(h, junk, 400);
 	h_feed_n(h, "QUIT\r\n", 6); /* inside the 500 octets */
@@ -1032,8 +1047,9 @@ static void test_auth_login(void **state)
 	expect(h, "=\r\n", "501 5.5.2 Cannot decode response\r\n");
 	/* pipelined: AUTH LOGIN, user, password in one buffer */
 	snprintf(line, sizeof(line), "AUTH LOGIN\r\n%s\r\n%s\r\n", user, pass);
-	expect(h, line, "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n"
-			"235 2.7.0 Authentication successful\r\n");
+	expect(h, line,
+	       "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n"
+	       "235 2.7.0 Authentication successful\r\n");
 	assert_true(smtp_session_authenticated(h->s));
 	h_free(h);
 }
@@ -1075,7 +1091,6 @@ static void test_tls_resets_auth(void **state)
 	       "250-SMTPUTF8\r\n250 CHUNKING\r\n530 5.7.0 Authentication required\r\n");
 	h_free(h);
 }
-
 
 /* --- smtp_proto against a real store (smtp-service.c) ------------------ */
 
@@ -1163,10 +1178,11 @@ static void test_service_store(void **state)
 	/* MX: local delivery, unknown user, relay denied */
 	svc_open(&v, "smtp", false);
 	free(svc_feed(&v, "EHLO c.example\r\n"));
-	char *out = svc_feed(&v, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
-				 "RCPT TO:<Bob@Example.org>\r\nRCPT TO:<nobody@example.org>\r\n"
-				 "RCPT TO:<x@remote.net>\r\nDATA\r\n"
-				 "Subject: hello\r\nFrom: a@remote.net\r\n\r\nbody\r\n.\r\n");
+	char *out = svc_feed(&v,
+			     "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n"
+			     "RCPT TO:<Bob@Example.org>\r\nRCPT TO:<nobody@example.org>\r\n"
+			     "RCPT TO:<x@remote.net>\r\nDATA\r\n"
+			     "Subject: hello\r\nFrom: a@remote.net\r\n\r\nbody\r\n.\r\n");
 	assert_non_null(strstr(out, "550 5.1.1 User unknown\r\n554 5.7.1 Relay access denied"));
 	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as svc1.1\r\n"));
 	free(out);
@@ -1191,8 +1207,9 @@ static void test_service_store(void **state)
 	b64("\0alice@example.org\0secret", 25, resp, sizeof(resp));
 	snprintf(line, sizeof(line), "EHLO c\r\nAUTH PLAIN %s\r\n", resp);
 	free(svc_feed(&v, line));
-	out = svc_feed(&v, "MAIL FROM:<alice@example.org>\r\nRCPT TO:<x@remote.net>\r\n"
-			   "DATA\r\nSubject: out\r\n\r\nhi\r\n.\r\n");
+	out = svc_feed(&v,
+		       "MAIL FROM:<alice@example.org>\r\nRCPT TO:<x@remote.net>\r\n"
+		       "DATA\r\nSubject: out\r\n\r\nhi\r\n.\r\n");
 	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as svc1.1"));
 	free(out);
 	struct store_queue_entry qe;
@@ -1216,8 +1233,9 @@ static void test_service_store(void **state)
 	assert_string_equal(out, "250 2.1.0 Ok\r\n452 4.2.2 Mailbox full\r\n");
 	free(out);
 	out = svc_feed(&v, "RSET\r\nMAIL FROM:<bob@example.org>\r\n");
-	assert_string_equal(out, "250 2.0.0 Ok\r\n553 5.7.1 Sender address not owned "
-				 "by authenticated user\r\n");
+	assert_string_equal(out,
+			    "250 2.0.0 Ok\r\n553 5.7.1 Sender address not owned "
+			    "by authenticated user\r\n");
 	free(out);
 	svc_close(&v);
 

@@ -72,15 +72,16 @@ static void deliver_n(struct fixture *f, size_t n)
 	const char *error = NULL;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t uid = 0;
-		assert_int_equal(store_deliver(f->s, bodies[i], strlen(bodies[i]), NULL,
-					       &f->acc, 1, NULL, 0, 0, &uid, &error), 0);
+		assert_int_equal(store_deliver(f->s, bodies[i], strlen(bodies[i]), NULL, &f->acc, 1,
+					       NULL, 0, 0, &uid, &error),
+				 0);
 		assert_int_equal(uid, i + 1);
 	}
 }
 
 /* The store_message_ex of uid in a mailbox (copied out), or fails. */
-static struct store_message_ex find_msg(struct store *s, int64_t mbox, uint32_t uid,
-					char *kw, size_t kwsize)
+static struct store_message_ex find_msg(struct store *s, int64_t mbox, uint32_t uid, char *kw,
+					size_t kwsize)
 {
 	struct store_message_ex *v = NULL, r;
 	size_t n = 0;
@@ -122,35 +123,39 @@ static void test_keywords(void **state)
 	const char *error = NULL;
 	uint64_t m1 = 0, m2 = 0, m3 = 0;
 	char kw[512];
-	struct strs l = { 0 };
+	struct strs l = {0};
 
 	deliver_n(f, 1);
-	const char *set1[] = { "custom", "$Forwarded" };
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, STORE_FLAG_SEEN,
-							  set1, 2, 0, &m1, &error), 1);
+	const char *set1[] = {"custom", "$Forwarded"};
+	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, STORE_FLAG_SEEN, set1,
+							  2, 0, &m1, &error),
+			 1);
 	struct store_message_ex m = find_msg(f->s, f->inbox, 1, kw, sizeof(kw));
 	assert_string_equal(kw, "$Forwarded custom");
 	assert_int_equal(m.msg.flags, STORE_FLAG_SEEN);
 	assert_int_equal(m.msg.modseq, m1);
 
 	/* same state in another case: no change, MODSEQ kept */
-	const char *set2[] = { "$FORWARDED", "Custom", "custom" };
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, STORE_FLAG_SEEN,
-							  set2, 3, 0, &m2, &error), 1);
+	const char *set2[] = {"$FORWARDED", "Custom", "custom"};
+	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, STORE_FLAG_SEEN, set2,
+							  3, 0, &m2, &error),
+			 1);
 	assert_int_equal(m2, m1);
 	find_msg(f->s, f->inbox, 1, kw, sizeof(kw));
 	assert_string_equal(kw, "$Forwarded custom");
 
 	/* UNCHANGEDSINCE older than the message: refused, reports current */
-	const char *set3[] = { "$Junk" };
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, set3, 1,
-							  m1 - 1, &m3, &error), 0);
+	const char *set3[] = {"$Junk"};
+	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, set3, 1, m1 - 1,
+							  &m3, &error),
+			 0);
 	assert_int_equal(m3, m1);
 	find_msg(f->s, f->inbox, 1, kw, sizeof(kw));
 	assert_string_equal(kw, "$Forwarded custom");
 	/* UNCHANGEDSINCE equal: allowed */
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, set3, 1,
-							  m1, &m3, &error), 1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 1, 0, set3, 1, m1, &m3, &error),
+		1);
 	assert_true(m3 > m1);
 	m = find_msg(f->s, f->inbox, 1, kw, sizeof(kw));
 	assert_string_equal(kw, "$Junk");
@@ -164,29 +169,33 @@ static void test_keywords(void **state)
 	assert_string_equal(l.v[2], "$Junk");
 
 	/* bad input */
-	const char *bad[] = { "\\Seen", "a b", "", "(x", "x]", "a\"b", "%", "é", "a\x01" };
+	const char *bad[] = {"\\Seen", "a b", "", "(x", "x]", "a\"b", "%", "é", "a\x01"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_false(store_keyword_valid(bad[i]));
-		assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0,
-								  &bad[i], 1, 0, NULL, &error), -1);
+		assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &bad[i], 1,
+								  0, NULL, &error),
+				 -1);
 		assert_non_null(strstr(error, "keyword"));
 	}
 	char longkw[STORE_KEYWORD_MAX_LEN + 2];
 	memset(longkw, 'k', sizeof(longkw) - 1);
 	longkw[sizeof(longkw) - 1] = '\0';
 	const char *lk = longkw;
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &lk, 1, 0,
-							  NULL, &error), -1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &lk, 1, 0, NULL, &error),
+		-1);
 	longkw[STORE_KEYWORD_MAX_LEN] = '\0';
 	assert_true(store_keyword_valid(longkw));
 	assert_false(store_keyword_valid(NULL));
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, NULL, 1, 0,
-							  NULL, &error), -1);
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 99, 0, NULL, 0, 0,
-							  NULL, &error), -1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 1, 0, NULL, 1, 0, NULL, &error),
+		-1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 99, 0, NULL, 0, 0, NULL, &error),
+		-1);
 	assert_string_equal(error, "no such message");
-	assert_int_equal(store_message_set_flags_keywords(f->s, 9999, 1, 0, NULL, 0, 0,
-							  NULL, &error), -1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, 9999, 1, 0, NULL, 0, 0, NULL, &error), -1);
 	assert_string_equal(error, "no such mailbox");
 	/* the failed calls registered nothing */
 	l.n = 0;
@@ -206,17 +215,20 @@ static void test_keyword_cap(void **state)
 	for (int i = 0; i < STORE_MAILBOX_KEYWORDS_MAX; i++) {
 		snprintf(name, sizeof(name), "kw%d", i);
 		const char *k = name;
-		assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &k, 1,
-								  0, NULL, &error), 1);
+		assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &k, 1, 0,
+								  NULL, &error),
+				 1);
 	}
 	const char *extra = "one-too-many";
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &extra, 1, 0,
-							  NULL, &error), -1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &extra, 1, 0, NULL, &error),
+		-1);
 	assert_string_equal(error, "too many keywords");
 	/* an existing one (any case) is still fine */
 	const char *old = "KW7";
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &old, 1, 0,
-							  NULL, &error), 1);
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 1, 0, &old, 1, 0, NULL, &error),
+		1);
 	assert_int_equal(store_mailbox_keywords(f->s, f->inbox, collect_str, l), 0);
 	assert_int_equal(l->n, STORE_MAILBOX_KEYWORDS_MAX);
 	char kw[64];
@@ -230,17 +242,18 @@ static void test_update_flags_ops(void **state)
 	struct fixture *f = *state;
 	const char *error = NULL;
 	struct store_flags_outcome o;
-	const char *a[] = { "$Label1", "$Label2" };
-	uint32_t uids[] = { 3, 1, 42, 2 };
+	const char *a[] = {"$Label1", "$Label2"};
+	uint32_t uids[] = {3, 1, 42, 2};
 	char kw[256];
 
 	deliver_n(f, 3);
 	struct store_flags_update add = {
-		.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED | 0x100,
-		.keywords = a, .n_keywords = 2,
+		.op = STORE_FLAGS_ADD,
+		.flags = STORE_FLAG_FLAGGED | 0x100,
+		.keywords = a,
+		.n_keywords = 2,
 	};
-	assert_int_equal(store_message_update_flags(f->s, f->inbox, uids, 4, &add, &o,
-						    &error), 0);
+	assert_int_equal(store_message_update_flags(f->s, f->inbox, uids, 4, &add, &o, &error), 0);
 	assert_int_equal(o.n_results, 3); /* 42 skipped */
 	assert_int_equal(o.n_modified, 0);
 	assert_int_equal(o.results[0].uid, 3);
@@ -258,9 +271,11 @@ static void test_update_flags_ops(void **state)
 	assert_null(o.results);
 
 	/* REMOVE one keyword and \Flagged from 2 only */
-	const char *r[] = { "$label2" };
+	const char *r[] = {"$label2"};
 	struct store_flags_update rem = {
-		.op = STORE_FLAGS_REMOVE, .flags = STORE_FLAG_FLAGGED, .keywords = r,
+		.op = STORE_FLAGS_REMOVE,
+		.flags = STORE_FLAG_FLAGGED,
+		.keywords = r,
 		.n_keywords = 1,
 	};
 	uint32_t two = 2;
@@ -272,21 +287,26 @@ static void test_update_flags_ops(void **state)
 
 	/* ADD of what is already there: unchanged, MODSEQ kept */
 	struct store_flags_update again = {
-		.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED, .keywords = a, .n_keywords = 1,
+		.op = STORE_FLAGS_ADD,
+		.flags = STORE_FLAG_FLAGGED,
+		.keywords = a,
+		.n_keywords = 1,
 	};
 	uint32_t three = 3;
 	struct store_message_ex before = find_msg(f->s, f->inbox, 3, kw, sizeof(kw));
-	assert_int_equal(store_message_update_flags(f->s, f->inbox, &three, 1, &again, &o,
-						    &error), 0);
+	assert_int_equal(store_message_update_flags(f->s, f->inbox, &three, 1, &again, &o, &error),
+			 0);
 	assert_false(o.results[0].changed);
 	assert_int_equal(o.results[0].modseq, before.msg.modseq);
 	store_flags_outcome_free(&o);
 
 	/* UNCHANGEDSINCE: 2 was changed after after_add, 1 was not */
 	struct store_flags_update cond = {
-		.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN, .unchangedsince = after_add,
+		.op = STORE_FLAGS_ADD,
+		.flags = STORE_FLAG_SEEN,
+		.unchangedsince = after_add,
 	};
-	uint32_t both[] = { 1, 2 };
+	uint32_t both[] = {1, 2};
 	assert_int_equal(store_message_update_flags(f->s, f->inbox, both, 2, &cond, &o, &error), 0);
 	assert_int_equal(o.n_results, 1);
 	assert_int_equal(o.results[0].uid, 1);
@@ -296,19 +316,22 @@ static void test_update_flags_ops(void **state)
 	store_flags_outcome_free(&o);
 
 	/* REMOVE never registers a keyword */
-	const char *unknown[] = { "$NeverSeen" };
+	const char *unknown[] = {"$NeverSeen"};
 	struct store_flags_update rem2 = {
-		.op = STORE_FLAGS_REMOVE, .keywords = unknown, .n_keywords = 1,
+		.op = STORE_FLAGS_REMOVE,
+		.keywords = unknown,
+		.n_keywords = 1,
 	};
 	assert_int_equal(store_message_update_flags(f->s, f->inbox, both, 2, &rem2, &o, &error), 0);
 	store_flags_outcome_free(&o);
-	struct strs l = { 0 };
+	struct strs l = {0};
 	assert_int_equal(store_mailbox_keywords(f->s, f->inbox, collect_str, &l), 0);
 	assert_int_equal(l.n, 2);
 
 	/* bad arguments */
-	struct store_flags_update badop = { .op = (enum store_flags_op)7 };
-	assert_int_equal(store_message_update_flags(f->s, f->inbox, both, 2, &badop, &o, &error), -1);
+	struct store_flags_update badop = {.op = (enum store_flags_op)7};
+	assert_int_equal(store_message_update_flags(f->s, f->inbox, both, 2, &badop, &o, &error),
+			 -1);
 	assert_int_equal(store_message_update_flags(f->s, f->inbox, NULL, 2, &add, &o, &error), -1);
 	assert_int_equal(store_message_update_flags(f->s, f->inbox, both, 2, NULL, &o, &error), -1);
 	assert_int_equal(store_message_update_flags(f->s, 777, both, 2, &add, &o, &error), -1);
@@ -327,24 +350,26 @@ static void test_copy(void **state)
 	struct fixture *f = *state;
 	const char *error = NULL;
 	int64_t archive = mailbox_id(f->s, f->acc, "Archive");
-	uint32_t dst[3] = { 9, 9, 9 };
+	uint32_t dst[3] = {9, 9, 9};
 	char kw[256], kw2[256];
 	struct store_account a;
 
 	deliver_n(f, 3);
-	const char *k[] = { "$Forwarded" };
+	const char *k[] = {"$Forwarded"};
 	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 3,
-				STORE_FLAG_SEEN | STORE_FLAG_ANSWERED, k, 1, 0, NULL, &error), 1);
+							  STORE_FLAG_SEEN | STORE_FLAG_ANSWERED, k,
+							  1, 0, NULL, &error),
+			 1);
 	/* the destination already knows the keyword with another spelling */
 	assert_int_equal(store_append(f->s, f->acc, archive, "x", 1, NULL, 0,
-				      (const char *[]){ "$forwarded" }, 1, 0, NULL, NULL,
-				      &error), 0);
-	assert_int_equal(store_message_expunge(f->s, archive, (uint32_t[]){ 1 }, 1, &error), 0);
+				      (const char *[]){"$forwarded"}, 1, 0, NULL, NULL, &error),
+			 0);
+	assert_int_equal(store_message_expunge(f->s, archive, (uint32_t[]){1}, 1, &error), 0);
 	int blobs = tu_count_blobs(f->dir);
 	struct store_mailbox before;
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "Archive", &before), 1);
 
-	uint32_t uids[] = { 3, 1, 99 };
+	uint32_t uids[] = {3, 1, 99};
 	assert_int_equal(store_message_copy(f->s, f->inbox, uids, 3, archive, dst, &error), 0);
 	assert_int_equal(dst[0], 2);
 	assert_int_equal(dst[1], 3);
@@ -369,14 +394,15 @@ static void test_copy(void **state)
 	assert_int_equal(used, 2 * strlen(bodies[0]) + strlen(bodies[1]) + 2 * strlen(bodies[2]));
 
 	/* copy to the same mailbox is allowed */
-	assert_int_equal(store_message_copy(f->s, f->inbox, (uint32_t[]){ 2 }, 1, f->inbox,
-					    dst, &error), 0);
+	assert_int_equal(
+		store_message_copy(f->s, f->inbox, (uint32_t[]){2}, 1, f->inbox, dst, &error), 0);
 	assert_int_equal(dst[0], 4);
 
 	/* quota: the whole copy fails, nothing is copied */
 	assert_int_equal(store_account_set_quota(f->s, "a@example.org",
-						 (int64_t)(used + strlen(bodies[1]) + 1), &error), 0);
-	uint32_t all[] = { 1, 2, 3 };
+						 (int64_t)(used + strlen(bodies[1]) + 1), &error),
+			 0);
+	uint32_t all[] = {1, 2, 3};
 	assert_int_equal(store_message_copy(f->s, f->inbox, all, 3, archive, dst, &error), -1);
 	assert_non_null(strstr(error, "quota"));
 	assert_int_equal(dst[0], 0);
@@ -387,8 +413,9 @@ static void test_copy(void **state)
 
 	/* bad input */
 	assert_int_equal(store_message_copy(f->s, f->inbox, NULL, 1, archive, NULL, &error), -1);
-	assert_int_equal(store_message_copy(f->s, f->inbox, (uint32_t[]){ 1, 1 }, 2, archive,
-					    NULL, &error), -1);
+	assert_int_equal(
+		store_message_copy(f->s, f->inbox, (uint32_t[]){1, 1}, 2, archive, NULL, &error),
+		-1);
 	assert_string_equal(error, "duplicate UID");
 	assert_int_equal(store_message_copy(f->s, 4242, all, 1, archive, NULL, &error), -1);
 	assert_string_equal(error, "no such mailbox");
@@ -417,7 +444,7 @@ static void test_move_and_vanished(void **state)
 	struct store_account a;
 	assert_int_equal(store_account_get(f->s, "a@example.org", &a), 1);
 	assert_int_equal(store_account_set_quota(f->s, "a@example.org", a.used_bytes, &error), 0);
-	uint32_t uids[] = { 2, 3 };
+	uint32_t uids[] = {2, 3};
 	assert_int_equal(store_message_move(f->s, f->inbox, uids, 2, trash, dst, &error), 0);
 	assert_int_equal(dst[0], 1);
 	assert_int_equal(dst[1], 2);
@@ -427,18 +454,21 @@ static void test_move_and_vanished(void **state)
 	assert_true(st1.highestmodseq > st0.highestmodseq);
 
 	/* QRESYNC: the moved UIDs vanished after st0's MODSEQ, not after st1's */
-	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st0.highestmodseq, &v, &nv), 0);
+	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st0.highestmodseq, &v, &nv),
+			 0);
 	assert_int_equal(nv, 2);
 	assert_int_equal(v[0], 2);
 	assert_int_equal(v[1], 3);
 	free(v);
-	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st1.highestmodseq, &v, &nv), 0);
+	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st1.highestmodseq, &v, &nv),
+			 0);
 	assert_int_equal(nv, 0);
 	assert_null(v);
 
 	/* expunge logs too, and changed_since sees only later changes */
 	assert_int_equal(store_message_set_flags(f->s, f->inbox, 1, STORE_FLAG_DELETED, &error), 0);
-	assert_int_equal(store_message_changed_since(f->s, f->inbox, st1.highestmodseq, &ch, &nch), 0);
+	assert_int_equal(store_message_changed_since(f->s, f->inbox, st1.highestmodseq, &ch, &nch),
+			 0);
 	assert_int_equal(nch, 1);
 	assert_int_equal(ch[0].msg.uid, 1);
 	assert_string_equal(ch[0].keywords, "");
@@ -448,8 +478,9 @@ static void test_move_and_vanished(void **state)
 	assert_int_equal(store_message_changed_since(f->s, trash, 0, &ch, &nch), 0);
 	assert_int_equal(nch, 2);
 	store_message_ex_free(&ch, nch);
-	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){ 1, 77 }, 2, &error), 0);
-	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st1.highestmodseq, &v, &nv), 0);
+	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){1, 77}, 2, &error), 0);
+	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st1.highestmodseq, &v, &nv),
+			 0);
 	assert_int_equal(nv, 1);
 	assert_int_equal(v[0], 1);
 	free(v);
@@ -459,7 +490,7 @@ static void test_move_and_vanished(void **state)
 	/* an expunge that removes nothing does not bump MODSEQ */
 	struct store_mailbox_status st2, st3;
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st2), 1);
-	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){ 1 }, 1, &error), 0);
+	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){1}, 1, &error), 0);
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st3), 1);
 	assert_int_equal(st2.highestmodseq, st3.highestmodseq);
 
@@ -467,8 +498,8 @@ static void test_move_and_vanished(void **state)
 	uint32_t one = 1;
 	assert_int_equal(store_message_move(f->s, trash, &one, 1, trash, NULL, &error), -1);
 	assert_int_equal(store_message_move(f->s, trash, &one, 1, 999, NULL, &error), -1);
-	assert_int_equal(store_message_move(f->s, trash, (uint32_t[]){ 1, 1 }, 2, f->inbox,
-					    NULL, &error), -1);
+	assert_int_equal(
+		store_message_move(f->s, trash, (uint32_t[]){1, 1}, 2, f->inbox, NULL, &error), -1);
 	assert_int_equal(store_mailbox_status(f->s, trash, &st3), 1);
 	assert_int_equal(st3.messages, 2);
 
@@ -488,15 +519,16 @@ static void test_inbox_rename_vanishes(void **state)
 	size_t nv = 0;
 
 	deliver_n(f, 2);
-	const char *k[] = { "$Important" };
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 2, 0, k, 1, 0,
-							  NULL, &error), 1);
+	const char *k[] = {"$Important"};
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 2, 0, k, 1, 0, NULL, &error), 1);
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st0), 1);
 	assert_int_equal(store_mailbox_rename(f->s, f->acc, "INBOX", "Old", &error), 0);
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st1), 1);
 	assert_int_equal(st1.messages, 0);
 	assert_true(st1.highestmodseq > st0.highestmodseq);
-	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st0.highestmodseq, &v, &nv), 0);
+	assert_int_equal(store_mailbox_vanished_since(f->s, f->inbox, st0.highestmodseq, &v, &nv),
+			 0);
 	assert_int_equal(nv, 2);
 	free(v);
 	int64_t old = mailbox_id(f->s, f->acc, "Old");
@@ -504,7 +536,7 @@ static void test_inbox_rename_vanishes(void **state)
 	assert_int_equal(store_mailbox_status(f->s, old, &so), 1);
 	assert_int_equal(so.messages, 2);
 	assert_int_equal(so.uidnext, 3);
-	struct strs l = { 0 };
+	struct strs l = {0};
 	assert_int_equal(store_mailbox_keywords(f->s, old, collect_str, &l), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0], "$Important");
@@ -521,14 +553,15 @@ static void test_append(void **state)
 	const char *error = NULL;
 	int64_t drafts = mailbox_id(f->s, f->acc, "Drafts");
 	const char msg[] = "Subject: draft\r\n\r\nunfinished\r\n";
-	const char *kw[] = { "$Draft-ish", "$MDNSent" };
+	const char *kw[] = {"$Draft-ish", "$MDNSent"};
 	uint32_t uid = 0, uidv = 0;
 	char kws[256];
 	struct store_mailbox m;
 
 	assert_int_equal(store_append(f->s, f->acc, drafts, msg, strlen(msg), NULL,
 				      STORE_FLAG_DRAFT | STORE_FLAG_SEEN | 0x8000, kw, 2,
-				      1600000000, &uid, &uidv, &error), 0);
+				      1600000000, &uid, &uidv, &error),
+			 0);
 	assert_int_equal(uid, 1);
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "Drafts", &m), 1);
 	assert_int_equal(uidv, m.uidvalidity);
@@ -548,7 +581,8 @@ static void test_append(void **state)
 
 	/* internal_date 0 = now; empty message allowed */
 	assert_int_equal(store_append(f->s, f->acc, drafts, NULL, 0, NULL, 0, NULL, 0, 0, &uid,
-				      NULL, &error), 0);
+				      NULL, &error),
+			 0);
 	assert_int_equal(uid, 2);
 	e = find_msg(f->s, drafts, 2, kws, sizeof(kws));
 	assert_true(e.msg.internal_date > 1600000000);
@@ -556,21 +590,26 @@ static void test_append(void **state)
 	/* refusals leave no blob */
 	int blobs = tu_count_blobs(f->dir);
 	const char other[] = "Subject: other\r\n\r\nx\r\n";
-	const char *badkw[] = { "\\Seen" };
-	assert_int_equal(store_append(f->s, f->acc, drafts, other, strlen(other), NULL, 0,
-				      badkw, 1, 0, NULL, NULL, &error), -1);
+	const char *badkw[] = {"\\Seen"};
+	assert_int_equal(store_append(f->s, f->acc, drafts, other, strlen(other), NULL, 0, badkw, 1,
+				      0, NULL, NULL, &error),
+			 -1);
 	assert_non_null(strstr(error, "keyword"));
-	assert_int_equal(store_append(f->s, f->acc, 12345, other, strlen(other), NULL, 0,
-				      NULL, 0, 0, NULL, NULL, &error), -1);
+	assert_int_equal(store_append(f->s, f->acc, 12345, other, strlen(other), NULL, 0, NULL, 0,
+				      0, NULL, NULL, &error),
+			 -1);
 	assert_string_equal(error, "no such mailbox");
-	assert_int_equal(store_append(f->s, f->acc + 1, drafts, other, strlen(other), NULL, 0,
-				      NULL, 0, 0, NULL, NULL, &error), -1);
+	assert_int_equal(store_append(f->s, f->acc + 1, drafts, other, strlen(other), NULL, 0, NULL,
+				      0, 0, NULL, NULL, &error),
+			 -1);
 	assert_string_equal(error, "no such mailbox");
-	assert_int_equal(store_append(f->s, f->acc, drafts, NULL, 5, NULL, 0, NULL, 0, 0,
-				      NULL, NULL, &error), -1);
+	assert_int_equal(store_append(f->s, f->acc, drafts, NULL, 5, NULL, 0, NULL, 0, 0, NULL,
+				      NULL, &error),
+			 -1);
 	assert_int_equal(store_account_set_quota(f->s, "a@example.org", 10, &error), 0);
-	assert_int_equal(store_append(f->s, f->acc, drafts, other, strlen(other), NULL, 0,
-				      NULL, 0, 0, NULL, NULL, &error), -1);
+	assert_int_equal(store_append(f->s, f->acc, drafts, other, strlen(other), NULL, 0, NULL, 0,
+				      0, NULL, NULL, &error),
+			 -1);
 	assert_non_null(strstr(error, "quota"));
 	assert_int_equal(tu_count_blobs(f->dir), blobs);
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "Drafts", &m), 1);
@@ -586,7 +625,8 @@ static void test_blob_parsed(void **state)
 	const char *error = NULL;
 	struct store_parsed p = {
 		.envelope = "(NIL \"hi\" NIL NIL NIL NIL NIL NIL NIL NIL)",
-		.bodystructure = "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 9 1 NIL NIL NIL NIL)",
+		.bodystructure = "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 9 1 "
+				 "NIL NIL NIL NIL)",
 		.subject = "hi é",
 		.from = "A <a@b.example>",
 		.to = "x@example.org",
@@ -598,8 +638,9 @@ static void test_blob_parsed(void **state)
 	struct store_message_ex *v = NULL;
 	size_t n = 0;
 
-	assert_int_equal(store_append(f->s, f->acc, f->inbox, bodies[0], strlen(bodies[0]), &p,
-				      0, NULL, 0, 0, NULL, NULL, &error), 0);
+	assert_int_equal(store_append(f->s, f->acc, f->inbox, bodies[0], strlen(bodies[0]), &p, 0,
+				      NULL, 0, 0, NULL, NULL, &error),
+			 0);
 	assert_int_equal(store_message_list_full(f->s, f->inbox, &v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_blob_parsed(f->s, v[0].msg.blob_id, &r), 1);
@@ -618,8 +659,9 @@ static void test_blob_parsed(void **state)
 	store_parsed_r_free(&r);
 
 	/* a blob delivered without parsed data, then the same content parsed */
-	assert_int_equal(store_deliver(f->s, bodies[1], strlen(bodies[1]), NULL, &f->acc, 1,
-				       NULL, 0, 0, NULL, &error), 0);
+	assert_int_equal(store_deliver(f->s, bodies[1], strlen(bodies[1]), NULL, &f->acc, 1, NULL,
+				       0, 0, NULL, &error),
+			 0);
 	store_message_ex_free(&v, n);
 	assert_int_equal(store_message_list_full(f->s, f->inbox, &v, &n), 0);
 	assert_int_equal(store_blob_parsed(f->s, v[1].msg.blob_id, &r), 1);
@@ -627,9 +669,10 @@ static void test_blob_parsed(void **state)
 	assert_null(r.body);
 	assert_int_equal(r.date, 0);
 	store_parsed_r_free(&r);
-	struct store_parsed p2 = { .body = "(BODY)", .subject = "two" };
-	assert_int_equal(store_deliver(f->s, bodies[1], strlen(bodies[1]), &p2, &f->acc, 1,
-				       NULL, 0, 0, NULL, &error), 0);
+	struct store_parsed p2 = {.body = "(BODY)", .subject = "two"};
+	assert_int_equal(store_deliver(f->s, bodies[1], strlen(bodies[1]), &p2, &f->acc, 1, NULL, 0,
+				       0, NULL, &error),
+			 0);
 	assert_int_equal(store_blob_parsed(f->s, v[1].msg.blob_id, &r), 1);
 	assert_string_equal(r.body, "(BODY)");
 	assert_string_equal(r.subject, "two");
@@ -652,7 +695,7 @@ static void test_subscriptions(void **state)
 {
 	struct fixture *f = *state;
 	const char *error = NULL;
-	struct strs l = { 0 };
+	struct strs l = {0};
 	struct store_mailbox m;
 
 	assert_int_equal(store_subscription_list(f->s, f->acc, collect_str, &l), 0);
@@ -721,7 +764,8 @@ static void test_status(void **state)
 	deliver_n(f, 3);
 	assert_int_equal(store_message_set_flags(f->s, f->inbox, 1, STORE_FLAG_SEEN, &error), 0);
 	assert_int_equal(store_message_set_flags(f->s, f->inbox, 3,
-						 STORE_FLAG_SEEN | STORE_FLAG_DELETED, &error), 0);
+						 STORE_FLAG_SEEN | STORE_FLAG_DELETED, &error),
+			 0);
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "INBOX", &m), 1);
 	assert_int_equal(st.messages, 3);
@@ -734,7 +778,7 @@ static void test_status(void **state)
 	assert_int_equal(st.highestmodseq, m.highestmodseq);
 	assert_int_equal(st.size, strlen(bodies[0]) + strlen(bodies[1]) + strlen(bodies[2]));
 	/* sequence numbers, not UIDs: expunge UID 1 and the first unseen is seq 1 */
-	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){ 1 }, 1, &error), 0);
+	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){1}, 1, &error), 0);
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);
 	assert_int_equal(st.first_unseen_seq, 1);
 	assert_int_equal(store_mailbox_status(f->s, 31337, &st), 0);
@@ -746,9 +790,26 @@ static void test_mailbox_names(void **state)
 	const char *error = NULL;
 	char longname[600];
 	const char *bad[] = {
-		"", "..", ".", "/x", "x/", "a//b", "a/../b", "a/./b", "tab\there", "del\x7f",
-		"nl\n", "c1\xc2\x85x", "bad\xff", "over\xc0\xafx", "over3\xe0\x80\xaf",
-		"surr\xed\xa0\x80", "big\xf4\x90\x80\x80", "trunc\xe2\x82", "wild*", "wild%",
+		"",
+		"..",
+		".",
+		"/x",
+		"x/",
+		"a//b",
+		"a/../b",
+		"a/./b",
+		"tab\there",
+		"del\x7f",
+		"nl\n",
+		"c1\xc2\x85x",
+		"bad\xff",
+		"over\xc0\xafx",
+		"over3\xe0\x80\xaf",
+		"surr\xed\xa0\x80",
+		"big\xf4\x90\x80\x80",
+		"trunc\xe2\x82",
+		"wild*",
+		"wild%",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -765,7 +826,7 @@ static void test_mailbox_names(void **state)
 	longname[512] = '\0';
 	assert_int_equal(store_mailbox_create(f->s, f->acc, longname, NULL, &error), -1);
 	/* valid UTF-8, '..' inside a component, and spaces are fine */
-	const char *good[] = { "Déjà vu", "a..b", "日本語/子", "emoji \xf0\x9f\x93\xa7", "x.y" };
+	const char *good[] = {"Déjà vu", "a..b", "日本語/子", "emoji \xf0\x9f\x93\xa7", "x.y"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_int_equal(store_mailbox_create(f->s, f->acc, good[i], NULL, &error), 0);
 	/* the directory holds no file named after a mailbox */
@@ -793,11 +854,14 @@ static void test_migration_from_v1(void **state)
 	snprintf(path, sizeof(path), "%s/facteur.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
-		"DROP TABLE subscriptions; DROP TABLE expunged; DROP TABLE mailbox_keywords;"
-		"ALTER TABLE blobs DROP COLUMN body;"
-		"ALTER TABLE queue DROP COLUMN delay_notified;" /* step 3 */
-		"UPDATE mailboxes SET subscribed = 0 WHERE name = 'Junk';"
-		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+				      "DROP TABLE subscriptions; DROP TABLE expunged; DROP TABLE "
+				      "mailbox_keywords;"
+				      "ALTER TABLE blobs DROP COLUMN body;"
+				      "ALTER TABLE queue DROP COLUMN delay_notified;" /* step 3 */
+				      "UPDATE mailboxes SET subscribed = 0 WHERE name = 'Junk';"
+				      "PRAGMA user_version = 1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(f->dir, &f->s, &error), 0);
@@ -813,9 +877,9 @@ static void test_migration_from_v1(void **state)
 	store_parsed_r_free(&r);
 	store_message_ex_free(&v, n);
 	/* and the new tables work */
-	const char *k[] = { "$Junk" };
-	assert_int_equal(store_message_set_flags_keywords(f->s, f->inbox, 1, 0, k, 1, 0, NULL,
-							  &error), 1);
+	const char *k[] = {"$Junk"};
+	assert_int_equal(
+		store_message_set_flags_keywords(f->s, f->inbox, 1, 0, k, 1, 0, NULL, &error), 1);
 }
 
 /* --- notification hub -------------------------------------------------- */
@@ -867,27 +931,29 @@ static void test_notify(void **state)
 
 	/* a refused delivery (quota) publishes nothing */
 	assert_int_equal(store_account_set_quota(f->s, "a@example.org", 1, &error), 0);
-	assert_int_equal(store_deliver(f->s, bodies[1], strlen(bodies[1]), NULL, &f->acc, 1,
-				       NULL, 0, 0, NULL, &error), -1);
+	assert_int_equal(store_deliver(f->s, bodies[1], strlen(bodies[1]), NULL, &f->acc, 1, NULL,
+				       0, 0, NULL, &error),
+			 -1);
 	assert_int_equal(efd_read(a), 0);
 	assert_int_equal(store_account_set_quota(f->s, "a@example.org", 0, &error), 0);
 
 	/* flags, append, copy, move, expunge, rename each publish */
 	assert_int_equal(store_message_set_flags(f->s, f->inbox, 1, STORE_FLAG_SEEN, &error), 0);
 	assert_int_equal(efd_read(a), 1);
-	assert_int_equal(store_append(f->s, f->acc, sent, "x", 1, NULL, 0, NULL, 0, 0, NULL,
-				      NULL, &error), 0);
+	assert_int_equal(
+		store_append(f->s, f->acc, sent, "x", 1, NULL, 0, NULL, 0, 0, NULL, NULL, &error),
+		0);
 	assert_int_equal(efd_read(other), 1);
 	assert_int_equal(efd_read(a), 0);
-	assert_int_equal(store_message_copy(f->s, f->inbox, (uint32_t[]){ 1 }, 1, sent, NULL,
-					    &error), 0);
+	assert_int_equal(store_message_copy(f->s, f->inbox, (uint32_t[]){1}, 1, sent, NULL, &error),
+			 0);
 	assert_int_equal(efd_read(other), 1);
 	assert_int_equal(efd_read(a), 0);
-	assert_int_equal(store_message_move(f->s, sent, (uint32_t[]){ 1 }, 1, f->inbox, NULL,
-					    &error), 0);
+	assert_int_equal(store_message_move(f->s, sent, (uint32_t[]){1}, 1, f->inbox, NULL, &error),
+			 0);
 	assert_int_equal(efd_read(other), 1);
 	assert_int_equal(efd_read(a), 1);
-	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){ 1 }, 1, &error), 0);
+	assert_int_equal(store_message_expunge(f->s, f->inbox, (uint32_t[]){1}, 1, &error), 0);
 	assert_int_equal(efd_read(a), 1);
 	assert_int_equal(store_mailbox_rename(f->s, f->acc, "Sent", "Sent Items", &error), 0);
 	assert_int_equal(efd_read(other), 1);
@@ -908,8 +974,9 @@ static void test_notify(void **state)
 	store_notify_unsubscribe(&tall);
 	store_notify_unsubscribe(&tpipe);
 	store_notify_unsubscribe(&tpipe); /* harmless */
-	assert_int_equal(store_deliver(f->s, bodies[2], strlen(bodies[2]), NULL, &f->acc, 1,
-				       NULL, 0, 0, NULL, &error), 0);
+	assert_int_equal(store_deliver(f->s, bodies[2], strlen(bodies[2]), NULL, &f->acc, 1, NULL,
+				       0, 0, NULL, &error),
+			 0);
 	assert_int_equal(efd_read(b), 0);
 	close(a);
 	close(b);
@@ -929,11 +996,12 @@ static void uids_text(const struct store_message_ex *v, size_t n, char *out, siz
 	size_t off = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < n && off < size; i++)
-		off += (size_t)snprintf(out + off, size - off, "%s%u", i > 0 ? " " : "", v[i].msg.uid);
+		off += (size_t)snprintf(out + off, size - off, "%s%u", i > 0 ? " " : "",
+					v[i].msg.uid);
 }
 
-static void expect_uids(struct fixture *f, int64_t mbox, const struct store_uid_range *r,
-			size_t n, uint64_t since, const char *want)
+static void expect_uids(struct fixture *f, int64_t mbox, const struct store_uid_range *r, size_t n,
+			uint64_t since, const char *want)
 {
 	struct store_message_ex *v = NULL;
 	size_t nv = 0;
@@ -951,7 +1019,8 @@ static void test_list_uids(void **state)
 	for (size_t i = 0; i < 20; i++) {
 		uint32_t uid = 0;
 		assert_int_equal(store_deliver(f->s, bodies[i % 3], strlen(bodies[i % 3]), NULL,
-					       &f->acc, 1, NULL, 0, 0, &uid, &error), 0);
+					       &f->acc, 1, NULL, 0, 0, &uid, &error),
+				 0);
 		assert_int_equal(uid, i + 1);
 	}
 	uint32_t gone[] = {5, 6, 7};
@@ -960,15 +1029,15 @@ static void test_list_uids(void **state)
 	const struct store_uid_range r1[] = {{3, 9}, {12, 12}, {20, 25}};
 	expect_uids(f, f->inbox, r1, 3, 0, "3 4 8 9 12 20");
 	/* Unsorted, reversed, overlapping, adjacent: each message once, in order. */
-	const struct store_uid_range r2[] = {{20, 18}, {9, 3}, {4, 8}, {12, 12}, {13, 13}, {12, 13}};
+	const struct store_uid_range r2[] = {{20, 18}, {9, 3},   {4, 8},
+					     {12, 12}, {13, 13}, {12, 13}};
 	expect_uids(f, f->inbox, r2, 6, 0, "3 4 8 9 12 13 18 19 20");
 	/* Nothing named, nothing there, the UID space's end. */
 	expect_uids(f, f->inbox, r1, 0, 0, "");
 	const struct store_uid_range r3[] = {{5, 7}, {21, 4294967295u}, {0, 0}};
 	expect_uids(f, f->inbox, r3, 3, 0, "");
 	const struct store_uid_range all[] = {{1, 4294967295u}};
-	expect_uids(f, f->inbox, all, 1, 0,
-		    "1 2 3 4 8 9 10 11 12 13 14 15 16 17 18 19 20");
+	expect_uids(f, f->inbox, all, 1, 0, "1 2 3 4 8 9 10 11 12 13 14 15 16 17 18 19 20");
 	/* Another mailbox, or none, lists nothing of INBOX. */
 	expect_uids(f, mailbox_id(f->s, f->acc, "Trash"), all, 1, 0, "");
 	expect_uids(f, 999999, all, 1, 0, "");
@@ -988,8 +1057,10 @@ static void test_list_uids(void **state)
 
 	/* The rows carry what store_message_list_full says, keywords included. */
 	const char *kw[] = {"$Work"};
-	struct store_flags_update u = {.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED,
-				       .keywords = kw, .n_keywords = 1};
+	struct store_flags_update u = {.op = STORE_FLAGS_ADD,
+				       .flags = STORE_FLAG_FLAGGED,
+				       .keywords = kw,
+				       .n_keywords = 1};
 	struct store_flags_outcome o = {0};
 	struct store_mailbox_status st;
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);

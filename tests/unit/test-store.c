@@ -83,8 +83,8 @@ static int64_t inbox_id(struct store *s, int64_t account)
 static const char msg1[] = "From: a@b.example\r\nSubject: hi\r\n\r\nbody one\r\n";
 static const char msg2[] = "From: a@b.example\r\nSubject: two\r\n\r\nbody two\r\n";
 
-static int deliver(struct store *s, const char *data, const int64_t *acc, size_t n,
-		   uint32_t *uids, const char **error)
+static int deliver(struct store *s, const char *data, const int64_t *acc, size_t n, uint32_t *uids,
+		   const char **error)
 {
 	return store_deliver(s, data, strlen(data), NULL, acc, n, NULL, 0, 0, uids, error);
 }
@@ -115,7 +115,7 @@ static void test_domains(void **state)
 	assert_string_equal(list, "b.example;example.org;");
 
 	/* bad names */
-	const char *bad[] = { "", "a b", "a@b", ".a", "a.", "a..b", "a\tb", "x\x7f" };
+	const char *bad[] = {"", "a b", "a@b", ".a", "a.", "a..b", "a\tb", "x\x7f"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(store_domain_add(f->s, bad[i], &error), -1);
 	assert_int_equal(store_domain_add(f->s, NULL, &error), -1);
@@ -178,8 +178,8 @@ static void test_accounts(void **state)
 	struct fixture *f = *state;
 	const char *error = NULL;
 	struct store_account a;
-	struct acc_list al = { 0 };
-	struct mb_list ml = { 0 };
+	struct acc_list al = {0};
+	struct mb_list ml = {0};
 
 	add_domain(f->s, "example.org");
 	int64_t id = add_account(f->s, "Alice@Example.org");
@@ -189,9 +189,16 @@ static void test_accounts(void **state)
 	assert_int_equal(store_account_add(f->s, "x@unknown.org", "h", NULL, &error), -1);
 	assert_string_equal(error, "no such domain");
 
-	const char *bad[] = { "", "noat", "a@@example.org", "a@b@example.org",
-			      "@example.org", "a@", "a b@example.org",
-			      "a\r\n@example.org", "a\x01@example.org", "a@exa mple.org" };
+	const char *bad[] = {"",
+			     "noat",
+			     "a@@example.org",
+			     "a@b@example.org",
+			     "@example.org",
+			     "a@",
+			     "a b@example.org",
+			     "a\r\n@example.org",
+			     "a\x01@example.org",
+			     "a@exa mple.org"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(store_account_add(f->s, bad[i], "h", NULL, &error), -1);
 		assert_non_null(error);
@@ -271,7 +278,7 @@ static void test_aliases(void **state)
 {
 	struct fixture *f = *state;
 	const char *error = NULL;
-	struct resolved r = { 0 };
+	struct resolved r = {0};
 
 	add_domain(f->s, "example.org");
 	add_domain(f->s, "other.example");
@@ -308,7 +315,8 @@ static void test_aliases(void **state)
 	/* multi-level: l1 -> l2 -> l3 -> carol (other domain) */
 	assert_int_equal(store_alias_add(f->s, "l1@example.org", "l2@example.org", &error), 0);
 	assert_int_equal(store_alias_add(f->s, "l2@example.org", "l3@other.example", &error), 0);
-	assert_int_equal(store_alias_add(f->s, "l3@other.example", "carol@other.example", &error), 0);
+	assert_int_equal(store_alias_add(f->s, "l3@other.example", "carol@other.example", &error),
+			 0);
 	assert_int_equal(store_alias_add(f->s, "l3@other.example", "alice@example.org", &error), 0);
 	assert_int_equal(resolve(f->s, "l1@example.org", &r), 1);
 	assert_int_equal(r.n_acc, 2);
@@ -336,8 +344,10 @@ static void test_aliases(void **state)
 
 	/* accumulation across calls: appended, deduplicated */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(store_resolve(f->s, "alice@example.org", r.acc, &r.n_acc, NULL, NULL, 16), 1);
-	assert_int_equal(store_resolve(f->s, "team@example.org", r.acc, &r.n_acc, NULL, NULL, 16), 1);
+	assert_int_equal(store_resolve(f->s, "alice@example.org", r.acc, &r.n_acc, NULL, NULL, 16),
+			 1);
+	assert_int_equal(store_resolve(f->s, "team@example.org", r.acc, &r.n_acc, NULL, NULL, 16),
+			 1);
 	assert_int_equal(r.n_acc, 2);
 
 	/* bad aliases */
@@ -390,7 +400,7 @@ static void test_resolve_fanout_bounded(void **state)
 			assert_int_equal(store_alias_add(f->s, src, dst, &error), 0);
 		}
 	}
-	struct resolved r = { 0 };
+	struct resolved r = {0};
 	/* the work bound (not the tree) decides how much is reached */
 	assert_true(resolve(f->s, "n1@example.org", &r) >= 0);
 	assert_true(r.n_acc <= 1);
@@ -404,14 +414,13 @@ static void test_deliver_shared_blob(void **state)
 {
 	struct fixture *f = *state;
 	const char *error = NULL;
-	uint32_t uids[3] = { 0 };
+	uint32_t uids[3] = {0};
 	struct store_message *msgs = NULL;
 	size_t n = 0;
 
 	add_domain(f->s, "example.org");
-	int64_t acc[3] = { add_account(f->s, "a@example.org"),
-			   add_account(f->s, "b@example.org"),
-			   add_account(f->s, "c@example.org") };
+	int64_t acc[3] = {add_account(f->s, "a@example.org"), add_account(f->s, "b@example.org"),
+			  add_account(f->s, "c@example.org")};
 	assert_int_equal(tu_count_blobs(f->dir), 0);
 	assert_int_equal(deliver(f->s, msg1, acc, 3, uids, &error), 0);
 	assert_int_equal(tu_count_blobs(f->dir), 1);
@@ -475,8 +484,9 @@ static void test_deliver_mailbox_and_flags(void **state)
 
 	add_domain(f->s, "example.org");
 	int64_t acc = add_account(f->s, "a@example.org");
-	assert_int_equal(store_deliver(f->s, msg1, strlen(msg1), NULL, &acc, 1, "Junk",
-				       1700000000, STORE_FLAG_SEEN | 0x1000, &uid, &error), 0);
+	assert_int_equal(store_deliver(f->s, msg1, strlen(msg1), NULL, &acc, 1, "Junk", 1700000000,
+				       STORE_FLAG_SEEN | 0x1000, &uid, &error),
+			 0);
 	assert_int_equal(store_mailbox_get(f->s, acc, "Junk", &m), 1);
 	assert_int_equal(m.messages, 1);
 	assert_int_equal(m.unseen, 0);
@@ -487,15 +497,17 @@ static void test_deliver_mailbox_and_flags(void **state)
 	uint64_t modseq = msgs[0].modseq;
 	free(msgs);
 	/* missing mailbox falls back to INBOX */
-	assert_int_equal(store_deliver(f->s, msg1, strlen(msg1), NULL, &acc, 1, "Nope",
-				       0, 0, &uid, &error), 0);
+	assert_int_equal(
+		store_deliver(f->s, msg1, strlen(msg1), NULL, &acc, 1, "Nope", 0, 0, &uid, &error),
+		0);
 	assert_int_equal(store_mailbox_get(f->s, acc, "INBOX", &m), 1);
 	assert_int_equal(m.messages, 1);
 
 	/* set_flags bumps the message and mailbox MODSEQ */
 	assert_int_equal(store_mailbox_get(f->s, acc, "Junk", &m), 1);
 	assert_int_equal(store_message_set_flags(f->s, m.id, 1,
-						 STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED, &error), 0);
+						 STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED, &error),
+			 0);
 	assert_int_equal(store_message_list(f->s, m.id, &msgs, &n), 0);
 	assert_int_equal(msgs[0].flags, STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED);
 	assert_true(msgs[0].modseq > modseq);
@@ -527,8 +539,8 @@ static void test_parsed_fields(void **state)
 
 	add_domain(f->s, "example.org");
 	int64_t acc = add_account(f->s, "x@example.org");
-	assert_int_equal(store_deliver(f->s, msg1, strlen(msg1), &p, &acc, 1, NULL, 0, 0,
-				       NULL, &error), 0);
+	assert_int_equal(
+		store_deliver(f->s, msg1, strlen(msg1), &p, &acc, 1, NULL, 0, 0, NULL, &error), 0);
 	assert_int_equal(store_message_list(f->s, inbox_id(f->s, acc), &msgs, &n), 0);
 	assert_int_equal(n, 1);
 
@@ -537,9 +549,12 @@ static void test_parsed_fields(void **state)
 	sqlite3_stmt *st;
 	snprintf(path, sizeof(path), "%s/facteur.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-		"SELECT size, envelope, bodystructure, subject, hdr_from, hdr_to,"
-		" hdr_cc, message_id, date FROM blobs WHERE id = ?", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(
+				 db,
+				 "SELECT size, envelope, bodystructure, subject, hdr_from, hdr_to,"
+				 " hdr_cc, message_id, date FROM blobs WHERE id = ?",
+				 -1, &st, NULL),
+			 SQLITE_OK);
 	sqlite3_bind_text(st, 1, msgs[0].blob_id, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int64(st, 0), strlen(msg1));
@@ -563,9 +578,10 @@ static void test_quota(void **state)
 	struct store_mailbox m;
 
 	add_domain(f->s, "example.org");
-	int64_t acc[2] = { add_account(f->s, "a@example.org"), add_account(f->s, "b@example.org") };
-	assert_int_equal(store_account_set_quota(f->s, "b@example.org",
-						 (int64_t)strlen(msg1) + 10, &error), 0);
+	int64_t acc[2] = {add_account(f->s, "a@example.org"), add_account(f->s, "b@example.org")};
+	assert_int_equal(
+		store_account_set_quota(f->s, "b@example.org", (int64_t)strlen(msg1) + 10, &error),
+		0);
 	assert_int_equal(deliver(f->s, msg1, acc, 2, NULL, &error), 0);
 	/* b is now near its quota: the whole delivery fails, for a too */
 	assert_int_equal(deliver(f->s, msg2, acc, 2, NULL, &error), -1);
@@ -592,7 +608,7 @@ static void test_expunge_and_blob_gc(void **state)
 	char blob[STORE_BLOB_ID_LEN + 1];
 
 	add_domain(f->s, "example.org");
-	int64_t acc[2] = { add_account(f->s, "a@example.org"), add_account(f->s, "b@example.org") };
+	int64_t acc[2] = {add_account(f->s, "a@example.org"), add_account(f->s, "b@example.org")};
 	assert_int_equal(deliver(f->s, msg1, acc, 2, NULL, &error), 0);
 	assert_int_equal(deliver(f->s, msg2, acc, 1, NULL, &error), 0);
 	int64_t in_a = inbox_id(f->s, acc[0]), in_b = inbox_id(f->s, acc[1]);
@@ -614,7 +630,7 @@ static void test_expunge_and_blob_gc(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	/* unknown UIDs: nothing happens, no modseq bump */
-	uint32_t unknown[2] = { 1, 77 };
+	uint32_t unknown[2] = {1, 77};
 	assert_int_equal(store_message_expunge(f->s, in_a, unknown, 2, &error), 0);
 	assert_int_equal(store_mailbox_get(f->s, acc[0], "INBOX", &before), 1);
 	assert_int_equal(before.highestmodseq, after.highestmodseq);
@@ -682,7 +698,7 @@ static void test_mailboxes(void **state)
 	struct fixture *f = *state;
 	const char *error = NULL;
 	struct store_mailbox m, m2;
-	struct mb_list ml = { 0 };
+	struct mb_list ml = {0};
 
 	add_domain(f->s, "example.org");
 	int64_t acc = add_account(f->s, "a@example.org");
@@ -695,8 +711,8 @@ static void test_mailboxes(void **state)
 	assert_int_equal(store_mailbox_create(f->s, acc, "X", "\\Bogus", &error), -1);
 	assert_int_equal(store_mailbox_create(f->s, 99999, "X", NULL, &error), -1);
 	assert_string_equal(error, "no such account");
-	const char *bad[] = { "", "/a", "a/", "a//b", "a/../b", "..", "a*", "a%b",
-			      "a\nb", "\xff\xfe", "\xc3" };
+	const char *bad[] = {"",   "/a",  "a/",   "a//b",     "a/../b", "..",
+			     "a*", "a%b", "a\nb", "\xff\xfe", "\xc3"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(store_mailbox_create(f->s, acc, bad[i], NULL, &error), -1);
 	assert_int_equal(store_mailbox_create(f->s, acc, "Reçus", NULL, &error), 0);
@@ -770,11 +786,11 @@ static void test_queue(void **state)
 {
 	struct fixture *f = *state;
 	const char *error = NULL;
-	const char *rcpts[] = { "X@Remote.net", "y@remote.net" };
-	struct q_list q = { 0 };
+	const char *rcpts[] = {"X@Remote.net", "y@remote.net"};
+	struct q_list q = {0};
 
-	assert_int_equal(store_queue_add(f->s, "me@example.org", rcpts, 2, msg1, strlen(msg1),
-					 &error), 0);
+	assert_int_equal(
+		store_queue_add(f->s, "me@example.org", rcpts, 2, msg1, strlen(msg1), &error), 0);
 	assert_int_equal(store_queue_list(f->s, collect_queue, &q), 0);
 	assert_int_equal(q.n, 2);
 	assert_string_equal(q.rcpt[0], "X@Remote.net");
@@ -801,16 +817,18 @@ static void test_queue(void **state)
 
 	/* null sender (bounce) is fine; bad input is not */
 	assert_int_equal(store_queue_add(f->s, "", rcpts, 1, msg2, strlen(msg2), &error), 0);
-	assert_int_equal(store_queue_add(f->s, "me@example.org", rcpts, 0, msg2, strlen(msg2),
-					 &error), -1);
-	const char *bad_rcpt[] = { "no-at-sign" };
-	assert_int_equal(store_queue_add(f->s, "me@example.org", bad_rcpt, 1, msg2, strlen(msg2),
-					 &error), -1);
-	const char *bad_rcpt2[] = { "a b@remote.net" };
-	assert_int_equal(store_queue_add(f->s, "me@example.org", bad_rcpt2, 1, msg2,
-					 strlen(msg2), &error), -1);
-	assert_int_equal(store_queue_add(f->s, "bad sender", rcpts, 1, msg2, strlen(msg2),
-					 &error), -1);
+	assert_int_equal(
+		store_queue_add(f->s, "me@example.org", rcpts, 0, msg2, strlen(msg2), &error), -1);
+	const char *bad_rcpt[] = {"no-at-sign"};
+	assert_int_equal(
+		store_queue_add(f->s, "me@example.org", bad_rcpt, 1, msg2, strlen(msg2), &error),
+		-1);
+	const char *bad_rcpt2[] = {"a b@remote.net"};
+	assert_int_equal(
+		store_queue_add(f->s, "me@example.org", bad_rcpt2, 1, msg2, strlen(msg2), &error),
+		-1);
+	assert_int_equal(store_queue_add(f->s, "bad sender", rcpts, 1, msg2, strlen(msg2), &error),
+			 -1);
 	memset(&q, 0, sizeof(q));
 	assert_int_equal(store_queue_list(f->s, collect_queue, &q), 0);
 	assert_int_equal(q.n, 1);
@@ -958,7 +976,7 @@ static void test_reopen(void **state)
 	const char *error = NULL;
 	struct store_account a;
 	struct store_mailbox m1, m2;
-	struct resolved r = { 0 };
+	struct resolved r = {0};
 
 	add_domain(f->s, "example.org");
 	int64_t acc = add_account(f->s, "a@example.org");

@@ -42,12 +42,10 @@ void tu_rmtree(const char *dir)
 }
 
 /* example.org, a@example.org (a hash nobody checks) and its INBOX id. */
-static int add_account(struct store *store, int64_t *acc_r, int64_t *inbox_r,
-		       const char **error_r)
+static int add_account(struct store *store, int64_t *acc_r, int64_t *inbox_r, const char **error_r)
 {
 	if (store_domain_add(store, "example.org", error_r) < 0 ||
-	    store_account_add(store, "a@example.org", "$argon2id$v=19$fake", acc_r,
-			      error_r) < 0)
+	    store_account_add(store, "a@example.org", "$argon2id$v=19$fake", acc_r, error_r) < 0)
 		return -1;
 	struct store_mailbox mb;
 	if (store_mailbox_get(store, *acc_r, "INBOX", &mb) != 1) {
@@ -58,8 +56,8 @@ static int add_account(struct store *store, int64_t *acc_r, int64_t *inbox_r,
 	return 0;
 }
 
-int tu_store_open(const char *name, char *dir, size_t size, struct store **store_r,
-		  int64_t *acc_r, int64_t *inbox_r)
+int tu_store_open(const char *name, char *dir, size_t size, struct store **store_r, int64_t *acc_r,
+		  int64_t *inbox_r)
 {
 	const char *error = NULL;
 	if (tu_tmpdir(dir, size, name) < 0) {
@@ -146,14 +144,21 @@ uint32_t tu_deliver(struct tu_fixture *f, const char *mailbox, const char *msg, 
 	struct mime_parsed mp;
 	assert_int_equal(mime_parse(msg, len, &mp), 0);
 	struct store_parsed sp = {
-		.envelope = mp.envelope, .bodystructure = mp.bodystructure, .body = mp.body,
-		.subject = mp.subject, .from = mp.from, .to = mp.to, .cc = mp.cc,
-		.message_id = mp.message_id, .date = mp.date,
+		.envelope = mp.envelope,
+		.bodystructure = mp.bodystructure,
+		.body = mp.body,
+		.subject = mp.subject,
+		.from = mp.from,
+		.to = mp.to,
+		.cc = mp.cc,
+		.message_id = mp.message_id,
+		.date = mp.date,
 	};
 	uint32_t uid = 0;
 	const char *error = NULL;
 	assert_int_equal(store_deliver(f->store, msg, len, &sp, &f->acc, 1, mailbox, when, flags,
-				       &uid, &error), 0);
+				       &uid, &error),
+			 0);
 	mime_parsed_free(&mp);
 	return uid;
 }
@@ -164,13 +169,13 @@ uint32_t tu_deliver_subject(struct tu_fixture *f, const char *mailbox, const cha
 	char msg[512];
 	snprintf(msg, sizeof(msg),
 		 "From: <x@example.net>\r\nTo: <a@example.org>\r\nSubject: %s\r\n"
-		 "Message-ID: <%s@example.net>\r\n\r\nHello.\r\n", subject, subject);
+		 "Message-ID: <%s@example.net>\r\n\r\nHello.\r\n",
+		 subject, subject);
 	return tu_deliver(f, mailbox, msg, strlen(msg), 0, flags);
 }
 
-enum auth_result tu_fake_login(void *ctx, struct store *store, const char *ip,
-			       const char *user, const char *password,
-			       struct store_account *account_r)
+enum auth_result tu_fake_login(void *ctx, struct store *store, const char *ip, const char *user,
+			       const char *password, struct store_account *account_r)
 {
 	(void)ctx, (void)ip;
 	if (strcmp(password, "secret") != 0)
@@ -181,8 +186,12 @@ enum auth_result tu_fake_login(void *ctx, struct store *store, const char *ip,
 void tu_imap_open(struct tu_imap *x, struct tu_fixture *f, bool login, const char *select)
 {
 	struct imap_settings st = {
-		.config = &f->config, .store = f->store, .session_id = "test",
-		.peer_ip = "127.0.0.1", .peer_loopback = true, .login = tu_fake_login,
+		.config = &f->config,
+		.store = f->store,
+		.session_id = "test",
+		.peer_ip = "127.0.0.1",
+		.peer_loopback = true,
+		.login = tu_fake_login,
 	};
 	buf_init(&x->out);
 	x->s = imap_session_create(&st, &x->out);

@@ -51,8 +51,8 @@ void tu_rmtree(const char *dir);
  * example.org and a@example.org (*acc_r) and set *inbox_r to its INBOX.
  * Returns 0, or -1 (said on stderr; dir may exist and need tu_rmtree).
  */
-int tu_store_open(const char *name, char *dir, size_t size, struct store **store_r,
-		  int64_t *acc_r, int64_t *inbox_r);
+int tu_store_open(const char *name, char *dir, size_t size, struct store **store_r, int64_t *acc_r,
+		  int64_t *inbox_r);
 
 /* Close *store (NULL is fine) and remove dir with everything below it. */
 void tu_store_remove(const char *dir, struct store **store);
@@ -89,9 +89,8 @@ uint32_t tu_deliver_subject(struct tu_fixture *f, const char *mailbox, const cha
 			    uint32_t flags);
 
 /* Password check of tu_imap sessions: any existing user, password "secret". */
-enum auth_result tu_fake_login(void *ctx, struct store *store, const char *ip,
-			       const char *user, const char *password,
-			       struct store_account *account_r);
+enum auth_result tu_fake_login(void *ctx, struct store *store, const char *ip, const char *user,
+			       const char *password, struct store_account *account_r);
 
 /*
  * Open a loopback session on f's store and config (session id "test",
@@ -112,17 +111,17 @@ const char *tu_imap_cmd(struct tu_imap *x, const char *line);
 
 void tu_imap_close(struct tu_imap *x);
 
-#define assert_has(hay, needle)                                                        \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) == NULL)                                      \
-			fail_msg("expected \"%s\" in:\n%s", (needle), h_);             \
+#define assert_has(hay, needle)                                                                    \
+	do {                                                                                       \
+		const char *h_ = (hay);                                                            \
+		if (strstr(h_, (needle)) == NULL)                                                  \
+			fail_msg("expected \"%s\" in:\n%s", (needle), h_);                         \
 	} while (0)
-#define assert_lacks(hay, needle)                                                      \
-	do {                                                                           \
-		const char *h_ = (hay);                                                \
-		if (strstr(h_, (needle)) != NULL)                                      \
-			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);       \
+#define assert_lacks(hay, needle)                                                                  \
+	do {                                                                                       \
+		const char *h_ = (hay);                                                            \
+		if (strstr(h_, (needle)) != NULL)                                                  \
+			fail_msg("did not expect \"%s\" in:\n%s", (needle), h_);                   \
 	} while (0)
 
 #endif
