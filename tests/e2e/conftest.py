@@ -377,7 +377,9 @@ class Unbound:
         lines = ["server:", f"  interface: 127.0.0.1@{port}", f"  port: {port}",
                  "  do-daemonize: no", '  chroot: ""', '  username: ""', f'  directory: "{d}"',
                  '  pidfile: ""', "  use-syslog: no", '  logfile: ""', "  do-ip6: no",
-                 "  access-control: 127.0.0.0/8 allow", '  local-zone: "test." static']
+                 "  access-control: 127.0.0.0/8 allow", '  local-zone: "test." static',
+                 # Nothing outside the test zones: never recurse to the Internet.
+                 '  local-zone: "." refuse']
         # A record holding double quotes (TXT) goes in single quotes.
         lines += [f"  local-data: '{r}'" if '"' in r else f'  local-data: "{r}"'
                   for r in self.records]
