@@ -17,7 +17,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "mime/mime.h"
+#include "mime/mime-store.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -230,20 +230,7 @@ static int append_store(struct imap_session *s, const struct store_mailbox *mb,
 {
 	struct mime_parsed mp = {0};
 	bool parsed = mime_parse(req->msg->str, req->msg->len, &mp) == 0;
-	struct store_parsed sp = {0};
-	if (parsed) {
-		sp = (struct store_parsed){
-			.envelope = mp.envelope,
-			.bodystructure = mp.bodystructure,
-			.subject = mp.subject,
-			.from = mp.from,
-			.to = mp.to,
-			.cc = mp.cc,
-			.message_id = mp.message_id,
-			.date = mp.date,
-			.body = mp.body,
-		};
-	}
+	struct store_parsed sp = parsed ? mime_store_parsed(&mp) : (struct store_parsed){0};
 	int r = store_append(s->store, s->account.id, mb->id, req->msg->str, req->msg->len,
 			     parsed ? &sp : NULL, req->flags, req->keywords, req->n_keywords,
 			     req->internal_date, uid_r, uidvalidity_r, error_r);

@@ -3,12 +3,14 @@
  * DNS for mail authentication: the answer helpers every resolver (real or
  * fake) fills in, and libunbound behind struct mailauth_dns for the
  * verification threads. Each thread owns one context in threaded async mode
- * (like queue-dns.c, dns_forward honoured, the special-use test. zone left
- * to the resolver); a query is started asynchronously and waited for with
- * poll() until an answer or the job's deadline, so a silent resolver costs
- * at most the job's time budget and never blocks past it.
+ * (set up by dns/dns.c as for the queue: dns_forward honoured, the test.
+ * zone left to the resolver); a query is started asynchronously and waited
+ * for with poll() until an answer or the job's deadline, so a silent
+ * resolver costs at most the job's time budget and never blocks past it.
  */
 #include "mailauth/mailauth.h"
+
+#include "dns/dns.h"
 
 #include "lib/util.h"
 
@@ -163,25 +165,12 @@ struct pending_query {
 int mailauth_resolver_create(const char *forward, const atomic_bool *stop,
 			     struct mailauth_resolver **r_r, char **error_r)
 {
-	struct ub_ctx *ub = ub_ctx_create();
+	int r;
+	struct ub_ctx *ub = dns_context_create(forward, &r);
 	if (ub == NULL) {
-		*error_r = xstrdup("mailauth: cannot create the libunbound context");
-		return -1;
-	}
-	int r = ub_ctx_async(ub, 1);
-	if (r == 0)
-		r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no");
-	if (r == 0)
-		r = forward != NULL && *forward != '\0' ? ub_ctx_set_fwd(ub, forward)
-							: ub_ctx_resolvconf(ub, NULL);
-	/* As in queue-dns.c: let the configured resolver answer for test.;
-	 * this finalises the context, so it comes last. */
-	if (r == 0)
-		(void)ub_ctx_zone_remove(ub, "test.");
-	if (r != 0) {
-		*error_r = xasprintf("mailauth: dns %s: %s",
-				     forward && *forward ? forward : "resolv.conf", ub_strerror(r));
-		ub_ctx_delete(ub);
+		*error_r = r == 0 ? xstrdup("mailauth: cannot create the libunbound context")
+				  : xasprintf("mailauth: dns %s: %s", dns_forward_name(forward),
+					      ub_strerror(r));
 		return -1;
 	}
 	struct mailauth_resolver *res = xcalloc(1, sizeof(*res));

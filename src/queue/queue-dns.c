@@ -13,6 +13,8 @@
  */
 #include "queue/queue-private.h"
 
+#include "dns/dns.h"
+
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -77,29 +79,12 @@ static void query_unlink(struct queue_dns *dns, struct dns_query *q)
 
 int queue_dns_create(const char *forward, struct queue_dns **dns_r, char **error_r)
 {
-	struct ub_ctx *ub = ub_ctx_create();
+	int r;
+	struct ub_ctx *ub = dns_context_create(forward, &r);
 	if (ub == NULL) {
-		*error_r = xstrdup("dns: cannot create the libunbound context");
-		return -1;
-	}
-	int r = ub_ctx_async(ub, 1);
-	/* Tests and local resolvers live on 127.0.0.1: allow querying them. */
-	if (r == 0)
-		r = ub_ctx_set_option(ub, "do-not-query-localhost:", "no");
-	if (r == 0)
-		r = forward != NULL && *forward != '\0' ? ub_ctx_set_fwd(ub, forward)
-							: ub_ctx_resolvconf(ub, NULL);
-	/*
-	 * libunbound answers RFC 6761 names (test.) itself with NXDOMAIN; let
-	 * the configured resolver decide, as a test network's resolver must.
-	 * This finalises the context, so it comes after every other setting.
-	 */
-	if (r == 0)
-		(void)ub_ctx_zone_remove(ub, "test.");
-	if (r != 0) {
-		*error_r = xasprintf("dns: %s%s%s", forward && *forward ? forward : "resolv.conf",
-				     ": ", ub_strerror(r));
-		ub_ctx_delete(ub);
+		*error_r = r == 0
+			? xstrdup("dns: cannot create the libunbound context")
+			: xasprintf("dns: %s: %s", dns_forward_name(forward), ub_strerror(r));
 		return -1;
 	}
 	struct queue_dns *dns = xcalloc(1, sizeof(*dns));

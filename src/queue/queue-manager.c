@@ -22,7 +22,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "mime/mime.h"
+#include "mime/mime-store.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
@@ -217,17 +217,7 @@ static int qm_store_dsn(struct queue_manager *qm, const char *to, const struct b
 		struct mime_parsed mp;
 		memset(&mp, 0, sizeof(mp));
 		mime_parse(m.data, m.len, &mp);
-		struct store_parsed sp = {
-			.envelope = mp.envelope,
-			.bodystructure = mp.bodystructure,
-			.subject = mp.subject,
-			.from = mp.from,
-			.to = mp.to,
-			.cc = mp.cc,
-			.message_id = mp.message_id,
-			.date = mp.date,
-			.body = mp.body,
-		};
+		struct store_parsed sp = mime_store_parsed(&mp);
 		ret = store_deliver(qm->store, m.data, m.len, &sp, acc, na, NULL, time(NULL), 0,
 				    NULL, &err);
 		mime_parsed_free(&mp);

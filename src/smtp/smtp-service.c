@@ -18,7 +18,7 @@
 #include "lib/server-ctx.h"
 #include "lib/util.h"
 #include "mailauth/mailauth.h"
-#include "mime/mime.h"
+#include "mime/mime-store.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -115,16 +115,7 @@ svc_deliver_local(struct smtp_service *svc, const struct smtp_delivery *d, const
 			  svc->info->session_id, d->queue_id);
 		return SMTP_DELIVER_TEMPFAIL;
 	}
-	struct store_parsed sp = {
-		.envelope = mp.envelope,
-		.bodystructure = mp.bodystructure,
-		.subject = mp.subject,
-		.from = mp.from,
-		.to = mp.to,
-		.cc = mp.cc,
-		.message_id = mp.message_id,
-		.date = mp.date,
-	};
+	struct store_parsed sp = mime_store_parsed(&mp);
 	int r = store_deliver(svc->ctx->store, d->data, d->len, &sp, d->accounts, d->n_accounts,
 			      mailbox, time(NULL), 0, NULL, &error);
 	mime_parsed_free(&mp);

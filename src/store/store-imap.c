@@ -436,9 +436,7 @@ int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_
 		r->date = (time_t)sqlite3_column_int64(st, 9);
 	}
 	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_row_result(s, rc);
 }
 
 void store_parsed_r_free(struct store_parsed_r *r)
@@ -459,15 +457,10 @@ void store_parsed_r_free(struct store_parsed_r *r)
 static int subscribe_tx(struct store *s, int64_t account_id, const char *name, bool on,
 			const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM accounts WHERE id = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, account_id);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? store_fail(s, error_r, "no such account")
-					 : store_db_fail(s, error_r);
+	sqlite3_stmt *st;
+
+	if (store_account_exists(s, account_id, error_r) < 0)
+		return -1;
 	if (on)
 		st = store_stmt(s,
 				"INSERT OR IGNORE INTO subscriptions(account_id, name)"
@@ -478,7 +471,7 @@ static int subscribe_tx(struct store *s, int64_t account_id, const char *name, b
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, account_id);
 	store_bind_text(st, 2, name);
-	rc = sqlite3_step(st);
+	int rc = sqlite3_step(st);
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
@@ -503,24 +496,13 @@ int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *nam
 int store_subscription_list(struct store *s, int64_t account_id,
 			    void (*cb)(void *ctx, const char *name), void *ctx)
 {
-	struct store_strlist l = {0};
-	int rc;
-
 	sqlite3_stmt *st = store_stmt(s,
 				      "SELECT name FROM subscriptions"
 				      " WHERE account_id = ? ORDER BY name");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		store_strlist_add(&l, (const char *)sqlite3_column_text(st, 0));
-	store_stmt_done(st);
-	if (rc == SQLITE_DONE) {
-		for (size_t i = 0; i < l.n; i++)
-			cb(ctx, l.v[i]);
-	}
-	store_strlist_free(&l);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_strlist_emit(s, st, cb, ctx);
 }
 
 /* --- status ------------------------------------------------------------ */
@@ -560,7 +542,5 @@ int store_mailbox_status(struct store *s, int64_t mailbox_id, struct store_mailb
 			r->first_unseen_seq = (uint32_t)sqlite3_column_int64(st, 8) + 1;
 	}
 	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_row_result(s, rc);
 }

@@ -176,24 +176,13 @@ int store_keywords_register(struct store *s, int64_t mailbox_id, const char *con
 int store_mailbox_keywords(struct store *s, int64_t mailbox_id,
 			   void (*cb)(void *ctx, const char *keyword), void *ctx)
 {
-	struct store_strlist l = {0};
-	int rc;
-
 	sqlite3_stmt *st = store_stmt(s,
 				      "SELECT name FROM mailbox_keywords"
 				      " WHERE mailbox_id = ? ORDER BY id");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		store_strlist_add(&l, (const char *)sqlite3_column_text(st, 0));
-	store_stmt_done(st);
-	if (rc == SQLITE_DONE) {
-		for (size_t i = 0; i < l.n; i++)
-			cb(ctx, l.v[i]);
-	}
-	store_strlist_free(&l);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_strlist_emit(s, st, cb, ctx);
 }
 
 /* --- STORE ------------------------------------------------------------- */
@@ -332,15 +321,8 @@ static int flags_prepare(struct store *s, struct flags_job *j, const char **erro
 static int update_flags_tx(struct store *s, struct flags_job *j, const uint32_t *uids, size_t n,
 			   const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM mailboxes WHERE id = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, j->mailbox_id);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox")
-					 : store_db_fail(s, error_r);
+	if (store_mailbox_exists(s, j->mailbox_id, error_r) < 0)
+		return -1;
 	if (flags_prepare(s, j, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -449,18 +431,8 @@ void store_message_ex_free(struct store_message_ex **msgs, size_t n)
 
 static void message_ex_from_row(sqlite3_stmt *st, struct store_message_ex *e)
 {
-	struct store_message *m = &e->msg;
-
 	memset(e, 0, sizeof(*e));
-	m->id = sqlite3_column_int64(st, 0);
-	m->mailbox_id = sqlite3_column_int64(st, 1);
-	m->uid = (uint32_t)sqlite3_column_int64(st, 2);
-	m->flags = (uint32_t)sqlite3_column_int64(st, 3);
-	m->modseq = (uint64_t)sqlite3_column_int64(st, 4);
-	m->internal_date = (time_t)sqlite3_column_int64(st, 5);
-	m->save_date = (time_t)sqlite3_column_int64(st, 6);
-	m->size = (uint64_t)sqlite3_column_int64(st, 7);
-	store_col_copy(st, 8, m->blob_id, sizeof(m->blob_id));
+	store_message_from_row(st, &e->msg);
 	const unsigned char *kw = sqlite3_column_text(st, 9);
 	e->keywords = xstrdup(kw != NULL ? (const char *)kw : "");
 }

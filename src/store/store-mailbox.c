@@ -216,7 +216,8 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m WHERE m.mailbox_id = b.id)"             \
 	" FROM mailboxes b "
 
-static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
+/* Columns 0-6: id, account_id, name, uidvalidity, uidnext, modseq, use. */
+static void mailbox_head_from_row(sqlite3_stmt *st, struct store_mailbox *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->id = sqlite3_column_int64(st, 0);
@@ -226,6 +227,11 @@ static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
 	m->uidnext = (uint32_t)sqlite3_column_int64(st, 4);
 	m->highestmodseq = (uint64_t)sqlite3_column_int64(st, 5);
 	store_col_copy(st, 6, m->special_use, sizeof(m->special_use));
+}
+
+static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
+{
+	mailbox_head_from_row(st, m);
 	m->subscribed = sqlite3_column_int(st, 7) != 0;
 	m->messages = (uint32_t)sqlite3_column_int64(st, 8);
 	m->unseen = (uint32_t)sqlite3_column_int64(st, 9);
@@ -248,9 +254,7 @@ int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
 	if (rc == SQLITE_ROW)
 		mailbox_from_row(st, mailbox_r);
 	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_row_result(s, rc);
 }
 
 /* No COUNT/SUM over messages: cheap enough for every IMAP command. */
@@ -264,20 +268,10 @@ int store_mailbox_head(struct store *s, int64_t mailbox_id, struct store_mailbox
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		memset(m, 0, sizeof(*m));
-		m->id = sqlite3_column_int64(st, 0);
-		m->account_id = sqlite3_column_int64(st, 1);
-		store_col_copy(st, 2, m->name, sizeof(m->name));
-		m->uidvalidity = (uint32_t)sqlite3_column_int64(st, 3);
-		m->uidnext = (uint32_t)sqlite3_column_int64(st, 4);
-		m->highestmodseq = (uint64_t)sqlite3_column_int64(st, 5);
-		store_col_copy(st, 6, m->special_use, sizeof(m->special_use));
-	}
-	store_stmt_done(st);
 	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+		mailbox_head_from_row(st, m);
+	store_stmt_done(st);
+	return store_row_result(s, rc);
 }
 
 int store_mailbox_list(struct store *s, int64_t account_id,
@@ -309,18 +303,31 @@ int store_mailbox_list(struct store *s, int64_t account_id,
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
 }
 
-static int account_exists(struct store *s, int64_t account_id, const char **error_r)
+/* 0 if sql (a literal taking one id) finds a row, else "no such <what>". */
+static int row_exists(struct store *s, const char *sql, int64_t id, const char *what,
+		      const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM accounts WHERE id = ?");
+	sqlite3_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, account_id);
+	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
 	if (rc == SQLITE_ROW)
 		return 0;
-	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such account")
+	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such %s", what)
 				 : store_db_fail(s, error_r);
+}
+
+int store_account_exists(struct store *s, int64_t account_id, const char **error_r)
+{
+	return row_exists(s, "SELECT 1 FROM accounts WHERE id = ?", account_id, "account", error_r);
+}
+
+int store_mailbox_exists(struct store *s, int64_t mailbox_id, const char **error_r)
+{
+	return row_exists(s, "SELECT 1 FROM mailboxes WHERE id = ?", mailbox_id, "mailbox",
+			  error_r);
 }
 
 int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
@@ -331,7 +338,7 @@ int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
 	if (store_mailbox_normalize(s, name, mname, error_r) < 0 ||
 	    special_use_check(s, special_use, error_r) < 0 || store_tx_begin(s, error_r) < 0)
 		return -1;
-	if (account_exists(s, account_id, error_r) < 0 ||
+	if (store_account_exists(s, account_id, error_r) < 0 ||
 	    store_mailbox_insert(s, account_id, mname, special_use, error_r) < 0) {
 		store_tx_rollback(s);
 		return -1;
@@ -385,16 +392,21 @@ int store_mailbox_delete(struct store *s, int64_t account_id, const char *name,
 		return store_fail(s, error_r, "INBOX cannot be deleted");
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	if (mailbox_delete_tx(s, account_id, mname, &blobs, error_r) < 0) {
-		store_tx_rollback(s);
-		store_idlist_free(&blobs);
-		return -1;
-	}
-	int ret = store_tx_commit(s, error_r);
-	if (ret == 0)
-		store_blob_gc(s, &blobs);
-	store_idlist_free(&blobs);
-	return ret;
+	return store_tx_end_gc(s, mailbox_delete_tx(s, account_id, mname, &blobs, error_r), &blobs,
+			       error_r);
+}
+
+/* Run sql (a string literal) with two integer parameters to completion. */
+static int exec_ints(struct store *s, const char *sql, int64_t a, int64_t b, const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
 /*
@@ -411,53 +423,28 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox, c
 	if (store_mailbox_insert(s, account_id, to, "", error_r) < 0 ||
 	    store_mailbox_row(s, account_id, to, &id, NULL) <= 0)
 		return -1;
-	sqlite3_stmt *st =
-		store_stmt(s,
-			   "UPDATE mailboxes SET (uidnext, highestmodseq) = (SELECT uidnext,"
-			   " highestmodseq FROM mailboxes WHERE id = ?1) WHERE id = ?2");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, inbox);
-	sqlite3_bind_int64(st, 2, id);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE)
-		return store_db_fail(s, error_r);
+	if (exec_ints(s,
+		      "UPDATE mailboxes SET (uidnext, highestmodseq) = (SELECT uidnext,"
+		      " highestmodseq FROM mailboxes WHERE id = ?1) WHERE id = ?2",
+		      inbox, id, error_r) < 0)
+		return -1;
 	/* For INBOX's own sessions the moved messages are expunged. */
 	uint64_t modseq = 0;
-	if (store_mailbox_bump_modseq(s, inbox, &modseq, error_r) < 0)
+	if (store_mailbox_bump_modseq(s, inbox, &modseq, error_r) < 0 ||
+	    exec_ints(s,
+		      "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
+		      " SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?",
+		      (int64_t)modseq, inbox, error_r) < 0)
 		return -1;
-	st = store_stmt(s,
-			"INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
-			" SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, (int64_t)modseq);
-	sqlite3_bind_int64(st, 2, inbox);
-	rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE)
-		return store_db_fail(s, error_r);
 	/* The keywords the messages carry are known in their new mailbox. */
-	st = store_stmt(s,
-			"INSERT OR IGNORE INTO mailbox_keywords(mailbox_id, name)"
-			" SELECT ?, name FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY id");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, inbox);
-	rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE)
-		return store_db_fail(s, error_r);
-	st = store_stmt(s, "UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, inbox);
-	rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE || store_event_mailbox(s, id) < 0)
+	if (exec_ints(s,
+		      "INSERT OR IGNORE INTO mailbox_keywords(mailbox_id, name)"
+		      " SELECT ?, name FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY id",
+		      id, inbox, error_r) < 0 ||
+	    exec_ints(s, "UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?", id, inbox,
+		      error_r) < 0)
+		return -1;
+	if (store_event_mailbox(s, id) < 0)
 		return store_db_fail(s, error_r);
 	return 0;
 }
@@ -604,20 +591,6 @@ int store_blob_row_upsert(struct store *s, const char *id, size_t len, const str
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
-static int mailbox_exists_id(struct store *s, int64_t mailbox_id, const char **error_r)
-{
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM mailboxes WHERE id = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox")
-				 : store_db_fail(s, error_r);
-}
-
 /* The target mailbox of a delivery: the named one if it exists, else INBOX. */
 static int deliver_mailbox(struct store *s, int64_t account_id, const char *mailbox, int64_t *id_r,
 			   uint32_t *uidnext_r, const char **error_r)
@@ -665,7 +638,7 @@ int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
 		return 0;
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
-	return mailbox_exists_id(s, mailbox_id, error_r) < 0
+	return store_mailbox_exists(s, mailbox_id, error_r) < 0
 		? -1
 		: store_fail(s, error_r, "mailbox UID space exhausted");
 }
@@ -772,6 +745,20 @@ int store_deliver(struct store *s, const char *data, size_t len, const struct st
 	return store_fail(s, error_r, "%s", saved);
 }
 
+void store_message_from_row(sqlite3_stmt *st, struct store_message *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(st, 0);
+	m->mailbox_id = sqlite3_column_int64(st, 1);
+	m->uid = (uint32_t)sqlite3_column_int64(st, 2);
+	m->flags = (uint32_t)sqlite3_column_int64(st, 3);
+	m->modseq = (uint64_t)sqlite3_column_int64(st, 4);
+	m->internal_date = (time_t)sqlite3_column_int64(st, 5);
+	m->save_date = (time_t)sqlite3_column_int64(st, 6);
+	m->size = (uint64_t)sqlite3_column_int64(st, 7);
+	store_col_copy(st, 8, m->blob_id, sizeof(m->blob_id));
+}
+
 int store_message_list(struct store *s, int64_t mailbox_id, struct store_message **msgs_r,
 		       size_t *n_r)
 {
@@ -793,17 +780,7 @@ int store_message_list(struct store *s, int64_t mailbox_id, struct store_message
 			cap = cap ? cap * 2 : 32;
 			v = xrealloc(v, cap * sizeof(*v));
 		}
-		struct store_message *m = &v[n++];
-		memset(m, 0, sizeof(*m));
-		m->id = sqlite3_column_int64(st, 0);
-		m->mailbox_id = sqlite3_column_int64(st, 1);
-		m->uid = (uint32_t)sqlite3_column_int64(st, 2);
-		m->flags = (uint32_t)sqlite3_column_int64(st, 3);
-		m->modseq = (uint64_t)sqlite3_column_int64(st, 4);
-		m->internal_date = (time_t)sqlite3_column_int64(st, 5);
-		m->save_date = (time_t)sqlite3_column_int64(st, 6);
-		m->size = (uint64_t)sqlite3_column_int64(st, 7);
-		store_col_copy(st, 8, m->blob_id, sizeof(m->blob_id));
+		store_message_from_row(st, &v[n++]);
 	}
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE) {
@@ -864,7 +841,7 @@ int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, 
 {
 	uint64_t modseq = 0;
 
-	if (mailbox_exists_id(s, mailbox_id, error_r) < 0)
+	if (store_mailbox_exists(s, mailbox_id, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *st = store_stmt(s,
@@ -896,16 +873,8 @@ int store_message_expunge(struct store *s, int64_t mailbox_id, const uint32_t *u
 		return store_fail(s, error_r, "no UIDs");
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	if (store_expunge_tx(s, mailbox_id, uids, n, &blobs, error_r) < 0) {
-		store_tx_rollback(s);
-		store_idlist_free(&blobs);
-		return -1;
-	}
-	int ret = store_tx_commit(s, error_r);
-	if (ret == 0)
-		store_blob_gc(s, &blobs);
-	store_idlist_free(&blobs);
-	return ret;
+	return store_tx_end_gc(s, store_expunge_tx(s, mailbox_id, uids, n, &blobs, error_r), &blobs,
+			       error_r);
 }
 
 static int set_flags_tx(struct store *s, int64_t mailbox_id, uint32_t uid, uint32_t flags,
@@ -1037,16 +1006,7 @@ int store_queue_list(struct store *s, void (*cb)(void *ctx, const struct store_q
 			cap = cap ? cap * 2 : 16;
 			v = xrealloc(v, cap * sizeof(*v));
 		}
-		struct store_queue_entry *e = &v[n++];
-		memset(e, 0, sizeof(*e));
-		e->id = sqlite3_column_int64(st, 0);
-		store_col_copy(st, 1, e->sender, sizeof(e->sender));
-		store_col_copy(st, 2, e->recipient, sizeof(e->recipient));
-		store_col_copy(st, 3, e->blob_id, sizeof(e->blob_id));
-		e->queued_at = (time_t)sqlite3_column_int64(st, 4);
-		e->next_attempt = (time_t)sqlite3_column_int64(st, 5);
-		e->attempts = sqlite3_column_int(st, 6);
-		store_col_copy(st, 7, e->last_error, sizeof(e->last_error));
+		store_queue_entry_from_row(st, &v[n++]);
 	}
 	store_stmt_done(st);
 	if (rc == SQLITE_DONE) {
@@ -1071,14 +1031,5 @@ int store_queue_delete(struct store *s, int64_t id, const char **error_r)
 	}
 	if (ret == 0 && blobs.n == 0)
 		ret = store_fail(s, error_r, "no such queue entry");
-	if (ret < 0) {
-		store_tx_rollback(s);
-		store_idlist_free(&blobs);
-		return -1;
-	}
-	ret = store_tx_commit(s, error_r);
-	if (ret == 0)
-		store_blob_gc(s, &blobs);
-	store_idlist_free(&blobs);
-	return ret;
+	return store_tx_end_gc(s, ret, &blobs, error_r);
 }

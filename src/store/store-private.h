@@ -68,6 +68,8 @@ void store_col_copy(sqlite3_stmt *st, int col, char *dst, size_t size);
 int store_tx_begin(struct store *s, const char **error_r);
 int store_tx_commit(struct store *s, const char **error_r);
 void store_tx_rollback(struct store *s);
+/* The result of stepping a single-row lookup: 1 row / 0 none / -1 (logged). */
+int store_row_result(struct store *s, int rc);
 
 /* A syntactically plausible remote address: kept as given, not lowered. */
 bool store_remote_address_valid(const char *a);
@@ -88,6 +90,11 @@ int store_idlist_collect(struct store *s, sqlite3_stmt *st, struct store_idlist 
  * Failures leave harmless orphans and are only logged.
  */
 void store_blob_gc(struct store *s, const struct store_idlist *l);
+/*
+ * End a transaction that dropped blob references: roll back if ret < 0,
+ * else commit and collect blobs. Frees blobs either way. 0 / -1.
+ */
+int store_tx_end_gc(struct store *s, int ret, struct store_idlist *blobs, const char **error_r);
 
 /* Strings gathered before callbacks run, so callbacks may re-enter. */
 struct store_strlist {
@@ -96,6 +103,12 @@ struct store_strlist {
 };
 void store_strlist_add(struct store_strlist *l, const char *str);
 void store_strlist_free(struct store_strlist *l);
+/*
+ * Step a bound statement, gathering column 0 of each row, then (if all
+ * rows were read) pass each string to cb. Resets st. 0 / -1.
+ */
+int store_strlist_emit(struct store *s, sqlite3_stmt *st, void (*cb)(void *ctx, const char *str),
+		       void *ctx);
 
 /* --- mailboxes (store-mailbox.c) --- */
 
@@ -104,6 +117,14 @@ int store_mailbox_normalize(struct store *s, const char *in, char *out, const ch
 /* id and uidnext of account_id's mailbox name: 1 / 0 none / -1 error. */
 int store_mailbox_row(struct store *s, int64_t account_id, const char *name, int64_t *id_r,
 		      uint32_t *uidnext_r);
+/* 0 if the row exists, else "no such account" / "no such mailbox"; -1. */
+int store_account_exists(struct store *s, int64_t account_id, const char **error_r);
+int store_mailbox_exists(struct store *s, int64_t mailbox_id, const char **error_r);
+/*
+ * Fill m from columns id, mailbox_id, uid, flags, modseq, internal_date,
+ * save_date, size, blob_id (0-8) of a messages row.
+ */
+void store_message_from_row(sqlite3_stmt *st, struct store_message *m);
 /* Insert a mailbox with a fresh UIDVALIDITY, inside a write transaction. */
 int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 			 const char *special_use, const char **error_r);
@@ -161,6 +182,11 @@ int store_keywords_register(struct store *s, int64_t mailbox_id, const char *con
 
 /* Poke the fd given to store_queue_wakeup_fd, if any (after a queue commit). */
 void store_queue_wakeup(void);
+/*
+ * Fill e from columns id, sender, recipient, blob_id, queued_at,
+ * next_attempt, attempts, last_error (0-7) of a queue row.
+ */
+void store_queue_entry_from_row(sqlite3_stmt *st, struct store_queue_entry *e);
 
 /* --- blobs (store-blob.c) --- */
 

@@ -42,10 +42,9 @@ void store_queue_wakeup(void)
 	"id, sender, recipient, blob_id, queued_at, next_attempt, attempts,"                       \
 	" last_error, delay_notified"
 
-static void queue_row(sqlite3_stmt *st, struct store_queue_delivery *d)
+void store_queue_entry_from_row(sqlite3_stmt *st, struct store_queue_entry *e)
 {
-	struct store_queue_entry *e = &d->e;
-	memset(d, 0, sizeof(*d));
+	memset(e, 0, sizeof(*e));
 	e->id = sqlite3_column_int64(st, 0);
 	store_col_copy(st, 1, e->sender, sizeof(e->sender));
 	store_col_copy(st, 2, e->recipient, sizeof(e->recipient));
@@ -54,6 +53,12 @@ static void queue_row(sqlite3_stmt *st, struct store_queue_delivery *d)
 	e->next_attempt = (time_t)sqlite3_column_int64(st, 5);
 	e->attempts = sqlite3_column_int(st, 6);
 	store_col_copy(st, 7, e->last_error, sizeof(e->last_error));
+}
+
+static void queue_row(sqlite3_stmt *st, struct store_queue_delivery *d)
+{
+	memset(d, 0, sizeof(*d));
+	store_queue_entry_from_row(st, &d->e);
 	d->delay_notified = sqlite3_column_int(st, 8) != 0;
 }
 
@@ -101,9 +106,7 @@ int store_queue_get(struct store *s, int64_t id, struct store_queue_delivery *d_
 	if (rc == SQLITE_ROW)
 		queue_row(st, d_r);
 	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_row_result(s, rc);
 }
 
 /* One UPDATE in its own transaction; the number of rows changed or -1. */

@@ -25,7 +25,5 @@ int store_mailbox_deleted_size(struct store *s, int64_t mailbox_id, uint64_t *by
 		*bytes_r = v > 0 ? (uint64_t)v : 0;
 	}
 	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_row_result(s, rc);
 }

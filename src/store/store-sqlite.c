@@ -128,6 +128,13 @@ int store_db_fail(struct store *s, const char **error_r)
 	return store_fail(s, error_r, "database error: %s", sqlite3_errmsg(s->db));
 }
 
+int store_row_result(struct store *s, int rc)
+{
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
 /*
  * A cached prepared statement, reset and unbound. The cache is keyed by the
  * SQL literal's address, so each call site keeps its own statement.
@@ -409,6 +416,19 @@ void store_blob_gc(struct store *s, const struct store_idlist *l)
 		log_warn("store_blob_gc", "error=\"%s\"", error);
 }
 
+int store_tx_end_gc(struct store *s, int ret, struct store_idlist *blobs, const char **error_r)
+{
+	if (ret < 0) {
+		store_tx_rollback(s);
+	} else {
+		ret = store_tx_commit(s, error_r);
+		if (ret == 0)
+			store_blob_gc(s, blobs);
+	}
+	store_idlist_free(blobs);
+	return ret;
+}
+
 /* --- open / close ------------------------------------------------------ */
 
 static int migrate(struct store *s, const char **error_r)
@@ -591,14 +611,40 @@ int store_domain_add(struct store *s, const char *domain, const char **error_r)
 	return store_tx_commit(s, error_r);
 }
 
+/* domain_id, failing with "no such domain" when there is none. 0 / -1. */
+static int domain_id_known(struct store *s, const char *name, int64_t *id_r, const char **error_r)
+{
+	int ret = domain_id(s, name, id_r);
+	if (ret < 0)
+		return store_db_fail(s, error_r);
+	return ret == 0 ? store_fail(s, error_r, "no such domain") : 0;
+}
+
+/*
+ * Fail with "<what> already exists" if sql (a string literal with one text
+ * parameter, or two when b is non-NULL) finds a row. 0 / -1.
+ */
+static int text_row_absent(struct store *s, const char *sql, const char *a, const char *b,
+			   const char *what, const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	store_bind_text(st, 1, a);
+	if (b != NULL)
+		store_bind_text(st, 2, b);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW)
+		return store_fail(s, error_r, "%s already exists", what);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
 static int domain_remove_tx(struct store *s, const char *name, const char **error_r)
 {
 	int64_t id;
-	int ret = domain_id(s, name, &id);
-	if (ret < 0)
-		return store_db_fail(s, error_r);
-	if (ret == 0)
-		return store_fail(s, error_r, "no such domain");
+	if (domain_id_known(s, name, &id, error_r) < 0)
+		return -1;
 	sqlite3_stmt *st =
 		store_stmt(s, "SELECT EXISTS(SELECT 1 FROM accounts WHERE domain_id = ?)");
 	if (st == NULL)
@@ -663,14 +709,12 @@ void store_strlist_free(struct store_strlist *l)
 	l->n = l->cap = 0;
 }
 
-int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain), void *ctx)
+int store_strlist_emit(struct store *s, sqlite3_stmt *st, void (*cb)(void *ctx, const char *str),
+		       void *ctx)
 {
 	struct store_strlist l = {0};
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s, "SELECT name FROM domains ORDER BY name");
-	if (st == NULL)
-		return store_db_fail(s, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		store_strlist_add(&l, (const char *)sqlite3_column_text(st, 0));
 	store_stmt_done(st);
@@ -680,6 +724,14 @@ int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain)
 	}
 	store_strlist_free(&l);
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain), void *ctx)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT name FROM domains ORDER BY name");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	return store_strlist_emit(s, st, cb, ctx);
 }
 
 /* --- accounts ---------------------------------------------------------- */
@@ -706,9 +758,7 @@ static int account_fetch(struct store *s, sqlite3_stmt *st, struct store_account
 	if (rc == SQLITE_ROW)
 		account_from_row(st, a);
 	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+	return store_row_result(s, rc);
 }
 
 int store_account_get(struct store *s, const char *address, struct store_account *account_r)
@@ -763,31 +813,20 @@ static int account_add_tx(struct store *s, const char *addr, const char *hash, i
 			  const char **error_r)
 {
 	int64_t domain, id;
-	int ret = domain_id(s, strchr(addr, '@') + 1, &domain);
 
-	if (ret < 0)
-		return store_db_fail(s, error_r);
-	if (ret == 0)
-		return store_fail(s, error_r, "no such domain");
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM accounts WHERE address = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	store_bind_text(st, 1, addr);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return store_fail(s, error_r, "account already exists");
-	if (rc != SQLITE_DONE)
-		return store_db_fail(s, error_r);
-	st = store_stmt(s,
-			"INSERT INTO accounts(domain_id, address, password_hash)"
-			" VALUES (?, ?, ?)");
+	if (domain_id_known(s, strchr(addr, '@') + 1, &domain, error_r) < 0 ||
+	    text_row_absent(s, "SELECT 1 FROM accounts WHERE address = ?", addr, NULL, "account",
+			    error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s,
+				      "INSERT INTO accounts(domain_id, address, password_hash)"
+				      " VALUES (?, ?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, domain);
 	store_bind_text(st, 2, addr);
 	store_bind_text(st, 3, hash);
-	rc = sqlite3_step(st);
+	int rc = sqlite3_step(st);
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
@@ -862,16 +901,7 @@ int store_account_remove(struct store *s, const char *address, const char **erro
 		return store_fail(s, error_r, "no such account");
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	if (account_remove_tx(s, addr, &blobs, error_r) < 0) {
-		store_tx_rollback(s);
-		store_idlist_free(&blobs);
-		return -1;
-	}
-	int ret = store_tx_commit(s, error_r);
-	if (ret == 0)
-		store_blob_gc(s, &blobs);
-	store_idlist_free(&blobs);
-	return ret;
+	return store_tx_end_gc(s, account_remove_tx(s, addr, &blobs, error_r), &blobs, error_r);
 }
 
 /* One UPDATE on the account row, with "no such account" when none matched. */
@@ -931,30 +961,19 @@ int store_account_set_quota(struct store *s, const char *address, int64_t quota_
 static int alias_add_tx(struct store *s, const char *src, const char *target, const char **error_r)
 {
 	int64_t domain;
-	int ret = domain_id(s, strchr(src, '@') + 1, &domain);
 
-	if (ret < 0)
-		return store_db_fail(s, error_r);
-	if (ret == 0)
-		return store_fail(s, error_r, "no such domain");
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM aliases WHERE source = ? AND target = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	store_bind_text(st, 1, src);
-	store_bind_text(st, 2, target);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc == SQLITE_ROW)
-		return store_fail(s, error_r, "alias already exists");
-	if (rc != SQLITE_DONE)
-		return store_db_fail(s, error_r);
-	st = store_stmt(s, "INSERT INTO aliases(domain_id, source, target) VALUES (?, ?, ?)");
+	if (domain_id_known(s, strchr(src, '@') + 1, &domain, error_r) < 0 ||
+	    text_row_absent(s, "SELECT 1 FROM aliases WHERE source = ? AND target = ?", src, target,
+			    "alias", error_r) < 0)
+		return -1;
+	sqlite3_stmt *st =
+		store_stmt(s, "INSERT INTO aliases(domain_id, source, target) VALUES (?, ?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, domain);
 	store_bind_text(st, 2, src);
 	store_bind_text(st, 3, target);
-	rc = sqlite3_step(st);
+	int rc = sqlite3_step(st);
 	store_stmt_done(st);
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }

@@ -13,7 +13,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "mime/mime.h"
+#include "mime/mime-store.h"
 #include "store/store.h"
 
 #include <stdint.h>
@@ -61,17 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		struct mime_parsed mp;
 		if (mime_parse(msgs[i], strlen(msgs[i]), &mp) < 0)
 			abort();
-		struct store_parsed sp = {
-			.envelope = mp.envelope,
-			.bodystructure = mp.bodystructure,
-			.body = mp.body,
-			.subject = mp.subject,
-			.from = mp.from,
-			.to = mp.to,
-			.cc = mp.cc,
-			.message_id = mp.message_id,
-			.date = mp.date,
-		};
+		struct store_parsed sp = mime_store_parsed(&mp);
 		if (store_deliver(store, msgs[i], strlen(msgs[i]), &sp, &account_id, 1, NULL, 1000,
 				  (uint32_t)i, NULL, &err) < 0)
 			abort();

@@ -15,7 +15,7 @@
 #include "testutil.h"
 
 #include "imap/imap-private.h"
-#include "mime/mime.h"
+#include "mime/mime-store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -143,17 +143,7 @@ uint32_t tu_deliver(struct tu_fixture *f, const char *mailbox, const char *msg, 
 {
 	struct mime_parsed mp;
 	assert_int_equal(mime_parse(msg, len, &mp), 0);
-	struct store_parsed sp = {
-		.envelope = mp.envelope,
-		.bodystructure = mp.bodystructure,
-		.body = mp.body,
-		.subject = mp.subject,
-		.from = mp.from,
-		.to = mp.to,
-		.cc = mp.cc,
-		.message_id = mp.message_id,
-		.date = mp.date,
-	};
+	struct store_parsed sp = mime_store_parsed(&mp);
 	uint32_t uid = 0;
 	const char *error = NULL;
 	assert_int_equal(store_deliver(f->store, msg, len, &sp, &f->acc, 1, mailbox, when, flags,
