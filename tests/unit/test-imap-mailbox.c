@@ -28,52 +28,33 @@
 #include <string.h>
 #include <time.h>
 
-/* A store with a@example.org and a session logged in as it. */
-struct fixture {
-	struct tu_fixture *t;
-	struct tu_imap x;
-};
-
-static const char *cmd(struct fixture *f, const char *line)
+static const char *cmd(struct tu_session *f, const char *line)
 {
 	return tu_imap_cmd(&f->x, line);
 }
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->t = tu_fixture_create("imap-mailbox", true);
-	if (f->t == NULL) {
-		free(f);
-		return -1;
-	}
-	f->t->config.max_message_size = 1000000;
-	tu_imap_open(&f->x, f->t, true, NULL);
-	*state = f;
-	return 0;
+	return tu_session_setup(state, "imap-mailbox");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	tu_imap_close(&f->x);
-	tu_fixture_destroy(&f->t);
-	free(f);
-	return 0;
+	return tu_session_teardown(state);
 }
 
-static void deliver(struct fixture *f, const char *subject, const char *mailbox, uint32_t flags)
+static void deliver(struct tu_session *f, const char *subject, const char *mailbox, uint32_t flags)
 {
 	tu_deliver_subject(f->t, mailbox, subject, flags);
 }
 
-static bool mailbox_exists(struct fixture *f, const char *name)
+static bool mailbox_exists(struct tu_session *f, const char *name)
 {
 	struct store_mailbox m;
 	return store_mailbox_get(f->t->store, f->t->acc, name, &m) == 1;
 }
 
-static uint32_t mailbox_messages(struct fixture *f, const char *name)
+static uint32_t mailbox_messages(struct tu_session *f, const char *name)
 {
 	struct store_mailbox m;
 	assert_int_equal(store_mailbox_get(f->t->store, f->t->acc, name, &m), 1);
@@ -133,7 +114,7 @@ static double now_s(void)
 
 static void test_pathological_pattern(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	const char *error = NULL;
 	char name[128];
 	for (int i = 0; i < 200; i++) {
@@ -173,7 +154,7 @@ static void test_pathological_pattern(void **state)
 
 static void test_list_new_account(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	const char *r = cmd(f, "a LIST \"\" *\r\n");
 	assert_has(r, "* LIST (\\HasNoChildren) \"/\" INBOX\r\n");
 	assert_has(r, "* LIST (\\HasNoChildren \\Drafts) \"/\" Drafts\r\n");
@@ -205,7 +186,7 @@ static void test_list_new_account(void **state)
 
 static void test_list_hierarchy(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	assert_has(cmd(f, "a CREATE Work/Projects/Alpha\r\n"), "a OK");
 	assert_true(mailbox_exists(f, "Work"));
 	assert_true(mailbox_exists(f, "Work/Projects"));
@@ -252,7 +233,7 @@ static void test_list_hierarchy(void **state)
 
 static void test_list_bad(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	assert_has(cmd(f, "a LIST \"\"\r\n"), "a BAD");
 	assert_has(cmd(f, "b LIST\r\n"), "b BAD");
 	assert_has(cmd(f, "c LIST (BOGUS) \"\" *\r\n"), "c BAD");
@@ -270,7 +251,7 @@ static void test_list_bad(void **state)
 
 static void test_list_status(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	deliver(f, "one", NULL, STORE_FLAG_SEEN);
 	deliver(f, "two", NULL, 0);
 	deliver(f, "three", "Sent", STORE_FLAG_SEEN);
@@ -291,7 +272,7 @@ static void test_list_status(void **state)
 
 static void test_status(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	deliver(f, "one", NULL, STORE_FLAG_SEEN);
 	deliver(f, "two", NULL, STORE_FLAG_DELETED);
 	struct store_mailbox m;
@@ -327,7 +308,7 @@ static void test_status(void **state)
 
 static void test_create(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	assert_has(cmd(f, "a CREATE Stuff\r\n"), "a OK");
 	assert_has(cmd(f, "b CREATE Stuff\r\n"), "b NO [ALREADYEXISTS]");
 	assert_has(cmd(f, "c CREATE inbox\r\n"), "c NO [ALREADYEXISTS]");
@@ -349,7 +330,7 @@ static void test_create(void **state)
 
 static void test_bad_names(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	static const char *const bad[] = {
 		"n CREATE ..\r\n",
 		"n CREATE .\r\n",
@@ -399,7 +380,7 @@ static void test_bad_names(void **state)
 
 static void test_utf7_utf8_names(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	/* "Entwürfe/Übersicht" in modified UTF-7, from a rev1 client. */
 	assert_has(cmd(f, "a CREATE Entw&APw-rfe/&ANw-bersicht\r\n"), "a OK");
 	assert_true(mailbox_exists(f,
@@ -431,7 +412,7 @@ static void test_utf7_utf8_names(void **state)
 
 static void test_delete(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	assert_has(cmd(f, "a DELETE INBOX\r\n"), "a NO [CANNOT]");
 	assert_has(cmd(f, "b DELETE inbox\r\n"), "b NO [CANNOT]");
 	assert_has(cmd(f, "c DELETE Nope\r\n"), "c NO [NONEXISTENT]");
@@ -461,7 +442,7 @@ static void test_delete(void **state)
 
 static void test_rename(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	assert_has(cmd(f, "a CREATE Old/Kid/Grandkid\r\n"), "a OK");
 	deliver(f, "m", "Old/Kid", 0);
 	assert_has(cmd(f, "b RENAME Old New\r\n"), "b OK");
@@ -504,7 +485,7 @@ static void test_rename(void **state)
 
 static void test_subscriptions(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	assert_has(cmd(f, "a CREATE Lists/Dev\r\n"), "a OK");
 	assert_has(cmd(f, "b UNSUBSCRIBE Lists\r\n"), "b OK");
 	assert_has(cmd(f, "c UNSUBSCRIBE Lists\r\n"), "c OK");
@@ -554,7 +535,7 @@ static void test_subscriptions(void **state)
 
 static void test_not_authenticated(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	struct imap_settings st = {
 		.config = &f->t->config,
 		.store = f->t->store,

@@ -26,46 +26,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct fixture {
-	struct tu_fixture *t;
-	struct tu_imap x;
-};
-
-static const char *cmd(struct fixture *f, const char *line)
+static const char *cmd(struct tu_session *f, const char *line)
 {
 	return tu_imap_cmd(&f->x, line);
 }
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->t = tu_fixture_create("imap-quota", true);
-	if (f->t == NULL) {
-		free(f);
-		return -1;
-	}
-	f->t->config.max_message_size = 1000000;
-	tu_imap_open(&f->x, f->t, true, NULL);
-	*state = f;
-	return 0;
+	return tu_session_setup(state, "imap-quota");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	tu_imap_close(&f->x);
-	tu_fixture_destroy(&f->t);
-	free(f);
-	return 0;
+	return tu_session_teardown(state);
 }
 
-static void set_quota(struct fixture *f, int64_t bytes)
+static void set_quota(struct tu_session *f, int64_t bytes)
 {
 	const char *error = NULL;
 	assert_int_equal(store_account_set_quota(f->t->store, "a@example.org", bytes, &error), 0);
 }
 
-static int64_t used_bytes(struct fixture *f)
+static int64_t used_bytes(struct tu_session *f)
 {
 	struct store_account a;
 	assert_int_equal(store_account_get_by_id(f->t->store, f->t->acc, &a), 1);
@@ -84,7 +66,7 @@ static void test_kib_rounding(void **state)
 
 static void test_capability(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	const char *r = cmd(f, "c CAPABILITY\r\n");
 	assert_has(r, " QUOTA ");
 	assert_has(r, " QUOTA=RES-STORAGE");
@@ -93,7 +75,7 @@ static void test_capability(void **state)
 
 static void test_no_quota(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	tu_deliver_subject(f->t, NULL, "one", 0);
 	const char *r = cmd(f, "q GETQUOTAROOT INBOX\r\n");
 	assert_has(r, "* QUOTAROOT INBOX\r\nq OK");
@@ -105,7 +87,7 @@ static void test_no_quota(void **state)
 
 static void test_quota_numbers(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	set_quota(f, 10 * 1024 + 1);
 	const char *r = cmd(f, "q GETQUOTAROOT inbox\r\n");
 	assert_has(r, "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 0 11)\r\nq OK");
@@ -132,7 +114,7 @@ static void test_quota_numbers(void **state)
 
 static void test_bad_input(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	set_quota(f, 4096);
 	assert_has(cmd(f, "q GETQUOTAROOT\r\n"), "q BAD");
 	assert_has(cmd(f, "q GETQUOTAROOT INBOX extra\r\n"), "q BAD");
@@ -151,7 +133,7 @@ static void test_bad_input(void **state)
 
 static void test_setquota(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	set_quota(f, 4096);
 	assert_has(cmd(f, "s SETQUOTA \"\" (STORAGE 512)\r\n"), "s NO [NOPERM]");
 	assert_has(cmd(f, "s SETQUOTA \"\" ()\r\n"), "s NO [NOPERM]");
@@ -174,7 +156,7 @@ static void test_setquota(void **state)
 
 static void test_not_authenticated(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	struct tu_imap y;
 	tu_imap_open(&y, f->t, false, NULL);
 	assert_has(tu_imap_cmd(&y, "q GETQUOTAROOT INBOX\r\n"), "q BAD");
@@ -185,7 +167,7 @@ static void test_not_authenticated(void **state)
 
 static void test_selected_state(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	set_quota(f, 1 << 20);
 	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
 	assert_has(cmd(f, "q GETQUOTAROOT INBOX\r\n"), "* QUOTA \"\" (STORAGE 0 1024)\r\nq OK");
@@ -193,7 +175,7 @@ static void test_selected_state(void **state)
 
 static void test_deleted_storage(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	tu_deliver_subject(f->t, NULL, "keep", 0);
 	assert_has(cmd(f, "s STATUS INBOX (DELETED DELETED-STORAGE)\r\n"),
 		   "* STATUS INBOX (DELETED 0 DELETED-STORAGE 0)\r\ns OK");
@@ -229,7 +211,7 @@ static const char small_msg[] = "From: x@example.net\r\nSubject: s\r\n\r\nbody\r
 
 static void test_overquota(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_session *f = *state;
 	tu_deliver_subject(f->t, NULL, "one", 0);
 	tu_deliver_subject(f->t, NULL, "two", 0);
 	/* Exactly full: nothing more fits. */

@@ -220,3 +220,26 @@ void tu_imap_close(struct tu_imap *x)
 	imap_session_destroy(&x->s);
 	buf_deinit(&x->out);
 }
+
+int tu_session_setup(void **state, const char *name)
+{
+	struct tu_session *f = calloc(1, sizeof(*f));
+	f->t = tu_fixture_create(name, true);
+	if (f->t == NULL) {
+		free(f);
+		return -1;
+	}
+	f->t->config.max_message_size = 1000000;
+	tu_imap_open(&f->x, f->t, true, NULL);
+	*state = f;
+	return 0;
+}
+
+int tu_session_teardown(void **state)
+{
+	struct tu_session *f = *state;
+	tu_imap_close(&f->x);
+	tu_fixture_destroy(&f->t);
+	free(f);
+	return 0;
+}

@@ -111,6 +111,19 @@ const char *tu_imap_cmd(struct tu_imap *x, const char *line);
 
 void tu_imap_close(struct tu_imap *x);
 
+/* A fixture with a store (a@example.org) and a session logged in as it. */
+struct tu_session {
+	struct tu_fixture *t;
+	struct tu_imap x;
+};
+
+/*
+ * cmocka setup/teardown bodies for struct tu_session in *state (config
+ * max_message_size set to 1000000). setup returns 0 or -1.
+ */
+int tu_session_setup(void **state, const char *name);
+int tu_session_teardown(void **state);
+
 #define assert_has(hay, needle)                                                                    \
 	do {                                                                                       \
 		const char *h_ = (hay);                                                            \
