@@ -904,6 +904,27 @@ int store_account_remove(struct store *s, const char *address, const char **erro
 	return store_tx_end_gc(s, account_remove_tx(s, addr, &blobs, error_r), &blobs, error_r);
 }
 
+/*
+ * Run the bound statement st, inside a transaction already begun, that must
+ * change at least one row: commit if it did, else roll back with missing
+ * (or the database error) in *error_r.
+ */
+static int single_change_commit(struct store *s, sqlite3_stmt *st, const char *missing,
+				const char **error_r)
+{
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE || sqlite3_changes(s->db) == 0) {
+		if (rc != SQLITE_DONE)
+			store_db_fail(s, error_r);
+		else
+			store_fail(s, error_r, missing);
+		store_tx_rollback(s);
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
+}
+
 /* One UPDATE on the account row, with "no such account" when none matched. */
 static int account_update(struct store *s, const char *sql, const char *address, const char *text,
 			  int64_t num, const char **error_r)
@@ -925,17 +946,7 @@ static int account_update(struct store *s, const char *sql, const char *address,
 	else
 		sqlite3_bind_int64(st, 1, num);
 	store_bind_text(st, 2, addr);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE || sqlite3_changes(s->db) == 0) {
-		if (rc != SQLITE_DONE)
-			store_db_fail(s, error_r);
-		else
-			store_fail(s, error_r, "no such account");
-		store_tx_rollback(s);
-		return -1;
-	}
-	return store_tx_commit(s, error_r);
+	return single_change_commit(s, st, "no such account", error_r);
 }
 
 int store_account_set_password(struct store *s, const char *address, const char *password_hash,
@@ -1025,17 +1036,7 @@ int store_alias_remove(struct store *s, const char *source, const char *target,
 	}
 	store_bind_text(st, 1, src);
 	store_bind_text(st, 2, dst);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE || sqlite3_changes(s->db) == 0) {
-		if (rc != SQLITE_DONE)
-			store_db_fail(s, error_r);
-		else
-			store_fail(s, error_r, "no such alias");
-		store_tx_rollback(s);
-		return -1;
-	}
-	return store_tx_commit(s, error_r);
+	return single_change_commit(s, st, "no such alias", error_r);
 }
 
 int store_alias_list(struct store *s, void (*cb)(void *ctx, const char *source, const char *target),
