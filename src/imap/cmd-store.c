@@ -39,7 +39,7 @@ static const struct {
 static int store_parse_flag(const struct imap_arg *arg, struct store_req *req, const char **error_r)
 {
 	const char *f;
-	if (!imap_arg_get_atom(arg, &f)) {
+	if (!imap_arg_get_flag(arg, &f)) {
 		*error_r = "Invalid flag";
 		return -1;
 	}

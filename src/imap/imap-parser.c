@@ -84,6 +84,14 @@ bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r)
 	return true;
 }
 
+bool imap_arg_get_flag(const struct imap_arg *arg, const char **str_r)
+{
+	if (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL)
+		return false;
+	*str_r = arg->str;
+	return true;
+}
+
 static bool arg_is_text(const struct imap_arg *arg)
 {
 	return (arg->type == IMAP_ARG_QUOTED || arg->type == IMAP_ARG_LITERAL) &&
@@ -521,12 +529,29 @@ static int parse_bracket(struct parse_ctx *c)
 	return parse_fail(c, "Unterminated [ in argument");
 }
 
+/*
+ * Does the atom so far name a FETCH item that takes a section? Only then
+ * does '[' open a "[...]" that may hold spaces: anywhere else '[' is an
+ * ordinary atom character (a mailbox may be called "a[b"; only ']' is a
+ * resp-special, RFC 9051 section 9).
+ */
+static bool atom_takes_section(const char *atom, size_t len)
+{
+	static const char *const names[] = {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK",
+					    "BINARY.SIZE"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) == len && strncasecmp(atom, names[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int parse_atom(struct parse_ctx *c, struct imap_arg *arg)
 {
 	size_t start = c->pos;
 	while (c->pos < c->len) {
 		unsigned char ch = (unsigned char)c->data[c->pos];
-		if (ch == '[') {
+		if (ch == '[' && atom_takes_section(c->data + start, c->pos - start)) {
 			if (parse_bracket(c) < 0)
 				return -1;
 		} else if (is_atom_char(ch)) {

