@@ -604,7 +604,7 @@ static void write_section_name(const struct fetch_item *it, struct buf *out)
 		return;
 	}
 	buf_append_str(out, it->sec.binary ? "BINARY" : "BODY");
-	imap_section_write(&it->sec, !it->sec.binary, out);
+	imap_section_write(&it->sec, true, out);
 }
 
 /* The name and the literal's announcement; true when data follows. */

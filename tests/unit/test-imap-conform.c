@@ -99,11 +99,35 @@ static void test_store_nil_keyword(void **state)
 	buf_deinit(&all);
 }
 
+/* Defect 3: a partial BINARY answer carries its origin octet. */
+static void test_partial_binary_origin(void **state)
+{
+	struct tu_session *f = *state;
+	static const char msg[] = "From: x@example.net\r\nSubject: b\r\nMIME-Version: 1.0\r\n"
+				  "Content-Type: multipart/mixed; boundary=bb\r\n\r\n"
+				  "--bb\r\nContent-Type: text/plain\r\n\r\nfirst\r\n"
+				  "--bb\r\nContent-Type: application/octet-stream\r\n"
+				  "Content-Transfer-Encoding: base64\r\n\r\nMDEyMzQ1Njc4OQ==\r\n"
+				  "--bb--\r\n";
+	tu_deliver(f->t, NULL, msg, sizeof(msg) - 1, 0, 0);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	const char *r = cmd(f, "a FETCH 1 (BINARY.PEEK[2]<0.7>)\r\n");
+	assert_has(r, "BINARY[2]<0> {7}\r\n0123456)");
+	r = cmd(f, "b FETCH 1 (BINARY.PEEK[2]<3.100> BINARY.SIZE[2])\r\n");
+	assert_has(r, "BINARY[2]<3> {7}\r\n3456789");
+	assert_has(r, "BINARY.SIZE[2] 10");
+	/* Without a partial, no origin. */
+	assert_has(cmd(f, "c FETCH 1 (BINARY.PEEK[1])\r\n"), "BINARY[1] {5}\r\nfirst)");
+	/* An origin past the end: an empty string, still with its origin. */
+	assert_has(cmd(f, "d FETCH 1 (BINARY.PEEK[2]<20.5>)\r\n"), "BINARY[2]<20> ");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bracket_in_mailbox_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_nil_keyword, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_binary_origin, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
