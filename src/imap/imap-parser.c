@@ -321,6 +321,29 @@ static bool scan_is_append(const struct imap_parser *p)
 	return p->word >= 2 && p->name_len == 6 && strcasecmp(p->name, "APPEND") == 0;
 }
 
+/*
+ * ID may be longer than other commands before login (id_max, RFC 2971's
+ * maximum): its name is known long before either cap is reached.
+ */
+static bool scan_is_id(const struct imap_parser *p)
+{
+	return p->word >= 2 && p->name_len == 2 && strcasecmp(p->name, "ID") == 0;
+}
+
+static size_t scan_line_max(const struct imap_parser *p)
+{
+	if (p->limits.id_max > p->limits.line_max && scan_is_id(p))
+		return p->limits.id_max;
+	return p->limits.line_max;
+}
+
+static uint64_t scan_command_max(const struct imap_parser *p)
+{
+	if (p->limits.id_max > p->limits.command_max && scan_is_id(p))
+		return p->limits.id_max;
+	return p->limits.command_max;
+}
+
 static enum imap_scan_result scan_finish(struct imap_parser *p)
 {
 	p->complete = true;
@@ -368,8 +391,9 @@ static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail, 
 		return IMAP_SCAN_FATAL;
 	}
 	uint64_t max = scan_is_append(p) ? p->limits.append_literal_max : p->limits.literal_max;
-	bool fits = spec.size <= max && p->total <= p->limits.command_max &&
-		spec.size <= p->limits.command_max - p->total;
+	uint64_t command_max = scan_command_max(p);
+	bool fits =
+		spec.size <= max && p->total <= command_max && spec.size <= command_max - p->total;
 	if (!fits && !p->discarding) {
 		if (spec.sync) {
 			/* The client waits for "+": this answer replaces it. */
@@ -401,9 +425,9 @@ static enum imap_scan_result scan_text(struct imap_parser *p, char c, size_t ava
 		p->total++;
 	if (c == '\n')
 		return scan_line_end(p, avail, out);
-	if (++p->seg_len > p->limits.line_max)
+	if (++p->seg_len > scan_line_max(p))
 		scan_fail(p, "BAD Line too long");
-	if (p->total > p->limits.command_max)
+	if (p->total > scan_command_max(p))
 		scan_fail(p, "BAD Command too long");
 	if (c == '\0')
 		scan_fail(p, "BAD NUL in command");

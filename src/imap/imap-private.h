@@ -80,6 +80,13 @@ struct imap_cmd;
 #define IMAP_LITERAL_MAX_PREAUTH (8 * 1024)
 #define IMAP_LITERAL_MAX (64 * 1024) /* any literal but APPEND's */
 #define IMAP_COMMAND_MAX_PREAUTH (24 * 1024)
+/*
+ * ID's line and command before login: RFC 2971's maximum (30 pairs, fields
+ * of 30 and values of 1,024 octets) is a ~32 KB line, twice that if every
+ * octet is quoted-escaped. Only ID gets it, so the pre-login bound of any
+ * other command stays IMAP_COMMAND_MAX_PREAUTH.
+ */
+#define IMAP_ID_MAX_PREAUTH (64 * 1024 + 512)
 #define IMAP_TAG_MAX 64
 #define IMAP_MAX_ARGS 10000 /* arguments in one command, lists included */
 #define IMAP_MAX_DEPTH 32   /* nested parentheses */
@@ -137,6 +144,7 @@ struct imap_parser_limits {
 	uint64_t literal_max;        /* one literal of any command but APPEND */
 	uint64_t append_literal_max; /* one APPEND literal (max_message_size) */
 	uint64_t command_max;        /* the whole command, literals included */
+	size_t id_max;               /* ID's line and command when larger (0: no exception) */
 };
 
 enum imap_scan_result {

@@ -57,6 +57,7 @@ static void imap_limits(const struct imap_session *s, bool authed, struct imap_p
 			.literal_max = IMAP_LITERAL_MAX_PREAUTH,
 			.append_literal_max = IMAP_LITERAL_MAX_PREAUTH,
 			.command_max = IMAP_COMMAND_MAX_PREAUTH,
+			.id_max = IMAP_ID_MAX_PREAUTH,
 		};
 		return;
 	}

@@ -122,12 +122,69 @@ static void test_partial_binary_origin(void **state)
 	assert_has(cmd(f, "d FETCH 1 (BINARY.PEEK[2]<20.5>)\r\n"), "BINARY[2]<20> ");
 }
 
+/* "tag ID (...)" with n pairs, fields of 30 octets, values of vlen octets. */
+static void id_command(struct buf *b, const char *tag, int n, size_t vlen, bool literals)
+{
+	buf_clear(b);
+	buf_printf(b, "%s ID (", tag);
+	for (int i = 0; i < n; i++) {
+		buf_printf(b, "%s\"field-%023d\" ", i > 0 ? " " : "", i);
+		if (literals)
+			buf_printf(b, "{%zu+}\r\n", vlen);
+		else
+			buf_append(b, "\"", 1);
+		for (size_t k = 0; k < vlen; k++)
+			buf_append(b, "v", 1);
+		if (!literals)
+			buf_append(b, "\"", 1);
+	}
+	buf_append_str(b, ")\r\n");
+}
+
+/* Defect 6: ID before login with RFC 2971's maximum fits; other caps stay. */
+static void test_id_maximum_before_login(void **state)
+{
+	struct tu_session *f = *state;
+	struct tu_imap x;
+	tu_imap_open(&x, f->t, false, NULL);
+	struct buf b, all;
+	buf_init(&b);
+	buf_init(&all);
+	id_command(&b, "a", 30, 1024, false);
+	assert_true(b.len > 30000);
+	/* In slices of 1000 bytes, as a network would deliver it. */
+	for (size_t i = 0; i < b.len; i += 1000)
+		buf_append_str(&all,
+			       tu_imap_feed(&x, b.data + i, b.len - i < 1000 ? b.len - i : 1000));
+	assert_has(buf_cstr(&all), "* ID (");
+	assert_has(buf_cstr(&all), "a OK");
+	id_command(&b, "b", 30, 1024, true);
+	assert_has(tu_imap_feed(&x, b.data, b.len), "b OK");
+	/* Beyond RFC 2971's limits: a clear BAD, the session goes on. */
+	id_command(&b, "c", 31, 1024, false);
+	assert_has(tu_imap_feed(&x, b.data, b.len), "c BAD");
+	id_command(&b, "d", 30, 3000, false);
+	assert_has(tu_imap_feed(&x, b.data, b.len), "d BAD Line too long");
+	/* Any other command keeps the small pre-login line cap. */
+	buf_clear(&b);
+	buf_append_str(&b, "e NOOP ");
+	for (int i = 0; i < 9000; i++)
+		buf_append(&b, "x", 1);
+	buf_append_str(&b, "\r\n");
+	assert_has(tu_imap_feed(&x, b.data, b.len), "e BAD Line too long");
+	assert_has(tu_imap_cmd(&x, "f NOOP\r\n"), "f OK");
+	buf_deinit(&b);
+	buf_deinit(&all);
+	tu_imap_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bracket_in_mailbox_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_nil_keyword, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_binary_origin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_id_maximum_before_login, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
