@@ -728,7 +728,7 @@ enum imap_cmd_ret cmd_fetch(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	/* RFC 7162 3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE. */
 	if (has_item(ctx, FETCH_MODSEQ))
-		s->condstore = true;
+		imap_session_condstore_enable(s);
 	if (fetch_resolve(cmd, ctx, &error) < 0) {
 		if (error != NULL)
 			return imap_cmd_bad(cmd, out, "%s", error);

@@ -298,7 +298,7 @@ static enum imap_cmd_ret select_open(struct imap_cmd *cmd, struct buf *out, bool
 	if (r < 0 || imap_view_load(s->store, &mb, read_only, &view) < 0)
 		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");
 	if (p.condstore || p.qresync)
-		s->condstore = true;
+		imap_session_condstore_enable(s);
 	s->view = view;
 	imap_session_set_state(s, IMAP_STATE_SELECTED);
 	if (select_announce(s, &p, out) < 0) {

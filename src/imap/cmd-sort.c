@@ -398,7 +398,7 @@ static bool sort_search(struct imap_cmd *cmd, struct buf *out, const struct imap
 		return false;
 	}
 	if (prog->uses_modseq)
-		s->condstore = true;
+		imap_session_condstore_enable(s);
 	struct imap_search_result r;
 	bool limit;
 	int rc = imap_search_run(s, prog, &r, &limit, &error);

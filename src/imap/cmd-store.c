@@ -255,7 +255,7 @@ enum imap_cmd_ret cmd_store(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	}
 	if (req.has_unchangedsince)
-		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE-enabling command */
+		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	enum imap_cmd_ret ret;
 	if (req.has_unchangedsince && req.u.unchangedsince == 0) {
 		/* Every message has a MODSEQ above 0: all fail the test. */

@@ -397,6 +397,7 @@ struct imap_session {
 	bool utf8_accept; /* UTF8=ACCEPT or IMAP4rev2: names are UTF-8 */
 	bool rev2;
 	bool condstore;
+	bool condstore_announce; /* enabled while selected: send HIGHESTMODSEQ */
 	bool qresync;
 	bool compressed; /* COMPRESS=DEFLATE is active */
 
@@ -422,6 +423,12 @@ void imap_session_set_state(struct imap_session *s, enum imap_state to);
 const char *imap_state_name(enum imap_state state);
 /* May a password be sent on this connection (TLS / plaintext_auth)? */
 bool imap_session_auth_allowed(const struct imap_session *s);
+/*
+ * A CONDSTORE-enabling command (RFC 7162 3.1) ran. The first one while a
+ * mailbox is selected makes the tagged reply's sync send
+ * "* OK [HIGHESTMODSEQ n]" before it.
+ */
+void imap_session_condstore_enable(struct imap_session *s);
 /* Authenticated: raise the reader's caps, enter AUTHENTICATED. */
 void imap_session_logged_in(struct imap_session *s, const struct store_account *account);
 

@@ -252,9 +252,19 @@ static void imap_tagged(struct imap_cmd *cmd, struct buf *out, const char *statu
 	buf_append(out, "\r\n", 2);
 }
 
+void imap_session_condstore_enable(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	s->condstore_announce = s->state == IMAP_STATE_SELECTED && s->view != NULL;
+}
+
 void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
+	bool announce = s->condstore_announce;
+	s->condstore_announce = false;
 	if (s->state != IMAP_STATE_SELECTED || s->view == NULL)
 		return;
 	bool allow_expunge =
@@ -262,6 +272,10 @@ void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out)
 	if (imap_view_sync(s, out, allow_expunge) < 0)
 		log_warn("imap.sync_error", "session=%s mailbox_id=%lld", s->session_id,
 			 (long long)s->view->mailbox_id);
+	/* After the sync: the value covers every change just reported. */
+	if (announce)
+		buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+			   (unsigned long long)s->view->highestmodseq);
 }
 
 enum imap_cmd_ret imap_cmd_ok(struct imap_cmd *cmd, struct buf *out, const char *fmt, ...)

@@ -178,6 +178,63 @@ static void test_id_maximum_before_login(void **state)
 	tu_imap_close(&x);
 }
 
+static size_t count_str(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Defect 9: the first CONDSTORE-enabling command while selected. */
+static void test_condstore_enable_announces(void **state)
+{
+	struct tu_session *f = *state;
+	tu_deliver_subject(f->t, NULL, "one", 0);
+	tu_deliver_subject(f->t, NULL, "two", 0);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	const char *r = cmd(f, "a FETCH 1 (MODSEQ)\r\n");
+	assert_has(r, "* 1 FETCH (MODSEQ (");
+	const char *ok = strstr(r, "* OK [HIGHESTMODSEQ ");
+	assert_non_null(ok);
+	assert_true(ok < strstr(r, "a OK"));
+	/* The value is the mailbox's. */
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(f->t->store, f->t->acc, "INBOX", &mb), 1);
+	char want[64];
+	snprintf(want, sizeof(want), "* OK [HIGHESTMODSEQ %llu]",
+		 (unsigned long long)mb.highestmodseq);
+	assert_has(r, want);
+	/* Only the first time. */
+	assert_lacks(cmd(f, "b FETCH 2 (MODSEQ)\r\n"), "HIGHESTMODSEQ");
+	assert_lacks(cmd(f, "c STORE 1 (UNCHANGEDSINCE 99999) +FLAGS (x)\r\n"), "HIGHESTMODSEQ");
+
+	/* Other sessions: STORE UNCHANGEDSINCE, SEARCH MODSEQ, STATUS. */
+	struct tu_imap x;
+	tu_imap_open(&x, f->t, true, "s SELECT INBOX\r\n");
+	r = tu_imap_cmd(&x, "d STORE 2 (UNCHANGEDSINCE 99999) +FLAGS (y)\r\n");
+	assert_int_equal(count_str(r, "[HIGHESTMODSEQ "), 1);
+	tu_imap_close(&x);
+	tu_imap_open(&x, f->t, true, "s SELECT INBOX\r\n");
+	r = tu_imap_cmd(&x, "e SEARCH MODSEQ 1\r\n");
+	assert_has(r, "* SEARCH 1 2 (MODSEQ ");
+	assert_int_equal(count_str(r, "* OK [HIGHESTMODSEQ "), 1);
+	assert_lacks(tu_imap_cmd(&x, "f FETCH 1 (MODSEQ)\r\n"), "[HIGHESTMODSEQ");
+	tu_imap_close(&x);
+	/* Not selected: nothing to announce, SELECT says it itself. */
+	tu_imap_open(&x, f->t, true, NULL);
+	r = tu_imap_cmd(&x, "g STATUS INBOX (HIGHESTMODSEQ)\r\n");
+	assert_lacks(r, "* OK [HIGHESTMODSEQ");
+	r = tu_imap_cmd(&x, "h SELECT INBOX\r\n");
+	assert_int_equal(count_str(r, "* OK [HIGHESTMODSEQ "), 1);
+	assert_lacks(tu_imap_cmd(&x, "i FETCH 1 (MODSEQ)\r\n"), "[HIGHESTMODSEQ");
+	tu_imap_close(&x);
+	tu_imap_open(&x, f->t, true, "s SELECT INBOX\r\n");
+	r = tu_imap_cmd(&x, "j STATUS INBOX (HIGHESTMODSEQ)\r\n");
+	assert_int_equal(count_str(r, "* OK [HIGHESTMODSEQ "), 1);
+	tu_imap_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +242,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_nil_keyword, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_binary_origin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_id_maximum_before_login, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_condstore_enable_announces, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
