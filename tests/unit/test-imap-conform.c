@@ -235,6 +235,22 @@ static void test_condstore_enable_announces(void **state)
 	tu_imap_close(&x);
 }
 
+/* Defect 8: SORT compares with i;ascii-casemap, which maps to upper case. */
+static void test_sort_ascii_casemap(void **state)
+{
+	struct tu_session *f = *state;
+	static const char *const subjects[] = {"apple",  "_x", "Zebra",    "0num",
+					       "~tilde", "[x", "Re: ZEBRA"};
+	for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++)
+		tu_deliver_subject(f->t, NULL, subjects[i], 0);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	/* "0NUM" "APPLE" "ZEBRA" "ZEBRA" "[X" "_X" "~TILDE" as octets. */
+	assert_has(cmd(f, "a SORT (SUBJECT) UTF-8 ALL\r\n"), "* SORT 4 1 3 7 6 2 5\r\n");
+	assert_has(cmd(f, "b SORT (REVERSE SUBJECT) US-ASCII ALL\r\n"), "* SORT 5 2 6 3 7 1 4\r\n");
+	/* THREAD ORDEREDSUBJECT groups by the same comparison. */
+	assert_has(cmd(f, "c THREAD ORDEREDSUBJECT UTF-8 ALL\r\n"), "(3 7)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +259,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partial_binary_origin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_id_maximum_before_login, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_condstore_enable_announces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sort_ascii_casemap, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
