@@ -491,7 +491,8 @@ void store_parsed_r_free(struct store_parsed_r *r);
 /*
  * SUBSCRIBE / UNSUBSCRIBE. name is validated like a mailbox name but need
  * not exist (RFC 3501 LSUB semantics: a subscription outlives its mailbox).
- * New mailboxes start subscribed; RENAME carries the subscription of each
+ * An account's default mailboxes start subscribed, a created one does not
+ * (only SUBSCRIBE subscribes, RFC 9051 6.3.4); RENAME carries the subscription of each
  * renamed mailbox to its new name; DELETE leaves it. Returns 1 changed,
  * 0 already in that state, -1 error (invalid name, no such account).
  */

@@ -251,6 +251,42 @@ static void test_sort_ascii_casemap(void **state)
 	assert_has(cmd(f, "c THREAD ORDEREDSUBJECT UTF-8 ALL\r\n"), "(3 7)");
 }
 
+/* Defect 2: CREATE does not subscribe; LSUB and RECURSIVEMATCH show parents. */
+static void test_create_does_not_subscribe(void **state)
+{
+	struct tu_session *f = *state;
+	assert_has(cmd(f, "a CREATE Lists/Dev/Core\r\n"), "a OK");
+	const char *r = cmd(f, "b LSUB \"\" *\r\n");
+	assert_has(r, "* LSUB () \"/\" INBOX\r\n"); /* the account's defaults are */
+	assert_lacks(r, "Lists");
+	assert_lacks(cmd(f, "c LIST (SUBSCRIBED) \"\" *\r\n"), "Lists");
+	assert_has(cmd(f, "d LIST \"\" Lists* RETURN (SUBSCRIBED)\r\n"),
+		   "* LIST (\\HasNoChildren) \"/\" Lists/Dev/Core\r\n");
+	/* Only SUBSCRIBE subscribes. */
+	assert_has(cmd(f, "e SUBSCRIBE Lists/Dev/Core\r\n"), "e OK");
+	r = cmd(f, "f LSUB \"\" *\r\n");
+	assert_has(r, "* LSUB () \"/\" Lists/Dev/Core\r\n");
+	assert_lacks(r, "\"/\" Lists\r\n");
+	assert_lacks(r, "\"/\" Lists/Dev\r\n");
+	/* The unsubscribed (existing) parents stand in for the child under '%'. */
+	r = cmd(f, "g LSUB \"\" %\r\n");
+	assert_has(r, "* LSUB (\\Noselect) \"/\" Lists\r\n");
+	assert_lacks(r, "Lists/");
+	assert_has(cmd(f, "h LSUB \"\" Lists/%\r\n"), "* LSUB (\\Noselect) \"/\" Lists/Dev\r\n");
+	r = cmd(f, "i LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %\r\n");
+	assert_has(r, "* LIST (\\HasChildren) \"/\" Lists (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n");
+	r = cmd(f, "j LIST (SUBSCRIBED RECURSIVEMATCH) \"\" Lists/%\r\n");
+	assert_has(r,
+		   "* LIST (\\HasChildren) \"/\" Lists/Dev (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n");
+	/* A subscribed parent is listed as itself, without CHILDINFO. */
+	assert_has(cmd(f, "k SUBSCRIBE Lists\r\n"), "k OK");
+	r = cmd(f, "l LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %\r\n");
+	assert_has(r,
+		   "* LIST (\\HasChildren \\Subscribed) \"/\" Lists (\"CHILDINFO\" "
+		   "(\"SUBSCRIBED\"))\r\n");
+	assert_has(cmd(f, "m LSUB \"\" %\r\n"), "* LSUB () \"/\" Lists\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_id_maximum_before_login, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_condstore_enable_announces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sort_ascii_casemap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_does_not_subscribe, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

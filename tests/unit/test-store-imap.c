@@ -719,7 +719,10 @@ static void test_subscriptions(void **state)
 	/* rename carries it (children too); delete leaves it */
 	assert_int_equal(store_mailbox_create(f->s, f->acc, "Work", NULL, &error), 0);
 	assert_int_equal(store_mailbox_create(f->s, f->acc, "Work/Sub", NULL, &error), 0);
-	assert_int_equal(store_mailbox_subscribe(f->s, f->acc, "Work", false, &error), 1);
+	/* created mailboxes are not subscribed */
+	assert_int_equal(store_mailbox_get(f->s, f->acc, "Work", &m), 1);
+	assert_false(m.subscribed);
+	assert_int_equal(store_mailbox_subscribe(f->s, f->acc, "Work/Sub", true, &error), 1);
 	assert_int_equal(store_mailbox_rename(f->s, f->acc, "Work", "Job", &error), 0);
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "Job", &m), 1);
 	assert_false(m.subscribed);
