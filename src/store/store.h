@@ -450,7 +450,9 @@ int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *
  * from the source, atomically in one transaction; the source's expunge is
  * logged for QRESYNC like store_message_expunge. No quota check when both
  * mailboxes belong to the same account (the total does not change).
- * src == dst is an error. Returns 0 or -1 (nothing moved).
+ * src == dst gives the messages new UIDs at the end of the mailbox (COPY
+ * then expunge, as IMAP's MOVE into the selected mailbox wants). Returns 0
+ * or -1 (nothing moved).
  */
 int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *uids, size_t n,
 		       int64_t dst_mailbox_id, uint32_t *dst_uids_r, const char **error_r);

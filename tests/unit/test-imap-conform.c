@@ -287,6 +287,47 @@ static void test_create_does_not_subscribe(void **state)
 	assert_has(cmd(f, "m LSUB \"\" %\r\n"), "* LSUB () \"/\" Lists\r\n");
 }
 
+/* Defect 7: MOVE into the selected mailbox is COPY + expunge. */
+static void test_move_into_selected(void **state)
+{
+	struct tu_session *f = *state;
+	for (int i = 0; i < 3; i++)
+		tu_deliver_subject(f->t, NULL, i == 1 ? "moved" : "stays", 0);
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(f->t->store, f->t->acc, "INBOX", &mb), 1);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	struct tu_imap y;
+	tu_imap_open(&y, f->t, true, "s SELECT INBOX\r\n");
+	assert_has(cmd(f, "a STORE 2 +FLAGS (\\Flagged $Work)\r\n"), "a OK");
+	const char *r = cmd(f, "b MOVE 2 INBOX\r\n");
+	char want[96];
+	snprintf(want, sizeof(want), "* OK [COPYUID %u 2 4] Moved\r\n", mb.uidvalidity);
+	assert_has(r, want);
+	assert_has(r, "* 2 EXPUNGE\r\n");
+	assert_has(r, "* 3 EXISTS\r\n");
+	assert_true(strstr(r, "COPYUID") < strstr(r, "EXPUNGE"));
+	assert_true(strstr(r, "EXPUNGE") < strstr(r, "EXISTS"));
+	assert_has(r, "b OK MOVE completed");
+	r = cmd(f, "c FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (Subject)])\r\n");
+	assert_has(r,
+		   "* 3 FETCH (UID 4 FLAGS (\\Flagged $Work) BODY[HEADER.FIELDS (Subject)] "
+		   "{18}\r\nSubject: moved\r\n\r\n)");
+	assert_has(r, "* 2 FETCH (UID 3 ");
+	/* The other session sees the same: the old one gone, a new one. */
+	r = tu_imap_cmd(&y, "n NOOP\r\n");
+	assert_has(r, "* 2 EXPUNGE\r\n");
+	assert_has(r, "* 3 EXISTS\r\n");
+	/* UID MOVE of everything, the rev2 way (byte by byte). */
+	struct buf all;
+	buf_init(&all);
+	snprintf(want, sizeof(want), "* OK [COPYUID %u 1,3:4 5:7] Moved\r\n", mb.uidvalidity);
+	assert_has(cmd_bytewise(f, "d UID MOVE 1:* INBOX\r\n", &all), want);
+	assert_has(buf_cstr(&all), "d OK MOVE completed");
+	assert_has(cmd(f, "e UID SEARCH ALL\r\n"), "* SEARCH 5 6 7\r\n");
+	buf_deinit(&all);
+	tu_imap_close(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_condstore_enable_announces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sort_ascii_casemap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_does_not_subscribe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_into_selected, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
