@@ -741,5 +741,8 @@ enum imap_cmd_ret cmd_fetch(struct imap_cmd *cmd, struct buf *out)
 			 error != NULL ? error : "?");
 		return imap_cmd_no(cmd, out, "[SERVERBUG] Cannot set \\Seen");
 	}
+	/* FLAGS may show a keyword another session just gave the mailbox. */
+	if (ctx->has_flags && imap_view_keywords_sync(s, out) < 0)
+		return imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the mailbox");
 	return fetch_continue(cmd, out);
 }

@@ -274,6 +274,8 @@ enum imap_cmd_ret cmd_store(struct imap_cmd *cmd, struct buf *out)
 			bool limit = strstr(error, "too many") != NULL;
 			return imap_cmd_no(cmd, out, "%s%s", limit ? "[LIMIT] " : "", error);
 		}
+		if (imap_view_keywords_sync(s, out) < 0)
+			log_warn("imap.keywords_failed", "session=%s", s->session_id);
 		store_report(cmd, out, &req, &o);
 		ret = store_finish(cmd, out, o.modified, o.n_modified);
 		store_flags_outcome_free(&o);

@@ -269,6 +269,7 @@ struct imap_view {
 	uint32_t *flags; /* store_flag bits as last told, | IMAP_VIEW_EXPUNGED */
 	uint64_t *modseqs;
 	size_t n_pending_expunges; /* entries with IMAP_VIEW_EXPUNGED */
+	size_t n_keywords;         /* the mailbox's keywords last announced in FLAGS */
 };
 
 /*
@@ -287,6 +288,18 @@ uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
  * store error (nothing is sent then).
  */
 int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge);
+/*
+ * Queue "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the
+ * mailbox's keywords (SELECT; a keyword new to the mailbox) and remember
+ * how many were announced.
+ */
+void imap_view_write_flag_lists(struct imap_session *s, struct buf *out);
+/*
+ * When the mailbox has keywords the client has not been told of (set by
+ * this or another session), queue the FLAGS and PERMANENTFLAGS updates
+ * (RFC 9051 7.3.5): call before any FETCH that may show them. 0 / -1.
+ */
+int imap_view_keywords_sync(struct imap_session *s, struct buf *out);
 /* --- view UID ranges (imap-view.c; for listing only named messages) --- */
 /*
  * Turn uids (ascending, as imap_search_resolve_set gives them) into UID

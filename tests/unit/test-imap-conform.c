@@ -328,6 +328,52 @@ static void test_move_into_selected(void **state)
 	tu_imap_close(&y);
 }
 
+/* Defect 10: a keyword new to the mailbox is announced to every session. */
+static void test_new_keyword_announced(void **state)
+{
+	struct tu_session *f = *state;
+	tu_deliver_subject(f->t, NULL, "one", 0);
+	tu_deliver_subject(f->t, NULL, "two", 0);
+	const char *r = cmd(f, "s SELECT INBOX\r\n");
+	assert_has(r, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+	struct tu_imap y;
+	tu_imap_open(&y, f->t, true, "s SELECT INBOX\r\n");
+	r = cmd(f, "a STORE 1 +FLAGS ($new)\r\n");
+	const char *flags =
+		strstr(r, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $new)\r\n");
+	const char *perm = strstr(r,
+				  "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+				  "\\Draft $new \\*)]");
+	const char *fetch = strstr(r, "* 1 FETCH (FLAGS ($new))");
+	assert_non_null(flags);
+	assert_non_null(perm);
+	assert_non_null(fetch);
+	assert_true(flags < perm && perm < fetch);
+	/* Once only. */
+	assert_lacks(cmd(f, "b STORE 2 +FLAGS ($new)\r\n"), "* FLAGS");
+	/* The other session gets it before its FETCH, on NOOP or on FETCH. */
+	r = tu_imap_cmd(&y, "c FETCH 1:2 FLAGS\r\n");
+	flags = strstr(r, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $new)\r\n");
+	fetch = strstr(r, "FETCH (FLAGS ($new))");
+	assert_non_null(flags);
+	assert_non_null(fetch);
+	assert_true(flags < fetch);
+	assert_has(r, "* OK [PERMANENTFLAGS (");
+	assert_lacks(tu_imap_cmd(&y, "d NOOP\r\n"), "* FLAGS");
+	/* A keyword from another session's STORE reaches this one at NOOP. */
+	assert_has(tu_imap_cmd(&y, "e STORE 2 +FLAGS (Other)\r\n"), "$new Other)\r\n");
+	r = cmd(f, "f NOOP\r\n");
+	flags = strstr(r, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $new Other)\r\n");
+	fetch = strstr(r, "* 2 FETCH (UID 2 FLAGS ($new Other))");
+	assert_non_null(flags);
+	assert_non_null(fetch);
+	assert_true(flags < fetch);
+	/* APPEND with a new keyword: announced before EXISTS's FETCH too. */
+	assert_has(tu_imap_cmd(&y, "g APPEND INBOX (Third) {3}\r\nx\r\n\r\n"), "g OK");
+	assert_has(cmd(f, "h NOOP\r\n"), "$new Other Third)\r\n");
+	tu_imap_close(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +385,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sort_ascii_casemap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_does_not_subscribe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_into_selected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_keyword_announced, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
