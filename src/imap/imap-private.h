@@ -248,6 +248,13 @@ void imap_write_astring(struct buf *out, const char *str, size_t len, bool utf8)
 void imap_write_string(struct buf *out, const char *str, size_t len, bool utf8);
 /* NULL is NIL. */
 void imap_write_nstring(struct buf *out, const char *str, size_t len, bool utf8);
+/*
+ * Append text that is already IMAP syntax (a stored ENVELOPE or
+ * BODYSTRUCTURE). With utf8 false (an IMAP4rev1 session), every quoted
+ * string holding 8-bit octets becomes a literal, since quoted strings are
+ * 7-bit there (RFC 3501 section 9); literals in text are copied whole.
+ */
+void imap_write_syntax(struct buf *out, const char *text, bool utf8);
 /* "(\Seen \Deleted)" from enum store_flag bits. */
 void imap_write_flags(struct buf *out, uint32_t flags);
 

@@ -183,6 +183,9 @@ def test_rename_delete_subscribe(facteur):
 
     # SUBSCRIBE / UNSUBSCRIBE / LSUB.
     assert m.create("Lists/Dev")[0] == "OK"
+    typ, data = m.lsub('""', "Lists*")
+    assert data == [None], data  # CREATE does not subscribe
+    assert m.subscribe("Lists/Dev")[0] == "OK"
     assert m.unsubscribe("Lists")[0] == "OK"
     typ, data = m.lsub('""', "*")
     names = {parse_list(l)[1] for l in data}

@@ -374,6 +374,66 @@ static void test_new_keyword_announced(void **state)
 	tu_imap_close(&y);
 }
 
+/* Fails the test when a quoted string of an IMAP response holds 8-bit octets. */
+static void assert_quoted_7bit(const char *r)
+{
+	for (const char *p = r; *p != '\0'; p++) {
+		if (*p == '{') {
+			char *end;
+			unsigned long long n = strtoull(p + 1, &end, 10);
+			if (end != p + 1 && strncmp(end, "}\r\n", 3) == 0) {
+				p = end + 2 + n;
+				continue;
+			}
+		}
+		if (*p != '"')
+			continue;
+		for (p++; *p != '\0' && *p != '"'; p++) {
+			if (*p == '\\')
+				p++;
+			if ((unsigned char)*p >= 0x80)
+				fail_msg("8-bit octet in a quoted string at offset %td of:\n%s",
+					 p - r, r);
+		}
+	}
+}
+
+/* Defect 11: IMAP4rev1 sessions get 8-bit values as literals, not quoted. */
+static void test_rev1_quoted_strings_7bit(void **state)
+{
+	struct tu_session *f = *state;
+	static const char msg[] =
+		"From: J\xc3\xb6rg <jorg@example.net>\r\nTo: a@example.org\r\n"
+		"Subject: caf\xc3\xa9 \"quoted\"\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=bb\r\n\r\n"
+		"--bb\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhi\r\n"
+		"--bb\r\nContent-Type: application/pdf; name*=utf-8''r%C3%A9sum%C3%A9.pdf\r\n"
+		"Content-Disposition: attachment; filename=\"=?utf-8?q?na=C3=AFve.pdf?=\"\r\n\r\n"
+		"JVBERi0=\r\n--bb--\r\n";
+	tu_deliver(f->t, NULL, msg, sizeof(msg) - 1, 0, 0);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	const char *r = cmd(f, "a FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)\r\n");
+	assert_has(r, "a OK");
+	assert_quoted_7bit(r);
+	/* The values are all there, as literals. */
+	assert_has(r, "{14}\r\ncaf\xc3\xa9 \"quoted\"");
+	assert_has(r, "{5}\r\nJ\xc3\xb6rg");
+	assert_has(r, "{12}\r\nr\xc3\xa9sum\xc3\xa9.pdf");
+	assert_has(r, "{10}\r\nna\xc3\xafve.pdf");
+	/* 7-bit values stay quoted. */
+	assert_has(r, "\"jorg\" \"example.net\"");
+
+	/* A session that enabled UTF8=ACCEPT gets them quoted. */
+	struct tu_imap y;
+	tu_imap_open(&y, f->t, true, NULL);
+	assert_has(tu_imap_cmd(&y, "e ENABLE UTF8=ACCEPT\r\n"), "e OK");
+	assert_has(tu_imap_cmd(&y, "s SELECT INBOX\r\n"), "s OK");
+	r = tu_imap_cmd(&y, "b FETCH 1 (ENVELOPE BODYSTRUCTURE)\r\n");
+	assert_has(r, "\"caf\xc3\xa9 \\\"quoted\\\"\"");
+	assert_has(r, "\"r\xc3\xa9sum\xc3\xa9.pdf\"");
+	tu_imap_close(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_does_not_subscribe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_into_selected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_keyword_announced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rev1_quoted_strings_7bit, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
