@@ -434,6 +434,28 @@ static void test_rev1_quoted_strings_7bit(void **state)
 	tu_imap_close(&y);
 }
 
+/* Defect 12: a header with a stray unindented line, as FETCH sees it. */
+static void test_fetch_malformed_header(void **state)
+{
+	struct tu_session *f = *state;
+	static const char msg[] = "From: a@example.net\r\n"
+				  "X-Long: first part\r\n"
+				  "second part without indentation\r\n"
+				  "Subject: kept\r\n\r\nbody\r\n";
+	tu_deliver(f->t, NULL, msg, sizeof(msg) - 1, 0, 0);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	const char *r = cmd(f,
+			    "a FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS (SUBJECT)] "
+			    "ENVELOPE)\r\n");
+	char want[256];
+	snprintf(want, sizeof(want), "BODY[HEADER] {%zu}\r\n%.*s", sizeof(msg) - 1 - 6,
+		 (int)(sizeof(msg) - 1 - 6), msg);
+	assert_has(r, want);
+	assert_has(r, "{17}\r\nSubject: kept\r\n\r\n");
+	assert_has(r, "ENVELOPE (NIL \"kept\" ((NIL NIL \"a\" \"example.net\"))");
+	assert_has(cmd(f, "b SEARCH SUBJECT kept\r\n"), "* SEARCH 1\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +469,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_move_into_selected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_keyword_announced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rev1_quoted_strings_7bit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_malformed_header, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
