@@ -456,6 +456,50 @@ static void test_fetch_malformed_header(void **state)
 	assert_has(cmd(f, "b SEARCH SUBJECT kept\r\n"), "* SEARCH 1\r\n");
 }
 
+/* Defect 13: BODY reads message parts; TEXT reads the parts' headers. */
+static void test_search_body_text_parts(void **state)
+{
+	struct tu_session *f = *state;
+	static const char bounce[] =
+		"From: MAILER-DAEMON@example.net\r\nSubject: Undelivered Mail\r\n"
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n"
+		"--r\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+		"--r\r\nContent-Type: message/delivery-status\r\n\r\n"
+		"Reporting-MTA: dns; mx.example.net\r\n\r\n"
+		"Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+		"--r\r\nContent-Type: message/rfc822\r\n\r\n"
+		"From: a@example.org\r\nSubject: the original zanzibar\r\n\r\nOriginal quokka "
+		"text\r\n"
+		"--r--\r\n";
+	static const char attach[] =
+		"From: b@example.net\r\nSubject: with attachment\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+		"--m\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n"
+		"--m\r\nContent-Type: application/pdf\r\n"
+		"Content-Disposition: attachment; filename=\"quarterly-report.pdf\"\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+		"--m--\r\n";
+	tu_deliver(f->t, NULL, bounce, sizeof(bounce) - 1, 0, 0);
+	tu_deliver(f->t, NULL, attach, sizeof(attach) - 1, 0, 0);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	/* The delivery-status part is searched by BODY and TEXT. */
+	assert_has(cmd(f, "a SEARCH BODY \"Reporting-MTA\"\r\n"), "* SEARCH 1\r\n");
+	assert_has(cmd(f, "b SEARCH BODY \"status: 5.1.1\"\r\n"), "* SEARCH 1\r\n");
+	assert_has(cmd(f, "c SEARCH TEXT gone@example.net\r\n"), "* SEARCH 1\r\n");
+	/* The returned message: its text, and for TEXT its header. */
+	assert_has(cmd(f, "d SEARCH BODY quokka\r\n"), "* SEARCH 1\r\n");
+	assert_has(cmd(f, "e SEARCH TEXT zanzibar\r\n"), "* SEARCH 1\r\n");
+	/* A part's MIME header: TEXT finds it, BODY (the content) does not. */
+	assert_has(cmd(f, "g SEARCH TEXT quarterly-report\r\n"), "* SEARCH 2\r\n");
+	assert_has(cmd(f, "h SEARCH BODY quarterly-report\r\n"), "* SEARCH\r\n");
+	assert_has(cmd(f, "i SEARCH TEXT \"message/delivery-status\"\r\n"), "* SEARCH 1\r\n");
+	/* The top header is TEXT's, not BODY's. */
+	assert_has(cmd(f, "j SEARCH BODY \"with attachment\"\r\n"), "* SEARCH\r\n");
+	assert_has(cmd(f, "k SEARCH TEXT \"with attachment\"\r\n"), "* SEARCH 2\r\n");
+	assert_has(cmd(f, "l SEARCH BODY \"see the file\"\r\n"), "* SEARCH 2\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +514,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_keyword_announced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rev1_quoted_strings_7bit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_malformed_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_body_text_parts, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
