@@ -477,17 +477,24 @@ static void msg_parsed(struct imap_session *s, struct fetch_ctx *ctx, const char
 
 /*
  * Prepare the message of target t: its blob and parsed data, the data of
- * each section. Returns 1 ready, 0 skip it (BINARY of an unknown CTE).
+ * each section. Returns 1 ready, 0 skip it (BINARY of an unknown CTE, or
+ * content that can no longer be read: never an empty success, which a
+ * client would cache for good).
  */
 static int msg_prepare(struct imap_cmd *cmd, struct fetch_ctx *ctx, const struct fetch_target *t)
 {
 	struct imap_session *s = cmd->session;
 	const struct store_message *m = &ctx->msgs[t->msg].msg;
-	bool mapped = true;
 	if (ctx->need_blob && msg_map(s, ctx, m->blob_id) < 0) {
+		/*
+		 * Expunged by another session after the listing and kept for
+		 * less than the store's grace (store_blob_grace_set): answer
+		 * as for a message that no longer exists.
+		 */
 		log_warn("imap.fetch_blob", "session=%s uid=%" PRIu32 " blob=%s", s->session_id,
 			 m->uid, m->blob_id);
-		mapped = false;
+		ctx->gone = true;
+		return 0;
 	}
 	if (ctx->need_parsed)
 		msg_parsed(s, ctx, m->blob_id);
@@ -495,10 +502,6 @@ static int msg_prepare(struct imap_cmd *cmd, struct fetch_ctx *ctx, const struct
 		const struct fetch_item *it = &ctx->items[i];
 		if (it->type != FETCH_SECTION && it->type != FETCH_BINARY_SIZE)
 			continue;
-		if (!mapped) {
-			ctx->bodies[i].nil = true;
-			continue;
-		}
 		if (imap_section_body_init(&ctx->bodies[i], &it->sec, ctx->map, ctx->map_len) < 0) {
 			ctx->unknown_cte = true;
 			msg_release(ctx);

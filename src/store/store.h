@@ -41,6 +41,22 @@ enum store_flag {
  */
 int store_open(const char *dir, struct store **store_r, const char **error_r);
 void store_close(struct store **store);
+/*
+ * Keep the blob of an expunged (or deleted-with-its-mailbox) message for
+ * seconds after its last reference went, so that an IMAP session that has
+ * not yet been told of the expunge can still FETCH the message's content
+ * (issue 8 defect 14; docs/ARCHITECTURE.md). Process-wide; 0 (the default)
+ * deletes at once. Expired holds are collected after later expunges. Call
+ * once at start-up, before store handles are shared by threads.
+ */
+void store_blob_grace_set(unsigned seconds);
+/*
+ * The daemon's grace: longer than an IMAP session's 30-minute idle
+ * timeout, so only a session that keeps issuing FETCH/STORE/SEARCH by
+ * sequence number (which hold EXPUNGE back) for an hour can outlive it;
+ * its FETCH then fails with NO [EXPUNGEISSUED].
+ */
+#define STORE_EXPUNGED_BLOB_GRACE 3600
 
 /* --- domains ----------------------------------------------------------- */
 /* Names are stored lower-cased. Adding an existing domain is an error. */

@@ -500,6 +500,87 @@ static void test_search_body_text_parts(void **state)
 	assert_has(cmd(f, "l SEARCH BODY \"see the file\"\r\n"), "* SEARCH 2\r\n");
 }
 
+/*
+ * Start "FETCH 1:3 BODY.PEEK[]" on three 100 KB messages in f's session,
+ * stop after its first slice, expunge all three through the store (as
+ * another session would), then finish the FETCH. Returns its output.
+ */
+static const char *fetch_across_expunge(struct tu_session *f, struct buf *all)
+{
+	struct buf body;
+	buf_init(&body);
+	for (int i = 0; i < 2000; i++)
+		buf_printf(&body, "line %04d of a long message body, padded to fifty\r\n", i);
+	uint32_t uids[3];
+	for (int i = 0; i < 3; i++) {
+		struct buf msg;
+		buf_init(&msg);
+		buf_printf(&msg, "From: x@example.net\r\nSubject: big %d\r\n\r\n%s", i,
+			   buf_cstr(&body));
+		uids[i] = tu_deliver(f->t, NULL, msg.data, msg.len, 0, 0);
+		buf_deinit(&msg);
+	}
+	buf_deinit(&body);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	struct buf in;
+	buf_init(&in);
+	buf_clear(all);
+	buf_append_str(&in, "a FETCH 1:3 BODY.PEEK[]\r\n");
+	enum conn_result r = imap_session_input(f->x.s, &in, all);
+	assert_int_equal(r, CONN_MORE);
+	assert_lacks(buf_cstr(all), "a OK");
+	const char *error;
+	assert_int_equal(store_message_expunge(f->t->store, f->t->inbox, uids, 3, &error), 0);
+	while (r == CONN_MORE)
+		r = imap_session_resume(f->x.s, all);
+	buf_deinit(&in);
+	return buf_cstr(all);
+}
+
+/* Defect 14: a message expunged meanwhile stays readable (grace period). */
+static void test_fetch_during_expunge_held(void **state)
+{
+	struct tu_session *f = *state;
+	struct buf all;
+	buf_init(&all);
+	store_blob_grace_set(3600);
+	const char *r = fetch_across_expunge(f, &all);
+	store_blob_grace_set(0);
+	assert_has(r, "* 1 FETCH (BODY[] {");
+	assert_has(r, "* 2 FETCH (BODY[] {");
+	assert_has(r, "* 3 FETCH (BODY[] {");
+	assert_has(r, "Subject: big 2\r\n");
+	assert_lacks(r, "NIL");
+	assert_has(r, "a OK FETCH completed");
+	/* The blobs are held: no listing refers to them, the files are there. */
+	assert_int_equal(tu_count_blobs(f->t->dir), 3);
+	/* The session learns of the expunge at its next command. */
+	assert_has(cmd(f, "b NOOP\r\n"), "* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n");
+	/* Holds last their time: a later expunge without a grace period
+	 * deletes its own blob only. */
+	tu_deliver_subject(f->t, NULL, "small", 0);
+	const char *error;
+	assert_int_equal(
+		store_message_expunge(f->t->store, f->t->inbox, (uint32_t[]){4}, 1, &error), 0);
+	assert_int_equal(tu_count_blobs(f->t->dir), 3);
+	buf_deinit(&all);
+}
+
+/* Defect 14: without a grace period, a clear NO, never NIL with OK. */
+static void test_fetch_during_expunge_unheld(void **state)
+{
+	struct tu_session *f = *state;
+	struct buf all;
+	buf_init(&all);
+	const char *r = fetch_across_expunge(f, &all);
+	assert_has(r, "* 1 FETCH (BODY[] {");
+	assert_lacks(r, "NIL");
+	assert_lacks(r, "* 3 FETCH");
+	assert_has(r, "a NO [EXPUNGEISSUED]");
+	assert_int_equal(tu_count_blobs(f->t->dir), 0);
+	buf_deinit(&all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +596,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rev1_quoted_strings_7bit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_malformed_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_body_text_parts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_during_expunge_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_during_expunge_unheld, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -869,6 +869,7 @@ static void test_migration_from_v1(void **state)
 				      "mailbox_keywords;"
 				      "ALTER TABLE blobs DROP COLUMN body;"
 				      "ALTER TABLE queue DROP COLUMN delay_notified;" /* step 3 */
+				      "DROP TABLE held_blobs;"                        /* step 4 */
 				      "UPDATE mailboxes SET subscribed = 0 WHERE name = 'Junk';"
 				      "PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
