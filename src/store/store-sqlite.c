@@ -100,11 +100,15 @@ static const char *const migrations[] = {
 	/*
 	 * 4: blobs of expunged messages are kept until a time (see
 	 * store_blob_grace_set), so that IMAP sessions not yet told of an
-	 * expunge can still read the message.
+	 * expunge can still read the message; IMAP4rev1's \Recent: the UIDs
+	 * from recent_uid on have not been shown to any session yet (what
+	 * exists at the upgrade counts as seen).
 	 */
 	"CREATE TABLE held_blobs (blob_id TEXT PRIMARY KEY, until INTEGER NOT NULL)"
 	"  WITHOUT ROWID;"
-	"CREATE INDEX held_blobs_until ON held_blobs(until);",
+	"CREATE INDEX held_blobs_until ON held_blobs(until);"
+	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE mailboxes SET recent_uid = uidnext;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -522,7 +522,7 @@ int store_subscription_list(struct store *s, int64_t account_id,
 
 struct store_mailbox_status {
 	uint32_t messages;
-	uint32_t recent; /* always 0: facteur does not track \Recent */
+	uint32_t recent; /* messages no session has been shown (\Recent) */
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t unseen;           /* messages without \Seen */
@@ -531,6 +531,16 @@ struct store_mailbox_status {
 	uint64_t size;             /* sum of message sizes */
 	uint64_t highestmodseq;
 };
+
+/*
+ * IMAP4rev1's \Recent: the messages with UIDs in [*first_r, *end_r) are
+ * recent for the calling session, which is the first to be shown them
+ * (UIDs below up_to only: what its view holds). With take, they are
+ * claimed, so no other session gets them; without (EXAMINE), only
+ * reported. 0 or -1.
+ */
+int store_mailbox_claim_recent(struct store *s, int64_t mailbox_id, uint32_t up_to, bool take,
+			       uint32_t *first_r, uint32_t *end_r, const char **error_r);
 
 /* STATUS / SELECT numbers, read in one snapshot. 1 / 0 no such mailbox / -1. */
 int store_mailbox_status(struct store *s, int64_t mailbox_id,
