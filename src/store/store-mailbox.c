@@ -849,6 +849,7 @@ static int expunge_log(struct store *s, const struct store_message_ex *m, uint64
 static int expunge_row(struct store *s, int64_t mailbox_id, uint32_t uid,
 		       struct store_message_ex *m, const char **error_r)
 {
+	memset(m, 0, sizeof(*m));
 	sqlite3_stmt *st = store_stmt(s,
 				      "DELETE FROM messages WHERE mailbox_id = ? AND uid = ?"
 				      " RETURNING blob_id, flags, keywords, internal_date,"
@@ -857,7 +858,6 @@ static int expunge_row(struct store *s, int64_t mailbox_id, uint32_t uid,
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
-	memset(m, 0, sizeof(*m));
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		m->msg.mailbox_id = mailbox_id;
@@ -893,7 +893,7 @@ int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, 
 	if (store_mailbox_exists(s, mailbox_id, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct store_message_ex m;
+		struct store_message_ex m = {0};
 		int r = expunge_row(s, mailbox_id, uids[i], &m, error_r);
 		if (r <= 0) {
 			if (r < 0)
