@@ -344,8 +344,10 @@ static int fetch_add_expunged(struct imap_session *s, struct fetch_ctx *ctx, con
 						    &more, &n_more)
 		      : 0;
 	free(missing);
-	if (r < 0 || n_more == 0)
+	if (r < 0 || n_more == 0) {
+		free(more);
 		return r;
+	}
 	ctx->msgs = xrealloc(ctx->msgs, (ctx->n_msgs + n_more) * sizeof(*ctx->msgs));
 	memcpy(ctx->msgs + ctx->n_msgs, more, n_more * sizeof(*more));
 	ctx->n_msgs += n_more;

@@ -952,6 +952,10 @@ int store_message_expunged_list(struct store *s, int64_t mailbox_id, const uint3
 			return store_db_fail(s, NULL);
 		}
 	}
+	if (k == 0) {
+		free(v);
+		v = NULL;
+	}
 	*msgs_r = v;
 	*n_r = k;
 	return 0;
