@@ -845,6 +845,21 @@ static int expunge_log(struct store *s, const struct store_message_ex *m, uint64
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
+/* blob_id, flags, keywords, internal_date, save_date, size (columns 0-5). */
+static void expunged_from_row(sqlite3_stmt *st, int64_t mailbox_id, uint32_t uid,
+			      struct store_message_ex *m)
+{
+	m->msg.mailbox_id = mailbox_id;
+	m->msg.uid = uid;
+	store_col_copy(st, 0, m->msg.blob_id, sizeof(m->msg.blob_id));
+	m->msg.flags = (uint32_t)sqlite3_column_int64(st, 1);
+	const unsigned char *kw = sqlite3_column_text(st, 2);
+	m->keywords = xstrdup(kw != NULL ? (const char *)kw : "");
+	m->msg.internal_date = (time_t)sqlite3_column_int64(st, 3);
+	m->msg.save_date = (time_t)sqlite3_column_int64(st, 4);
+	m->msg.size = (uint64_t)sqlite3_column_int64(st, 5);
+}
+
 /* Delete one message row. 1 deleted (its data in *m), 0 none, -1 error. */
 static int expunge_row(struct store *s, int64_t mailbox_id, uint32_t uid,
 		       struct store_message_ex *m, const char **error_r)
@@ -860,15 +875,7 @@ static int expunge_row(struct store *s, int64_t mailbox_id, uint32_t uid,
 	sqlite3_bind_int64(st, 2, uid);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		m->msg.mailbox_id = mailbox_id;
-		m->msg.uid = uid;
-		store_col_copy(st, 0, m->msg.blob_id, sizeof(m->msg.blob_id));
-		m->msg.flags = (uint32_t)sqlite3_column_int64(st, 1);
-		const unsigned char *kw = sqlite3_column_text(st, 2);
-		m->keywords = xstrdup(kw != NULL ? (const char *)kw : "");
-		m->msg.internal_date = (time_t)sqlite3_column_int64(st, 3);
-		m->msg.save_date = (time_t)sqlite3_column_int64(st, 4);
-		m->msg.size = (uint64_t)sqlite3_column_int64(st, 5);
+		expunged_from_row(st, mailbox_id, uid, m);
 		rc = sqlite3_step(st);
 	}
 	store_stmt_done(st);
@@ -934,17 +941,8 @@ int store_message_expunged_list(struct store *s, int64_t mailbox_id, const uint3
 		sqlite3_bind_int64(st, 2, uids[i]);
 		int rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
-			struct store_message_ex *m = &v[k++];
-			m->msg.mailbox_id = mailbox_id;
-			m->msg.uid = uids[i];
-			store_col_copy(st, 0, m->msg.blob_id, sizeof(m->msg.blob_id));
-			m->msg.flags = (uint32_t)sqlite3_column_int64(st, 1);
-			const unsigned char *kw = sqlite3_column_text(st, 2);
-			m->keywords = xstrdup(kw != NULL ? (const char *)kw : "");
-			m->msg.internal_date = (time_t)sqlite3_column_int64(st, 3);
-			m->msg.save_date = (time_t)sqlite3_column_int64(st, 4);
-			m->msg.size = (uint64_t)sqlite3_column_int64(st, 5);
-			m->msg.modseq = (uint64_t)sqlite3_column_int64(st, 6);
+			expunged_from_row(st, mailbox_id, uids[i], &v[k]);
+			v[k++].msg.modseq = (uint64_t)sqlite3_column_int64(st, 6);
 		}
 		store_stmt_done(st);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
