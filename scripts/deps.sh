@@ -9,7 +9,8 @@ pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-d
       libjansson-dev) # JSON for JMAP
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
-	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt
+	       swaks libnet-ssleay-perl # swaks only recommends Net::SSLeay, without which it has no TLS
+	       fetchmail curl ca-certificates isync offlineimap3 mutt bsdutils
 	       unbound) # unbound: the DNS server the outbound queue tests start
 fi
 missing=()
@@ -49,4 +50,42 @@ if [ ${#missing[@]} -gt 0 ]; then
 		{ $SUDO systemctl disable --now dovecot.service dovecot.socket ||
 		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
 	fi
+fi
+
+# Verify every tool and feature the build, tests and benches use, so that a
+# missing piece fails here with a clear message and not in the middle of
+# the suite (a package's recommended packages are not installed for us).
+failed=0
+need() { # need DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if ! "$@" >/dev/null 2>&1; then
+		echo "deps: MISSING: $what (check: $*)" >&2
+		failed=1
+	fi
+}
+need "pkg-config modules of the build" pkg-config --exists openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson
+need "libunbound headers" test -e /usr/include/unbound.h
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	need "cmocka" pkg-config --exists cmocka
+	need "clang with libFuzzer" sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n){return 0;}" |
+		clang -x c -fsanitize=fuzzer,address,undefined -o /dev/null -'
+	need "clang-format and clang-tidy" sh -c 'command -v clang-format && command -v clang-tidy'
+	need "Debian's python3 with pytest" /usr/bin/python3 -c 'import pytest'
+	need "swaks with TLS (Perl Net::SSLeay)" sh -c 'perl -MNet::SSLeay -e1 && swaks --support 2>&1 | grep -q "=== TLS supported"'
+	need "curl with IMAP(S), POP3(S), SMTP(S)" sh -c 'curl -V | grep "^Protocols" | grep -w imaps | grep -w pop3s | grep -qw smtps'
+	need "fetchmail with SSL" sh -c 'fetchmail -V 2>&1 | grep -q SSL'
+	need "mbsync (isync)" sh -c 'command -v mbsync'
+	need "offlineimap3" sh -c 'command -v offlineimap'
+	need "mutt with TLS" sh -c 'mutt -v | grep -q "+USE_SSL_"'
+	need "script (bsdutils)" sh -c 'command -v script'
+	need "unbound" sh -c 'command -v unbound || test -x /usr/sbin/unbound'
+fi
+if [ "$what" = bench ]; then
+	need "Postfix (postfix, postconf, smtp-source)" sh -c 'command -v postfix && command -v postconf && command -v smtp-source'
+	need "Dovecot (dovecot, doveadm)" sh -c 'command -v dovecot && command -v doveadm'
+fi
+if [ "$failed" -ne 0 ]; then
+	echo "deps: some tools are missing or lack a feature (see above); install them and run again" >&2
+	exit 1
 fi

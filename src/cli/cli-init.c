@@ -221,6 +221,13 @@ int cli_init(int argc, char **argv)
 	if (create_store(data, o.domain, pw, sizeof(pw)) < 0 || chown_tree(dir) < 0)
 		goto out;
 	const int *p = init_ports(o.standard_ports);
+	/* Clients check the certificate against the name they were given:
+	 * print one that it carries (localhost, or the host name). */
+	const char *server = o.address;
+	if (strcmp(o.address, "127.0.0.1") == 0 || strcmp(o.address, "::1") == 0)
+		server = "localhost";
+	else if (strcmp(o.address, "0.0.0.0") == 0 || strcmp(o.address, "::") == 0)
+		server = o.hostname;
 	printf("facteur initialised in %s\n\n"
 	       "  start:       facteur -c %s serve\n"
 	       "  account:     demo@%s\n"
@@ -230,8 +237,8 @@ int cli_init(int argc, char **argv)
 	       "  POP3:        %s port %d (STLS) and %d (TLS)\n"
 	       "  IMAP:        %s port %d (STARTTLS) and %d (TLS)\n"
 	       "  certificate: self-signed, %s\n",
-	       dir, conf, o.domain, pw, o.address, p[0], o.address, p[1], p[2], o.address, p[3],
-	       p[4], o.address, p[5], p[6], cert);
+	       dir, conf, o.domain, pw, server, p[0], server, p[1], p[2], server, p[3], p[4], server,
+	       p[5], p[6], cert);
 	ret = CLI_EXIT_OK;
 out:
 	explicit_bzero(pw, sizeof(pw));

@@ -70,6 +70,32 @@ static int drop_privileges(const struct config *cfg)
 	return 0;
 }
 
+/*
+ * After the privilege drop, a data directory the service user cannot
+ * reach fails the store with EACCES, which alone reads as if the path
+ * were missing: name the directory on the way that it may not enter.
+ */
+static void explain_unreachable(const struct config *cfg, const char *path)
+{
+	char *p = xstrdup(path);
+	for (char *slash = p; slash != NULL; slash = strchr(slash + 1, '/')) {
+		char keep = *slash;
+		*slash = '\0';
+		bool denied = p[0] != '\0' && access(p, X_OK) < 0 && errno == EACCES;
+		*slash = keep;
+		if (denied) {
+			*slash = '\0';
+			fprintf(stderr,
+				"facteur: running as user %s (uid %d), which may not enter %s: give it "
+				"that directory or make it searchable (chmod o+x), or init facteur "
+				"elsewhere\n",
+				*cfg->user != '\0' ? cfg->user : "(current)", (int)getuid(), p);
+			break;
+		}
+	}
+	free(p);
+}
+
 struct signal_waiter {
 	struct net_server *server;
 	sigset_t set;
@@ -128,6 +154,7 @@ int cli_serve(int argc, char **argv)
 	const char *serr = NULL;
 	if (store_open(cfg.data_dir, &probe, &serr) < 0) {
 		fprintf(stderr, "facteur: store %s: %s\n", cfg.data_dir, serr);
+		explain_unreachable(&cfg, cfg.data_dir);
 		goto out;
 	}
 	store_close(&probe);

@@ -519,7 +519,9 @@ int store_open(const char *dir, struct store **store_r, const char **error_r)
 		return -1;
 	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-		snprintf(open_err, sizeof(open_err), "cannot create %s: %s", dir, strerror(errno));
+		/* EACCES also comes when dir exists but a parent may not be entered. */
+		snprintf(open_err, sizeof(open_err), "cannot %s %s: %s",
+			 errno == EACCES ? "reach or create" : "create", dir, strerror(errno));
 		*error_r = open_err;
 		return -1;
 	}
