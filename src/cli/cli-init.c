@@ -237,8 +237,8 @@ int cli_init(int argc, char **argv)
 	       "  POP3:        %s port %d (STLS) and %d (TLS)\n"
 	       "  IMAP:        %s port %d (STARTTLS) and %d (TLS)\n"
 	       "  certificate: self-signed, %s\n",
-	       dir, conf, o.domain, pw, server, p[0], server, p[1], p[2], server, p[3], p[4], server,
-	       p[5], p[6], cert);
+	       dir, conf, o.domain, pw, server, p[0], server, p[1], p[2], server, p[3], p[4],
+	       server, p[5], p[6], cert);
 	ret = CLI_EXIT_OK;
 out:
 	explicit_bzero(pw, sizeof(pw));

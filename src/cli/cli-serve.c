@@ -86,7 +86,8 @@ static void explain_unreachable(const struct config *cfg, const char *path)
 		if (denied) {
 			*slash = '\0';
 			fprintf(stderr,
-				"facteur: running as user %s (uid %d), which may not enter %s: give it "
+				"facteur: running as user %s (uid %d), which may not enter %s: "
+				"give it "
 				"that directory or make it searchable (chmod o+x), or init facteur "
 				"elsewhere\n",
 				*cfg->user != '\0' ? cfg->user : "(current)", (int)getuid(), p);
