@@ -230,7 +230,8 @@ int cli_init(int argc, char **argv)
 	bool v6 = strchr(web_host, ':') != NULL;
 	char web[320];
 	if (p[8] == 443)
-		snprintf(web, sizeof(web), "https://%s%s%s/", v6 ? "[" : "", web_host, v6 ? "]" : "");
+		snprintf(web, sizeof(web), "https://%s%s%s/", v6 ? "[" : "", web_host,
+			 v6 ? "]" : "");
 	else
 		snprintf(web, sizeof(web), "https://%s%s%s:%d/", v6 ? "[" : "", web_host,
 			 v6 ? "]" : "", p[8]);

@@ -64,8 +64,7 @@ static void set_cookie(struct http_conn *c, struct http_response *resp, const ch
 		   clear ? "; Max-Age=0" : "; Max-Age=604800");
 }
 
-void http_api_login(struct http_conn *c, const struct http_request *req,
-		    struct http_response *resp)
+void http_api_login(struct http_conn *c, const struct http_request *req, struct http_response *resp)
 {
 	if (!is_json(req)) {
 		http_reply_error(resp, 415, "contentType");

@@ -66,8 +66,9 @@ static int refuse(struct http_conn *c, struct http_response *resp, int status, c
 		  bool challenge)
 {
 	if (status == 401 && challenge)
-		buf_append_str(&resp->headers, "WWW-Authenticate: Basic realm=\"facteur\", "
-					       "charset=\"UTF-8\"\r\n");
+		buf_append_str(&resp->headers,
+			       "WWW-Authenticate: Basic realm=\"facteur\", "
+			       "charset=\"UTF-8\"\r\n");
 	if (status == 429)
 		buf_append_str(&resp->headers, "Retry-After: 60\r\n");
 	log_info("http.auth_refused", "session=%s status=%d reason=%s", c->info->session_id, status,

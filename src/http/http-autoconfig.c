@@ -23,12 +23,23 @@ void http_xml_escape(struct buf *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': buf_append_str(out, "&lt;"); break;
-		case '>': buf_append_str(out, "&gt;"); break;
-		case '&': buf_append_str(out, "&amp;"); break;
-		case '"': buf_append_str(out, "&quot;"); break;
-		case '\'': buf_append_str(out, "&apos;"); break;
-		default: buf_append(out, s, 1);
+		case '<':
+			buf_append_str(out, "&lt;");
+			break;
+		case '>':
+			buf_append_str(out, "&gt;");
+			break;
+		case '&':
+			buf_append_str(out, "&amp;");
+			break;
+		case '"':
+			buf_append_str(out, "&quot;");
+			break;
+		case '\'':
+			buf_append_str(out, "&apos;");
+			break;
+		default:
+			buf_append(out, s, 1);
 		}
 	}
 }
@@ -93,8 +104,9 @@ void http_autoconfig_thunderbird(struct http_conn *c, const struct http_request 
 	    address_ok(address))
 		domain = strchr(address, '@') + 1;
 	struct buf *b = &resp->body;
-	buf_append_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-			  "<clientConfig version=\"1.1\">\n  <emailProvider id=\"");
+	buf_append_str(b,
+		       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		       "<clientConfig version=\"1.1\">\n  <emailProvider id=\"");
 	http_xml_escape(b, domain);
 	buf_append_str(b, "\">\n    <domain>");
 	http_xml_escape(b, domain);
@@ -158,15 +170,16 @@ void http_autoconfig_outlook(struct http_conn *c, const struct http_request *req
 	char address[256];
 	pox_address(req, address, sizeof(address));
 	struct buf *b = &resp->body;
-	buf_append_str(
-		b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-		   "<Autodiscover "
-		   "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
-		   "  <Response "
-		   "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/"
-		   "responseschema/2006a\">\n"
-		   "    <Account>\n      <AccountType>email</AccountType>\n"
-		   "      <Action>settings</Action>\n");
+	buf_append_str(b,
+		       "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		       "<Autodiscover "
+		       "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/"
+		       "2006\">\n"
+		       "  <Response "
+		       "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/"
+		       "responseschema/2006a\">\n"
+		       "    <Account>\n      <AccountType>email</AccountType>\n"
+		       "      <Action>settings</Action>\n");
 	bool imaps = http_config_port(c->ctx, LISTENER_IMAPS) != 0;
 	pox_protocol(b, c, "IMAP", imaps ? LISTENER_IMAPS : LISTENER_IMAP, imaps, address);
 	bool pop3s = http_config_port(c->ctx, LISTENER_POP3S) != 0;
@@ -202,10 +215,9 @@ static void uuid(char *out, size_t size)
 		memset(r, 0x5a, sizeof(r));
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	snprintf(out, size,
-		 "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", r[0],
-		 r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-		 r[14], r[15]);
+	snprintf(out, size, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+		 r[13], r[14], r[15]);
 }
 
 void http_autoconfig_mobileconfig(struct http_conn *c, const struct http_request *req,
@@ -221,11 +233,12 @@ void http_autoconfig_mobileconfig(struct http_conn *c, const struct http_request
 	uuid(u1, sizeof(u1));
 	uuid(u2, sizeof(u2));
 	struct buf *b = &resp->body;
-	buf_append_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-			  "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
-			  "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
-			  "<plist version=\"1.0\">\n<dict>\n\t<key>PayloadContent</key>\n"
-			  "\t<array>\n\t\t<dict>\n");
+	buf_append_str(b,
+		       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		       "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+		       "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+		       "<plist version=\"1.0\">\n<dict>\n\t<key>PayloadContent</key>\n"
+		       "\t<array>\n\t\t<dict>\n");
 	plist_string(b, "EmailAccountDescription", c->id.username);
 	plist_string(b, "EmailAccountType", "EmailTypeIMAP");
 	plist_string(b, "EmailAddress", c->id.username);
@@ -249,9 +262,10 @@ void http_autoconfig_mobileconfig(struct http_conn *c, const struct http_request
 	buf_append_str(b, "\t<key>PayloadDisplayName</key>\n\t<string>");
 	http_xml_escape(b, c->id.username);
 	buf_append_str(b, "</string>\n\t<key>PayloadIdentifier</key>\n\t<string>org.facteur.mail");
-	buf_printf(b, "</string>\n\t<key>PayloadType</key>\n\t<string>Configuration</string>\n"
-		      "\t<key>PayloadUUID</key>\n\t<string>%s</string>\n"
-		      "\t<key>PayloadVersion</key>\n\t<integer>1</integer>\n</dict>\n</plist>\n",
+	buf_printf(b,
+		   "</string>\n\t<key>PayloadType</key>\n\t<string>Configuration</string>\n"
+		   "\t<key>PayloadUUID</key>\n\t<string>%s</string>\n"
+		   "\t<key>PayloadVersion</key>\n\t<integer>1</integer>\n</dict>\n</plist>\n",
 		   u2);
 	xml_reply(resp, "application/x-apple-aspen-config");
 	buf_append_str(&resp->headers,

@@ -53,8 +53,7 @@ void http_jmap_session(struct http_conn *c, const struct http_request *req,
 	json_status(resp, status, status == 200 ? "application/json" : "application/problem+json");
 }
 
-void http_jmap_api(struct http_conn *c, const struct http_request *req,
-		   struct http_response *resp)
+void http_jmap_api(struct http_conn *c, const struct http_request *req, struct http_response *resp)
 {
 	struct jmap_call j;
 	call_init(&j, c, req);

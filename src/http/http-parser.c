@@ -33,6 +33,8 @@ long http_head_scan(struct http_scan *sc, const char *data, size_t len)
 		size_t line_len = i - sc->line_start;
 		i++;
 		sc->line_start = i + 1;
+		if (i + 1 > HTTP_MAX_HEAD)
+			return -431; /* the whole head arrived at once, but too big */
 		if (!sc->request_line) {
 			if (line_len > HTTP_MAX_REQUEST_LINE)
 				return -414;
@@ -71,8 +73,8 @@ static const struct {
 	const char *name;
 	enum http_method method;
 } methods[] = {
-	{"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},       {"POST", HTTP_POST},
-	{"PUT", HTTP_PUT},       {"DELETE", HTTP_DELETE},   {"OPTIONS", HTTP_OPTIONS},
+	{"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
+	{"PUT", HTTP_PUT},     {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
 	{"PATCH", HTTP_PATCH},
 };
 
@@ -316,7 +318,7 @@ static int hexval(int c)
 
 /*
  * A CRLF-terminated line at the front of in: returns its length without
- * CRLF, -1 when incomplete, -2 on a bare CR/LF or when it exceeds cap.
+ * CRLF, -1 when incomplete, -2 on a bare CR/LF or NUL, -3 when it exceeds cap.
  */
 static long take_line(const struct buf *in, size_t cap)
 {
@@ -330,9 +332,9 @@ static long take_line(const struct buf *in, size_t cap)
 			return in->data[i + 1] == '\n' ? (long)i : -2;
 		}
 		if (i >= cap)
-			return -2;
+			return -3;
 	}
-	return in->len > cap ? -2 : -1;
+	return in->len > cap ? -3 : -1;
 }
 
 /* chunk-size [ ";" chunk-ext ]: hexadecimal only, at most 15 digits. */
@@ -381,6 +383,8 @@ int http_chunked_feed(struct http_chunked *ch, struct buf *in, struct buf *body,
 		if (l == -1)
 			return 0;
 		if (l == -2)
+			return -400;
+		if (l == -3)
 			return ch->state == CH_SIZE ? -400 : -431;
 		if (ch->state == CH_TRAILER) {
 			ch->trailer_bytes += (size_t)l + 2;

@@ -56,10 +56,10 @@ struct http_header {
 struct http_request {
 	enum http_method method;
 	const char *method_name;
-	const char *path;   /* origin-form target up to '?' (or "*"), not decoded */
-	const char *query;  /* after '?', "" when none */
-	int minor;          /* HTTP/1.minor: 0 or 1 */
-	const char *host;   /* the Host field ("" for HTTP/1.0 without one) */
+	const char *path;  /* origin-form target up to '?' (or "*"), not decoded */
+	const char *query; /* after '?', "" when none */
+	int minor;         /* HTTP/1.minor: 0 or 1 */
+	const char *host;  /* the Host field ("" for HTTP/1.0 without one) */
 	struct http_header headers[HTTP_MAX_HEADERS];
 	size_t n_headers;
 	bool keep_alive; /* the client allows another request on this connection */
@@ -84,9 +84,9 @@ struct http_response {
 
 /* Security headers, Date etc. depend on these connection facts. */
 struct http_settings {
-	bool tls;          /* HSTS over HTTPS */
-	int idle_timeout;  /* seconds between requests (http_timeout) */
-	const char *sid;   /* session id for log lines */
+	bool tls;         /* HSTS over HTTPS */
+	int idle_timeout; /* seconds between requests (http_timeout) */
+	const char *sid;  /* session id for log lines */
 };
 
 /* How the engine reaches its handler; ctx is given to http_engine_create. */
@@ -287,8 +287,7 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 /* http-jmap.c: the JMAP endpoints (authenticated by the caller). */
 void http_jmap_session(struct http_conn *c, const struct http_request *req,
 		       struct http_response *resp);
-void http_jmap_api(struct http_conn *c, const struct http_request *req,
-		   struct http_response *resp);
+void http_jmap_api(struct http_conn *c, const struct http_request *req, struct http_response *resp);
 void http_jmap_upload(struct http_conn *c, const struct http_request *req,
 		      struct http_response *resp);
 void http_jmap_download(struct http_conn *c, const struct http_request *req,

@@ -23,29 +23,52 @@ static const char csp_data[] = "default-src 'none'; frame-ancestors 'none'; base
 const char *http_status_text(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 301:
+		return "Moved Permanently";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -73,11 +96,12 @@ void http_response_head(struct buf *out, const struct http_settings *settings,
 	if (!resp->no_length && !resp->events)
 		buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)body_len);
 	buf_printf(out, "Content-Security-Policy: %s\r\n", resp->spa ? csp_spa : csp_data);
-	buf_append_str(out, "X-Content-Type-Options: nosniff\r\n"
-			    "Referrer-Policy: no-referrer\r\n"
-			    "X-Frame-Options: DENY\r\n"
-			    "Cross-Origin-Opener-Policy: same-origin\r\n"
-			    "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n");
+	buf_append_str(out,
+		       "X-Content-Type-Options: nosniff\r\n"
+		       "Referrer-Policy: no-referrer\r\n"
+		       "X-Frame-Options: DENY\r\n"
+		       "Cross-Origin-Opener-Policy: same-origin\r\n"
+		       "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n");
 	if (settings->tls)
 		buf_append_str(out, "Strict-Transport-Security: max-age=31536000\r\n");
 	if (closing)

@@ -112,7 +112,8 @@ static bool redirect_to_https(struct http_conn *c, const struct http_request *re
 	if (port == 0)
 		return false; /* nowhere to send it: serve, without credentials */
 	char host[300];
-	snprintf(host, sizeof(host), "%s", *req->host != '\0' ? req->host : c->ctx->config->hostname);
+	snprintf(host, sizeof(host), "%s",
+		 *req->host != '\0' ? req->host : c->ctx->config->hostname);
 	/* Drop the port of the plain listener ([v6]:port keeps its brackets). */
 	char *colon = strrchr(host, ':');
 	if (colon != NULL && strchr(colon, ']') == NULL)
@@ -154,7 +155,8 @@ void http_route(struct http_conn *c, const struct http_request *req, struct http
 		const struct route *r = &routes[i];
 		if (!route_matches(r, req->path))
 			continue;
-		if (!((get && (r->flags & R_GET)) || (req->method == HTTP_POST && (r->flags & R_POST)))) {
+		if (!((get && (r->flags & R_GET)) ||
+		      (req->method == HTTP_POST && (r->flags & R_POST)))) {
 			method_not_allowed(resp, r->flags);
 			return;
 		}

@@ -72,7 +72,8 @@ static bool etag_matches(const char *inm, const char *etag)
 		/* "HASH", "HASH-gz" or "HASH-br" (weak W/ prefixes compare too) */
 		if ((size_t)(q - p) >= base && strncmp(p, etag, base) == 0) {
 			const char *rest = p + base;
-			if (rest == q || strncmp(rest, "-gz\"", 4) == 0 || strncmp(rest, "-br\"", 4) == 0)
+			if (rest == q || strncmp(rest, "-gz\"", 4) == 0 ||
+			    strncmp(rest, "-br\"", 4) == 0)
 				return true;
 		}
 		p = q + 1;
@@ -97,8 +98,9 @@ int http_static_serve(const struct http_request *req, struct http_response *resp
 			return 0;
 		resp->status = 404;
 		resp->content_type = "text/plain; charset=utf-8";
-		buf_append_str(&resp->body, "The web application was not built into this binary "
-					    "(web/dist was missing at build time).\n");
+		buf_append_str(&resp->body,
+			       "The web application was not built into this binary "
+			       "(web/dist was missing at build time).\n");
 		return 1;
 	}
 	resp->spa = true;

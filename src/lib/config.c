@@ -34,7 +34,7 @@ bool config_auth_allowed(const struct config *c, bool tls, bool peer_loopback)
 bool config_listener_implicit_tls(enum listener_kind kind)
 {
 	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S || kind == LISTENER_IMAPS ||
-	       kind == LISTENER_HTTPS;
+		kind == LISTENER_HTTPS;
 }
 
 void config_defaults(struct config *c)

@@ -86,8 +86,9 @@ void store_notify_publish(int64_t account_id, int64_t mailbox_id, uint64_t highe
 	(void)highestmodseq;
 	pthread_mutex_lock(&notify_lock);
 	for (size_t i = 0; i < n_subs; i++) {
-		if (subs[i].account_id != 0 ? subs[i].account_id != account_id
-					    : subs[i].mailbox_id != mailbox_id && subs[i].mailbox_id != 0)
+		if (subs[i].account_id != 0
+			    ? subs[i].account_id != account_id
+			    : subs[i].mailbox_id != mailbox_id && subs[i].mailbox_id != 0)
 			continue;
 		/* EAGAIN: the counter or pipe is full, so the reader is due anyway. */
 		ssize_t w;
