@@ -5,7 +5,8 @@
  */
 #include "jmap/jmap.h"
 
-static const char not_yet[] = "{\"type\":\"about:blank\",\"status\":501,\"detail\":\"JMAP not built\"}";
+static const char not_yet[] =
+	"{\"type\":\"about:blank\",\"status\":501,\"detail\":\"JMAP not built\"}";
 
 int jmap_session_resource(const struct jmap_request *r, struct buf *out)
 {
