@@ -23,8 +23,9 @@ int store_jmap_state(struct store *s, int64_t account_id, enum store_jmap_kind k
 		     uint64_t *state_r, uint64_t *floor_r)
 {
 	sqlite3_stmt *st = store_stmt(
-		s, "SELECT floor, (SELECT max(changed) FROM jmap_changes WHERE account_id = ?1"
-		   " AND kind = ?2) FROM jmap_state WHERE account_id = ?1");
+		s,
+		"SELECT floor, (SELECT max(changed) FROM jmap_changes WHERE account_id = ?1"
+		" AND kind = ?2) FROM jmap_state WHERE account_id = ?1");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -53,9 +54,10 @@ int store_jmap_changes(struct store *s, int64_t account_id, enum store_jmap_kind
 
 	*v_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *st = store_stmt(s, "SELECT obj, created, changed, props, destroyed"
-					 " FROM jmap_changes WHERE account_id = ? AND kind = ?"
-					 " AND changed > ? ORDER BY changed LIMIT ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT obj, created, changed, props, destroyed"
+				      " FROM jmap_changes WHERE account_id = ? AND kind = ?"
+				      " AND changed > ? ORDER BY changed LIMIT ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -111,8 +113,8 @@ static char *col_strdup(sqlite3_stmt *st, int col)
 }
 
 #define EMAIL_COLUMNS                                                                              \
-	"SELECT m.id, m.mailbox_id, m.uid, m.flags, m.modseq, m.internal_date, m.save_date,"      \
-	" m.size, m.blob_id, m.keywords, coalesce(m.thread_id, 0), b.subject, b.hdr_from,"        \
+	"SELECT m.id, m.mailbox_id, m.uid, m.flags, m.modseq, m.internal_date, m.save_date,"       \
+	" m.size, m.blob_id, m.keywords, coalesce(m.thread_id, 0), b.subject, b.hdr_from,"         \
 	" b.hdr_to, b.hdr_cc, b.message_id, coalesce(b.date, 0)"                                   \
 	" FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id"                                 \
 	" LEFT JOIN blobs b ON b.id = m.blob_id"
@@ -134,8 +136,8 @@ static void email_from_row(sqlite3_stmt *st, struct store_jmap_email *e)
 }
 
 /* Step st, appending each row to v. Resets st. 0 / -1. */
-static int emails_collect(struct store *s, sqlite3_stmt *st, struct store_jmap_email **v,
-			  size_t *n, size_t *cap)
+static int emails_collect(struct store *s, sqlite3_stmt *st, struct store_jmap_email **v, size_t *n,
+			  size_t *cap)
 {
 	int rc;
 
@@ -173,16 +175,18 @@ int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, s
 			}
 		}
 	} else if (thread_id != 0) {
-		st = store_stmt(s, EMAIL_COLUMNS " WHERE m.thread_id = ? AND x.account_id = ?"
-						 " ORDER BY m.internal_date, m.id");
+		st = store_stmt(s,
+				EMAIL_COLUMNS " WHERE m.thread_id = ? AND x.account_id = ?"
+					      " ORDER BY m.internal_date, m.id");
 		if (st == NULL)
 			return store_db_fail(s, NULL);
 		sqlite3_bind_int64(st, 1, thread_id);
 		sqlite3_bind_int64(st, 2, account_id);
 		ret = emails_collect(s, st, &v, &nv, &cap);
 	} else {
-		st = store_stmt(s, EMAIL_COLUMNS " WHERE x.account_id = ?1"
-						 " AND (?2 = 0 OR m.mailbox_id = ?2) ORDER BY m.id");
+		st = store_stmt(s,
+				EMAIL_COLUMNS " WHERE x.account_id = ?1"
+					      " AND (?2 = 0 OR m.mailbox_id = ?2) ORDER BY m.id");
 		if (st == NULL)
 			return store_db_fail(s, NULL);
 		sqlite3_bind_int64(st, 1, account_id);
@@ -200,7 +204,8 @@ int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, s
 
 int store_jmap_email_id(struct store *s, int64_t mailbox_id, uint32_t uid, int64_t *id_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT id FROM messages WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_stmt *st =
+		store_stmt(s, "SELECT id FROM messages WHERE mailbox_id = ? AND uid = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -223,9 +228,10 @@ int store_jmap_unthreaded(struct store *s, int64_t account_id, size_t max, int64
 
 	*ids_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *st = store_stmt(s, "SELECT m.id FROM messages m JOIN mailboxes x"
-					 " ON x.id = m.mailbox_id WHERE m.thread_id IS NULL"
-					 " AND x.account_id = ? ORDER BY m.id LIMIT ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT m.id FROM messages m JOIN mailboxes x"
+				      " ON x.id = m.mailbox_id WHERE m.thread_id IS NULL"
+				      " AND x.account_id = ? ORDER BY m.id LIMIT ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -250,8 +256,9 @@ int store_jmap_unthreaded(struct store *s, int64_t account_id, size_t max, int64
 int store_jmap_msgid_thread(struct store *s, int64_t account_id, const char *msgid,
 			    int64_t *thread_r, char *subject_r, size_t size)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT thread_id, subject FROM jmap_msgids"
-					 " WHERE account_id = ? AND msgid = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT thread_id, subject FROM jmap_msgids"
+				      " WHERE account_id = ? AND msgid = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -279,8 +286,9 @@ static int thread_set_tx(struct store *s, int64_t account_id, int64_t email_id, 
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
 	for (size_t i = 0; i < n; i++) {
-		st = store_stmt(s, "INSERT OR IGNORE INTO jmap_msgids(account_id, msgid,"
-				   " thread_id, subject) VALUES (?, ?, ?, ?)");
+		st = store_stmt(s,
+				"INSERT OR IGNORE INTO jmap_msgids(account_id, msgid,"
+				" thread_id, subject) VALUES (?, ?, ?, ?)");
 		if (st == NULL)
 			return store_db_fail(s, error_r);
 		sqlite3_bind_int64(st, 1, account_id);
@@ -295,9 +303,9 @@ static int thread_set_tx(struct store *s, int64_t account_id, int64_t email_id, 
 	return 0;
 }
 
-int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id,
-			  int64_t thread_id, const char *const *msgids, size_t n,
-			  const char *subject, const char **error_r)
+int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id, int64_t thread_id,
+			  const char *const *msgids, size_t n, const char *subject,
+			  const char **error_r)
 {
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
@@ -311,10 +319,11 @@ int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id,
 int store_jmap_mailbox_threads(struct store *s, int64_t mailbox_id, uint32_t *total_r,
 			       uint32_t *unread_r)
 {
-	sqlite3_stmt *st = store_stmt(
-		s, "SELECT count(DISTINCT thread_id),"
-		   " count(DISTINCT CASE WHEN (flags & 1) = 0 THEN thread_id END)"
-		   " FROM messages WHERE mailbox_id = ?");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT count(DISTINCT thread_id),"
+			   " count(DISTINCT CASE WHEN (flags & 1) = 0 THEN thread_id END)"
+			   " FROM messages WHERE mailbox_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -352,9 +361,10 @@ struct move_src {
 static int move_read(struct store *s, int64_t account_id, int64_t email_id, struct move_src *m,
 		     const char **error_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT m.mailbox_id, m.uid, m.keywords FROM messages m"
-					 " JOIN mailboxes x ON x.id = m.mailbox_id"
-					 " WHERE m.id = ? AND x.account_id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT m.mailbox_id, m.uid, m.keywords FROM messages m"
+				      " JOIN mailboxes x ON x.id = m.mailbox_id"
+				      " WHERE m.id = ? AND x.account_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, email_id);
@@ -390,16 +400,18 @@ static int move_tx(struct store *s, int64_t account_id, int64_t email_id, int64_
 	int r = mailbox_account(s, dst, &dst_account);
 	if (r <= 0 || dst_account != account_id) {
 		free(m.keywords);
-		return r < 0 ? store_db_fail(s, error_r) : store_fail(s, error_r, "no such mailbox");
+		return r < 0 ? store_db_fail(s, error_r)
+			     : store_fail(s, error_r, "no such mailbox");
 	}
 	store_kwlist_split(&kw, m.keywords);
-	if (store_keywords_register(s, dst, (const char *const *)kw.v, kw.n, false, &reg,
-				    error_r) < 0 ||
+	if (store_keywords_register(s, dst, (const char *const *)kw.v, kw.n, false, &reg, error_r) <
+		    0 ||
 	    store_mailbox_next_uid(s, dst, &uid, &modseq, error_r) < 0 ||
 	    store_mailbox_bump_modseq(s, m.mailbox_id, &src_modseq, error_r) < 0)
 		goto out;
-	sqlite3_stmt *st = store_stmt(s, "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
-					 " VALUES (?, ?, ?)");
+	sqlite3_stmt *st = store_stmt(s,
+				      "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
+				      " VALUES (?, ?, ?)");
 	if (st == NULL)
 		goto db;
 	sqlite3_bind_int64(st, 1, m.mailbox_id);
@@ -410,8 +422,9 @@ static int move_tx(struct store *s, int64_t account_id, int64_t email_id, int64_
 	if (rc != SQLITE_DONE)
 		goto db;
 	char *joined = store_kwlist_join(&reg);
-	st = store_stmt(s, "UPDATE messages SET mailbox_id = ?, uid = ?, modseq = ?, keywords = ?"
-			   " WHERE id = ?");
+	st = store_stmt(s,
+			"UPDATE messages SET mailbox_id = ?, uid = ?, modseq = ?, keywords = ?"
+			" WHERE id = ?");
 	if (st == NULL) {
 		free(joined);
 		goto db;
@@ -454,8 +467,9 @@ int store_jmap_email_move(struct store *s, int64_t account_id, int64_t email_id,
 int store_jmap_blob_info(struct store *s, const char *blob_id, char **preview_r,
 			 bool *has_attachment_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT preview, has_attachment FROM jmap_blob_info"
-					 " WHERE blob_id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT preview, has_attachment FROM jmap_blob_info"
+				      " WHERE blob_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	store_bind_text(st, 1, blob_id);
@@ -476,9 +490,10 @@ int store_jmap_blob_info_set(struct store *s, const char *blob_id, const char *p
 	if (store_tx_begin(s, &error) < 0)
 		return -1;
 	/* The blob row may have been collected meanwhile: then nothing is kept. */
-	sqlite3_stmt *st = store_stmt(s, "INSERT OR REPLACE INTO jmap_blob_info(blob_id, preview,"
-					 " has_attachment) SELECT id, ?2, ?3 FROM blobs"
-					 " WHERE id = ?1");
+	sqlite3_stmt *st = store_stmt(s,
+				      "INSERT OR REPLACE INTO jmap_blob_info(blob_id, preview,"
+				      " has_attachment) SELECT id, ?2, ?3 FROM blobs"
+				      " WHERE id = ?1");
 	if (st == NULL) {
 		store_tx_rollback(s);
 		return store_db_fail(s, NULL);
@@ -506,8 +521,9 @@ int store_jmap_upload(struct store *s, int64_t account_id, const char *data, siz
 	if (store_account_exists(s, account_id, error_r) < 0 ||
 	    store_blob_row_upsert(s, id_r, len, NULL, error_r) < 0)
 		goto failed;
-	sqlite3_stmt *st = store_stmt(s, "INSERT OR REPLACE INTO jmap_uploads(account_id, blob_id,"
-					 " type, size, created) VALUES (?, ?, ?, ?, ?)");
+	sqlite3_stmt *st = store_stmt(s,
+				      "INSERT OR REPLACE INTO jmap_uploads(account_id, blob_id,"
+				      " type, size, created) VALUES (?, ?, ?, ?, ?)");
 	if (st == NULL) {
 		store_db_fail(s, error_r);
 		goto failed;
@@ -533,10 +549,11 @@ int store_jmap_blob_access(struct store *s, int64_t account_id, const char *blob
 			   size_t type_size, uint64_t *size_r)
 {
 	sqlite3_stmt *st = store_stmt(
-		s, "SELECT 1, '', m.size FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id"
-		   " WHERE m.blob_id = ?1 AND x.account_id = ?2"
-		   " UNION ALL SELECT 2, type, size FROM jmap_uploads"
-		   " WHERE blob_id = ?1 AND account_id = ?2 LIMIT 1");
+		s,
+		"SELECT 1, '', m.size FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id"
+		" WHERE m.blob_id = ?1 AND x.account_id = ?2"
+		" UNION ALL SELECT 2, type, size FROM jmap_uploads"
+		" WHERE blob_id = ?1 AND account_id = ?2 LIMIT 1");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	store_bind_text(st, 1, blob_id);
@@ -562,11 +579,13 @@ int store_jmap_object_put(struct store *s, int64_t account_id, enum store_jmap_k
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
 	if (id == 0)
-		st = store_stmt(s, "INSERT INTO jmap_objects(account_id, kind, data)"
-				   " VALUES (?1, ?2, ?4) RETURNING id");
+		st = store_stmt(s,
+				"INSERT INTO jmap_objects(account_id, kind, data)"
+				" VALUES (?1, ?2, ?4) RETURNING id");
 	else
-		st = store_stmt(s, "UPDATE jmap_objects SET data = ?4 WHERE account_id = ?1"
-				   " AND kind = ?2 AND id = ?3 RETURNING id");
+		st = store_stmt(s,
+				"UPDATE jmap_objects SET data = ?4 WHERE account_id = ?1"
+				" AND kind = ?2 AND id = ?3 RETURNING id");
 	if (st == NULL) {
 		store_tx_rollback(s);
 		return store_db_fail(s, error_r);
@@ -598,8 +617,9 @@ int store_jmap_object_list(struct store *s, int64_t account_id, enum store_jmap_
 	size_t cap = 0;
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s, "SELECT id, data FROM jmap_objects"
-					 " WHERE account_id = ? AND kind = ? ORDER BY id");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT id, data FROM jmap_objects"
+				      " WHERE account_id = ? AND kind = ? ORDER BY id");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
@@ -627,8 +647,9 @@ int store_jmap_object_delete(struct store *s, int64_t account_id, enum store_jma
 {
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, "DELETE FROM jmap_objects WHERE account_id = ?"
-					 " AND kind = ? AND id = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "DELETE FROM jmap_objects WHERE account_id = ?"
+				      " AND kind = ? AND id = ?");
 	if (st == NULL) {
 		store_tx_rollback(s);
 		return store_db_fail(s, error_r);
