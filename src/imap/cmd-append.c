@@ -148,7 +148,7 @@ static int append_flags(struct append_req *req, const struct imap_arg *list, siz
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *flag;
-		if (!imap_arg_get_atom(&list[i], &flag)) {
+		if (!imap_arg_get_flag(&list[i], &flag)) {
 			*error_r = "Flags must be atoms";
 			return -1;
 		}

@@ -215,10 +215,10 @@ static bool enable_one(struct imap_session *s, const char *name)
 		flag = &s->rev2;
 	if (flag == NULL || *flag)
 		return false;
-	*flag = true;
 	/* QRESYNC implies CONDSTORE (RFC 7162 3.2.3); rev2 names are UTF-8. */
-	if (flag == &s->qresync)
-		s->condstore = true;
+	if (flag == &s->condstore || flag == &s->qresync)
+		imap_session_condstore_enable(s);
+	*flag = true;
 	if (flag == &s->rev2)
 		s->utf8_accept = true;
 	return true;

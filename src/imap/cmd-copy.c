@@ -6,7 +6,9 @@
  * (uidvalidity source-uids destination-uids); for MOVE it goes in an
  * untagged OK before the EXPUNGE (or VANISHED) responses, which the
  * after-command sync of the tagged OK produces from the store. A missing
- * destination gets [TRYCREATE], a full quota [OVERQUOTA].
+ * destination gets [TRYCREATE], a full quota [OVERQUOTA]. MOVE into the
+ * selected mailbox itself works like COPY and expunge: the messages come
+ * back as new ones (EXPUNGE, then EXISTS).
  */
 #include "imap/imap-private.h"
 
@@ -71,8 +73,6 @@ static enum imap_cmd_ret copy_or_move(struct imap_cmd *cmd, struct buf *out, boo
 	if (r <= 0)
 		return r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
 			      : imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the mailbox");
-	if (move && dst.id == s->view->mailbox_id)
-		return imap_cmd_no(cmd, out, "[CANNOT] Source and destination are the same");
 	uint32_t *uids;
 	size_t n;
 	if (imap_search_resolve_set(s, set, cmd->uid, &uids, &n, &error) < 0)

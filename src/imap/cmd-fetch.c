@@ -67,6 +67,7 @@ struct fetch_ctx {
 	struct fetch_item items[FETCH_MAX_ITEMS];
 	size_t n_items;
 	bool need_blob, need_parsed, has_flags, any_seen;
+	bool utf8;             /* the session may get 8-bit quoted strings (UTF8=ACCEPT, rev2) */
 	uint64_t changedsince; /* 0: none */
 	bool vanished;
 	const char *set_text;
@@ -570,7 +571,7 @@ static void write_simple(struct fetch_ctx *ctx, const struct fetch_item *it,
 			       it->type == FETCH_ENVELOPE       ? "ENVELOPE "
 				       : it->type == FETCH_BODY ? "BODY "
 								: "BODYSTRUCTURE ");
-		buf_append_str(out, parsed_str(ctx, it->type));
+		imap_write_syntax(out, parsed_str(ctx, it->type), ctx->utf8);
 		break;
 	case FETCH_UID:
 		buf_printf(out, "UID %" PRIu32, m->uid);
@@ -604,7 +605,7 @@ static void write_section_name(const struct fetch_item *it, struct buf *out)
 		return;
 	}
 	buf_append_str(out, it->sec.binary ? "BINARY" : "BODY");
-	imap_section_write(&it->sec, !it->sec.binary, out);
+	imap_section_write(&it->sec, true, out);
 }
 
 /* The name and the literal's announcement; true when data follows. */
@@ -724,11 +725,12 @@ enum imap_cmd_ret cmd_fetch(struct imap_cmd *cmd, struct buf *out)
 	const char *error = NULL;
 	cmd->context = ctx;
 	cmd->free_context = fetch_ctx_free;
+	ctx->utf8 = s->utf8_accept;
 	if (fetch_parse(cmd, ctx, &error) < 0)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	/* RFC 7162 3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE. */
 	if (has_item(ctx, FETCH_MODSEQ))
-		s->condstore = true;
+		imap_session_condstore_enable(s);
 	if (fetch_resolve(cmd, ctx, &error) < 0) {
 		if (error != NULL)
 			return imap_cmd_bad(cmd, out, "%s", error);
@@ -741,5 +743,8 @@ enum imap_cmd_ret cmd_fetch(struct imap_cmd *cmd, struct buf *out)
 			 error != NULL ? error : "?");
 		return imap_cmd_no(cmd, out, "[SERVERBUG] Cannot set \\Seen");
 	}
+	/* FLAGS may show a keyword another session just gave the mailbox. */
+	if (ctx->has_flags && imap_view_keywords_sync(s, out) < 0)
+		return imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the mailbox");
 	return fetch_continue(cmd, out);
 }

@@ -473,8 +473,14 @@ static bool entry_selected(const struct list_opts *o, const struct list_entry *e
 	if (!e->matched)
 		return false;
 	if (o->lsub || o->sel_subscribed) {
-		if (e->subscribed)
+		/*
+		 * RFC 5258 example 5.9 ("Eps2"): a subscribed parent also
+		 * carries CHILDINFO for its unlisted subscribed children.
+		 */
+		if (e->subscribed) {
+			*childinfo_r = !o->lsub && o->sel_recursive && e->child_sub_unmatched;
 			return true;
+		}
 		/*
 		 * RFC 5258 3.5 and LSUB's '%' rule: a parent is listed for
 		 * subscribed children only if they are not listed themselves.

@@ -118,7 +118,7 @@ enum imap_cmd_ret cmd_search(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	}
 	if (prog->uses_modseq)
-		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE-enabling command */
+		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	struct imap_search_result r;
 	bool limit;
 	if (imap_search_run(s, prog, &r, &limit, &error) < 0) {

@@ -144,39 +144,6 @@ static void write_flags_keywords(struct buf *out, uint32_t flags, const char *ke
 	buf_deinit(&tmp);
 }
 
-struct keyword_list {
-	struct buf text; /* " kw1 kw2" */
-	size_t count;
-};
-
-static void keyword_cb(void *ctx, const char *keyword)
-{
-	struct keyword_list *k = ctx;
-	buf_append(&k->text, " ", 1);
-	buf_append_str(&k->text, keyword);
-	k->count++;
-}
-
-static void write_flag_lists(struct imap_session *s, struct buf *out)
-{
-	static const char sys[] = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
-	struct keyword_list k = {.count = 0};
-	buf_init(&k.text);
-	if (store_mailbox_keywords(s->store, s->view->mailbox_id, keyword_cb, &k) < 0) {
-		/* Only the keyword list is lost: the system flags still hold. */
-		buf_clear(&k.text);
-		k.count = STORE_MAILBOX_KEYWORDS_MAX;
-	}
-	const char *kw = k.text.len > 0 ? buf_cstr(&k.text) : "";
-	buf_printf(out, "* FLAGS (%s%s)\r\n", sys, kw);
-	if (s->view->read_only)
-		buf_append_str(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	else
-		buf_printf(out, "* OK [PERMANENTFLAGS (%s%s%s)] Flags permitted\r\n", sys, kw,
-			   k.count < STORE_MAILBOX_KEYWORDS_MAX ? " \\*" : "");
-	buf_deinit(&k.text);
-}
-
 /* Sequence number of the first message without \Seen, 0 if none. */
 static uint32_t first_unseen(const struct imap_view *v)
 {
@@ -249,7 +216,7 @@ static int select_announce(struct imap_session *s, const struct select_params *p
 		if (v->modseqs[i] > v->highestmodseq)
 			v->highestmodseq = v->modseqs[i];
 	}
-	write_flag_lists(s, out);
+	imap_view_write_flag_lists(s, out);
 	buf_printf(out, "* %zu EXISTS\r\n", v->count);
 	if (!s->rev2) {
 		buf_append_str(out, "* 0 RECENT\r\n");
@@ -298,7 +265,7 @@ static enum imap_cmd_ret select_open(struct imap_cmd *cmd, struct buf *out, bool
 	if (r < 0 || imap_view_load(s->store, &mb, read_only, &view) < 0)
 		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");
 	if (p.condstore || p.qresync)
-		s->condstore = true;
+		imap_session_condstore_enable(s);
 	s->view = view;
 	imap_session_set_state(s, IMAP_STATE_SELECTED);
 	if (select_announce(s, &p, out) < 0) {

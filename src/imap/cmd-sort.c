@@ -168,6 +168,21 @@ static size_t subj_leader(const char *s, size_t len)
 }
 
 /*
+ * The i;ascii-casemap collation (RFC 4790 9.2) that SORT and THREAD use
+ * (RFC 5256): a-z map to A-Z, every other octet stays, and the results
+ * compare as octets. Mapping to upper case matters: '[', '\\', ']', '^',
+ * '_' and '`' sort after the letters, as in Dovecot and RFC 4790.
+ */
+static char *ascii_casemap_dup(const char *s, size_t len)
+{
+	char *r = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		r[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+	r[len] = '\0';
+	return r;
+}
+
+/*
  * The base subject, folded for comparison (malloc'd); *reply_r tells
  * whether a "Re:", "Fwd:" or "(fwd)" was removed (THREAD REFERENCES 5).
  */
@@ -218,12 +233,8 @@ static char *base_subject(const char *subject, bool *reply_r)
 		}
 		break;
 	}
-	struct buf f;
-	buf_init(&f);
-	imap_search_fold(s + start, end - start, &f);
+	char *r = ascii_casemap_dup(s + start, end - start);
 	buf_deinit(&b);
-	char *r = xstrdup(buf_cstr(&f));
-	buf_deinit(&f);
 	return r;
 }
 
@@ -233,9 +244,9 @@ struct sort_item {
 	uint32_t seq, uid;
 	time_t arrival, date;
 	uint64_t size;
-	char *subject; /* base subject, folded */
+	char *subject; /* base subject, i;ascii-casemap */
 	bool reply;
-	char *from, *to, *cc; /* first mailbox, folded */
+	char *from, *to, *cc; /* first mailbox, i;ascii-casemap */
 	char *message_id, *in_reply_to;
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 };
@@ -244,12 +255,8 @@ static char *fold_dup(char *s)
 {
 	if (s == NULL)
 		return xstrdup("");
-	struct buf f;
-	buf_init(&f);
-	imap_search_fold(s, strlen(s), &f);
+	char *r = ascii_casemap_dup(s, strlen(s));
 	free(s);
-	char *r = xstrdup(buf_cstr(&f));
-	buf_deinit(&f);
 	return r;
 }
 
@@ -398,7 +405,7 @@ static bool sort_search(struct imap_cmd *cmd, struct buf *out, const struct imap
 		return false;
 	}
 	if (prog->uses_modseq)
-		s->condstore = true;
+		imap_session_condstore_enable(s);
 	struct imap_search_result r;
 	bool limit;
 	int rc = imap_search_run(s, prog, &r, &limit, &error);

@@ -132,7 +132,7 @@ int imap_status_write(struct imap_session *s, struct buf *out, const char *name,
 		write_item(s, out, (enum imap_status_item)items->item[i], mailbox_id, &st,
 			   deleted_bytes);
 		if (items->item[i] == IMAP_STATUS_HIGHESTMODSEQ)
-			s->condstore = true;
+			imap_session_condstore_enable(s);
 	}
 	buf_append_str(out, ")\r\n");
 	return 1;

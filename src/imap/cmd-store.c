@@ -39,7 +39,7 @@ static const struct {
 static int store_parse_flag(const struct imap_arg *arg, struct store_req *req, const char **error_r)
 {
 	const char *f;
-	if (!imap_arg_get_atom(arg, &f)) {
+	if (!imap_arg_get_flag(arg, &f)) {
 		*error_r = "Invalid flag";
 		return -1;
 	}
@@ -255,7 +255,7 @@ enum imap_cmd_ret cmd_store(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	}
 	if (req.has_unchangedsince)
-		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE-enabling command */
+		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	enum imap_cmd_ret ret;
 	if (req.has_unchangedsince && req.u.unchangedsince == 0) {
 		/* Every message has a MODSEQ above 0: all fail the test. */
@@ -274,6 +274,8 @@ enum imap_cmd_ret cmd_store(struct imap_cmd *cmd, struct buf *out)
 			bool limit = strstr(error, "too many") != NULL;
 			return imap_cmd_no(cmd, out, "%s%s", limit ? "[LIMIT] " : "", error);
 		}
+		if (imap_view_keywords_sync(s, out) < 0)
+			log_warn("imap.keywords_failed", "session=%s", s->session_id);
 		store_report(cmd, out, &req, &o);
 		ret = store_finish(cmd, out, o.modified, o.n_modified);
 		store_flags_outcome_free(&o);

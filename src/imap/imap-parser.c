@@ -84,6 +84,14 @@ bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r)
 	return true;
 }
 
+bool imap_arg_get_flag(const struct imap_arg *arg, const char **str_r)
+{
+	if (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL)
+		return false;
+	*str_r = arg->str;
+	return true;
+}
+
 static bool arg_is_text(const struct imap_arg *arg)
 {
 	return (arg->type == IMAP_ARG_QUOTED || arg->type == IMAP_ARG_LITERAL) &&
@@ -313,6 +321,29 @@ static bool scan_is_append(const struct imap_parser *p)
 	return p->word >= 2 && p->name_len == 6 && strcasecmp(p->name, "APPEND") == 0;
 }
 
+/*
+ * ID may be longer than other commands before login (id_max, RFC 2971's
+ * maximum): its name is known long before either cap is reached.
+ */
+static bool scan_is_id(const struct imap_parser *p)
+{
+	return p->word >= 2 && p->name_len == 2 && strcasecmp(p->name, "ID") == 0;
+}
+
+static size_t scan_line_max(const struct imap_parser *p)
+{
+	if (p->limits.id_max > p->limits.line_max && scan_is_id(p))
+		return p->limits.id_max;
+	return p->limits.line_max;
+}
+
+static uint64_t scan_command_max(const struct imap_parser *p)
+{
+	if (p->limits.id_max > p->limits.command_max && scan_is_id(p))
+		return p->limits.id_max;
+	return p->limits.command_max;
+}
+
 static enum imap_scan_result scan_finish(struct imap_parser *p)
 {
 	p->complete = true;
@@ -360,8 +391,9 @@ static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail, 
 		return IMAP_SCAN_FATAL;
 	}
 	uint64_t max = scan_is_append(p) ? p->limits.append_literal_max : p->limits.literal_max;
-	bool fits = spec.size <= max && p->total <= p->limits.command_max &&
-		spec.size <= p->limits.command_max - p->total;
+	uint64_t command_max = scan_command_max(p);
+	bool fits =
+		spec.size <= max && p->total <= command_max && spec.size <= command_max - p->total;
 	if (!fits && !p->discarding) {
 		if (spec.sync) {
 			/* The client waits for "+": this answer replaces it. */
@@ -393,9 +425,9 @@ static enum imap_scan_result scan_text(struct imap_parser *p, char c, size_t ava
 		p->total++;
 	if (c == '\n')
 		return scan_line_end(p, avail, out);
-	if (++p->seg_len > p->limits.line_max)
+	if (++p->seg_len > scan_line_max(p))
 		scan_fail(p, "BAD Line too long");
-	if (p->total > p->limits.command_max)
+	if (p->total > scan_command_max(p))
 		scan_fail(p, "BAD Command too long");
 	if (c == '\0')
 		scan_fail(p, "BAD NUL in command");
@@ -521,12 +553,29 @@ static int parse_bracket(struct parse_ctx *c)
 	return parse_fail(c, "Unterminated [ in argument");
 }
 
+/*
+ * Does the atom so far name a FETCH item that takes a section? Only then
+ * does '[' open a "[...]" that may hold spaces: anywhere else '[' is an
+ * ordinary atom character (a mailbox may be called "a[b"; only ']' is a
+ * resp-special, RFC 9051 section 9).
+ */
+static bool atom_takes_section(const char *atom, size_t len)
+{
+	static const char *const names[] = {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK",
+					    "BINARY.SIZE"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) == len && strncasecmp(atom, names[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int parse_atom(struct parse_ctx *c, struct imap_arg *arg)
 {
 	size_t start = c->pos;
 	while (c->pos < c->len) {
 		unsigned char ch = (unsigned char)c->data[c->pos];
-		if (ch == '[') {
+		if (ch == '[' && atom_takes_section(c->data + start, c->pos - start)) {
 			if (parse_bracket(c) < 0)
 				return -1;
 		} else if (is_atom_char(ch)) {

@@ -23,10 +23,12 @@
  *    skipped to its real end (literals included) so the stream stays in
  *    step. The parse pass turns the complete command into a tree of
  *    struct imap_arg (atoms, quoted strings, literals, NIL, lists). An
- *    atom holding "[...]" keeps everything up to the matching ']' (spaces,
+ *    atom BODY, BODY.PEEK, BINARY, BINARY.PEEK or BINARY.SIZE followed by
+ *    "[...]" keeps everything up to the matching ']' (spaces,
  *    parentheses, quoted strings), which is how FETCH section specs such
  *    as BODY[HEADER.FIELDS (A B)]<0.100> reach their handler as one raw
- *    atom; sequence sets are atoms too, parsed by imap-seqset.c. IMAP
+ *    atom; in any other atom '[' is an ordinary character (a mailbox
+ *    may be called "a[b"); sequence sets are atoms too, parsed by imap-seqset.c. IMAP
  *    requires CRLF: a bare LF ends the line but the command is BAD; NUL
  *    outside a binary literal ~{n} is BAD.
  * 2. Sessions (imap-session.c): one state enum (NOT_AUTHENTICATED,
@@ -78,6 +80,13 @@ struct imap_cmd;
 #define IMAP_LITERAL_MAX_PREAUTH (8 * 1024)
 #define IMAP_LITERAL_MAX (64 * 1024) /* any literal but APPEND's */
 #define IMAP_COMMAND_MAX_PREAUTH (24 * 1024)
+/*
+ * ID's line and command before login: RFC 2971's maximum (30 pairs, fields
+ * of 30 and values of 1,024 octets) is a ~32 KB line, twice that if every
+ * octet is quoted-escaped. Only ID gets it, so the pre-login bound of any
+ * other command stays IMAP_COMMAND_MAX_PREAUTH.
+ */
+#define IMAP_ID_MAX_PREAUTH (64 * 1024 + 512)
 #define IMAP_TAG_MAX 64
 #define IMAP_MAX_ARGS 10000 /* arguments in one command, lists included */
 #define IMAP_MAX_DEPTH 32   /* nested parentheses */
@@ -115,6 +124,8 @@ struct imap_arg {
 bool imap_arg_is_eol(const struct imap_arg *arg);
 /* ATOM only (not NIL). */
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r);
+/* A flag or keyword: ATOM, or NIL (a valid keyword atom, as sent). */
+bool imap_arg_get_flag(const struct imap_arg *arg, const char **str_r);
 /* ATOM, NIL (as "NIL"), QUOTED or LITERAL without NUL. */
 bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r);
 /* QUOTED or LITERAL without NUL. */
@@ -133,6 +144,7 @@ struct imap_parser_limits {
 	uint64_t literal_max;        /* one literal of any command but APPEND */
 	uint64_t append_literal_max; /* one APPEND literal (max_message_size) */
 	uint64_t command_max;        /* the whole command, literals included */
+	size_t id_max;               /* ID's line and command when larger (0: no exception) */
 };
 
 enum imap_scan_result {
@@ -236,6 +248,13 @@ void imap_write_astring(struct buf *out, const char *str, size_t len, bool utf8)
 void imap_write_string(struct buf *out, const char *str, size_t len, bool utf8);
 /* NULL is NIL. */
 void imap_write_nstring(struct buf *out, const char *str, size_t len, bool utf8);
+/*
+ * Append text that is already IMAP syntax (a stored ENVELOPE or
+ * BODYSTRUCTURE). With utf8 false (an IMAP4rev1 session), every quoted
+ * string holding 8-bit octets becomes a literal, since quoted strings are
+ * 7-bit there (RFC 3501 section 9); literals in text are copied whole.
+ */
+void imap_write_syntax(struct buf *out, const char *text, bool utf8);
 /* "(\Seen \Deleted)" from enum store_flag bits. */
 void imap_write_flags(struct buf *out, uint32_t flags);
 
@@ -257,6 +276,7 @@ struct imap_view {
 	uint32_t *flags; /* store_flag bits as last told, | IMAP_VIEW_EXPUNGED */
 	uint64_t *modseqs;
 	size_t n_pending_expunges; /* entries with IMAP_VIEW_EXPUNGED */
+	size_t n_keywords;         /* the mailbox's keywords last announced in FLAGS */
 };
 
 /*
@@ -275,6 +295,18 @@ uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
  * store error (nothing is sent then).
  */
 int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge);
+/*
+ * Queue "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the
+ * mailbox's keywords (SELECT; a keyword new to the mailbox) and remember
+ * how many were announced.
+ */
+void imap_view_write_flag_lists(struct imap_session *s, struct buf *out);
+/*
+ * When the mailbox has keywords the client has not been told of (set by
+ * this or another session), queue the FLAGS and PERMANENTFLAGS updates
+ * (RFC 9051 7.3.5): call before any FETCH that may show them. 0 / -1.
+ */
+int imap_view_keywords_sync(struct imap_session *s, struct buf *out);
 /* --- view UID ranges (imap-view.c; for listing only named messages) --- */
 /*
  * Turn uids (ascending, as imap_search_resolve_set gives them) into UID
@@ -385,6 +417,7 @@ struct imap_session {
 	bool utf8_accept; /* UTF8=ACCEPT or IMAP4rev2: names are UTF-8 */
 	bool rev2;
 	bool condstore;
+	bool condstore_announce; /* enabled while selected: send HIGHESTMODSEQ */
 	bool qresync;
 	bool compressed; /* COMPRESS=DEFLATE is active */
 
@@ -410,6 +443,12 @@ void imap_session_set_state(struct imap_session *s, enum imap_state to);
 const char *imap_state_name(enum imap_state state);
 /* May a password be sent on this connection (TLS / plaintext_auth)? */
 bool imap_session_auth_allowed(const struct imap_session *s);
+/*
+ * A CONDSTORE-enabling command (RFC 7162 3.1) ran. The first one while a
+ * mailbox is selected makes the tagged reply's sync send
+ * "* OK [HIGHESTMODSEQ n]" before it.
+ */
+void imap_session_condstore_enable(struct imap_session *s);
 /* Authenticated: raise the reader's caps, enter AUTHENTICATED. */
 void imap_session_logged_in(struct imap_session *s, const struct store_account *account);
 

@@ -12,7 +12,10 @@
  * cheap keys of an AND first, and stops with NO [LIMIT] once a search has
  * read IMAP_SEARCH_BLOB_BUDGET bytes of messages. String keys match a
  * case-folded substring of decoded text: GMime decodes RFC 2047 words in
- * header fields and transfer encodings and charsets of text parts.
+ * header fields and transfer encodings and charsets of text parts. BODY
+ * reads the text and message parts (a bounce's message/delivery-status
+ * included, inner messages recursively); TEXT also reads the top header
+ * and the header fields of every part and inner message.
  */
 #include "imap/imap-private.h"
 
@@ -429,7 +432,7 @@ static int parse_keyword_arg(struct sparser *p, const struct imap_arg **ap,
 			     struct imap_search_key *k)
 {
 	const char *kw;
-	if (!imap_arg_get_atom(*ap, &kw)) {
+	if (!imap_arg_get_flag(*ap, &kw)) {
 		p->error = "KEYWORD needs a flag keyword";
 		return -1;
 	}
@@ -776,8 +779,9 @@ struct msg_ctx {
 	size_t map_len;
 	size_t hdr_len; /* bytes of the top-level header block */
 	bool hdr_text_done, body_done;
-	struct buf hdr_text; /* folded "Name: decoded value\n" lines */
-	struct buf body;     /* folded text of the text parts */
+	struct buf hdr_text;  /* folded "Name: decoded value\n" lines */
+	struct buf body;      /* folded content of the text and message parts */
+	struct buf part_hdrs; /* folded header fields of the parts and inner messages */
 };
 
 static void msg_ctx_release(struct msg_ctx *mc)
@@ -789,6 +793,7 @@ static void msg_ctx_release(struct msg_ctx *mc)
 		close(mc->fd);
 	buf_deinit(&mc->hdr_text);
 	buf_deinit(&mc->body);
+	buf_deinit(&mc->part_hdrs);
 }
 
 static const struct store_parsed_r *msg_parsed(struct search_eval *ev, struct msg_ctx *mc)
@@ -940,16 +945,40 @@ static bool hdr_text_cb(void *ctx, const char *name, size_t nlen, const char *va
 #define SEARCH_BODY_TEXT_MAX (64u * 1024 * 1024)
 
 struct body_walk {
-	struct buf *out;
+	struct buf *out;  /* the parts' content */
+	struct buf *hdrs; /* the parts' header fields (TEXT) */
 	unsigned depth;
 };
 
 static void body_part_cb(GMimeObject *parent, GMimeObject *part, gpointer data);
 
+/* Every header field of object, "name: decoded value\n", folded. */
+static void body_headers(GMimeObject *object, struct buf *out)
+{
+	GMimeHeaderList *list = g_mime_object_get_header_list(object);
+	int n = list != NULL ? g_mime_header_list_get_count(list) : 0;
+	for (int i = 0; i < n && out->len < SEARCH_BODY_TEXT_MAX; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+		const char *name = g_mime_header_get_name(h);
+		const char *value = g_mime_header_get_raw_value(h);
+		imap_search_fold(name != NULL ? name : "", name != NULL ? strlen(name) : 0, out);
+		buf_append(out, ": ", 2);
+		fold_header_value(value != NULL ? value : "", out);
+		buf_append(out, "\n", 1);
+	}
+}
+
+/*
+ * The body of an inner message is the outer message's body: its header
+ * fields go with the parts' headers (TEXT), its parts are walked. The top
+ * message's own header is searched from the raw bytes (hdr_text).
+ */
 static void body_walk_message(GMimeMessage *msg, struct body_walk *w)
 {
 	if (msg == NULL || w->depth >= 8)
 		return;
+	if (w->depth > 0)
+		body_headers(GMIME_OBJECT(msg), w->hdrs);
 	w->depth++;
 	GMimeObject *top = g_mime_message_get_mime_part(msg);
 	if (top != NULL && !GMIME_IS_MULTIPART(top))
@@ -959,23 +988,53 @@ static void body_walk_message(GMimeMessage *msg, struct body_walk *w)
 	w->depth--;
 }
 
+/*
+ * A leaf of type message but not message/rfc822 (delivery-status, disposition-
+ * notification, ...): its content with the transfer encoding undone. Such
+ * parts are text in all but name; other types (images, PDFs) are skipped,
+ * as Dovecot does without a full-text index.
+ */
+static void body_message_leaf(GMimePart *part, struct buf *out)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	if (content == NULL)
+		return;
+	GMimeStream *mem = g_mime_stream_mem_new();
+	if (g_mime_data_wrapper_write_to_stream(content, mem) >= 0) {
+		GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		if (bytes != NULL && bytes->len > 0) {
+			imap_search_fold((const char *)bytes->data, bytes->len, out);
+			buf_append(out, "\n", 1);
+		}
+	}
+	g_object_unref(mem);
+}
+
 static void body_part_cb(GMimeObject *parent, GMimeObject *part, gpointer data)
 {
 	struct body_walk *w = data;
 	if (w->out->len >= SEARCH_BODY_TEXT_MAX)
 		return;
+	/* Sub-parts' MIME headers are part of the message body (RFC 3501 TEXT). */
+	if (parent != NULL || w->depth > 1)
+		body_headers(part, w->hdrs);
 	if (GMIME_IS_MESSAGE_PART(part)) {
 		body_walk_message(g_mime_message_part_get_message(GMIME_MESSAGE_PART(part)), w);
 		return;
 	}
-	if (!GMIME_IS_TEXT_PART(part))
+	if (GMIME_IS_TEXT_PART(part)) {
+		char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+		if (text == NULL)
+			return;
+		imap_search_fold(text, strlen(text), w->out);
+		buf_append(w->out, "\n", 1);
+		g_free(text);
 		return;
-	char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-	if (text == NULL)
-		return;
-	imap_search_fold(text, strlen(text), w->out);
-	buf_append(w->out, "\n", 1);
-	g_free(text);
+	}
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	const char *type = ct != NULL ? g_mime_content_type_get_media_type(ct) : NULL;
+	if (GMIME_IS_PART(part) && type != NULL && strcasecmp(type, "message") == 0)
+		body_message_leaf(GMIME_PART(part), w->out);
 }
 
 static const struct buf *msg_body(struct search_eval *ev, struct msg_ctx *mc)
@@ -995,13 +1054,14 @@ static const struct buf *msg_body(struct search_eval *ev, struct msg_ctx *mc)
 	}
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-	struct body_walk w = {.out = &mc->body};
+	struct body_walk w = {.out = &mc->body, .hdrs = &mc->part_hdrs};
 	body_walk_message(msg, &w);
 	if (msg != NULL)
 		g_object_unref(msg);
 	g_object_unref(parser);
 	g_object_unref(stream);
 	buf_cstr(&mc->body);
+	buf_cstr(&mc->part_hdrs);
 	return &mc->body;
 }
 
@@ -1116,7 +1176,10 @@ static bool key_match_text(struct search_eval *ev, const struct imap_search_key 
 		if (text_has(b->data, b->len, k))
 			return true;
 		b = msg_body(ev, mc);
-		return text_has(b->data, b->len, k);
+		if (text_has(b->data, b->len, k))
+			return true;
+		/* The parts' own header fields are part of the body too. */
+		return text_has(mc->part_hdrs.data, mc->part_hdrs.len, k);
 	default:
 		return false;
 	}

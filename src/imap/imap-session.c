@@ -15,6 +15,7 @@
 #include "lib/util.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -57,6 +58,7 @@ static void imap_limits(const struct imap_session *s, bool authed, struct imap_p
 			.literal_max = IMAP_LITERAL_MAX_PREAUTH,
 			.append_literal_max = IMAP_LITERAL_MAX_PREAUTH,
 			.command_max = IMAP_COMMAND_MAX_PREAUTH,
+			.id_max = IMAP_ID_MAX_PREAUTH,
 		};
 		return;
 	}
@@ -121,6 +123,61 @@ void imap_write_string(struct buf *out, const char *str, size_t len, bool utf8)
 		buf_append(out, &str[i], 1);
 	}
 	buf_append(out, "\"", 1);
+}
+
+/*
+ * A quoted string of text at *p ('"' first): copied as it is, or as a
+ * literal of its unescaped value when that holds 8-bit octets and utf8 is
+ * false. An unterminated one is copied to the end.
+ */
+static const char *syntax_quoted(struct buf *out, const char *p, bool utf8, struct buf *tmp)
+{
+	const char *start = p++;
+	bool high = false;
+	buf_clear(tmp);
+	while (*p != '\0' && *p != '"') {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		high |= (unsigned char)*p >= 0x80;
+		buf_append(tmp, p, 1);
+		p++;
+	}
+	if (*p == '"')
+		p++;
+	if (high && !utf8) {
+		buf_printf(out, "{%zu}\r\n", tmp->len);
+		buf_append(out, tmp->data, tmp->len);
+	} else {
+		buf_append(out, start, (size_t)(p - start));
+	}
+	return p;
+}
+
+void imap_write_syntax(struct buf *out, const char *text, bool utf8)
+{
+	struct buf tmp;
+	buf_init(&tmp);
+	const char *p = text;
+	while (*p != '\0') {
+		if (*p == '"') {
+			p = syntax_quoted(out, p, utf8, &tmp);
+			continue;
+		}
+		char *end;
+		if (*p == '{') {
+			/* "{n}\r\n" and n octets: copied whole, whatever they hold. */
+			unsigned long long n = strtoull(p + 1, &end, 10);
+			if (end != p + 1 && strncmp(end, "}\r\n", 3) == 0 && n <= strlen(end + 3)) {
+				size_t len = (size_t)(end + 3 - p) + (size_t)n;
+				buf_append(out, p, len);
+				p += len;
+				continue;
+			}
+		}
+		buf_append(out, p, 1);
+		p++;
+	}
+	buf_deinit(&tmp);
 }
 
 void imap_write_astring(struct buf *out, const char *str, size_t len, bool utf8)
@@ -251,9 +308,19 @@ static void imap_tagged(struct imap_cmd *cmd, struct buf *out, const char *statu
 	buf_append(out, "\r\n", 2);
 }
 
+void imap_session_condstore_enable(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	s->condstore_announce = s->state == IMAP_STATE_SELECTED && s->view != NULL;
+}
+
 void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
+	bool announce = s->condstore_announce;
+	s->condstore_announce = false;
 	if (s->state != IMAP_STATE_SELECTED || s->view == NULL)
 		return;
 	bool allow_expunge =
@@ -261,6 +328,10 @@ void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out)
 	if (imap_view_sync(s, out, allow_expunge) < 0)
 		log_warn("imap.sync_error", "session=%s mailbox_id=%lld", s->session_id,
 			 (long long)s->view->mailbox_id);
+	/* After the sync: the value covers every change just reported. */
+	if (announce)
+		buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+			   (unsigned long long)s->view->highestmodseq);
 }
 
 enum imap_cmd_ret imap_cmd_ok(struct imap_cmd *cmd, struct buf *out, const char *fmt, ...)

@@ -331,6 +331,9 @@ int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
 			view_report_expunges(s, out);
 		return 0;
 	}
+	/* A keyword new to the mailbox is announced before a FETCH shows it. */
+	if (r > 0 && imap_view_keywords_sync(s, out) < 0)
+		return -1;
 	/*
 	 * A renamed mailbox keeps its id and its MODSEQs: the incremental
 	 * path follows it. A deleted one (or one whose UIDVALIDITY changed,
@@ -339,6 +342,60 @@ int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge)
 	if (r == 0 || head.uidvalidity != v->uidvalidity || head.highestmodseq < v->highestmodseq)
 		return view_sync_full(s, out, allow_expunge);
 	return view_sync_incremental(s, out, allow_expunge, &head);
+}
+
+struct keyword_list {
+	struct buf text; /* " kw1 kw2" */
+	size_t count;
+};
+
+static void keyword_cb(void *ctx, const char *keyword)
+{
+	struct keyword_list *k = ctx;
+	buf_append(&k->text, " ", 1);
+	buf_append_str(&k->text, keyword);
+	k->count++;
+}
+
+void imap_view_write_flag_lists(struct imap_session *s, struct buf *out)
+{
+	static const char sys[] = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+	struct keyword_list k = {.count = 0};
+	buf_init(&k.text);
+	if (store_mailbox_keywords(s->store, s->view->mailbox_id, keyword_cb, &k) < 0) {
+		/* Only the keyword list is lost: the system flags still hold. */
+		buf_clear(&k.text);
+		k.count = STORE_MAILBOX_KEYWORDS_MAX;
+	}
+	const char *kw = k.text.len > 0 ? buf_cstr(&k.text) : "";
+	buf_printf(out, "* FLAGS (%s%s)\r\n", sys, kw);
+	if (s->view->read_only)
+		buf_append_str(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	else
+		buf_printf(out, "* OK [PERMANENTFLAGS (%s%s%s)] Flags permitted\r\n", sys, kw,
+			   k.count < STORE_MAILBOX_KEYWORDS_MAX ? " \\*" : "");
+	s->view->n_keywords = k.count;
+	buf_deinit(&k.text);
+}
+
+/* Count the mailbox's keywords without building their list. */
+static void keyword_count_cb(void *ctx, const char *keyword)
+{
+	(void)keyword;
+	(*(size_t *)ctx)++;
+}
+
+int imap_view_keywords_sync(struct imap_session *s, struct buf *out)
+{
+	size_t n = 0;
+	if (s->view == NULL)
+		return 0;
+	if (store_mailbox_keywords(s->store, s->view->mailbox_id, keyword_count_cb, &n) < 0)
+		return -1;
+	/* Keywords are never dropped from a mailbox's list: a count says it. */
+	if (n != s->view->n_keywords)
+		imap_view_write_flag_lists(s, out);
+	return 0;
 }
 
 size_t imap_view_uid_ranges(const struct imap_view *v, const uint32_t *uids, size_t n,

@@ -55,9 +55,23 @@ static bool header_line(struct mime_headers *h, const char *p, size_t line_len)
 	return true;
 }
 
+/* An mbox separator ("From sender date") in front of a message's header. */
+static bool mbox_from_line(const char *p, size_t line_len)
+{
+	return line_len >= 5 && memcmp(p, "From ", 5) == 0;
+}
+
+/*
+ * The header block runs to the blank line. A line that is neither a field
+ * nor a continuation (an unindented folded line, an mbox "From " line) is
+ * skipped, not taken as the start of the body: the fields after it are
+ * kept, as Dovecot and GMime read such mail. Only when the very first line
+ * is not a field (nor an mbox separator) has the part no header at all.
+ */
 size_t mime_headers_parse(const char *data, size_t len, struct mime_headers *h)
 {
 	size_t pos = 0;
+	bool skipped = false; /* a line was skipped: past the first line */
 	h->fields = NULL;
 	h->count = h->cap = 0;
 	while (pos < len) {
@@ -69,14 +83,19 @@ size_t mime_headers_parse(const char *data, size_t len, struct mime_headers *h)
 			line_len--;
 		if (line_len == 0)
 			return next; /* the blank line separating the body */
+		bool first = h->count == 0 && !skipped;
 		if (data[pos] == ' ' || data[pos] == '\t') {
-			if (h->count == 0)
+			if (first)
 				return pos;
-			/* continuation: extend the previous value */
-			struct mime_field *f = &h->fields[h->count - 1];
-			f->value_len = (size_t)(data + pos + line_len - f->value);
+			/* continuation: extend the previous value (if any) */
+			if (h->count > 0) {
+				struct mime_field *f = &h->fields[h->count - 1];
+				f->value_len = (size_t)(data + pos + line_len - f->value);
+			}
 		} else if (!header_line(h, data + pos, line_len)) {
-			return pos;
+			if (first && !mbox_from_line(data + pos, line_len))
+				return pos;
+			skipped = true;
 		}
 		pos = next;
 	}

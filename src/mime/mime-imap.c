@@ -4,8 +4,9 @@
  * when CR/LF make quoting impossible) and the ENVELOPE structure of RFC
  * 3501 section 7.4.2 / RFC 9051 section 7.5.2. Envelope strings are the
  * unfolded header values as sent (encoded-words are left for the client to
- * decode, as the RFC intends); 8-bit UTF-8 is sent quoted, which IMAP4rev2
- * allows.
+ * decode, as the RFC intends); 8-bit UTF-8 is stored quoted, which
+ * IMAP4rev2 and UTF8=ACCEPT allow; for IMAP4rev1 sessions imap/ turns such
+ * strings into literals when it sends them (imap_write_syntax).
  */
 #include "mime/mime-private.h"
 #include "lib/util.h"

@@ -230,7 +230,10 @@ static void write_empty_part(struct walk *w)
 
 /*
  * If a delimiter line for boundary starts at p, return true with *close
- * set for the close delimiter and *next at the following line.
+ * set for the close delimiter and *next at the following line. RFC 2046
+ * 5.1.1's note to implementors: a line need only start with "--boundary"
+ * ("--boundary trailing text" is a delimiter, "--boundary--x" the close
+ * delimiter), which is also how GMime and Dovecot read real mail.
  */
 static bool delimiter_at(const char *base, size_t p, size_t end, const char *boundary, size_t blen,
 			 bool *close, size_t *next)
@@ -240,15 +243,8 @@ static bool delimiter_at(const char *base, size_t p, size_t end, const char *bou
 		return false;
 	size_t r = p + 2 + blen;
 	*close = end - r >= 2 && base[r] == '-' && base[r + 1] == '-';
-	if (*close)
-		r += 2;
-	while (r < end && (base[r] == ' ' || base[r] == '\t'))
-		r++;
-	if (r < end && base[r] == '\r')
-		r++;
-	if (r < end && base[r] != '\n')
-		return false;
-	*next = r < end ? r + 1 : end;
+	const char *nl = memchr(base + r, '\n', end - r);
+	*next = nl != NULL ? (size_t)(nl - base) + 1 : end;
 	return true;
 }
 

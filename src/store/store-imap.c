@@ -239,8 +239,6 @@ static int copy_or_move(struct store *s, int64_t src, const uint32_t *uids, size
 
 	if (n > 0 && uids == NULL)
 		return store_fail(s, error_r, "no UIDs");
-	if (move && src == dst)
-		return store_fail(s, error_r, "cannot move into the same mailbox");
 	if (!uids_distinct(uids, n))
 		return store_fail(s, error_r, "duplicate UID");
 	if (store_tx_begin(s, error_r) < 0)

@@ -165,7 +165,7 @@ int store_mailbox_row(struct store *s, int64_t account_id, const char *name, int
 
 /* Insert a mailbox (name already normalized) inside a write transaction. */
 int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
-			 const char *special_use, const char **error_r)
+			 const char *special_use, bool subscribe, const char **error_r)
 {
 	uint32_t uidvalidity;
 	int ret = store_mailbox_row(s, account_id, name, NULL, NULL);
@@ -190,7 +190,9 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
-	/* New mailboxes start subscribed (an old subscription may remain). */
+	if (!subscribe)
+		return 0;
+	/* An old subscription of the name may remain: OR IGNORE. */
 	st = store_stmt(s,
 			"INSERT OR IGNORE INTO subscriptions(account_id, name)"
 			" VALUES (?, ?)");
@@ -339,7 +341,7 @@ int store_mailbox_create(struct store *s, int64_t account_id, const char *name,
 	    special_use_check(s, special_use, error_r) < 0 || store_tx_begin(s, error_r) < 0)
 		return -1;
 	if (store_account_exists(s, account_id, error_r) < 0 ||
-	    store_mailbox_insert(s, account_id, mname, special_use, error_r) < 0) {
+	    store_mailbox_insert(s, account_id, mname, special_use, false, error_r) < 0) {
 		store_tx_rollback(s);
 		return -1;
 	}
@@ -420,7 +422,7 @@ static int inbox_rename_tx(struct store *s, int64_t account_id, int64_t inbox, c
 {
 	int64_t id;
 
-	if (store_mailbox_insert(s, account_id, to, "", error_r) < 0 ||
+	if (store_mailbox_insert(s, account_id, to, "", false, error_r) < 0 ||
 	    store_mailbox_row(s, account_id, to, &id, NULL) <= 0)
 		return -1;
 	if (exec_ints(s,

@@ -125,9 +125,13 @@ int store_mailbox_exists(struct store *s, int64_t mailbox_id, const char **error
  * save_date, size, blob_id (0-8) of a messages row.
  */
 void store_message_from_row(sqlite3_stmt *st, struct store_message *m);
-/* Insert a mailbox with a fresh UIDVALIDITY, inside a write transaction. */
+/*
+ * Insert a mailbox with a fresh UIDVALIDITY, inside a write transaction;
+ * subscribe it too when subscribe is true (an account's default mailboxes
+ * only: IMAP's CREATE does not subscribe, RFC 9051 6.3.4).
+ */
 int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
-			 const char *special_use, const char **error_r);
+			 const char *special_use, bool subscribe, const char **error_r);
 
 /* Bits of enum store_flag. */
 #define STORE_FLAGS_ALL                                                                            \

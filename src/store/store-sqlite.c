@@ -838,7 +838,7 @@ static int account_add_tx(struct store *s, const char *addr, const char *hash, i
 	id = sqlite3_last_insert_rowid(s->db);
 	for (size_t i = 0; i < sizeof(default_mailboxes) / sizeof(default_mailboxes[0]); i++) {
 		if (store_mailbox_insert(s, id, default_mailboxes[i].name,
-					 default_mailboxes[i].special_use, error_r) < 0)
+					 default_mailboxes[i].special_use, true, error_r) < 0)
 			return -1;
 	}
 	if (id_r != NULL)

@@ -450,7 +450,9 @@ int store_message_copy(struct store *s, int64_t src_mailbox_id, const uint32_t *
  * from the source, atomically in one transaction; the source's expunge is
  * logged for QRESYNC like store_message_expunge. No quota check when both
  * mailboxes belong to the same account (the total does not change).
- * src == dst is an error. Returns 0 or -1 (nothing moved).
+ * src == dst gives the messages new UIDs at the end of the mailbox (COPY
+ * then expunge, as IMAP's MOVE into the selected mailbox wants). Returns 0
+ * or -1 (nothing moved).
  */
 int store_message_move(struct store *s, int64_t src_mailbox_id, const uint32_t *uids, size_t n,
 		       int64_t dst_mailbox_id, uint32_t *dst_uids_r, const char **error_r);
@@ -491,7 +493,8 @@ void store_parsed_r_free(struct store_parsed_r *r);
 /*
  * SUBSCRIBE / UNSUBSCRIBE. name is validated like a mailbox name but need
  * not exist (RFC 3501 LSUB semantics: a subscription outlives its mailbox).
- * New mailboxes start subscribed; RENAME carries the subscription of each
+ * An account's default mailboxes start subscribed, a created one does not
+ * (only SUBSCRIBE subscribes, RFC 9051 6.3.4); RENAME carries the subscription of each
  * renamed mailbox to its new name; DELETE leaves it. Returns 1 changed,
  * 0 already in that state, -1 error (invalid name, no such account).
  */

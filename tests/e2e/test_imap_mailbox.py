@@ -102,6 +102,9 @@ def test_list_extended_and_status(facteur):
     m = imap_login(facteur)
     wait_for(lambda: m.status("INBOX", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 3)"))
     assert m.create("Lists/Dev")[0] == "OK"
+    # CREATE subscribes nothing (RFC 9051 6.3.4): only SUBSCRIBE does.
+    assert "Lists/Dev" not in listing(m, "(SUBSCRIBED)", '""', "*")
+    assert m.subscribe("Lists/Dev")[0] == "OK"
     assert m.unsubscribe("Lists")[0] == "OK"
     assert m.subscribe("Gone/Away")[0] == "OK"
 
@@ -181,6 +184,9 @@ def test_rename_delete_subscribe(facteur):
 
     # SUBSCRIBE / UNSUBSCRIBE / LSUB.
     assert m.create("Lists/Dev")[0] == "OK"
+    typ, data = m.lsub('""', "Lists*")
+    assert data == [None], data  # CREATE does not subscribe
+    assert m.subscribe("Lists/Dev")[0] == "OK"
     assert m.unsubscribe("Lists")[0] == "OK"
     typ, data = m.lsub('""', "*")
     names = {parse_list(l)[1] for l in data}

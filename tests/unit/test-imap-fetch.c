@@ -332,9 +332,9 @@ static void test_binary(void **state)
 	assert_int_equal(n, 8);
 	assert_memory_equal(d, "\0\1\2\3\4\5\6\7", 8);
 
-	/* partial on decoded data: no origin in the response (RFC 3516 ABNF) */
+	/* partial on decoded data: the origin is in the response (RFC 9051 7.5.2) */
 	r = cmd(&x, "a FETCH 2 (BINARY.PEEK[2]<6.6>)\r\n");
-	assert_item(r, "BINARY[2]", "binary");
+	assert_item(r, "BINARY[2]<6>", "binary");
 
 	/* an encoding we cannot undo */
 	r = cmd(&x, "a FETCH 2 (BINARY.PEEK[5])\r\n");

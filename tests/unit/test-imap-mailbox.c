@@ -224,8 +224,11 @@ static void test_list_hierarchy(void **state)
 	assert_has(cmd(f, "g2 ENABLE IMAP4rev2\r\n"), "g2 OK");
 	assert_has(cmd(f, "g3 LIST \"\" %\r\n"),
 		   "* LIST (\\NonExistent \\HasChildren) \"/\" Ghost\r\n");
-	/* RETURN (CHILDREN) and (SUBSCRIBED): new mailboxes start subscribed. */
+	/* RETURN (CHILDREN) and (SUBSCRIBED): only what SUBSCRIBE subscribed. */
 	r = cmd(f, "j LIST \"\" Ghost* RETURN (CHILDREN SUBSCRIBED)\r\n");
+	assert_has(r, "* LIST (\\HasNoChildren) \"/\" Ghost/Child\r\n");
+	assert_has(cmd(f, "j2 SUBSCRIBE Ghost/Child\r\n"), "j2 OK");
+	r = cmd(f, "j3 LIST \"\" Ghost* RETURN (CHILDREN SUBSCRIBED)\r\n");
 	assert_has(r, "* LIST (\\HasNoChildren \\Subscribed) \"/\" Ghost/Child\r\n");
 	/* Patterns are ASCII-case-sensitive. */
 	assert_lacks(cmd(f, "k LIST \"\" work\r\n"), "* LIST");
@@ -487,6 +490,7 @@ static void test_subscriptions(void **state)
 {
 	struct tu_session *f = *state;
 	assert_has(cmd(f, "a CREATE Lists/Dev\r\n"), "a OK");
+	assert_has(cmd(f, "a2 SUBSCRIBE Lists/Dev\r\n"), "a2 OK");
 	assert_has(cmd(f, "b UNSUBSCRIBE Lists\r\n"), "b OK");
 	assert_has(cmd(f, "c UNSUBSCRIBE Lists\r\n"), "c OK");
 	assert_has(cmd(f, "d SUBSCRIBE Gone/Away\r\n"), "d OK");

@@ -399,12 +399,16 @@ static void test_broken_multipart(void **state)
 			    "\"mixed\")");
 	mime_parsed_free(&r);
 
-	/* a longer line starting with the boundary is not a delimiter */
+	/*
+	 * A longer line starting with the boundary is a delimiter too (RFC
+	 * 2046 5.1.1: the whole line need not match): two empty parts.
+	 */
 	parse_str("Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\n"
 		  "--zzz\r\n--zz--\r\n",
 		  &r);
 	assert_string_equal(r.body,
-			    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 5 1) "
+			    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0)"
+			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) "
 			    "\"mixed\")");
 	mime_parsed_free(&r);
 
@@ -412,6 +416,91 @@ static void test_broken_multipart(void **state)
 	parse_str("Content-Type: garbage\r\n\r\nx", &r);
 	assert_string_equal(r.body,
 			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 1 1)");
+	mime_parsed_free(&r);
+}
+
+/* Locate part path (depth numbers) of msg; fails the test when absent. */
+static struct mime_part_loc locate(const char *msg, const unsigned *path, size_t depth)
+{
+	struct mime_part_loc loc;
+	assert_int_equal(mime_part_locate(msg, strlen(msg), path, depth, &loc), 1);
+	return loc;
+}
+
+/* Malformed mail as it is found in the wild, read as it was meant. */
+static void test_malformed_real_world(void **state)
+{
+	struct mime_parsed r;
+	/* An unindented folded line does not end the header. */
+	static const char folded[] = "From: a@example.net\r\n"
+				     "X-Long: first part\r\n"
+				     "second part without indentation\r\n"
+				     "Subject: still here\r\n"
+				     "Content-Type: text/html; charset=utf-8\r\n"
+				     "\r\n<p>body</p>\r\n";
+	parse_str(folded, &r);
+	assert_string_equal(r.subject, "still here");
+	assert_non_null(strstr(r.envelope, "NIL \"still here\" (("));
+	assert_string_equal(r.body,
+			    "(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" 13 1)");
+	mime_parsed_free(&r);
+	/* BODY[HEADER] is the whole header with its blank line. */
+	struct mime_part_loc loc = locate(folded, NULL, 0);
+	assert_int_equal(loc.msg_body, strlen(folded) - strlen("<p>body</p>\r\n"));
+
+	/* Delimiters with trailing text; a close delimiter with junk after it. */
+	static const char delims[] = "Content-Type: multipart/mixed; boundary=\"bb\"\r\n\r\n"
+				     "preamble\r\n"
+				     "--bb this text is ignored\r\n"
+				     "Content-Type: text/plain\r\n\r\none\r\n"
+				     "--bb\t\r\n"
+				     "Content-Type: text/plain\r\n\r\ntwo\r\n"
+				     "--bb--junk\r\n"
+				     "epilogue line 1\r\nepilogue line 2\r\n";
+	parse_str(delims, &r);
+	assert_string_equal(r.body,
+			    "((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 3 1)"
+			    "(\"text\" \"plain\" NIL NIL NIL \"7BIT\" 3 1) \"mixed\")");
+	mime_parsed_free(&r);
+	/* The epilogue is not part of the last part, FETCH agrees. */
+	loc = locate(delims, (const unsigned[]){2}, 1);
+	assert_int_equal(loc.end - loc.body_start, 3);
+	assert_memory_equal(delims + loc.body_start, "two", 3);
+	/* Without trailing junk too. */
+	parse_str("Content-Type: multipart/mixed; boundary=bb\r\n\r\n--bb\r\n\r\nlast\r\n"
+		  "--bb--\r\nepilogue\r\n",
+		  &r);
+	assert_non_null(strstr(r.body, "\"7BIT\" 4 1) \"mixed\")"));
+	mime_parsed_free(&r);
+
+	/* A message/rfc822 part starting with an mbox "From " line. */
+	static const char mbox[] = "From: outer@example.net\r\nSubject: outer\r\n"
+				   "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+				   "--b\r\nContent-Type: message/rfc822\r\n\r\n"
+				   "From inner@example.org Sat Dec  5 14:00:00 2026\r\n"
+				   "From: Inner <inner@example.org>\r\n"
+				   "Subject: inner subject\r\n"
+				   "Content-Type: multipart/alternative; boundary=c\r\n\r\n"
+				   "--c\r\nContent-Type: text/plain\r\n\r\nplain\r\n"
+				   "--c\r\nContent-Type: text/html\r\n\r\n<b>html</b>\r\n"
+				   "--c--\r\n"
+				   "--b--\r\n";
+	parse_str(mbox, &r);
+	assert_string_equal(r.subject, "outer");
+	assert_non_null(strstr(r.bodystructure,
+			       "NIL \"inner subject\" ((\"Inner\" NIL \"inner\" "
+			       "\"example.org\"))"));
+	assert_non_null(strstr(r.body,
+			       "((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 5 1)"
+			       "(\"text\" \"html\" NIL NIL NIL \"7BIT\" 11 1) \"alternative\")"));
+	assert_imap_list(r.bodystructure);
+	mime_parsed_free(&r);
+	loc = locate(mbox, (const unsigned[]){1, 2}, 2);
+	assert_memory_equal(mbox + loc.body_start, "<b>html</b>", loc.end - loc.body_start);
+
+	/* A body without any header is still a body. */
+	parse_str("just a body line\r\nKey: value\r\n", &r);
+	assert_non_null(strstr(r.body, "\"7BIT\" 30 2)"));
 	mime_parsed_free(&r);
 }
 
@@ -592,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_escaping_and_8bit),
 		cmocka_unit_test(test_missing_headers),
 		cmocka_unit_test(test_broken_multipart),
+		cmocka_unit_test(test_malformed_real_world),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_address_valid),

@@ -494,9 +494,17 @@ static void test_move_and_vanished(void **state)
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st3), 1);
 	assert_int_equal(st2.highestmodseq, st3.highestmodseq);
 
-	/* errors: same mailbox, missing mailbox, duplicates; nothing moves */
-	uint32_t one = 1;
-	assert_int_equal(store_message_move(f->s, trash, &one, 1, trash, NULL, &error), -1);
+	/* into the same mailbox: a new UID at the end, the old one expunged */
+	uint32_t one = 1, moved = 0;
+	assert_int_equal(store_mailbox_status(f->s, trash, &st3), 1);
+	assert_int_equal(store_message_move(f->s, trash, &one, 1, trash, &moved, &error), 0);
+	assert_int_equal(moved, 3);
+	assert_int_equal(store_mailbox_vanished_since(f->s, trash, st3.highestmodseq, &v, &nv), 0);
+	assert_int_equal(nv, 1);
+	assert_int_equal(v[0], 1);
+	free(v);
+	/* errors: missing mailbox, duplicates; nothing moves */
+	one = 3;
 	assert_int_equal(store_message_move(f->s, trash, &one, 1, 999, NULL, &error), -1);
 	assert_int_equal(
 		store_message_move(f->s, trash, (uint32_t[]){1, 1}, 2, f->inbox, NULL, &error), -1);
@@ -719,7 +727,10 @@ static void test_subscriptions(void **state)
 	/* rename carries it (children too); delete leaves it */
 	assert_int_equal(store_mailbox_create(f->s, f->acc, "Work", NULL, &error), 0);
 	assert_int_equal(store_mailbox_create(f->s, f->acc, "Work/Sub", NULL, &error), 0);
-	assert_int_equal(store_mailbox_subscribe(f->s, f->acc, "Work", false, &error), 1);
+	/* created mailboxes are not subscribed */
+	assert_int_equal(store_mailbox_get(f->s, f->acc, "Work", &m), 1);
+	assert_false(m.subscribed);
+	assert_int_equal(store_mailbox_subscribe(f->s, f->acc, "Work/Sub", true, &error), 1);
 	assert_int_equal(store_mailbox_rename(f->s, f->acc, "Work", "Job", &error), 0);
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "Job", &m), 1);
 	assert_false(m.subscribed);
