@@ -48,6 +48,7 @@ void config_defaults(struct config *c)
 	c->log_level = LOG_INFO;
 	c->max_message_size = 50u * 1024 * 1024;
 	c->max_recipients = 100;
+	c->recipient_overshoot = 1000;
 	c->max_connections = 10000;
 	c->max_connections_per_ip = 100;
 	c->smtp_max_line = 4096;
@@ -164,6 +165,7 @@ static const struct key_def keys[] = {
 	{"workers", K_INT, OFF(workers), 0, 256},
 	{"max_message_size", K_U64, OFF(max_message_size), 1024, 1ull << 34},
 	{"max_recipients", K_UINT, OFF(max_recipients), 1, 100000},
+	{"recipient_overshoot", K_UINT, OFF(recipient_overshoot), 0, 1000000},
 	{"max_connections", K_UINT, OFF(max_connections), 1, 1000000},
 	{"max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 1, 1000000},
 	{"smtp_max_line", K_UINT, OFF(smtp_max_line), 512, 1 << 20},

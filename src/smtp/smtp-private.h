@@ -95,6 +95,7 @@ struct smtp_txn {
 	char sender[SMTP_ADDRESS_MAX];
 	bool utf8; /* SMTPUTF8 given on MAIL */
 	unsigned n_rcpt;
+	unsigned n_overshoot; /* RCPTs refused past max_recipients */
 	char first_rcpt[SMTP_ADDRESS_MAX];
 
 	int64_t *accounts;

@@ -103,16 +103,13 @@ static void smtp_close(struct smtp_session *s, const char *reason)
 
 /*
  * Queue one reply line (CRLF added). A 4xx/5xx reply is logged as a
- * refusal and counted; the tenth drops the session with 421.
+ * refusal and, when counts is set, counted; the tenth counted one drops
+ * the session with 421.
  */
-__attribute__((format(printf, 2, 3))) static void smtp_reply(struct smtp_session *s,
-							     const char *fmt, ...)
+static void smtp_vreply(struct smtp_session *s, bool counts, const char *fmt, va_list ap)
 {
 	size_t start = s->out->len;
-	va_list ap;
-	va_start(ap, fmt);
 	buf_vprintf(s->out, fmt, ap);
-	va_end(ap);
 	int len = (int)(s->out->len - start);
 	buf_append(s->out, "\r\n", 2);
 	const char *r = s->out->data + start; /* after the append: it may move */
@@ -120,11 +117,30 @@ __attribute__((format(printf, 2, 3))) static void smtp_reply(struct smtp_session
 		return;
 	log_info("smtp.reject", "session=%s state=%s reply=\"%.*s\"", s->info->session_id,
 		 state_names[s->state], len, r);
-	if (++s->errors >= SMTP_MAX_ERRORS) {
+	if (counts && ++s->errors >= SMTP_MAX_ERRORS) {
 		buf_printf(s->out, "421 4.7.0 %s Too many errors, closing connection\r\n",
 			   s->cfg->hostname);
 		smtp_close(s, "errors");
 	}
+}
+
+__attribute__((format(printf, 2, 3))) static void smtp_reply(struct smtp_session *s,
+							     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	smtp_vreply(s, true, fmt, ap);
+	va_end(ap);
+}
+
+/* A refusal that is no fault of the client's (e.g. 452 too many recipients). */
+__attribute__((format(printf, 2, 3))) static void smtp_reply_uncounted(struct smtp_session *s,
+								       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	smtp_vreply(s, false, fmt, ap);
+	va_end(ap);
 }
 
 /* --- the transaction --------------------------------------------------- */
@@ -139,6 +155,7 @@ static void smtp_txn_reset(struct smtp_txn *t)
 	t->first_rcpt[0] = '\0';
 	t->utf8 = false;
 	t->n_rcpt = 0;
+	t->n_overshoot = 0;
 	t->size = 0;
 	t->oversize = false;
 	t->bad_eol = false;
@@ -711,7 +728,14 @@ static int smtp_check_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 	if (smtp_check_address(s, c->address, s->txn.utf8, "5.1.3") < 0)
 		return -1;
 	if (s->txn.n_rcpt >= s->cfg->max_recipients) {
-		smtp_reply(s, "452 4.5.3 Too many recipients");
+		/*
+		 * RFC 5321 4.5.3.1.10: not an error; the client sends the rest
+		 * in another transaction. Only a flood far past the cap counts.
+		 */
+		if (++s->txn.n_overshoot <= s->cfg->recipient_overshoot)
+			smtp_reply_uncounted(s, "452 4.5.3 Too many recipients");
+		else
+			smtp_reply(s, "452 4.5.3 Too many recipients");
 		return -1;
 	}
 	memset(&c->targets, 0, sizeof(c->targets));

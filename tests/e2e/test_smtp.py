@@ -134,6 +134,24 @@ def test_max_recipients(make_facteur):
     assert pop3_fetch_all(f, user="u3@example.test", password="password-3") == []
 
 
+def test_recipients_past_the_cap_keep_the_transaction(facteur):
+    """150 pipelined recipients against max_recipients = 100: the 50 extra
+    get 452 4.5.3, which is not an error (RFC 5321 4.5.3.1.10), so the
+    session is not dropped and the message goes to the 100 accepted."""
+    c = RawLine(facteur.ports["smtp"], timeout=20)
+    assert c.smtp_reply()[0] == 220
+    assert c.smtp_cmd("EHLO client.example")[0] == 250
+    c.send("MAIL FROM:<a@example.org>\r\n" + "RCPT TO:<demo@example.test>\r\n" * 150 +
+           "DATA\r\n")
+    codes = [c.smtp_reply()[0] for _ in range(1 + 150 + 1)]
+    assert codes == [250] + [250] * 100 + [452] * 50 + [354], codes
+    c.send("Subject: many\r\n\r\nhi\r\n.\r\n")
+    assert c.smtp_reply()[0] == 250
+    assert c.smtp_cmd("QUIT")[0] == 221
+    c.close()
+    assert len(pop3_fetch_all(facteur)) == 1
+
+
 def test_line_too_long_is_500(facteur):
     c = RawLine(facteur.ports["smtp"])
     assert c.smtp_reply()[0] == 220

@@ -739,6 +739,44 @@ static void test_too_many_recipients(void **state)
 	h_free(h);
 }
 
+/*
+ * RFC 5321 4.5.3.1.10: 452 for too many recipients is not an error. A
+ * client pipelining far more recipients than the cap keeps its
+ * transaction; only past the overshoot allowance do the 452s count.
+ */
+static void test_recipient_overshoot(void **state)
+{
+	struct h *h = h_start("smtp", false, false);
+	h->cfg.recipient_overshoot = 30;
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\n");
+	free(h_take(h));
+	struct buf b;
+	buf_init(&b);
+	for (int i = 0; i < 5 + 30; i++)
+		buf_append_str(&b, "RCPT TO:<alice@example.org>\r\n");
+	buf_append_str(&b, "DATA\r\nx\r\n.\r\n");
+	assert_int_equal(h_feed_n(h, b.data, b.len), CONN_OK);
+	char *out = h_take(h);
+	assert_int_equal(count(out, "250 2.1.5 Ok"), 5);
+	assert_int_equal(count(out, "452 4.5.3 Too many recipients"), 30);
+	assert_null(strstr(out, "421"));
+	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as"));
+	free(out);
+	assert_int_equal(h->fake.deliver_calls, 1);
+	/* past the overshoot, each further 452 counts: the tenth closes */
+	buf_clear(&b);
+	buf_append_str(&b, "MAIL FROM:<a@remote.net>\r\n");
+	for (int i = 0; i < 5 + 30 + 10; i++)
+		buf_append_str(&b, "RCPT TO:<alice@example.org>\r\n");
+	assert_int_equal(h_feed_n(h, b.data, b.len), CONN_CLOSE);
+	out = h_take(h);
+	assert_int_equal(count(out, "452 4.5.3 Too many recipients"), 40);
+	assert_non_null(strstr(out, "421 4.7.0 mx.example.org Too many errors"));
+	free(out);
+	buf_deinit(&b);
+	h_free(h);
+}
+
 static void test_mail_params(void **state)
 {
 	struct h *h = h_start("smtp", false, false);
@@ -1277,6 +1315,7 @@ int main(void)
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_mx_recipients),
 		cmocka_unit_test(test_too_many_recipients),
+		cmocka_unit_test(test_recipient_overshoot),
 		cmocka_unit_test(test_mail_params),
 		cmocka_unit_test(test_data_too_big),
 		cmocka_unit_test(test_deliver_failures),
