@@ -50,8 +50,9 @@ struct config {
 	size_t n_listeners;
 
 	/* limits */
-	uint64_t max_message_size;    /* SMTP SIZE / DATA / BDAT cap, bytes */
-	unsigned max_recipients;      /* RCPT per transaction */
+	uint64_t max_message_size; /* SMTP SIZE / DATA / BDAT cap, bytes */
+	unsigned max_recipients;   /* RCPT per transaction */
+	char *postmaster_address;  /* where RCPT TO:<postmaster> goes; "" = postmaster@hostname */
 	unsigned recipient_overshoot; /* 452s past max_recipients not counted as errors */
 	unsigned max_connections;     /* per worker */
 	unsigned max_connections_per_ip;

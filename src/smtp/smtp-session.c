@@ -720,8 +720,13 @@ static int smtp_check_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 		smtp_reply(s, "555 5.5.4 Unsupported parameter");
 		return -1;
 	}
-	/* RFC 5321 4.5.1: <postmaster> without a domain must be accepted. */
-	if (strcasecmp(c->path.address, "postmaster") == 0)
+	/*
+	 * RFC 5321 4.5.1: <postmaster> without a domain must be accepted; it
+	 * goes to postmaster_address (init: the primary domain's postmaster).
+	 */
+	if (strcasecmp(c->path.address, "postmaster") == 0 && *s->cfg->postmaster_address != '\0')
+		snprintf(c->address, sizeof(c->address), "%s", s->cfg->postmaster_address);
+	else if (strcasecmp(c->path.address, "postmaster") == 0)
 		snprintf(c->address, sizeof(c->address), "postmaster@%s", s->cfg->hostname);
 	else
 		snprintf(c->address, sizeof(c->address), "%s", c->path.address);

@@ -152,6 +152,22 @@ def test_recipients_past_the_cap_keep_the_transaction(facteur):
     assert len(pop3_fetch_all(facteur)) == 1
 
 
+def test_bare_postmaster_is_accepted(facteur):
+    """RFC 5321 4.5.1: RCPT TO:<postmaster> without a domain must be
+    accepted; it reaches the primary domain's postmaster, an alias `init`
+    points at the demo account."""
+    assert "postmaster@example.test" in facteur.cli("alias", "list").stdout
+    msg = make_message("to the postmaster", to="postmaster")
+    with smtp_client(facteur) as s:
+        s.ehlo()
+        assert s.mail("sender@example.org")[0] == 250
+        code, text = s.rcpt("<Postmaster>")
+        assert code == 250, text
+        assert s.data(msg)[0] == 250
+    (raw,) = pop3_fetch_all(facteur)
+    assert raw.endswith(msg)
+
+
 def test_line_too_long_is_500(facteur):
     c = RawLine(facteur.ports["smtp"])
     assert c.smtp_reply()[0] == 220

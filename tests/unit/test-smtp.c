@@ -726,6 +726,23 @@ static void test_mx_recipients(void **state)
 	h_free(h);
 }
 
+/* <postmaster> goes to the configured postmaster_address. */
+static void test_bare_postmaster(void **state)
+{
+	struct h *h = h_new("smtp", false, false);
+	free(h->cfg.postmaster_address);
+	h->cfg.postmaster_address = xstrdup("bob@example.org");
+	h_open(h);
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\n");
+	free(h_take(h));
+	expect(h, "RCPT TO:<postmaster>\r\n", "250 2.1.5 Ok\r\n");
+	expect(h, "RCPT TO:<postmaster@elsewhere.net>\r\n", "554 5.7.1 Relay access denied\r\n");
+	h_feed(h, "DATA\r\nx\r\n.\r\n");
+	assert_int_equal(h->fake.n_accounts, 1);
+	assert_int_equal(h->fake.accounts[0], 2);
+	h_free(h);
+}
+
 static void test_too_many_recipients(void **state)
 {
 	struct h *h = h_start("smtp", false, false);
@@ -1314,6 +1331,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_mx_recipients),
+		cmocka_unit_test(test_bare_postmaster),
 		cmocka_unit_test(test_too_many_recipients),
 		cmocka_unit_test(test_recipient_overshoot),
 		cmocka_unit_test(test_mail_params),
