@@ -11,7 +11,8 @@
  * session one byte at a time gives exactly the replies of feeding it whole.
  * DATA ends only at CRLF "." CRLF: any bare CR or LF inside the message is
  * consumed like text and makes the message refused at the real end, which
- * closes the SMTP smuggling hole.
+ * closes the SMTP smuggling hole. A NUL anywhere in DATA or BDAT (we offer
+ * no BINARYMIME) refuses the message the same way (550 5.6.0).
  */
 #include "smtp/smtp-private.h"
 
@@ -159,6 +160,7 @@ static void smtp_txn_reset(struct smtp_txn *t)
 	t->size = 0;
 	t->oversize = false;
 	t->bad_eol = false;
+	t->has_nul = false;
 	t->bdat = false;
 	t->chunk_left = 0;
 	t->chunk_last = false;
@@ -269,6 +271,7 @@ static void smtp_message_begin(struct smtp_session *s)
 	t->size = 0;
 	t->oversize = false;
 	t->bad_eol = false;
+	t->has_nul = false;
 	t->dstate = SMTP_DATA_BOL;
 }
 
@@ -280,6 +283,8 @@ static void smtp_message_add(struct smtp_session *s, const char *p, size_t n)
 {
 	struct smtp_txn *t = &s->txn;
 	t->size += n;
+	if (memchr(p, '\0', n) != NULL)
+		t->has_nul = true;
 	if (t->oversize)
 		return;
 	if (t->size > s->cfg->max_message_size) {
@@ -464,6 +469,8 @@ static void smtp_message_finish(struct smtp_session *s)
 {
 	if (s->txn.bad_eol) {
 		smtp_reply(s, "550 5.6.11 Bare CR or LF in message; lines must end with CRLF");
+	} else if (s->txn.has_nul) {
+		smtp_reply(s, "550 5.6.0 NUL character in message not allowed");
 	} else if (s->txn.oversize) {
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 	} else if (smtp_message_deliver(s)) {

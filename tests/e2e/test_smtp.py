@@ -168,6 +168,23 @@ def test_bare_postmaster_is_accepted(facteur):
     assert raw.endswith(msg)
 
 
+def test_nul_in_data_is_refused(facteur):
+    """A NUL byte in DATA is refused with 550 5.6.0 at the end of the
+    message, as bare CR/LF are; nothing is delivered or relayed."""
+    c = RawLine(facteur.ports["smtp"], timeout=10)
+    assert c.smtp_reply()[0] == 220
+    assert c.smtp_cmd("EHLO client.example")[0] == 250
+    assert c.smtp_cmd("MAIL FROM:<sender@example.org>")[0] == 250
+    assert c.smtp_cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert c.smtp_cmd("DATA")[0] == 354
+    c.send(b"Subject: nul\r\n\r\nbefore\x00after\r\n.\r\n")
+    code, lines = c.smtp_reply()
+    assert code == 550 and b"5.6.0" in lines[0], lines
+    assert c.smtp_cmd("QUIT")[0] == 221
+    c.close()
+    assert pop3_fetch_all(facteur) == []
+
+
 def test_line_too_long_is_500(facteur):
     c = RawLine(facteur.ports["smtp"])
     assert c.smtp_reply()[0] == 220

@@ -979,6 +979,33 @@ static void test_bdat(void **state)
 	h_free(h);
 }
 
+/* NUL in a message body is refused at its end, in DATA and in BDAT. */
+static void test_nul_in_message(void **state)
+{
+	struct h *h = h_start("smtp", false, false);
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n");
+	free(h_take(h));
+	static const char data[] = "DATA\r\nSubject: x\r\n\r\nab\0cd\r\n.\r\n";
+	h_feed_n(h, data, sizeof(data) - 1);
+	char *out = h_take(h);
+	assert_string_equal(out,
+			    "354 End data with <CR><LF>.<CR><LF>\r\n"
+			    "550 5.6.0 NUL character in message not allowed\r\n");
+	free(out);
+	h_feed(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n");
+	free(h_take(h));
+	h_feed_n(h, "BDAT 4 LAST\r\na\0\r\n", 17);
+	out = h_take(h);
+	assert_string_equal(out, "550 5.6.0 NUL character in message not allowed\r\n");
+	free(out);
+	assert_int_equal(h->fake.deliver_calls, 0);
+	/* the session goes on: a clean message is delivered */
+	expect(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n",
+	       "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+	expect_prefix(h, "ok\r\n.\r\n", "250 2.0.0 Ok: queued");
+	h_free(h);
+}
+
 /* --- submission -------------------------------------------------------- */
 
 static void test_submission_auth_required(void **state)
@@ -1338,6 +1365,7 @@ int main(void)
 		cmocka_unit_test(test_data_too_big),
 		cmocka_unit_test(test_deliver_failures),
 		cmocka_unit_test(test_bdat),
+		cmocka_unit_test(test_nul_in_message),
 		cmocka_unit_test(test_submission_auth_required),
 		cmocka_unit_test(test_encryption_required),
 		cmocka_unit_test(test_auth_plain),
