@@ -9,7 +9,8 @@ pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-d
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
 	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt
-	       unbound) # unbound: the DNS server the outbound queue tests start
+	       unbound # unbound: the DNS server the outbound queue tests start
+	       fail2ban) # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -52,25 +52,22 @@ static enum imap_cmd_ret store_failed(struct imap_cmd *cmd, struct buf *out, con
 	const char *code = store_error_code(error);
 	if (code != NULL)
 		return imap_cmd_no(cmd, out, "[%s] %s", code, error);
-	char safe[128];
-	str_sanitize(safe, sizeof(safe), error != NULL ? error : "?",
-		     error != NULL ? strlen(error) : 1);
-	log_warn("imap.store_error", "session=%s command=%s error=\"%s\"", cmd->session->session_id,
-		 cmd->name, safe);
+	char q[LOG_QUOTE_SIZE(128)];
+	log_warn("imap.store_error", "session=%s command=%s error=%s", cmd->session->session_id,
+		 cmd->name, log_quote(q, sizeof(q), error != NULL ? error : "?"));
 	return imap_cmd_no(cmd, out, "[SERVERBUG] %s failed", cmd->name);
 }
 
 static void log_mailbox(const struct imap_cmd *cmd, const char *event, const char *name,
 			const char *to)
 {
-	char a[160], b[160];
-	str_sanitize(a, sizeof(a), name, strlen(name));
-	str_sanitize(b, sizeof(b), to != NULL ? to : "", to != NULL ? strlen(to) : 0);
+	char a[LOG_QUOTE_SIZE(160)], b[LOG_QUOTE_SIZE(160)];
+	log_quote(a, sizeof(a), name);
 	if (to != NULL)
-		log_info(event, "session=%s mailbox=\"%s\" to=\"%s\"", cmd->session->session_id, a,
-			 b);
+		log_info(event, "session=%s mailbox=%s to=%s", cmd->session->session_id, a,
+			 log_quote(b, sizeof(b), to));
 	else
-		log_info(event, "session=%s mailbox=\"%s\"", cmd->session->session_id, a);
+		log_info(event, "session=%s mailbox=%s", cmd->session->session_id, a);
 }
 
 /*

@@ -386,9 +386,9 @@ static enum conn_result imap_run_command(struct imap_session *s, struct buf *out
 	const char *tag, *name, *error;
 	const struct imap_arg *args;
 	if (imap_parser_parse(s->parser, &tag, &name, &args, &error) < 0) {
-		char safe[64];
-		str_sanitize(safe, sizeof(safe), error, strlen(error));
-		log_debug("imap.bad", "session=%s error=\"%s\"", s->session_id, safe);
+		char q[LOG_QUOTE_SIZE(64)];
+		log_debug("imap.bad", "session=%s error=%s", s->session_id,
+			  log_quote(q, sizeof(q), error));
 		reply_bad(s, out, tag, error);
 		return CONN_OK;
 	}
@@ -447,8 +447,9 @@ enum conn_result imap_session_input(struct imap_session *s, struct buf *in, stru
 				r = imap_run_command(s, out);
 			} else {
 				const char *tag, *msg = imap_parser_error(s->parser, &tag);
-				log_info("imap.refused", "session=%s reply=\"%s\"", s->session_id,
-					 msg);
+				char q[LOG_QUOTE_SIZE(128)];
+				log_info("imap.refused", "session=%s reply=%s", s->session_id,
+					 log_quote(q, sizeof(q), msg));
 				if (sr == IMAP_SCAN_FATAL) {
 					buf_printf(out, "* BYE %s\r\n", msg + 4);
 					r = CONN_CLOSE;

@@ -116,8 +116,9 @@ static void smtp_vreply(struct smtp_session *s, bool counts, const char *fmt, va
 	const char *r = s->out->data + start; /* after the append: it may move */
 	if (len < 3 || r[0] < '4')
 		return;
-	log_info("smtp.reject", "session=%s state=%s reply=\"%.*s\"", s->info->session_id,
-		 state_names[s->state], len, r);
+	char q[LOG_QUOTE_SIZE(256)];
+	log_info("smtp.reject", "session=%s state=%s reply=%s", s->info->session_id,
+		 state_names[s->state], log_quote_n(q, sizeof(q), r, (size_t)len));
 	if (counts && ++s->errors >= SMTP_MAX_ERRORS) {
 		buf_printf(s->out, "421 4.7.0 %s Too many errors, closing connection\r\n",
 			   s->cfg->hostname);
@@ -450,10 +451,9 @@ static int smtp_message_deliver(struct smtp_session *s)
 		smtp_reply(s, "451 4.3.0 Temporary failure, try again later");
 		return 0;
 	}
-	char from[SMTP_ADDRESS_MAX];
-	str_sanitize(from, sizeof(from), t->sender, strlen(t->sender));
-	log_info("smtp.accepted",
-		 "session=%s id=%s from=<%s> rcpt=%u local=%zu remote=%zu size=%llu",
+	char from[LOG_QUOTE_SIZE(SMTP_ADDRESS_MAX)];
+	log_quote(from, sizeof(from), t->sender);
+	log_info("smtp.accepted", "session=%s id=%s from=%s rcpt=%u local=%zu remote=%zu size=%llu",
 		 s->info->session_id, t->queue_id, from, t->n_rcpt, t->n_accounts, t->n_remote,
 		 (unsigned long long)t->size);
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->queue_id);
@@ -865,10 +865,10 @@ static long smtp_sasl_decode(const char *in, char *out, size_t outsz)
 static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const char *user,
 			     const char *password)
 {
-	char safe_user[128];
+	char q_user[LOG_QUOTE_SIZE(128)];
 	struct smtp_account acct;
 	memset(&acct, 0, sizeof(acct));
-	str_sanitize(safe_user, sizeof(safe_user), user, strlen(user));
+	log_quote(q_user, sizeof(q_user), user);
 	enum smtp_auth_result r =
 		s->hooks.auth(s->hooks.ctx, s->info->peer_ip, user, password, &acct);
 	smtp_sasl_end(s);
@@ -876,12 +876,15 @@ static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const cha
 		s->authenticated = true;
 		s->account = acct;
 		log_info("smtp.auth", "session=%s mech=%s user=%s result=ok", s->info->session_id,
-			 mech, safe_user);
+			 mech, q_user);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		return;
 	}
 	log_info("smtp.auth", "session=%s mech=%s user=%s result=%s", s->info->session_id, mech,
-		 safe_user, r == SMTP_AUTH_FAILED ? "fail" : "tempfail");
+		 q_user,
+		 auth_result_name(r == SMTP_AUTH_FAILED            ? AUTH_FAILED
+					  : r == SMTP_AUTH_BLOCKED ? AUTH_BLOCKED
+								   : AUTH_ERROR));
 	if (r == SMTP_AUTH_FAILED)
 		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 	else
