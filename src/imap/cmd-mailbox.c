@@ -71,8 +71,27 @@ static void log_mailbox(const struct imap_cmd *cmd, const char *event, const cha
 }
 
 /*
+ * Prefixes kept for other users' and shared namespaces (RFC 2342): "#..."
+ * and "~user" as IMAP servers commonly name them, and the first-level
+ * "Other Users" and "Shared Folders". A personal folder named so would
+ * collide with them once shared folders exist.
+ */
+static bool name_reserved(const char *name)
+{
+	static const char *const roots[] = {"Other Users", "Shared Folders"};
+	if (name[0] == '#' || name[0] == '~')
+		return true;
+	size_t n = strcspn(name, "/");
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (n == strlen(roots[i]) && strncasecmp(name, roots[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
  * A name for a new mailbox: a trailing delimiter only declares the
  * intent to create children under it (RFC 9051 6.3.4), so it is dropped.
+ * Reserved namespace prefixes are refused.
  */
 static int new_name_from_client(const struct imap_session *s, const char *wire, char **name_r,
 				const char **error_r)
@@ -83,6 +102,13 @@ static int new_name_from_client(const struct imap_session *s, const char *wire, 
 		w[len - 1] = '\0';
 	int r = imap_mailbox_name_from_client(s, w, name_r, error_r);
 	free(w);
+	if (r == 0 && name_reserved(*name_r)) {
+		free(*name_r);
+		*name_r = NULL;
+		*error_r = "Reserved name: \"#\", \"~\", \"Other Users\" and \"Shared Folders\" "
+			   "are kept for shared namespaces";
+		return -1;
+	}
 	return r;
 }
 

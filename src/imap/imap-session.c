@@ -202,6 +202,17 @@ static int mailbox_name_check(const char *name, const char **error_r)
 int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire, char **name_r,
 				  const char **error_r)
 {
+	/* Say what is wrong before mUTF-7 decoding hides it. */
+	if (strpbrk(wire, "\r\n") != NULL) {
+		*error_r = "CR and LF are not allowed in mailbox names";
+		return -1;
+	}
+	for (const char *p = wire; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			*error_r = "Control characters are not allowed in mailbox names";
+			return -1;
+		}
+	}
 	struct buf b;
 	buf_init(&b);
 	if (s->utf8_accept) {
