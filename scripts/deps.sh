@@ -12,7 +12,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
 	       swaks libnet-ssleay-perl # swaks only recommends Net::SSLeay, without which it has no TLS
 	       fetchmail curl ca-certificates isync offlineimap3 mutt bsdutils
-	       unbound) # unbound: the DNS server the outbound queue tests start
+	       unbound # unbound: the DNS server the outbound queue tests start
+	       fail2ban) # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -81,6 +82,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	need "mutt with TLS" sh -c 'mutt -v | grep -q "+USE_SSL_"'
 	need "script (bsdutils)" sh -c 'command -v script'
 	need "unbound" sh -c 'command -v unbound || test -x /usr/sbin/unbound'
+	need "fail2ban-regex" sh -c 'command -v fail2ban-regex'
 fi
 if [ "$what" = bench ]; then
 	need "Postfix (postfix, postconf, smtp-source)" sh -c 'command -v postfix && command -v postconf && command -v smtp-source'

@@ -146,13 +146,30 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		"listen.http = %s:%d\n"
 		"listen.https = %s:%d\n"
 		"max_message_size = 50M\n"
-		"plaintext_auth = loopback\n",
+		"plaintext_auth = loopback\n"
+		"postmaster_address = postmaster@%s\n",
 		o->hostname, dir, dir, dir, run_as_user() ? "user = facteur\n" : "", o->address,
 		p[0], o->address, p[1], o->address, p[2], o->address, p[3], o->address, p[4],
-		o->address, p[5], o->address, p[6], o->address, p[7], o->address, p[8]);
+		o->address, p[5], o->address, p[6], o->address, p[7], o->address, p[8], o->domain);
 	int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	fclose(f);
 	return ok ? 0 : -1;
+}
+
+/*
+ * postmaster@DOMAIN (RFC 5321 4.5.1, and where <postmaster> goes) -> the
+ * demo account, unless that address already reaches someone.
+ */
+static int init_postmaster(struct store *s, const char *domain, const char *target,
+			   const char **error_r)
+{
+	char pm[320];
+	int64_t ids[8];
+	size_t n = 0;
+	snprintf(pm, sizeof(pm), "postmaster@%s", domain);
+	if (store_resolve(s, pm, ids, &n, NULL, NULL, 8) == 1)
+		return 0;
+	return store_alias_add(s, pm, target, error_r);
 }
 
 static int create_store(const char *data_dir, const char *domain, char *pw, size_t pwsz)
@@ -177,6 +194,8 @@ static int create_store(const char *data_dir, const char *domain, char *pw, size
 	else if (store_account_get(s, address, &(struct store_account){0}) != 1 &&
 		 store_account_add(s, address, hash, NULL, &err) < 0)
 		fprintf(stderr, "facteur: %s\n", err);
+	else if (init_postmaster(s, domain, address, &err) < 0)
+		fprintf(stderr, "facteur: postmaster alias: %s\n", err);
 	else
 		ret = 0;
 	store_close(&s);

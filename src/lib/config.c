@@ -49,6 +49,8 @@ void config_defaults(struct config *c)
 	c->log_level = LOG_INFO;
 	c->max_message_size = 50u * 1024 * 1024;
 	c->max_recipients = 100;
+	c->recipient_overshoot = 1000;
+	c->postmaster_address = xstrdup("");
 	c->max_connections = 10000;
 	c->max_connections_per_ip = 100;
 	c->smtp_max_line = 4096;
@@ -91,6 +93,7 @@ void config_deinit(struct config *c)
 	free(c->smarthost);
 	free(c->smarthost_user);
 	free(c->smarthost_password_file);
+	free(c->postmaster_address);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -166,6 +169,8 @@ static const struct key_def keys[] = {
 	{"workers", K_INT, OFF(workers), 0, 256},
 	{"max_message_size", K_U64, OFF(max_message_size), 1024, 1ull << 34},
 	{"max_recipients", K_UINT, OFF(max_recipients), 1, 100000},
+	{"postmaster_address", K_STR, OFF(postmaster_address), 0, 0},
+	{"recipient_overshoot", K_UINT, OFF(recipient_overshoot), 0, 1000000},
 	{"max_connections", K_UINT, OFF(max_connections), 1, 1000000},
 	{"max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 1, 1000000},
 	{"smtp_max_line", K_UINT, OFF(smtp_max_line), 512, 1 << 20},
@@ -362,6 +367,11 @@ int config_load(struct config *c, const char *path, char **error_r)
 			*error_r = xasprintf("%s: outbound_address: expected an IP address", path);
 			ret = -1;
 		}
+	}
+	if (ret == 0 && *c->postmaster_address != '\0' &&
+	    (strchr(c->postmaster_address, '@') == NULL || strlen(c->postmaster_address) >= 320)) {
+		*error_r = xasprintf("%s: postmaster_address: expected user@domain", path);
+		ret = -1;
 	}
 	if (ret == 0 && ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))) {
 		*error_r = xasprintf("%s: tls_cert and tls_key go together", path);

@@ -54,7 +54,9 @@ struct config {
 	/* limits */
 	uint64_t max_message_size; /* SMTP SIZE / DATA / BDAT cap, bytes */
 	unsigned max_recipients;   /* RCPT per transaction */
-	unsigned max_connections;  /* per worker */
+	char *postmaster_address;  /* where RCPT TO:<postmaster> goes; "" = postmaster@hostname */
+	unsigned recipient_overshoot; /* 452s past max_recipients not counted as errors */
+	unsigned max_connections;     /* per worker */
 	unsigned max_connections_per_ip;
 	unsigned smtp_max_line; /* command line incl. CRLF */
 	unsigned smtp_timeout;  /* seconds idle */

@@ -239,8 +239,11 @@ static int qm_store_dsn(struct queue_manager *qm, const char *to, const struct b
 		const char *rcpt[1] = {to};
 		ret = store_queue_add(qm->store, "", rcpt, 1, dsn->data, dsn->len, &err);
 	}
-	if (ret < 0)
-		log_error("queue.dsn", "to=%s error=\"%s\"", to, err ? err : "?");
+	if (ret < 0) {
+		char q[LOG_QUOTE_SIZE(320)];
+		log_error("queue.dsn", "to=%s error=\"%s\"", log_quote(q, sizeof(q), to),
+			  err ? err : "?");
+	}
 	return ret;
 }
 
@@ -271,9 +274,12 @@ static int qm_dsn(struct queue_manager *qm, const struct qm_msg *msg, enum queue
 	};
 	queue_dsn_build(&d, &out);
 	int r = qm_store_dsn(qm, msg->sender, &out);
-	if (r == 0)
+	if (r == 0) {
+		char q[LOG_QUOTE_SIZE(320)];
 		log_info("queue.dsn", "action=%s to=%s rcpts=%zu",
-			 action == QUEUE_DSN_FAILED ? "failed" : "delayed", msg->sender, n);
+			 action == QUEUE_DSN_FAILED ? "failed" : "delayed",
+			 log_quote(q, sizeof(q), msg->sender), n);
+	}
 	buf_deinit(&headers);
 	buf_deinit(&out);
 	return r;
@@ -295,8 +301,10 @@ static void qm_defer(struct queue_manager *qm, const struct qm_rcpt *r, const ch
 	const char *err = NULL;
 	if (store_queue_defer(qm->store, r->id, next, why, &err) < 0)
 		log_error("queue.defer", "id=%lld error=\"%s\"", (long long)r->id, err);
-	log_info("queue.deferred", "id=%lld rcpt=%s attempts=%d reason=\"%s\"", (long long)r->id,
-		 r->recipient, r->attempts + 1, why);
+	char q_rcpt[LOG_QUOTE_SIZE(320)], q_why[LOG_QUOTE_SIZE(300)];
+	log_info("queue.deferred", "id=%lld rcpt=%s attempts=%d reason=%s", (long long)r->id,
+		 log_quote(q_rcpt, sizeof(q_rcpt), r->recipient), r->attempts + 1,
+		 log_quote(q_why, sizeof(q_why), why));
 }
 
 static void qm_remove(struct queue_manager *qm, const struct qm_rcpt *r)
@@ -327,9 +335,11 @@ static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg, const st
 		int cls = o[i].code / 100;
 		if (cls == 2) {
 			qm_remove(qm, r);
-			log_info("queue.delivered", "id=%lld rcpt=%s relay=%s reply=\"%s\"",
-				 (long long)r->id, r->recipient, o[i].remote ? o[i].remote : "?",
-				 o[i].text);
+			char q_rcpt[LOG_QUOTE_SIZE(320)], q_text[LOG_QUOTE_SIZE(300)];
+			log_info("queue.delivered", "id=%lld rcpt=%s relay=%s reply=%s",
+				 (long long)r->id, log_quote(q_rcpt, sizeof(q_rcpt), r->recipient),
+				 o[i].remote ? o[i].remote : "?",
+				 log_quote(q_text, sizeof(q_text), o[i].text));
 			continue;
 		}
 		queue_dsn_status(o[i].code, o[i].text, status[i]);
@@ -361,8 +371,10 @@ static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg, const st
 		if (o[i].code / 100 == 2) {
 			/* done above */
 		} else if (is_bounce[i] && bounced) {
-			log_info("queue.bounced", "id=%lld rcpt=%s reason=\"%s\"", (long long)r->id,
-				 r->recipient, o[i].text);
+			char q_rcpt[LOG_QUOTE_SIZE(320)], q_text[LOG_QUOTE_SIZE(300)];
+			log_info("queue.bounced", "id=%lld rcpt=%s reason=%s", (long long)r->id,
+				 log_quote(q_rcpt, sizeof(q_rcpt), r->recipient),
+				 log_quote(q_text, sizeof(q_text), o[i].text));
 			qm_remove(qm, r);
 		} else {
 			qm_defer(qm, r, o[i].text);
@@ -412,8 +424,11 @@ static void qm_dns_done(void *ctx, const struct queue_dns_result *r)
 {
 	struct qm_dest *d = ctx;
 	if (r->status != QUEUE_DNS_OK) {
-		log_info("queue.dns", "domain=%s status=%s reason=\"%s\"", d->name,
-			 r->status == QUEUE_DNS_PERMFAIL ? "permanent" : "temporary", r->error);
+		char q_dom[LOG_QUOTE_SIZE(256)], q_err[LOG_QUOTE_SIZE(256)];
+		log_info("queue.dns", "domain=%s status=%s reason=%s",
+			 log_quote(q_dom, sizeof(q_dom), d->name),
+			 r->status == QUEUE_DNS_PERMFAIL ? "permanent" : "temporary",
+			 log_quote(q_err, sizeof(q_err), r->error));
 		char text[300];
 		int code = r->status == QUEUE_DNS_PERMFAIL ? 550 : 451;
 		snprintf(text, sizeof(text), "%d %s", code, r->error);
@@ -574,8 +589,11 @@ static void conn_failed(struct qm_conn *c, const char *why)
 	struct qm_dest *d = c->dest;
 	char reason[300];
 	snprintf(reason, sizeof(reason), "%s", why);
-	log_info("queue.conn", "dest=%s host=%s error=\"%s\"", d->name[0] ? d->name : "smarthost",
-		 conn_remote(c) ? conn_remote(c) : "?", reason);
+	char q_reason[LOG_QUOTE_SIZE(300)], q_dest[LOG_QUOTE_SIZE(256)];
+	log_info("queue.conn", "dest=%s host=%s error=%s",
+		 log_quote(q_dest, sizeof(q_dest), d->name[0] ? d->name : "smarthost"),
+		 conn_remote(c) ? conn_remote(c) : "?",
+		 log_quote(q_reason, sizeof(q_reason), reason));
 	if (c->client != NULL)
 		queue_client_abort(c->client, reason);
 	if (c->msg != NULL) {
@@ -662,8 +680,10 @@ static int conn_open(struct qm_conn *c)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ip, sizeof(ip));
 	else
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, ip, sizeof(ip));
+	char q_dest[LOG_QUOTE_SIZE(256)], q_host[LOG_QUOTE_SIZE(256)];
 	log_info("queue.connect", "dest=%s host=%s ip=%s port=%u",
-		 c->dest->name[0] ? c->dest->name : "smarthost", a->host, ip, port);
+		 log_quote(q_dest, sizeof(q_dest), c->dest->name[0] ? c->dest->name : "smarthost"),
+		 log_quote(q_host, sizeof(q_host), a->host), ip, port);
 	return 0;
 }
 

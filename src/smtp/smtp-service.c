@@ -47,7 +47,9 @@ static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char
 		snprintf(account_r->address, sizeof(account_r->address), "%s", acct.address);
 		return SMTP_AUTH_OK;
 	}
-	return r == AUTH_FAILED ? SMTP_AUTH_FAILED : SMTP_AUTH_TEMPFAIL;
+	if (r == AUTH_FAILED)
+		return SMTP_AUTH_FAILED;
+	return r == AUTH_BLOCKED ? SMTP_AUTH_BLOCKED : SMTP_AUTH_TEMPFAIL;
 }
 
 /* Would a delivery to any of these accounts be refused for quota? */
@@ -205,8 +207,9 @@ static enum smtp_deliver_result svc_deliver_signed(struct smtp_service *svc,
 	struct smtp_delivery signed_d;
 	svc_with_headers(d, sigs.data, sigs.len, d->data + d->return_path_len,
 			 d->len - d->return_path_len, &b, &signed_d);
+	char q_dom[LOG_QUOTE_SIZE(256)];
 	log_info("dkim.signed", "session=%s id=%s domain=%s signatures=%d", svc->info->session_id,
-		 d->queue_id, domain, n);
+		 d->queue_id, log_quote(q_dom, sizeof(q_dom), domain), n);
 	enum smtp_deliver_result r = svc_store(svc, &signed_d, NULL);
 	buf_deinit(&b);
 	buf_deinit(&sigs);
@@ -221,11 +224,12 @@ static void svc_log_result(struct smtp_service *svc, const struct smtp_delivery 
 		if (r->dkim.sigs[i].result == MAILAUTH_DKIM_PASS)
 			dkim = "pass";
 	static const char *const actions[] = {"accept", "quarantine", "reject"};
+	char q_dom[LOG_QUOTE_SIZE(256)];
 	log_info("mailauth.result",
 		 "session=%s id=%s spf=%s dkim=%s dmarc=%s from_domain=%s action=%s",
 		 svc->info->session_id, d->queue_id, mailauth_spf_name(r->spf), dkim,
 		 mailauth_dmarc_name(r->dmarc.result),
-		 r->dmarc.from_domain[0] ? r->dmarc.from_domain : "-", actions[r->dmarc.action]);
+		 log_quote(q_dom, sizeof(q_dom), r->dmarc.from_domain), actions[r->dmarc.action]);
 }
 
 /* Verification done: reject, or deliver with Authentication-Results. */

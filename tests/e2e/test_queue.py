@@ -293,10 +293,10 @@ def test_bounce_to_remote_sender_and_no_bounce_loop(make_facteur, dns):
         a.logs()[-3000:]
     assert wait_for(lambda: queue_ids(a) == [], timeout=10)
     logs = a.logs()
-    assert "rcpt=x@null.test" in logs and "rcpt=someone@null.test" in logs
+    assert 'rcpt="x@null.test"' in logs and 'rcpt="someone@null.test"' in logs
     # One DSN only: the one for the original message.
-    assert logs.count("event=queue.dsn action=failed to=someone@null.test") == 1
-    assert "to= " not in logs
+    assert logs.count('event=queue.dsn action=failed to="someone@null.test"') == 1
+    assert "to= " not in logs and 'to="" ' not in logs
     time.sleep(2.5)  # another scan: nothing new appears
     assert queue_ids(a) == [] and inbox(a) == []
 
