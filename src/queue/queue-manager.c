@@ -101,9 +101,10 @@ struct qm_dest {
 	size_t next_addr; /* addresses before this one failed */
 	struct qm_msg *head, *tail;
 	size_t n_pending;
-	unsigned active;  /* connections */
-	unsigned waiting; /* connections not yet carrying a message */
-	unsigned idle;    /* connections waiting for a message (READY) */
+	unsigned active;   /* connections */
+	unsigned waiting;  /* connections not yet carrying a message */
+	unsigned idle;     /* connections waiting for a message (READY) */
+	unsigned quitting; /* connections that said QUIT */
 	struct queue_window win;
 	char last_error[300];
 };
@@ -655,6 +656,8 @@ static void conn_free(struct qm_conn *c)
 		c->dest->waiting--;
 	if (c->idle)
 		c->dest->idle--;
+	if (c->quitting)
+		c->dest->quitting--;
 	buf_deinit(&c->in);
 	buf_deinit(&c->out);
 	free(c);
@@ -792,8 +795,9 @@ static int conn_open(struct qm_conn *c)
 static struct queue_dest_load dest_load(const struct qm_dest *d)
 {
 	const struct queue_manager *qm = d->qm;
-	return (struct queue_dest_load){d->n_pending, d->waiting, d->active, qm->n_conns,
-					qm->cfg->queue_max_connections};
+	return (struct queue_dest_load){
+		d->n_pending, d->waiting,  d->active - d->waiting - d->idle - d->quitting,
+		d->active,    qm->n_conns, qm->cfg->queue_max_connections};
 }
 
 /*
@@ -942,6 +946,13 @@ static enum queue_client_status conn_start_msg(struct qm_conn *c, struct qm_msg 
 	return queue_client_mail(c->client, &qmsg, &c->out);
 }
 
+static void conn_set_quitting(struct qm_conn *c)
+{
+	if (!c->quitting)
+		c->dest->quitting++;
+	c->quitting = true;
+}
+
 /* Nothing to send: wait queue_idle_time for another message (dest_pump). */
 static void conn_set_idle(struct qm_conn *c)
 {
@@ -970,7 +981,7 @@ static enum queue_client_status conn_next(struct qm_conn *c)
 				return QUEUE_CLIENT_MORE;
 			}
 			queue_client_quit(c->client, &c->out);
-			c->quitting = true;
+			conn_set_quitting(c);
 			return QUEUE_CLIENT_MORE;
 		}
 		enum queue_client_status st = conn_start_msg(c, m);
@@ -1256,7 +1267,7 @@ static void conn_idle_expired(struct qm_conn *c)
 {
 	conn_clear_idle(c);
 	queue_client_quit(c->client, &c->out);
-	c->quitting = true;
+	conn_set_quitting(c);
 	c->deadline = qm_deadline(c->qm, c->qm->cfg->queue_timeout);
 	if (conn_flush(c) < 0) {
 		conn_free(c);

@@ -99,14 +99,19 @@ void queue_window_failure(struct queue_window *w);
 struct queue_dest_load {
 	size_t pending;     /* messages waiting for a connection */
 	unsigned waiting;   /* connections being set up, not yet carrying one */
+	unsigned busy;      /* connections carrying a message */
 	unsigned active;    /* this destination's connections, in any state */
 	unsigned total;     /* connections of every destination */
 	unsigned total_max; /* queue_max_connections */
 };
 
 /*
- * New connections to open now: one per message that no connection being
- * set up will take, within the window and the total cap; 0 when none.
+ * New connections to open now, within the window and the total cap: one
+ * per message that neither a connection being set up nor a busy one (when
+ * it is done with its message) will take. A message that can wait one
+ * delivery on a busy connection waits: on a fast destination that is
+ * sooner than a new TCP and TLS handshake, and the connections stay few;
+ * a backlog that grows faster than the connections drain it opens more.
  * (Idle connections get pending messages before this is asked.)
  */
 unsigned queue_window_to_open(const struct queue_window *w, const struct queue_dest_load *l);

@@ -45,9 +45,10 @@ static unsigned room(unsigned limit, unsigned used)
 
 unsigned queue_window_to_open(const struct queue_window *w, const struct queue_dest_load *l)
 {
-	if (l->pending <= l->waiting)
+	size_t taken = (size_t)l->waiting + l->busy;
+	if (l->pending <= taken)
 		return 0;
-	size_t need = l->pending - l->waiting;
+	size_t need = l->pending - taken;
 	unsigned n = room(w->cur, l->active);
 	unsigned total = room(l->total_max, l->total);
 	if (total < n)

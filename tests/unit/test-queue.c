@@ -586,6 +586,21 @@ static void test_window_to_open(void **state)
 	assert_int_equal(queue_window_to_open(&w, &l), 0);
 	l.pending = 10;
 	assert_int_equal(queue_window_to_open(&w, &l), 3);
+	/*
+	 * Busy connections take the next messages when done: open only for
+	 * the excess (a trickle waits one delivery; a backlog opens more).
+	 */
+	l = (struct queue_dest_load){.pending = 2, .busy = 3, .active = 3, .total_max = 100};
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	l.pending = 3;
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	l.pending = 4;
+	assert_int_equal(queue_window_to_open(&w, &l), 1);
+	l.pending = 40;
+	assert_int_equal(queue_window_to_open(&w, &l), 2);
+	l.waiting = 1;
+	l.active = 4;
+	assert_int_equal(queue_window_to_open(&w, &l), 1);
 	/* The window is full (busy and idle ones alike count). */
 	l.waiting = 0;
 	l.active = 5;
