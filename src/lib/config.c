@@ -71,8 +71,10 @@ void config_defaults(struct config *c)
 	c->queue_retry_max = 4 * 3600;
 	c->queue_lifetime = 5 * 86400;
 	c->queue_delay_notice = 4 * 3600;
-	c->queue_max_connections = 20;
-	c->queue_max_per_destination = 3;
+	c->queue_max_connections = 100;
+	c->queue_max_per_destination = 20;
+	c->queue_initial_per_destination = 5;
+	c->queue_idle_time = 2;
 	c->queue_timeout = 300;
 	c->mailauth_verify = true;
 	c->dkim_sign = true;
@@ -192,6 +194,8 @@ static const struct key_def keys[] = {
 	{"queue_delay_notice", K_UINT, OFF(queue_delay_notice), 1, 60 * 86400},
 	{"queue_max_connections", K_UINT, OFF(queue_max_connections), 1, 10000},
 	{"queue_max_per_destination", K_UINT, OFF(queue_max_per_destination), 1, 1000},
+	{"queue_initial_per_destination", K_UINT, OFF(queue_initial_per_destination), 1, 1000},
+	{"queue_idle_time", K_UINT, OFF(queue_idle_time), 0, 300},
 	{"queue_timeout", K_UINT, OFF(queue_timeout), 1, 3600},
 	{"mailauth_verify", K_BOOL, OFF(mailauth_verify), 0, 0},
 	{"dkim_sign", K_BOOL, OFF(dkim_sign), 0, 0},

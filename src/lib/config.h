@@ -78,13 +78,15 @@ struct config {
 	char *smarthost;        /* "" or "HOST:PORT": relay everything there */
 	char *smarthost_user;   /* AUTH PLAIN after STARTTLS ("" = none) */
 	char *smarthost_password_file;
-	unsigned queue_retry_min;           /* seconds before the first retry ... */
-	unsigned queue_retry_max;           /* ... doubling up to this */
-	unsigned queue_lifetime;            /* seconds before a bounce */
-	unsigned queue_delay_notice;        /* seconds before the "delayed" DSN */
-	unsigned queue_max_connections;     /* outbound, in total */
-	unsigned queue_max_per_destination; /* outbound, per domain */
-	unsigned queue_timeout;             /* seconds a remote server may stay silent */
+	unsigned queue_retry_min;               /* seconds before the first retry ... */
+	unsigned queue_retry_max;               /* ... doubling up to this */
+	unsigned queue_lifetime;                /* seconds before a bounce */
+	unsigned queue_delay_notice;            /* seconds before the "delayed" DSN */
+	unsigned queue_max_connections;         /* outbound, in total */
+	unsigned queue_max_per_destination;     /* outbound, per domain (the cap) */
+	unsigned queue_initial_per_destination; /* ... at first (slow start) */
+	unsigned queue_idle_time;               /* seconds an idle connection waits for more */
+	unsigned queue_timeout;                 /* seconds a remote server may stay silent */
 
 	/* mail authentication (mailauth/) */
 	bool mailauth_verify;      /* SPF/DKIM/DMARC on the MX listener */

@@ -375,8 +375,9 @@ static int conn_handshake(struct conn *c)
 	c->state = CS_OPEN;
 	c->ssl_want_write = false;
 	c->info.tls = true;
-	log_info("tls", "session=%s version=%s cipher=%s", c->sid, SSL_get_version(c->ssl),
-		 SSL_get_cipher_name(c->ssl));
+	log_info("tls", "session=%s version=%s cipher=%s resumed=%s", c->sid,
+		 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+		 SSL_session_reused(c->ssl) ? "yes" : "no");
 	if (c->session == NULL)
 		c->session = c->proto->open(&c->w->ctx, &c->info, &c->out);
 	else
