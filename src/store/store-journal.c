@@ -219,8 +219,8 @@ int store_journal_append(struct store_journal *j, const struct store_journal_rec
 		total += sizeof(h[i]) + recs[i].len;
 	}
 	/* O_APPEND is not used: the file offset is ours alone (flock). */
-	int ret = lseek(j->fd, (off_t)j->size, SEEK_SET) < 0 || writev_full(j->fd, iov, 2 * n) < 0 ||
-			  fdatasync(j->fd) < 0
+	int ret = lseek(j->fd, (off_t)j->size, SEEK_SET) < 0 ||
+			writev_full(j->fd, iov, 2 * n) < 0 || fdatasync(j->fd) < 0
 		? -1
 		: 0;
 	if (ret < 0) {

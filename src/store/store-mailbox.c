@@ -646,6 +646,19 @@ int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
 int store_quota_check(struct store *s, int64_t account_id, uint64_t len, const char **error_r)
 {
 	struct store_account a;
+	/* Summing the account's message sizes costs a scan of its mailboxes:
+	 * skip it for the common unlimited account (one key lookup). */
+	sqlite3_stmt *st = store_stmt(s, "SELECT quota_bytes FROM accounts WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = sqlite3_step(st);
+	int64_t quota = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW && quota <= 0)
+		return 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
 	int ret = store_account_get_by_id(s, account_id, &a);
 
 	if (ret < 0)
