@@ -32,10 +32,13 @@
 
 /* Mail authentication (one pool for every worker), made before the loops start. */
 static struct mailauth *serve_mailauth;
+/* Group commit of deliveries (one thread for every worker), likewise. */
+static struct store_writer *serve_writer;
 
 static int worker_init(int worker_id, struct server_ctx *ctx, const char **error_r)
 {
 	ctx->mailauth = serve_mailauth;
+	ctx->writer = serve_writer;
 	return store_open(ctx->config->data_dir, &ctx->store, error_r);
 }
 
@@ -179,6 +182,14 @@ int cli_serve(int argc, char **argv)
 	int run = queue_manager_start(&cfg, &qm, &err);
 	if (run == 0)
 		run = mailauth_create(&cfg, &serve_mailauth, &err);
+	if (run == 0) {
+		struct store_writer_options wo = {.batch_max = cfg.store_batch_max,
+						  .batch_wait_us = cfg.store_batch_wait};
+		if (store_writer_create(cfg.data_dir, &wo, &serve_writer, &serr) < 0) {
+			err = xasprintf("store writer: %s", serr);
+			run = -1;
+		}
+	}
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);
@@ -186,6 +197,9 @@ int cli_serve(int argc, char **argv)
 	 * so no session holds a verification job any more. */
 	queue_manager_stop(&qm);
 	mailauth_destroy(&serve_mailauth);
+	/* After the loops: commits what sessions handed over, then stops; the
+	 * workers' wake eventfds it signals live until net_server_destroy. */
+	store_writer_destroy(&serve_writer);
 	/* The signal thread must be gone before the server is freed: wake it
 	 * (if no signal came) and join it. */
 	atomic_store(&sw.done, true);

@@ -80,6 +80,8 @@ void config_defaults(struct config *c)
 	c->dkim_sign = true;
 	c->mailauth_timeout = 20;
 	c->mailauth_threads = 4;
+	c->store_batch_max = 256;
+	c->store_batch_wait = 0;
 }
 
 void config_deinit(struct config *c)
@@ -201,6 +203,8 @@ static const struct key_def keys[] = {
 	{"dkim_sign", K_BOOL, OFF(dkim_sign), 0, 0},
 	{"mailauth_timeout", K_UINT, OFF(mailauth_timeout), 1, 300},
 	{"mailauth_threads", K_UINT, OFF(mailauth_threads), 1, 64},
+	{"store_batch_max", K_UINT, OFF(store_batch_max), 1, 1024},
+	{"store_batch_wait", K_UINT, OFF(store_batch_wait), 0, 1000000},
 };
 
 static int set_key(struct config *c, const char *key, const char *val, const char **why)

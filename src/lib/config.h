@@ -93,6 +93,10 @@ struct config {
 	bool dkim_sign;            /* sign submitted mail of domains with keys */
 	unsigned mailauth_timeout; /* seconds per message, then temperror */
 	unsigned mailauth_threads; /* verification threads */
+
+	/* group commit (store writer) */
+	unsigned store_batch_max;  /* deliveries per transaction */
+	unsigned store_batch_wait; /* microseconds a batch stays open for more */
 };
 
 /* Fill c with every default (no listeners). */

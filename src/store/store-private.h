@@ -317,6 +317,20 @@ int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, 
 																																																																																																																																																																				  "counter",                                                           \
 																																																																																																																																																																				  "1") "END;"
 
+/*
+ * The transactional half of store_deliver, for a blob (id, len) already
+ * written: the blobs row and one entry per account. In a write tx. 0 / -1.
+ */
+int store_deliver_tx(struct store *s, const char *id, size_t len, const struct store_parsed *parsed,
+		     const int64_t *accounts, size_t n_accounts, const char *mailbox,
+		     time_t internal_date, uint32_t flags, uint32_t *uids_r, const char **error_r);
+/* The checks of store_queue_add on its arguments. 0 / -1. */
+int store_queue_args_check(struct store *s, const char *sender, const char *const *recipients,
+			   size_t n, const char **error_r);
+/* The transactional half of store_queue_add, for a blob already written. 0 / -1. */
+int store_queue_add_tx(struct store *s, const char *sender, const char *const *recipients, size_t n,
+		       const char *id, size_t len, const char **error_r);
+
 /* --- keywords (store-keywords.c) --- */
 
 /* A growable array of keyword strings (each malloc'd). */
@@ -365,5 +379,54 @@ int store_blob_init(struct store *s, const char **error_r);
 int store_blob_write(struct store *s, const void *data, size_t len, char *id, const char **error_r);
 /* Remove the file of a blob no row references any more. 0 or -1. */
 int store_blob_unlink(struct store *s, const char *id);
+/* True if blobs/xx/<id> exists (complete: only renames give it that name). */
+bool store_blob_exists(struct store *s, const char *id);
+/*
+ * For the store writer: like store_blob_write with id already computed,
+ * but without any fsync. Only call it after a synced blob journal record
+ * holds the same bytes (store-journal.c): the journal is what makes the
+ * file durable until the next checkpoint. 0 or -1.
+ */
+int store_blob_write_journaled(struct store *s, const void *data, size_t len, const char *id,
+			       const char **error_r);
+/*
+ * Recovery: write data under id even if a file of that name exists (it
+ * may be torn after a crash), fsync the file and its directory. 0 or -1.
+ */
+int store_blob_restore(struct store *s, const void *data, size_t len, const char *id,
+		       const char **error_r);
+
+/* --- blob journal (store-journal.c) --- */
+
+/*
+ * An append-only file, dir/blobs/journal, that makes the blobs of a whole
+ * batch durable with one fdatasync: each record is a header (magic,
+ * length, blob id) and the content; a record counts only if the SHA-256
+ * of its content is its id, so a torn tail is simply ignored. Until a
+ * checkpoint (syncfs of the blob directory's file system, then the
+ * journal truncated), the journal is the durable copy of the blob files
+ * written since the last one. Opening it takes an exclusive lock (one
+ * writer per store directory) and recovers: every valid record whose
+ * file is missing or differs is rewritten, then a checkpoint.
+ */
+struct store_journal;
+
+struct store_journal_rec {
+	const char *id; /* STORE_BLOB_ID_LEN hex digits: the SHA-256 of data */
+	const void *data;
+	size_t len;
+};
+
+/* Open (create, lock, recover). *restored_r (may be NULL): blobs rewritten. 0 / -1. */
+int store_journal_open(struct store *s, struct store_journal **j_r, size_t *restored_r,
+		       const char **error_r);
+/* Append the n records and fdatasync. 0, or -1 (nothing may rely on them). */
+int store_journal_append(struct store_journal *j, const struct store_journal_rec *recs, size_t n,
+			 const char **error_r);
+/* Bytes appended since the last checkpoint. */
+uint64_t store_journal_size(const struct store_journal *j);
+/* Make every blob file durable (syncfs), then empty the journal. 0 / -1. */
+int store_journal_checkpoint(struct store *s, struct store_journal *j, const char **error_r);
+void store_journal_close(struct store_journal **j);
 
 #endif

@@ -275,6 +275,86 @@ int store_queue_next_attempt(struct store *s, time_t *when_r);
  */
 void store_queue_wakeup_fd(int fd);
 
+/* --- the store writer: group commit (store-writer.c) ------------------- */
+/*
+ * One thread per process with its own store handle, to which the worker
+ * loops hand finished deliveries. Every delivery that arrived while the
+ * previous batch was being committed goes into the next batch: one blob
+ * journal fdatasync for the new blobs of the whole batch, then ONE
+ * transaction (one WAL fsync) for all of them. Each delivery runs under
+ * its own SAVEPOINT, so one that fails (quota, say) fails alone; entries
+ * are committed in submission order. A batch holds at most batch_max
+ * deliveries; when it holds fewer, the writer waits up to batch_wait_us
+ * for more before closing it (0: it closes as soon as the writer is free).
+ * The caller waits for its delivery without blocking (CONN_WAIT): the
+ * done callback runs in the writer thread once the outcome is known.
+ */
+struct store_writer;
+struct store_write;
+
+struct store_writer_options {
+	size_t batch_max;       /* deliveries per transaction, >= 1 */
+	unsigned batch_wait_us; /* how long a batch stays open for more */
+};
+
+/*
+ * Open a store handle on dir (and the blob journal, recovering it after a
+ * crash), then start the thread. Returns 0 or -1 (*error_r static or
+ * thread-local, valid until the next call).
+ */
+int store_writer_create(const char *dir, const struct store_writer_options *opt,
+			struct store_writer **w_r, const char **error_r);
+/*
+ * Commit everything submitted so far, checkpoint the journal, stop and
+ * join the thread, close. Writes still held by callers stay valid.
+ */
+void store_writer_destroy(struct store_writer **w);
+
+/* One delivery: store_deliver and store_queue_add of the same message, atomically. */
+struct store_write_request {
+	const char *data; /* the message; copied */
+	size_t len;
+	const struct store_parsed *parsed; /* of data; may be NULL; copied */
+	/* Local entries, as store_deliver: mailbox NULL means INBOX. */
+	const int64_t *accounts;
+	size_t n_accounts;
+	const char *mailbox;
+	/* Outbound queue rows, as store_queue_add, for data + queue_offset. */
+	const char *sender;
+	const char *const *remote;
+	size_t n_remote;
+	size_t queue_offset;
+	/* Called in the writer thread once the outcome is known (may be NULL). */
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+/*
+ * Queue a delivery (at least one account or remote recipient). Returns 0
+ * with a reference in *write_r (release it), or -1 (*error_r static) when
+ * the request is malformed or the writer is stopping.
+ */
+int store_write_submit(struct store_writer *w, const struct store_write_request *req,
+		       struct store_write **write_r, const char **error_r);
+/*
+ * 1 committed durably, 0 still pending, -1 failed: *error_r (owned by the
+ * write, valid while it is held) starts with "quota" when a quota refused it.
+ */
+int store_write_result(struct store_write *wr, const char **error_r);
+/* Drop the caller's reference; a pending write still commits. NULL is fine. */
+void store_write_release(struct store_write **wr);
+
+struct store_writer_stats {
+	uint64_t batches;       /* transactions */
+	uint64_t writes;        /* deliveries committed */
+	uint64_t failed;        /* deliveries failed */
+	uint64_t max_batch;     /* most deliveries in one batch */
+	uint64_t journal_syncs; /* fdatasyncs of the blob journal */
+	uint64_t checkpoints;   /* syncfs + journal truncations */
+};
+/* A snapshot of the counters (thread-safe). */
+void store_writer_stats(struct store_writer *w, struct store_writer_stats *st_r);
+
 /* ======================================================================= */
 /* --- IMAP support (store-imap.c, store-keywords.c, store-notify.c) ------ */
 /*
