@@ -13,6 +13,7 @@
 #include "lib/util.h"
 #include "http/http.h"
 #include "mailauth/mailauth.h"
+#include "store/store.h"
 #include "net/net.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
@@ -157,6 +158,8 @@ int cli_serve(int argc, char **argv)
 	int ret = CLI_EXIT_FAIL;
 	if (drop_privileges(&cfg) < 0)
 		goto out;
+	/* IMAP sessions not yet told of an expunge can still read the message. */
+	store_blob_grace_set(STORE_EXPUNGED_BLOB_GRACE);
 	struct store *probe = NULL;
 	const char *serr = NULL;
 	if (store_open(cfg.data_dir, &probe, &serr) < 0) {

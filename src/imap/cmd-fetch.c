@@ -67,7 +67,8 @@ struct fetch_ctx {
 	struct fetch_item items[FETCH_MAX_ITEMS];
 	size_t n_items;
 	bool need_blob, need_parsed, has_flags, any_seen;
-	bool utf8;             /* the session may get 8-bit quoted strings (UTF8=ACCEPT, rev2) */
+	bool utf8; /* the session may get 8-bit quoted strings (UTF8=ACCEPT, rev2) */
+	const struct imap_view *view;
 	uint64_t changedsince; /* 0: none */
 	bool vanished;
 	const char *set_text;
@@ -413,7 +414,7 @@ static int fetch_set_seen(struct imap_cmd *cmd, struct fetch_ctx *ctx, const cha
 		uint32_t seq = imap_view_seq(s->view, res->uid);
 		if (seq > 0) {
 			s->view->flags[seq - 1] =
-				res->flags | (s->view->flags[seq - 1] & IMAP_VIEW_EXPUNGED);
+				res->flags | (s->view->flags[seq - 1] & IMAP_VIEW_SESSION_BITS);
 			s->view->modseqs[seq - 1] = res->modseq;
 		}
 		for (size_t t = 0; t < ctx->n_targets; t++)
@@ -477,17 +478,24 @@ static void msg_parsed(struct imap_session *s, struct fetch_ctx *ctx, const char
 
 /*
  * Prepare the message of target t: its blob and parsed data, the data of
- * each section. Returns 1 ready, 0 skip it (BINARY of an unknown CTE).
+ * each section. Returns 1 ready, 0 skip it (BINARY of an unknown CTE, or
+ * content that can no longer be read: never an empty success, which a
+ * client would cache for good).
  */
 static int msg_prepare(struct imap_cmd *cmd, struct fetch_ctx *ctx, const struct fetch_target *t)
 {
 	struct imap_session *s = cmd->session;
 	const struct store_message *m = &ctx->msgs[t->msg].msg;
-	bool mapped = true;
 	if (ctx->need_blob && msg_map(s, ctx, m->blob_id) < 0) {
+		/*
+		 * Expunged by another session after the listing and kept for
+		 * less than the store's grace (store_blob_grace_set): answer
+		 * as for a message that no longer exists.
+		 */
 		log_warn("imap.fetch_blob", "session=%s uid=%" PRIu32 " blob=%s", s->session_id,
 			 m->uid, m->blob_id);
-		mapped = false;
+		ctx->gone = true;
+		return 0;
 	}
 	if (ctx->need_parsed)
 		msg_parsed(s, ctx, m->blob_id);
@@ -495,10 +503,6 @@ static int msg_prepare(struct imap_cmd *cmd, struct fetch_ctx *ctx, const struct
 		const struct fetch_item *it = &ctx->items[i];
 		if (it->type != FETCH_SECTION && it->type != FETCH_BINARY_SIZE)
 			continue;
-		if (!mapped) {
-			ctx->bodies[i].nil = true;
-			continue;
-		}
 		if (imap_section_body_init(&ctx->bodies[i], &it->sec, ctx->map, ctx->map_len) < 0) {
 			ctx->unknown_cte = true;
 			msg_release(ctx);
@@ -508,12 +512,17 @@ static int msg_prepare(struct imap_cmd *cmd, struct fetch_ctx *ctx, const struct
 	return 1;
 }
 
-static void write_flags(struct buf *out, const struct store_message_ex *m)
+/* FLAGS of the message at seq: stored flags, keywords, \Recent from the view. */
+static void write_flags(struct buf *out, const struct fetch_ctx *ctx,
+			const struct store_message_ex *m, uint32_t seq)
 {
-	imap_write_flags(out, m->msg.flags);
+	uint32_t flags = m->msg.flags;
+	if (seq >= 1 && seq <= ctx->view->count)
+		flags |= ctx->view->flags[seq - 1] & IMAP_VIEW_RECENT;
+	imap_write_flags(out, flags);
 	if (m->keywords != NULL && *m->keywords != '\0') {
 		out->len--; /* reopen the list for the keywords */
-		if (m->msg.flags != 0)
+		if (flags != 0)
 			buf_append(out, " ", 1);
 		buf_append_str(out, m->keywords);
 		buf_append(out, ")", 1);
@@ -549,13 +558,13 @@ static const char *parsed_str(const struct fetch_ctx *ctx, enum fetch_type type)
 
 /* Every item but the section literals. */
 static void write_simple(struct fetch_ctx *ctx, const struct fetch_item *it,
-			 const struct store_message_ex *mx, struct buf *out)
+			 const struct store_message_ex *mx, uint32_t seq, struct buf *out)
 {
 	const struct store_message *m = &mx->msg;
 	switch (it->type) {
 	case FETCH_FLAGS:
 		buf_append_str(out, "FLAGS ");
-		write_flags(out, mx);
+		write_flags(out, ctx, mx, seq);
 		break;
 	case FETCH_INTERNALDATE:
 		buf_append_str(out, "INTERNALDATE ");
@@ -642,7 +651,7 @@ static bool msg_write(struct fetch_ctx *ctx, struct buf *out, size_t slice_start
 			if (ctx->item > 0)
 				buf_append(out, " ", 1);
 			if (it->type != FETCH_SECTION && it->type != FETCH_BINARY_SIZE) {
-				write_simple(ctx, it, mx, out);
+				write_simple(ctx, it, mx, t->seq, out);
 				continue;
 			}
 			if (!section_start(it, b, out))
@@ -658,7 +667,7 @@ static bool msg_write(struct fetch_ctx *ctx, struct buf *out, size_t slice_start
 	}
 	if (t->flags_changed && !ctx->has_flags) {
 		buf_append_str(out, " FLAGS ");
-		write_flags(out, mx);
+		write_flags(out, ctx, mx, t->seq);
 	}
 	buf_append_str(out, ")\r\n");
 	return true;
@@ -726,6 +735,7 @@ enum imap_cmd_ret cmd_fetch(struct imap_cmd *cmd, struct buf *out)
 	cmd->context = ctx;
 	cmd->free_context = fetch_ctx_free;
 	ctx->utf8 = s->utf8_accept;
+	ctx->view = s->view;
 	if (fetch_parse(cmd, ctx, &error) < 0)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	/* RFC 7162 3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE. */

@@ -219,7 +219,9 @@ static int select_announce(struct imap_session *s, const struct select_params *p
 	imap_view_write_flag_lists(s, out);
 	buf_printf(out, "* %zu EXISTS\r\n", v->count);
 	if (!s->rev2) {
-		buf_append_str(out, "* 0 RECENT\r\n");
+		if (imap_view_claim_recent(s, 0) < 0)
+			return -1;
+		buf_printf(out, "* %zu RECENT\r\n", imap_view_recent_count(v));
 		uint32_t unseen = first_unseen(v);
 		if (unseen > 0)
 			buf_printf(out, "* OK [UNSEEN %" PRIu32 "] First unseen\r\n", unseen);

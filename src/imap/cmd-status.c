@@ -2,7 +2,7 @@
 /*
  * STATUS (RFC 9051 6.3.11) and the status items it shares with LIST-STATUS
  * (RFC 5819): MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE (RFC
- * 8438), RECENT (always 0, for rev1 clients), HIGHESTMODSEQ (RFC 7162),
+ * 8438), RECENT (messages no session was shown yet), HIGHESTMODSEQ (RFC 7162),
  * APPENDLIMIT (RFC 7889, the configured message size cap), MAILBOXID
  * (RFC 8474, "M" and the store's mailbox id, as SELECT announces it) and
  * DELETED-STORAGE (RFC 9208, KiB of \Deleted messages, cmd-quota.c). The

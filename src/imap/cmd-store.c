@@ -153,7 +153,7 @@ static void write_flags_keywords(struct buf *out, uint32_t flags, const char *ke
 
 static uint32_t expected_flags(uint32_t told, const struct store_flags_update *u)
 {
-	told &= ~IMAP_VIEW_EXPUNGED;
+	told &= ~IMAP_VIEW_SESSION_BITS;
 	switch (u->op) {
 	case STORE_FLAGS_ADD:
 		return told | u->flags;
@@ -171,7 +171,8 @@ static void store_fetch_line(struct imap_cmd *cmd, struct buf *out, uint32_t seq
 	buf_printf(out, "* %u FETCH (", seq);
 	if (flags) {
 		buf_append_str(out, "FLAGS ");
-		write_flags_keywords(out, res->flags, res->keywords);
+		uint32_t recent = cmd->session->view->flags[seq - 1] & IMAP_VIEW_RECENT;
+		write_flags_keywords(out, res->flags | recent, res->keywords);
 		sep = " ";
 	}
 	if (cmd->uid) {
@@ -205,7 +206,7 @@ static void store_report(struct imap_cmd *cmd, struct buf *out, const struct sto
 		} else {
 			store_fetch_line(cmd, out, seq, res, true);
 		}
-		v->flags[seq - 1] = (v->flags[seq - 1] & IMAP_VIEW_EXPUNGED) | res->flags;
+		v->flags[seq - 1] = (v->flags[seq - 1] & IMAP_VIEW_SESSION_BITS) | res->flags;
 		v->modseqs[seq - 1] = res->modseq;
 	}
 }

@@ -255,12 +255,20 @@ void imap_write_nstring(struct buf *out, const char *str, size_t len, bool utf8)
  * 7-bit there (RFC 3501 section 9); literals in text are copied whole.
  */
 void imap_write_syntax(struct buf *out, const char *text, bool utf8);
-/* "(\Seen \Deleted)" from enum store_flag bits. */
+/* "(\Seen \Deleted)" from enum store_flag bits (and IMAP_VIEW_RECENT). */
 void imap_write_flags(struct buf *out, uint32_t flags);
 
 /* --- the selected mailbox (imap-view.c) --------------------------------------- */
 /* Set in imap_view.flags for a message expunged but not yet reported. */
 #define IMAP_VIEW_EXPUNGED (1u << 31)
+/*
+ * Set in imap_view.flags for a message \Recent in this session (IMAP4rev1,
+ * RFC 3501 2.3.2: the first session shown a message claims it in the
+ * store; IMAP4rev2 sessions claim nothing). imap_write_flags writes it.
+ */
+#define IMAP_VIEW_RECENT (1u << 30)
+/* The view's own bits, never stored. */
+#define IMAP_VIEW_SESSION_BITS (IMAP_VIEW_EXPUNGED | IMAP_VIEW_RECENT)
 
 struct imap_view {
 	int64_t mailbox_id;
@@ -295,6 +303,15 @@ uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
  * store error (nothing is sent then).
  */
 int imap_view_sync(struct imap_session *s, struct buf *out, bool allow_expunge);
+/*
+ * IMAP4rev1 \Recent: claim in the store (or, for EXAMINE, only look at)
+ * the messages of the view from index from on that no session was shown
+ * yet, and mark them IMAP_VIEW_RECENT. Does nothing for rev2 sessions.
+ * Returns 0 or -1 (store error; nothing marked).
+ */
+int imap_view_claim_recent(struct imap_session *s, size_t from);
+/* Messages marked IMAP_VIEW_RECENT (for "* n RECENT"). */
+size_t imap_view_recent_count(const struct imap_view *v);
 /*
  * Queue "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the
  * mailbox's keywords (SELECT; a keyword new to the mailbox) and remember

@@ -34,7 +34,8 @@
 
 enum key_type {
 	K_ALL,
-	K_NONE, /* RECENT, NEW: facteur does not track \Recent */
+	K_NONE,
+	K_NEW, /* \Recent and not \Seen */
 	K_AND,
 	K_OR,
 	K_NOT,
@@ -116,12 +117,12 @@ static const struct key_def {
 	{"KEYWORD", K_KEYWORD, A_KEYWORD, 0, NULL},
 	{"LARGER", K_LARGER, A_NUMBER, 0, NULL},
 	{"MODSEQ", K_MODSEQ, A_MODSEQ, 0, NULL},
-	{"NEW", K_NONE, A_NONE, 0, NULL},
+	{"NEW", K_NEW, A_NONE, 0, NULL},
 	{"NOT", K_NOT, A_NOT, 0, NULL},
-	{"OLD", K_ALL, A_NONE, 0, NULL},
+	{"OLD", K_FLAG_UNSET, A_NONE, IMAP_VIEW_RECENT, NULL},
 	{"ON", K_ON, A_DATE, 0, NULL},
 	{"OR", K_OR, A_OR, 0, NULL},
-	{"RECENT", K_NONE, A_NONE, 0, NULL},
+	{"RECENT", K_FLAG_SET, A_NONE, IMAP_VIEW_RECENT, NULL},
 	{"SAVEDATESUPPORTED", K_ALL, A_NONE, 0, NULL},
 	{"SAVEDBEFORE", K_SAVEDBEFORE, A_DATE, 0, NULL},
 	{"SAVEDON", K_SAVEDON, A_DATE, 0, NULL},
@@ -1185,6 +1186,16 @@ static bool key_match_text(struct search_eval *ev, const struct imap_search_key 
 	}
 }
 
+/* The stored flags, with \Recent from the session's view. */
+static uint32_t msg_flags(const struct search_eval *ev, const struct msg_ctx *mc)
+{
+	const struct imap_view *v = ev->s->view;
+	uint32_t flags = mc->m->msg.flags & ~IMAP_VIEW_SESSION_BITS;
+	if (v != NULL && mc->seq >= 1 && mc->seq <= v->count)
+		flags |= v->flags[mc->seq - 1] & IMAP_VIEW_RECENT;
+	return flags;
+}
+
 static bool key_match(struct search_eval *ev, const struct imap_search_key *k, struct msg_ctx *mc)
 {
 	const struct store_message *m = &mc->m->msg;
@@ -1214,9 +1225,12 @@ static bool key_match(struct search_eval *ev, const struct imap_search_key *k, s
 		return k->set.saved ? uid_saved(ev->s, m->uid)
 				    : imap_seqset_contains(&k->set, m->uid);
 	case K_FLAG_SET:
-		return (m->flags & k->flag) != 0;
+		return (msg_flags(ev, mc) & k->flag) != 0;
 	case K_FLAG_UNSET:
-		return (m->flags & k->flag) == 0;
+		return (msg_flags(ev, mc) & k->flag) == 0;
+	case K_NEW:
+		return (msg_flags(ev, mc) & (IMAP_VIEW_RECENT | STORE_FLAG_SEEN)) ==
+			IMAP_VIEW_RECENT;
 	case K_KEYWORD:
 		return imap_search_has_keyword(mc->m->keywords, k->str);
 	case K_UNKEYWORD:

@@ -204,7 +204,7 @@ void imap_write_flags(struct buf *out, uint32_t flags)
 	} names[] = {
 		{STORE_FLAG_ANSWERED, "\\Answered"}, {STORE_FLAG_FLAGGED, "\\Flagged"},
 		{STORE_FLAG_DELETED, "\\Deleted"},   {STORE_FLAG_SEEN, "\\Seen"},
-		{STORE_FLAG_DRAFT, "\\Draft"},
+		{STORE_FLAG_DRAFT, "\\Draft"},       {IMAP_VIEW_RECENT, "\\Recent"},
 	};
 	bool first = true;
 	buf_append(out, "(", 1);

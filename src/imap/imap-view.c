@@ -37,7 +37,7 @@ static void view_append(struct imap_view *v, const struct store_message *m)
 {
 	view_reserve(v, v->count + 1);
 	v->uids[v->count] = m->uid;
-	v->flags[v->count] = m->flags & ~IMAP_VIEW_EXPUNGED;
+	v->flags[v->count] = m->flags & ~IMAP_VIEW_SESSION_BITS;
 	v->modseqs[v->count] = m->modseq;
 	v->count++;
 }
@@ -160,11 +160,12 @@ static size_t view_merge(struct imap_view *v, const struct store_message_ex *msg
 		}
 		if (j < n && msgs[j].msg.uid == v->uids[i]) {
 			const struct store_message *m = &msgs[j].msg;
-			uint32_t known = v->flags[i] & ~IMAP_VIEW_EXPUNGED;
+			uint32_t known = v->flags[i] & ~IMAP_VIEW_SESSION_BITS;
 			if ((v->flags[i] & IMAP_VIEW_EXPUNGED) == 0 &&
 			    (known != m->flags || v->modseqs[i] != m->modseq)) {
 				changed[i] = j + 1;
-				v->flags[i] = m->flags & ~IMAP_VIEW_EXPUNGED;
+				v->flags[i] = (m->flags & ~IMAP_VIEW_SESSION_BITS) |
+					(v->flags[i] & IMAP_VIEW_RECENT);
 				v->modseqs[i] = m->modseq;
 			}
 			i++, j++;
@@ -209,8 +210,39 @@ static void view_report(struct imap_session *s, struct buf *out, bool allow_expu
 	size_t before = v->count;
 	for (size_t j = first_new; j < n; j++)
 		view_append(v, &msgs[j].msg);
-	if (v->count != before)
-		buf_printf(out, "* %zu EXISTS\r\n", v->count);
+	if (v->count == before)
+		return;
+	buf_printf(out, "* %zu EXISTS\r\n", v->count);
+	if (s->rev2)
+		return;
+	if (imap_view_claim_recent(s, before) < 0)
+		log_warn("imap.recent_failed", "session=%s", s->session_id);
+	buf_printf(out, "* %zu RECENT\r\n", imap_view_recent_count(v));
+}
+
+int imap_view_claim_recent(struct imap_session *s, size_t from)
+{
+	struct imap_view *v = s->view;
+	uint32_t first, end;
+	const char *error;
+	if (s->rev2 || from >= v->count)
+		return 0;
+	if (store_mailbox_claim_recent(s->store, v->mailbox_id, v->uids[v->count - 1] + 1,
+				       !v->read_only, &first, &end, &error) < 0)
+		return -1;
+	for (size_t i = from; i < v->count; i++) {
+		if (v->uids[i] >= first && v->uids[i] < end)
+			v->flags[i] |= IMAP_VIEW_RECENT;
+	}
+	return 0;
+}
+
+size_t imap_view_recent_count(const struct imap_view *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < v->count; i++)
+		n += (v->flags[i] & (IMAP_VIEW_RECENT | IMAP_VIEW_EXPUNGED)) == IMAP_VIEW_RECENT;
+	return n;
 }
 
 /*
@@ -270,9 +302,11 @@ static size_t view_apply(struct imap_view *v, const struct store_message_ex *msg
 		if (!imap_uid_find(v->uids, v->count, m->uid, &i) ||
 		    (v->flags[i] & IMAP_VIEW_EXPUNGED) != 0)
 			continue;
-		if (v->flags[i] != m->flags || v->modseqs[i] != m->modseq) {
+		if ((v->flags[i] & ~IMAP_VIEW_SESSION_BITS) != m->flags ||
+		    v->modseqs[i] != m->modseq) {
 			changed[i] = j + 1;
-			v->flags[i] = m->flags & ~IMAP_VIEW_EXPUNGED;
+			v->flags[i] = (m->flags & ~IMAP_VIEW_SESSION_BITS) |
+				(v->flags[i] & IMAP_VIEW_RECENT);
 			v->modseqs[i] = m->modseq;
 		}
 	}

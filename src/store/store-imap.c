@@ -522,7 +522,9 @@ int store_mailbox_status(struct store *s, int64_t mailbox_id, struct store_mailb
 		"  AND (m.flags & 1) = 0),"
 		" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id AND m.uid <"
 		"  (SELECT MIN(u.uid) FROM messages u WHERE u.mailbox_id = b.id"
-		"   AND (u.flags & 1) = 0))"
+		"   AND (u.flags & 1) = 0)),"
+		" (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id"
+		"  AND m.uid >= b.recent_uid)"
 		" FROM mailboxes b WHERE b.id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
@@ -538,7 +540,58 @@ int store_mailbox_status(struct store *s, int64_t mailbox_id, struct store_mailb
 		r->size = (uint64_t)sqlite3_column_int64(st, 6);
 		if (sqlite3_column_type(st, 7) != SQLITE_NULL)
 			r->first_unseen_seq = (uint32_t)sqlite3_column_int64(st, 8) + 1;
+		r->recent = (uint32_t)sqlite3_column_int64(st, 9);
 	}
 	store_stmt_done(st);
 	return store_row_result(s, rc);
+}
+
+/*
+ * Claim \Recent (RFC 3501 2.3.2): every UID from recent_uid up to (not
+ * including) the smaller of up_to and uidnext. In one write transaction,
+ * so two sessions never claim the same UID.
+ */
+static int claim_recent_tx(struct store *s, int64_t mailbox_id, uint32_t up_to, bool take,
+			   uint32_t *first_r, uint32_t *end_r, const char **error_r)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*first_r = (uint32_t)sqlite3_column_int64(st, 0);
+		uint32_t uidnext = (uint32_t)sqlite3_column_int64(st, 1);
+		*end_r = up_to < uidnext ? up_to : uidnext;
+		if (*end_r < *first_r)
+			*end_r = *first_r;
+	}
+	store_stmt_done(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? store_fail(s, error_r, "no such mailbox")
+					 : store_db_fail(s, error_r);
+	if (!take || *end_r == *first_r)
+		return 0;
+	st = store_stmt(s, "UPDATE mailboxes SET recent_uid = ? WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, *end_r);
+	sqlite3_bind_int64(st, 2, mailbox_id);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+int store_mailbox_claim_recent(struct store *s, int64_t mailbox_id, uint32_t up_to, bool take,
+			       uint32_t *first_r, uint32_t *end_r, const char **error_r)
+{
+	*first_r = *end_r = 0;
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (claim_recent_tx(s, mailbox_id, up_to, take, first_r, end_r, error_r) < 0) {
+		store_tx_rollback(s);
+		*first_r = *end_r = 0;
+		return -1;
+	}
+	return store_tx_commit(s, error_r);
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RESOLVE_MAX_DEPTH 8
@@ -98,6 +99,18 @@ static const char *const migrations[] = {
 	"ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;",
 	/* 4: JMAP account-wide states and change log (store-jmap.c explains). */
 	STORE_JMAP_MIGRATION,
+	/*
+	 * 5: blobs of expunged messages are kept until a time (see
+	 * store_blob_grace_set), so that IMAP sessions not yet told of an
+	 * expunge can still read the message; IMAP4rev1's \Recent: the UIDs
+	 * from recent_uid on have not been shown to any session yet (what
+	 * exists at the upgrade counts as seen).
+	 */
+	"CREATE TABLE held_blobs (blob_id TEXT PRIMARY KEY, until INTEGER NOT NULL)"
+	"  WITHOUT ROWID;"
+	"CREATE INDEX held_blobs_until ON held_blobs(until);"
+	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE mailboxes SET recent_uid = uidnext;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -365,58 +378,136 @@ int store_idlist_collect(struct store *s, sqlite3_stmt *st, struct store_idlist 
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
-static int blob_gc_one(struct store *s, const char *id)
+/*
+ * Seconds a blob outlives the expunge of its last message (0: none). Set
+ * once at start-up, before any store handle is used from several threads.
+ */
+static int64_t blob_grace;
+
+void store_blob_grace_set(unsigned seconds)
 {
-	sqlite3_stmt *st = store_stmt(s,
-				      "SELECT EXISTS(SELECT 1 FROM messages WHERE blob_id = ?1)"
-				      " OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)"
-				      " OR EXISTS(SELECT 1 FROM jmap_uploads WHERE blob_id = ?1)");
+	blob_grace = seconds;
+}
+
+/* Bind ?1 to the blob id and ?2, when the statement has it, to n. */
+static sqlite3_stmt *blob_stmt(struct store *s, const char *sql, const char *id, int64_t n)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st == NULL)
+		return NULL;
+	store_bind_text(st, 1, id);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, n);
+	return st;
+}
+
+static int exec_blob(struct store *s, const char *sql, const char *id, int64_t n)
+{
+	sqlite3_stmt *st = blob_stmt(s, sql, id, n);
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		store_stmt_done(st);
-		return -1;
-	}
-	bool referenced = sqlite3_column_int(st, 0) != 0;
-	store_stmt_done(st);
-	if (referenced)
-		return 0;
-	st = store_stmt(s, "DELETE FROM blobs WHERE id = ?");
-	if (st == NULL)
-		return -1;
-	store_bind_text(st, 1, id);
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
-	if (rc != SQLITE_DONE)
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* 1 when a row of sql (binding id and n) exists, 0 when not, -1 on error. */
+static int blob_query(struct store *s, const char *sql, const char *id, int64_t n)
+{
+	sqlite3_stmt *st = blob_stmt(s, sql, id, n);
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	int r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : -1;
+	store_stmt_done(st);
+	return r;
+}
+
+/*
+ * One blob whose references were dropped. Still referenced: kept (and an
+ * expired hold forgotten). Otherwise, with hold_until > 0, held until then;
+ * without, deleted unless an earlier hold has not expired yet.
+ */
+static int blob_gc_one(struct store *s, const char *id, int64_t hold_until, int64_t now)
+{
+	int r = blob_query(s,
+			   "SELECT EXISTS(SELECT 1 FROM messages WHERE blob_id = ?1)"
+			   " OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)"
+			   " OR EXISTS(SELECT 1 FROM jmap_uploads WHERE blob_id = ?1)",
+			   id, 0);
+	if (r != 0)
+		return r < 0
+			? -1
+			: exec_blob(s, "DELETE FROM held_blobs WHERE blob_id = ? AND until <= ?",
+				    id, now);
+	if (hold_until > 0)
+		return exec_blob(
+			s,
+			"INSERT INTO held_blobs(blob_id, until) VALUES (?, ?)"
+			" ON CONFLICT(blob_id) DO UPDATE SET until = MAX(until, excluded.until)",
+			id, hold_until);
+	r = blob_query(s, "SELECT EXISTS(SELECT 1 FROM held_blobs WHERE blob_id = ? AND until > ?)",
+		       id, now);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (exec_blob(s, "DELETE FROM held_blobs WHERE blob_id = ?", id, 0) < 0 ||
+	    exec_blob(s, "DELETE FROM blobs WHERE id = ?", id, 0) < 0)
 		return -1;
 	return store_blob_unlink(s, id);
 }
 
+/* The holds that expired by now (at most 1000 a time: the rest next time). */
+static int blob_expired_holds(struct store *s, int64_t now, struct store_idlist *l)
+{
+	sqlite3_stmt *st =
+		store_stmt(s, "SELECT blob_id FROM held_blobs WHERE until <= ? LIMIT 1000");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	return store_idlist_collect(s, st, l, NULL);
+}
+
 /*
- * Delete the blobs of ids that nothing references any more. Runs after the
- * commit that dropped the references, in its own write transaction: a
- * concurrent delivery of the same content re-checks its file under the same
- * lock, so the unlink can never race a new reference. A failure here only
- * leaves an orphan, so it is logged, not returned.
+ * Delete (or hold, with hold true and a grace period set) the blobs of ids
+ * that nothing references any more, then the held ones whose time is up.
+ * Runs after the commit that dropped the references, in its own write
+ * transaction: a concurrent delivery of the same content re-checks its file
+ * under the same lock, so the unlink can never race a new reference. A
+ * failure here only leaves an orphan, so it is logged, not returned.
  */
-void store_blob_gc(struct store *s, const struct store_idlist *l)
+static void blob_gc(struct store *s, const struct store_idlist *l, bool hold)
 {
 	const char *error;
+	int64_t now = (int64_t)time(NULL);
+	int64_t until = hold && blob_grace > 0 ? now + blob_grace : 0;
+	struct store_idlist expired = {0};
 
-	if (l->n == 0)
+	if (l->n == 0 && !hold)
 		return;
 	if (store_tx_begin(s, &error) < 0) {
 		log_warn("store_blob_gc", "error=\"%s\"", error);
 		return;
 	}
 	for (size_t i = 0; i < l->n; i++) {
-		if (blob_gc_one(s, l->ids[i]) < 0)
+		if (blob_gc_one(s, l->ids[i], until, now) < 0)
 			log_warn("store_blob_gc", "blob=%s error=\"%s\"", l->ids[i],
 				 sqlite3_errmsg(s->db));
 	}
+	if (hold && blob_expired_holds(s, now, &expired) < 0)
+		log_warn("store_blob_gc", "error=\"%s\"", sqlite3_errmsg(s->db));
+	for (size_t i = 0; i < expired.n; i++) {
+		if (blob_gc_one(s, expired.ids[i], 0, now) < 0)
+			log_warn("store_blob_gc", "blob=%s error=\"%s\"", expired.ids[i],
+				 sqlite3_errmsg(s->db));
+	}
+	store_idlist_free(&expired);
 	if (store_tx_commit(s, &error) < 0)
 		log_warn("store_blob_gc", "error=\"%s\"", error);
+}
+
+void store_blob_gc(struct store *s, const struct store_idlist *l)
+{
+	blob_gc(s, l, false);
 }
 
 int store_tx_end_gc(struct store *s, int ret, struct store_idlist *blobs, const char **error_r)
@@ -426,7 +517,7 @@ int store_tx_end_gc(struct store *s, int ret, struct store_idlist *blobs, const 
 	} else {
 		ret = store_tx_commit(s, error_r);
 		if (ret == 0)
-			store_blob_gc(s, blobs);
+			blob_gc(s, blobs, true);
 	}
 	store_idlist_free(blobs);
 	return ret;

@@ -41,6 +41,22 @@ enum store_flag {
  */
 int store_open(const char *dir, struct store **store_r, const char **error_r);
 void store_close(struct store **store);
+/*
+ * Keep the blob of an expunged (or deleted-with-its-mailbox) message for
+ * seconds after its last reference went, so that an IMAP session that has
+ * not yet been told of the expunge can still FETCH the message's content
+ * (issue 8 defect 14; docs/ARCHITECTURE.md). Process-wide; 0 (the default)
+ * deletes at once. Expired holds are collected after later expunges. Call
+ * once at start-up, before store handles are shared by threads.
+ */
+void store_blob_grace_set(unsigned seconds);
+/*
+ * The daemon's grace: longer than an IMAP session's 30-minute idle
+ * timeout, so only a session that keeps issuing FETCH/STORE/SEARCH by
+ * sequence number (which hold EXPUNGE back) for an hour can outlive it;
+ * its FETCH then fails with NO [EXPUNGEISSUED].
+ */
+#define STORE_EXPUNGED_BLOB_GRACE 3600
 
 /* --- domains ----------------------------------------------------------- */
 /* Names are stored lower-cased. Adding an existing domain is an error. */
@@ -586,7 +602,7 @@ int store_subscription_list(struct store *s, int64_t account_id,
 
 struct store_mailbox_status {
 	uint32_t messages;
-	uint32_t recent; /* always 0: facteur does not track \Recent */
+	uint32_t recent; /* messages no session has been shown (\Recent) */
 	uint32_t uidnext;
 	uint32_t uidvalidity;
 	uint32_t unseen;           /* messages without \Seen */
@@ -595,6 +611,16 @@ struct store_mailbox_status {
 	uint64_t size;             /* sum of message sizes */
 	uint64_t highestmodseq;
 };
+
+/*
+ * IMAP4rev1's \Recent: the messages with UIDs in [*first_r, *end_r) are
+ * recent for the calling session, which is the first to be shown them
+ * (UIDs below up_to only: what its view holds). With take, they are
+ * claimed, so no other session gets them; without (EXAMINE), only
+ * reported. 0 or -1.
+ */
+int store_mailbox_claim_recent(struct store *s, int64_t mailbox_id, uint32_t up_to, bool take,
+			       uint32_t *first_r, uint32_t *end_r, const char **error_r);
 
 /* STATUS / SELECT numbers, read in one snapshot. 1 / 0 no such mailbox / -1. */
 int store_mailbox_status(struct store *s, int64_t mailbox_id,

@@ -309,9 +309,10 @@ static void test_move_into_selected(void **state)
 	assert_true(strstr(r, "EXPUNGE") < strstr(r, "EXISTS"));
 	assert_has(r, "b OK MOVE completed");
 	r = cmd(f, "c FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (Subject)])\r\n");
-	assert_has(r,
-		   "* 3 FETCH (UID 4 FLAGS (\\Flagged $Work) BODY[HEADER.FIELDS (Subject)] "
-		   "{18}\r\nSubject: moved\r\n\r\n)");
+	assert_has(
+		r,
+		"* 3 FETCH (UID 4 FLAGS (\\Flagged \\Recent $Work) BODY[HEADER.FIELDS (Subject)] "
+		"{18}\r\nSubject: moved\r\n\r\n)");
 	assert_has(r, "* 2 FETCH (UID 3 ");
 	/* The other session sees the same: the old one gone, a new one. */
 	r = tu_imap_cmd(&y, "n NOOP\r\n");
@@ -500,6 +501,140 @@ static void test_search_body_text_parts(void **state)
 	assert_has(cmd(f, "l SEARCH BODY \"see the file\"\r\n"), "* SEARCH 2\r\n");
 }
 
+/*
+ * Start "FETCH 1:3 BODY.PEEK[]" on three 100 KB messages in f's session,
+ * stop after its first slice, expunge all three through the store (as
+ * another session would), then finish the FETCH. Returns its output.
+ */
+static const char *fetch_across_expunge(struct tu_session *f, struct buf *all)
+{
+	struct buf body;
+	buf_init(&body);
+	for (int i = 0; i < 2000; i++)
+		buf_printf(&body, "line %04d of a long message body, padded to fifty\r\n", i);
+	uint32_t uids[3];
+	for (int i = 0; i < 3; i++) {
+		struct buf msg;
+		buf_init(&msg);
+		buf_printf(&msg, "From: x@example.net\r\nSubject: big %d\r\n\r\n%s", i,
+			   buf_cstr(&body));
+		uids[i] = tu_deliver(f->t, NULL, msg.data, msg.len, 0, 0);
+		buf_deinit(&msg);
+	}
+	buf_deinit(&body);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	struct buf in;
+	buf_init(&in);
+	buf_clear(all);
+	buf_append_str(&in, "a FETCH 1:3 BODY.PEEK[]\r\n");
+	enum conn_result r = imap_session_input(f->x.s, &in, all);
+	assert_int_equal(r, CONN_MORE);
+	assert_lacks(buf_cstr(all), "a OK");
+	const char *error;
+	assert_int_equal(store_message_expunge(f->t->store, f->t->inbox, uids, 3, &error), 0);
+	while (r == CONN_MORE)
+		r = imap_session_resume(f->x.s, all);
+	buf_deinit(&in);
+	return buf_cstr(all);
+}
+
+/* Defect 14: a message expunged meanwhile stays readable (grace period). */
+static void test_fetch_during_expunge_held(void **state)
+{
+	struct tu_session *f = *state;
+	struct buf all;
+	buf_init(&all);
+	store_blob_grace_set(3600);
+	const char *r = fetch_across_expunge(f, &all);
+	store_blob_grace_set(0);
+	assert_has(r, "* 1 FETCH (BODY[] {");
+	assert_has(r, "* 2 FETCH (BODY[] {");
+	assert_has(r, "* 3 FETCH (BODY[] {");
+	assert_has(r, "Subject: big 2\r\n");
+	assert_lacks(r, "NIL");
+	assert_has(r, "a OK FETCH completed");
+	/* The blobs are held: no listing refers to them, the files are there. */
+	assert_int_equal(tu_count_blobs(f->t->dir), 3);
+	/* The session learns of the expunge at its next command. */
+	assert_has(cmd(f, "b NOOP\r\n"), "* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n");
+	/* Holds last their time: a later expunge without a grace period
+	 * deletes its own blob only. */
+	tu_deliver_subject(f->t, NULL, "small", 0);
+	const char *error;
+	assert_int_equal(
+		store_message_expunge(f->t->store, f->t->inbox, (uint32_t[]){4}, 1, &error), 0);
+	assert_int_equal(tu_count_blobs(f->t->dir), 3);
+	buf_deinit(&all);
+}
+
+/* Defect 14: without a grace period, a clear NO, never NIL with OK. */
+static void test_fetch_during_expunge_unheld(void **state)
+{
+	struct tu_session *f = *state;
+	struct buf all;
+	buf_init(&all);
+	const char *r = fetch_across_expunge(f, &all);
+	assert_has(r, "* 1 FETCH (BODY[] {");
+	assert_lacks(r, "NIL");
+	assert_lacks(r, "* 3 FETCH");
+	assert_has(r, "a NO [EXPUNGEISSUED]");
+	assert_int_equal(tu_count_blobs(f->t->dir), 0);
+	buf_deinit(&all);
+}
+
+/* Defect 1: \Recent for IMAP4rev1 sessions, one session per message. */
+static void test_recent(void **state)
+{
+	struct tu_session *f = *state;
+	f->t->deliver_recent = true;
+	for (int i = 0; i < 3; i++)
+		tu_deliver_subject(f->t, NULL, "r", 0);
+	struct tu_imap b, c;
+	tu_imap_open(&b, f->t, true, NULL);
+	tu_imap_open(&c, f->t, true, NULL);
+	assert_has(tu_imap_cmd(&b, "s STATUS INBOX (RECENT MESSAGES)\r\n"),
+		   "(RECENT 3 MESSAGES 3)");
+	/* The first SELECT gets them. */
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "* 3 RECENT\r\n");
+	assert_has(cmd(f, "a FETCH 1:* FLAGS\r\n"), "* 2 FETCH (FLAGS (\\Recent))\r\n");
+	assert_has(cmd(f, "b STORE 2 +FLAGS (\\Seen)\r\n"), "* 2 FETCH (FLAGS (\\Seen \\Recent))");
+	assert_has(cmd(f, "c SEARCH RECENT\r\n"), "* SEARCH 1 2 3\r\n");
+	assert_has(cmd(f, "d SEARCH NEW\r\n"), "* SEARCH 1 3\r\n");
+	assert_has(cmd(f, "e SEARCH OLD\r\n"), "* SEARCH\r\n");
+	assert_has(cmd(f, "f STORE 1 +FLAGS (\\Recent)\r\n"), "f BAD");
+	/* Nobody else does. */
+	assert_has(tu_imap_cmd(&b, "t STATUS INBOX (RECENT)\r\n"), "(RECENT 0)");
+	assert_has(tu_imap_cmd(&b, "s SELECT INBOX\r\n"), "* 0 RECENT\r\n");
+	assert_has(tu_imap_cmd(&b, "a FETCH 1 FLAGS\r\n"), "* 1 FETCH (FLAGS ())\r\n");
+	assert_has(tu_imap_cmd(&b, "b SEARCH OLD\r\n"), "* SEARCH 1 2 3\r\n");
+	assert_has(tu_imap_cmd(&b, "c SEARCH RECENT\r\n"), "* SEARCH\r\n");
+	/* A new message: STATUS counts it until a session is shown it. */
+	tu_deliver_subject(f->t, NULL, "r4", 0);
+	assert_has(tu_imap_cmd(&c, "t STATUS INBOX (RECENT)\r\n"), "(RECENT 1)");
+	/* EXAMINE shows it without taking it. */
+	assert_has(tu_imap_cmd(&c, "e EXAMINE INBOX\r\n"), "* 1 RECENT\r\n");
+	assert_has(tu_imap_cmd(&c, "f SEARCH RECENT\r\n"), "* SEARCH 4\r\n");
+	const char *r = tu_imap_cmd(&b, "d NOOP\r\n");
+	assert_has(r, "* 4 EXISTS\r\n* 1 RECENT\r\n");
+	r = cmd(f, "g NOOP\r\n");
+	assert_has(r, "* 4 EXISTS\r\n* 3 RECENT\r\n");
+	assert_has(cmd(f, "h SEARCH RECENT\r\n"), "* SEARCH 1 2 3\r\n");
+	assert_has(tu_imap_cmd(&b, "e FETCH 4 FLAGS\r\n"), "* 4 FETCH (FLAGS (\\Recent))");
+	/* \Recent stays for the session, not across sessions. */
+	assert_has(tu_imap_cmd(&b, "f SELECT INBOX\r\n"), "* 0 RECENT\r\n");
+	tu_imap_close(&b);
+	tu_imap_close(&c);
+	/* IMAP4rev2 sessions neither see nor take \Recent. */
+	tu_deliver_subject(f->t, NULL, "r5", 0);
+	tu_imap_open(&c, f->t, true, NULL);
+	assert_has(tu_imap_cmd(&c, "e ENABLE IMAP4rev2\r\n"), "e OK");
+	r = tu_imap_cmd(&c, "s SELECT INBOX\r\n");
+	assert_lacks(r, "RECENT");
+	assert_lacks(tu_imap_cmd(&c, "a FETCH 5 FLAGS\r\n"), "Recent");
+	tu_imap_close(&c);
+	assert_has(cmd(f, "i NOOP\r\n"), "* 5 EXISTS\r\n* 4 RECENT\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +650,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rev1_quoted_strings_7bit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_malformed_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_body_text_parts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_during_expunge_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_during_expunge_unheld, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -503,7 +503,7 @@ static void test_check(void **state)
 	assert_has(cmd(&x, "b SELECT INBOX\r\n"), "b OK");
 	deliver(f, "late", 0);
 	const char *r = cmd(&x, "c CHECK\r\n");
-	assert_has(r, "* 1 EXISTS\r\nc OK");
+	assert_has(r, "* 1 EXISTS\r\n* 0 RECENT\r\nc OK");
 	assert_has(cmd(&x, "d CHECK now\r\n"), "d BAD");
 	tu_imap_close(&x);
 }
@@ -522,8 +522,9 @@ static void test_two_sessions(void **state)
 	assert_has(cmd(&b, "a SELECT INBOX\r\n"), "* 2 EXISTS");
 
 	/* a appends; b hears of it at its next command. */
-	assert_has(cmd(&a, "b APPEND INBOX {8+}\r\nX: y\r\n\r\n\r\n"), "* 3 EXISTS");
-	assert_has(cmd(&b, "b NOOP\r\n"), "* 3 EXISTS\r\nb OK");
+	/* The first session shown it (a) gets its \Recent. */
+	assert_has(cmd(&a, "b APPEND INBOX {8+}\r\nX: y\r\n\r\n\r\n"), "* 3 EXISTS\r\n* 1 RECENT");
+	assert_has(cmd(&b, "b NOOP\r\n"), "* 3 EXISTS\r\n* 0 RECENT\r\nb OK");
 	assert_string_equal(cmd(&b, "c NOOP\r\n"), "c OK NOOP completed\r\n");
 
 	/* a flags 1 deleted and expunges; b gets FETCH then EXPUNGE. */
@@ -581,9 +582,11 @@ static void test_idle(void **state)
 	assert_int_equal(x.out.len, 0);
 
 	/* A delivery wakes the eventfd; the next poll reports it. */
+	f->deliver_recent = true;
 	deliver(f, "two", 0);
+	f->deliver_recent = false;
 	assert_int_equal(imap_idle_poll(x.s, &x.out), CONN_OK);
-	assert_string_equal(buf_cstr(&x.out), "* 2 EXISTS\r\n");
+	assert_string_equal(buf_cstr(&x.out), "* 2 EXISTS\r\n* 1 RECENT\r\n");
 	buf_clear(&x.out);
 	assert_int_equal(imap_idle_poll(x.s, &x.out), CONN_OK);
 	assert_int_equal(x.out.len, 0);
@@ -632,7 +635,8 @@ static void test_idle(void **state)
 	/* IDLE pushes what was pending when it started. */
 	deliver(f, "five", 0);
 	r = cmd(&x, "g IDLE\r\n");
-	assert_string_equal(r, "+ idling\r\n* 4 EXISTS\r\n");
+	/* RECENT counts "two", still \Recent in this session. */
+	assert_string_equal(r, "+ idling\r\n* 4 EXISTS\r\n* 1 RECENT\r\n");
 	tu_imap_close(&x);
 	deliver(f, "six", 0); /* nobody subscribed any more */
 }

@@ -780,7 +780,7 @@ static void test_status(void **state)
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);
 	assert_int_equal(store_mailbox_get(f->s, f->acc, "INBOX", &m), 1);
 	assert_int_equal(st.messages, 3);
-	assert_int_equal(st.recent, 0);
+	assert_int_equal(st.recent, 3); /* no session was shown them */
 	assert_int_equal(st.unseen, 1);
 	assert_int_equal(st.deleted, 1);
 	assert_int_equal(st.first_unseen_seq, 2);
@@ -793,6 +793,31 @@ static void test_status(void **state)
 	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);
 	assert_int_equal(st.first_unseen_seq, 1);
 	assert_int_equal(store_mailbox_status(f->s, 31337, &st), 0);
+
+	/* \Recent: claimed once, up to what the session holds */
+	uint32_t first, end;
+	assert_int_equal(store_mailbox_claim_recent(f->s, f->inbox, 3, false, &first, &end, &error),
+			 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(end, 3);
+	assert_int_equal(store_mailbox_claim_recent(f->s, f->inbox, 3, true, &first, &end, &error),
+			 0);
+	assert_int_equal(end - first, 2);
+	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);
+	assert_int_equal(st.recent, 1); /* UID 3 */
+	assert_int_equal(
+		store_mailbox_claim_recent(f->s, f->inbox, UINT32_MAX, true, &first, &end, &error),
+		0);
+	assert_int_equal(first, 3);
+	assert_int_equal(end, 4);
+	assert_int_equal(
+		store_mailbox_claim_recent(f->s, f->inbox, UINT32_MAX, true, &first, &end, &error),
+		0);
+	assert_int_equal(end, first);
+	assert_int_equal(store_mailbox_status(f->s, f->inbox, &st), 1);
+	assert_int_equal(st.recent, 0);
+	assert_int_equal(store_mailbox_claim_recent(f->s, 31337, 9, true, &first, &end, &error),
+			 -1);
 }
 
 static void test_mailbox_names(void **state)
@@ -867,6 +892,8 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(
 		sqlite3_exec(
 			db,
+			"DROP TABLE held_blobs;"                        /* step 5 */
+			"ALTER TABLE mailboxes DROP COLUMN recent_uid;" /* step 5 */
 			/* step 4 (JMAP) */
 			"DROP TRIGGER jmap_account_ins; DROP TRIGGER jmap_mailbox_ins;"
 			"DROP TRIGGER jmap_mailbox_upd; DROP TRIGGER jmap_mailbox_del;"

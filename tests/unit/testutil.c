@@ -150,6 +150,16 @@ uint32_t tu_deliver(struct tu_fixture *f, const char *mailbox, const char *msg, 
 				       &uid, &error),
 			 0);
 	mime_parsed_free(&mp);
+	struct store_mailbox mb;
+	uint32_t first, end;
+	if (!f->deliver_recent) {
+		assert_int_equal(store_mailbox_get(f->store, f->acc,
+						   mailbox != NULL ? mailbox : "INBOX", &mb),
+				 1);
+		assert_int_equal(store_mailbox_claim_recent(f->store, mb.id, uid + 1, true, &first,
+							    &end, &error),
+				 0);
+	}
 	return uid;
 }
 

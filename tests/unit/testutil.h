@@ -32,6 +32,13 @@ struct tu_fixture {
 	struct store *store;
 	int64_t acc;   /* a@example.org, or 0 without an account */
 	int64_t inbox; /* its INBOX */
+	/*
+	 * tu_deliver leaves messages \Recent (IMAP4rev1) for the first
+	 * session that selects them only when true; otherwise it claims them
+	 * itself, as if an earlier session had been shown them, so tests of
+	 * other things need not expect \Recent everywhere.
+	 */
+	bool deliver_recent;
 };
 
 /* An IMAP session and everything it wrote in answer to the last feed. */
@@ -75,8 +82,9 @@ int tu_count_blobs(const char *dir);
 
 /*
  * Deliver msg to f's account (mailbox NULL: INBOX) through mime_parse
- * with every parsed field stored, internal date when, flags. Fails the
- * test on error; returns the new UID.
+ * with every parsed field stored, internal date when, flags (\Recent
+ * claimed unless f->deliver_recent). Fails the test on error; returns the
+ * new UID.
  */
 uint32_t tu_deliver(struct tu_fixture *f, const char *mailbox, const char *msg, size_t len,
 		    time_t when, uint32_t flags);
