@@ -35,6 +35,7 @@
 #define CONN_IN_MAX (1024 * 1024) /* stop reading until the engine consumes */
 #define CONN_OUT_LOW (64 * 1024)  /* resume a streaming engine below this */
 #define CONN_HANDSHAKE_TIMEOUT 30 /* seconds */
+#define CONN_ROUNDS 64            /* engine calls per turn: then the others' turn */
 
 enum conn_state { CS_HANDSHAKE, CS_OPEN, CS_CLOSING };
 
@@ -58,6 +59,7 @@ struct conn {
 	bool limit_held;
 	bool compress; /* start DEFLATE once the output is flushed */
 	bool waiting;  /* CONN_WAIT: resume on the tick */
+	bool ready;    /* buffered input left after a full turn: go on next turn */
 	z_stream *zin, *zout;
 	struct buf raw;      /* compressed input not yet inflated */
 	struct buf zout_buf; /* compressed output not yet sent */
@@ -68,6 +70,8 @@ struct conn {
 static void conn_destroy(struct conn *c, const char *why)
 {
 	struct worker *w = c->w;
+	if (c->ready)
+		w->n_ready--;
 	if (c->session != NULL)
 		c->proto->close(c->session);
 	log_info("disconnect", "session=%s reason=%s", c->sid, why);
@@ -295,7 +299,8 @@ static int conn_handshake(struct conn *c);
  */
 static int conn_progress(struct conn *c)
 {
-	for (int rounds = 0; rounds < 64; rounds++) {
+	int rounds;
+	for (rounds = 0; rounds < CONN_ROUNDS; rounds++) {
 		if (conn_pending_out(c) > 0 && conn_flush(c) < 0) {
 			conn_destroy(c, "write-error");
 			return -1;
@@ -333,8 +338,33 @@ static int conn_progress(struct conn *c)
 		    !c->compress && !c->waiting && !c->close_after)
 			break; /* engine needs more bytes */
 	}
+	/*
+	 * Out of rounds with work still buffered (inflated or raw compressed
+	 * input the socket will never announce again): mark it ready, so the
+	 * worker goes on with it on its next turn, after the other
+	 * connections have had theirs, instead of waiting for EPOLLIN.
+	 */
+	if (rounds == CONN_ROUNDS && !c->ready && conn_pending_out(c) == 0 &&
+	    (c->in.len > 0 || c->raw.len > 0)) {
+		c->ready = true;
+		c->w->n_ready++;
+	}
 	conn_update_events(c);
 	return 0;
+}
+
+void conn_run_ready(struct worker *w)
+{
+	struct conn *next;
+	for (struct conn *c = w->conns; c != NULL && w->n_ready > 0; c = next) {
+		next = c->next;
+		if (!c->ready)
+			continue;
+		c->ready = false;
+		w->n_ready--;
+		if (c->state == CS_OPEN)
+			conn_event(c, 0);
+	}
 }
 
 /* Returns -1 when the connection has been destroyed. */

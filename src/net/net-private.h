@@ -24,6 +24,7 @@ struct worker {
 	struct server_ctx ctx;
 	struct conn *conns; /* doubly linked list of live connections */
 	unsigned n_conns;
+	unsigned n_ready; /* connections with buffered input to go on with */
 	bool stopping;
 };
 
@@ -39,6 +40,12 @@ struct net_server {
 
 void conn_accept(struct worker *w, struct listener *l);
 void conn_event(struct conn *c, uint32_t events);
+/*
+ * Go on with every connection that ran out of rounds with input still
+ * buffered (conn_progress marks them): the worker calls it each turn and
+ * does not sleep in epoll_wait while any is left.
+ */
+void conn_run_ready(struct worker *w);
 /* Called about every 200 ms: idle timeouts and engine polls. */
 void conn_tick(struct worker *w, int64_t now_ms);
 /* Resume every connection waiting after CONN_WAIT (on a wake-up or tick). */

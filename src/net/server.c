@@ -122,7 +122,7 @@ static void *worker_main(void *arg)
 	struct epoll_event evs[128];
 	int64_t last_tick = time_now_ms();
 	while (!w->stopping && !atomic_load(&s->stop)) {
-		int n = epoll_wait(w->epfd, evs, 128, NET_TICK_MS);
+		int n = epoll_wait(w->epfd, evs, 128, w->n_ready > 0 ? 0 : NET_TICK_MS);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll", "worker=%d error=\"%s\"", w->id, strerror(errno));
 			break;
@@ -142,6 +142,7 @@ static void *worker_main(void *arg)
 			else
 				conn_event((struct conn *)evs[i].data.ptr, evs[i].events);
 		}
+		conn_run_ready(w);
 		int64_t now = time_now_ms();
 		if (now - last_tick >= NET_TICK_MS) {
 			conn_tick(w, now);
