@@ -11,7 +11,8 @@ pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-d
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
 	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt
-	       unbound) # unbound: the DNS server the outbound queue tests start
+	       unbound # unbound: the DNS server the outbound queue tests start
+	       nodejs npm) # tests/e2e/jmap: the jmap-jam JMAP client
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -50,4 +51,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 		{ $SUDO systemctl disable --now dovecot.service dovecot.socket ||
 		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
 	fi
+fi
+if [ "$what" = test ]; then
+	# The JMAP client of tests/e2e/test_jmap.py, from its committed lockfile.
+	(cd "$(dirname "$0")/../tests/e2e/jmap" && npm ci --no-audit --no-fund >/dev/null)
 fi
