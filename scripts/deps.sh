@@ -13,7 +13,13 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	       swaks libnet-ssleay-perl # swaks only recommends Net::SSLeay, without which it has no TLS
 	       fetchmail curl ca-certificates isync offlineimap3 mutt bsdutils
 	       unbound # unbound: the DNS server the outbound queue tests start
-	       fail2ban) # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
+	       fail2ban # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
+	       chromium) # the webmail's browser tests (tests/e2e/web, driven by npm playwright-core)
+fi
+# The web application (web/) is built with npm and embedded into the binary;
+# the JMAP and browser tests run npm clients. NodeSource's nodejs already
+# contains npm; Debian's needs its npm package.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -53,6 +59,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
 	fi
 fi
+# The web application: npm ci from the committed lockfile, then the build
+# into web/dist that `make` embeds (scripts/embed-web). For the tests, the
+# npm clients' own packages: jmap-jam (tests/e2e/jmap) and playwright-core,
+# which drives Debian's chromium (tests/e2e/web).
+root=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	(cd "$root/tests/e2e/jmap" && npm ci --no-audit --no-fund --loglevel=error)
+	(cd "$root/tests/e2e/web" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 # Verify every tool and feature the build, tests and benches use, so that a
 # missing piece fails here with a clear message and not in the middle of
@@ -68,6 +84,8 @@ need() { # need DESCRIPTION COMMAND...
 }
 need "pkg-config modules of the build" pkg-config --exists openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson
 need "libunbound headers" test -e /usr/include/unbound.h
+need "node and npm (web application build)" sh -c 'command -v node && command -v npm'
+need "the built web application (web/dist)" test -f "$root/web/dist/index.html"
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	need "cmocka" pkg-config --exists cmocka
 	need "clang with libFuzzer" sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n){return 0;}" |
@@ -83,6 +101,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	need "script (bsdutils)" sh -c 'command -v script'
 	need "unbound" sh -c 'command -v unbound || test -x /usr/sbin/unbound'
 	need "fail2ban-regex" sh -c 'command -v fail2ban-regex'
+	need "Debian's chromium (browser tests)" sh -c 'command -v chromium'
+	need "the npm test clients (jmap-jam, playwright-core)" sh -c "test -d '$root/tests/e2e/jmap/node_modules/jmap-jam' && test -d '$root/tests/e2e/web/node_modules/playwright-core'"
 fi
 if [ "$what" = bench ]; then
 	need "Postfix (postfix, postconf, smtp-source)" sh -c 'command -v postfix && command -v postconf && command -v smtp-source'

@@ -26,8 +26,7 @@
 /* Split a JMAP blob id. 1 ok (part "" for whole blobs) / 0 malformed. */
 static int blob_id_split(const char *jid, char *hash, char *part, size_t part_size)
 {
-	if (jid == NULL || (jid[0] != 'B' && jid[0] != 'P') ||
-	    strlen(jid) < 1 + STORE_BLOB_ID_LEN)
+	if (jid == NULL || (jid[0] != 'B' && jid[0] != 'P') || strlen(jid) < 1 + STORE_BLOB_ID_LEN)
 		return 0;
 	for (size_t i = 0; i < STORE_BLOB_ID_LEN; i++) {
 		char ch = jid[1 + i];

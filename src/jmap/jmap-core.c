@@ -142,7 +142,8 @@ int jmap_changes(struct jmap_ctx *c, json_t *args, enum store_jmap_kind kind, ch
 	uint64_t since, now, floor;
 	size_t max = JMAP_MAX_CHANGES;
 
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, changes_args, res_r) < 0)
+	if (jmap_check_account(c, args, res_r) < 0 ||
+	    jmap_check_args(args, changes_args, res_r) < 0)
 		return -1;
 	json_t *mc = json_object_get(args, "maxChanges");
 	if (mc != NULL && !json_is_null(mc)) {
@@ -252,7 +253,7 @@ bool jmap_want(json_t *props, const char *name)
 	size_t i;
 	json_t *v;
 	json_array_foreach(props, i, v) if (json_is_string(v) &&
-					     strcmp(json_string_value(v), name) == 0) return true;
+					    strcmp(json_string_value(v), name) == 0) return true;
 	return false;
 }
 
@@ -282,7 +283,8 @@ int jmap_date_parse(const char *s, time_t *t_r)
 	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
 		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
 		   isdigit((unsigned char)p[5])) {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
+			((p[4] - '0') * 10 + (p[5] - '0')) * 60;
 		if (*p == '-')
 			off = -off;
 		p += 6;
@@ -299,15 +301,14 @@ int jmap_date_parse(const char *s, time_t *t_r)
 
 static json_t *core_capability(void)
 {
-	return json_pack("{sI sI sI sI sI sI sI s[ss]}", "maxSizeUpload",
-			 (json_int_t)JMAP_MAX_UPLOAD_SIZE, "maxConcurrentUpload",
-			 (json_int_t)JMAP_MAX_CONCURRENT, "maxSizeRequest",
-			 (json_int_t)JMAP_MAX_REQUEST_SIZE, "maxConcurrentRequests",
-			 (json_int_t)JMAP_MAX_CONCURRENT, "maxCallsInRequest",
-			 (json_int_t)JMAP_MAX_CALLS, "maxObjectsInGet",
-			 (json_int_t)JMAP_MAX_OBJECTS_GET, "maxObjectsInSet",
-			 (json_int_t)JMAP_MAX_OBJECTS_SET, "collationAlgorithms", "i;ascii-casemap",
-			 "i;unicode-casemap");
+	return json_pack(
+		"{sI sI sI sI sI sI sI s[ss]}", "maxSizeUpload", (json_int_t)JMAP_MAX_UPLOAD_SIZE,
+		"maxConcurrentUpload", (json_int_t)JMAP_MAX_CONCURRENT, "maxSizeRequest",
+		(json_int_t)JMAP_MAX_REQUEST_SIZE, "maxConcurrentRequests",
+		(json_int_t)JMAP_MAX_CONCURRENT, "maxCallsInRequest", (json_int_t)JMAP_MAX_CALLS,
+		"maxObjectsInGet", (json_int_t)JMAP_MAX_OBJECTS_GET, "maxObjectsInSet",
+		(json_int_t)JMAP_MAX_OBJECTS_SET, "collationAlgorithms", "i;ascii-casemap",
+		"i;unicode-casemap");
 }
 
 static json_t *mail_account_capability(void)
@@ -349,11 +350,11 @@ int jmap_session_resource(const struct jmap_request *r, struct buf *out)
 				  "submissionExtensions", json_object(), JMAP_CAP_VACATION);
 	json_t *account = json_pack("{ss sb sb so}", "name", r->username ? r->username : "",
 				    "isPersonal", 1, "isReadOnly", 0, "accountCapabilities", acaps);
-	json_t *session = json_pack(
-		"{so s{so} s{ssssss} ss ss ss ss ss ss}", "capabilities", caps, "accounts", acc,
-		account, "primaryAccounts", JMAP_CAP_MAIL, acc, JMAP_CAP_SUBMISSION, acc,
-		JMAP_CAP_VACATION, acc, "username", r->username ? r->username : "", "apiUrl", api,
-		"downloadUrl", down, "uploadUrl", up, "eventSourceUrl", es, "state", state);
+	json_t *session = json_pack("{so s{so} s{ssssss} ss ss ss ss ss ss}", "capabilities", caps,
+				    "accounts", acc, account, "primaryAccounts", JMAP_CAP_MAIL, acc,
+				    JMAP_CAP_SUBMISSION, acc, JMAP_CAP_VACATION, acc, "username",
+				    r->username ? r->username : "", "apiUrl", api, "downloadUrl",
+				    down, "uploadUrl", up, "eventSourceUrl", es, "state", state);
 	char *s = json_dumps(session, JSON_COMPACT);
 	buf_append_str(out, s);
 	free(s);
@@ -666,8 +667,8 @@ int jmap_api(const struct jmap_request *r, const char *body, size_t len, struct 
 	json_t *call;
 	json_array_foreach(calls, i, call)
 	{
-		call_run(&c, json_string_value(json_array_get(call, 0)),
-			 json_array_get(call, 1), json_string_value(json_array_get(call, 2)));
+		call_run(&c, json_string_value(json_array_get(call, 0)), json_array_get(call, 1),
+			 json_string_value(json_array_get(call, 2)));
 	}
 	char state[32];
 	session_state(r, state, sizeof(state));

@@ -171,21 +171,46 @@ int jmap_thread_sync(struct jmap_ctx *c)
 
 /* --- Email/get --------------------------------------------------------- */
 
-static const char *const email_props[] = {
-	"id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt", "messageId",
-	"inReplyTo", "references", "sender", "from", "to", "cc", "bcc", "replyTo", "subject",
-	"sentAt", "hasAttachment", "preview", "bodyStructure", "textBody", "htmlBody",
-	"attachments", "bodyValues", "headers", NULL};
+static const char *const email_props[] = {"id",
+					  "blobId",
+					  "threadId",
+					  "mailboxIds",
+					  "keywords",
+					  "size",
+					  "receivedAt",
+					  "messageId",
+					  "inReplyTo",
+					  "references",
+					  "sender",
+					  "from",
+					  "to",
+					  "cc",
+					  "bcc",
+					  "replyTo",
+					  "subject",
+					  "sentAt",
+					  "hasAttachment",
+					  "preview",
+					  "bodyStructure",
+					  "textBody",
+					  "htmlBody",
+					  "attachments",
+					  "bodyValues",
+					  "headers",
+					  NULL};
 static const char *const default_props[] = {
-	"id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt", "messageId",
-	"inReplyTo", "references", "sender", "from", "to", "cc", "bcc", "replyTo", "subject",
-	"sentAt", "hasAttachment", "preview", "bodyValues", "textBody", "htmlBody", "attachments",
+	"id",         "blobId",     "threadId",      "mailboxIds",
+	"keywords",   "size",       "receivedAt",    "messageId",
+	"inReplyTo",  "references", "sender",        "from",
+	"to",         "cc",         "bcc",           "replyTo",
+	"subject",    "sentAt",     "hasAttachment", "preview",
+	"bodyValues", "textBody",   "htmlBody",      "attachments",
 	NULL};
-static const char *const body_props[] = {"partId", "blobId", "size", "headers", "name", "type",
-					 "charset", "disposition", "cid", "language", "location",
-					 "subParts", NULL};
-static const char *const default_body_props[] = {"partId", "blobId", "size", "name",
-						 "type", "charset", "disposition", "cid",
+static const char *const body_props[] = {
+	"partId",      "blobId", "size",     "headers",  "name",     "type", "charset",
+	"disposition", "cid",    "language", "location", "subParts", NULL};
+static const char *const default_body_props[] = {"partId",   "blobId",   "size",        "name",
+						 "type",     "charset",  "disposition", "cid",
 						 "language", "location", NULL};
 
 static bool header_prop(const char *name)
@@ -200,11 +225,16 @@ static const struct {
 	const char *header;
 	enum jmap_hform form;
 } convenience[] = {
-	{"messageId", "Message-ID", JMAP_HF_MSGIDS}, {"inReplyTo", "In-Reply-To", JMAP_HF_MSGIDS},
-	{"references", "References", JMAP_HF_MSGIDS}, {"sender", "Sender", JMAP_HF_ADDRESSES},
-	{"from", "From", JMAP_HF_ADDRESSES},          {"to", "To", JMAP_HF_ADDRESSES},
-	{"cc", "Cc", JMAP_HF_ADDRESSES},              {"bcc", "Bcc", JMAP_HF_ADDRESSES},
-	{"replyTo", "Reply-To", JMAP_HF_ADDRESSES},   {"subject", "Subject", JMAP_HF_TEXT},
+	{"messageId", "Message-ID", JMAP_HF_MSGIDS},
+	{"inReplyTo", "In-Reply-To", JMAP_HF_MSGIDS},
+	{"references", "References", JMAP_HF_MSGIDS},
+	{"sender", "Sender", JMAP_HF_ADDRESSES},
+	{"from", "From", JMAP_HF_ADDRESSES},
+	{"to", "To", JMAP_HF_ADDRESSES},
+	{"cc", "Cc", JMAP_HF_ADDRESSES},
+	{"bcc", "Bcc", JMAP_HF_ADDRESSES},
+	{"replyTo", "Reply-To", JMAP_HF_ADDRESSES},
+	{"subject", "Subject", JMAP_HF_TEXT},
 	{"sentAt", "Date", JMAP_HF_DATE},
 };
 
@@ -356,16 +386,15 @@ static bool wants_any(json_t *props, const char *const *names)
 
 static bool wants_headers(json_t *props)
 {
-	static const char *const h[] = {"messageId", "inReplyTo", "references", "sender",
-					"from",      "to",        "cc",         "bcc",
-					"replyTo",   "subject",   "sentAt",     "headers",
-					NULL};
+	static const char *const h[] = {
+		"messageId", "inReplyTo", "references", "sender", "from",    "to", "cc",
+		"bcc",       "replyTo",   "subject",    "sentAt", "headers", NULL};
 	if (wants_any(props, h))
 		return true;
 	size_t i;
 	json_t *v;
-	json_array_foreach(props, i, v) if (strncmp(json_string_value(v), "header:", 7) ==
-					    0) return true;
+	json_array_foreach(props, i,
+			   v) if (strncmp(json_string_value(v), "header:", 7) == 0) return true;
 	return false;
 }
 
@@ -406,8 +435,8 @@ static json_t *email_json(struct jmap_ctx *c, const struct store_jmap_email *e, 
 			json_object_set_new(j, "hasAttachment", json_boolean(has_att));
 		free(preview);
 	}
-	static const char *const body[] = {"bodyStructure", "textBody", "htmlBody",
-					   "attachments", "bodyValues", NULL};
+	static const char *const body[] = {"bodyStructure", "textBody",   "htmlBody",
+					   "attachments",   "bodyValues", NULL};
 	bool want_body = wants_any(props, body);
 	if (!want_body && !wants_headers(props))
 		return j;
@@ -469,9 +498,11 @@ static int body_opts_parse(json_t *args, struct body_opts *o, json_t **res_r)
 			return jmap_fail(res_r, "invalidArguments", "bodyProperties");
 		size_t i;
 		json_t *v;
-		json_array_foreach(bp, i, v) if (!json_is_string(v) ||
-						 !body_prop_ok(json_string_value(v))) return jmap_fail(
-			res_r, "invalidArguments", "unknown body property");
+		json_array_foreach(bp, i,
+				   v) if (!json_is_string(v) ||
+					  !body_prop_ok(json_string_value(
+						  v))) return jmap_fail(res_r, "invalidArguments",
+									"unknown body property");
 		o->props = bp;
 	}
 	o->text = json_is_true(json_object_get(args, "fetchTextBodyValues"));
@@ -533,7 +564,8 @@ int jmap_email_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 			struct store_jmap_email *e = NULL;
 			size_t ne = 0;
 			if (jmap_id_parse(c, json_string_value(idv), 'e', &id) &&
-			    store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, &e, &ne) == 0 &&
+			    store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, &e, &ne) ==
+				    0 &&
 			    ne == 1)
 				json_array_append_new(list, email_json(c, &e[0], props, &o));
 			else

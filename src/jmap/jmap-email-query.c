@@ -111,7 +111,7 @@ static int op_match(struct jmap_ctx *c, json_t *f, struct row *r)
 	if (op == NULL || !json_is_array(conds))
 		return -1;
 	bool and = strcmp(op, "AND") == 0, or = strcmp(op, "OR") == 0, not = strcmp(op, "NOT") == 0;
-	if (!and && !or && !not)
+	if (!and&&! or &&!not )
 		return -1;
 	size_t i;
 	json_t *sub;
@@ -120,11 +120,11 @@ static int op_match(struct jmap_ctx *c, json_t *f, struct row *r)
 		int m = cond_match(c, sub, r);
 		if (m < 0)
 			return -1;
-		if (and && !m)
+		if (and&&!m)
 			return 0;
-		if (or && m)
+		if (or &&m)
 			return 1;
-		if (not && m)
+		if (not &&m)
 			return 0;
 	}
 	return and || not ? 1 : 0;
@@ -136,7 +136,7 @@ static int field_match(struct jmap_ctx *c, const char *key, json_t *v, struct ro
 	const char *s = json_string_value(v);
 	time_t t;
 	if (strcmp(key, "inMailbox") == 0) {
-		int64_t id;
+		int64_t id = 0;
 		return jmap_id_parse(c, s, 'm', &id) && id == e->msg.mailbox_id;
 	}
 	if (strcmp(key, "inMailboxOtherThan") == 0) {
@@ -147,7 +147,8 @@ static int field_match(struct jmap_ctx *c, const char *key, json_t *v, struct ro
 		json_array_foreach(v, i, x)
 		{
 			int64_t id;
-			if (jmap_id_parse(c, json_string_value(x), 'm', &id) && id == e->msg.mailbox_id)
+			if (jmap_id_parse(c, json_string_value(x), 'm', &id) &&
+			    id == e->msg.mailbox_id)
 				return 0;
 		}
 		return 1;
@@ -178,9 +179,9 @@ static int field_match(struct jmap_ctx *c, const char *key, json_t *v, struct ro
 		return s != NULL && jmap_contains_ci(row_body(c, r), s);
 	if (strcmp(key, "text") == 0)
 		return s != NULL &&
-		       (jmap_contains_ci(e->from, s) || jmap_contains_ci(e->to, s) ||
-			jmap_contains_ci(e->cc, s) || jmap_contains_ci(e->subject, s) ||
-			header_contains(c, r, "Bcc", s) || jmap_contains_ci(row_body(c, r), s));
+			(jmap_contains_ci(e->from, s) || jmap_contains_ci(e->to, s) ||
+			 jmap_contains_ci(e->cc, s) || jmap_contains_ci(e->subject, s) ||
+			 header_contains(c, r, "Bcc", s) || jmap_contains_ci(row_body(c, r), s));
 	if (strcmp(key, "hasAttachment") == 0) {
 		char *preview;
 		bool has;
@@ -205,7 +206,7 @@ static int field_match(struct jmap_ctx *c, const char *key, json_t *v, struct ro
 static bool costly(const char *key)
 {
 	return strcmp(key, "bcc") == 0 || strcmp(key, "body") == 0 || strcmp(key, "text") == 0 ||
-	       strcmp(key, "header") == 0;
+		strcmp(key, "header") == 0;
 }
 
 static int cond_match(struct jmap_ctx *c, json_t *f, struct row *r)
@@ -254,7 +255,7 @@ static int email_cmp(const void *pa, const void *pb)
 		switch (k->prop) {
 		case S_RECEIVED:
 			r = (a->msg.internal_date > b->msg.internal_date) -
-			    (a->msg.internal_date < b->msg.internal_date);
+				(a->msg.internal_date < b->msg.internal_date);
 			break;
 		case S_SENT:
 			r = (a->date > b->date) - (a->date < b->date);
@@ -316,10 +317,9 @@ static int sort_parse(json_t *sort, struct sort_key **keys_r, size_t *n_r)
 
 /* --- Email/query ------------------------------------------------------- */
 
-static const char *const query_args[] = {"accountId", "filter",         "sort",
-					 "position",  "anchor",         "anchorOffset",
-					 "limit",     "calculateTotal", "collapseThreads",
-					 NULL};
+static const char *const query_args[] = {
+	"accountId",    "filter", "sort",           "position",        "anchor",
+	"anchorOffset", "limit",  "calculateTotal", "collapseThreads", NULL};
 
 /* Filtered, sorted, collapsed emails of the query into (v_r, n_r). 0 / -1. */
 static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email **v_r, size_t *n_r,
@@ -457,9 +457,9 @@ int jmap_email_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
  */
 int jmap_email_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	static const char *const known[] = {"accountId", "filter", "sort", "sinceQueryState",
-					    "maxChanges", "upToId", "calculateTotal",
-					    "collapseThreads", NULL};
+	static const char *const known[] = {"accountId",       "filter",          "sort",
+					    "sinceQueryState", "maxChanges",      "upToId",
+					    "calculateTotal",  "collapseThreads", NULL};
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	const char *since = json_string_value(json_object_get(args, "sinceQueryState"));
@@ -473,11 +473,10 @@ int jmap_email_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	if (json_is_true(json_object_get(args, "calculateTotal"))) {
 		struct store_jmap_email *v;
 		size_t n;
-		json_t *qargs = json_pack("{s:O s:O s:O}", "filter",
-					  json_object_get(args, "filter") ?: json_null(), "sort",
-					  json_object_get(args, "sort") ?: json_null(),
-					  "collapseThreads",
-					  json_object_get(args, "collapseThreads") ?: json_false());
+		json_t *qargs = json_pack(
+			"{s:O s:O s:O}", "filter", json_object_get(args, "filter") ?: json_null(),
+			"sort", json_object_get(args, "sort") ?: json_null(), "collapseThreads",
+			json_object_get(args, "collapseThreads") ?: json_false());
 		json_t *err = NULL;
 		if (query_run(c, qargs, &v, &n, &err) == 0) {
 			json_object_set(*res_r, "total", json_object_get(qargs, "_kept"));
@@ -585,7 +584,7 @@ int jmap_search_snippet_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	json_t *idv;
 	json_array_foreach(ids, i, idv)
 	{
-		int64_t id;
+		int64_t id = 0;
 		struct store_jmap_email *e = NULL;
 		size_t ne = 0;
 		if (!jmap_id_parse(c, json_string_value(idv), 'e', &id) ||
@@ -598,12 +597,12 @@ int jmap_search_snippet_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		struct row r = {.e = &e[0]};
 		char *subj = highlight(e[0].subject, sterms, 256, false);
 		char *prev = json_array_size(bterms) > 0
-				     ? highlight(row_body(c, &r), bterms, 256, true)
-				     : NULL;
-		json_array_append_new(list, json_pack("{s:O s:o s:o}", "emailId", idv, "subject",
-						      subj ? json_string(subj) : json_null(),
-						      "preview",
-						      prev ? json_string(prev) : json_null()));
+			? highlight(row_body(c, &r), bterms, 256, true)
+			: NULL;
+		json_array_append_new(list,
+				      json_pack("{s:O s:o s:o}", "emailId", idv, "subject",
+						subj ? json_string(subj) : json_null(), "preview",
+						prev ? json_string(prev) : json_null()));
 		free(subj);
 		free(prev);
 		row_release(&r);

@@ -67,8 +67,7 @@ static int keywords_split(json_t *kw, uint32_t *flags_r, const char **other, siz
 
 /* --- update ------------------------------------------------------------- */
 
-static json_t *one_email(struct jmap_ctx *c, int64_t id, struct store_jmap_email **e_r,
-			 size_t *n_r)
+static json_t *one_email(struct jmap_ctx *c, int64_t id, struct store_jmap_email **e_r, size_t *n_r)
 {
 	if (store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, e_r, n_r) < 0)
 		return jmap_set_error("serverFail", NULL, NULL);
@@ -122,8 +121,9 @@ json_t *jmap_email_update_one(struct jmap_ctx *c, int64_t id, json_t *patch)
 			 patch_apply(mb, "mailboxIds", path, v) == 0)
 			mb_changed = true;
 		else {
-			err = jmap_set_error("invalidProperties", "only keywords and mailboxIds "
-								  "can be changed",
+			err = jmap_set_error("invalidProperties",
+					     "only keywords and mailboxIds "
+					     "can be changed",
 					     path);
 			goto out;
 		}
@@ -203,8 +203,9 @@ int jmap_append(struct jmap_ctx *c, int64_t mailbox_id, const char *data, size_t
 	const char *bad;
 	struct mime_parsed mp;
 
-	if (keywords != NULL && keywords_split(keywords, &flags, other, STORE_MAILBOX_KEYWORDS_MAX,
-					       &n_other, &bad) < 0) {
+	if (keywords != NULL &&
+	    keywords_split(keywords, &flags, other, STORE_MAILBOX_KEYWORDS_MAX, &n_other, &bad) <
+		    0) {
 		*error_r = "invalid keyword";
 		return -1;
 	}
@@ -233,8 +234,8 @@ json_t *jmap_email_created(struct jmap_ctx *c, int64_t id)
 	jmap_id(eid, sizeof(eid), 'e', id);
 	jmap_id(tid, sizeof(tid), 't', e->thread_id ? e->thread_id : id);
 	snprintf(bid, sizeof(bid), "B%s", e->msg.blob_id);
-	json_t *j = json_pack("{s:s s:s s:s s:I}", "id", eid, "blobId", bid, "threadId", tid, "size",
-			      (json_int_t)e->msg.size);
+	json_t *j = json_pack("{s:s s:s s:s s:I}", "id", eid, "blobId", bid, "threadId", tid,
+			      "size", (json_int_t)e->msg.size);
 	store_jmap_emails_free(&e, n);
 	return j;
 }
@@ -318,7 +319,8 @@ static GMimeObject *attachment_part(struct jmap_ctx *c, json_t *a, json_t **err_
 	*slash = '\0';
 	GMimePart *p = g_mime_part_new_with_type(mt, slash + 1);
 	GMimeStream *s = g_mime_stream_mem_new_with_buffer(data.data ? data.data : "", data.len);
-	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
+	GMimeDataWrapper *w =
+		g_mime_data_wrapper_new_with_stream(s, GMIME_CONTENT_ENCODING_DEFAULT);
 	g_mime_part_set_content(p, w);
 	g_object_unref(w);
 	g_object_unref(s);
@@ -385,11 +387,11 @@ static GMimeObject *create_body(struct jmap_ctx *c, json_t *email, json_t **err_
 	return GMIME_OBJECT(mixed);
 }
 
-static const char *const create_props[] = {
-	"mailboxIds", "keywords", "receivedAt", "from",       "to",          "cc",
-	"bcc",        "replyTo",  "sender",     "subject",    "sentAt",      "messageId",
-	"inReplyTo",  "references", "textBody", "htmlBody",   "attachments", "bodyValues",
-	NULL};
+static const char *const create_props[] = {"mailboxIds",  "keywords",   "receivedAt", "from",
+					   "to",          "cc",         "bcc",        "replyTo",
+					   "sender",      "subject",    "sentAt",     "messageId",
+					   "inReplyTo",   "references", "textBody",   "htmlBody",
+					   "attachments", "bodyValues", NULL};
 
 static bool create_prop_ok(const char *key)
 {
@@ -398,7 +400,7 @@ static bool create_prop_ok(const char *key)
 		if (strcmp(create_props[i], key) == 0)
 			return true;
 	return jmap_hprop_parse(key, &h) && (h.form == JMAP_HF_RAW || h.form == JMAP_HF_TEXT) &&
-	       !h.all;
+		!h.all;
 }
 
 static GMimeMessage *create_message(struct jmap_ctx *c, json_t *email, json_t **err_r)
@@ -453,7 +455,7 @@ static json_t *email_create(struct jmap_ctx *c, const char *cid, json_t *email)
 {
 	const char *key;
 	json_t *v, *err = NULL;
-	int64_t mbox, id;
+	int64_t mbox = 0, id = 0;
 	const char *error = NULL;
 
 	json_object_foreach(email, key, v) if (!create_prop_ok(key)) return jmap_set_error(
@@ -473,11 +475,12 @@ static json_t *email_create(struct jmap_ctx *c, const char *cid, json_t *email)
 	json_t *kw = json_object_get(email, "keywords");
 	if (jmap_append(c, mbox, (const char *)bytes->data, bytes->len,
 			json_is_object(kw) ? kw : NULL, received, &id, &error) < 0)
-		err = jmap_set_error(error && strstr(error, "quota") ? "overQuota"
-				     : error && strstr(error, "keyword") ? "invalidProperties"
-				     : error && strstr(error, "mailbox") ? "invalidProperties"
-									  : "serverFail",
-				     error, NULL);
+		err = jmap_set_error(
+			error && strstr(error, "quota")             ? "overQuota"
+				: error && strstr(error, "keyword") ? "invalidProperties"
+				: error && strstr(error, "mailbox") ? "invalidProperties"
+								    : "serverFail",
+			error, NULL);
 	g_object_unref(s);
 	g_mime_format_options_free(fo);
 	g_object_unref(msg);
@@ -494,8 +497,8 @@ static json_t *email_create(struct jmap_ctx *c, const char *cid, json_t *email)
 
 int jmap_email_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	static const char *const known[] = {"accountId", "ifInState", "create", "update",
-					    "destroy", NULL};
+	static const char *const known[] = {"accountId", "ifInState", "create",
+					    "update",    "destroy",   NULL};
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *create = json_object_get(args, "create");
@@ -527,16 +530,17 @@ int jmap_email_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	}
 	json_object_foreach(update, key, v)
 	{
-		int64_t id;
-		json_t *r = !jmap_id_parse(c, key, 'e', &id) ? jmap_set_error("notFound", NULL, NULL)
-			    : !json_is_object(v) ? jmap_set_error("invalidPatch", NULL, NULL)
-						 : jmap_email_update_one(c, id, v);
+		int64_t id = 0;
+		json_t *r = !jmap_id_parse(c, key, 'e', &id)
+			? jmap_set_error("notFound", NULL, NULL)
+			: !json_is_object(v) ? jmap_set_error("invalidPatch", NULL, NULL)
+					     : jmap_email_update_one(c, id, v);
 		json_object_set_new(r ? not_updated : updated, key, r ? r : json_null());
 	}
 	size_t i;
 	json_array_foreach(destroy, i, v)
 	{
-		int64_t id;
+		int64_t id = 0;
 		const char *s = json_string_value(v);
 		json_t *r = !jmap_id_parse(c, s, 'e', &id) ? jmap_set_error("notFound", NULL, NULL)
 							   : jmap_email_destroy_one(c, id);
@@ -558,7 +562,7 @@ int jmap_email_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 
 static json_t *import_one(struct jmap_ctx *c, const char *cid, json_t *spec)
 {
-	int64_t mbox, id;
+	int64_t mbox = 0, id = 0;
 	const char *error = NULL;
 	json_t *err = single_mailbox(c, json_object_get(spec, "mailboxIds"), &mbox);
 	if (err != NULL)
@@ -576,7 +580,7 @@ static json_t *import_one(struct jmap_ctx *c, const char *cid, json_t *spec)
 	if (jmap_append(c, mbox, data.data ? data.data : "", data.len,
 			json_is_object(kw) ? kw : NULL, received, &id, &error) < 0)
 		err = jmap_set_error(error && strstr(error, "quota") ? "overQuota"
-								      : "invalidProperties",
+								     : "invalidProperties",
 				     error, NULL);
 	buf_deinit(&data);
 	if (err != NULL)
@@ -683,7 +687,8 @@ int jmap_email_parse(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		for (size_t k = 0; k < sizeof(hs) / sizeof(hs[0]); k++) {
 			struct jmap_hprop h = {.form = hs[k].form};
 			snprintf(h.name, sizeof(h.name), "%s", hs[k].header);
-			json_object_set_new(j, hs[k].prop, jmap_header_value(GMIME_OBJECT(m.msg), &h));
+			json_object_set_new(j, hs[k].prop,
+					    jmap_header_value(GMIME_OBJECT(m.msg), &h));
 		}
 		struct jmap_part *root = jmap_parts(&m);
 		char *preview = jmap_preview(root);

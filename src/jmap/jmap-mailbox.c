@@ -19,7 +19,7 @@
 
 struct mbox {
 	struct store_mailbox m;
-	int64_t parent; /* 0: top-level */
+	int64_t parent;   /* 0: top-level */
 	const char *name; /* inside m.name: the last component, or all of it */
 	bool subscribed;
 };
@@ -100,9 +100,10 @@ static const struct {
 	const char *role;
 	int order;
 } roles[] = {
-	{"", "inbox", 1},          {"\\Drafts", "drafts", 2}, {"\\Sent", "sent", 3},
-	{"\\Archive", "archive", 4}, {"\\Junk", "junk", 5},   {"\\Trash", "trash", 6},
-	{"\\All", "all", 7},       {"\\Flagged", "flagged", 8},
+	{"", "inbox", 1},      {"\\Drafts", "drafts", 2},
+	{"\\Sent", "sent", 3}, {"\\Archive", "archive", 4},
+	{"\\Junk", "junk", 5}, {"\\Trash", "trash", 6},
+	{"\\All", "all", 7},   {"\\Flagged", "flagged", 8},
 };
 
 static const char *mbox_role(const struct mbox *b)
@@ -154,7 +155,7 @@ int jmap_mailbox_by_role(struct jmap_ctx *c, const char *role, int64_t *id_r)
 /* --- Mailbox/get ------------------------------------------------------- */
 
 static const char *const mbox_props[] = {
-	"id",           "name",         "parentId",      "role",     "sortOrder", "totalEmails",
+	"id",           "name",         "parentId",      "role",     "sortOrder",    "totalEmails",
 	"unreadEmails", "totalThreads", "unreadThreads", "myRights", "isSubscribed", NULL};
 
 static json_t *mbox_json(struct jmap_ctx *c, const struct mbox *b, json_t *props)
@@ -188,12 +189,12 @@ static json_t *mbox_json(struct jmap_ctx *c, const struct mbox *b, json_t *props
 	}
 	if (jmap_want(props, "myRights")) {
 		bool inbox = strcmp(b->m.name, "INBOX") == 0;
-		json_object_set_new(
-			j, "myRights",
-			json_pack("{s:b s:b s:b s:b s:b s:b s:b s:b s:b}", "mayReadItems", 1,
-				  "mayAddItems", 1, "mayRemoveItems", 1, "maySetSeen", 1,
-				  "maySetKeywords", 1, "mayCreateChild", 1, "mayRename", !inbox,
-				  "mayDelete", !inbox, "maySubmit", 1));
+		json_object_set_new(j, "myRights",
+				    json_pack("{s:b s:b s:b s:b s:b s:b s:b s:b s:b}",
+					      "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems",
+					      1, "maySetSeen", 1, "maySetKeywords", 1,
+					      "mayCreateChild", 1, "mayRename", !inbox, "mayDelete",
+					      !inbox, "maySubmit", 1));
 	}
 	if (jmap_want(props, "isSubscribed"))
 		json_object_set_new(j, "isSubscribed", json_boolean(b->subscribed));
@@ -306,10 +307,9 @@ static int mbox_cmp(const void *a, const void *b)
 
 int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	static const char *const known[] = {"accountId", "filter",       "sort",
-					    "position",  "anchor",       "anchorOffset",
-					    "limit",     "calculateTotal", "sortAsTree",
-					    "filterAsTree", NULL};
+	static const char *const known[] = {"accountId",  "filter",       "sort",  "position",
+					    "anchor",     "anchorOffset", "limit", "calculateTotal",
+					    "sortAsTree", "filterAsTree", NULL};
 	struct mbox_list l;
 
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
@@ -349,8 +349,8 @@ int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		pos = (json_int_t)n + pos < 0 ? 0 : (json_int_t)n + pos;
 	json_t *lim = json_object_get(args, "limit");
 	size_t limit = json_is_integer(lim) && json_integer_value(lim) >= 0
-			       ? (size_t)json_integer_value(lim)
-			       : n;
+		? (size_t)json_integer_value(lim)
+		: n;
 	json_t *ids = json_array();
 	for (size_t k = (size_t)pos; k < n && json_array_size(ids) < limit; k++) {
 		char id[24];
@@ -378,8 +378,7 @@ int jmap_mailbox_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 /* --- Mailbox/set ------------------------------------------------------- */
 
 /* Full store name for name under parent (0: top-level) into out. 0 / -1. */
-static int full_name(struct mbox_list *l, int64_t parent, const char *name, char *out,
-		     size_t size)
+static int full_name(struct mbox_list *l, int64_t parent, const char *name, char *out, size_t size)
 {
 	if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL || strlen(name) > 490)
 		return -1;
@@ -418,8 +417,8 @@ static json_t *mbox_create(struct jmap_ctx *c, const char *cid, json_t *obj)
 	char name[512], id[24];
 	const char *key;
 	json_t *v;
-	static const char *const allowed[] = {"name", "parentId", "role", "isSubscribed",
-					      "sortOrder", NULL};
+	static const char *const allowed[] = {"name",         "parentId",  "role",
+					      "isSubscribed", "sortOrder", NULL};
 	json_object_foreach(obj, key, v)
 	{
 		bool ok = false;
@@ -484,7 +483,8 @@ static json_t *mbox_update(struct jmap_ctx *c, int64_t id, json_t *obj)
 		if (strcmp(key, "role") == 0) {
 			const char *r = mbox_role(b);
 			if ((json_is_null(v) && r == NULL) ||
-			    (json_is_string(v) && r != NULL && strcmp(r, json_string_value(v)) == 0))
+			    (json_is_string(v) && r != NULL &&
+			     strcmp(r, json_string_value(v)) == 0))
 				continue;
 		}
 		if (strcmp(key, "sortOrder") == 0 && json_is_integer(v) &&
@@ -503,21 +503,26 @@ static json_t *mbox_update(struct jmap_ctx *c, int64_t id, json_t *obj)
 		}
 		struct mbox *p = parent ? mbox_by_id(&l, parent) : NULL;
 		size_t blen = strlen(b->m.name);
-		if (p != NULL && (p->m.id == id || (strncmp(p->m.name, b->m.name, blen) == 0 &&
-						    p->m.name[blen] == '/'))) {
+		if (p != NULL &&
+		    (p->m.id == id ||
+		     (strncmp(p->m.name, b->m.name, blen) == 0 && p->m.name[blen] == '/'))) {
 			mbox_free(&l);
-			return jmap_set_error("invalidProperties", "a mailbox cannot be its own "
-								   "descendant", "parentId");
+			return jmap_set_error("invalidProperties",
+					      "a mailbox cannot be its own "
+					      "descendant",
+					      "parentId");
 		}
 		const char *newname = nv != NULL ? json_string_value(nv) : b->name;
 		if (full_name(&l, parent, newname, name, sizeof(name)) < 0) {
 			mbox_free(&l);
-			return jmap_set_error("invalidProperties", "invalid name or parent", "name");
+			return jmap_set_error("invalidProperties", "invalid name or parent",
+					      "name");
 		}
 		if (strcmp(name, b->m.name) != 0) {
 			if (strcmp(b->m.name, "INBOX") == 0) {
 				mbox_free(&l);
-				return jmap_set_error("forbidden", "INBOX cannot be renamed", "name");
+				return jmap_set_error("forbidden", "INBOX cannot be renamed",
+						      "name");
 			}
 			if (store_mailbox_rename(c->store, c->account_id, b->m.name, name, &error) <
 			    0)
@@ -528,8 +533,8 @@ static json_t *mbox_update(struct jmap_ctx *c, int64_t id, json_t *obj)
 	}
 	json_t *sv = json_object_get(obj, "isSubscribed");
 	if (out == NULL && sv != NULL &&
-	    store_mailbox_subscribe(c->store, c->account_id, b->m.name, json_is_true(sv),
-				    &error) < 0)
+	    store_mailbox_subscribe(c->store, c->account_id, b->m.name, json_is_true(sv), &error) <
+		    0)
 		out = store_set_error(error, "isSubscribed");
 	mbox_free(&l);
 	return out;
@@ -600,20 +605,21 @@ int jmap_mailbox_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	}
 	json_object_foreach(update, key, v)
 	{
-		int64_t id;
-		json_t *r = !jmap_id_parse(c, key, 'm', &id) ? jmap_set_error("notFound", NULL, NULL)
-			    : !json_is_object(v) ? jmap_set_error("invalidPatch", NULL, NULL)
-						 : mbox_update(c, id, v);
+		int64_t id = 0;
+		json_t *r = !jmap_id_parse(c, key, 'm', &id)
+			? jmap_set_error("notFound", NULL, NULL)
+			: !json_is_object(v) ? jmap_set_error("invalidPatch", NULL, NULL)
+					     : mbox_update(c, id, v);
 		json_object_set_new(r ? not_updated : updated, key, r ? r : json_null());
 	}
 	bool remove = json_is_true(json_object_get(args, "onDestroyRemoveEmails"));
 	size_t i;
 	json_array_foreach(destroy, i, v)
 	{
-		int64_t id;
+		int64_t id = 0;
 		json_t *r = !jmap_id_parse(c, json_string_value(v), 'm', &id)
-				    ? jmap_set_error("notFound", NULL, NULL)
-				    : mbox_destroy(c, id, remove);
+			? jmap_set_error("notFound", NULL, NULL)
+			: mbox_destroy(c, id, remove);
 		if (r != NULL)
 			json_object_set_new(not_destroyed, json_string_value(v) ?: "", r);
 		else

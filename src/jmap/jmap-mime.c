@@ -121,7 +121,8 @@ int jmap_hprop_parse(const char *prop, struct jmap_hprop *h)
 		size_t flen = next ? (size_t)(next - p - 1) : strlen(p + 1);
 		bool ok = false;
 		for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]) && !ok; i++)
-			if (strlen(forms[i].name) == flen && strncmp(forms[i].name, p + 1, flen) == 0) {
+			if (strlen(forms[i].name) == flen &&
+			    memcmp(forms[i].name, p + 1, flen) == 0) {
 				h->form = forms[i].form;
 				ok = true;
 			}
@@ -185,8 +186,9 @@ static void addresses_flat(InternetAddressList *l, json_t *out)
 	for (int i = 0; i < n; i++) {
 		InternetAddress *ia = internet_address_list_get_address(l, i);
 		if (INTERNET_ADDRESS_IS_GROUP(ia))
-			addresses_flat(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
-				       out);
+			addresses_flat(
+				internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+				out);
 		else if (INTERNET_ADDRESS_IS_MAILBOX(ia))
 			json_array_append_new(out, mailbox_json(ia));
 	}
@@ -202,12 +204,14 @@ static json_t *addresses_grouped(InternetAddressList *l)
 		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
 			loose = NULL;
 			json_t *members = json_array();
-			addresses_flat(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
-				       members);
+			addresses_flat(
+				internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+				members);
 			const char *name = internet_address_get_name(ia);
-			json_array_append_new(out, json_pack("{s:o s:o}", "name",
-							     name ? json_string(name) : json_null(),
-							     "addresses", members));
+			json_array_append_new(out,
+					      json_pack("{s:o s:o}", "name",
+							name ? json_string(name) : json_null(),
+							"addresses", members));
 		} else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
 			if (loose == NULL) {
 				loose = json_array();
@@ -357,8 +361,9 @@ json_t *jmap_headers_all(GMimeObject *obj)
 		GMimeHeader *hd = g_mime_header_list_get_header_at(l, i);
 		const char *raw = g_mime_header_get_raw_value(hd);
 		char *v = raw_trim(raw != NULL ? raw : "");
-		json_array_append_new(out, json_pack("{s:s s:o}", "name", g_mime_header_get_name(hd),
-						     "value", jstr(v)));
+		json_array_append_new(out,
+				      json_pack("{s:s s:o}", "name", g_mime_header_get_name(hd),
+						"value", jstr(v)));
 		free(v);
 	}
 	return out;
@@ -450,8 +455,8 @@ static struct jmap_part *walk(GMimeObject *obj, const char *number, int depth)
 			snprintf(num, sizeof(num), "%d", i + 1);
 		else
 			snprintf(num, sizeof(num), "%.50s.%d", number, i + 1);
-		p->sub[p->n_sub++] = walk(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), num,
-					  depth + 1);
+		p->sub[p->n_sub++] =
+			walk(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), num, depth + 1);
 	}
 	return p;
 }
@@ -522,7 +527,7 @@ void jmap_part_list_free(struct jmap_part_list *l)
 static bool inline_media(const char *type)
 {
 	return strncmp(type, "image/", 6) == 0 || strncmp(type, "audio/", 6) == 0 ||
-	       strncmp(type, "video/", 6) == 0;
+		strncmp(type, "video/", 6) == 0;
 }
 
 static void parse_structure(struct jmap_part **parts, size_t n, const char *multipart_type,
@@ -538,8 +543,9 @@ static void parse_structure(struct jmap_part **parts, size_t n, const char *mult
 			(p->disposition == NULL || strcmp(p->disposition, "attachment") != 0) &&
 			(strcmp(p->type, "text/plain") == 0 || strcmp(p->type, "text/html") == 0 ||
 			 inline_media(p->type)) &&
-			(i == 0 || (strcmp(multipart_type, "related") != 0 &&
-				    (inline_media(p->type) || p->name == NULL)));
+			(i == 0 ||
+			 (strcmp(multipart_type, "related") != 0 &&
+			  (inline_media(p->type) || p->name == NULL)));
 		if (multipart) {
 			const char *sub = p->type + 10;
 			parse_structure(p->sub, p->n_sub, sub,
@@ -625,7 +631,8 @@ static const struct {
 	const char *name;
 	const char *text;
 } entities[] = {
-	{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&nbsp;", " "},
+	{"&amp;", "&"},   {"&lt;", "<"},  {"&gt;", ">"},
+	{"&quot;", "\""}, {"&#39;", "'"}, {"&nbsp;", " "},
 };
 
 char *jmap_html_to_text(const char *html)
@@ -636,14 +643,14 @@ char *jmap_html_to_text(const char *html)
 	for (size_t i = 0; i < len;) {
 		if (html[i] == '<') {
 			bool skip_body = g_ascii_strncasecmp(html + i, "<style", 6) == 0 ||
-					 g_ascii_strncasecmp(html + i, "<script", 7) == 0;
+				g_ascii_strncasecmp(html + i, "<script", 7) == 0;
 			bool block = g_ascii_strncasecmp(html + i, "<br", 3) == 0 ||
-				     g_ascii_strncasecmp(html + i, "</p", 3) == 0 ||
-				     g_ascii_strncasecmp(html + i, "</div", 5) == 0;
-			const char *close = skip_body ? (html[i + 2] == 't' || html[i + 2] == 'T'
-								 ? "</style"
-								 : "</script")
-						      : NULL;
+				g_ascii_strncasecmp(html + i, "</p", 3) == 0 ||
+				g_ascii_strncasecmp(html + i, "</div", 5) == 0;
+			const char *close = skip_body
+				? (html[i + 2] == 't' || html[i + 2] == 'T' ? "</style"
+									    : "</script")
+				: NULL;
 			const char *e = strchr(html + i, '>');
 			if (e == NULL)
 				break;
@@ -663,7 +670,8 @@ char *jmap_html_to_text(const char *html)
 		}
 		if (html[i] == '&') {
 			bool done = false;
-			for (size_t k = 0; k < sizeof(entities) / sizeof(entities[0]) && !done; k++) {
+			for (size_t k = 0; k < sizeof(entities) / sizeof(entities[0]) && !done;
+			     k++) {
 				size_t n = strlen(entities[k].name);
 				if (g_ascii_strncasecmp(html + i, entities[k].name, n) == 0) {
 					out[o++] = entities[k].text[0];

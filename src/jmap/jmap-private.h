@@ -21,8 +21,8 @@
 #define JMAP_MAX_OBJECTS_GET 1000
 #define JMAP_MAX_OBJECTS_SET 1000
 #define JMAP_MAX_CONCURRENT 4
-#define JMAP_QUERY_MAX_LIMIT 1000    /* an Email/query without limit gets at most this */
-#define JMAP_MAX_CHANGES 4096        /* a /changes without maxChanges gets at most this */
+#define JMAP_QUERY_MAX_LIMIT 1000      /* an Email/query without limit gets at most this */
+#define JMAP_MAX_CHANGES 4096          /* a /changes without maxChanges gets at most this */
 #define JMAP_MAX_BODY_VALUE (1u << 20) /* bodyValues cap when maxBodyValueBytes is 0 */
 #define JMAP_PREVIEW_LEN 256
 
@@ -36,12 +36,12 @@ struct jmap_ctx {
 	const struct jmap_request *r;
 	struct store *store;
 	int64_t account_id;
-	char account[24];   /* "a1" */
-	json_t *created;    /* creation id -> server id, for "#creationId" */
-	json_t *responses;  /* [[name, args, callId], ...] */
-	json_t *followups;  /* implicit responses of the current call (onSuccess…) */
+	char account[24];  /* "a1" */
+	json_t *created;   /* creation id -> server id, for "#creationId" */
+	json_t *responses; /* [[name, args, callId], ...] */
+	json_t *followups; /* implicit responses of the current call (onSuccess…) */
 	const char *call_id;
-	unsigned caps;      /* JMAP_USING_* bits from "using" */
+	unsigned caps; /* JMAP_USING_* bits from "using" */
 };
 
 enum {

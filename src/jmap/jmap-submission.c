@@ -244,11 +244,11 @@ static int objs_set(struct jmap_ctx *c, json_t *args, const struct objset *f, js
 	}
 	json_object_foreach(update, key, v)
 	{
-		int64_t id;
+		int64_t id = 0;
 		json_t *cur = obj_find(all, key);
 		json_t *err = cur == NULL || !jmap_id_parse(c, key, f->prefix, &id)
-				      ? jmap_set_error("notFound", NULL, NULL)
-				      : f->update(c, cur, v);
+			? jmap_set_error("notFound", NULL, NULL)
+			: f->update(c, cur, v);
 		if (err == NULL && obj_put(c, f->kind, id, cur) < 0)
 			err = jmap_set_error("serverFail", NULL, NULL);
 		json_object_set_new(err ? not_updated : updated, key, err ? err : json_null());
@@ -256,18 +256,18 @@ static int objs_set(struct jmap_ctx *c, json_t *args, const struct objset *f, js
 	size_t i;
 	json_array_foreach(destroy, i, v)
 	{
-		int64_t id;
+		int64_t id = 0;
 		const char *error;
 		const char *s = json_string_value(v);
 		int r = jmap_id_parse(c, s, f->prefix, &id)
-				? store_jmap_object_delete(c->store, c->account_id, f->kind, id, &error)
-				: 0;
+			? store_jmap_object_delete(c->store, c->account_id, f->kind, id, &error)
+			: 0;
 		if (r > 0)
 			json_array_append(destroyed, v);
 		else
-			json_object_set_new(not_destroyed, s ? s : "",
-					    jmap_set_error(r < 0 ? "serverFail" : "notFound", NULL,
-							   NULL));
+			json_object_set_new(
+				not_destroyed, s ? s : "",
+				jmap_set_error(r < 0 ? "serverFail" : "notFound", NULL, NULL));
 	}
 	json_t *new_state = jmap_state_get(c, f->kind);
 	*res_r = json_pack("{s:s s:o s:o s:o s:o s:o s:o s:o s:o}", "accountId", c->account,
@@ -303,10 +303,9 @@ static json_t *identity_update(struct jmap_ctx *c, json_t *cur, json_t *patch)
 
 int jmap_identity_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	static const char *const known[] = {"accountId", "ifInState", "create", "update",
-					    "destroy", NULL};
-	static const struct objset f = {STORE_JMAP_IDENTITY, 'i', identity_create,
-					 identity_update};
+	static const char *const known[] = {"accountId", "ifInState", "create",
+					    "update",    "destroy",   NULL};
+	static const struct objset f = {STORE_JMAP_IDENTITY, 'i', identity_create, identity_update};
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *all = identities(c);
@@ -559,8 +558,8 @@ static json_t *submission_create(struct jmap_ctx *c, json_t *obj, json_t **store
 		jmap_utc_date(nowd, sizeof(nowd), time(NULL));
 		json_t *rcpt = json_array();
 		for (size_t i = 0; i < env.n; i++)
-			json_array_append_new(rcpt, json_pack("{s:s s:n}", "email", env.rcpt[i],
-							      "parameters"));
+			json_array_append_new(
+				rcpt, json_pack("{s:s s:n}", "email", env.rcpt[i], "parameters"));
 		*stored_r = json_pack("{s:s s:s s:s s:{s:{s:s s:n} s:o} s:s s:s s:n s:[] s:[]}",
 				      "identityId", iid, "emailId", eid[0] == '#' ? "" : eid,
 				      "threadId", tid, "envelope", "mailFrom", "email", env.from,
@@ -603,11 +602,12 @@ static void on_success(struct jmap_ctx *c, json_t *args, json_t *res)
 		/* "#cid" names the Email of the submission created as cid. */
 		json_t *sub = key[0] == '#' ? json_object_get(created, key + 1) : NULL;
 		const char *eid = sub ? json_string_value(json_object_get(sub, "emailId")) : key;
-		int64_t id;
+		int64_t id = 0;
 		if (key[0] == '#' && sub == NULL)
 			continue;
-		json_t *err = jmap_id_parse(c, eid, 'e', &id) ? jmap_email_update_one(c, id, v)
-							      : jmap_set_error("notFound", NULL, NULL);
+		json_t *err = jmap_id_parse(c, eid, 'e', &id)
+			? jmap_email_update_one(c, id, v)
+			: jmap_set_error("notFound", NULL, NULL);
 		json_object_set_new(err ? not_updated : updated, eid, err ? err : json_null());
 	}
 	size_t i;
@@ -616,32 +616,38 @@ static void on_success(struct jmap_ctx *c, json_t *args, json_t *res)
 		const char *k = json_string_value(v);
 		json_t *sub = k && k[0] == '#' ? json_object_get(created, k + 1) : NULL;
 		const char *eid = sub ? json_string_value(json_object_get(sub, "emailId")) : k;
-		int64_t id;
+		int64_t id = 0;
 		if (k != NULL && k[0] == '#' && sub == NULL)
 			continue;
-		json_t *err = jmap_id_parse(c, eid, 'e', &id) ? jmap_email_destroy_one(c, id)
-							      : jmap_set_error("notFound", NULL, NULL);
+		json_t *err = jmap_id_parse(c, eid, 'e', &id)
+			? jmap_email_destroy_one(c, id)
+			: jmap_set_error("notFound", NULL, NULL);
 		if (err != NULL)
 			json_object_set_new(not_destroyed, eid ? eid : "", err);
 		else
 			json_array_append_new(destroyed, json_string(eid));
 	}
 	json_t *new_state = jmap_state_get(c, STORE_JMAP_EMAIL);
-	json_t *set = json_pack("{s:s s:o s:o s:o s:o s:o s:o}", "accountId", c->account,
-				"oldState", old ? old : json_null(), "newState",
-				new_state ? new_state : json_null(), "updated", updated,
-				"notUpdated", not_updated, "destroyed", destroyed, "notDestroyed",
-				not_destroyed);
+	json_t *set =
+		json_pack("{s:s s:o s:o s:o s:o s:o s:o}", "accountId", c->account, "oldState",
+			  old ? old : json_null(), "newState", new_state ? new_state : json_null(),
+			  "updated", updated, "notUpdated", not_updated, "destroyed", destroyed,
+			  "notDestroyed", not_destroyed);
 	json_array_append_new(c->followups, json_pack("[s o s]", "Email/set", set, c->call_id));
 }
 
 int jmap_submission_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	static const char *const known[] = {"accountId", "ifInState", "create", "update",
-					    "destroy", "onSuccessUpdateEmail",
-					    "onSuccessDestroyEmail", NULL};
+	static const char *const known[] = {"accountId",
+					    "ifInState",
+					    "create",
+					    "update",
+					    "destroy",
+					    "onSuccessUpdateEmail",
+					    "onSuccessDestroyEmail",
+					    NULL};
 	static const struct objset f = {STORE_JMAP_SUBMISSION, 's', submission_create,
-					 submission_update};
+					submission_update};
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *all = objs_load(c, STORE_JMAP_SUBMISSION, 's');
@@ -689,8 +695,8 @@ int jmap_vacation_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 
 int jmap_vacation_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	static const char *const known[] = {"accountId", "ifInState", "create", "update",
-					    "destroy", NULL};
+	static const char *const known[] = {"accountId", "ifInState", "create",
+					    "update",    "destroy",   NULL};
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *old = jmap_state_get(c, STORE_JMAP_VACATION);
@@ -699,16 +705,15 @@ int jmap_vacation_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		json_decref(old);
 		return jmap_fail(res_r, "stateMismatch", NULL);
 	}
-	json_t *not_created = json_object(), *updated = json_object(),
-	       *not_updated = json_object(), *not_destroyed = json_object();
+	json_t *not_created = json_object(), *updated = json_object(), *not_updated = json_object(),
+	       *not_destroyed = json_object();
 	const char *key;
 	json_t *v;
 	json_object_foreach(json_object_get(args, "create"), key, v)
 		json_object_set_new(not_created, key, jmap_set_error("singleton", NULL, NULL));
 	size_t i;
-	json_array_foreach(json_object_get(args, "destroy"), i, v)
-		json_object_set_new(not_destroyed, json_string_value(v) ?: "",
-				    jmap_set_error("singleton", NULL, NULL));
+	json_array_foreach(json_object_get(args, "destroy"), i, v) json_object_set_new(
+		not_destroyed, json_string_value(v) ?: "", jmap_set_error("singleton", NULL, NULL));
 	json_object_foreach(json_object_get(args, "update"), key, v)
 	{
 		json_t *err = NULL;
@@ -723,7 +728,8 @@ int jmap_vacation_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 				for (size_t k = 0; vacation_props[k] && !ok; k++)
 					ok = strcmp(vacation_props[k], p) == 0;
 				time_t t;
-				if (ok && (strcmp(p, "fromDate") == 0 || strcmp(p, "toDate") == 0) &&
+				if (ok &&
+				    (strcmp(p, "fromDate") == 0 || strcmp(p, "toDate") == 0) &&
 				    !json_is_null(x) && !jmap_date_parse(json_string_value(x), &t))
 					ok = false;
 				if (ok && strcmp(p, "isEnabled") == 0 && !json_is_boolean(x))

@@ -198,7 +198,8 @@ static void test_session(void **state)
 	char acc[24];
 	snprintf(acc, sizeof(acc), "a%lld", (long long)t->f->acc);
 	assert_string_equal(str_at(s, "primaryAccounts/urn:ietf:params:jmap:mail"), acc);
-	json_t *core = json_object_get(json_object_get(s, "capabilities"), "urn:ietf:params:jmap:core");
+	json_t *core =
+		json_object_get(json_object_get(s, "capabilities"), "urn:ietf:params:jmap:core");
 	assert_int_equal(int_at(core, "maxObjectsInGet"), 1000);
 	assert_int_equal(int_at(core, "maxCallsInRequest"), 64);
 	assert_non_null(strstr(str_at(s, "eventSourceUrl"), "/jmap/eventsource?types={types}"));
@@ -240,17 +241,18 @@ static void test_request_errors(void **state)
 static void test_echo_and_method_errors(void **state)
 {
 	struct t *t = *state;
-	json_t *r = calls(t, "[['Core/echo',{'hello':[1,2]},'c0'],"
-			     "['Nope/get',{},'c1'],"
-			     "['Mailbox/get',{'accountId':'@A@','bogus':1},'c2'],"
-			     "['Mailbox/get',{'accountId':'a999'},'c3'],"
-			     "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'zz',"
-			     "'name':'Email/query','path':'/ids'}},'c4'],"
-			     "['Email/set',{'accountId':'@A@','ifInState':'999999'},'c5'],"
-			     "['Email/changes',{'accountId':'@A@','sinceState':'x'},'c6']]");
+	json_t *r = calls(t,
+			  "[['Core/echo',{'hello':[1,2]},'c0'],"
+			  "['Nope/get',{},'c1'],"
+			  "['Mailbox/get',{'accountId':'@A@','bogus':1},'c2'],"
+			  "['Mailbox/get',{'accountId':'a999'},'c3'],"
+			  "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'zz',"
+			  "'name':'Email/query','path':'/ids'}},'c4'],"
+			  "['Email/set',{'accountId':'@A@','ifInState':'999999'},'c5'],"
+			  "['Email/changes',{'accountId':'@A@','sinceState':'x'},'c6']]");
 	assert_string_equal(name_of(r, 0), "Core/echo");
-	assert_int_equal(json_integer_value(json_array_get(json_object_get(args_of(r, 0), "hello"), 1)),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_array_get(json_object_get(args_of(r, 0), "hello"), 1)), 2);
 	assert_string_equal(name_of(r, 1), "error");
 	assert_string_equal(str_at(args_of(r, 1), "type"), "unknownMethod");
 	assert_string_equal(str_at(args_of(r, 2), "type"), "invalidArguments");
@@ -291,8 +293,8 @@ static void test_mailbox_get_set(void **state)
 			assert_int_equal(int_at(m, "totalEmails"), 1);
 			assert_int_equal(int_at(m, "unreadEmails"), 1);
 			assert_int_equal(int_at(m, "totalThreads"), 1);
-			assert_true(json_is_false(json_object_get(json_object_get(m, "myRights"),
-								  "mayDelete")));
+			assert_true(json_is_false(
+				json_object_get(json_object_get(m, "myRights"), "mayDelete")));
 		}
 		if (strcmp(str_at(m, "name"), "Sent") == 0)
 			assert_string_equal(str_at(m, "role"), "sent");
@@ -303,10 +305,11 @@ static void test_mailbox_get_set(void **state)
 	json_decref(r);
 
 	/* create a parent and a child (by creation id), rename, move, destroy */
-	r = calls(t, "[['Mailbox/set',{'accountId':'@A@','create':{"
-		     "'p':{'name':'Projects'},'c':{'name':'Alpha','parentId':'#p'}}},'0'],"
-		     "['Mailbox/get',{'accountId':'@A@','ids':['#c'],"
-		     "'properties':['name','parentId','isSubscribed']},'1']]");
+	r = calls(t,
+		  "[['Mailbox/set',{'accountId':'@A@','create':{"
+		  "'p':{'name':'Projects'},'c':{'name':'Alpha','parentId':'#p'}}},'0'],"
+		  "['Mailbox/get',{'accountId':'@A@','ids':['#c'],"
+		  "'properties':['name','parentId','isSubscribed']},'1']]");
 	const char *pid = str_at(args_of(r, 0), "created/p/id");
 	assert_non_null(pid);
 	json_t *child = json_array_get(json_object_get(args_of(r, 1), "list"), 0);
@@ -368,11 +371,13 @@ static void test_mailbox_get_set(void **state)
 static void test_mailbox_query(void **state)
 {
 	struct t *t = *state;
-	json_t *r = calls(t, "[['Mailbox/query',{'accountId':'@A@','filter':{'role':'trash'}},'0'],"
-			     "['Mailbox/query',{'accountId':'@A@','sort':[{'property':'sortOrder'}],"
-			     "'calculateTotal':true},'1'],"
-			     "['Mailbox/query',{'accountId':'@A@','filter':{'bogus':1}},'2'],"
-			     "['Mailbox/query',{'accountId':'@A@','sort':[{'property':'size'}]},'3']]");
+	json_t *r =
+		calls(t,
+		      "[['Mailbox/query',{'accountId':'@A@','filter':{'role':'trash'}},'0'],"
+		      "['Mailbox/query',{'accountId':'@A@','sort':[{'property':'sortOrder'}],"
+		      "'calculateTotal':true},'1'],"
+		      "['Mailbox/query',{'accountId':'@A@','filter':{'bogus':1}},'2'],"
+		      "['Mailbox/query',{'accountId':'@A@','sort':[{'property':'size'}]},'3']]");
 	char trash[24], inbox[24];
 	mbox_id(t, "Trash", trash, sizeof(trash));
 	mbox_id(t, "INBOX", inbox, sizeof(inbox));
@@ -392,14 +397,15 @@ static void test_email_get(void **state)
 	struct t *t = *state;
 	deliver(t, NULL, multipart_msg, 1000);
 	json_t *r = calls(
-		t, "[['Email/query',{'accountId':'@A@'},'0'],"
-		   "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'0','name':'Email/query',"
-		   "'path':'/ids'},'properties':['subject','from','to','cc','sentAt','messageId',"
-		   "'preview','hasAttachment','bodyStructure','textBody','htmlBody','attachments',"
-		   "'bodyValues','keywords','mailboxIds','threadId','size','receivedAt','blobId',"
-		   "'header:X-Tag:all','header:Subject:asRaw','header:List-Unsubscribe:asURLs',"
-		   "'header:Cc:asGroupedAddresses','header:Date:asDate','header:X-Missing'],"
-		   "'fetchTextBodyValues':true,'fetchHTMLBodyValues':true},'1']]");
+		t,
+		"[['Email/query',{'accountId':'@A@'},'0'],"
+		"['Email/get',{'accountId':'@A@','#ids':{'resultOf':'0','name':'Email/query',"
+		"'path':'/ids'},'properties':['subject','from','to','cc','sentAt','messageId',"
+		"'preview','hasAttachment','bodyStructure','textBody','htmlBody','attachments',"
+		"'bodyValues','keywords','mailboxIds','threadId','size','receivedAt','blobId',"
+		"'header:X-Tag:all','header:Subject:asRaw','header:List-Unsubscribe:asURLs',"
+		"'header:Cc:asGroupedAddresses','header:Date:asDate','header:X-Missing'],"
+		"'fetchTextBodyValues':true,'fetchHTMLBodyValues':true},'1']]");
 	json_t *e = json_array_get(json_object_get(args_of(r, 1), "list"), 0);
 	assert_non_null(e);
 	assert_string_equal(str_at(e, "subject"), "caf\xc3\xa9 report");
@@ -441,7 +447,8 @@ static void test_email_get(void **state)
 		 "'properties':['bodyValues'],'fetchTextBodyValues':true,"
 		 "'maxBodyValueBytes':12},'0'],"
 		 "['Email/get',{'accountId':'@A@','ids':['%s'],'properties':['nope']},'1'],"
-		 "['Email/get',{'accountId':'@A@','ids':['%s'],'properties':['header:X:asBogus']},'2']]",
+		 "['Email/"
+		 "get',{'accountId':'@A@','ids':['%s'],'properties':['header:X:asBogus']},'2']]",
 		 eid, eid, eid);
 	r = calls(t, buf);
 	json_t *g = args_of(r, 0);
@@ -497,7 +504,8 @@ static void test_email_query(void **state)
 		 "'from':'alice'}},'4'],"
 		 "['Email/query',{'accountId':'@A@','filter':{'header':['X-Tag','two']}},'5'],"
 		 "['Email/query',{'accountId':'@A@','position':1,'limit':1,"
-		 "'sort':[{'property':'receivedAt','isAscending':false}],'calculateTotal':true},'6'],"
+		 "'sort':[{'property':'receivedAt','isAscending':false}],'calculateTotal':true},'6'"
+		 "],"
 		 "['Email/query',{'accountId':'@A@','filter':{'nope':1}},'7'],"
 		 "['Email/query',{'accountId':'@A@','sort':[{'property':'color'}]},'8'],"
 		 "['Email/query',{'accountId':'@A@','anchor':'e999999'},'9'],"
@@ -520,10 +528,11 @@ static void test_email_query(void **state)
 	assert_int_equal(json_array_size(json_object_get(args_of(r, 10), "ids")), 1);
 	json_decref(r);
 
-	r = calls(t, "[['Email/query',{'accountId':'@A@','filter':{'body':'quarterly'}},'0'],"
-		     "['SearchSnippet/get',{'accountId':'@A@','filter':{'body':'quarterly'},"
-		     "'#emailIds':{'resultOf':'0','name':'Email/query','path':'/ids'}},'1'],"
-		     "['Email/queryChanges',{'accountId':'@A@','sinceQueryState':'0'},'2']]");
+	r = calls(t,
+		  "[['Email/query',{'accountId':'@A@','filter':{'body':'quarterly'}},'0'],"
+		  "['SearchSnippet/get',{'accountId':'@A@','filter':{'body':'quarterly'},"
+		  "'#emailIds':{'resultOf':'0','name':'Email/query','path':'/ids'}},'1'],"
+		  "['Email/queryChanges',{'accountId':'@A@','sinceQueryState':'0'},'2']]");
 	assert_has(str_at(args_of(r, 1), "list/0/preview"), "<mark>Quarterly</mark>");
 	assert_string_equal(str_at(args_of(r, 2), "type"), "cannotCalculateChanges");
 	json_decref(r);
@@ -536,7 +545,8 @@ static void test_threads(void **state)
 	struct t *t = *state;
 	deliver(t, NULL, multipart_msg, 1000);
 	deliver(t, NULL,
-		"From: a@example.org\r\nTo: alice@example.net\r\nSubject: Re: caf\xc3\xa9 report\r\n"
+		"From: a@example.org\r\nTo: alice@example.net\r\nSubject: Re: caf\xc3\xa9 "
+		"report\r\n"
 		"Message-ID: <reply@example.org>\r\nIn-Reply-To: <root@example.net>\r\n"
 		"References: <root@example.net>\r\n\r\nThanks\r\n",
 		2000);
@@ -544,13 +554,14 @@ static void test_threads(void **state)
 		"From: z@example.net\r\nSubject: unrelated\r\nMessage-ID: <other@example.net>\r\n"
 		"References: <root@example.net>\r\n\r\nhi\r\n",
 		3000);
-	json_t *r = calls(t, "[['Email/query',{'accountId':'@A@','sort':[{'property':"
-			     "'receivedAt'}]},'0'],"
-			     "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'0','name':"
-			     "'Email/query','path':'/ids'},'properties':['threadId']},'1'],"
-			     "['Thread/get',{'accountId':'@A@','#ids':{'resultOf':'1','name':"
-			     "'Email/get','path':'/list/*/threadId'}},'2'],"
-			     "['Email/query',{'accountId':'@A@','collapseThreads':true},'3']]");
+	json_t *r = calls(t,
+			  "[['Email/query',{'accountId':'@A@','sort':[{'property':"
+			  "'receivedAt'}]},'0'],"
+			  "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'0','name':"
+			  "'Email/query','path':'/ids'},'properties':['threadId']},'1'],"
+			  "['Thread/get',{'accountId':'@A@','#ids':{'resultOf':'1','name':"
+			  "'Email/get','path':'/list/*/threadId'}},'2'],"
+			  "['Email/query',{'accountId':'@A@','collapseThreads':true},'3']]");
 	json_t *list = json_object_get(args_of(r, 1), "list");
 	assert_string_equal(str_at(list, "0/threadId"), str_at(list, "1/threadId"));
 	assert_string_not_equal(str_at(list, "0/threadId"), str_at(list, "2/threadId"));
@@ -577,7 +588,8 @@ static void test_email_set(void **state)
 	assert_int_equal(store_jmap_email_id(t->f->store, mb.id, uid, &id), 1);
 	char eid[24];
 	snprintf(eid, sizeof(eid), "e%lld", (long long)id);
-	json_t *r = calls(t, "[['Email/get',{'accountId':'@A@','ids':[],'properties':['id']},'0']]");
+	json_t *r =
+		calls(t, "[['Email/get',{'accountId':'@A@','ids':[],'properties':['id']},'0']]");
 	char *st = strdup(str_at(args_of(r, 0), "state"));
 	json_decref(r);
 
@@ -600,14 +612,12 @@ static void test_email_set(void **state)
 	assert_true(json_is_true(json_object_get(json_object_get(e, "keywords"), "$forwarded")));
 	assert_true(json_is_true(json_object_get(json_object_get(e, "mailboxIds"), trash)));
 	assert_string_equal(str_at(args_of(r, 2), "updated/0"), eid);
-	assert_string_equal(str_at(json_object_get(json_object_get(args_of(r, 3), "notUpdated"),
-						   eid),
-				   "type"),
-			    "invalidProperties");
-	assert_string_equal(str_at(json_object_get(json_object_get(args_of(r, 4), "notUpdated"),
-						   eid),
-				   "type"),
-			    "tooManyMailboxes");
+	assert_string_equal(
+		str_at(json_object_get(json_object_get(args_of(r, 3), "notUpdated"), eid), "type"),
+		"invalidProperties");
+	assert_string_equal(
+		str_at(json_object_get(json_object_get(args_of(r, 4), "notUpdated"), eid), "type"),
+		"tooManyMailboxes");
 	json_decref(r);
 	/* the IMAP side sees it in Trash with \Seen */
 	struct store_message *msgs;
@@ -637,7 +647,8 @@ static void test_email_set(void **state)
 		 "[['Email/set',{'accountId':'@A@','create':{'d1':{'mailboxIds':{'%s':true},"
 		 "'keywords':{'$draft':true,'$seen':true},'from':[{'name':'A','email':"
 		 "'a@example.org'}],'to':[{'name':null,'email':'b@example.org'}],"
-		 "'subject':'Draft \xc3\xa9t\xc3\xa9','textBody':[{'partId':'t','type':'text/plain'}],"
+		 "'subject':'Draft "
+		 "\xc3\xa9t\xc3\xa9','textBody':[{'partId':'t','type':'text/plain'}],"
 		 "'htmlBody':[{'partId':'h','type':'text/html'}],"
 		 "'bodyValues':{'t':{'value':'Hello there'},'h':{'value':'<p>Hello there</p>'}},"
 		 "'attachments':[{'blobId':'%s','type':'text/csv','name':'data.csv'}],"
@@ -696,9 +707,10 @@ static void test_states_follow_imap(void **state)
 	struct t *t = *state;
 	uint32_t uid = deliver(t, NULL, multipart_msg, 1000);
 	uint32_t uid2 = tu_deliver_subject(t->f, NULL, "two", 0);
-	json_t *r = calls(t, "[['Email/get',{'accountId':'@A@','ids':[]},'0'],"
-			     "['Mailbox/get',{'accountId':'@A@','ids':[]},'1'],"
-			     "['Thread/get',{'accountId':'@A@','ids':[]},'2']]");
+	json_t *r = calls(t,
+			  "[['Email/get',{'accountId':'@A@','ids':[]},'0'],"
+			  "['Mailbox/get',{'accountId':'@A@','ids':[]},'1'],"
+			  "['Thread/get',{'accountId':'@A@','ids':[]},'2']]");
 	char *es = strdup(str_at(args_of(r, 0), "state"));
 	char *ms = strdup(str_at(args_of(r, 1), "state"));
 	char *ts = strdup(str_at(args_of(r, 2), "state"));
@@ -717,8 +729,8 @@ static void test_states_follow_imap(void **state)
 	assert_int_equal(store_message_update_flags(t->f->store, inbox.id, &uid, 1, &u, &o, &error),
 			 0);
 	store_flags_outcome_free(&o);
-	assert_int_equal(store_message_move(t->f->store, inbox.id, &uid2, 1, archive.id, NULL, &error),
-			 0);
+	assert_int_equal(
+		store_message_move(t->f->store, inbox.id, &uid2, 1, archive.id, NULL, &error), 0);
 	uint32_t uid3 = tu_deliver_subject(t->f, NULL, "three", 0);
 
 	char buf[4096];
@@ -746,8 +758,8 @@ static void test_states_follow_imap(void **state)
 	json_t *paged = args_of(r, 3);
 	assert_true(json_is_true(json_object_get(paged, "hasMoreChanges")));
 	size_t total = json_array_size(json_object_get(paged, "created")) +
-		       json_array_size(json_object_get(paged, "updated")) +
-		       json_array_size(json_object_get(paged, "destroyed"));
+		json_array_size(json_object_get(paged, "updated")) +
+		json_array_size(json_object_get(paged, "destroyed"));
 	assert_int_equal(total, 1);
 	char *ns = strdup(str_at(ec, "newState"));
 	json_decref(r);
@@ -857,18 +869,20 @@ static void test_submission(void **state)
 	free(q);
 
 	/* vacation */
-	r = calls(t, "[['VacationResponse/get',{'accountId':'@A@'},'0'],"
-		     "['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
-		     "'isEnabled':true,'subject':'away','fromDate':'2026-12-24T00:00:00Z'}}},'1'],"
-		     "['VacationResponse/get',{'accountId':'@A@','ids':['singleton']},'2'],"
-		     "['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
-		     "'fromDate':'yesterday'}},'create':{'x':{}}},'3']]");
-	assert_true(json_is_false(json_object_get(json_array_get(json_object_get(args_of(r, 0), "list"), 0),
-						  "isEnabled")));
+	r = calls(t,
+		  "[['VacationResponse/get',{'accountId':'@A@'},'0'],"
+		  "['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'isEnabled':true,'subject':'away','fromDate':'2026-12-24T00:00:00Z'}}},'1'],"
+		  "['VacationResponse/get',{'accountId':'@A@','ids':['singleton']},'2'],"
+		  "['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'fromDate':'yesterday'}},'create':{'x':{}}},'3']]");
+	assert_true(json_is_false(json_object_get(
+		json_array_get(json_object_get(args_of(r, 0), "list"), 0), "isEnabled")));
 	json_t *v = json_array_get(json_object_get(args_of(r, 2), "list"), 0);
 	assert_true(json_is_true(json_object_get(v, "isEnabled")));
 	assert_string_equal(str_at(v, "subject"), "away");
-	assert_string_equal(str_at(args_of(r, 3), "notUpdated/singleton/type"), "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 3), "notUpdated/singleton/type"),
+			    "invalidProperties");
 	assert_string_equal(str_at(args_of(r, 3), "notCreated/x/type"), "singleton");
 	json_decref(r);
 }
