@@ -273,6 +273,13 @@ int store_queue_get(struct store *s, int64_t id, struct store_queue_delivery *d_
  */
 int store_queue_defer(struct store *s, int64_t id, time_t next_attempt, const char *last_error,
 		      const char **error_r);
+/*
+ * Delete entries ids[0..n) in one transaction (one commit instead of one
+ * per entry: the queue manager's delivered entries), dropping blobs that
+ * lose their last reference. Ids already gone are skipped. 0 / -1 (then
+ * none is deleted).
+ */
+int store_queue_delete_many(struct store *s, const int64_t *ids, size_t n, const char **error_r);
 /* Record that the delay notice for id went out. 0 / -1. */
 int store_queue_set_delay_notified(struct store *s, int64_t id, const char **error_r);
 /*

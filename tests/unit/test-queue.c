@@ -860,6 +860,34 @@ static void test_store_queue(void **state)
 	assert_int_equal(store_queue_delete(f->store, id1, &err), 0);
 	assert_int_equal(tu_count_blobs(f->dir), 0);
 	assert_int_equal(store_queue_next_attempt(f->store, &when), 0);
+
+	/*
+	 * Several entries in one transaction: two recipients of one blob and
+	 * one of another, with an id that is already gone; each blob goes
+	 * once, with its last row, and nothing else.
+	 */
+	const char *three[] = {"a@b.test", "b@b.test", "c@b.test"};
+	const char *other = "Subject: r\r\n\r\nother\r\n";
+	assert_int_equal(store_queue_add(f->store, "s@a.test", three, 3, msg, strlen(msg), &err),
+			 0);
+	assert_int_equal(store_queue_add(f->store, "", three, 1, other, strlen(other), &err), 0);
+	assert_int_equal(store_queue_due(f->store, now + 1, 10, &due, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(tu_count_blobs(f->dir), 2);
+	int64_t batch[] = {due[0].e.id, due[1].e.id, 999999, due[3].e.id};
+	int64_t kept = due[2].e.id;
+	assert_string_equal(due[3].e.sender, "");
+	free(due);
+	assert_int_equal(store_queue_delete_many(f->store, batch, 0, &err), 0);
+	assert_int_equal(store_queue_delete_many(f->store, batch, 4, &err), 0);
+	assert_int_equal(store_queue_due(f->store, now + 1, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(due[0].e.id, kept);
+	free(due);
+	assert_int_equal(tu_count_blobs(f->dir), 1); /* the first blob, still queued */
+	assert_int_equal(store_queue_delete_many(f->store, &kept, 1, &err), 0);
+	assert_int_equal(tu_count_blobs(f->dir), 0);
+	assert_int_equal(store_queue_next_attempt(f->store, &when), 0);
 }
 
 int main(void)
