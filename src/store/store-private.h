@@ -240,10 +240,11 @@ int store_blob_restore(struct store *s, const void *data, size_t len, const char
 /*
  * An append-only file, dir/blobs/journal, that makes the blobs of a whole
  * batch durable with one fdatasync: each record is a header (magic,
- * length, blob id) and the content; a record counts only if the SHA-256
- * of its content is its id, so a torn tail is simply ignored. Until a
- * checkpoint (syncfs of the blob directory's file system, then the
- * journal truncated), the journal is the durable copy of the blob files
+ * generation, length, blob id) and the content; a record counts only if
+ * the SHA-256 of its content is its id, so a torn tail is simply ignored.
+ * Until a checkpoint (syncfs of the blob directory's file system, then a
+ * new generation written from the start of the file), the journal is the
+ * durable copy of the blob files
  * written since the last one. Opening it takes an exclusive lock (one
  * writer per store directory) and recovers: every valid record whose
  * file is missing or differs is rewritten, then a checkpoint.
@@ -264,7 +265,7 @@ int store_journal_append(struct store_journal *j, const struct store_journal_rec
 			 const char **error_r);
 /* Bytes appended since the last checkpoint. */
 uint64_t store_journal_size(const struct store_journal *j);
-/* Make every blob file durable (syncfs), then empty the journal. 0 / -1. */
+/* Make every blob file durable (syncfs), then start a new generation. 0 / -1. */
 int store_journal_checkpoint(struct store *s, struct store_journal *j, const char **error_r);
 void store_journal_close(struct store_journal **j);
 
