@@ -5,7 +5,10 @@
  * fsynced, renamed into place and its directory fsynced, so a file that
  * exists under its final name is always complete and durable; that is what
  * lets store_deliver acknowledge a message only after the blob is safe and
- * lets a second writer of the same content skip the write entirely.
+ * lets a second writer of the same content skip the write entirely. The
+ * store writer (group commit) creates its files without fsync instead:
+ * its blob journal (store-journal.c) holds a synced copy of each until a
+ * checkpoint, so "exists under its final name" still means "durable".
  */
 #include "store/store-private.h"
 
