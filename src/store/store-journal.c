@@ -190,6 +190,8 @@ int store_journal_open(struct store *s, struct store_journal **j_r, size_t *rest
 			journal_fail(s, "lock", error_r);
 		goto failed;
 	}
+	if (store_blob_mkdirs(s, error_r) < 0)
+		goto failed;
 	/* The name must survive a crash before any record relies on it. */
 	int dfd = open(s->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {

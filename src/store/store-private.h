@@ -218,6 +218,11 @@ int store_blob_init(struct store *s, const char **error_r);
 int store_blob_write(struct store *s, const void *data, size_t len, char *id, const char **error_r);
 /* Remove the file of a blob no row references any more. 0 or -1. */
 int store_blob_unlink(struct store *s, const char *id);
+/*
+ * Create the 256 directories blobs/00..ff that do not exist yet, with one
+ * fsync of blobs/ for all, so that no delivery pays for one. 0 / -1.
+ */
+int store_blob_mkdirs(struct store *s, const char **error_r);
 /* True if blobs/xx/<id> exists (complete: only renames give it that name). */
 bool store_blob_exists(struct store *s, const char *id);
 /*
