@@ -32,6 +32,8 @@ if [ "$what" = bench ]; then
 	# Dovecot is the IMAP peer (bench/imap-bench runs a private instance);
 	# its system service is stopped and disabled right after installation.
 	dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null | grep -q "install ok installed" || missing+=(dovecot-imapd)
+	# strace counts the fsyncs per message (bench/smtp-bench --fsyncs).
+	dpkg-query -W -f='${Status}' strace 2>/dev/null | grep -q "install ok installed" || missing+=(strace)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
@@ -107,6 +109,7 @@ fi
 if [ "$what" = bench ]; then
 	need "Postfix (postfix, postconf, smtp-source)" sh -c 'command -v postfix && command -v postconf && command -v smtp-source'
 	need "Dovecot (dovecot, doveadm)" sh -c 'command -v dovecot && command -v doveadm'
+	need "strace (counts syscalls with -c)" sh -c 'strace -c -o /dev/null true'
 fi
 if [ "$failed" -ne 0 ]; then
 	echo "deps: some tools are missing or lack a feature (see above); install them and run again" >&2

@@ -5,7 +5,10 @@
  * fsynced, renamed into place and its directory fsynced, so a file that
  * exists under its final name is always complete and durable; that is what
  * lets store_deliver acknowledge a message only after the blob is safe and
- * lets a second writer of the same content skip the write entirely.
+ * lets a second writer of the same content skip the write entirely. The
+ * store writer (group commit) creates its files without fsync instead:
+ * its blob journal (store-journal.c) holds a synced copy of each until a
+ * checkpoint, so "exists under its final name" still means "durable".
  */
 #include "store/store-private.h"
 
@@ -109,6 +112,33 @@ int store_blob_init(struct store *s, const char **error_r)
 	return 0;
 }
 
+static int blob_fail(struct store *s, const char *what, const char **error_r)
+{
+	snprintf(s->err, sizeof(s->err), "blob %s failed: %s", what, strerror(errno));
+	*error_r = s->err;
+	log_error("store_blob_error", "op=%s errno=%d", what, errno);
+	return -1;
+}
+
+int store_blob_mkdirs(struct store *s, const char **error_r)
+{
+	static const char hex[] = "0123456789abcdef";
+	int made = 0;
+
+	for (int i = 0; i < 256; i++) {
+		char *sub = xasprintf("%s/%c%c", s->blob_dir, hex[i >> 4], hex[i & 15]);
+		int r = mkdir(sub, 0750);
+		free(sub);
+		if (r == 0)
+			made++;
+		else if (errno != EEXIST)
+			return blob_fail(s, "mkdir", error_r);
+	}
+	if (made > 0 && fsync_dir(s->blob_dir) < 0)
+		return blob_fail(s, "fsync", error_r);
+	return 0;
+}
+
 /* Write data to a fresh temporary file (fsynced when sync). Returns its path. */
 static char *blob_write_tmp(struct store *s, const void *data, size_t len, bool sync)
 {
@@ -138,14 +168,6 @@ static char *blob_write_tmp(struct store *s, const void *data, size_t len, bool 
 		return NULL;
 	}
 	return path;
-}
-
-static int blob_fail(struct store *s, const char *what, const char **error_r)
-{
-	snprintf(s->err, sizeof(s->err), "blob %s failed: %s", what, strerror(errno));
-	*error_r = s->err;
-	log_error("store_blob_error", "op=%s errno=%d", what, errno);
-	return -1;
 }
 
 bool store_blob_exists(struct store *s, const char *id)

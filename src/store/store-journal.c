@@ -7,7 +7,8 @@
  * the blob files without syncing them, then commits the database. A file
  * that exists under its final name is therefore always either durable by
  * itself or covered by a synced record here; a checkpoint (syncfs of the
- * file system holding the blobs, then truncation) ends that coverage, and
+ * file system holding the blobs, then a new generation of records written
+ * over the old ones from the start of the file) ends that coverage, and
  * opening the journal after a crash rewrites every blob a valid record
  * holds whose file is missing or torn. Records are self-checking: the
  * blob id is the SHA-256 of the content, so a partly written tail fails
@@ -28,14 +29,27 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define JOURNAL_MAGIC "FJNL0001"
+#define JOURNAL_MAGIC "FJNL0002"
 #define JOURNAL_MAGIC_LEN 8
 /* A record larger than this is garbage, not a message. */
 #define JOURNAL_REC_MAX ((uint64_t)1 << 31)
+/*
+ * The file is written over from the start after each checkpoint instead of
+ * truncated, and made this large (zeros) when opened: a sync that only
+ * overwrites allocated blocks changes no metadata, so it costs a data
+ * flush rather than a file-system journal commit (the same reason SQLite
+ * reuses its WAL file).
+ */
+#define JOURNAL_PREALLOC ((off_t)8 << 20)
 
-/* The record header as written: magic, length (host order), hex id. */
+/*
+ * The record header as written: magic, generation, length (host order),
+ * hex id. The generation changes at each checkpoint, so records of an
+ * earlier cycle left further in the file are never taken for new ones.
+ */
 struct journal_hdr {
 	char magic[JOURNAL_MAGIC_LEN];
+	uint64_t gen;
 	uint64_t len;
 	char id[STORE_BLOB_ID_LEN];
 };
@@ -43,7 +57,8 @@ struct journal_hdr {
 struct store_journal {
 	int fd;
 	char *path;
-	uint64_t size; /* bytes since the last checkpoint */
+	uint64_t gen;  /* of the records being written */
+	uint64_t size; /* bytes since the last checkpoint: the write offset */
 };
 
 static int journal_fail(struct store *s, const char *what, const char **error_r)
@@ -93,13 +108,16 @@ static bool blob_file_matches(struct store *s, const char *id, size_t len)
 
 /*
  * Walk the records from the start; rewrite each valid record's blob whose
- * file does not match. Stops at the first invalid record (the torn tail).
+ * file does not match. Stops at the first invalid record (the torn tail)
+ * or the first of another generation than the first record's (an older
+ * cycle, already checkpointed). j->gen becomes a generation not seen.
  */
 static int journal_recover(struct store *s, struct store_journal *j, size_t *restored_r,
 			   const char **error_r)
 {
 	struct stat st;
 	off_t off = 0;
+	uint64_t gen = 0;
 
 	*restored_r = 0;
 	if (fstat(j->fd, &st) < 0)
@@ -111,7 +129,7 @@ static int journal_recover(struct store *s, struct store_journal *j, size_t *res
 			break;
 		uint64_t left = (uint64_t)st.st_size - (uint64_t)off - sizeof(h);
 		if (memcmp(h.magic, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0 || h.len > left ||
-		    h.len > JOURNAL_REC_MAX)
+		    h.len > JOURNAL_REC_MAX || (off > 0 && h.gen != gen))
 			break;
 		memcpy(id, h.id, STORE_BLOB_ID_LEN);
 		id[STORE_BLOB_ID_LEN] = '\0';
@@ -123,6 +141,7 @@ static int journal_recover(struct store *s, struct store_journal *j, size_t *res
 			free(data);
 			break;
 		}
+		gen = h.gen;
 		if (!blob_file_matches(s, id, h.len)) {
 			if (store_blob_restore(s, data, h.len, id, error_r) < 0) {
 				free(data);
@@ -133,7 +152,23 @@ static int journal_recover(struct store *s, struct store_journal *j, size_t *res
 		free(data);
 		off += (off_t)(sizeof(h) + h.len);
 	}
+	j->gen = gen + 1;
 	return 0;
+}
+
+/* Zero-fill the file up to JOURNAL_PREALLOC, once (see there). 0 / -1. */
+static int journal_prealloc(struct store_journal *j)
+{
+	static const char zeros[65536];
+	struct stat st;
+
+	if (fstat(j->fd, &st) < 0)
+		return -1;
+	for (off_t off = st.st_size; off < JOURNAL_PREALLOC; off += (off_t)sizeof(zeros)) {
+		if (pwrite(j->fd, zeros, sizeof(zeros), off) != (ssize_t)sizeof(zeros))
+			return -1;
+	}
+	return st.st_size < JOURNAL_PREALLOC ? fsync(j->fd) : 0;
 }
 
 int store_journal_open(struct store *s, struct store_journal **j_r, size_t *restored_r,
@@ -155,6 +190,8 @@ int store_journal_open(struct store *s, struct store_journal **j_r, size_t *rest
 			journal_fail(s, "lock", error_r);
 		goto failed;
 	}
+	if (store_blob_mkdirs(s, error_r) < 0)
+		goto failed;
 	/* The name must survive a crash before any record relies on it. */
 	int dfd = open(s->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
@@ -164,9 +201,15 @@ int store_journal_open(struct store *s, struct store_journal **j_r, size_t *rest
 		goto failed;
 	}
 	close(dfd);
-	if (journal_recover(s, j, &restored, error_r) < 0 ||
-	    store_journal_checkpoint(s, j, error_r) < 0)
+	if (journal_recover(s, j, &restored, error_r) < 0)
 		goto failed;
+	j->size = 1; /* so that the checkpoint below runs */
+	if (store_journal_checkpoint(s, j, error_r) < 0)
+		goto failed;
+	if (journal_prealloc(j) < 0) {
+		journal_fail(s, "preallocate", error_r);
+		goto failed;
+	}
 	if (restored > 0)
 		log_warn("store_journal_recovered", "blobs=%zu", restored);
 	if (restored_r != NULL)
@@ -211,6 +254,7 @@ int store_journal_append(struct store_journal *j, const struct store_journal_rec
 
 	for (size_t i = 0; i < n; i++) {
 		memcpy(h[i].magic, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN);
+		h[i].gen = j->gen;
 		h[i].len = recs[i].len;
 		memcpy(h[i].id, recs[i].id, STORE_BLOB_ID_LEN);
 		iov[2 * i] = (struct iovec){.iov_base = &h[i], .iov_len = sizeof(h[i])};
@@ -245,15 +289,17 @@ int store_journal_checkpoint(struct store *s, struct store_journal *j, const cha
 	 * One syncfs makes every blob file written since the last checkpoint
 	 * durable, data and directory entries alike (the file system may hold
 	 * other files too: they are flushed along, which costs time, never
-	 * correctness). Only then may the journal forget them. The truncation
-	 * need not be synced: a journal that comes back after a crash only
-	 * makes recovery check blobs that are already there.
+	 * correctness). Only then may the journal forget them: the next
+	 * records, of a new generation, overwrite the file from its start.
+	 * Nothing needs syncing for that: until the first new record is
+	 * synced, a crash only makes recovery check blobs already durable.
 	 */
+	if (j->size == 0)
+		return 0;
 	if (syncfs(j->fd) < 0)
 		return journal_fail(s, "syncfs", error_r);
-	if (ftruncate(j->fd, 0) < 0)
-		return journal_fail(s, "truncate", error_r);
 	j->size = 0;
+	j->gen++;
 	return 0;
 }
 

@@ -379,6 +379,11 @@ int store_blob_init(struct store *s, const char **error_r);
 int store_blob_write(struct store *s, const void *data, size_t len, char *id, const char **error_r);
 /* Remove the file of a blob no row references any more. 0 or -1. */
 int store_blob_unlink(struct store *s, const char *id);
+/*
+ * Create the 256 directories blobs/00..ff that do not exist yet, with one
+ * fsync of blobs/ for all, so that no delivery pays for one. 0 / -1.
+ */
+int store_blob_mkdirs(struct store *s, const char **error_r);
 /* True if blobs/xx/<id> exists (complete: only renames give it that name). */
 bool store_blob_exists(struct store *s, const char *id);
 /*
@@ -401,10 +406,11 @@ int store_blob_restore(struct store *s, const void *data, size_t len, const char
 /*
  * An append-only file, dir/blobs/journal, that makes the blobs of a whole
  * batch durable with one fdatasync: each record is a header (magic,
- * length, blob id) and the content; a record counts only if the SHA-256
- * of its content is its id, so a torn tail is simply ignored. Until a
- * checkpoint (syncfs of the blob directory's file system, then the
- * journal truncated), the journal is the durable copy of the blob files
+ * generation, length, blob id) and the content; a record counts only if
+ * the SHA-256 of its content is its id, so a torn tail is simply ignored.
+ * Until a checkpoint (syncfs of the blob directory's file system, then a
+ * new generation written from the start of the file), the journal is the
+ * durable copy of the blob files
  * written since the last one. Opening it takes an exclusive lock (one
  * writer per store directory) and recovers: every valid record whose
  * file is missing or differs is rewritten, then a checkpoint.
@@ -425,7 +431,7 @@ int store_journal_append(struct store_journal *j, const struct store_journal_rec
 			 const char **error_r);
 /* Bytes appended since the last checkpoint. */
 uint64_t store_journal_size(const struct store_journal *j);
-/* Make every blob file durable (syncfs), then empty the journal. 0 / -1. */
+/* Make every blob file durable (syncfs), then start a new generation. 0 / -1. */
 int store_journal_checkpoint(struct store *s, struct store_journal *j, const char **error_r);
 void store_journal_close(struct store_journal **j);
 

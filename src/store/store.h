@@ -5,7 +5,8 @@
  * header only, never SQL. The one backend today is SQLite (store-sqlite.c,
  * WAL, synchronous=FULL); message content lives beside the database as
  * immutable blobs named by their SHA-256, written once and fsynced
- * (store-blob.c), shared by every mailbox entry that refers to them.
+ * (store-blob.c), shared by every mailbox entry that refers to them. SMTP
+ * deliveries go through the store writer (group commit, below).
  *
  * Threading: a struct store is used by one thread at a time. Each worker
  * loop opens its own handle on the same directory; SQLite serialises writers.
