@@ -68,7 +68,8 @@ export function HtmlFrame({ html, cids, allowRemote, onBlocked }: {
 		const fit = () => {
 			try {
 				const d = f.contentDocument;
-				if (d && d.documentElement) f.style.height = Math.max(60, d.documentElement.scrollHeight + 4) + "px";
+				if (d && d.documentElement)
+					f.style.height = Math.max(40, Math.ceil(d.documentElement.getBoundingClientRect().height) + 2) + "px";
 			} catch {
 				/* not reachable: keep the CSS height */
 			}
@@ -86,6 +87,7 @@ export function HtmlFrame({ html, cids, allowRemote, onBlocked }: {
 			}
 		};
 		f.addEventListener("load", onLoad);
+		if (f.contentDocument && f.contentDocument.readyState === "complete" && f.contentDocument.body) onLoad();
 		return () => {
 			f.removeEventListener("load", onLoad);
 			if (ro) ro.disconnect();
