@@ -10,8 +10,12 @@ pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-d
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
 	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt
-	       unbound) # unbound: the DNS server the outbound queue tests start
+	       unbound # unbound: the DNS server the outbound queue tests start
+	       chromium) # the webmail's browser tests (tests/e2e/web, driven by npm playwright-core)
 fi
+# The web application (web/) is built with npm and embedded into the binary.
+# NodeSource's nodejs already contains npm; Debian's needs its npm package.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -49,4 +53,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 		{ $SUDO systemctl disable --now dovecot.service dovecot.socket ||
 		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
 	fi
+fi
+# The web application: npm ci from the committed lockfile, then the build
+# into web/dist that `make` embeds (scripts/embed-web). The browser tests'
+# own packages (playwright-core, which drives Debian's chromium) for test.
+root=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	(cd "$root/tests/e2e/web" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -71,7 +71,8 @@ export async function signedIn(page, base, user, password) {
 
 /* The list row whose subject is exactly subject. */
 export function row(page, subject) {
-	return page.locator("li.row", { has: page.locator(".subject", { hasText: subject }) });
+	const exact = new RegExp("^\\s*" + subject.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "\\s*$");
+	return page.locator("li.row", { has: page.locator(".subject", { hasText: exact }) });
 }
 
 export async function openMessage(page, subject) {
