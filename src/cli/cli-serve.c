@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/server-ctx.h"
 #include "lib/util.h"
+#include "http/http.h"
 #include "mailauth/mailauth.h"
 #include "net/net.h"
 #include "imap/imap.h"
@@ -111,8 +112,10 @@ int cli_serve(int argc, char **argv)
 		[LISTENER_SMTP] = &smtp_proto,        [LISTENER_SUBMISSION] = &smtp_proto,
 		[LISTENER_SUBMISSIONS] = &smtp_proto, [LISTENER_POP3] = &pop3_proto,
 		[LISTENER_POP3S] = &pop3_proto,       [LISTENER_IMAP] = &imap_proto,
-		[LISTENER_IMAPS] = &imap_proto,
+		[LISTENER_IMAPS] = &imap_proto,       [LISTENER_HTTP] = &http_proto,
+		[LISTENER_HTTPS] = &http_proto,
 	};
+	http_static_set(&http_web_assets);
 	struct net_server *server = NULL;
 	char *err = NULL;
 	if (net_server_create(&cfg, protos, &server, &err) < 0) {

@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char *const kind_names[LISTENER_KIND_COUNT] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
+	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "http", "https",
 };
 
 const char *config_listener_kind_name(enum listener_kind kind)
@@ -33,7 +33,8 @@ bool config_auth_allowed(const struct config *c, bool tls, bool peer_loopback)
 
 bool config_listener_implicit_tls(enum listener_kind kind)
 {
-	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S || kind == LISTENER_IMAPS;
+	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S || kind == LISTENER_IMAPS ||
+		kind == LISTENER_HTTPS;
 }
 
 void config_defaults(struct config *c)
@@ -54,6 +55,7 @@ void config_defaults(struct config *c)
 	c->smtp_timeout = 300;
 	c->pop3_timeout = 600;
 	c->pop3_max_line = 512;
+	c->http_timeout = 60;
 	c->auth_max_failures = 5;
 	c->auth_window = 60;
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
@@ -170,6 +172,7 @@ static const struct key_def keys[] = {
 	{"smtp_timeout", K_UINT, OFF(smtp_timeout), 1, 86400},
 	{"pop3_timeout", K_UINT, OFF(pop3_timeout), 1, 86400},
 	{"pop3_max_line", K_UINT, OFF(pop3_max_line), 255, 1 << 20},
+	{"http_timeout", K_UINT, OFF(http_timeout), 1, 86400},
 	{"auth_max_failures", K_UINT, OFF(auth_max_failures), 1, 1000000},
 	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
 	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},
@@ -224,7 +227,7 @@ static int set_key(struct config *c, const char *key, const char *val, const cha
 				kind = i;
 		if (kind < 0) {
 			*why = "unknown listener kind (smtp, submission, submissions, pop3, pop3s, "
-			       "imap, imaps)";
+			       "imap, imaps, http, https)";
 			return -1;
 		}
 		char *copy = xstrdup(val), *save = NULL;

@@ -19,6 +19,8 @@ enum listener_kind {
 	LISTENER_POP3S,       /* 995: implicit TLS */
 	LISTENER_IMAP,        /* 143: STARTTLS */
 	LISTENER_IMAPS,       /* 993: implicit TLS */
+	LISTENER_HTTP,        /* 80: webmail, JMAP, autoconfig; redirects to HTTPS off loopback */
+	LISTENER_HTTPS,       /* 443: the same over implicit TLS */
 	LISTENER_KIND_COUNT,
 };
 
@@ -58,6 +60,7 @@ struct config {
 	unsigned smtp_timeout;  /* seconds idle */
 	unsigned pop3_timeout;  /* seconds idle */
 	unsigned pop3_max_line;
+	unsigned http_timeout;      /* seconds a keep-alive HTTP connection may stay idle */
 	unsigned auth_max_failures; /* failures per address in auth_window ... */
 	unsigned auth_window;       /* ... seconds before back-off applies */
 	/*

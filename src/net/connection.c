@@ -344,7 +344,8 @@ static int conn_start_tls(struct conn *c)
 	buf_clear(&c->in);
 	c->starttls = false;
 	c->ssl = SSL_new(c->w->server->tls);
-	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set_app_data(c->ssl, (void *)c->proto->alpn) != 1) {
 		conn_destroy(c, "tls-setup");
 		return -1;
 	}
@@ -494,6 +495,8 @@ void conn_accept(struct worker *w, struct listener *l)
 		if (config_listener_implicit_tls(l->kind)) {
 			c->ssl = SSL_new(w->server->tls);
 			SSL_set_fd(c->ssl, fd);
+			/* ALPN is chosen from the engine's list (tls.c). */
+			SSL_set_app_data(c->ssl, (void *)c->proto->alpn);
 			c->state = CS_HANDSHAKE;
 			continue; /* the ClientHello wakes us */
 		}

@@ -542,6 +542,11 @@ int store_mailbox_deleted_size(struct store *s, int64_t mailbox_id, uint64_t *by
  * subscribe to several mailboxes. Returns 0 / -1.
  */
 int store_notify_subscribe(int64_t mailbox_id, int fd, void *token);
+/*
+ * Wake fd on changes to any mailbox of account_id (> 0), as JMAP push
+ * needs; same fd and token rules. Returns 0 / -1.
+ */
+int store_notify_subscribe_account(int64_t account_id, int fd, void *token);
 /* Drop every subscription of token; call before closing its fd. */
 void store_notify_unsubscribe(void *token);
 /* Wake the subscribers of mailbox_id (the store calls this after commit). */
