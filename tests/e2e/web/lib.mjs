@@ -65,7 +65,7 @@ export async function signIn(page, base, user, password) {
 
 export async function signedIn(page, base, user, password) {
 	await signIn(page, base, user, password);
-	await page.locator("#current-user").waitFor({ timeout: 15000 });
+	await page.locator("#current-user").waitFor({ state: "attached", timeout: 15000 });
 	await page.locator("ul.messages").waitFor();
 }
 
