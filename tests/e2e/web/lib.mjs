@@ -60,7 +60,7 @@ export async function signIn(page, base, user, password) {
 	await page.goto(base + "/", { waitUntil: "domcontentloaded" });
 	await page.locator("#login-user").fill(user);
 	await page.locator("#login-pass").fill(password);
-	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.locator("main.login button[type=submit]").click();
 }
 
 export async function signedIn(page, base, user, password) {
