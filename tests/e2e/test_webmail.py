@@ -50,8 +50,13 @@ def scenario(name, **cfg):
 
 
 @pytest.fixture
-def web(facteur):
-    """facteur with the web app embedded, a second user, and the browser's base URL."""
+def web(make_facteur):
+    """facteur with the web app embedded, DKIM keys for its domain, a second
+    user, and the browser's base URL."""
+    facteur = make_facteur(start=False)
+    facteur.cli("dkim", "generate", facteur.domain)
+    facteur.add_user(BOB, BOB_PASSWORD)
+    facteur.start()
     ensure_node_modules()
     assert os.path.exists(CHROMIUM), "Debian's chromium is needed (scripts/deps.sh test)"
     facteur.base = "https://127.0.0.1:%d" % facteur.ports["https"]
@@ -60,7 +65,6 @@ def web(facteur):
     ctx.verify_mode = ssl.CERT_NONE
     page = urllib.request.urlopen(facteur.base + "/", context=ctx, timeout=10).read().decode()
     assert "/assets/app-" in page, "facteur serves no web app: build web/ (npm ci && npm run build) before make"
-    facteur.add_user(BOB, BOB_PASSWORD)
     facteur.cfg = {"base": facteur.base, "user": facteur.user, "password": facteur.password}
     return facteur
 
