@@ -23,23 +23,27 @@ try {
 	});
 	const rows = page.locator("ul.messages li.row");
 	let seenErrors = watch.consoleErrors.length;
+	/* Open each row once, by id: a live refresh may reorder rows between two openings. */
+	const done = new Set();
 	for (let i = 0; i < cfg.count; i++) {
-		let tries = 0;
-		while ((await rows.count()) <= i && tries++ < 50) {
+		let id = null;
+		for (let tries = 0; tries < 60 && id === null; tries++) {
+			const ids = await rows.evaluateAll((els) => els.map((e) => e.dataset.id));
+			id = ids.find((x) => !done.has(x)) ?? null;
+			if (id !== null) break;
 			const more = page.getByRole("button", { name: "Load more" });
 			if (await more.isVisible().catch(() => false)) await more.click().catch(() => {});
 			else await page.locator(".sentinel").scrollIntoViewIfNeeded().catch(() => {});
 			await page.waitForTimeout(100);
 		}
-		if ((await rows.count()) <= i) break;
-		const r = rows.nth(i);
-		const id = await r.getAttribute("data-id");
+		if (id === null) break;
+		done.add(id);
+		const r = page.locator(`ul.messages li.row[data-id="${id}"]`);
 		result.subjects.push(await r.locator(".subject").innerText());
 		await r.locator(".row-main").click();
-		await page.locator(`article.msg[data-id="${id}"]`).first().waitFor({ timeout: 15000 }).catch(() => {});
 		/* The body: a sandboxed frame (wait until it has loaded) or escaped plain text. */
-		const body = page.locator("article.msg .mail-frame, article.msg .plain").first();
-		if (await body.waitFor({ timeout: 10000 }).then(() => true, () => false)) {
+		const body = page.locator(`article.msg[data-id="${id}"] :is(.mail-frame, .plain)`).first();
+		if (await body.waitFor({ timeout: 15000 }).then(() => true, () => false)) {
 			result.rendered++;
 			await page.waitForFunction(() => [...document.querySelectorAll("iframe.mail-frame")].every((f) => {
 				try {
