@@ -240,8 +240,16 @@ static int check_framing(const struct framing *f, struct http_request *req, uint
 	if (f->n_te > 0) {
 		if (req->minor == 0)
 			return 400; /* RFC 9112 6.1: HTTP/1.0 with TE is faulty framing */
-		if (strcasecmp(f->te, "chunked") != 0)
-			return 501; /* a coding we do not implement */
+		if (strcasecmp(f->te, "chunked") != 0) {
+			/* A list of codings we do not implement is 501 (RFC 9112
+			 * 6.1); anything that is not even a list is 400. */
+			if (*f->te == '\0')
+				return 400;
+			for (const char *p = f->te; *p; p++)
+				if (!is_tchar((unsigned char)*p) && *p != ',' && *p != ' ')
+					return 400;
+			return 501;
+		}
 		*chunked_r = true;
 	}
 	if (f->n_length > 0 && parse_length(f->length, length_r) != 0)

@@ -19,11 +19,11 @@ struct server_ctx;
 
 /* Who is asking, on which worker, and how the client reaches us. */
 struct jmap_request {
-	struct server_ctx *ctx;  /* config, this worker's store, mailauth */
-	int64_t account_id;      /* the authenticated account */
-	const char *username;    /* its address, e.g. "demo@example.test" */
-	const char *base_url;    /* "https://host:port", no trailing '/' */
-	const char *session_id;  /* for log lines */
+	struct server_ctx *ctx; /* config, this worker's store, mailauth */
+	int64_t account_id;     /* the authenticated account */
+	const char *username;   /* its address, e.g. "demo@example.test" */
+	const char *base_url;   /* "https://host:port", no trailing '/' */
+	const char *session_id; /* for log lines */
 };
 
 /* Largest request body jmap_api / jmap_upload accept (maxSizeRequest / maxSizeUpload). */

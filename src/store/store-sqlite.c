@@ -96,6 +96,8 @@ static const char *const migrations[] = {
 	"  SELECT account_id, name FROM mailboxes WHERE subscribed <> 0;",
 	/* 3: outbound delivery: the delay notice goes out once per entry. */
 	"ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;",
+	/* 4: JMAP account-wide states and change log (store-jmap.c explains). */
+	STORE_JMAP_MIGRATION,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -367,7 +369,8 @@ static int blob_gc_one(struct store *s, const char *id)
 {
 	sqlite3_stmt *st = store_stmt(s,
 				      "SELECT EXISTS(SELECT 1 FROM messages WHERE blob_id = ?1)"
-				      " OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)");
+				      " OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)"
+				      " OR EXISTS(SELECT 1 FROM jmap_uploads WHERE blob_id = ?1)");
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, id);

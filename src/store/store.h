@@ -525,6 +525,137 @@ int store_mailbox_status(struct store *s, int64_t mailbox_id,
 int store_mailbox_deleted_size(struct store *s, int64_t mailbox_id, uint64_t *bytes_r);
 /* --- end quota --------------------------------------------------------- */
 
+/* --- JMAP support (store-jmap.c) --------------------------------------- */
+/*
+ * Schema step 4. Account-wide change tracking for JMAP: every change of a
+ * mailbox, message or JMAP object (by any protocol) bumps a per-account
+ * counter and records the object's last change, kept by triggers (see
+ * store-private.h). A JMAP state of a kind is the highest counter at which
+ * an object of that kind changed. Message and mailbox ids are never
+ * reused, so "JMAP id = row id" is safe.
+ */
+enum store_jmap_kind {
+	STORE_JMAP_MAILBOX = 1,
+	STORE_JMAP_EMAIL = 2,
+	STORE_JMAP_THREAD = 3,
+	STORE_JMAP_IDENTITY = 4,
+	STORE_JMAP_SUBMISSION = 5,
+	STORE_JMAP_VACATION = 6,
+};
+
+/*
+ * The current state of kind for the account (*state_r) and the oldest
+ * state changes can be computed from (*floor_r, may be NULL). 0 / -1.
+ */
+int store_jmap_state(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+		     uint64_t *state_r, uint64_t *floor_r);
+
+/* One object changed after a given state. */
+struct store_jmap_change {
+	int64_t obj;
+	uint64_t created; /* counter at creation (0: before tracking began) */
+	uint64_t changed; /* counter of its last change */
+	uint64_t props;   /* last change of a property other than counts */
+	bool destroyed;
+};
+
+/*
+ * The objects of kind changed after since, in order of their last change,
+ * at most max + 1 of them (so the caller sees there are more). *v_r is
+ * malloc'd (may be NULL when *n_r is 0). 0 / -1.
+ */
+int store_jmap_changes(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+		       uint64_t since, size_t max, struct store_jmap_change **v_r, size_t *n_r);
+
+/* A message as JMAP sees it: the row, its keywords, thread and header fields. */
+struct store_jmap_email {
+	struct store_message msg;
+	char *keywords;                              /* sorted, space-separated */
+	int64_t thread_id;                           /* 0 until threaded */
+	char *subject, *from, *to, *cc, *message_id; /* decoded (blobs row), may be NULL */
+	time_t date;                                 /* Date:, 0 unknown */
+};
+void store_jmap_emails_free(struct store_jmap_email **v, size_t n);
+
+/*
+ * Messages of the account: the n ids given (any order; unknown or other
+ * accounts' ids are skipped), or with ids NULL every message of the
+ * account (mailbox_id non-zero: of that mailbox only), or with thread_id
+ * non-zero, the messages of that thread ordered by internal date. *v_r
+ * (free with store_jmap_emails_free). 0 / -1.
+ */
+int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, size_t n,
+		      int64_t mailbox_id, int64_t thread_id, struct store_jmap_email **v_r,
+		      size_t *n_r);
+
+/* Ids of up to max messages of the account that have no thread yet. 0 / -1. */
+int store_jmap_unthreaded(struct store *s, int64_t account_id, size_t max, int64_t **ids_r,
+			  size_t *n_r);
+/*
+ * The thread a Message-ID (without <>) belongs to in the account: 1 with
+ * *thread_r and the thread's base subject (subject_r, size bytes), 0
+ * unknown, -1 error.
+ */
+int store_jmap_msgid_thread(struct store *s, int64_t account_id, const char *msgid,
+			    int64_t *thread_r, char *subject_r, size_t size);
+/*
+ * Put message email_id into thread_id and record msgids (the message's own
+ * and those it refers to that are not known yet) as belonging to it, with
+ * subject (its base subject). 0 / -1.
+ */
+int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id, int64_t thread_id,
+			  const char *const *msgids, size_t n, const char *subject,
+			  const char **error_r);
+
+/* Threads of a mailbox: total, and those with an unseen message there. 0 / -1. */
+int store_jmap_mailbox_threads(struct store *s, int64_t mailbox_id, uint32_t *total_r,
+			       uint32_t *unread_r);
+
+/*
+ * Move message email_id of the account to dst_mailbox_id keeping its id
+ * (JMAP ids stay stable): it takes the destination's next UID and a fresh
+ * MODSEQ, its keywords are registered there, and its UID is logged as
+ * expunged in the source (QRESYNC). 0 / -1.
+ */
+int store_jmap_email_move(struct store *s, int64_t account_id, int64_t email_id,
+			  int64_t dst_mailbox_id, const char **error_r);
+/* The message id of (mailbox, uid): 1 / 0 / -1. */
+int store_jmap_email_id(struct store *s, int64_t mailbox_id, uint32_t uid, int64_t *id_r);
+
+/* Cached per-blob data JMAP computes once (preview, hasAttachment). 1 / 0 / -1. */
+int store_jmap_blob_info(struct store *s, const char *blob_id, char **preview_r,
+			 bool *has_attachment_r);
+int store_jmap_blob_info_set(struct store *s, const char *blob_id, const char *preview,
+			     bool has_attachment);
+
+/*
+ * Upload: make data a durable blob (fsynced) owned by the account with a
+ * content type; id_r (STORE_BLOB_ID_LEN + 1) receives its id. 0 / -1.
+ */
+int store_jmap_upload(struct store *s, int64_t account_id, const char *data, size_t len,
+		      const char *type, char *id_r, const char **error_r);
+/*
+ * May the account read blob_id? 1 it has a message with it (type_r gets
+ * ""), 2 it uploaded it (type_r gets the uploaded type), 0 no, -1 error.
+ * *size_r (may be NULL) gets the size.
+ */
+int store_jmap_blob_access(struct store *s, int64_t account_id, const char *blob_id, char *type_r,
+			   size_t type_size, uint64_t *size_r);
+
+/*
+ * JMAP objects kept as JSON text (Identity, EmailSubmission,
+ * VacationResponse): put (id 0 creates, *id_r gets the new id; else
+ * replaces, 0 when it does not exist), list (cb per object, id order),
+ * delete (1 / 0 none / -1).
+ */
+int store_jmap_object_put(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+			  int64_t id, const char *data, int64_t *id_r, const char **error_r);
+int store_jmap_object_list(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+			   void (*cb)(void *ctx, int64_t id, const char *data), void *ctx);
+int store_jmap_object_delete(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+			     int64_t id, const char **error_r);
+/* --- end JMAP ---------------------------------------------------------- */
+
 /* --- change notification hub (store-notify.c) -------------------------- */
 /*
  * In-process and thread-safe. After every commit that changes a mailbox

@@ -477,3 +477,27 @@ def test_init_prints_webmail_and_dns_records_srv(tmp_path):
         assert "%s._tcp.example.test. IN SRV 0 1 %d %s." % (name, port, host) in r, r
     assert "autoconfig.example.test. IN CNAME %s." % host in r
     assert "autodiscover.example.test. IN CNAME %s." % host in r
+
+
+def test_eventsource_long_poll_ends_within_1s_of_delivery(facteur):
+    """closeafter=state: the response ends at the first change of the account,
+    which shows the change hub -> poll path over a real socket whatever jmap/
+    puts in the event."""
+    f = facteur
+    s = socket.create_connection((f.host, f.ports["http"]), 10)
+    s.sendall(b"GET /jmap/eventsource?types=*&closeafter=state&ping=0 HTTP/1.1\r\nHost: h\r\n"
+              b"Authorization: " + basic(f.user, f.password).encode() + b"\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    s.settimeout(0.5)
+    with pytest.raises((socket.timeout, TimeoutError)):
+        s.recv(4096)  # nothing happens without a change
+    send_mx(f, make_message("long poll"))
+    t0 = time.time()
+    s.settimeout(3)
+    while s.recv(4096):
+        pass  # the state event (when jmap/ writes one), then the end
+    assert time.time() - t0 < 1.0
+    s.close()
