@@ -66,7 +66,7 @@ export async function signIn(page, base, user, password) {
 export async function signedIn(page, base, user, password) {
 	await signIn(page, base, user, password);
 	await page.locator("#current-user").waitFor({ state: "attached", timeout: 15000 });
-	await page.locator("ul.messages").waitFor();
+	await page.locator("ul.messages").waitFor({ state: "attached" });
 }
 
 /* The list row whose subject is exactly subject. */
