@@ -20,7 +20,6 @@ fi
 # the JMAP and browser tests run npm clients. NodeSource's nodejs already
 # contains npm; Debian's needs its npm package.
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
-fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
