@@ -1367,8 +1367,7 @@ static void conn_event(struct qm_conn *c, uint32_t events)
 		char q_dest[LOG_QUOTE_SIZE(256)];
 		log_info("queue.tls", "dest=%s host=%s version=%s resumed=%s",
 			 log_quote(q_dest, sizeof(q_dest), dest_label(c->dest)), conn_remote(c),
-			 SSL_get_version(c->ssl),
-			 SSL_session_reused(c->ssl) ? "yes" : "no");
+			 SSL_get_version(c->ssl), SSL_session_reused(c->ssl) ? "yes" : "no");
 		if (conn_handle(c, queue_client_tls_started(c->client, &c->out)) < 0)
 			return;
 	}
