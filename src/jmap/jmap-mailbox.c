@@ -450,8 +450,10 @@ static json_t *mbox_create(struct jmap_ctx *c, const char *cid, json_t *obj)
 	struct store_mailbox m;
 	if (store_mailbox_get(c->store, c->account_id, name, &m) <= 0)
 		return jmap_set_error("serverFail", NULL, NULL);
-	if (json_is_false(json_object_get(obj, "isSubscribed")))
-		store_mailbox_subscribe(c->store, c->account_id, name, false, &error);
+	/* CREATE does not subscribe (RFC 9051); a folder made in the webmail
+	 * is subscribed unless asked otherwise, so IMAP clients show it too. */
+	if (!json_is_false(json_object_get(obj, "isSubscribed")))
+		store_mailbox_subscribe(c->store, c->account_id, name, true, &error);
 	jmap_id(id, sizeof(id), 'm', m.id);
 	jmap_created(c, cid, id);
 	return json_pack("{s:s}", "id", id);
