@@ -238,8 +238,9 @@ struct sort_key {
 	const char *keyword;
 };
 
-static struct sort_key *sort_keys;
-static size_t n_sort_keys;
+/* qsort's comparator has no context argument: per thread, since every worker may sort. */
+static _Thread_local struct sort_key *sort_keys;
+static _Thread_local size_t n_sort_keys;
 
 static int str_cmp(const char *a, const char *b)
 {
@@ -363,7 +364,8 @@ static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email *
 	}
 	sort_keys = keys;
 	n_sort_keys = nkeys;
-	qsort(v, kept, sizeof(*v), email_cmp);
+	if (kept > 1) /* v is NULL when nothing matched */
+		qsort(v, kept, sizeof(*v), email_cmp);
 	sort_keys = NULL;
 	n_sort_keys = 0;
 	free(keys);

@@ -282,7 +282,8 @@ static int mbox_filter_ok(json_t *f, const struct mbox *b, struct jmap_ctx *c)
 	return 1;
 }
 
-static json_t *sort_spec;
+/* qsort has no context argument: per thread, since every worker may sort. */
+static _Thread_local json_t *sort_spec;
 
 static int mbox_cmp(const void *a, const void *b)
 {
@@ -342,7 +343,8 @@ int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 			sel[n++] = l.v[k];
 	}
 	sort_spec = json_is_array(sort) ? sort : NULL;
-	qsort(sel, n, sizeof(*sel), mbox_cmp);
+	if (n > 1)
+		qsort(sel, n, sizeof(*sel), mbox_cmp);
 	sort_spec = NULL;
 	json_int_t pos = json_integer_value(json_object_get(args, "position"));
 	if (pos < 0)
