@@ -315,10 +315,53 @@ static bool find_msg(const struct fetch_ctx *ctx, uint32_t uid, size_t *idx_r)
 	return true;
 }
 
+static int msg_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_message_ex *)a)->msg.uid;
+	uint32_t y = ((const struct store_message_ex *)b)->msg.uid;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Messages of uids that the session still shows but the store listing
+ * lacks: another session expunged them. While their content is kept
+ * (store_blob_grace_set) they are fetched as they were, as Dovecot does;
+ * the rest are gone (NO [EXPUNGEISSUED]). Keeps ctx->msgs sorted by UID.
+ */
+static int fetch_add_expunged(struct imap_session *s, struct fetch_ctx *ctx, const uint32_t *uids,
+			      size_t n)
+{
+	uint32_t *missing = xcalloc(n > 0 ? n : 1, sizeof(*missing));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t idx;
+		if (!find_msg(ctx, uids[i], &idx) && imap_view_seq(s->view, uids[i]) != 0)
+			missing[k++] = uids[i];
+	}
+	struct store_message_ex *more = NULL;
+	size_t n_more = 0;
+	int r = k > 0 ? store_message_expunged_list(s->store, s->view->mailbox_id, missing, k,
+						    &more, &n_more)
+		      : 0;
+	free(missing);
+	if (r < 0 || n_more == 0) {
+		free(more);
+		return r;
+	}
+	ctx->msgs = xrealloc(ctx->msgs, (ctx->n_msgs + n_more) * sizeof(*ctx->msgs));
+	memcpy(ctx->msgs + ctx->n_msgs, more, n_more * sizeof(*more));
+	ctx->n_msgs += n_more;
+	free(more); /* the keyword strings moved into ctx->msgs */
+	qsort(ctx->msgs, ctx->n_msgs, sizeof(*ctx->msgs), msg_uid_cmp);
+	return 0;
+}
+
 /*
  * The messages the set names, in sequence order, that still exist (and
- * changed since CHANGEDSINCE). A UID FETCH ignores UIDs that do not
- * exist; a FETCH of a message expunged meanwhile is noted (gone).
+ * changed since CHANGEDSINCE), or that another session expunged but this
+ * one still shows and whose content is kept. A UID FETCH ignores UIDs
+ * that do not exist; a FETCH of a message expunged meanwhile whose content
+ * is gone is noted (gone).
  */
 static int fetch_resolve(struct imap_cmd *cmd, struct fetch_ctx *ctx, const char **error_r)
 {
@@ -333,6 +376,8 @@ static int fetch_resolve(struct imap_cmd *cmd, struct fetch_ctx *ctx, const char
 	int r = store_message_list_uids(s->store, s->view->mailbox_id, ranges, n_ranges,
 					ctx->changedsince, &ctx->msgs, &ctx->n_msgs);
 	free(ranges);
+	if (r == 0 && ctx->changedsince == 0)
+		r = fetch_add_expunged(s, ctx, uids, n);
 	if (r < 0) {
 		free(uids);
 		*error_r = NULL; /* a store error: NO */

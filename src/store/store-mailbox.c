@@ -844,20 +844,67 @@ int store_mailbox_bump_modseq(struct store *s, int64_t mailbox_id, uint64_t *mod
 }
 
 /* Record an expunged UID for QRESYNC (VANISHED). */
-static int expunge_log(struct store *s, int64_t mailbox_id, uint32_t uid, uint64_t modseq,
+/*
+ * Log the expunge of m (removed at modseq) for QRESYNC, keeping the row's
+ * data: a session not yet told of the expunge may still FETCH it while
+ * the blob is held (store_message_expunged_list).
+ */
+static int expunge_log(struct store *s, const struct store_message_ex *m, uint64_t modseq,
 		       const char **error_r)
 {
 	sqlite3_stmt *st = store_stmt(s,
-				      "INSERT OR REPLACE INTO expunged(mailbox_id,"
-				      " uid, modseq) VALUES (?, ?, ?)");
+				      "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq,"
+				      " blob_id, flags, keywords, internal_date, save_date, size)"
+				      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, m->msg.mailbox_id);
+	sqlite3_bind_int64(st, 2, m->msg.uid);
+	sqlite3_bind_int64(st, 3, (int64_t)modseq);
+	store_bind_text(st, 4, m->msg.blob_id);
+	sqlite3_bind_int64(st, 5, m->msg.flags);
+	store_bind_text(st, 6, m->keywords != NULL ? m->keywords : "");
+	sqlite3_bind_int64(st, 7, (int64_t)m->msg.internal_date);
+	sqlite3_bind_int64(st, 8, (int64_t)m->msg.save_date);
+	sqlite3_bind_int64(st, 9, (int64_t)m->msg.size);
+	int rc = sqlite3_step(st);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/* Delete one message row. 1 deleted (its data in *m), 0 none, -1 error. */
+static int expunge_row(struct store *s, int64_t mailbox_id, uint32_t uid,
+		       struct store_message_ex *m, const char **error_r)
+{
+	memset(m, 0, sizeof(*m));
+	sqlite3_stmt *st = store_stmt(s,
+				      "DELETE FROM messages WHERE mailbox_id = ? AND uid = ?"
+				      " RETURNING blob_id, flags, keywords, internal_date,"
+				      " save_date, size");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
-	sqlite3_bind_int64(st, 3, (int64_t)modseq);
 	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		m->msg.mailbox_id = mailbox_id;
+		m->msg.uid = uid;
+		store_col_copy(st, 0, m->msg.blob_id, sizeof(m->msg.blob_id));
+		m->msg.flags = (uint32_t)sqlite3_column_int64(st, 1);
+		const unsigned char *kw = sqlite3_column_text(st, 2);
+		m->keywords = xstrdup(kw != NULL ? (const char *)kw : "");
+		m->msg.internal_date = (time_t)sqlite3_column_int64(st, 3);
+		m->msg.save_date = (time_t)sqlite3_column_int64(st, 4);
+		m->msg.size = (uint64_t)sqlite3_column_int64(st, 5);
+		rc = sqlite3_step(st);
+	}
 	store_stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+	if (rc != SQLITE_DONE) {
+		free(m->keywords);
+		m->keywords = NULL;
+		return store_db_fail(s, error_r);
+	}
+	return m->keywords != NULL ? 1 : 0;
 }
 
 /*
@@ -873,23 +920,71 @@ int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, 
 	if (store_mailbox_exists(s, mailbox_id, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = store_stmt(s,
-					      "DELETE FROM messages WHERE mailbox_id = ?"
-					      " AND uid = ? RETURNING blob_id");
-		if (st == NULL)
-			return store_db_fail(s, error_r);
-		sqlite3_bind_int64(st, 1, mailbox_id);
-		sqlite3_bind_int64(st, 2, uids[i]);
-		size_t before = blobs->n;
-		if (store_idlist_collect(s, st, blobs, error_r) < 0)
-			return -1;
-		if (blobs->n == before)
+		struct store_message_ex m = {0};
+		int r = expunge_row(s, mailbox_id, uids[i], &m, error_r);
+		if (r <= 0) {
+			if (r < 0)
+				return -1;
 			continue;
+		}
+		store_idlist_add(blobs, m.msg.blob_id);
 		if (modseq == 0 && store_mailbox_bump_modseq(s, mailbox_id, &modseq, error_r) < 0)
-			return -1;
-		if (expunge_log(s, mailbox_id, uids[i], modseq, error_r) < 0)
+			r = -1;
+		else
+			r = expunge_log(s, &m, modseq, error_r);
+		free(m.keywords);
+		if (r < 0)
 			return -1;
 	}
+	return 0;
+}
+
+int store_message_expunged_list(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				struct store_message_ex **msgs_r, size_t *n_r)
+{
+	*msgs_r = NULL;
+	*n_r = 0;
+	struct store_message_ex *v = n > 0 ? xcalloc(n, sizeof(*v)) : NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* A blob row exists while the blob is held or used again. */
+		sqlite3_stmt *st = store_stmt(
+			s,
+			"SELECT e.blob_id, e.flags, e.keywords, e.internal_date, e.save_date,"
+			" e.size, e.modseq FROM expunged e JOIN blobs b ON b.id = e.blob_id"
+			" WHERE e.mailbox_id = ? AND e.uid = ?");
+		if (st == NULL) {
+			store_message_ex_free(&v, k);
+			return store_db_fail(s, NULL);
+		}
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, uids[i]);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			struct store_message_ex *m = &v[k++];
+			m->msg.mailbox_id = mailbox_id;
+			m->msg.uid = uids[i];
+			store_col_copy(st, 0, m->msg.blob_id, sizeof(m->msg.blob_id));
+			m->msg.flags = (uint32_t)sqlite3_column_int64(st, 1);
+			const unsigned char *kw = sqlite3_column_text(st, 2);
+			m->keywords = xstrdup(kw != NULL ? (const char *)kw : "");
+			m->msg.internal_date = (time_t)sqlite3_column_int64(st, 3);
+			m->msg.save_date = (time_t)sqlite3_column_int64(st, 4);
+			m->msg.size = (uint64_t)sqlite3_column_int64(st, 5);
+			m->msg.modseq = (uint64_t)sqlite3_column_int64(st, 6);
+		}
+		store_stmt_done(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			store_message_ex_free(&v, k);
+			return store_db_fail(s, NULL);
+		}
+	}
+	if (k == 0) {
+		free(v);
+		v = NULL;
+	}
+	*msgs_r = v;
+	*n_r = k;
 	return 0;
 }
 

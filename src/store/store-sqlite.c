@@ -110,7 +110,14 @@ static const char *const migrations[] = {
 	"  WITHOUT ROWID;"
 	"CREATE INDEX held_blobs_until ON held_blobs(until);"
 	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
-	"UPDATE mailboxes SET recent_uid = uidnext;",
+	"UPDATE mailboxes SET recent_uid = uidnext;"
+	/* The expunge log keeps the row, for FETCH by sessions not yet told. */
+	"ALTER TABLE expunged ADD COLUMN blob_id TEXT;"
+	"ALTER TABLE expunged ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE expunged ADD COLUMN keywords TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE expunged ADD COLUMN internal_date INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE expunged ADD COLUMN save_date INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE expunged ADD COLUMN size INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

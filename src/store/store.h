@@ -464,6 +464,15 @@ int store_mailbox_head(struct store *s, int64_t mailbox_id, struct store_mailbox
  */
 int store_mailbox_vanished_since(struct store *s, int64_t mailbox_id, uint64_t modseq,
 				 uint32_t **uids_r, size_t *n_r);
+/*
+ * The messages of uids that were expunged and whose content is still kept
+ * (store_blob_grace_set), as they were when expunged (modseq: the
+ * expunge's), in the order of uids; UIDs without such data are left out.
+ * For FETCH by a session that still shows them. *msgs_r is freed with
+ * store_message_ex_free. Returns 0 / -1.
+ */
+int store_message_expunged_list(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				struct store_message_ex **msgs_r, size_t *n_r);
 
 /*
  * Every keyword ever set in the mailbox (for FLAGS / PERMANENTFLAGS), in

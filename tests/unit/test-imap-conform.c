@@ -635,6 +635,38 @@ static void test_recent(void **state)
 	assert_has(cmd(f, "i NOOP\r\n"), "* 5 EXISTS\r\n* 4 RECENT\r\n");
 }
 
+/* Defect 14: a message another session expunged is fetched as it was. */
+static void test_fetch_expunged_by_other(void **state)
+{
+	struct tu_session *f = *state;
+	for (int i = 0; i < 3; i++)
+		tu_deliver_subject(f->t, NULL, i == 1 ? "second" : "other", 0);
+	store_blob_grace_set(3600);
+	assert_has(cmd(f, "s SELECT INBOX\r\n"), "s OK");
+	struct tu_imap y;
+	tu_imap_open(&y, f->t, true, "s SELECT INBOX\r\n");
+	assert_has(tu_imap_cmd(&y, "a STORE 2 +FLAGS.SILENT (\\Deleted $Kw)\r\n"), "a OK");
+	assert_has(tu_imap_cmd(&y, "b EXPUNGE\r\n"), "* 2 EXPUNGE");
+	/* This session was not told: FETCH by sequence number answers it. */
+	const char *r = cmd(f,
+			    "a FETCH 2 (UID FLAGS RFC822.SIZE ENVELOPE "
+			    "BODY.PEEK[HEADER.FIELDS (Subject)])\r\n");
+	assert_has(r, "* 2 FETCH (UID 2 FLAGS (\\Deleted $Kw) RFC822.SIZE ");
+	assert_has(r, "\"second\"");
+	assert_has(r, "{19}\r\nSubject: second\r\n\r\n");
+	assert_has(r, "a OK FETCH completed");
+	assert_lacks(r, "EXPUNGE");
+	/* Not PEEK: \Seen cannot be set on it any more, the data still comes. */
+	r = cmd(f, "b FETCH 1:3 (BODY[TEXT])\r\n");
+	assert_has(r, "* 2 FETCH (BODY[TEXT] {8}\r\nHello.\r\n)");
+	assert_has(r, "b OK");
+	/* Told at the next command that allows it; then the numbers move. */
+	assert_has(cmd(f, "c NOOP\r\n"), "* 2 EXPUNGE\r\n");
+	assert_has(cmd(f, "d FETCH 2 (UID)\r\n"), "* 2 FETCH (UID 3)");
+	store_blob_grace_set(0);
+	tu_imap_close(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +685,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_during_expunge_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_during_expunge_unheld, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_expunged_by_other, setup, teardown),
 	};
 	mime_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
