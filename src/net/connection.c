@@ -22,6 +22,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -32,10 +33,11 @@
 #include <zlib.h>
 
 #define CONN_READ_CHUNK 16384
-#define CONN_IN_MAX (1024 * 1024) /* stop reading until the engine consumes */
-#define CONN_OUT_LOW (64 * 1024)  /* resume a streaming engine below this */
-#define CONN_HANDSHAKE_TIMEOUT 30 /* seconds */
-#define CONN_ROUNDS 64            /* engine calls per turn: then the others' turn */
+#define CONN_IN_MAX (1024 * 1024)  /* stop reading until the engine consumes */
+#define CONN_OUT_LOW (64 * 1024)   /* resume a streaming engine below this */
+#define CONN_HANDSHAKE_TIMEOUT 30  /* seconds */
+#define CONN_ROUNDS 64             /* engine calls per turn: then the others' turn */
+#define CONN_ACCEPT_BACKOFF_MS 500 /* out of fds: listeners unwatched this long */
 
 enum conn_state { CS_HANDSHAKE, CS_OPEN, CS_CLOSING };
 
@@ -468,6 +470,50 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* What a refused client reads first, in its own protocol. */
+static const char *conn_busy_greeting(enum listener_kind kind)
+{
+	switch (kind) {
+	case LISTENER_SMTP:
+	case LISTENER_SUBMISSION:
+		return "421 4.3.2 Server busy, try again later\r\n";
+	case LISTENER_POP3:
+		return "-ERR [SYS/TEMP] Server busy, try again later\r\n";
+	case LISTENER_IMAP:
+		return "* BYE [UNAVAILABLE] Server busy, try again later\r\n";
+	default:
+		return NULL; /* implicit TLS: no plaintext to send, just close */
+	}
+}
+
+/*
+ * Out of file descriptors (EMFILE/ENFILE): the listener stays readable, so
+ * returning would wake the loop again at once. Spend the spare descriptor
+ * to accept one client and refuse it properly, take the spare back, and
+ * stop watching the listeners for a moment. The episode is logged once.
+ */
+static void conn_out_of_fds(struct worker *w, struct listener *l, int err)
+{
+	if (!atomic_exchange(&w->server->fd_exhausted, true))
+		log_warn("fd_exhausted", "worker=%d error=\"%s\" connections=%u", w->id,
+			 strerror(err), w->n_conns);
+	if (w->spare_fd >= 0) {
+		close(w->spare_fd);
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			const char *g = conn_busy_greeting(l->kind);
+			if (g != NULL)
+				(void)send(fd, g, strlen(g), MSG_NOSIGNAL);
+			close(fd);
+		}
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (w->listen_paused_until == 0) {
+		worker_listeners_watch(w, false);
+		w->listen_paused_until = time_now_ms() + CONN_ACCEPT_BACKOFF_MS;
+	}
+}
+
 void conn_accept(struct worker *w, struct listener *l)
 {
 	for (int i = 0; i < 64 && !w->stopping; i++) {
@@ -475,8 +521,14 @@ void conn_accept(struct worker *w, struct listener *l)
 		socklen_t sslen = sizeof(ss);
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				conn_out_of_fds(w, l, errno);
 			return; /* EAGAIN: another worker took it, or nothing left */
+		}
+		if (atomic_load(&w->server->fd_exhausted) &&
+		    atomic_exchange(&w->server->fd_exhausted, false))
+			log_info("fd_recovered", "worker=%d connections=%u", w->id, w->n_conns);
 		const struct config *cfg = w->server->cfg;
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->w = w;
@@ -510,7 +562,7 @@ void conn_accept(struct worker *w, struct listener *l)
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e);
 		log_info("connect", "session=%s ip=%s listener=%s worker=%d", c->sid, c->peer_ip,
 			 c->info.listener, w->id);
-		if (w->n_conns > cfg->max_connections) {
+		if (w->n_conns > w->server->max_conns) {
 			static const char busy[] = "421 too many connections\r\n";
 			send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 			conn_destroy(c, "too-many-connections");

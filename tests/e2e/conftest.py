@@ -59,6 +59,7 @@ class Facteur:
         self.extra_config = extra_config
         self.write_config()
         self.proc = None
+        self.wrapper = []  # e.g. ["prlimit", "--nofile=256:4096"]
         self.log_path = os.path.join(self.dir, "facteur.log")
 
     def write_config(self, extra=None):
@@ -90,7 +91,7 @@ class Facteur:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"],
+        self.proc = subprocess.Popen(self.wrapper + [BIN, "-c", self.conf, "serve"],
                                      stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         for k in KINDS:
