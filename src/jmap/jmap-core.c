@@ -434,11 +434,11 @@ static void pointer_token(const char *s, size_t len, char *out, size_t size)
 }
 
 /* Evaluate path on v; "*" maps over arrays and flattens. New ref or NULL. */
-static json_t *pointer_eval(json_t *v, const char *path)
+static json_t *pointer_eval(json_t *v, const char *path, int depth)
 {
 	if (*path == '\0')
 		return json_incref(v);
-	if (*path != '/')
+	if (*path != '/' || depth > 32) /* a path deeper than any response: refused */
 		return NULL;
 	path++;
 	const char *end = strchr(path, '/');
@@ -453,7 +453,7 @@ static json_t *pointer_eval(json_t *v, const char *path)
 			json_t *item;
 			json_array_foreach(v, i, item)
 			{
-				json_t *r = pointer_eval(item, rest);
+				json_t *r = pointer_eval(item, rest, depth + 1);
 				if (r == NULL) {
 					json_decref(out);
 					return NULL;
@@ -470,11 +470,11 @@ static json_t *pointer_eval(json_t *v, const char *path)
 		unsigned long idx = strtoul(tok, &e, 10);
 		if (tok[0] == '\0' || *e != '\0' || idx >= json_array_size(v))
 			return NULL;
-		return pointer_eval(json_array_get(v, idx), rest);
+		return pointer_eval(json_array_get(v, idx), rest, depth + 1);
 	}
 	if (json_is_object(v)) {
 		json_t *child = json_object_get(v, tok);
-		return child != NULL ? pointer_eval(child, rest) : NULL;
+		return child != NULL ? pointer_eval(child, rest, depth + 1) : NULL;
 	}
 	return NULL;
 }
@@ -495,7 +495,7 @@ static json_t *reference_resolve(struct jmap_ctx *c, json_t *ref)
 		if (rid != NULL && strcmp(rid, of) == 0) {
 			if (strcmp(rname, name) != 0)
 				return NULL;
-			return pointer_eval(json_array_get(resp, 1), path);
+			return pointer_eval(json_array_get(resp, 1), path, 0);
 		}
 	}
 	return NULL;

@@ -230,6 +230,55 @@ static int cond_match(struct jmap_ctx *c, json_t *f, struct row *r)
 	return 1;
 }
 
+/*
+ * The whole filter checked once before any row (so an empty mailbox still
+ * answers unsupportedFilter): operators, known conditions, value types.
+ */
+static bool filter_valid(json_t *f, int depth)
+{
+	static const char *const strings[] = {"inMailbox", "hasKeyword", "notKeyword", "from",
+					      "to",        "cc",         "bcc",        "subject",
+					      "body",      "text",       NULL};
+	if (!json_is_object(f) || depth > 64)
+		return false;
+	json_t *op = json_object_get(f, "operator");
+	if (op != NULL) {
+		const char *o = json_string_value(op);
+		json_t *conds = json_object_get(f, "conditions");
+		if (o == NULL || (strcmp(o, "AND") && strcmp(o, "OR") && strcmp(o, "NOT")) ||
+		    !json_is_array(conds) || json_object_size(f) != 2)
+			return false;
+		size_t i;
+		json_t *sub;
+		json_array_foreach(conds, i, sub) if (!filter_valid(sub, depth + 1)) return false;
+		return true;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(f, key, v)
+	{
+		bool ok = false;
+		time_t t;
+		for (size_t i = 0; strings[i] != NULL && !ok; i++)
+			ok = strcmp(strings[i], key) == 0 && json_is_string(v);
+		if (strcmp(key, "before") == 0 || strcmp(key, "after") == 0)
+			ok = jmap_date_parse(json_string_value(v), &t) == 1;
+		else if (strcmp(key, "minSize") == 0 || strcmp(key, "maxSize") == 0)
+			ok = json_is_integer(v);
+		else if (strcmp(key, "hasAttachment") == 0)
+			ok = json_is_boolean(v);
+		else if (strcmp(key, "inMailboxOtherThan") == 0)
+			ok = json_is_array(v);
+		else if (strcmp(key, "header") == 0)
+			ok = json_is_array(v) && json_array_size(v) >= 1 &&
+				json_array_size(v) <= 2 && json_is_string(json_array_get(v, 0)) &&
+				(json_array_size(v) == 1 || json_is_string(json_array_get(v, 1)));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 /* --- sorting ----------------------------------------------------------- */
 
 struct sort_key {
@@ -333,6 +382,8 @@ static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email *
 	if ((filter != NULL && !json_is_null(filter) && !json_is_object(filter)) ||
 	    (sort != NULL && !json_is_null(sort) && !json_is_array(sort)))
 		return jmap_fail(res_r, "invalidArguments", "filter or sort");
+	if (json_is_object(filter) && !filter_valid(filter, 0))
+		return jmap_fail(res_r, "unsupportedFilter", NULL);
 	if (sort_parse(json_is_array(sort) ? sort : NULL, &keys, &nkeys) < 0)
 		return jmap_fail(res_r, "unsupportedSort", NULL);
 	/* A single inMailbox (the common case) reads only that mailbox. */

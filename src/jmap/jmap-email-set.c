@@ -393,6 +393,43 @@ static const char *const create_props[] = {"mailboxIds",  "keywords",   "receive
 					   "inReplyTo",   "references", "textBody",   "htmlBody",
 					   "attachments", "bodyValues", NULL};
 
+/* Addresses must be plain addresses: nothing that could end a header line. */
+static bool addresses_ok(json_t *list)
+{
+	size_t i;
+	json_t *a;
+	if (list != NULL && !json_is_array(list) && !json_is_null(list))
+		return false;
+	json_array_foreach(list, i, a)
+	{
+		const char *email = json_string_value(json_object_get(a, "email"));
+		const char *name = json_string_value(json_object_get(a, "name"));
+		if (email == NULL || !mime_address_valid(email, 1) ||
+		    (name != NULL && strpbrk(name, "\r\n") != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* Header values given as text may not contain line breaks (header injection). */
+static const char *create_check(json_t *email)
+{
+	static const char *const addr_props[] = {"from", "to", "cc", "bcc", "replyTo", "sender"};
+	for (size_t i = 0; i < sizeof(addr_props) / sizeof(addr_props[0]); i++)
+		if (!addresses_ok(json_object_get(email, addr_props[i])))
+			return addr_props[i];
+	const char *key;
+	json_t *v;
+	json_object_foreach(email, key, v)
+	{
+		const char *s = json_string_value(v);
+		if ((strcmp(key, "subject") == 0 || strncmp(key, "header:", 7) == 0) &&
+		    (s == NULL || strpbrk(s, "\r\n") != NULL))
+			return key;
+	}
+	return NULL;
+}
+
 static bool create_prop_ok(const char *key)
 {
 	struct jmap_hprop h;
@@ -462,6 +499,9 @@ static json_t *email_create(struct jmap_ctx *c, const char *cid, json_t *email)
 		"invalidProperties", "cannot be set on create", key);
 	if ((err = single_mailbox(c, json_object_get(email, "mailboxIds"), &mbox)) != NULL)
 		return err;
+	const char *bad = create_check(email);
+	if (bad != NULL)
+		return jmap_set_error("invalidProperties", "invalid value", bad);
 	GMimeMessage *msg = create_message(c, email, &err);
 	if (msg == NULL)
 		return err;

@@ -887,6 +887,74 @@ static void test_submission(void **state)
 	json_decref(r);
 }
 
+/* --- bad input: clear errors, never a crash ---------------------------- */
+
+static void test_bad_input(void **state)
+{
+	struct t *t = *state;
+	char drafts[24], buf[4096];
+	mbox_id(t, "Drafts", drafts, sizeof(drafts));
+	/* a reference path deeper than any response */
+	struct buf deep;
+	buf_init(&deep);
+	for (int i = 0; i < 200; i++)
+		buf_append_str(&deep, "/a");
+	snprintf(buf, sizeof(buf),
+		 "[['Core/echo',{'a':1},'0'],"
+		 "['Core/echo',{'#x':{'resultOf':'0','name':'Core/echo','path':'%s'}},'1'],"
+		 "['Email/set',{'accountId':'@A@','create':{"
+		 "'inj':{'mailboxIds':{'%s':true},'subject':'x\\r\\nBcc: evil@example.net'},"
+		 "'hdr':{'mailboxIds':{'%s':true},'header:X-A:asText':'a\\nB: c'},"
+		 "'adr':{'mailboxIds':{'%s':true},'to':[{'email':'a@b>\\r\\nX: y'}]},"
+		 "'typ':{'mailboxIds':{'%s':true},'from':'nobody'},"
+		 "'two':{'mailboxIds':{'%s':true,'m1':true}}},"
+		 "'update':{'e1':5,'bogus':{}},'destroy':[7,'x']},'2'],"
+		 "['Email/"
+		 "query',{'accountId':'@A@','filter':{'operator':'XOR','conditions':[]}},'3'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'before':'yesterday'}},'4'],"
+		 "['Email/query',{'accountId':'@A@','sort':['x']},'5'],"
+		 "['Email/query',{'accountId':'@A@','limit':-1},'6'],"
+		 "['Mailbox/set',{'accountId':'@A@','create':{'n':{'name':5},'p':{'name':'x',"
+		 "'parentId':'m999999'},'r':{'name':'y','role':'bogus'}},"
+		 "'update':{'%s':{'sortOrder':99}},'destroy':[true]},'7'],"
+		 "['Email/get',{'accountId':'@A@','ids':[1,2]},'8'],"
+		 "['Email/get',{'accountId':'@A@','ids':'e1'},'9'],"
+		 "['Mailbox/changes',{'accountId':'@A@','sinceState':'0','maxChanges':0},'10'],"
+		 "['EmailSubmission/set',{'accountId':'@A@','create':{'s':{'emailId':'e1'}}},'11'],"
+		 "['SearchSnippet/get',{'accountId':'@A@','emailIds':'x'},'12'],"
+		 "['Thread/get',{'accountId':'@A@','ids':null},'13']]",
+		 buf_cstr(&deep), drafts, drafts, drafts, drafts, drafts, drafts);
+	buf_deinit(&deep);
+	json_t *r = calls(t, buf);
+	assert_string_equal(str_at(args_of(r, 1), "type"), "invalidResultReference");
+	json_t *nc = json_object_get(args_of(r, 2), "notCreated");
+	assert_int_equal(json_object_size(nc), 5);
+	assert_string_equal(str_at(nc, "inj/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "hdr/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "adr/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "typ/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "two/type"), "tooManyMailboxes");
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 2), "notUpdated")), 2);
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 2), "created")), 0);
+	assert_string_equal(str_at(args_of(r, 3), "type"), "unsupportedFilter");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "unsupportedFilter");
+	assert_string_equal(str_at(args_of(r, 5), "type"), "unsupportedSort");
+	assert_string_equal(str_at(args_of(r, 6), "type"), "invalidArguments");
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 7), "notCreated")), 3);
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 7), "notUpdated")), 1);
+	assert_string_equal(str_at(args_of(r, 8), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 9), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 10), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 11), "notCreated/s/type"), "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 12), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 13), "type"), "requestTooLarge");
+	json_decref(r);
+	/* nothing was stored by the refused creations */
+	struct store_mailbox m;
+	assert_int_equal(store_mailbox_get(t->f->store, t->f->acc, "Drafts", &m), 1);
+	assert_int_equal(m.messages, 0);
+}
+
 int main(void)
 {
 	mime_init();
@@ -902,6 +970,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();
