@@ -4,7 +4,7 @@
 # targets with clang. `make SAN=1` builds with ASan+UBSan into build-san/.
 
 CC      ?= cc
-PKGS    := openssl sqlite3 libsodium gmime-3.0 zlib opendkim
+PKGS    := openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lunbound
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes
@@ -30,6 +30,20 @@ UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DEPS      += $(UNIT_LIB_OBJS:.o=.d)
 .SECONDARY: $(UNIT_LIB_OBJS)
 
+# The web application (web/dist, built by npm in web/) is embedded into the
+# facteur binary only: scripts/embed-web turns it into one C file (an empty
+# asset set when web/dist does not exist). WEB_DIST and WEB_GEN_DIR can be
+# overridden to link a facteur with another dist ($(WEB_GEN_DIR)/facteur),
+# which the e2e tests of static files do.
+WEB_DIST    ?= web/dist
+WEB_GEN_DIR ?= $(BUILD)/gen
+WEB_FILES   := $(shell find $(WEB_DIST) -type f 2>/dev/null | sort)
+# A list of the files, rewritten only when it changes: removing a file
+# from the dist must regenerate too.
+WEB_LIST    := $(WEB_GEN_DIR)/web-files.txt
+$(shell mkdir -p $(WEB_GEN_DIR); echo "$(WEB_DIST) $(WEB_FILES)" | cmp -s - $(WEB_LIST) || \
+	echo "$(WEB_DIST) $(WEB_FILES)" > $(WEB_LIST))
+
 all: $(BUILD)/facteur $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -40,7 +54,13 @@ $(BUILD)/libfacteur.a: $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/facteur: $(BUILD)/obj/src/cli/main.o $(BUILD)/libfacteur.a
+$(WEB_GEN_DIR)/web-assets.c: scripts/embed-web $(WEB_LIST) $(WEB_FILES)
+	python3 scripts/embed-web $(WEB_DIST) $@
+
+$(WEB_GEN_DIR)/web-assets.o: $(WEB_GEN_DIR)/web-assets.c src/http/http.h
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/facteur $(WEB_GEN_DIR)/facteur: $(BUILD)/obj/src/cli/main.o $(WEB_GEN_DIR)/web-assets.o $(BUILD)/libfacteur.a
 	$(CC) $(LDSAN) -pthread -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_OBJS) $(wildcard tests/unit/*.h) $(BUILD)/libfacteur.a

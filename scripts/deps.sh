@@ -5,12 +5,21 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev zlib1g-dev openssl
-      libunbound-dev libopendkim-dev publicsuffix) # DKIM; DMARC organizational domains
+      libunbound-dev libopendkim-dev publicsuffix # DKIM; DMARC organizational domains
+      libjansson-dev # JSON for JMAP
+      brotli python3) # scripts/embed-web: brotli variants of the web application
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
-	       swaks fetchmail curl ca-certificates isync offlineimap3 mutt
-	       unbound) # unbound: the DNS server the outbound queue tests start
+	       swaks libnet-ssleay-perl # swaks only recommends Net::SSLeay, without which it has no TLS
+	       fetchmail curl ca-certificates isync offlineimap3 mutt bsdutils
+	       unbound # unbound: the DNS server the outbound queue tests start
+	       fail2ban # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
+	       chromium) # the webmail's browser tests (tests/e2e/web, driven by npm playwright-core)
 fi
+# The web application (web/) is built with npm and embedded into the binary;
+# the JMAP and browser tests run npm clients. NodeSource's nodejs already
+# contains npm; Debian's needs its npm package.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,6 +31,8 @@ if [ "$what" = bench ]; then
 	# Dovecot is the IMAP peer (bench/imap-bench runs a private instance);
 	# its system service is stopped and disabled right after installation.
 	dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null | grep -q "install ok installed" || missing+=(dovecot-imapd)
+	# strace counts the fsyncs per message (bench/smtp-bench --fsyncs).
+	dpkg-query -W -f='${Status}' strace 2>/dev/null | grep -q "install ok installed" || missing+=(strace)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
@@ -48,4 +59,58 @@ if [ ${#missing[@]} -gt 0 ]; then
 		{ $SUDO systemctl disable --now dovecot.service dovecot.socket ||
 		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
 	fi
+fi
+# The web application: npm ci from the committed lockfile, then the build
+# into web/dist that `make` embeds (scripts/embed-web). For the tests, the
+# npm clients' own packages: jmap-jam (tests/e2e/jmap) and playwright-core,
+# which drives Debian's chromium (tests/e2e/web).
+root=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	(cd "$root/tests/e2e/jmap" && npm ci --no-audit --no-fund --loglevel=error)
+	(cd "$root/tests/e2e/web" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Verify every tool and feature the build, tests and benches use, so that a
+# missing piece fails here with a clear message and not in the middle of
+# the suite (a package's recommended packages are not installed for us).
+failed=0
+need() { # need DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if ! "$@" >/dev/null 2>&1; then
+		echo "deps: MISSING: $what (check: $*)" >&2
+		failed=1
+	fi
+}
+need "pkg-config modules of the build" pkg-config --exists openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson
+need "libunbound headers" test -e /usr/include/unbound.h
+need "node and npm (web application build)" sh -c 'command -v node && command -v npm'
+need "the built web application (web/dist)" test -f "$root/web/dist/index.html"
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	need "cmocka" pkg-config --exists cmocka
+	need "clang with libFuzzer" sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n){return 0;}" |
+		clang -x c -fsanitize=fuzzer,address,undefined -o /dev/null -'
+	need "clang-format and clang-tidy" sh -c 'command -v clang-format && command -v clang-tidy'
+	need "Debian's python3 with pytest" /usr/bin/python3 -c 'import pytest'
+	need "swaks with TLS (Perl Net::SSLeay)" sh -c 'perl -MNet::SSLeay -e1 && swaks --support 2>&1 | grep -q "=== TLS supported"'
+	need "curl with IMAP(S), POP3(S), SMTP(S)" sh -c 'curl -V | grep "^Protocols" | grep -w imaps | grep -w pop3s | grep -qw smtps'
+	need "fetchmail with SSL" sh -c 'fetchmail -V 2>&1 | grep -q SSL'
+	need "mbsync (isync)" sh -c 'command -v mbsync'
+	need "offlineimap3" sh -c 'command -v offlineimap'
+	need "mutt with TLS" sh -c 'mutt -v | grep -q "+USE_SSL_"'
+	need "script (bsdutils)" sh -c 'command -v script'
+	need "unbound" sh -c 'command -v unbound || test -x /usr/sbin/unbound'
+	need "fail2ban-regex" sh -c 'command -v fail2ban-regex'
+	need "Debian's chromium (browser tests)" sh -c 'command -v chromium'
+	need "the npm test clients (jmap-jam, playwright-core)" sh -c "test -d '$root/tests/e2e/jmap/node_modules/jmap-jam' && test -d '$root/tests/e2e/web/node_modules/playwright-core'"
+fi
+if [ "$what" = bench ]; then
+	need "Postfix (postfix, postconf, smtp-source)" sh -c 'command -v postfix && command -v postconf && command -v smtp-source'
+	need "Dovecot (dovecot, doveadm)" sh -c 'command -v dovecot && command -v doveadm'
+	need "strace (counts syscalls with -c)" sh -c 'strace -c -o /dev/null true'
+fi
+if [ "$failed" -ne 0 ]; then
+	echo "deps: some tools are missing or lack a feature (see above); install them and run again" >&2
+	exit 1
 fi

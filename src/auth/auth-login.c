@@ -22,13 +22,28 @@ static const char dummy_hash[] = "$argon2id$v=19$m=19456,t=2,p=1$5cyCLMsSF1Yvohg
 
 static enum auth_result login_failed(const char *ip, const char *user, const char *why)
 {
-	char safe_ip[64], safe_user[128];
+	char safe_ip[64], q_user[LOG_QUOTE_SIZE(128)];
 	auth_ratelimit_failure(ip);
 	str_sanitize(safe_ip, sizeof(safe_ip), ip != NULL ? ip : "", ip != NULL ? strlen(ip) : 0);
-	str_sanitize(safe_user, sizeof(safe_user), user != NULL ? user : "",
-		     user != NULL ? strlen(user) : 0);
-	log_info("auth_failed", "ip=%s user=%s reason=%s", safe_ip, safe_user, why);
+	/* ip first, the client's text quoted after it: see contrib/fail2ban. */
+	log_info("auth_failed", "ip=%s user=%s reason=%s", safe_ip,
+		 log_quote(q_user, sizeof(q_user), user), why);
 	return AUTH_FAILED;
+}
+
+const char *auth_result_name(enum auth_result r)
+{
+	switch (r) {
+	case AUTH_OK:
+		return "ok";
+	case AUTH_FAILED:
+		return "failed";
+	case AUTH_BLOCKED:
+		return "blocked";
+	case AUTH_ERROR:
+		break;
+	}
+	return "tempfail";
 }
 
 enum auth_result auth_login(struct store *store, const char *ip, const char *user,

@@ -69,4 +69,11 @@ enum auth_result {
 enum auth_result auth_login(struct store *store, const char *ip, const char *user,
 			    const char *password, struct store_account *account_r);
 
+/*
+ * The one name of an outcome in every protocol's login log line
+ * (result=ok, failed, blocked, tempfail), so log readers need no table
+ * per protocol.
+ */
+const char *auth_result_name(enum auth_result r);
+
 #endif

@@ -175,6 +175,47 @@ int cli_dkim(int argc, char **argv)
 	return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
+/* The port of the first listener of kind, 0 when none is configured. */
+static int listener_port(const struct config *cfg, enum listener_kind kind)
+{
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		if (cfg->listeners[i].kind == kind)
+			return cfg->listeners[i].port;
+	return 0;
+}
+
+/*
+ * RFC 6186 SRV records for mail clients (a target of "." says "not
+ * offered"), the autodiscover SRV Outlook tries, and the names
+ * Thunderbird and Outlook look up for their configuration documents.
+ */
+static void print_client_records(const struct config *cfg, const char *dom)
+{
+	static const struct {
+		const char *service;
+		enum listener_kind kind;
+	} srv[] = {
+		{"_submission", LISTENER_SUBMISSION},
+		{"_submissions", LISTENER_SUBMISSIONS},
+		{"_imap", LISTENER_IMAP},
+		{"_imaps", LISTENER_IMAPS},
+		{"_pop3", LISTENER_POP3},
+		{"_pop3s", LISTENER_POP3S},
+		{"_autodiscover", LISTENER_HTTPS},
+	};
+	printf("; Mail client auto-configuration (RFC 6186, autoconfig, autodiscover)\n");
+	for (size_t i = 0; i < sizeof(srv) / sizeof(srv[0]); i++) {
+		int port = listener_port(cfg, srv[i].kind);
+		if (port != 0)
+			printf("%s._tcp.%s. IN SRV 0 1 %d %s.\n", srv[i].service, dom, port,
+			       cfg->hostname);
+		else
+			printf("%s._tcp.%s. IN SRV 0 0 0 .\n", srv[i].service, dom);
+	}
+	printf("autoconfig.%s. IN CNAME %s.\n", dom, cfg->hostname);
+	printf("autodiscover.%s. IN CNAME %s.\n", dom, cfg->hostname);
+}
+
 int cli_dns_records(int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '-') {
@@ -183,7 +224,9 @@ int cli_dns_records(int argc, char **argv)
 		fprintf(help ? stdout : stderr,
 			"usage: facteur dns-records DOMAIN\n\n"
 			"Prints the MX, SPF, DKIM (active selector) and DMARC records to\n"
-			"publish in DOMAIN's zone, in zone-file syntax.\n");
+			"publish in DOMAIN's zone, in zone-file syntax, then the SRV\n"
+			"records (RFC 6186) and autoconfig/autodiscover names that let\n"
+			"mail clients configure themselves.\n");
 		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	}
 	char dom[256];
@@ -207,6 +250,7 @@ int cli_dns_records(int argc, char **argv)
 		printf("; no DKIM key yet: facteur dkim generate %s\n", dom);
 	printf("_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"\n", dom,
 	       dom);
+	print_client_records(&cfg, dom);
 	config_deinit(&cfg);
 	return CLI_EXIT_OK;
 }

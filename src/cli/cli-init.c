@@ -37,8 +37,8 @@ static const char init_usage[] =
 	"example.test) and the account demo@DOMAIN with a generated password.\n"
 	"Listeners bind IP (default 127.0.0.1) on unprivileged ports (2525 SMTP,\n"
 	"2587 submission, 2465 submissions, 2110 POP3, 2995 POP3S, 2143 IMAP,\n"
-	"2993 IMAPS) unless --standard-ports (25, 587, 465, 110, 995, 143, 993;\n"
-	"needs root).\n"
+	"2993 IMAPS, 8080 HTTP, 8443 HTTPS) unless --standard-ports (25, 587, 465,\n"
+	"110, 995, 143, 993, 80, 443; needs root).\n"
 	"Then: facteur -c DIR/facteur.conf serve\n";
 static int parse_opts(int argc, char **argv, struct init_opts *o)
 {
@@ -83,11 +83,11 @@ static int mkdir_p(const char *path, mode_t mode)
 	return -1;
 }
 
-/* smtp, submission, submissions, pop3, pop3s, imap, imaps */
+/* smtp, submission, submissions, pop3, pop3s, imap, imaps, http, https */
 static const int *init_ports(bool standard)
 {
-	static const int std_ports[] = {25, 587, 465, 110, 995, 143, 993};
-	static const int embedded_ports[] = {2525, 2587, 2465, 2110, 2995, 2143, 2993};
+	static const int std_ports[] = {25, 587, 465, 110, 995, 143, 993, 80, 443};
+	static const int embedded_ports[] = {2525, 2587, 2465, 2110, 2995, 2143, 2993, 8080, 8443};
 	return standard ? std_ports : embedded_ports;
 }
 
@@ -143,14 +143,33 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		"listen.pop3s = %s:%d\n"
 		"listen.imap = %s:%d\n"
 		"listen.imaps = %s:%d\n"
+		"listen.http = %s:%d\n"
+		"listen.https = %s:%d\n"
 		"max_message_size = 50M\n"
-		"plaintext_auth = loopback\n",
+		"plaintext_auth = loopback\n"
+		"postmaster_address = postmaster@%s\n",
 		o->hostname, dir, dir, dir, run_as_user() ? "user = facteur\n" : "", o->address,
 		p[0], o->address, p[1], o->address, p[2], o->address, p[3], o->address, p[4],
-		o->address, p[5], o->address, p[6]);
+		o->address, p[5], o->address, p[6], o->address, p[7], o->address, p[8], o->domain);
 	int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	fclose(f);
 	return ok ? 0 : -1;
+}
+
+/*
+ * postmaster@DOMAIN (RFC 5321 4.5.1, and where <postmaster> goes) -> the
+ * demo account, unless that address already reaches someone.
+ */
+static int init_postmaster(struct store *s, const char *domain, const char *target,
+			   const char **error_r)
+{
+	char pm[320];
+	int64_t ids[8];
+	size_t n = 0;
+	snprintf(pm, sizeof(pm), "postmaster@%s", domain);
+	if (store_resolve(s, pm, ids, &n, NULL, NULL, 8) == 1)
+		return 0;
+	return store_alias_add(s, pm, target, error_r);
 }
 
 static int create_store(const char *data_dir, const char *domain, char *pw, size_t pwsz)
@@ -175,6 +194,8 @@ static int create_store(const char *data_dir, const char *domain, char *pw, size
 	else if (store_account_get(s, address, &(struct store_account){0}) != 1 &&
 		 store_account_add(s, address, hash, NULL, &err) < 0)
 		fprintf(stderr, "facteur: %s\n", err);
+	else if (init_postmaster(s, domain, address, &err) < 0)
+		fprintf(stderr, "facteur: postmaster alias: %s\n", err);
 	else
 		ret = 0;
 	store_close(&s);
@@ -221,6 +242,20 @@ int cli_init(int argc, char **argv)
 	if (create_store(data, o.domain, pw, sizeof(pw)) < 0 || chown_tree(dir) < 0)
 		goto out;
 	const int *p = init_ports(o.standard_ports);
+	/* Clients check the certificate against the name they were given:
+	 * print one that it carries (localhost, or the host name). */
+	const char *server = o.address;
+	if (strcmp(o.address, "127.0.0.1") == 0 || strcmp(o.address, "::1") == 0)
+		server = "localhost";
+	else if (strcmp(o.address, "0.0.0.0") == 0 || strcmp(o.address, "::") == 0)
+		server = o.hostname;
+	bool v6 = strchr(server, ':') != NULL; /* an IPv6 literal goes in brackets */
+	char web[320];
+	if (p[8] == 443)
+		snprintf(web, sizeof(web), "https://%s%s%s/", v6 ? "[" : "", server, v6 ? "]" : "");
+	else
+		snprintf(web, sizeof(web), "https://%s%s%s:%d/", v6 ? "[" : "", server,
+			 v6 ? "]" : "", p[8]);
 	printf("facteur initialised in %s\n\n"
 	       "  start:       facteur -c %s serve\n"
 	       "  account:     demo@%s\n"
@@ -229,9 +264,10 @@ int cli_init(int argc, char **argv)
 	       "  submission:  %s port %d (STARTTLS) and %d (TLS)\n"
 	       "  POP3:        %s port %d (STLS) and %d (TLS)\n"
 	       "  IMAP:        %s port %d (STARTTLS) and %d (TLS)\n"
+	       "  webmail:     %s (plain HTTP: port %d)\n"
 	       "  certificate: self-signed, %s\n",
-	       dir, conf, o.domain, pw, o.address, p[0], o.address, p[1], p[2], o.address, p[3],
-	       p[4], o.address, p[5], p[6], cert);
+	       dir, conf, o.domain, pw, server, p[0], server, p[1], p[2], server, p[3], p[4],
+	       server, p[5], p[6], web, p[7], cert);
 	ret = CLI_EXIT_OK;
 out:
 	explicit_bzero(pw, sizeof(pw));

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/server-ctx.h"
 #include "lib/util.h"
+#include "http/http.h"
 #include "mailauth/mailauth.h"
 #include "store/store.h"
 #include "net/net.h"
@@ -32,10 +33,13 @@
 
 /* Mail authentication (one pool for every worker), made before the loops start. */
 static struct mailauth *serve_mailauth;
+/* Group commit of deliveries (one thread for every worker), likewise. */
+static struct store_writer *serve_writer;
 
 static int worker_init(int worker_id, struct server_ctx *ctx, const char **error_r)
 {
 	ctx->mailauth = serve_mailauth;
+	ctx->writer = serve_writer;
 	return store_open(ctx->config->data_dir, &ctx->store, error_r);
 }
 
@@ -69,6 +73,33 @@ static int drop_privileges(const struct config *cfg)
 	}
 	log_info("privileges", "user=%s uid=%d", cfg->user, (int)pw->pw_uid);
 	return 0;
+}
+
+/*
+ * After the privilege drop, a data directory the service user cannot
+ * reach fails the store with EACCES, which alone reads as if the path
+ * were missing: name the directory on the way that it may not enter.
+ */
+static void explain_unreachable(const struct config *cfg, const char *path)
+{
+	char *p = xstrdup(path);
+	for (char *slash = p; slash != NULL; slash = strchr(slash + 1, '/')) {
+		char keep = *slash;
+		*slash = '\0';
+		bool denied = p[0] != '\0' && access(p, X_OK) < 0 && errno == EACCES;
+		*slash = keep;
+		if (denied) {
+			*slash = '\0';
+			fprintf(stderr,
+				"facteur: running as user %s (uid %d), which may not enter %s: "
+				"give it "
+				"that directory or make it searchable (chmod o+x), or init facteur "
+				"elsewhere\n",
+				*cfg->user != '\0' ? cfg->user : "(current)", (int)getuid(), p);
+			break;
+		}
+	}
+	free(p);
 }
 
 struct signal_waiter {
@@ -112,8 +143,10 @@ int cli_serve(int argc, char **argv)
 		[LISTENER_SMTP] = &smtp_proto,        [LISTENER_SUBMISSION] = &smtp_proto,
 		[LISTENER_SUBMISSIONS] = &smtp_proto, [LISTENER_POP3] = &pop3_proto,
 		[LISTENER_POP3S] = &pop3_proto,       [LISTENER_IMAP] = &imap_proto,
-		[LISTENER_IMAPS] = &imap_proto,
+		[LISTENER_IMAPS] = &imap_proto,       [LISTENER_HTTP] = &http_proto,
+		[LISTENER_HTTPS] = &http_proto,
 	};
+	http_static_set(&http_web_assets);
 	struct net_server *server = NULL;
 	char *err = NULL;
 	if (net_server_create(&cfg, protos, &server, &err) < 0) {
@@ -131,6 +164,7 @@ int cli_serve(int argc, char **argv)
 	const char *serr = NULL;
 	if (store_open(cfg.data_dir, &probe, &serr) < 0) {
 		fprintf(stderr, "facteur: store %s: %s\n", cfg.data_dir, serr);
+		explain_unreachable(&cfg, cfg.data_dir);
 		goto out;
 	}
 	store_close(&probe);
@@ -151,6 +185,14 @@ int cli_serve(int argc, char **argv)
 	int run = queue_manager_start(&cfg, &qm, &err);
 	if (run == 0)
 		run = mailauth_create(&cfg, &serve_mailauth, &err);
+	if (run == 0) {
+		struct store_writer_options wo = {.batch_max = cfg.store_batch_max,
+						  .batch_wait_us = cfg.store_batch_wait};
+		if (store_writer_create(cfg.data_dir, &wo, &serve_writer, &serr) < 0) {
+			err = xasprintf("store writer: %s", serr);
+			run = -1;
+		}
+	}
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);
@@ -158,6 +200,9 @@ int cli_serve(int argc, char **argv)
 	 * so no session holds a verification job any more. */
 	queue_manager_stop(&qm);
 	mailauth_destroy(&serve_mailauth);
+	/* After the loops: commits what sessions handed over, then stops; the
+	 * workers' wake eventfds it signals live until net_server_destroy. */
+	store_writer_destroy(&serve_writer);
 	/* The signal thread must be gone before the server is freed: wake it
 	 * (if no signal came) and join it. */
 	atomic_store(&sw.done, true);

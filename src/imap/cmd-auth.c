@@ -78,18 +78,18 @@ static int id_params(const struct imap_arg *arg, char *name, size_t namesz)
 		    (value != NULL && strlen(value) > ID_VALUE_MAX))
 			return -1;
 		if (value != NULL && strcasecmp(field, "name") == 0)
-			str_sanitize(name, namesz, value, strlen(value));
+			log_quote(name, namesz, value);
 	}
 	return 0;
 }
 
 enum imap_cmd_ret cmd_id(struct imap_cmd *cmd, struct buf *out)
 {
-	char name[64] = "-";
+	char name[LOG_QUOTE_SIZE(64)] = "\"-\"";
 	if (imap_arg_is_eol(&cmd->args[0]) || !imap_arg_is_eol(&cmd->args[1]) ||
 	    id_params(&cmd->args[0], name, sizeof(name)) < 0)
 		return imap_cmd_bad(cmd, out, "Invalid ID parameters");
-	log_info("imap.id", "session=%s client=\"%s\"", cmd->session->session_id, name);
+	log_info("imap.id", "session=%s client=%s", cmd->session->session_id, name);
 	buf_append_str(out, "* ID (\"name\" \"facteur\")\r\n");
 	return imap_cmd_ok(cmd, out, "ID completed");
 }
@@ -112,15 +112,10 @@ static enum imap_cmd_ret auth_finish(struct imap_cmd *cmd, const char *user, con
 	enum auth_result r = s->login != NULL
 		? s->login(s->login_ctx, s->store, s->peer_ip, user, password, &account)
 		: auth_login(s->store, s->peer_ip, user, password, &account);
-	char safe[128];
-	str_sanitize(safe, sizeof(safe), user, strlen(user));
-	const char *result = r == AUTH_OK ? "ok"
-		: r == AUTH_FAILED        ? "failed"
-		: r == AUTH_BLOCKED       ? "blocked"
-					  : "tempfail";
+	char q_user[LOG_QUOTE_SIZE(128)];
 	log_event(r == AUTH_OK ? LOG_INFO : LOG_WARN, "imap.login",
-		  "session=%s ip=%s user=\"%s\" mech=%s result=%s", s->session_id, s->peer_ip, safe,
-		  mech, result);
+		  "session=%s ip=%s user=%s mech=%s result=%s", s->session_id, s->peer_ip,
+		  log_quote(q_user, sizeof(q_user), user), mech, auth_result_name(r));
 	if (r != AUTH_OK) {
 		explicit_bzero(&account, sizeof(account));
 		if (r == AUTH_FAILED)

@@ -52,30 +52,46 @@ static enum imap_cmd_ret store_failed(struct imap_cmd *cmd, struct buf *out, con
 	const char *code = store_error_code(error);
 	if (code != NULL)
 		return imap_cmd_no(cmd, out, "[%s] %s", code, error);
-	char safe[128];
-	str_sanitize(safe, sizeof(safe), error != NULL ? error : "?",
-		     error != NULL ? strlen(error) : 1);
-	log_warn("imap.store_error", "session=%s command=%s error=\"%s\"", cmd->session->session_id,
-		 cmd->name, safe);
+	char q[LOG_QUOTE_SIZE(128)];
+	log_warn("imap.store_error", "session=%s command=%s error=%s", cmd->session->session_id,
+		 cmd->name, log_quote(q, sizeof(q), error != NULL ? error : "?"));
 	return imap_cmd_no(cmd, out, "[SERVERBUG] %s failed", cmd->name);
 }
 
 static void log_mailbox(const struct imap_cmd *cmd, const char *event, const char *name,
 			const char *to)
 {
-	char a[160], b[160];
-	str_sanitize(a, sizeof(a), name, strlen(name));
-	str_sanitize(b, sizeof(b), to != NULL ? to : "", to != NULL ? strlen(to) : 0);
+	char a[LOG_QUOTE_SIZE(160)], b[LOG_QUOTE_SIZE(160)];
+	log_quote(a, sizeof(a), name);
 	if (to != NULL)
-		log_info(event, "session=%s mailbox=\"%s\" to=\"%s\"", cmd->session->session_id, a,
-			 b);
+		log_info(event, "session=%s mailbox=%s to=%s", cmd->session->session_id, a,
+			 log_quote(b, sizeof(b), to));
 	else
-		log_info(event, "session=%s mailbox=\"%s\"", cmd->session->session_id, a);
+		log_info(event, "session=%s mailbox=%s", cmd->session->session_id, a);
+}
+
+/*
+ * Prefixes kept for other users' and shared namespaces (RFC 2342): "#..."
+ * and "~user" as IMAP servers commonly name them, and the first-level
+ * "Other Users" and "Shared Folders". A personal folder named so would
+ * collide with them once shared folders exist.
+ */
+static bool name_reserved(const char *name)
+{
+	static const char *const roots[] = {"Other Users", "Shared Folders"};
+	if (name[0] == '#' || name[0] == '~')
+		return true;
+	size_t n = strcspn(name, "/");
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (n == strlen(roots[i]) && strncasecmp(name, roots[i], n) == 0)
+			return true;
+	return false;
 }
 
 /*
  * A name for a new mailbox: a trailing delimiter only declares the
  * intent to create children under it (RFC 9051 6.3.4), so it is dropped.
+ * Reserved namespace prefixes are refused.
  */
 static int new_name_from_client(const struct imap_session *s, const char *wire, char **name_r,
 				const char **error_r)
@@ -86,6 +102,13 @@ static int new_name_from_client(const struct imap_session *s, const char *wire, 
 		w[len - 1] = '\0';
 	int r = imap_mailbox_name_from_client(s, w, name_r, error_r);
 	free(w);
+	if (r == 0 && name_reserved(*name_r)) {
+		free(*name_r);
+		*name_r = NULL;
+		*error_r = "Reserved name: \"#\", \"~\", \"Other Users\" and \"Shared Folders\" "
+			   "are kept for shared namespaces";
+		return -1;
+	}
 	return r;
 }
 

@@ -259,6 +259,17 @@ static int mailbox_name_check(const char *name, const char **error_r)
 int imap_mailbox_name_from_client(const struct imap_session *s, const char *wire, char **name_r,
 				  const char **error_r)
 {
+	/* Say what is wrong before mUTF-7 decoding hides it. */
+	if (strpbrk(wire, "\r\n") != NULL) {
+		*error_r = "CR and LF are not allowed in mailbox names";
+		return -1;
+	}
+	for (const char *p = wire; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			*error_r = "Control characters are not allowed in mailbox names";
+			return -1;
+		}
+	}
 	struct buf b;
 	buf_init(&b);
 	if (s->utf8_accept) {
@@ -457,9 +468,9 @@ static enum conn_result imap_run_command(struct imap_session *s, struct buf *out
 	const char *tag, *name, *error;
 	const struct imap_arg *args;
 	if (imap_parser_parse(s->parser, &tag, &name, &args, &error) < 0) {
-		char safe[64];
-		str_sanitize(safe, sizeof(safe), error, strlen(error));
-		log_debug("imap.bad", "session=%s error=\"%s\"", s->session_id, safe);
+		char q[LOG_QUOTE_SIZE(64)];
+		log_debug("imap.bad", "session=%s error=%s", s->session_id,
+			  log_quote(q, sizeof(q), error));
 		reply_bad(s, out, tag, error);
 		return CONN_OK;
 	}
@@ -518,8 +529,9 @@ enum conn_result imap_session_input(struct imap_session *s, struct buf *in, stru
 				r = imap_run_command(s, out);
 			} else {
 				const char *tag, *msg = imap_parser_error(s->parser, &tag);
-				log_info("imap.refused", "session=%s reply=\"%s\"", s->session_id,
-					 msg);
+				char q[LOG_QUOTE_SIZE(128)];
+				log_info("imap.refused", "session=%s reply=%s", s->session_id,
+					 log_quote(q, sizeof(q), msg));
 				if (sr == IMAP_SCAN_FATAL) {
 					buf_printf(out, "* BYE %s\r\n", msg + 4);
 					r = CONN_CLOSE;

@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char *const kind_names[LISTENER_KIND_COUNT] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps",
+	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "http", "https",
 };
 
 const char *config_listener_kind_name(enum listener_kind kind)
@@ -33,7 +33,8 @@ bool config_auth_allowed(const struct config *c, bool tls, bool peer_loopback)
 
 bool config_listener_implicit_tls(enum listener_kind kind)
 {
-	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S || kind == LISTENER_IMAPS;
+	return kind == LISTENER_SUBMISSIONS || kind == LISTENER_POP3S || kind == LISTENER_IMAPS ||
+		kind == LISTENER_HTTPS;
 }
 
 void config_defaults(struct config *c)
@@ -48,12 +49,15 @@ void config_defaults(struct config *c)
 	c->log_level = LOG_INFO;
 	c->max_message_size = 50u * 1024 * 1024;
 	c->max_recipients = 100;
+	c->recipient_overshoot = 1000;
+	c->postmaster_address = xstrdup("");
 	c->max_connections = 10000;
 	c->max_connections_per_ip = 100;
 	c->smtp_max_line = 4096;
 	c->smtp_timeout = 300;
 	c->pop3_timeout = 600;
 	c->pop3_max_line = 512;
+	c->http_timeout = 60;
 	c->auth_max_failures = 5;
 	c->auth_window = 60;
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
@@ -67,13 +71,17 @@ void config_defaults(struct config *c)
 	c->queue_retry_max = 4 * 3600;
 	c->queue_lifetime = 5 * 86400;
 	c->queue_delay_notice = 4 * 3600;
-	c->queue_max_connections = 20;
-	c->queue_max_per_destination = 3;
+	c->queue_max_connections = 100;
+	c->queue_max_per_destination = 20;
+	c->queue_initial_per_destination = 5;
+	c->queue_idle_time = 2;
 	c->queue_timeout = 300;
 	c->mailauth_verify = true;
 	c->dkim_sign = true;
 	c->mailauth_timeout = 20;
 	c->mailauth_threads = 4;
+	c->store_batch_max = 256;
+	c->store_batch_wait = 0;
 }
 
 void config_deinit(struct config *c)
@@ -89,6 +97,7 @@ void config_deinit(struct config *c)
 	free(c->smarthost);
 	free(c->smarthost_user);
 	free(c->smarthost_password_file);
+	free(c->postmaster_address);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -164,12 +173,15 @@ static const struct key_def keys[] = {
 	{"workers", K_INT, OFF(workers), 0, 256},
 	{"max_message_size", K_U64, OFF(max_message_size), 1024, 1ull << 34},
 	{"max_recipients", K_UINT, OFF(max_recipients), 1, 100000},
+	{"postmaster_address", K_STR, OFF(postmaster_address), 0, 0},
+	{"recipient_overshoot", K_UINT, OFF(recipient_overshoot), 0, 1000000},
 	{"max_connections", K_UINT, OFF(max_connections), 1, 1000000},
 	{"max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 1, 1000000},
 	{"smtp_max_line", K_UINT, OFF(smtp_max_line), 512, 1 << 20},
 	{"smtp_timeout", K_UINT, OFF(smtp_timeout), 1, 86400},
 	{"pop3_timeout", K_UINT, OFF(pop3_timeout), 1, 86400},
 	{"pop3_max_line", K_UINT, OFF(pop3_max_line), 255, 1 << 20},
+	{"http_timeout", K_UINT, OFF(http_timeout), 1, 86400},
 	{"auth_max_failures", K_UINT, OFF(auth_max_failures), 1, 1000000},
 	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
 	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},
@@ -184,11 +196,15 @@ static const struct key_def keys[] = {
 	{"queue_delay_notice", K_UINT, OFF(queue_delay_notice), 1, 60 * 86400},
 	{"queue_max_connections", K_UINT, OFF(queue_max_connections), 1, 10000},
 	{"queue_max_per_destination", K_UINT, OFF(queue_max_per_destination), 1, 1000},
+	{"queue_initial_per_destination", K_UINT, OFF(queue_initial_per_destination), 1, 1000},
+	{"queue_idle_time", K_UINT, OFF(queue_idle_time), 0, 300},
 	{"queue_timeout", K_UINT, OFF(queue_timeout), 1, 3600},
 	{"mailauth_verify", K_BOOL, OFF(mailauth_verify), 0, 0},
 	{"dkim_sign", K_BOOL, OFF(dkim_sign), 0, 0},
 	{"mailauth_timeout", K_UINT, OFF(mailauth_timeout), 1, 300},
 	{"mailauth_threads", K_UINT, OFF(mailauth_threads), 1, 64},
+	{"store_batch_max", K_UINT, OFF(store_batch_max), 1, 1024},
+	{"store_batch_wait", K_UINT, OFF(store_batch_wait), 0, 1000000},
 };
 
 static int set_key(struct config *c, const char *key, const char *val, const char **why)
@@ -224,7 +240,7 @@ static int set_key(struct config *c, const char *key, const char *val, const cha
 				kind = i;
 		if (kind < 0) {
 			*why = "unknown listener kind (smtp, submission, submissions, pop3, pop3s, "
-			       "imap, imaps)";
+			       "imap, imaps, http, https)";
 			return -1;
 		}
 		char *copy = xstrdup(val), *save = NULL;
@@ -359,6 +375,11 @@ int config_load(struct config *c, const char *path, char **error_r)
 			*error_r = xasprintf("%s: outbound_address: expected an IP address", path);
 			ret = -1;
 		}
+	}
+	if (ret == 0 && *c->postmaster_address != '\0' &&
+	    (strchr(c->postmaster_address, '@') == NULL || strlen(c->postmaster_address) >= 320)) {
+		*error_r = xasprintf("%s: postmaster_address: expected user@domain", path);
+		ret = -1;
 	}
 	if (ret == 0 && ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))) {
 		*error_r = xasprintf("%s: tls_cert and tls_key go together", path);

@@ -19,6 +19,8 @@ enum listener_kind {
 	LISTENER_POP3S,       /* 995: implicit TLS */
 	LISTENER_IMAP,        /* 143: STARTTLS */
 	LISTENER_IMAPS,       /* 993: implicit TLS */
+	LISTENER_HTTP,        /* 80: webmail, JMAP, autoconfig; redirects to HTTPS off loopback */
+	LISTENER_HTTPS,       /* 443: the same over implicit TLS */
 	LISTENER_KIND_COUNT,
 };
 
@@ -52,12 +54,15 @@ struct config {
 	/* limits */
 	uint64_t max_message_size; /* SMTP SIZE / DATA / BDAT cap, bytes */
 	unsigned max_recipients;   /* RCPT per transaction */
-	unsigned max_connections;  /* per worker */
+	char *postmaster_address;  /* where RCPT TO:<postmaster> goes; "" = postmaster@hostname */
+	unsigned recipient_overshoot; /* 452s past max_recipients not counted as errors */
+	unsigned max_connections;     /* per worker */
 	unsigned max_connections_per_ip;
 	unsigned smtp_max_line; /* command line incl. CRLF */
 	unsigned smtp_timeout;  /* seconds idle */
 	unsigned pop3_timeout;  /* seconds idle */
 	unsigned pop3_max_line;
+	unsigned http_timeout;      /* seconds a keep-alive HTTP connection may stay idle */
 	unsigned auth_max_failures; /* failures per address in auth_window ... */
 	unsigned auth_window;       /* ... seconds before back-off applies */
 	/*
@@ -73,19 +78,25 @@ struct config {
 	char *smarthost;        /* "" or "HOST:PORT": relay everything there */
 	char *smarthost_user;   /* AUTH PLAIN after STARTTLS ("" = none) */
 	char *smarthost_password_file;
-	unsigned queue_retry_min;           /* seconds before the first retry ... */
-	unsigned queue_retry_max;           /* ... doubling up to this */
-	unsigned queue_lifetime;            /* seconds before a bounce */
-	unsigned queue_delay_notice;        /* seconds before the "delayed" DSN */
-	unsigned queue_max_connections;     /* outbound, in total */
-	unsigned queue_max_per_destination; /* outbound, per domain */
-	unsigned queue_timeout;             /* seconds a remote server may stay silent */
+	unsigned queue_retry_min;               /* seconds before the first retry ... */
+	unsigned queue_retry_max;               /* ... doubling up to this */
+	unsigned queue_lifetime;                /* seconds before a bounce */
+	unsigned queue_delay_notice;            /* seconds before the "delayed" DSN */
+	unsigned queue_max_connections;         /* outbound, in total */
+	unsigned queue_max_per_destination;     /* outbound, per domain (the cap) */
+	unsigned queue_initial_per_destination; /* ... at first (slow start) */
+	unsigned queue_idle_time;               /* seconds an idle connection waits for more */
+	unsigned queue_timeout;                 /* seconds a remote server may stay silent */
 
 	/* mail authentication (mailauth/) */
 	bool mailauth_verify;      /* SPF/DKIM/DMARC on the MX listener */
 	bool dkim_sign;            /* sign submitted mail of domains with keys */
 	unsigned mailauth_timeout; /* seconds per message, then temperror */
 	unsigned mailauth_threads; /* verification threads */
+
+	/* group commit (store writer) */
+	unsigned store_batch_max;  /* deliveries per transaction */
+	unsigned store_batch_wait; /* microseconds a batch stays open for more */
 };
 
 /* Fill c with every default (no listeners). */

@@ -10,12 +10,15 @@
 struct config;
 struct mailauth;
 struct store;
+struct store_writer;
 
 struct server_ctx {
 	const struct config *config;
 	struct store *store; /* owned by this worker thread */
 	int worker_id;
 	struct mailauth *mailauth; /* shared by all workers (DKIM, SPF, DMARC); may be NULL */
+	/* Group commit of deliveries, shared by all workers; NULL: deliver directly. */
+	struct store_writer *writer;
 	/*
 	 * Another thread that finished work a session waits for (CONN_WAIT)
 	 * calls server_ctx_wake: the worker then resumes its waiting

@@ -60,6 +60,12 @@ enum conn_result {
 struct conn_proto {
 	const char *name;
 	/*
+	 * Optional: the ALPN protocols (RFC 7301) this engine speaks on TLS,
+	 * in wire format, most preferred first (e.g. "\x08http/1.1"). NULL:
+	 * no ALPN is answered, and a client that insists gets no protocol.
+	 */
+	const char *alpn;
+	/*
 	 * Create a session and queue its greeting in out. info stays valid
 	 * (and is updated in place, e.g. info->tls) for the session's life.
 	 */

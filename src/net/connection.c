@@ -22,6 +22,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -32,9 +33,11 @@
 #include <zlib.h>
 
 #define CONN_READ_CHUNK 16384
-#define CONN_IN_MAX (1024 * 1024) /* stop reading until the engine consumes */
-#define CONN_OUT_LOW (64 * 1024)  /* resume a streaming engine below this */
-#define CONN_HANDSHAKE_TIMEOUT 30 /* seconds */
+#define CONN_IN_MAX (1024 * 1024)  /* stop reading until the engine consumes */
+#define CONN_OUT_LOW (64 * 1024)   /* resume a streaming engine below this */
+#define CONN_HANDSHAKE_TIMEOUT 30  /* seconds */
+#define CONN_ROUNDS 64             /* engine calls per turn: then the others' turn */
+#define CONN_ACCEPT_BACKOFF_MS 500 /* out of fds: listeners unwatched this long */
 
 enum conn_state { CS_HANDSHAKE, CS_OPEN, CS_CLOSING };
 
@@ -58,6 +61,7 @@ struct conn {
 	bool limit_held;
 	bool compress; /* start DEFLATE once the output is flushed */
 	bool waiting;  /* CONN_WAIT: resume on the tick */
+	bool ready;    /* buffered input left after a full turn: go on next turn */
 	z_stream *zin, *zout;
 	struct buf raw;      /* compressed input not yet inflated */
 	struct buf zout_buf; /* compressed output not yet sent */
@@ -68,6 +72,8 @@ struct conn {
 static void conn_destroy(struct conn *c, const char *why)
 {
 	struct worker *w = c->w;
+	if (c->ready)
+		w->n_ready--;
 	if (c->session != NULL)
 		c->proto->close(c->session);
 	log_info("disconnect", "session=%s reason=%s", c->sid, why);
@@ -295,7 +301,8 @@ static int conn_handshake(struct conn *c);
  */
 static int conn_progress(struct conn *c)
 {
-	for (int rounds = 0; rounds < 64; rounds++) {
+	int rounds;
+	for (rounds = 0; rounds < CONN_ROUNDS; rounds++) {
 		if (conn_pending_out(c) > 0 && conn_flush(c) < 0) {
 			conn_destroy(c, "write-error");
 			return -1;
@@ -333,8 +340,33 @@ static int conn_progress(struct conn *c)
 		    !c->compress && !c->waiting && !c->close_after)
 			break; /* engine needs more bytes */
 	}
+	/*
+	 * Out of rounds with work still buffered (inflated or raw compressed
+	 * input the socket will never announce again): mark it ready, so the
+	 * worker goes on with it on its next turn, after the other
+	 * connections have had theirs, instead of waiting for EPOLLIN.
+	 */
+	if (rounds == CONN_ROUNDS && !c->ready && conn_pending_out(c) == 0 &&
+	    (c->in.len > 0 || c->raw.len > 0)) {
+		c->ready = true;
+		c->w->n_ready++;
+	}
 	conn_update_events(c);
 	return 0;
+}
+
+void conn_run_ready(struct worker *w)
+{
+	struct conn *next;
+	for (struct conn *c = w->conns; c != NULL && w->n_ready > 0; c = next) {
+		next = c->next;
+		if (!c->ready)
+			continue;
+		c->ready = false;
+		w->n_ready--;
+		if (c->state == CS_OPEN)
+			conn_event(c, 0);
+	}
 }
 
 /* Returns -1 when the connection has been destroyed. */
@@ -344,7 +376,8 @@ static int conn_start_tls(struct conn *c)
 	buf_clear(&c->in);
 	c->starttls = false;
 	c->ssl = SSL_new(c->w->server->tls);
-	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set_app_data(c->ssl, (void *)c->proto->alpn) != 1) {
 		conn_destroy(c, "tls-setup");
 		return -1;
 	}
@@ -374,8 +407,9 @@ static int conn_handshake(struct conn *c)
 	c->state = CS_OPEN;
 	c->ssl_want_write = false;
 	c->info.tls = true;
-	log_info("tls", "session=%s version=%s cipher=%s", c->sid, SSL_get_version(c->ssl),
-		 SSL_get_cipher_name(c->ssl));
+	log_info("tls", "session=%s version=%s cipher=%s resumed=%s", c->sid,
+		 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+		 SSL_session_reused(c->ssl) ? "yes" : "no");
 	if (c->session == NULL)
 		c->session = c->proto->open(&c->w->ctx, &c->info, &c->out);
 	else
@@ -436,6 +470,50 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* What a refused client reads first, in its own protocol. */
+static const char *conn_busy_greeting(enum listener_kind kind)
+{
+	switch (kind) {
+	case LISTENER_SMTP:
+	case LISTENER_SUBMISSION:
+		return "421 4.3.2 Server busy, try again later\r\n";
+	case LISTENER_POP3:
+		return "-ERR [SYS/TEMP] Server busy, try again later\r\n";
+	case LISTENER_IMAP:
+		return "* BYE [UNAVAILABLE] Server busy, try again later\r\n";
+	default:
+		return NULL; /* implicit TLS: no plaintext to send, just close */
+	}
+}
+
+/*
+ * Out of file descriptors (EMFILE/ENFILE): the listener stays readable, so
+ * returning would wake the loop again at once. Spend the spare descriptor
+ * to accept one client and refuse it properly, take the spare back, and
+ * stop watching the listeners for a moment. The episode is logged once.
+ */
+static void conn_out_of_fds(struct worker *w, struct listener *l, int err)
+{
+	if (!atomic_exchange(&w->server->fd_exhausted, true))
+		log_warn("fd_exhausted", "worker=%d error=\"%s\" connections=%u", w->id,
+			 strerror(err), w->n_conns);
+	if (w->spare_fd >= 0) {
+		close(w->spare_fd);
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			const char *g = conn_busy_greeting(l->kind);
+			if (g != NULL)
+				(void)send(fd, g, strlen(g), MSG_NOSIGNAL);
+			close(fd);
+		}
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (w->listen_paused_until == 0) {
+		worker_listeners_watch(w, false);
+		w->listen_paused_until = time_now_ms() + CONN_ACCEPT_BACKOFF_MS;
+	}
+}
+
 void conn_accept(struct worker *w, struct listener *l)
 {
 	for (int i = 0; i < 64 && !w->stopping; i++) {
@@ -443,8 +521,14 @@ void conn_accept(struct worker *w, struct listener *l)
 		socklen_t sslen = sizeof(ss);
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				conn_out_of_fds(w, l, errno);
 			return; /* EAGAIN: another worker took it, or nothing left */
+		}
+		if (atomic_load(&w->server->fd_exhausted) &&
+		    atomic_exchange(&w->server->fd_exhausted, false))
+			log_info("fd_recovered", "worker=%d connections=%u", w->id, w->n_conns);
 		const struct config *cfg = w->server->cfg;
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->w = w;
@@ -478,7 +562,7 @@ void conn_accept(struct worker *w, struct listener *l)
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e);
 		log_info("connect", "session=%s ip=%s listener=%s worker=%d", c->sid, c->peer_ip,
 			 c->info.listener, w->id);
-		if (w->n_conns > cfg->max_connections) {
+		if (w->n_conns > w->server->max_conns) {
 			static const char busy[] = "421 too many connections\r\n";
 			send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 			conn_destroy(c, "too-many-connections");
@@ -494,6 +578,8 @@ void conn_accept(struct worker *w, struct listener *l)
 		if (config_listener_implicit_tls(l->kind)) {
 			c->ssl = SSL_new(w->server->tls);
 			SSL_set_fd(c->ssl, fd);
+			/* ALPN is chosen from the engine's list (tls.c). */
+			SSL_set_app_data(c->ssl, (void *)c->proto->alpn);
 			c->state = CS_HANDSHAKE;
 			continue; /* the ClientHello wakes us */
 		}

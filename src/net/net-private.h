@@ -24,6 +24,9 @@ struct worker {
 	struct server_ctx ctx;
 	struct conn *conns; /* doubly linked list of live connections */
 	unsigned n_conns;
+	unsigned n_ready;            /* connections with buffered input to go on with */
+	int spare_fd;                /* kept open to accept-and-refuse when out of fds */
+	int64_t listen_paused_until; /* 0, or when to watch the listeners again */
 	bool stopping;
 };
 
@@ -33,12 +36,22 @@ struct net_server {
 	size_t n_listeners;
 	SSL_CTX *tls;
 	struct worker *workers;
-	atomic_int n_workers; /* read by net_server_stop from the signal thread */
-	atomic_bool stop;     /* workers also poll it: a stop during start-up is kept */
+	atomic_int n_workers;     /* read by net_server_stop from the signal thread */
+	atomic_bool stop;         /* workers also poll it: a stop during start-up is kept */
+	unsigned max_conns;       /* per worker: max_connections, or less if fds are short */
+	atomic_bool fd_exhausted; /* an episode is on: logged once at its start */
 };
 
 void conn_accept(struct worker *w, struct listener *l);
+/* Stop or start watching every listener (out of descriptors: back off). */
+void worker_listeners_watch(struct worker *w, bool on);
 void conn_event(struct conn *c, uint32_t events);
+/*
+ * Go on with every connection that ran out of rounds with input still
+ * buffered (conn_progress marks them): the worker calls it each turn and
+ * does not sleep in epoll_wait while any is left.
+ */
+void conn_run_ready(struct worker *w);
 /* Called about every 200 ms: idle timeouts and engine polls. */
 void conn_tick(struct worker *w, int64_t now_ms);
 /* Resume every connection waiting after CONN_WAIT (on a wake-up or tick). */

@@ -16,8 +16,10 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,6 +117,53 @@ int net_server_listener_port(const struct net_server *server, size_t i)
 #define EP_WAKE_VALUE ((uint64_t)2)
 #define EP_LISTENER_BASE ((uint64_t)16)
 
+/*
+ * Raise the RLIMIT_NOFILE soft limit to what max_connections needs on
+ * every worker (plus room for the store, blobs, DNS and the queue). When
+ * the hard limit is lower, take what there is and lower the effective
+ * per-worker cap to fit, saying so.
+ */
+#define NET_FD_RESERVE 256
+
+static void net_raise_nofile(struct net_server *s, int workers)
+{
+	struct rlimit rl;
+	uint64_t need = (uint64_t)s->cfg->max_connections * (uint64_t)workers + NET_FD_RESERVE;
+	s->max_conns = s->cfg->max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t soft = rl.rlim_cur;
+	if (soft < need) {
+		rlim_t want =
+			rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		struct rlimit nr = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &nr) == 0)
+			soft = want;
+	}
+	log_info("nofile", "soft=%llu hard=%llu needed=%llu", (unsigned long long)soft,
+		 (unsigned long long)rl.rlim_max, (unsigned long long)need);
+	if (soft >= need)
+		return;
+	uint64_t room = soft > 2 * NET_FD_RESERVE ? soft - NET_FD_RESERVE : soft / 2;
+	s->max_conns = (unsigned)(room / (uint64_t)workers);
+	if (s->max_conns == 0)
+		s->max_conns = 1;
+	log_warn("nofile_low", "soft=%llu needed=%llu max_connections=%u effective=%u per worker",
+		 (unsigned long long)soft, (unsigned long long)need, s->cfg->max_connections,
+		 s->max_conns);
+}
+
+void worker_listeners_watch(struct worker *w, bool on)
+{
+	struct net_server *s = w->server;
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		/* EPOLLEXCLUSIVE cannot be modified: delete and add again. */
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+					 .data.u64 = EP_LISTENER_BASE + i};
+		epoll_ctl(w->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->listeners[i].fd, &ev);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -122,7 +171,7 @@ static void *worker_main(void *arg)
 	struct epoll_event evs[128];
 	int64_t last_tick = time_now_ms();
 	while (!w->stopping && !atomic_load(&s->stop)) {
-		int n = epoll_wait(w->epfd, evs, 128, NET_TICK_MS);
+		int n = epoll_wait(w->epfd, evs, 128, w->n_ready > 0 ? 0 : NET_TICK_MS);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll", "worker=%d error=\"%s\"", w->id, strerror(errno));
 			break;
@@ -142,7 +191,12 @@ static void *worker_main(void *arg)
 			else
 				conn_event((struct conn *)evs[i].data.ptr, evs[i].events);
 		}
+		conn_run_ready(w);
 		int64_t now = time_now_ms();
+		if (w->listen_paused_until != 0 && now >= w->listen_paused_until) {
+			w->listen_paused_until = 0;
+			worker_listeners_watch(w, true);
+		}
 		if (now - last_tick >= NET_TICK_MS) {
 			conn_tick(w, now);
 			last_tick = now;
@@ -170,6 +224,7 @@ static int worker_setup(struct worker *w, char **error_r)
 	}
 	ev.data.u64 = EP_WAKE_VALUE;
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->ctx.wake_fd, &ev);
+	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 		ev.data.u64 = EP_LISTENER_BASE + i;
@@ -188,6 +243,7 @@ int net_server_run(struct net_server *s, const struct net_worker_hooks *hooks, c
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cores > 0 ? (int)cores : 1;
 	}
+	net_raise_nofile(s, n);
 	s->workers = xcalloc((size_t)n, sizeof(*s->workers));
 	pthread_t *threads = xcalloc((size_t)n, sizeof(*threads));
 	int started = 0, ret = 0;
@@ -196,7 +252,7 @@ int net_server_run(struct net_server *s, const struct net_worker_hooks *hooks, c
 		const char *err = NULL;
 		w->server = s;
 		w->id = i;
-		w->epfd = w->stopfd = w->ctx.wake_fd = -1;
+		w->epfd = w->stopfd = w->ctx.wake_fd = w->spare_fd = -1;
 		w->ctx.config = s->cfg;
 		w->ctx.worker_id = i;
 		if (worker_setup(w, error_r) < 0) {
@@ -250,6 +306,8 @@ void net_server_destroy(struct net_server **sp)
 				close(s->workers[i].stopfd);
 			if (s->workers[i].ctx.wake_fd >= 0)
 				close(s->workers[i].ctx.wake_fd);
+			if (s->workers[i].spare_fd >= 0)
+				close(s->workers[i].spare_fd);
 		}
 		free(s->workers);
 	}

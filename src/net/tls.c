@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * OpenSSL set-up: the server context every TLS listener and STARTTLS
- * upgrade shares, and the self-signed certificate `facteur init` makes for
+ * upgrade shares (with ALPN chosen per listener), and the self-signed certificate `facteur init` makes for
  * the embedded default.
  */
 #include "net/net.h"
@@ -24,6 +24,32 @@ static char *ssl_error(const char *what)
 	return xasprintf("%s: %s", what, e ? msg : "unknown TLS error");
 }
 
+/*
+ * ALPN (RFC 7301): the connection stores its engine's protocol list (wire
+ * format) as the SSL's app data before the handshake. A listener whose
+ * engine names none answers no ALPN at all; an HTTP listener picks from its
+ * list in our order ("http/1.1" today, "h2" can be put first later). A
+ * client that offers only protocols we do not speak gets the
+ * no_application_protocol alert, so a TLS stream meant for another service
+ * is never answered by the wrong one (cross-protocol attacks).
+ */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)arg;
+	const char *ours = SSL_get_app_data(ssl);
+	if (ours == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	unsigned char *sel = NULL;
+	unsigned char sel_len = 0;
+	if (SSL_select_next_proto(&sel, &sel_len, (const unsigned char *)ours,
+				  (unsigned)strlen(ours), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	*outlen = sel_len;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 SSL_CTX *net_tls_server_ctx(const char *cert, const char *key, char **error_r)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -39,6 +65,7 @@ SSL_CTX *net_tls_server_ctx(const char *cert, const char *key, char **error_r)
 	SSL_CTX_set_mode(ctx,
 			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				 SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		*error_r = ssl_error(cert);
 		SSL_CTX_free(ctx);

@@ -44,8 +44,9 @@ struct pop3_settings {
 enum pop3_login_result {
 	POP3_LOGIN_OK,       /* authenticated and the maildrop is locked */
 	POP3_LOGIN_FAILED,   /* unknown user or wrong password */
-	POP3_LOGIN_TEMPFAIL, /* rate limited or store error */
+	POP3_LOGIN_TEMPFAIL, /* store error */
 	POP3_LOGIN_IN_USE,   /* another POP3 session holds the maildrop */
+	POP3_LOGIN_BLOCKED,  /* rate limited */
 };
 
 struct pop3_maildrop_msg {

@@ -38,6 +38,8 @@ static enum pop3_login_result svc_login(void *ctx, const char *user, const char 
 	explicit_bzero(account.password_hash, sizeof(account.password_hash));
 	if (r == AUTH_FAILED)
 		return POP3_LOGIN_FAILED;
+	if (r == AUTH_BLOCKED)
+		return POP3_LOGIN_BLOCKED;
 	if (r != AUTH_OK)
 		return POP3_LOGIN_TEMPFAIL;
 	if (svc->locked)

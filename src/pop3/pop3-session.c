@@ -368,18 +368,20 @@ static enum conn_result pop3_open_maildrop(struct pop3_session *s, struct buf *o
 static enum conn_result pop3_login(struct pop3_session *s, const char *user, const char *password,
 				   const char *mech, struct buf *out)
 {
-	char safe[128];
-	str_sanitize(safe, sizeof(safe), user, strlen(user));
+	char q_user[LOG_QUOTE_SIZE(128)];
 	enum pop3_login_result r = s->hooks->login(s->ctx, user, password);
+	/* The names every protocol uses (auth_result_name), plus in_use. */
 	static const char *const names[] = {
 		[POP3_LOGIN_OK] = "ok",
 		[POP3_LOGIN_FAILED] = "failed",
 		[POP3_LOGIN_TEMPFAIL] = "tempfail",
 		[POP3_LOGIN_IN_USE] = "in_use",
+		[POP3_LOGIN_BLOCKED] = "blocked",
 	};
 	log_event(r == POP3_LOGIN_OK ? LOG_INFO : LOG_WARN, "pop3.login",
-		  "session=%s ip=%s user=\"%s\" mech=%s result=%s", s->session_id, s->peer_ip, safe,
-		  mech, (unsigned)r <= POP3_LOGIN_IN_USE ? names[r] : "?");
+		  "session=%s ip=%s user=%s mech=%s result=%s", s->session_id, s->peer_ip,
+		  log_quote(q_user, sizeof(q_user), user), mech,
+		  (unsigned)r <= POP3_LOGIN_BLOCKED ? names[r] : "?");
 	switch (r) {
 	case POP3_LOGIN_OK:
 		return pop3_open_maildrop(s, out);

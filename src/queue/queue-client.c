@@ -78,6 +78,7 @@ struct queue_client {
 	bool rcpt_ok[QUEUE_CLIENT_MAX_RCPTS];
 	struct queue_client_result results[QUEUE_CLIENT_MAX_RCPTS];
 	bool in_txn;
+	bool txn_answered; /* the server replied to a command of it */
 
 	/* Body streaming: at the beginning of a line; a CR seen last. */
 	bool bol, cr;
@@ -440,6 +441,7 @@ enum queue_client_status queue_client_input(struct queue_client *c, struct buf *
 			return qc_fail(c, 0, "malformed reply from server");
 		if (r == 0)
 			continue;
+		c->txn_answered = c->txn_answered || c->in_txn;
 		enum queue_client_status st = qc_on_reply(c, out);
 		c->reply_lines = 0;
 		if (st != QUEUE_CLIENT_MORE)
@@ -483,6 +485,7 @@ enum queue_client_status queue_client_mail(struct queue_client *c,
 		return qc_fail(c, 0, "no transaction possible");
 	c->msg = *msg;
 	c->in_txn = true;
+	c->txn_answered = false;
 	c->mail_code = 0;
 	c->rcpts_sent = c->rcpts_read = c->rcpts_ok = 0;
 	memset(c->rcpt_ok, 0, sizeof(c->rcpt_ok));
@@ -586,4 +589,9 @@ bool queue_client_has_tls(const struct queue_client *c)
 bool queue_client_in_transaction(const struct queue_client *c)
 {
 	return c->in_txn;
+}
+
+bool queue_client_txn_answered(const struct queue_client *c)
+{
+	return c->txn_answered;
 }

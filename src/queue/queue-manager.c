@@ -7,15 +7,31 @@
  * domain, by message (same blob and sender: one transaction with several
  * RCPTs). A destination resolves once (queue-dns.c), then connections pull
  * messages from its list until it is empty, so one connection carries
- * several messages (RSET between); concurrency is capped per destination
- * and in total. Sockets are non-blocking, TLS is OpenSSL over them, and the
- * SMTP dialogue is the pure engine of queue-client.c.
+ * several messages (RSET between). A connection that finds the list empty
+ * waits queue_idle_time seconds for more before it says QUIT, so a trickle
+ * of messages to one destination does not pay a TCP and TLS handshake
+ * each; and a new connection to a host seen before resumes its TLS session
+ * (a client session cache keyed by host, address and port). The number of
+ * connections per destination follows a slow-start window (queue-sched.c),
+ * capped per destination and in total. Sockets are non-blocking, TLS is
+ * OpenSSL over them, and the SMTP dialogue is the pure engine of
+ * queue-client.c.
  *
  * Durability: an entry leaves the queue only after the remote 250 to the
  * message's DATA (or after its bounce is stored); a crash before that
- * leaves it queued, so the worst case is one duplicate delivery. Entries
+ * leaves it queued, so the worst case is one duplicate delivery. The
+ * entries done in one turn of the loop are deleted together at its end,
+ * in one transaction (one commit, one blob collection, instead of one per
+ * recipient, which on a busy relay competed with acceptance for A's
+ * database): that widens the duplicate window from one commit to the rest
+ * of the turn, a few milliseconds, and loses nothing. Entries
  * being worked on are kept in an in-memory set, so a scan never starts
- * them twice; a restart forgets the set and everything is due again.
+ * them twice; a restart forgets the set and everything is due again. An
+ * idle connection the server closed meanwhile is noticed by its EOF (or
+ * 421) and dropped; if the server closes it just as a message is handed
+ * to it, the failure comes before any reply to that transaction's RSET,
+ * so nothing was sent past the envelope and the message goes back to the
+ * head of its destination's list for another connection, not to back-off.
  */
 #include "queue/queue-private.h"
 
@@ -51,6 +67,7 @@
 #define QM_MAX_HEADERS (64 * 1024)
 #define QM_TAG_WAKE ((uint64_t)1)
 #define QM_TAG_DNS ((uint64_t)2)
+#define QM_TLS_CACHE 256 /* TLS sessions kept for resumption (host, address, port) */
 
 struct qm_rcpt {
 	int64_t id;
@@ -89,8 +106,11 @@ struct qm_dest {
 	size_t next_addr; /* addresses before this one failed */
 	struct qm_msg *head, *tail;
 	size_t n_pending;
-	unsigned active;  /* connections */
-	unsigned waiting; /* connections not yet carrying a message */
+	unsigned active;   /* connections */
+	unsigned waiting;  /* connections not yet carrying a message */
+	unsigned idle;     /* connections waiting for a message (READY) */
+	unsigned quitting; /* connections that said QUIT */
+	struct queue_window win;
 	char last_error[300];
 };
 
@@ -107,6 +127,10 @@ struct qm_conn {
 	size_t addr;
 	bool established; /* the session reached READY once */
 	bool quitting;
+	bool idle;          /* READY with nothing to send, until deadline */
+	bool from_idle;     /* carries its first message after being idle */
+	char tls_key[320];  /* "host[ip]:port", the TLS session cache's key */
+	const char *broken; /* why the message cannot be sent (a blob read error) */
 	struct queue_client *client;
 	struct buf in, out;
 	struct qm_msg *msg;
@@ -132,9 +156,19 @@ struct queue_manager {
 	struct qm_conn *conns;
 	unsigned n_conns;
 	int64_t next_scan;
+	/* Client TLS sessions for resumption; least recently stored goes first. */
+	struct {
+		char key[320];
+		SSL_SESSION *sess;
+		uint64_t stamp;
+	} tls_cache[QM_TLS_CACHE];
+	uint64_t tls_stamp;
 	/* Entry ids being worked on, sorted. */
 	int64_t *busy;
 	size_t n_busy, cap_busy;
+	/* Entry ids done in this turn of the loop, deleted together. */
+	int64_t *removed;
+	size_t n_removed, cap_removed;
 };
 
 /* --- the busy set --------------------------------------------------------- */
@@ -180,6 +214,59 @@ static void busy_del(struct queue_manager *qm, int64_t id)
 	memmove(qm->busy + i, qm->busy + i + 1, (qm->n_busy - i - 1) * sizeof(*qm->busy));
 	qm->n_busy--;
 }
+
+/* --- the TLS session cache -------------------------------------------------- */
+
+static int tls_cache_find(const struct queue_manager *qm, const char *key)
+{
+	for (int i = 0; i < QM_TLS_CACHE; i++)
+		if (qm->tls_cache[i].sess != NULL && strcmp(qm->tls_cache[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+/* Keep sess (our reference) for key, replacing the older one or the oldest entry. */
+static void tls_cache_put(struct queue_manager *qm, const char *key, SSL_SESSION *sess)
+{
+	int slot = tls_cache_find(qm, key);
+	for (int i = 0; slot < 0 && i < QM_TLS_CACHE; i++)
+		if (qm->tls_cache[i].sess == NULL)
+			slot = i;
+	if (slot < 0) {
+		slot = 0;
+		for (int i = 1; i < QM_TLS_CACHE; i++)
+			if (qm->tls_cache[i].stamp < qm->tls_cache[slot].stamp)
+				slot = i;
+	}
+	if (qm->tls_cache[slot].sess != NULL)
+		SSL_SESSION_free(qm->tls_cache[slot].sess);
+	snprintf(qm->tls_cache[slot].key, sizeof(qm->tls_cache[slot].key), "%s", key);
+	qm->tls_cache[slot].sess = sess;
+	qm->tls_cache[slot].stamp = ++qm->tls_stamp;
+}
+
+static void tls_cache_drop(struct queue_manager *qm, const char *key)
+{
+	int i = tls_cache_find(qm, key);
+	if (i >= 0) {
+		SSL_SESSION_free(qm->tls_cache[i].sess);
+		qm->tls_cache[i].sess = NULL;
+	}
+}
+
+static void tls_cache_free(struct queue_manager *qm)
+{
+	for (int i = 0; i < QM_TLS_CACHE; i++)
+		if (qm->tls_cache[i].sess != NULL)
+			SSL_SESSION_free(qm->tls_cache[i].sess);
+}
+
+/*
+ * OpenSSL hands over a session the server offered for resumption (TLS 1.2
+ * at the end of the handshake, TLS 1.3 tickets later, with the EHLO
+ * reply). Returning 1 keeps the reference.
+ */
+static int qm_tls_new_session(SSL *ssl, SSL_SESSION *sess);
 
 /* --- delivery status notifications ----------------------------------------- */
 
@@ -239,8 +326,11 @@ static int qm_store_dsn(struct queue_manager *qm, const char *to, const struct b
 		const char *rcpt[1] = {to};
 		ret = store_queue_add(qm->store, "", rcpt, 1, dsn->data, dsn->len, &err);
 	}
-	if (ret < 0)
-		log_error("queue.dsn", "to=%s error=\"%s\"", to, err ? err : "?");
+	if (ret < 0) {
+		char q[LOG_QUOTE_SIZE(320)];
+		log_error("queue.dsn", "to=%s error=\"%s\"", log_quote(q, sizeof(q), to),
+			  err ? err : "?");
+	}
 	return ret;
 }
 
@@ -271,9 +361,12 @@ static int qm_dsn(struct queue_manager *qm, const struct qm_msg *msg, enum queue
 	};
 	queue_dsn_build(&d, &out);
 	int r = qm_store_dsn(qm, msg->sender, &out);
-	if (r == 0)
+	if (r == 0) {
+		char q[LOG_QUOTE_SIZE(320)];
 		log_info("queue.dsn", "action=%s to=%s rcpts=%zu",
-			 action == QUEUE_DSN_FAILED ? "failed" : "delayed", msg->sender, n);
+			 action == QUEUE_DSN_FAILED ? "failed" : "delayed",
+			 log_quote(q, sizeof(q), msg->sender), n);
+	}
 	buf_deinit(&headers);
 	buf_deinit(&out);
 	return r;
@@ -295,15 +388,36 @@ static void qm_defer(struct queue_manager *qm, const struct qm_rcpt *r, const ch
 	const char *err = NULL;
 	if (store_queue_defer(qm->store, r->id, next, why, &err) < 0)
 		log_error("queue.defer", "id=%lld error=\"%s\"", (long long)r->id, err);
-	log_info("queue.deferred", "id=%lld rcpt=%s attempts=%d reason=\"%s\"", (long long)r->id,
-		 r->recipient, r->attempts + 1, why);
+	char q_rcpt[LOG_QUOTE_SIZE(320)], q_why[LOG_QUOTE_SIZE(300)];
+	log_info("queue.deferred", "id=%lld rcpt=%s attempts=%d reason=%s", (long long)r->id,
+		 log_quote(q_rcpt, sizeof(q_rcpt), r->recipient), r->attempts + 1,
+		 log_quote(q_why, sizeof(q_why), why));
 }
 
+/*
+ * The entry is done (delivered, or its bounce stored): it is deleted with
+ * the others done in this turn of the loop, in one transaction
+ * (qm_flush_removed); it stays in the busy set until then.
+ */
 static void qm_remove(struct queue_manager *qm, const struct qm_rcpt *r)
 {
+	if (qm->n_removed == qm->cap_removed) {
+		qm->cap_removed = qm->cap_removed ? qm->cap_removed * 2 : 64;
+		qm->removed = xrealloc(qm->removed, qm->cap_removed * sizeof(*qm->removed));
+	}
+	qm->removed[qm->n_removed++] = r->id;
+}
+
+static void qm_flush_removed(struct queue_manager *qm)
+{
 	const char *err = NULL;
-	if (store_queue_delete(qm->store, r->id, &err) < 0)
-		log_warn("queue.remove", "id=%lld error=\"%s\"", (long long)r->id, err);
+	if (qm->n_removed == 0)
+		return;
+	if (store_queue_delete_many(qm->store, qm->removed, qm->n_removed, &err) < 0)
+		log_warn("queue.remove", "entries=%zu error=\"%s\"", qm->n_removed, err);
+	for (size_t i = 0; i < qm->n_removed; i++)
+		busy_del(qm, qm->removed[i]);
+	qm->n_removed = 0;
 }
 
 /*
@@ -327,9 +441,11 @@ static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg, const st
 		int cls = o[i].code / 100;
 		if (cls == 2) {
 			qm_remove(qm, r);
-			log_info("queue.delivered", "id=%lld rcpt=%s relay=%s reply=\"%s\"",
-				 (long long)r->id, r->recipient, o[i].remote ? o[i].remote : "?",
-				 o[i].text);
+			char q_rcpt[LOG_QUOTE_SIZE(320)], q_text[LOG_QUOTE_SIZE(300)];
+			log_info("queue.delivered", "id=%lld rcpt=%s relay=%s reply=%s",
+				 (long long)r->id, log_quote(q_rcpt, sizeof(q_rcpt), r->recipient),
+				 o[i].remote ? o[i].remote : "?",
+				 log_quote(q_text, sizeof(q_text), o[i].text));
 			continue;
 		}
 		queue_dsn_status(o[i].code, o[i].text, status[i]);
@@ -361,15 +477,17 @@ static void qm_finish_msg(struct queue_manager *qm, struct qm_msg *msg, const st
 		if (o[i].code / 100 == 2) {
 			/* done above */
 		} else if (is_bounce[i] && bounced) {
-			log_info("queue.bounced", "id=%lld rcpt=%s reason=\"%s\"", (long long)r->id,
-				 r->recipient, o[i].text);
+			char q_rcpt[LOG_QUOTE_SIZE(320)], q_text[LOG_QUOTE_SIZE(300)];
+			log_info("queue.bounced", "id=%lld rcpt=%s reason=%s", (long long)r->id,
+				 log_quote(q_rcpt, sizeof(q_rcpt), r->recipient),
+				 log_quote(q_text, sizeof(q_text), o[i].text));
 			qm_remove(qm, r);
 		} else {
 			qm_defer(qm, r, o[i].text);
 			if (want_delay[i] && delayed)
 				store_queue_set_delay_notified(qm->store, r->id, NULL);
+			busy_del(qm, r->id);
 		}
-		busy_del(qm, r->id);
 	}
 }
 
@@ -384,6 +502,16 @@ static void qm_finish_all(struct queue_manager *qm, struct qm_msg *msg, int code
 }
 
 /* --- destinations ---------------------------------------------------------- */
+
+/* A message back at the head of the list (a reused connection was gone). */
+static void dest_push_front(struct qm_dest *d, struct qm_msg *m)
+{
+	m->next = d->head;
+	d->head = m;
+	if (d->tail == NULL)
+		d->tail = m;
+	d->n_pending++;
+}
 
 static struct qm_msg *dest_pop(struct qm_dest *d)
 {
@@ -412,8 +540,11 @@ static void qm_dns_done(void *ctx, const struct queue_dns_result *r)
 {
 	struct qm_dest *d = ctx;
 	if (r->status != QUEUE_DNS_OK) {
-		log_info("queue.dns", "domain=%s status=%s reason=\"%s\"", d->name,
-			 r->status == QUEUE_DNS_PERMFAIL ? "permanent" : "temporary", r->error);
+		char q_dom[LOG_QUOTE_SIZE(256)], q_err[LOG_QUOTE_SIZE(256)];
+		log_info("queue.dns", "domain=%s status=%s reason=%s",
+			 log_quote(q_dom, sizeof(q_dom), d->name),
+			 r->status == QUEUE_DNS_PERMFAIL ? "permanent" : "temporary",
+			 log_quote(q_err, sizeof(q_err), r->error));
 		char text[300];
 		int code = r->status == QUEUE_DNS_PERMFAIL ? 550 : 451;
 		snprintf(text, sizeof(text), "%d %s", code, r->error);
@@ -437,6 +568,8 @@ static struct qm_dest *dest_get(struct queue_manager *qm, const char *name)
 	d->qm = qm;
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->state = DEST_RESOLVING;
+	queue_window_init(&d->win, qm->cfg->queue_initial_per_destination,
+			  qm->cfg->queue_max_per_destination);
 	d->next = qm->dests;
 	qm->dests = d;
 	if (qm->smarthost_host != NULL)
@@ -519,6 +652,13 @@ static void conn_watch(struct qm_conn *c)
 static void conn_close_fd(struct qm_conn *c)
 {
 	if (c->ssl != NULL) {
+		/*
+		 * SMTP ends with QUIT, not with TLS close_notify; without this,
+		 * SSL_free calls the session bad and OpenSSL marks the cached
+		 * copy (the same object) as not resumable.
+		 */
+		if (SSL_is_init_finished(c->ssl))
+			SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
@@ -539,6 +679,8 @@ static void conn_close_fd(struct qm_conn *c)
 }
 
 static int conn_open(struct qm_conn *c);
+static int conn_flush(struct qm_conn *c);
+static void conn_reuse(struct qm_conn *c);
 
 static void conn_free(struct qm_conn *c)
 {
@@ -554,9 +696,18 @@ static void conn_free(struct qm_conn *c)
 	c->dest->active--;
 	if (c->msg == NULL && !c->established)
 		c->dest->waiting--;
+	if (c->idle)
+		c->dest->idle--;
+	if (c->quitting)
+		c->dest->quitting--;
 	buf_deinit(&c->in);
 	buf_deinit(&c->out);
 	free(c);
+}
+
+static const char *dest_label(const struct qm_dest *d)
+{
+	return d->name[0] ? d->name : "smarthost";
 }
 
 static const char *conn_remote(const struct qm_conn *c)
@@ -574,8 +725,28 @@ static void conn_failed(struct qm_conn *c, const char *why)
 	struct qm_dest *d = c->dest;
 	char reason[300];
 	snprintf(reason, sizeof(reason), "%s", why);
-	log_info("queue.conn", "dest=%s host=%s error=\"%s\"", d->name[0] ? d->name : "smarthost",
-		 conn_remote(c) ? conn_remote(c) : "?", reason);
+	char q_reason[LOG_QUOTE_SIZE(300)], q_dest[LOG_QUOTE_SIZE(256)];
+	if (c->quitting && c->msg == NULL) {
+		conn_free(c); /* nothing left to lose: no answer to QUIT is fine */
+		return;
+	}
+	if (c->msg != NULL && c->from_idle && c->client != NULL &&
+	    !queue_client_txn_answered(c->client)) {
+		/* Closed by the server while idle: the message was not offered. */
+		log_info("queue.reuse_failed", "dest=%s host=%s error=%s msg=\"requeued\"",
+			 log_quote(q_dest, sizeof(q_dest), dest_label(d)),
+			 conn_remote(c) ? conn_remote(c) : "?",
+			 log_quote(q_reason, sizeof(q_reason), reason));
+		dest_push_front(d, c->msg);
+		c->msg = NULL;
+		conn_free(c);
+		return;
+	}
+	log_info("queue.conn", "dest=%s host=%s error=%s",
+		 log_quote(q_dest, sizeof(q_dest), dest_label(d)),
+		 conn_remote(c) ? conn_remote(c) : "?",
+		 log_quote(q_reason, sizeof(q_reason), reason));
+	queue_window_failure(&d->win);
 	if (c->client != NULL)
 		queue_client_abort(c->client, reason);
 	if (c->msg != NULL) {
@@ -662,18 +833,65 @@ static int conn_open(struct qm_conn *c)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ip, sizeof(ip));
 	else
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, ip, sizeof(ip));
-	log_info("queue.connect", "dest=%s host=%s ip=%s port=%u",
-		 c->dest->name[0] ? c->dest->name : "smarthost", a->host, ip, port);
+	snprintf(c->tls_key, sizeof(c->tls_key), "%s[%s]:%u", a->host, ip, port);
+	char q_dest[LOG_QUOTE_SIZE(256)], q_host[LOG_QUOTE_SIZE(256)];
+	log_info("queue.connect", "dest=%s host=%s ip=%s port=%u window=%u",
+		 log_quote(q_dest, sizeof(q_dest), dest_label(c->dest)),
+		 log_quote(q_host, sizeof(q_host), a->host), ip, port, c->dest->win.cur);
 	return 0;
 }
 
-/* Start connections while the destination has messages nobody carries. */
+static struct queue_dest_load dest_load(const struct qm_dest *d)
+{
+	const struct queue_manager *qm = d->qm;
+	return (struct queue_dest_load){
+		d->n_pending, d->waiting,  d->active - d->waiting - d->idle - d->quitting,
+		d->active,    qm->n_conns, qm->cfg->queue_max_connections};
+}
+
+/*
+ * Every connection is taken but d needs one: close an idle connection of
+ * another destination to make room. Returns true if one was closed.
+ */
+static bool qm_evict_idle(struct queue_manager *qm, const struct qm_dest *d)
+{
+	for (struct qm_conn *c = qm->conns; c != NULL; c = c->next) {
+		if (c->idle && c->dest != d) {
+			queue_client_quit(c->client, &c->out);
+			if (conn_flush(c) < 0 || c->out.len > 0)
+				log_debug("queue.idle", "host=%s msg=\"QUIT not sent\"",
+					  conn_remote(c));
+			conn_free(c);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Start connections while the destination has messages nobody carries:
+ * idle connections first (no handshake), then new ones within its window.
+ */
 static void dest_pump(struct qm_dest *d)
 {
 	struct queue_manager *qm = d->qm;
-	while (d->state == DEST_READY && d->n_pending > d->waiting &&
-	       d->active < qm->cfg->queue_max_per_destination &&
-	       qm->n_conns < qm->cfg->queue_max_connections) {
+	if (d->state != DEST_READY)
+		return;
+	while (d->head != NULL && d->idle > 0) {
+		struct qm_conn *c = qm->conns;
+		while (c != NULL && !(c->idle && c->dest == d))
+			c = c->next;
+		if (c == NULL)
+			break;
+		conn_reuse(c);
+	}
+	for (;;) {
+		struct queue_dest_load l = dest_load(d);
+		if (queue_window_to_open(&d->win, &l) == 0) {
+			l.total_max = UINT32_MAX;
+			if (queue_window_to_open(&d->win, &l) == 0 || !qm_evict_idle(qm, d))
+				return;
+		}
 		if (d->next_addr >= d->n_addrs) {
 			if (d->active == 0) {
 				char why[300];
@@ -696,6 +914,7 @@ static void dest_pump(struct qm_dest *d)
 		d->active++;
 		d->waiting++;
 		while (conn_open(c) < 0) {
+			queue_window_failure(&d->win);
 			d->next_addr = ++c->addr;
 			if (c->addr >= d->n_addrs) {
 				snprintf(d->last_error, sizeof(d->last_error), "cannot connect: %s",
@@ -776,14 +995,42 @@ static enum queue_client_status conn_start_msg(struct qm_conn *c, struct qm_msg 
 	return queue_client_mail(c->client, &qmsg, &c->out);
 }
 
-/* The engine is idle: give it the next message, or say QUIT. */
+static void conn_set_quitting(struct qm_conn *c)
+{
+	if (!c->quitting)
+		c->dest->quitting++;
+	c->quitting = true;
+}
+
+/* Nothing to send: wait queue_idle_time for another message (dest_pump). */
+static void conn_set_idle(struct qm_conn *c)
+{
+	c->idle = true;
+	c->from_idle = false;
+	c->dest->idle++;
+	c->deadline = qm_deadline(c->qm, c->qm->cfg->queue_idle_time);
+}
+
+static void conn_clear_idle(struct qm_conn *c)
+{
+	if (!c->idle)
+		return;
+	c->idle = false;
+	c->dest->idle--;
+}
+
+/* The engine is idle: give it the next message, wait for one, or say QUIT. */
 static enum queue_client_status conn_next(struct qm_conn *c)
 {
 	for (;;) {
 		struct qm_msg *m = dest_pop(c->dest);
 		if (m == NULL) {
+			if (c->qm->cfg->queue_idle_time > 0 && !atomic_load(&c->qm->stop)) {
+				conn_set_idle(c);
+				return QUEUE_CLIENT_MORE;
+			}
 			queue_client_quit(c->client, &c->out);
-			c->quitting = true;
+			conn_set_quitting(c);
 			return QUEUE_CLIENT_MORE;
 		}
 		enum queue_client_status st = conn_start_msg(c, m);
@@ -806,12 +1053,32 @@ static enum queue_client_status conn_next(struct qm_conn *c)
 	}
 }
 
+/*
+ * The window's feedback from one message: delivered to anyone is a
+ * success; only temporary refusals (the server is busy, greylists, runs
+ * short of something) a failure; permanent ones say nothing about load.
+ */
+static void conn_feedback(struct qm_conn *c, const struct queue_client_result *res, size_t n)
+{
+	bool ok = false, temp = false;
+	for (size_t i = 0; i < n; i++) {
+		ok = ok || res[i].code / 100 == 2;
+		temp = temp || res[i].code / 100 == 4;
+	}
+	if (ok)
+		queue_window_success(&c->dest->win);
+	else if (temp)
+		queue_window_failure(&c->dest->win);
+}
+
 static void conn_msg_done(struct qm_conn *c)
 {
 	const struct queue_client_result *res = queue_client_results(c->client);
 	struct qm_outcome o[QUEUE_CLIENT_MAX_RCPTS];
 	for (size_t i = 0; i < c->msg->n; i++)
 		o[i] = (struct qm_outcome){res[i].code, res[i].text, conn_remote(c)};
+	conn_feedback(c, res, c->msg->n);
+	c->from_idle = false;
 	qm_finish_msg(c->qm, c->msg, o);
 	msg_free(c->msg);
 	c->msg = NULL;
@@ -821,8 +1088,12 @@ static void conn_msg_done(struct qm_conn *c)
 	c->streaming = c->body_eof = false;
 }
 
-/* Refill the output from the blob while the engine streams the body. */
-static void conn_fill_body(struct qm_conn *c)
+/*
+ * Refill the output from the blob while the engine streams the body.
+ * Returns -1 (c->broken says why; c is not freed here, the caller fails
+ * it) when the blob cannot be read.
+ */
+static int conn_fill_body(struct qm_conn *c)
 {
 	char chunk[QM_CHUNK];
 	while (c->streaming && !c->body_eof && c->out.len < QM_OUT_HIGH) {
@@ -831,14 +1102,15 @@ static void conn_fill_body(struct qm_conn *c)
 			continue;
 		if (n < 0) {
 			/* A broken blob must not end as a truncated message. */
-			conn_failed(c, "cannot read the queued message");
-			return;
+			c->broken = "cannot read the queued message";
+			return -1;
 		}
 		c->body_eof = n == 0;
 		if (queue_client_body(c->client, chunk, (size_t)n, c->body_eof, &c->out) !=
 		    QUEUE_CLIENT_BODY)
 			c->streaming = false;
 	}
+	return 0;
 }
 
 /*
@@ -904,6 +1176,10 @@ static int conn_starttls(struct qm_conn *c)
 	if (c->ssl == NULL)
 		return -1;
 	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_app_data(c->ssl, c);
+	int cached = tls_cache_find(c->qm, c->tls_key);
+	if (cached >= 0)
+		SSL_set_session(c->ssl, c->qm->tls_cache[cached].sess);
 	const char *host = conn_remote(c);
 	if (host != NULL && host[0] != '[' && strchr(host, ':') == NULL)
 		SSL_set_tlsext_host_name(c->ssl, host);
@@ -937,7 +1213,8 @@ static int conn_flush(struct qm_conn *c)
 		}
 		buf_consume(&c->out, (size_t)n);
 		c->deadline = qm_deadline(c->qm, c->qm->cfg->queue_timeout);
-		conn_fill_body(c);
+		if (conn_fill_body(c) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -992,8 +1269,70 @@ static int conn_feed(struct qm_conn *c)
 	return 0;
 }
 
+/* Write what is queued and watch for what comes next (c may be freed). */
+static void conn_flush_watch(struct qm_conn *c)
+{
+	if (conn_flush(c) < 0) {
+		conn_failed(c, c->broken != NULL ? c->broken : "write failed");
+		return;
+	}
+	if (c->fd >= 0)
+		conn_watch(c);
+}
+
+/*
+ * Something arrived on an idle connection: TLS records carrying nothing
+ * for us (a late session ticket), or the server closing it (EOF, usually
+ * after a 421 of its own idle timeout). Closed: drop it, no failure.
+ */
+static void conn_idle_event(struct qm_conn *c)
+{
+	for (;;) {
+		int r = conn_read(c);
+		if (r < 0 || c->in.len > 0) {
+			char q_dest[LOG_QUOTE_SIZE(256)];
+			log_info("queue.idle_closed", "dest=%s host=%s",
+				 log_quote(q_dest, sizeof(q_dest), dest_label(c->dest)),
+				 conn_remote(c) ? conn_remote(c) : "?");
+			conn_free(c);
+			return;
+		}
+		if (r == 0)
+			break;
+	}
+	conn_watch(c);
+}
+
+/* Hand an idle connection the next message of its destination. */
+static void conn_reuse(struct qm_conn *c)
+{
+	conn_clear_idle(c);
+	c->from_idle = true;
+	log_debug("queue.reuse", "dest=%s host=%s", dest_label(c->dest), conn_remote(c));
+	if (conn_handle(c, conn_next(c)) >= 0)
+		conn_flush_watch(c);
+}
+
+/* An idle connection waited long enough: QUIT. */
+static void conn_idle_expired(struct qm_conn *c)
+{
+	conn_clear_idle(c);
+	queue_client_quit(c->client, &c->out);
+	conn_set_quitting(c);
+	c->deadline = qm_deadline(c->qm, c->qm->cfg->queue_timeout);
+	if (conn_flush(c) < 0) {
+		conn_free(c);
+		return;
+	}
+	conn_watch(c);
+}
+
 static void conn_event(struct qm_conn *c, uint32_t events)
 {
+	if (c->idle) {
+		conn_idle_event(c);
+		return;
+	}
 	if (c->st == CONN_CONNECTING) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -1015,6 +1354,7 @@ static void conn_event(struct qm_conn *c, uint32_t events)
 		int r = conn_handshake(c);
 		if (r < 0) {
 			/* No plaintext fallback with a host that offered STARTTLS. */
+			tls_cache_drop(c->qm, c->tls_key);
 			conn_failed(c, "TLS handshake failed");
 			return;
 		}
@@ -1024,8 +1364,10 @@ static void conn_event(struct qm_conn *c, uint32_t events)
 		}
 		c->st = CONN_SMTP;
 		c->ssl_want_write = false;
-		log_debug("queue.tls", "host=%s version=%s", conn_remote(c),
-			  SSL_get_version(c->ssl));
+		char q_dest[LOG_QUOTE_SIZE(256)];
+		log_info("queue.tls", "dest=%s host=%s version=%s resumed=%s",
+			 log_quote(q_dest, sizeof(q_dest), dest_label(c->dest)), conn_remote(c),
+			 SSL_get_version(c->ssl), SSL_session_reused(c->ssl) ? "yes" : "no");
 		if (conn_handle(c, queue_client_tls_started(c->client, &c->out)) < 0)
 			return;
 	}
@@ -1049,15 +1391,19 @@ static void conn_event(struct qm_conn *c, uint32_t events)
 		if (r == 0)
 			break;
 	}
-	conn_fill_body(c);
-	if (c->fd < 0)
-		return;
-	if (conn_flush(c) < 0) {
-		conn_failed(c, "write failed");
-		return;
-	}
-	if (c->fd >= 0)
-		conn_watch(c);
+	if (conn_fill_body(c) < 0)
+		conn_failed(c, c->broken);
+	else
+		conn_flush_watch(c);
+}
+
+static int qm_tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct qm_conn *c = SSL_get_app_data(ssl);
+	if (c == NULL || c->tls_key[0] == '\0')
+		return 0;
+	tls_cache_put(c->qm, c->tls_key, sess);
+	return 1;
 }
 
 /* --- the thread ------------------------------------------------------------- */
@@ -1068,7 +1414,9 @@ static void qm_timeouts(struct queue_manager *qm)
 	struct qm_conn *c = qm->conns;
 	while (c != NULL) {
 		struct qm_conn *next = c->next;
-		if (now >= c->deadline)
+		if (now >= c->deadline && c->idle)
+			conn_idle_expired(c);
+		else if (now >= c->deadline)
 			conn_failed(c,
 				    c->st == CONN_CONNECTING ? "connect timed out"
 							     : "server timed out");
@@ -1117,7 +1465,9 @@ static void *qm_thread(void *arg)
 		for (struct qm_dest *d = qm->dests; d != NULL; d = d->next)
 			dest_pump(d);
 		qm_reap(qm);
+		qm_flush_removed(qm);
 	}
+	qm_flush_removed(qm);
 	return NULL;
 }
 
@@ -1180,6 +1530,7 @@ static void qm_free(struct queue_manager *qm)
 	store_queue_wakeup_fd(-1);
 	if (qm->store != NULL)
 		store_close(&qm->store);
+	tls_cache_free(qm);
 	if (qm->tls != NULL)
 		SSL_CTX_free(qm->tls);
 	if (qm->evfd >= 0)
@@ -1192,6 +1543,7 @@ static void qm_free(struct queue_manager *qm)
 		free(qm->smarthost_password);
 	}
 	free(qm->busy);
+	free(qm->removed);
 	free(qm);
 }
 
@@ -1221,6 +1573,10 @@ static int qm_setup(struct queue_manager *qm, char **error_r)
 			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Opportunistic TLS (RFC 7435): encrypt, do not authenticate. */
 	SSL_CTX_set_verify(qm->tls, SSL_VERIFY_NONE, NULL);
+	/* Resumption: sessions go to our cache (tls_cache_put), not OpenSSL's. */
+	SSL_CTX_set_session_cache_mode(qm->tls,
+				       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(qm->tls, qm_tls_new_session);
 	qm->params.helo_name = qm->cfg->hostname;
 	qm->params.tls_possible = true;
 	if (qm_smarthost(qm, error_r) < 0)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internals of the queue module: the asynchronous resolver the manager
- * drives from its epoll loop (queue-dns.c). Nothing outside src/queue/
- * includes this header.
+ * drives from its epoll loop (queue-dns.c) and the per-destination
+ * concurrency window (queue-sched.c). Nothing outside src/queue/ (and its
+ * unit tests) includes this header.
  */
 #ifndef FACTEUR_QUEUE_PRIVATE_H
 #define FACTEUR_QUEUE_PRIVATE_H
@@ -69,5 +70,50 @@ int queue_dns_resolve_host(struct queue_dns *dns, const char *host, queue_dns_cb
  * Exposed for the unit tests.
  */
 int queue_dns_parse_mx(const unsigned char *rdata, size_t len, unsigned *pref_r, char *name);
+
+/* --- per-destination concurrency (queue-sched.c) ------------------------- */
+
+/*
+ * How many connections one destination may have, grown while it keeps up
+ * and shrunk when it does not (slow start, as Postfix does it): the window
+ * starts at queue_initial_per_destination, gains one connection after as
+ * many successful deliveries as it has connections (one "round"), loses
+ * one per failure (connection refused or lost, TLS or session error, a
+ * message refused with 4xx), never below 1 nor above the cap
+ * (queue_max_per_destination).
+ */
+struct queue_window {
+	unsigned cur;    /* connections allowed now */
+	unsigned max;    /* the cap */
+	unsigned credit; /* successes since cur last grew */
+};
+
+/* Start at initial, clamped to 1..max (max 0 counts as 1). */
+void queue_window_init(struct queue_window *w, unsigned initial, unsigned max);
+/* One message delivered (at least one recipient took it). */
+void queue_window_success(struct queue_window *w);
+/* One failure the destination is to blame for. */
+void queue_window_failure(struct queue_window *w);
+
+/* What the scheduler knows about a destination and the whole manager. */
+struct queue_dest_load {
+	size_t pending;     /* messages waiting for a connection */
+	unsigned waiting;   /* connections being set up, not yet carrying one */
+	unsigned busy;      /* connections carrying a message */
+	unsigned active;    /* this destination's connections, in any state */
+	unsigned total;     /* connections of every destination */
+	unsigned total_max; /* queue_max_connections */
+};
+
+/*
+ * New connections to open now, within the window and the total cap: one
+ * per message that neither a connection being set up nor a busy one (when
+ * it is done with its message) will take. A message that can wait one
+ * delivery on a busy connection waits: on a fast destination that is
+ * sooner than a new TCP and TLS handshake, and the connections stay few;
+ * a backlog that grows faster than the connections drain it opens more.
+ * (Idle connections get pending messages before this is asked.)
+ */
+unsigned queue_window_to_open(const struct queue_window *w, const struct queue_dest_load *l);
 
 #endif

@@ -175,5 +175,13 @@ void queue_client_abort(struct queue_client *c, const char *reason);
 bool queue_client_has_tls(const struct queue_client *c);
 /* True while a message is in progress (MAIL sent, results not yet in). */
 bool queue_client_in_transaction(const struct queue_client *c);
+/*
+ * True once the server has answered a command of the current transaction
+ * (its RSET or MAIL). Until then, on a session that has been idle, a
+ * failure means the server had already closed it: nothing of the message
+ * was taken, so the manager hands it to another connection rather than
+ * count a failed attempt. Stays as it was when the session fails.
+ */
+bool queue_client_txn_answered(const struct queue_client *c);
 
 #endif

@@ -95,6 +95,7 @@ struct smtp_txn {
 	char sender[SMTP_ADDRESS_MAX];
 	bool utf8; /* SMTPUTF8 given on MAIL */
 	unsigned n_rcpt;
+	unsigned n_overshoot; /* RCPTs refused past max_recipients */
 	char first_rcpt[SMTP_ADDRESS_MAX];
 
 	int64_t *accounts;
@@ -108,6 +109,7 @@ struct smtp_txn {
 	uint64_t size; /* body octets received, stored or not */
 	bool oversize;
 	bool bad_eol; /* a bare CR or LF was seen in DATA */
+	bool has_nul; /* a NUL was seen in DATA or BDAT */
 	bool bdat;    /* this transaction uses BDAT: DATA is refused */
 	enum smtp_data_state dstate;
 	uint64_t chunk_left;

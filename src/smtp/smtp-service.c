@@ -30,8 +30,10 @@ struct smtp_service {
 	struct server_ctx *ctx;
 	const struct conn_info *info;
 	struct smtp_session *session;
-	struct mailauth_job *job; /* the verification of the message at hand */
-	char job_id[80];          /* ... whose queue id this is */
+	struct mailauth_job *job;  /* the verification of the message at hand */
+	char job_id[80];           /* ... whose queue id this is */
+	struct store_write *write; /* its commit by the store writer */
+	char write_id[80];         /* ... whose queue id this is */
 };
 
 static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char *user,
@@ -47,7 +49,9 @@ static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char
 		snprintf(account_r->address, sizeof(account_r->address), "%s", acct.address);
 		return SMTP_AUTH_OK;
 	}
-	return r == AUTH_FAILED ? SMTP_AUTH_FAILED : SMTP_AUTH_TEMPFAIL;
+	if (r == AUTH_FAILED)
+		return SMTP_AUTH_FAILED;
+	return r == AUTH_BLOCKED ? SMTP_AUTH_BLOCKED : SMTP_AUTH_TEMPFAIL;
 }
 
 /* Would a delivery to any of these accounts be refused for quota? */
@@ -128,13 +132,13 @@ svc_deliver_local(struct smtp_service *svc, const struct smtp_delivery *d, const
 }
 
 /*
- * Local entries first, then the outbound queue, each durable before it
- * returns. A failure of the second after the first succeeded means the
- * client retries and local recipients get the message twice: duplication,
- * never loss. mailbox is NULL (INBOX) or "Junk".
+ * Without a store writer (no daemon around): local entries first, then the
+ * outbound queue, each durable before it returns. A failure of the second
+ * after the first succeeded means the client retries and local recipients
+ * get the message twice: duplication, never loss.
  */
-static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct smtp_delivery *d,
-					  const char *mailbox)
+static enum smtp_deliver_result svc_store_direct(struct smtp_service *svc,
+						 const struct smtp_delivery *d, const char *mailbox)
 {
 	if (d->n_accounts > 0) {
 		enum smtp_deliver_result r = svc_deliver_local(svc, d, mailbox);
@@ -152,6 +156,75 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct
 		}
 	}
 	return SMTP_DELIVER_OK;
+}
+
+/* The store writer committed a batch: resume our loop's waiting sessions. */
+static void svc_wake(void *arg)
+{
+	server_ctx_wake(arg);
+}
+
+/*
+ * Hand the message to the store writer (group commit: local entries and
+ * queue rows in one transaction with the rest of its batch) and wait for
+ * it with PENDING; svc_write_poll gives the outcome. mailbox is NULL
+ * (INBOX) or "Junk".
+ */
+static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct smtp_delivery *d,
+					  const char *mailbox)
+{
+	if (svc->ctx->writer == NULL)
+		return svc_store_direct(svc, d, mailbox);
+	struct mime_parsed mp;
+	memset(&mp, 0, sizeof(mp));
+	if (d->n_accounts > 0 && mime_parse(d->data, d->len, &mp) < 0) {
+		log_error("smtp.deliver", "session=%s id=%s error=mime_parse",
+			  svc->info->session_id, d->queue_id);
+		return SMTP_DELIVER_TEMPFAIL;
+	}
+	struct store_parsed sp = mime_store_parsed(&mp);
+	struct store_write_request req = {
+		.data = d->data,
+		.len = d->len,
+		.parsed = d->n_accounts > 0 ? &sp : NULL,
+		.accounts = d->accounts,
+		.n_accounts = d->n_accounts,
+		.mailbox = mailbox,
+		.sender = d->sender,
+		.remote = d->remote,
+		.n_remote = d->n_remote,
+		.queue_offset = d->return_path_len,
+		.done = svc_wake,
+		.done_arg = svc->ctx,
+	};
+	const char *error = NULL;
+	int r = store_write_submit(svc->ctx->writer, &req, &svc->write, &error);
+	mime_parsed_free(&mp);
+	if (r < 0) {
+		log_error("smtp.deliver", "session=%s id=%s error=\"%s\"", svc->info->session_id,
+			  d->queue_id, error);
+		return SMTP_DELIVER_TEMPFAIL;
+	}
+	snprintf(svc->write_id, sizeof(svc->write_id), "%s", d->queue_id);
+	return SMTP_DELIVER_PENDING;
+}
+
+/* The message is with the store writer: committed, failed, or not yet. */
+static enum smtp_deliver_result svc_write_poll(struct smtp_service *svc,
+					       const struct smtp_delivery *d)
+{
+	const char *error = NULL;
+	int r = store_write_result(svc->write, &error);
+	if (r == 0)
+		return SMTP_DELIVER_PENDING;
+	enum smtp_deliver_result res = SMTP_DELIVER_OK;
+	if (r < 0) {
+		log_error("smtp.deliver", "session=%s id=%s error=\"%s\"", svc->info->session_id,
+			  d->queue_id, error);
+		res = strncmp(error, "quota", 5) == 0 ? SMTP_DELIVER_QUOTA : SMTP_DELIVER_TEMPFAIL;
+	}
+	store_write_release(&svc->write);
+	return res;
 }
 
 /* d with data replaced by Return-Path + extra + the rest of d's data. */
@@ -205,8 +278,9 @@ static enum smtp_deliver_result svc_deliver_signed(struct smtp_service *svc,
 	struct smtp_delivery signed_d;
 	svc_with_headers(d, sigs.data, sigs.len, d->data + d->return_path_len,
 			 d->len - d->return_path_len, &b, &signed_d);
+	char q_dom[LOG_QUOTE_SIZE(256)];
 	log_info("dkim.signed", "session=%s id=%s domain=%s signatures=%d", svc->info->session_id,
-		 d->queue_id, domain, n);
+		 d->queue_id, log_quote(q_dom, sizeof(q_dom), domain), n);
 	enum smtp_deliver_result r = svc_store(svc, &signed_d, NULL);
 	buf_deinit(&b);
 	buf_deinit(&sigs);
@@ -221,11 +295,12 @@ static void svc_log_result(struct smtp_service *svc, const struct smtp_delivery 
 		if (r->dkim.sigs[i].result == MAILAUTH_DKIM_PASS)
 			dkim = "pass";
 	static const char *const actions[] = {"accept", "quarantine", "reject"};
+	char q_dom[LOG_QUOTE_SIZE(256)];
 	log_info("mailauth.result",
 		 "session=%s id=%s spf=%s dkim=%s dmarc=%s from_domain=%s action=%s",
 		 svc->info->session_id, d->queue_id, mailauth_spf_name(r->spf), dkim,
 		 mailauth_dmarc_name(r->dmarc.result),
-		 r->dmarc.from_domain[0] ? r->dmarc.from_domain : "-", actions[r->dmarc.action]);
+		 log_quote(q_dom, sizeof(q_dom), r->dmarc.from_domain), actions[r->dmarc.action]);
 }
 
 /* Verification done: reject, or deliver with Authentication-Results. */
@@ -256,12 +331,6 @@ static enum smtp_deliver_result svc_deliver_verified(struct smtp_service *svc,
 	buf_deinit(&rest);
 	buf_deinit(&b);
 	return res;
-}
-
-/* A verification thread finished: resume our loop's waiting sessions now. */
-static void svc_wake(void *arg)
-{
-	server_ctx_wake(arg);
 }
 
 /* MX: start the verification, then answer PENDING until it is done. */
@@ -300,6 +369,11 @@ static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_deliver
 {
 	struct smtp_service *svc = ctx;
 	const struct config *cfg = svc->ctx->config;
+	if (svc->write != NULL) {
+		if (strcmp(svc->write_id, d->queue_id) == 0)
+			return svc_write_poll(svc, d);
+		store_write_release(&svc->write); /* left over from an abandoned message */
+	}
 	bool mx = svc->info->listener == NULL || strcmp(svc->info->listener, "smtp") == 0;
 	if (svc->ctx->mailauth != NULL && mx && cfg->mailauth_verify)
 		return svc_deliver_mx(svc, d);
@@ -362,6 +436,8 @@ static void smtp_proto_close(void *p)
 	/* A verification still running finishes in its thread and is freed
 	 * there: only our reference goes. */
 	mailauth_job_release(&svc->job);
+	/* Likewise a commit in progress: it completes, unacknowledged. */
+	store_write_release(&svc->write);
 	smtp_session_destroy(&svc->session);
 	free(svc);
 }

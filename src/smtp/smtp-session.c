@@ -11,7 +11,8 @@
  * session one byte at a time gives exactly the replies of feeding it whole.
  * DATA ends only at CRLF "." CRLF: any bare CR or LF inside the message is
  * consumed like text and makes the message refused at the real end, which
- * closes the SMTP smuggling hole.
+ * closes the SMTP smuggling hole. A NUL anywhere in DATA or BDAT (we offer
+ * no BINARYMIME) refuses the message the same way (550 5.6.0).
  */
 #include "smtp/smtp-private.h"
 
@@ -103,28 +104,45 @@ static void smtp_close(struct smtp_session *s, const char *reason)
 
 /*
  * Queue one reply line (CRLF added). A 4xx/5xx reply is logged as a
- * refusal and counted; the tenth drops the session with 421.
+ * refusal and, when counts is set, counted; the tenth counted one drops
+ * the session with 421.
  */
-__attribute__((format(printf, 2, 3))) static void smtp_reply(struct smtp_session *s,
-							     const char *fmt, ...)
+static void smtp_vreply(struct smtp_session *s, bool counts, const char *fmt, va_list ap)
 {
 	size_t start = s->out->len;
-	va_list ap;
-	va_start(ap, fmt);
 	buf_vprintf(s->out, fmt, ap);
-	va_end(ap);
 	int len = (int)(s->out->len - start);
 	buf_append(s->out, "\r\n", 2);
 	const char *r = s->out->data + start; /* after the append: it may move */
 	if (len < 3 || r[0] < '4')
 		return;
-	log_info("smtp.reject", "session=%s state=%s reply=\"%.*s\"", s->info->session_id,
-		 state_names[s->state], len, r);
-	if (++s->errors >= SMTP_MAX_ERRORS) {
+	char q[LOG_QUOTE_SIZE(256)];
+	log_info("smtp.reject", "session=%s state=%s reply=%s", s->info->session_id,
+		 state_names[s->state], log_quote_n(q, sizeof(q), r, (size_t)len));
+	if (counts && ++s->errors >= SMTP_MAX_ERRORS) {
 		buf_printf(s->out, "421 4.7.0 %s Too many errors, closing connection\r\n",
 			   s->cfg->hostname);
 		smtp_close(s, "errors");
 	}
+}
+
+__attribute__((format(printf, 2, 3))) static void smtp_reply(struct smtp_session *s,
+							     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	smtp_vreply(s, true, fmt, ap);
+	va_end(ap);
+}
+
+/* A refusal that is no fault of the client's (e.g. 452 too many recipients). */
+__attribute__((format(printf, 2, 3))) static void smtp_reply_uncounted(struct smtp_session *s,
+								       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	smtp_vreply(s, false, fmt, ap);
+	va_end(ap);
 }
 
 /* --- the transaction --------------------------------------------------- */
@@ -139,9 +157,11 @@ static void smtp_txn_reset(struct smtp_txn *t)
 	t->first_rcpt[0] = '\0';
 	t->utf8 = false;
 	t->n_rcpt = 0;
+	t->n_overshoot = 0;
 	t->size = 0;
 	t->oversize = false;
 	t->bad_eol = false;
+	t->has_nul = false;
 	t->bdat = false;
 	t->chunk_left = 0;
 	t->chunk_last = false;
@@ -252,6 +272,7 @@ static void smtp_message_begin(struct smtp_session *s)
 	t->size = 0;
 	t->oversize = false;
 	t->bad_eol = false;
+	t->has_nul = false;
 	t->dstate = SMTP_DATA_BOL;
 }
 
@@ -263,6 +284,8 @@ static void smtp_message_add(struct smtp_session *s, const char *p, size_t n)
 {
 	struct smtp_txn *t = &s->txn;
 	t->size += n;
+	if (memchr(p, '\0', n) != NULL)
+		t->has_nul = true;
 	if (t->oversize)
 		return;
 	if (t->size > s->cfg->max_message_size) {
@@ -428,10 +451,9 @@ static int smtp_message_deliver(struct smtp_session *s)
 		smtp_reply(s, "451 4.3.0 Temporary failure, try again later");
 		return 0;
 	}
-	char from[SMTP_ADDRESS_MAX];
-	str_sanitize(from, sizeof(from), t->sender, strlen(t->sender));
-	log_info("smtp.accepted",
-		 "session=%s id=%s from=<%s> rcpt=%u local=%zu remote=%zu size=%llu",
+	char from[LOG_QUOTE_SIZE(SMTP_ADDRESS_MAX)];
+	log_quote(from, sizeof(from), t->sender);
+	log_info("smtp.accepted", "session=%s id=%s from=%s rcpt=%u local=%zu remote=%zu size=%llu",
 		 s->info->session_id, t->queue_id, from, t->n_rcpt, t->n_accounts, t->n_remote,
 		 (unsigned long long)t->size);
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->queue_id);
@@ -447,6 +469,8 @@ static void smtp_message_finish(struct smtp_session *s)
 {
 	if (s->txn.bad_eol) {
 		smtp_reply(s, "550 5.6.11 Bare CR or LF in message; lines must end with CRLF");
+	} else if (s->txn.has_nul) {
+		smtp_reply(s, "550 5.6.0 NUL character in message not allowed");
 	} else if (s->txn.oversize) {
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 	} else if (smtp_message_deliver(s)) {
@@ -703,15 +727,27 @@ static int smtp_check_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 		smtp_reply(s, "555 5.5.4 Unsupported parameter");
 		return -1;
 	}
-	/* RFC 5321 4.5.1: <postmaster> without a domain must be accepted. */
-	if (strcasecmp(c->path.address, "postmaster") == 0)
+	/*
+	 * RFC 5321 4.5.1: <postmaster> without a domain must be accepted; it
+	 * goes to postmaster_address (init: the primary domain's postmaster).
+	 */
+	if (strcasecmp(c->path.address, "postmaster") == 0 && *s->cfg->postmaster_address != '\0')
+		snprintf(c->address, sizeof(c->address), "%s", s->cfg->postmaster_address);
+	else if (strcasecmp(c->path.address, "postmaster") == 0)
 		snprintf(c->address, sizeof(c->address), "postmaster@%s", s->cfg->hostname);
 	else
 		snprintf(c->address, sizeof(c->address), "%s", c->path.address);
 	if (smtp_check_address(s, c->address, s->txn.utf8, "5.1.3") < 0)
 		return -1;
 	if (s->txn.n_rcpt >= s->cfg->max_recipients) {
-		smtp_reply(s, "452 4.5.3 Too many recipients");
+		/*
+		 * RFC 5321 4.5.3.1.10: not an error; the client sends the rest
+		 * in another transaction. Only a flood far past the cap counts.
+		 */
+		if (++s->txn.n_overshoot <= s->cfg->recipient_overshoot)
+			smtp_reply_uncounted(s, "452 4.5.3 Too many recipients");
+		else
+			smtp_reply(s, "452 4.5.3 Too many recipients");
 		return -1;
 	}
 	memset(&c->targets, 0, sizeof(c->targets));
@@ -829,10 +865,10 @@ static long smtp_sasl_decode(const char *in, char *out, size_t outsz)
 static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const char *user,
 			     const char *password)
 {
-	char safe_user[128];
+	char q_user[LOG_QUOTE_SIZE(128)];
 	struct smtp_account acct;
 	memset(&acct, 0, sizeof(acct));
-	str_sanitize(safe_user, sizeof(safe_user), user, strlen(user));
+	log_quote(q_user, sizeof(q_user), user);
 	enum smtp_auth_result r =
 		s->hooks.auth(s->hooks.ctx, s->info->peer_ip, user, password, &acct);
 	smtp_sasl_end(s);
@@ -840,12 +876,15 @@ static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const cha
 		s->authenticated = true;
 		s->account = acct;
 		log_info("smtp.auth", "session=%s mech=%s user=%s result=ok", s->info->session_id,
-			 mech, safe_user);
+			 mech, q_user);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		return;
 	}
 	log_info("smtp.auth", "session=%s mech=%s user=%s result=%s", s->info->session_id, mech,
-		 safe_user, r == SMTP_AUTH_FAILED ? "fail" : "tempfail");
+		 q_user,
+		 auth_result_name(r == SMTP_AUTH_FAILED            ? AUTH_FAILED
+					  : r == SMTP_AUTH_BLOCKED ? AUTH_BLOCKED
+								   : AUTH_ERROR));
 	if (r == SMTP_AUTH_FAILED)
 		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 	else

@@ -47,7 +47,8 @@ struct smtp_account {
 enum smtp_auth_result {
 	SMTP_AUTH_OK,
 	SMTP_AUTH_FAILED,   /* unknown user or wrong password: 535 */
-	SMTP_AUTH_TEMPFAIL, /* rate limited or store error: 454 */
+	SMTP_AUTH_TEMPFAIL, /* store error: 454 */
+	SMTP_AUTH_BLOCKED,  /* rate limited: 454 */
 };
 
 enum smtp_rcpt_status {

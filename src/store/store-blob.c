@@ -5,7 +5,10 @@
  * fsynced, renamed into place and its directory fsynced, so a file that
  * exists under its final name is always complete and durable; that is what
  * lets store_deliver acknowledge a message only after the blob is safe and
- * lets a second writer of the same content skip the write entirely.
+ * lets a second writer of the same content skip the write entirely. The
+ * store writer (group commit) creates its files without fsync instead:
+ * its blob journal (store-journal.c) holds a synced copy of each until a
+ * checkpoint, so "exists under its final name" still means "durable".
  */
 #include "store/store-private.h"
 
@@ -109,8 +112,35 @@ int store_blob_init(struct store *s, const char **error_r)
 	return 0;
 }
 
-/* Write data to a fresh temporary file and fsync it. Returns its path. */
-static char *blob_write_tmp(struct store *s, const void *data, size_t len)
+static int blob_fail(struct store *s, const char *what, const char **error_r)
+{
+	snprintf(s->err, sizeof(s->err), "blob %s failed: %s", what, strerror(errno));
+	*error_r = s->err;
+	log_error("store_blob_error", "op=%s errno=%d", what, errno);
+	return -1;
+}
+
+int store_blob_mkdirs(struct store *s, const char **error_r)
+{
+	static const char hex[] = "0123456789abcdef";
+	int made = 0;
+
+	for (int i = 0; i < 256; i++) {
+		char *sub = xasprintf("%s/%c%c", s->blob_dir, hex[i >> 4], hex[i & 15]);
+		int r = mkdir(sub, 0750);
+		free(sub);
+		if (r == 0)
+			made++;
+		else if (errno != EEXIST)
+			return blob_fail(s, "mkdir", error_r);
+	}
+	if (made > 0 && fsync_dir(s->blob_dir) < 0)
+		return blob_fail(s, "fsync", error_r);
+	return 0;
+}
+
+/* Write data to a fresh temporary file (fsynced when sync). Returns its path. */
+static char *blob_write_tmp(struct store *s, const void *data, size_t len, bool sync)
 {
 	char token[25];
 	int fd;
@@ -122,7 +152,7 @@ static char *blob_write_tmp(struct store *s, const void *data, size_t len)
 		free(path);
 		return NULL;
 	}
-	if (write_full(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_full(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
 		int saved = errno;
 		close(fd);
 		unlink(path);
@@ -140,28 +170,33 @@ static char *blob_write_tmp(struct store *s, const void *data, size_t len)
 	return path;
 }
 
-static int blob_fail(struct store *s, const char *what, const char **error_r)
+bool store_blob_exists(struct store *s, const char *id)
 {
-	snprintf(s->err, sizeof(s->err), "blob %s failed: %s", what, strerror(errno));
-	*error_r = s->err;
-	log_error("store_blob_error", "op=%s errno=%d", what, errno);
-	return -1;
+	struct stat st;
+	char *final = xasprintf("%s/%.2s/%s", s->blob_dir, id, id);
+	bool ret = stat(final, &st) == 0 && S_ISREG(st.st_mode);
+	free(final);
+	return ret;
 }
 
-int store_blob_write(struct store *s, const void *data, size_t len, char *id, const char **error_r)
-{
-	char sub[3];
-	struct stat st;
+/* Flags of blob_place. */
+#define BLOB_SYNC 1u    /* fsync the file and its directory (else a journal covers it) */
+#define BLOB_REPLACE 2u /* write even when the name exists (recovery) */
 
-	store_blob_hash(data, len, id);
-	memcpy(sub, id, 2);
-	sub[2] = '\0';
-	char *subdir = xasprintf("%s/%s", s->blob_dir, sub);
+/*
+ * Put data under its final name id through a temporary file and a rename,
+ * so that the name never shows a partial file.
+ */
+static int blob_place(struct store *s, const void *data, size_t len, const char *id, unsigned flags,
+		      const char **error_r)
+{
+	char *subdir = xasprintf("%s/%.2s", s->blob_dir, id);
 	char *final = xasprintf("%s/%s", subdir, id);
+	struct stat st;
 	int ret = -1;
 
-	if (stat(final, &st) == 0 && S_ISREG(st.st_mode)) {
-		/* Only complete, fsynced files ever get this name. */
+	if (!(flags & BLOB_REPLACE) && stat(final, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* Only complete, durable (or journaled) files ever get this name. */
 		ret = 0;
 		goto out;
 	}
@@ -169,7 +204,7 @@ int store_blob_write(struct store *s, const void *data, size_t len, char *id, co
 		blob_fail(s, "mkdir", error_r);
 		goto out;
 	}
-	char *tmp = blob_write_tmp(s, data, len);
+	char *tmp = blob_write_tmp(s, data, len, (flags & BLOB_SYNC) != 0);
 	if (tmp == NULL) {
 		blob_fail(s, "write", error_r);
 		goto out;
@@ -181,7 +216,7 @@ int store_blob_write(struct store *s, const void *data, size_t len, char *id, co
 		goto out;
 	}
 	free(tmp);
-	if (fsync_dir(subdir) < 0) {
+	if ((flags & BLOB_SYNC) && fsync_dir(subdir) < 0) {
 		blob_fail(s, "fsync", error_r);
 		goto out;
 	}
@@ -190,6 +225,24 @@ out:
 	free(subdir);
 	free(final);
 	return ret;
+}
+
+int store_blob_write(struct store *s, const void *data, size_t len, char *id, const char **error_r)
+{
+	store_blob_hash(data, len, id);
+	return blob_place(s, data, len, id, BLOB_SYNC, error_r);
+}
+
+int store_blob_write_journaled(struct store *s, const void *data, size_t len, const char *id,
+			       const char **error_r)
+{
+	return blob_place(s, data, len, id, 0, error_r);
+}
+
+int store_blob_restore(struct store *s, const void *data, size_t len, const char *id,
+		       const char **error_r)
+{
+	return blob_place(s, data, len, id, BLOB_SYNC | BLOB_REPLACE, error_r);
 }
 
 int store_blob_unlink(struct store *s, const char *id)

@@ -648,6 +648,19 @@ int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
 int store_quota_check(struct store *s, int64_t account_id, uint64_t len, const char **error_r)
 {
 	struct store_account a;
+	/* Summing the account's message sizes costs a scan of its mailboxes:
+	 * skip it for the common unlimited account (one key lookup). */
+	sqlite3_stmt *st = store_stmt(s, "SELECT quota_bytes FROM accounts WHERE id = ?");
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = sqlite3_step(st);
+	int64_t quota = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	store_stmt_done(st);
+	if (rc == SQLITE_ROW && quota <= 0)
+		return 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
 	int ret = store_account_get_by_id(s, account_id, &a);
 
 	if (ret < 0)
@@ -702,14 +715,10 @@ static int deliver_one(struct store *s, const struct delivery *d, int64_t accoun
 	return 0;
 }
 
-int store_deliver(struct store *s, const char *data, size_t len, const struct store_parsed *parsed,
-		  const int64_t *accounts, size_t n_accounts, const char *mailbox,
-		  time_t internal_date, uint32_t flags, uint32_t *uids_r, const char **error_r)
+int store_deliver_tx(struct store *s, const char *id, size_t len, const struct store_parsed *parsed,
+		     const int64_t *accounts, size_t n_accounts, const char *mailbox,
+		     time_t internal_date, uint32_t flags, uint32_t *uids_r, const char **error_r)
 {
-	char id[STORE_BLOB_ID_LEN + 1];
-	char saved[sizeof(s->err)];
-	struct store_idlist orphan = {0};
-	const char *error = NULL;
 	time_t now = time(NULL);
 	struct delivery d = {
 		.blob_id = id,
@@ -719,6 +728,25 @@ int store_deliver(struct store *s, const char *data, size_t len, const struct st
 		.save_date = now,
 		.flags = flags & STORE_FLAGS_ALL,
 	};
+
+	if (store_blob_row_upsert(s, id, len, parsed, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n_accounts; i++) {
+		if (deliver_one(s, &d, accounts[i], uids_r != NULL ? &uids_r[i] : NULL, error_r) <
+		    0)
+			return -1;
+	}
+	return 0;
+}
+
+int store_deliver(struct store *s, const char *data, size_t len, const struct store_parsed *parsed,
+		  const int64_t *accounts, size_t n_accounts, const char *mailbox,
+		  time_t internal_date, uint32_t flags, uint32_t *uids_r, const char **error_r)
+{
+	char id[STORE_BLOB_ID_LEN + 1];
+	char saved[sizeof(s->err)];
+	struct store_idlist orphan = {0};
+	const char *error = NULL;
 
 	if (n_accounts == 0 || accounts == NULL)
 		return store_fail(s, error_r, "no recipients");
@@ -732,9 +760,8 @@ int store_deliver(struct store *s, const char *data, size_t len, const struct st
 	 * concurrent store_blob_gc did not unlink the file in between. */
 	int ret = store_blob_write(s, data != NULL ? data : "", len, id, &error);
 	if (ret == 0)
-		ret = store_blob_row_upsert(s, id, len, parsed, &error);
-	for (size_t i = 0; ret == 0 && i < n_accounts; i++)
-		ret = deliver_one(s, &d, accounts[i], uids_r != NULL ? &uids_r[i] : NULL, &error);
+		ret = store_deliver_tx(s, id, len, parsed, accounts, n_accounts, mailbox,
+				       internal_date, flags, uids_r, &error);
 	if (ret == 0)
 		return store_tx_commit(s, error_r);
 	store_tx_rollback(s);
@@ -1016,8 +1043,8 @@ int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid, u
 
 /* --- outbound queue ---------------------------------------------------- */
 
-static int queue_add_tx(struct store *s, const char *sender, const char *const *recipients,
-			size_t n, const char *id, size_t len, const char **error_r)
+int store_queue_add_tx(struct store *s, const char *sender, const char *const *recipients, size_t n,
+		       const char *id, size_t len, const char **error_r)
 {
 	time_t now = time(NULL);
 
@@ -1043,8 +1070,8 @@ static int queue_add_tx(struct store *s, const char *sender, const char *const *
 	return 0;
 }
 
-static int queue_args_check(struct store *s, const char *sender, const char *const *recipients,
-			    size_t n, const char **error_r)
+int store_queue_args_check(struct store *s, const char *sender, const char *const *recipients,
+			   size_t n, const char **error_r)
 {
 	/* The null reverse-path "" is a valid sender (bounces). */
 	if (sender == NULL || strlen(sender) >= 320 ||
@@ -1065,7 +1092,7 @@ int store_queue_add(struct store *s, const char *sender, const char *const *reci
 	char id[STORE_BLOB_ID_LEN + 1];
 	const char *body = data != NULL ? data : "";
 
-	if (queue_args_check(s, sender, recipients, n_recipients, error_r) < 0)
+	if (store_queue_args_check(s, sender, recipients, n_recipients, error_r) < 0)
 		return -1;
 	if (data == NULL && len > 0)
 		return store_fail(s, error_r, "no message data");
@@ -1073,7 +1100,7 @@ int store_queue_add(struct store *s, const char *sender, const char *const *reci
 		return -1;
 	/* Same re-check under the lock as in store_deliver. */
 	if (store_blob_write(s, body, len, id, error_r) < 0 ||
-	    queue_add_tx(s, sender, recipients, n_recipients, id, len, error_r) < 0) {
+	    store_queue_add_tx(s, sender, recipients, n_recipients, id, len, error_r) < 0) {
 		store_tx_rollback(s);
 		return -1;
 	}

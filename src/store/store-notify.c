@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 struct notify_sub {
+	int64_t account_id; /* > 0: every mailbox of this account (JMAP push) */
 	int64_t mailbox_id; /* 0: every mailbox */
 	int fd;
 	void *token;
@@ -30,11 +31,11 @@ static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct notify_sub *subs;
 static size_t n_subs, cap_subs;
 
-int store_notify_subscribe(int64_t mailbox_id, int fd, void *token)
+static int subscribe(int64_t account_id, int64_t mailbox_id, int fd, void *token)
 {
 	int fl;
 
-	if (token == NULL || fd < 0 || mailbox_id < 0)
+	if (token == NULL || fd < 0 || mailbox_id < 0 || account_id < 0)
 		return -1;
 	/* A blocking fd could stall every committer: refuse it up front. */
 	if ((fl = fcntl(fd, F_GETFL)) < 0 || (fl & O_NONBLOCK) == 0)
@@ -44,9 +45,19 @@ int store_notify_subscribe(int64_t mailbox_id, int fd, void *token)
 		cap_subs = cap_subs ? cap_subs * 2 : 16;
 		subs = xrealloc(subs, cap_subs * sizeof(*subs));
 	}
-	subs[n_subs++] = (struct notify_sub){mailbox_id, fd, token};
+	subs[n_subs++] = (struct notify_sub){account_id, mailbox_id, fd, token};
 	pthread_mutex_unlock(&notify_lock);
 	return 0;
+}
+
+int store_notify_subscribe(int64_t mailbox_id, int fd, void *token)
+{
+	return subscribe(0, mailbox_id, fd, token);
+}
+
+int store_notify_subscribe_account(int64_t account_id, int fd, void *token)
+{
+	return account_id > 0 ? subscribe(account_id, 0, fd, token) : -1;
 }
 
 void store_notify_unsubscribe(void *token)
@@ -72,11 +83,12 @@ void store_notify_publish(int64_t account_id, int64_t mailbox_id, uint64_t highe
 {
 	const uint64_t one = 1;
 
-	(void)account_id;
 	(void)highestmodseq;
 	pthread_mutex_lock(&notify_lock);
 	for (size_t i = 0; i < n_subs; i++) {
-		if (subs[i].mailbox_id != mailbox_id && subs[i].mailbox_id != 0)
+		if (subs[i].account_id != 0
+			    ? subs[i].account_id != account_id
+			    : subs[i].mailbox_id != mailbox_id && subs[i].mailbox_id != 0)
 			continue;
 		/* EAGAIN: the counter or pipe is full, so the reader is due anyway. */
 		ssize_t w;

@@ -6,7 +6,8 @@
  * wake-up that lets a queued message leave at once instead of at the next
  * scan. Adding and deleting entries stay in store-mailbox.c; a delivered
  * entry is deleted with store_queue_delete, which drops the blob with its
- * last reference.
+ * last reference, or with the entries delivered meanwhile in one
+ * transaction (store_queue_delete_many).
  */
 #include "store/store-private.h"
 
@@ -143,6 +144,38 @@ int store_queue_defer(struct store *s, int64_t id, time_t next_attempt, const ch
 		sqlite3_bind_int64(st, 3, id);
 	}
 	return queue_update(s, st, error_r) < 0 ? -1 : 0;
+}
+
+/* Drop repeated ids (several recipients of one blob), keeping the first. */
+static void idlist_unique(struct store_idlist *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t j = 0;
+		while (j < n && strcmp(l->ids[j], l->ids[i]) != 0)
+			j++;
+		if (j == n && n != i)
+			memcpy(l->ids[n], l->ids[i], sizeof(l->ids[n]));
+		n += j == n;
+	}
+	l->n = n;
+}
+
+int store_queue_delete_many(struct store *s, const int64_t *ids, size_t n, const char **error_r)
+{
+	struct store_idlist blobs = {0};
+	if (n == 0)
+		return 0;
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s, "DELETE FROM queue WHERE id = ? RETURNING blob_id");
+	int ret = st == NULL ? store_db_fail(s, error_r) : 0;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		ret = store_idlist_collect(s, st, &blobs, error_r);
+	}
+	idlist_unique(&blobs);
+	return store_tx_end_gc(s, ret, &blobs, error_r);
 }
 
 int store_queue_set_delay_notified(struct store *s, int64_t id, const char **error_r)

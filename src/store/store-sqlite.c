@@ -97,8 +97,10 @@ static const char *const migrations[] = {
 	"  SELECT account_id, name FROM mailboxes WHERE subscribed <> 0;",
 	/* 3: outbound delivery: the delay notice goes out once per entry. */
 	"ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;",
+	/* 4: JMAP account-wide states and change log (store-jmap.c explains). */
+	STORE_JMAP_MIGRATION,
 	/*
-	 * 4: blobs of expunged messages are kept until a time (see
+	 * 5: blobs of expunged messages are kept until a time (see
 	 * store_blob_grace_set), so that IMAP sessions not yet told of an
 	 * expunge can still read the message; IMAP4rev1's \Recent: the UIDs
 	 * from recent_uid on have not been shown to any session yet (what
@@ -437,7 +439,8 @@ static int blob_gc_one(struct store *s, const char *id, int64_t hold_until, int6
 {
 	int r = blob_query(s,
 			   "SELECT EXISTS(SELECT 1 FROM messages WHERE blob_id = ?1)"
-			   " OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)",
+			   " OR EXISTS(SELECT 1 FROM queue WHERE blob_id = ?1)"
+			   " OR EXISTS(SELECT 1 FROM jmap_uploads WHERE blob_id = ?1)",
 			   id, 0);
 	if (r != 0)
 		return r < 0
@@ -617,7 +620,9 @@ int store_open(const char *dir, struct store **store_r, const char **error_r)
 		return -1;
 	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-		snprintf(open_err, sizeof(open_err), "cannot create %s: %s", dir, strerror(errno));
+		/* EACCES also comes when dir exists but a parent may not be entered. */
+		snprintf(open_err, sizeof(open_err), "cannot %s %s: %s",
+			 errno == EACCES ? "reach or create" : "create", dir, strerror(errno));
 		*error_r = open_err;
 		return -1;
 	}

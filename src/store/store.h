@@ -5,7 +5,8 @@
  * header only, never SQL. The one backend today is SQLite (store-sqlite.c,
  * WAL, synchronous=FULL); message content lives beside the database as
  * immutable blobs named by their SHA-256, written once and fsynced
- * (store-blob.c), shared by every mailbox entry that refers to them.
+ * (store-blob.c), shared by every mailbox entry that refers to them. SMTP
+ * deliveries go through the store writer (group commit, below).
  *
  * Threading: a struct store is used by one thread at a time. Each worker
  * loop opens its own handle on the same directory; SQLite serialises writers.
@@ -273,6 +274,13 @@ int store_queue_get(struct store *s, int64_t id, struct store_queue_delivery *d_
  */
 int store_queue_defer(struct store *s, int64_t id, time_t next_attempt, const char *last_error,
 		      const char **error_r);
+/*
+ * Delete entries ids[0..n) in one transaction (one commit instead of one
+ * per entry: the queue manager's delivered entries), dropping blobs that
+ * lose their last reference. Ids already gone are skipped. 0 / -1 (then
+ * none is deleted).
+ */
+int store_queue_delete_many(struct store *s, const int64_t *ids, size_t n, const char **error_r);
 /* Record that the delay notice for id went out. 0 / -1. */
 int store_queue_set_delay_notified(struct store *s, int64_t id, const char **error_r);
 /*
@@ -290,6 +298,86 @@ int store_queue_next_attempt(struct store *s, time_t *when_r);
  * process: the queue manager's.
  */
 void store_queue_wakeup_fd(int fd);
+
+/* --- the store writer: group commit (store-writer.c) ------------------- */
+/*
+ * One thread per process with its own store handle, to which the worker
+ * loops hand finished deliveries. Every delivery that arrived while the
+ * previous batch was being committed goes into the next batch: one blob
+ * journal fdatasync for the new blobs of the whole batch, then ONE
+ * transaction (one WAL fsync) for all of them. Each delivery runs under
+ * its own SAVEPOINT, so one that fails (quota, say) fails alone; entries
+ * are committed in submission order. A batch holds at most batch_max
+ * deliveries; when it holds fewer, the writer waits up to batch_wait_us
+ * for more before closing it (0: it closes as soon as the writer is free).
+ * The caller waits for its delivery without blocking (CONN_WAIT): the
+ * done callback runs in the writer thread once the outcome is known.
+ */
+struct store_writer;
+struct store_write;
+
+struct store_writer_options {
+	size_t batch_max;       /* deliveries per transaction, >= 1 */
+	unsigned batch_wait_us; /* how long a batch stays open for more */
+};
+
+/*
+ * Open a store handle on dir (and the blob journal, recovering it after a
+ * crash), then start the thread. Returns 0 or -1 (*error_r static or
+ * thread-local, valid until the next call).
+ */
+int store_writer_create(const char *dir, const struct store_writer_options *opt,
+			struct store_writer **w_r, const char **error_r);
+/*
+ * Commit everything submitted so far, checkpoint the journal, stop and
+ * join the thread, close. Writes still held by callers stay valid.
+ */
+void store_writer_destroy(struct store_writer **w);
+
+/* One delivery: store_deliver and store_queue_add of the same message, atomically. */
+struct store_write_request {
+	const char *data; /* the message; copied */
+	size_t len;
+	const struct store_parsed *parsed; /* of data; may be NULL; copied */
+	/* Local entries, as store_deliver: mailbox NULL means INBOX. */
+	const int64_t *accounts;
+	size_t n_accounts;
+	const char *mailbox;
+	/* Outbound queue rows, as store_queue_add, for data + queue_offset. */
+	const char *sender;
+	const char *const *remote;
+	size_t n_remote;
+	size_t queue_offset;
+	/* Called in the writer thread once the outcome is known (may be NULL). */
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+/*
+ * Queue a delivery (at least one account or remote recipient). Returns 0
+ * with a reference in *write_r (release it), or -1 (*error_r static) when
+ * the request is malformed or the writer is stopping.
+ */
+int store_write_submit(struct store_writer *w, const struct store_write_request *req,
+		       struct store_write **write_r, const char **error_r);
+/*
+ * 1 committed durably, 0 still pending, -1 failed: *error_r (owned by the
+ * write, valid while it is held) starts with "quota" when a quota refused it.
+ */
+int store_write_result(struct store_write *wr, const char **error_r);
+/* Drop the caller's reference; a pending write still commits. NULL is fine. */
+void store_write_release(struct store_write **wr);
+
+struct store_writer_stats {
+	uint64_t batches;       /* transactions */
+	uint64_t writes;        /* deliveries committed */
+	uint64_t failed;        /* deliveries failed */
+	uint64_t max_batch;     /* most deliveries in one batch */
+	uint64_t journal_syncs; /* fdatasyncs of the blob journal */
+	uint64_t checkpoints;   /* syncfs + journal truncations */
+};
+/* A snapshot of the counters (thread-safe). */
+void store_writer_stats(struct store_writer *w, struct store_writer_stats *st_r);
 
 /* ======================================================================= */
 /* --- IMAP support (store-imap.c, store-keywords.c, store-notify.c) ------ */
@@ -563,6 +651,137 @@ int store_mailbox_status(struct store *s, int64_t mailbox_id,
 int store_mailbox_deleted_size(struct store *s, int64_t mailbox_id, uint64_t *bytes_r);
 /* --- end quota --------------------------------------------------------- */
 
+/* --- JMAP support (store-jmap.c) --------------------------------------- */
+/*
+ * Schema step 4. Account-wide change tracking for JMAP: every change of a
+ * mailbox, message or JMAP object (by any protocol) bumps a per-account
+ * counter and records the object's last change, kept by triggers (see
+ * store-private.h). A JMAP state of a kind is the highest counter at which
+ * an object of that kind changed. Message and mailbox ids are never
+ * reused, so "JMAP id = row id" is safe.
+ */
+enum store_jmap_kind {
+	STORE_JMAP_MAILBOX = 1,
+	STORE_JMAP_EMAIL = 2,
+	STORE_JMAP_THREAD = 3,
+	STORE_JMAP_IDENTITY = 4,
+	STORE_JMAP_SUBMISSION = 5,
+	STORE_JMAP_VACATION = 6,
+};
+
+/*
+ * The current state of kind for the account (*state_r) and the oldest
+ * state changes can be computed from (*floor_r, may be NULL). 0 / -1.
+ */
+int store_jmap_state(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+		     uint64_t *state_r, uint64_t *floor_r);
+
+/* One object changed after a given state. */
+struct store_jmap_change {
+	int64_t obj;
+	uint64_t created; /* counter at creation (0: before tracking began) */
+	uint64_t changed; /* counter of its last change */
+	uint64_t props;   /* last change of a property other than counts */
+	bool destroyed;
+};
+
+/*
+ * The objects of kind changed after since, in order of their last change,
+ * at most max + 1 of them (so the caller sees there are more). *v_r is
+ * malloc'd (may be NULL when *n_r is 0). 0 / -1.
+ */
+int store_jmap_changes(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+		       uint64_t since, size_t max, struct store_jmap_change **v_r, size_t *n_r);
+
+/* A message as JMAP sees it: the row, its keywords, thread and header fields. */
+struct store_jmap_email {
+	struct store_message msg;
+	char *keywords;                              /* sorted, space-separated */
+	int64_t thread_id;                           /* 0 until threaded */
+	char *subject, *from, *to, *cc, *message_id; /* decoded (blobs row), may be NULL */
+	time_t date;                                 /* Date:, 0 unknown */
+};
+void store_jmap_emails_free(struct store_jmap_email **v, size_t n);
+
+/*
+ * Messages of the account: the n ids given (any order; unknown or other
+ * accounts' ids are skipped), or with ids NULL every message of the
+ * account (mailbox_id non-zero: of that mailbox only), or with thread_id
+ * non-zero, the messages of that thread ordered by internal date. *v_r
+ * (free with store_jmap_emails_free). 0 / -1.
+ */
+int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, size_t n,
+		      int64_t mailbox_id, int64_t thread_id, struct store_jmap_email **v_r,
+		      size_t *n_r);
+
+/* Ids of up to max messages of the account that have no thread yet. 0 / -1. */
+int store_jmap_unthreaded(struct store *s, int64_t account_id, size_t max, int64_t **ids_r,
+			  size_t *n_r);
+/*
+ * The thread a Message-ID (without <>) belongs to in the account: 1 with
+ * *thread_r and the thread's base subject (subject_r, size bytes), 0
+ * unknown, -1 error.
+ */
+int store_jmap_msgid_thread(struct store *s, int64_t account_id, const char *msgid,
+			    int64_t *thread_r, char *subject_r, size_t size);
+/*
+ * Put message email_id into thread_id and record msgids (the message's own
+ * and those it refers to that are not known yet) as belonging to it, with
+ * subject (its base subject). 0 / -1.
+ */
+int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id, int64_t thread_id,
+			  const char *const *msgids, size_t n, const char *subject,
+			  const char **error_r);
+
+/* Threads of a mailbox: total, and those with an unseen message there. 0 / -1. */
+int store_jmap_mailbox_threads(struct store *s, int64_t mailbox_id, uint32_t *total_r,
+			       uint32_t *unread_r);
+
+/*
+ * Move message email_id of the account to dst_mailbox_id keeping its id
+ * (JMAP ids stay stable): it takes the destination's next UID and a fresh
+ * MODSEQ, its keywords are registered there, and its UID is logged as
+ * expunged in the source (QRESYNC). 0 / -1.
+ */
+int store_jmap_email_move(struct store *s, int64_t account_id, int64_t email_id,
+			  int64_t dst_mailbox_id, const char **error_r);
+/* The message id of (mailbox, uid): 1 / 0 / -1. */
+int store_jmap_email_id(struct store *s, int64_t mailbox_id, uint32_t uid, int64_t *id_r);
+
+/* Cached per-blob data JMAP computes once (preview, hasAttachment). 1 / 0 / -1. */
+int store_jmap_blob_info(struct store *s, const char *blob_id, char **preview_r,
+			 bool *has_attachment_r);
+int store_jmap_blob_info_set(struct store *s, const char *blob_id, const char *preview,
+			     bool has_attachment);
+
+/*
+ * Upload: make data a durable blob (fsynced) owned by the account with a
+ * content type; id_r (STORE_BLOB_ID_LEN + 1) receives its id. 0 / -1.
+ */
+int store_jmap_upload(struct store *s, int64_t account_id, const char *data, size_t len,
+		      const char *type, char *id_r, const char **error_r);
+/*
+ * May the account read blob_id? 1 it has a message with it (type_r gets
+ * ""), 2 it uploaded it (type_r gets the uploaded type), 0 no, -1 error.
+ * *size_r (may be NULL) gets the size.
+ */
+int store_jmap_blob_access(struct store *s, int64_t account_id, const char *blob_id, char *type_r,
+			   size_t type_size, uint64_t *size_r);
+
+/*
+ * JMAP objects kept as JSON text (Identity, EmailSubmission,
+ * VacationResponse): put (id 0 creates, *id_r gets the new id; else
+ * replaces, 0 when it does not exist), list (cb per object, id order),
+ * delete (1 / 0 none / -1).
+ */
+int store_jmap_object_put(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+			  int64_t id, const char *data, int64_t *id_r, const char **error_r);
+int store_jmap_object_list(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+			   void (*cb)(void *ctx, int64_t id, const char *data), void *ctx);
+int store_jmap_object_delete(struct store *s, int64_t account_id, enum store_jmap_kind kind,
+			     int64_t id, const char **error_r);
+/* --- end JMAP ---------------------------------------------------------- */
+
 /* --- change notification hub (store-notify.c) -------------------------- */
 /*
  * In-process and thread-safe. After every commit that changes a mailbox
@@ -580,6 +799,11 @@ int store_mailbox_deleted_size(struct store *s, int64_t mailbox_id, uint64_t *by
  * subscribe to several mailboxes. Returns 0 / -1.
  */
 int store_notify_subscribe(int64_t mailbox_id, int fd, void *token);
+/*
+ * Wake fd on changes to any mailbox of account_id (> 0), as JMAP push
+ * needs; same fd and token rules. Returns 0 / -1.
+ */
+int store_notify_subscribe_account(int64_t account_id, int fd, void *token);
 /* Drop every subscription of token; call before closing its fd. */
 void store_notify_unsubscribe(void *token);
 /* Wake the subscribers of mailbox_id (the store calls this after commit). */

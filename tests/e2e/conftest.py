@@ -15,7 +15,7 @@ import pytest
 
 BIN = os.environ.get("FACTEUR_BIN") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "build", "facteur"))
-KINDS = ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"]
+KINDS = ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "http", "https"]
 
 
 def free_port():
@@ -59,6 +59,7 @@ class Facteur:
         self.extra_config = extra_config
         self.write_config()
         self.proc = None
+        self.wrapper = []  # e.g. ["prlimit", "--nofile=256:4096"]
         self.log_path = os.path.join(self.dir, "facteur.log")
 
     def write_config(self, extra=None):
@@ -90,7 +91,7 @@ class Facteur:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"],
+        self.proc = subprocess.Popen(self.wrapper + [BIN, "-c", self.conf, "serve"],
                                      stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         for k in KINDS:
@@ -360,8 +361,8 @@ def dns_query_ok(port):
 
 class Unbound:
     """`with Unbound(dir, records) as port:` runs unbound serving records
-    (zone-file lines, e.g. 'a.test. IN TXT "v=spf1 -all"'); skips the test
-    when unbound is not installed."""
+    (zone-file lines, e.g. 'a.test. IN TXT "v=spf1 -all"'); fails the test
+    when unbound is not installed (scripts/deps.sh test installs it)."""
 
     def __init__(self, directory, records):
         self.dir = directory
@@ -371,7 +372,7 @@ class Unbound:
 
     def __enter__(self):
         if not os.path.exists(UNBOUND):
-            pytest.skip("unbound is not installed (scripts/deps.sh test)")
+            pytest.fail("unbound is not installed (scripts/deps.sh test installs it)")
         d = self.dir
         port = free_udp_tcp_port()
         lines = ["server:", f"  interface: 127.0.0.1@{port}", f"  port: {port}",

@@ -21,6 +21,13 @@ def test_init_output_and_files(tmp_path):
     assert "password:" in r.stdout
     for p in ("facteur.conf", "tls/cert.pem", "tls/key.pem"):
         assert (d / p).exists(), p
+    # Clients check the certificate against the name they are given: init
+    # prints localhost, and the certificate carries it and the host name.
+    assert re.search(r"IMAP:\s+localhost port", r.stdout), r.stdout
+    san = subprocess.run(["openssl", "x509", "-in", str(d / "tls/cert.pem"), "-noout", "-ext",
+                          "subjectAltName"], capture_output=True, text=True, check=True).stdout
+    for name in ("DNS:mx.foo.test", "DNS:localhost", "IP Address:127.0.0.1"):
+        assert name in san, san
     conf = str(d / "facteur.conf")
     assert "hostname = mx.foo.test" in open(conf).read()
     assert run("-c", conf, "check-config").returncode == 0

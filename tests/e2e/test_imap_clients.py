@@ -121,8 +121,8 @@ maxconnections = 2
         return out
 
 
-@pytest.mark.skipif(OFFLINEIMAP is None, reason="offlineimap3 not installed")
 def test_offlineimap_two_way_sync(facteur, tmp_path):
+    assert OFFLINEIMAP, "offlineimap3 is not installed (scripts/deps.sh test installs it)"
     f = facteur
     for i in range(3):
         assert send_mx(f, make_message("inbox %d" % i, body="body %d\r\n" % i)) == {}
@@ -224,8 +224,8 @@ set timeout=1
     return r
 
 
-@pytest.mark.skipif(MUTT is None or SCRIPT is None, reason="mutt or script not installed")
 def test_mutt_batch(facteur, tmp_path):
+    assert MUTT and SCRIPT, "mutt or script is not installed (scripts/deps.sh test installs them)"
     f = facteur
     for i in range(3):
         assert send_mx(f, make_message("mutt %d" % i, body="mutt body %d\r\n" % i)) == {}

@@ -108,3 +108,37 @@ def test_corrupt_deflate_closes(facteur):
     # The server still serves others.
     c2 = login_and_compress(facteur)
     assert c2.command(b"k", b"NOOP")[-1].startswith(b"k OK")
+
+
+def test_inflated_backlog_is_processed_without_new_input(facteur):
+    """One compressed burst that inflates to far more than the input cap
+    (100 MB of 'A', then a NOOP) is worked through to the end although the
+    socket has nothing more to say: the NOOP is answered."""
+    c = login_and_compress(facteur)
+    z = c.z
+    burst = b""
+    chunk = b"A" * (1 << 20)
+    for _ in range(100):
+        burst += z.compress(chunk)
+    burst += z.compress(b"\r\nn NOOP\r\n") + z.flush(zlib.Z_SYNC_FLUSH)
+    assert len(burst) < 200000
+    c.sock.sendall(burst)
+    c.sock.settimeout(60)
+    lines = []
+    while not lines or not lines[-1].startswith(b"n "):
+        lines.append(c.line())
+    assert lines[-1].startswith(b"n OK"), lines
+    r = c.command(b"o", b"NOOP")
+    assert r[-1].startswith(b"o OK"), r
+
+
+def test_many_pipelined_commands_in_one_burst(facteur):
+    """50,000 NOOPs in one compressed burst: every one is answered."""
+    c = login_and_compress(facteur)
+    n = 50000
+    c.send(b"".join(b"%d NOOP\r\n" % i for i in range(n)))
+    c.sock.settimeout(60)
+    last = b"\r\n%d OK" % (n - 1)
+    while last not in c.pending:  # the whole reply stream, read in bulk
+        c._recv()
+    assert c.pending.count(b" OK NOOP completed\r\n") == n

@@ -9,6 +9,7 @@ folders both ways with a local Maildir."""
 import imaplib
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -323,8 +324,7 @@ def imap_count(m, mailbox):
 
 
 def test_mbsync_both_ways(facteur, tmp_path):
-    if subprocess.run(["which", "mbsync"], capture_output=True).returncode != 0:
-        pytest.skip("mbsync (isync) is not installed")
+    assert shutil.which("mbsync"), "mbsync is not installed (scripts/deps.sh test installs isync)"
     for i in range(2):
         assert send_mx(facteur, make_message("mbsync inbox %d" % i)) == {}
     m = imap_login(facteur)

@@ -194,16 +194,21 @@ def test_curl_pop3s(facteur):
     assert r.stdout.endswith(sent[0])
 
 
-@pytest.mark.parametrize("mode", ["ssl", "stls"])
+@pytest.mark.parametrize("mode", ["ssl", "stls", "localhost"])
 def test_fetchmail(facteur, tmp_path, mode):
     sent = deliver(facteur, 3, "fetch")
     home = tmp_path / "home"
     out = tmp_path / "out"
     home.mkdir()
     out.mkdir()
+    host = HOST
     if mode == "ssl":
         port = facteur.ports["pop3s"]
         tls = 'ssl sslcertck sslcertfile "%s" sslcommonname "mx.example.test"' % facteur.cert
+    elif mode == "localhost":
+        # The name init prints: the certificate must match it as it is.
+        host, port = "localhost", facteur.ports["pop3s"]
+        tls = 'ssl sslcertck sslcertfile "%s"' % facteur.cert
     else:
         port = facteur.ports["pop3"]
         tls = "sslproto tls1.2+ no sslcertck"
@@ -213,7 +218,7 @@ def test_fetchmail(facteur, tmp_path, mode):
                   '  user "%s" there with password "%s"\n'
                   '  options %s\n'
                   '  mda "cat > %s/msg.$$"\n'
-                  % (HOST, port, facteur.user, facteur.password, tls, out))
+                  % (host, port, facteur.user, facteur.password, tls, out))
     os.chmod(rc, 0o600)
     r = subprocess.run(["fetchmail", "-f", str(rc), "-v", "--nodetach"],
                        env={**os.environ, "HOME": str(home)}, capture_output=True, text=True,

@@ -7,7 +7,11 @@ so STARTTLS is used), or tiny fake SMTP servers (test doubles for remote
 servers that greylist or refuse) on other 127.0.0.x addresses. Checked:
 delivery with both Received headers and ESMTPS, retry after 4xx, bounce on
 5xx, delay notice then bounce after queue_lifetime, null MX and NXDOMAIN,
-the queue CLI (show/retry/flush), and no loss across kill -9."""
+the queue CLI (show/retry/flush), no loss across kill -9, and the cost
+of connections: a burst shares a few connections, an idle connection is
+reused, one the server closed while idle (or closes just as it is reused)
+loses and duplicates nothing, and a new connection resumes its TLS
+session."""
 import os
 import re
 import signal
@@ -26,6 +30,7 @@ B_HOST = "127.0.0.3"
 GREY_HOST = "127.0.0.4"
 REJECT_HOST = "127.0.0.5"
 DOWN_HOST = "127.0.0.6"
+DROP_HOST = "127.0.0.7"
 
 ZONE = [
     "b.test. IN MX 10 mx.b.test.",
@@ -36,6 +41,8 @@ ZONE = [
     f"mx.reject.test. IN A {REJECT_HOST}",
     f"down.test. IN A {DOWN_HOST}",      # no MX: the domain is its own host
     "null.test. IN MX 0 .",              # RFC 7505
+    "drop.test. IN MX 5 mx.drop.test.",
+    f"mx.drop.test. IN A {DROP_HOST}",
 ]
 
 
@@ -49,12 +56,16 @@ def dns(tmp_path_factory):
 
 class FakeSMTP(socketserver.ThreadingTCPServer):
     """Answers like an MX: mode "grey" refuses the first RCPT per recipient
-    with 451 then accepts; mode "reject" answers 550 to every RCPT."""
+    with 451 then accepts; mode "reject" answers 550 to every RCPT; mode
+    "drop" accepts everything but closes the connection, without a reply,
+    when a RSET comes (a server whose idle timeout strikes just as the
+    client reuses the connection)."""
     allow_reuse_address = True
     daemon_threads = True
 
     def __init__(self, host, port, mode):
         self.mode = mode
+        self.connections = 0
         self.seen = set()
         self.messages = []
         self.rcpt_replies = []
@@ -72,6 +83,7 @@ class FakeHandler(socketserver.StreamRequestHandler):
 
     def handle(self):
         srv = self.server
+        srv.connections += 1
         self.reply("220 fake.test ESMTP")
         rcpts = []
         while True:
@@ -82,6 +94,8 @@ class FakeHandler(socketserver.StreamRequestHandler):
             verb = cmd.split(" ", 1)[0].upper()
             if verb == "EHLO":
                 self.wfile.write(b"250-fake.test\r\n250 8BITMIME\r\n")
+            elif verb == "RSET" and srv.mode == "drop":
+                return
             elif verb in ("HELO", "RSET", "NOOP"):
                 rcpts = []
                 self.reply("250 ok")
@@ -92,6 +106,9 @@ class FakeHandler(socketserver.StreamRequestHandler):
                 addr = cmd[cmd.index("<") + 1:cmd.rindex(">")]
                 if srv.mode == "reject":
                     r = "550 5.1.1 no such user here"
+                elif srv.mode == "drop":
+                    rcpts.append(addr)
+                    r = "250 2.1.5 ok"
                 elif addr not in srv.seen:
                     srv.seen.add(addr)
                     r = "451 4.7.1 greylisted, come back later"
@@ -143,13 +160,19 @@ QUEUE_FAST = ("queue_retry_min = 1\nqueue_retry_max = 2\n"
               "queue_delay_notice = 3600\nqueue_lifetime = 3600\n")
 
 
-def make_pair(make_facteur, dns, a_extra=QUEUE_FAST, start_b=True):
-    b = make_facteur("b", host=B_HOST, domain="b.test", start=start_b)
+def make_pair(make_facteur, dns, a_extra=QUEUE_FAST, start_b=True, b_extra=""):
+    b = make_facteur("b", host=B_HOST, domain="b.test", start=start_b, extra_config=b_extra)
     a = make_facteur("a", host=A_HOST, start=False,
                      extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
                                   f"relay_port = {b.ports['smtp']}\n" + a_extra)
     a.start()
     return a, b
+
+
+def make_a(make_facteur, dns, b, extra=QUEUE_FAST):
+    """A alone (B's ports only give relay_port), for tests with a fake MX."""
+    return make_facteur("a", host=A_HOST, extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
+                        f"relay_port = {b.ports['smtp']}\n" + extra)
 
 
 def queue_ids(f):
@@ -202,10 +225,7 @@ def test_greylisting_retry(make_facteur, dns):
     b = make_facteur("b", host=B_HOST, domain="b.test", start=False)
     fake = FakeSMTP(GREY_HOST, b.ports["smtp"], "grey")
     try:
-        a = make_facteur("a", host=A_HOST, start=False,
-                         extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                      f"relay_port = {b.ports['smtp']}\n" + QUEUE_FAST)
-        a.start()
+        a = make_a(make_facteur, dns, b)
         submit(a, ["user@grey.test"], "greylisted")
         assert wait_for(lambda: len(fake.messages) == 1, timeout=30), a.logs()[-3000:]
         assert fake.rcpt_replies[0].startswith("451")
@@ -224,10 +244,7 @@ def test_permanent_failure_bounces(make_facteur, dns):
     b = make_facteur("b", host=B_HOST, domain="b.test", start=False)
     fake = FakeSMTP(REJECT_HOST, b.ports["smtp"], "reject")
     try:
-        a = make_facteur("a", host=A_HOST, start=False,
-                         extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                      f"relay_port = {b.ports['smtp']}\n" + QUEUE_FAST)
-        a.start()
+        a = make_a(make_facteur, dns, b)
         submit(a, ["nobody@reject.test"], "will bounce", msgid="<bounce-me@example.test>")
         msgs = wait_for(lambda: inbox(a), timeout=20)
         assert len(msgs) == 1, a.logs()[-3000:]
@@ -249,12 +266,8 @@ def test_permanent_failure_bounces(make_facteur, dns):
 
 def test_unreachable_delay_notice_then_bounce(make_facteur, dns):
     b = make_facteur("b", host=B_HOST, domain="b.test", start=False)
-    a = make_facteur("a", host=A_HOST, start=False,
-                     extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                  f"relay_port = {b.ports['smtp']}\n"
-                                  "queue_retry_min = 1\nqueue_retry_max = 1\n"
-                                  "queue_delay_notice = 2\nqueue_lifetime = 7\n")
-    a.start()
+    a = make_a(make_facteur, dns, b, "queue_retry_min = 1\nqueue_retry_max = 1\n"
+               "queue_delay_notice = 2\nqueue_lifetime = 7\n")
     submit(a, ["someone@down.test"], "nobody home")
     delayed = wait_for(lambda: [m for m in inbox(a) if b"Action: delayed" in m], timeout=15)
     assert len(delayed) == 1, a.logs()[-3000:]
@@ -293,10 +306,10 @@ def test_bounce_to_remote_sender_and_no_bounce_loop(make_facteur, dns):
         a.logs()[-3000:]
     assert wait_for(lambda: queue_ids(a) == [], timeout=10)
     logs = a.logs()
-    assert "rcpt=x@null.test" in logs and "rcpt=someone@null.test" in logs
+    assert 'rcpt="x@null.test"' in logs and 'rcpt="someone@null.test"' in logs
     # One DSN only: the one for the original message.
-    assert logs.count("event=queue.dsn action=failed to=someone@null.test") == 1
-    assert "to= " not in logs
+    assert logs.count('event=queue.dsn action=failed to="someone@null.test"') == 1
+    assert "to= " not in logs and 'to="" ' not in logs
     time.sleep(2.5)  # another scan: nothing new appears
     assert queue_ids(a) == [] and inbox(a) == []
 
@@ -388,3 +401,121 @@ def test_kill9_loses_nothing(make_facteur, dns):
     assert missing == [], (missing, a.logs()[-3000:])
     # Duplicates are possible only for the window after a remote 250.
     assert len(got) - n <= 3, len(got)
+
+
+# --- connection reuse, slow start, TLS resumption -------------------------------
+
+def tls_lines(f, event):
+    """The key=value fields of each `event=EVENT` log line of f."""
+    out = []
+    for line in f.logs().splitlines():
+        if f"event={event} " in line:
+            out.append(dict(re.findall(r"(\w+)=(\"[^\"]*\"|\S+)", line)))
+    return out
+
+
+def test_burst_shares_connections(make_facteur, dns):
+    """30 messages submitted back to back: the few connections the window
+    allows carry them all (each TLS once), every message arrives once."""
+    a, b = make_pair(make_facteur, dns, a_extra=QUEUE_FAST + "queue_idle_time = 5\n")
+    n = 30
+    with smtplib.SMTP(a.host, a.ports["submission"], local_hostname=CLIENT_NAME,
+                      timeout=30) as s:
+        s.starttls(context=a.tls_context())
+        s.login(a.user, a.password)
+        for i in range(n):
+            m = make_message(f"burst {i}", sender=a.user, to="demo@b.test")
+            assert s.sendmail(a.user, ["demo@b.test"], m) == {}
+    assert wait_for(lambda: len(inbox(b)) == n, timeout=60), a.logs()[-3000:]
+    assert sorted(subjects(inbox(b))) == sorted(f"burst {i}" for i in range(n))
+    assert wait_for(lambda: queue_ids(a) == [], timeout=10)
+    logs = a.logs()
+    connects = logs.count("event=queue.connect ")
+    handshakes = tls_lines(a, "queue.tls")
+    assert logs.count("event=queue.delivered ") == n
+    # The window starts at 5 and grows by one per round of deliveries.
+    assert 1 <= connects <= 10, logs[-3000:]
+    assert len(handshakes) == connects, logs[-3000:]
+    # The first connection opens under queue_initial_per_destination's default.
+    assert re.search(r"event=queue\.connect .*window=5$", logs, re.M), logs[-3000:]
+    assert "event=queue.conn " not in logs and "event=queue.deferred" not in logs
+
+
+def test_idle_connection_reused(make_facteur, dns):
+    """A message after a pause of a second goes over the connection the
+    first one used, now idle: no second TCP or TLS handshake."""
+    a, b = make_pair(make_facteur, dns, a_extra=QUEUE_FAST + "queue_idle_time = 20\n")
+    submit(a, ["demo@b.test"], "first")
+    assert wait_for(lambda: len(inbox(b)) == 1, timeout=20), a.logs()[-3000:]
+    time.sleep(1)
+    submit(a, ["demo@b.test"], "second")
+    assert wait_for(lambda: len(inbox(b)) == 2, timeout=20), a.logs()[-3000:]
+    assert sorted(subjects(inbox(b))) == ["first", "second"]
+    logs = a.logs()
+    assert logs.count("event=queue.connect ") == 1, logs[-3000:]
+    assert len(tls_lines(a, "queue.tls")) == 1
+    assert logs.count("event=queue.delivered ") == 2
+    assert "event=queue.idle_closed" not in logs
+
+
+def test_idle_connection_closed_by_server(make_facteur, dns):
+    """B's own idle timeout (1 s) closes the connection A keeps (20 s): A
+    notices, drops it without calling it a failure, and the next message
+    takes a new connection; nothing lost, nothing twice."""
+    a, b = make_pair(make_facteur, dns, a_extra=QUEUE_FAST + "queue_idle_time = 20\n",
+                     b_extra="smtp_timeout = 1\n")
+    submit(a, ["demo@b.test"], "before the timeout")
+    assert wait_for(lambda: len(inbox(b)) == 1, timeout=20), a.logs()[-3000:]
+    assert wait_for(lambda: "event=queue.idle_closed" in a.logs(), timeout=10), \
+        a.logs()[-3000:]
+    submit(a, ["demo@b.test"], "after the timeout")
+    assert wait_for(lambda: len(inbox(b)) == 2, timeout=20), a.logs()[-3000:]
+    assert wait_for(lambda: queue_ids(a) == [], timeout=10)
+    assert sorted(subjects(inbox(b))) == ["after the timeout", "before the timeout"]
+    logs = a.logs()
+    assert logs.count("event=queue.connect ") == 2
+    assert logs.count("event=queue.delivered ") == 2
+    assert "event=queue.deferred" not in logs and "event=queue.conn " not in logs
+
+
+def test_reused_connection_gone_at_rset(make_facteur, dns):
+    """The server drops the idle connection just as A reuses it (no reply to
+    the RSET): the message goes over a new connection at once, not to the
+    retry schedule, and arrives once."""
+    b = make_facteur("b", host=B_HOST, domain="b.test", start=False)
+    fake = FakeSMTP(DROP_HOST, b.ports["smtp"], "drop")
+    try:
+        a = make_a(make_facteur, dns, b, "queue_retry_min = 3600\nqueue_retry_max = 7200\n"
+                   "queue_idle_time = 20\n")
+        submit(a, ["user@drop.test"], "one")
+        assert wait_for(lambda: len(fake.messages) == 1, timeout=20), a.logs()[-3000:]
+        time.sleep(0.5)
+        submit(a, ["user@drop.test"], "two")
+        assert wait_for(lambda: len(fake.messages) == 2, timeout=20), a.logs()[-3000:]
+        assert wait_for(lambda: queue_ids(a) == [], timeout=10)
+        got = [re.search(rb"Subject: (\w+)", data).group(1) for _, data in fake.messages]
+        assert got == [b"one", b"two"]
+        logs = a.logs()
+        assert "event=queue.reuse_failed" in logs and 'msg="requeued"' in logs
+        assert "event=queue.deferred" not in logs
+        assert logs.count("event=queue.connect ") == 2 == fake.connections
+    finally:
+        fake.close()
+
+
+def test_tls_session_resumed(make_facteur, dns):
+    """Without idle reuse (queue_idle_time = 0), each message needs a new
+    connection: the first does a full TLS handshake, the next resumes the
+    session B gave (resumed=yes on both sides)."""
+    a, b = make_pair(make_facteur, dns, a_extra=QUEUE_FAST + "queue_idle_time = 0\n")
+    submit(a, ["demo@b.test"], "full handshake")
+    assert wait_for(lambda: len(inbox(b)) == 1, timeout=20), a.logs()[-3000:]
+    assert wait_for(lambda: "event=queue.tls " in a.logs(), timeout=5)
+    submit(a, ["demo@b.test"], "resumed handshake")
+    assert wait_for(lambda: len(inbox(b)) == 2, timeout=20), a.logs()[-3000:]
+    hs = tls_lines(a, "queue.tls")
+    assert [h["resumed"] for h in hs] == ["no", "yes"], a.logs()[-3000:]
+    assert hs[0]["host"] == hs[1]["host"] == "mx.b.test"
+    assert a.logs().count("event=queue.connect ") == 2
+    # B's side (its POP3 sessions for inbox() do full handshakes too).
+    assert [h["resumed"] for h in tls_lines(b, "tls")].count("yes") == 1

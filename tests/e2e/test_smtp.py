@@ -134,6 +134,57 @@ def test_max_recipients(make_facteur):
     assert pop3_fetch_all(f, user="u3@example.test", password="password-3") == []
 
 
+def test_recipients_past_the_cap_keep_the_transaction(facteur):
+    """150 pipelined recipients against max_recipients = 100: the 50 extra
+    get 452 4.5.3, which is not an error (RFC 5321 4.5.3.1.10), so the
+    session is not dropped and the message goes to the 100 accepted."""
+    c = RawLine(facteur.ports["smtp"], timeout=20)
+    assert c.smtp_reply()[0] == 220
+    assert c.smtp_cmd("EHLO client.example")[0] == 250
+    c.send("MAIL FROM:<a@example.org>\r\n" + "RCPT TO:<demo@example.test>\r\n" * 150 +
+           "DATA\r\n")
+    codes = [c.smtp_reply()[0] for _ in range(1 + 150 + 1)]
+    assert codes == [250] + [250] * 100 + [452] * 50 + [354], codes
+    c.send("Subject: many\r\n\r\nhi\r\n.\r\n")
+    assert c.smtp_reply()[0] == 250
+    assert c.smtp_cmd("QUIT")[0] == 221
+    c.close()
+    assert len(pop3_fetch_all(facteur)) == 1
+
+
+def test_bare_postmaster_is_accepted(facteur):
+    """RFC 5321 4.5.1: RCPT TO:<postmaster> without a domain must be
+    accepted; it reaches the primary domain's postmaster, an alias `init`
+    points at the demo account."""
+    assert "postmaster@example.test" in facteur.cli("alias", "list").stdout
+    msg = make_message("to the postmaster", to="postmaster")
+    with smtp_client(facteur) as s:
+        s.ehlo()
+        assert s.mail("sender@example.org")[0] == 250
+        code, text = s.rcpt("<Postmaster>")
+        assert code == 250, text
+        assert s.data(msg)[0] == 250
+    (raw,) = pop3_fetch_all(facteur)
+    assert raw.endswith(msg)
+
+
+def test_nul_in_data_is_refused(facteur):
+    """A NUL byte in DATA is refused with 550 5.6.0 at the end of the
+    message, as bare CR/LF are; nothing is delivered or relayed."""
+    c = RawLine(facteur.ports["smtp"], timeout=10)
+    assert c.smtp_reply()[0] == 220
+    assert c.smtp_cmd("EHLO client.example")[0] == 250
+    assert c.smtp_cmd("MAIL FROM:<sender@example.org>")[0] == 250
+    assert c.smtp_cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert c.smtp_cmd("DATA")[0] == 354
+    c.send(b"Subject: nul\r\n\r\nbefore\x00after\r\n.\r\n")
+    code, lines = c.smtp_reply()
+    assert code == 550 and b"5.6.0" in lines[0], lines
+    assert c.smtp_cmd("QUIT")[0] == 221
+    c.close()
+    assert pop3_fetch_all(facteur) == []
+
+
 def test_line_too_long_is_500(facteur):
     c = RawLine(facteur.ports["smtp"])
     assert c.smtp_reply()[0] == 220

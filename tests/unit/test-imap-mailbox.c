@@ -413,6 +413,41 @@ static void test_utf7_utf8_names(void **state)
 	assert_true(mailbox_exists(f, "x&AOk-"));
 }
 
+/*
+ * Names that would collide with other users' and shared namespaces are
+ * reserved; a CR or LF in a name is refused saying so, not as bad mUTF-7.
+ */
+static void test_reserved_and_control_names(void **state)
+{
+	struct tu_session *f = *state;
+	static const char *const reserved[] = {
+		"#shared/x",           "#news",           "~bob",
+		"~bob/INBOX",          "Other Users/bob", "other users",
+		"Shared Folders/team", "shared folders",
+	};
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "a CREATE \"%s\"\r\n", reserved[i]);
+		assert_has(cmd(f, line), "a NO [CANNOT] Reserved");
+		assert_false(mailbox_exists(f, reserved[i]));
+	}
+	assert_has(cmd(f, "b CREATE Plain\r\n"), "b OK");
+	assert_has(cmd(f, "c RENAME Plain \"~alice\"\r\n"), "c NO [CANNOT] Reserved");
+	assert_has(cmd(f, "d RENAME Plain \"Other Users/x\"\r\n"), "d NO [CANNOT] Reserved");
+	/* The prefixes are only reserved as prefixes. */
+	assert_has(cmd(f, "e CREATE \"a#b~c/Other Users\"\r\n"), "e OK");
+	assert_has(cmd(f, "f CREATE \"Other Usersx\"\r\n"), "f OK");
+	/* CR and LF arrive in literals; the reply names the real fault. */
+	assert_has(cmd(f, "g CREATE {5+}\r\nab\r\nc\r\n"),
+		   "g NO [CANNOT] CR and LF are not allowed in mailbox names");
+	assert_has(cmd(f, "h CREATE {3+}\r\na\tb\r\n"),
+		   "h NO [CANNOT] Control characters are not allowed in mailbox names");
+	assert_has(cmd(f, "i ENABLE UTF8=ACCEPT\r\n"), "i OK");
+	assert_has(cmd(f, "j CREATE {3+}\r\na\nb\r\n"),
+		   "j NO [CANNOT] CR and LF are not allowed in mailbox names");
+	assert_has(cmd(f, "k CREATE \"#x\"\r\n"), "k NO [CANNOT] Reserved");
+}
+
 static void test_delete(void **state)
 {
 	struct tu_session *f = *state;
@@ -588,6 +623,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_utf7_utf8_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserved_and_control_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),

@@ -7,6 +7,7 @@
 
 #include "lib/buf.h"
 #include "lib/config.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #include <stdio.h>
@@ -40,6 +41,31 @@ static void test_sanitize(void **state)
 		     "cdefgh",
 		     10);
 	assert_string_equal(out, "a??b?cd");
+}
+
+/* A quoted log value can never close its field or forge another one. */
+static void test_log_quote(void **state)
+{
+	char out[LOG_QUOTE_SIZE(64)];
+	assert_string_equal(log_quote(out, sizeof(out), "x\" ip=203.0.113.9 y\\"),
+			    "\"x\\\" ip=203.0.113.9 y\\\\\"");
+	assert_string_equal(log_quote(out, sizeof(out), "a\r\nb\x80\x7f"),
+			    "\"a\\x0d\\x0ab\\x80\\x7f\"");
+	assert_string_equal(log_quote(out, sizeof(out), NULL), "\"\"");
+	assert_string_equal(log_quote_n(out, sizeof(out), "a\0b", 3), "\"a\\x00b\"");
+	/* cut to fit, marked with "...", the closing quote kept */
+	char small[10];
+	assert_string_equal(log_quote(small, sizeof(small), "abcdefghij"), "\"abcd...\"");
+	assert_string_equal(log_quote(small, sizeof(small), "abcdefg"), "\"abcdefg\"");
+	assert_string_equal(log_quote(small, sizeof(small), "abcd\"\"\"\""), "\"abcd...\"");
+	for (size_t n = 6; n <= sizeof(small); n++) {
+		log_quote(small, n, "\"\"\"\"\"\"\"\"\"\"\x01\x02");
+		size_t len = strlen(small);
+		assert_true(len < n);
+		assert_int_equal(small[0], '"');
+		assert_int_equal(small[len - 1], '"');
+		assert_true(len < 2 || small[len - 2] != '\\');
+	}
 }
 
 static char *write_tmp(const char *text)
@@ -114,9 +140,8 @@ static void test_config_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf),
-		cmocka_unit_test(test_sanitize),
-		cmocka_unit_test(test_config_good),
+		cmocka_unit_test(test_buf),           cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_log_quote),     cmocka_unit_test(test_config_good),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests_name("lib", tests, NULL, NULL);

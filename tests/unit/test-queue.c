@@ -5,8 +5,11 @@
  * STARTTLS, AUTH, PIPELINING, HELO fallback, 8BITMIME/SMTPUTF8 refusals,
  * per-recipient results, RSET between messages, garbage and over-long
  * replies; body normalisation and dot-stuffing across chunk boundaries;
- * the back-off schedule; DSNs parsed back with mime_parse; MX rdata
- * parsing; and the store's queue functions for the delivery thread.
+ * whether a reused session's transaction was answered (a stale idle
+ * connection); the back-off schedule; the per-destination slow-start
+ * window and how many connections it opens; DSNs parsed back with
+ * mime_parse; MX rdata parsing; and the store's queue functions for the
+ * delivery thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <cmocka.h>
 
 #include "lib/buf.h"
+#include "lib/config.h"
 #include "lib/util.h"
 #include "mime/mime.h"
 #include "queue/queue-private.h"
@@ -401,6 +405,61 @@ static void test_client_abort_mid_transaction(void **state)
 	buf_deinit(&out);
 }
 
+/*
+ * A session that sat idle is reused: until the server answers the RSET, a
+ * failure means the message was never offered (the manager requeues it);
+ * once it answered, a failure counts as an attempt.
+ */
+static void test_client_txn_answered(void **state)
+{
+	struct buf out;
+	buf_init(&out);
+	struct queue_client *c = ready_client(false, ehlo_full, &out);
+	const char *rcpts[] = {"x@b.test"};
+	struct queue_client_msg m = {.sender = "s@a.test", .rcpts = rcpts, .n_rcpts = 1};
+	assert_false(queue_client_txn_answered(c));
+	queue_client_mail(c, &m, &out);
+	assert_false(queue_client_txn_answered(c)); /* EHLO's reply does not count */
+	feed(c, "250 ok\r\n250 ok\r\n354 go\r\n", false, &out);
+	assert_true(queue_client_txn_answered(c));
+	queue_client_body(c, "x", 1, true, &out);
+	assert_int_equal(feed(c, "250 queued\r\n", false, &out), QUEUE_CLIENT_DONE);
+	buf_clear(&out);
+
+	/* The second message, after the idle time: RSET, and the server is gone. */
+	assert_int_equal(queue_client_mail(c, &m, &out), QUEUE_CLIENT_MORE);
+	expect_out(&out, "RSET\r\n");
+	assert_false(queue_client_txn_answered(c));
+	queue_client_abort(c, "connection lost");
+	assert_false(queue_client_txn_answered(c));
+	assert_int_equal(queue_client_results(c)[0].code, 451);
+	queue_client_destroy(&c);
+
+	/* Gone after the RSET was answered: a real attempt. */
+	c = ready_client(true, ehlo_full, &out);
+	queue_client_mail(c, &m, &out);
+	feed(c, "250 ok\r\n250 ok\r\n354 go\r\n", true, &out);
+	queue_client_body(c, "x", 1, true, &out);
+	feed(c, "250 queued\r\n", true, &out);
+	queue_client_mail(c, &m, &out);
+	buf_clear(&out);
+	assert_int_equal(feed(c, "250 flushed\r\n", true, &out), QUEUE_CLIENT_MORE);
+	expect_out(&out, "MAIL FROM:<s@a.test> SIZE=0\r\nRCPT TO:<x@b.test>\r\n");
+	assert_true(queue_client_txn_answered(c));
+	/* A 421 (the server's idle timeout) as the RSET's answer is a failure too. */
+	queue_client_destroy(&c);
+	c = ready_client(false, ehlo_full, &out);
+	queue_client_mail(c, &m, &out);
+	feed(c, "250 ok\r\n250 ok\r\n354 go\r\n", false, &out);
+	queue_client_body(c, "x", 1, true, &out);
+	feed(c, "250 queued\r\n", false, &out);
+	queue_client_mail(c, &m, &out);
+	assert_int_equal(feed(c, "421 4.4.2 idle timeout\r\n", false, &out), QUEUE_CLIENT_CLOSED);
+	assert_true(queue_client_txn_answered(c));
+	queue_client_destroy(&c);
+	buf_deinit(&out);
+}
+
 static void body_case(const char *const *chunks, size_t n, const char *want)
 {
 	struct buf out;
@@ -452,6 +511,161 @@ static void test_backoff(void **state)
 }
 
 /* --- DSN -------------------------------------------------------------------- */
+
+/* --- the slow-start window ---------------------------------------------------- */
+
+static void test_window_slow_start(void **state)
+{
+	struct queue_window w;
+	queue_window_init(&w, 5, 20);
+	assert_int_equal(w.cur, 5);
+	/* One more connection per round: 5 deliveries, then 6, then 7 ... */
+	for (int i = 0; i < 4; i++)
+		queue_window_success(&w);
+	assert_int_equal(w.cur, 5);
+	queue_window_success(&w);
+	assert_int_equal(w.cur, 6);
+	for (int i = 0; i < 6; i++)
+		queue_window_success(&w);
+	assert_int_equal(w.cur, 7);
+	/* Up to the cap, never past it. */
+	for (int i = 0; i < 1000; i++)
+		queue_window_success(&w);
+	assert_int_equal(w.cur, 20);
+	/* A failure gives one back and the round starts again. */
+	queue_window_failure(&w);
+	assert_int_equal(w.cur, 19);
+	for (int i = 0; i < 18; i++)
+		queue_window_success(&w);
+	queue_window_failure(&w);
+	assert_int_equal(w.cur, 18);
+	for (int i = 0; i < 17; i++)
+		queue_window_success(&w);
+	assert_int_equal(w.cur, 18);
+	queue_window_success(&w);
+	assert_int_equal(w.cur, 19);
+	/* Never below one connection: a dead destination is still tried. */
+	for (int i = 0; i < 100; i++)
+		queue_window_failure(&w);
+	assert_int_equal(w.cur, 1);
+	queue_window_success(&w);
+	assert_int_equal(w.cur, 2);
+}
+
+static void test_window_bounds(void **state)
+{
+	struct queue_window w;
+	queue_window_init(&w, 5, 3); /* initial above the cap */
+	assert_int_equal(w.cur, 3);
+	queue_window_success(&w);
+	assert_int_equal(w.cur, 3);
+	queue_window_init(&w, 0, 10);
+	assert_int_equal(w.cur, 1);
+	queue_window_init(&w, 4, 0);
+	assert_int_equal(w.max, 1);
+	assert_int_equal(w.cur, 1);
+	queue_window_init(&w, 1, 1);
+	queue_window_failure(&w);
+	queue_window_success(&w);
+	assert_int_equal(w.cur, 1);
+}
+
+static void test_window_to_open(void **state)
+{
+	struct queue_window w;
+	queue_window_init(&w, 5, 20);
+	struct queue_dest_load l = {.pending = 100, .total_max = 100};
+	/* A burst: the window's worth, not one per message. */
+	assert_int_equal(queue_window_to_open(&w, &l), 5);
+	/* Fewer messages than the window: one connection each. */
+	l.pending = 2;
+	assert_int_equal(queue_window_to_open(&w, &l), 2);
+	/* Connections being set up will take messages: none more for them. */
+	l.waiting = 2;
+	l.active = 2;
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	l.pending = 10;
+	assert_int_equal(queue_window_to_open(&w, &l), 3);
+	/*
+	 * Busy connections take the next messages when done: open only for
+	 * the excess (a trickle waits one delivery; a backlog opens more).
+	 */
+	l = (struct queue_dest_load){.pending = 2, .busy = 3, .active = 3, .total_max = 100};
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	l.pending = 3;
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	l.pending = 4;
+	assert_int_equal(queue_window_to_open(&w, &l), 1);
+	l.pending = 40;
+	assert_int_equal(queue_window_to_open(&w, &l), 2);
+	l.waiting = 1;
+	l.active = 4;
+	assert_int_equal(queue_window_to_open(&w, &l), 1);
+	/* The window is full (busy and idle ones alike count). */
+	l.waiting = 0;
+	l.active = 5;
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	/* It shrank below what is open: wait until some close. */
+	queue_window_failure(&w);
+	queue_window_failure(&w);
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	/* The total cap wins over the window. */
+	queue_window_init(&w, 10, 20);
+	l = (struct queue_dest_load){.pending = 50, .active = 1, .total = 97, .total_max = 100};
+	assert_int_equal(queue_window_to_open(&w, &l), 3);
+	l.total = 100;
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	l.total = 120; /* the cap was lowered under a running manager */
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+	/* Nothing pending: nothing to open. */
+	l = (struct queue_dest_load){.pending = 0, .total_max = 100};
+	assert_int_equal(queue_window_to_open(&w, &l), 0);
+}
+
+/* The keys of outbound connections: defaults, values, bounds. */
+static int load_config(const char *text, struct config *c, char **err)
+{
+	char path[] = "/tmp/facteur-queue-conf-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	config_defaults(c);
+	int r = config_load(c, path, err);
+	unlink(path);
+	return r;
+}
+
+static void test_config_keys(void **state)
+{
+	struct config c;
+	char *err = NULL;
+	assert_int_equal(load_config("listen.smtp = 127.0.0.1:25\n", &c, &err), 0);
+	assert_int_equal(c.queue_idle_time, 2);
+	assert_int_equal(c.queue_initial_per_destination, 5);
+	assert_int_equal(c.queue_max_per_destination, 20);
+	assert_int_equal(c.queue_max_connections, 100);
+	config_deinit(&c);
+	assert_int_equal(load_config("listen.smtp = 127.0.0.1:25\nqueue_idle_time = 0\n"
+				     "queue_initial_per_destination = 2\n",
+				     &c, &err),
+			 0);
+	assert_int_equal(c.queue_idle_time, 0);
+	assert_int_equal(c.queue_initial_per_destination, 2);
+	config_deinit(&c);
+	const char *bad[] = {"queue_idle_time = 301\n", "queue_initial_per_destination = 0\n",
+			     "queue_idle_time = -1\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "listen.smtp = 127.0.0.1:25\n%s", bad[i]);
+		err = NULL;
+		assert_int_equal(load_config(text, &c, &err), -1);
+		assert_non_null(err);
+		assert_non_null(strstr(err, ":2:"));
+		free(err);
+		config_deinit(&c);
+	}
+}
 
 static void test_dsn_status(void **state)
 {
@@ -646,6 +860,34 @@ static void test_store_queue(void **state)
 	assert_int_equal(store_queue_delete(f->store, id1, &err), 0);
 	assert_int_equal(tu_count_blobs(f->dir), 0);
 	assert_int_equal(store_queue_next_attempt(f->store, &when), 0);
+
+	/*
+	 * Several entries in one transaction: two recipients of one blob and
+	 * one of another, with an id that is already gone; each blob goes
+	 * once, with its last row, and nothing else.
+	 */
+	const char *three[] = {"a@b.test", "b@b.test", "c@b.test"};
+	const char *other = "Subject: r\r\n\r\nother\r\n";
+	assert_int_equal(store_queue_add(f->store, "s@a.test", three, 3, msg, strlen(msg), &err),
+			 0);
+	assert_int_equal(store_queue_add(f->store, "", three, 1, other, strlen(other), &err), 0);
+	assert_int_equal(store_queue_due(f->store, now + 1, 10, &due, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(tu_count_blobs(f->dir), 2);
+	int64_t batch[] = {due[0].e.id, due[1].e.id, 999999, due[3].e.id};
+	int64_t kept = due[2].e.id;
+	assert_string_equal(due[3].e.sender, "");
+	free(due);
+	assert_int_equal(store_queue_delete_many(f->store, batch, 0, &err), 0);
+	assert_int_equal(store_queue_delete_many(f->store, batch, 4, &err), 0);
+	assert_int_equal(store_queue_due(f->store, now + 1, 10, &due, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(due[0].e.id, kept);
+	free(due);
+	assert_int_equal(tu_count_blobs(f->dir), 1); /* the first blob, still queued */
+	assert_int_equal(store_queue_delete_many(f->store, &kept, 1, &err), 0);
+	assert_int_equal(tu_count_blobs(f->dir), 0);
+	assert_int_equal(store_queue_next_attempt(f->store, &when), 0);
 }
 
 int main(void)
@@ -661,7 +903,12 @@ int main(void)
 		cmocka_unit_test(test_client_helo_and_8bit),
 		cmocka_unit_test(test_client_garbage),
 		cmocka_unit_test(test_client_abort_mid_transaction),
+		cmocka_unit_test(test_client_txn_answered),
 		cmocka_unit_test(test_client_body),
+		cmocka_unit_test(test_window_slow_start),
+		cmocka_unit_test(test_window_bounds),
+		cmocka_unit_test(test_window_to_open),
+		cmocka_unit_test(test_config_keys),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_dsn_status),
 		cmocka_unit_test(test_dsn_build),

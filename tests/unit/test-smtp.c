@@ -726,6 +726,23 @@ static void test_mx_recipients(void **state)
 	h_free(h);
 }
 
+/* <postmaster> goes to the configured postmaster_address. */
+static void test_bare_postmaster(void **state)
+{
+	struct h *h = h_new("smtp", false, false);
+	free(h->cfg.postmaster_address);
+	h->cfg.postmaster_address = xstrdup("bob@example.org");
+	h_open(h);
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\n");
+	free(h_take(h));
+	expect(h, "RCPT TO:<postmaster>\r\n", "250 2.1.5 Ok\r\n");
+	expect(h, "RCPT TO:<postmaster@elsewhere.net>\r\n", "554 5.7.1 Relay access denied\r\n");
+	h_feed(h, "DATA\r\nx\r\n.\r\n");
+	assert_int_equal(h->fake.n_accounts, 1);
+	assert_int_equal(h->fake.accounts[0], 2);
+	h_free(h);
+}
+
 static void test_too_many_recipients(void **state)
 {
 	struct h *h = h_start("smtp", false, false);
@@ -736,6 +753,44 @@ static void test_too_many_recipients(void **state)
 	expect(h, "RCPT TO:<bob@example.org>\r\n", "452 4.5.3 Too many recipients\r\n");
 	h_feed(h, "DATA\r\nx\r\n.\r\n");
 	assert_int_equal(h->fake.n_accounts, 1);
+	h_free(h);
+}
+
+/*
+ * RFC 5321 4.5.3.1.10: 452 for too many recipients is not an error. A
+ * client pipelining far more recipients than the cap keeps its
+ * transaction; only past the overshoot allowance do the 452s count.
+ */
+static void test_recipient_overshoot(void **state)
+{
+	struct h *h = h_start("smtp", false, false);
+	h->cfg.recipient_overshoot = 30;
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\n");
+	free(h_take(h));
+	struct buf b;
+	buf_init(&b);
+	for (int i = 0; i < 5 + 30; i++)
+		buf_append_str(&b, "RCPT TO:<alice@example.org>\r\n");
+	buf_append_str(&b, "DATA\r\nx\r\n.\r\n");
+	assert_int_equal(h_feed_n(h, b.data, b.len), CONN_OK);
+	char *out = h_take(h);
+	assert_int_equal(count(out, "250 2.1.5 Ok"), 5);
+	assert_int_equal(count(out, "452 4.5.3 Too many recipients"), 30);
+	assert_null(strstr(out, "421"));
+	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as"));
+	free(out);
+	assert_int_equal(h->fake.deliver_calls, 1);
+	/* past the overshoot, each further 452 counts: the tenth closes */
+	buf_clear(&b);
+	buf_append_str(&b, "MAIL FROM:<a@remote.net>\r\n");
+	for (int i = 0; i < 5 + 30 + 10; i++)
+		buf_append_str(&b, "RCPT TO:<alice@example.org>\r\n");
+	assert_int_equal(h_feed_n(h, b.data, b.len), CONN_CLOSE);
+	out = h_take(h);
+	assert_int_equal(count(out, "452 4.5.3 Too many recipients"), 40);
+	assert_non_null(strstr(out, "421 4.7.0 mx.example.org Too many errors"));
+	free(out);
+	buf_deinit(&b);
 	h_free(h);
 }
 
@@ -921,6 +976,33 @@ static void test_bdat(void **state)
 	expect(h, "BDAT 5 LAST\r\n12345NOOP\r\n",
 	       "503 5.5.1 Bad sequence of commands\r\n250 2.0.0 Ok\r\n");
 	assert_int_equal(h->fake.deliver_calls, 1);
+	h_free(h);
+}
+
+/* NUL in a message body is refused at its end, in DATA and in BDAT. */
+static void test_nul_in_message(void **state)
+{
+	struct h *h = h_start("smtp", false, false);
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n");
+	free(h_take(h));
+	static const char data[] = "DATA\r\nSubject: x\r\n\r\nab\0cd\r\n.\r\n";
+	h_feed_n(h, data, sizeof(data) - 1);
+	char *out = h_take(h);
+	assert_string_equal(out,
+			    "354 End data with <CR><LF>.<CR><LF>\r\n"
+			    "550 5.6.0 NUL character in message not allowed\r\n");
+	free(out);
+	h_feed(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n");
+	free(h_take(h));
+	h_feed_n(h, "BDAT 4 LAST\r\na\0\r\n", 17);
+	out = h_take(h);
+	assert_string_equal(out, "550 5.6.0 NUL character in message not allowed\r\n");
+	free(out);
+	assert_int_equal(h->fake.deliver_calls, 0);
+	/* the session goes on: a clean message is delivered */
+	expect(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n",
+	       "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+	expect_prefix(h, "ok\r\n.\r\n", "250 2.0.0 Ok: queued");
 	h_free(h);
 }
 
@@ -1276,11 +1358,14 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_mx_recipients),
+		cmocka_unit_test(test_bare_postmaster),
 		cmocka_unit_test(test_too_many_recipients),
+		cmocka_unit_test(test_recipient_overshoot),
 		cmocka_unit_test(test_mail_params),
 		cmocka_unit_test(test_data_too_big),
 		cmocka_unit_test(test_deliver_failures),
 		cmocka_unit_test(test_bdat),
+		cmocka_unit_test(test_nul_in_message),
 		cmocka_unit_test(test_submission_auth_required),
 		cmocka_unit_test(test_encryption_required),
 		cmocka_unit_test(test_auth_plain),

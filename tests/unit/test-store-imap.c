@@ -889,17 +889,31 @@ static void test_migration_from_v1(void **state)
 	/* Turn the database back into what step 1 produced. */
 	snprintf(path, sizeof(path), "%s/facteur.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "DROP TABLE subscriptions; DROP TABLE expunged; DROP TABLE "
-				      "mailbox_keywords;"
-				      "ALTER TABLE blobs DROP COLUMN body;"
-				      "ALTER TABLE queue DROP COLUMN delay_notified;" /* step 3 */
-				      "DROP TABLE held_blobs;"                        /* step 4 */
-				      "ALTER TABLE mailboxes DROP COLUMN recent_uid;" /* step 4 */
-				      "UPDATE mailboxes SET subscribed = 0 WHERE name = 'Junk';"
-				      "PRAGMA user_version = 1;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			db,
+			"DROP TABLE held_blobs;"                        /* step 5 */
+			"ALTER TABLE mailboxes DROP COLUMN recent_uid;" /* step 5 */
+			/* step 4 (JMAP) */
+			"DROP TRIGGER jmap_account_ins; DROP TRIGGER jmap_mailbox_ins;"
+			"DROP TRIGGER jmap_mailbox_upd; DROP TRIGGER jmap_mailbox_del;"
+			"DROP TRIGGER jmap_subscribe; DROP TRIGGER jmap_unsubscribe;"
+			"DROP TRIGGER jmap_message_ins; DROP TRIGGER jmap_message_flags;"
+			"DROP TRIGGER jmap_message_seen; DROP TRIGGER jmap_message_moved;"
+			"DROP TRIGGER jmap_message_thread; DROP TRIGGER jmap_message_del;"
+			"DROP TRIGGER jmap_message_del_thread; DROP TABLE jmap_state;"
+			"DROP TABLE jmap_changes; DROP TABLE jmap_hwm; DROP TABLE jmap_objects;"
+			"DROP TABLE jmap_uploads; DROP TABLE jmap_blob_info;"
+			"DROP TABLE jmap_msgids; DROP INDEX messages_thread;"
+			"ALTER TABLE messages DROP COLUMN thread_id;"
+			"DROP TABLE subscriptions; DROP TABLE expunged; DROP TABLE "
+			"mailbox_keywords;"
+			"ALTER TABLE blobs DROP COLUMN body;"
+			"ALTER TABLE queue DROP COLUMN delay_notified;" /* step 3 */
+			"UPDATE mailboxes SET subscribed = 0 WHERE name = 'Junk';"
+			"PRAGMA user_version = 1;",
+			NULL, NULL, NULL),
+		SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(f->dir, &f->s, &error), 0);

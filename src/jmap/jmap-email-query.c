@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Email/query, Email/queryChanges and SearchSnippet/get. A query reads the
+ * account's message rows with their stored header fields (one small row
+ * per message, never bodies), filters them with the FilterCondition tree
+ * (cheap conditions on the row first; conditions on the content - text,
+ * body, bcc, header - open one message at a time), sorts, collapses
+ * threads, and pages by position or anchor.
+ */
+#include "jmap/jmap-private.h"
+
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* What a condition may need from the message content, loaded lazily. */
+struct row {
+	struct store_jmap_email *e;
+	struct jmap_msg m;
+	bool opened, open_failed;
+	char *body; /* decoded text of the body parts, lazily */
+};
+
+static GMimeObject *row_msg(struct jmap_ctx *c, struct row *r)
+{
+	if (!r->opened) {
+		r->opened = true;
+		r->open_failed = jmap_msg_open(c->store, r->e->msg.blob_id, false, &r->m) < 0;
+	}
+	return r->open_failed ? NULL : GMIME_OBJECT(r->m.msg);
+}
+
+static void body_collect(struct jmap_part *p, struct buf *b)
+{
+	if (strncmp(p->type, "text/", 5) == 0 && p->part_id[0] != '\0') {
+		char *t = jmap_part_text(p, NULL);
+		if (strcmp(p->type, "text/html") == 0) {
+			char *plain = jmap_html_to_text(t);
+			free(t);
+			t = plain;
+		}
+		buf_append_str(b, t);
+		buf_append_str(b, "\n");
+		free(t);
+	}
+	for (size_t i = 0; i < p->n_sub; i++)
+		body_collect(p->sub[i], b);
+}
+
+static const char *row_body(struct jmap_ctx *c, struct row *r)
+{
+	if (r->body == NULL) {
+		struct buf b;
+		buf_init(&b);
+		if (row_msg(c, r) != NULL) {
+			struct jmap_part *root = jmap_parts(&r->m);
+			body_collect(root, &b);
+			jmap_part_free(&root);
+		}
+		r->body = xstrdup(b.data != NULL ? buf_cstr(&b) : "");
+		buf_deinit(&b);
+	}
+	return r->body;
+}
+
+static void row_release(struct row *r)
+{
+	jmap_msg_close(&r->m);
+	free(r->body);
+	r->body = NULL;
+	r->opened = r->open_failed = false;
+}
+
+static bool header_contains(struct jmap_ctx *c, struct row *r, const char *name, const char *v)
+{
+	GMimeObject *o = row_msg(c, r);
+	if (o == NULL)
+		return false;
+	struct jmap_hprop h = {.form = JMAP_HF_TEXT, .all = true};
+	snprintf(h.name, sizeof(h.name), "%s", name);
+	json_t *vals = jmap_header_value(o, &h);
+	bool found = false;
+	size_t i;
+	json_t *x;
+	json_array_foreach(vals, i, x) if (v == NULL || jmap_contains_ci(json_string_value(x), v))
+		found = true;
+	json_decref(vals);
+	return found;
+}
+
+static bool has_keyword(const struct store_jmap_email *e, const char *kw)
+{
+	json_t *k = jmap_keywords_json(e->msg.flags, e->keywords);
+	char *lower = str_lower(xstrdup(kw));
+	bool yes = json_object_get(k, lower) != NULL;
+	free(lower);
+	json_decref(k);
+	return yes;
+}
+
+/* 1 match, 0 no, -1 unsupported condition. */
+static int cond_match(struct jmap_ctx *c, json_t *f, struct row *r);
+
+static int op_match(struct jmap_ctx *c, json_t *f, struct row *r)
+{
+	const char *op = json_string_value(json_object_get(f, "operator"));
+	json_t *conds = json_object_get(f, "conditions");
+	if (op == NULL || !json_is_array(conds))
+		return -1;
+	bool and = strcmp(op, "AND") == 0, or = strcmp(op, "OR") == 0, not = strcmp(op, "NOT") == 0;
+	if (!and&&! or &&!not )
+		return -1;
+	size_t i;
+	json_t *sub;
+	json_array_foreach(conds, i, sub)
+	{
+		int m = cond_match(c, sub, r);
+		if (m < 0)
+			return -1;
+		if (and&&!m)
+			return 0;
+		if (or &&m)
+			return 1;
+		if (not &&m)
+			return 0;
+	}
+	return and || not ? 1 : 0;
+}
+
+static int field_match(struct jmap_ctx *c, const char *key, json_t *v, struct row *r)
+{
+	const struct store_jmap_email *e = r->e;
+	const char *s = json_string_value(v);
+	time_t t;
+	if (strcmp(key, "inMailbox") == 0) {
+		int64_t id = 0;
+		return jmap_id_parse(c, s, 'm', &id) && id == e->msg.mailbox_id;
+	}
+	if (strcmp(key, "inMailboxOtherThan") == 0) {
+		size_t i;
+		json_t *x;
+		if (!json_is_array(v))
+			return -1;
+		json_array_foreach(v, i, x)
+		{
+			int64_t id;
+			if (jmap_id_parse(c, json_string_value(x), 'm', &id) &&
+			    id == e->msg.mailbox_id)
+				return 0;
+		}
+		return 1;
+	}
+	if (strcmp(key, "before") == 0)
+		return jmap_date_parse(s, &t) ? e->msg.internal_date < t : -1;
+	if (strcmp(key, "after") == 0)
+		return jmap_date_parse(s, &t) ? e->msg.internal_date >= t : -1;
+	if (strcmp(key, "minSize") == 0)
+		return json_is_integer(v) ? (json_int_t)e->msg.size >= json_integer_value(v) : -1;
+	if (strcmp(key, "maxSize") == 0)
+		return json_is_integer(v) ? (json_int_t)e->msg.size < json_integer_value(v) : -1;
+	if (strcmp(key, "hasKeyword") == 0)
+		return s != NULL ? has_keyword(e, s) : -1;
+	if (strcmp(key, "notKeyword") == 0)
+		return s != NULL ? !has_keyword(e, s) : -1;
+	if (strcmp(key, "from") == 0)
+		return jmap_contains_ci(e->from, s);
+	if (strcmp(key, "to") == 0)
+		return jmap_contains_ci(e->to, s);
+	if (strcmp(key, "cc") == 0)
+		return jmap_contains_ci(e->cc, s);
+	if (strcmp(key, "subject") == 0)
+		return jmap_contains_ci(e->subject, s);
+	if (strcmp(key, "bcc") == 0)
+		return s != NULL && header_contains(c, r, "Bcc", s);
+	if (strcmp(key, "body") == 0)
+		return s != NULL && jmap_contains_ci(row_body(c, r), s);
+	if (strcmp(key, "text") == 0)
+		return s != NULL &&
+			(jmap_contains_ci(e->from, s) || jmap_contains_ci(e->to, s) ||
+			 jmap_contains_ci(e->cc, s) || jmap_contains_ci(e->subject, s) ||
+			 header_contains(c, r, "Bcc", s) || jmap_contains_ci(row_body(c, r), s));
+	if (strcmp(key, "hasAttachment") == 0) {
+		char *preview;
+		bool has;
+		if (jmap_blob_summary(c->store, e->msg.blob_id, &preview, &has) < 0)
+			return 0;
+		free(preview);
+		return has == json_is_true(v);
+	}
+	if (strcmp(key, "header") == 0) {
+		if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > 2)
+			return -1;
+		const char *name = json_string_value(json_array_get(v, 0));
+		const char *val = json_string_value(json_array_get(v, 1));
+		if (name == NULL)
+			return -1;
+		return header_contains(c, r, name, val);
+	}
+	return -1;
+}
+
+/* Content conditions last: they open the message. */
+static bool costly(const char *key)
+{
+	return strcmp(key, "bcc") == 0 || strcmp(key, "body") == 0 || strcmp(key, "text") == 0 ||
+		strcmp(key, "header") == 0;
+}
+
+static int cond_match(struct jmap_ctx *c, json_t *f, struct row *r)
+{
+	if (!json_is_object(f))
+		return -1;
+	if (json_object_get(f, "operator") != NULL)
+		return op_match(c, f, r);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *key;
+		json_t *v;
+		json_object_foreach(f, key, v)
+		{
+			if (costly(key) != (pass == 1))
+				continue;
+			int m = field_match(c, key, v, r);
+			if (m <= 0)
+				return m;
+		}
+	}
+	return 1;
+}
+
+/*
+ * The whole filter checked once before any row (so an empty mailbox still
+ * answers unsupportedFilter): operators, known conditions, value types.
+ */
+static bool filter_valid(json_t *f, int depth)
+{
+	static const char *const strings[] = {"inMailbox", "hasKeyword", "notKeyword", "from",
+					      "to",        "cc",         "bcc",        "subject",
+					      "body",      "text",       NULL};
+	if (!json_is_object(f) || depth > 64)
+		return false;
+	json_t *op = json_object_get(f, "operator");
+	if (op != NULL) {
+		const char *o = json_string_value(op);
+		json_t *conds = json_object_get(f, "conditions");
+		if (o == NULL || (strcmp(o, "AND") && strcmp(o, "OR") && strcmp(o, "NOT")) ||
+		    !json_is_array(conds) || json_object_size(f) != 2)
+			return false;
+		size_t i;
+		json_t *sub;
+		json_array_foreach(conds, i, sub) if (!filter_valid(sub, depth + 1)) return false;
+		return true;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(f, key, v)
+	{
+		bool ok = false;
+		time_t t;
+		for (size_t i = 0; strings[i] != NULL && !ok; i++)
+			ok = strcmp(strings[i], key) == 0 && json_is_string(v);
+		if (strcmp(key, "before") == 0 || strcmp(key, "after") == 0)
+			ok = jmap_date_parse(json_string_value(v), &t) == 1;
+		else if (strcmp(key, "minSize") == 0 || strcmp(key, "maxSize") == 0)
+			ok = json_is_integer(v);
+		else if (strcmp(key, "hasAttachment") == 0)
+			ok = json_is_boolean(v);
+		else if (strcmp(key, "inMailboxOtherThan") == 0)
+			ok = json_is_array(v);
+		else if (strcmp(key, "header") == 0)
+			ok = json_is_array(v) && json_array_size(v) >= 1 &&
+				json_array_size(v) <= 2 && json_is_string(json_array_get(v, 0)) &&
+				(json_array_size(v) == 1 || json_is_string(json_array_get(v, 1)));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* --- sorting ----------------------------------------------------------- */
+
+struct sort_key {
+	enum { S_RECEIVED, S_SENT, S_SIZE, S_FROM, S_TO, S_SUBJECT, S_KEYWORD } prop;
+	bool asc;
+	const char *keyword;
+};
+
+/* qsort's comparator has no context argument: per thread, since every worker may sort. */
+static _Thread_local struct sort_key *sort_keys;
+static _Thread_local size_t n_sort_keys;
+
+static int str_cmp(const char *a, const char *b)
+{
+	return strcasecmp(a != NULL ? a : "", b != NULL ? b : "");
+}
+
+static int email_cmp(const void *pa, const void *pb)
+{
+	const struct store_jmap_email *a = pa, *b = pb;
+	for (size_t i = 0; i < n_sort_keys; i++) {
+		const struct sort_key *k = &sort_keys[i];
+		int r = 0;
+		switch (k->prop) {
+		case S_RECEIVED:
+			r = (a->msg.internal_date > b->msg.internal_date) -
+				(a->msg.internal_date < b->msg.internal_date);
+			break;
+		case S_SENT:
+			r = (a->date > b->date) - (a->date < b->date);
+			break;
+		case S_SIZE:
+			r = (a->msg.size > b->msg.size) - (a->msg.size < b->msg.size);
+			break;
+		case S_FROM:
+			r = str_cmp(a->from, b->from);
+			break;
+		case S_TO:
+			r = str_cmp(a->to, b->to);
+			break;
+		case S_SUBJECT:
+			r = str_cmp(a->subject, b->subject);
+			break;
+		case S_KEYWORD:
+			r = (int)has_keyword(a, k->keyword) - (int)has_keyword(b, k->keyword);
+			break;
+		}
+		if (r != 0)
+			return k->asc ? r : -r;
+	}
+	/* Stable and total: newest row last. */
+	return (a->msg.id > b->msg.id) - (a->msg.id < b->msg.id);
+}
+
+static int sort_parse(json_t *sort, struct sort_key **keys_r, size_t *n_r)
+{
+	static const struct {
+		const char *name;
+		int prop;
+	} props[] = {{"receivedAt", S_RECEIVED}, {"sentAt", S_SENT}, {"size", S_SIZE},
+		     {"from", S_FROM},           {"to", S_TO},       {"subject", S_SUBJECT},
+		     {"hasKeyword", S_KEYWORD}};
+	size_t n = json_array_size(sort);
+	struct sort_key *k = xcalloc(n + 1, sizeof(*k));
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(sort, i);
+		const char *p = json_string_value(json_object_get(s, "property"));
+		bool ok = false;
+		for (size_t j = 0; p != NULL && j < sizeof(props) / sizeof(props[0]) && !ok; j++)
+			if (strcmp(props[j].name, p) == 0) {
+				k[i].prop = props[j].prop;
+				ok = true;
+			}
+		json_t *asc = json_object_get(s, "isAscending");
+		k[i].asc = asc == NULL || json_is_true(asc);
+		k[i].keyword = json_string_value(json_object_get(s, "keyword"));
+		if (!ok || (k[i].prop == S_KEYWORD && k[i].keyword == NULL)) {
+			free(k);
+			return -1;
+		}
+	}
+	*keys_r = k;
+	*n_r = n;
+	return 0;
+}
+
+/* --- Email/query ------------------------------------------------------- */
+
+static const char *const query_args[] = {
+	"accountId",    "filter", "sort",           "position",        "anchor",
+	"anchorOffset", "limit",  "calculateTotal", "collapseThreads", NULL};
+
+/* Filtered, sorted, collapsed emails of the query into (v_r, n_r). 0 / -1. */
+static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email **v_r, size_t *n_r,
+		     json_t **res_r)
+{
+	json_t *filter = json_object_get(args, "filter");
+	json_t *sort = json_object_get(args, "sort");
+	struct sort_key *keys;
+	size_t nkeys;
+	if ((filter != NULL && !json_is_null(filter) && !json_is_object(filter)) ||
+	    (sort != NULL && !json_is_null(sort) && !json_is_array(sort)))
+		return jmap_fail(res_r, "invalidArguments", "filter or sort");
+	if (json_is_object(filter) && !filter_valid(filter, 0))
+		return jmap_fail(res_r, "unsupportedFilter", NULL);
+	if (sort_parse(json_is_array(sort) ? sort : NULL, &keys, &nkeys) < 0)
+		return jmap_fail(res_r, "unsupportedSort", NULL);
+	/* A single inMailbox (the common case) reads only that mailbox. */
+	int64_t only = 0;
+	const char *in = json_string_value(json_object_get(filter, "inMailbox"));
+	if (in != NULL && !jmap_id_parse(c, in, 'm', &only))
+		only = -1;
+	struct store_jmap_email *v;
+	size_t n;
+	if (store_jmap_emails(c->store, c->account_id, NULL, 0, only, 0, &v, &n) < 0) {
+		free(keys);
+		return jmap_fail(res_r, "serverFail", NULL);
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct row r = {.e = &v[i]};
+		int m = json_is_object(filter) ? cond_match(c, filter, &r) : 1;
+		row_release(&r);
+		if (m < 0) {
+			store_jmap_emails_free(&v, n);
+			free(keys);
+			return jmap_fail(res_r, "unsupportedFilter", NULL);
+		}
+		if (m) {
+			struct store_jmap_email tmp = v[kept];
+			v[kept++] = v[i];
+			v[i] = tmp;
+		}
+	}
+	sort_keys = keys;
+	n_sort_keys = nkeys;
+	if (kept > 1) /* v is NULL when nothing matched */
+		qsort(v, kept, sizeof(*v), email_cmp);
+	sort_keys = NULL;
+	n_sort_keys = 0;
+	free(keys);
+	if (json_is_true(json_object_get(args, "collapseThreads"))) {
+		size_t out = 0;
+		for (size_t i = 0; i < kept; i++) {
+			bool seen = false;
+			for (size_t j = 0; j < out && !seen; j++)
+				seen = v[j].thread_id == v[i].thread_id && v[i].thread_id != 0;
+			if (!seen) {
+				struct store_jmap_email tmp = v[out];
+				v[out++] = v[i];
+				v[i] = tmp;
+			}
+		}
+		kept = out;
+	}
+	/* Rows past kept are freed by the caller with n. */
+	*v_r = v;
+	*n_r = n;
+	json_object_set_new(args, "_kept", json_integer((json_int_t)kept));
+	return 0;
+}
+
+int jmap_email_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
+{
+	struct store_jmap_email *v;
+	size_t n;
+
+	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, query_args, res_r) < 0)
+		return -1;
+	json_t *lim = json_object_get(args, "limit");
+	json_t *posv = json_object_get(args, "position");
+	if ((lim != NULL && !json_is_null(lim) &&
+	     (!json_is_integer(lim) || json_integer_value(lim) < 0)) ||
+	    (posv != NULL && !json_is_null(posv) && !json_is_integer(posv)))
+		return jmap_fail(res_r, "invalidArguments", "position or limit");
+	json_t *state = jmap_state_get(c, STORE_JMAP_EMAIL);
+	if (query_run(c, args, &v, &n, res_r) < 0) {
+		json_decref(state);
+		return -1;
+	}
+	size_t kept = (size_t)json_integer_value(json_object_get(args, "_kept"));
+	json_object_del(args, "_kept");
+	size_t limit = JMAP_QUERY_MAX_LIMIT;
+	if (json_is_integer(lim) && (size_t)json_integer_value(lim) < limit)
+		limit = (size_t)json_integer_value(lim);
+	json_int_t pos = json_integer_value(posv);
+	const char *anchor = json_string_value(json_object_get(args, "anchor"));
+	if (anchor != NULL) {
+		int64_t aid;
+		json_int_t found = -1;
+		if (jmap_id_parse(c, anchor, 'e', &aid))
+			for (size_t i = 0; i < kept && found < 0; i++)
+				if (v[i].msg.id == aid)
+					found = (json_int_t)i;
+		if (found < 0) {
+			store_jmap_emails_free(&v, n);
+			json_decref(state);
+			return jmap_fail(res_r, "anchorNotFound", NULL);
+		}
+		pos = found + json_integer_value(json_object_get(args, "anchorOffset"));
+		if (pos < 0)
+			pos = 0;
+	} else if (pos < 0) {
+		pos = (json_int_t)kept + pos < 0 ? 0 : (json_int_t)kept + pos;
+	}
+	if (pos > (json_int_t)kept)
+		pos = (json_int_t)kept;
+	json_t *ids = json_array();
+	for (size_t i = (size_t)pos; i < kept && json_array_size(ids) < limit; i++) {
+		char id[24];
+		jmap_id(id, sizeof(id), 'e', v[i].msg.id);
+		json_array_append_new(ids, json_string(id));
+	}
+	store_jmap_emails_free(&v, n);
+	*res_r = json_pack("{s:s s:o s:b s:I s:o}", "accountId", c->account, "queryState",
+			   state ? state : json_string("0"), "canCalculateChanges", 0, "position",
+			   pos, "ids", ids);
+	if (json_is_true(json_object_get(args, "calculateTotal")))
+		json_object_set_new(*res_r, "total", json_integer((json_int_t)kept));
+	if (json_is_integer(lim) && json_integer_value(lim) > JMAP_QUERY_MAX_LIMIT)
+		json_object_set_new(*res_r, "limit", json_integer(JMAP_QUERY_MAX_LIMIT));
+	return 0;
+}
+
+/*
+ * Email/queryChanges: exact only when nothing changed since the client's
+ * queryState (then the answer is empty); otherwise the client queries
+ * again (cannotCalculateChanges), which RFC 8620 5.6 allows.
+ */
+int jmap_email_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
+{
+	static const char *const known[] = {"accountId",       "filter",          "sort",
+					    "sinceQueryState", "maxChanges",      "upToId",
+					    "calculateTotal",  "collapseThreads", NULL};
+	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+		return -1;
+	const char *since = json_string_value(json_object_get(args, "sinceQueryState"));
+	json_t *state = jmap_state_get(c, STORE_JMAP_EMAIL);
+	if (since == NULL || state == NULL || strcmp(since, json_string_value(state)) != 0) {
+		json_decref(state);
+		return jmap_fail(res_r, "cannotCalculateChanges", "query again");
+	}
+	*res_r = json_pack("{s:s s:s s:o s:[] s:[]}", "accountId", c->account, "oldQueryState",
+			   since, "newQueryState", state, "removed", "added");
+	if (json_is_true(json_object_get(args, "calculateTotal"))) {
+		struct store_jmap_email *v;
+		size_t n;
+		json_t *qargs = json_pack(
+			"{s:O s:O s:O}", "filter", json_object_get(args, "filter") ?: json_null(),
+			"sort", json_object_get(args, "sort") ?: json_null(), "collapseThreads",
+			json_object_get(args, "collapseThreads") ?: json_false());
+		json_t *err = NULL;
+		if (query_run(c, qargs, &v, &n, &err) == 0) {
+			json_object_set(*res_r, "total", json_object_get(qargs, "_kept"));
+			store_jmap_emails_free(&v, n);
+		}
+		json_decref(err);
+		json_decref(qargs);
+	}
+	return 0;
+}
+
+/* --- SearchSnippet/get -------------------------------------------------- */
+
+/* Terms of text/body/subject conditions anywhere in the filter. */
+static void filter_terms(json_t *f, const char *field, json_t *out)
+{
+	json_t *conds = json_object_get(f, "conditions");
+	size_t i;
+	json_t *sub;
+	json_array_foreach(conds, i, sub) filter_terms(sub, field, out);
+	const char *t = json_string_value(json_object_get(f, field));
+	if (t != NULL)
+		json_array_append_new(out, json_string(t));
+	if (strcmp(field, "subject") != 0 && strcmp(field, "text") != 0)
+		return;
+	t = json_string_value(json_object_get(f, "text"));
+	if (t != NULL && strcmp(field, "subject") == 0)
+		json_array_append_new(out, json_string(t));
+}
+
+/* Escape s for HTML with each term wrapped in <mark>; NULL if no term occurs. */
+static char *highlight(const char *s, json_t *terms, size_t max_chars, bool around)
+{
+	if (s == NULL)
+		return NULL;
+	const char *first = NULL;
+	size_t i;
+	json_t *t;
+	json_array_foreach(terms, i, t)
+	{
+		const char *p = strcasestr(s, json_string_value(t));
+		if (p != NULL && (first == NULL || p < first))
+			first = p;
+	}
+	if (first == NULL)
+		return NULL;
+	const char *start = s;
+	if (around)
+		for (int back = 0; start < first && first - start > 60 && back < 1; back++)
+			start = g_utf8_find_next_char(first - 60, NULL) ?: first;
+	struct buf b;
+	buf_init(&b);
+	size_t chars = 0;
+	for (const char *p = start; *p != '\0' && chars < max_chars;) {
+		size_t mlen = 0;
+		json_array_foreach(terms, i, t)
+		{
+			size_t tl = strlen(json_string_value(t));
+			if (tl > 0 && strncasecmp(p, json_string_value(t), tl) == 0)
+				mlen = tl;
+		}
+		if (mlen > 0)
+			buf_append_str(&b, "<mark>");
+		size_t take = mlen > 0 ? mlen : (size_t)(g_utf8_next_char(p) - p);
+		for (size_t k = 0; k < take && p[k] != '\0'; k++) {
+			char ch = p[k];
+			if (ch == '<')
+				buf_append_str(&b, "&lt;");
+			else if (ch == '>')
+				buf_append_str(&b, "&gt;");
+			else if (ch == '&')
+				buf_append_str(&b, "&amp;");
+			else if (ch == '\r' || ch == '\n' || ch == '\t')
+				buf_append_str(&b, " ");
+			else
+				buf_append(&b, &ch, 1);
+		}
+		if (mlen > 0)
+			buf_append_str(&b, "</mark>");
+		p += take;
+		chars++;
+	}
+	char *out = xstrdup(buf_cstr(&b));
+	buf_deinit(&b);
+	return out;
+}
+
+int jmap_search_snippet_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
+{
+	static const char *const known[] = {"accountId", "filter", "emailIds", NULL};
+	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+		return -1;
+	json_t *ids = json_object_get(args, "emailIds");
+	if (!json_is_array(ids))
+		return jmap_fail(res_r, "invalidArguments", "emailIds");
+	if (json_array_size(ids) > JMAP_MAX_OBJECTS_GET)
+		return jmap_fail(res_r, "requestTooLarge", NULL);
+	json_t *filter = json_object_get(args, "filter");
+	json_t *sterms = json_array(), *bterms = json_array();
+	filter_terms(filter, "subject", sterms);
+	filter_terms(filter, "body", bterms);
+	filter_terms(filter, "text", bterms);
+	json_t *list = json_array(), *not_found = json_array();
+	size_t i;
+	json_t *idv;
+	json_array_foreach(ids, i, idv)
+	{
+		int64_t id = 0;
+		struct store_jmap_email *e = NULL;
+		size_t ne = 0;
+		if (!jmap_id_parse(c, json_string_value(idv), 'e', &id) ||
+		    store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, &e, &ne) < 0 ||
+		    ne == 0) {
+			json_array_append(not_found, idv);
+			store_jmap_emails_free(&e, ne);
+			continue;
+		}
+		struct row r = {.e = &e[0]};
+		char *subj = highlight(e[0].subject, sterms, 256, false);
+		char *prev = json_array_size(bterms) > 0
+			? highlight(row_body(c, &r), bterms, 256, true)
+			: NULL;
+		json_array_append_new(list,
+				      json_pack("{s:O s:o s:o}", "emailId", idv, "subject",
+						subj ? json_string(subj) : json_null(), "preview",
+						prev ? json_string(prev) : json_null()));
+		free(subj);
+		free(prev);
+		row_release(&r);
+		store_jmap_emails_free(&e, ne);
+	}
+	json_decref(sterms);
+	json_decref(bterms);
+	*res_r = json_pack("{s:s s:o s:o}", "accountId", c->account, "list", list, "notFound",
+			   not_found);
+	return 0;
+}

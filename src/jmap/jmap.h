@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JMAP (RFC 8620 core, RFC 8621 mail, RFC 8621 §8 vacation response) over
+ * the store. The module is transport-free: http/ authenticates the
+ * request, fills a struct jmap_request and calls one of these functions
+ * with the request body; they answer with an HTTP status and a JSON body
+ * (or, for downloads, an open blob to stream). Every call runs to
+ * completion on the calling worker's store handle.
+ */
+#ifndef FACTEUR_JMAP_H
+#define FACTEUR_JMAP_H
+
+#include "lib/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct server_ctx;
+
+/* Who is asking, on which worker, and how the client reaches us. */
+struct jmap_request {
+	struct server_ctx *ctx; /* config, this worker's store, mailauth */
+	int64_t account_id;     /* the authenticated account */
+	const char *username;   /* its address, e.g. "demo@example.test" */
+	const char *base_url;   /* "https://host:port", no trailing '/' */
+	const char *session_id; /* for log lines */
+};
+
+/* Largest request body jmap_api / jmap_upload accept (maxSizeRequest / maxSizeUpload). */
+#define JMAP_MAX_REQUEST_SIZE (10u * 1024 * 1024)
+#define JMAP_MAX_UPLOAD_SIZE (50u * 1024 * 1024)
+
+/*
+ * GET /.well-known/jmap (and /jmap/session): the session resource.
+ * Appends JSON to out; returns the HTTP status (200).
+ */
+int jmap_session_resource(const struct jmap_request *r, struct buf *out);
+
+/*
+ * POST /jmap/api: body is the JSON request object. Appends the JSON
+ * response (or an RFC 7807 problem document) to out and returns the HTTP
+ * status: 200, or 400 with a problem (urn:ietf:params:jmap:error:notJSON,
+ * notRequest, unknownCapability, limit). *content_type_r is set to
+ * "application/json" or "application/problem+json".
+ */
+int jmap_api(const struct jmap_request *r, const char *body, size_t len, struct buf *out,
+	     const char **content_type_r);
+
+/*
+ * POST /jmap/upload/{accountId}/: stores body as a blob (fsynced) and
+ * appends the upload response JSON ({accountId, blobId, type, size}).
+ * Returns 201, or 4xx with a problem document in out.
+ */
+int jmap_upload(const struct jmap_request *r, const char *account_id, const char *type,
+		const char *body, size_t len, struct buf *out);
+
+/* An open blob to stream: fd positioned anywhere, the caller reads len bytes from offset. */
+struct jmap_blob {
+	int fd;          /* owned by the caller once returned: close it */
+	uint64_t offset; /* start of the bytes to send */
+	uint64_t len;    /* number of bytes to send */
+	char type[128];  /* Content-Type to send */
+};
+
+/*
+ * GET /jmap/download/{accountId}/{blobId}/{name}?accept={type}: opens the
+ * blob (a whole message, or one body part of a message: JMAP blob ids of
+ * parts name the message and the part). Returns 200 with *blob_r filled,
+ * or 404 (unknown/not this account's blob), 400 (malformed id).
+ */
+int jmap_download_open(const struct jmap_request *r, const char *account_id, const char *blob_id,
+		       const char *accept_type, struct jmap_blob *blob_r);
+
+/*
+ * EventSource push (RFC 8620 §7.3): appends one "event: state" message
+ * ("event: state\ndata: {StateChange JSON}\n\n") with the current states
+ * of every type for the account. http/ calls it when the connection
+ * opens and whenever the change hub reports a commit on one of the
+ * account's mailboxes; it compares nothing itself, clients ignore states
+ * they already have.
+ */
+int jmap_push_state(const struct jmap_request *r, struct buf *out);
+
+#endif

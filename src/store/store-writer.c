@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store writer: group commit for deliveries (DESIGN.md principles 7
+ * and 9). One thread with its own store handle takes every delivery the
+ * worker loops handed over since its last batch and makes them durable
+ * together: the new blobs of the batch go to the blob journal with ONE
+ * fdatasync (store-journal.c), the blob files are then created without
+ * fsync, and every delivery's rows go into ONE transaction (one WAL fsync),
+ * each under its own SAVEPOINT so that a failing delivery (quota, a
+ * mailbox UID space exhausted) is rolled back alone. Only after COMMIT
+ * does a write report success, so an SMTP 250 that waits for it means
+ * "fsynced". Submitters keep a reference to their write and poll its
+ * result when the done callback (called here, e.g. server_ctx_wake) has
+ * woken their loop; a submitter that goes away only drops its reference.
+ */
+#include "store/store-private.h"
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Checkpoint the journal once it holds this much, or is this old. */
+#define JOURNAL_CHECKPOINT_BYTES ((uint64_t)64 << 20)
+#define JOURNAL_CHECKPOINT_MS 2000
+/* Most blobs of one write: the local copy and the queued copy. */
+#define WRITE_BLOBS 2
+
+enum write_state { WRITE_PENDING = 0, WRITE_OK = 1, WRITE_FAILED = -1 };
+
+struct store_write {
+	struct store_write *next;
+	atomic_int refs;
+	atomic_int state; /* enum write_state, published after the batch */
+	char *data;
+	size_t len;
+	struct store_parsed parsed; /* strings owned */
+	bool has_parsed;
+	int64_t *accounts;
+	size_t n_accounts;
+	char *mailbox;
+	char *sender;
+	char **remote;
+	size_t n_remote;
+	size_t queue_offset;
+	char local_id[STORE_BLOB_ID_LEN + 1]; /* "" without local entries */
+	char queue_id[STORE_BLOB_ID_LEN + 1]; /* "" without remote recipients */
+	void (*done)(void *arg);
+	void *done_arg;
+	bool failed; /* the writer's view during the batch */
+	char error[256];
+};
+
+struct store_writer {
+	struct store *s; /* used by the writer thread only, once started */
+	struct store_journal *journal;
+	struct store_writer_options opt;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct store_write *head, *tail; /* submitted, not yet taken */
+	size_t queued;
+	bool stop;
+	int64_t journal_since_ms; /* when the journal last went from empty to not */
+	struct store_writer_stats stats;
+};
+
+/* --- writes ----------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void write_free(struct store_write *wr)
+{
+	struct store_parsed *p = &wr->parsed;
+	free((char *)p->envelope);
+	free((char *)p->bodystructure);
+	free((char *)p->subject);
+	free((char *)p->from);
+	free((char *)p->to);
+	free((char *)p->cc);
+	free((char *)p->message_id);
+	free((char *)p->body);
+	for (size_t i = 0; i < wr->n_remote; i++)
+		free(wr->remote[i]);
+	free(wr->remote);
+	free(wr->accounts);
+	free(wr->mailbox);
+	free(wr->sender);
+	free(wr->data);
+	free(wr);
+}
+
+static void write_unref(struct store_write *wr)
+{
+	if (atomic_fetch_sub(&wr->refs, 1) == 1)
+		write_free(wr);
+}
+
+void store_write_release(struct store_write **wr)
+{
+	if (*wr == NULL)
+		return;
+	write_unref(*wr);
+	*wr = NULL;
+}
+
+int store_write_result(struct store_write *wr, const char **error_r)
+{
+	int state = atomic_load_explicit(&wr->state, memory_order_acquire);
+	if (state == WRITE_FAILED && error_r != NULL)
+		*error_r = wr->error;
+	return state;
+}
+
+static void write_copy_parsed(struct store_write *wr, const struct store_parsed *p)
+{
+	if (p == NULL)
+		return;
+	wr->has_parsed = true;
+	wr->parsed = (struct store_parsed){
+		.envelope = dup_or_null(p->envelope),
+		.bodystructure = dup_or_null(p->bodystructure),
+		.subject = dup_or_null(p->subject),
+		.from = dup_or_null(p->from),
+		.to = dup_or_null(p->to),
+		.cc = dup_or_null(p->cc),
+		.message_id = dup_or_null(p->message_id),
+		.date = p->date,
+		.body = dup_or_null(p->body),
+	};
+}
+
+/* A copy of req that outlives the caller's buffers, blob ids computed. */
+static struct store_write *write_new(const struct store_write_request *req)
+{
+	struct store_write *wr = xcalloc(1, sizeof(*wr));
+	atomic_init(&wr->refs, 2); /* the submitter's and the writer's */
+	atomic_init(&wr->state, WRITE_PENDING);
+	wr->data = xmalloc(req->len + 1);
+	if (req->len > 0)
+		memcpy(wr->data, req->data, req->len);
+	wr->len = req->len;
+	write_copy_parsed(wr, req->parsed);
+	if (req->n_accounts > 0) {
+		wr->accounts = xcalloc(req->n_accounts, sizeof(*wr->accounts));
+		memcpy(wr->accounts, req->accounts, req->n_accounts * sizeof(*wr->accounts));
+		wr->n_accounts = req->n_accounts;
+		wr->mailbox = dup_or_null(req->mailbox);
+		/* Hashing here spreads the work over the submitting threads. */
+		store_blob_hash(wr->data, wr->len, wr->local_id);
+	}
+	if (req->n_remote > 0) {
+		wr->sender = dup_or_null(req->sender);
+		wr->remote = xcalloc(req->n_remote, sizeof(*wr->remote));
+		for (size_t i = 0; i < req->n_remote; i++)
+			wr->remote[i] = dup_or_null(req->remote[i]);
+		wr->n_remote = req->n_remote;
+		wr->queue_offset = req->queue_offset;
+		store_blob_hash(wr->data + wr->queue_offset, wr->len - wr->queue_offset,
+				wr->queue_id);
+	}
+	wr->done = req->done;
+	wr->done_arg = req->done_arg;
+	return wr;
+}
+
+int store_write_submit(struct store_writer *w, const struct store_write_request *req,
+		       struct store_write **write_r, const char **error_r)
+{
+	*write_r = NULL;
+	if (req->n_accounts == 0 && req->n_remote == 0) {
+		*error_r = "no recipients";
+		return -1;
+	}
+	if ((req->data == NULL && req->len > 0) || (req->n_accounts > 0 && req->accounts == NULL) ||
+	    (req->n_remote > 0 && (req->remote == NULL || req->queue_offset > req->len))) {
+		*error_r = "malformed delivery";
+		return -1;
+	}
+	struct store_write *wr = write_new(req);
+	pthread_mutex_lock(&w->lock);
+	if (w->stop) {
+		pthread_mutex_unlock(&w->lock);
+		write_free(wr);
+		*error_r = "store writer stopping";
+		return -1;
+	}
+	if (w->tail != NULL)
+		w->tail->next = wr;
+	else
+		w->head = wr;
+	w->tail = wr;
+	w->queued++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	*write_r = wr;
+	return 0;
+}
+
+/* --- one batch -------------------------------------------------------------- */
+
+static void write_fail(struct store_write *wr, const char *error)
+{
+	if (wr->failed)
+		return;
+	wr->failed = true;
+	snprintf(wr->error, sizeof(wr->error), "%s", error != NULL ? error : "delivery failed");
+}
+
+static void batch_fail(struct store_write **b, size_t n, const char *error)
+{
+	for (size_t i = 0; i < n; i++)
+		write_fail(b[i], error);
+}
+
+/* The blobs of a write: ids, contents, lengths. Returns how many (0-2). */
+static size_t write_blobs(const struct store_write *wr, const char *ids[WRITE_BLOBS],
+			  const char *data[WRITE_BLOBS], size_t len[WRITE_BLOBS])
+{
+	size_t n = 0;
+	if (wr->n_accounts > 0) {
+		ids[n] = wr->local_id;
+		data[n] = wr->data;
+		len[n++] = wr->len;
+	}
+	if (wr->n_remote > 0) {
+		ids[n] = wr->queue_id;
+		data[n] = wr->data + wr->queue_offset;
+		len[n++] = wr->len - wr->queue_offset;
+	}
+	return n;
+}
+
+static bool recs_have(const struct store_journal_rec *recs, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(recs[i].id, id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Make every new blob of the batch durable with one journal sync, then
+ * give each its file (unsynced: the journal covers it until the next
+ * checkpoint). A blob whose file already exists needs nothing. Returns
+ * whether the journal was synced.
+ */
+static bool batch_blobs(struct store_writer *w, struct store_write **b, size_t n)
+{
+	struct store_journal_rec *recs = xcalloc(n * WRITE_BLOBS, sizeof(*recs));
+	size_t nr = 0;
+	const char *error = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *ids[WRITE_BLOBS], *data[WRITE_BLOBS];
+		size_t len[WRITE_BLOBS];
+		size_t k = write_blobs(b[i], ids, data, len);
+		for (size_t j = 0; j < k; j++) {
+			if (!recs_have(recs, nr, ids[j]) && !store_blob_exists(w->s, ids[j]))
+				recs[nr++] = (struct store_journal_rec){ids[j], data[j], len[j]};
+		}
+	}
+	if (nr > 0) {
+		if (store_journal_append(w->journal, recs, nr, &error) < 0) {
+			batch_fail(b, n, error);
+			free(recs);
+			return false;
+		}
+		if (w->journal_since_ms == 0)
+			w->journal_since_ms = time_now_ms();
+	}
+	for (size_t r = 0; r < nr; r++) {
+		if (store_blob_write_journaled(w->s, recs[r].data, recs[r].len, recs[r].id,
+					       &error) == 0)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(b[i]->local_id, recs[r].id) == 0 ||
+			    strcmp(b[i]->queue_id, recs[r].id) == 0)
+				write_fail(b[i], error);
+		}
+	}
+	free(recs);
+	return nr > 0;
+}
+
+/* The rows of one write, inside the batch transaction. 0 / -1. */
+static int write_apply(struct store *s, struct store_write *wr, const char **error_r)
+{
+	const char *ids[WRITE_BLOBS], *data[WRITE_BLOBS];
+	size_t len[WRITE_BLOBS];
+	size_t k = write_blobs(wr, ids, data, len);
+	char id[STORE_BLOB_ID_LEN + 1];
+
+	/* Under the lock: a concurrent store_blob_gc may have unlinked a file
+	 * that existed when the batch looked. Rare; rewritten durably. */
+	for (size_t j = 0; j < k; j++) {
+		if (!store_blob_exists(s, ids[j]) &&
+		    store_blob_write(s, data[j], len[j], id, error_r) < 0)
+			return -1;
+	}
+	if (wr->n_accounts > 0 &&
+	    store_deliver_tx(s, wr->local_id, wr->len, wr->has_parsed ? &wr->parsed : NULL,
+			     wr->accounts, wr->n_accounts, wr->mailbox, 0, 0, NULL, error_r) < 0)
+		return -1;
+	if (wr->n_remote > 0) {
+		const char *const *remote = (const char *const *)wr->remote;
+		if (store_queue_args_check(s, wr->sender, remote, wr->n_remote, error_r) < 0 ||
+		    store_queue_add_tx(s, wr->sender, remote, wr->n_remote, wr->queue_id,
+				       wr->len - wr->queue_offset, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Run one write under its own savepoint. false when the transaction is gone. */
+static bool batch_one(struct store *s, struct store_write *wr)
+{
+	size_t events = s->n_events;
+	const char *error = NULL;
+
+	if (sqlite3_exec(s->db, "SAVEPOINT w", NULL, NULL, NULL) != SQLITE_OK) {
+		store_db_fail(s, &error);
+		write_fail(wr, error);
+		return !sqlite3_get_autocommit(s->db);
+	}
+	if (write_apply(s, wr, &error) < 0) {
+		write_fail(wr, error);
+		sqlite3_exec(s->db, "ROLLBACK TO w", NULL, NULL, NULL);
+		/* Mailboxes only this write touched are not announced; one it
+		 * shared with another keeps a harmless early wake-up. */
+		s->n_events = events;
+	}
+	sqlite3_exec(s->db, "RELEASE w", NULL, NULL, NULL);
+	/* An I/O error or a full disk can roll the whole transaction back. */
+	return !sqlite3_get_autocommit(s->db);
+}
+
+static void batch_commit(struct store_writer *w, struct store_write **b, size_t n)
+{
+	const char *error = NULL;
+
+	if (store_tx_begin(w->s, &error) < 0) {
+		batch_fail(b, n, error);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (b[i]->failed)
+			continue;
+		if (!batch_one(w->s, b[i])) {
+			/* Every write of the batch was in that transaction. */
+			batch_fail(b, n, "database error: transaction aborted");
+			return;
+		}
+	}
+	if (store_tx_commit(w->s, &error) < 0)
+		batch_fail(b, n, error);
+}
+
+static void batch_run(struct store_writer *w, struct store_write **b, size_t n)
+{
+	struct store_idlist orphans = {0};
+	bool queued = false;
+	uint64_t ok = 0;
+
+	bool synced = batch_blobs(w, b, n);
+	batch_commit(w, b, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!b[i]->failed) {
+			queued |= b[i]->n_remote > 0;
+			ok++;
+			continue;
+		}
+		log_warn("store_write_failed", "error=\"%s\"", b[i]->error);
+		/* A refused delivery leaves no blob behind (unless shared). */
+		if (b[i]->local_id[0] != '\0')
+			store_idlist_add(&orphans, b[i]->local_id);
+		if (b[i]->queue_id[0] != '\0')
+			store_idlist_add(&orphans, b[i]->queue_id);
+	}
+	store_blob_gc(w->s, &orphans);
+	store_idlist_free(&orphans);
+	if (queued)
+		store_queue_wakeup();
+	pthread_mutex_lock(&w->lock);
+	w->stats.batches++;
+	w->stats.journal_syncs += synced;
+	w->stats.writes += ok;
+	w->stats.failed += n - ok;
+	if (n > w->stats.max_batch)
+		w->stats.max_batch = n;
+	pthread_mutex_unlock(&w->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct store_write *wr = b[i];
+		atomic_store_explicit(&wr->state, wr->failed ? WRITE_FAILED : WRITE_OK,
+				      memory_order_release);
+		if (wr->done != NULL)
+			wr->done(wr->done_arg);
+		write_unref(wr);
+	}
+}
+
+/* --- the thread --------------------------------------------------------------- */
+
+static void checkpoint(struct store_writer *w)
+{
+	const char *error = NULL;
+	if (store_journal_size(w->journal) == 0)
+		return;
+	if (store_journal_checkpoint(w->s, w->journal, &error) < 0) {
+		/* The journal keeps covering the blobs; try again later. */
+		log_error("store_checkpoint", "error=\"%s\"", error);
+		w->journal_since_ms = time_now_ms();
+		return;
+	}
+	w->journal_since_ms = 0;
+	pthread_mutex_lock(&w->lock);
+	w->stats.checkpoints++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static bool checkpoint_due(const struct store_writer *w, int64_t now)
+{
+	return store_journal_size(w->journal) >= JOURNAL_CHECKPOINT_BYTES ||
+		(w->journal_since_ms != 0 && now - w->journal_since_ms >= JOURNAL_CHECKPOINT_MS);
+}
+
+static void cond_wait_until(struct store_writer *w, int64_t deadline_ms)
+{
+	struct timespec ts = {.tv_sec = deadline_ms / 1000,
+			      .tv_nsec = (long)(deadline_ms % 1000) * 1000000L};
+	pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * With the lock held and something queued: keep the batch open up to
+ * batch_wait_us for more, unless it is full already.
+ */
+static void batch_linger(struct store_writer *w)
+{
+	if (w->opt.batch_wait_us == 0)
+		return;
+	int64_t deadline = mono_us() + w->opt.batch_wait_us;
+	while (!w->stop && w->queued < w->opt.batch_max) {
+		int64_t now = mono_us();
+		if (now >= deadline)
+			break;
+		struct timespec ts = {.tv_sec = deadline / 1000000,
+				      .tv_nsec = (long)(deadline % 1000000) * 1000L};
+		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+	}
+}
+
+static size_t batch_take(struct store_writer *w, struct store_write **b)
+{
+	size_t n = 0;
+	while (w->head != NULL && n < w->opt.batch_max) {
+		b[n++] = w->head;
+		w->head = w->head->next;
+		b[n - 1]->next = NULL;
+		w->queued--;
+	}
+	if (w->head == NULL)
+		w->tail = NULL;
+	return n;
+}
+
+static void *writer_main(void *arg)
+{
+	struct store_writer *w = arg;
+	struct store_write **b = xcalloc(w->opt.batch_max, sizeof(*b));
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		if (w->head == NULL) {
+			if (w->stop)
+				break;
+			if (w->journal_since_ms == 0) {
+				pthread_cond_wait(&w->cond, &w->lock);
+				continue;
+			}
+			/* Idle with a journal to checkpoint: do it when due. */
+			int64_t due = w->journal_since_ms + JOURNAL_CHECKPOINT_MS;
+			if (time_now_ms() < due) {
+				cond_wait_until(w, due);
+				continue;
+			}
+			pthread_mutex_unlock(&w->lock);
+			checkpoint(w);
+			pthread_mutex_lock(&w->lock);
+			continue;
+		}
+		batch_linger(w);
+		size_t n = batch_take(w, b);
+		pthread_mutex_unlock(&w->lock);
+		batch_run(w, b, n);
+		if (checkpoint_due(w, time_now_ms()))
+			checkpoint(w);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	checkpoint(w);
+	free(b);
+	return NULL;
+}
+
+int store_writer_create(const char *dir, const struct store_writer_options *opt,
+			struct store_writer **w_r, const char **error_r)
+{
+	static _Thread_local char err[512];
+	struct store_writer *w = xcalloc(1, sizeof(*w));
+	const char *error = NULL;
+
+	*w_r = NULL;
+	w->opt = *opt;
+	if (w->opt.batch_max == 0)
+		w->opt.batch_max = 1;
+	if (store_open(dir, &w->s, error_r) < 0) {
+		free(w);
+		return -1;
+	}
+	if (store_journal_open(w->s, &w->journal, NULL, &error) < 0) {
+		snprintf(err, sizeof(err), "%s", error);
+		*error_r = err;
+		store_close(&w->s);
+		free(w);
+		return -1;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		*error_r = "cannot start the store writer thread";
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		store_journal_close(&w->journal);
+		store_close(&w->s);
+		free(w);
+		return -1;
+	}
+	*w_r = w;
+	return 0;
+}
+
+void store_writer_destroy(struct store_writer **wp)
+{
+	struct store_writer *w = *wp;
+	if (w == NULL)
+		return;
+	*wp = NULL;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	log_info("store_writer_stopped",
+		 "batches=%llu writes=%llu failed=%llu max_batch=%llu journal_syncs=%llu "
+		 "checkpoints=%llu",
+		 (unsigned long long)w->stats.batches, (unsigned long long)w->stats.writes,
+		 (unsigned long long)w->stats.failed, (unsigned long long)w->stats.max_batch,
+		 (unsigned long long)w->stats.journal_syncs,
+		 (unsigned long long)w->stats.checkpoints);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	store_journal_close(&w->journal);
+	store_close(&w->s);
+	free(w);
+}
+
+void store_writer_stats(struct store_writer *w, struct store_writer_stats *st_r)
+{
+	pthread_mutex_lock(&w->lock);
+	*st_r = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}

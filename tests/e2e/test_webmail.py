@@ -1,0 +1,271 @@
+# SPDX-License-Identifier: MIT
+"""The webmail in a real browser: Debian's Chromium driven by npm
+playwright-core (tests/e2e/web/*.mjs) against a facteur started by the
+conftest fixture, over HTTPS. Each test delivers what it needs with
+smtplib, runs one browser scenario (it prints one JSON line) and checks
+the result, and the server side with imaplib where the scenario changed
+something (sent mail, moves, flags)."""
+import email
+import email.policy
+import hashlib
+import imaplib
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+import ssl
+
+import pytest
+
+from conftest import make_message, send_mx, smtp_client, wait_for
+
+WEB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
+NODE = shutil.which("node") or "/usr/bin/node"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+BOB, BOB_PASSWORD = "bob@example.test", "bob-password-42"
+
+
+def ensure_node_modules():
+    """npm ci from the committed lockfile when scripts/deps.sh has not done it yet."""
+    if not os.path.isdir(os.path.join(WEB, "node_modules", "playwright-core")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True,
+                       capture_output=True, timeout=600)
+
+
+def node(script, *args, timeout=300):
+    p = subprocess.run([NODE, os.path.join(WEB, script), *args], capture_output=True, text=True,
+                       timeout=timeout, env={**os.environ, "CHROMIUM": CHROMIUM})
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    assert lines, "no result from %s (rc %d):\n%s\n%s" % (script, p.returncode, p.stdout, p.stderr[-3000:])
+    return json.loads(lines[-1])
+
+
+def scenario(name, **cfg):
+    r = node("scenarios.mjs", name, json.dumps(cfg))
+    assert r["ok"], r.get("error")
+    assert r["dialogs"] == [] and r["pageErrors"] == [] and r["foreign"] == [], r
+    return r
+
+
+@pytest.fixture
+def web(make_facteur):
+    """facteur with the web app embedded, DKIM keys for its domain, a second
+    user, and the browser's base URL."""
+    facteur = make_facteur(start=False)
+    facteur.cli("dkim", "generate", facteur.domain)
+    facteur.add_user(BOB, BOB_PASSWORD)
+    facteur.start()
+    ensure_node_modules()
+    assert os.path.exists(CHROMIUM), "Debian's chromium is needed (scripts/deps.sh test)"
+    facteur.base = "https://127.0.0.1:%d" % facteur.ports["https"]
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    page = urllib.request.urlopen(facteur.base + "/", context=ctx, timeout=10).read().decode()
+    assert "/assets/app-" in page, "facteur serves no web app: build web/ (npm ci && npm run build) before make"
+    facteur.cfg = {"base": facteur.base, "user": facteur.user, "password": facteur.password}
+    return facteur
+
+
+def imap_login(f, user, password):
+    m = imaplib.IMAP4(f.host, f.ports["imap"])
+    m.starttls(ssl_context=f.tls_context())
+    m.login(user, password)
+    return m
+
+
+def imap_messages(f, user, password, mailbox="INBOX"):
+    """[(flags, raw bytes)] of every message in mailbox."""
+    m = imap_login(f, user, password)
+    try:
+        typ, _ = m.select('"%s"' % mailbox)
+        assert typ == "OK", mailbox
+        _, data = m.uid("SEARCH", None, "ALL")
+        out = []
+        for uid in data[0].split():
+            _, d = m.uid("FETCH", uid, "(FLAGS BODY.PEEK[])")
+            out.append((d[0][0].decode(), d[0][1]))
+        return out
+    finally:
+        m.logout()
+
+
+def find(msgs, subject):
+    for flags, raw in msgs:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        if msg["Subject"] == subject:
+            return flags, msg
+    return None
+
+
+ATTACHMENT = bytes(range(256)) * 40  # 10 KiB of every byte value
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c63f8cfc0f00f0004850180848a8c21"
+                    "0000000049454e44ae426082")
+
+
+def html_with_attachment(subject):
+    """multipart/mixed: multipart/related (HTML + a cid: image) and a PDF attachment."""
+    from email.message import EmailMessage
+    m = EmailMessage()
+    m["From"] = "Carol Example <carol@example.org>"
+    m["To"] = "demo@example.test"
+    m["Subject"] = subject
+    m["Date"] = "Mon, 01 Jan 2024 10:00:00 +0000"
+    m["Message-ID"] = "<read-%d@example.org>" % time.time_ns()
+    m.set_content("Quarterly report, plain version.")
+    m.add_alternative('<html><body><h1>Quarterly report</h1><p>Numbers are <b>up</b>.</p>'
+                      '<img alt="cid-image" src="cid:chart@example.org">'
+                      '<img alt="remote" src="http://tracker.example.net/open.gif">'
+                      '<a href="https://example.com/report">full report</a></body></html>',
+                      subtype="html")
+    m.get_payload()[1].add_related(PNG, "image", "png", cid="<chart@example.org>")
+    m.add_attachment(ATTACHMENT, maintype="application", subtype="pdf", filename="report.pdf")
+    return m.as_bytes(policy=email.policy.SMTP)
+
+
+def test_sign_in_and_out(web):
+    r = scenario("signin", **web.cfg)
+    assert r["user"] == web.user
+    roles = {x["role"] for x in r["folders"]}
+    assert "inbox" in roles
+    assert "script-src 'self'" in r["csp"] and "'unsafe-inline'" not in r["csp"].split("script-src")[1].split(";")[0]
+    assert r["inlineScripts"] == 0
+    assert r["meAfterSignOut"] == 401
+
+
+def test_wrong_password_shows_an_error(web):
+    r = scenario("wrongpass", **{**web.cfg, "password": "not-the-password"})
+    assert r["error"] == "Wrong address or password."
+    assert r["stillOnLogin"]
+
+
+def test_read_html_mail_with_attachment(web):
+    subject = "Quarterly report"
+    send_mx(web, html_with_attachment(subject))
+    r = scenario("read", subject=subject, **web.cfg)
+    assert "Numbers are up." in r["text"]
+    assert "allow-scripts" not in r["sandbox"].split()
+    assert r["cidOk"], "the cid: image is not shown"
+    assert r["remoteBlocked"], "the remote image was not reported blocked"
+    assert r["links"] == [{"href": "https://example.com/report", "target": "_blank", "rel": "noopener noreferrer"}]
+    assert r["attachments"] == ["report.pdf"]
+    assert r["download"]["name"] == "report.pdf"
+    assert r["download"]["sha256"] == hashlib.sha256(ATTACHMENT).hexdigest()
+    assert "Subject: Quarterly report" in r["headers"].replace(":  ", ": ")
+    assert r["seen"]
+    # Opening it marked it \Seen on the server.
+    flags, _ = find(imap_messages(web, web.user, web.password), subject)
+    assert "\\Seen" in flags
+
+
+def test_compose_with_attachments_to_local_user(web, tmp_path):
+    att = tmp_path / "budget.bin"
+    att.write_bytes(ATTACHMENT)
+    subject = "Budget for Bob"
+    r = scenario("compose", to=BOB, subject=subject, body="Hello Bob,\nthe budget is attached.\n",
+                 files=[str(att)], drop={"name": "notes.txt", "type": "text/plain", "text": "dropped notes\n"},
+                 **web.cfg)
+    assert subject in r["sent"], r
+    assert subject not in r["drafts"], r
+    got = wait_for(lambda: find(imap_messages(web, BOB, BOB_PASSWORD), subject), timeout=15)
+    assert got, "the message did not reach bob"
+    _, msg = got
+    assert msg["DKIM-Signature"] is not None, "not DKIM-signed"
+    assert web.user in msg["From"]
+    assert msg.get_content_type() == "multipart/mixed"
+    body = msg.get_body(preferencelist=("plain",))
+    assert "the budget is attached." in body.get_content()
+    atts = {p.get_filename(): p.get_payload(decode=True) for p in msg.iter_attachments()}
+    assert atts.get("budget.bin") == ATTACHMENT
+    assert atts.get("notes.txt", b"").replace(b"\r\n", b"\n") == b"dropped notes\n"
+    # No draft left behind, the copy is in Sent without $draft.
+    sent = find(imap_messages(web, web.user, web.password, "Sent"), subject)
+    assert sent and "\\Draft" not in sent[0]
+
+
+def test_reply(web):
+    msgid = "<question-%d@example.test>" % time.time_ns()
+    with smtp_client(web, "submission") as s:
+        s.starttls(context=web.tls_context())
+        s.login(BOB, BOB_PASSWORD)
+        s.sendmail(BOB, [web.user], make_message("Lunch on Friday?", body="Are you free on Friday?\r\n",
+                                                  sender=BOB, to=web.user, msgid=msgid))
+    wait_for(lambda: find(imap_messages(web, web.user, web.password), "Lunch on Friday?"), timeout=15)
+    r = scenario("reply", subject="Lunch on Friday?", body="Yes, see you there.", **web.cfg)
+    assert BOB in r["to"]
+    assert r["subject"] == "Re: Lunch on Friday?"
+    assert "> Are you free on Friday?" in r["quoted"]
+    got = wait_for(lambda: find(imap_messages(web, BOB, BOB_PASSWORD), "Re: Lunch on Friday?"), timeout=15)
+    assert got, "the reply did not reach bob"
+    _, msg = got
+    assert msg["In-Reply-To"].strip() == msgid
+    assert msgid in msg["References"]
+    assert "Yes, see you there." in msg.get_body(preferencelist=("plain",)).get_content()
+    flags, _ = find(imap_messages(web, web.user, web.password), "Lunch on Friday?")
+    assert "\\Answered" in flags
+
+
+def test_move_to_a_new_folder(web):
+    send_mx(web, make_message("Keep this one"))
+    send_mx(web, make_message("Leave this one"))
+    r = scenario("move", subject="Keep this one", folder="Archive 2024", **web.cfg)
+    assert "Keep this one" not in r["inbox"] and "Leave this one" in r["inbox"]
+    assert r["moved"] == ["Keep this one"]
+    assert find(imap_messages(web, web.user, web.password, "Archive 2024"), "Keep this one")
+    assert not find(imap_messages(web, web.user, web.password), "Keep this one")
+
+
+def test_search(web):
+    send_mx(web, make_message("Alpha notes", body="The zebra crossing is closed.\r\n", sender="ann@example.org"))
+    send_mx(web, make_message("Beta notes", body="Nothing to see.\r\n", sender="ben@example.org"))
+    send_mx(web, make_message("Gamma notes", body="Also nothing.\r\n", sender="ann@example.org"))
+    r = scenario("search", text="zebra", **{**web.cfg, "from": "ann@example.org"})
+    assert r["byText"] == ["Alpha notes"]
+    assert sorted(r["byFrom"]) == ["Alpha notes", "Gamma notes"]
+
+
+def test_new_mail_appears_live(web):
+    cfg = {**web.cfg, "subject": "Live delivery"}
+    p = subprocess.Popen([NODE, os.path.join(WEB, "scenarios.mjs"), "live", json.dumps(cfg)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "CHROMIUM": CHROMIUM})
+    try:
+        ready = json.loads(p.stdout.readline() or "{}")
+        assert ready.get("ready"), p.stderr.read()[-3000:]
+        send_mx(web, make_message("Live delivery"))
+        delivered = time.time()
+        p.stdin.write("delivered\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    r = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+    assert r["ok"], r.get("error")
+    assert r["reloads"] == 1
+    assert r["seenAt"] - delivered < 1.0, "shown %.3f s after delivery" % (r["seenAt"] - delivered)
+
+
+def test_hostile_corpus(web, tmp_path):
+    """≥ 200 hostile HTML/MIME samples: zero script executions, zero foreign requests."""
+    d = tmp_path / "hostile"
+    n = int(subprocess.run([NODE, os.path.join(WEB, "hostile.mjs"), str(d)], check=True,
+                           capture_output=True, text=True).stdout.strip())
+    assert n >= 200
+    with smtp_client(web) as s:
+        for name in sorted(os.listdir(d)):
+            raw = (d / name).read_bytes().replace(b"{TO}", web.user.encode())
+            assert s.sendmail("hostile@evil.test", [web.user], raw) == {}
+    r = node("hostile-run.mjs", json.dumps({**web.cfg, "count": n}), timeout=900)
+    assert r["ok"], r.get("error")
+    assert r["opened"] == n and r["rendered"] == n, (r["opened"], r["rendered"])
+    assert r["canaries"] == [], r["canaries"]
+    assert r["dialogs"] == [], r["dialogs"]
+    assert r["pageErrors"] == [], r["pageErrors"]
+    assert r["foreign"] == [], r["foreign"]
+    assert r["csp"] == [], r["csp"]
+    assert r["sameOrigin"] == [], r["sameOrigin"]
+    assert r["signedInAfter"]

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+// The webmail's browser scenarios (issue 7 §6), one per run:
+//   node scenarios.mjs NAME '{"base":"https://127.0.0.1:PORT","user":"...","password":"...",...}'
+// Each prints one JSON line with what it saw (test_webmail.py asserts on
+// it, and checks the server side over IMAP). A scenario fails by
+// throwing: the line then has ok=false and the error.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { launch, openMessage, openPage, readLine, report, row, signIn, signedIn } from "./lib.mjs";
+
+const [name, json] = process.argv.slice(2);
+const cfg = JSON.parse(json || "{}");
+
+async function listSubjects(page) {
+	await page.locator("ul.messages[aria-busy='false']").waitFor({ state: "attached" });
+	return page.locator("ul.messages li.row .subject").allInnerTexts();
+}
+
+async function folder(page, label) {
+	await page.locator(`nav .folder[data-name="${label}"], nav .folder[data-role="${label}"]`).first().click();
+	await page.locator("ul.messages[aria-busy='false']").waitFor({ state: "attached" });
+}
+
+/* Fill the composer and send; returns when the app says it is sent. */
+async function sendFromComposer(page, c) {
+	if (c.to !== undefined) await page.locator("#compose-to").fill(c.to);
+	if (c.subject !== undefined) await page.locator("#compose-subject").fill(c.subject);
+	if (c.body !== undefined) {
+		const area = page.locator("#compose-body");
+		const old = await area.inputValue();
+		await area.fill(c.body + old);
+	}
+	for (const f of c.files || []) {
+		await page.locator("#compose-file").setInputFiles(f);
+		await page.locator(".compose-atts li.att:not(.uploading)", { hasText: f.split("/").pop() }).waitFor();
+	}
+	for (const d of c.drop || []) {
+		/* A real drop event carrying a File, as a drag from the desktop would. */
+		const dt = await page.evaluateHandle(({ name, data, type }) => {
+			const t = new DataTransfer();
+			t.items.add(new File([Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0))], name, { type }));
+			return t;
+		}, d);
+		await page.locator("section.compose").dispatchEvent("dragover", { dataTransfer: dt });
+		await page.locator("section.compose").dispatchEvent("drop", { dataTransfer: dt });
+		await page.locator(".compose-atts li.att:not(.uploading)", { hasText: d.name }).waitFor();
+	}
+	if (c.waitDraft) await page.locator(".compose-foot .status", { hasText: "Draft saved" }).waitFor({ timeout: 15000 });
+	await page.locator("button[data-action='send']").click();
+	await page.locator(".notice", { hasText: "Message sent." }).waitFor({ timeout: 20000 });
+	await page.locator("section.compose").waitFor({ state: "detached" });
+}
+
+const scenarios = {
+	async signin(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		const folders = await page.locator("nav .folder").evaluateAll((els) => els.map((e) => ({ name: e.dataset.name, role: e.dataset.role || null })));
+		const csp = await page.evaluate(async () => (await fetch("/")).headers.get("content-security-policy"));
+		const inline = await page.evaluate(() => [...document.scripts].filter((s) => !s.src).length);
+		const user = await page.locator("#current-user").innerText();
+		/* Sign out: back to the form, and the session is gone. */
+		await page.locator("#sign-out").click();
+		await page.locator("#login-user").waitFor();
+		const after = await page.evaluate(async () => (await fetch("/api/me")).status);
+		return { user, folders, csp, inlineScripts: inline, meAfterSignOut: after };
+	},
+
+	async wrongpass(page) {
+		await signIn(page, cfg.base, cfg.user, cfg.password);
+		const err = page.locator("#login-error");
+		await err.waitFor({ timeout: 15000 });
+		return { error: await err.innerText(), stillOnLogin: await page.locator("#login-user").isVisible() };
+	},
+
+	async read(page, watch) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await openMessage(page, cfg.subject);
+		const frame = page.frameLocator("iframe.mail-frame").first();
+		await frame.locator("body").waitFor();
+		const text = await frame.locator("body").innerText();
+		const sandbox = await page.locator("iframe.mail-frame").first().getAttribute("sandbox");
+		const cidOk = await frame.locator("img[alt='cid-image']").evaluate((img) => img.complete && img.naturalWidth > 0 && img.src.startsWith("data:image/")).catch(() => false);
+		const remoteBlocked = await page.locator(".remote-banner").isVisible();
+		const links = await frame.locator("a").evaluateAll((as) => as.map((a) => ({ href: a.getAttribute("href"), target: a.target, rel: a.rel })));
+		const attachments = await page.locator("section.attachments a.attachment .att-name").allInnerTexts();
+		/* Download the attachment as a user would. */
+		const [dl] = await Promise.all([page.waitForEvent("download"), page.locator("section.attachments a.attachment").first().click()]);
+		const path = await dl.path();
+		const data = readFileSync(path);
+		/* Headers on demand. */
+		await page.getByRole("button", { name: "Show headers" }).first().click();
+		const headers = await page.locator("pre.raw-headers").innerText();
+		const seen = await row(page, cfg.subject).first().evaluate((li) => !li.classList.contains("unread"));
+		return {
+			text, sandbox, cidOk, remoteBlocked, links, attachments, download: { name: dl.suggestedFilename(), size: data.length, sha256: createHash("sha256").update(data).digest("hex") },
+			headers, seen, foreign: watch.foreign,
+		};
+	},
+
+	async compose(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await page.getByRole("button", { name: "Compose" }).first().click();
+		await sendFromComposer(page, {
+			to: cfg.to, subject: cfg.subject, body: cfg.body, files: cfg.files,
+			drop: cfg.drop ? [{ name: cfg.drop.name, type: cfg.drop.type, data: Buffer.from(cfg.drop.text).toString("base64") }] : [],
+			waitDraft: true,
+		});
+		/* Sent holds it, Drafts no longer does. */
+		await folder(page, "sent");
+		const sent = await listSubjects(page);
+		await folder(page, "drafts");
+		const drafts = await listSubjects(page);
+		return { sent, drafts };
+	},
+
+	async reply(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await openMessage(page, cfg.subject);
+		await page.locator("button[data-action='reply']").last().click();
+		const to = await page.locator("#compose-to").inputValue();
+		const subject = await page.locator("#compose-subject").inputValue();
+		const quoted = await page.locator("#compose-body").inputValue();
+		await sendFromComposer(page, { body: cfg.body });
+		return { to, subject, quoted };
+	},
+
+	async move(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		/* A new folder, made in the app, then the message moved there with the toolbar. */
+		await page.getByRole("button", { name: "New folder" }).click();
+		await page.locator("#folder-name").fill(cfg.folder);
+		await page.locator("form.folder-form button[type='submit']").click();
+		await page.locator(`nav .folder[data-name="${cfg.folder}"]`).waitFor();
+		await openMessage(page, cfg.subject);
+		const folderId = await page.locator("#reader-move option", { hasText: cfg.folder }).getAttribute("value");
+		await page.locator("#reader-move").selectOption(folderId);
+		await row(page, cfg.subject).waitFor({ state: "detached", timeout: 10000 });
+		const inbox = await listSubjects(page);
+		await folder(page, cfg.folder);
+		const moved = await listSubjects(page);
+		return { inbox, moved };
+	},
+
+	async search(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await page.keyboard.press("/");
+		await page.keyboard.type(cfg.text);
+		await page.keyboard.press("Enter");
+		await page.locator(".list-title", { hasText: "Search results" }).waitFor();
+		const byText = await listSubjects(page);
+		/* Advanced: by sender. */
+		await page.getByRole("button", { name: "Clear search" }).click();
+		await page.locator(".list-title", { hasText: "Search results" }).waitFor({ state: "detached" });
+		await page.getByRole("button", { name: "Advanced search" }).click();
+		await page.locator("input[name='search-from']").fill(cfg.from);
+		await page.locator("#search-adv button[type='submit']").click();
+		await page.locator(".list-title", { hasText: "Search results" }).waitFor();
+		const byFrom = await listSubjects(page);
+		return { byText, byFrom };
+	},
+
+	async live(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		/* Give the event source a moment to open, then let the test deliver. */
+		await page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => e.name.includes("/jmap/eventsource")), null, { timeout: 10000 }).catch(() => {});
+		await page.waitForTimeout(300);
+		process.stdout.write(JSON.stringify({ ready: true }) + "\n");
+		await readLine();
+		await row(page, cfg.subject).waitFor({ timeout: 10000 });
+		return { seenAt: Date.now() / 1000, reloads: await page.evaluate(() => performance.getEntriesByType("navigation").length) };
+	},
+};
+
+const browser = await launch();
+let out;
+try {
+	const { page, watch } = await openPage(browser, cfg.base);
+	if (!scenarios[name]) throw new Error("unknown scenario " + name);
+	out = { ok: true, ...(await scenarios[name](page, watch)), dialogs: watch.dialogs, pageErrors: watch.pageErrors, foreign: watch.foreign };
+	if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
+} catch (e) {
+	out = { ok: false, error: String(e && e.stack ? e.stack : e) };
+} finally {
+	await browser.close();
+}
+report(out);

@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JMAP API tests: jmap_api, jmap_session_resource, jmap_upload,
+ * jmap_download_open and jmap_push_state called with JSON on a temporary
+ * store (a@example.org with its default mailboxes), checking the answers
+ * with jansson: the envelope and its errors, result references, Mailbox,
+ * Email, Thread, SearchSnippet, Identity, EmailSubmission and
+ * VacationResponse methods, and states that follow changes made through
+ * the IMAP side of the store.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include "jmap/jmap.h"
+#include "lib/server-ctx.h"
+#include "mime/mime.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct t {
+	struct tu_fixture *f;
+	struct server_ctx ctx;
+	struct jmap_request r;
+};
+
+static int setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	t->f = tu_fixture_create("jmap", true);
+	if (t->f == NULL)
+		return -1;
+	t->ctx.config = &t->f->config;
+	t->ctx.store = t->f->store;
+	t->ctx.wake_fd = -1;
+	t->r.ctx = &t->ctx;
+	t->r.account_id = t->f->acc;
+	t->r.username = "a@example.org";
+	t->r.base_url = "https://mail.example.org";
+	t->r.session_id = "test";
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+	tu_fixture_destroy(&t->f);
+	free(t);
+	return 0;
+}
+
+/* JSON written with ' for " (readability), "A" for the account id. */
+static char *q(struct t *t, const char *s)
+{
+	struct buf b;
+	char acc[24];
+	buf_init(&b);
+	snprintf(acc, sizeof(acc), "a%lld", (long long)t->f->acc);
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p == '\'')
+			buf_append(&b, "\"", 1);
+		else if (*p == '@' && p[1] == 'A' && p[2] == '@') {
+			buf_append_str(&b, acc);
+			p += 2;
+		} else
+			buf_append(&b, p, 1);
+	}
+	char *out = strdup(buf_cstr(&b));
+	buf_deinit(&b);
+	return out;
+}
+
+/* Run methodCalls (JSON array text); returns methodResponses (owned by caller). */
+static json_t *calls(struct t *t, const char *method_calls)
+{
+	char *mc = q(t, method_calls);
+	struct buf body, out;
+	buf_init(&body);
+	buf_init(&out);
+	buf_printf(&body,
+		   "{\"using\":[\"urn:ietf:params:jmap:core\",\"urn:ietf:params:jmap:mail\","
+		   "\"urn:ietf:params:jmap:submission\","
+		   "\"urn:ietf:params:jmap:vacationresponse\"],\"methodCalls\":%s}",
+		   mc);
+	free(mc);
+	const char *ct;
+	int status = jmap_api(&t->r, body.data, body.len, &out, &ct);
+	if (status != 200)
+		fail_msg("status %d: %s", status, buf_cstr(&out));
+	json_error_t e;
+	json_t *j = json_loads(buf_cstr(&out), 0, &e);
+	assert_non_null(j);
+	json_t *r = json_incref(json_object_get(j, "methodResponses"));
+	json_decref(j);
+	buf_deinit(&body);
+	buf_deinit(&out);
+	return r;
+}
+
+static json_t *args_of(json_t *r, size_t i)
+{
+	return json_array_get(json_array_get(r, i), 1);
+}
+
+static const char *name_of(json_t *r, size_t i)
+{
+	return json_string_value(json_array_get(json_array_get(r, i), 0));
+}
+
+static const char *str_at(json_t *v, const char *path)
+{
+	json_t *cur = v;
+	char *copy = strdup(path), *save = NULL;
+	for (char *tok = strtok_r(copy, "/", &save); tok && cur; tok = strtok_r(NULL, "/", &save)) {
+		char *end;
+		long idx = strtol(tok, &end, 10);
+		cur = json_is_array(cur) && *end == '\0' ? json_array_get(cur, (size_t)idx)
+							 : json_object_get(cur, tok);
+	}
+	free(copy);
+	return json_string_value(cur);
+}
+
+static json_int_t int_at(json_t *v, const char *key)
+{
+	return json_integer_value(json_object_get(v, key));
+}
+
+/* The JMAP id of mailbox name. */
+static void mbox_id(struct t *t, const char *name, char *out, size_t size)
+{
+	struct store_mailbox m;
+	assert_int_equal(store_mailbox_get(t->f->store, t->f->acc, name, &m), 1);
+	snprintf(out, size, "m%lld", (long long)m.id);
+}
+
+static const char multipart_msg[] =
+	"From: Alice <alice@example.net>\r\n"
+	"To: a@example.org, \"Bob B\" <bob@example.org>\r\n"
+	"Cc: team: c@example.org, d@example.org;\r\n"
+	"Subject: =?utf-8?q?caf=C3=A9?= report\r\n"
+	"Date: Tue, 1 Dec 2026 10:00:00 +0100\r\n"
+	"Message-ID: <root@example.net>\r\n"
+	"List-Unsubscribe: <mailto:u@example.net>, <https://example.net/u>\r\n"
+	"X-Tag: one\r\n"
+	"X-Tag: two\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+	"\r\n"
+	"--b1\r\n"
+	"Content-Type: multipart/alternative; boundary=\"b2\"\r\n"
+	"\r\n"
+	"--b2\r\n"
+	"Content-Type: text/plain; charset=iso-8859-1\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n"
+	"\r\n"
+	"Bonjour, le caf=E9 est pr=EAt. Quarterly numbers inside.\r\n"
+	"--b2\r\n"
+	"Content-Type: text/html; charset=utf-8\r\n"
+	"\r\n"
+	"<p>Bonjour, le <b>caf\xc3\xa9</b> est pr\xc3\xaat.</p>\r\n"
+	"--b2--\r\n"
+	"--b1\r\n"
+	"Content-Type: application/pdf; name=\"report.pdf\"\r\n"
+	"Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	"JVBERi0xLjQKJcOkw7zDtsOfCg==\r\n"
+	"--b1--\r\n";
+
+static uint32_t deliver(struct t *t, const char *mailbox, const char *msg, time_t when)
+{
+	return tu_deliver(t->f, mailbox, msg, strlen(msg), when, 0);
+}
+
+/* --- envelope ---------------------------------------------------------- */
+
+static void test_session(void **state)
+{
+	struct t *t = *state;
+	struct buf out;
+	buf_init(&out);
+	assert_int_equal(jmap_session_resource(&t->r, &out), 200);
+	json_t *s = json_loads(buf_cstr(&out), 0, NULL);
+	assert_non_null(s);
+	assert_string_equal(str_at(s, "apiUrl"), "https://mail.example.org/jmap/api");
+	assert_string_equal(str_at(s, "uploadUrl"),
+			    "https://mail.example.org/jmap/upload/{accountId}/");
+	assert_string_equal(str_at(s, "username"), "a@example.org");
+	char acc[24];
+	snprintf(acc, sizeof(acc), "a%lld", (long long)t->f->acc);
+	assert_string_equal(str_at(s, "primaryAccounts/urn:ietf:params:jmap:mail"), acc);
+	json_t *core =
+		json_object_get(json_object_get(s, "capabilities"), "urn:ietf:params:jmap:core");
+	assert_int_equal(int_at(core, "maxObjectsInGet"), 1000);
+	assert_int_equal(int_at(core, "maxCallsInRequest"), 64);
+	assert_non_null(strstr(str_at(s, "eventSourceUrl"), "/jmap/eventsource?types={types}"));
+	json_decref(s);
+	buf_deinit(&out);
+}
+
+static void expect_problem(struct t *t, const char *body, const char *type)
+{
+	struct buf out;
+	const char *ct;
+	buf_init(&out);
+	assert_int_equal(jmap_api(&t->r, body, strlen(body), &out, &ct), 400);
+	assert_string_equal(ct, "application/problem+json");
+	assert_has(buf_cstr(&out), type);
+	buf_deinit(&out);
+}
+
+static void test_request_errors(void **state)
+{
+	struct t *t = *state;
+	expect_problem(t, "{not json", "urn:ietf:params:jmap:error:notJSON");
+	expect_problem(t, "[1,2]", "urn:ietf:params:jmap:error:notRequest");
+	expect_problem(t, "{\"using\":[],\"methodCalls\":[[\"Core/echo\",{}]]}",
+		       "urn:ietf:params:jmap:error:notRequest");
+	expect_problem(t, "{\"using\":[\"urn:example:nope\"],\"methodCalls\":[]}",
+		       "urn:ietf:params:jmap:error:unknownCapability");
+	/* 65 calls: over maxCallsInRequest */
+	struct buf b;
+	buf_init(&b);
+	buf_append_str(&b, "{\"using\":[\"urn:ietf:params:jmap:core\"],\"methodCalls\":[");
+	for (int i = 0; i < 65; i++)
+		buf_printf(&b, "%s[\"Core/echo\",{},\"c%d\"]", i ? "," : "", i);
+	buf_append_str(&b, "]}");
+	expect_problem(t, buf_cstr(&b), "urn:ietf:params:jmap:error:limit");
+	buf_deinit(&b);
+}
+
+static void test_echo_and_method_errors(void **state)
+{
+	struct t *t = *state;
+	json_t *r = calls(t,
+			  "[['Core/echo',{'hello':[1,2]},'c0'],"
+			  "['Nope/get',{},'c1'],"
+			  "['Mailbox/get',{'accountId':'@A@','bogus':1},'c2'],"
+			  "['Mailbox/get',{'accountId':'a999'},'c3'],"
+			  "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'zz',"
+			  "'name':'Email/query','path':'/ids'}},'c4'],"
+			  "['Email/set',{'accountId':'@A@','ifInState':'999999'},'c5'],"
+			  "['Email/changes',{'accountId':'@A@','sinceState':'x'},'c6']]");
+	assert_string_equal(name_of(r, 0), "Core/echo");
+	assert_int_equal(
+		json_integer_value(json_array_get(json_object_get(args_of(r, 0), "hello"), 1)), 2);
+	assert_string_equal(name_of(r, 1), "error");
+	assert_string_equal(str_at(args_of(r, 1), "type"), "unknownMethod");
+	assert_string_equal(str_at(args_of(r, 2), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "accountNotFound");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "invalidResultReference");
+	assert_string_equal(str_at(args_of(r, 5), "type"), "stateMismatch");
+	assert_string_equal(str_at(args_of(r, 6), "type"), "cannotCalculateChanges");
+	assert_string_equal(str_at(json_array_get(r, 6), "2"), "c6");
+	json_decref(r);
+	/* A capability not in "using" makes its methods unknown. */
+	struct buf out;
+	const char *ct;
+	buf_init(&out);
+	const char *body = "{\"using\":[\"urn:ietf:params:jmap:core\"],\"methodCalls\":"
+			   "[[\"Mailbox/get\",{},\"x\"]]}";
+	assert_int_equal(jmap_api(&t->r, body, strlen(body), &out, &ct), 200);
+	assert_has(buf_cstr(&out), "unknownMethod");
+	buf_deinit(&out);
+}
+
+/* --- mailboxes --------------------------------------------------------- */
+
+static void test_mailbox_get_set(void **state)
+{
+	struct t *t = *state;
+	deliver(t, NULL, multipart_msg, 1000);
+	json_t *r = calls(t, "[['Mailbox/get',{'accountId':'@A@','ids':null},'0']]");
+	json_t *list = json_object_get(args_of(r, 0), "list");
+	assert_int_equal(json_array_size(list), 6);
+	bool inbox = false;
+	size_t i;
+	json_t *m;
+	json_array_foreach(list, i, m)
+	{
+		if (strcmp(str_at(m, "name"), "INBOX") == 0) {
+			inbox = true;
+			assert_string_equal(str_at(m, "role"), "inbox");
+			assert_int_equal(int_at(m, "totalEmails"), 1);
+			assert_int_equal(int_at(m, "unreadEmails"), 1);
+			assert_int_equal(int_at(m, "totalThreads"), 1);
+			assert_true(json_is_false(
+				json_object_get(json_object_get(m, "myRights"), "mayDelete")));
+		}
+		if (strcmp(str_at(m, "name"), "Sent") == 0)
+			assert_string_equal(str_at(m, "role"), "sent");
+	}
+	assert_true(inbox);
+	const char *state0 = json_string_value(json_object_get(args_of(r, 0), "state"));
+	char *st = strdup(state0);
+	json_decref(r);
+
+	/* create a parent and a child (by creation id), rename, move, destroy */
+	r = calls(t,
+		  "[['Mailbox/set',{'accountId':'@A@','create':{"
+		  "'p':{'name':'Projects'},'c':{'name':'Alpha','parentId':'#p'}}},'0'],"
+		  "['Mailbox/get',{'accountId':'@A@','ids':['#c'],"
+		  "'properties':['name','parentId','isSubscribed']},'1']]");
+	const char *pid = str_at(args_of(r, 0), "created/p/id");
+	assert_non_null(pid);
+	json_t *child = json_array_get(json_object_get(args_of(r, 1), "list"), 0);
+	assert_string_equal(str_at(child, "name"), "Alpha");
+	assert_string_equal(str_at(child, "parentId"), pid);
+	assert_true(json_is_true(json_object_get(child, "isSubscribed")));
+	char cid[24], ppid[24];
+	snprintf(cid, sizeof(cid), "%s", str_at(child, "id"));
+	snprintf(ppid, sizeof(ppid), "%s", pid);
+	json_decref(r);
+	struct store_mailbox sm;
+	assert_int_equal(store_mailbox_get(t->f->store, t->f->acc, "Projects/Alpha", &sm), 1);
+
+	char buf[4096];
+	snprintf(buf, sizeof(buf),
+		 "[['Mailbox/set',{'accountId':'@A@','update':{'%s':{'name':'Beta',"
+		 "'parentId':null}},'destroy':['%s']},'0'],"
+		 "['Mailbox/changes',{'accountId':'@A@','sinceState':'%s'},'1']]",
+		 cid, ppid, st);
+	r = calls(t, buf);
+	assert_true(json_is_null(json_object_get(json_object_get(args_of(r, 0), "updated"), cid)));
+	assert_string_equal(str_at(args_of(r, 0), "destroyed/0"), ppid);
+	assert_int_equal(store_mailbox_get(t->f->store, t->f->acc, "Beta", &sm), 1);
+	assert_int_equal(store_mailbox_get(t->f->store, t->f->acc, "Projects", &sm), 0);
+	/* created then destroyed since st: in neither list; Beta is created */
+	json_t *ch = args_of(r, 1);
+	assert_int_equal(json_array_size(json_object_get(ch, "created")), 1);
+	assert_string_equal(str_at(ch, "created/0"), cid);
+	assert_int_equal(json_array_size(json_object_get(ch, "destroyed")), 0);
+	json_decref(r);
+
+	/* errors: INBOX, a mailbox with mail, bad names, unknown ids */
+	char inbox_id[24];
+	mbox_id(t, "INBOX", inbox_id, sizeof(inbox_id));
+	deliver(t, "Beta", multipart_msg, 2000);
+	snprintf(buf, sizeof(buf),
+		 "[['Mailbox/set',{'accountId':'@A@','destroy':['%s','%s','m99999'],"
+		 "'create':{'x':{'name':'a/b'},'y':{'name':''},'z':{'name':'Beta'}}},'0']]",
+		 inbox_id, cid);
+	r = calls(t, buf);
+	json_t *nd = json_object_get(args_of(r, 0), "notDestroyed");
+	assert_string_equal(str_at(json_object_get(nd, inbox_id), "type"), "forbidden");
+	assert_string_equal(str_at(json_object_get(nd, cid), "type"), "mailboxHasEmail");
+	assert_string_equal(str_at(json_object_get(nd, "m99999"), "type"), "notFound");
+	json_t *nc = json_object_get(args_of(r, 0), "notCreated");
+	assert_int_equal(json_object_size(nc), 3);
+	assert_string_equal(str_at(json_object_get(nc, "x"), "type"), "invalidProperties");
+	json_decref(r);
+	snprintf(buf, sizeof(buf),
+		 "[['Mailbox/set',{'accountId':'@A@','destroy':['%s'],"
+		 "'onDestroyRemoveEmails':true},'0']]",
+		 cid);
+	r = calls(t, buf);
+	assert_string_equal(str_at(args_of(r, 0), "destroyed/0"), cid);
+	json_decref(r);
+	free(st);
+}
+
+static void test_mailbox_query(void **state)
+{
+	struct t *t = *state;
+	json_t *r =
+		calls(t,
+		      "[['Mailbox/query',{'accountId':'@A@','filter':{'role':'trash'}},'0'],"
+		      "['Mailbox/query',{'accountId':'@A@','sort':[{'property':'sortOrder'}],"
+		      "'calculateTotal':true},'1'],"
+		      "['Mailbox/query',{'accountId':'@A@','filter':{'bogus':1}},'2'],"
+		      "['Mailbox/query',{'accountId':'@A@','sort':[{'property':'size'}]},'3']]");
+	char trash[24], inbox[24];
+	mbox_id(t, "Trash", trash, sizeof(trash));
+	mbox_id(t, "INBOX", inbox, sizeof(inbox));
+	assert_string_equal(str_at(args_of(r, 0), "ids/0"), trash);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 0), "ids")), 1);
+	assert_string_equal(str_at(args_of(r, 1), "ids/0"), inbox);
+	assert_int_equal(int_at(args_of(r, 1), "total"), 6);
+	assert_string_equal(str_at(args_of(r, 2), "type"), "unsupportedFilter");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "unsupportedSort");
+	json_decref(r);
+}
+
+/* --- email get --------------------------------------------------------- */
+
+static void test_email_get(void **state)
+{
+	struct t *t = *state;
+	deliver(t, NULL, multipart_msg, 1000);
+	json_t *r = calls(
+		t,
+		"[['Email/query',{'accountId':'@A@'},'0'],"
+		"['Email/get',{'accountId':'@A@','#ids':{'resultOf':'0','name':'Email/query',"
+		"'path':'/ids'},'properties':['subject','from','to','cc','sentAt','messageId',"
+		"'preview','hasAttachment','bodyStructure','textBody','htmlBody','attachments',"
+		"'bodyValues','keywords','mailboxIds','threadId','size','receivedAt','blobId',"
+		"'header:X-Tag:all','header:Subject:asRaw','header:List-Unsubscribe:asURLs',"
+		"'header:Cc:asGroupedAddresses','header:Date:asDate','header:X-Missing'],"
+		"'fetchTextBodyValues':true,'fetchHTMLBodyValues':true},'1']]");
+	json_t *e = json_array_get(json_object_get(args_of(r, 1), "list"), 0);
+	assert_non_null(e);
+	assert_string_equal(str_at(e, "subject"), "caf\xc3\xa9 report");
+	assert_string_equal(str_at(e, "from/0/name"), "Alice");
+	assert_string_equal(str_at(e, "from/0/email"), "alice@example.net");
+	assert_string_equal(str_at(e, "to/1/name"), "Bob B");
+	assert_string_equal(str_at(e, "cc/1/email"), "d@example.org");
+	assert_string_equal(str_at(e, "sentAt"), "2026-12-01T10:00:00+01:00");
+	assert_string_equal(str_at(e, "messageId/0"), "root@example.net");
+	assert_string_equal(str_at(e, "receivedAt"), "1970-01-01T00:16:40Z");
+	assert_true(json_is_true(json_object_get(e, "hasAttachment")));
+	assert_has(str_at(e, "preview"), "Bonjour, le caf\xc3\xa9 est pr\xc3\xaat.");
+	assert_string_equal(str_at(e, "bodyStructure/type"), "multipart/mixed");
+	assert_string_equal(str_at(e, "bodyStructure/subParts/0/subParts/0/partId"), "1.1");
+	assert_string_equal(str_at(e, "textBody/0/partId"), "1.1");
+	assert_string_equal(str_at(e, "htmlBody/0/partId"), "1.2");
+	assert_string_equal(str_at(e, "attachments/0/name"), "report.pdf");
+	assert_string_equal(str_at(e, "attachments/0/type"), "application/pdf");
+	assert_int_equal(int_at(json_array_get(json_object_get(e, "attachments"), 0), "size"), 19);
+	assert_has(str_at(e, "bodyValues/1.1/value"), "le caf\xc3\xa9 est pr\xc3\xaat");
+	assert_has(str_at(e, "bodyValues/1.2/value"), "<b>caf\xc3\xa9</b>");
+	assert_string_equal(str_at(e, "header:X-Tag:all/1"), " two");
+	assert_string_equal(str_at(e, "header:Subject:asRaw"), " =?utf-8?q?caf=C3=A9?= report");
+	assert_string_equal(str_at(e, "header:List-Unsubscribe:asURLs/1"), "https://example.net/u");
+	assert_string_equal(str_at(e, "header:Cc:asGroupedAddresses/0/name"), "team");
+	assert_string_equal(str_at(e, "header:Date:asDate"), "2026-12-01T10:00:00+01:00");
+	assert_true(json_is_null(json_object_get(e, "header:X-Missing")));
+	assert_int_equal(json_object_size(json_object_get(e, "keywords")), 0);
+	assert_int_equal(json_object_size(json_object_get(e, "mailboxIds")), 1);
+	char eid[24], blob[200];
+	snprintf(eid, sizeof(eid), "%s", str_at(e, "id"));
+	snprintf(blob, sizeof(blob), "%s", str_at(e, "attachments/0/blobId"));
+	json_decref(r);
+
+	/* truncation, unknown ids and properties */
+	char buf[512];
+	snprintf(buf, sizeof(buf),
+		 "[['Email/get',{'accountId':'@A@','ids':['%s','e999999','zz'],"
+		 "'properties':['bodyValues'],'fetchTextBodyValues':true,"
+		 "'maxBodyValueBytes':12},'0'],"
+		 "['Email/get',{'accountId':'@A@','ids':['%s'],'properties':['nope']},'1'],"
+		 "['Email/"
+		 "get',{'accountId':'@A@','ids':['%s'],'properties':['header:X:asBogus']},'2']]",
+		 eid, eid, eid);
+	r = calls(t, buf);
+	json_t *g = args_of(r, 0);
+	assert_string_equal(str_at(g, "list/0/bodyValues/1.1/value"), "Bonjour, le ");
+	assert_true(json_is_true(json_object_get(
+		json_object_get(json_object_get(json_array_get(json_object_get(g, "list"), 0),
+						"bodyValues"),
+				"1.1"),
+		"isTruncated")));
+	assert_int_equal(json_array_size(json_object_get(g, "notFound")), 2);
+	assert_string_equal(str_at(args_of(r, 1), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 2), "type"), "invalidArguments");
+	json_decref(r);
+
+	/* download the attachment part: decoded */
+	struct jmap_blob b;
+	char acc[24];
+	snprintf(acc, sizeof(acc), "a%lld", (long long)t->f->acc);
+	assert_int_equal(jmap_download_open(&t->r, acc, blob, NULL, &b), 200);
+	assert_string_equal(b.type, "application/pdf");
+	assert_int_equal(b.len, 19);
+	char data[32] = {0};
+	assert_int_equal(pread(b.fd, data, 19, (off_t)b.offset), 19);
+	assert_memory_equal(data, "%PDF-1.4\n%\xc3\xa4\xc3\xbc\xc3\xb6\xc3\x9f\n", 19);
+	close(b.fd);
+	assert_int_equal(jmap_download_open(&t->r, acc, "Bnothex", NULL, &b), 400);
+	assert_int_equal(jmap_download_open(&t->r, "a999", blob, NULL, &b), 404);
+	char other[200];
+	snprintf(other, sizeof(other), "B%064d", 0);
+	assert_int_equal(jmap_download_open(&t->r, acc, other, NULL, &b), 404);
+}
+
+/* --- query ------------------------------------------------------------- */
+
+static void test_email_query(void **state)
+{
+	struct t *t = *state;
+	deliver(t, NULL, multipart_msg, 1000);
+	tu_deliver_subject(t->f, NULL, "second", STORE_FLAG_SEEN);
+	tu_deliver_subject(t->f, "Archive", "third", STORE_FLAG_FLAGGED);
+	char inbox[24], archive[24], buf[4096];
+	mbox_id(t, "INBOX", inbox, sizeof(inbox));
+	mbox_id(t, "Archive", archive, sizeof(archive));
+	snprintf(buf, sizeof(buf),
+		 "[['Email/query',{'accountId':'@A@','filter':{'inMailbox':'%s'},"
+		 "'sort':[{'property':'subject','isAscending':true}],'calculateTotal':true},'0'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'operator':'OR','conditions':["
+		 "{'hasKeyword':'$seen'},{'hasKeyword':'$flagged'}]}},'1'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'text':'quarterly'}},'2'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'operator':'NOT','conditions':["
+		 "{'inMailbox':'%s'}]},'calculateTotal':true},'3'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'hasAttachment':true,"
+		 "'from':'alice'}},'4'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'header':['X-Tag','two']}},'5'],"
+		 "['Email/query',{'accountId':'@A@','position':1,'limit':1,"
+		 "'sort':[{'property':'receivedAt','isAscending':false}],'calculateTotal':true},'6'"
+		 "],"
+		 "['Email/query',{'accountId':'@A@','filter':{'nope':1}},'7'],"
+		 "['Email/query',{'accountId':'@A@','sort':[{'property':'color'}]},'8'],"
+		 "['Email/query',{'accountId':'@A@','anchor':'e999999'},'9'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'notKeyword':'$seen',"
+		 "'inMailboxOtherThan':['%s'],'minSize':1}},'10']]",
+		 inbox, archive, archive);
+	json_t *r = calls(t, buf);
+	assert_int_equal(int_at(args_of(r, 0), "total"), 2);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 1), "ids")), 2);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 2), "ids")), 1);
+	assert_int_equal(int_at(args_of(r, 3), "total"), 2);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 4), "ids")), 1);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 5), "ids")), 1);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 6), "ids")), 1);
+	assert_int_equal(int_at(args_of(r, 6), "position"), 1);
+	assert_int_equal(int_at(args_of(r, 6), "total"), 3);
+	assert_string_equal(str_at(args_of(r, 7), "type"), "unsupportedFilter");
+	assert_string_equal(str_at(args_of(r, 8), "type"), "unsupportedSort");
+	assert_string_equal(str_at(args_of(r, 9), "type"), "anchorNotFound");
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 10), "ids")), 1);
+	json_decref(r);
+
+	r = calls(t,
+		  "[['Email/query',{'accountId':'@A@','filter':{'body':'quarterly'}},'0'],"
+		  "['SearchSnippet/get',{'accountId':'@A@','filter':{'body':'quarterly'},"
+		  "'#emailIds':{'resultOf':'0','name':'Email/query','path':'/ids'}},'1'],"
+		  "['Email/queryChanges',{'accountId':'@A@','sinceQueryState':'0'},'2']]");
+	assert_has(str_at(args_of(r, 1), "list/0/preview"), "<mark>Quarterly</mark>");
+	assert_string_equal(str_at(args_of(r, 2), "type"), "cannotCalculateChanges");
+	json_decref(r);
+}
+
+/* --- threads ----------------------------------------------------------- */
+
+static void test_threads(void **state)
+{
+	struct t *t = *state;
+	deliver(t, NULL, multipart_msg, 1000);
+	deliver(t, NULL,
+		"From: a@example.org\r\nTo: alice@example.net\r\nSubject: Re: caf\xc3\xa9 "
+		"report\r\n"
+		"Message-ID: <reply@example.org>\r\nIn-Reply-To: <root@example.net>\r\n"
+		"References: <root@example.net>\r\n\r\nThanks\r\n",
+		2000);
+	deliver(t, NULL,
+		"From: z@example.net\r\nSubject: unrelated\r\nMessage-ID: <other@example.net>\r\n"
+		"References: <root@example.net>\r\n\r\nhi\r\n",
+		3000);
+	json_t *r = calls(t,
+			  "[['Email/query',{'accountId':'@A@','sort':[{'property':"
+			  "'receivedAt'}]},'0'],"
+			  "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'0','name':"
+			  "'Email/query','path':'/ids'},'properties':['threadId']},'1'],"
+			  "['Thread/get',{'accountId':'@A@','#ids':{'resultOf':'1','name':"
+			  "'Email/get','path':'/list/*/threadId'}},'2'],"
+			  "['Email/query',{'accountId':'@A@','collapseThreads':true},'3']]");
+	json_t *list = json_object_get(args_of(r, 1), "list");
+	assert_string_equal(str_at(list, "0/threadId"), str_at(list, "1/threadId"));
+	assert_string_not_equal(str_at(list, "0/threadId"), str_at(list, "2/threadId"));
+	json_t *th = json_array_get(json_object_get(args_of(r, 2), "list"), 0);
+	assert_int_equal(json_array_size(json_object_get(th, "emailIds")), 2);
+	assert_string_equal(str_at(th, "emailIds/0"), str_at(list, "0/id"));
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 3), "ids")), 2);
+	json_decref(r);
+}
+
+/* --- email set ---------------------------------------------------------- */
+
+static void test_email_set(void **state)
+{
+	struct t *t = *state;
+	uint32_t uid = deliver(t, NULL, multipart_msg, 1000);
+	char inbox[24], trash[24], drafts[24], buf[2048];
+	mbox_id(t, "INBOX", inbox, sizeof(inbox));
+	mbox_id(t, "Trash", trash, sizeof(trash));
+	mbox_id(t, "Drafts", drafts, sizeof(drafts));
+	int64_t id;
+	struct store_mailbox mb;
+	store_mailbox_get(t->f->store, t->f->acc, "INBOX", &mb);
+	assert_int_equal(store_jmap_email_id(t->f->store, mb.id, uid, &id), 1);
+	char eid[24];
+	snprintf(eid, sizeof(eid), "e%lld", (long long)id);
+	json_t *r =
+		calls(t, "[['Email/get',{'accountId':'@A@','ids':[],'properties':['id']},'0']]");
+	char *st = strdup(str_at(args_of(r, 0), "state"));
+	json_decref(r);
+
+	snprintf(buf, sizeof(buf),
+		 "[['Email/set',{'accountId':'@A@','ifInState':'%s','update':{'%s':{"
+		 "'keywords/$seen':true,'keywords/$Forwarded':true,'mailboxIds':{'%s':true}},"
+		 "'e999999':{'keywords':{}}}},'0'],"
+		 "['Email/get',{'accountId':'@A@','ids':['%s'],'properties':['keywords',"
+		 "'mailboxIds']},'1'],"
+		 "['Email/changes',{'accountId':'@A@','sinceState':'%s'},'2'],"
+		 "['Email/set',{'accountId':'@A@','update':{'%s':{'subject':'x'}}},'3'],"
+		 "['Email/set',{'accountId':'@A@','update':{'%s':{'mailboxIds':{'%s':true,"
+		 "'%s':true}}}},'4']]",
+		 st, eid, trash, eid, st, eid, eid, inbox, trash);
+	r = calls(t, buf);
+	assert_true(json_is_null(json_object_get(json_object_get(args_of(r, 0), "updated"), eid)));
+	assert_string_equal(str_at(args_of(r, 0), "notUpdated/e999999/type"), "notFound");
+	json_t *e = json_array_get(json_object_get(args_of(r, 1), "list"), 0);
+	assert_true(json_is_true(json_object_get(json_object_get(e, "keywords"), "$seen")));
+	assert_true(json_is_true(json_object_get(json_object_get(e, "keywords"), "$forwarded")));
+	assert_true(json_is_true(json_object_get(json_object_get(e, "mailboxIds"), trash)));
+	assert_string_equal(str_at(args_of(r, 2), "updated/0"), eid);
+	assert_string_equal(
+		str_at(json_object_get(json_object_get(args_of(r, 3), "notUpdated"), eid), "type"),
+		"invalidProperties");
+	assert_string_equal(
+		str_at(json_object_get(json_object_get(args_of(r, 4), "notUpdated"), eid), "type"),
+		"tooManyMailboxes");
+	json_decref(r);
+	/* the IMAP side sees it in Trash with \Seen */
+	struct store_message *msgs;
+	size_t n;
+	store_mailbox_get(t->f->store, t->f->acc, "Trash", &mb);
+	assert_int_equal(store_message_list(t->f->store, mb.id, &msgs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(msgs[0].flags & STORE_FLAG_SEEN);
+	assert_int_equal(msgs[0].id, id);
+	free(msgs);
+
+	/* upload an attachment, create a draft with it, read it back */
+	char acc[24];
+	snprintf(acc, sizeof(acc), "a%lld", (long long)t->f->acc);
+	struct buf out;
+	buf_init(&out);
+	assert_int_equal(jmap_upload(&t->r, acc, "text/csv", "a,b\n1,2\n", 8, &out), 201);
+	json_t *up = json_loads(buf_cstr(&out), 0, NULL);
+	char blob[100];
+	snprintf(blob, sizeof(blob), "%s", str_at(up, "blobId"));
+	assert_int_equal(int_at(up, "size"), 8);
+	json_decref(up);
+	buf_clear(&out);
+	assert_int_equal(jmap_upload(&t->r, "a999", "text/plain", "x", 1, &out), 404);
+	buf_deinit(&out);
+	snprintf(buf, sizeof(buf),
+		 "[['Email/set',{'accountId':'@A@','create':{'d1':{'mailboxIds':{'%s':true},"
+		 "'keywords':{'$draft':true,'$seen':true},'from':[{'name':'A','email':"
+		 "'a@example.org'}],'to':[{'name':null,'email':'b@example.org'}],"
+		 "'subject':'Draft "
+		 "\xc3\xa9t\xc3\xa9','textBody':[{'partId':'t','type':'text/plain'}],"
+		 "'htmlBody':[{'partId':'h','type':'text/html'}],"
+		 "'bodyValues':{'t':{'value':'Hello there'},'h':{'value':'<p>Hello there</p>'}},"
+		 "'attachments':[{'blobId':'%s','type':'text/csv','name':'data.csv'}],"
+		 "'header:X-Client':'unit'},"
+		 "'d2':{'mailboxIds':{'%s':true},'attachments':[{'blobId':'Bnope'}]},"
+		 "'d3':{'subject':'no mailbox'}}},'0'],"
+		 "['Email/get',{'accountId':'@A@','ids':['#d1'],'properties':['subject',"
+		 "'keywords','attachments','textBody','htmlBody','header:X-Client:asText',"
+		 "'bodyValues'],'fetchAllBodyValues':true},'1']]",
+		 drafts, blob, drafts);
+	r = calls(t, buf);
+	assert_non_null(str_at(args_of(r, 0), "created/d1/id"));
+	assert_non_null(str_at(args_of(r, 0), "created/d1/threadId"));
+	assert_string_equal(str_at(args_of(r, 0), "notCreated/d2/type"), "blobNotFound");
+	assert_string_equal(str_at(args_of(r, 0), "notCreated/d3/type"), "invalidProperties");
+	e = json_array_get(json_object_get(args_of(r, 1), "list"), 0);
+	assert_string_equal(str_at(e, "subject"), "Draft \xc3\xa9t\xc3\xa9");
+	assert_true(json_is_true(json_object_get(json_object_get(e, "keywords"), "$draft")));
+	assert_string_equal(str_at(e, "attachments/0/name"), "data.csv");
+	assert_int_equal(int_at(json_array_get(json_object_get(e, "attachments"), 0), "size"), 8);
+	assert_string_equal(str_at(e, "header:X-Client:asText"), "unit");
+	assert_string_equal(str_at(e, "textBody/0/type"), "text/plain");
+	assert_string_equal(str_at(e, "htmlBody/0/type"), "text/html");
+	const char *tp = str_at(e, "textBody/0/partId");
+	assert_string_equal(str_at(json_object_get(json_object_get(e, "bodyValues"), tp), "value"),
+			    "Hello there");
+	char d1[24];
+	snprintf(d1, sizeof(d1), "%s", str_at(args_of(r, 0), "created/d1/id"));
+	json_decref(r);
+
+	/* import the uploaded blob as a message; destroy */
+	snprintf(buf, sizeof(buf),
+		 "[['Email/destroy-not-a-method',{},'x'],"
+		 "['Email/set',{'accountId':'@A@','destroy':['%s','e999999']},'0'],"
+		 "['Email/import',{'accountId':'@A@','emails':{'i':{'blobId':'%s',"
+		 "'mailboxIds':{'%s':true},'keywords':{'$seen':true}},"
+		 "'j':{'blobId':'Bnope','mailboxIds':{'%s':true}}}},'1'],"
+		 "['Email/copy',{'accountId':'@A@','fromAccountId':'@A@','create':{}},'2'],"
+		 "['Email/parse',{'accountId':'@A@','blobIds':['%s','Bnope']},'3']]",
+		 d1, blob, inbox, inbox, blob);
+	r = calls(t, buf);
+	assert_string_equal(str_at(args_of(r, 1), "destroyed/0"), d1);
+	assert_string_equal(str_at(args_of(r, 1), "notDestroyed/e999999/type"), "notFound");
+	assert_non_null(str_at(args_of(r, 2), "created/i/id"));
+	assert_string_equal(str_at(args_of(r, 2), "notCreated/j/type"), "blobNotFound");
+	assert_string_equal(name_of(r, 3), "error");
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 4), "notFound")), 1);
+	json_decref(r);
+	free(st);
+}
+
+/* --- states while IMAP changes the same mailboxes ---------------------- */
+
+static void test_states_follow_imap(void **state)
+{
+	struct t *t = *state;
+	uint32_t uid = deliver(t, NULL, multipart_msg, 1000);
+	uint32_t uid2 = tu_deliver_subject(t->f, NULL, "two", 0);
+	json_t *r = calls(t,
+			  "[['Email/get',{'accountId':'@A@','ids':[]},'0'],"
+			  "['Mailbox/get',{'accountId':'@A@','ids':[]},'1'],"
+			  "['Thread/get',{'accountId':'@A@','ids':[]},'2']]");
+	char *es = strdup(str_at(args_of(r, 0), "state"));
+	char *ms = strdup(str_at(args_of(r, 1), "state"));
+	char *ts = strdup(str_at(args_of(r, 2), "state"));
+	json_decref(r);
+	struct store_mailbox inbox, archive;
+	store_mailbox_get(t->f->store, t->f->acc, "INBOX", &inbox);
+	store_mailbox_get(t->f->store, t->f->acc, "Archive", &archive);
+	int64_t id1, id2;
+	assert_int_equal(store_jmap_email_id(t->f->store, inbox.id, uid, &id1), 1);
+	assert_int_equal(store_jmap_email_id(t->f->store, inbox.id, uid2, &id2), 1);
+
+	/* IMAP: STORE +FLAGS \Seen on the first, MOVE of the second, a new delivery */
+	const char *error;
+	struct store_flags_update u = {.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN};
+	struct store_flags_outcome o = {0};
+	assert_int_equal(store_message_update_flags(t->f->store, inbox.id, &uid, 1, &u, &o, &error),
+			 0);
+	store_flags_outcome_free(&o);
+	assert_int_equal(
+		store_message_move(t->f->store, inbox.id, &uid2, 1, archive.id, NULL, &error), 0);
+	uint32_t uid3 = tu_deliver_subject(t->f, NULL, "three", 0);
+
+	char buf[4096];
+	snprintf(buf, sizeof(buf),
+		 "[['Email/changes',{'accountId':'@A@','sinceState':'%s'},'0'],"
+		 "['Mailbox/changes',{'accountId':'@A@','sinceState':'%s'},'1'],"
+		 "['Thread/changes',{'accountId':'@A@','sinceState':'%s'},'2'],"
+		 "['Email/changes',{'accountId':'@A@','sinceState':'%s','maxChanges':1},'3']]",
+		 es, ms, ts, es);
+	r = calls(t, buf);
+	json_t *ec = args_of(r, 0);
+	char e1[24], e2[24];
+	snprintf(e1, sizeof(e1), "e%lld", (long long)id1);
+	snprintf(e2, sizeof(e2), "e%lld", (long long)id2);
+	assert_string_equal(str_at(ec, "updated/0"), e1);
+	assert_string_equal(str_at(ec, "destroyed/0"), e2);
+	assert_int_equal(json_array_size(json_object_get(ec, "created")), 2); /* moved + new */
+	assert_true(json_is_false(json_object_get(ec, "hasMoreChanges")));
+	json_t *mc = args_of(r, 1);
+	assert_int_equal(json_array_size(json_object_get(mc, "updated")), 2);
+	assert_string_equal(str_at(mc, "updatedProperties/0"), "totalEmails");
+	/* the moved message keeps its thread (found by its Message-ID); "three" starts one */
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 2), "created")), 1);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 2), "updated")), 1);
+	json_t *paged = args_of(r, 3);
+	assert_true(json_is_true(json_object_get(paged, "hasMoreChanges")));
+	size_t total = json_array_size(json_object_get(paged, "created")) +
+		json_array_size(json_object_get(paged, "updated")) +
+		json_array_size(json_object_get(paged, "destroyed"));
+	assert_int_equal(total, 1);
+	char *ns = strdup(str_at(ec, "newState"));
+	json_decref(r);
+
+	/* expunge from IMAP; a mailbox rename from IMAP */
+	assert_int_equal(store_message_expunge(t->f->store, inbox.id, &uid3, 1, &error), 0);
+	assert_int_equal(store_mailbox_rename(t->f->store, t->f->acc, "Archive", "Old", &error), 0);
+	snprintf(buf, sizeof(buf),
+		 "[['Email/changes',{'accountId':'@A@','sinceState':'%s'},'0'],"
+		 "['Mailbox/changes',{'accountId':'@A@','sinceState':'%s'},'1'],"
+		 "['Email/changes',{'accountId':'@A@','sinceState':'99999999'},'2']]",
+		 ns, ms);
+	r = calls(t, buf);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 0), "destroyed")), 1);
+	assert_true(json_is_null(json_object_get(args_of(r, 1), "updatedProperties")));
+	assert_string_equal(str_at(args_of(r, 2), "type"), "cannotCalculateChanges");
+	json_decref(r);
+
+	/* push: one StateChange with every type */
+	struct buf out;
+	buf_init(&out);
+	assert_int_equal(jmap_push_state(&t->r, &out), 0);
+	assert_has(buf_cstr(&out), "event: state\ndata: {");
+	assert_has(buf_cstr(&out), "\"Email\":");
+	assert_has(buf_cstr(&out), "\"Mailbox\":");
+	buf_deinit(&out);
+	free(es);
+	free(ms);
+	free(ts);
+	free(ns);
+}
+
+/* --- identities, submission, vacation ---------------------------------- */
+
+static void test_submission(void **state)
+{
+	struct t *t = *state;
+	const char *error;
+	int64_t bob;
+	assert_int_equal(store_account_add(t->f->store, "bob@example.org", "x", &bob, &error), 0);
+	char drafts[24], sent[24], buf[2048];
+	mbox_id(t, "Drafts", drafts, sizeof(drafts));
+	mbox_id(t, "Sent", sent, sizeof(sent));
+	snprintf(buf, sizeof(buf),
+		 "[['Identity/get',{'accountId':'@A@'},'0'],"
+		 "['Identity/set',{'accountId':'@A@','create':{'bad':{'email':"
+		 "'mallory@example.net'}},'update':{'#nope':{'name':'x'}}},'1'],"
+		 "['Email/set',{'accountId':'@A@','create':{'k':{'mailboxIds':{'%s':true},"
+		 "'keywords':{'$draft':true},'from':[{'email':'a@example.org'}],"
+		 "'to':[{'email':'bob@example.org'}],'bcc':[{'email':'remote@example.net'}],"
+		 "'subject':'sent by jmap','textBody':[{'partId':'1','type':'text/plain'}],"
+		 "'bodyValues':{'1':{'value':'hello bob'}}}}},'2']]",
+		 drafts);
+	json_t *r = calls(t, buf);
+	json_t *ident = json_array_get(json_object_get(args_of(r, 0), "list"), 0);
+	assert_string_equal(str_at(ident, "email"), "a@example.org");
+	char iid[24];
+	snprintf(iid, sizeof(iid), "%s", str_at(ident, "id"));
+	assert_string_equal(str_at(args_of(r, 1), "notCreated/bad/type"), "forbiddenFrom");
+	assert_non_null(str_at(args_of(r, 2), "created/k/id"));
+	json_decref(r);
+
+	snprintf(buf, sizeof(buf),
+		 "[['Email/set',{'accountId':'@A@','create':{'k':{'mailboxIds':{'%s':true},"
+		 "'keywords':{'$draft':true},'from':[{'email':'a@example.org'}],"
+		 "'to':[{'email':'bob@example.org'}],'bcc':[{'email':'remote@example.net'}],"
+		 "'subject':'sent by jmap','textBody':[{'partId':'1','type':'text/plain'}],"
+		 "'bodyValues':{'1':{'value':'hello bob'}}}}},'0'],"
+		 "['EmailSubmission/set',{'accountId':'@A@','create':{'s':{'identityId':'%s',"
+		 "'emailId':'#k'},'t':{'identityId':'%s','emailId':'e999999'}},"
+		 "'onSuccessUpdateEmail':{'#s':{'mailboxIds/%s':null,'mailboxIds/%s':true,"
+		 "'keywords/$draft':null}}},'1'],"
+		 "['Email/get',{'accountId':'@A@','ids':['#k'],'properties':['mailboxIds',"
+		 "'keywords']},'2'],"
+		 "['EmailSubmission/get',{'accountId':'@A@'},'3']]",
+		 drafts, iid, iid, drafts, sent);
+	r = calls(t, buf);
+	assert_non_null(str_at(args_of(r, 1), "created/s/id"));
+	assert_string_equal(str_at(args_of(r, 1), "notCreated/t/type"), "invalidProperties");
+	assert_string_equal(name_of(r, 2), "Email/set"); /* the implicit one */
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 2), "updated")), 1);
+	json_t *e = json_array_get(json_object_get(args_of(r, 3), "list"), 0);
+	assert_true(json_is_true(json_object_get(json_object_get(e, "mailboxIds"), sent)));
+	assert_int_equal(json_object_size(json_object_get(e, "keywords")), 0);
+	assert_string_equal(str_at(args_of(r, 4), "list/0/undoStatus"), "final");
+	json_decref(r);
+
+	/* bob got it, without Bcc; the remote recipient is queued */
+	struct store_mailbox bi;
+	assert_int_equal(store_mailbox_get(t->f->store, bob, "INBOX", &bi), 1);
+	struct store_message *msgs;
+	size_t n;
+	assert_int_equal(store_message_list(t->f->store, bi.id, &msgs, &n), 0);
+	assert_int_equal(n, 1);
+	int fd = store_blob_open(t->f->store, msgs[0].blob_id);
+	char data[4096] = {0};
+	assert_true(read(fd, data, sizeof(data) - 1) > 0);
+	close(fd);
+	free(msgs);
+	assert_has(data, "hello bob");
+	assert_lacks(data, "remote@example.net");
+	struct store_queue_delivery *q;
+	size_t nq;
+	assert_int_equal(store_queue_due(t->f->store, time(NULL) + 3600, 10, &q, &nq), 0);
+	assert_int_equal(nq, 1);
+	assert_string_equal(q[0].e.recipient, "remote@example.net");
+	free(q);
+
+	/* vacation */
+	r = calls(t,
+		  "[['VacationResponse/get',{'accountId':'@A@'},'0'],"
+		  "['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'isEnabled':true,'subject':'away','fromDate':'2026-12-24T00:00:00Z'}}},'1'],"
+		  "['VacationResponse/get',{'accountId':'@A@','ids':['singleton']},'2'],"
+		  "['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'fromDate':'yesterday'}},'create':{'x':{}}},'3']]");
+	assert_true(json_is_false(json_object_get(
+		json_array_get(json_object_get(args_of(r, 0), "list"), 0), "isEnabled")));
+	json_t *v = json_array_get(json_object_get(args_of(r, 2), "list"), 0);
+	assert_true(json_is_true(json_object_get(v, "isEnabled")));
+	assert_string_equal(str_at(v, "subject"), "away");
+	assert_string_equal(str_at(args_of(r, 3), "notUpdated/singleton/type"),
+			    "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 3), "notCreated/x/type"), "singleton");
+	json_decref(r);
+}
+
+/* --- bad input: clear errors, never a crash ---------------------------- */
+
+static void test_bad_input(void **state)
+{
+	struct t *t = *state;
+	char drafts[24], buf[4096];
+	mbox_id(t, "Drafts", drafts, sizeof(drafts));
+	/* a reference path deeper than any response */
+	struct buf deep;
+	buf_init(&deep);
+	for (int i = 0; i < 200; i++)
+		buf_append_str(&deep, "/a");
+	snprintf(buf, sizeof(buf),
+		 "[['Core/echo',{'a':1},'0'],"
+		 "['Core/echo',{'#x':{'resultOf':'0','name':'Core/echo','path':'%s'}},'1'],"
+		 "['Email/set',{'accountId':'@A@','create':{"
+		 "'inj':{'mailboxIds':{'%s':true},'subject':'x\\r\\nBcc: evil@example.net'},"
+		 "'hdr':{'mailboxIds':{'%s':true},'header:X-A:asText':'a\\nB: c'},"
+		 "'adr':{'mailboxIds':{'%s':true},'to':[{'email':'a@b>\\r\\nX: y'}]},"
+		 "'typ':{'mailboxIds':{'%s':true},'from':'nobody'},"
+		 "'two':{'mailboxIds':{'%s':true,'m1':true}}},"
+		 "'update':{'e1':5,'bogus':{}},'destroy':[7,'x']},'2'],"
+		 "['Email/"
+		 "query',{'accountId':'@A@','filter':{'operator':'XOR','conditions':[]}},'3'],"
+		 "['Email/query',{'accountId':'@A@','filter':{'before':'yesterday'}},'4'],"
+		 "['Email/query',{'accountId':'@A@','sort':['x']},'5'],"
+		 "['Email/query',{'accountId':'@A@','limit':-1},'6'],"
+		 "['Mailbox/set',{'accountId':'@A@','create':{'n':{'name':5},'p':{'name':'x',"
+		 "'parentId':'m999999'},'r':{'name':'y','role':'bogus'}},"
+		 "'update':{'%s':{'sortOrder':99}},'destroy':[true]},'7'],"
+		 "['Email/get',{'accountId':'@A@','ids':[1,2]},'8'],"
+		 "['Email/get',{'accountId':'@A@','ids':'e1'},'9'],"
+		 "['Mailbox/changes',{'accountId':'@A@','sinceState':'0','maxChanges':0},'10'],"
+		 "['EmailSubmission/set',{'accountId':'@A@','create':{'s':{'emailId':'e1'}}},'11'],"
+		 "['SearchSnippet/get',{'accountId':'@A@','emailIds':'x'},'12'],"
+		 "['Thread/get',{'accountId':'@A@','ids':null},'13']]",
+		 buf_cstr(&deep), drafts, drafts, drafts, drafts, drafts, drafts);
+	buf_deinit(&deep);
+	json_t *r = calls(t, buf);
+	assert_string_equal(str_at(args_of(r, 1), "type"), "invalidResultReference");
+	json_t *nc = json_object_get(args_of(r, 2), "notCreated");
+	assert_int_equal(json_object_size(nc), 5);
+	assert_string_equal(str_at(nc, "inj/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "hdr/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "adr/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "typ/type"), "invalidProperties");
+	assert_string_equal(str_at(nc, "two/type"), "tooManyMailboxes");
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 2), "notUpdated")), 2);
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 2), "created")), 0);
+	assert_string_equal(str_at(args_of(r, 3), "type"), "unsupportedFilter");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "unsupportedFilter");
+	assert_string_equal(str_at(args_of(r, 5), "type"), "unsupportedSort");
+	assert_string_equal(str_at(args_of(r, 6), "type"), "invalidArguments");
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 7), "notCreated")), 3);
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 7), "notUpdated")), 1);
+	assert_string_equal(str_at(args_of(r, 8), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 9), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 10), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 11), "notCreated/s/type"), "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 12), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 13), "type"), "requestTooLarge");
+	json_decref(r);
+	/* nothing was stored by the refused creations */
+	struct store_mailbox m;
+	assert_int_equal(store_mailbox_get(t->f->store, t->f->acc, "Drafts", &m), 1);
+	assert_int_equal(m.messages, 0);
+}
+
+int main(void)
+{
+	mime_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_and_method_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailbox_get_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailbox_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	};
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	mime_deinit();
+	return r;
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// Builds the webmail into dist/: one JavaScript and one CSS bundle with
+// content-hashed names under dist/assets/ (served immutable), and an
+// index.html that only references them (no inline script, so the strict
+// CSP `script-src 'self'` holds). Runs offline once `npm ci` is done.
+// `node build.mjs --watch` rebuilds on change for front-end work.
+import * as esbuild from "esbuild";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, "dist");
+const LIMIT_GZIP = 150 * 1024; // issue 7: bundle < 150 KB gzipped
+
+const options = {
+	absWorkingDir: root,
+	entryPoints: { app: "src/main.tsx" },
+	bundle: true,
+	minify: true,
+	format: "esm",
+	target: ["es2020", "chrome100", "firefox100", "safari15"],
+	jsx: "automatic",
+	jsxImportSource: "preact",
+	outdir: join(dist, "assets"),
+	entryNames: "[name]-[hash]",
+	assetNames: "[name]-[hash]",
+	loader: { ".svg": "file" },
+	legalComments: "none",
+	metafile: true,
+	logLevel: "warning",
+	define: { "process.env.NODE_ENV": '"production"' },
+};
+
+function html(js, css) {
+	return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>facteur</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/${css}">
+<script type="module" src="/assets/${js}"></script>
+</head>
+<body>
+<noscript>facteur's webmail needs JavaScript.</noscript>
+<div id="app"></div>
+</body>
+</html>
+`;
+}
+
+function finish(result) {
+	const outs = Object.keys(result.metafile.outputs).map((p) => basename(p));
+	const js = outs.find((n) => n.startsWith("app-") && n.endsWith(".js"));
+	const css = outs.find((n) => n.startsWith("app-") && n.endsWith(".css"));
+	if (!js || !css) throw new Error("build: missing app bundle in " + outs.join(", "));
+	writeFileSync(join(dist, "index.html"), html(js, css));
+	let total = 0;
+	for (const n of outs) {
+		const data = readFileSync(join(dist, "assets", n));
+		const gz = gzipSync(data, { level: 9 }).length;
+		total += gz;
+		console.log(`  assets/${n}  ${data.length} B, ${gz} B gzipped`);
+	}
+	console.log(`  total ${total} B gzipped (limit ${LIMIT_GZIP})`);
+	if (total > LIMIT_GZIP) throw new Error(`build: bundle is ${total} B gzipped, over ${LIMIT_GZIP}`);
+	return createHash("sha256").update(js + css).digest("hex").slice(0, 12);
+}
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(join(dist, "assets"), { recursive: true });
+if (process.argv.includes("--watch")) {
+	const ctx = await esbuild.context({
+		...options,
+		plugins: [{ name: "index", setup: (b) => b.onEnd((r) => r.errors.length || finish(r)) }],
+	});
+	await ctx.watch();
+	console.log("watching src/ ...");
+} else {
+	finish(await esbuild.build(options));
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// Actions on the selected (or open) messages: read/unread, flag, move,
+// copy, delete, spam. Shared by the list and the reader.
+import { t } from "../i18n";
+import { copyTo, junk, mailboxName, moveTo, role, setKeyword, targets, trash } from "../mail";
+import { useApp } from "../store";
+import { flatTree } from "./Sidebar";
+
+function FolderSelect({ label, onPick, id }: { label: string; onPick: (id: string) => void; id: string }) {
+	const app = useApp();
+	return (
+		<select aria-label={label} id={id} value="" onChange={(e) => {
+			const v = (e.target as HTMLSelectElement).value;
+			(e.target as HTMLSelectElement).value = "";
+			if (v) onPick(v);
+		}}>
+			<option value="">{label}</option>
+			{flatTree(app.mailboxes).map(({ m, depth }) => (
+				<option value={m.id} disabled={m.id === app.mailboxId && !app.search}>
+					{"\u00a0".repeat(depth * 2) + mailboxName(m)}
+				</option>
+			))}
+		</select>
+	);
+}
+
+export function Toolbar({ where }: { where: string }) {
+	const app = useApp();
+	const ids = targets();
+	const none = ids.length === 0;
+	const first = ids.map((id) => app.emails[id] || app.conversation.find((c) => c.id === id)).find(Boolean);
+	const seen = first ? Boolean(first.keywords.$seen) : false;
+	const flagged = first ? Boolean(first.keywords.$flagged) : false;
+	const inJunk = role("junk") && app.mailboxId === role("junk")!.id && !app.search;
+	return (
+		<div class="toolbar" role="toolbar" aria-label={where}>
+			<button type="button" disabled={none} onClick={() => void setKeyword(targets(), "$seen", !seen)} data-action="seen">
+				{seen ? t("markUnread") : t("markRead")}
+			</button>
+			<button type="button" disabled={none} aria-pressed={flagged} onClick={() => void setKeyword(targets(), "$flagged", !flagged)} data-action="flag">
+				{flagged ? t("unflag") : t("flag")}
+			</button>
+			<FolderSelect id={where + "-move"} label={t("move")} onPick={(id) => void moveTo(targets(), id)} />
+			<FolderSelect id={where + "-copy"} label={t("copy")} onPick={(id) => void copyTo(targets(), id)} />
+			<button type="button" disabled={none} onClick={() => void junk(targets(), !inJunk)} data-action="junk">
+				{inJunk ? t("notJunk") : t("junk")}
+			</button>
+			<button type="button" class="danger" disabled={none} onClick={() => void trash(targets())} data-action="delete">
+				{t("delete")}
+			</button>
+		</div>
+	);
+}
