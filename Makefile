@@ -73,10 +73,20 @@ unit: $(UNIT_BINS)
 # libFuzzer targets: tests/fuzz/fuzz-*.c, built with clang.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+# Every module is compiled once (with -fsanitize=fuzzer-no-link) into one
+# library that all targets link, instead of once per target.
 FUZZ_LIB_SRCS := $(filter-out src/cli/%,$(SRCS))
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
-	@mkdir -p build-fuzz
-	clang -std=c17 -D_GNU_SOURCE -Isrc -pthread -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(PKG_LIBS)
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=build-fuzz/obj/%.o)
+FUZZ_CFLAGS   := -std=c17 -D_GNU_SOURCE -Isrc -pthread -g -O1 $(PKG_CFLAGS)
+DEPS      += $(FUZZ_LIB_OBJS:.o=.d)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+build-fuzz/libfuzz.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libfuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libfuzz.a $(PKG_LIBS)
 fuzz: $(FUZZ_BINS)
 
 clean:
