@@ -245,7 +245,8 @@ static bool filter_valid(json_t *f, int depth)
 	if (op != NULL) {
 		const char *o = json_string_value(op);
 		json_t *conds = json_object_get(f, "conditions");
-		if (o == NULL || (strcmp(o, "AND") && strcmp(o, "OR") && strcmp(o, "NOT")) ||
+		if (o == NULL ||
+		    (strcmp(o, "AND") != 0 && strcmp(o, "OR") != 0 && strcmp(o, "NOT") != 0) ||
 		    !json_is_array(conds) || json_object_size(f) != 2)
 			return false;
 		size_t i;
