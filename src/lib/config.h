@@ -82,6 +82,7 @@ struct config {
 	unsigned queue_max_connections;     /* outbound, in total */
 	unsigned queue_max_per_destination; /* outbound, per domain */
 	unsigned queue_timeout;             /* seconds a remote server may stay silent */
+	bool outbound_private; /* allow MX/A results and address literals that are ours/private */
 
 	/* mail authentication (mailauth/) */
 	bool mailauth_verify;      /* SPF/DKIM/DMARC on the MX listener */

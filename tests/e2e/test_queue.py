@@ -147,7 +147,7 @@ def make_pair(make_facteur, dns, a_extra=QUEUE_FAST, start_b=True):
     b = make_facteur("b", host=B_HOST, domain="b.test", start=start_b)
     a = make_facteur("a", host=A_HOST, start=False,
                      extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                  f"relay_port = {b.ports['smtp']}\n" + a_extra)
+                                  f"relay_port = {b.ports['smtp']}\noutbound_private = yes\n" + a_extra)
     a.start()
     return a, b
 
@@ -184,6 +184,31 @@ def test_delivery_to_remote_facteur(make_facteur, dns):
     assert "queue.delivered" in a.logs()
 
 
+def test_loopback_destinations_refused_without_outbound_private(make_facteur, dns):
+    """Without outbound_private, an MX resolving to loopback (B here) is
+    never connected to, and address literals are refused at RCPT."""
+    b = make_facteur("b", host=B_HOST, domain="b.test")
+    a = make_facteur("a", host=A_HOST, start=False,
+                     extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
+                                  f"relay_port = {b.ports['smtp']}\n" + QUEUE_FAST)
+    a.start()
+    submit(a, ["demo@b.test"], "to the inside")
+    assert wait_for(lambda: "event=queue.refused_address" in a.logs(), timeout=20)
+    # Refused by policy: a permanent failure, bounced to the sender at once.
+    assert wait_for(lambda: queue_ids(a) == [], timeout=20), a.cli("queue", "list").stdout
+    dsn = wait_for(lambda: inbox(a), timeout=20)
+    assert dsn and b"outbound_private = no" in dsn[0], dsn
+    assert inbox(b) == []
+    with smtplib.SMTP(a.host, a.ports["submission"], local_hostname=CLIENT_NAME,
+                      timeout=30) as s:
+        s.starttls(context=a.tls_context())
+        s.login(a.user, a.password)
+        assert s.mail(a.user)[0] == 250
+        for rcpt in ("v@[127.0.0.5]", "v@[IPv6:::1]", "v@[192.0.2.1]"):
+            code, text = s.rcpt(rcpt)
+            assert code == 550 and b"literal" in text, (rcpt, code, text)
+
+
 def test_many_messages_one_destination(make_facteur, dns):
     """Several messages and recipients: one transaction per message, several
     messages per connection, all delivered once."""
@@ -204,7 +229,7 @@ def test_greylisting_retry(make_facteur, dns):
     try:
         a = make_facteur("a", host=A_HOST, start=False,
                          extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                      f"relay_port = {b.ports['smtp']}\n" + QUEUE_FAST)
+                                      f"relay_port = {b.ports['smtp']}\noutbound_private = yes\n" + QUEUE_FAST)
         a.start()
         submit(a, ["user@grey.test"], "greylisted")
         assert wait_for(lambda: len(fake.messages) == 1, timeout=30), a.logs()[-3000:]
@@ -226,7 +251,7 @@ def test_permanent_failure_bounces(make_facteur, dns):
     try:
         a = make_facteur("a", host=A_HOST, start=False,
                          extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                      f"relay_port = {b.ports['smtp']}\n" + QUEUE_FAST)
+                                      f"relay_port = {b.ports['smtp']}\noutbound_private = yes\n" + QUEUE_FAST)
         a.start()
         submit(a, ["nobody@reject.test"], "will bounce", msgid="<bounce-me@example.test>")
         msgs = wait_for(lambda: inbox(a), timeout=20)
@@ -251,7 +276,7 @@ def test_unreachable_delay_notice_then_bounce(make_facteur, dns):
     b = make_facteur("b", host=B_HOST, domain="b.test", start=False)
     a = make_facteur("a", host=A_HOST, start=False,
                      extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                  f"relay_port = {b.ports['smtp']}\n"
+                                  f"relay_port = {b.ports['smtp']}\noutbound_private = yes\n"
                                   "queue_retry_min = 1\nqueue_retry_max = 1\n"
                                   "queue_delay_notice = 2\nqueue_lifetime = 7\n")
     a.start()
