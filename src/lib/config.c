@@ -76,6 +76,7 @@ void config_defaults(struct config *c)
 	c->queue_initial_per_destination = 5;
 	c->queue_idle_time = 2;
 	c->queue_timeout = 300;
+	c->outbound_private = false;
 	c->mailauth_verify = true;
 	c->dkim_sign = true;
 	c->mailauth_timeout = 20;
@@ -199,6 +200,7 @@ static const struct key_def keys[] = {
 	{"queue_initial_per_destination", K_UINT, OFF(queue_initial_per_destination), 1, 1000},
 	{"queue_idle_time", K_UINT, OFF(queue_idle_time), 0, 300},
 	{"queue_timeout", K_UINT, OFF(queue_timeout), 1, 3600},
+	{"outbound_private", K_BOOL, OFF(outbound_private), 0, 0},
 	{"mailauth_verify", K_BOOL, OFF(mailauth_verify), 0, 0},
 	{"dkim_sign", K_BOOL, OFF(dkim_sign), 0, 0},
 	{"mailauth_timeout", K_UINT, OFF(mailauth_timeout), 1, 300},

@@ -87,6 +87,7 @@ struct config {
 	unsigned queue_initial_per_destination; /* ... at first (slow start) */
 	unsigned queue_idle_time;               /* seconds an idle connection waits for more */
 	unsigned queue_timeout;                 /* seconds a remote server may stay silent */
+	bool outbound_private; /* allow MX/A results and address literals that are ours/private */
 
 	/* mail authentication (mailauth/) */
 	bool mailauth_verify;      /* SPF/DKIM/DMARC on the MX listener */

@@ -148,7 +148,7 @@ static void net_raise_nofile(struct net_server *s, int workers)
 	s->max_conns = (unsigned)(room / (uint64_t)workers);
 	if (s->max_conns == 0)
 		s->max_conns = 1;
-	log_warn("nofile_low", "soft=%llu needed=%llu max_connections=%u effective=%u per worker",
+	log_warn("nofile_low", "soft=%llu needed=%llu max_connections=%u effective_per_worker=%u",
 		 (unsigned long long)soft, (unsigned long long)need, s->cfg->max_connections,
 		 s->max_conns);
 }

@@ -797,12 +797,58 @@ static int conn_bind_source(int fd, int family, const char *address)
 	return len == 0 ? 0 : bind(fd, (struct sockaddr *)&src, len);
 }
 
+/*
+ * May the queue connect to this address? Not, unless outbound_private is
+ * set, to loopback, link-local, private (RFC 1918, ULA), unspecified,
+ * multicast or one of our own listening addresses: an authenticated user
+ * must not make the server talk to itself or to the inside network.
+ */
+static bool qm_address_allowed(const struct config *cfg, const struct sockaddr_storage *sa)
+{
+	if (cfg->outbound_private)
+		return true;
+	char ip[INET6_ADDRSTRLEN] = "";
+	if (sa->ss_family == AF_INET) {
+		const struct in_addr *a = &((const struct sockaddr_in *)sa)->sin_addr;
+		uint32_t v = ntohl(a->s_addr);
+		if ((v >> 24) == 127 || (v >> 24) == 10 || (v >> 24) == 0 || (v >> 16) == 0xa9fe ||
+		    (v >> 20) == 0xac1 || (v >> 16) == 0xc0a8 || (v >> 28) == 0xe ||
+		    (v >> 22) == 0x191 /* 100.64/10 */)
+			return false;
+		inet_ntop(AF_INET, a, ip, sizeof(ip));
+	} else {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+		    IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+		    (a->s6_addr[0] & 0xfe) == 0xfc)
+			return false;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			struct sockaddr_storage v4 = {.ss_family = AF_INET};
+			memcpy(&((struct sockaddr_in *)&v4)->sin_addr, a->s6_addr + 12, 4);
+			return qm_address_allowed(cfg, &v4);
+		}
+		inet_ntop(AF_INET6, a, ip, sizeof(ip));
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		if (strcmp(cfg->listeners[i].address, ip) == 0)
+			return false;
+	return strcmp(cfg->outbound_address, ip) != 0;
+}
+
+/* 0 connecting, -1 failed (errno), -2 refused by qm_address_allowed. */
 static int conn_open(struct qm_conn *c)
 {
 	struct queue_manager *qm = c->qm;
 	struct queue_dns_addr *a = &c->dest->addrs[c->addr];
 	struct sockaddr_storage sa = a->sa;
 	unsigned port = qm->smarthost_host ? qm->smarthost_port : qm->cfg->relay_port;
+	/* The smarthost is the administrator's choice: never refused. */
+	if (!qm->smarthost_host && !qm_address_allowed(qm->cfg, &sa)) {
+		char q_host[LOG_QUOTE_SIZE(256)];
+		log_warn("queue.refused_address", "dest=%s",
+			 log_quote(q_host, sizeof(q_host), c->dest->name));
+		return -2;
+	}
 	if (sa.ss_family == AF_INET)
 		((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
 	else
@@ -839,6 +885,17 @@ static int conn_open(struct qm_conn *c)
 		 log_quote(q_dest, sizeof(q_dest), dest_label(c->dest)),
 		 log_quote(q_host, sizeof(q_host), a->host), ip, port, c->dest->win.cur);
 	return 0;
+}
+
+/* Is every address of d one qm_address_allowed refuses (not the smarthost)? */
+static bool dest_all_refused(const struct qm_dest *d)
+{
+	if (d->qm->smarthost_host != NULL || d->n_addrs == 0)
+		return false;
+	for (size_t i = 0; i < d->n_addrs; i++)
+		if (qm_address_allowed(d->qm->cfg, &d->addrs[i].sa))
+			return false;
+	return true;
 }
 
 static struct queue_dest_load dest_load(const struct qm_dest *d)
@@ -897,7 +954,8 @@ static void dest_pump(struct qm_dest *d)
 				char why[300];
 				snprintf(why, sizeof(why), "%s",
 					 d->last_error[0] ? d->last_error : "no reachable host");
-				dest_fail_pending(d, 451, why);
+				/* Every address refused by policy: that will not change. */
+				dest_fail_pending(d, dest_all_refused(d) ? 550 : 451, why);
 			}
 			return;
 		}
@@ -913,12 +971,18 @@ static void dest_pump(struct qm_dest *d)
 		qm->n_conns++;
 		d->active++;
 		d->waiting++;
-		while (conn_open(c) < 0) {
+		int r;
+		while ((r = conn_open(c)) < 0) {
 			queue_window_failure(&d->win);
 			d->next_addr = ++c->addr;
 			if (c->addr >= d->n_addrs) {
-				snprintf(d->last_error, sizeof(d->last_error), "cannot connect: %s",
-					 strerror(errno));
+				if (r == -2)
+					snprintf(d->last_error, sizeof(d->last_error),
+						 "refused: the destination is a loopback, private "
+						 "or own address (outbound_private = no)");
+				else
+					snprintf(d->last_error, sizeof(d->last_error),
+						 "cannot connect: %s", strerror(errno));
 				conn_free(c);
 				break;
 			}

@@ -702,6 +702,11 @@ static int smtp_rcpt_policy(struct smtp_session *s, struct smtp_cmd *c,
 			smtp_reply(s, "554 5.7.1 Relay access denied");
 			return -1;
 		}
+		/* An address literal names a host directly: not ours to reach. */
+		if (!s->cfg->outbound_private && strstr(c->address, "@[") != NULL) {
+			smtp_reply(s, "550 5.7.1 Address literals are not accepted for relay");
+			return -1;
+		}
 		smtp_targets_free(&c->targets);
 		c->targets.remote[0] = xstrdup(c->address);
 		c->targets.n_remote = 1;

@@ -51,7 +51,8 @@ def pair(make_facteur, tmp_path):
         b.write_config(f"dns_forward = 127.0.0.1@{port}\nmailauth_verify = yes\n")
         b.start()
         a.write_config(f"dns_forward = 127.0.0.1@{port}\nrelay_port = {b.ports['smtp']}\n"
-                       f"outbound_address = {A_HOST}\nqueue_retry_min = 1\n")
+                       f"outbound_address = {A_HOST}\nqueue_retry_min = 1\n"
+                       "outbound_private = yes\n")
         a.start()
         yield a, b
         for f in (a, b):  # clean exit: no leak report from LeakSanitizer either

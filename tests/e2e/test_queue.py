@@ -164,7 +164,7 @@ def make_pair(make_facteur, dns, a_extra=QUEUE_FAST, start_b=True, b_extra=""):
     b = make_facteur("b", host=B_HOST, domain="b.test", start=start_b, extra_config=b_extra)
     a = make_facteur("a", host=A_HOST, start=False,
                      extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                                  f"relay_port = {b.ports['smtp']}\n" + a_extra)
+                                  f"relay_port = {b.ports['smtp']}\noutbound_private = yes\n" + a_extra)
     a.start()
     return a, b
 
@@ -172,7 +172,7 @@ def make_pair(make_facteur, dns, a_extra=QUEUE_FAST, start_b=True, b_extra=""):
 def make_a(make_facteur, dns, b, extra=QUEUE_FAST):
     """A alone (B's ports only give relay_port), for tests with a fake MX."""
     return make_facteur("a", host=A_HOST, extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
-                        f"relay_port = {b.ports['smtp']}\n" + extra)
+                        f"relay_port = {b.ports['smtp']}\noutbound_private = yes\n" + extra)
 
 
 def queue_ids(f):
@@ -205,6 +205,31 @@ def test_delivery_to_remote_facteur(make_facteur, dns):
     assert header_values(raw, "Return-Path") == [b"<demo@example.test>"]
     assert wait_for(lambda: queue_ids(a) == [], timeout=10), a.cli("queue", "list").stdout
     assert "queue.delivered" in a.logs()
+
+
+def test_loopback_destinations_refused_without_outbound_private(make_facteur, dns):
+    """Without outbound_private, an MX resolving to loopback (B here) is
+    never connected to, and address literals are refused at RCPT."""
+    b = make_facteur("b", host=B_HOST, domain="b.test")
+    a = make_facteur("a", host=A_HOST, start=False,
+                     extra_config=f"dns_forward = 127.0.0.1@{dns}\n"
+                                  f"relay_port = {b.ports['smtp']}\n" + QUEUE_FAST)
+    a.start()
+    submit(a, ["demo@b.test"], "to the inside")
+    assert wait_for(lambda: "event=queue.refused_address" in a.logs(), timeout=20)
+    # Refused by policy: a permanent failure, bounced to the sender at once.
+    assert wait_for(lambda: queue_ids(a) == [], timeout=20), a.cli("queue", "list").stdout
+    dsn = wait_for(lambda: inbox(a), timeout=20)
+    assert dsn and b"outbound_private = no" in dsn[0], dsn
+    assert inbox(b) == []
+    with smtplib.SMTP(a.host, a.ports["submission"], local_hostname=CLIENT_NAME,
+                      timeout=30) as s:
+        s.starttls(context=a.tls_context())
+        s.login(a.user, a.password)
+        assert s.mail(a.user)[0] == 250
+        for rcpt in ("v@[127.0.0.5]", "v@[IPv6:::1]", "v@[192.0.2.1]"):
+            code, text = s.rcpt(rcpt)
+            assert code == 550 and b"literal" in text, (rcpt, code, text)
 
 
 def test_many_messages_one_destination(make_facteur, dns):
