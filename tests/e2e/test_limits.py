@@ -39,21 +39,29 @@ def test_nofile_raised_at_start(make_facteur):
     f = make_facteur(start=False, extra_config="max_connections = 3000")
     f.wrapper = ["prlimit", "--nofile=256:16384"]
     f.start()
-    # 2 workers x 3000 connections need more than 6000 descriptors.
-    assert soft_nofile(f.proc.pid) > 6000
-    assert "event=nofile" in f.logs()
+    # 2 workers x 3000 connections need more than 6000 descriptors. The
+    # listeners answer before the workers start (and raise the limit).
+    assert wait_for(lambda: soft_nofile(f.proc.pid) > 6000, timeout=20)
+    assert wait_for(lambda: "event=nofile" in f.logs(), timeout=20)
 
 
 def test_nofile_too_low_lowers_the_cap(make_facteur):
     f = make_facteur(start=False, extra_config="max_connections = 3000")
     f.wrapper = ["prlimit", "--nofile=512:512"]
     f.start()
-    assert "event=nofile_low" in f.logs(), f.logs()[-2000:]
+    assert wait_for(lambda: "event=nofile_low" in f.logs(), timeout=20), f.logs()[-2000:]
 
 
 def test_fd_exhaustion_refuses_and_recovers(make_facteur):
     f = make_facteur()
     pid = f.proc.pid
+
+    def ready():  # the workers run (and hold their descriptors) once IMAP greets
+        s, data = greeting(f.ports["imap"])
+        s.close()
+        return data.startswith(b"* OK")
+    assert wait_for(ready, timeout=20)
+    time.sleep(0.5)
     lim = len(os.listdir("/proc/%d/fd" % pid)) + 6
     subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%d:%d" % (lim, lim)], check=True)
     held, refused = [], 0
