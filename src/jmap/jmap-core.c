@@ -132,6 +132,20 @@ json_t *jmap_state_get(struct jmap_ctx *c, enum store_jmap_kind kind)
 	return jmap_state_json(st);
 }
 
+int jmap_state_check(struct jmap_ctx *c, json_t *args, enum store_jmap_kind kind, json_t **old_r,
+		     json_t **res_r)
+{
+	json_t *old = jmap_state_get(c, kind);
+	json_t *if_in = json_object_get(args, "ifInState");
+	if (if_in != NULL && !json_is_null(if_in) && !json_equal(if_in, old)) {
+		json_decref(old);
+		*old_r = NULL;
+		return jmap_fail(res_r, "stateMismatch", NULL);
+	}
+	*old_r = old;
+	return 0;
+}
+
 /* --- /changes ----------------------------------------------------------- */
 
 static const char *const changes_args[] = {"accountId", "sinceState", "maxChanges", NULL};

@@ -551,12 +551,9 @@ int jmap_email_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	if (json_object_size(create) + json_object_size(update) + json_array_size(destroy) >
 	    JMAP_MAX_OBJECTS_SET)
 		return jmap_fail(res_r, "requestTooLarge", NULL);
-	json_t *old = jmap_state_get(c, STORE_JMAP_EMAIL);
-	json_t *if_in = json_object_get(args, "ifInState");
-	if (if_in != NULL && !json_is_null(if_in) && !json_equal(if_in, old)) {
-		json_decref(old);
-		return jmap_fail(res_r, "stateMismatch", NULL);
-	}
+	json_t *old;
+	if (jmap_state_check(c, args, STORE_JMAP_EMAIL, &old, res_r) < 0)
+		return -1;
 	json_t *created = json_object(), *not_created = json_object();
 	json_t *updated = json_object(), *not_updated = json_object();
 	json_t *destroyed = json_array(), *not_destroyed = json_object();
@@ -642,12 +639,9 @@ int jmap_email_import(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		return jmap_fail(res_r, "invalidArguments", "emails");
 	if (json_object_size(emails) > JMAP_MAX_OBJECTS_SET)
 		return jmap_fail(res_r, "requestTooLarge", NULL);
-	json_t *old = jmap_state_get(c, STORE_JMAP_EMAIL);
-	json_t *if_in = json_object_get(args, "ifInState");
-	if (if_in != NULL && !json_is_null(if_in) && !json_equal(if_in, old)) {
-		json_decref(old);
-		return jmap_fail(res_r, "stateMismatch", NULL);
-	}
+	json_t *old;
+	if (jmap_state_check(c, args, STORE_JMAP_EMAIL, &old, res_r) < 0)
+		return -1;
 	json_t *created = json_object(), *not_created = json_object();
 	const char *key;
 	json_t *v;

@@ -81,6 +81,13 @@ json_t *jmap_state_json(uint64_t state);
 int jmap_state_parse(const char *s, uint64_t *state_r);
 /* The current state of a kind for the account, as a JSON string (NULL on error). */
 json_t *jmap_state_get(struct jmap_ctx *c, enum store_jmap_kind kind);
+/*
+ * The /set methods' ifInState: *old_r = the current state of kind (the
+ * caller owns it). Returns 0, or -1 with a stateMismatch error in *res_r
+ * (nothing owned) when args names another state.
+ */
+int jmap_state_check(struct jmap_ctx *c, json_t *args, enum store_jmap_kind kind, json_t **old_r,
+		     json_t **res_r);
 
 /*
  * The /changes of a kind: sinceState, maxChanges; fills oldState,

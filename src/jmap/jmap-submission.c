@@ -211,12 +211,9 @@ static int objs_set(struct jmap_ctx *c, json_t *args, const struct objset *f, js
 	json_t *create = json_object_get(args, "create");
 	json_t *update = json_object_get(args, "update");
 	json_t *destroy = json_object_get(args, "destroy");
-	json_t *old = jmap_state_get(c, f->kind);
-	json_t *if_in = json_object_get(args, "ifInState");
-	if (if_in != NULL && !json_is_null(if_in) && !json_equal(if_in, old)) {
-		json_decref(old);
-		return jmap_fail(res_r, "stateMismatch", NULL);
-	}
+	json_t *old;
+	if (jmap_state_check(c, args, f->kind, &old, res_r) < 0)
+		return -1;
 	json_t *created = json_object(), *not_created = json_object();
 	json_t *updated = json_object(), *not_updated = json_object();
 	json_t *destroyed = json_array(), *not_destroyed = json_object();
@@ -699,12 +696,9 @@ int jmap_vacation_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 					    "update",    "destroy",   NULL};
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
-	json_t *old = jmap_state_get(c, STORE_JMAP_VACATION);
-	json_t *if_in = json_object_get(args, "ifInState");
-	if (if_in != NULL && !json_is_null(if_in) && !json_equal(if_in, old)) {
-		json_decref(old);
-		return jmap_fail(res_r, "stateMismatch", NULL);
-	}
+	json_t *old;
+	if (jmap_state_check(c, args, STORE_JMAP_VACATION, &old, res_r) < 0)
+		return -1;
 	json_t *not_created = json_object(), *updated = json_object(), *not_updated = json_object(),
 	       *not_destroyed = json_object();
 	const char *key;
