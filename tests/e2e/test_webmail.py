@@ -136,6 +136,16 @@ def test_sign_in_and_out(web):
     assert r["meAfterSignOut"] == 401
 
 
+def test_first_update_before_effects_still_renders(web):
+    """The known "login form never appears" stall: boot()'s /api/me answer
+    came before Preact's effects subscribed the components to the store, and
+    the update was lost. Effects are held back 1.5 s here, so /api/me always
+    wins that race; the form must appear anyway."""
+    r = scenario("lateEffects", **web.cfg)
+    assert 0 < r["meAfter"] < 1500, r  # the race really was lost by the effects
+    assert r["formAfter"] >= r["meAfter"]
+
+
 def test_wrong_password_shows_an_error(web):
     r = scenario("wrongpass", **{**web.cfg, "password": "not-the-password"})
     assert r["error"] == "Wrong address or password."

@@ -115,11 +115,21 @@ export function update(p: Partial<State>): void {
 	for (const l of listeners) l();
 }
 
+/*
+ * Re-render on every update(). Preact runs effects after the next paint,
+ * so an update() can land between this render and the subscription (the
+ * first one, boot()'s answer from /api/me, often does on a fast server):
+ * the effect compares the state it rendered with the current one and
+ * catches up, else the component would show stale state until the next
+ * change (the "login form never appears" stall).
+ */
 export function useApp(): State {
 	const [, force] = useState(0);
+	const rendered = state;
 	useEffect(() => {
 		const l = () => force((n) => n + 1);
 		listeners.add(l);
+		if (state !== rendered) l();
 		return () => {
 			listeners.delete(l);
 		};

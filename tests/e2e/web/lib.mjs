@@ -57,18 +57,8 @@ export async function openPage(browser, base, opts = {}) {
 }
 
 export async function signIn(page, base, user, password) {
-	// KNOWN DEFECT (see the session note): now and then the first load of the
-	// app never renders under the sanitizer build; a reload, as a person would
-	// do, gets it. Remove this retry once the HTTP stall is found.
-	for (let attempt = 0; ; attempt++) {
-		await page.goto(base + "/", { waitUntil: "domcontentloaded" });
-		try {
-			await page.locator("#login-user").waitFor({ timeout: 10000 });
-			break;
-		} catch (e) {
-			if (attempt >= 2) throw e;
-		}
-	}
+	await page.goto(base + "/", { waitUntil: "domcontentloaded" });
+	await page.locator("#login-user").waitFor({ timeout: 15000 });
 	await page.locator("#login-user").fill(user);
 	await page.locator("#login-pass").fill(password);
 	await page.locator("main.login button[type=submit]").click();

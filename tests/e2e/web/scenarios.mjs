@@ -159,6 +159,32 @@ const scenarios = {
 		return { byText, byFrom };
 	},
 
+	/*
+	 * The app's first state change (boot()'s /api/me answer) lands before
+	 * Preact has run its effects, i.e. before the components subscribed to
+	 * the store: made certain here by holding effects back 1.5 s (no
+	 * animation frames, Preact's 35 ms fallback timer stretched), which a
+	 * slow first paint does by chance. The login form must still appear.
+	 */
+	async lateEffects(page) {
+		await page.addInitScript(() => {
+			window.requestAnimationFrame = () => 0;
+			const st = window.setTimeout;
+			window.setTimeout = (f, ms, ...a) => st(f, ms === 35 ? 1500 : ms, ...a);
+		});
+		let meAt = 0;
+		page.on("requestfinished", (r) => {
+			if (r.url().endsWith("/api/me")) meAt = Date.now();
+		});
+		page.on("response", (r) => {
+			if (r.url().endsWith("/api/me") && !meAt) meAt = Date.now();
+		});
+		const t0 = Date.now();
+		await page.goto(cfg.base + "/", { waitUntil: "domcontentloaded" });
+		await page.locator("#login-user").waitFor({ timeout: 8000 });
+		return { meAfter: meAt - t0, formAfter: Date.now() - t0 };
+	},
+
 	async live(page) {
 		await signedIn(page, cfg.base, cfg.user, cfg.password);
 		/* Give the event source a moment to open, then let the test deliver. */
