@@ -7,9 +7,12 @@
  * every 200 ms by the connection layer, reads it and, when it fired,
  * appends jmap_push_state's "event: state" - the same wake-up path as IMAP
  * IDLE, so a delivery reaches the browser within a fraction of a second
- * without polling the database. ping=N adds an RFC 8620 "ping" event every
- * N seconds without other events; closeafter=state ends the response
- * after the first state change (long polling).
+ * without polling the database. types= limits the events to the listed
+ * data types ("*": all): an event names only listed types whose state
+ * moved since the previous one, and a change to other types sends nothing.
+ * ping=N adds an RFC 8620 "ping" event every N seconds without other
+ * events; closeafter=state ends the response after the first state event
+ * (long polling: the first one reports a change, not the state at open).
  */
 #include "http/http-private.h"
 
@@ -31,13 +34,15 @@ struct http_events {
 	bool subscribed;
 	bool close_after_state;
 	int ping_ms; /* 0: no pings */
+	struct jmap_push push;
 	int64_t last_sent_ms;
 	int64_t account_id;
 	char username[320];
 	char base_url[320];
 };
 
-static void push_state(struct http_conn *c, struct buf *out)
+/* 1 an event was appended, 0 nothing listed changed, -1 store error. */
+static int push_state(struct http_conn *c, struct buf *out)
 {
 	struct http_events *ev = c->events;
 	struct jmap_request r = {
@@ -47,15 +52,20 @@ static void push_state(struct http_conn *c, struct buf *out)
 		.base_url = ev->base_url,
 		.session_id = c->info->session_id,
 	};
-	jmap_push_state(&r, out);
-	ev->last_sent_ms = time_now_ms();
+	int ret = jmap_push_state(&r, &ev->push, out);
+	if (ret > 0)
+		ev->last_sent_ms = time_now_ms();
+	return ret;
 }
 
 void http_events_open(struct http_conn *c, const struct http_request *req,
 		      struct http_response *resp)
 {
-	char closeafter[16] = "no", ping[16] = "0";
+	char closeafter[16] = "no", ping[16] = "0", types[256] = "*";
+	struct jmap_push push;
 	if (http_query_param(req->query, "closeafter", closeafter, sizeof(closeafter)) < 0 ||
+	    http_query_param(req->query, "types", types, sizeof(types)) < 0 ||
+	    jmap_push_init(&push, types) < 0 ||
 	    http_query_param(req->query, "ping", ping, sizeof(ping)) < 0 ||
 	    (strcmp(closeafter, "no") != 0 && strcmp(closeafter, "state") != 0)) {
 		http_reply_error(resp, 400, "badParameter");
@@ -75,6 +85,7 @@ void http_events_open(struct http_conn *c, const struct http_request *req,
 	}
 	struct http_events *ev = xcalloc(1, sizeof(*ev));
 	ev->close_after_state = strcmp(closeafter, "state") == 0;
+	ev->push = push;
 	ev->ping_ms = (int)(p > HTTP_PING_MAX ? HTTP_PING_MAX : p) * 1000;
 	ev->account_id = c->id.account_id;
 	snprintf(ev->username, sizeof(ev->username), "%s", c->id.username);
@@ -93,10 +104,15 @@ void http_events_open(struct http_conn *c, const struct http_request *req,
 	resp->content_type = "text/event-stream";
 	buf_append_str(&resp->headers, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
 	/* Long polling waits for a change; the usual mode tells the state at once. */
-	if (!ev->close_after_state)
+	if (!ev->close_after_state) {
 		push_state(c, &resp->body);
-	else
-		ev->last_sent_ms = time_now_ms();
+	} else {
+		struct buf baseline; /* the states a change is measured from */
+		buf_init(&baseline);
+		push_state(c, &baseline);
+		buf_deinit(&baseline);
+	}
+	ev->last_sent_ms = time_now_ms();
 	log_info("http.eventsource", "session=%s account=%lld ping=%d", c->info->session_id,
 		 (long long)ev->account_id, ev->ping_ms / 1000);
 }
@@ -107,10 +123,8 @@ enum conn_result http_events_poll(struct http_conn *c, struct buf *out)
 	if (ev == NULL)
 		return CONN_CLOSE;
 	uint64_t n;
-	if (read(ev->fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
-		push_state(c, out);
+	if (read(ev->fd, &n, sizeof(n)) == (ssize_t)sizeof(n) && push_state(c, out) > 0)
 		return ev->close_after_state ? CONN_CLOSE : CONN_OK;
-	}
 	if (ev->ping_ms > 0 && time_now_ms() - ev->last_sent_ms >= ev->ping_ms) {
 		buf_printf(out, "event: ping\ndata: {\"interval\":%d}\n\n", ev->ping_ms / 1000);
 		ev->last_sent_ms = time_now_ms();

@@ -700,37 +700,73 @@ int jmap_api(const struct jmap_request *r, const char *body, size_t len, struct 
 
 /* --- EventSource ------------------------------------------------------- */
 
-int jmap_push_state(const struct jmap_request *r, struct buf *out)
+/* The order of struct jmap_push's bits and states. */
+static const struct {
+	const char *type;
+	enum store_jmap_kind kind;
+} push_types[JMAP_PUSH_TYPES] = {
+	{"Mailbox", STORE_JMAP_MAILBOX},
+	{"Email", STORE_JMAP_EMAIL},
+	{"Thread", STORE_JMAP_THREAD},
+	{"Identity", STORE_JMAP_IDENTITY},
+	{"EmailSubmission", STORE_JMAP_SUBMISSION},
+	{"VacationResponse", STORE_JMAP_VACATION},
+	/* A new message arrived (RFC 8621 1.5); follows Email's state here. */
+	{"EmailDelivery", STORE_JMAP_EMAIL},
+};
+
+int jmap_push_init(struct jmap_push *p, const char *types)
 {
-	static const struct {
-		const char *type;
-		enum store_jmap_kind kind;
-	} types[] = {
-		{"Mailbox", STORE_JMAP_MAILBOX},
-		{"Email", STORE_JMAP_EMAIL},
-		{"Thread", STORE_JMAP_THREAD},
-		{"Identity", STORE_JMAP_IDENTITY},
-		{"EmailSubmission", STORE_JMAP_SUBMISSION},
-		{"VacationResponse", STORE_JMAP_VACATION},
-	};
+	memset(p, 0, sizeof(*p));
+	if (strcmp(types, "*") == 0) {
+		p->mask = (1u << JMAP_PUSH_TYPES) - 1;
+		return 0;
+	}
+	const char *s = types;
+	for (;;) {
+		size_t n = strcspn(s, ",");
+		if (n == 0)
+			return -1;
+		for (size_t i = 0; i < JMAP_PUSH_TYPES; i++) {
+			if (strlen(push_types[i].type) == n &&
+			    memcmp(push_types[i].type, s, n) == 0)
+				p->mask |= 1u << i;
+		}
+		if (s[n] == '\0')
+			return 0;
+		s += n + 1;
+	}
+}
+
+int jmap_push_state(const struct jmap_request *r, struct jmap_push *p, struct buf *out)
+{
 	char acc[24];
 	json_t *states = json_object();
 
 	jmap_id(acc, sizeof(acc), 'a', r->account_id);
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+	for (size_t i = 0; i < JMAP_PUSH_TYPES; i++) {
 		uint64_t st;
-		if (store_jmap_state(r->ctx->store, r->account_id, types[i].kind, &st, NULL) < 0) {
+		if (!(p->mask & (1u << i)))
+			continue;
+		if (store_jmap_state(r->ctx->store, r->account_id, push_types[i].kind, &st, NULL) <
+		    0) {
 			json_decref(states);
 			return -1;
 		}
-		json_object_set_new(states, types[i].type, jmap_state_json(st));
+		if (p->sent && p->last[i] == st)
+			continue;
+		p->last[i] = st;
+		json_object_set_new(states, push_types[i].type, jmap_state_json(st));
 	}
-	/* EmailDelivery: a new message arrived (RFC 8621 1.5); same as Email here. */
-	json_object_set(states, "EmailDelivery", json_object_get(states, "Email"));
+	if (json_object_size(states) == 0 && p->sent) {
+		json_decref(states);
+		return 0;
+	}
+	p->sent = true;
 	json_t *change = json_pack("{ss s{so}}", "@type", "StateChange", "changed", acc, states);
 	char *s = json_dumps(change, JSON_COMPACT);
 	buf_printf(out, "event: state\ndata: %s\n\n", s);
 	free(s);
 	json_decref(change);
-	return 0;
+	return 1;
 }

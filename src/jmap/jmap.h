@@ -12,6 +12,7 @@
 
 #include "lib/buf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,13 +73,34 @@ int jmap_download_open(const struct jmap_request *r, const char *account_id, con
 		       const char *accept_type, struct jmap_blob *blob_r);
 
 /*
- * EventSource push (RFC 8620 §7.3): appends one "event: state" message
- * ("event: state\ndata: {StateChange JSON}\n\n") with the current states
- * of every type for the account. http/ calls it when the connection
- * opens and whenever the change hub reports a commit on one of the
- * account's mailboxes; it compares nothing itself, clients ignore states
- * they already have.
+ * EventSource push (RFC 8620 §7.3). A stream's types= list and the states
+ * it last pushed: only the listed types are reported, and only when their
+ * state moved since the previous event.
  */
-int jmap_push_state(const struct jmap_request *r, struct buf *out);
+/* Mailbox Email Thread Identity EmailSubmission VacationResponse EmailDelivery */
+#define JMAP_PUSH_TYPES 7
+struct jmap_push {
+	unsigned mask;                  /* bit i: type i was asked for */
+	uint64_t last[JMAP_PUSH_TYPES]; /* states in the last event */
+	bool sent;                      /* an event went out: last[] is valid */
+};
+
+/*
+ * Parse types= ("*" for all, else comma-separated type names; names this
+ * server has no data type for are ignored, as RFC 8620 lets a client ask
+ * for types of other capabilities). Returns 0, or -1 when the list is
+ * empty or has an empty item.
+ */
+int jmap_push_init(struct jmap_push *p, const char *types);
+
+/*
+ * Append one "event: state\ndata: {StateChange JSON}\n\n" with the
+ * current state of each listed type that changed since the last event
+ * (every listed type for the first one). http/ calls it when the stream
+ * opens and whenever the change hub reports a commit on the account.
+ * Returns 1 appended, 0 nothing listed changed (nothing appended), -1 on
+ * a store error.
+ */
+int jmap_push_state(const struct jmap_request *r, struct jmap_push *p, struct buf *out);
 
 #endif

@@ -1084,6 +1084,41 @@ static void test_eventsource_wakes(void **state)
 	tu_deliver_subject(t, NULL, "wake2", 0);
 	assert_int_equal(http_proto.poll(s.session, &s.out), CONN_CLOSE);
 	svc_close(&s);
+	/* types=: a change to other types sends nothing and ends no long poll. */
+	svc_open(&s, t, false, true, "127.0.0.1");
+	r = svc_req(&s,
+		    "GET /jmap/eventsource?types=VacationResponse&closeafter=state HTTP/1.1\r\n"
+		    "Host: h\r\nAuthorization: Basic %s\r\n\r\n",
+		    b64);
+	assert_has(r, "HTTP/1.1 200 ");
+	tu_deliver_subject(t, NULL, "wake3", 0);
+	buf_clear(&s.out);
+	assert_int_equal(http_proto.poll(s.session, &s.out), CONN_OK);
+	assert_int_equal(s.out.len, 0);
+	svc_close(&s);
+	svc_open(&s, t, false, true, "127.0.0.1");
+	r = svc_req(&s,
+		    "GET /jmap/eventsource?types=Email,Thread&closeafter=no HTTP/1.1\r\n"
+		    "Host: h\r\nAuthorization: Basic %s\r\n\r\n",
+		    b64);
+	assert_has(r, "event: state\n");
+	assert_has(r, "\"Thread\":");
+	assert_lacks(r, "\"Mailbox\"");
+	tu_deliver_subject(t, NULL, "wake4", 0);
+	buf_clear(&s.out);
+	assert_int_equal(http_proto.poll(s.session, &s.out), CONN_OK);
+	assert_has(buf_cstr(&s.out), "\"Email\":");
+	assert_lacks(buf_cstr(&s.out), "\"Mailbox\"");
+	assert_lacks(buf_cstr(&s.out), "\"VacationResponse\"");
+	svc_close(&s);
+	/* an empty item in types= */
+	svc_open(&s, t, false, true, "127.0.0.1");
+	r = svc_req(&s,
+		    "GET /jmap/eventsource?types=Email,,Mailbox HTTP/1.1\r\nHost: h\r\n"
+		    "Authorization: Basic %s\r\n\r\n",
+		    b64);
+	assert_has(r, "HTTP/1.1 400 ");
+	svc_close(&s);
 	svc_open(&s, t, false, true, "127.0.0.1");
 	r = svc_req(&s,
 		    "GET /jmap/eventsource?closeafter=maybe HTTP/1.1\r\nHost: h\r\n"

@@ -778,13 +778,39 @@ static void test_states_follow_imap(void **state)
 	assert_string_equal(str_at(args_of(r, 2), "type"), "cannotCalculateChanges");
 	json_decref(r);
 
-	/* push: one StateChange with every type */
+	/* push: one StateChange with every type, then only what moved */
 	struct buf out;
+	struct jmap_push push;
 	buf_init(&out);
-	assert_int_equal(jmap_push_state(&t->r, &out), 0);
+	assert_int_equal(jmap_push_init(&push, "*"), 0);
+	assert_int_equal(jmap_push_state(&t->r, &push, &out), 1);
 	assert_has(buf_cstr(&out), "event: state\ndata: {");
 	assert_has(buf_cstr(&out), "\"Email\":");
 	assert_has(buf_cstr(&out), "\"Mailbox\":");
+	assert_has(buf_cstr(&out), "\"EmailDelivery\":");
+	buf_clear(&out);
+	assert_int_equal(jmap_push_state(&t->r, &push, &out), 0);
+	assert_int_equal(out.len, 0);
+	/* types=: listed names only, unknown ones ignored, empty items refused */
+	assert_int_equal(jmap_push_init(&push, "Identity,CalendarEvent"), 0);
+	assert_int_equal(jmap_push_state(&t->r, &push, &out), 1);
+	assert_has(buf_cstr(&out), "\"Identity\":");
+	assert_lacks(buf_cstr(&out), "\"Email\"");
+	assert_lacks(buf_cstr(&out), "\"Mailbox\"");
+	buf_clear(&out);
+	tu_deliver_subject(t->f, NULL, "push", 0);
+	assert_int_equal(jmap_push_state(&t->r, &push, &out), 0); /* Identity did not move */
+	assert_int_equal(jmap_push_init(&push, "Email"), 0);
+	assert_int_equal(jmap_push_state(&t->r, &push, &out), 1);
+	buf_clear(&out);
+	tu_deliver_subject(t->f, NULL, "push2", 0);
+	assert_int_equal(jmap_push_state(&t->r, &push, &out), 1);
+	assert_has(buf_cstr(&out), "\"Email\":");
+	assert_lacks(buf_cstr(&out), "\"Mailbox\"");
+	assert_lacks(buf_cstr(&out), "\"Thread\"");
+	assert_int_equal(jmap_push_init(&push, ""), -1);
+	assert_int_equal(jmap_push_init(&push, "Email,"), -1);
+	assert_int_equal(jmap_push_init(&push, ",Email"), -1);
 	buf_deinit(&out);
 	free(es);
 	free(ms);
