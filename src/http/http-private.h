@@ -77,9 +77,10 @@ struct http_response {
 	uint64_t offset, len;
 	/* text/event-stream: the body so far, then hooks->events_poll until the end. */
 	bool events;
-	bool close;     /* close the connection after this response */
-	bool spa;       /* the web app's Content-Security-Policy instead of JSON's */
-	bool no_length; /* 1xx/204/304 semantics: no Content-Length */
+	bool close;      /* close the connection after this response */
+	bool spa;        /* the web app's Content-Security-Policy instead of JSON's */
+	bool mail_frame; /* the mail frame's policy (remote images; framed by us) */
+	bool no_length;  /* 1xx/204/304 semantics: no Content-Length */
 };
 
 /* Security headers, Date etc. depend on these connection facts. */
@@ -316,5 +317,15 @@ void http_xml_escape(struct buf *out, const char *s);
  * with If-None-Match, the variant Accept-Encoding allows), 0 not an asset.
  */
 int http_static_serve(const struct http_request *req, struct http_response *resp);
+
+/*
+ * GET /mail-frame: the empty document the web app fills with a sanitised
+ * HTML message once its reader asked for remote images. Its own policy
+ * (scripts none, sandboxed, framed by our origin only) allows images from
+ * http: and https:, which the app's policy (inherited by srcdoc frames)
+ * never does; the server itself fetches nothing.
+ */
+void http_static_mail_frame(struct http_conn *c, const struct http_request *req,
+			    struct http_response *resp);
 
 #endif

@@ -17,6 +17,15 @@ static const char csp_spa[] =
 	"img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; "
 	"frame-src 'self' blob: about:; child-src 'self' blob:; form-action 'self'; "
 	"frame-ancestors 'none'; base-uri 'none'";
+/*
+ * /mail-frame (see http_static_mail_frame): a message's HTML, after the user
+ * allowed remote images. Nothing may run; only images come from elsewhere.
+ */
+static const char csp_mail_frame[] =
+	"default-src 'none'; script-src 'none'; img-src http: https: data:; "
+	"style-src 'unsafe-inline'; font-src data:; form-action 'none'; base-uri 'none'; "
+	"frame-ancestors 'self'; sandbox allow-same-origin allow-popups "
+	"allow-popups-to-escape-sandbox";
 /* Everything else (JSON, XML, downloads) renders nothing active. */
 static const char csp_data[] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -95,13 +104,17 @@ void http_response_head(struct buf *out, const struct http_settings *settings,
 		buf_printf(out, "Content-Type: %s\r\n", resp->content_type);
 	if (!resp->no_length && !resp->events)
 		buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)body_len);
-	buf_printf(out, "Content-Security-Policy: %s\r\n", resp->spa ? csp_spa : csp_data);
-	buf_append_str(out,
-		       "X-Content-Type-Options: nosniff\r\n"
-		       "Referrer-Policy: no-referrer\r\n"
-		       "X-Frame-Options: DENY\r\n"
-		       "Cross-Origin-Opener-Policy: same-origin\r\n"
-		       "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n");
+	buf_printf(out, "Content-Security-Policy: %s\r\n",
+		   resp->mail_frame    ? csp_mail_frame
+			   : resp->spa ? csp_spa
+				       : csp_data);
+	buf_printf(out,
+		   "X-Content-Type-Options: nosniff\r\n"
+		   "Referrer-Policy: no-referrer\r\n"
+		   "X-Frame-Options: %s\r\n"
+		   "Cross-Origin-Opener-Policy: same-origin\r\n"
+		   "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n",
+		   resp->mail_frame ? "SAMEORIGIN" : "DENY");
 	if (settings->tls)
 		buf_append_str(out, "Strict-Transport-Security: max-age=31536000\r\n");
 	if (closing)

@@ -52,6 +52,7 @@ static const struct route routes[] = {
 	{"/api/logout", R_POST | R_AUTH, http_api_logout},
 	{"/api/password", R_POST | R_AUTH, http_api_password},
 	{"/api/mobileconfig", R_GET | R_AUTH, http_autoconfig_mobileconfig},
+	{"/mail-frame", R_GET, http_static_mail_frame},
 	{"/.well-known/autoconfig/mail/config-v1.1.xml", R_GET, http_autoconfig_thunderbird},
 	{"/mail/config-v1.1.xml", R_GET, http_autoconfig_thunderbird},
 	{"/autodiscover/autodiscover.xml", R_GET | R_POST | R_NOCASE, http_autoconfig_outlook},

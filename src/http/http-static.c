@@ -129,3 +129,16 @@ int http_static_serve(const struct http_request *req, struct http_response *resp
 	buf_append(&resp->body, data, len);
 	return 1;
 }
+
+void http_static_mail_frame(struct http_conn *c, const struct http_request *req,
+			    struct http_response *resp)
+{
+	(void)c, (void)req;
+	resp->content_type = "text/html; charset=utf-8";
+	resp->mail_frame = true;
+	buf_append_str(&resp->headers, "Cache-Control: no-cache\r\n");
+	buf_append_str(&resp->body,
+		       "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+		       "<meta name=\"referrer\" content=\"no-referrer\"></head>"
+		       "<body></body></html>");
+}

@@ -171,6 +171,82 @@ def test_read_html_mail_with_attachment(web):
     assert "\\Seen" in flags
 
 
+class ImageServer:
+    """A loopback HTTP server of the test's that serves a 1x1 PNG to any
+    GET and counts those requests (GET /count answers the count, uncounted)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        outer = self
+        self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/count":
+                    body = str(len(outer.hits)).encode()
+                    ctype = "text/plain"
+                else:
+                    outer.hits.append(self.path)
+                    body, ctype = PNG, "image/png"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_remote_images_load_only_after_show_images(web):
+    """Zero requests to the image server until "Show images" is clicked for
+    the message; then the image loads (the frame becomes /mail-frame, whose
+    own CSP allows http:/https: images; the app's policy never does). Over
+    the plain-HTTP loopback listener so that the http: image is not mixed
+    content."""
+    images = ImageServer()
+    try:
+        from email.message import EmailMessage
+        m = EmailMessage()
+        m["From"] = "Newsletter <news@example.org>"
+        m["To"] = web.user
+        m["Subject"] = "Pictures inside"
+        m["Message-ID"] = "<remote-%d@example.org>" % time.time_ns()
+        m.set_content("Pictures, plain version.")
+        m.add_alternative('<html><body><p>Remote pixel below.</p>'
+                          '<img alt="remote-pixel" src="%s/pixel.png?u=1" width="1" height="1">'
+                          '<div style="background:url(%s/bg.png)">bg</div></body></html>'
+                          % (images.url, images.url), subtype="html")
+        send_mx(web, m.as_bytes(policy=email.policy.SMTP))
+        base = "http://127.0.0.1:%d" % web.ports["http"]
+        r = scenario("remoteImages", **{**web.cfg, "base": base, "subject": "Pictures inside",
+                                        "images": images.url, "allow": [images.url]})
+        assert r["before"] == 0 and r["browserBefore"] == 0, r
+        assert r["after"] > 0 and r["browserAfter"] > 0, r
+        assert "/pixel.png?u=1" in images.hits
+        assert "Remote pixel below." in r["text"]
+        assert r["bannerGone"]
+        csp = r["frameCsp"]
+        assert "script-src 'none'" in csp and "img-src http: https: data:" in csp and "sandbox" in csp
+    finally:
+        images.close()
+    # The frame document itself: no script may run in it, framed only by us.
+    hdr = urllib.request.urlopen(base + "/mail-frame", timeout=10).headers
+    assert hdr["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in hdr["Content-Security-Policy"]
+
+
 def test_compose_with_attachments_to_local_user(web, tmp_path):
     att = tmp_path / "budget.bin"
     att.write_bytes(ATTACHMENT)

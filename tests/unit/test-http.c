@@ -963,6 +963,17 @@ static void test_static(void **state)
 	assert_has(r, "Cache-Control: no-cache\r\n");
 	assert_has(r, "script-src 'self'; style-src 'self' 'unsafe-inline'");
 	assert_has(r, "frame-ancestors 'none'");
+	/* The mail frame for remote images: its own policy, framed by us only. */
+	r = svc_req(&s, "GET /mail-frame HTTP/1.1\r\nHost: h\r\n\r\n");
+	assert_has(r, "HTTP/1.1 200 ");
+	assert_has(r, "Content-Type: text/html; charset=utf-8\r\n");
+	assert_has(r, "script-src 'none'; img-src http: https: data:;");
+	assert_has(r, "frame-ancestors 'self'; sandbox allow-same-origin allow-popups ");
+	assert_has(r, "X-Frame-Options: SAMEORIGIN\r\n");
+	assert_has(r, "Referrer-Policy: no-referrer\r\n");
+	assert_lacks(r, "<script");
+	r = svc_req(&s, "POST /mail-frame HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+	assert_has(r, "HTTP/1.1 405 ");
 	r = svc_req(&s,
 		    "GET /assets/app-1234.js HTTP/1.1\r\nHost: h\r\n"
 		    "Accept-Encoding: gzip, deflate, br\r\n\r\n");

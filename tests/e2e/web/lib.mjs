@@ -17,7 +17,11 @@ export async function launch() {
 	});
 }
 
-/* A fresh context and page on base; watch records what must never happen. */
+/*
+ * A fresh context and page on base; watch records what must never happen.
+ * opts.allow: origins (besides base's) that may be reached, e.g. a test's
+ * own image server; their requests are counted in watch.allowed.
+ */
 export async function openPage(browser, base, opts = {}) {
 	const context = await browser.newContext({
 		ignoreHTTPSErrors: true,
@@ -26,11 +30,17 @@ export async function openPage(browser, base, opts = {}) {
 		acceptDownloads: true,
 	});
 	const origin = new URL(base).origin;
-	const watch = { foreign: [], dialogs: [], consoleErrors: [], consoleWhere: [], pageErrors: [], requests: 0 };
+	const allow = opts.allow || [];
+	const allowed = (u) => allow.some((o) => u.startsWith(o + "/"));
+	const watch = { foreign: [], dialogs: [], consoleErrors: [], consoleWhere: [], pageErrors: [], requests: 0, allowed: 0 };
 	/* Anything not for our origin is recorded and never reaches the network. */
 	await context.route("**/*", (route) => {
 		const u = route.request().url();
 		if (u.startsWith(origin + "/")) return route.continue();
+		if (allowed(u)) {
+			watch.allowed++;
+			return route.continue();
+		}
 		watch.foreign.push(u);
 		return route.abort("blockedbyclient");
 	});
@@ -38,7 +48,7 @@ export async function openPage(browser, base, opts = {}) {
 	page.on("request", (r) => {
 		watch.requests++;
 		const u = r.url();
-		if (!u.startsWith(origin + "/") && !u.startsWith("data:") && !u.startsWith("blob:") && !u.startsWith("about:") && !watch.foreign.includes(u))
+		if (!u.startsWith(origin + "/") && !allowed(u) && !u.startsWith("data:") && !u.startsWith("blob:") && !u.startsWith("about:") && !watch.foreign.includes(u))
 			watch.foreign.push(u);
 	});
 	page.on("dialog", (d) => {

@@ -17,7 +17,11 @@ async function listSubjects(page) {
 }
 
 async function folder(page, label) {
-	await page.locator(`nav .folder[data-name="${label}"], nav .folder[data-role="${label}"]`).first().click();
+	const sel = `nav .folder[data-name="${label}"], nav .folder[data-role="${label}"]`;
+	await page.locator(sel).first().click();
+	/* The render that marks it current also marks the list busy: only then
+	 * does aria-busy=false mean this folder's list (not the previous one). */
+	await page.locator(`nav .folder.current[data-name="${label}"], nav .folder.current[data-role="${label}"]`).first().waitFor();
 	await page.locator("ul.messages[aria-busy='false']").waitFor({ state: "attached" });
 }
 
@@ -95,6 +99,36 @@ const scenarios = {
 			text, sandbox, cidOk, remoteBlocked, links, attachments, download: { name: dl.suggestedFilename(), size: data.length, sha256: createHash("sha256").update(data).digest("hex") },
 			headers, seen, foreign: watch.foreign,
 		};
+	},
+
+	/*
+	 * Remote images: none is fetched until the reader clicks "Show images"
+	 * for the message, then they load. cfg.images is a loopback HTTP server
+	 * of the test's that counts the requests it gets (GET /count).
+	 */
+	async remoteImages(page, watch) {
+		const count = async () => Number(await (await fetch(cfg.images + "/count")).text());
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await openMessage(page, cfg.subject);
+		const frame = page.frameLocator("iframe.mail-frame").first();
+		await frame.locator("body").waitFor();
+		await page.locator(".remote-banner").waitFor();
+		await page.waitForTimeout(1000); /* time for anything that would leak */
+		const before = await count();
+		const browserBefore = watch.allowed;
+		await page.locator("[data-action='show-images']").click();
+		const img = page.frameLocator("iframe.mail-frame").first().locator("img[alt='remote-pixel']");
+		await img.waitFor({ state: "attached" });
+		await page.waitForFunction(async () => {
+			const f = document.querySelector("iframe.mail-frame");
+			const i = f && f.contentDocument && f.contentDocument.querySelector("img[alt='remote-pixel']");
+			return !!i && i.complete && i.naturalWidth > 0;
+		}, null, { timeout: 10000 });
+		const after = await count();
+		const frameCsp = await page.evaluate(async () => (await fetch("/mail-frame")).headers.get("content-security-policy"));
+		const text = await frame.locator("body").innerText();
+		const bannerGone = !(await page.locator(".remote-banner").isVisible());
+		return { before, browserBefore, after, browserAfter: watch.allowed, frameCsp, text, bannerGone };
 	},
 
 	async compose(page) {
@@ -200,7 +234,7 @@ const scenarios = {
 const browser = await launch();
 let out;
 try {
-	const { page, watch } = await openPage(browser, cfg.base);
+	const { page, watch } = await openPage(browser, cfg.base, { allow: cfg.allow });
 	if (!scenarios[name]) throw new Error("unknown scenario " + name);
 	out = { ok: true, ...(await scenarios[name](page, watch)), dialogs: watch.dialogs, pageErrors: watch.pageErrors, foreign: watch.foreign };
 	if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });

@@ -75,6 +75,19 @@ export function HtmlFrame({ html, cids, allowRemote, onBlocked }: {
 			}
 		};
 		const onLoad = () => {
+			if (allowRemote) {
+				/* /mail-frame is empty: put the sanitised document in it. */
+				try {
+					const d = f.contentDocument;
+					/* (not the initial about:blank, which has the app's policy) */
+					if (!d || d.location.pathname !== "/mail-frame" || d.body === null || d.body.dataset.filled) return;
+					const parsed = new DOMParser().parseFromString(safe.srcdoc, "text/html");
+					d.documentElement.replaceWith(d.importNode(parsed.documentElement, true));
+					d.body.dataset.filled = "1";
+				} catch {
+					return;
+				}
+			}
 			fit();
 			try {
 				const d = f.contentDocument;
@@ -93,8 +106,20 @@ export function HtmlFrame({ html, cids, allowRemote, onBlocked }: {
 			if (ro) ro.disconnect();
 		};
 	}, [safe]);
+	/*
+	 * By default the frame is a srcdoc document, which inherits the app's
+	 * policy (img-src 'self' data: blob:): nothing remote can load, whatever
+	 * the sanitiser missed. Once the reader asks for remote images, the frame
+	 * is /mail-frame instead, an empty document served with its own policy
+	 * (scripts none, sandboxed, img-src http: https: data:), filled from here.
+	 */
+	if (allowRemote)
+		return (
+			<iframe key="remote" ref={frame} class="mail-frame" title={t("message")} src="/mail-frame"
+				sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" />
+		);
 	return (
-		<iframe ref={frame} class="mail-frame" title={t("message")} srcdoc={safe.srcdoc}
+		<iframe key="local" ref={frame} class="mail-frame" title={t("message")} srcdoc={safe.srcdoc}
 			sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" />
 	);
 }
