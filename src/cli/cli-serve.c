@@ -12,6 +12,7 @@
 #include "lib/server-ctx.h"
 #include "lib/util.h"
 #include "http/http.h"
+#include "jmap/jmap.h"
 #include "mailauth/mailauth.h"
 #include "store/store.h"
 #include "net/net.h"
@@ -193,12 +194,19 @@ int cli_serve(int argc, char **argv)
 			run = -1;
 		}
 	}
+	/* JMAP uploads nothing uses expire in the background (jmap_upload_ttl). */
+	struct jmap_expirer *expirer = NULL;
+	if (run == 0 && jmap_expirer_start(&cfg, &expirer, &serr) < 0) {
+		err = xasprintf("upload expiry: %s", serr);
+		run = -1;
+	}
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);
 	/* Joined before anything it uses (cfg) is freed; the loops are done,
 	 * so no session holds a verification job any more. */
 	queue_manager_stop(&qm);
+	jmap_expirer_stop(&expirer);
 	mailauth_destroy(&serve_mailauth);
 	/* After the loops: commits what sessions handed over, then stops; the
 	 * workers' wake eventfds it signals live until net_server_destroy. */

@@ -103,4 +103,18 @@ int jmap_push_init(struct jmap_push *p, const char *types);
  */
 int jmap_push_state(const struct jmap_request *r, struct jmap_push *p, struct buf *out);
 
+/*
+ * Upload expiry (jmap-expire.c). jmap_uploads_sweep forgets every upload
+ * older than ttl seconds at now (in batches) and deletes the blobs nothing
+ * else uses; *n_r gets how many. 0 / -1. The expirer is a thread that does
+ * it periodically with its own store handle (cfg->jmap_upload_ttl).
+ */
+struct config;
+struct store;
+struct jmap_expirer;
+int jmap_uploads_sweep(struct store *s, int64_t now, unsigned ttl, unsigned *n_r,
+		       const char **error_r);
+int jmap_expirer_start(const struct config *cfg, struct jmap_expirer **e_r, const char **error_r);
+void jmap_expirer_stop(struct jmap_expirer **e);
+
 #endif

@@ -58,6 +58,7 @@ void config_defaults(struct config *c)
 	c->pop3_timeout = 600;
 	c->pop3_max_line = 512;
 	c->http_timeout = 60;
+	c->jmap_upload_ttl = 86400;
 	c->auth_max_failures = 5;
 	c->auth_window = 60;
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
@@ -183,6 +184,8 @@ static const struct key_def keys[] = {
 	{"pop3_timeout", K_UINT, OFF(pop3_timeout), 1, 86400},
 	{"pop3_max_line", K_UINT, OFF(pop3_max_line), 255, 1 << 20},
 	{"http_timeout", K_UINT, OFF(http_timeout), 1, 86400},
+	/* RFC 8620 6.1: at least an hour */
+	{"jmap_upload_ttl", K_UINT, OFF(jmap_upload_ttl), 3600, 30 * 86400},
 	{"auth_max_failures", K_UINT, OFF(auth_max_failures), 1, 1000000},
 	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
 	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},

@@ -63,6 +63,7 @@ struct config {
 	unsigned pop3_timeout;  /* seconds idle */
 	unsigned pop3_max_line;
 	unsigned http_timeout;      /* seconds a keep-alive HTTP connection may stay idle */
+	unsigned jmap_upload_ttl;   /* seconds an unreferenced JMAP upload is kept */
 	unsigned auth_max_failures; /* failures per address in auth_window ... */
 	unsigned auth_window;       /* ... seconds before back-off applies */
 	/*

@@ -545,6 +545,49 @@ failed:
 	return -1;
 }
 
+int store_jmap_uploads_expire(struct store *s, int64_t before, unsigned max, unsigned *n_r,
+			      const char **error_r)
+{
+	struct store_idlist gone = {0};
+	*n_r = 0;
+	if (store_tx_begin(s, error_r) < 0)
+		return -1;
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT blob_id FROM jmap_uploads WHERE created < ?"
+				      " GROUP BY blob_id LIMIT ?");
+	if (st == NULL)
+		goto failed_db;
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, max);
+	if (store_idlist_collect(s, st, &gone, error_r) < 0)
+		goto failed;
+	for (size_t i = 0; i < gone.n; i++) {
+		st = store_stmt(s, "DELETE FROM jmap_uploads WHERE blob_id = ? AND created < ?");
+		if (st == NULL)
+			goto failed_db;
+		store_bind_text(st, 1, gone.ids[i]);
+		sqlite3_bind_int64(st, 2, before);
+		int rc = sqlite3_step(st);
+		store_stmt_done(st);
+		if (rc != SQLITE_DONE)
+			goto failed_db;
+	}
+	if (store_tx_commit(s, error_r) < 0) {
+		store_idlist_free(&gone);
+		return -1;
+	}
+	*n_r = (unsigned)gone.n;
+	store_blob_gc(s, &gone); /* keeps what a message or newer upload uses */
+	store_idlist_free(&gone);
+	return 0;
+failed_db:
+	store_db_fail(s, error_r);
+failed:
+	store_tx_rollback(s);
+	store_idlist_free(&gone);
+	return -1;
+}
+
 int store_jmap_blob_access(struct store *s, int64_t account_id, const char *blob_id, char *type_r,
 			   size_t type_size, uint64_t *size_r)
 {

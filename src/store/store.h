@@ -767,6 +767,14 @@ int store_jmap_upload(struct store *s, int64_t account_id, const char *data, siz
  */
 int store_jmap_blob_access(struct store *s, int64_t account_id, const char *blob_id, char *type_r,
 			   size_t type_size, uint64_t *size_r);
+/*
+ * Forget at most max uploads made before `before` (unix seconds), and
+ * delete their blobs where nothing else (a message, the queue, another
+ * upload) uses them. *n_r gets how many were forgotten (max: call again).
+ * 0 / -1.
+ */
+int store_jmap_uploads_expire(struct store *s, int64_t before, unsigned max, unsigned *n_r,
+			      const char **error_r);
 
 /*
  * JMAP objects kept as JSON text (Identity, EmailSubmission,

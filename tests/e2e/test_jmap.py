@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import make_message, send_mx
+from conftest import BIN, make_message, send_mx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JAM_DIR = os.path.join(HERE, "jmap")
@@ -178,3 +178,25 @@ def test_states_follow_imap_changes(facteur):
     # A stale or foreign state: cannotCalculateChanges.
     _, _, b = api(f, [["Email/changes", {"accountId": acc, "sinceState": "999999999"}, "c"]])
     assert b["methodResponses"][0][1]["type"] == "cannotCalculateChanges"
+
+
+def test_upload_ttl_setting(make_facteur):
+    """jmap_upload_ttl: RFC 8620 6.1 keeps an unused upload at least an hour,
+    so a shorter setting is refused; the daemon runs with a valid one (the
+    expiry thread sweeps at start) and an upload made now is still there."""
+    f = make_facteur(start=False)
+    bad = os.path.join(f.dir, "bad.conf")
+    with open(bad, "w") as out:
+        out.write(open(f.conf).read() + "jmap_upload_ttl = 600\n")
+    r = subprocess.run([BIN, "-c", bad, "check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "jmap_upload_ttl" in r.stderr, r.stderr
+    f.write_config("jmap_upload_ttl = 3600")
+    assert f.cli("check-config").returncode == 0
+    f.start()
+    req = urllib.request.Request(base(f) + "/jmap/upload/a1/", data=b"kept for an hour",
+                                 headers={"Authorization": auth(f), "Content-Type": "text/plain"})
+    up = json.load(urllib.request.urlopen(req, timeout=10))
+    url = "%s/jmap/download/a1/%s/x.txt?accept=text/plain" % (base(f), up["blobId"])
+    got = urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": auth(f)}),
+                                 timeout=10).read()
+    assert got == b"kept for an hour"

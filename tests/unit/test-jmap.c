@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct t {
@@ -697,6 +698,38 @@ static void test_email_set(void **state)
 	assert_string_equal(name_of(r, 3), "error");
 	assert_int_equal(json_array_size(json_object_get(args_of(r, 4), "notFound")), 1);
 	json_decref(r);
+
+	/* uploads expire after the ttl; a blob a message uses stays */
+	buf_init(&out);
+	assert_int_equal(jmap_upload(&t->r, acc, "text/plain", "orphan upload", 13, &out), 201);
+	up = json_loads(buf_cstr(&out), 0, NULL);
+	char orphan[100];
+	snprintf(orphan, sizeof(orphan), "%s", str_at(up, "blobId"));
+	json_decref(up);
+	buf_deinit(&out);
+	unsigned n_gone;
+	const char *xerr;
+	int64_t now = (int64_t)time(NULL);
+	char type[64];
+	assert_int_equal(jmap_uploads_sweep(t->f->store, now + 3600 - 5, 3600, &n_gone, &xerr), 0);
+	assert_int_equal(n_gone, 0); /* not an hour old yet */
+	assert_int_equal(store_jmap_blob_access(t->f->store, t->f->acc, orphan + 1, type,
+						sizeof(type), NULL),
+			 2);
+	assert_int_equal(jmap_uploads_sweep(t->f->store, now + 3600 + 5, 3600, &n_gone, &xerr), 0);
+	assert_int_equal(n_gone, 2); /* the attachment's upload and the orphan */
+	assert_int_equal(store_jmap_blob_access(t->f->store, t->f->acc, orphan + 1, type,
+						sizeof(type), NULL),
+			 0);
+	assert_true(store_blob_open(t->f->store, orphan + 1) < 0); /* the file is gone */
+	assert_int_equal(
+		store_jmap_blob_access(t->f->store, t->f->acc, blob + 1, type, sizeof(type), NULL),
+		1); /* the imported message keeps its blob */
+	int kept = store_blob_open(t->f->store, blob + 1);
+	assert_true(kept >= 0);
+	close(kept);
+	assert_int_equal(jmap_uploads_sweep(t->f->store, now + 7200, 3600, &n_gone, &xerr), 0);
+	assert_int_equal(n_gone, 0);
 	free(st);
 }
 
