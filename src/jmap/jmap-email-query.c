@@ -442,6 +442,8 @@ static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email *
 	return 0;
 }
 
+static bool jmap_email_query_can_calculate(json_t *args);
+
 int jmap_email_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
 	struct store_jmap_email *v;
@@ -495,8 +497,8 @@ int jmap_email_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	}
 	store_jmap_emails_free(&v, n);
 	*res_r = json_pack("{s:s s:o s:b s:I s:o}", "accountId", c->account, "queryState",
-			   state ? state : json_string("0"), "canCalculateChanges", 0, "position",
-			   pos, "ids", ids);
+			   state ? state : json_string("0"), "canCalculateChanges",
+			   jmap_email_query_can_calculate(args), "position", pos, "ids", ids);
 	if (json_is_true(json_object_get(args, "calculateTotal")))
 		json_object_set_new(*res_r, "total", json_integer((json_int_t)kept));
 	if (json_is_integer(lim) && json_integer_value(lim) > JMAP_QUERY_MAX_LIMIT)
@@ -505,10 +507,99 @@ int jmap_email_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 }
 
 /*
- * Email/queryChanges: exact only when nothing changed since the client's
- * queryState (then the answer is empty); otherwise the client queries
- * again (cannotCalculateChanges), which RFC 8620 5.6 allows.
+ * Email/queryChanges (RFC 8620 5.6) from the change log, without keeping
+ * old results. Every filter condition and sort key we support depends only
+ * on the Email itself, and any change to an Email (keywords, mailboxes,
+ * destruction) is in the log: an Email the log does not name since the
+ * client's state is in the same place relative to the other unchanged
+ * ones. So "removed" is every Email changed since then that existed then
+ * (RFC 8620 lets it name ids the old results did not hold), and "added"
+ * is every changed Email in the current results, with its index. With
+ * collapseThreads, which Email stands for a thread depends on the others:
+ * cannotCalculateChanges, as 5.6 allows (Email/query says so in
+ * canCalculateChanges). upToId is an optional optimisation: ignored.
  */
+#define QUERY_CHANGES_MAX 100000 /* more changes than this: query again */
+
+static bool jmap_email_query_can_calculate(json_t *args)
+{
+	return !json_is_true(json_object_get(args, "collapseThreads"));
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* One attempt; 1 when the state moved while it ran (try again). */
+static int query_changes_once(struct jmap_ctx *c, json_t *args, uint64_t since, size_t max_changes,
+			      json_t **res_r)
+{
+	uint64_t now, floor, after;
+	if (store_jmap_state(c->store, c->account_id, STORE_JMAP_EMAIL, &now, &floor) < 0)
+		return jmap_fail(res_r, "serverFail", NULL);
+	if (since < floor || since > now)
+		return jmap_fail(res_r, "cannotCalculateChanges", "sinceQueryState is not known");
+	struct store_jmap_change *ch;
+	size_t nch;
+	if (store_jmap_changes(c->store, c->account_id, STORE_JMAP_EMAIL, since, QUERY_CHANGES_MAX,
+			       &ch, &nch) < 0)
+		return jmap_fail(res_r, "serverFail", NULL);
+	if (nch > QUERY_CHANGES_MAX) {
+		free(ch);
+		return jmap_fail(res_r, "cannotCalculateChanges", "too many changes: query again");
+	}
+	int64_t *changed = xcalloc(nch + 1, sizeof(*changed));
+	json_t *removed = json_array(), *added = json_array();
+	for (size_t i = 0; i < nch; i++) {
+		changed[i] = ch[i].obj;
+		if (ch[i].created <= since) {
+			char id[24];
+			jmap_id(id, sizeof(id), 'e', ch[i].obj);
+			json_array_append_new(removed, json_string(id));
+		}
+	}
+	free(ch);
+	qsort(changed, nch, sizeof(*changed), id_cmp);
+	json_t *qargs =
+		json_pack("{s:O s:O}", "filter", json_object_get(args, "filter") ?: json_null(),
+			  "sort", json_object_get(args, "sort") ?: json_null());
+	struct store_jmap_email *v = NULL;
+	size_t n = 0;
+	int ret = query_run(c, qargs, &v, &n, res_r);
+	size_t kept = ret < 0 ? 0 : (size_t)json_integer_value(json_object_get(qargs, "_kept"));
+	json_decref(qargs);
+	for (size_t i = 0; ret == 0 && i < kept; i++) {
+		if (bsearch(&v[i].msg.id, changed, nch, sizeof(*changed), id_cmp) == NULL)
+			continue;
+		char id[24];
+		jmap_id(id, sizeof(id), 'e', v[i].msg.id);
+		json_array_append_new(added,
+				      json_pack("{s:s s:I}", "id", id, "index", (json_int_t)i));
+	}
+	store_jmap_emails_free(&v, n);
+	free(changed);
+	if (ret == 0 &&
+	    store_jmap_state(c->store, c->account_id, STORE_JMAP_EMAIL, &after, NULL) < 0)
+		ret = jmap_fail(res_r, "serverFail", NULL);
+	if (ret == 0 && after != now)
+		ret = 1; /* a commit came between the log and the query */
+	if (ret == 0 && json_array_size(removed) + json_array_size(added) > max_changes)
+		ret = jmap_fail(res_r, "tooManyChanges", NULL);
+	if (ret != 0) {
+		json_decref(removed);
+		json_decref(added);
+		return ret;
+	}
+	*res_r = json_pack("{s:s s:o s:o s:o s:o}", "accountId", c->account, "oldQueryState",
+			   jmap_state_json(since), "newQueryState", jmap_state_json(now), "removed",
+			   removed, "added", added);
+	if (json_is_true(json_object_get(args, "calculateTotal")))
+		json_object_set_new(*res_r, "total", json_integer((json_int_t)kept));
+	return 0;
+}
+
 int jmap_email_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
 	static const char *const known[] = {"accountId",       "filter",          "sort",
@@ -516,30 +607,24 @@ int jmap_email_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 					    "calculateTotal",  "collapseThreads", NULL};
 	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
-	const char *since = json_string_value(json_object_get(args, "sinceQueryState"));
-	json_t *state = jmap_state_get(c, STORE_JMAP_EMAIL);
-	if (since == NULL || state == NULL || strcmp(since, json_string_value(state)) != 0) {
-		json_decref(state);
-		return jmap_fail(res_r, "cannotCalculateChanges", "query again");
+	size_t max_changes = SIZE_MAX;
+	json_t *mc = json_object_get(args, "maxChanges");
+	if (mc != NULL && !json_is_null(mc)) {
+		if (!json_is_integer(mc) || json_integer_value(mc) <= 0)
+			return jmap_fail(res_r, "invalidArguments", "maxChanges must be positive");
+		max_changes = (size_t)json_integer_value(mc);
 	}
-	*res_r = json_pack("{s:s s:s s:o s:[] s:[]}", "accountId", c->account, "oldQueryState",
-			   since, "newQueryState", state, "removed", "added");
-	if (json_is_true(json_object_get(args, "calculateTotal"))) {
-		struct store_jmap_email *v;
-		size_t n;
-		json_t *qargs = json_pack(
-			"{s:O s:O s:O}", "filter", json_object_get(args, "filter") ?: json_null(),
-			"sort", json_object_get(args, "sort") ?: json_null(), "collapseThreads",
-			json_object_get(args, "collapseThreads") ?: json_false());
-		json_t *err = NULL;
-		if (query_run(c, qargs, &v, &n, &err) == 0) {
-			json_object_set(*res_r, "total", json_object_get(qargs, "_kept"));
-			store_jmap_emails_free(&v, n);
-		}
-		json_decref(err);
-		json_decref(qargs);
+	uint64_t since;
+	if (!jmap_state_parse(json_string_value(json_object_get(args, "sinceQueryState")), &since))
+		return jmap_fail(res_r, "cannotCalculateChanges", "unknown sinceQueryState");
+	if (!jmap_email_query_can_calculate(args))
+		return jmap_fail(res_r, "cannotCalculateChanges", "collapseThreads: query again");
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int r = query_changes_once(c, args, since, max_changes, res_r);
+		if (r <= 0)
+			return r;
 	}
-	return 0;
+	return jmap_fail(res_r, "cannotCalculateChanges", "busy: query again");
 }
 
 /* --- SearchSnippet/get -------------------------------------------------- */

@@ -96,6 +96,10 @@ def test_jmap_jam_reads_writes_and_sends(facteur, jam_modules):
     assert out["from"] == "alice@example.org"
     assert "The body arrives intact." in out["body"]
     assert out["seenId"] in out["updated"]
+    # queryChanges: the flagged message is removed and added back in place.
+    assert out["canCalculateChanges"] is True
+    assert out["queryChanges"] == {"removed": [out["seenId"]],
+                                   "added": [{"id": out["seenId"], "index": 0}], "total": 1}
     assert out["uploadSize"] == len("col1,col2\n1,2\n")
     assert out["downloaded"] == "col1,col2\n1,2\n"
     assert len(out["submission"]) == 1 and out["submission"][0][1] == "final"

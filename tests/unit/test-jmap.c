@@ -535,8 +535,137 @@ static void test_email_query(void **state)
 		  "'#emailIds':{'resultOf':'0','name':'Email/query','path':'/ids'}},'1'],"
 		  "['Email/queryChanges',{'accountId':'@A@','sinceQueryState':'0'},'2']]");
 	assert_has(str_at(args_of(r, 1), "list/0/preview"), "<mark>Quarterly</mark>");
-	assert_string_equal(str_at(args_of(r, 2), "type"), "cannotCalculateChanges");
+	assert_non_null(str_at(args_of(r, 2), "newQueryState")); /* computed from state 0 */
 	json_decref(r);
+}
+
+/* RFC 8620 5.6: what a client does with a queryChanges answer. */
+static json_t *apply_query_changes(json_t *old_ids, json_t *qc)
+{
+	json_t *ids = json_array();
+	size_t i, j;
+	json_t *v, *w;
+	json_array_foreach(old_ids, i, v)
+	{
+		bool gone = false;
+		json_array_foreach(json_object_get(qc, "removed"), j, w) gone |= json_equal(v, w);
+		if (!gone)
+			json_array_append(ids, v);
+	}
+	json_array_foreach(json_object_get(qc, "added"), j, w)
+	{
+		json_array_insert(ids, (size_t)int_at(w, "index"), json_object_get(w, "id"));
+	}
+	return ids;
+}
+
+static void test_email_query_changes(void **state)
+{
+	struct t *t = *state;
+	char inbox[24], buf[4096], qs[32];
+	mbox_id(t, "INBOX", inbox, sizeof(inbox));
+	for (int i = 0; i < 5; i++) {
+		snprintf(buf, sizeof(buf), "From: a@example.org\r\nSubject: m%d\r\n\r\nbody %d\r\n",
+			 i, i);
+		deliver(t, NULL, buf, 1000 + i * 100);
+	}
+	deliver(t, "Archive", "From: a@example.org\r\nSubject: elsewhere\r\n\r\nx\r\n", 1050);
+	static const char query[] = "'filter':{'inMailbox':'%s'},'sort':[{'property':'receivedAt',"
+				    "'isAscending':false}]";
+	char q[256];
+	snprintf(q, sizeof(q), query, inbox);
+	snprintf(buf, sizeof(buf), "[['Email/query',{'accountId':'@A@',%s},'0']]", q);
+	json_t *r = calls(t, buf);
+	assert_true(json_is_true(json_object_get(args_of(r, 0), "canCalculateChanges")));
+	snprintf(qs, sizeof(qs), "%s", str_at(args_of(r, 0), "queryState"));
+	json_t *old_ids = json_incref(json_object_get(args_of(r, 0), "ids"));
+	assert_int_equal(json_array_size(old_ids), 5);
+	json_decref(r);
+
+	/* Nothing changed: nothing to do. */
+	snprintf(buf, sizeof(buf),
+		 "[['Email/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'%s',"
+		 "'calculateTotal':true},'0']]",
+		 q, qs);
+	r = calls(t, buf);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 0), "removed")), 0);
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 0), "added")), 0);
+	assert_int_equal(int_at(args_of(r, 0), "total"), 5);
+	json_decref(r);
+
+	/* A delivery (newest: index 0), a flag, a destroy, a move out and one in. */
+	deliver(t, NULL, "From: b@example.org\r\nSubject: new\r\n\r\nnew\r\n", 5000);
+	const char *e1 = json_string_value(json_array_get(old_ids, 1));
+	const char *e2 = json_string_value(json_array_get(old_ids, 2));
+	const char *e3 = json_string_value(json_array_get(old_ids, 3));
+	char archive[24];
+	mbox_id(t, "Archive", archive, sizeof(archive));
+	snprintf(buf, sizeof(buf),
+		 "[['Email/set',{'accountId':'@A@','update':{'%s':{'keywords/$flagged':true},"
+		 "'%s':{'mailboxIds':{'%s':true}}},'destroy':['%s']},'0']]",
+		 e1, e3, archive, e2);
+	r = calls(t, buf);
+	assert_int_equal(json_object_size(json_object_get(args_of(r, 0), "updated")), 2);
+	json_decref(r);
+	snprintf(buf, sizeof(buf),
+		 "[['Email/query',{'accountId':'@A@','filter':{'inMailbox':'%s'}},'0']]", archive);
+	r = calls(t, buf);
+	const char *moved_in = NULL;
+	json_t *arch_ids = json_object_get(args_of(r, 0), "ids");
+	size_t i;
+	json_t *v;
+	json_array_foreach(arch_ids, i, v) if (strcmp(json_string_value(v), e3) != 0) moved_in =
+		json_string_value(v);
+	assert_non_null(moved_in);
+	snprintf(buf, sizeof(buf),
+		 "[['Email/"
+		 "set',{'accountId':'@A@','update':{'%s':{'mailboxIds':{'%s':true}}}},'0']]",
+		 moved_in, inbox);
+	json_t *r2 = calls(t, buf);
+	json_decref(r2);
+	json_decref(r);
+
+	snprintf(buf, sizeof(buf),
+		 "[['Email/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'%s',"
+		 "'calculateTotal':true},'0'],['Email/query',{'accountId':'@A@',%s},'1'],"
+		 "['Email/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'%s',"
+		 "'maxChanges':1},'2'],"
+		 "['Email/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'%s',"
+		 "'collapseThreads':true},'3'],"
+		 "['Email/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'zz'},'4'],"
+		 "['Email/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'99999999'},'5'],"
+		 "['Email/query',{'accountId':'@A@',%s,'collapseThreads':true},'6']]",
+		 q, qs, q, q, qs, q, qs, q, q, q);
+	r = calls(t, buf);
+	json_t *qc = args_of(r, 0);
+	json_t *now_ids = json_object_get(args_of(r, 1), "ids");
+	assert_int_equal(json_array_size(now_ids),
+			 5); /* 5 - destroyed - moved out + new + moved in */
+	json_t *got = apply_query_changes(old_ids, qc);
+	assert_true(json_equal(got, now_ids));
+	json_decref(got);
+	assert_string_equal(str_at(qc, "oldQueryState"), qs);
+	assert_string_equal(str_at(qc, "newQueryState"), str_at(args_of(r, 1), "queryState"));
+	assert_int_equal(int_at(qc, "total"), 5);
+	/* the untouched ones are not named; the changed ones are */
+	json_t *rm = json_object_get(qc, "removed");
+	bool has_e0 = false, has_e2 = false;
+	json_array_foreach(rm, i, v)
+	{
+		has_e0 |= strcmp(json_string_value(v),
+				 json_string_value(json_array_get(old_ids, 0))) == 0;
+		has_e2 |= strcmp(json_string_value(v), e2) == 0;
+	}
+	assert_false(has_e0);
+	assert_true(has_e2);
+	assert_string_equal(str_at(json_object_get(qc, "added"), "0/id"), str_at(now_ids, "0"));
+	assert_string_equal(str_at(args_of(r, 2), "type"), "tooManyChanges");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "cannotCalculateChanges");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "cannotCalculateChanges");
+	assert_string_equal(str_at(args_of(r, 5), "type"), "cannotCalculateChanges");
+	assert_false(json_is_true(json_object_get(args_of(r, 6), "canCalculateChanges")));
+	json_decref(r);
+	json_decref(old_ids);
 }
 
 /* --- threads ----------------------------------------------------------- */
@@ -1025,6 +1154,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mailbox_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_query_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),

@@ -44,6 +44,16 @@ await jam.api.Email.set({ accountId, update: { [first]: { "keywords/$seen": true
 const [changes] = await jam.api.Email.changes({ accountId, sinceState: out.emailState });
 out.updated = changes.updated;
 out.seenId = first;
+// The same query, brought up to date from its queryState (RFC 8620 5.6).
+out.canCalculateChanges = ids.canCalculateChanges;
+const [qc] = await jam.api.Email.queryChanges({
+  accountId,
+  filter: { inMailbox: byRole.inbox.id },
+  sort: [{ property: "receivedAt", isAscending: false }],
+  sinceQueryState: ids.queryState,
+  calculateTotal: true,
+});
+out.queryChanges = { removed: qc.removed, added: qc.added, total: qc.total };
 
 // Upload an attachment, make a draft with it, download the part back.
 const upload = await jam.uploadBlob(accountId, new Blob(["col1,col2\n1,2\n"], { type: "text/csv" }));
