@@ -247,6 +247,30 @@ def test_remote_images_load_only_after_show_images(web):
     assert "frame-ancestors 'self'" in hdr["Content-Security-Policy"]
 
 
+def test_keyboard_multiselect_junk_and_folders(web):
+    subjects = ["Key one", "Key two", "Key three"]
+    for s in subjects:
+        send_mx(web, make_message(s, sender="k@example.org"), rcpts=(web.user,))
+    r = scenario("keyboardFolders", subjects=subjects, **web.cfg)
+    assert len(r["picked"]) == 2 and set(r["picked"]) <= set(subjects), r
+    assert "2" in r["nsel"]
+    left = [s for s in subjects if s not in r["picked"]]
+    assert [s for s in r["inbox"] if s in subjects] == left
+    assert r["oldNameLeft"] == 0
+    # What IMAP sees: both in Junk (and flagged $junk there), the rest in INBOX.
+    junk = imap_messages(web, web.user, web.password, "Junk")
+    for s in r["picked"]:
+        assert find(junk, s), s
+    assert find(imap_messages(web, web.user, web.password), left[0])
+    m = imap_login(web, web.user, web.password)
+    try:
+        _, boxes = m.list()
+        names = b" ".join(boxes)
+        assert b"Projets" in names and b"Projects" not in names
+    finally:
+        m.logout()
+
+
 def test_compose_with_attachments_to_local_user(web, tmp_path):
     att = tmp_path / "budget.bin"
     att.write_bytes(ATTACHMENT)

@@ -219,6 +219,38 @@ const scenarios = {
 		return { meAfter: meAt - t0, formAfter: Date.now() - t0 };
 	},
 
+	/*
+	 * Keyboard and multi-select: j moves the cursor, x selects, ! sends the
+	 * selection to Junk. Then a folder is created and renamed in the sidebar.
+	 */
+	async keyboardFolders(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		for (const s of cfg.subjects) await row(page, s).waitFor();
+		await page.locator("body").click({ position: { x: 5, y: 5 } }).catch(() => {});
+		await page.keyboard.press("j");
+		await page.keyboard.press("x");
+		await page.keyboard.press("j");
+		await page.keyboard.press("x");
+		await page.locator("li.row.selected").nth(1).waitFor();
+		const picked = await page.locator("li.row.selected .subject").allInnerTexts();
+		const nsel = await page.locator(".nsel").innerText();
+		await page.keyboard.press("!");
+		for (const s of picked) await row(page, s.trim()).waitFor({ state: "detached" });
+		const inbox = await listSubjects(page);
+		/* Folder create, then rename. */
+		await page.getByRole("button", { name: "New folder" }).click();
+		await page.locator("#folder-name").fill("Projects");
+		await page.locator("form.folder-form button[type=submit]").click();
+		await page.locator('nav .folder[data-name="Projects"]').waitFor();
+		await folder(page, "Projects");
+		await page.locator(".folder-tools").getByRole("button", { name: "Rename" }).click();
+		await page.locator("#folder-name").fill("Projets");
+		await page.locator("form.folder-form button[type=submit]").click();
+		await page.locator('nav .folder[data-name="Projets"]').waitFor();
+		const gone = await page.locator('nav .folder[data-name="Projects"]').count();
+		return { picked: picked.map((x) => x.trim()), nsel, inbox, oldNameLeft: gone };
+	},
+
 	async live(page) {
 		await signedIn(page, cfg.base, cfg.user, cfg.password);
 		/* Give the event source a moment to open, then let the test deliver. */
