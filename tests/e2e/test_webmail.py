@@ -271,6 +271,17 @@ def test_keyboard_multiselect_junk_and_folders(web):
         m.logout()
 
 
+def test_french_on_a_phone_sized_screen(web):
+    send_mx(web, make_message("Petit ecran"), rcpts=(web.user,))
+    r = scenario("phoneFrench", subject="Petit ecran", locale="fr-FR",
+                 viewport={"width": 390, "height": 844}, **web.cfg)
+    assert r["button"] == "Se connecter", r
+    assert r["inboxLabel"] == "Boîte de réception", r
+    assert r["width"][0] <= r["width"][1], r  # no sideways scrolling
+    assert r["msgWidth"] <= 390, r
+    assert not r["navBefore"], r  # the folder list is a drawer on a phone
+
+
 def test_compose_with_attachments_to_local_user(web, tmp_path):
     att = tmp_path / "budget.bin"
     att.write_bytes(ATTACHMENT)

@@ -251,6 +251,29 @@ const scenarios = {
 		return { picked: picked.map((x) => x.trim()), nsel, inbox, oldNameLeft: gone };
 	},
 
+	/* French, on a phone-sized screen (cfg.locale, cfg.viewport). */
+	async phoneFrench(page) {
+		await page.goto(cfg.base + "/", { waitUntil: "domcontentloaded" });
+		await page.locator("#login-user").waitFor({ timeout: 15000 });
+		const button = (await page.locator("main.login button[type=submit]").innerText()).trim();
+		await page.locator("#login-user").fill(cfg.user);
+		await page.locator("#login-pass").fill(cfg.password);
+		await page.locator("main.login button[type=submit]").click();
+		await page.locator("ul.messages").waitFor({ state: "attached", timeout: 15000 });
+		await row(page, cfg.subject).waitFor();
+		const width = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+		const navBefore = await page.locator("nav.sidebar").evaluate((n) => n.getBoundingClientRect().right > 0 && getComputedStyle(n).visibility !== "hidden");
+		await page.getByRole("button", { name: "Menu" }).click();
+		await page.locator("nav.sidebar.open").waitFor();
+		const inboxLabel = (await page.locator('nav .folder[data-role="inbox"] .name').innerText()).trim();
+		/* Choosing a folder closes the drawer again. */
+		await page.locator('nav .folder[data-role="inbox"]').click();
+		await page.locator("nav.sidebar.open").waitFor({ state: "detached" });
+		await openMessage(page, cfg.subject);
+		const msgWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+		return { button, width, navBefore, inboxLabel, msgWidth, lang: await page.evaluate(() => document.documentElement.lang) };
+	},
+
 	async live(page) {
 		await signedIn(page, cfg.base, cfg.user, cfg.password);
 		/* Give the event source a moment to open, then let the test deliver. */
@@ -266,7 +289,7 @@ const scenarios = {
 const browser = await launch();
 let out;
 try {
-	const { page, watch } = await openPage(browser, cfg.base, { allow: cfg.allow });
+	const { page, watch } = await openPage(browser, cfg.base, { allow: cfg.allow, locale: cfg.locale, viewport: cfg.viewport });
 	if (!scenarios[name]) throw new Error("unknown scenario " + name);
 	out = { ok: true, ...(await scenarios[name](page, watch)), dialogs: watch.dialogs, pageErrors: watch.pageErrors, foreign: watch.foreign };
 	if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
