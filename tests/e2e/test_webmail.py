@@ -348,6 +348,40 @@ def test_search(web):
     assert sorted(r["byFrom"]) == ["Alpha notes", "Gamma notes"]
 
 
+def test_search_by_dates_and_attachments(web):
+    """Old mail put in with IMAP APPEND's internal date (JMAP receivedAt),
+    with and without attachments; the advanced search's date fields and
+    "has attachment" box."""
+    from email.message import EmailMessage
+
+    def msg(subject, attach):
+        m = EmailMessage()
+        m["From"] = "archive@example.org"
+        m["To"] = web.user
+        m["Subject"] = subject
+        m.set_content("Archived mail.")
+        if attach:
+            m.add_attachment(ATTACHMENT, maintype="application", subtype="pdf", filename="a.pdf")
+        return m.as_bytes(policy=email.policy.SMTP)
+
+    m = imap_login(web, web.user, web.password)
+    try:
+        for subject, attach, when in [("Old report", True, "01-Mar-2020 10:00:00 +0000"),
+                                      ("Old note", False, "02-Mar-2020 10:00:00 +0000")]:
+            typ, _ = m.append("INBOX", None, '"%s"' % when, msg(subject, attach))
+            assert typ == "OK"
+    finally:
+        m.logout()
+    send_mx(web, msg("New report", True))
+    r = scenario("searchAdvanced", queries=[
+        {"before": "2021-01-01"},
+        {"after": "2021-01-01", "hasAttachment": True},
+        {"before": "2021-01-01", "hasAttachment": True},
+        {"after": "2020-03-02", "before": "2020-03-02"},
+    ], **web.cfg)
+    assert r["results"] == [["Old note", "Old report"], ["New report"], ["Old report"], ["Old note"]], r
+
+
 def test_new_mail_appears_live(web):
     cfg = {**web.cfg, "subject": "Live delivery"}
     p = subprocess.Popen([NODE, os.path.join(WEB, "scenarios.mjs"), "live", json.dumps(cfg)],

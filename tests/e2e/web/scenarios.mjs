@@ -193,6 +193,24 @@ const scenarios = {
 		return { byText, byFrom };
 	},
 
+	/* Advanced search by dates and attachments: one result list per cfg.queries entry. */
+	async searchAdvanced(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		const out = [];
+		for (const q of cfg.queries) {
+			await page.getByRole("button", { name: "Advanced search" }).click();
+			await page.locator("input[name='search-after']").fill(q.after || "");
+			await page.locator("input[name='search-before']").fill(q.before || "");
+			await page.locator("input[name='search-hasAttachment']").setChecked(!!q.hasAttachment);
+			await page.locator("#search-adv button[type='submit']").click();
+			await page.locator(".list-title", { hasText: "Search results" }).waitFor();
+			out.push((await listSubjects(page)).sort());
+			await page.getByRole("button", { name: "Clear search" }).click();
+			await page.locator(".list-title", { hasText: "Search results" }).waitFor({ state: "detached" });
+		}
+		return { results: out };
+	},
+
 	/*
 	 * The app's first state change (boot()'s /api/me answer) lands before
 	 * Preact has run its effects, i.e. before the components subscribed to
