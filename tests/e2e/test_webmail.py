@@ -382,6 +382,34 @@ def test_search_by_dates_and_attachments(web):
     assert r["results"] == [["Old note", "Old report"], ["New report"], ["Old report"], ["Old note"]], r
 
 
+def test_settings_identity_vacation_password(web):
+    new_password = "a-new-password-77"
+    r = scenario("settings", idName="Demo Person", signature="-- \nDemo", vacSubject="Away",
+             vacBody="Back on Monday.", newPassword=new_password, **web.cfg)
+    # What JMAP says afterwards, with the new password (Basic, loopback).
+    import base64
+    cred = base64.b64encode(("%s:%s" % (web.user, new_password)).encode()).decode()
+    body = json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+                                 "urn:ietf:params:jmap:submission",
+                                 "urn:ietf:params:jmap:vacationresponse"],
+                       "methodCalls": [["Identity/get", {"accountId": "a1"}, "0"],
+                                       ["VacationResponse/get", {"accountId": "a1"}, "1"]]}).encode()
+    req = urllib.request.Request("http://127.0.0.1:%d/jmap/api" % web.ports["http"], data=body,
+                                 headers={"Authorization": "Basic " + cred,
+                                          "Content-Type": "application/json"})
+    out = json.load(urllib.request.urlopen(req, timeout=10))["methodResponses"]
+    ident = out[0][1]["list"][0]
+    assert ident["name"] == "Demo Person" and ident["textSignature"] == "-- \nDemo", ident
+    vac = out[1][1]["list"][0]
+    assert vac["isEnabled"] is True and vac["subject"] == "Away" and vac["textBody"] == "Back on Monday."
+    # The app's own VacationResponse/set was accepted (it once sent the immutable id).
+    assert "singleton" in r["vacation"]["methodResponses"][0][1]["updated"], r["vacation"]
+    # IMAP takes the new password and no longer the old one.
+    imap_login(web, web.user, new_password).logout()
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(web, web.user, web.password)
+
+
 def test_new_mail_appears_live(web):
     cfg = {**web.cfg, "subject": "Live delivery"}
     p = subprocess.Popen([NODE, os.path.join(WEB, "scenarios.mjs"), "live", json.dumps(cfg)],

@@ -537,5 +537,7 @@ export async function loadVacation(): Promise<Vacation> {
 }
 
 export async function saveVacation(v: Vacation): Promise<void> {
-	await jmap.set("VacationResponse", { update: { singleton: v } });
+	/* Only what the user edits: "id" is immutable (sending it is invalidProperties). */
+	const { isEnabled, fromDate, toDate, subject, textBody } = v;
+	await jmap.set("VacationResponse", { update: { singleton: { isEnabled, fromDate, toDate, subject, textBody } } });
 }

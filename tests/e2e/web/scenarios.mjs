@@ -193,6 +193,32 @@ const scenarios = {
 		return { byText, byFrom };
 	},
 
+	/* Settings: identity name and signature, vacation reply, password change. */
+	async settings(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await page.locator(".sidebar-foot").getByRole("button", { name: "Settings" }).click();
+		await page.locator("#id-name").waitFor();
+		await page.locator("#id-name").fill(cfg.idName);
+		await page.locator("#id-sig").fill(cfg.signature);
+		await page.locator("form[aria-labelledby='set-identity'] button[type=submit]").click();
+		await page.locator(".notice", { hasText: "Saved." }).waitFor();
+		await page.locator("#vac-subject").waitFor();
+		await page.locator("#vac-on").setChecked(true);
+		await page.locator("#vac-subject").fill(cfg.vacSubject);
+		await page.locator("#vac-body").fill(cfg.vacBody);
+		const [vres] = await Promise.all([
+			page.waitForResponse((r) => r.url().endsWith("/jmap/api") && (r.request().postData() || "").includes("VacationResponse/set")),
+			page.locator("form[aria-labelledby='set-vacation'] button[type=submit]").click(),
+		]);
+		const vacation = await vres.json();
+		await page.locator("#pw-old").fill(cfg.password);
+		await page.locator("#pw-new").fill(cfg.newPassword);
+		await page.locator("#pw-new2").fill(cfg.newPassword);
+		await page.locator("form[aria-labelledby='set-password'] button[type=submit]").click();
+		await page.getByText("Password changed.").waitFor();
+		return { vacation };
+	},
+
 	/* Advanced search by dates and attachments: one result list per cfg.queries entry. */
 	async searchAdvanced(page) {
 		await signedIn(page, cfg.base, cfg.user, cfg.password);
