@@ -410,6 +410,26 @@ def test_settings_identity_vacation_password(web):
         imap_login(web, web.user, web.password)
 
 
+def test_not_spam_and_draft_saved_while_typing(web):
+    m = imap_login(web, web.user, web.password)
+    try:
+        typ, _ = m.append("Junk", "($Junk)", None, make_message("Wrongly junked"))
+        assert typ == "OK"
+    finally:
+        m.logout()
+    r = scenario("notSpamAndDraft", junkSubject="Wrongly junked", to=BOB,
+                 draftSubject="Half-written", **web.cfg)
+    assert r["label"] == "Not spam"
+    got = find(imap_messages(web, web.user, web.password), "Wrongly junked")
+    assert got, "not back in INBOX"
+    flags = got[0].lower()
+    assert "$notjunk" in flags and "$junk" not in flags.replace("$notjunk", ""), got[0]
+    assert not find(imap_messages(web, web.user, web.password, "Junk"), "Wrongly junked")
+    draft = find(imap_messages(web, web.user, web.password, "Drafts"), "Half-written")
+    assert draft and "\\Draft" in draft[0], draft
+    assert "Typing, not sending." in draft[1].get_body(("plain",)).get_content()
+
+
 def test_new_mail_appears_live(web):
     cfg = {**web.cfg, "subject": "Live delivery"}
     p = subprocess.Popen([NODE, os.path.join(WEB, "scenarios.mjs"), "live", json.dumps(cfg)],

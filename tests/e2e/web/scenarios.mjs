@@ -219,6 +219,23 @@ const scenarios = {
 		return { vacation };
 	},
 
+	/* "Not spam" from the Junk folder, then a draft saved while typing (not sent). */
+	async notSpamAndDraft(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await folder(page, "junk");
+		await openMessage(page, cfg.junkSubject);
+		const button = page.locator("button[data-action='junk']:visible").first();
+		const label = (await button.innerText()).trim();
+		await button.click();
+		await row(page, cfg.junkSubject).waitFor({ state: "detached" });
+		await page.getByRole("button", { name: "Compose" }).first().click();
+		await page.locator("#compose-to").fill(cfg.to);
+		await page.locator("#compose-subject").fill(cfg.draftSubject);
+		await page.locator("#compose-body").fill("Typing, not sending.");
+		await page.locator(".compose-foot .status", { hasText: "Draft saved" }).waitFor({ timeout: 15000 });
+		return { label };
+	},
+
 	/* Advanced search by dates and attachments: one result list per cfg.queries entry. */
 	async searchAdvanced(page) {
 		await signedIn(page, cfg.base, cfg.user, cfg.password);
