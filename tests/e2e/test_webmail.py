@@ -267,6 +267,8 @@ def test_keyboard_multiselect_junk_and_folders(web):
         _, boxes = m.list()
         names = b" ".join(boxes)
         assert b"Projets" in names and b"Projects" not in names
+        assert b"Scratch" not in names
+        assert "Scratch" in r["confirmText"]
     finally:
         m.logout()
 

@@ -309,7 +309,21 @@ const scenarios = {
 		await page.locator("form.folder-form button[type=submit]").click();
 		await page.locator('nav .folder[data-name="Projets"]').waitFor();
 		const gone = await page.locator('nav .folder[data-name="Projects"]').count();
-		return { picked: picked.map((x) => x.trim()), nsel, inbox, oldNameLeft: gone };
+		/* A second folder, deleted after the confirmation (which only this step accepts). */
+		await page.getByRole("button", { name: "New folder" }).click();
+		await page.locator("#folder-name").fill("Scratch");
+		await page.locator("form.folder-form button[type=submit]").click();
+		await page.locator('nav .folder[data-name="Scratch"]').waitFor();
+		await folder(page, "Scratch");
+		let confirmText = null;
+		page.removeAllListeners("dialog");
+		page.once("dialog", (d) => {
+			confirmText = d.message();
+			void d.accept();
+		});
+		await page.locator(".folder-tools").getByRole("button", { name: "Delete folder" }).click();
+		await page.locator('nav .folder[data-name="Scratch"]').waitFor({ state: "detached" });
+		return { picked: picked.map((x) => x.trim()), nsel, inbox, oldNameLeft: gone, confirmText };
 	},
 
 	/* French, on a phone-sized screen (cfg.locale, cfg.viewport). */
