@@ -13,7 +13,7 @@
 // document's time origin); actions count from the mouse press or the key
 // press that starts them. Nothing is intercepted (no request routing), so
 // the browser talks to the servers directly.
-import { launch } from "../tests/e2e/web/lib.mjs";
+import { launch, signIn } from "../tests/e2e/web/lib.mjs";
 
 const APPS = {
 	facteur: {
@@ -21,12 +21,7 @@ const APPS = {
 		rows: "ul.messages li.row",
 		row: (i) => `ul.messages li.row:nth-child(${i + 1}) .row-main`,
 		searchBox: "#search-input",
-		async login(page, base, user, password) {
-			await page.goto(base + "/");
-			await page.locator("#login-user").fill(user);
-			await page.locator("#login-pass").fill(password);
-			await page.locator("main.login button[type=submit]").click();
-		},
+		login: signIn, /* with its reloads on the known HTTP stall */
 	},
 	roundcube: {
 		inbox: "/?_task=mail&_mbox=INBOX",
@@ -136,11 +131,21 @@ async function newContext(browser, storageState) {
 	});
 }
 
-/* Load the inbox in page; the paint time of that navigation. */
+/* Load the inbox in page; the paint time of that navigation. A load that
+ * shows nothing in 10 s (facteur's known HTTP stall, see tests/e2e/web/lib.mjs)
+ * is counted in stalls[t.name] and done again. */
+const stalls = {};
 async function loadInbox(page, t) {
-	await page.goto(t.base + APPS[t.app].inbox, { waitUntil: "commit" });
-	await page.waitForFunction(() => window.__benchPaint !== undefined, null, { timeout: 60000 });
-	return await page.evaluate(() => window.__benchPaint);
+	for (let attempt = 0; ; attempt++) {
+		await page.goto(t.base + APPS[t.app].inbox, { waitUntil: "commit" });
+		try {
+			await page.waitForFunction(() => window.__benchPaint !== undefined, null, { timeout: 10000 });
+			return await page.evaluate(() => window.__benchPaint);
+		} catch (e) {
+			if (attempt >= 3) throw e;
+			stalls[t.name] = (stalls[t.name] || 0) + 1;
+		}
+	}
 }
 
 async function main() {
@@ -156,7 +161,13 @@ async function main() {
 			const lc = await newContext(browser);
 			const lp = await lc.newPage();
 			await a.login(lp, t.base, cfg.user, t.password);
-			await lp.locator(a.rows).first().waitFor({ timeout: 60000 });
+			try {
+				await lp.locator(a.rows).first().waitFor({ timeout: 20000 });
+			} catch {
+				stalls[t.name] = (stalls[t.name] || 0) + 1; /* signed in but nothing shown: reload once */
+				await lp.reload();
+				await lp.locator(a.rows).first().waitFor({ timeout: 60000 });
+			}
 			const storage = await lc.storageState();
 			await lc.close();
 			const wc = await newContext(browser, storage);
@@ -211,6 +222,7 @@ async function main() {
 	} finally {
 		await browser.close();
 	}
+	for (const t of cfg.targets) out[t.name].stalls = stalls[t.name] || 0;
 	process.stdout.write(JSON.stringify(out) + "\n");
 }
 
