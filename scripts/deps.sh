@@ -33,6 +33,13 @@ if [ "$what" = bench ]; then
 	dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null | grep -q "install ok installed" || missing+=(dovecot-imapd)
 	# strace counts the fsyncs per message (bench/smtp-bench --fsyncs).
 	dpkg-query -W -f='${Status}' strace 2>/dev/null | grep -q "install ok installed" || missing+=(strace)
+	# Roundcube 1.6 is the webmail peer (bench/web-bench): Debian's package
+	# with SQLite, PHP's CLI for `php -S` and the CGI flavour, listed so that
+	# the php metapackage is satisfied without Apache's module (php8.2
+	# depends on libapache2-mod-php8.2 | php8.2-fpm | php8.2-cgi).
+	for p in php8.2-cgi php-cli roundcube roundcube-sqlite3; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
 fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
@@ -41,6 +48,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
 		echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+	fi
+	if printf '%s\n' "${missing[@]}" | grep -qx roundcube; then
+		# The bench makes its own database; no dbconfig-common set-up.
+		echo "roundcube-core roundcube/dbconfig-install boolean false" | $SUDO debconf-set-selections
 	fi
 	# Packages such as unbound, postfix and dovecot would start their system
 	# services on installation; facteur's tests and benches run private
@@ -58,6 +69,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	if printf '%s\n' "${missing[@]}" | grep -qx dovecot-imapd; then
 		{ $SUDO systemctl disable --now dovecot.service dovecot.socket ||
 		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
+	fi
+	if printf '%s\n' "${missing[@]}" | grep -qx roundcube; then
+		# Roundcube's daily clean-up timer is for a system instance; there is none.
+		$SUDO systemctl disable --now roundcube-gc.timer >/dev/null 2>&1 || true
 	fi
 fi
 # The web application: npm ci from the committed lockfile, then the build
@@ -109,6 +124,9 @@ if [ "$what" = bench ]; then
 	need "Postfix (postfix, postconf, smtp-source)" sh -c 'command -v postfix && command -v postconf && command -v smtp-source'
 	need "Dovecot (dovecot, doveadm)" sh -c 'command -v dovecot && command -v doveadm'
 	need "strace (counts syscalls with -c)" sh -c 'strace -c -o /dev/null true'
+	need "Roundcube 1.6 (Debian's package)" sh -c 'test -f /var/lib/roundcube/public_html/index.php && grep -q "Version 1\.6" /usr/share/roundcube/index.php'
+	need "PHP CLI with SQLite (PDO), intl, mbstring and opcache (Roundcube under php -S)" sh -c 'php -m | grep -qx pdo_sqlite && php -m | grep -qx intl && php -m | grep -qx mbstring && php -d opcache.enable_cli=1 -r "exit(function_exists(\"opcache_get_status\") ? 0 : 1);"'
+	need "no Apache left by the PHP packages" sh -c '! dpkg-query -W -f="\${Status}" apache2 2>/dev/null | grep -q "install ok installed"'
 fi
 if [ "$failed" -ne 0 ]; then
 	echo "deps: some tools are missing or lack a feature (see above); install them and run again" >&2

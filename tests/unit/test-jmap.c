@@ -702,6 +702,46 @@ static void test_threads(void **state)
 	json_decref(r);
 }
 
+/* collapseThreads over more threads than the first hash table holds: one
+ * row per thread, the newest, and thread ids all different. */
+static void test_threads_collapse_many(void **state)
+{
+	struct t *t = *state;
+	char msg[256];
+	for (int i = 0; i < 60; i++) {
+		if (i % 2 == 0)
+			snprintf(msg, sizeof(msg),
+				 "Subject: s%d\r\nMessage-ID: <m%d@example.org>\r\n\r\nx\r\n", i,
+				 i);
+		else
+			snprintf(msg, sizeof(msg),
+				 "Subject: Re: s%d\r\nMessage-ID: <m%d@example.org>\r\n"
+				 "In-Reply-To: <m%d@example.org>\r\n\r\nnewest\r\n",
+				 i - 1, i, i - 1);
+		deliver(t, NULL, msg, 1000 + i);
+	}
+	json_t *r =
+		calls(t,
+		      "[['Email/query',{'accountId':'@A@','collapseThreads':true,"
+		      "'calculateTotal':true,'sort':[{'property':'receivedAt','isAscending':false}]"
+		      "},'0'],"
+		      "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'0','name':"
+		      "'Email/query','path':'/ids'},'properties':['threadId','subject']},'1']]");
+	assert_int_equal(json_integer_value(json_object_get(args_of(r, 0), "total")), 30);
+	json_t *list = json_object_get(args_of(r, 1), "list");
+	assert_int_equal(json_array_size(list), 30);
+	for (size_t i = 0; i < 30; i++) {
+		json_t *e = json_array_get(list, i);
+		assert_true(strncmp(json_string_value(json_object_get(e, "subject")), "Re: ", 4) ==
+			    0);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(json_string_value(json_object_get(e, "threadId")),
+						json_string_value(json_object_get(
+							json_array_get(list, j), "threadId")));
+	}
+	json_decref(r);
+}
+
 /* --- email set ---------------------------------------------------------- */
 
 static void test_email_set(void **state)
@@ -1156,6 +1196,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_email_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_query_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads_collapse_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
