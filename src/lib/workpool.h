@@ -25,11 +25,11 @@ struct workpool;
 struct workpool_job;
 
 struct workpool_settings {
-	const char *name;   /* for log lines */
-	unsigned threads;   /* at least 1 */
-	size_t max_queued;  /* jobs waiting beyond this are refused */
+	const char *name;             /* for log lines */
+	unsigned threads;             /* at least 1 */
+	size_t max_queued;            /* jobs waiting beyond this are refused */
 	unsigned max_running_per_key; /* 0: no cap */
-	int nice;           /* added to the threads' nice value (0: none) */
+	int nice;                     /* added to the threads' nice value (0: none) */
 	/*
 	 * Optional: state for thread index i (its own resolver, say), made
 	 * before the thread starts; 0, or -1 with a malloc'd *error_r.
