@@ -322,8 +322,8 @@ static void test_check_in_pool(void **state)
 			 AUTH_PENDING);
 	for (int i = 0; i < 6; i++) {
 		enum auth_result r;
-		for (int n = 0; n < 2000 && (r = auth_check_finish(&checks[i], &acct)) == AUTH_PENDING;
-		     n++)
+		for (int n = 0;
+		     n < 2000 && (r = auth_check_finish(&checks[i], &acct)) == AUTH_PENDING; n++)
 			sleep_ms(10);
 		assert_int_equal(r, AUTH_FAILED);
 	}
@@ -379,11 +379,13 @@ static void run_open(struct proto_run *r, const struct conn_proto *proto, const 
 	auth_ratelimit_account_configure(100, 60);
 	char *err = NULL;
 	assert_int_equal(auth_pool_create(2, 2, &r->pool, &err), 0);
-	r->ctx = (struct server_ctx){.config = &r->f->config, .store = r->f->store,
-				     .auth_pool = r->pool};
+	r->ctx = (struct server_ctx){
+		.config = &r->f->config, .store = r->f->store, .auth_pool = r->pool};
 	r->ctx.wake_fd = eventfd(0, EFD_CLOEXEC);
-	r->info = (struct conn_info){.peer_ip = "127.0.0.9", .peer_loopback = true,
-				     .session_id = "test", .listener = listener};
+	r->info = (struct conn_info){.peer_ip = "127.0.0.9",
+				     .peer_loopback = true,
+				     .session_id = "test",
+				     .listener = listener};
 	r->proto = proto;
 	buf_init(&r->in);
 	buf_init(&r->out);
@@ -505,16 +507,11 @@ static void test_http_waits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_workpool_key_cap),
-		cmocka_unit_test(test_workpool_refs),
-		cmocka_unit_test(test_addr_limit_key),
-		cmocka_unit_test(test_ratelimit_ipv6_64),
-		cmocka_unit_test(test_conn_limit_ipv6_64),
-		cmocka_unit_test(test_account_limit),
-		cmocka_unit_test(test_check_in_pool),
-		cmocka_unit_test(test_imap_waits),
-		cmocka_unit_test(test_pop3_waits),
-		cmocka_unit_test(test_smtp_waits),
+		cmocka_unit_test(test_workpool_key_cap),   cmocka_unit_test(test_workpool_refs),
+		cmocka_unit_test(test_addr_limit_key),     cmocka_unit_test(test_ratelimit_ipv6_64),
+		cmocka_unit_test(test_conn_limit_ipv6_64), cmocka_unit_test(test_account_limit),
+		cmocka_unit_test(test_check_in_pool),      cmocka_unit_test(test_imap_waits),
+		cmocka_unit_test(test_pop3_waits),         cmocka_unit_test(test_smtp_waits),
 		cmocka_unit_test(test_http_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
