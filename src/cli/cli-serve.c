@@ -34,12 +34,15 @@
 
 /* Mail authentication (one pool for every worker), made before the loops start. */
 static struct mailauth *serve_mailauth;
+/* Password checks (one pool for every worker), likewise. */
+static struct auth_pool *serve_auth_pool;
 /* Group commit of deliveries (one thread for every worker), likewise. */
 static struct store_writer *serve_writer;
 
 static int worker_init(int worker_id, struct server_ctx *ctx, const char **error_r)
 {
 	ctx->mailauth = serve_mailauth;
+	ctx->auth_pool = serve_auth_pool;
 	ctx->writer = serve_writer;
 	return store_open(ctx->config->data_dir, &ctx->store, error_r);
 }
@@ -137,6 +140,7 @@ int cli_serve(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	log_set_level((enum log_level)cfg.log_level);
 	auth_ratelimit_configure(cfg.auth_max_failures, cfg.auth_window);
+	auth_ratelimit_account_configure(cfg.auth_account_max_failures, cfg.auth_window);
 
 	/* Check the store once in the main thread, so that a broken data
 	 * directory fails start-up with a clear message. */
@@ -186,6 +190,9 @@ int cli_serve(int argc, char **argv)
 	int run = queue_manager_start(&cfg, &qm, &err);
 	if (run == 0)
 		run = mailauth_create(&cfg, &serve_mailauth, &err);
+	if (run == 0)
+		run = auth_pool_create(cfg.auth_threads, cfg.auth_hashes_per_ip, &serve_auth_pool,
+				       &err);
 	if (run == 0) {
 		struct store_writer_options wo = {.batch_max = cfg.store_batch_max,
 						  .batch_wait_us = cfg.store_batch_wait};
@@ -208,6 +215,7 @@ int cli_serve(int argc, char **argv)
 	queue_manager_stop(&qm);
 	jmap_expirer_stop(&expirer);
 	mailauth_destroy(&serve_mailauth);
+	auth_pool_destroy(&serve_auth_pool);
 	/* After the loops: commits what sessions handed over, then stops; the
 	 * workers' wake eventfds it signals live until net_server_destroy. */
 	store_writer_destroy(&serve_writer);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The web session API the web application signs in with (JSON over
- * POST/GET): /api/login checks the password through auth_login() (rate
+ * POST/GET): /api/login checks the password through http_auth_password (rate
  * limited like every protocol) and sets the session cookie, /api/me says
  * who is signed in, /api/logout forgets the session, /api/password changes
  * the password (old one re-checked) and signs out the account's other
@@ -81,9 +81,12 @@ void http_api_login(struct http_conn *c, const struct http_request *req, struct 
 		return;
 	}
 	struct store_account account;
-	enum auth_result r = auth_login(c->ctx->store, c->info->peer_ip, user, password, &account);
+	memset(&account, 0, sizeof(account));
+	int r = http_auth_password(c, HTTP_CHECK_LOGIN, user, password, &account, resp);
 	explicit_bzero(account.password_hash, sizeof(account.password_hash));
 	json_decref(j);
+	if (r == AUTH_PENDING)
+		return; /* called again with this request once the check is over */
 	if (r == AUTH_BLOCKED) {
 		buf_append_str(&resp->headers, "Retry-After: 60\r\n");
 		http_reply_error(resp, 429, "throttled");
@@ -138,9 +141,13 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 		return;
 	}
 	struct store_account account;
-	enum auth_result r =
-		auth_login(c->ctx->store, c->info->peer_ip, c->id.username, old, &account);
+	memset(&account, 0, sizeof(account));
+	int r = http_auth_password(c, HTTP_CHECK_PASSWORD, c->id.username, old, &account, resp);
 	explicit_bzero(account.password_hash, sizeof(account.password_hash));
+	if (r == AUTH_PENDING) {
+		json_decref(j);
+		return; /* called again with this request once the check is over */
+	}
 	char hash[AUTH_HASH_MAX];
 	const char *err = NULL;
 	int status = 204;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Who is asking: HTTP Basic (the full address and the password, checked by
- * auth_login() so the per-address rate limit applies, then remembered in
- * the credential cache), Bearer (a web session token, for JMAP clients), or
+ * auth_check_start() so the rate limits apply and the hash runs in the auth
+ * pool while the request waits, then remembered in the credential cache), Bearer (a web session token, for JMAP clients), or
  * the browser's session cookie. Basic and Bearer are credentials in clear,
  * so they are refused without TLS unless plaintext_auth allows it (by
  * default: loopback only). The cookie is ambient - the browser attaches it
@@ -77,6 +77,25 @@ static int refuse(struct http_conn *c, struct http_response *resp, int status, c
 	return -1;
 }
 
+int http_auth_password(struct http_conn *c, enum http_check_for who, const char *user,
+		       const char *password, struct store_account *account_r,
+		       struct http_response *resp)
+{
+	enum auth_result r;
+	if (c->check != NULL && c->check_for != (int)who)
+		auth_check_abort(&c->check); /* not ours: cannot happen, but never mix them */
+	if (c->check != NULL) {
+		r = auth_check_finish(&c->check, account_r);
+	} else {
+		c->check_for = (int)who;
+		r = auth_check_start(c->ctx->auth_pool, c->ctx->store, c->info->peer_ip, user,
+				     password, server_ctx_wake_cb, c->ctx, &c->check, account_r);
+	}
+	if (r == AUTH_PENDING)
+		resp->wait = true;
+	return r;
+}
+
 static int auth_basic(struct http_conn *c, const char *b64, bool challenge,
 		      struct http_response *resp)
 {
@@ -88,13 +107,18 @@ static int auth_basic(struct http_conn *c, const char *b64, bool challenge,
 	*colon = '\0';
 	const char *user = decoded, *password = colon + 1;
 	int ret = 0;
-	if (http_credcache_lookup(user, password, &c->id.account_id, c->id.username,
+	/* A check already running for this request is polled, not the cache. */
+	bool waiting = c->check != NULL && c->check_for == HTTP_CHECK_BASIC;
+	if (waiting ||
+	    http_credcache_lookup(user, password, &c->id.account_id, c->id.username,
 				  sizeof(c->id.username)) != 1) {
 		struct store_account account;
-		enum auth_result r =
-			auth_login(c->ctx->store, c->info->peer_ip, user, password, &account);
+		memset(&account, 0, sizeof(account));
+		int r = http_auth_password(c, HTTP_CHECK_BASIC, user, password, &account, resp);
 		explicit_bzero(account.password_hash, sizeof(account.password_hash));
-		if (r == AUTH_OK) {
+		if (r == AUTH_PENDING) {
+			ret = -1;
+		} else if (r == AUTH_OK) {
 			c->id.account_id = account.id;
 			snprintf(c->id.username, sizeof(c->id.username), "%s", account.address);
 			http_credcache_put(user, password, account.id, account.address);

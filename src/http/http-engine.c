@@ -2,7 +2,8 @@
 /*
  * The HTTP/1.1 connection engine: one request at a time through the states
  * HEAD (scan and parse the head) -> BODY or CHUNKED (collect the body up to
- * the handler's limit) -> the handler -> the response, then HEAD again for
+ * the handler's limit) -> the handler (WAIT while it waits for work done
+ * elsewhere, then the handler again) -> the response, then HEAD again for
  * the next (pipelined) request, which simply waits in the input buffer. A
  * response from a file is streamed in HTTP_STREAM_SLICE pieces through
  * CONN_MORE; an event stream stays open and is fed from the poll hook.
@@ -18,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum http_state { HS_HEAD, HS_BODY, HS_CHUNKED, HS_STREAM, HS_EVENTS, HS_CLOSED };
+enum http_state { HS_HEAD, HS_BODY, HS_CHUNKED, HS_WAIT, HS_STREAM, HS_EVENTS, HS_CLOSED };
 
 struct http_engine {
 	struct http_settings settings;
@@ -97,6 +98,15 @@ static enum conn_result respond(struct http_engine *e, struct buf *out)
 	buf_init(&resp.headers);
 	buf_init(&resp.body);
 	e->hooks->handle(e->ctx, req, &resp);
+	if (resp.wait) {
+		/* The request (head and body) stays as it is for the next try. */
+		buf_deinit(&resp.headers);
+		buf_deinit(&resp.body);
+		if (resp.fd >= 0)
+			close(resp.fd);
+		e->state = HS_WAIT;
+		return CONN_WAIT;
+	}
 	bool head_only = req->method == HTTP_HEAD;
 	bool closing = !req->keep_alive || resp.close || resp.events;
 	log_request(e, req->method_name, req->path, resp.status);
@@ -176,6 +186,8 @@ enum conn_result http_engine_input(struct http_engine *e, struct buf *in, struct
 			return CONN_OK;
 		case HS_STREAM:
 			return CONN_MORE;
+		case HS_WAIT:
+			return CONN_WAIT;
 		case HS_HEAD: {
 			if (out->len >= HTTP_OUT_HIGH)
 				return CONN_OK; /* let the answers drain first */
@@ -224,6 +236,8 @@ enum conn_result http_engine_input(struct http_engine *e, struct buf *in, struct
 
 enum conn_result http_engine_resume(struct http_engine *e, struct buf *out)
 {
+	if (e->state == HS_WAIT)
+		return respond(e, out); /* the handler again, same request */
 	if (e->state != HS_STREAM)
 		return e->state == HS_CLOSED ? CONN_CLOSE : CONN_OK;
 	size_t n = e->left < HTTP_STREAM_SLICE ? (size_t)e->left : HTTP_STREAM_SLICE;

@@ -81,6 +81,12 @@ struct http_response {
 	bool spa;        /* the web app's Content-Security-Policy instead of JSON's */
 	bool mail_frame; /* the mail frame's policy (remote images; framed by us) */
 	bool no_length;  /* 1xx/204/304 semantics: no Content-Length */
+	/*
+	 * Not answered yet: work goes on elsewhere (a password check in the
+	 * auth pool). The engine drops this response, waits (CONN_WAIT) and
+	 * calls handle again with the same request on resume.
+	 */
+	bool wait;
 };
 
 /* Security headers, Date etc. depend on these connection facts. */
@@ -113,7 +119,8 @@ void http_engine_destroy(struct http_engine **e);
 /*
  * Handle every complete request in `in` (conn_proto.input contract):
  * CONN_MORE while a response is streamed from an fd (call resume),
- * CONN_CLOSE after a response that ends the connection.
+ * CONN_WAIT while the handler waits (resp->wait: call resume, which runs
+ * the handler again), CONN_CLOSE after a response that ends the connection.
  */
 enum conn_result http_engine_input(struct http_engine *e, struct buf *in, struct buf *out);
 enum conn_result http_engine_resume(struct http_engine *e, struct buf *out);
@@ -239,12 +246,16 @@ struct http_identity {
 };
 
 /* One HTTP connection's handler state (the hooks' ctx). */
+struct store_account;
+
 struct http_conn {
 	struct server_ctx *ctx;
 	const struct conn_info *info;
 	struct http_engine *engine;
 	struct http_identity id;
 	struct http_events *events; /* open event stream, or NULL */
+	struct auth_check *check;   /* a password check the request waits for */
+	int check_for;              /* ... started by whom (enum http_check_for) */
 };
 
 /* http-router.c: the hooks' handle and body_limit. */
@@ -266,9 +277,23 @@ int http_config_port(const struct server_ctx *ctx, int kind);
  * cookie with X-CSRF-Token on anything but GET/HEAD) into c->id. Returns
  * 0, or fills resp with the refusal (401 with a Basic challenge when
  * challenge is set, 403 CSRF/cleartext, 429 throttled, 500) and returns -1.
+ * -1 with resp->wait set: a Basic password is being checked; return, the
+ * handler runs again.
  */
 int http_auth_request(struct http_conn *c, const struct http_request *req, bool challenge,
 		      struct http_response *resp);
+/*
+ * Check user/password for this connection's client through the auth pool
+ * (auth_check_start). AUTH_PENDING: resp->wait is set; the caller returns
+ * and, called again with the same request, calls this again, which then
+ * polls the check in c->check. who tells apart two checks of one request
+ * (Basic, then the old password of /api/password). Other results are final (*account_r filled
+ * on AUTH_OK; clear its password_hash).
+ */
+enum http_check_for { HTTP_CHECK_BASIC = 1, HTTP_CHECK_LOGIN, HTTP_CHECK_PASSWORD };
+int http_auth_password(struct http_conn *c, enum http_check_for who, const char *user,
+		       const char *password, struct store_account *account_r,
+		       struct http_response *resp);
 /* The session cookie's name on this connection. */
 const char *http_cookie_name(const struct http_conn *c);
 /* The value of cookie name in the request, into out; 1 found, 0 not. */

@@ -8,6 +8,8 @@
  */
 #include "http/http-private.h"
 
+#include "auth/auth.h"
+
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/server-ctx.h"
@@ -25,6 +27,9 @@ static void svc_handle(void *ctx, const struct http_request *req, struct http_re
 	struct http_conn *c = ctx;
 	memset(&c->id, 0, sizeof(c->id));
 	http_route(c, req, resp);
+	/* A check nobody waits for any more must not answer the next request. */
+	if (!resp->wait)
+		auth_check_abort(&c->check);
 	/* Nothing of one request's identity survives into the next. */
 	explicit_bzero(&c->id, sizeof(c->id));
 }
@@ -99,6 +104,7 @@ static void http_close(void *session)
 {
 	struct http_conn *c = session;
 	http_engine_destroy(&c->engine); /* ends an event stream through the hooks */
+	auth_check_abort(&c->check);
 	free(c);
 }
 

@@ -3,8 +3,9 @@
  * The commands of any state and of the not-authenticated state:
  * CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), STARTTLS, LOGIN, AUTHENTICATE
  * PLAIN (RFC 4616, with SASL-IR, RFC 4959) and ENABLE (RFC 5161). Logins go
- * through auth_login() (rate limit, constant time) unless the session was
- * given a replacement for tests; failures map to the RFC 5530 response
+ * through auth_check_start() (rate limits, constant time, the hash in the
+ * auth pool while the command waits) unless the session was given a
+ * replacement for tests; failures map to the RFC 5530 response
  * codes as POP3 does: AUTHENTICATIONFAILED, or UNAVAILABLE when the store
  * failed or the address is rate limited.
  */
@@ -102,33 +103,89 @@ static enum imap_cmd_ret auth_refuse_cleartext(struct imap_cmd *cmd, struct buf 
 			   cmd->session->tls_available ? ": use STARTTLS" : "");
 }
 
-/* The common end of LOGIN and AUTHENTICATE. */
+/* The answer to a login, once its check is over. */
+static enum imap_cmd_ret auth_done(struct imap_cmd *cmd, enum auth_result r,
+				   struct store_account *account, const char *q_user,
+				   const char *mech, struct buf *out)
+{
+	struct imap_session *s = cmd->session;
+	log_event(r == AUTH_OK ? LOG_INFO : LOG_WARN, "imap.login",
+		  "session=%s ip=%s user=%s mech=%s result=%s", s->session_id, s->peer_ip, q_user,
+		  mech, auth_result_name(r));
+	if (r != AUTH_OK) {
+		explicit_bzero(account, sizeof(*account));
+		if (r == AUTH_FAILED)
+			return imap_cmd_no(cmd, out,
+					   "[AUTHENTICATIONFAILED] Authentication failed");
+		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Authentication unavailable, try later");
+	}
+	imap_session_logged_in(s, account);
+	explicit_bzero(account, sizeof(*account));
+	buf_printf(out, "%s OK [CAPABILITY ", cmd->tag);
+	imap_capability_write(s, out);
+	buf_append_str(out, "] Logged in\r\n");
+	return IMAP_CMD_DONE;
+}
+
+/* A check running in the auth pool, kept in cmd->context while we wait. */
+struct auth_wait {
+	struct auth_check *check;
+	const char *mech;
+	char q_user[LOG_QUOTE_SIZE(128)];
+};
+
+static void auth_wait_free(void *context)
+{
+	struct auth_wait *w = context;
+	auth_check_abort(&w->check);
+	free(w);
+}
+
+/* On resume (the pool woke us, or the tick): is the check over? */
+static enum imap_cmd_ret auth_wait_poll(struct imap_cmd *cmd, struct buf *out)
+{
+	struct auth_wait *w = cmd->context;
+	struct store_account account;
+	memset(&account, 0, sizeof(account));
+	enum auth_result r = auth_check_finish(&w->check, &account);
+	if (r == AUTH_PENDING) {
+		cmd->func = auth_wait_poll;
+		return IMAP_CMD_WAIT;
+	}
+	return auth_done(cmd, r, &account, w->q_user, w->mech, out);
+}
+
+/*
+ * The common end of LOGIN and AUTHENTICATE: the password is checked in the
+ * auth pool while the command waits (IMAP_CMD_WAIT), unless the session
+ * was given a replacement check.
+ */
 static enum imap_cmd_ret auth_finish(struct imap_cmd *cmd, const char *user, const char *password,
 				     const char *mech, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
 	struct store_account account;
 	memset(&account, 0, sizeof(account));
-	enum auth_result r = s->login != NULL
-		? s->login(s->login_ctx, s->store, s->peer_ip, user, password, &account)
-		: auth_login(s->store, s->peer_ip, user, password, &account);
 	char q_user[LOG_QUOTE_SIZE(128)];
-	log_event(r == AUTH_OK ? LOG_INFO : LOG_WARN, "imap.login",
-		  "session=%s ip=%s user=%s mech=%s result=%s", s->session_id, s->peer_ip,
-		  log_quote(q_user, sizeof(q_user), user), mech, auth_result_name(r));
-	if (r != AUTH_OK) {
-		explicit_bzero(&account, sizeof(account));
-		if (r == AUTH_FAILED)
-			return imap_cmd_no(cmd, out,
-					   "[AUTHENTICATIONFAILED] Authentication failed");
-		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Authentication unavailable, try later");
+	log_quote(q_user, sizeof(q_user), user);
+	if (s->login != NULL) {
+		enum auth_result r =
+			s->login(s->login_ctx, s->store, s->peer_ip, user, password, &account);
+		return auth_done(cmd, r, &account, q_user, mech, out);
 	}
-	imap_session_logged_in(s, &account);
-	explicit_bzero(&account, sizeof(account));
-	buf_printf(out, "%s OK [CAPABILITY ", cmd->tag);
-	imap_capability_write(s, out);
-	buf_append_str(out, "] Logged in\r\n");
-	return IMAP_CMD_DONE;
+	struct auth_check *check = NULL;
+	enum auth_result r = auth_check_start(s->auth_pool, s->store, s->peer_ip, user, password,
+					      s->wake, s->wake_arg, &check, &account);
+	if (r != AUTH_PENDING)
+		return auth_done(cmd, r, &account, q_user, mech, out);
+	struct auth_wait *w = xcalloc(1, sizeof(*w));
+	w->check = check;
+	w->mech = mech;
+	memcpy(w->q_user, q_user, sizeof(q_user));
+	cmd->context = w;
+	cmd->free_context = auth_wait_free;
+	cmd->func = auth_wait_poll;
+	return IMAP_CMD_WAIT;
 }
 
 enum imap_cmd_ret cmd_login(struct imap_cmd *cmd, struct buf *out)

@@ -39,7 +39,8 @@
  *    the handler runs. A handler writes its untagged and tagged responses
  *    (imap_cmd_ok/no/bad) and returns an enum imap_cmd_ret: DONE, MORE
  *    (output is produced in slices: it set cmd->func, called again on
- *    resume), WAIT_LINE (it sent "+ ": cmd->line_func gets the client's
+ *    resume), WAIT (the same, but the connection waits with CONN_WAIT for
+ *    work done elsewhere, e.g. a password check in the auth pool), WAIT_LINE (it sent "+ ": cmd->line_func gets the client's
  *    next line, for AUTHENTICATE and IDLE), STARTTLS or CLOSE. Too many
  *    BADs close the session; idle timeouts are 60 s before authentication
  *    and 30 minutes after (RFC 9051's minimum).
@@ -345,7 +346,7 @@ enum imap_state {
 	IMAP_STATE_LOGOUT,
 };
 
-/* Password check, replaceable by tests and the fuzzer; default auth_login(). */
+/* Password check, replaceable by tests and the fuzzer; default auth_check_start(). */
 typedef enum auth_result imap_login_func_t(void *ctx, struct store *store, const char *ip,
 					   const char *user, const char *password,
 					   struct store_account *account_r);
@@ -358,8 +359,12 @@ struct imap_settings {
 	bool peer_loopback;
 	bool tls;
 	bool tls_available;       /* STARTTLS may be offered */
-	imap_login_func_t *login; /* NULL: auth_login() */
+	imap_login_func_t *login; /* NULL: auth_check_start() */
 	void *login_ctx;
+	/* Where passwords are hashed (NULL: in the loop), and who to wake after. */
+	struct auth_pool *auth_pool;
+	void (*wake)(void *arg);
+	void *wake_arg;
 };
 
 enum imap_cmd_ret {
@@ -369,6 +374,7 @@ enum imap_cmd_ret {
 	IMAP_CMD_STARTTLS,  /* tagged OK queued: upgrade the connection */
 	IMAP_CMD_CLOSE,     /* BYE and tagged reply queued: close */
 	IMAP_CMD_COMPRESS,  /* tagged OK queued: DEFLATE from now on (RFC 4978) */
+	IMAP_CMD_WAIT,      /* work goes on elsewhere: cmd->func polls it on resume */
 };
 
 typedef enum imap_cmd_ret imap_cmd_func_t(struct imap_cmd *cmd, struct buf *out);
@@ -399,7 +405,7 @@ struct imap_cmd {
 	const char *name;            /* "FETCH" also for "UID FETCH" */
 	const struct imap_arg *args; /* after the UID prefix; ends with EOL */
 	bool uid;
-	/* Continuations, set by the handler before MORE / WAIT_LINE. */
+	/* Continuations, set by the handler before MORE / WAIT / WAIT_LINE. */
 	imap_cmd_func_t *func;
 	imap_cmd_line_func_t *line_func;
 	/* The handler's own state, released by free_context (if set). */
@@ -417,6 +423,9 @@ struct imap_session {
 	bool tls_available;
 	imap_login_func_t *login;
 	void *login_ctx;
+	struct auth_pool *auth_pool;
+	void (*wake)(void *arg);
+	void *wake_arg;
 
 	enum imap_state state;
 	struct imap_parser *parser;

@@ -24,6 +24,9 @@ static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, str
 		.peer_loopback = info->peer_loopback,
 		.tls = info->tls,
 		.tls_available = info->tls_available && starttls_listener,
+		.auth_pool = ctx->auth_pool,
+		.wake = server_ctx_wake_cb,
+		.wake_arg = ctx,
 	};
 	log_debug("imap.open", "session=%s listener=%s tls=%d", info->session_id,
 		  info->listener != NULL ? info->listener : "-", info->tls ? 1 : 0);

@@ -443,6 +443,8 @@ static enum conn_result imap_after(struct imap_session *s, enum imap_cmd_ret r)
 	switch (r) {
 	case IMAP_CMD_MORE:
 		return CONN_MORE;
+	case IMAP_CMD_WAIT:
+		return CONN_WAIT;
 	case IMAP_CMD_WAIT_LINE:
 		return CONN_OK;
 	case IMAP_CMD_STARTTLS:
@@ -581,6 +583,9 @@ struct imap_session *imap_session_create(const struct imap_settings *settings, s
 	s->tls_available = settings->tls_available;
 	s->login = settings->login;
 	s->login_ctx = settings->login_ctx;
+	s->auth_pool = settings->auth_pool;
+	s->wake = settings->wake;
+	s->wake_arg = settings->wake_arg;
 	s->state = IMAP_STATE_NOT_AUTHENTICATED;
 	struct imap_parser_limits l;
 	imap_limits(s, false, &l);

@@ -61,6 +61,9 @@ void config_defaults(struct config *c)
 	c->jmap_upload_ttl = 86400;
 	c->auth_max_failures = 5;
 	c->auth_window = 60;
+	c->auth_account_max_failures = 20;
+	c->auth_threads = 2;
+	c->auth_hashes_per_ip = 2;
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
 	c->dns_forward = xstrdup("");
 	c->relay_port = 25;
@@ -188,6 +191,9 @@ static const struct key_def keys[] = {
 	{"jmap_upload_ttl", K_UINT, OFF(jmap_upload_ttl), 3600, 30 * 86400},
 	{"auth_max_failures", K_UINT, OFF(auth_max_failures), 1, 1000000},
 	{"auth_window", K_UINT, OFF(auth_window), 1, 86400},
+	{"auth_account_max_failures", K_UINT, OFF(auth_account_max_failures), 1, 1000000},
+	{"auth_threads", K_UINT, OFF(auth_threads), 1, 64},
+	{"auth_hashes_per_ip", K_UINT, OFF(auth_hashes_per_ip), 1, 64},
 	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},
 	{"relay_port", K_UINT, OFF(relay_port), 1, 65535},
 	{"outbound_address", K_STR, OFF(outbound_address), 0, 0},

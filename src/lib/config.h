@@ -66,6 +66,9 @@ struct config {
 	unsigned jmap_upload_ttl;   /* seconds an unreferenced JMAP upload is kept */
 	unsigned auth_max_failures; /* failures per address in auth_window ... */
 	unsigned auth_window;       /* ... seconds before back-off applies */
+	unsigned auth_account_max_failures; /* failures per account in auth_window */
+	unsigned auth_threads;              /* password hashing threads */
+	unsigned auth_hashes_per_ip;        /* hashes at once for one address (/64) */
 	/*
 	 * Where AUTH/USER/LOGIN is allowed without TLS: never, only from
 	 * loopback clients (the default), or always.

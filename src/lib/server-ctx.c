@@ -14,3 +14,8 @@ void server_ctx_wake(const struct server_ctx *ctx)
 	ssize_t r = write(ctx->wake_fd, &one, sizeof(one));
 	(void)r;
 }
+
+void server_ctx_wake_cb(void *arg)
+{
+	server_ctx_wake(arg);
+}

@@ -7,6 +7,7 @@
 #ifndef FACTEUR_LIB_SERVER_CTX_H
 #define FACTEUR_LIB_SERVER_CTX_H
 
+struct auth_pool;
 struct config;
 struct mailauth;
 struct store;
@@ -17,6 +18,8 @@ struct server_ctx {
 	struct store *store; /* owned by this worker thread */
 	int worker_id;
 	struct mailauth *mailauth; /* shared by all workers (DKIM, SPF, DMARC); may be NULL */
+	/* Password checks, shared by all workers; NULL: hash in the loop (tests). */
+	struct auth_pool *auth_pool;
 	/* Group commit of deliveries, shared by all workers; NULL: deliver directly. */
 	struct store_writer *writer;
 	/*
@@ -29,5 +32,7 @@ struct server_ctx {
 
 /* Thread-safe and async-signal-safe; a no-op when wake_fd is -1. */
 void server_ctx_wake(const struct server_ctx *ctx);
+/* The same as a callback for a pool job's done: arg is the server_ctx. */
+void server_ctx_wake_cb(void *arg);
 
 #endif

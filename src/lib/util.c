@@ -2,6 +2,7 @@
 /* Small helpers: see util.h. */
 #include "lib/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -147,4 +148,24 @@ int write_full(int fd, const void *data, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+void addr_limit_key(const char *ip, char *out, size_t outsz)
+{
+	struct in6_addr a6;
+	if (outsz == 0)
+		return;
+	if (ip == NULL || inet_pton(AF_INET6, ip, &a6) != 1) {
+		snprintf(out, outsz, "%s", ip != NULL ? ip : "");
+		return;
+	}
+	char text[INET6_ADDRSTRLEN];
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof(text));
+		snprintf(out, outsz, "%s", text);
+		return;
+	}
+	memset(&a6.s6_addr[8], 0, 8);
+	inet_ntop(AF_INET6, &a6, text, sizeof(text));
+	snprintf(out, outsz, "%s/64", text);
 }

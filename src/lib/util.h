@@ -37,6 +37,16 @@ void random_token(char *out, size_t len);
  */
 void str_sanitize(char *out, size_t outsz, const char *in, size_t inlen);
 
+/*
+ * The key under which per-address limits count a client: an IPv4 address
+ * as it is, an IPv6 address as its /64 ("2001:db8:1:2::/64"), since one
+ * subscriber usually holds a whole /64 and would otherwise have 2^64
+ * fresh addresses; an IPv4-mapped IPv6 address as the IPv4 one. Text that
+ * is no address is copied (cut at outsz-1). out needs ADDR_KEY_MAX bytes.
+ */
+#define ADDR_KEY_MAX 64
+void addr_limit_key(const char *ip, char *out, size_t outsz);
+
 /* Write all of data to fd, retrying on EINTR. Returns -1 on error. */
 int write_full(int fd, const void *data, size_t len);
 

@@ -2,11 +2,12 @@
 /*
  * The daemon's side of mail authentication. Verification involves DNS,
  * which must never block a worker loop, so it runs in a small fixed pool
- * of threads (mailauth_threads), each with its own libunbound context; a
- * worker submits a job and its SMTP session waits with CONN_WAIT, polling
- * the job on the loop's tick. A job is reference-counted (the pool holds
- * one reference, the session another), so either side may go first: a
- * connection that closes mid-verification just drops its reference. Each
+ * of threads (mailauth_threads, a lib/workpool.h pool), each with its own
+ * libunbound context; a worker submits a job and its SMTP session waits
+ * with CONN_WAIT until the job's done callback wakes its loop. A job is
+ * reference-counted (the pool holds one reference, the session another),
+ * so either side may go first: a connection that closes mid-verification
+ * just drops its reference. Each
  * job has a deadline (mailauth_timeout): past it every DNS answer is a
  * temporary error, so the job ends soon after and the message is
  * delivered with temperror results, never refused for our slowness.
@@ -18,6 +19,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/workpool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -32,14 +34,11 @@
 /* A key file larger than this is not a key. */
 #define KEY_FILE_MAX 65536
 
+/* One verification: the data of a workpool job. */
 struct mailauth_job {
-	struct mailauth_job *next;
-	atomic_int refs;
-	atomic_bool done;
+	struct workpool_job *wj; /* the session's reference */
 	char *ip, *helo, *mail_from, *msg;
 	size_t len;
-	void (*done_cb)(void *arg);
-	void *done_arg;
 	int64_t deadline_ms;
 	struct mailauth_result result;
 };
@@ -59,23 +58,10 @@ struct key_cache_entry {
 	struct cached_key keys[2]; /* by enum mailauth_dkim_alg */
 };
 
-struct pool_thread {
-	struct mailauth *ma;
-	pthread_t thread;
-	struct mailauth_resolver *resolver;
-	bool started;
-};
-
 struct mailauth {
 	const struct config *cfg;
-	atomic_bool stopping;
-
-	pthread_mutex_t lock; /* the job queue */
-	pthread_cond_t cond;
-	struct mailauth_job *head, *tail;
-	size_t queued, max_queued;
-	struct pool_thread *threads;
-	size_t n_threads;
+	atomic_bool stopping;  /* makes every resolver give up at shutdown */
+	struct workpool *pool; /* NULL when verification is off */
 
 	pthread_mutex_t keys_lock;
 	struct key_cache_entry *cache;
@@ -84,10 +70,9 @@ struct mailauth {
 
 /* --- jobs ---------------------------------------------------------------------- */
 
-static void job_unref(struct mailauth_job *job)
+static void job_free(void *data)
 {
-	if (atomic_fetch_sub(&job->refs, 1) != 1)
-		return;
+	struct mailauth_job *job = data;
 	free(job->ip);
 	free(job->helo);
 	free(job->mail_from);
@@ -99,17 +84,21 @@ void mailauth_job_release(struct mailauth_job **job)
 {
 	if (*job == NULL)
 		return;
-	job_unref(*job);
+	struct workpool_job *wj = (*job)->wj;
 	*job = NULL;
+	workpool_job_release(&wj);
 }
 
 const struct mailauth_result *mailauth_job_result(struct mailauth_job *job)
 {
-	return atomic_load_explicit(&job->done, memory_order_acquire) ? &job->result : NULL;
+	return workpool_job_done(job->wj) ? &job->result : NULL;
 }
 
-static void job_run(struct pool_thread *t, struct mailauth_job *job)
+/* In a pool thread, with that thread's resolver. */
+static void job_run(void *thread_state, void *data)
 {
+	struct mailauth_resolver *resolver = thread_state;
+	struct mailauth_job *job = data;
 	struct mailauth_dns dns;
 	struct mailauth_request req = {
 		.ip = job->ip,
@@ -118,54 +107,21 @@ static void job_run(struct pool_thread *t, struct mailauth_job *job)
 		.msg = job->msg,
 		.len = job->len,
 	};
-	mailauth_resolver_set_deadline(t->resolver, job->deadline_ms);
-	mailauth_resolver_dns(t->resolver, &dns);
+	mailauth_resolver_set_deadline(resolver, job->deadline_ms);
+	mailauth_resolver_dns(resolver, &dns);
 	int64_t start = time_now_ms();
 	mailauth_verify_message(&dns, &req, &job->result);
 	log_debug("mailauth.verified", "spf=%s dmarc=%s ms=%lld",
 		  mailauth_spf_name(job->result.spf), mailauth_dmarc_name(job->result.dmarc.result),
 		  (long long)(time_now_ms() - start));
-	atomic_store_explicit(&job->done, true, memory_order_release);
-	if (job->done_cb != NULL)
-		job->done_cb(job->done_arg);
-}
-
-static void *pool_main(void *arg)
-{
-	struct pool_thread *t = arg;
-	struct mailauth *ma = t->ma;
-	for (;;) {
-		pthread_mutex_lock(&ma->lock);
-		while (ma->head == NULL && !atomic_load(&ma->stopping))
-			pthread_cond_wait(&ma->cond, &ma->lock);
-		if (atomic_load(&ma->stopping)) {
-			pthread_mutex_unlock(&ma->lock);
-			return NULL;
-		}
-		struct mailauth_job *job = ma->head;
-		ma->head = job->next;
-		if (ma->head == NULL)
-			ma->tail = NULL;
-		ma->queued--;
-		pthread_mutex_unlock(&ma->lock);
-		job_run(t, job);
-		job_unref(job);
-	}
 }
 
 int mailauth_job_submit(struct mailauth *ma, const struct mailauth_request *req,
 			struct mailauth_job **job_r)
 {
-	if (ma == NULL || ma->n_threads == 0)
-		return -1;
-	pthread_mutex_lock(&ma->lock);
-	bool full = ma->queued >= ma->max_queued;
-	pthread_mutex_unlock(&ma->lock);
-	if (full)
+	if (ma == NULL || ma->pool == NULL)
 		return -1;
 	struct mailauth_job *job = xcalloc(1, sizeof(*job));
-	atomic_init(&job->refs, 2);
-	atomic_init(&job->done, false);
 	job->ip = xstrdup(req->ip ? req->ip : "");
 	job->helo = xstrdup(req->helo ? req->helo : "");
 	job->mail_from = xstrdup(req->mail_from ? req->mail_from : "");
@@ -173,43 +129,38 @@ int mailauth_job_submit(struct mailauth *ma, const struct mailauth_request *req,
 	memcpy(job->msg, req->msg, req->len);
 	job->msg[req->len] = '\0';
 	job->len = req->len;
-	job->done_cb = req->done;
-	job->done_arg = req->done_arg;
 	job->deadline_ms = time_now_ms() + (int64_t)ma->cfg->mailauth_timeout * 1000;
-	pthread_mutex_lock(&ma->lock);
-	if (ma->tail != NULL)
-		ma->tail->next = job;
-	else
-		ma->head = job;
-	ma->tail = job;
-	ma->queued++;
-	pthread_cond_signal(&ma->cond);
-	pthread_mutex_unlock(&ma->lock);
+	struct workpool_task task = {
+		.run = job_run,
+		.free_data = job_free,
+		.data = job,
+		.done = req->done,
+		.done_arg = req->done_arg,
+	};
+	if (workpool_submit(ma->pool, &task, &job->wj) < 0) {
+		job_free(job);
+		return -1;
+	}
 	*job_r = job;
 	return 0;
 }
 
 /* --- the handle ------------------------------------------------------------------ */
 
-static int pool_start(struct mailauth *ma, char **error_r)
+static int resolver_init(void *arg, unsigned i, void **state_r, char **error_r)
 {
-	size_t n = ma->cfg->mailauth_threads > 0 ? ma->cfg->mailauth_threads : 1;
-	ma->threads = xcalloc(n, sizeof(*ma->threads));
-	ma->max_queued = n * JOBS_PER_THREAD;
-	for (size_t i = 0; i < n; i++) {
-		struct pool_thread *t = &ma->threads[i];
-		t->ma = ma;
-		if (mailauth_resolver_create(ma->cfg->dns_forward, &ma->stopping, &t->resolver,
-					     error_r) < 0)
-			return -1;
-		if (pthread_create(&t->thread, NULL, pool_main, t) != 0) {
-			*error_r = xstrdup("mailauth: cannot start a verification thread");
-			return -1;
-		}
-		t->started = true;
-		ma->n_threads++;
-	}
+	struct mailauth *ma = arg;
+	struct mailauth_resolver *r = NULL;
+	if (mailauth_resolver_create(ma->cfg->dns_forward, &ma->stopping, &r, error_r) < 0)
+		return -1;
+	*state_r = r;
 	return 0;
+}
+
+static void resolver_deinit(void *arg, void *state)
+{
+	struct mailauth_resolver *r = state;
+	mailauth_resolver_destroy(&r);
 }
 
 int mailauth_create(const struct config *cfg, struct mailauth **ma_r, char **error_r)
@@ -217,11 +168,20 @@ int mailauth_create(const struct config *cfg, struct mailauth **ma_r, char **err
 	struct mailauth *ma = xcalloc(1, sizeof(*ma));
 	ma->cfg = cfg;
 	atomic_init(&ma->stopping, false);
-	pthread_mutex_init(&ma->lock, NULL);
-	pthread_cond_init(&ma->cond, NULL);
 	pthread_mutex_init(&ma->keys_lock, NULL);
 	*ma_r = ma;
-	if (cfg->mailauth_verify && pool_start(ma, error_r) < 0) {
+	if (!cfg->mailauth_verify)
+		return 0;
+	unsigned n = cfg->mailauth_threads > 0 ? cfg->mailauth_threads : 1;
+	struct workpool_settings ws = {
+		.name = "mailauth",
+		.threads = n,
+		.max_queued = (size_t)n * JOBS_PER_THREAD,
+		.thread_init = resolver_init,
+		.thread_deinit = resolver_deinit,
+		.arg = ma,
+	};
+	if (workpool_create(&ws, &ma->pool, error_r) < 0) {
 		mailauth_destroy(ma_r);
 		return -1;
 	}
@@ -233,23 +193,8 @@ void mailauth_destroy(struct mailauth **map)
 	struct mailauth *ma = *map;
 	if (ma == NULL)
 		return;
-	pthread_mutex_lock(&ma->lock);
 	atomic_store(&ma->stopping, true);
-	pthread_cond_broadcast(&ma->cond);
-	pthread_mutex_unlock(&ma->lock);
-	size_t n = ma->cfg->mailauth_threads > 0 ? ma->cfg->mailauth_threads : 1;
-	for (size_t i = 0; ma->threads != NULL && i < n; i++) {
-		if (ma->threads[i].started)
-			pthread_join(ma->threads[i].thread, NULL);
-		mailauth_resolver_destroy(&ma->threads[i].resolver);
-	}
-	free(ma->threads);
-	/* Jobs nobody ran: drop the pool's reference; sessions hold theirs. */
-	while (ma->head != NULL) {
-		struct mailauth_job *job = ma->head;
-		ma->head = job->next;
-		job_unref(job);
-	}
+	workpool_destroy(&ma->pool);
 	for (size_t i = 0; i < ma->n_cache; i++)
 		for (int k = 0; k < 2; k++)
 			if (ma->cache[i].keys[k].pem != NULL) {
@@ -258,8 +203,6 @@ void mailauth_destroy(struct mailauth **map)
 				free(ma->cache[i].keys[k].pem);
 			}
 	free(ma->cache);
-	pthread_mutex_destroy(&ma->lock);
-	pthread_cond_destroy(&ma->cond);
 	pthread_mutex_destroy(&ma->keys_lock);
 	free(ma);
 	*map = NULL;

@@ -2,9 +2,12 @@
 /*
  * Connections per client address, counted across every worker. A small
  * open-addressing table under one mutex: it is touched once at accept and
- * once at close, never on the data path.
+ * once at close, never on the data path. Addresses are counted by their
+ * limit key (addr_limit_key): an IPv6 client counts for its whole /64.
  */
 #include "net/net-private.h"
+
+#include "lib/util.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -12,7 +15,7 @@
 #define LIMIT_SLOTS 16384
 
 struct limit_slot {
-	char ip[46];
+	char ip[ADDR_KEY_MAX];
 	unsigned count;
 };
 
@@ -44,9 +47,11 @@ static struct limit_slot *find_slot(const char *ip)
 	return free_slot;
 }
 
-bool conn_limit_acquire(const char *ip, unsigned max)
+bool conn_limit_acquire(const char *addr, unsigned max)
 {
 	bool ok = false;
+	char ip[ADDR_KEY_MAX];
+	addr_limit_key(addr, ip, sizeof(ip));
 	pthread_mutex_lock(&limit_lock);
 	struct limit_slot *s = find_slot(ip);
 	if (s != NULL && s->count < max) {
@@ -59,8 +64,10 @@ bool conn_limit_acquire(const char *ip, unsigned max)
 	return ok;
 }
 
-void conn_limit_release(const char *ip)
+void conn_limit_release(const char *addr)
 {
+	char ip[ADDR_KEY_MAX];
+	addr_limit_key(addr, ip, sizeof(ip));
 	pthread_mutex_lock(&limit_lock);
 	struct limit_slot *s = find_slot(ip);
 	if (s != NULL && s->count > 0 && strcmp(s->ip, ip) == 0)

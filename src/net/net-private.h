@@ -59,7 +59,7 @@ void conn_resume_waiting(struct worker *w, int64_t now_ms);
 /* Stop: send goodbyes, flush briefly, close everything. */
 void conn_close_all(struct worker *w);
 
-/* Per-address connection counting across all workers. */
+/* Per-address connection counting across all workers (IPv6: per /64). */
 bool conn_limit_acquire(const char *ip, unsigned max);
 void conn_limit_release(const char *ip);
 

@@ -47,6 +47,8 @@ enum pop3_login_result {
 	POP3_LOGIN_TEMPFAIL, /* store error */
 	POP3_LOGIN_IN_USE,   /* another POP3 session holds the maildrop */
 	POP3_LOGIN_BLOCKED,  /* rate limited */
+	/* The check goes on elsewhere: the engine waits (CONN_WAIT), then asks login_poll. */
+	POP3_LOGIN_PENDING,
 };
 
 struct pop3_maildrop_msg {
@@ -64,6 +66,11 @@ struct pop3_hooks {
 	 * (the lock is the hooks' to release when the session closes).
 	 */
 	enum pop3_login_result (*login)(void *ctx, const char *user, const char *password);
+	/*
+	 * After login answered PENDING: the outcome, or PENDING again while
+	 * the check runs. Needed only by hooks that answer PENDING.
+	 */
+	enum pop3_login_result (*login_poll)(void *ctx);
 	/*
 	 * Load the maildrop after a successful login: messages in UID
 	 * order in a malloc'd array that the engine frees. Returns 0 or -1.
@@ -98,10 +105,12 @@ void pop3_session_destroy(struct pop3_session **s);
  * (further commands wait in `in`; call resume until it returns something
  * else, then input again with what is left), CONN_STARTTLS after the +OK
  * to STLS (nothing after the STLS line is consumed), CONN_CLOSE after QUIT
- * or too many errors.
+ * or too many errors, CONN_WAIT while the login hook's check runs (call
+ * resume until it returns something else; the commands after it wait in
+ * `in`).
  */
 enum conn_result pop3_session_input(struct pop3_session *s, struct buf *in, struct buf *out);
-/* Produce the next slice (about POP3_STREAM_SLICE bytes) of a stream. */
+/* Produce the next slice (about POP3_STREAM_SLICE bytes) of a stream, or poll a login. */
 enum conn_result pop3_session_resume(struct pop3_session *s, struct buf *out);
 /* The TLS handshake after STLS succeeded: the session is now encrypted. */
 void pop3_session_tls_started(struct pop3_session *s, struct buf *out);

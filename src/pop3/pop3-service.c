@@ -2,7 +2,8 @@
 /*
  * The glue between the POP3 engine and the daemon: pop3_proto, the
  * conn_proto that net/ drives, builds an engine per connection from the
- * worker's server_ctx and implements the engine's hooks with auth_login(),
+ * worker's server_ctx and implements the engine's hooks with
+ * auth_check_start() (the hash in the auth pool while the engine waits),
  * the maildrop lock and the store (the account's INBOX is the maildrop).
  * The engine sees only UIDs and sizes; this file keeps the store's message
  * list to find each blob and releases the lock when the connection goes.
@@ -27,15 +28,14 @@ struct pop3_service {
 	int64_t mailbox_id;
 	struct store_message *msgs; /* UID order, as store_message_list gives */
 	size_t n_msgs;
+	struct auth_check *check; /* a login being checked in the auth pool */
 };
 
-static enum pop3_login_result svc_login(void *ctx, const char *user, const char *password)
+/* A finished check: lock the maildrop of the account it found. */
+static enum pop3_login_result svc_login_result(struct pop3_service *svc, enum auth_result r,
+					       struct store_account *account)
 {
-	struct pop3_service *svc = ctx;
-	struct store_account account;
-	enum auth_result r =
-		auth_login(svc->ctx->store, svc->info->peer_ip, user, password, &account);
-	explicit_bzero(account.password_hash, sizeof(account.password_hash));
+	explicit_bzero(account->password_hash, sizeof(account->password_hash));
 	if (r == AUTH_FAILED)
 		return POP3_LOGIN_FAILED;
 	if (r == AUTH_BLOCKED)
@@ -45,11 +45,38 @@ static enum pop3_login_result svc_login(void *ctx, const char *user, const char 
 	if (svc->locked)
 		pop3_lock_release(svc->account_id);
 	svc->locked = false;
-	if (pop3_lock_acquire(account.id) == 0)
+	if (pop3_lock_acquire(account->id) == 0)
 		return POP3_LOGIN_IN_USE;
 	svc->locked = true;
-	svc->account_id = account.id;
+	svc->account_id = account->id;
 	return POP3_LOGIN_OK;
+}
+
+static enum pop3_login_result svc_login(void *ctx, const char *user, const char *password)
+{
+	struct pop3_service *svc = ctx;
+	struct store_account account;
+	memset(&account, 0, sizeof(account));
+	auth_check_abort(&svc->check);
+	enum auth_result r =
+		auth_check_start(svc->ctx->auth_pool, svc->ctx->store, svc->info->peer_ip, user,
+				 password, server_ctx_wake_cb, svc->ctx, &svc->check, &account);
+	if (r == AUTH_PENDING)
+		return POP3_LOGIN_PENDING;
+	return svc_login_result(svc, r, &account);
+}
+
+static enum pop3_login_result svc_login_poll(void *ctx)
+{
+	struct pop3_service *svc = ctx;
+	struct store_account account;
+	memset(&account, 0, sizeof(account));
+	if (svc->check == NULL)
+		return POP3_LOGIN_TEMPFAIL;
+	enum auth_result r = auth_check_finish(&svc->check, &account);
+	if (r == AUTH_PENDING)
+		return POP3_LOGIN_PENDING;
+	return svc_login_result(svc, r, &account);
 }
 
 static int svc_list(void *ctx, uint32_t *uidvalidity_r, struct pop3_maildrop_msg **msgs_r,
@@ -100,6 +127,7 @@ static int svc_expunge(void *ctx, const uint32_t *uids, size_t n, const char **e
 
 static const struct pop3_hooks svc_hooks = {
 	.login = svc_login,
+	.login_poll = svc_login_poll,
 	.list = svc_list,
 	.open_blob = svc_open_blob,
 	.expunge = svc_expunge,
@@ -161,6 +189,7 @@ static void pop3_close(void *session)
 	struct pop3_service *svc = session;
 	/* The engine first: it must not outlive what its hooks point to. */
 	pop3_session_destroy(&svc->session);
+	auth_check_abort(&svc->check);
 	if (svc->locked)
 		pop3_lock_release(svc->account_id);
 	free(svc->msgs);

@@ -62,6 +62,10 @@ struct pop3_session {
 	bool sasl_pending; /* "+ " sent for AUTH PLAIN: next line answers it */
 	bool have_user;
 	char user[POP3_USER_MAX + 1];
+	/* A login whose check runs elsewhere (POP3_LOGIN_PENDING). */
+	bool login_wait;
+	const char *login_mech;
+	char login_q_user[LOG_QUOTE_SIZE(128)];
 	char *line; /* copy of the line being handled, pop3_max_line + 1 */
 
 	uint32_t uidvalidity;
@@ -364,12 +368,10 @@ static enum conn_result pop3_open_maildrop(struct pop3_session *s, struct buf *o
 	return pop3_ok(out, "maildrop has %zu messages (%" PRIu64 " octets)", count, size);
 }
 
-/* The common end of USER/PASS and AUTH PLAIN. */
-static enum conn_result pop3_login(struct pop3_session *s, const char *user, const char *password,
-				   const char *mech, struct buf *out)
+/* The answer to a login once its check is over. */
+static enum conn_result pop3_login_done(struct pop3_session *s, enum pop3_login_result r,
+					const char *q_user, const char *mech, struct buf *out)
 {
-	char q_user[LOG_QUOTE_SIZE(128)];
-	enum pop3_login_result r = s->hooks->login(s->ctx, user, password);
 	/* The names every protocol uses (auth_result_name), plus in_use. */
 	static const char *const names[] = {
 		[POP3_LOGIN_OK] = "ok",
@@ -379,9 +381,8 @@ static enum conn_result pop3_login(struct pop3_session *s, const char *user, con
 		[POP3_LOGIN_BLOCKED] = "blocked",
 	};
 	log_event(r == POP3_LOGIN_OK ? LOG_INFO : LOG_WARN, "pop3.login",
-		  "session=%s ip=%s user=%s mech=%s result=%s", s->session_id, s->peer_ip,
-		  log_quote(q_user, sizeof(q_user), user), mech,
-		  (unsigned)r <= POP3_LOGIN_BLOCKED ? names[r] : "?");
+		  "session=%s ip=%s user=%s mech=%s result=%s", s->session_id, s->peer_ip, q_user,
+		  mech, (unsigned)r <= POP3_LOGIN_BLOCKED ? names[r] : "?");
 	switch (r) {
 	case POP3_LOGIN_OK:
 		return pop3_open_maildrop(s, out);
@@ -393,6 +394,39 @@ static enum conn_result pop3_login(struct pop3_session *s, const char *user, con
 	default:
 		return pop3_err(s, out, "[SYS/TEMP] authentication unavailable, try later");
 	}
+}
+
+/* The common end of USER/PASS and AUTH PLAIN. */
+static enum conn_result pop3_login(struct pop3_session *s, const char *user, const char *password,
+				   const char *mech, struct buf *out)
+{
+	char q_user[LOG_QUOTE_SIZE(128)];
+	log_quote(q_user, sizeof(q_user), user);
+	enum pop3_login_result r = s->hooks->login(s->ctx, user, password);
+	if (r != POP3_LOGIN_PENDING)
+		return pop3_login_done(s, r, q_user, mech, out);
+	s->login_wait = true;
+	s->login_mech = mech;
+	memcpy(s->login_q_user, q_user, sizeof(q_user));
+	return CONN_WAIT;
+}
+
+/* After CONN_WAIT for a login: its outcome, or CONN_WAIT again. */
+static enum conn_result pop3_login_poll(struct pop3_session *s, struct buf *out)
+{
+	enum pop3_login_result r = s->hooks->login_poll(s->ctx);
+	if (r == POP3_LOGIN_PENDING)
+		return CONN_WAIT;
+	s->login_wait = false;
+	enum conn_result cr = pop3_login_done(s, r, s->login_q_user, s->login_mech, out);
+	if (cr == CONN_OK && s->errors >= POP3_MAX_ERRORS) {
+		log_info("pop3.too_many_errors", "session=%s", s->session_id);
+		buf_append_str(out, "-ERR too many errors\r\n");
+		cr = CONN_CLOSE;
+	}
+	if (cr == CONN_CLOSE)
+		s->closing = true;
+	return cr;
 }
 
 static enum conn_result cmd_user(struct pop3_session *s, char **args, unsigned n_args,
@@ -796,6 +830,8 @@ enum conn_result pop3_session_input(struct pop3_session *s, struct buf *in, stru
 	}
 	if (s->streaming)
 		return pop3_stream_run(s, out);
+	if (s->login_wait)
+		return CONN_WAIT;
 	size_t pos = 0;
 	enum conn_result r = CONN_OK;
 	while (pos < in->len && pop3_next_line(s, in, &pos, out, &r) == 1) {
@@ -817,6 +853,8 @@ enum conn_result pop3_session_resume(struct pop3_session *s, struct buf *out)
 {
 	if (s->streaming)
 		return pop3_stream_run(s, out);
+	if (s->login_wait && !s->closing)
+		return pop3_login_poll(s, out);
 	return s->closing ? CONN_CLOSE : CONN_OK;
 }
 

@@ -9,6 +9,7 @@
 #define FACTEUR_SMTP_PRIVATE_H
 
 #include "smtp/smtp.h"
+#include "lib/log.h"
 
 /* --- parser (smtp-parser.c) -------------------------------------------- */
 
@@ -128,11 +129,14 @@ struct smtp_session {
 	unsigned errors;
 	size_t max_line;
 
-	char *line;        /* max_line + 1 bytes */
-	bool discarding;   /* skipping the rest of a too-long line */
-	uint64_t skip;     /* octets of a refused BDAT to swallow */
-	bool tls_wait;     /* STARTTLS accepted, handshake pending */
-	bool deliver_wait; /* the deliver hook answered PENDING */
+	char *line;                            /* max_line + 1 bytes */
+	bool discarding;                       /* skipping the rest of a too-long line */
+	uint64_t skip;                         /* octets of a refused BDAT to swallow */
+	bool tls_wait;                         /* STARTTLS accepted, handshake pending */
+	bool deliver_wait;                     /* the deliver hook answered PENDING */
+	bool auth_wait;                        /* the auth hook answered PENDING */
+	const char *auth_mech;                 /* ... for this mechanism */
+	char auth_q_user[LOG_QUOTE_SIZE(128)]; /* ... and user, quoted for the log */
 
 	char helo[SMTP_HELO_MAX + 1];
 	bool esmtp;

@@ -3,7 +3,8 @@
  * The glue between the SMTP engine and the rest of facteur: smtp_proto, the
  * struct conn_proto the connection layer drives, and the engine's hooks
  * implemented with this worker's store (recipient resolution, sender
- * ownership, durable delivery and queueing), auth_login(), mime_parse() and
+ * ownership, durable delivery and queueing), auth_check_start() (the hash
+ * in the auth pool, waited for with PENDING/CONN_WAIT), mime_parse() and
  * mailauth (DKIM signing of submitted mail; on the MX listener, SPF/DKIM/
  * DMARC verification in a pool thread, waited for with PENDING/CONN_WAIT,
  * then an Authentication-Results header, Junk for DMARC quarantine, 550
@@ -34,24 +35,49 @@ struct smtp_service {
 	char job_id[80];           /* ... whose queue id this is */
 	struct store_write *write; /* its commit by the store writer */
 	char write_id[80];         /* ... whose queue id this is */
+	struct auth_check *check;  /* an AUTH being checked in the auth pool */
 };
+
+static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_account *acct,
+					     struct smtp_account *account_r)
+{
+	explicit_bzero(acct->password_hash, sizeof(acct->password_hash));
+	if (r == AUTH_OK) {
+		account_r->id = acct->id;
+		snprintf(account_r->address, sizeof(account_r->address), "%s", acct->address);
+		return SMTP_AUTH_OK;
+	}
+	if (r == AUTH_FAILED)
+		return SMTP_AUTH_FAILED;
+	return r == AUTH_BLOCKED ? SMTP_AUTH_BLOCKED : SMTP_AUTH_TEMPFAIL;
+}
 
 static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char *user,
 				      const char *password, struct smtp_account *account_r)
 {
 	struct smtp_service *svc = ctx;
 	struct store_account acct;
+	memset(&acct, 0, sizeof(acct));
+	auth_check_abort(&svc->check);
 	enum auth_result r =
-		auth_login(svc->ctx->store, peer_ip ? peer_ip : "", user, password, &acct);
-	explicit_bzero(acct.password_hash, sizeof(acct.password_hash));
-	if (r == AUTH_OK) {
-		account_r->id = acct.id;
-		snprintf(account_r->address, sizeof(account_r->address), "%s", acct.address);
-		return SMTP_AUTH_OK;
-	}
-	if (r == AUTH_FAILED)
-		return SMTP_AUTH_FAILED;
-	return r == AUTH_BLOCKED ? SMTP_AUTH_BLOCKED : SMTP_AUTH_TEMPFAIL;
+		auth_check_start(svc->ctx->auth_pool, svc->ctx->store, peer_ip ? peer_ip : "", user,
+				 password, server_ctx_wake_cb, svc->ctx, &svc->check, &acct);
+	if (r == AUTH_PENDING)
+		return SMTP_AUTH_PENDING;
+	return svc_auth_result(r, &acct, account_r);
+}
+
+static enum smtp_auth_result svc_auth_poll(void *ctx, struct smtp_account *account_r)
+{
+	struct smtp_service *svc = ctx;
+	struct store_account acct;
+	memset(&acct, 0, sizeof(acct));
+	if (svc->check == NULL)
+		return SMTP_AUTH_TEMPFAIL;
+	enum auth_result r = auth_check_finish(&svc->check, &acct);
+	if (r == AUTH_PENDING)
+		return SMTP_AUTH_PENDING;
+	return svc_auth_result(r, &acct, account_r);
 }
 
 /* Would a delivery to any of these accounts be refused for quota? */
@@ -158,12 +184,6 @@ static enum smtp_deliver_result svc_store_direct(struct smtp_service *svc,
 	return SMTP_DELIVER_OK;
 }
 
-/* The store writer committed a batch: resume our loop's waiting sessions. */
-static void svc_wake(void *arg)
-{
-	server_ctx_wake(arg);
-}
-
 /*
  * Hand the message to the store writer (group commit: local entries and
  * queue rows in one transaction with the rest of its batch) and wait for
@@ -194,7 +214,7 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct
 		.remote = d->remote,
 		.n_remote = d->n_remote,
 		.queue_offset = d->return_path_len,
-		.done = svc_wake,
+		.done = server_ctx_wake_cb,
 		.done_arg = svc->ctx,
 	};
 	const char *error = NULL;
@@ -346,7 +366,7 @@ static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
 			.mail_from = d->sender,
 			.msg = d->data + d->return_path_len,
 			.len = d->len - d->return_path_len,
-			.done = svc_wake,
+			.done = server_ctx_wake_cb,
 			.done_arg = svc->ctx,
 		};
 		if (mailauth_job_submit(svc->ctx->mailauth, &req, &svc->job) < 0) {
@@ -388,6 +408,7 @@ static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *inf
 	struct smtp_hooks hooks = {
 		.ctx = svc,
 		.auth = svc_auth,
+		.auth_poll = svc_auth_poll,
 		.rcpt = svc_rcpt,
 		.sender = svc_sender,
 		.deliver = svc_deliver,
@@ -407,7 +428,8 @@ static enum conn_result smtp_proto_input(void *p, struct buf *in, struct buf *ou
 static enum conn_result smtp_proto_resume(void *p, struct buf *out)
 {
 	/* SMTP replies are small: the engine never returns CONN_MORE, so a
-	 * resume always means a message waits for its verification. */
+	 * resume always means a message waits for its verification, or an
+	 * AUTH for its password check. */
 	struct smtp_service *svc = p;
 	return smtp_session_resume(svc->session, out);
 }
@@ -438,6 +460,8 @@ static void smtp_proto_close(void *p)
 	mailauth_job_release(&svc->job);
 	/* Likewise a commit in progress: it completes, unacknowledged. */
 	store_write_release(&svc->write);
+	/* And a password check: it still counts for the limiters. */
+	auth_check_abort(&svc->check);
 	smtp_session_destroy(&svc->session);
 	free(svc);
 }

@@ -867,19 +867,13 @@ static long smtp_sasl_decode(const char *in, char *out, size_t outsz)
 	return auth_base64_decode(in, strlen(in), out, outsz);
 }
 
-static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const char *user,
-			     const char *password)
+/* The reply to AUTH once the check is over. */
+static void smtp_auth_done(struct smtp_session *s, enum smtp_auth_result r,
+			   const struct smtp_account *acct, const char *mech, const char *q_user)
 {
-	char q_user[LOG_QUOTE_SIZE(128)];
-	struct smtp_account acct;
-	memset(&acct, 0, sizeof(acct));
-	log_quote(q_user, sizeof(q_user), user);
-	enum smtp_auth_result r =
-		s->hooks.auth(s->hooks.ctx, s->info->peer_ip, user, password, &acct);
-	smtp_sasl_end(s);
 	if (r == SMTP_AUTH_OK) {
 		s->authenticated = true;
-		s->account = acct;
+		s->account = *acct;
 		log_info("smtp.auth", "session=%s mech=%s user=%s result=ok", s->info->session_id,
 			 mech, q_user);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
@@ -894,6 +888,28 @@ static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const cha
 		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 	else
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+}
+
+static void smtp_sasl_finish(struct smtp_session *s, const char *mech, const char *user,
+			     const char *password)
+{
+	char q_user[LOG_QUOTE_SIZE(128)];
+	struct smtp_account acct;
+	memset(&acct, 0, sizeof(acct));
+	log_quote(q_user, sizeof(q_user), user);
+	enum smtp_auth_result r =
+		s->hooks.auth(s->hooks.ctx, s->info->peer_ip, user, password, &acct);
+	smtp_sasl_end(s);
+	if (r != SMTP_AUTH_PENDING) {
+		smtp_auth_done(s, r, &acct, mech, q_user);
+		return;
+	}
+	/* Pipelined commands wait in the input until the check is over. */
+	s->auth_wait = true;
+	s->auth_mech = mech;
+	memcpy(s->auth_q_user, q_user, sizeof(q_user));
+	if (s->pending == CONN_OK)
+		s->pending = CONN_WAIT;
 }
 
 static void smtp_sasl_bad(struct smtp_session *s)
@@ -1207,7 +1223,7 @@ enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in, stru
 		buf_clear(in);
 		return CONN_OK;
 	}
-	if (s->deliver_wait)
+	if (s->deliver_wait || s->auth_wait)
 		return CONN_WAIT; /* pipelined commands wait for the reply */
 	s->out = out;
 	while (s->pending == CONN_OK && smtp_step(s, in))
@@ -1223,6 +1239,18 @@ enum conn_result smtp_session_resume(struct smtp_session *s, struct buf *out)
 {
 	if (s->state == SMTP_STATE_CLOSED)
 		return CONN_CLOSE;
+	if (s->auth_wait) {
+		struct smtp_account acct;
+		memset(&acct, 0, sizeof(acct));
+		enum smtp_auth_result r = s->hooks.auth_poll(s->hooks.ctx, &acct);
+		if (r == SMTP_AUTH_PENDING)
+			return CONN_WAIT;
+		s->auth_wait = false;
+		s->out = out;
+		smtp_auth_done(s, r, &acct, s->auth_mech, s->auth_q_user);
+		s->out = NULL;
+		return s->pending == CONN_CLOSE ? CONN_CLOSE : CONN_OK;
+	}
 	if (!s->deliver_wait)
 		return CONN_OK;
 	s->out = out;
@@ -1255,6 +1283,7 @@ void smtp_session_timeout(struct smtp_session *s, struct buf *out)
 	buf_printf(out, "421 4.4.2 %s Idle timeout, closing connection\r\n", s->cfg->hostname);
 	/* A message still being verified was never acknowledged: it is dropped. */
 	s->deliver_wait = false;
+	s->auth_wait = false;
 	smtp_close(s, "timeout");
 }
 

@@ -49,6 +49,11 @@ enum smtp_auth_result {
 	SMTP_AUTH_FAILED,   /* unknown user or wrong password: 535 */
 	SMTP_AUTH_TEMPFAIL, /* store error: 454 */
 	SMTP_AUTH_BLOCKED,  /* rate limited: 454 */
+	/*
+	 * The check goes on elsewhere (the auth pool): the engine returns
+	 * CONN_WAIT and asks auth_poll on each smtp_session_resume.
+	 */
+	SMTP_AUTH_PENDING,
 };
 
 enum smtp_rcpt_status {
@@ -121,6 +126,12 @@ struct smtp_hooks {
 	/* Check a password (SASL already decoded). Fills *account_r on OK. */
 	enum smtp_auth_result (*auth)(void *ctx, const char *peer_ip, const char *user,
 				      const char *password, struct smtp_account *account_r);
+	/*
+	 * After auth answered PENDING: the outcome (filling *account_r on
+	 * OK), or PENDING while the check runs. Only needed by an auth hook
+	 * that answers PENDING.
+	 */
+	enum smtp_auth_result (*auth_poll)(void *ctx, struct smtp_account *account_r);
 	/* Resolve a syntactically valid recipient address. */
 	enum smtp_rcpt_status (*rcpt)(void *ctx, const char *address,
 				      struct smtp_rcpt_targets *targets_r);
@@ -150,13 +161,13 @@ void smtp_session_destroy(struct smtp_session **s);
  * what was handled and appending replies to out. Returns CONN_OK (feed more
  * later), CONN_STARTTLS (the 220 is queued and `in` holds only what followed
  * the STARTTLS line, which the caller must discard), CONN_WAIT (the deliver
- * hook answered PENDING: feed nothing, call smtp_session_resume until it
+ * or auth hook answered PENDING: feed nothing, call smtp_session_resume until it
  * returns something else; unread bytes stay in `in`) or CONN_CLOSE (QUIT,
  * too many errors; the session accepts no more input).
  */
 enum conn_result smtp_session_input(struct smtp_session *s, struct buf *in, struct buf *out);
 /*
- * After CONN_WAIT: ask the deliver hook again. CONN_WAIT while it is still
+ * After CONN_WAIT: ask the deliver hook again (or auth_poll). CONN_WAIT while it is still
  * pending; otherwise the reply to the message is queued and CONN_OK (feed
  * the input again) or CONN_CLOSE is returned. CONN_OK when nothing waits.
  */
