@@ -83,5 +83,6 @@ enum conn_result imap_idle_poll(struct imap_session *s, struct buf *out)
 			return CONN_OK; /* EAGAIN: nothing happened */
 	}
 	imap_cmd_sync(&s->cmd, out);
+	imap_session_rest(s, CONN_OK);
 	return CONN_OK;
 }
