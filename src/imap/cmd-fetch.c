@@ -458,6 +458,7 @@ static int fetch_set_seen(struct imap_cmd *cmd, struct fetch_ctx *ctx, const cha
 		m->keywords = xstrdup(res->keywords != NULL ? res->keywords : "");
 		uint32_t seq = imap_view_seq(s->view, res->uid);
 		if (seq > 0) {
+			imap_view_make_private(s->view);
 			s->view->flags[seq - 1] =
 				res->flags | (s->view->flags[seq - 1] & IMAP_VIEW_SESSION_BITS);
 			s->view->modseqs[seq - 1] = res->modseq;

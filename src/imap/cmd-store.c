@@ -188,6 +188,8 @@ static void store_report(struct imap_cmd *cmd, struct buf *out, const struct sto
 			 const struct store_flags_outcome *o)
 {
 	struct imap_view *v = cmd->session->view;
+	if (o->n_results > 0)
+		imap_view_make_private(v);
 	for (size_t i = 0; i < o->n_results; i++) {
 		const struct store_flags_result *res = &o->results[i];
 		uint32_t seq = imap_view_seq(v, res->uid);

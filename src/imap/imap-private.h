@@ -278,14 +278,20 @@ struct imap_view {
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	bool read_only; /* EXAMINE */
-	/* The messages the client knows, in sequence order: seq = index + 1. */
+	/*
+	 * The messages the client knows, in sequence order: seq = index + 1.
+	 * Between commands the three arrays may be a snapshot shared with
+	 * other sessions (imap_view_compact): read them freely, but call
+	 * imap_view_make_private before writing to them (imap-view.c does).
+	 */
 	size_t count;
-	size_t cap;
+	size_t cap; /* 0 while shared */
 	uint32_t *uids;
 	uint32_t *flags; /* store_flag bits as last told, | IMAP_VIEW_EXPUNGED */
 	uint64_t *modseqs;
-	size_t n_pending_expunges; /* entries with IMAP_VIEW_EXPUNGED */
-	size_t n_keywords;         /* the mailbox's keywords last announced in FLAGS */
+	struct view_snapshot *shared; /* non-NULL: the arrays are this snapshot's */
+	size_t n_pending_expunges;    /* entries with IMAP_VIEW_EXPUNGED */
+	size_t n_keywords;            /* the mailbox's keywords last announced in FLAGS */
 };
 
 /*
@@ -295,6 +301,14 @@ struct imap_view {
 int imap_view_load(struct store *store, const struct store_mailbox *mailbox, bool read_only,
 		   struct imap_view **view_r);
 void imap_view_free(struct imap_view **view);
+/*
+ * Between commands (and in IDLE): when the view holds no session-only bits,
+ * give its arrays to the shared snapshot of an equal view of the same
+ * mailbox, or make them one. NULL, or a view already shared: nothing.
+ */
+void imap_view_compact(struct imap_view *view);
+/* Before writing to the view's arrays: a private copy again if shared. */
+void imap_view_make_private(struct imap_view *view);
 /* Sequence number of uid, or 0 when the view does not hold it. */
 uint32_t imap_view_seq(const struct imap_view *view, uint32_t uid);
 /*
@@ -464,6 +478,11 @@ void imap_session_tls_started(struct imap_session *s, struct buf *out);
 void imap_session_timeout(struct imap_session *s, struct buf *out);
 int imap_session_idle_timeout(const struct imap_session *s);
 
+/*
+ * After input or a resume returned r: when the session now waits for the
+ * client, shrink what it holds (imap_view_compact).
+ */
+void imap_session_rest(struct imap_session *s, enum conn_result r);
 /* The only place the state changes (logs; leaving SELECTED frees the view). */
 void imap_session_set_state(struct imap_session *s, enum imap_state to);
 const char *imap_state_name(enum imap_state state);

@@ -499,6 +499,17 @@ static enum conn_result imap_run_line(struct imap_session *s, struct buf *in, st
 	return imap_after(s, f(cmd, line, len, out));
 }
 
+/*
+ * The session waits for the client (between commands, or in IDLE): what it
+ * keeps meanwhile should be small. The view's arrays go to a snapshot
+ * shared with the other sessions that see the same mailbox the same way.
+ */
+void imap_session_rest(struct imap_session *s, enum conn_result r)
+{
+	if (r == CONN_OK && (!s->cmd_active || s->cmd.func == NULL))
+		imap_view_compact(s->view);
+}
+
 static bool imap_too_many_errors(struct imap_session *s, struct buf *out)
 {
 	if (s->bad_count < IMAP_MAX_BAD)
@@ -551,6 +562,7 @@ enum conn_result imap_session_input(struct imap_session *s, struct buf *in, stru
 	}
 	if (r == CONN_CLOSE)
 		s->closing = true;
+	imap_session_rest(s, r);
 	return r;
 }
 
@@ -566,6 +578,7 @@ enum conn_result imap_session_resume(struct imap_session *s, struct buf *out)
 	enum conn_result r = imap_after(s, f(cmd, out));
 	if (r == CONN_CLOSE)
 		s->closing = true;
+	imap_session_rest(s, r);
 	return r;
 }
 

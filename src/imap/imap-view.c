@@ -17,11 +17,144 @@
 #include "lib/util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * Shared snapshots. Sessions that sit on the same mailbox and were told
+ * the same thing hold identical arrays (2,250 messages are 36 KiB each),
+ * so between commands a view hands its arrays to a snapshot that every
+ * equal view points at (imap_view_compact), and takes a private copy back
+ * only before it changes them (view_own): a thousand phones idling on one
+ * mailbox keep one copy. A snapshot is immutable once published, so any
+ * thread reads it without a lock; the table and the reference counts are
+ * behind one mutex, taken only when a view is compacted or copied back.
+ */
+struct view_snapshot {
+	struct view_snapshot *next; /* same hash bucket */
+	int64_t mailbox_id;
+	uint64_t highestmodseq;
+	size_t count;
+	unsigned refs;
+	uint32_t *uids;
+	uint32_t *flags;
+	uint64_t *modseqs;
+};
+
+#define VIEW_SNAPSHOT_BUCKETS 4096
+
+static pthread_mutex_t snapshot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct view_snapshot *snapshot_table[VIEW_SNAPSHOT_BUCKETS];
+
+static struct view_snapshot **snapshot_bucket(int64_t mailbox_id)
+{
+	return &snapshot_table[(uint64_t)mailbox_id % VIEW_SNAPSHOT_BUCKETS];
+}
+
+static bool snapshot_equals(const struct view_snapshot *sn, const struct imap_view *v)
+{
+	return sn->mailbox_id == v->mailbox_id && sn->highestmodseq == v->highestmodseq &&
+		sn->count == v->count &&
+		memcmp(sn->uids, v->uids, v->count * sizeof(v->uids[0])) == 0 &&
+		memcmp(sn->flags, v->flags, v->count * sizeof(v->flags[0])) == 0 &&
+		memcmp(sn->modseqs, v->modseqs, v->count * sizeof(v->modseqs[0])) == 0;
+}
+
+static void snapshot_unref(struct view_snapshot *sn)
+{
+	pthread_mutex_lock(&snapshot_lock);
+	if (--sn->refs == 0) {
+		struct view_snapshot **pp = snapshot_bucket(sn->mailbox_id);
+		while (*pp != sn)
+			pp = &(*pp)->next;
+		*pp = sn->next;
+	} else {
+		sn = NULL;
+	}
+	pthread_mutex_unlock(&snapshot_lock);
+	if (sn != NULL) {
+		free(sn->uids);
+		free(sn->flags);
+		free(sn->modseqs);
+		free(sn);
+	}
+}
+
+/* Before the view's arrays change: make them private again. */
+static void view_own(struct imap_view *v)
+{
+	struct view_snapshot *sn = v->shared;
+	if (sn == NULL)
+		return;
+	size_t cap = v->count + 16;
+	uint32_t *uids = xmalloc(cap * sizeof(*uids));
+	uint32_t *flags = xmalloc(cap * sizeof(*flags));
+	uint64_t *modseqs = xmalloc(cap * sizeof(*modseqs));
+	memcpy(uids, v->uids, v->count * sizeof(*uids));
+	memcpy(flags, v->flags, v->count * sizeof(*flags));
+	memcpy(modseqs, v->modseqs, v->count * sizeof(*modseqs));
+	v->uids = uids;
+	v->flags = flags;
+	v->modseqs = modseqs;
+	v->cap = cap;
+	v->shared = NULL;
+	snapshot_unref(sn);
+}
+
+void imap_view_make_private(struct imap_view *v)
+{
+	if (v != NULL)
+		view_own(v);
+}
+
+void imap_view_compact(struct imap_view *v)
+{
+	if (v == NULL || v->shared != NULL || v->count == 0)
+		return;
+	/* Session-only bits (\Recent, expunges not yet told) are not shared. */
+	if (v->n_pending_expunges > 0)
+		return;
+	for (size_t i = 0; i < v->count; i++) {
+		if ((v->flags[i] & IMAP_VIEW_SESSION_BITS) != 0)
+			return;
+	}
+	pthread_mutex_lock(&snapshot_lock);
+	struct view_snapshot **bucket = snapshot_bucket(v->mailbox_id), *sn;
+	for (sn = *bucket; sn != NULL; sn = sn->next) {
+		if (snapshot_equals(sn, v))
+			break;
+	}
+	bool found = sn != NULL;
+	if (!found) {
+		/* The first of its kind: the view's own arrays become the snapshot. */
+		sn = xcalloc(1, sizeof(*sn));
+		sn->mailbox_id = v->mailbox_id;
+		sn->highestmodseq = v->highestmodseq;
+		sn->count = v->count;
+		sn->uids = xrealloc(v->uids, v->count * sizeof(v->uids[0]));
+		sn->flags = xrealloc(v->flags, v->count * sizeof(v->flags[0]));
+		sn->modseqs = xrealloc(v->modseqs, v->count * sizeof(v->modseqs[0]));
+		sn->next = *bucket;
+		*bucket = sn;
+	}
+	sn->refs++;
+	pthread_mutex_unlock(&snapshot_lock);
+	if (found) {
+		free(v->uids);
+		free(v->flags);
+		free(v->modseqs);
+	}
+	v->uids = sn->uids;
+	v->flags = sn->flags;
+	v->modseqs = sn->modseqs;
+	v->cap = 0;
+	v->shared = sn;
+}
+
 static void view_reserve(struct imap_view *v, size_t n)
 {
+	view_own(v);
 	if (n <= v->cap)
 		return;
 	size_t cap = v->cap == 0 ? 16 : v->cap;
@@ -70,9 +203,13 @@ void imap_view_free(struct imap_view **vp)
 	struct imap_view *v = *vp;
 	if (v == NULL)
 		return;
-	free(v->uids);
-	free(v->flags);
-	free(v->modseqs);
+	if (v->shared != NULL) {
+		snapshot_unref(v->shared);
+	} else {
+		free(v->uids);
+		free(v->flags);
+		free(v->modseqs);
+	}
 	free(v);
 	*vp = NULL;
 }
@@ -91,6 +228,7 @@ uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid)
 static void view_report_expunges(struct imap_session *s, struct buf *out)
 {
 	struct imap_view *v = s->view;
+	view_own(v);
 	uint32_t *gone = s->qresync ? xcalloc(v->n_pending_expunges, sizeof(*gone)) : NULL;
 	size_t n_gone = 0, w = 0;
 	for (size_t i = 0; i < v->count; i++) {
@@ -227,6 +365,7 @@ int imap_view_claim_recent(struct imap_session *s, size_t from)
 	const char *error;
 	if (s->rev2 || from >= v->count)
 		return 0;
+	view_own(v);
 	if (store_mailbox_claim_recent(s->store, v->mailbox_id, v->uids[v->count - 1] + 1,
 				       !v->read_only, &first, &end, &error) < 0)
 		return -1;
@@ -252,6 +391,7 @@ size_t imap_view_recent_count(const struct imap_view *v)
 static int view_sync_full(struct imap_session *s, struct buf *out, bool allow_expunge)
 {
 	struct imap_view *v = s->view;
+	view_own(v);
 	struct store_message_ex *msgs = NULL;
 	size_t n = 0;
 	if (store_message_list_full(s->store, v->mailbox_id, &msgs, &n) < 0)
@@ -335,6 +475,8 @@ static int view_sync_incremental(struct imap_session *s, struct buf *out, bool a
 		free(gone);
 		return -1;
 	}
+	if (n_gone > 0 || n > 0)
+		view_own(v);
 	view_mark_vanished(v, gone, n_gone);
 	free(gone);
 	size_t *changed = xcalloc(v->count + 1, sizeof(*changed));

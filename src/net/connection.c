@@ -106,6 +106,24 @@ static void conn_destroy(struct conn *c, const char *why)
 	free(c);
 }
 
+/*
+ * Give back the buffers that are empty: most connections are idle most of
+ * the time (IMAP IDLE), and an idle one should cost a few hundred bytes
+ * here, not the high-water mark of its last command. A busy connection
+ * pays a malloc when its next bytes come, which is cheap next to a read.
+ */
+static void conn_rest(struct conn *c)
+{
+	if (c->in.len == 0)
+		buf_deinit(&c->in);
+	if (c->out.len == 0)
+		buf_deinit(&c->out);
+	if (c->raw.len == 0)
+		buf_deinit(&c->raw);
+	if (c->zout_buf.len == 0)
+		buf_deinit(&c->zout_buf);
+}
+
 /* Bytes waiting to be sent, compressed or not. */
 static size_t conn_pending_out(const struct conn *c)
 {
@@ -234,16 +252,23 @@ static int conn_read(struct conn *c)
 	return got;
 }
 
+/*
+ * Reads land in the worker thread's scratch buffer and only the bytes that
+ * came are appended to the connection's buffer: an idle connection does
+ * not keep a 16 KiB read area, and conn_rest frees its empty buffers.
+ */
+static _Thread_local char conn_scratch[CONN_READ_CHUNK];
+
 static int conn_read_raw(struct conn *c)
 {
 	int got = 0;
 	struct buf *b = c->zin != NULL ? &c->raw : &c->in;
 	while (b->len < CONN_IN_MAX) {
-		buf_reserve(b, CONN_READ_CHUNK);
+		char *dst = conn_scratch;
 		ssize_t n;
 		if (c->ssl != NULL) {
 			ERR_clear_error();
-			int r = SSL_read(c->ssl, b->data + b->len, CONN_READ_CHUNK);
+			int r = SSL_read(c->ssl, dst, CONN_READ_CHUNK);
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_READ)
@@ -256,13 +281,13 @@ static int conn_read_raw(struct conn *c)
 			}
 			n = r;
 		} else {
-			n = recv(c->fd, b->data + b->len, CONN_READ_CHUNK, 0);
+			n = recv(c->fd, dst, CONN_READ_CHUNK, 0);
 			if (n == 0)
 				return -1;
 			if (n < 0)
 				return (errno == EAGAIN || errno == EINTR) ? got : -1;
 		}
-		b->len += (size_t)n;
+		buf_append(b, dst, (size_t)n);
 		got = 1;
 	}
 	return got;
@@ -351,6 +376,7 @@ static int conn_progress(struct conn *c)
 		c->ready = true;
 		c->w->n_ready++;
 	}
+	conn_rest(c);
 	conn_update_events(c);
 	return 0;
 }
@@ -530,6 +556,8 @@ void conn_accept(struct worker *w, struct listener *l)
 		    atomic_exchange(&w->server->fd_exhausted, false))
 			log_info("fd_recovered", "worker=%d connections=%u", w->id, w->n_conns);
 		const struct config *cfg = w->server->cfg;
+		w->accepted_since_trim++;
+		w->last_accept = time_now_ms();
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->w = w;
 		c->fd = fd;

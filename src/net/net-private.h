@@ -24,9 +24,11 @@ struct worker {
 	struct server_ctx ctx;
 	struct conn *conns; /* doubly linked list of live connections */
 	unsigned n_conns;
-	unsigned n_ready;            /* connections with buffered input to go on with */
-	int spare_fd;                /* kept open to accept-and-refuse when out of fds */
-	int64_t listen_paused_until; /* 0, or when to watch the listeners again */
+	unsigned n_ready;               /* connections with buffered input to go on with */
+	int spare_fd;                   /* kept open to accept-and-refuse when out of fds */
+	int64_t listen_paused_until;    /* 0, or when to watch the listeners again */
+	unsigned accepted_since_trim;   /* connections accepted since the last malloc_trim */
+	int64_t last_accept, last_trim; /* ms */
 	bool stopping;
 };
 

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -164,6 +165,25 @@ void worker_listeners_watch(struct worker *w, bool on)
 	}
 }
 
+/*
+ * A TLS handshake allocates tens of KiB for a moment; a burst of them
+ * between the small allocations that stay (sessions, views) leaves the
+ * heap full of free holes that still count as resident. Once a burst of
+ * accepts is over (a second without one, and at most every 10 s, or every
+ * minute under a steady trickle), give the free pages back to the kernel.
+ * malloc_trim walks the free lists only: milliseconds, on this thread.
+ */
+static void worker_trim(struct worker *w, int64_t now)
+{
+	if (w->accepted_since_trim == 0 || now - w->last_trim < 10000)
+		return;
+	if (now - w->last_accept < 1000 && now - w->last_trim < 60000)
+		return;
+	w->accepted_since_trim = 0;
+	w->last_trim = now;
+	malloc_trim(0);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -200,6 +220,7 @@ static void *worker_main(void *arg)
 		if (now - last_tick >= NET_TICK_MS) {
 			conn_tick(w, now);
 			last_tick = now;
+			worker_trim(w, now);
 		}
 	}
 	conn_close_all(w);

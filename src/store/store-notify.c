@@ -7,6 +7,9 @@
  * carries no data: the woken loop re-reads the store, which is the only
  * truth. One mutex-protected array; publish holds the lock only for
  * non-blocking writes, so a slow subscriber can never stall a committer.
+ * IMAP IDLE, which may have 100,000 subscribers, uses waiters instead: a
+ * flag in the session, hung in a per-mailbox list (O(1) to add and drop),
+ * set by publish and read by the session's poll hook without a syscall.
  * With the PostgreSQL backend the same events will also travel between
  * nodes (LISTEN/NOTIFY) and be republished here.
  */
@@ -17,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -30,6 +34,51 @@ struct notify_sub {
 static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct notify_sub *subs;
 static size_t n_subs, cap_subs;
+
+/* Waiters (store_notify_wait): one list per bucket of mailbox ids. */
+#define NOTIFY_WAIT_BUCKETS 4096
+static struct store_waiter *waiters[NOTIFY_WAIT_BUCKETS];
+
+static struct store_waiter **wait_bucket(int64_t mailbox_id)
+{
+	return &waiters[(uint64_t)mailbox_id % NOTIFY_WAIT_BUCKETS];
+}
+
+void store_notify_wait(struct store_waiter *w, int64_t mailbox_id)
+{
+	atomic_store(&w->fired, false);
+	w->mailbox_id = mailbox_id;
+	w->prev = NULL;
+	pthread_mutex_lock(&notify_lock);
+	struct store_waiter **b = wait_bucket(mailbox_id);
+	w->next = *b;
+	if (*b != NULL)
+		(*b)->prev = w;
+	*b = w;
+	pthread_mutex_unlock(&notify_lock);
+}
+
+void store_notify_unwait(struct store_waiter *w)
+{
+	if (w->mailbox_id <= 0)
+		return;
+	pthread_mutex_lock(&notify_lock);
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		*wait_bucket(w->mailbox_id) = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	pthread_mutex_unlock(&notify_lock);
+	w->mailbox_id = 0;
+	w->prev = w->next = NULL;
+}
+
+bool store_waiter_fired(struct store_waiter *w)
+{
+	return atomic_load_explicit(&w->fired, memory_order_relaxed) &&
+		atomic_exchange(&w->fired, false);
+}
 
 static int subscribe(int64_t account_id, int64_t mailbox_id, int fd, void *token)
 {
@@ -95,6 +144,10 @@ void store_notify_publish(int64_t account_id, int64_t mailbox_id, uint64_t highe
 		do
 			w = write(subs[i].fd, &one, sizeof(one));
 		while (w < 0 && errno == EINTR);
+	}
+	for (struct store_waiter *w = *wait_bucket(mailbox_id); w != NULL; w = w->next) {
+		if (w->mailbox_id == mailbox_id)
+			atomic_store(&w->fired, true);
 	}
 	pthread_mutex_unlock(&notify_lock);
 }

@@ -814,6 +814,24 @@ int store_notify_subscribe(int64_t mailbox_id, int fd, void *token);
 int store_notify_subscribe_account(int64_t account_id, int fd, void *token);
 /* Drop every subscription of token; call before closing its fd. */
 void store_notify_unsubscribe(void *token);
+/*
+ * A waiter: the cheap subscription for the many sessions that only need
+ * to know "something changed" on one mailbox (IMAP IDLE). The subscriber
+ * embeds it; publish sets `fired` (no fd, no syscall) and the subscriber
+ * tests it on its own schedule. Waiters hang in a per-mailbox list, so
+ * adding and removing one is O(1) whatever the number of idlers.
+ */
+struct store_waiter {
+	struct store_waiter *prev, *next; /* the hub's, under its lock */
+	int64_t mailbox_id;
+	_Atomic bool fired;
+};
+/* Start waiting on mailbox_id (> 0): w stays registered until unwait. */
+void store_notify_wait(struct store_waiter *w, int64_t mailbox_id);
+/* Stop waiting (before w's memory goes); harmless if never registered. */
+void store_notify_unwait(struct store_waiter *w);
+/* Did the mailbox change since the last call? Clears the mark. */
+bool store_waiter_fired(struct store_waiter *w);
 /* Wake the subscribers of mailbox_id (the store calls this after commit). */
 void store_notify_publish(int64_t account_id, int64_t mailbox_id, uint64_t highestmodseq);
 

@@ -11,8 +11,8 @@
  * (FETCH by sequence number holds expunges back). A client model is built
  * from nothing but the untagged responses each session sends; at every
  * checkpoint it must equal the store, and the session's view must equal a
- * fresh SELECT. Also: a renamed and a deleted selected mailbox, and FETCH
- * by ranges of a mailbox with holes.
+ * fresh SELECT. Also: a renamed and a deleted selected mailbox, FETCH
+ * by ranges of a mailbox with holes, and views sharing one snapshot.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -426,6 +426,58 @@ static void test_renamed_and_deleted(void **state)
 	tu_imap_close(&x);
 }
 
+/*
+ * Sessions that were told the same thing share one copy of the view's
+ * arrays between commands; a session that changes its view (its own STORE,
+ * a sync) takes a private copy first and leaves the others' untouched.
+ */
+static void test_shared_snapshots(void **state)
+{
+	struct tu_fixture *f = *state;
+	for (int i = 0; i < 20; i++)
+		tu_deliver_subject(f, NULL, "shared", i % 2 ? STORE_FLAG_SEEN : 0);
+	struct sess c[3];
+	for (int i = 0; i < 3; i++) {
+		memset(&c[i].m, 0, sizeof(c[i].m));
+		tu_imap_open(&c[i].x, f, true, NULL);
+		/* IMAP4rev2: no \Recent, whose per-session bits are never shared. */
+		assert_has(tu_imap_cmd(&c[i].x, "e ENABLE IMAP4rev2\r\n"), "e OK");
+		assert_has(sess_cmd(&c[i], "s SELECT INBOX\r\n"), "s OK");
+		sess_catch_up(&c[i]);
+	}
+	const struct imap_view *v0 = c[0].x.s->view, *v1 = c[1].x.s->view, *v2 = c[2].x.s->view;
+	assert_non_null(v0->shared);
+	assert_ptr_equal(v0->shared, v1->shared);
+	assert_ptr_equal(v0->uids, v2->uids);
+	uint32_t seen_before = v1->flags[0];
+
+	/* c[0] flags message 1: its own copy changes, the shared one does not. */
+	assert_has(sess_cmd(&c[0], "t STORE 1 +FLAGS (\\Flagged)\r\n"), "t OK");
+	assert_ptr_not_equal(v0->uids, v1->uids);
+	assert_ptr_equal(v1->uids, v2->uids);
+	assert_int_equal(v1->flags[0], seen_before);
+	assert_true((v0->flags[0] & STORE_FLAG_FLAGGED) != 0);
+
+	/* The others learn it at their next command and share again, all three. */
+	tu_deliver_subject(f, NULL, "more", 0);
+	for (int i = 0; i < 3; i++)
+		sess_check(f, &c[i]);
+	assert_non_null(v0->shared);
+	assert_ptr_equal(v0->shared, v1->shared);
+	assert_ptr_equal(v1->shared, v2->shared);
+	assert_int_equal(v0->count, 21);
+
+	/* An expunge by one: each reports it and they converge again. */
+	assert_has(sess_cmd(&c[2], "t STORE 2 +FLAGS (\\Deleted)\r\n"), "t OK");
+	assert_has(sess_cmd(&c[2], "t EXPUNGE\r\n"), "* 2 EXPUNGE");
+	for (int i = 0; i < 3; i++)
+		sess_check(f, &c[i]);
+	assert_ptr_equal(v0->shared, v2->shared);
+	assert_int_equal(v1->count, 20);
+	for (int i = 0; i < 3; i++)
+		tu_imap_close(&c[i].x);
+}
+
 /* FETCH of scattered messages and of 1:* over holes reads the right rows. */
 static void test_fetch_ranges(void **state)
 {
@@ -479,6 +531,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expunge_held_back, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_renamed_and_deleted, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_ranges, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_shared_snapshots, setup, tu_teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();

@@ -946,6 +946,56 @@ static uint64_t efd_read(int fd)
 	return v;
 }
 
+/*
+ * Waiters (IMAP IDLE's subscription): a commit on the mailbox sets the flag
+ * of each of its waiters and of no other; reading it clears it; a removed
+ * waiter (first, middle or last of its list, or sharing a bucket with
+ * another mailbox) is never touched again.
+ */
+static void test_notify_waiters(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	int64_t sent = mailbox_id(f->s, f->acc, "Sent");
+	struct store_waiter w[4] = {0}, far = {0}, never = {0};
+	for (int i = 0; i < 4; i++)
+		store_notify_wait(&w[i], f->inbox);
+	store_notify_wait(&far, sent);
+	/* Another mailbox in the same bucket of the hub's table. */
+	struct store_waiter same_bucket = {0};
+	store_notify_wait(&same_bucket, f->inbox + 4096);
+	store_notify_unwait(&never); /* never registered: harmless */
+	assert_false(store_waiter_fired(&w[0]));
+
+	deliver_n(f, 1);
+	for (int i = 0; i < 4; i++) {
+		assert_true(store_waiter_fired(&w[i]));
+		assert_false(store_waiter_fired(&w[i])); /* cleared */
+	}
+	assert_false(store_waiter_fired(&far));
+	assert_false(store_waiter_fired(&same_bucket));
+
+	store_notify_unwait(&w[0]);
+	store_notify_unwait(&w[2]);
+	store_notify_unwait(&w[3]);
+	assert_int_equal(store_message_set_flags(f->s, f->inbox, 1, STORE_FLAG_SEEN, &error), 0);
+	assert_true(store_waiter_fired(&w[1]));
+	assert_false(store_waiter_fired(&w[0]));
+	assert_false(store_waiter_fired(&w[2]));
+	assert_false(store_waiter_fired(&w[3]));
+	assert_int_equal(
+		store_append(f->s, f->acc, sent, "x", 1, NULL, 0, NULL, 0, 0, NULL, NULL, &error),
+		0);
+	assert_true(store_waiter_fired(&far));
+	assert_false(store_waiter_fired(&w[1]));
+	store_notify_unwait(&w[1]);
+	store_notify_unwait(&far);
+	store_notify_unwait(&same_bucket);
+	store_notify_unwait(&w[1]); /* twice: harmless */
+	assert_int_equal(store_message_set_flags(f->s, f->inbox, 1, STORE_FLAG_FLAGGED, &error), 0);
+	assert_false(store_waiter_fired(&w[1]));
+}
+
 static void test_notify(void **state)
 {
 	struct fixture *f = *state;
@@ -1183,6 +1233,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mailbox_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_waiters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_uids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_head, setup, teardown),
 	};
