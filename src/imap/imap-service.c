@@ -2,7 +2,8 @@
 /*
  * The glue between the IMAP engine and the daemon: imap_proto, the
  * conn_proto that net/ drives, builds a session per connection from the
- * worker's server_ctx (configuration and this thread's store). STARTTLS is
+ * worker's server_ctx (configuration, this thread's store, the store
+ * writer that commits IMAP changes in groups). STARTTLS is
  * offered only on the "imap" listener; "imaps" is encrypted from the start.
  */
 #include "imap/imap.h"
@@ -12,6 +13,12 @@
 #include "lib/server-ctx.h"
 
 #include <string.h>
+
+/* The store writer committed a batch: resume this loop's waiting sessions. */
+static void imap_write_done(void *arg)
+{
+	server_ctx_wake(arg);
+}
 
 static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, struct buf *out)
 {
@@ -24,6 +31,9 @@ static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, str
 		.peer_loopback = info->peer_loopback,
 		.tls = info->tls,
 		.tls_available = info->tls_available && starttls_listener,
+		.writer = ctx->writer,
+		.write_done = imap_write_done,
+		.write_done_arg = ctx,
 	};
 	log_debug("imap.open", "session=%s listener=%s tls=%d", info->session_id,
 		  info->listener != NULL ? info->listener : "-", info->tls ? 1 : 0);
