@@ -7,7 +7,8 @@
  * reader before the literal's first byte: the client gets "NO [TOOBIG]"
  * instead of "+". The message is parsed here, once (mime/), so FETCH can
  * later read ENVELOPE and BODYSTRUCTURE from the store, and the OK is sent
- * only after store_append has made it durable. A missing mailbox is
+ * only after the store writer (or store_append, without one) has made it
+ * durable (imap-write.c). A missing mailbox is
  * "NO [TRYCREATE]"; a full quota "NO [OVERQUOTA]". The date-time is
  * parsed strictly: "dd-Mon-yyyy hh:mm:ss +zzzz" with a space-padded or
  * two-digit day, nothing else.
@@ -224,19 +225,51 @@ static enum imap_cmd_ret append_store_error(struct imap_cmd *cmd, struct buf *ou
 	return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot store the message");
 }
 
-static int append_store(struct imap_session *s, const struct store_mailbox *mb,
-			const struct append_req *req, uint32_t *uid_r, uint32_t *uidvalidity_r,
-			const char **error_r)
+/* The APPEND's outcome is known (imap-write.c). */
+static enum imap_cmd_ret append_done(struct imap_cmd *cmd, struct buf *out)
 {
+	const struct store_write_outcome *o;
+	const char *error;
+	if (imap_cmd_write_result(cmd, &o, &error) < 0)
+		return append_store_error(cmd, out, error);
+	const struct store_write_request *req = cmd->context;
+	log_info("imap.append", "session=%s mailbox_id=%" PRId64 " uid=%" PRIu32 " size=%zu",
+		 cmd->session->session_id, req->mailbox_id, o->uid, req->len);
+	return imap_cmd_ok(cmd, out, "[APPENDUID %" PRIu32 " %" PRIu32 "] APPEND completed",
+			   o->uidvalidity, o->uid);
+}
+
+/*
+ * Parse the message once (mime/) and hand it to the store: durable before
+ * append_done sends the OK. The request stays as the command's context
+ * for the log line (its pointers are not used after the hand-over).
+ */
+static enum imap_cmd_ret append_store(struct imap_cmd *cmd, struct buf *out,
+				      const struct store_mailbox *mb, const struct append_req *req)
+{
+	struct imap_session *s = cmd->session;
 	struct mime_parsed mp = {0};
 	bool parsed = mime_parse(req->msg->str, req->msg->len, &mp) == 0;
 	struct store_parsed sp = parsed ? mime_store_parsed(&mp) : (struct store_parsed){0};
-	int r = store_append(s->store, s->account.id, mb->id, req->msg->str, req->msg->len,
-			     parsed ? &sp : NULL, req->flags, req->keywords, req->n_keywords,
-			     req->internal_date, uid_r, uidvalidity_r, error_r);
+	struct store_write_request *w = xcalloc(1, sizeof(*w));
+	*w = (struct store_write_request){
+		.kind = STORE_WRITE_APPEND,
+		.data = req->msg->str,
+		.len = req->msg->len,
+		.parsed = parsed ? &sp : NULL,
+		.account_id = s->account.id,
+		.mailbox_id = mb->id,
+		.flags = req->flags,
+		.keywords = req->keywords,
+		.n_keywords = req->n_keywords,
+		.internal_date = req->internal_date,
+	};
+	cmd->context = w;
+	cmd->free_context = free;
+	enum imap_cmd_ret ret = imap_cmd_write(cmd, out, w, append_done);
 	if (parsed)
 		mime_parsed_free(&mp);
-	return r;
+	return ret;
 }
 
 enum imap_cmd_ret cmd_append(struct imap_cmd *cmd, struct buf *out)
@@ -264,21 +297,13 @@ enum imap_cmd_ret cmd_append(struct imap_cmd *cmd, struct buf *out)
 		goto done;
 	}
 	struct store_mailbox mb;
-	int r = store_mailbox_get(s->store, s->account.id, name, &mb);
+	int r = store_mailbox_find(s->store, s->account.id, name, &mb);
 	if (r <= 0) {
 		ret = r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
 			     : imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");
 		goto done;
 	}
-	uint32_t uid, uidvalidity;
-	if (append_store(s, &mb, req, &uid, &uidvalidity, &error) < 0) {
-		ret = append_store_error(cmd, out, error);
-		goto done;
-	}
-	log_info("imap.append", "session=%s mailbox_id=%" PRId64 " uid=%" PRIu32 " size=%zu",
-		 s->session_id, mb.id, uid, req->msg->len);
-	ret = imap_cmd_ok(cmd, out, "[APPENDUID %" PRIu32 " %" PRIu32 "] APPEND completed",
-			  uidvalidity, uid);
+	ret = append_store(cmd, out, &mb, req);
 done:
 	free(name);
 	free(req);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * COPY, MOVE and their UID forms (RFC 9051 6.4.7-8, RFC 6851 MOVE, RFC
- * 4315 UIDPLUS). Both run in one store transaction (store_message_copy,
- * store_message_move) so nothing is half done. The reply carries COPYUID
+ * 4315 UIDPLUS). Both run in one store transaction (the store writer's
+ * group commit, imap-write.c, or store_message_copy / store_message_move
+ * without one) so nothing is half done, and reply once it is durable. The reply carries COPYUID
  * (uidvalidity source-uids destination-uids); for MOVE it goes in an
  * untagged OK before the EXPUNGE (or VANISHED) responses, which the
  * after-command sync of the tagged OK produces from the store. A missing
@@ -57,6 +58,45 @@ static enum imap_cmd_ret copy_fail(struct imap_cmd *cmd, struct buf *out, const 
 	return imap_cmd_no(cmd, out, "[SERVERBUG] %s failed", cmd->name);
 }
 
+/* The command's state while the store writer commits it. */
+struct copy_ctx {
+	uint32_t *uids;
+	size_t n;
+	uint32_t dst_uidvalidity;
+	bool move;
+};
+
+static void copy_ctx_free(void *p)
+{
+	struct copy_ctx *c = p;
+	free(c->uids);
+	free(c);
+}
+
+/* The copy or move is durable (or failed): reply (imap-write.c). */
+static enum imap_cmd_ret copy_done(struct imap_cmd *cmd, struct buf *out)
+{
+	struct copy_ctx *c = cmd->context;
+	const struct store_write_outcome *o;
+	const char *error;
+	if (imap_cmd_write_result(cmd, &o, &error) < 0)
+		return copy_fail(cmd, out, error);
+	if (count_copied(o->dst_uids, c->n) == 0)
+		return imap_cmd_ok(cmd, out, "%s completed, nothing to do", cmd->name);
+	struct buf cu;
+	enum imap_cmd_ret ret;
+	buf_init(&cu);
+	copyuid_write(&cu, c->dst_uidvalidity, c->uids, o->dst_uids, c->n);
+	if (c->move) {
+		buf_printf(out, "* OK [COPYUID %s] Moved\r\n", buf_cstr(&cu));
+		ret = imap_cmd_ok(cmd, out, "MOVE completed");
+	} else {
+		ret = imap_cmd_ok(cmd, out, "[COPYUID %s] COPY completed", buf_cstr(&cu));
+	}
+	buf_deinit(&cu);
+	return ret;
+}
+
 static enum imap_cmd_ret copy_or_move(struct imap_cmd *cmd, struct buf *out, bool move)
 {
 	struct imap_session *s = cmd->session;
@@ -68,42 +108,28 @@ static enum imap_cmd_ret copy_or_move(struct imap_cmd *cmd, struct buf *out, boo
 	if (imap_mailbox_name_from_client(s, wire, &name, &error) < 0)
 		return imap_cmd_no(cmd, out, "[CANNOT] %s", error);
 	struct store_mailbox dst;
-	int r = store_mailbox_get(s->store, s->account.id, name, &dst);
+	int r = store_mailbox_find(s->store, s->account.id, name, &dst);
 	free(name);
 	if (r <= 0)
 		return r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
 			      : imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the mailbox");
-	uint32_t *uids;
-	size_t n;
-	if (imap_search_resolve_set(s, set, cmd->uid, &uids, &n, &error) < 0)
+	struct copy_ctx *c = xcalloc(1, sizeof(*c));
+	cmd->context = c;
+	cmd->free_context = copy_ctx_free;
+	c->move = move;
+	c->dst_uidvalidity = dst.uidvalidity;
+	if (imap_search_resolve_set(s, set, cmd->uid, &c->uids, &c->n, &error) < 0)
 		return imap_cmd_bad(cmd, out, "%s", error);
-	if (n == 0)
+	if (c->n == 0)
 		return imap_cmd_ok(cmd, out, "%s completed, nothing to do", cmd->name);
-	uint32_t *dst_uids = xcalloc(n, sizeof(*dst_uids));
-	r = move ? store_message_move(s->store, s->view->mailbox_id, uids, n, dst.id, dst_uids,
-				      &error)
-		 : store_message_copy(s->store, s->view->mailbox_id, uids, n, dst.id, dst_uids,
-				      &error);
-	enum imap_cmd_ret ret;
-	if (r < 0) {
-		ret = copy_fail(cmd, out, error);
-	} else if (count_copied(dst_uids, n) == 0) {
-		ret = imap_cmd_ok(cmd, out, "%s completed, nothing to do", cmd->name);
-	} else {
-		struct buf cu;
-		buf_init(&cu);
-		copyuid_write(&cu, dst.uidvalidity, uids, dst_uids, n);
-		if (move) {
-			buf_printf(out, "* OK [COPYUID %s] Moved\r\n", buf_cstr(&cu));
-			ret = imap_cmd_ok(cmd, out, "MOVE completed");
-		} else {
-			ret = imap_cmd_ok(cmd, out, "[COPYUID %s] COPY completed", buf_cstr(&cu));
-		}
-		buf_deinit(&cu);
-	}
-	free(dst_uids);
-	free(uids);
-	return ret;
+	struct store_write_request req = {
+		.kind = move ? STORE_WRITE_MOVE : STORE_WRITE_COPY,
+		.mailbox_id = s->view->mailbox_id,
+		.uids = c->uids,
+		.n_uids = c->n,
+		.dst_mailbox_id = dst.id,
+	};
+	return imap_cmd_write(cmd, out, &req, copy_done);
 }
 
 enum imap_cmd_ret cmd_copy(struct imap_cmd *cmd, struct buf *out)

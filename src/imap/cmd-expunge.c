@@ -7,7 +7,9 @@
  * that runs before the tagged reply, like every other change, so this
  * session and the others on the mailbox learn of it the same way. With
  * CONDSTORE the tagged OK carries the new HIGHESTMODSEQ (RFC 7162 3.1.10).
- * imap_expunge_deleted() is shared with CLOSE.
+ * The removal goes through imap_cmd_write (the store writer's group
+ * commit): the reply waits until it is durable. imap_expunge_deleted() is
+ * shared with CLOSE.
  */
 #include "imap/imap-private.h"
 
@@ -26,23 +28,22 @@ static bool uid_wanted(const struct imap_session *s, const struct imap_seqset *s
 	return imap_seqset_contains(set, uid);
 }
 
-int imap_expunge_deleted(struct imap_session *s, const char *uid_set, size_t *n_r,
-			 const char **error_r)
+enum imap_cmd_ret imap_expunge_deleted(struct imap_cmd *cmd, struct buf *out, const char *uid_set,
+				       imap_cmd_func_t *then)
 {
-	*n_r = 0;
+	struct imap_session *s = cmd->session;
 	struct store_message *msgs = NULL;
 	size_t n = 0;
-	if (store_message_list(s->store, s->view->mailbox_id, &msgs, &n) < 0) {
-		*error_r = "Cannot read the mailbox";
-		return -1;
-	}
+	const char *error;
+	if (store_message_list(s->store, s->view->mailbox_id, &msgs, &n) < 0)
+		return then(cmd, out); /* no write: the outcome says it failed */
 	struct imap_seqset set;
 	if (uid_set != NULL) {
 		/* '*' is the highest UID in the mailbox (RFC 9051 9, seq-number). */
 		uint32_t star = n > 0 ? msgs[n - 1].uid : 0;
-		if (imap_seqset_parse(uid_set, star, &set, error_r) < 0) {
+		if (imap_seqset_parse(uid_set, star, &set, &error) < 0) {
 			free(msgs);
-			return -1;
+			return then(cmd, out);
 		}
 	}
 	uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
@@ -55,18 +56,57 @@ int imap_expunge_deleted(struct imap_session *s, const char *uid_set, size_t *n_
 	free(msgs);
 	if (uid_set != NULL)
 		imap_seqset_free(&set);
-	int ret = 0;
-	if (k > 0 && store_message_expunge(s->store, s->view->mailbox_id, uids, k, error_r) < 0)
-		ret = -1;
+	if (k == 0) {
+		/* Nothing to remove: nothing to make durable either. */
+		free(uids);
+		cmd->write_direct = true;
+		cmd->direct_result = 1;
+		return then(cmd, out);
+	}
+	struct store_write_request req = {
+		.kind = STORE_WRITE_EXPUNGE,
+		.mailbox_id = s->view->mailbox_id,
+		.uids = uids,
+		.n_uids = k,
+	};
+	enum imap_cmd_ret ret = imap_cmd_write(cmd, out, &req, then);
 	free(uids);
-	if (ret == 0)
-		*n_r = k;
 	return ret;
+}
+
+/* The expunge is durable (or failed): reply (imap-write.c). */
+static enum imap_cmd_ret expunge_done(struct imap_cmd *cmd, struct buf *out)
+{
+	struct imap_session *s = cmd->session;
+	const struct store_write_outcome *o;
+	const char *error;
+	if (imap_expunge_result(cmd, &o, &error) < 0) {
+		log_warn("imap.expunge_error", "session=%s mailbox_id=%" PRId64 " error=\"%s\"",
+			 s->session_id, s->view->mailbox_id, error);
+		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Expunge failed");
+	}
+	log_debug("imap.expunge", "session=%s mailbox_id=%" PRId64 " count=%zu", s->session_id,
+		  s->view->mailbox_id, o->expunged);
+	/* Report now so the view's HIGHESTMODSEQ is the one after the expunge. */
+	imap_cmd_sync(cmd, out);
+	if (s->condstore)
+		return imap_cmd_ok(cmd, out, "[HIGHESTMODSEQ %" PRIu64 "] Expunge completed",
+				   s->view->highestmodseq);
+	return imap_cmd_ok(cmd, out, "Expunge completed");
+}
+
+int imap_expunge_result(struct imap_cmd *cmd, const struct store_write_outcome **outcome_r,
+			const char **error_r)
+{
+	if (!cmd->write_direct && cmd->write == NULL) {
+		*error_r = "Cannot read the mailbox";
+		return -1;
+	}
+	return imap_cmd_write_result(cmd, outcome_r, error_r);
 }
 
 enum imap_cmd_ret cmd_expunge(struct imap_cmd *cmd, struct buf *out)
 {
-	struct imap_session *s = cmd->session;
 	const char *uid_set = NULL, *error;
 	if (cmd->uid) {
 		if (!imap_arg_get_atom(&cmd->args[0], &uid_set) || !imap_arg_is_eol(&cmd->args[1]))
@@ -79,18 +119,5 @@ enum imap_cmd_ret cmd_expunge(struct imap_cmd *cmd, struct buf *out)
 	} else if (!imap_arg_is_eol(&cmd->args[0])) {
 		return imap_cmd_bad(cmd, out, "EXPUNGE takes no arguments");
 	}
-	size_t n;
-	if (imap_expunge_deleted(s, uid_set, &n, &error) < 0) {
-		log_warn("imap.expunge_error", "session=%s mailbox_id=%" PRId64 " error=\"%s\"",
-			 s->session_id, s->view->mailbox_id, error);
-		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Expunge failed");
-	}
-	log_debug("imap.expunge", "session=%s mailbox_id=%" PRId64 " count=%zu", s->session_id,
-		  s->view->mailbox_id, n);
-	/* Report now so the view's HIGHESTMODSEQ is the one after the expunge. */
-	imap_cmd_sync(cmd, out);
-	if (s->condstore)
-		return imap_cmd_ok(cmd, out, "[HIGHESTMODSEQ %" PRIu64 "] Expunge completed",
-				   s->view->highestmodseq);
-	return imap_cmd_ok(cmd, out, "Expunge completed");
+	return imap_expunge_deleted(cmd, out, uid_set, expunge_done);
 }

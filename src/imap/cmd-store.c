@@ -2,7 +2,8 @@
 /*
  * STORE and UID STORE (RFC 9051 6.4.6) with CONDSTORE's UNCHANGEDSINCE
  * (RFC 7162 3.2). Every matched message is changed in one store
- * transaction (store_message_update_flags); the client is then told the
+ * transaction (through the store writer's group commit, imap-write.c, or
+ * store_message_update_flags without one); once it is durable the client is then told the
  * new state in untagged FETCH responses, unless it said .SILENT, and the
  * session's view learns what was told so the after-command sync does not
  * repeat it. Changes another session made meanwhile stay visible: when
@@ -240,50 +241,65 @@ static enum imap_cmd_ret store_finish(struct imap_cmd *cmd, struct buf *out,
 	return r;
 }
 
+/* The command's state while the store writer commits it. */
+struct store_ctx {
+	struct store_req req;
+	uint32_t *uids;
+	size_t n;
+};
+
+static void store_ctx_free(void *p)
+{
+	struct store_ctx *c = p;
+	free(c->req.keywords);
+	free(c->uids);
+	free(c);
+}
+
+/* The flag change is durable (or failed): tell the client (imap-write.c). */
+static enum imap_cmd_ret store_done(struct imap_cmd *cmd, struct buf *out)
+{
+	struct imap_session *s = cmd->session;
+	struct store_ctx *c = cmd->context;
+	const struct store_write_outcome *o;
+	const char *error;
+	if (imap_cmd_write_result(cmd, &o, &error) < 0) {
+		log_warn("imap.store_failed", "session=%s error=\"%s\"", s->session_id, error);
+		bool limit = strstr(error, "too many") != NULL;
+		return imap_cmd_no(cmd, out, "%s%s", limit ? "[LIMIT] " : "", error);
+	}
+	if (imap_view_keywords_sync(s, out) < 0)
+		log_warn("imap.keywords_failed", "session=%s", s->session_id);
+	store_report(cmd, out, &c->req, &o->flags);
+	return store_finish(cmd, out, o->flags.modified, o->flags.n_modified);
+}
+
 enum imap_cmd_ret cmd_store(struct imap_cmd *cmd, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
 	const char *set, *error;
 	if (!imap_arg_get_atom(&cmd->args[0], &set))
 		return imap_cmd_bad(cmd, out, "Missing sequence set");
-	struct store_req req = {0};
-	if (store_parse(&cmd->args[1], &req, &error) < 0) {
-		free(req.keywords);
+	struct store_ctx *c = xcalloc(1, sizeof(*c));
+	cmd->context = c;
+	cmd->free_context = store_ctx_free;
+	if (store_parse(&cmd->args[1], &c->req, &error) < 0)
 		return imap_cmd_bad(cmd, out, "%s", error);
-	}
-	uint32_t *uids;
-	size_t n;
-	if (imap_search_resolve_set(s, set, cmd->uid, &uids, &n, &error) < 0) {
-		free(req.keywords);
+	if (imap_search_resolve_set(s, set, cmd->uid, &c->uids, &c->n, &error) < 0)
 		return imap_cmd_bad(cmd, out, "%s", error);
-	}
-	if (req.has_unchangedsince)
+	if (c->req.has_unchangedsince)
 		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
-	enum imap_cmd_ret ret;
-	if (req.has_unchangedsince && req.u.unchangedsince == 0) {
-		/* Every message has a MODSEQ above 0: all fail the test. */
-		ret = store_finish(cmd, out, uids, n);
-	} else if (n == 0) {
-		ret = store_finish(cmd, out, NULL, 0);
-	} else {
-		struct store_flags_outcome o = {0};
-		if (store_message_update_flags(s->store, s->view->mailbox_id, uids, n, &req.u, &o,
-					       &error) < 0) {
-			store_flags_outcome_free(&o);
-			free(uids);
-			free(req.keywords);
-			log_warn("imap.store_failed", "session=%s error=\"%s\"", s->session_id,
-				 error);
-			bool limit = strstr(error, "too many") != NULL;
-			return imap_cmd_no(cmd, out, "%s%s", limit ? "[LIMIT] " : "", error);
-		}
-		if (imap_view_keywords_sync(s, out) < 0)
-			log_warn("imap.keywords_failed", "session=%s", s->session_id);
-		store_report(cmd, out, &req, &o);
-		ret = store_finish(cmd, out, o.modified, o.n_modified);
-		store_flags_outcome_free(&o);
-	}
-	free(uids);
-	free(req.keywords);
-	return ret;
+	/* Every message has a MODSEQ above 0: all fail the test. */
+	if (c->req.has_unchangedsince && c->req.u.unchangedsince == 0)
+		return store_finish(cmd, out, c->uids, c->n);
+	if (c->n == 0)
+		return store_finish(cmd, out, NULL, 0);
+	struct store_write_request req = {
+		.kind = STORE_WRITE_FLAGS,
+		.mailbox_id = s->view->mailbox_id,
+		.uids = c->uids,
+		.n_uids = c->n,
+		.update = &c->req.u,
+	};
+	return imap_cmd_write(cmd, out, &req, store_done);
 }

@@ -482,21 +482,30 @@ static size_t scan_literal(struct imap_parser *p, const char *data, size_t n)
 	return take;
 }
 
-enum imap_scan_result imap_parser_scan(struct imap_parser *p, struct buf *in, struct buf *out)
+enum imap_scan_result imap_parser_scan_data(struct imap_parser *p, const char *data, size_t len,
+					    size_t *taken_r, struct buf *out)
 {
 	if (p->complete)
 		parser_reset(p);
 	size_t pos = 0;
 	enum imap_scan_result r = IMAP_SCAN_MORE;
-	while (pos < in->len && r == IMAP_SCAN_MORE) {
+	while (pos < len && r == IMAP_SCAN_MORE) {
 		if (p->state == SCAN_LITERAL) {
-			pos += scan_literal(p, in->data + pos, in->len - pos);
+			pos += scan_literal(p, data + pos, len - pos);
 			continue;
 		}
-		char c = in->data[pos++];
-		r = scan_text(p, c, in->len - pos, out);
+		char c = data[pos++];
+		r = scan_text(p, c, len - pos, out);
 	}
-	buf_consume(in, pos);
+	*taken_r = pos;
+	return r;
+}
+
+enum imap_scan_result imap_parser_scan(struct imap_parser *p, struct buf *in, struct buf *out)
+{
+	size_t taken;
+	enum imap_scan_result r = imap_parser_scan_data(p, in->data, in->len, &taken, out);
+	buf_consume(in, taken);
 	return r;
 }
 
@@ -808,7 +817,8 @@ bad:
 
 /* --- line mode ---------------------------------------------------------------- */
 
-int imap_parser_read_line(struct imap_parser *p, struct buf *in, const char **line_r, size_t *len_r)
+int imap_parser_read_line_data(struct imap_parser *p, const char *data, size_t len, size_t *taken_r,
+			       const char **line_r, size_t *len_r)
 {
 	if (p->line_done) {
 		if (p->line.len > 0)
@@ -817,8 +827,8 @@ int imap_parser_read_line(struct imap_parser *p, struct buf *in, const char **li
 		p->line_done = false;
 		p->line_bad = false;
 	}
-	const char *lf = in->len > 0 ? memchr(in->data, '\n', in->len) : NULL;
-	size_t take = lf != NULL ? (size_t)(lf - in->data) + 1 : in->len;
+	const char *lf = len > 0 ? memchr(data, '\n', len) : NULL;
+	size_t take = lf != NULL ? (size_t)(lf - data) + 1 : len;
 	if (!p->line_bad) {
 		/* Checked before the LF arrives: the line can only grow. */
 		if (p->line.len + take > p->limits.line_max) {
@@ -826,23 +836,31 @@ int imap_parser_read_line(struct imap_parser *p, struct buf *in, const char **li
 			explicit_bzero(p->line.data, p->line.len);
 			buf_clear(&p->line);
 		} else {
-			buf_append(&p->line, in->data, take);
+			buf_append(&p->line, data, take);
 		}
 	}
-	buf_consume(in, take);
+	*taken_r = take;
 	if (lf == NULL)
 		return 0;
 	p->line_done = true;
 	if (p->line_bad)
 		return -1;
-	size_t len = p->line.len;
-	if (len < 2 || p->line.data[len - 2] != '\r')
+	size_t n = p->line.len;
+	if (n < 2 || p->line.data[n - 2] != '\r')
 		return -1;
-	len -= 2;
-	if (memchr(p->line.data, '\0', len) != NULL || memchr(p->line.data, '\r', len) != NULL)
+	n -= 2;
+	if (memchr(p->line.data, '\0', n) != NULL || memchr(p->line.data, '\r', n) != NULL)
 		return -1;
-	p->line.data[len] = '\0';
+	p->line.data[n] = '\0';
 	*line_r = p->line.data;
-	*len_r = len;
+	*len_r = n;
 	return 1;
+}
+
+int imap_parser_read_line(struct imap_parser *p, struct buf *in, const char **line_r, size_t *len_r)
+{
+	size_t taken;
+	int r = imap_parser_read_line_data(p, in->data, in->len, &taken, line_r, len_r);
+	buf_consume(in, taken);
+	return r;
 }

@@ -189,6 +189,16 @@ int imap_parser_parse(struct imap_parser *p, const char **tag_r, const char **na
  */
 int imap_parser_read_line(struct imap_parser *p, struct buf *in, const char **line_r,
 			  size_t *len_r);
+/*
+ * The same two over bytes the caller consumes itself (*taken_r of them):
+ * the session takes every pipelined command of one read this way and
+ * drops the bytes once, instead of moving what follows after each
+ * command (quadratic in a long pipeline).
+ */
+enum imap_scan_result imap_parser_scan_data(struct imap_parser *p, const char *data, size_t len,
+					    size_t *taken_r, struct buf *out);
+int imap_parser_read_line_data(struct imap_parser *p, const char *data, size_t len, size_t *taken_r,
+			       const char **line_r, size_t *len_r);
 
 /* --- sequence sets (imap-seqset.c) ------------------------------------------ */
 #define IMAP_SEQSET_MAX_RANGES 10000
@@ -379,6 +389,15 @@ struct imap_settings {
 	struct auth_pool *auth_pool;
 	void (*wake)(void *arg);
 	void *wake_arg;
+	/*
+	 * Group commit (imap-write.c): APPEND, STORE, COPY, MOVE, EXPUNGE and
+	 * CLOSE hand their change to this writer and wait; write_done(arg)
+	 * runs in the writer thread when a batch is done (server_ctx_wake).
+	 * NULL: the store is written directly.
+	 */
+	struct store_writer *writer;
+	void (*write_done)(void *arg);
+	void *write_done_arg;
 };
 
 enum imap_cmd_ret {
@@ -388,7 +407,7 @@ enum imap_cmd_ret {
 	IMAP_CMD_STARTTLS,  /* tagged OK queued: upgrade the connection */
 	IMAP_CMD_CLOSE,     /* BYE and tagged reply queued: close */
 	IMAP_CMD_COMPRESS,  /* tagged OK queued: DEFLATE from now on (RFC 4978) */
-	IMAP_CMD_WAIT,      /* work goes on elsewhere: cmd->func polls it on resume */
+	IMAP_CMD_WAIT,      /* work goes on elsewhere (auth pool, store writer): cmd->func runs again on resume */
 };
 
 typedef enum imap_cmd_ret imap_cmd_func_t(struct imap_cmd *cmd, struct buf *out);
@@ -425,6 +444,13 @@ struct imap_cmd {
 	/* The handler's own state, released by free_context (if set). */
 	void *context;
 	void (*free_context)(void *context);
+	/* imap_cmd_write (imap-write.c): the write and its continuation. */
+	struct store_write *write;
+	imap_cmd_func_t *write_then;
+	bool write_direct; /* no writer: the outcome below */
+	int direct_result;
+	const char *direct_error;
+	struct store_write_outcome direct;
 };
 
 struct imap_session {
@@ -440,6 +466,9 @@ struct imap_session {
 	struct auth_pool *auth_pool;
 	void (*wake)(void *arg);
 	void *wake_arg;
+	struct store_writer *writer;
+	void (*write_done)(void *arg);
+	void *write_done_arg;
 
 	enum imap_state state;
 	struct imap_parser *parser;
@@ -510,6 +539,26 @@ enum imap_cmd_ret imap_cmd_bad(struct imap_cmd *cmd, struct buf *out, const char
 	__attribute__((format(printf, 3, 4)));
 /* Queue the pending mailbox updates now (NOOP, IDLE). */
 void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out);
+
+/* --- changing the store (imap-write.c) ---------------------------------- */
+/*
+ * Make the change req describes durable, then run then(cmd, out), which
+ * reads the outcome with imap_cmd_write_result and queues the tagged
+ * reply. With a store writer the request is copied and handed over, and
+ * IMAP_CMD_WAIT is returned (return it from the handler); without one the
+ * direct store call runs at once and then's result is returned. req's
+ * done/done_arg are set here.
+ */
+enum imap_cmd_ret imap_cmd_write(struct imap_cmd *cmd, struct buf *out,
+				 const struct store_write_request *req, imap_cmd_func_t *then);
+/*
+ * In then: 1 committed (*outcome_r valid until the command ends), or -1
+ * with *error_r ("quota…" when a quota refused it).
+ */
+int imap_cmd_write_result(struct imap_cmd *cmd, const struct store_write_outcome **outcome_r,
+			  const char **error_r);
+/* Drop the write and its outcome (the end of every command). */
+void imap_cmd_write_release(struct imap_cmd *cmd);
 
 /*
  * A mailbox name argument to its stored UTF-8 form: mUTF-7 decoded unless
@@ -591,12 +640,16 @@ imap_cmd_func_t cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_expunge, c
 	cmd_check;
 /*
  * Expunge the \Deleted messages of the selected mailbox (only those whose
- * UID is in uid_set, "$" included, when it is non-NULL). The EXPUNGE
- * responses come later from imap_view_sync. Returns 0 with the count in
- * *n_r, or -1 with *error_r (bad set or store error).
+ * UID is in uid_set, "$" included, when it is non-NULL) through
+ * imap_cmd_write; then runs when that is done and reads the outcome with
+ * imap_expunge_result. The EXPUNGE responses come later from
+ * imap_view_sync. Returns what imap_cmd_write returns.
  */
-int imap_expunge_deleted(struct imap_session *s, const char *uid_set, size_t *n_r,
-			 const char **error_r);
+enum imap_cmd_ret imap_expunge_deleted(struct imap_cmd *cmd, struct buf *out, const char *uid_set,
+				       imap_cmd_func_t *then);
+/* imap_cmd_write_result, also when the messages could not be listed. */
+int imap_expunge_result(struct imap_cmd *cmd, const struct store_write_outcome **outcome_r,
+			const char **error_r);
 /*
  * The engine's poll hook (conn_proto.poll, imap-service.c): while the
  * session is in IDLE and its eventfd was woken by the store's notification

@@ -2,7 +2,8 @@
 /*
  * The glue between the IMAP engine and the daemon: imap_proto, the
  * conn_proto that net/ drives, builds a session per connection from the
- * worker's server_ctx (configuration and this thread's store). STARTTLS is
+ * worker's server_ctx (configuration, this thread's store, the store
+ * writer that commits IMAP changes in groups). STARTTLS is
  * offered only on the "imap" listener; "imaps" is encrypted from the start.
  */
 #include "imap/imap.h"
@@ -27,6 +28,9 @@ static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, str
 		.auth_pool = ctx->auth_pool,
 		.wake = server_ctx_wake_cb,
 		.wake_arg = ctx,
+		.writer = ctx->writer,
+		.write_done = server_ctx_wake_cb,
+		.write_done_arg = ctx,
 	};
 	log_debug("imap.open", "session=%s listener=%s tls=%d", info->session_id,
 		  info->listener != NULL ? info->listener : "-", info->tls ? 1 : 0);

@@ -382,6 +382,7 @@ static void cmd_finish(struct imap_session *s)
 	struct imap_cmd *cmd = &s->cmd;
 	if (cmd->free_context != NULL && cmd->context != NULL)
 		cmd->free_context(cmd->context);
+	imap_cmd_write_release(cmd);
 	memset(cmd, 0, sizeof(*cmd));
 	s->cmd_active = false;
 }
@@ -480,12 +481,12 @@ static enum conn_result imap_run_command(struct imap_session *s, struct buf *out
 }
 
 /* The client's answer to a "+ " continuation. */
-static enum conn_result imap_run_line(struct imap_session *s, struct buf *in, struct buf *out,
-				      bool *progress_r)
+static enum conn_result imap_run_line(struct imap_session *s, const char *data, size_t n,
+				      size_t *taken_r, struct buf *out, bool *progress_r)
 {
 	const char *line;
 	size_t len;
-	int r = imap_parser_read_line(s->parser, in, &line, &len);
+	int r = imap_parser_read_line_data(s->parser, data, n, taken_r, &line, &len);
 	*progress_r = r != 0;
 	if (r == 0)
 		return CONN_OK;
@@ -528,14 +529,23 @@ enum conn_result imap_session_input(struct imap_session *s, struct buf *in, stru
 	if (s->cmd_active && s->cmd.func != NULL)
 		return imap_session_resume(s, out);
 	enum conn_result r = CONN_OK;
-	while (in->len > 0 && r == CONN_OK) {
+	/*
+	 * Commands are taken from in at off and the bytes dropped once at the
+	 * end: dropping them after each command would move the rest of a
+	 * long pipeline every time.
+	 */
+	size_t off = 0, taken;
+	while (off < in->len && r == CONN_OK) {
 		if (s->cmd_active && s->cmd.line_func != NULL) {
 			bool progress;
-			r = imap_run_line(s, in, out, &progress);
+			r = imap_run_line(s, in->data + off, in->len - off, &taken, out, &progress);
+			off += taken;
 			if (!progress)
 				break;
 		} else {
-			enum imap_scan_result sr = imap_parser_scan(s->parser, in, out);
+			enum imap_scan_result sr = imap_parser_scan_data(
+				s->parser, in->data + off, in->len - off, &taken, out);
+			off += taken;
 			if (sr == IMAP_SCAN_MORE)
 				break;
 			if (sr == IMAP_SCAN_COMMAND) {
@@ -557,9 +567,10 @@ enum conn_result imap_session_input(struct imap_session *s, struct buf *in, stru
 		if (r == CONN_OK && imap_too_many_errors(s, out))
 			r = CONN_CLOSE;
 		/* Back-pressure: let the output drain before the next command. */
-		if (r == CONN_OK && out->len >= IMAP_OUTPUT_HIGH && in->len > 0)
+		if (r == CONN_OK && out->len >= IMAP_OUTPUT_HIGH && off < in->len)
 			r = CONN_MORE;
 	}
+	buf_consume(in, off);
 	if (r == CONN_CLOSE)
 		s->closing = true;
 	imap_session_rest(s, r);
@@ -599,6 +610,9 @@ struct imap_session *imap_session_create(const struct imap_settings *settings, s
 	s->auth_pool = settings->auth_pool;
 	s->wake = settings->wake;
 	s->wake_arg = settings->wake_arg;
+	s->writer = settings->writer;
+	s->write_done = settings->write_done;
+	s->write_done_arg = settings->write_done_arg;
 	s->state = IMAP_STATE_NOT_AUTHENTICATED;
 	struct imap_parser_limits l;
 	imap_limits(s, false, &l);

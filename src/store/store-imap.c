@@ -119,7 +119,7 @@ static void copy_job_free(struct copy_job *j)
 static int copy_read(struct store *s, struct copy_job *j, const uint32_t *uids, size_t n,
 		     const char **error_r)
 {
-	j->e = n > 0 ? xcalloc(n, sizeof(*j->e)) : NULL;
+	j->e = xcalloc(n + 1, sizeof(*j->e)); /* never NULL, even for n == 0 */
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *st = store_stmt(
 			s,
@@ -232,8 +232,8 @@ static bool uids_distinct(const uint32_t *uids, size_t n)
 	return ok;
 }
 
-static int copy_or_move(struct store *s, int64_t src, const uint32_t *uids, size_t n, int64_t dst,
-			uint32_t *dst_uids_r, bool move, const char **error_r)
+int store_copy_tx(struct store *s, int64_t src, const uint32_t *uids, size_t n, int64_t dst,
+		  bool move, uint32_t *dst_uids_r, const char **error_r)
 {
 	struct copy_job j = {.src = src, .dst = dst};
 
@@ -241,16 +241,22 @@ static int copy_or_move(struct store *s, int64_t src, const uint32_t *uids, size
 		return store_fail(s, error_r, "no UIDs");
 	if (!uids_distinct(uids, n))
 		return store_fail(s, error_r, "duplicate UID");
+	int ret = copy_tx(s, &j, uids, n, move, dst_uids_r, error_r);
+	copy_job_free(&j);
+	if (ret < 0 && dst_uids_r != NULL)
+		memset(dst_uids_r, 0, n * sizeof(*dst_uids_r));
+	return ret;
+}
+
+static int copy_or_move(struct store *s, int64_t src, const uint32_t *uids, size_t n, int64_t dst,
+			uint32_t *dst_uids_r, bool move, const char **error_r)
+{
 	if (store_tx_begin(s, error_r) < 0)
 		return -1;
-	if (copy_tx(s, &j, uids, n, move, dst_uids_r, error_r) < 0) {
+	if (store_copy_tx(s, src, uids, n, dst, move, dst_uids_r, error_r) < 0) {
 		store_tx_rollback(s);
-		copy_job_free(&j);
-		if (dst_uids_r != NULL)
-			memset(dst_uids_r, 0, n * sizeof(*dst_uids_r));
 		return -1;
 	}
-	copy_job_free(&j);
 	if (store_tx_commit(s, error_r) < 0) {
 		if (dst_uids_r != NULL)
 			memset(dst_uids_r, 0, n * sizeof(*dst_uids_r));
@@ -321,10 +327,10 @@ static int append_args_check(struct store *s, const char *data, size_t len,
 	return 0;
 }
 
-int store_append(struct store *s, int64_t account_id, int64_t mailbox_id, const char *data,
-		 size_t len, const struct store_parsed *parsed, uint32_t flags,
-		 const char *const *keywords, size_t n_keywords, time_t internal_date,
-		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
+int store_append_tx(struct store *s, int64_t account_id, int64_t mailbox_id, const char *blob_id,
+		    size_t len, const struct store_parsed *parsed, uint32_t flags,
+		    const char *const *keywords, size_t n_keywords, time_t internal_date,
+		    uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
 {
 	struct append_job j = {
 		.account_id = account_id,
@@ -337,27 +343,40 @@ int store_append(struct store *s, int64_t account_id, int64_t mailbox_id, const 
 		      .size = len,
 		      .internal_date = internal_date != 0 ? internal_date : time(NULL)},
 	};
+	if (append_args_check(s, "", 0, keywords, n_keywords, error_r) < 0)
+		return -1;
+	snprintf(j.e.blob_id, sizeof(j.e.blob_id), "%s", blob_id);
+	int ret = append_tx(s, &j, uid_r, uidvalidity_r, error_r);
+	free(j.e.keywords);
+	return ret;
+}
+
+int store_append(struct store *s, int64_t account_id, int64_t mailbox_id, const char *data,
+		 size_t len, const struct store_parsed *parsed, uint32_t flags,
+		 const char *const *keywords, size_t n_keywords, time_t internal_date,
+		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
+{
 	const char *body = data != NULL ? data : "";
 	const char *error = NULL;
+	char id[STORE_BLOB_ID_LEN + 1];
 	char saved[sizeof(s->err)];
 
 	if (append_args_check(s, data, len, keywords, n_keywords, error_r) < 0)
 		return -1;
 	/* Blob durable first, outside the lock; re-checked under it (see deliver). */
-	if (store_blob_write(s, body, len, j.e.blob_id, error_r) < 0 ||
-	    store_tx_begin(s, error_r) < 0)
+	if (store_blob_write(s, body, len, id, error_r) < 0 || store_tx_begin(s, error_r) < 0)
 		return -1;
-	int ret = store_blob_write(s, body, len, j.e.blob_id, &error);
+	int ret = store_blob_write(s, body, len, id, &error);
 	if (ret == 0)
-		ret = append_tx(s, &j, uid_r, uidvalidity_r, &error);
-	free(j.e.keywords);
+		ret = store_append_tx(s, account_id, mailbox_id, id, len, parsed, flags, keywords,
+				      n_keywords, internal_date, uid_r, uidvalidity_r, &error);
 	if (ret == 0)
 		return store_tx_commit(s, error_r);
 	store_tx_rollback(s);
 	/* Leave no orphan blob; the gc may overwrite s->err. */
 	snprintf(saved, sizeof(saved), "%s", error != NULL ? error : "append failed");
 	struct store_idlist orphan = {0};
-	store_idlist_add(&orphan, j.e.blob_id);
+	store_idlist_add(&orphan, id);
 	store_blob_gc(s, &orphan);
 	store_idlist_free(&orphan);
 	return store_fail(s, error_r, "%s", saved);

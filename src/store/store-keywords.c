@@ -341,25 +341,42 @@ void store_flags_outcome_free(struct store_flags_outcome *o)
 	memset(o, 0, sizeof(*o));
 }
 
-int store_message_update_flags(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
-			       const struct store_flags_update *u,
-			       struct store_flags_outcome *out_r, const char **error_r)
+static int update_flags_check(struct store *s, const uint32_t *uids, size_t n,
+			      const struct store_flags_update *u, const char **error_r)
+{
+	if (u == NULL || (n > 0 && uids == NULL) ||
+	    (u->op != STORE_FLAGS_SET && u->op != STORE_FLAGS_ADD && u->op != STORE_FLAGS_REMOVE))
+		return store_fail(s, error_r, "invalid flag update");
+	return 0;
+}
+
+int store_update_flags_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+			  const struct store_flags_update *u, struct store_flags_outcome *out_r,
+			  const char **error_r)
 {
 	struct flags_job j = {.mailbox_id = mailbox_id, .u = u, .out = out_r};
 
 	memset(out_r, 0, sizeof(*out_r));
-	if (u == NULL || (n > 0 && uids == NULL) ||
-	    (u->op != STORE_FLAGS_SET && u->op != STORE_FLAGS_ADD && u->op != STORE_FLAGS_REMOVE))
-		return store_fail(s, error_r, "invalid flag update");
+	if (update_flags_check(s, uids, n, u, error_r) < 0)
+		return -1;
 	if (n > 0)
 		out_r->results = xcalloc(n, sizeof(*out_r->results));
-	if (store_tx_begin(s, error_r) < 0)
-		return -1;
 	int ret = update_flags_tx(s, &j, uids, n, error_r);
 	store_kwlist_free(&j.kw);
-	if (ret < 0) {
-		store_tx_rollback(s);
+	if (ret < 0)
 		store_flags_outcome_free(out_r);
+	return ret;
+}
+
+int store_message_update_flags(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+			       const struct store_flags_update *u,
+			       struct store_flags_outcome *out_r, const char **error_r)
+{
+	memset(out_r, 0, sizeof(*out_r));
+	if (update_flags_check(s, uids, n, u, error_r) < 0 || store_tx_begin(s, error_r) < 0)
+		return -1;
+	if (store_update_flags_tx(s, mailbox_id, uids, n, u, out_r, error_r) < 0) {
+		store_tx_rollback(s);
 		return -1;
 	}
 	if (store_tx_commit(s, error_r) < 0) {

@@ -240,23 +240,43 @@ static void mailbox_from_row(sqlite3_stmt *st, struct store_mailbox *m)
 	m->size = (uint64_t)sqlite3_column_int64(st, 10);
 }
 
-int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
-		      struct store_mailbox *mailbox_r)
+/* A mailbox by name with sql (a literal: the statement cache's key). 1 / 0 / -1. */
+static int mailbox_by_name(struct store *s, int64_t account_id, const char *name, const char *sql,
+			   void (*from_row)(sqlite3_stmt *st, struct store_mailbox *m),
+			   struct store_mailbox *mailbox_r)
 {
 	char mname[512];
 
 	if (store_mailbox_normalize(s, name, mname, NULL) < 0)
 		return 0;
-	sqlite3_stmt *st = store_stmt(s, MAILBOX_COLUMNS "WHERE b.account_id = ? AND b.name = ?");
+	sqlite3_stmt *st = store_stmt(s, sql);
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
 	store_bind_text(st, 2, mname);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		mailbox_from_row(st, mailbox_r);
+		from_row(st, mailbox_r);
 	store_stmt_done(st);
 	return store_row_result(s, rc);
+}
+
+int store_mailbox_get(struct store *s, int64_t account_id, const char *name,
+		      struct store_mailbox *mailbox_r)
+{
+	return mailbox_by_name(s, account_id, name,
+			       MAILBOX_COLUMNS "WHERE b.account_id = ? AND b.name = ?",
+			       mailbox_from_row, mailbox_r);
+}
+
+int store_mailbox_find(struct store *s, int64_t account_id, const char *name,
+		       struct store_mailbox *mailbox_r)
+{
+	return mailbox_by_name(s, account_id, name,
+			       "SELECT id, account_id, name, uidvalidity,"
+			       " uidnext, highestmodseq, special_use FROM mailboxes"
+			       " WHERE account_id = ? AND name = ?",
+			       mailbox_head_from_row, mailbox_r);
 }
 
 /* No COUNT/SUM over messages: cheap enough for every IMAP command. */

@@ -331,6 +331,28 @@ int store_queue_args_check(struct store *s, const char *sender, const char *cons
 int store_queue_add_tx(struct store *s, const char *sender, const char *const *recipients, size_t n,
 		       const char *id, size_t len, const char **error_r);
 
+/*
+ * The transactional halves of the IMAP writes, for the store writer (in a
+ * write tx; the blob of an append already written): store_append,
+ * store_message_update_flags (out_r freed on -1), store_message_copy /
+ * store_message_move. 0 / -1.
+ */
+int store_append_tx(struct store *s, int64_t account_id, int64_t mailbox_id, const char *blob_id,
+		    size_t len, const struct store_parsed *parsed, uint32_t flags,
+		    const char *const *keywords, size_t n_keywords, time_t internal_date,
+		    uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r);
+int store_update_flags_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+			  const struct store_flags_update *u, struct store_flags_outcome *out_r,
+			  const char **error_r);
+int store_copy_tx(struct store *s, int64_t src, const uint32_t *uids, size_t n, int64_t dst,
+		  bool move, uint32_t *dst_uids_r, const char **error_r);
+/*
+ * After the commit of expunges that dropped the references of l: what
+ * store_message_expunge does then (hold or delete the blobs nothing uses,
+ * collect expired holds), in its own transaction.
+ */
+void store_blob_gc_expunged(struct store *s, const struct store_idlist *l);
+
 /* --- keywords (store-keywords.c) --- */
 
 /* A growable array of keyword strings (each malloc'd). */

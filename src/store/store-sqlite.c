@@ -517,6 +517,11 @@ void store_blob_gc(struct store *s, const struct store_idlist *l)
 	blob_gc(s, l, false);
 }
 
+void store_blob_gc_expunged(struct store *s, const struct store_idlist *l)
+{
+	blob_gc(s, l, true);
+}
+
 int store_tx_end_gc(struct store *s, int ret, struct store_idlist *blobs, const char **error_r)
 {
 	if (ret < 0) {

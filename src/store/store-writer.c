@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The store writer: group commit for deliveries (DESIGN.md principles 7
- * and 9). One thread with its own store handle takes every delivery the
- * worker loops handed over since its last batch and makes them durable
- * together: the new blobs of the batch go to the blob journal with ONE
- * fdatasync (store-journal.c), the blob files are then created without
- * fsync, and every delivery's rows go into ONE transaction (one WAL fsync),
- * each under its own SAVEPOINT so that a failing delivery (quota, a
- * mailbox UID space exhausted) is rolled back alone. Only after COMMIT
- * does a write report success, so an SMTP 250 that waits for it means
- * "fsynced". Submitters keep a reference to their write and poll its
- * result when the done callback (called here, e.g. server_ctx_wake) has
- * woken their loop; a submitter that goes away only drops its reference.
+ * The store writer: group commit (DESIGN.md principles 7 and 9). One
+ * thread with its own store handle takes every write the worker loops
+ * handed over since its last batch (SMTP deliveries; IMAP APPEND, STORE,
+ * COPY, MOVE and EXPUNGE) and makes them durable together: the new blobs
+ * of the batch go to the blob journal with ONE fdatasync
+ * (store-journal.c), the blob files are then created without fsync, and
+ * every write's rows go into ONE transaction (one WAL fsync), each under
+ * its own SAVEPOINT so that a failing write (quota, a mailbox UID space
+ * exhausted, a mailbox deleted meanwhile) is rolled back alone. Only after
+ * COMMIT does a write report success, so an SMTP 250 or an IMAP OK that
+ * waits for it means "fsynced". Submitters keep a reference to their
+ * write and poll its result when the done callback (called here, e.g.
+ * server_ctx_wake) has woken their loop; a submitter that goes away only
+ * drops its reference.
  */
 #include "store/store-private.h"
 
@@ -36,6 +38,7 @@ struct store_write {
 	struct store_write *next;
 	atomic_int refs;
 	atomic_int state; /* enum write_state, published after the batch */
+	enum store_write_kind kind;
 	char *data;
 	size_t len;
 	struct store_parsed parsed; /* strings owned */
@@ -47,6 +50,17 @@ struct store_write {
 	char **remote;
 	size_t n_remote;
 	size_t queue_offset;
+	/* APPEND, FLAGS, COPY, MOVE, EXPUNGE (see struct store_write_request) */
+	int64_t account_id, mailbox_id, dst_mailbox_id;
+	uint32_t flags;
+	char **keywords; /* APPEND's, or FLAGS' (update.keywords points here) */
+	size_t n_keywords;
+	time_t internal_date;
+	uint32_t *uids;
+	size_t n_uids;
+	struct store_flags_update update;
+	struct store_write_outcome out;
+	struct store_idlist dropped;          /* EXPUNGE: blobs to collect after COMMIT */
 	char local_id[STORE_BLOB_ID_LEN + 1]; /* "" without local entries */
 	char queue_id[STORE_BLOB_ID_LEN + 1]; /* "" without remote recipients */
 	void (*done)(void *arg);
@@ -90,6 +104,13 @@ static void write_free(struct store_write *wr)
 	for (size_t i = 0; i < wr->n_remote; i++)
 		free(wr->remote[i]);
 	free(wr->remote);
+	for (size_t i = 0; i < wr->n_keywords; i++)
+		free(wr->keywords[i]);
+	free(wr->keywords);
+	free(wr->uids);
+	store_flags_outcome_free(&wr->out.flags);
+	free(wr->out.dst_uids);
+	store_idlist_free(&wr->dropped);
 	free(wr->accounts);
 	free(wr->mailbox);
 	free(wr->sender);
@@ -119,6 +140,11 @@ int store_write_result(struct store_write *wr, const char **error_r)
 	return state;
 }
 
+const struct store_write_outcome *store_write_outcome(const struct store_write *wr)
+{
+	return &wr->out;
+}
+
 static void write_copy_parsed(struct store_write *wr, const struct store_parsed *p)
 {
 	if (p == NULL)
@@ -137,23 +163,58 @@ static void write_copy_parsed(struct store_write *wr, const struct store_parsed 
 	};
 }
 
+/* The IMAP part of req (APPEND, FLAGS, COPY, MOVE, EXPUNGE). */
+static void write_copy_imap(struct store_write *wr, const struct store_write_request *req)
+{
+	wr->account_id = req->account_id;
+	wr->mailbox_id = req->mailbox_id;
+	wr->dst_mailbox_id = req->dst_mailbox_id;
+	wr->flags = req->flags;
+	wr->internal_date = req->internal_date;
+	const char *const *kw = req->keywords;
+	size_t n_kw = req->n_keywords;
+	if (req->kind == STORE_WRITE_FLAGS) {
+		wr->update = *req->update;
+		kw = req->update->keywords;
+		n_kw = req->update->n_keywords;
+	}
+	if (n_kw > 0) {
+		wr->keywords = xcalloc(n_kw, sizeof(*wr->keywords));
+		for (size_t i = 0; i < n_kw; i++)
+			wr->keywords[i] = xstrdup(kw[i]);
+		wr->n_keywords = n_kw;
+	}
+	wr->update.keywords = (const char *const *)wr->keywords;
+	if (req->n_uids > 0) {
+		wr->uids = xcalloc(req->n_uids, sizeof(*wr->uids));
+		memcpy(wr->uids, req->uids, req->n_uids * sizeof(*wr->uids));
+		wr->n_uids = req->n_uids;
+	}
+	if (req->kind == STORE_WRITE_COPY || req->kind == STORE_WRITE_MOVE)
+		wr->out.dst_uids = xcalloc(req->n_uids + 1, sizeof(*wr->out.dst_uids));
+}
+
 /* A copy of req that outlives the caller's buffers, blob ids computed. */
 static struct store_write *write_new(const struct store_write_request *req)
 {
 	struct store_write *wr = xcalloc(1, sizeof(*wr));
 	atomic_init(&wr->refs, 2); /* the submitter's and the writer's */
 	atomic_init(&wr->state, WRITE_PENDING);
+	wr->kind = req->kind;
 	wr->data = xmalloc(req->len + 1);
 	if (req->len > 0)
 		memcpy(wr->data, req->data, req->len);
 	wr->len = req->len;
 	write_copy_parsed(wr, req->parsed);
+	write_copy_imap(wr, req);
+	/* Hashing here spreads the work over the submitting threads. */
+	if (req->kind == STORE_WRITE_APPEND)
+		store_blob_hash(wr->data, wr->len, wr->local_id);
 	if (req->n_accounts > 0) {
 		wr->accounts = xcalloc(req->n_accounts, sizeof(*wr->accounts));
 		memcpy(wr->accounts, req->accounts, req->n_accounts * sizeof(*wr->accounts));
 		wr->n_accounts = req->n_accounts;
 		wr->mailbox = dup_or_null(req->mailbox);
-		/* Hashing here spreads the work over the submitting threads. */
 		store_blob_hash(wr->data, wr->len, wr->local_id);
 	}
 	if (req->n_remote > 0) {
@@ -171,17 +232,45 @@ static struct store_write *write_new(const struct store_write_request *req)
 	return wr;
 }
 
+/* NULL when req can be queued, else why not. */
+static const char *request_check(const struct store_write_request *req)
+{
+	switch (req->kind) {
+	case STORE_WRITE_DELIVER:
+		if (req->n_accounts == 0 && req->n_remote == 0)
+			return "no recipients";
+		if ((req->data == NULL && req->len > 0) ||
+		    (req->n_accounts > 0 && req->accounts == NULL) ||
+		    (req->n_remote > 0 && (req->remote == NULL || req->queue_offset > req->len)))
+			return "malformed delivery";
+		return NULL;
+	case STORE_WRITE_APPEND:
+		if ((req->data == NULL && req->len > 0) ||
+		    (req->n_keywords > 0 && req->keywords == NULL))
+			return "malformed append";
+		return NULL;
+	case STORE_WRITE_FLAGS:
+		if (req->update == NULL ||
+		    (req->update->n_keywords > 0 && req->update->keywords == NULL))
+			return "malformed flag update";
+		break;
+	case STORE_WRITE_COPY:
+	case STORE_WRITE_MOVE:
+	case STORE_WRITE_EXPUNGE:
+		break;
+	default:
+		return "unknown write";
+	}
+	return req->n_uids > 0 && req->uids == NULL ? "no UIDs" : NULL;
+}
+
 int store_write_submit(struct store_writer *w, const struct store_write_request *req,
 		       struct store_write **write_r, const char **error_r)
 {
 	*write_r = NULL;
-	if (req->n_accounts == 0 && req->n_remote == 0) {
-		*error_r = "no recipients";
-		return -1;
-	}
-	if ((req->data == NULL && req->len > 0) || (req->n_accounts > 0 && req->accounts == NULL) ||
-	    (req->n_remote > 0 && (req->remote == NULL || req->queue_offset > req->len))) {
-		*error_r = "malformed delivery";
+	const char *bad = request_check(req);
+	if (bad != NULL) {
+		*error_r = bad;
 		return -1;
 	}
 	struct store_write *wr = write_new(req);
@@ -225,7 +314,7 @@ static size_t write_blobs(const struct store_write *wr, const char *ids[WRITE_BL
 			  const char *data[WRITE_BLOBS], size_t len[WRITE_BLOBS])
 {
 	size_t n = 0;
-	if (wr->n_accounts > 0) {
+	if (wr->local_id[0] != '\0') {
 		ids[n] = wr->local_id;
 		data[n] = wr->data;
 		len[n++] = wr->len;
@@ -291,6 +380,53 @@ static bool batch_blobs(struct store_writer *w, struct store_write **b, size_t n
 	return nr > 0;
 }
 
+/* The rows of a delivery, inside the batch transaction. 0 / -1. */
+static int write_apply_delivery(struct store *s, struct store_write *wr, const char **error_r)
+{
+	if (wr->n_accounts > 0 &&
+	    store_deliver_tx(s, wr->local_id, wr->len, wr->has_parsed ? &wr->parsed : NULL,
+			     wr->accounts, wr->n_accounts, wr->mailbox, 0, 0, NULL, error_r) < 0)
+		return -1;
+	if (wr->n_remote > 0) {
+		const char *const *remote = (const char *const *)wr->remote;
+		if (store_queue_args_check(s, wr->sender, remote, wr->n_remote, error_r) < 0 ||
+		    store_queue_add_tx(s, wr->sender, remote, wr->n_remote, wr->queue_id,
+				       wr->len - wr->queue_offset, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The rows of an IMAP write, inside the batch transaction. 0 / -1. */
+static int write_apply_imap(struct store *s, struct store_write *wr, const char **error_r)
+{
+	struct store_write_outcome *o = &wr->out;
+	switch (wr->kind) {
+	case STORE_WRITE_APPEND:
+		return store_append_tx(s, wr->account_id, wr->mailbox_id, wr->local_id, wr->len,
+				       wr->has_parsed ? &wr->parsed : NULL, wr->flags,
+				       (const char *const *)wr->keywords, wr->n_keywords,
+				       wr->internal_date, &o->uid, &o->uidvalidity, error_r);
+	case STORE_WRITE_FLAGS:
+		return store_update_flags_tx(s, wr->mailbox_id, wr->uids, wr->n_uids, &wr->update,
+					     &o->flags, error_r);
+	case STORE_WRITE_COPY:
+	case STORE_WRITE_MOVE:
+		return store_copy_tx(s, wr->mailbox_id, wr->uids, wr->n_uids, wr->dst_mailbox_id,
+				     wr->kind == STORE_WRITE_MOVE, o->dst_uids, error_r);
+	case STORE_WRITE_EXPUNGE:
+		if (store_expunge_tx(s, wr->mailbox_id, wr->uids, wr->n_uids, &wr->dropped,
+				     error_r) < 0) {
+			store_idlist_free(&wr->dropped);
+			return -1;
+		}
+		o->expunged = wr->dropped.n;
+		return 0;
+	default:
+		return store_fail(s, error_r, "unknown write");
+	}
+}
+
 /* The rows of one write, inside the batch transaction. 0 / -1. */
 static int write_apply(struct store *s, struct store_write *wr, const char **error_r)
 {
@@ -306,18 +442,9 @@ static int write_apply(struct store *s, struct store_write *wr, const char **err
 		    store_blob_write(s, data[j], len[j], id, error_r) < 0)
 			return -1;
 	}
-	if (wr->n_accounts > 0 &&
-	    store_deliver_tx(s, wr->local_id, wr->len, wr->has_parsed ? &wr->parsed : NULL,
-			     wr->accounts, wr->n_accounts, wr->mailbox, 0, 0, NULL, error_r) < 0)
-		return -1;
-	if (wr->n_remote > 0) {
-		const char *const *remote = (const char *const *)wr->remote;
-		if (store_queue_args_check(s, wr->sender, remote, wr->n_remote, error_r) < 0 ||
-		    store_queue_add_tx(s, wr->sender, remote, wr->n_remote, wr->queue_id,
-				       wr->len - wr->queue_offset, error_r) < 0)
-			return -1;
-	}
-	return 0;
+	if (wr->kind == STORE_WRITE_DELIVER)
+		return write_apply_delivery(s, wr, error_r);
+	return write_apply_imap(s, wr, error_r);
 }
 
 /* Run one write under its own savepoint. false when the transaction is gone. */
@@ -366,8 +493,8 @@ static void batch_commit(struct store_writer *w, struct store_write **b, size_t 
 
 static void batch_run(struct store_writer *w, struct store_write **b, size_t n)
 {
-	struct store_idlist orphans = {0};
-	bool queued = false;
+	struct store_idlist orphans = {0}, dropped = {0};
+	bool queued = false, expunged = false;
 	uint64_t ok = 0;
 
 	bool synced = batch_blobs(w, b, n);
@@ -375,6 +502,9 @@ static void batch_run(struct store_writer *w, struct store_write **b, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!b[i]->failed) {
 			queued |= b[i]->n_remote > 0;
+			expunged |= b[i]->kind == STORE_WRITE_EXPUNGE;
+			for (size_t j = 0; j < b[i]->dropped.n; j++)
+				store_idlist_add(&dropped, b[i]->dropped.ids[j]);
 			ok++;
 			continue;
 		}
@@ -387,6 +517,10 @@ static void batch_run(struct store_writer *w, struct store_write **b, size_t n)
 	}
 	store_blob_gc(w->s, &orphans);
 	store_idlist_free(&orphans);
+	/* As store_message_expunge does after its commit: one gc for the batch. */
+	if (expunged)
+		store_blob_gc_expunged(w->s, &dropped);
+	store_idlist_free(&dropped);
 	if (queued)
 		store_queue_wakeup();
 	pthread_mutex_lock(&w->lock);

@@ -334,29 +334,63 @@ int store_writer_create(const char *dir, const struct store_writer_options *opt,
  */
 void store_writer_destroy(struct store_writer **w);
 
-/* One delivery: store_deliver and store_queue_add of the same message, atomically. */
+/*
+ * What a write does. Every kind commits in the writer's batch transaction
+ * under its own SAVEPOINT, with the same semantics as the direct call
+ * named beside it; the caller is told only after the COMMIT, so an IMAP
+ * OK that waits for it means "durable", as a 250 does.
+ */
+enum store_write_kind {
+	STORE_WRITE_DELIVER = 0, /* store_deliver + store_queue_add (SMTP) */
+	STORE_WRITE_APPEND,      /* store_append (IMAP APPEND) */
+	STORE_WRITE_FLAGS,       /* store_message_update_flags (IMAP STORE) */
+	STORE_WRITE_COPY,        /* store_message_copy */
+	STORE_WRITE_MOVE,        /* store_message_move */
+	STORE_WRITE_EXPUNGE,     /* store_message_expunge (EXPUNGE, CLOSE) */
+};
+
+/* One write: every pointer is copied by store_write_submit. */
 struct store_write_request {
-	const char *data; /* the message; copied */
+	enum store_write_kind kind;
+	/* DELIVER and APPEND: the message. */
+	const char *data;
 	size_t len;
-	const struct store_parsed *parsed; /* of data; may be NULL; copied */
-	/* Local entries, as store_deliver: mailbox NULL means INBOX. */
+	const struct store_parsed *parsed; /* of data; may be NULL */
+	/* DELIVER, local entries, as store_deliver: mailbox NULL means INBOX. */
 	const int64_t *accounts;
 	size_t n_accounts;
 	const char *mailbox;
-	/* Outbound queue rows, as store_queue_add, for data + queue_offset. */
+	/* DELIVER, outbound queue rows, as store_queue_add, for data + queue_offset. */
 	const char *sender;
 	const char *const *remote;
 	size_t n_remote;
 	size_t queue_offset;
+	/*
+	 * APPEND: into mailbox_id of account_id with flags, keywords and
+	 * internal_date (0 = now). FLAGS, COPY, MOVE, EXPUNGE: mailbox_id is
+	 * the (source) mailbox, uids the messages; COPY/MOVE go to
+	 * dst_mailbox_id; FLAGS applies *update.
+	 */
+	int64_t account_id;
+	int64_t mailbox_id;
+	uint32_t flags;
+	const char *const *keywords;
+	size_t n_keywords;
+	time_t internal_date;
+	const uint32_t *uids;
+	size_t n_uids;
+	int64_t dst_mailbox_id;
+	const struct store_flags_update *update;
 	/* Called in the writer thread once the outcome is known (may be NULL). */
 	void (*done)(void *arg);
 	void *done_arg;
 };
 
 /*
- * Queue a delivery (at least one account or remote recipient). Returns 0
- * with a reference in *write_r (release it), or -1 (*error_r static) when
- * the request is malformed or the writer is stopping.
+ * Queue a write (a delivery needs at least one account or remote
+ * recipient). Returns 0 with a reference in *write_r (release it), or -1
+ * (*error_r static) when the request is malformed or the writer is
+ * stopping.
  */
 int store_write_submit(struct store_writer *w, const struct store_write_request *req,
 		       struct store_write **write_r, const char **error_r);
@@ -454,6 +488,13 @@ int store_message_list_uids(struct store *s, int64_t mailbox_id,
  * deleted (0). 1 found / 0 no such mailbox / -1 error.
  */
 int store_mailbox_head(struct store *s, int64_t mailbox_id, struct store_mailbox *mailbox_r);
+/*
+ * store_mailbox_get without the per-message numbers (as store_mailbox_head
+ * leaves them): what APPEND, COPY and MOVE need of their destination, one
+ * index lookup however large the mailbox. 1 / 0 / -1.
+ */
+int store_mailbox_find(struct store *s, int64_t account_id, const char *name,
+		       struct store_mailbox *mailbox_r);
 
 /*
  * QRESYNC: the UIDs expunged from the mailbox (store_message_expunge,
@@ -514,6 +555,16 @@ struct store_flags_outcome {
 	size_t n_modified;
 };
 void store_flags_outcome_free(struct store_flags_outcome *o);
+
+/* What a committed store writer write gave back (owned by the write, valid while held). */
+struct store_write_outcome {
+	uint32_t uid, uidvalidity;        /* APPEND: APPENDUID */
+	struct store_flags_outcome flags; /* FLAGS */
+	uint32_t *dst_uids;               /* COPY, MOVE: n_uids entries, 0 = not copied */
+	size_t expunged;                  /* EXPUNGE: messages removed */
+};
+/* After store_write_result returned 1. */
+const struct store_write_outcome *store_write_outcome(const struct store_write *wr);
 
 /*
  * Apply u to the messages uids of a mailbox in one transaction. UIDs not in

@@ -3,7 +3,9 @@
  * Unit tests of the store writer (group commit, store-writer.c) and of its
  * blob journal (store-journal.c): deliveries submitted together commit in
  * one batch with one journal sync, in submission order; one delivery that
- * fails (quota) fails alone and leaves no blob; queued copies land in the
+ * fails (quota) fails alone and leaves no blob; the IMAP writes (APPEND,
+ * STORE, COPY, MOVE, EXPUNGE) do what their direct calls do and give back
+ * their outcome; queued copies land in the
  * queue; a second writer on the same directory is refused; and a journal
  * left by a crash restores a blob file that is missing or torn while
  * ignoring a torn record.
@@ -168,6 +170,127 @@ static void test_one_failure_fails_alone(void **state)
 	assert_string_equal(body, "Subject: b\r\n\r\nsecond\r\n");
 	free(body);
 	assert_int_equal(tu_count_blobs(f->dir), 2);
+}
+
+/* Submit req (done = count_done) and wait until the writer ran it. */
+static struct store_write *submit_imap(struct store_writer *w, struct store_write_request req,
+				       int n_done)
+{
+	struct store_write *wr = NULL;
+	const char *error = NULL;
+	req.done = count_done;
+	assert_int_equal(store_write_submit(w, &req, &wr, &error), 0);
+	wait_done(n_done);
+	return wr;
+}
+
+/*
+ * The IMAP writes (APPEND, STORE, COPY, MOVE, EXPUNGE) through the writer:
+ * each has the effect of its direct store call and gives back its
+ * outcome; one that fails (a mailbox that is not the account's) fails
+ * alone in its batch.
+ */
+static void test_imap_writes(void **state)
+{
+	struct tu_fixture *f = tu_fixture_create("writer-imap", true);
+	*state = f;
+	struct store_writer *w = writer_start(f, 8, 0);
+	struct store_mailbox archive;
+	assert_int_equal(store_mailbox_get(f->store, f->acc, "Archive", &archive), 1);
+	const char *kw[] = {"$Work"};
+	const char *msg = "Subject: appended\r\n\r\nbody\r\n";
+	struct store_write *wr =
+		submit_imap(w,
+			    (struct store_write_request){.kind = STORE_WRITE_APPEND,
+							 .data = msg,
+							 .len = strlen(msg),
+							 .account_id = f->acc,
+							 .mailbox_id = f->inbox,
+							 .flags = STORE_FLAG_SEEN,
+							 .keywords = kw,
+							 .n_keywords = 1},
+			    1);
+	assert_int_equal(store_write_result(wr, NULL), 1);
+	const struct store_write_outcome *o = store_write_outcome(wr);
+	assert_int_equal(o->uid, 1);
+	assert_true(o->uidvalidity != 0);
+	store_write_release(&wr);
+	char *body = message_body(f->store, f->inbox, 0);
+	assert_string_equal(body, msg);
+	free(body);
+
+	/* A mailbox of another account: refused. */
+	wr = submit_imap(w,
+			 (struct store_write_request){.kind = STORE_WRITE_APPEND,
+						      .data = msg,
+						      .len = strlen(msg),
+						      .account_id = f->acc + 100,
+						      .mailbox_id = f->inbox},
+			 2);
+	assert_int_equal(store_write_result(wr, NULL), -1);
+	store_write_release(&wr);
+
+	uint32_t uid = 1;
+	struct store_flags_update u = {.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED};
+	wr = submit_imap(w,
+			 (struct store_write_request){.kind = STORE_WRITE_FLAGS,
+						      .mailbox_id = f->inbox,
+						      .uids = &uid,
+						      .n_uids = 1,
+						      .update = &u},
+			 3);
+	assert_int_equal(store_write_result(wr, NULL), 1);
+	o = store_write_outcome(wr);
+	assert_int_equal(o->flags.n_results, 1);
+	assert_int_equal(o->flags.results[0].flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_string_equal(o->flags.results[0].keywords, "$Work");
+	store_write_release(&wr);
+
+	wr = submit_imap(w,
+			 (struct store_write_request){.kind = STORE_WRITE_COPY,
+						      .mailbox_id = f->inbox,
+						      .uids = &uid,
+						      .n_uids = 1,
+						      .dst_mailbox_id = archive.id},
+			 4);
+	assert_int_equal(store_write_result(wr, NULL), 1);
+	assert_int_equal(store_write_outcome(wr)->dst_uids[0], 1);
+	store_write_release(&wr);
+
+	wr = submit_imap(w,
+			 (struct store_write_request){.kind = STORE_WRITE_MOVE,
+						      .mailbox_id = f->inbox,
+						      .uids = &uid,
+						      .n_uids = 1,
+						      .dst_mailbox_id = archive.id},
+			 5);
+	assert_int_equal(store_write_result(wr, NULL), 1);
+	assert_int_equal(store_write_outcome(wr)->dst_uids[0], 2);
+	store_write_release(&wr);
+	struct store_mailbox_status ms;
+	assert_int_equal(store_mailbox_status(f->store, f->inbox, &ms), 1);
+	assert_int_equal(ms.messages, 0);
+
+	wr = submit_imap(w,
+			 (struct store_write_request){.kind = STORE_WRITE_EXPUNGE,
+						      .mailbox_id = archive.id,
+						      .uids = &uid,
+						      .n_uids = 1},
+			 6);
+	assert_int_equal(store_write_result(wr, NULL), 1);
+	assert_int_equal(store_write_outcome(wr)->expunged, 1);
+	store_write_release(&wr);
+	assert_int_equal(store_mailbox_status(f->store, archive.id, &ms), 1);
+	assert_int_equal(ms.messages, 1);
+	/* The blob stays: the moved copy (UID 2) still refers to it. */
+	assert_int_equal(tu_count_blobs(f->dir), 1);
+
+	/* A malformed request is refused at once. */
+	const char *error = NULL;
+	struct store_write_request bad = {.kind = STORE_WRITE_FLAGS, .mailbox_id = f->inbox};
+	assert_int_equal(store_write_submit(w, &bad, &wr, &error), -1);
+	assert_null(wr);
+	store_writer_destroy(&w);
 }
 
 static void count_queue(void *ctx, const struct store_queue_entry *e)
@@ -339,6 +462,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_batch_in_order, tu_teardown),
 		cmocka_unit_test_teardown(test_one_failure_fails_alone, tu_teardown),
+		cmocka_unit_test_teardown(test_imap_writes, tu_teardown),
 		cmocka_unit_test_teardown(test_local_and_queued, tu_teardown),
 		cmocka_unit_test_teardown(test_second_writer_refused, tu_teardown),
 		cmocka_unit_test_teardown(test_journal_recovery, tu_teardown),
