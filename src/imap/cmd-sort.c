@@ -407,11 +407,10 @@ static bool sort_search(struct imap_cmd *cmd, struct buf *out, const struct imap
 	if (prog->uses_modseq)
 		imap_session_condstore_enable(s);
 	struct imap_search_result r;
-	bool limit;
-	int rc = imap_search_run(s, prog, &r, &limit, &error);
+	int rc = imap_search_run(s, prog, &r, &error);
 	imap_search_program_free(&prog);
 	if (rc < 0) {
-		*ret_r = imap_cmd_no(cmd, out, "%s %s", limit ? "[LIMIT]" : "[SERVERBUG]", error);
+		*ret_r = imap_cmd_no(cmd, out, "[SERVERBUG] %s", error);
 		return false;
 	}
 	struct sort_item *items = xcalloc(r.n > 0 ? r.n : 1, sizeof(*items));
