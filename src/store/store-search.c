@@ -144,7 +144,7 @@ int store_search_match(struct store *s, int64_t mailbox_id, unsigned fields, con
 				      "SELECT m.uid FROM search_fts f"
 				      " CROSS JOIN search_docs d ON d.id = f.rowid"
 				      " CROSS JOIN messages m ON m.blob_id = d.blob_id"
-				      " WHERE search_fts MATCH ? AND m.mailbox_id = ?");
+				      " WHERE search_fts MATCH ? AND +m.mailbox_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	char *q = match_query(fields, needle);
@@ -193,7 +193,7 @@ int store_search_pending_uids(struct store *s, int64_t mailbox_id, uint32_t **ui
 	sqlite3_stmt *st = store_stmt(s,
 				      "SELECT m.uid FROM search_pending p"
 				      " CROSS JOIN messages m ON m.blob_id = p.blob_id"
-				      " WHERE m.mailbox_id = ?");
+				      " WHERE +m.mailbox_id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
