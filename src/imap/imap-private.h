@@ -661,14 +661,11 @@ struct imap_search_result {
  * for time (call it again, on a later loop turn), -1 with *error_r. The
  * session's view must not change in between (no sync during a command).
  * BODY and TEXT read the full-text index; nothing is refused for size.
- * run does both at once.
  */
 int imap_search_begin(struct imap_session *s, struct imap_search_program *prog,
 		      struct imap_search_result *r, const char **error_r);
 int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
 		     struct imap_search_result *r, uint64_t deadline_us, const char **error_r);
-int imap_search_run(struct imap_session *s, struct imap_search_program *prog,
-		    struct imap_search_result *r, const char **error_r);
 void imap_search_result_free(struct imap_search_result *r);
 
 /*

@@ -1177,18 +1177,6 @@ int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
 	return 1;
 }
 
-int imap_search_run(struct imap_session *s, struct imap_search_program *prog,
-		    struct imap_search_result *r, const char **error_r)
-{
-	if (imap_search_begin(s, prog, r, error_r) < 0)
-		return -1;
-	if (imap_search_step(s, prog, r, 0, error_r) < 0) {
-		imap_search_result_free(r);
-		return -1;
-	}
-	return 0;
-}
-
 void imap_search_result_free(struct imap_search_result *r)
 {
 	free(r->matches);

@@ -438,6 +438,30 @@ static void test_search_slices(void **state)
 		buf_printf(&want, " %d", i);
 	buf_append_str(&want, "\r\nt OK");
 	assert_has(buf_cstr(&x.out), buf_cstr(&want));
+	/* SORT and THREAD search in slices too, with the same matches. */
+	static const char *const forms[] = {"t SORT (REVERSE ARRIVAL) UTF-8",
+					    "t THREAD ORDEREDSUBJECT UTF-8"};
+	for (size_t f2 = 0; f2 < 2; f2++) {
+		buf_clear(&line);
+		buf_append_str(&line, forms[f2]);
+		for (int i = 0; i < 400; i++)
+			buf_append_str(&line, " NOT BODY zq");
+		buf_append_str(&line, "\r\n");
+		buf_clear(&in);
+		buf_append(&in, line.data, line.len);
+		buf_clear(&x.out);
+		r = imap_session_input(x.s, &in, &x.out);
+		slices = 1;
+		while (r == CONN_YIELD) {
+			r = imap_session_resume(x.s, &x.out);
+			slices++;
+		}
+		assert_int_equal(r, CONN_OK);
+		assert_true(slices > 1);
+		assert_has(buf_cstr(&x.out),
+			   f2 == 0 ? "* SORT 5 4 3 6 7 8" : "* THREAD (1 (3)(4))(5)(6 (7)(8)");
+		assert_has(buf_cstr(&x.out), f2 == 0 ? "t OK SORT" : "t OK THREAD");
+	}
 	buf_deinit(&want);
 	buf_deinit(&in);
 	buf_deinit(&line);
