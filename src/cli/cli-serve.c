@@ -18,6 +18,7 @@
 #include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "queue/queue.h"
+#include "search/search.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -193,12 +194,19 @@ int cli_serve(int argc, char **argv)
 			run = -1;
 		}
 	}
+	/* The full-text index backfill (messages stored before the index). */
+	struct search_backfill *backfill = NULL;
+	if (run == 0 && search_backfill_start(cfg.data_dir, &backfill, &serr) < 0) {
+		err = xasprintf("search backfill: %s", serr);
+		run = -1;
+	}
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);
 	/* Joined before anything it uses (cfg) is freed; the loops are done,
 	 * so no session holds a verification job any more. */
 	queue_manager_stop(&qm);
+	search_backfill_stop(&backfill);
 	mailauth_destroy(&serve_mailauth);
 	/* After the loops: commits what sessions handed over, then stops; the
 	 * workers' wake eventfds it signals live until net_server_destroy. */

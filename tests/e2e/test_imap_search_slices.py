@@ -160,3 +160,38 @@ def test_indexed_body_and_text(facteur):
     assert search(m, "BODY", "garden") == []
     assert search(m, "TEXT", "latin") == [2]
     m.logout()
+
+
+def test_backfill_indexes_older_messages(facteur):
+    """Messages stored before the index existed (their documents removed,
+    their blobs listed as pending, as the schema step leaves them) are
+    found at once, and the backfill thread indexes them in the background."""
+    import os
+    import sqlite3
+    m = login(facteur, None)
+    for text in INDEXED:
+        assert m.append("INBOX", None, None, text.encode())[0] == "OK"
+    m.logout()
+    facteur.stop()
+    db = sqlite3.connect(os.path.join(facteur.dir, "data", "facteur.db"))
+    with db:
+        db.execute("INSERT INTO search_pending(blob_id) SELECT blob_id FROM search_docs")
+        db.execute("DELETE FROM search_fts")
+        db.execute("DELETE FROM search_docs")
+    facteur.start()
+    m = login(facteur)
+    assert search(m, "BODY", "garden") == [1]
+    assert search(m, "TEXT", "latin") == [2]
+    deadline = time.monotonic() + 20
+    while True:
+        left = db.execute("SELECT COUNT(*) FROM search_pending").fetchone()[0]
+        if left == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert left == 0
+    assert db.execute("SELECT COUNT(*) FROM search_docs").fetchone()[0] == 2
+    assert "search.backfilled" in facteur.logs()
+    assert search(m, "BODY", "garden") == [1]
+    assert search(m, "TEXT", "latin") == [2]
+    m.logout()
+    db.close()
