@@ -19,6 +19,7 @@
 #include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "queue/queue.h"
+#include "search/search.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -207,6 +208,12 @@ int cli_serve(int argc, char **argv)
 		err = xasprintf("upload expiry: %s", serr);
 		run = -1;
 	}
+	/* The full-text index backfill (messages stored before the index). */
+	struct search_backfill *backfill = NULL;
+	if (run == 0 && search_backfill_start(cfg.data_dir, &backfill, &serr) < 0) {
+		err = xasprintf("search backfill: %s", serr);
+		run = -1;
+	}
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);
@@ -214,6 +221,7 @@ int cli_serve(int argc, char **argv)
 	 * so no session holds a verification job any more. */
 	queue_manager_stop(&qm);
 	jmap_expirer_stop(&expirer);
+	search_backfill_stop(&backfill);
 	mailauth_destroy(&serve_mailauth);
 	auth_pool_destroy(&serve_auth_pool);
 	/* After the loops: commits what sessions handed over, then stops; the

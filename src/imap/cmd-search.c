@@ -102,6 +102,56 @@ static void write_esearch(struct imap_cmd *cmd, struct buf *out,
 	buf_append_str(out, "\r\n");
 }
 
+/* A SEARCH in progress: it runs in slices of IMAP_SLICE_US between loop turns. */
+struct search_ctx {
+	struct imap_search_options o;
+	struct imap_search_program *prog;
+	struct imap_search_result r;
+};
+
+static void search_ctx_free(void *context)
+{
+	struct search_ctx *c = context;
+	imap_search_result_free(&c->r);
+	imap_search_program_free(&c->prog);
+	free(c);
+}
+
+static enum imap_cmd_ret search_failed(struct imap_cmd *cmd, struct buf *out, const char *error)
+{
+	struct search_ctx *c = cmd->context;
+	if (c->o.ret_save)
+		save_result(cmd->session, &c->o, NULL);
+	log_warn("imap.search_failed", "session=%s", cmd->session->session_id);
+	return imap_cmd_no(cmd, out, "[SERVERBUG] %s", error);
+}
+
+static enum imap_cmd_ret search_continue(struct imap_cmd *cmd, struct buf *out)
+{
+	struct imap_session *s = cmd->session;
+	struct search_ctx *c = cmd->context;
+	const char *error;
+	int r = imap_search_step(s, c->prog, &c->r, imap_now_us() + IMAP_SLICE_US, &error);
+	if (r < 0)
+		return search_failed(cmd, out, error);
+	if (r == 0) {
+		cmd->func = search_continue;
+		return IMAP_CMD_YIELD;
+	}
+	const struct imap_search_options *o = &c->o;
+	bool only_save = o->ret_save && !o->ret_min && !o->ret_max && !o->ret_all && !o->ret_count;
+	if (!o->esearch && !s->rev2)
+		write_search(cmd, out, c->prog, &c->r);
+	else if (!o->esearch)
+		write_esearch(cmd, out, &(struct imap_search_options){.ret_all = true}, c->prog,
+			      &c->r);
+	else if (!only_save)
+		write_esearch(cmd, out, o, c->prog, &c->r);
+	if (o->ret_save)
+		save_result(s, o, &c->r);
+	return imap_cmd_ok(cmd, out, "%sSEARCH completed", cmd->uid ? "UID " : "");
+}
+
 enum imap_cmd_ret cmd_search(struct imap_cmd *cmd, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
@@ -109,35 +159,18 @@ enum imap_cmd_ret cmd_search(struct imap_cmd *cmd, struct buf *out)
 	imap_cmd_sync(cmd, out);
 	struct imap_search_limits lim;
 	search_limits(s, &lim);
-	struct imap_search_options o;
-	struct imap_search_program *prog = NULL;
+	struct search_ctx *c = xcalloc(1, sizeof(*c));
+	cmd->context = c;
+	cmd->free_context = search_ctx_free;
 	const char *error;
-	if (imap_search_parse_command(cmd->args, &lim, &o, &prog, &error) < 0) {
-		if (o.bad_charset)
+	if (imap_search_parse_command(cmd->args, &lim, &c->o, &c->prog, &error) < 0) {
+		if (c->o.bad_charset)
 			return imap_cmd_no(cmd, out, "[BADCHARSET (UTF-8 US-ASCII)] %s", error);
 		return imap_cmd_bad(cmd, out, "%s", error);
 	}
-	if (prog->uses_modseq)
+	if (c->prog->uses_modseq)
 		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
-	struct imap_search_result r;
-	bool limit;
-	if (imap_search_run(s, prog, &r, &limit, &error) < 0) {
-		imap_search_program_free(&prog);
-		if (o.ret_save)
-			save_result(s, &o, NULL);
-		log_warn("imap.search_failed", "session=%s limit=%d", s->session_id, limit);
-		return imap_cmd_no(cmd, out, "%s %s", limit ? "[LIMIT]" : "[SERVERBUG]", error);
-	}
-	bool only_save = o.ret_save && !o.ret_min && !o.ret_max && !o.ret_all && !o.ret_count;
-	if (!o.esearch && !s->rev2)
-		write_search(cmd, out, prog, &r);
-	else if (!o.esearch)
-		write_esearch(cmd, out, &(struct imap_search_options){.ret_all = true}, prog, &r);
-	else if (!only_save)
-		write_esearch(cmd, out, &o, prog, &r);
-	if (o.ret_save)
-		save_result(s, &o, &r);
-	imap_search_result_free(&r);
-	imap_search_program_free(&prog);
-	return imap_cmd_ok(cmd, out, "%sSEARCH completed", cmd->uid ? "UID " : "");
+	if (imap_search_begin(s, c->prog, &c->r, &error) < 0)
+		return search_failed(cmd, out, error);
+	return search_continue(cmd, out);
 }

@@ -378,69 +378,114 @@ static int sort_parse_criteria(const struct imap_arg *list, struct sort_spec *sp
 }
 
 /*
- * The search part shared by SORT and THREAD: charset, program, run, and
- * the matches' data. Returns DONE having replied on error, else MORE as
- * "go on" with *items_r (n_r entries).
+ * The search part shared by SORT and THREAD, run in slices like SEARCH:
+ * the program's evaluation (imap_search_step), then the matches' sort data
+ * (item_load, one store read each), IMAP_SLICE_US per loop turn; then
+ * finish orders and writes the answer in one go.
  */
-static bool sort_search(struct imap_cmd *cmd, struct buf *out, const struct imap_arg *args,
-			struct sort_item **items_r, size_t *n_r, enum imap_cmd_ret *ret_r)
+typedef enum imap_cmd_ret sort_finish_func_t(struct imap_cmd *cmd, struct buf *out,
+					     struct sort_item *items, size_t n);
+
+struct sort_ctx {
+	struct imap_search_program *prog;
+	struct imap_search_result r;
+	struct sort_item *items;
+	size_t n_loaded;
+	sort_finish_func_t *finish;
+	struct sort_spec spec; /* SORT */
+	bool refs;             /* THREAD=REFERENCES */
+};
+
+static void sort_ctx_free(void *context)
+{
+	struct sort_ctx *c = context;
+	if (c->items != NULL)
+		items_free(c->items, c->n_loaded);
+	imap_search_result_free(&c->r);
+	imap_search_program_free(&c->prog);
+	free(c);
+}
+
+static enum imap_cmd_ret sort_continue(struct imap_cmd *cmd, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
+	struct sort_ctx *c = cmd->context;
+	uint64_t deadline = imap_now_us() + IMAP_SLICE_US;
+	const char *error;
+	if (c->items == NULL) {
+		int r = imap_search_step(s, c->prog, &c->r, deadline, &error);
+		if (r < 0)
+			return imap_cmd_no(cmd, out, "[SERVERBUG] %s", error);
+		if (r == 0) {
+			cmd->func = sort_continue;
+			return IMAP_CMD_YIELD;
+		}
+		c->items = xcalloc(c->r.n > 0 ? c->r.n : 1, sizeof(*c->items));
+	}
+	while (c->n_loaded < c->r.n) {
+		item_load(s->store, &c->r.matches[c->n_loaded], &c->items[c->n_loaded]);
+		c->n_loaded++;
+		if (c->n_loaded % 16 == 0 && imap_now_us() >= deadline) {
+			cmd->func = sort_continue;
+			return IMAP_CMD_YIELD;
+		}
+	}
+	return c->finish(cmd, out, c->items, c->n_loaded);
+}
+
+/* Charset and program, then the first slice. Replies itself on errors. */
+static enum imap_cmd_ret sort_start(struct imap_cmd *cmd, struct buf *out,
+				    const struct imap_arg *args)
+{
+	struct imap_session *s = cmd->session;
+	struct sort_ctx *c = cmd->context;
 	const char *cs, *error;
 	imap_cmd_sync(cmd, out);
-	if (!imap_arg_get_astring(&args[0], &cs)) {
-		*ret_r = imap_cmd_bad(cmd, out, "Missing charset");
-		return false;
-	}
-	if (!imap_search_charset_ok(cs)) {
-		*ret_r = imap_cmd_no(cmd, out, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-		return false;
-	}
+	if (!imap_arg_get_astring(&args[0], &cs))
+		return imap_cmd_bad(cmd, out, "Missing charset");
+	if (!imap_search_charset_ok(cs))
+		return imap_cmd_no(cmd, out, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
 	const struct imap_view *v = s->view;
 	struct imap_search_limits lim = {(uint32_t)v->count,
 					 v->count > 0 ? v->uids[v->count - 1] : 0};
-	struct imap_search_program *prog;
-	if (imap_search_parse(&args[1], &lim, &prog, &error) < 0) {
-		*ret_r = imap_cmd_bad(cmd, out, "%s", error);
-		return false;
-	}
-	if (prog->uses_modseq)
+	if (imap_search_parse(&args[1], &lim, &c->prog, &error) < 0)
+		return imap_cmd_bad(cmd, out, "%s", error);
+	if (c->prog->uses_modseq)
 		imap_session_condstore_enable(s);
-	struct imap_search_result r;
-	bool limit;
-	int rc = imap_search_run(s, prog, &r, &limit, &error);
-	imap_search_program_free(&prog);
-	if (rc < 0) {
-		*ret_r = imap_cmd_no(cmd, out, "%s %s", limit ? "[LIMIT]" : "[SERVERBUG]", error);
-		return false;
-	}
-	struct sort_item *items = xcalloc(r.n > 0 ? r.n : 1, sizeof(*items));
-	for (size_t i = 0; i < r.n; i++)
-		item_load(s->store, &r.matches[i], &items[i]);
-	*items_r = items;
-	*n_r = r.n;
-	imap_search_result_free(&r);
-	return true;
+	if (imap_search_begin(s, c->prog, &c->r, &error) < 0)
+		return imap_cmd_no(cmd, out, "[SERVERBUG] %s", error);
+	return sort_continue(cmd, out);
 }
 
-enum imap_cmd_ret cmd_sort(struct imap_cmd *cmd, struct buf *out)
+static struct sort_ctx *sort_ctx_new(struct imap_cmd *cmd, sort_finish_func_t *finish)
 {
-	struct sort_spec spec;
-	const struct imap_arg *crit;
-	if (!imap_arg_get_list(&cmd->args[0], &crit, NULL) || sort_parse_criteria(crit, &spec) < 0)
-		return imap_cmd_bad(cmd, out, "Invalid sort criteria");
-	struct sort_item *items;
-	size_t n;
-	enum imap_cmd_ret ret;
-	if (!sort_search(cmd, out, &cmd->args[1], &items, &n, &ret))
-		return ret;
-	qsort_r(items, n, sizeof(*items), sort_cmp, &spec);
+	struct sort_ctx *c = xcalloc(1, sizeof(*c));
+	c->finish = finish;
+	cmd->context = c;
+	cmd->free_context = sort_ctx_free;
+	return c;
+}
+
+static enum imap_cmd_ret sort_finish(struct imap_cmd *cmd, struct buf *out, struct sort_item *items,
+				     size_t n)
+{
+	struct sort_ctx *c = cmd->context;
+	qsort_r(items, n, sizeof(*items), sort_cmp, &c->spec);
 	buf_append_str(out, "* SORT");
 	for (size_t i = 0; i < n; i++)
 		buf_printf(out, " %u", cmd->uid ? items[i].uid : items[i].seq);
 	buf_append_str(out, "\r\n");
-	items_free(items, n);
 	return imap_cmd_ok(cmd, out, "%sSORT completed", cmd->uid ? "UID " : "");
+}
+
+enum imap_cmd_ret cmd_sort(struct imap_cmd *cmd, struct buf *out)
+{
+	struct sort_ctx *c = sort_ctx_new(cmd, sort_finish);
+	const struct imap_arg *crit;
+	if (!imap_arg_get_list(&cmd->args[0], &crit, NULL) ||
+	    sort_parse_criteria(crit, &c->spec) < 0)
+		return imap_cmd_bad(cmd, out, "Invalid sort criteria");
+	return sort_start(cmd, out, &cmd->args[1]);
 }
 
 /* --- THREAD ---------------------------------------------------------------------------- */
@@ -892,22 +937,12 @@ static void thread_references(struct sort_item *items, size_t n, struct tnode *r
 	ttable_free(&ids);
 }
 
-enum imap_cmd_ret cmd_thread(struct imap_cmd *cmd, struct buf *out)
+static enum imap_cmd_ret thread_finish(struct imap_cmd *cmd, struct buf *out,
+				       struct sort_item *items, size_t n)
 {
-	bool refs;
-	if (imap_arg_atom_equals(&cmd->args[0], "ORDEREDSUBJECT"))
-		refs = false;
-	else if (imap_arg_atom_equals(&cmd->args[0], "REFERENCES"))
-		refs = true;
-	else
-		return imap_cmd_bad(cmd, out, "Unknown threading algorithm");
-	struct sort_item *items;
-	size_t n;
-	enum imap_cmd_ret ret;
-	if (!sort_search(cmd, out, &cmd->args[1], &items, &n, &ret))
-		return ret;
+	struct sort_ctx *c = cmd->context;
 	struct tnode root = {0};
-	if (refs) {
+	if (c->refs) {
 		struct tpool pool = {0};
 		thread_references(items, n, &root, cmd->session->store, &pool);
 		thread_write(cmd, out, &root);
@@ -918,6 +953,17 @@ enum imap_cmd_ret cmd_thread(struct imap_cmd *cmd, struct buf *out)
 		thread_write(cmd, out, &root);
 		free(nodes);
 	}
-	items_free(items, n);
 	return imap_cmd_ok(cmd, out, "%sTHREAD completed", cmd->uid ? "UID " : "");
+}
+
+enum imap_cmd_ret cmd_thread(struct imap_cmd *cmd, struct buf *out)
+{
+	struct sort_ctx *c = sort_ctx_new(cmd, thread_finish);
+	if (imap_arg_atom_equals(&cmd->args[0], "ORDEREDSUBJECT"))
+		c->refs = false;
+	else if (imap_arg_atom_equals(&cmd->args[0], "REFERENCES"))
+		c->refs = true;
+	else
+		return imap_cmd_bad(cmd, out, "Unknown threading algorithm");
+	return sort_start(cmd, out, &cmd->args[1]);
 }

@@ -408,6 +408,7 @@ enum imap_cmd_ret {
 	IMAP_CMD_CLOSE,     /* BYE and tagged reply queued: close */
 	IMAP_CMD_COMPRESS,  /* tagged OK queued: DEFLATE from now on (RFC 4978) */
 	IMAP_CMD_WAIT,      /* work goes on elsewhere (auth pool, store writer): cmd->func runs again on resume */
+	IMAP_CMD_YIELD,     /* work left: cmd->func runs again after the others' turn */
 };
 
 typedef enum imap_cmd_ret imap_cmd_func_t(struct imap_cmd *cmd, struct buf *out);
@@ -663,8 +664,14 @@ imap_cmd_func_t cmd_search, cmd_store, cmd_copy, cmd_move, cmd_sort, cmd_thread;
 
 #define IMAP_SEARCH_MAX_KEYS 1000 /* search keys in one program */
 #define IMAP_SEARCH_MAX_DEPTH 32  /* NOT / OR / ( ) nesting */
-/* Message bytes one search may read (BODY, TEXT, HEADER) before NO [LIMIT]. */
-#define IMAP_SEARCH_BLOB_BUDGET ((uint64_t)1 << 30)
+/*
+ * Work a long command (SEARCH, SORT, THREAD) does in one loop turn before
+ * it yields to the other sessions of its worker (IMAP_CMD_YIELD): a
+ * session's share of its worker's time, whatever it asks.
+ */
+#define IMAP_SLICE_US 5000
+/* Monotonic clock in microseconds. */
+uint64_t imap_now_us(void);
 
 struct imap_search_key; /* a node of the parsed program (imap-search.c) */
 
@@ -719,15 +726,27 @@ struct imap_search_result {
 	size_t n;
 	struct store_message_ex *msgs; /* the store listing the matches point into */
 	size_t n_msgs;
+	/* Progress of a search run in slices (imap_search_step). */
+	struct imap_search_key **ikeys; /* keys the index answers */
+	size_t n_ikeys, next_ikey;
+	uint32_t *pending; /* UIDs not indexed yet (ascending) */
+	size_t n_pending;
+	size_t pos_view, pos_list;
 };
 
 /*
  * Evaluate prog over the selected mailbox (s->view joined with the
- * store's current flags). Returns 0, or -1 with *error_r; *limit_r true
- * when the work bound was hit (answer NO [LIMIT]).
+ * store's current flags), in slices: begin lists the mailbox (0, or -1
+ * with *error_r); step goes on until deadline_us (imap_now_us; 0: no
+ * deadline) and returns 1 when the result is complete, 0 when it stopped
+ * for time (call it again, on a later loop turn), -1 with *error_r. The
+ * session's view must not change in between (no sync during a command).
+ * BODY and TEXT read the full-text index; nothing is refused for size.
  */
-int imap_search_run(struct imap_session *s, const struct imap_search_program *prog,
-		    struct imap_search_result *r, bool *limit_r, const char **error_r);
+int imap_search_begin(struct imap_session *s, struct imap_search_program *prog,
+		      struct imap_search_result *r, const char **error_r);
+int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
+		     struct imap_search_result *r, uint64_t deadline_us, const char **error_r);
 void imap_search_result_free(struct imap_search_result *r);
 
 /*

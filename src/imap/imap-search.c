@@ -20,8 +20,7 @@
 #include "imap/imap-private.h"
 
 #include "lib/util.h"
-
-#include <gmime/gmime.h>
+#include "mime/mime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +80,10 @@ struct imap_search_key {
 	char *str;              /* folded needle; keyword; NUL-terminated */
 	size_t str_len;
 	char *field; /* HEADER field name */
+	/* BODY, TEXT with 3+ characters: the index's answer, UIDs ascending. */
+	bool hits_ready;
+	uint32_t *hits;
+	size_t n_hits;
 };
 
 enum arg_kind {
@@ -152,60 +155,9 @@ bool imap_search_charset_ok(const char *charset)
 	return strcasecmp(charset, "UTF-8") == 0 || strcasecmp(charset, "US-ASCII") == 0;
 }
 
-/* One UTF-8 sequence at s (len > 0): its length, or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp_r)
-{
-	size_t n;
-	uint32_t cp, min;
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		n = 2, cp = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3, cp = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4, cp = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return n;
-}
-
 void imap_search_fold(const char *str, size_t len, struct buf *out)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	buf_reserve(out, len + 1);
-	for (size_t i = 0; i < len;) {
-		if (s[i] < 0x80) {
-			char c = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
-			buf_append(out, &c, 1);
-			i++;
-			continue;
-		}
-		uint32_t cp;
-		size_t n = utf8_seq(s + i, len - i, &cp);
-		if (n == 0) {
-			buf_append(out, s + i, 1);
-			i++;
-			continue;
-		}
-		char enc[8];
-		int m = g_unichar_to_utf8(g_unichar_tolower(cp), enc);
-		buf_append(out, enc, (size_t)m);
-		i += n;
-	}
-	buf_cstr(out);
+	mime_text_fold(str, len, out);
 }
 
 static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
@@ -340,6 +292,7 @@ static void key_free(struct imap_search_key *k)
 	imap_seqset_free(&k->set);
 	free(k->str);
 	free(k->field);
+	free(k->hits);
 	free(k);
 }
 
@@ -764,8 +717,7 @@ int imap_search_parse_command(const struct imap_arg *args, const struct imap_sea
 
 struct search_eval {
 	struct imap_session *s;
-	uint64_t blob_bytes; /* read so far, against IMAP_SEARCH_BLOB_BUDGET */
-	bool limit;
+	const struct imap_search_result *r; /* pending: messages not indexed yet */
 	const char *error;
 };
 
@@ -778,11 +730,9 @@ struct msg_ctx {
 	int fd;
 	const char *map;
 	size_t map_len;
-	size_t hdr_len; /* bytes of the top-level header block */
-	bool hdr_text_done, body_done;
-	struct buf hdr_text;  /* folded "Name: decoded value\n" lines */
-	struct buf body;      /* folded content of the text and message parts */
-	struct buf part_hdrs; /* folded header fields of the parts and inner messages */
+	size_t hdr_len;               /* bytes of the top-level header block */
+	int text_state;               /* 0 not loaded, 1 loaded */
+	struct store_search_doc text; /* the searchable text (mime_text) */
 };
 
 static void msg_ctx_release(struct msg_ctx *mc)
@@ -792,9 +742,7 @@ static void msg_ctx_release(struct msg_ctx *mc)
 		munmap((void *)mc->map, mc->map_len);
 	if (mc->fd >= 0)
 		close(mc->fd);
-	buf_deinit(&mc->hdr_text);
-	buf_deinit(&mc->body);
-	buf_deinit(&mc->part_hdrs);
+	store_search_doc_free(&mc->text);
 }
 
 static const struct store_parsed_r *msg_parsed(struct search_eval *ev, struct msg_ctx *mc)
@@ -804,24 +752,6 @@ static const struct store_parsed_r *msg_parsed(struct search_eval *ev, struct ms
 		mc->parsed_state = r == 1 ? 1 : -1;
 	}
 	return mc->parsed_state == 1 ? &mc->parsed : NULL;
-}
-
-/* End of the header block: offset after the blank line (or len). */
-static size_t header_block_len(const char *d, size_t len)
-{
-	if (len >= 2 && d[0] == '\r' && d[1] == '\n')
-		return 2;
-	if (len >= 1 && d[0] == '\n')
-		return 1;
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (d[i] != '\n')
-			continue;
-		if (d[i + 1] == '\n')
-			return i + 2;
-		if (d[i + 1] == '\r' && i + 2 < len && d[i + 2] == '\n')
-			return i + 3;
-	}
-	return len;
 }
 
 static bool msg_map(struct search_eval *ev, struct msg_ctx *mc)
@@ -834,11 +764,6 @@ static bool msg_map(struct search_eval *ev, struct msg_ctx *mc)
 	if (mc->fd < 0 || fstat(mc->fd, &st) < 0)
 		return false;
 	size_t len = (size_t)st.st_size;
-	if (ev->blob_bytes + len > IMAP_SEARCH_BLOB_BUDGET) {
-		ev->limit = true;
-		return false;
-	}
-	ev->blob_bytes += len;
 	if (len > 0) {
 		void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, mc->fd, 0);
 		if (m == MAP_FAILED)
@@ -848,65 +773,9 @@ static bool msg_map(struct search_eval *ev, struct msg_ctx *mc)
 		mc->map = "";
 	}
 	mc->map_len = len;
-	mc->hdr_len = header_block_len(mc->map, len);
+	mc->hdr_len = mime_text_header_len(mc->map, len);
 	mc->blob_state = 1;
 	return true;
-}
-
-/* Calls cb for each header field of the top-level block: name, unfolded raw value. */
-static bool each_header(const char *d, size_t len,
-			bool (*cb)(void *ctx, const char *name, size_t nlen, const char *value),
-			void *ctx)
-{
-	struct buf v;
-	buf_init(&v);
-	size_t i = 0;
-	bool stop = false;
-	while (i < len && !stop) {
-		size_t eol = i;
-		while (eol < len && d[eol] != '\n')
-			eol++;
-		const char *colon = memchr(d + i, ':', eol - i);
-		if (colon == NULL || colon == d + i || d[i] == ' ' || d[i] == '\t') {
-			i = eol + 1;
-			continue;
-		}
-		size_t nlen = (size_t)(colon - (d + i));
-		const char *name = d + i;
-		buf_clear(&v);
-		size_t p = (size_t)(colon - d) + 1;
-		for (;;) {
-			size_t e = p;
-			while (e < len && d[e] != '\n')
-				e++;
-			size_t seg = e - p;
-			if (seg > 0 && d[p + seg - 1] == '\r')
-				seg--;
-			for (size_t j = 0; j < seg; j++)
-				if (d[p + j] != '\0')
-					buf_append(&v, d + p + j, 1);
-			p = e + 1;
-			if (p >= len || (d[p] != ' ' && d[p] != '\t'))
-				break;
-		}
-		i = p;
-		while (nlen > 0 && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
-			nlen--;
-		stop = cb(ctx, name, nlen, buf_cstr(&v));
-	}
-	buf_deinit(&v);
-	return stop;
-}
-
-/* RFC 2047 words decoded, 8-bit text made UTF-8, then folded into out. */
-static void fold_header_value(const char *raw, struct buf *out)
-{
-	while (*raw == ' ' || *raw == '\t')
-		raw++;
-	char *dec = g_mime_utils_header_decode_text(NULL, raw);
-	const char *t = dec != NULL ? dec : raw;
-	imap_search_fold(t, strlen(t), out);
-	g_free(dec);
 }
 
 struct header_match {
@@ -927,154 +796,37 @@ static bool header_match_cb(void *ctx, const char *name, size_t nlen, const char
 	}
 	struct buf f;
 	buf_init(&f);
-	fold_header_value(value, &f);
+	mime_text_fold_header_value(value, &f);
 	hm->found = f.len > 0 && memmem(f.data, f.len, hm->needle, hm->needle_len) != NULL;
 	buf_deinit(&f);
 	return hm->found;
 }
 
-static bool hdr_text_cb(void *ctx, const char *name, size_t nlen, const char *value)
-{
-	struct buf *out = ctx;
-	imap_search_fold(name, nlen, out);
-	buf_append(out, ": ", 2);
-	fold_header_value(value, out);
-	buf_append(out, "\n", 1);
-	return false;
-}
-
-#define SEARCH_BODY_TEXT_MAX (64u * 1024 * 1024)
-
-struct body_walk {
-	struct buf *out;  /* the parts' content */
-	struct buf *hdrs; /* the parts' header fields (TEXT) */
-	unsigned depth;
-};
-
-static void body_part_cb(GMimeObject *parent, GMimeObject *part, gpointer data);
-
-/* Every header field of object, "name: decoded value\n", folded. */
-static void body_headers(GMimeObject *object, struct buf *out)
-{
-	GMimeHeaderList *list = g_mime_object_get_header_list(object);
-	int n = list != NULL ? g_mime_header_list_get_count(list) : 0;
-	for (int i = 0; i < n && out->len < SEARCH_BODY_TEXT_MAX; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
-		const char *name = g_mime_header_get_name(h);
-		const char *value = g_mime_header_get_raw_value(h);
-		imap_search_fold(name != NULL ? name : "", name != NULL ? strlen(name) : 0, out);
-		buf_append(out, ": ", 2);
-		fold_header_value(value != NULL ? value : "", out);
-		buf_append(out, "\n", 1);
-	}
-}
-
 /*
- * The body of an inner message is the outer message's body: its header
- * fields go with the parts' headers (TEXT), its parts are walked. The top
- * message's own header is searched from the raw bytes (hdr_text).
+ * The searchable text of a message: its indexed document, or for a message
+ * the backfill has not reached yet, the same text computed from the blob
+ * (mime_text_extract, one message at a time: memory and time per message
+ * are bounded by the message).
  */
-static void body_walk_message(GMimeMessage *msg, struct body_walk *w)
+static const struct store_search_doc *msg_text(struct search_eval *ev, struct msg_ctx *mc)
 {
-	if (msg == NULL || w->depth >= 8)
-		return;
-	if (w->depth > 0)
-		body_headers(GMIME_OBJECT(msg), w->hdrs);
-	w->depth++;
-	GMimeObject *top = g_mime_message_get_mime_part(msg);
-	if (top != NULL && !GMIME_IS_MULTIPART(top))
-		body_part_cb(NULL, top, w);
-	else
-		g_mime_message_foreach(msg, body_part_cb, w);
-	w->depth--;
-}
-
-/*
- * A leaf of type message but not message/rfc822 (delivery-status, disposition-
- * notification, ...): its content with the transfer encoding undone. Such
- * parts are text in all but name; other types (images, PDFs) are skipped,
- * as Dovecot does without a full-text index.
- */
-static void body_message_leaf(GMimePart *part, struct buf *out)
-{
-	GMimeDataWrapper *content = g_mime_part_get_content(part);
-	if (content == NULL)
-		return;
-	GMimeStream *mem = g_mime_stream_mem_new();
-	if (g_mime_data_wrapper_write_to_stream(content, mem) >= 0) {
-		GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		if (bytes != NULL && bytes->len > 0) {
-			imap_search_fold((const char *)bytes->data, bytes->len, out);
-			buf_append(out, "\n", 1);
-		}
-	}
-	g_object_unref(mem);
-}
-
-static void body_part_cb(GMimeObject *parent, GMimeObject *part, gpointer data)
-{
-	struct body_walk *w = data;
-	if (w->out->len >= SEARCH_BODY_TEXT_MAX)
-		return;
-	/* Sub-parts' MIME headers are part of the message body (RFC 3501 TEXT). */
-	if (parent != NULL || w->depth > 1)
-		body_headers(part, w->hdrs);
-	if (GMIME_IS_MESSAGE_PART(part)) {
-		body_walk_message(g_mime_message_part_get_message(GMIME_MESSAGE_PART(part)), w);
-		return;
-	}
-	if (GMIME_IS_TEXT_PART(part)) {
-		char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-		if (text == NULL)
-			return;
-		imap_search_fold(text, strlen(text), w->out);
-		buf_append(w->out, "\n", 1);
-		g_free(text);
-		return;
-	}
-	GMimeContentType *ct = g_mime_object_get_content_type(part);
-	const char *type = ct != NULL ? g_mime_content_type_get_media_type(ct) : NULL;
-	if (GMIME_IS_PART(part) && type != NULL && strcasecmp(type, "message") == 0)
-		body_message_leaf(GMIME_PART(part), w->out);
-}
-
-static const struct buf *msg_body(struct search_eval *ev, struct msg_ctx *mc)
-{
-	if (mc->body_done)
-		return &mc->body;
-	mc->body_done = true;
-	if (!msg_map(ev, mc) || mc->map_len == 0)
-		return &mc->body;
-	int fd = dup(mc->fd);
-	if (fd < 0)
-		return &mc->body;
-	GMimeStream *stream = g_mime_stream_mmap_new(fd, PROT_READ, MAP_PRIVATE);
-	if (stream == NULL) {
-		close(fd);
-		return &mc->body;
-	}
-	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-	struct body_walk w = {.out = &mc->body, .hdrs = &mc->part_hdrs};
-	body_walk_message(msg, &w);
-	if (msg != NULL)
-		g_object_unref(msg);
-	g_object_unref(parser);
-	g_object_unref(stream);
-	buf_cstr(&mc->body);
-	buf_cstr(&mc->part_hdrs);
-	return &mc->body;
-}
-
-static const struct buf *msg_hdr_text(struct search_eval *ev, struct msg_ctx *mc)
-{
-	if (!mc->hdr_text_done) {
-		mc->hdr_text_done = true;
-		if (msg_map(ev, mc))
-			each_header(mc->map, mc->hdr_len, hdr_text_cb, &mc->hdr_text);
-		buf_cstr(&mc->hdr_text);
-	}
-	return &mc->hdr_text;
+	if (mc->text_state != 0)
+		return &mc->text;
+	mc->text_state = 1;
+	if (store_search_doc_get(ev->s->store, mc->m->msg.blob_id, &mc->text) == 1)
+		return &mc->text;
+	struct mime_text t = {0};
+	if (msg_map(ev, mc))
+		mime_text_extract(mc->map, mc->map_len, &t);
+	mc->text = (struct store_search_doc){
+		.hdr = t.hdr,
+		.body = t.body,
+		.parts = t.parts,
+		.hdr_len = t.hdr_len,
+		.body_len = t.body_len,
+		.parts_len = t.parts_len,
+	};
+	return &mc->text;
 }
 
 /* --- evaluation ------------------------------------------------------------------ */
@@ -1152,7 +904,7 @@ static bool key_match_text(struct search_eval *ev, const struct imap_search_key 
 			   struct msg_ctx *mc)
 {
 	const struct store_parsed_r *p;
-	const struct buf *b;
+	const struct store_search_doc *t;
 	switch (k->type) {
 	case K_SUBJECT:
 		return (p = msg_parsed(ev, mc)) != NULL && field_has(p->subject, k);
@@ -1166,21 +918,22 @@ static bool key_match_text(struct search_eval *ev, const struct imap_search_key 
 		if (!msg_map(ev, mc))
 			return false;
 		struct header_match hm = {k->field, k->str, k->str_len, false};
-		each_header(mc->map, mc->hdr_len, header_match_cb, &hm);
+		mime_text_each_header(mc->map, mc->hdr_len, header_match_cb, &hm);
 		return hm.found;
 	}
 	case K_BODY:
-		b = msg_body(ev, mc);
-		return text_has(b->data, b->len, k);
 	case K_TEXT:
-		b = msg_hdr_text(ev, mc);
-		if (text_has(b->data, b->len, k))
+		if (k->str_len == 0)
 			return true;
-		b = msg_body(ev, mc);
-		if (text_has(b->data, b->len, k))
+		if (k->hits_ready &&
+		    !imap_uid_find(ev->r->pending, ev->r->n_pending, mc->m->msg.uid, NULL))
+			return imap_uid_find(k->hits, k->n_hits, mc->m->msg.uid, NULL);
+		t = msg_text(ev, mc);
+		if (text_has(t->body, t->body_len, k))
 			return true;
-		/* The parts' own header fields are part of the body too. */
-		return text_has(mc->part_hdrs.data, mc->part_hdrs.len, k);
+		/* TEXT: the header, and the parts' own header fields (part of the body). */
+		return k->type == K_TEXT &&
+			(text_has(t->hdr, t->hdr_len, k) || text_has(t->parts, t->parts_len, k));
 	default:
 		return false;
 	}
@@ -1199,7 +952,7 @@ static uint32_t msg_flags(const struct search_eval *ev, const struct msg_ctx *mc
 static bool key_match(struct search_eval *ev, const struct imap_search_key *k, struct msg_ctx *mc)
 {
 	const struct store_message *m = &mc->m->msg;
-	if (ev->limit || ev->error != NULL)
+	if (ev->error != NULL)
 		return false;
 	switch (k->type) {
 	case K_ALL:
@@ -1331,11 +1084,27 @@ static int search_list(struct imap_session *s, const struct imap_search_program 
 	return ret;
 }
 
-int imap_search_run(struct imap_session *s, const struct imap_search_program *prog,
-		    struct imap_search_result *r, bool *limit_r, const char **error_r)
+/* The keys the index answers: BODY and TEXT of three characters or more. */
+static void collect_indexed_keys(struct imap_search_key *k, struct imap_search_result *r)
+{
+	for (size_t i = 0; i < k->n_children; i++)
+		collect_indexed_keys(k->children[i], r);
+	if ((k->type != K_BODY && k->type != K_TEXT) || mime_text_chars(k->str, k->str_len) < 3)
+		return;
+	r->ikeys = xrealloc(r->ikeys, (r->n_ikeys + 1) * sizeof(*r->ikeys));
+	r->ikeys[r->n_ikeys++] = k;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int imap_search_begin(struct imap_session *s, struct imap_search_program *prog,
+		      struct imap_search_result *r, const char **error_r)
 {
 	*r = (struct imap_search_result){0};
-	*limit_r = false;
 	const struct imap_view *view = s->view;
 	if (view == NULL) {
 		*error_r = "No mailbox selected";
@@ -1345,35 +1114,74 @@ int imap_search_run(struct imap_session *s, const struct imap_search_program *pr
 		*error_r = "Cannot read the mailbox";
 		return -1;
 	}
+	collect_indexed_keys(prog->root, r);
+	if (r->n_ikeys > 0) {
+		if (store_search_pending_uids(s->store, view->mailbox_id, &r->pending,
+					      &r->n_pending) < 0) {
+			imap_search_result_free(r);
+			*error_r = "Cannot read the search index";
+			return -1;
+		}
+		qsort(r->pending, r->n_pending, sizeof(*r->pending), cmp_uid);
+	}
 	r->matches = xcalloc(view->count > 0 ? view->count : 1, sizeof(*r->matches));
-	struct search_eval ev = {.s = s};
-	size_t j = 0;
+	return 0;
+}
+
+/* Out of time for this slice? Checked every few messages, not every one. */
+static bool slice_over(uint64_t deadline_us)
+{
+	return deadline_us != 0 && imap_now_us() >= deadline_us;
+}
+
+int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
+		     struct imap_search_result *r, uint64_t deadline_us, const char **error_r)
+{
+	const struct imap_view *view = s->view;
+	/* First the index, one key at a time. */
+	while (r->next_ikey < r->n_ikeys) {
+		struct imap_search_key *k = r->ikeys[r->next_ikey++];
+		free(k->hits);
+		k->hits = NULL;
+		if (store_search_match(s->store, view->mailbox_id,
+				       k->type == K_BODY ? STORE_SEARCH_BODY
+							 : STORE_SEARCH_HDR | STORE_SEARCH_BODY |
+						       STORE_SEARCH_PARTS,
+				       k->str, &k->hits, &k->n_hits) < 0) {
+			*error_r = "Cannot read the search index";
+			return -1;
+		}
+		k->hits_ready = true;
+		if (slice_over(deadline_us))
+			return 0;
+	}
+	struct search_eval ev = {.s = s, .r = r};
 	/* Both lists are in UID order: walk them together. */
-	for (size_t i = 0; i < view->count && !ev.limit; i++) {
+	for (size_t n = 1; r->pos_view < view->count; n++) {
+		if (n % 16 == 0 && slice_over(deadline_us))
+			return 0;
+		size_t i = r->pos_view++;
 		uint32_t uid = view->uids[i];
-		while (j < r->n_msgs && r->msgs[j].msg.uid < uid)
-			j++;
-		if (j >= r->n_msgs || r->msgs[j].msg.uid != uid)
+		while (r->pos_list < r->n_msgs && r->msgs[r->pos_list].msg.uid < uid)
+			r->pos_list++;
+		if (r->pos_list >= r->n_msgs || r->msgs[r->pos_list].msg.uid != uid)
 			continue; /* expunged meanwhile */
-		struct msg_ctx mc = {.seq = (uint32_t)(i + 1), .m = &r->msgs[j], .fd = -1};
+		struct msg_ctx mc = {
+			.seq = (uint32_t)(i + 1), .m = &r->msgs[r->pos_list], .fd = -1};
 		bool match = key_match(&ev, prog->root, &mc);
 		msg_ctx_release(&mc);
-		if (match && !ev.limit)
+		if (match)
 			r->matches[r->n++] = (struct imap_search_match){
 				.seq = mc.seq, .uid = uid, .modseq = mc.m->msg.modseq, .msg = mc.m};
 	}
-	if (ev.limit) {
-		*limit_r = true;
-		*error_r = "Search needs to read too much";
-		imap_search_result_free(r);
-		return -1;
-	}
-	return 0;
+	return 1;
 }
 
 void imap_search_result_free(struct imap_search_result *r)
 {
 	free(r->matches);
+	free(r->ikeys);
+	free(r->pending);
 	store_message_ex_free(&r->msgs, r->n_msgs);
 	*r = (struct imap_search_result){0};
 }

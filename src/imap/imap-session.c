@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *const state_names[] = {
 	[IMAP_STATE_NOT_AUTHENTICATED] = "not_authenticated",
@@ -375,6 +376,13 @@ enum imap_cmd_ret imap_cmd_bad(struct imap_cmd *cmd, struct buf *out, const char
 	return IMAP_CMD_DONE;
 }
 
+uint64_t imap_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* --- dispatch --------------------------------------------------------------- */
 
 static void cmd_finish(struct imap_session *s)
@@ -446,6 +454,8 @@ static enum conn_result imap_after(struct imap_session *s, enum imap_cmd_ret r)
 		return CONN_MORE;
 	case IMAP_CMD_WAIT:
 		return CONN_WAIT;
+	case IMAP_CMD_YIELD:
+		return CONN_YIELD;
 	case IMAP_CMD_WAIT_LINE:
 		return CONN_OK;
 	case IMAP_CMD_STARTTLS:

@@ -486,6 +486,7 @@ int mime_parse(const char *data, size_t len, struct mime_parsed *r)
 	r->bodystructure = xstrdup(buf_cstr(&bs));
 	r->body = xstrdup(buf_cstr(&body));
 	r->n_parts = w.n_parts;
+	mime_text_extract(data, len, &r->text);
 	buf_deinit(&env);
 	buf_deinit(&bs);
 	buf_deinit(&body);
@@ -502,6 +503,7 @@ void mime_parsed_free(struct mime_parsed *r)
 	free(r->to);
 	free(r->cc);
 	free(r->message_id);
+	mime_text_free(&r->text);
 	memset(r, 0, sizeof(*r));
 }
 

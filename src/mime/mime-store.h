@@ -24,6 +24,9 @@ static inline struct store_parsed mime_store_parsed(const struct mime_parsed *mp
 		.cc = mp->cc,
 		.message_id = mp->message_id,
 		.date = mp->date,
+		.text_hdr = mp->text.hdr,
+		.text_body = mp->text.body,
+		.text_parts = mp->text.parts,
 	};
 }
 

@@ -11,8 +11,26 @@
 #ifndef FACTEUR_MIME_H
 #define FACTEUR_MIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
+
+struct buf;
+
+/*
+ * The searchable text of a message (mime-text.c), case-folded UTF-8
+ * without NULs, each NUL-terminated: what IMAP SEARCH TEXT/BODY and JMAP
+ * text filters match and what the full-text index holds.
+ */
+struct mime_text {
+	char *hdr;   /* top-level fields: "name: decoded value\n" per field */
+	char *body;  /* text and message parts, decoded (BODY) */
+	char *parts; /* header fields of sub-parts and inner messages */
+	size_t hdr_len, body_len, parts_len;
+};
+/* Body text beyond this is not searched (per message). */
+#define MIME_TEXT_MAX (64u * 1024 * 1024)
 
 struct mime_parsed {
 	char *envelope;      /* "(date subject (from) (sender) ... message-id)" */
@@ -23,8 +41,9 @@ struct mime_parsed {
 	char *to;
 	char *cc;
 	char *message_id;
-	time_t date;      /* from Date:, 0 when absent or invalid */
-	unsigned n_parts; /* leaf parts, for sanity checks */
+	time_t date;           /* from Date:, 0 when absent or invalid */
+	unsigned n_parts;      /* leaf parts, for sanity checks */
+	struct mime_text text; /* for the full-text index */
 };
 
 /* Once per process, before any thread parses (GMime global state). */
@@ -34,6 +53,28 @@ void mime_deinit(void);
 /* Parse data; fills *r (caller frees with mime_parsed_free). 0 or -1. */
 int mime_parse(const char *data, size_t len, struct mime_parsed *r);
 void mime_parsed_free(struct mime_parsed *r);
+
+/* The searchable text of data (never fails; free with mime_text_free). */
+void mime_text_extract(const char *data, size_t len, struct mime_text *r);
+void mime_text_free(struct mime_text *r);
+/*
+ * Fold UTF-8 for case-insensitive matching (ASCII and Unicode simple
+ * lower-case) into out; invalid bytes become U+FFFD, NULs are dropped.
+ */
+void mime_text_fold(const char *s, size_t len, struct buf *out);
+/* Code points in valid UTF-8 s[0..len). */
+size_t mime_text_chars(const char *s, size_t len);
+/* RFC 2047 words decoded, 8-bit text made UTF-8, then folded into out. */
+void mime_text_fold_header_value(const char *raw, struct buf *out);
+/* End of the top header block of d: the offset after its blank line (or len). */
+size_t mime_text_header_len(const char *d, size_t len);
+/*
+ * Call cb for each field of a header block d[0..len): its name and its
+ * unfolded raw value (NULs dropped); a callback returning true stops the
+ * walk, and then so does this function (returns true).
+ */
+typedef bool mime_text_header_cb(void *ctx, const char *name, size_t nlen, const char *value);
+bool mime_text_each_header(const char *d, size_t len, mime_text_header_cb *cb, void *ctx);
 
 /*
  * RFC 5321/5322 address check used by SMTP for MAIL FROM / RCPT TO

@@ -55,6 +55,12 @@ enum conn_result {
 	 * (on the loop's tick) until it returns something else.
 	 */
 	CONN_WAIT,
+	/*
+	 * The engine has work left that it cut into slices (a long IMAP
+	 * SEARCH). Do not feed input; call resume on the loop's next turn,
+	 * after the other connections of the worker have had theirs.
+	 */
+	CONN_YIELD,
 };
 
 struct conn_proto {

@@ -5,6 +5,9 @@
  * is recomputed after every event from the connection's state, which keeps
  * back-pressure simple: no reading while the engine streams (CONN_MORE),
  * while a STARTTLS reply is flushing, or while the input buffer is full.
+ * An engine that cut a long command into slices (CONN_YIELD) is marked
+ * ready and resumed on the worker's next turn (conn_run_ready), after the
+ * events of the other connections: one slice per turn.
  *
  * STARTTLS: when the engine answers CONN_STARTTLS, every byte already
  * buffered is dropped before the handshake, so a command pipelined behind
@@ -62,6 +65,7 @@ struct conn {
 	bool compress; /* start DEFLATE once the output is flushed */
 	bool waiting;  /* CONN_WAIT: resume on the tick */
 	bool ready;    /* buffered input left after a full turn: go on next turn */
+	bool yield;    /* CONN_YIELD: resume on the next turn */
 	z_stream *zin, *zout;
 	struct buf raw;      /* compressed input not yet inflated */
 	struct buf zout_buf; /* compressed output not yet sent */
@@ -136,7 +140,7 @@ static void conn_update_events(struct conn *c)
 	if (c->state == CS_HANDSHAKE) {
 		ev = c->ssl_want_write ? EPOLLOUT : EPOLLIN;
 	} else {
-		bool paused = c->more || c->starttls || c->compress || c->waiting ||
+		bool paused = c->more || c->starttls || c->compress || c->waiting || c->yield ||
 			c->close_after || c->in.len >= CONN_IN_MAX || c->raw.len >= CONN_IN_MAX;
 		if (!paused)
 			ev |= EPOLLIN;
@@ -313,6 +317,9 @@ static void conn_apply(struct conn *c, enum conn_result r)
 	case CONN_WAIT:
 		c->waiting = true;
 		break;
+	case CONN_YIELD:
+		c->yield = true;
+		break;
 	}
 }
 
@@ -338,8 +345,8 @@ static int conn_progress(struct conn *c)
 			conn_destroy(c, "closed");
 			return -1;
 		}
-		if (c->waiting)
-			break; /* the tick resumes it */
+		if (c->waiting || c->yield)
+			break; /* the tick, or the next turn, resumes it */
 		if (c->starttls)
 			return conn_start_tls(c);
 		if (c->compress && conn_start_compress(c) < 0) {
@@ -371,8 +378,8 @@ static int conn_progress(struct conn *c)
 	 * worker goes on with it on its next turn, after the other
 	 * connections have had theirs, instead of waiting for EPOLLIN.
 	 */
-	if (rounds == CONN_ROUNDS && !c->ready && conn_pending_out(c) == 0 &&
-	    (c->in.len > 0 || c->raw.len > 0)) {
+	if (!c->ready && conn_pending_out(c) == 0 &&
+	    (c->yield || (rounds == CONN_ROUNDS && (c->in.len > 0 || c->raw.len > 0)))) {
 		c->ready = true;
 		c->w->n_ready++;
 	}
@@ -390,8 +397,13 @@ void conn_run_ready(struct worker *w)
 			continue;
 		c->ready = false;
 		w->n_ready--;
-		if (c->state == CS_OPEN)
+		if (c->state == CS_OPEN && c->yield) {
+			c->yield = false;
+			conn_apply(c, c->proto->resume(c->session, &c->out));
+			conn_progress(c);
+		} else if (c->state == CS_OPEN) {
 			conn_event(c, 0);
+		}
 	}
 }
 
@@ -457,7 +469,8 @@ void conn_event(struct conn *c, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		if (!(c->more || c->starttls || c->compress || c->waiting || c->close_after)) {
+		if (!(c->more || c->yield || c->starttls || c->compress || c->waiting ||
+		      c->close_after)) {
 			int r = conn_read(c);
 			if (r < 0) {
 				conn_destroy(c, "eof");
@@ -473,7 +486,7 @@ void conn_event(struct conn *c, uint32_t events)
 	/* With TLS, records may sit decrypted inside OpenSSL that epoll
 	 * cannot see: keep going while the engine can take input. */
 	while (c->ssl != NULL && c->state == CS_OPEN && SSL_pending(c->ssl) > 0 &&
-	       !(c->more || c->starttls || c->close_after) && c->in.len < CONN_IN_MAX) {
+	       !(c->more || c->yield || c->starttls || c->close_after) && c->in.len < CONN_IN_MAX) {
 		if (conn_read(c) < 0) {
 			conn_destroy(c, "eof");
 			return;
@@ -638,7 +651,7 @@ void conn_tick(struct worker *w, int64_t now_ms)
 	for (struct conn *c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == CS_OPEN && c->session != NULL && c->proto->poll != NULL &&
-		    !c->waiting && !(c->more || c->starttls || c->close_after)) {
+		    !c->waiting && !(c->more || c->yield || c->starttls || c->close_after)) {
 			size_t before = c->out.len;
 			conn_apply(c, c->proto->poll(c->session, &c->out));
 			if ((c->out.len != before || c->close_after) && conn_progress(c) < 0)

@@ -610,7 +610,11 @@ int store_blob_row_upsert(struct store *s, const char *id, size_t len, const str
 	}
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+	if (rc != SQLITE_DONE)
+		return store_db_fail(s, error_r);
+	return store_search_index_put(s, id, p != NULL ? p->text_hdr : NULL,
+				      p != NULL ? p->text_body : NULL,
+				      p != NULL ? p->text_parts : NULL, error_r);
 }
 
 /* The target mailbox of a delivery: the named one if it exists, else INBOX. */

@@ -113,6 +113,13 @@ int store_strlist_emit(struct store *s, sqlite3_stmt *st, void (*cb)(void *ctx, 
 /* --- mailboxes (store-mailbox.c) --- */
 
 /* Validate a mailbox name into out (512 bytes), "INBOX" case folded. */
+/*
+ * Index blob_id with its texts in the open transaction (store-search.c);
+ * with a NULL text, list it for the backfill. Already indexed: nothing.
+ */
+int store_search_index_put(struct store *s, const char *blob_id, const char *hdr, const char *body,
+			   const char *parts, const char **error_r);
+
 int store_mailbox_normalize(struct store *s, const char *in, char *out, const char **error_r);
 /* id and uidnext of account_id's mailbox name: 1 / 0 none / -1 error. */
 int store_mailbox_row(struct store *s, int64_t account_id, const char *name, int64_t *id_r,

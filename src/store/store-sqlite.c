@@ -118,6 +118,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE expunged ADD COLUMN internal_date INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE expunged ADD COLUMN save_date INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE expunged ADD COLUMN size INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 6: the full-text index (store-search.c): one FTS5 trigram document
+	 * per blob, written with the blob row; what exists at the upgrade
+	 * waits in search_pending for the backfill. The trigger drops a
+	 * blob's document with the blob.
+	 */
+	"CREATE TABLE search_docs (id INTEGER PRIMARY KEY, blob_id TEXT NOT NULL UNIQUE);"
+	"CREATE VIRTUAL TABLE search_fts USING fts5(hdr, body, parts,"
+	"  tokenize = 'trigram case_sensitive 1');"
+	"CREATE TABLE search_pending (blob_id TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"INSERT INTO search_pending(blob_id) SELECT id FROM blobs;"
+	"CREATE TRIGGER search_blob_gone AFTER DELETE ON blobs BEGIN"
+	"  DELETE FROM search_fts WHERE rowid IN"
+	"    (SELECT id FROM search_docs WHERE blob_id = old.id);"
+	"  DELETE FROM search_docs WHERE blob_id = old.id;"
+	"  DELETE FROM search_pending WHERE blob_id = old.id;"
+	"END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

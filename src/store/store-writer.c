@@ -101,6 +101,9 @@ static void write_free(struct store_write *wr)
 	free((char *)p->cc);
 	free((char *)p->message_id);
 	free((char *)p->body);
+	free((char *)p->text_hdr);
+	free((char *)p->text_body);
+	free((char *)p->text_parts);
 	for (size_t i = 0; i < wr->n_remote; i++)
 		free(wr->remote[i]);
 	free(wr->remote);
@@ -160,6 +163,9 @@ static void write_copy_parsed(struct store_write *wr, const struct store_parsed 
 		.message_id = dup_or_null(p->message_id),
 		.date = p->date,
 		.body = dup_or_null(p->body),
+		.text_hdr = dup_or_null(p->text_hdr),
+		.text_body = dup_or_null(p->text_body),
+		.text_parts = dup_or_null(p->text_parts),
 	};
 }
 

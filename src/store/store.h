@@ -172,6 +172,11 @@ struct store_parsed {
 	const char *message_id;
 	time_t date;      /* Date: header, 0 if absent/invalid */
 	const char *body; /* IMAP BODY (no extension data), wire syntax */
+	/*
+	 * The searchable text (mime_text: folded UTF-8 without NULs) for the
+	 * full-text index; all NULL: the blob waits for the backfill.
+	 */
+	const char *text_hdr, *text_body, *text_parts;
 };
 
 struct store_message {
@@ -653,6 +658,45 @@ struct store_parsed_r {
 int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_r *r);
 /* Free the strings and zero *r; safe on a zeroed struct. */
 void store_parsed_r_free(struct store_parsed_r *r);
+
+/* --- full-text index (store-search.c) ------------------------------------ */
+/* Columns of a document, for store_search_match's fields. */
+#define STORE_SEARCH_HDR 1u   /* the top-level header fields */
+#define STORE_SEARCH_BODY 2u  /* text and message parts */
+#define STORE_SEARCH_PARTS 4u /* header fields of sub-parts and inner messages */
+
+/* A document's texts (folded UTF-8, NUL-terminated, malloc'd when read). */
+struct store_search_doc {
+	char *hdr, *body, *parts;
+	size_t hdr_len, body_len, parts_len;
+};
+
+/*
+ * UIDs (ascending) of the messages of mailbox_id whose indexed document
+ * holds needle in one of fields. needle is folded (mime_text_fold) and
+ * has at least 3 characters (the trigram index finds nothing shorter);
+ * messages waiting in the backfill are not found (store_search_pending_uids
+ * lists them). *uids_r is malloc'd. Returns 0 or -1.
+ */
+int store_search_match(struct store *s, int64_t mailbox_id, unsigned fields, const char *needle,
+		       uint32_t **uids_r, size_t *n_r);
+/* The same over a whole account: message row ids, ascending. */
+int store_search_match_account(struct store *s, int64_t account_id, unsigned fields,
+			       const char *needle, int64_t **ids_r, size_t *n_r);
+/* UIDs of the messages of mailbox_id whose blob is not indexed yet (unsorted). */
+int store_search_pending_uids(struct store *s, int64_t mailbox_id, uint32_t **uids_r, size_t *n_r);
+/* The indexed texts of a blob: 1 found, 0 not indexed, -1 error. */
+int store_search_doc_get(struct store *s, const char *blob_id, struct store_search_doc *r);
+void store_search_doc_free(struct store_search_doc *r);
+/* Up to max blob ids waiting for the backfill (*ids_r malloc'd). 0 or -1. */
+int store_search_pending_list(struct store *s, size_t max, char (**ids_r)[STORE_BLOB_ID_LEN + 1],
+			      size_t *n_r);
+/*
+ * Index n blobs (docs[i] is the text of blob_ids[i]) in one transaction;
+ * blobs deleted meanwhile are skipped. 0, or -1 with *error_r.
+ */
+int store_search_index_batch(struct store *s, const struct store_search_doc *docs,
+			     const char *const *blob_ids, size_t n, const char **error_r);
 
 /*
  * SUBSCRIBE / UNSUBSCRIBE. name is validated like a mailbox name but need

@@ -270,6 +270,204 @@ static void test_search_strings(void **state)
 	tu_imap_close(&x);
 }
 
+/* --- SEARCH: the full-text index -------------------------------------------------- */
+
+/* Does any of the texts of blob hold needle (folded), memmem semantics? */
+static bool text_holds(struct tu_fixture *f, const char *msg, const char *needle, bool body_only)
+{
+	struct mime_text t;
+	mime_text_extract(msg, strlen(msg), &t);
+	bool r = memmem(t.body, t.body_len, needle, strlen(needle)) != NULL ||
+		(!body_only &&
+		 (memmem(t.hdr, t.hdr_len, needle, strlen(needle)) != NULL ||
+		  memmem(t.parts, t.parts_len, needle, strlen(needle)) != NULL));
+	mime_text_free(&t);
+	return r;
+}
+
+/*
+ * The index answers exactly what reading the text gives: every substring
+ * of 3 to 6 characters of each message's folded text, and some that are
+ * nowhere, against mime_text of the same bytes.
+ */
+static void test_search_index_exact(void **state)
+{
+	struct tu_fixture *f = *state;
+	const char *msgs[] = {msg1, msg2, msg3, msg5};
+	const uint32_t uids[] = {1, 2, 3, 5};
+	const char *extra[] = {"zzz", "\xc3\xa8me br", "ne.\n", "a \"q", "x-tag: al", "pineapplex"};
+	for (size_t m = 0; m < 4; m++) {
+		struct mime_text t;
+		mime_text_extract(msgs[m], strlen(msgs[m]), &t);
+		const char *texts[] = {t.hdr, t.body, t.parts};
+		for (size_t c = 0; c < 3; c++) {
+			size_t len = strlen(texts[c]);
+			for (size_t i = 0; i + 6 <= len; i += 7) {
+				char needle[8];
+				size_t nl = 3 + i % 4;
+				memcpy(needle, texts[c] + i, nl);
+				needle[nl] = '\0';
+				if (mime_text_chars(needle, nl) < 3 || !imap_utf8_valid(needle, nl))
+					continue;
+				for (unsigned fields = 1; fields <= 7; fields++) {
+					uint32_t *hits = NULL;
+					size_t n = 0;
+					assert_int_equal(store_search_match(f->store, f->inbox,
+									    fields, needle, &hits,
+									    &n),
+							 0);
+					for (size_t k = 0; k < 4; k++) {
+						struct mime_text u;
+						mime_text_extract(msgs[k], strlen(msgs[k]), &u);
+						bool want = ((fields & STORE_SEARCH_HDR) &&
+							     strstr(u.hdr, needle)) ||
+							((fields & STORE_SEARCH_BODY) &&
+							 strstr(u.body, needle)) ||
+							((fields & STORE_SEARCH_PARTS) &&
+							 strstr(u.parts, needle));
+						mime_text_free(&u);
+						bool got = imap_uid_find(hits, n, uids[k], NULL);
+						if (want != got)
+							fail_msg("needle \"%s\" fields %u uid %u: "
+								 "index %d, text %d",
+								 needle, fields, uids[k], got,
+								 want);
+					}
+					free(hits);
+				}
+			}
+		}
+		mime_text_free(&t);
+	}
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		uint32_t *hits = NULL;
+		size_t n = 0;
+		assert_int_equal(store_search_match(f->store, f->inbox, 7, extra[i], &hits, &n), 0);
+		for (size_t k = 0; k < 4; k++)
+			assert_int_equal(imap_uid_find(hits, n, uids[k], NULL),
+					 text_holds(f, msgs[k], extra[i], false));
+		free(hits);
+	}
+}
+
+/*
+ * A message stored without its text (as before schema step 6) waits for
+ * the backfill and is still found, read from its blob; an expunge drops
+ * the document with the blob.
+ */
+static void test_search_index_pending(void **state)
+{
+	struct tu_fixture *f = *state;
+	static const char legacy[] = "From: Old <old@example.net>\r\nSubject: From before\r\n"
+				     "\r\nAn unindexed aubergine.\r\n";
+	const char *error = NULL;
+	uint32_t uid = 0;
+	assert_int_equal(store_deliver(f->store, legacy, strlen(legacy), NULL, &f->acc, 1, NULL,
+				       T_JAN10, 0, &uid, &error),
+			 0);
+	assert_int_equal(uid, 6);
+	uint32_t *pend = NULL;
+	size_t n_pend = 0;
+	assert_int_equal(store_search_pending_uids(f->store, f->inbox, &pend, &n_pend), 0);
+	assert_int_equal(n_pend, 1);
+	assert_int_equal(pend[0], 6);
+	free(pend);
+	struct tu_imap x;
+	sess_open(f, &x, "s SELECT INBOX\r\n");
+	expect_search(&x, "BODY aubergine", " 6");
+	expect_search(&x, "TEXT \"from before\"", " 6");
+	expect_search(&x, "OR BODY aubergine BODY banana", " 1 6");
+	expect_search(&x, "BODY ub", " 6"); /* two characters: read, not indexed */
+	/* Expunge message 1: its document goes with its blob. */
+	struct store_message_ex *v = NULL;
+	size_t n = 0;
+	assert_int_equal(store_message_list_full(f->store, f->inbox, &v, &n), 0);
+	char blob[STORE_BLOB_ID_LEN + 1];
+	memcpy(blob, v[0].msg.blob_id, sizeof(blob));
+	store_message_ex_free(&v, n);
+	struct store_search_doc d;
+	assert_int_equal(store_search_doc_get(f->store, blob, &d), 1);
+	store_search_doc_free(&d);
+	assert_has(cmd(&x, "t UID STORE 1 +FLAGS (\\Deleted)\r\n"), "t OK");
+	assert_has(cmd(&x, "t UID EXPUNGE 1\r\n"), "t OK");
+	assert_int_equal(store_search_doc_get(f->store, blob, &d), 0);
+	expect_search(&x, "BODY banana", "");
+	tu_imap_close(&x);
+}
+
+/*
+ * A search that needs more than one slice yields (CONN_YIELD) and, resumed
+ * slice after slice, gives the same answer as in one go.
+ */
+static void test_search_slices(void **state)
+{
+	struct tu_fixture *f = *state;
+	struct buf big;
+	buf_init(&big);
+	buf_append_str(&big, "From: <x@example.net>\r\nSubject: big\r\n\r\n");
+	for (int i = 0; i < 2000; i++)
+		buf_append_str(&big, "lorem ipsum dolor sit amet consectetur\r\n");
+	for (int i = 0; i < 60; i++)
+		tu_deliver(f, NULL, big.data, big.len, T_JAN10, 0);
+	buf_deinit(&big);
+	struct tu_imap x;
+	sess_open(f, &x, "s SELECT INBOX\r\n");
+	struct buf line;
+	buf_init(&line);
+	buf_append_str(&line, "t SEARCH");
+	for (int i = 0; i < 400; i++)
+		buf_append_str(&line, " NOT BODY zq");
+	buf_append_str(&line, "\r\n");
+	struct buf in;
+	buf_init(&in);
+	buf_append(&in, line.data, line.len);
+	buf_clear(&x.out);
+	enum conn_result r = imap_session_input(x.s, &in, &x.out);
+	unsigned slices = 1;
+	while (r == CONN_YIELD) {
+		assert_null(strstr(buf_cstr(&x.out), "t OK"));
+		r = imap_session_resume(x.s, &x.out);
+		slices++;
+	}
+	assert_int_equal(r, CONN_OK);
+	assert_true(slices > 1);
+	struct buf want;
+	buf_init(&want);
+	buf_append_str(&want, "* SEARCH 1 2 3 4 5");
+	for (int i = 6; i <= 65; i++)
+		buf_printf(&want, " %d", i);
+	buf_append_str(&want, "\r\nt OK");
+	assert_has(buf_cstr(&x.out), buf_cstr(&want));
+	/* SORT and THREAD search in slices too, with the same matches. */
+	static const char *const forms[] = {"t SORT (REVERSE ARRIVAL) UTF-8",
+					    "t THREAD ORDEREDSUBJECT UTF-8"};
+	for (size_t f2 = 0; f2 < 2; f2++) {
+		buf_clear(&line);
+		buf_append_str(&line, forms[f2]);
+		for (int i = 0; i < 400; i++)
+			buf_append_str(&line, " NOT BODY zq");
+		buf_append_str(&line, "\r\n");
+		buf_clear(&in);
+		buf_append(&in, line.data, line.len);
+		buf_clear(&x.out);
+		r = imap_session_input(x.s, &in, &x.out);
+		slices = 1;
+		while (r == CONN_YIELD) {
+			r = imap_session_resume(x.s, &x.out);
+			slices++;
+		}
+		assert_int_equal(r, CONN_OK);
+		assert_true(slices > 1);
+		assert_has(buf_cstr(&x.out),
+			   f2 == 0 ? "* SORT 5 4 3 6 7 8" : "* THREAD (1 (3)(4))(5)(6 (7)(8)");
+		assert_has(buf_cstr(&x.out), f2 == 0 ? "t OK SORT" : "t OK THREAD");
+	}
+	buf_deinit(&want);
+	buf_deinit(&in);
+	buf_deinit(&line);
+	tu_imap_close(&x);
+}
+
 static void test_search_hostile(void **state)
 {
 	struct tu_imap x;
@@ -650,7 +848,7 @@ static void test_helpers(void **state)
 	struct buf b;
 	buf_init(&b);
 	imap_search_fold("AbC \xc3\x89t\xc3\xa9 \xff", 11, &b);
-	assert_string_equal(buf_cstr(&b), "abc \xc3\xa9t\xc3\xa9 \xff");
+	assert_string_equal(buf_cstr(&b), "abc \xc3\xa9t\xc3\xa9 \xef\xbf\xbd");
 	buf_deinit(&b);
 }
 
@@ -664,6 +862,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_search_dates, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_search_strings, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_search_hostile, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_index_exact, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_index_pending, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_slices, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_esearch, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_search_modseq, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_store, setup, tu_teardown),

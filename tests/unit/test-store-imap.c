@@ -651,6 +651,12 @@ static void test_blob_parsed(void **state)
 			 0);
 	assert_int_equal(store_message_list_full(f->s, f->inbox, &v, &n), 0);
 	assert_int_equal(n, 1);
+	/* Step 6: what existed waits for the full-text backfill. */
+	uint32_t *pend = NULL;
+	size_t n_pend = 0;
+	assert_int_equal(store_search_pending_uids(f->s, f->inbox, &pend, &n_pend), 0);
+	assert_int_equal(n_pend, 1);
+	free(pend);
 	assert_int_equal(store_blob_parsed(f->s, v[0].msg.blob_id, &r), 1);
 	assert_string_equal(r.envelope, p.envelope);
 	assert_string_equal(r.bodystructure, p.bodystructure);
@@ -892,8 +898,10 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(
 		sqlite3_exec(
 			db,
-			"DROP TABLE held_blobs;"                        /* step 5 */
-			"ALTER TABLE mailboxes DROP COLUMN recent_uid;" /* step 5 */
+			"DROP TRIGGER search_blob_gone; DROP TABLE search_fts;" /* step 6 */
+			"DROP TABLE search_docs; DROP TABLE search_pending;"    /* step 6 */
+			"DROP TABLE held_blobs;"                                /* step 5 */
+			"ALTER TABLE mailboxes DROP COLUMN recent_uid;"         /* step 5 */
 			/* step 4 (JMAP) */
 			"DROP TRIGGER jmap_account_ins; DROP TRIGGER jmap_mailbox_ins;"
 			"DROP TRIGGER jmap_mailbox_upd; DROP TRIGGER jmap_mailbox_del;"

@@ -214,7 +214,7 @@ const char *tu_imap_feed(struct tu_imap *x, const char *bytes, size_t len)
 	buf_init(&in);
 	buf_append(&in, bytes, len);
 	enum conn_result r = imap_session_input(x->s, &in, &x->out);
-	while (r == CONN_MORE)
+	while (r == CONN_MORE || r == CONN_YIELD)
 		r = imap_session_resume(x->s, &x->out);
 	buf_deinit(&in);
 	return buf_cstr(&x->out);
