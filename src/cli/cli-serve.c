@@ -10,6 +10,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/server-ctx.h"
+#include "lib/spool.h"
 #include "lib/util.h"
 #include "http/http.h"
 #include "mailauth/mailauth.h"
@@ -180,6 +181,7 @@ int cli_serve(int argc, char **argv)
 	pthread_t sigthr;
 	pthread_create(&sigthr, NULL, signal_thread, &sw);
 
+	spool_configure((size_t)cfg.spool_threshold, cfg.spool_memory_max, cfg.spool_unauth_max);
 	/* Outbound delivery runs beside the workers (signals blocked: inherited). */
 	struct queue_manager *qm = NULL;
 	int run = queue_manager_start(&cfg, &qm, &err);

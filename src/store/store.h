@@ -24,6 +24,7 @@
 #include <time.h>
 
 struct store;
+struct spool;
 
 /* IMAP system flags, stored as a bit mask. */
 enum store_flag {
@@ -336,8 +337,14 @@ void store_writer_destroy(struct store_writer **w);
 
 /* One delivery: store_deliver and store_queue_add of the same message, atomically. */
 struct store_write_request {
-	const char *data; /* the message; copied */
+	const char *data; /* the message; copied (unless body says better) */
 	size_t len;
+	/*
+	 * Optional: the spool (lib/spool.h) that data is the whole content
+	 * of. When it is a file, the writer maps that file instead of copying
+	 * len bytes, so a big message is never duplicated in memory. NULL: copy.
+	 */
+	const struct spool *body;
 	const struct store_parsed *parsed; /* of data; may be NULL; copied */
 	/* Local entries, as store_deliver: mailbox NULL means INBOX. */
 	const int64_t *accounts;
