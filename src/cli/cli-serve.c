@@ -121,6 +121,23 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Blob files a crash left between their write and the commit naming them
+ * (after the writer's journal recovery, which may restore such files too).
+ * Safe beside deliveries (store_orphans_collect says why); run once here.
+ */
+static void serve_collect_orphans(const char *dir)
+{
+	struct store *s = NULL;
+	const char *error = NULL;
+	unsigned removed = 0;
+	if (store_open(dir, &s, &error) < 0 || store_orphans_collect(s, &removed, &error) < 0)
+		log_warn("orphans", "error=\"%s\"", error ? error : "?");
+	else if (removed > 0)
+		log_info("orphans", "removed=%u", removed);
+	store_close(&s);
+}
+
 int cli_serve(int argc, char **argv)
 {
 	if (argc > 1) {
@@ -195,6 +212,8 @@ int cli_serve(int argc, char **argv)
 			run = -1;
 		}
 	}
+	if (run == 0)
+		serve_collect_orphans(cfg.data_dir);
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);

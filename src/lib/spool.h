@@ -21,11 +21,11 @@
 #include <stdint.h>
 
 struct spool {
-	char *mem;        /* the bytes while in memory (malloc'd) */
-	size_t mem_cap;   /* charged to the memory budget */
-	int fd;           /* -1 while in memory */
-	uint64_t len;     /* bytes appended */
-	char *map;        /* spool_data's mapping of fd, or NULL */
+	char *mem;      /* the bytes while in memory (malloc'd) */
+	size_t mem_cap; /* charged to the memory budget */
+	int fd;         /* -1 while in memory */
+	uint64_t len;   /* bytes appended */
+	char *map;      /* spool_data's mapping of fd, or NULL */
 	size_t map_len;
 	const char *dir;  /* where the file goes (borrowed), NULL = /tmp */
 	bool unauth;      /* charged to the unauthenticated budget */
