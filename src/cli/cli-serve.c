@@ -10,6 +10,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/server-ctx.h"
+#include "lib/spool.h"
 #include "lib/util.h"
 #include "http/http.h"
 #include "jmap/jmap.h"
@@ -125,6 +126,23 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Blob files a crash left between their write and the commit naming them
+ * (after the writer's journal recovery, which may restore such files too).
+ * Safe beside deliveries (store_orphans_collect says why); run once here.
+ */
+static void serve_collect_orphans(const char *dir)
+{
+	struct store *s = NULL;
+	const char *error = NULL;
+	unsigned removed = 0;
+	if (store_open(dir, &s, &error) < 0 || store_orphans_collect(s, &removed, &error) < 0)
+		log_warn("orphans", "error=\"%s\"", error ? error : "?");
+	else if (removed > 0)
+		log_info("orphans", "removed=%u", removed);
+	store_close(&s);
+}
+
 int cli_serve(int argc, char **argv)
 {
 	if (argc > 1) {
@@ -186,6 +204,7 @@ int cli_serve(int argc, char **argv)
 	pthread_t sigthr;
 	pthread_create(&sigthr, NULL, signal_thread, &sw);
 
+	spool_configure((size_t)cfg.spool_threshold, cfg.spool_memory_max, cfg.spool_unauth_max);
 	/* Outbound delivery runs beside the workers (signals blocked: inherited). */
 	struct queue_manager *qm = NULL;
 	int run = queue_manager_start(&cfg, &qm, &err);
@@ -214,6 +233,8 @@ int cli_serve(int argc, char **argv)
 		err = xasprintf("search backfill: %s", serr);
 		run = -1;
 	}
+	if (run == 0)
+		serve_collect_orphans(cfg.data_dir);
 	struct net_worker_hooks hooks = {.init = worker_init, .deinit = worker_deinit};
 	if (run == 0)
 		run = net_server_run(server, &hooks, &err);

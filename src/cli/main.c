@@ -27,6 +27,7 @@ static const struct subcommand subcommands[] = {
 	{"init", cli_init, "create a configuration, certificate, store, domain and demo account"},
 	{"serve", cli_serve, "run the daemon (every listener in one process)"},
 	{"check-config", cli_check_config, "validate the configuration file"},
+	{"check-store", cli_check_store, "check (and with --repair, fix) the store's consistency"},
 	{"domain", cli_domain, "add, list or remove local domains"},
 	{"user", cli_user, "add, list, remove users; set passwords and quotas"},
 	{"alias", cli_alias, "add, list or remove aliases (user@domain or @domain)"},

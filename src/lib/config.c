@@ -87,6 +87,9 @@ void config_defaults(struct config *c)
 	c->mailauth_threads = 4;
 	c->store_batch_max = 256;
 	c->store_batch_wait = 0;
+	c->spool_threshold = 128u * 1024;
+	c->spool_memory_max = 64u * 1024 * 1024;
+	c->spool_unauth_max = 1024u * 1024 * 1024;
 }
 
 void config_deinit(struct config *c)
@@ -216,6 +219,9 @@ static const struct key_def keys[] = {
 	{"mailauth_threads", K_UINT, OFF(mailauth_threads), 1, 64},
 	{"store_batch_max", K_UINT, OFF(store_batch_max), 1, 1024},
 	{"store_batch_wait", K_UINT, OFF(store_batch_wait), 0, 1000000},
+	{"spool_threshold", K_U64, OFF(spool_threshold), 4096, 1ull << 30},
+	{"spool_memory_max", K_U64, OFF(spool_memory_max), 65536, 1ull << 40},
+	{"spool_unauth_max", K_U64, OFF(spool_unauth_max), 1024, 1ull << 44},
 };
 
 static int set_key(struct config *c, const char *key, const char *val, const char **why)

@@ -102,6 +102,11 @@ struct config {
 	/* group commit (store writer) */
 	unsigned store_batch_max;  /* deliveries per transaction */
 	unsigned store_batch_wait; /* microseconds a batch stays open for more */
+
+	/* message bodies being received (lib/spool.h) */
+	uint64_t spool_threshold;  /* bytes one message keeps in memory, then a file */
+	uint64_t spool_memory_max; /* bytes all messages together keep in memory */
+	uint64_t spool_unauth_max; /* bytes unauthenticated sessions may spool in total */
 };
 
 /* Fill c with every default (no listeners). */

@@ -8,6 +8,7 @@
 #ifndef FACTEUR_SMTP_PRIVATE_H
 #define FACTEUR_SMTP_PRIVATE_H
 
+#include "lib/spool.h"
 #include "smtp/smtp.h"
 #include "lib/log.h"
 
@@ -104,8 +105,9 @@ struct smtp_txn {
 	char **remote;
 	size_t n_remote, cap_remote;
 
-	/* the message: Return-Path + Received + body (capped) */
-	struct buf msg;
+	/* the message: Return-Path + Received + body (capped), spooled */
+	struct spool msg;
+	bool spool_failed; /* a byte could not be kept: 452 at the end */
 	size_t return_path_len;
 	uint64_t size; /* body octets received, stored or not */
 	bool oversize;
@@ -130,6 +132,7 @@ struct smtp_session {
 	size_t max_line;
 
 	char *line;                            /* max_line + 1 bytes */
+	char *spool_dir;                       /* where big messages are spooled (data_dir/blobs/tmp) */
 	bool discarding;                       /* skipping the rest of a too-long line */
 	uint64_t skip;                         /* octets of a refused BDAT to swallow */
 	bool tls_wait;                         /* STARTTLS accepted, handshake pending */

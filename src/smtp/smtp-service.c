@@ -17,6 +17,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/server-ctx.h"
+#include "lib/spool.h"
 #include "lib/util.h"
 #include "mailauth/mailauth.h"
 #include "mime/mime-store.h"
@@ -36,6 +37,7 @@ struct smtp_service {
 	struct store_write *write; /* its commit by the store writer */
 	char write_id[80];         /* ... whose queue id this is */
 	struct auth_check *check;  /* an AUTH being checked in the auth pool */
+	char *spool_dir;           /* data_dir/blobs/tmp: rewritten messages */
 };
 
 static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_account *acct,
@@ -206,6 +208,7 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct
 	struct store_write_request req = {
 		.data = d->data,
 		.len = d->len,
+		.body = d->body,
 		.parsed = d->n_accounts > 0 ? &sp : NULL,
 		.accounts = d->accounts,
 		.n_accounts = d->n_accounts,
@@ -247,17 +250,32 @@ static enum smtp_deliver_result svc_write_poll(struct smtp_service *svc,
 	return res;
 }
 
-/* d with data replaced by Return-Path + extra + the rest of d's data. */
-static void svc_with_headers(const struct smtp_delivery *d, const char *extra, size_t n,
-			     const char *rest, size_t rest_len, struct buf *b,
-			     struct smtp_delivery *out)
+/*
+ * d with data replaced by Return-Path + extra + the rest of d's data, in a
+ * new spool sp (a file when big, like the original: a large message is not
+ * duplicated in memory). -1 when the spool fails (451 then).
+ */
+static int svc_with_headers(struct smtp_service *svc, const struct smtp_delivery *d,
+			    const char *extra, size_t n, const char *rest, size_t rest_len,
+			    struct spool *sp, struct smtp_delivery *out)
 {
-	buf_append(b, d->data, d->return_path_len);
-	buf_append(b, extra, n);
-	buf_append(b, rest, rest_len);
+	const char *error;
+	spool_init(sp, svc->spool_dir, false);
+	if (spool_append(sp, d->data, d->return_path_len, &error) < 0 ||
+	    spool_append(sp, extra, n, &error) < 0 ||
+	    spool_append(sp, rest, rest_len, &error) < 0 ||
+	    spool_data(sp, &out->data, &error) < 0) {
+		log_warn("smtp.spool_failed", "session=%s id=%s error=\"%s\"",
+			 svc->info->session_id, d->queue_id, error);
+		spool_deinit(sp);
+		return -1;
+	}
+	const char *data = out->data;
 	*out = *d;
-	out->data = b->data;
-	out->len = b->len;
+	out->data = data;
+	out->len = (size_t)sp->len;
+	out->body = sp;
+	return 0;
 }
 
 /*
@@ -293,16 +311,18 @@ static enum smtp_deliver_result svc_deliver_signed(struct smtp_service *svc,
 		buf_deinit(&sigs);
 		return svc_store(svc, d, NULL);
 	}
-	struct buf b;
-	buf_init(&b);
+	struct spool b;
 	struct smtp_delivery signed_d;
-	svc_with_headers(d, sigs.data, sigs.len, d->data + d->return_path_len,
-			 d->len - d->return_path_len, &b, &signed_d);
+	if (svc_with_headers(svc, d, sigs.data, sigs.len, d->data + d->return_path_len,
+			     d->len - d->return_path_len, &b, &signed_d) < 0) {
+		buf_deinit(&sigs);
+		return SMTP_DELIVER_TEMPFAIL;
+	}
 	char q_dom[LOG_QUOTE_SIZE(256)];
 	log_info("dkim.signed", "session=%s id=%s domain=%s signatures=%d", svc->info->session_id,
 		 d->queue_id, log_quote(q_dom, sizeof(q_dom), domain), n);
 	enum smtp_deliver_result r = svc_store(svc, &signed_d, NULL);
-	buf_deinit(&b);
+	spool_deinit(&b);
 	buf_deinit(&sigs);
 	return r;
 }
@@ -336,20 +356,22 @@ static enum smtp_deliver_result svc_deliver_verified(struct smtp_service *svc,
 		return SMTP_DELIVER_REJECT;
 	}
 	const char *host = svc->ctx->config->hostname;
-	struct buf ar, rest, b;
+	struct buf ar, rest;
+	struct spool b;
 	buf_init(&ar);
 	buf_init(&rest);
-	buf_init(&b);
 	mailauth_result_header(r, host, &ar);
 	mailauth_strip_results(d->data + d->return_path_len, d->len - d->return_path_len, host,
 			       &rest);
 	struct smtp_delivery vd;
-	svc_with_headers(d, ar.data, ar.len, rest.data ? rest.data : "", rest.len, &b, &vd);
-	enum smtp_deliver_result res =
-		svc_store(svc, &vd, r->dmarc.action == MAILAUTH_QUARANTINE ? "Junk" : NULL);
+	enum smtp_deliver_result res = SMTP_DELIVER_TEMPFAIL;
+	if (svc_with_headers(svc, d, ar.data, ar.len, rest.data ? rest.data : "", rest.len, &b,
+			     &vd) == 0) {
+		res = svc_store(svc, &vd, r->dmarc.action == MAILAUTH_QUARANTINE ? "Junk" : NULL);
+		spool_deinit(&b);
+	}
 	buf_deinit(&ar);
 	buf_deinit(&rest);
-	buf_deinit(&b);
 	return res;
 }
 
@@ -415,6 +437,7 @@ static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *inf
 	};
 	svc->ctx = ctx;
 	svc->info = info;
+	svc->spool_dir = xasprintf("%s/blobs/tmp", ctx->config->data_dir);
 	svc->session = smtp_session_create(ctx->config, info, &hooks, out);
 	return svc;
 }
@@ -463,6 +486,7 @@ static void smtp_proto_close(void *p)
 	/* And a password check: it still counts for the limiters. */
 	auth_check_abort(&svc->check);
 	smtp_session_destroy(&svc->session);
+	free(svc->spool_dir);
 	free(svc);
 }
 

@@ -166,10 +166,9 @@ static void smtp_txn_reset(struct smtp_txn *t)
 	t->chunk_left = 0;
 	t->chunk_last = false;
 	t->queue_id[0] = '\0';
-	/* A big message's memory goes back now, not at the next one. */
-	if (t->msg.cap > 65536)
-		buf_deinit(&t->msg);
-	buf_clear(&t->msg);
+	t->spool_failed = false;
+	/* The message's memory or file goes back now, not at the next one. */
+	spool_reset(&t->msg);
 }
 
 static void smtp_txn_free(struct smtp_txn *t)
@@ -177,7 +176,7 @@ static void smtp_txn_free(struct smtp_txn *t)
 	smtp_txn_reset(t);
 	free(t->accounts);
 	free(t->remote);
-	buf_deinit(&t->msg);
+	spool_deinit(&t->msg);
 }
 
 /* Back to a clean slate after a transaction ends or is aborted. */
@@ -265,10 +264,16 @@ static void smtp_message_begin(struct smtp_session *s)
 	struct smtp_txn *t = &s->txn;
 	s->n_txn++;
 	snprintf(t->queue_id, sizeof(t->queue_id), "%s.%u", s->info->session_id, s->n_txn);
-	buf_clear(&t->msg);
-	buf_printf(&t->msg, "Return-Path: <%s>\r\n", t->sender);
-	t->return_path_len = t->msg.len;
-	smtp_received_header(s, &t->msg);
+	struct buf head;
+	const char *error;
+	buf_init(&head);
+	buf_printf(&head, "Return-Path: <%s>\r\n", t->sender);
+	t->return_path_len = head.len;
+	smtp_received_header(s, &head);
+	spool_reset(&t->msg);
+	t->msg.unauth = !s->authenticated;
+	t->spool_failed = spool_append(&t->msg, head.data, head.len, &error) < 0;
+	buf_deinit(&head);
 	t->size = 0;
 	t->oversize = false;
 	t->bad_eol = false;
@@ -278,22 +283,32 @@ static void smtp_message_begin(struct smtp_session *s)
 
 /*
  * Store body octets, counting all of them but keeping none past the size
- * cap: memory per session stays within max_message_size plus headers.
+ * cap. They go to the spool: memory up to a small threshold, a file
+ * beyond, so an unfinished message costs little memory whatever its size.
+ * When the spool cannot take them (no memory, disk full, the budget of
+ * unauthenticated sessions spent) the rest of the message is swallowed and
+ * refused with 452 at its end: this session fails, the daemon goes on.
  */
 static void smtp_message_add(struct smtp_session *s, const char *p, size_t n)
 {
 	struct smtp_txn *t = &s->txn;
+	const char *error;
 	t->size += n;
 	if (memchr(p, '\0', n) != NULL)
 		t->has_nul = true;
-	if (t->oversize)
+	if (t->oversize || t->spool_failed)
 		return;
 	if (t->size > s->cfg->max_message_size) {
 		t->oversize = true;
-		buf_deinit(&t->msg);
+		spool_reset(&t->msg);
 		return;
 	}
-	buf_append(&t->msg, p, n);
+	if (spool_append(&t->msg, p, n, &error) < 0) {
+		log_warn("smtp.spool_failed", "session=%s id=%s error=\"%s\"", s->info->session_id,
+			 t->queue_id, error);
+		t->spool_failed = true;
+		spool_reset(&t->msg);
+	}
 }
 
 /*
@@ -418,6 +433,13 @@ static int smtp_message_deliver(struct smtp_session *s)
 {
 	struct smtp_txn *t = &s->txn;
 	char reason[256] = "";
+	const char *data, *error;
+	if (spool_data(&t->msg, &data, &error) < 0) {
+		log_warn("smtp.spool_failed", "session=%s id=%s error=\"%s\"", s->info->session_id,
+			 t->queue_id, error);
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
+		return 0;
+	}
 	struct smtp_delivery d = {
 		.queue_id = t->queue_id,
 		.sender = t->sender,
@@ -425,8 +447,9 @@ static int smtp_message_deliver(struct smtp_session *s)
 		.n_accounts = t->n_accounts,
 		.remote = (const char *const *)t->remote,
 		.n_remote = t->n_remote,
-		.data = t->msg.data,
-		.len = t->msg.len,
+		.data = data,
+		.len = (size_t)t->msg.len,
+		.body = &t->msg,
 		.return_path_len = t->return_path_len,
 		.helo = s->helo,
 		.auth_user = s->authenticated ? s->account.address : NULL,
@@ -473,6 +496,8 @@ static void smtp_message_finish(struct smtp_session *s)
 		smtp_reply(s, "550 5.6.0 NUL character in message not allowed");
 	} else if (s->txn.oversize) {
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+	} else if (s->txn.spool_failed) {
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
 	} else if (smtp_message_deliver(s)) {
 		s->deliver_wait = true;
 		if (s->pending == CONN_OK)
@@ -1194,7 +1219,10 @@ struct smtp_session *smtp_session_create(const struct config *cfg, const struct 
 	s->pending = CONN_OK;
 	s->max_line = cfg->smtp_max_line >= 16 ? cfg->smtp_max_line : SMTP_DEFAULT_LINE;
 	s->line = xmalloc(s->max_line + 1);
-	buf_init(&s->txn.msg);
+	/* Beside the blobs: the same file system the store writes to. */
+	if (cfg->data_dir != NULL && cfg->data_dir[0] != '\0')
+		s->spool_dir = xasprintf("%s/blobs/tmp", cfg->data_dir);
+	spool_init(&s->txn.msg, s->spool_dir, true);
 	log_info("smtp.connect", "session=%s ip=%s listener=%s tls=%d", info->session_id,
 		 info->peer_ip ? info->peer_ip : "-", info->listener ? info->listener : "-",
 		 info->tls);
@@ -1210,6 +1238,7 @@ void smtp_session_destroy(struct smtp_session **sp)
 	smtp_txn_free(&s->txn);
 	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 	free(s->line);
+	free(s->spool_dir);
 	free(s);
 	*sp = NULL;
 }

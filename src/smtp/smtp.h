@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 struct config;
+struct spool;
 struct smtp_session;
 
 /* Room for one address (store_account.address is 320 bytes). */
@@ -92,6 +93,11 @@ struct smtp_delivery {
 	const char *data;
 	size_t len;
 	size_t return_path_len;
+	/*
+	 * Where data lives: a spool (lib/spool.h) whose file the store writer
+	 * can map instead of copying the bytes. May be NULL (data in memory).
+	 */
+	const struct spool *body;
 	const char *helo;      /* the HELO/EHLO argument */
 	const char *auth_user; /* the authenticated account's address, or NULL */
 	/*

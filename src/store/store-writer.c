@@ -18,12 +18,14 @@
 #include "store/store-private.h"
 
 #include "lib/log.h"
+#include "lib/spool.h"
 #include "lib/util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 /* Checkpoint the journal once it holds this much, or is this old. */
@@ -41,6 +43,7 @@ struct store_write {
 	enum store_write_kind kind;
 	char *data;
 	size_t len;
+	bool mapped;                /* data is a mapping of the submitter's spool file */
 	struct store_parsed parsed; /* strings owned */
 	bool has_parsed;
 	int64_t *accounts;
@@ -117,7 +120,10 @@ static void write_free(struct store_write *wr)
 	free(wr->accounts);
 	free(wr->mailbox);
 	free(wr->sender);
-	free(wr->data);
+	if (wr->mapped)
+		munmap(wr->data, wr->len);
+	else
+		free(wr->data);
 	free(wr);
 }
 
@@ -200,6 +206,32 @@ static void write_copy_imap(struct store_write *wr, const struct store_write_req
 		wr->out.dst_uids = xcalloc(req->n_uids + 1, sizeof(*wr->out.dst_uids));
 }
 
+/*
+ * The message bytes of a write, owned by it: a read-only mapping of the
+ * request's spool file (its own mapping: the file lives as long as it,
+ * whatever the session does with the spool), else a copy. -1 when neither
+ * memory nor address space is left: that message fails, nothing else.
+ */
+static int write_map_body(struct store_write *wr, const struct store_write_request *req)
+{
+	wr->len = req->len;
+	if (req->body != NULL && spool_fd(req->body) >= 0 && req->len > 0 &&
+	    req->body->len == req->len) {
+		void *p = mmap(NULL, req->len, PROT_READ, MAP_SHARED, spool_fd(req->body), 0);
+		if (p == MAP_FAILED)
+			return -1;
+		wr->data = p;
+		wr->mapped = true;
+		return 0;
+	}
+	wr->data = malloc(req->len + 1);
+	if (wr->data == NULL)
+		return -1;
+	if (req->len > 0)
+		memcpy(wr->data, req->data, req->len);
+	return 0;
+}
+
 /* A copy of req that outlives the caller's buffers, blob ids computed. */
 static struct store_write *write_new(const struct store_write_request *req)
 {
@@ -207,10 +239,10 @@ static struct store_write *write_new(const struct store_write_request *req)
 	atomic_init(&wr->refs, 2); /* the submitter's and the writer's */
 	atomic_init(&wr->state, WRITE_PENDING);
 	wr->kind = req->kind;
-	wr->data = xmalloc(req->len + 1);
-	if (req->len > 0)
-		memcpy(wr->data, req->data, req->len);
-	wr->len = req->len;
+	if (write_map_body(wr, req) < 0) {
+		free(wr);
+		return NULL;
+	}
 	write_copy_parsed(wr, req->parsed);
 	write_copy_imap(wr, req);
 	/* Hashing here spreads the work over the submitting threads. */
@@ -280,6 +312,10 @@ int store_write_submit(struct store_writer *w, const struct store_write_request 
 		return -1;
 	}
 	struct store_write *wr = write_new(req);
+	if (wr == NULL) {
+		*error_r = "out of memory for the message";
+		return -1;
+	}
 	pthread_mutex_lock(&w->lock);
 	if (w->stop) {
 		pthread_mutex_unlock(&w->lock);

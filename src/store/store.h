@@ -24,6 +24,7 @@
 #include <time.h>
 
 struct store;
+struct spool;
 
 /* IMAP system flags, stored as a bit mask. */
 enum store_flag {
@@ -357,10 +358,16 @@ enum store_write_kind {
 /* One write: every pointer is copied by store_write_submit. */
 struct store_write_request {
 	enum store_write_kind kind;
-	/* DELIVER and APPEND: the message. */
+	/* DELIVER and APPEND: the message; copied (unless body says better). */
 	const char *data;
 	size_t len;
-	const struct store_parsed *parsed; /* of data; may be NULL */
+	/*
+	 * Optional: the spool (lib/spool.h) that data is the whole content
+	 * of. When it is a file, the writer maps that file instead of copying
+	 * len bytes, so a big message is never duplicated in memory. NULL: copy.
+	 */
+	const struct spool *body;
+	const struct store_parsed *parsed; /* of data; may be NULL; copied */
 	/* DELIVER, local entries, as store_deliver: mailbox NULL means INBOX. */
 	const int64_t *accounts;
 	size_t n_accounts;
@@ -884,6 +891,33 @@ int store_jmap_object_list(struct store *s, int64_t account_id, enum store_jmap_
 int store_jmap_object_delete(struct store *s, int64_t account_id, enum store_jmap_kind kind,
 			     int64_t id, const char **error_r);
 /* --- end JMAP ---------------------------------------------------------- */
+
+/* --- consistency and orphan blobs (store-check.c) ----------------------- */
+/*
+ * Remove blob files that no blob row names (left by a crash between a
+ * blob's write and the commit naming it). Each file is re-checked and
+ * unlinked under the write lock, and deliveries re-check their file under
+ * that lock before committing, so this is safe while deliveries run.
+ * *removed_r counts the files removed. 0 / -1.
+ */
+int store_orphans_collect(struct store *s, unsigned *removed_r, const char **error_r);
+
+struct store_check_result {
+	unsigned problems;  /* found */
+	unsigned repaired;  /* of which fixed (with repair) */
+	unsigned unfixable; /* of which left */
+};
+/*
+ * `facteur check-store`: SQLite integrity_check and foreign_key_check,
+ * every blob row's file (present, size, SHA-256 = id), UIDs in [1,
+ * UIDNEXT) and MODSEQs <= HIGHESTMODSEQ per mailbox, blob rows nothing
+ * refers to, and orphan blob files. One line per problem goes to report.
+ * With repair: orphan files and unreferenced rows are removed, UIDNEXT and
+ * HIGHESTMODSEQ raised above what messages hold; the rest is only
+ * reported. 0 (see *r) / -1 when the check itself could not run.
+ */
+int store_check(struct store *s, bool repair, void (*report)(void *ctx, const char *line),
+		void *ctx, struct store_check_result *r, const char **error_r);
 
 /* --- change notification hub (store-notify.c) -------------------------- */
 /*

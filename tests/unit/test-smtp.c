@@ -16,6 +16,7 @@
 #include "auth/auth.h"
 #include "lib/buf.h"
 #include "lib/server-ctx.h"
+#include "lib/spool.h"
 #include "mime/mime.h"
 #include "store/store.h"
 #include "lib/config.h"
@@ -844,6 +845,37 @@ static void test_data_too_big(void **state)
 	h_free(h);
 }
 
+/* A message the spool cannot hold is swallowed and refused with 452; the session goes on. */
+static void test_spool_budget(void **state)
+{
+	spool_configure(256, 1 << 20, 600);
+	struct h *h = h_start("smtp", false, false);
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n");
+	free(h_take(h));
+	char chunk[100];
+	memset(chunk, 'x', sizeof(chunk) - 2);
+	memcpy(chunk + 98, "\r\n", 2);
+	for (int i = 0; i < 8; i++)
+		h_feed_n(h, chunk, sizeof(chunk));
+	char *out = h_take(h);
+	assert_string_equal(out, "");
+	free(out);
+	expect(h, ".\r\nNOOP\r\n", "452 4.3.1 Insufficient system storage\r\n250 2.0.0 Ok\r\n");
+	assert_int_equal(h->fake.deliver_calls, 0);
+	assert_int_equal(spool_unauth_used(), 0);
+	/* Within the budget: delivered whole, though past the memory threshold. */
+	h_feed(h, "MAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n");
+	free(h_take(h));
+	for (int i = 0; i < 3; i++)
+		h_feed_n(h, chunk, sizeof(chunk));
+	expect_prefix(h, ".\r\n", "250 2.0.0 Ok: queued");
+	assert_int_equal(h->fake.deliver_calls, 1);
+	assert_true(h->fake.msg.len > 300);
+	assert_memory_equal(h->fake.msg.data + h->fake.msg.len - 100, chunk, 100);
+	h_free(h);
+	spool_configure(0, 0, 0);
+}
+
 static void test_deliver_failures(void **state)
 {
 	struct h *h = h_start("smtp", false, false);
@@ -1363,6 +1395,7 @@ int main(void)
 		cmocka_unit_test(test_recipient_overshoot),
 		cmocka_unit_test(test_mail_params),
 		cmocka_unit_test(test_data_too_big),
+		cmocka_unit_test(test_spool_budget),
 		cmocka_unit_test(test_deliver_failures),
 		cmocka_unit_test(test_bdat),
 		cmocka_unit_test(test_nul_in_message),
