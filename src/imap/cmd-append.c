@@ -224,6 +224,24 @@ static enum imap_cmd_ret append_store_error(struct imap_cmd *cmd, struct buf *ou
 	return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot store the message");
 }
 
+/*
+ * RFC 4314 4: flags the user may not set are dropped from APPEND into
+ * another account's mailbox; \Seen there is each reader's own, so the
+ * appender's is not stored for the others.
+ */
+static void append_restrict(struct append_req *req, bool shared, uint32_t rights)
+{
+	if (!shared)
+		return;
+	req->flags &= ~(uint32_t)STORE_FLAG_SEEN;
+	if ((rights & STORE_RIGHT_DELETE_MESSAGE) == 0)
+		req->flags &= ~(uint32_t)STORE_FLAG_DELETED;
+	if ((rights & STORE_RIGHT_WRITE) == 0) {
+		req->flags &= STORE_FLAG_DELETED;
+		req->n_keywords = 0;
+	}
+}
+
 static int append_store(struct imap_session *s, const struct store_mailbox *mb,
 			const struct append_req *req, uint32_t *uid_r, uint32_t *uidvalidity_r,
 			const char **error_r)
@@ -231,7 +249,8 @@ static int append_store(struct imap_session *s, const struct store_mailbox *mb,
 	struct mime_parsed mp = {0};
 	bool parsed = mime_parse(req->msg->str, req->msg->len, &mp) == 0;
 	struct store_parsed sp = parsed ? mime_store_parsed(&mp) : (struct store_parsed){0};
-	int r = store_append(s->store, s->account.id, mb->id, req->msg->str, req->msg->len,
+	/* Into another account's mailbox: its owner's quota counts. */
+	int r = store_append(s->store, mb->account_id, mb->id, req->msg->str, req->msg->len,
 			     parsed ? &sp : NULL, req->flags, req->keywords, req->n_keywords,
 			     req->internal_date, uid_r, uidvalidity_r, error_r);
 	if (parsed)
@@ -264,12 +283,21 @@ enum imap_cmd_ret cmd_append(struct imap_cmd *cmd, struct buf *out)
 		goto done;
 	}
 	struct store_mailbox mb;
-	int r = store_mailbox_get(s->store, s->account.id, name, &mb);
+	uint32_t rights;
+	int r = imap_mailbox_lookup(s, name, &mb, &rights);
 	if (r <= 0) {
-		ret = r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
-			     : imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");
+		/* A shared name is never created by the client's retry: no TRYCREATE. */
+		ret = r < 0 ? imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox")
+			: imap_acl_name_shared(name)
+			? imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox")
+			: imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox");
 		goto done;
 	}
+	if ((rights & STORE_RIGHT_INSERT) == 0) {
+		ret = imap_cmd_no(cmd, out, "[NOPERM] Insert right needed");
+		goto done;
+	}
+	append_restrict(req, mb.account_id != s->account.id, rights);
 	uint32_t uid, uidvalidity;
 	if (append_store(s, &mb, req, &uid, &uidvalidity, &error) < 0) {
 		ret = append_store_error(cmd, out, error);

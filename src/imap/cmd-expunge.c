@@ -30,6 +30,9 @@ int imap_expunge_deleted(struct imap_session *s, const char *uid_set, size_t *n_
 			 const char **error_r)
 {
 	*n_r = 0;
+	/* Without 'e', CLOSE expunges nothing (RFC 4314 4); EXPUNGE says NO first. */
+	if (!imap_acl_may(s, STORE_RIGHT_EXPUNGE))
+		return 0;
 	struct store_message *msgs = NULL;
 	size_t n = 0;
 	if (store_message_list(s->store, s->view->mailbox_id, &msgs, &n) < 0) {
@@ -79,6 +82,8 @@ enum imap_cmd_ret cmd_expunge(struct imap_cmd *cmd, struct buf *out)
 	} else if (!imap_arg_is_eol(&cmd->args[0])) {
 		return imap_cmd_bad(cmd, out, "EXPUNGE takes no arguments");
 	}
+	if (!imap_acl_may(s, STORE_RIGHT_EXPUNGE))
+		return imap_cmd_no(cmd, out, "[NOPERM] Expunge right needed");
 	size_t n;
 	if (imap_expunge_deleted(s, uid_set, &n, &error) < 0) {
 		log_warn("imap.expunge_error", "session=%s mailbox_id=%" PRId64 " error=\"%s\"",

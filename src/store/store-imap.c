@@ -543,6 +543,11 @@ int store_mailbox_status(struct store *s, int64_t mailbox_id, struct store_mailb
 		r->recent = (uint32_t)sqlite3_column_int64(st, 9);
 	}
 	store_stmt_done(st);
+	/* \Seen of a reader who does not own the mailbox (store-acl.c). */
+	if (rc == SQLITE_ROW && store_seen_shared(s, mailbox_id, s->seen_reader) > 0 &&
+	    store_seen_unseen_count(s, mailbox_id, s->seen_reader, &r->unseen,
+				    &r->first_unseen_seq) < 0)
+		return store_db_fail(s, NULL);
 	return store_row_result(s, rc);
 }
 
