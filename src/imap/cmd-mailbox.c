@@ -88,6 +88,10 @@ static bool name_reserved(const char *name)
 	return false;
 }
 
+static const char reserved_message[] =
+	"Reserved name: \"#\", \"~\", \"Other Users\" and \"Shared Folders\" "
+	"are kept for shared namespaces";
+
 /*
  * A name for a new mailbox: a trailing delimiter only declares the
  * intent to create children under it (RFC 9051 6.3.4), so it is dropped.
@@ -105,8 +109,7 @@ static int new_name_from_client(const struct imap_session *s, const char *wire, 
 	if (r == 0 && name_reserved(*name_r)) {
 		free(*name_r);
 		*name_r = NULL;
-		*error_r = "Reserved name: \"#\", \"~\", \"Other Users\" and \"Shared Folders\" "
-			   "are kept for shared namespaces";
+		*error_r = reserved_message;
 		return -1;
 	}
 	return r;
@@ -192,8 +195,10 @@ static enum imap_cmd_ret create_shared(struct imap_cmd *cmd, struct buf *out, co
 		r = imap_acl_parent_create(s, name, &owner, &rest);
 	if (r < 0)
 		return store_failed(cmd, out, "database error");
+	if (r == 2)
+		return imap_cmd_no(cmd, out, "[NOPERM] Create right needed on the parent");
 	if (r == 0)
-		return imap_cmd_no(cmd, out, "[NOPERM] Permission denied");
+		return imap_cmd_no(cmd, out, "[CANNOT] %s", reserved_message);
 	if (store_mailbox_create(s->store, owner, rest, NULL, &error) < 0)
 		return store_failed(cmd, out, error);
 	log_mailbox(cmd, "imap.mailbox_create", name, NULL);

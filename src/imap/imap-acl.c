@@ -121,8 +121,10 @@ int imap_acl_parent_create(struct imap_session *s, const char *name, int64_t *ow
 	uint32_t rights;
 	r = imap_mailbox_lookup(s, parent, &mb, &rights);
 	free(parent);
-	if (r <= 0 || (rights & STORE_RIGHT_CREATE) == 0)
-		return r < 0 ? -1 : 0;
+	if (r <= 0)
+		return r;
+	if ((rights & STORE_RIGHT_CREATE) == 0)
+		return 2;
 	*owner_r = owner;
 	*rest_r = rest;
 	return 1;

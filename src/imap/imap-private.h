@@ -696,7 +696,9 @@ char *imap_acl_external_name(const struct store_shared_mailbox *m);
  * CREATE of a shared name: 1 when the session may create it (the 'k'
  * right on its existing parent; top-level names of other accounts and
  * public folders are made by their owner or the CLI), with the owner
- * account and the name there (*rest_r points into name); 0 no; -1 error.
+ * account and the name there (*rest_r points into name); 2 the parent is
+ * visible but 'k' is missing; 0 no such parent for this user (no trace:
+ * answered like any reserved name); -1 error.
  */
 int imap_acl_parent_create(struct imap_session *s, const char *name, int64_t *owner_r,
 			   const char **rest_r);

@@ -365,7 +365,7 @@ static int address_bind(struct store *s, int64_t mailbox_id, const char *address
 	sqlite3_bind_int64(st, 2, mailbox_id);
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
-	if (rc == SQLITE_CONSTRAINT)
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return store_fail(s, error_r, "address already in use");
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
@@ -645,4 +645,31 @@ int store_seen_unseen_count(struct store *s, int64_t mailbox_id, int64_t account
 	}
 	store_stmt_done(st);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_seen_copy_out(struct store *s, int64_t mailbox_id, int64_t owner, uint32_t uid,
+			uint32_t *flags)
+{
+	if (s->seen_reader <= 0 || owner == s->seen_reader)
+		return 0;
+	bool seen;
+	if (store_seen_read(s, mailbox_id, s->seen_reader, uid, &seen) < 0)
+		return -1;
+	*flags = (*flags & ~(uint32_t)STORE_FLAG_SEEN) | (seen ? STORE_FLAG_SEEN : 0);
+	return 0;
+}
+
+uint32_t store_seen_copy_row(struct store *s, int64_t owner, uint32_t flags)
+{
+	if (s->seen_reader <= 0 || owner == s->seen_reader)
+		return flags;
+	return flags & ~(uint32_t)STORE_FLAG_SEEN;
+}
+
+int store_seen_copy_in(struct store *s, int64_t mailbox_id, int64_t owner, uint32_t uid,
+		       uint32_t flags, const char **error_r)
+{
+	if (s->seen_reader <= 0 || owner == s->seen_reader || (flags & STORE_FLAG_SEEN) == 0)
+		return 0;
+	return store_seen_write(s, mailbox_id, s->seen_reader, uid, true, error_r);
 }

@@ -696,10 +696,9 @@ static int deliver_one(struct store *s, const struct delivery *d, int64_t accoun
 			return r < 0 ? store_db_fail(s, error_r)
 				     : store_fail(s, error_r, "no such mailbox");
 	}
-	if (mailbox_id == 0 &&
-	    deliver_mailbox(s, account_id, d->mailbox, &mailbox_id, &uid, error_r) < 0)
-		return -1;
 	if (store_quota_check(s, account_id, d->len, error_r) < 0 ||
+	    (mailbox_id == 0 &&
+	     deliver_mailbox(s, account_id, d->mailbox, &mailbox_id, &uid, error_r) < 0) ||
 	    store_mailbox_next_uid(s, mailbox_id, &uid, &modseq, error_r) < 0)
 		return -1;
 	sqlite3_stmt *st =

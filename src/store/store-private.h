@@ -184,6 +184,17 @@ int store_seen_read(struct store *s, int64_t mailbox_id, int64_t account_id, uin
 /* UNSEEN and the first unseen's sequence number for account_id. 0 / -1. */
 int store_seen_unseen_count(struct store *s, int64_t mailbox_id, int64_t account_id,
 			    uint32_t *unseen_r, uint32_t *first_unseen_seq_r);
+/*
+ * COPY/MOVE with a reader set: a source the reader does not own gives the
+ * reader's \Seen (copy_out rewrites *flags); a destination it does not
+ * own gets the row without \Seen (copy_row) and the reader's own mark
+ * (copy_in). No-ops without a reader or for its own mailboxes. 0 / -1.
+ */
+int store_seen_copy_out(struct store *s, int64_t mailbox_id, int64_t owner, uint32_t uid,
+			uint32_t *flags);
+uint32_t store_seen_copy_row(struct store *s, int64_t owner, uint32_t flags);
+int store_seen_copy_in(struct store *s, int64_t mailbox_id, int64_t owner, uint32_t uid,
+		       uint32_t flags, const char **error_r);
 /* Mailbox bound to a delivery address: 1 / 0 / -1. */
 int store_mailbox_address_lookup(struct store *s, const char *address, int64_t *mailbox_r);
 /* Drop the grants to account_id and its \Seen marks (account removal). 0 / -1. */

@@ -286,6 +286,7 @@ def test_post_insert_copy_move(facteur):
     assert cmd(a, "SETACL", "Team", BOB, "lri")[0] == "OK"
     typ, data = b.append(q(TEAM), "(\\Seen \\Flagged)", None, make_message("posted"))
     assert typ == "OK", data
+    assert b.store("1", "+FLAGS", "(\\Seen)")[0] == "OK"
     assert b.copy("1", q(TEAM))[0] == "OK"
     b.close()
     assert a.select("Team")[0] == "OK"
@@ -296,6 +297,8 @@ def test_post_insert_copy_move(facteur):
     # Shared -> personal: COPY needs 'r' only; MOVE out needs 't' and 'e'.
     assert cmd(a, "SETACL", "Team", BOB, "lris")[0] == "OK"
     assert b.select(q(TEAM))[0] == "OK"
+    # bob's \Seen came along with his copy, for him only.
+    assert uid_flags(b) == {1: set(), 2: set(), 3: {"\\Seen"}}
     assert b.copy("1", "INBOX")[0] == "OK"
     typ, data = b._simple_command("MOVE", "1", "INBOX")
     assert typ == "NO" and b"NOPERM" in data[0], data
