@@ -85,7 +85,7 @@ int imap_mailbox_lookup(struct imap_session *s, const char *name, struct store_m
 			*rights_r = STORE_RIGHTS_ALL;
 		return r;
 	}
-	int64_t owner;
+	int64_t owner = 0;
 	const char *rest;
 	int r = shared_owner(s, name, &owner, &rest);
 	if (r <= 0)
@@ -107,7 +107,7 @@ char *imap_acl_external_name(const struct store_shared_mailbox *m)
 int imap_acl_parent_create(struct imap_session *s, const char *name, int64_t *owner_r,
 			   const char **rest_r)
 {
-	int64_t owner;
+	int64_t owner = 0;
 	const char *rest;
 	int r = shared_owner(s, name, &owner, &rest);
 	if (r <= 0)
@@ -149,8 +149,9 @@ bool imap_acl_view_ok(struct imap_session *s)
 	if (r > 0)
 		s->view_rights = rights;
 	/* Gone: the view's own sync reports that. */
-	return r == 0 || (rights & (STORE_RIGHT_LOOKUP | STORE_RIGHT_READ)) ==
-				 (STORE_RIGHT_LOOKUP | STORE_RIGHT_READ);
+	return r == 0 ||
+		(rights & (STORE_RIGHT_LOOKUP | STORE_RIGHT_READ)) ==
+		(STORE_RIGHT_LOOKUP | STORE_RIGHT_READ);
 }
 
 bool imap_acl_may(const struct imap_session *s, uint32_t rights)
@@ -298,8 +299,9 @@ static enum imap_cmd_ret acl_change(struct imap_cmd *cmd, struct buf *out, bool 
 	const char *id, *text = NULL, *error;
 	size_t want = del ? 2 : 3;
 	if (imap_args_count(cmd->args) != want)
-		return imap_cmd_bad(cmd, out, del ? "Usage: DELETEACL mailbox identifier"
-						  : "Usage: SETACL mailbox identifier rights");
+		return imap_cmd_bad(cmd, out,
+				    del ? "Usage: DELETEACL mailbox identifier"
+					: "Usage: SETACL mailbox identifier rights");
 	if (!del && !imap_arg_get_astring(&cmd->args[2], &text))
 		return imap_cmd_bad(cmd, out, "Invalid rights");
 	uint32_t change = 0;

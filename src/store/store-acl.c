@@ -33,7 +33,7 @@ int store_rights_parse(const char *text, uint32_t *rights_r)
 			r |= STORE_RIGHT_CREATE | STORE_RIGHT_DELETE_MAILBOX;
 		else if (*p == 'd')
 			r |= STORE_RIGHT_DELETE_MAILBOX | STORE_RIGHT_DELETE_MESSAGE |
-			     STORE_RIGHT_EXPUNGE;
+				STORE_RIGHT_EXPUNGE;
 		else if (at != NULL)
 			r |= 1u << (at - store_rights_letters);
 		else
@@ -74,8 +74,7 @@ static int grantee_id(struct store *s, const char *identifier, int64_t *id_r)
 }
 
 /* The owner account of a mailbox and its domain id: 1 / 0 none / -1. */
-int store_mailbox_owner(struct store *s, int64_t mailbox_id, int64_t *account_r,
-			 int64_t *domain_r)
+int store_mailbox_owner(struct store *s, int64_t mailbox_id, int64_t *account_r, int64_t *domain_r)
 {
 	sqlite3_stmt *st = store_stmt(s,
 				      "SELECT b.account_id, a.domain_id FROM mailboxes b"
@@ -96,12 +95,13 @@ int store_mailbox_owner(struct store *s, int64_t mailbox_id, int64_t *account_r,
 int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, uint32_t rights,
 		  const char **error_r)
 {
-	int64_t grantee, owner;
+	int64_t grantee = 0, owner = 0;
 	int r = grantee_id(s, identifier, &grantee);
 	if (r <= 0)
 		return r < 0 ? store_db_fail(s, error_r) : store_fail(s, error_r, "no such user");
 	if ((r = store_mailbox_owner(s, mailbox_id, &owner, NULL)) <= 0)
-		return r < 0 ? store_db_fail(s, error_r) : store_fail(s, error_r, "no such mailbox");
+		return r < 0 ? store_db_fail(s, error_r)
+			     : store_fail(s, error_r, "no such mailbox");
 	if (grantee == owner)
 		return store_fail(s, error_r, "the owner's rights cannot be changed");
 	if (store_tx_begin(s, error_r) < 0)
@@ -110,8 +110,9 @@ int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, u
 	if (rights == 0) {
 		st = store_stmt(s, "DELETE FROM acl WHERE mailbox_id = ? AND grantee = ?");
 	} else {
-		st = store_stmt(s, "INSERT INTO acl(mailbox_id, grantee, rights) VALUES (?, ?, ?)"
-				   " ON CONFLICT DO UPDATE SET rights = excluded.rights");
+		st = store_stmt(s,
+				"INSERT INTO acl(mailbox_id, grantee, rights) VALUES (?, ?, ?)"
+				" ON CONFLICT DO UPDATE SET rights = excluded.rights");
 	}
 	if (st == NULL) {
 		store_tx_rollback(s);
@@ -222,7 +223,7 @@ static int account_domain(struct store *s, int64_t account_id, int64_t *domain_r
 
 int store_acl_rights(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t *rights_r)
 {
-	int64_t owner, domain, mine;
+	int64_t owner = 0, domain = 0, mine = 0;
 	*rights_r = 0;
 	int r = store_mailbox_owner(s, mailbox_id, &owner, &domain);
 	if (r <= 0)
@@ -326,8 +327,9 @@ int store_public_owner(struct store *s, const char *domain, bool create, int64_t
 	if (!create)
 		return 0;
 	/* In the caller's transaction: the pseudo-account has no mailbox yet. */
-	st = store_stmt(s, "INSERT INTO accounts(domain_id, address, password_hash)"
-			   " SELECT id, ?, '!' FROM domains WHERE name = ? RETURNING id");
+	st = store_stmt(s,
+			"INSERT INTO accounts(domain_id, address, password_hash)"
+			" SELECT id, ?, '!' FROM domains WHERE name = ? RETURNING id");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	store_bind_text(st, 1, addr);
@@ -357,8 +359,9 @@ static int address_bind(struct store *s, int64_t mailbox_id, const char *address
 	struct store_account a;
 	if (store_account_get(s, addr, &a) != 0)
 		return store_fail(s, error_r, "address is an account");
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO mailbox_addresses(address, mailbox_id)"
-					 " VALUES (?, ?)");
+	sqlite3_stmt *st = store_stmt(s,
+				      "INSERT INTO mailbox_addresses(address, mailbox_id)"
+				      " VALUES (?, ?)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	store_bind_text(st, 1, addr);
@@ -373,7 +376,7 @@ static int address_bind(struct store *s, int64_t mailbox_id, const char *address
 static int public_create_tx(struct store *s, const char *domain, const char *name,
 			    const char *address, const char **error_r)
 {
-	int64_t owner, id;
+	int64_t owner = 0, id = 0;
 	if (store_public_owner(s, domain, true, &owner, error_r) < 0 ||
 	    store_mailbox_insert(s, owner, name, NULL, false, error_r) < 0)
 		return -1;
@@ -382,8 +385,8 @@ static int public_create_tx(struct store *s, const char *domain, const char *nam
 	return address != NULL && address[0] != '\0' ? address_bind(s, id, address, error_r) : 0;
 }
 
-int store_public_create(struct store *s, const char *domain, const char *name,
-			const char *address, const char **error_r)
+int store_public_create(struct store *s, const char *domain, const char *name, const char *address,
+			const char **error_r)
 {
 	char mname[512];
 	if (store_mailbox_normalize(s, name, mname, error_r) < 0)
@@ -397,10 +400,9 @@ int store_public_create(struct store *s, const char *domain, const char *name,
 	return store_tx_commit(s, error_r);
 }
 
-int store_public_delete(struct store *s, const char *domain, const char *name,
-			const char **error_r)
+int store_public_delete(struct store *s, const char *domain, const char *name, const char **error_r)
 {
-	int64_t owner;
+	int64_t owner = 0;
 	int r = store_public_owner(s, domain, false, &owner, error_r);
 	if (r <= 0)
 		return r < 0 ? -1 : store_fail(s, error_r, "no such mailbox");
@@ -413,11 +415,12 @@ int store_public_list(struct store *s, const char *domain,
 		      void *ctx)
 {
 	sqlite3_stmt *st = store_stmt(
-		s, "SELECT substr(a.address, 2), b.name,"
-		   " (SELECT group_concat(address, ' ') FROM mailbox_addresses x"
-		   "  WHERE x.mailbox_id = b.id) FROM mailboxes b"
-		   " JOIN accounts a ON a.id = b.account_id WHERE a.address LIKE '@%'"
-		   " AND (?1 IS NULL OR a.address = '@' || lower(?1)) ORDER BY a.address, b.name");
+		s,
+		"SELECT substr(a.address, 2), b.name,"
+		" (SELECT group_concat(address, ' ') FROM mailbox_addresses x"
+		"  WHERE x.mailbox_id = b.id) FROM mailboxes b"
+		" JOIN accounts a ON a.id = b.account_id WHERE a.address LIKE '@%'"
+		" AND (?1 IS NULL OR a.address = '@' || lower(?1)) ORDER BY a.address, b.name");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	store_bind_text(st, 1, domain);
@@ -476,8 +479,9 @@ int store_acl_all(struct store *s,
 /* Delivery addresses of mailboxes (resolve_account calls this). 1 / 0 / -1. */
 int store_mailbox_address_lookup(struct store *s, const char *address, int64_t *mailbox_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT mailbox_id FROM mailbox_addresses"
-					 " WHERE address = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT mailbox_id FROM mailbox_addresses"
+				      " WHERE address = ?");
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, address);
@@ -524,7 +528,7 @@ int store_seen_shared(struct store *s, int64_t mailbox_id, int64_t account_id)
 	if (account_id <= 0)
 		return 0;
 	if (s->owner_cache_mailbox != mailbox_id) {
-		int64_t owner;
+		int64_t owner = 0;
 		int r = store_mailbox_owner(s, mailbox_id, &owner, NULL);
 		if (r <= 0)
 			return r;
@@ -573,8 +577,9 @@ void store_seen_overlay_any(struct store *s, int64_t mailbox_id, void *base, siz
 		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
 		if (!sorted)
 			k = 0;
-		while (k < n && (sorted ? msg_at(base, stride, k)->uid < uid
-					: msg_at(base, stride, k)->uid != uid))
+		while (k < n &&
+		       (sorted ? msg_at(base, stride, k)->uid < uid
+			       : msg_at(base, stride, k)->uid != uid))
 			k++;
 		if (k < n && msg_at(base, stride, k)->uid == uid)
 			msg_at(base, stride, k)->flags |= STORE_FLAG_SEEN;
@@ -591,11 +596,13 @@ void store_seen_overlay(struct store *s, int64_t mailbox_id, struct store_messag
 int store_seen_write(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
 		     bool seen, const char **error_r)
 {
-	sqlite3_stmt *st =
-		seen ? store_stmt(s, "INSERT OR IGNORE INTO shared_seen(mailbox_id, account_id, uid)"
-				     " VALUES (?, ?, ?)")
-		     : store_stmt(s, "DELETE FROM shared_seen WHERE mailbox_id = ?"
-				     " AND account_id = ? AND uid = ?");
+	sqlite3_stmt *st = seen
+		? store_stmt(s,
+			     "INSERT OR IGNORE INTO shared_seen(mailbox_id, account_id, uid)"
+			     " VALUES (?, ?, ?)")
+		: store_stmt(s,
+			     "DELETE FROM shared_seen WHERE mailbox_id = ?"
+			     " AND account_id = ? AND uid = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -609,8 +616,9 @@ int store_seen_write(struct store *s, int64_t mailbox_id, int64_t account_id, ui
 int store_seen_read(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
 		    bool *seen_r)
 {
-	sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM shared_seen WHERE mailbox_id = ?"
-					 " AND account_id = ? AND uid = ?");
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT 1 FROM shared_seen WHERE mailbox_id = ?"
+				      " AND account_id = ? AND uid = ?");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -626,12 +634,13 @@ int store_seen_unseen_count(struct store *s, int64_t mailbox_id, int64_t account
 			    uint32_t *unseen_r, uint32_t *first_unseen_seq_r)
 {
 	sqlite3_stmt *st = store_stmt(
-		s, "SELECT COUNT(*), MIN(uid), (SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1"
-		   "  AND uid < (SELECT MIN(m.uid) FROM messages m WHERE m.mailbox_id = ?1"
-		   "   AND NOT EXISTS (SELECT 1 FROM shared_seen x WHERE x.mailbox_id = ?1"
-		   "   AND x.account_id = ?2 AND x.uid = m.uid)))"
-		   " FROM messages m WHERE m.mailbox_id = ?1 AND NOT EXISTS (SELECT 1 FROM"
-		   " shared_seen x WHERE x.mailbox_id = ?1 AND x.account_id = ?2 AND x.uid = m.uid)");
+		s,
+		"SELECT COUNT(*), MIN(uid), (SELECT COUNT(*) FROM messages WHERE mailbox_id = ?1"
+		"  AND uid < (SELECT MIN(m.uid) FROM messages m WHERE m.mailbox_id = ?1"
+		"   AND NOT EXISTS (SELECT 1 FROM shared_seen x WHERE x.mailbox_id = ?1"
+		"   AND x.account_id = ?2 AND x.uid = m.uid)))"
+		" FROM messages m WHERE m.mailbox_id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+		" shared_seen x WHERE x.mailbox_id = ?1 AND x.account_id = ?2 AND x.uid = m.uid)");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -640,8 +649,8 @@ int store_seen_unseen_count(struct store *s, int64_t mailbox_id, int64_t account
 	if (rc == SQLITE_ROW) {
 		*unseen_r = (uint32_t)sqlite3_column_int64(st, 0);
 		*first_unseen_seq_r = sqlite3_column_type(st, 1) == SQLITE_NULL
-					      ? 0
-					      : (uint32_t)sqlite3_column_int64(st, 2) + 1;
+			? 0
+			: (uint32_t)sqlite3_column_int64(st, 2) + 1;
 	}
 	store_stmt_done(st);
 	return rc == SQLITE_ROW ? 0 : -1;

@@ -199,7 +199,8 @@ static int copy_tx(struct store *s, struct copy_job *j, const uint32_t *uids, si
 			j->e[k].flags = store_seen_copy_row(s, j->dst_account, flags);
 			if (copy_keywords(s, j->dst, &j->e[k], error_r) < 0 ||
 			    entry_insert(s, j->dst, &j->e[k], &new_uid, error_r) < 0 ||
-			    store_seen_copy_in(s, j->dst, j->dst_account, new_uid, flags, error_r) < 0)
+			    store_seen_copy_in(s, j->dst, j->dst_account, new_uid, flags, error_r) <
+				    0)
 				ret = -1;
 			else
 				copied[k] = j->e[k].uid;

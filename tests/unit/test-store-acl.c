@@ -155,8 +155,8 @@ static void shared_cb(void *ctx, const struct store_shared_mailbox *m)
 {
 	struct shared_seen *s = ctx;
 	if (s->n < 4) {
-		snprintf(s->names[s->n], sizeof(s->names[0]), "%s%s|%s", m->public_folder ? "P:" : "",
-			 m->owner, m->mailbox.name);
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s%s|%s",
+			 m->public_folder ? "P:" : "", m->owner, m->mailbox.name);
 		s->rights[s->n++] = m->rights;
 	}
 }
@@ -221,9 +221,9 @@ static void test_seen_per_reader(void **state)
 	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
 	int64_t target = STORE_TARGET_MAILBOX(f->team);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(
-			store_deliver(f->s, msg, strlen(msg), NULL, &target, 1, NULL, 0, 0, NULL, &error),
-			0);
+		assert_int_equal(store_deliver(f->s, msg, strlen(msg), NULL, &target, 1, NULL, 0, 0,
+					       NULL, &error),
+				 0);
 	/* bob marks 1 seen and flags 2: \Seen is his, \Flagged everyone's. */
 	store_flag(f->s, f->team, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, f->bob);
 	store_flag(f->s, f->team, 2, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED | STORE_FLAG_SEEN, f->bob);
@@ -280,22 +280,23 @@ static void test_public_folders(void **state)
 	const char *error = NULL;
 	int64_t pub = 0;
 	assert_int_equal(store_public_owner(f->s, "example.org", false, &pub, &error), 0);
-	assert_int_equal(store_public_create(f->s, "example.org", "Sales", "sales@example.org", &error),
-			 0);
+	assert_int_equal(
+		store_public_create(f->s, "example.org", "Sales", "sales@example.org", &error), 0);
 	assert_int_equal(store_public_create(f->s, "example.org", "Board", NULL, &error), 0);
 	assert_int_equal(store_public_create(f->s, "example.org", "Sales", NULL, &error), -1);
 	assert_int_equal(store_public_create(f->s, "nowhere.test", "X", NULL, &error), -1);
 	assert_int_equal(store_public_create(f->s, "example.org", "Bad/", NULL, &error), -1);
 	/* An address already an account, or of another domain, is refused. */
-	assert_int_equal(store_public_create(f->s, "example.org", "X", "a@example.org", &error), -1);
-	assert_int_equal(store_public_create(f->s, "example.org", "Y", "y@remote.test", &error), -1);
+	assert_int_equal(store_public_create(f->s, "example.org", "X", "a@example.org", &error),
+			 -1);
+	assert_int_equal(store_public_create(f->s, "example.org", "Y", "y@remote.test", &error),
+			 -1);
 	assert_int_equal(store_public_create(f->s, "example.org", "Z", "sales@example.org", &error),
 			 -1);
 	assert_string_equal(error, "address already in use");
 	struct collect c = {{0}};
 	assert_int_equal(store_public_list(f->s, "example.org", public_cb, &c), 0);
-	assert_string_equal(c.text,
-			    "[example.org Board ] [example.org Sales sales@example.org]");
+	assert_string_equal(c.text, "[example.org Board ] [example.org Sales sales@example.org]");
 	/* The pseudo-account is nobody: no login, no recipient, not listed. */
 	struct store_account a;
 	assert_int_equal(store_account_get(f->s, "@example.org", &a), 0);
@@ -310,8 +311,8 @@ static void test_public_folders(void **state)
 	assert_true(ids[0] < 0);
 	static const char msg[] = "Subject: lead\r\n\r\nhi\r\n";
 	uint32_t uid = 0;
-	assert_int_equal(store_deliver(f->s, msg, strlen(msg), NULL, ids, n, NULL, 0, 0, &uid, &error),
-			 0);
+	assert_int_equal(
+		store_deliver(f->s, msg, strlen(msg), NULL, ids, n, NULL, 0, 0, &uid, &error), 0);
 	assert_int_equal(store_public_owner(f->s, "example.org", false, &pub, &error), 1);
 	struct store_mailbox m;
 	assert_int_equal(store_mailbox_get(f->s, pub, "Sales", &m), 1);
@@ -346,7 +347,8 @@ static void test_account_removal(void **state)
 	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
 	int64_t target = STORE_TARGET_MAILBOX(f->team);
 	assert_int_equal(
-		store_deliver(f->s, msg, strlen(msg), NULL, &target, 1, NULL, 0, 0, NULL, &error), 0);
+		store_deliver(f->s, msg, strlen(msg), NULL, &target, 1, NULL, 0, 0, NULL, &error),
+		0);
 	store_flag(f->s, f->team, uid, STORE_FLAGS_ADD, STORE_FLAG_SEEN, f->bob);
 	struct collect c = {{0}};
 	assert_int_equal(store_acl_all(f->s, all_cb, &c), 0);
