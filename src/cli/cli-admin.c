@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Administration subcommands: domain, user, alias, queue. Each opens the
- * store named by the configuration, does one thing, and exits 0 on success,
- * 1 on failure (with the store's message), 2 on a usage error.
+ * Administration subcommands: domain, user, alias, queue, share/acl,
+ * public. Each opens the store named by the configuration, does one
+ * thing, and exits 0 on success, 1 on failure (with the store's message),
+ * 2 on a usage error.
  */
 #include "auth/auth.h"
 #include "cli/cli.h"
@@ -13,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -405,4 +407,146 @@ int cli_queue(int argc, char **argv)
 {
 	return dispatch("queue", queue_actions, sizeof(queue_actions) / sizeof(queue_actions[0]),
 			argc, argv);
+}
+
+/* --- shared and public folders (issue 8 part 1; store-acl.c) ---------- */
+
+/* OWNER is an account address, or a domain for its public folders. */
+static int owner_mailbox(struct store *s, const char *owner, const char *name,
+			 struct store_mailbox *mb_r)
+{
+	int64_t id;
+	const char *error = NULL;
+	int r;
+	if (strchr(owner, '@') == NULL) {
+		r = store_public_owner(s, owner, false, &id, &error);
+	} else {
+		struct store_account a;
+		r = store_account_get(s, owner, &a);
+		id = a.id;
+	}
+	if (r <= 0) {
+		fprintf(stderr, "facteur: %s\n", r < 0 ? "database error" : "no such owner");
+		return -1;
+	}
+	if ((r = store_mailbox_get(s, id, name, mb_r)) <= 0) {
+		fprintf(stderr, "facteur: %s\n", r < 0 ? "database error" : "no such mailbox");
+		return -1;
+	}
+	return 0;
+}
+
+static int acl_set(struct store *s, char **args, int flags)
+{
+	struct store_mailbox mb;
+	uint32_t rights = 0;
+	const char *err = NULL;
+	if (strcmp(args[3], "none") != 0 && store_rights_parse(args[3], &rights) < 0) {
+		fprintf(stderr, "facteur: invalid rights %s (RFC 4314 letters: lrswipkxtea)\n",
+			args[3]);
+		return CLI_EXIT_USAGE;
+	}
+	if (owner_mailbox(s, args[0], args[1], &mb) < 0)
+		return CLI_EXIT_FAIL;
+	int r = store_acl_set(s, mb.id, args[2], rights, &err);
+	if (r == 0) {
+		char text[16];
+		store_rights_format(rights, text);
+		printf("%s %s: %s has \"%s\"\n", args[0], args[1], args[2], text);
+	}
+	return report(r, err);
+}
+
+static void print_acl(void *ctx, const char *owner, const char *mailbox, const char *identifier,
+		      uint32_t rights)
+{
+	char text[16];
+	store_rights_format(rights, text);
+	printf("%s %s %s %s\n", owner[0] == '@' ? owner + 1 : owner, mailbox, identifier, text);
+}
+
+static int acl_list(struct store *s, char **args, int flags)
+{
+	return report(store_acl_all(s, print_acl, NULL), "cannot list grants");
+}
+
+static const struct action acl_actions[] = {
+	{"list", 0, acl_list, "list                      # OWNER MAILBOX GRANTEE RIGHTS"},
+	{"set", 4, acl_set,
+	 "set OWNER MAILBOX USER RIGHTS   (OWNER: an address, or a domain for its public "
+	 "folders; USER: an address, anyone or authenticated; RIGHTS: lrswipkxtea, none)"},
+};
+
+int cli_acl(int argc, char **argv)
+{
+	return dispatch("acl", acl_actions, sizeof(acl_actions) / sizeof(acl_actions[0]), argc,
+			argv);
+}
+
+/* facteur share OWNER MAILBOX USER RIGHTS = facteur acl set ... */
+int cli_share(int argc, char **argv)
+{
+	char **v = xcalloc((size_t)argc + 2, sizeof(*v));
+	v[0] = argv[0];
+	v[1] = (char *)"set";
+	for (int i = 1; i < argc; i++)
+		v[i + 1] = argv[i];
+	int r = dispatch("acl", acl_actions, sizeof(acl_actions) / sizeof(acl_actions[0]), argc + 1,
+			 v);
+	free(v);
+	return r;
+}
+
+static int public_create(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_public_create(s, args[0], args[1], NULL, &err);
+	if (r == 0)
+		printf("public folder %s of %s created\n", args[1], args[0]);
+	return report(r, err);
+}
+
+static int public_address(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_public_create(s, args[0], args[1], args[2], &err);
+	if (r == 0)
+		printf("public folder %s of %s created, mail to %s goes there\n", args[1], args[0],
+		       args[2]);
+	return report(r, err);
+}
+
+static int public_delete(struct store *s, char **args, int flags)
+{
+	const char *err = NULL;
+	int r = store_public_delete(s, args[0], args[1], &err);
+	if (r == 0)
+		printf("public folder %s of %s deleted\n", args[1], args[0]);
+	return report(r, err);
+}
+
+static void print_public(void *ctx, const char *domain, const char *name, const char *address)
+{
+	printf("%s %s%s%s\n", domain, name, address[0] != '\0' ? " " : "", address);
+}
+
+static int public_list(struct store *s, char **args, int flags)
+{
+	return report(store_public_list(s, args[0], print_public, NULL),
+		      "cannot list public folders");
+}
+
+static const struct action public_actions[] = {
+	{"create", 2, public_create, "create DOMAIN NAME"},
+	{"create-address", 3, public_address,
+	 "create-address DOMAIN NAME ADDRESS   (mail to ADDRESS, or to aliases of it, is "
+	 "delivered into the folder)"},
+	{"delete", 2, public_delete, "delete DOMAIN NAME"},
+	{"list", 1, public_list, "list DOMAIN"},
+};
+
+int cli_public(int argc, char **argv)
+{
+	return dispatch("public", public_actions,
+			sizeof(public_actions) / sizeof(public_actions[0]), argc, argv);
 }

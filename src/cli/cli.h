@@ -24,6 +24,10 @@ int cli_domain(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_alias(int argc, char **argv);
 int cli_queue(int argc, char **argv);
+/* Shared and public folders (cli-admin.c). */
+int cli_share(int argc, char **argv);
+int cli_public(int argc, char **argv);
+int cli_acl(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_dns_records(int argc, char **argv);
 int cli_check_store(int argc, char **argv);

@@ -225,6 +225,24 @@ static enum imap_cmd_ret append_store_error(struct imap_cmd *cmd, struct buf *ou
 	return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot store the message");
 }
 
+/*
+ * RFC 4314 4: flags the user may not set are dropped from APPEND into
+ * another account's mailbox; \Seen there is each reader's own, so the
+ * appender's is not stored for the others.
+ */
+static void append_restrict(struct append_req *req, bool shared, uint32_t rights)
+{
+	if (!shared)
+		return;
+	req->flags &= ~(uint32_t)STORE_FLAG_SEEN;
+	if ((rights & STORE_RIGHT_DELETE_MESSAGE) == 0)
+		req->flags &= ~(uint32_t)STORE_FLAG_DELETED;
+	if ((rights & STORE_RIGHT_WRITE) == 0) {
+		req->flags &= STORE_FLAG_DELETED;
+		req->n_keywords = 0;
+	}
+}
+
 /* The APPEND's outcome is known (imap-write.c). */
 static enum imap_cmd_ret append_done(struct imap_cmd *cmd, struct buf *out)
 {
@@ -247,7 +265,6 @@ static enum imap_cmd_ret append_done(struct imap_cmd *cmd, struct buf *out)
 static enum imap_cmd_ret append_store(struct imap_cmd *cmd, struct buf *out,
 				      const struct store_mailbox *mb, const struct append_req *req)
 {
-	struct imap_session *s = cmd->session;
 	struct mime_parsed mp = {0};
 	bool parsed = mime_parse(req->msg->str, req->msg->len, &mp) == 0;
 	struct store_parsed sp = parsed ? mime_store_parsed(&mp) : (struct store_parsed){0};
@@ -257,7 +274,8 @@ static enum imap_cmd_ret append_store(struct imap_cmd *cmd, struct buf *out,
 		.data = req->msg->str,
 		.len = req->msg->len,
 		.parsed = parsed ? &sp : NULL,
-		.account_id = s->account.id,
+		/* Into another account's mailbox: its owner's quota counts. */
+		.account_id = mb->account_id,
 		.mailbox_id = mb->id,
 		.flags = req->flags,
 		.keywords = req->keywords,
@@ -297,12 +315,21 @@ enum imap_cmd_ret cmd_append(struct imap_cmd *cmd, struct buf *out)
 		goto done;
 	}
 	struct store_mailbox mb;
-	int r = store_mailbox_find(s->store, s->account.id, name, &mb);
+	uint32_t rights;
+	int r = imap_mailbox_lookup(s, name, &mb, &rights);
 	if (r <= 0) {
-		ret = r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
-			     : imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");
+		/* A shared name is never created by the client's retry: no TRYCREATE. */
+		ret = r < 0 ? imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox")
+			: imap_acl_name_shared(name)
+			? imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox")
+			: imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox");
 		goto done;
 	}
+	if ((rights & STORE_RIGHT_INSERT) == 0) {
+		ret = imap_cmd_no(cmd, out, "[NOPERM] Insert right needed");
+		goto done;
+	}
+	append_restrict(req, mb.account_id != s->account.id, rights);
 	ret = append_store(cmd, out, &mb, req);
 done:
 	free(name);

@@ -108,11 +108,19 @@ static enum imap_cmd_ret copy_or_move(struct imap_cmd *cmd, struct buf *out, boo
 	if (imap_mailbox_name_from_client(s, wire, &name, &error) < 0)
 		return imap_cmd_no(cmd, out, "[CANNOT] %s", error);
 	struct store_mailbox dst;
-	int r = store_mailbox_find(s->store, s->account.id, name, &dst);
+	uint32_t rights;
+	int r = imap_mailbox_lookup(s, name, &dst, &rights);
+	bool shared_name = imap_acl_name_shared(name);
 	free(name);
 	if (r <= 0)
-		return r == 0 ? imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox")
-			      : imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the mailbox");
+		return r < 0          ? imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the mailbox")
+			: shared_name ? imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox")
+				      : imap_cmd_no(cmd, out, "[TRYCREATE] No such mailbox");
+	/* RFC 4314 4: 'i' on the target; MOVE also takes 't' and 'e' on the source. */
+	if ((rights & STORE_RIGHT_INSERT) == 0)
+		return imap_cmd_no(cmd, out, "[NOPERM] Insert right needed on the target");
+	if (move && !imap_acl_may(s, STORE_RIGHT_DELETE_MESSAGE | STORE_RIGHT_EXPUNGE))
+		return imap_cmd_no(cmd, out, "[NOPERM] Delete and expunge rights needed");
 	struct copy_ctx *c = xcalloc(1, sizeof(*c));
 	cmd->context = c;
 	cmd->free_context = copy_ctx_free;

@@ -32,6 +32,12 @@ enum imap_cmd_ret imap_expunge_deleted(struct imap_cmd *cmd, struct buf *out, co
 				       imap_cmd_func_t *then)
 {
 	struct imap_session *s = cmd->session;
+	/* Without 'e', CLOSE expunges nothing (RFC 4314 4); EXPUNGE says NO first. */
+	if (!imap_acl_may(s, STORE_RIGHT_EXPUNGE)) {
+		cmd->write_direct = true;
+		cmd->direct_result = 1;
+		return then(cmd, out);
+	}
 	struct store_message *msgs = NULL;
 	size_t n = 0;
 	const char *error;
@@ -119,5 +125,7 @@ enum imap_cmd_ret cmd_expunge(struct imap_cmd *cmd, struct buf *out)
 	} else if (!imap_arg_is_eol(&cmd->args[0])) {
 		return imap_cmd_bad(cmd, out, "EXPUNGE takes no arguments");
 	}
+	if (!imap_acl_may(cmd->session, STORE_RIGHT_EXPUNGE))
+		return imap_cmd_no(cmd, out, "[NOPERM] Expunge right needed");
 	return imap_expunge_deleted(cmd, out, uid_set, expunge_done);
 }

@@ -432,7 +432,7 @@ static int fetch_vanished(struct imap_cmd *cmd, struct fetch_ctx *ctx, struct bu
 static int fetch_set_seen(struct imap_cmd *cmd, struct fetch_ctx *ctx, const char **error_r)
 {
 	struct imap_session *s = cmd->session;
-	if (!ctx->any_seen || s->view->read_only)
+	if (!ctx->any_seen || s->view->read_only || !imap_acl_may(s, STORE_RIGHT_SEEN))
 		return 0;
 	uint32_t *uids = xcalloc(ctx->n_targets + 1, sizeof(*uids));
 	size_t n = 0;
@@ -441,7 +441,8 @@ static int fetch_set_seen(struct imap_cmd *cmd, struct fetch_ctx *ctx, const cha
 		if ((m->flags & STORE_FLAG_SEEN) == 0)
 			uids[n++] = m->uid;
 	}
-	struct store_flags_update u = {.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN};
+	struct store_flags_update u = {
+		.op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN, .seen_account = s->account.id};
 	struct store_flags_outcome o = {0};
 	int r = n > 0 ? store_message_update_flags(s->store, s->view->mailbox_id, uids, n, &u, &o,
 						   error_r)

@@ -173,6 +173,7 @@ struct list_entry {
 	char *name; /* UTF-8, as stored */
 	char special_use[16];
 	int64_t id;
+	uint32_t rights; /* the session's (RFC 4314); all on its own mailboxes */
 	bool exists;
 	bool subscribed;
 	bool matched;
@@ -211,7 +212,23 @@ static void add_mailbox_cb(void *ctx, const struct store_mailbox *m)
 	e->exists = true;
 	e->subscribed = m->subscribed;
 	e->id = m->id;
+	e->rights = STORE_RIGHTS_ALL;
 	memcpy(e->special_use, m->special_use, sizeof(e->special_use));
+	e->special_use[sizeof(e->special_use) - 1] = '\0';
+}
+
+/* Other accounts' mailboxes the session may look up, by their shared names. */
+static void add_shared_cb(void *ctx, const struct store_shared_mailbox *m)
+{
+	if ((m->rights & STORE_RIGHT_LOOKUP) == 0)
+		return; /* no trace */
+	char *name = imap_acl_external_name(m);
+	struct list_entry *e = table_add(ctx, name, strlen(name));
+	free(name);
+	e->exists = true;
+	e->id = m->mailbox.id;
+	e->rights = m->rights;
+	memcpy(e->special_use, m->mailbox.special_use, sizeof(e->special_use));
 	e->special_use[sizeof(e->special_use) - 1] = '\0';
 }
 
@@ -259,6 +276,7 @@ static void table_finish(struct list_table *t)
 		if (b->exists) {
 			a->exists = true;
 			a->id = b->id;
+			a->rights = b->rights;
 			memcpy(a->special_use, b->special_use, sizeof(a->special_use));
 		}
 		a->subscribed |= b->subscribed;
@@ -291,7 +309,7 @@ struct list_opts {
 	bool lsub;
 	bool extended; /* LIST-EXTENDED syntax used */
 	bool sel_subscribed, sel_special_use, sel_recursive;
-	bool ret_subscribed, ret_status;
+	bool ret_subscribed, ret_status, ret_myrights;
 	struct imap_status_items status;
 	char *patterns[LIST_MAX_PATTERNS]; /* reference + pattern, UTF-8 */
 	size_t n_patterns;
@@ -360,6 +378,8 @@ static int parse_return(const struct imap_arg *list, struct list_opts *o, const 
 		} else if (imap_arg_atom_equals(list, "CHILDREN") ||
 			   imap_arg_atom_equals(list, "SPECIAL-USE")) {
 			/* Always returned anyway. */
+		} else if (imap_arg_atom_equals(list, "MYRIGHTS")) {
+			o->ret_myrights = true; /* RFC 8440 */
 		} else if (imap_arg_atom_equals(list, "STATUS")) {
 			if (imap_status_items_parse(&list[1], &o->status, error_r) < 0)
 				return -1;
@@ -537,8 +557,16 @@ static void write_entry(struct imap_cmd *cmd, const struct list_opts *o, const s
 		buf_append_str(out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_append(out, "\r\n", 2);
 	/* RFC 5819: STATUS follows the LIST of each selectable mailbox. */
-	if (o->ret_status && e->exists)
+	if (o->ret_status && e->exists && (e->rights & STORE_RIGHT_READ) != 0)
 		(void)imap_status_write(s, out, e->name, e->id, &o->status);
+	/* RFC 8440: and MYRIGHTS, for each mailbox that exists. */
+	if (o->ret_myrights && e->exists) {
+		char text[16];
+		store_rights_format(e->rights, text);
+		buf_append_str(out, "* MYRIGHTS ");
+		imap_write_mailbox_name(s, out, e->name);
+		buf_printf(out, " %s\r\n", text[0] != '\0' ? text : "\"\"");
+	}
 }
 
 /* LIST ref "": the hierarchy delimiter and the reference's root. */
@@ -555,7 +583,8 @@ static void write_delimiter(struct imap_cmd *cmd, const struct list_opts *o, str
 static int list_collect(struct imap_cmd *cmd, const struct list_opts *o, struct list_table *t)
 {
 	struct imap_session *s = cmd->session;
-	if (store_mailbox_list(s->store, s->account.id, add_mailbox_cb, t) < 0)
+	if (store_mailbox_list(s->store, s->account.id, add_mailbox_cb, t) < 0 ||
+	    store_acl_shared_list(s->store, s->account.id, add_shared_cb, t) < 0)
 		return -1;
 	if ((o->lsub || o->sel_subscribed) &&
 	    store_subscription_list(s->store, s->account.id, add_subscription_cb, t) < 0)

@@ -88,6 +88,10 @@ static bool name_reserved(const char *name)
 	return false;
 }
 
+static const char reserved_message[] =
+	"Reserved name: \"#\", \"~\", \"Other Users\" and \"Shared Folders\" "
+	"are kept for shared namespaces";
+
 /*
  * A name for a new mailbox: a trailing delimiter only declares the
  * intent to create children under it (RFC 9051 6.3.4), so it is dropped.
@@ -105,8 +109,7 @@ static int new_name_from_client(const struct imap_session *s, const char *wire, 
 	if (r == 0 && name_reserved(*name_r)) {
 		free(*name_r);
 		*name_r = NULL;
-		*error_r = "Reserved name: \"#\", \"~\", \"Other Users\" and \"Shared Folders\" "
-			   "are kept for shared namespaces";
+		*error_r = reserved_message;
 		return -1;
 	}
 	return r;
@@ -177,6 +180,31 @@ static int parse_create_params(const struct imap_arg *arg, const char **use_r, c
 	return 0;
 }
 
+/* CREATE in another account's mailboxes: the 'k' right on the parent. */
+static enum imap_cmd_ret create_shared(struct imap_cmd *cmd, struct buf *out, const char *name)
+{
+	struct imap_session *s = cmd->session;
+	int64_t owner;
+	const char *rest, *error;
+	struct store_mailbox m;
+	uint32_t rights;
+	int r = imap_mailbox_lookup(s, name, &m, &rights);
+	if (r > 0)
+		return imap_cmd_no(cmd, out, "[ALREADYEXISTS] Mailbox already exists");
+	if (r == 0)
+		r = imap_acl_parent_create(s, name, &owner, &rest);
+	if (r < 0)
+		return store_failed(cmd, out, "database error");
+	if (r == 2)
+		return imap_cmd_no(cmd, out, "[NOPERM] Create right needed on the parent");
+	if (r == 0)
+		return imap_cmd_no(cmd, out, "[CANNOT] %s", reserved_message);
+	if (store_mailbox_create(s->store, owner, rest, NULL, &error) < 0)
+		return store_failed(cmd, out, error);
+	log_mailbox(cmd, "imap.mailbox_create", name, NULL);
+	return imap_cmd_ok(cmd, out, "CREATE completed");
+}
+
 /* CREATE mailbox [(USE (attr))] */
 enum imap_cmd_ret cmd_create(struct imap_cmd *cmd, struct buf *out)
 {
@@ -189,7 +217,14 @@ enum imap_cmd_ret cmd_create(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	if (pr == -2)
 		return imap_cmd_no(cmd, out, "[USEATTR] %s", error);
-	char *name;
+	char *name = NULL;
+	if (imap_mailbox_name_from_client(s, wire, &name, &error) == 0 && use == NULL &&
+	    imap_acl_name_shared(name)) {
+		enum imap_cmd_ret ret = create_shared(cmd, out, name);
+		free(name);
+		return ret;
+	}
+	free(name);
 	if (new_name_from_client(s, wire, &name, &error) < 0)
 		return imap_cmd_no(cmd, out, "[CANNOT] %s", error);
 	struct store_mailbox m;
@@ -231,6 +266,25 @@ static int has_children(struct imap_session *s, const char *name)
 	return c.found ? 1 : 0;
 }
 
+/* DELETE of another account's mailbox: the 'x' right on it. */
+static enum imap_cmd_ret delete_shared(struct imap_cmd *cmd, struct buf *out, const char *name)
+{
+	struct imap_session *s = cmd->session;
+	struct store_mailbox m;
+	uint32_t rights;
+	const char *error;
+	int r = imap_mailbox_lookup(s, name, &m, &rights);
+	if (r <= 0)
+		return r < 0 ? store_failed(cmd, out, "database error")
+			     : imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox");
+	if ((rights & STORE_RIGHT_DELETE_MAILBOX) == 0)
+		return imap_cmd_no(cmd, out, "[NOPERM] Delete right needed");
+	if (store_mailbox_delete(s->store, m.account_id, m.name, &error) < 0)
+		return store_failed(cmd, out, error);
+	log_mailbox(cmd, "imap.mailbox_delete", name, NULL);
+	return imap_cmd_ok(cmd, out, "DELETE completed");
+}
+
 /* DELETE mailbox */
 enum imap_cmd_ret cmd_delete(struct imap_cmd *cmd, struct buf *out)
 {
@@ -246,6 +300,11 @@ enum imap_cmd_ret cmd_delete(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_no(cmd, out, "[CANNOT] INBOX cannot be deleted");
 	}
 	struct store_mailbox m;
+	if (imap_acl_name_shared(name)) {
+		enum imap_cmd_ret ret = delete_shared(cmd, out, name);
+		free(name);
+		return ret;
+	}
 	int r = store_mailbox_get(s->store, s->account.id, name, &m);
 	if (r == 0) {
 		/* A \Noselect parent: RFC 9051 6.3.5 makes deleting it an error. */

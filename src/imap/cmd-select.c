@@ -259,10 +259,18 @@ static enum imap_cmd_ret select_open(struct imap_cmd *cmd, struct buf *out, bool
 	if (imap_mailbox_name_from_client(s, wire, &name, &error) < 0)
 		return imap_cmd_no(cmd, out, "[CANNOT] %s", error);
 	struct store_mailbox mb;
-	int r = store_mailbox_get(s->store, s->account.id, name, &mb);
+	uint32_t rights;
+	int r = imap_mailbox_lookup(s, name, &mb, &rights);
 	free(name);
 	if (r == 0)
 		return imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox");
+	if (r > 0 && (rights & STORE_RIGHT_READ) == 0)
+		return imap_cmd_no(cmd, out, "[NOPERM] Read right needed");
+	/* RFC 4314 4: without any right to change it, a mailbox opens read-only. */
+	if ((rights &
+	     (STORE_RIGHT_SEEN | STORE_RIGHT_WRITE | STORE_RIGHT_DELETE_MESSAGE |
+	      STORE_RIGHT_EXPUNGE)) == 0)
+		read_only = true;
 	struct imap_view *view = NULL;
 	if (r < 0 || imap_view_load(s->store, &mb, read_only, &view) < 0)
 		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");
@@ -270,6 +278,7 @@ static enum imap_cmd_ret select_open(struct imap_cmd *cmd, struct buf *out, bool
 		imap_session_condstore_enable(s);
 	s->view = view;
 	imap_session_set_state(s, IMAP_STATE_SELECTED);
+	imap_acl_selected(s, &mb, rights);
 	if (select_announce(s, &p, out) < 0) {
 		imap_session_set_state(s, IMAP_STATE_AUTHENTICATED);
 		return imap_cmd_no(cmd, out, "[UNAVAILABLE] Cannot open mailbox");

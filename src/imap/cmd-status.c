@@ -154,7 +154,12 @@ enum imap_cmd_ret cmd_status(struct imap_cmd *cmd, struct buf *out)
 	if (imap_mailbox_name_from_client(s, wire, &name, &error) < 0)
 		return imap_cmd_no(cmd, out, "[NONEXISTENT] %s", error);
 	struct store_mailbox m;
-	int r = store_mailbox_get(s->store, s->account.id, name, &m);
+	uint32_t rights;
+	int r = imap_mailbox_lookup(s, name, &m, &rights);
+	if (r > 0 && (rights & STORE_RIGHT_READ) == 0) {
+		free(name);
+		return imap_cmd_no(cmd, out, "[NOPERM] Read right needed");
+	}
 	if (r > 0)
 		r = imap_status_write(s, out, name, m.id, &items);
 	free(name);

@@ -287,6 +287,16 @@ enum imap_cmd_ret cmd_store(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	if (imap_search_resolve_set(s, set, cmd->uid, &c->uids, &c->n, &error) < 0)
 		return imap_cmd_bad(cmd, out, "%s", error);
+	/* RFC 4314 4: 's' for \Seen, 't' for \Deleted, 'w' for the others. */
+	uint32_t need = ((c->req.u.flags & STORE_FLAG_SEEN) ? STORE_RIGHT_SEEN : 0) |
+		((c->req.u.flags & STORE_FLAG_DELETED) ? STORE_RIGHT_DELETE_MESSAGE : 0) |
+		((c->req.u.flags & ~(uint32_t)(STORE_FLAG_SEEN | STORE_FLAG_DELETED)) ||
+				 c->req.u.n_keywords > 0 || c->req.u.op == STORE_FLAGS_SET
+			 ? STORE_RIGHT_WRITE
+			 : 0);
+	if (!imap_acl_may(s, need))
+		return imap_cmd_no(cmd, out, "[NOPERM] Permission denied for these flags");
+	c->req.u.seen_account = s->account.id;
 	if (c->req.has_unchangedsince)
 		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	/* Every message has a MODSEQ above 0: all fail the test. */

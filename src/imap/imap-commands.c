@@ -55,6 +55,11 @@ static const struct imap_command imap_commands[] = {
 	{"GETQUOTAROOT", cmd_getquotaroot, AUTHED},
 	{"GETQUOTA", cmd_getquota, AUTHED},
 	{"SETQUOTA", cmd_setquota, AUTHED},
+	{"GETACL", cmd_getacl, AUTHED},
+	{"SETACL", cmd_setacl, AUTHED},
+	{"DELETEACL", cmd_deleteacl, AUTHED},
+	{"LISTRIGHTS", cmd_listrights, AUTHED},
+	{"MYRIGHTS", cmd_myrights, AUTHED},
 	/* selected (6.4) */
 	{"CHECK", cmd_check, SELECTED},
 	{"CLOSE", cmd_close, SELECTED},
@@ -88,7 +93,8 @@ static const char imap_caps[] =
 	"SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT BINARY OBJECTID SAVEDATE "
 	"CREATE-SPECIAL-USE STATUS=SIZE COMPRESS=DEFLATE"
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
-	" QUOTA QUOTA=RES-STORAGE";
+	" QUOTA QUOTA=RES-STORAGE"
+	" ACL RIGHTS=texk LIST-MYRIGHTS";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

@@ -493,6 +493,9 @@ struct imap_session {
 
 	/* SELECTED: the client's picture of the mailbox. */
 	struct imap_view *view;
+	/* ACL (imap-acl.c): the selected mailbox is another account's; rights. */
+	bool view_shared;
+	uint32_t view_rights;
 
 	/* SEARCHRES: the saved result ("$"), UIDs ascending. */
 	uint32_t *saved_uids;
@@ -773,6 +776,50 @@ bool imap_search_parse_date(const char *s, int64_t *days_r);
 bool imap_search_header_day(const char *value, int64_t *days_r);
 /* The message's keywords (space separated) hold kw, case-insensitively. */
 bool imap_search_has_keyword(const char *keywords, const char *kw);
+
+/* --- ACL and namespaces (imap-acl.c; RFC 4314, RFC 2342, RFC 8440) -------- */
+#define IMAP_NS_OTHER "Other Users"     /* Other Users/OWNER/NAME */
+#define IMAP_NS_SHARED "Shared Folders" /* Shared Folders/DOMAIN/NAME */
+imap_cmd_func_t cmd_getacl, cmd_setacl, cmd_deleteacl, cmd_listrights, cmd_myrights;
+/* Is name in one of the shared namespaces (the root itself included)? */
+bool imap_acl_name_shared(const char *name);
+/*
+ * A mailbox by its name as the client sees it (personal, Other Users/...,
+ * Shared Folders/...) and the session's rights on it (all for its own).
+ * 1 found, 0 none or not visible ('l' missing: no trace), -1 store error.
+ */
+int imap_mailbox_lookup(struct imap_session *s, const char *name, struct store_mailbox *mb_r,
+			uint32_t *rights_r);
+/* "Other Users/OWNER/NAME" or "Shared Folders/DOMAIN/NAME" (malloc'd). */
+char *imap_acl_external_name(const struct store_shared_mailbox *m);
+/*
+ * CREATE of a shared name: 1 when the session may create it (the 'k'
+ * right on its existing parent; top-level names of other accounts and
+ * public folders are made by their owner or the CLI), with the owner
+ * account and the name there (*rest_r points into name); 2 the parent is
+ * visible but 'k' is missing; 0 no such parent for this user (no trace:
+ * answered like any reserved name); -1 error.
+ */
+int imap_acl_parent_create(struct imap_session *s, const char *name, int64_t *owner_r,
+			   const char **rest_r);
+/* SELECT/EXAMINE opened mb with these rights. */
+void imap_acl_selected(struct imap_session *s, const struct store_mailbox *mb, uint32_t rights);
+/*
+ * Re-read the rights on the selected mailbox (when it is not the
+ * session's own): false when 'l' or 'r' is gone, so nothing of it may be
+ * sent any more.
+ */
+bool imap_acl_view_ok(struct imap_session *s);
+/* Does the session hold every right of rights on the selected mailbox? */
+bool imap_acl_may(const struct imap_session *s, uint32_t rights);
+/* The central check before a selected-state command (dispatch). */
+bool imap_acl_command_allowed(struct imap_cmd *cmd);
+struct acl_find {
+	const char *identifier;
+	uint32_t rights;
+};
+void imap_acl_find_cb(void *ctx, const char *identifier, uint32_t rights);
+/* --- end ACL --------------------------------------------------------------- */
 
 /* --- QUOTA (cmd-quota.c; RFC 9208 and RFC 2087) ---------------------------- */
 imap_cmd_func_t cmd_getquotaroot, cmd_getquota, cmd_setquota;

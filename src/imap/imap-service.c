@@ -37,14 +37,31 @@ static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, str
 	return imap_session_create(&settings, out);
 }
 
+/*
+ * \Seen is per reader on mailboxes of other accounts (store-acl.c): the
+ * worker's store handle reads it for this session's account while the
+ * session works, and for nobody otherwise (other sessions share it).
+ */
+static void reader_set(struct imap_session *s, bool on)
+{
+	if (s->store != NULL)
+		store_seen_reader_set(s->store, on ? s->account.id : 0);
+}
+
 static enum conn_result imap_input(void *session, struct buf *in, struct buf *out)
 {
-	return imap_session_input(session, in, out);
+	reader_set(session, true);
+	enum conn_result r = imap_session_input(session, in, out);
+	reader_set(session, false);
+	return r;
 }
 
 static enum conn_result imap_resume(void *session, struct buf *out)
 {
-	return imap_session_resume(session, out);
+	reader_set(session, true);
+	enum conn_result r = imap_session_resume(session, out);
+	reader_set(session, false);
+	return r;
 }
 
 static void imap_tls_started(void *session, struct buf *out)
@@ -65,7 +82,10 @@ static int imap_idle_timeout(void *session)
 /* IDLE's wake-up: see cmd-idle.c. */
 static enum conn_result imap_poll(void *session, struct buf *out)
 {
-	return imap_idle_poll(session, out);
+	reader_set(session, true);
+	enum conn_result r = imap_idle_poll(session, out);
+	reader_set(session, false);
+	return r;
 }
 
 static void imap_close(void *session)

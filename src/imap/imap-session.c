@@ -38,6 +38,8 @@ void imap_session_set_state(struct imap_session *s, enum imap_state to)
 		  imap_state_name(s->state), imap_state_name(to));
 	if (s->state == IMAP_STATE_SELECTED && to != IMAP_STATE_SELECTED) {
 		imap_view_free(&s->view);
+		s->view_shared = false;
+		s->view_rights = 0;
 		/* RFC 5182 2.1: "$" is emptied when the mailbox is left. */
 		free(s->saved_uids);
 		s->saved_uids = NULL;
@@ -335,6 +337,9 @@ void imap_cmd_sync(struct imap_cmd *cmd, struct buf *out)
 	s->condstore_announce = false;
 	if (s->state != IMAP_STATE_SELECTED || s->view == NULL)
 		return;
+	/* A grantee whose rights were revoked learns nothing more (imap-acl.c). */
+	if (!imap_acl_view_ok(s))
+		return;
 	bool allow_expunge =
 		cmd->def == NULL || (cmd->def->flags & IMAP_CMD_FLAG_NO_EXPUNGE) == 0 || cmd->uid;
 	if (imap_view_sync(s, out, allow_expunge) < 0)
@@ -441,6 +446,9 @@ static enum imap_cmd_ret imap_dispatch(struct imap_session *s, const char *tag, 
 		.uid = uid,
 	};
 	s->cmd_active = true;
+	if (!imap_acl_command_allowed(&s->cmd))
+		return imap_cmd_no(&s->cmd, out,
+				   "[NOPERM] Permission denied on the selected mailbox");
 	if ((def->flags & IMAP_CMD_FLAG_MODIFIES) != 0 && s->view != NULL && s->view->read_only)
 		return imap_cmd_no(&s->cmd, out, "[READ-ONLY] Mailbox is read-only");
 	return def->func(&s->cmd, out);

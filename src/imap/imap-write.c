@@ -78,6 +78,7 @@ enum imap_cmd_ret imap_cmd_write(struct imap_cmd *cmd, struct buf *out,
 		return write_then(cmd, out);
 	}
 	struct store_write_request r = *req;
+	r.reader = s->account.id;
 	r.done = s->write_done;
 	r.done_arg = s->write_done_arg;
 	const char *error = NULL;

@@ -184,14 +184,23 @@ static int copy_tx(struct store *s, struct copy_job *j, const uint32_t *uids, si
 	if ((!move || j->src_account != j->dst_account) &&
 	    store_quota_check(s, j->dst_account, j->total, error_r) < 0)
 		return -1;
+	/* \Seen of a reader who owns only one side travels as hers (store-acl.c). */
+	for (size_t i = 0; i < j->n; i++) {
+		if (store_seen_copy_out(s, j->src, j->src_account, j->e[i].uid, &j->e[i].flags) < 0)
+			return store_db_fail(s, error_r);
+	}
 	uint32_t *copied = j->n > 0 ? xmalloc(j->n * sizeof(*copied)) : NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < n && ret >= 0; i++) {
 		uint32_t new_uid = 0;
 		/* j->e follows uids with the missing ones left out. */
 		if (k < j->n && j->e[k].uid == uids[i]) {
+			uint32_t flags = j->e[k].flags;
+			j->e[k].flags = store_seen_copy_row(s, j->dst_account, flags);
 			if (copy_keywords(s, j->dst, &j->e[k], error_r) < 0 ||
-			    entry_insert(s, j->dst, &j->e[k], &new_uid, error_r) < 0)
+			    entry_insert(s, j->dst, &j->e[k], &new_uid, error_r) < 0 ||
+			    store_seen_copy_in(s, j->dst, j->dst_account, new_uid, flags, error_r) <
+				    0)
 				ret = -1;
 			else
 				copied[k] = j->e[k].uid;
@@ -562,6 +571,11 @@ int store_mailbox_status(struct store *s, int64_t mailbox_id, struct store_mailb
 		r->recent = (uint32_t)sqlite3_column_int64(st, 9);
 	}
 	store_stmt_done(st);
+	/* \Seen of a reader who does not own the mailbox (store-acl.c). */
+	if (rc == SQLITE_ROW && store_seen_shared(s, mailbox_id, s->seen_reader) > 0 &&
+	    store_seen_unseen_count(s, mailbox_id, s->seen_reader, &r->unseen,
+				    &r->first_unseen_seq) < 0)
+		return store_db_fail(s, NULL);
 	return store_row_result(s, rc);
 }
 

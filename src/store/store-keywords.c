@@ -192,6 +192,7 @@ struct flags_job {
 	const struct store_flags_update *u;
 	struct store_kwlist kw; /* canonical keywords of u (validated) */
 	struct store_flags_outcome *out;
+	bool seen_shared; /* \Seen is u->seen_account's own (store-acl.c) */
 };
 
 /* The keywords a message ends up with, joined (malloc'd). */
@@ -244,16 +245,21 @@ static void outcome_add_modified(struct store_flags_outcome *o, uint32_t uid, si
 }
 
 static int flags_write(struct store *s, const struct flags_job *j, struct store_flags_result *r,
-		       const char **error_r)
+		       uint32_t stored_flags, const char **error_r)
 {
 	if (store_mailbox_bump_modseq(s, j->mailbox_id, &r->modseq, error_r) < 0)
+		return -1;
+	/* A reader's own \Seen (store-acl.c); the row keeps the owner's. */
+	if (j->seen_shared &&
+	    store_seen_write(s, j->mailbox_id, j->u->seen_account, r->uid,
+			     (r->flags & STORE_FLAG_SEEN) != 0, error_r) < 0)
 		return -1;
 	sqlite3_stmt *st = store_stmt(s,
 				      "UPDATE messages SET flags = ?, keywords = ?,"
 				      " modseq = ? WHERE mailbox_id = ? AND uid = ?");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, r->flags);
+	sqlite3_bind_int64(st, 1, stored_flags);
 	store_bind_text(st, 2, r->keywords);
 	sqlite3_bind_int64(st, 3, (int64_t)r->modseq);
 	sqlite3_bind_int64(st, 4, j->mailbox_id);
@@ -288,6 +294,15 @@ static int flags_apply_one(struct store *s, struct flags_job *j, uint32_t uid, s
 		outcome_add_modified(j->out, uid, n_uids);
 		return 0;
 	}
+	uint32_t row_flags = old_flags;
+	if (j->seen_shared) {
+		bool seen;
+		if (store_seen_read(s, j->mailbox_id, j->u->seen_account, uid, &seen) < 0) {
+			free(old_kw);
+			return store_db_fail(s, error_r);
+		}
+		old_flags = (old_flags & ~(uint32_t)STORE_FLAG_SEEN) | (seen ? STORE_FLAG_SEEN : 0);
+	}
 	struct store_flags_result *r = &j->out->results[j->out->n_results++];
 	r->uid = uid;
 	r->flags = flags_new(j->u, old_flags);
@@ -295,7 +310,10 @@ static int flags_apply_one(struct store *s, struct flags_job *j, uint32_t uid, s
 	r->modseq = modseq;
 	r->changed = r->flags != old_flags || strcmp(r->keywords, old_kw) != 0;
 	free(old_kw);
-	return r->changed ? flags_write(s, j, r, error_r) : 0;
+	uint32_t stored = j->seen_shared
+		? (r->flags & ~(uint32_t)STORE_FLAG_SEEN) | (row_flags & STORE_FLAG_SEEN)
+		: r->flags;
+	return r->changed ? flags_write(s, j, r, stored, error_r) : 0;
 }
 
 static int flags_prepare(struct store *s, struct flags_job *j, const char **error_r)
@@ -323,6 +341,10 @@ static int update_flags_tx(struct store *s, struct flags_job *j, const uint32_t 
 {
 	if (store_mailbox_exists(s, j->mailbox_id, error_r) < 0)
 		return -1;
+	int shared = store_seen_shared(s, j->mailbox_id, j->u->seen_account);
+	if (shared < 0)
+		return store_db_fail(s, error_r);
+	j->seen_shared = shared > 0;
 	if (flags_prepare(s, j, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -486,6 +508,7 @@ int store_message_changed_since(struct store *s, int64_t mailbox_id, uint64_t mo
 		store_message_ex_free(&v, n);
 		return store_db_fail(s, NULL);
 	}
+	store_seen_overlay(s, mailbox_id, v, n);
 	*msgs_r = v;
 	*n_r = n;
 	return 0;
@@ -618,6 +641,7 @@ int store_message_list_uids(struct store *s, int64_t mailbox_id,
 			break;
 		}
 	}
+	store_seen_overlay(s, mailbox_id, v, len);
 	*msgs_r = v;
 	*n_r = len;
 	return 0;

@@ -712,8 +712,17 @@ static int deliver_one(struct store *s, const struct delivery *d, int64_t accoun
 	uint32_t uid = 0;
 	uint64_t modseq = 0;
 
+	if (account_id < 0) {
+		/* A mailbox bound to an address (store_resolve): its owner pays. */
+		mailbox_id = STORE_TARGET_MAILBOX(account_id);
+		int r = store_mailbox_owner(s, mailbox_id, &account_id, NULL);
+		if (r <= 0)
+			return r < 0 ? store_db_fail(s, error_r)
+				     : store_fail(s, error_r, "no such mailbox");
+	}
 	if (store_quota_check(s, account_id, d->len, error_r) < 0 ||
-	    deliver_mailbox(s, account_id, d->mailbox, &mailbox_id, &uid, error_r) < 0 ||
+	    (mailbox_id == 0 &&
+	     deliver_mailbox(s, account_id, d->mailbox, &mailbox_id, &uid, error_r) < 0) ||
 	    store_mailbox_next_uid(s, mailbox_id, &uid, &modseq, error_r) < 0)
 		return -1;
 	sqlite3_stmt *st =
@@ -840,6 +849,7 @@ int store_message_list(struct store *s, int64_t mailbox_id, struct store_message
 		free(v);
 		return store_db_fail(s, NULL);
 	}
+	store_seen_overlay_any(s, mailbox_id, v, n, sizeof(*v));
 	*msgs_r = v;
 	*n_r = n;
 	return 0;
@@ -1005,6 +1015,7 @@ int store_message_expunged_list(struct store *s, int64_t mailbox_id, const uint3
 		free(v);
 		v = NULL;
 	}
+	store_seen_overlay(s, mailbox_id, v, k);
 	*msgs_r = v;
 	*n_r = k;
 	return 0;

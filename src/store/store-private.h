@@ -30,6 +30,9 @@ struct store {
 	/* Mailboxes changed by the open transaction, published after COMMIT. */
 	struct store_event *events;
 	size_t n_events, cap_events;
+	/* \Seen per reader (store-acl.c): whose, and the last owner looked up. */
+	int64_t seen_reader;
+	int64_t owner_cache_mailbox, owner_cache_account;
 };
 
 struct store_event {
@@ -166,6 +169,43 @@ int store_mailbox_next_uid(struct store *s, int64_t mailbox_id, uint32_t *uid_r,
  */
 int store_expunge_tx(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
 		     struct store_idlist *blobs, const char **error_r);
+
+/* --- shared mailboxes (store-acl.c): schema step 6 --- */
+/* 1 when \Seen of mailbox_id is kept per reader for account_id, 0 not, -1. */
+int store_seen_shared(struct store *s, int64_t mailbox_id, int64_t account_id);
+/* The owner account (and its domain id; domain_r may be NULL): 1 / 0 / -1. */
+int store_mailbox_owner(struct store *s, int64_t mailbox_id, int64_t *account_r, int64_t *domain_r);
+/*
+ * Replace the \Seen bits of n messages of mailbox_id by the handle's
+ * reader's; each element, stride bytes, starts with a struct store_message.
+ */
+void store_seen_overlay_any(struct store *s, int64_t mailbox_id, void *base, size_t n,
+			    size_t stride);
+/* Replace the \Seen bits of msgs (of mailbox_id) by the handle's reader's. */
+void store_seen_overlay(struct store *s, int64_t mailbox_id, struct store_message_ex *msgs,
+			size_t n);
+int store_seen_write(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
+		     bool seen, const char **error_r);
+int store_seen_read(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
+		    bool *seen_r);
+/* UNSEEN and the first unseen's sequence number for account_id. 0 / -1. */
+int store_seen_unseen_count(struct store *s, int64_t mailbox_id, int64_t account_id,
+			    uint32_t *unseen_r, uint32_t *first_unseen_seq_r);
+/*
+ * COPY/MOVE with a reader set: a source the reader does not own gives the
+ * reader's \Seen (copy_out rewrites *flags); a destination it does not
+ * own gets the row without \Seen (copy_row) and the reader's own mark
+ * (copy_in). No-ops without a reader or for its own mailboxes. 0 / -1.
+ */
+int store_seen_copy_out(struct store *s, int64_t mailbox_id, int64_t owner, uint32_t uid,
+			uint32_t *flags);
+uint32_t store_seen_copy_row(struct store *s, int64_t owner, uint32_t flags);
+int store_seen_copy_in(struct store *s, int64_t mailbox_id, int64_t owner, uint32_t uid,
+		       uint32_t flags, const char **error_r);
+/* Mailbox bound to a delivery address: 1 / 0 / -1. */
+int store_mailbox_address_lookup(struct store *s, const char *address, int64_t *mailbox_r);
+/* Drop the grants to account_id and its \Seen marks (account removal). 0 / -1. */
+int store_acl_account_removed(struct store *s, int64_t account_id, const char **error_r);
 
 /* --- JMAP (store-jmap.c): schema step 4 --- */
 

@@ -135,6 +135,28 @@ static const char *const migrations[] = {
 	"  DELETE FROM search_docs WHERE blob_id = old.id;"
 	"  DELETE FROM search_pending WHERE blob_id = old.id;"
 	"END;",
+	/*
+	 * 7 (issue 8 part 1): shared and public mailboxes (store-acl.c).
+	 * acl: RFC 4314 rights per mailbox and grantee (an account id, 0
+	 * "anyone", -1 "authenticated"); shared_seen: \Seen of readers who
+	 * do not own the mailbox; mailbox_addresses: addresses that deliver
+	 * into one mailbox (public folders). Public folders belong to one
+	 * pseudo-account per domain whose address is "@domain".
+	 */
+	"CREATE TABLE acl ("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  grantee INTEGER NOT NULL, rights TEXT NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, grantee)) WITHOUT ROWID;"
+	"CREATE INDEX acl_grantee ON acl(grantee);"
+	"CREATE TABLE shared_seen ("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  account_id INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, account_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX shared_seen_account ON shared_seen(account_id);"
+	"CREATE TABLE mailbox_addresses (address TEXT PRIMARY KEY,"
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE)"
+	"  WITHOUT ROWID;"
+	"CREATE INDEX mailbox_addresses_mailbox ON mailbox_addresses(mailbox_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -915,7 +937,9 @@ int store_account_list(struct store *s, void (*cb)(void *ctx, const struct store
 	size_t n = 0, cap = 0;
 	int rc;
 
-	sqlite3_stmt *st = store_stmt(s, ACCOUNT_COLUMNS "ORDER BY a.address");
+	/* Not the public folders' pseudo-accounts ("@domain", store-acl.c). */
+	sqlite3_stmt *st = store_stmt(
+		s, ACCOUNT_COLUMNS "WHERE substr(a.address, 1, 1) <> '@' ORDER BY a.address");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1006,6 +1030,8 @@ static int account_remove_tx(struct store *s, const char *addr, struct store_idl
 		return store_db_fail(s, error_r);
 	sqlite3_bind_int64(st, 1, a.id);
 	if (store_idlist_collect(s, st, blobs, error_r) < 0)
+		return -1;
+	if (store_acl_account_removed(s, a.id, error_r) < 0)
 		return -1;
 	/* Mailboxes and their messages go by ON DELETE CASCADE. */
 	st = store_stmt(s, "DELETE FROM accounts WHERE id = ?");
@@ -1245,7 +1271,14 @@ static int resolve_account(struct resolve *r, const char *addr)
 	if (rc == SQLITE_ROW)
 		resolve_add_account(r, sqlite3_column_int64(st, 0));
 	store_stmt_done(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_ROW ? 1 : -1;
+	/* An address delivering into one mailbox (a public folder). */
+	int64_t mailbox_id;
+	int ret = store_mailbox_address_lookup(r->s, addr, &mailbox_id);
+	if (ret > 0)
+		resolve_add_account(r, STORE_TARGET_MAILBOX(mailbox_id));
+	return ret;
 }
 
 /*

@@ -54,7 +54,7 @@ struct store_write {
 	size_t n_remote;
 	size_t queue_offset;
 	/* APPEND, FLAGS, COPY, MOVE, EXPUNGE (see struct store_write_request) */
-	int64_t account_id, mailbox_id, dst_mailbox_id;
+	int64_t account_id, mailbox_id, dst_mailbox_id, reader;
 	uint32_t flags;
 	char **keywords; /* APPEND's, or FLAGS' (update.keywords points here) */
 	size_t n_keywords;
@@ -181,6 +181,7 @@ static void write_copy_imap(struct store_write *wr, const struct store_write_req
 	wr->account_id = req->account_id;
 	wr->mailbox_id = req->mailbox_id;
 	wr->dst_mailbox_id = req->dst_mailbox_id;
+	wr->reader = req->reader;
 	wr->flags = req->flags;
 	wr->internal_date = req->internal_date;
 	const char *const *kw = req->keywords;
@@ -486,7 +487,10 @@ static int write_apply(struct store *s, struct store_write *wr, const char **err
 	}
 	if (wr->kind == STORE_WRITE_DELIVER)
 		return write_apply_delivery(s, wr, error_r);
-	return write_apply_imap(s, wr, error_r);
+	store_seen_reader_set(s, wr->reader);
+	int r = write_apply_imap(s, wr, error_r);
+	store_seen_reader_set(s, 0);
+	return r;
 }
 
 /* Run one write under its own savepoint. false when the transaction is gone. */

@@ -393,6 +393,11 @@ struct store_write_request {
 	size_t n_uids;
 	int64_t dst_mailbox_id;
 	const struct store_flags_update *update;
+	/*
+	 * The account acting (0: none): \Seen of mailboxes it does not own is
+	 * its own (store_seen_reader_set), so COPY/MOVE carry its \Seen over.
+	 */
+	int64_t reader;
 	/* Called in the writer thread once the outcome is known (may be NULL). */
 	void (*done)(void *arg);
 	void *done_arg;
@@ -549,6 +554,11 @@ struct store_flags_update {
 	const char *const *keywords; /* n_keywords valid keywords (see above) */
 	size_t n_keywords;
 	uint64_t unchangedsince; /* 0 = no UNCHANGEDSINCE test */
+	/*
+	 * The account acting (0: none). On a mailbox it does not own, \Seen
+	 * is set and cleared for it alone (store-acl.c) and reported so.
+	 */
+	int64_t seen_account;
 };
 
 /* The resulting state of one message matched by store_message_update_flags. */
@@ -918,6 +928,107 @@ struct store_check_result {
  */
 int store_check(struct store *s, bool repair, void (*report)(void *ctx, const char *line),
 		void *ctx, struct store_check_result *r, const char **error_r);
+
+/* --- shared and public mailboxes (store-acl.c; schema step 7) ---------- */
+/*
+ * RFC 4314 rights, one bit per letter of "lrswipkxtea". The owner of a
+ * mailbox has them all, always; others have the union of the grants that
+ * apply to them: their own, and "anyone" / "authenticated", which here
+ * both mean every account of the owner's domain (no anonymous access;
+ * domains are tenants). Public folders are the mailboxes of one
+ * pseudo-account per domain, address "@domain" (no login, no mail to it).
+ */
+enum store_right {
+	STORE_RIGHT_LOOKUP = 1 << 0,         /* l */
+	STORE_RIGHT_READ = 1 << 1,           /* r */
+	STORE_RIGHT_SEEN = 1 << 2,           /* s */
+	STORE_RIGHT_WRITE = 1 << 3,          /* w */
+	STORE_RIGHT_INSERT = 1 << 4,         /* i */
+	STORE_RIGHT_POST = 1 << 5,           /* p */
+	STORE_RIGHT_CREATE = 1 << 6,         /* k */
+	STORE_RIGHT_DELETE_MAILBOX = 1 << 7, /* x */
+	STORE_RIGHT_DELETE_MESSAGE = 1 << 8, /* t */
+	STORE_RIGHT_EXPUNGE = 1 << 9,        /* e */
+	STORE_RIGHT_ADMIN = 1 << 10,         /* a */
+};
+#define STORE_RIGHTS_ALL 0x7ffu
+#define STORE_ACL_ANYONE 0
+#define STORE_ACL_AUTHENTICATED (-1)
+
+/*
+ * "lrs" to bits; the obsolete RFC 2086 "c" counts as "kx" and "d" as
+ * "xte" (RFC 4314 2.1.1). 0, or -1 for any other character.
+ */
+int store_rights_parse(const char *text, uint32_t *rights_r);
+/* Bits to letters in canonical order; out holds at least 12 bytes. */
+void store_rights_format(uint32_t rights, char *out);
+
+/*
+ * Grant identifier (an account address, "anyone", "authenticated") rights
+ * on mailbox_id, replacing its previous ones (rights 0 removes the grant).
+ * The owner's rights cannot be changed ("the owner's…"); an unknown
+ * account is "no such user". Publishes a change of the mailbox, so
+ * sessions on it re-check their rights. 0 / -1.
+ */
+int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, uint32_t rights,
+		  const char **error_r);
+/* The stored grants of a mailbox (not the owner's implicit rights). 0 / -1. */
+int store_acl_list(struct store *s, int64_t mailbox_id,
+		   void (*cb)(void *ctx, const char *identifier, uint32_t rights), void *ctx);
+/* Every grant of the store, by owner and mailbox (facteur acl list). 0 / -1. */
+int store_acl_all(struct store *s,
+		  void (*cb)(void *ctx, const char *owner, const char *mailbox,
+			     const char *identifier, uint32_t rights),
+		  void *ctx);
+/* The rights of account_id on mailbox_id: 1 (*rights_r) / 0 no such mailbox / -1. */
+int store_acl_rights(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t *rights_r);
+
+/* A mailbox of another account on which an account holds some grant. */
+struct store_shared_mailbox {
+	struct store_mailbox mailbox; /* the head (no counts) */
+	char owner[320];              /* owner address, or the domain of a public folder */
+	bool public_folder;
+	uint32_t rights;
+};
+/* Every such mailbox for account_id, by owner then name. 0 / -1. */
+int store_acl_shared_list(struct store *s, int64_t account_id,
+			  void (*cb)(void *ctx, const struct store_shared_mailbox *m), void *ctx);
+
+/*
+ * The public-folder pseudo-account of domain: 1 (*account_r) / 0 none
+ * (created when create is true, inside the caller's transaction) / -1.
+ */
+int store_public_owner(struct store *s, const char *domain, bool create, int64_t *account_r,
+		       const char **error_r);
+/*
+ * Create public folder name of domain; address (NULL: none) is a new
+ * address of that domain delivering into it (aliases may point at it).
+ * 0 / -1 ("mailbox already exists", "address already in use", ...).
+ */
+int store_public_create(struct store *s, const char *domain, const char *name, const char *address,
+			const char **error_r);
+int store_public_delete(struct store *s, const char *domain, const char *name,
+			const char **error_r);
+/* cb(domain, name, addresses space-separated) per public folder (domain NULL: all). */
+int store_public_list(struct store *s, const char *domain,
+		      void (*cb)(void *ctx, const char *domain, const char *name,
+				 const char *address),
+		      void *ctx);
+/*
+ * Delivery targets: store_resolve returns an account id (> 0: its INBOX)
+ * or, for an address bound to a mailbox, the mailbox id negated (< 0);
+ * store_deliver and the store writer take both.
+ */
+#define STORE_TARGET_MAILBOX(id) (-(id))
+
+/*
+ * \Seen per reader. On a mailbox the reader does not own, \Seen is the
+ * reader's own (other flags are shared). Listings and STATUS read it for
+ * the handle's reader, set by the protocol session around its work on the
+ * handle (0, the default: the stored flags, i.e. the owner's). Flag
+ * updates name the acting account in store_flags_update.seen_account.
+ */
+void store_seen_reader_set(struct store *s, int64_t account_id);
 
 /* --- change notification hub (store-notify.c) -------------------------- */
 /*

@@ -69,7 +69,7 @@ def test_new_account_special_use(facteur):
     typ, data = m.list('""', '""')
     assert typ == "OK" and data == [b'(\\Noselect) "/" ""'], data
     typ, data = m.namespace()
-    assert typ == "OK" and data == [b'(("" "/")) NIL NIL'], data
+    assert typ == "OK" and data == [b'(("" "/")) (("Other Users/" "/")) (("Shared Folders/" "/"))'], data
     m.logout()
 
 

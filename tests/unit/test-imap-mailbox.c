@@ -303,7 +303,9 @@ static void test_status(void **state)
 	assert_has(cmd(f, "f STATUS INBOX\r\n"), "f BAD");
 	assert_has(cmd(f, "g STATUS INBOX MESSAGES\r\n"), "g BAD");
 	assert_has(cmd(f, "h STATUS \"..\" (MESSAGES)\r\n"), "h NO");
-	assert_has(cmd(f, "i NAMESPACE\r\n"), "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\ni OK");
+	assert_has(cmd(f, "i NAMESPACE\r\n"),
+		   "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\"))"
+		   " ((\"Shared Folders/\" \"/\"))\r\ni OK");
 	assert_has(cmd(f, "j NAMESPACE x\r\n"), "j BAD");
 }
 
