@@ -27,11 +27,14 @@ int cli_check_store(int argc, char **argv)
 			repair = true;
 		} else {
 			FILE *f = strcmp(argv[i], "--help") == 0 ? stdout : stderr;
-			fprintf(f, "usage: facteur check-store [--repair]\n\n"
-				   "Check the store: SQLite integrity and foreign keys, every blob file\n"
-				   "(present, size, SHA-256), UID and MODSEQ bounds, orphan blobs.\n"
-				   "--repair removes orphans and raises UIDNEXT/HIGHESTMODSEQ; what it\n"
-				   "cannot fix is reported. Exit 0 sound, 1 problems left.\n");
+			fprintf(f,
+				"usage: facteur check-store [--repair]\n\n"
+				"Check the store: SQLite integrity and foreign keys, every blob "
+				"file\n"
+				"(present, size, SHA-256), UID and MODSEQ bounds, orphan blobs.\n"
+				"--repair removes orphans and raises UIDNEXT/HIGHESTMODSEQ; what "
+				"it\n"
+				"cannot fix is reported. Exit 0 sound, 1 problems left.\n");
 			return f == stdout ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 		}
 	}
@@ -49,8 +52,8 @@ int cli_check_store(int argc, char **argv)
 	if (ret < 0)
 		fprintf(stderr, "facteur: check-store: %s\n", error ? error : "failed");
 	else
-		printf("check-store: %u problem(s), %u repaired, %u left\n", r.problems,
-		       r.repaired, r.unfixable);
+		printf("check-store: %u problem(s), %u repaired, %u left\n", r.problems, r.repaired,
+		       r.unfixable);
 	store_close(&s);
 	config_deinit(&cfg);
 	return ret < 0 || r.unfixable > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;

@@ -407,8 +407,8 @@ enum imap_cmd_ret {
 	IMAP_CMD_STARTTLS,  /* tagged OK queued: upgrade the connection */
 	IMAP_CMD_CLOSE,     /* BYE and tagged reply queued: close */
 	IMAP_CMD_COMPRESS,  /* tagged OK queued: DEFLATE from now on (RFC 4978) */
-	IMAP_CMD_WAIT,      /* work goes on elsewhere (auth pool, store writer): cmd->func runs again on resume */
-	IMAP_CMD_YIELD,     /* work left: cmd->func runs again after the others' turn */
+	IMAP_CMD_WAIT, /* work goes on elsewhere (auth pool, store writer): cmd->func runs again on resume */
+	IMAP_CMD_YIELD, /* work left: cmd->func runs again after the others' turn */
 };
 
 typedef enum imap_cmd_ret imap_cmd_func_t(struct imap_cmd *cmd, struct buf *out);

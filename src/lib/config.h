@@ -62,10 +62,10 @@ struct config {
 	unsigned smtp_timeout;  /* seconds idle */
 	unsigned pop3_timeout;  /* seconds idle */
 	unsigned pop3_max_line;
-	unsigned http_timeout;      /* seconds a keep-alive HTTP connection may stay idle */
-	unsigned jmap_upload_ttl;   /* seconds an unreferenced JMAP upload is kept */
-	unsigned auth_max_failures; /* failures per address in auth_window ... */
-	unsigned auth_window;       /* ... seconds before back-off applies */
+	unsigned http_timeout;              /* seconds a keep-alive HTTP connection may stay idle */
+	unsigned jmap_upload_ttl;           /* seconds an unreferenced JMAP upload is kept */
+	unsigned auth_max_failures;         /* failures per address in auth_window ... */
+	unsigned auth_window;               /* ... seconds before back-off applies */
 	unsigned auth_account_max_failures; /* failures per account in auth_window */
 	unsigned auth_threads;              /* password hashing threads */
 	unsigned auth_hashes_per_ip;        /* hashes at once for one address (/64) */

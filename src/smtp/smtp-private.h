@@ -131,14 +131,14 @@ struct smtp_session {
 	unsigned errors;
 	size_t max_line;
 
-	char *line;                            /* max_line + 1 bytes */
-	char *spool_dir;                       /* where big messages are spooled (data_dir/blobs/tmp) */
-	bool discarding;                       /* skipping the rest of a too-long line */
-	uint64_t skip;                         /* octets of a refused BDAT to swallow */
-	bool tls_wait;                         /* STARTTLS accepted, handshake pending */
-	bool deliver_wait;                     /* the deliver hook answered PENDING */
-	bool auth_wait;                        /* the auth hook answered PENDING */
-	const char *auth_mech;                 /* ... for this mechanism */
+	char *line;            /* max_line + 1 bytes */
+	char *spool_dir;       /* where big messages are spooled (data_dir/blobs/tmp) */
+	bool discarding;       /* skipping the rest of a too-long line */
+	uint64_t skip;         /* octets of a refused BDAT to swallow */
+	bool tls_wait;         /* STARTTLS accepted, handshake pending */
+	bool deliver_wait;     /* the deliver hook answered PENDING */
+	bool auth_wait;        /* the auth hook answered PENDING */
+	const char *auth_mech; /* ... for this mechanism */
 	char auth_q_user[LOG_QUOTE_SIZE(128)]; /* ... and user, quoted for the log */
 
 	char helo[SMTP_HELO_MAX + 1];

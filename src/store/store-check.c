@@ -126,8 +126,8 @@ struct check_ctx {
 	struct store_check_result *r;
 };
 
-static void __attribute__((format(printf, 2, 3))) check_say(struct check_ctx *c, const char *fmt,
-							     ...)
+static void __attribute__((format(printf, 2, 3)))
+check_say(struct check_ctx *c, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -169,7 +169,8 @@ static int check_sqlite(struct check_ctx *c, const char **error_r)
 		return store_db_fail(c->s, error_r);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		check_say(c, "foreign key: %s row %lld refers to a missing %s row (cannot repair)",
-			  (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1),
+			  (const char *)sqlite3_column_text(st, 0),
+			  (long long)sqlite3_column_int64(st, 1),
 			  (const char *)sqlite3_column_text(st, 2));
 		check_problem(c, false);
 	}
@@ -234,8 +235,9 @@ static int check_blob_files(struct check_ctx *c, const char **error_r)
 			check_say(c, "blob %s: file unreadable: %s (cannot repair)", id,
 				  strerror(errno));
 		else if (size != want)
-			check_say(c, "blob %s: %" PRIu64 " bytes, the row says %" PRIu64
-				     " (cannot repair)",
+			check_say(c,
+				  "blob %s: %" PRIu64 " bytes, the row says %" PRIu64
+				  " (cannot repair)",
 				  id, size, want);
 		else if (strcmp(hex, id) != 0)
 			check_say(c, "blob %s: content hashes to %s (cannot repair)", id, hex);
@@ -262,11 +264,13 @@ static int check_bounds(struct check_ctx *c, const char **error_r)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		int64_t uidnext = sqlite3_column_int64(st, 1), hms = sqlite3_column_int64(st, 2);
-		int64_t min_uid = sqlite3_column_int64(st, 3), max_uid = sqlite3_column_int64(st, 4);
+		int64_t min_uid = sqlite3_column_int64(st, 3),
+			max_uid = sqlite3_column_int64(st, 4);
 		int64_t max_ms = sqlite3_column_int64(st, 5);
 		if (min_uid < 1) {
-			check_say(c, "mailbox %" PRId64 ": a message has UID %" PRId64
-				     " (cannot repair)",
+			check_say(c,
+				  "mailbox %" PRId64 ": a message has UID %" PRId64
+				  " (cannot repair)",
 				  id, min_uid);
 			check_problem(c, false);
 		}
@@ -281,7 +285,8 @@ static int check_bounds(struct check_ctx *c, const char **error_r)
 			char upd[256];
 			snprintf(upd, sizeof(upd),
 				 "UPDATE mailboxes SET uidnext = MAX(uidnext, %" PRId64 "),"
-				 " highestmodseq = MAX(highestmodseq, %" PRId64 ") WHERE id = %" PRId64,
+				 " highestmodseq = MAX(highestmodseq, %" PRId64
+				 ") WHERE id = %" PRId64,
 				 max_uid + 1, max_ms, id);
 			fixed = sqlite3_exec(c->s->db, upd, NULL, NULL, NULL) == SQLITE_OK;
 		}
@@ -295,12 +300,13 @@ static int check_bounds(struct check_ctx *c, const char **error_r)
 static int check_unreferenced(struct check_ctx *c, const char **error_r)
 {
 	struct store_idlist l = {0};
-	sqlite3_stmt *st = store_stmt(
-		c->s, "SELECT id FROM blobs b WHERE"
-		      " NOT EXISTS(SELECT 1 FROM messages WHERE blob_id = b.id)"
-		      " AND NOT EXISTS(SELECT 1 FROM queue WHERE blob_id = b.id)"
-		      " AND NOT EXISTS(SELECT 1 FROM jmap_uploads WHERE blob_id = b.id)"
-		      " AND NOT EXISTS(SELECT 1 FROM held_blobs WHERE blob_id = b.id)");
+	sqlite3_stmt *st =
+		store_stmt(c->s,
+			   "SELECT id FROM blobs b WHERE"
+			   " NOT EXISTS(SELECT 1 FROM messages WHERE blob_id = b.id)"
+			   " AND NOT EXISTS(SELECT 1 FROM queue WHERE blob_id = b.id)"
+			   " AND NOT EXISTS(SELECT 1 FROM jmap_uploads WHERE blob_id = b.id)"
+			   " AND NOT EXISTS(SELECT 1 FROM held_blobs WHERE blob_id = b.id)");
 	if (st == NULL || store_idlist_collect(c->s, st, &l, error_r) < 0) {
 		store_idlist_free(&l);
 		return st == NULL ? store_db_fail(c->s, error_r) : -1;
