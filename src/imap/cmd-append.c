@@ -273,6 +273,9 @@ static enum imap_cmd_ret append_store(struct imap_cmd *cmd, struct buf *out,
 		.kind = STORE_WRITE_APPEND,
 		.data = req->msg->str,
 		.len = req->msg->len,
+		/* A spooled literal: the writer maps its file, never copies it. */
+		.body = req->msg->spool,
+		.body_offset = req->msg->spool_off,
 		.parsed = parsed ? &sp : NULL,
 		/* Into another account's mailbox: its owner's quota counts. */
 		.account_id = mb->account_id,

@@ -117,7 +117,15 @@ struct imap_arg {
 	 */
 	const char *str;
 	size_t len;
-	bool literal8;               /* LITERAL sent as ~{n} */
+	bool literal8; /* LITERAL sent as ~{n} */
+	/*
+	 * LITERAL of an APPEND read into the parser's spool (lib/spool.h):
+	 * str points into it (a mapping of its file once big) and spool_off
+	 * is where the value starts in it, for the store writer to map the
+	 * file itself (store_write_request.body). NULL: str is in memory.
+	 */
+	const struct spool *spool;
+	uint64_t spool_off;
 	const struct imap_arg *list; /* LIST: children, ending with EOL */
 	size_t list_count;           /* LIST: children before the EOL */
 };
@@ -146,6 +154,14 @@ struct imap_parser_limits {
 	uint64_t append_literal_max; /* one APPEND literal (max_message_size) */
 	uint64_t command_max;        /* the whole command, literals included */
 	size_t id_max;               /* ID's line and command when larger (0: no exception) */
+	/*
+	 * Read APPEND literals into a spool (memory, then a file in
+	 * spool_dir, borrowed; NULL = /tmp) instead of the command buffer,
+	 * so an unfinished big message costs no memory. Off before login,
+	 * where the literal caps are small.
+	 */
+	bool spool_append;
+	const char *spool_dir;
 };
 
 enum imap_scan_result {
@@ -473,6 +489,7 @@ struct imap_session {
 
 	enum imap_state state;
 	struct imap_parser *parser;
+	char *spool_dir; /* data_dir/blobs/tmp, NULL without a data_dir */
 	unsigned bad_count;
 	bool closing;
 

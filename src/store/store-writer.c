@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Checkpoint the journal once it holds this much, or is this old. */
 #define JOURNAL_CHECKPOINT_BYTES ((uint64_t)64 << 20)
@@ -44,6 +45,7 @@ struct store_write {
 	char *data;
 	size_t len;
 	bool mapped;                /* data is a mapping of the submitter's spool file */
+	size_t map_skip;            /* the mapping starts this far before data */
 	struct store_parsed parsed; /* strings owned */
 	bool has_parsed;
 	int64_t *accounts;
@@ -121,7 +123,7 @@ static void write_free(struct store_write *wr)
 	free(wr->mailbox);
 	free(wr->sender);
 	if (wr->mapped)
-		munmap(wr->data, wr->len);
+		munmap(wr->data - wr->map_skip, wr->len + wr->map_skip);
 	else
 		free(wr->data);
 	free(wr);
@@ -217,11 +219,17 @@ static int write_map_body(struct store_write *wr, const struct store_write_reque
 {
 	wr->len = req->len;
 	if (req->body != NULL && spool_fd(req->body) >= 0 && req->len > 0 &&
-	    req->body->len == req->len) {
-		void *p = mmap(NULL, req->len, PROT_READ, MAP_SHARED, spool_fd(req->body), 0);
+	    req->body_offset <= req->body->len && req->len <= req->body->len - req->body_offset) {
+		/* mmap wants a page-aligned offset: map from the page start. */
+		uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+		uint64_t base = req->body_offset - req->body_offset % page;
+		size_t skip = (size_t)(req->body_offset - base);
+		void *p = mmap(NULL, req->len + skip, PROT_READ, MAP_SHARED, spool_fd(req->body),
+			       (off_t)base);
 		if (p == MAP_FAILED)
 			return -1;
-		wr->data = p;
+		wr->data = (char *)p + skip;
+		wr->map_skip = skip;
 		wr->mapped = true;
 		return 0;
 	}

@@ -362,11 +362,13 @@ struct store_write_request {
 	const char *data;
 	size_t len;
 	/*
-	 * Optional: the spool (lib/spool.h) that data is the whole content
-	 * of. When it is a file, the writer maps that file instead of copying
+	 * Optional: the spool (lib/spool.h) that data is part of. When it is a file, the writer maps that file instead of copying
 	 * len bytes, so a big message is never duplicated in memory. NULL: copy.
+	 * data is then the len bytes at body_offset in the spool (one spool
+	 * may hold several messages: an IMAP MULTIAPPEND).
 	 */
 	const struct spool *body;
+	uint64_t body_offset;
 	const struct store_parsed *parsed; /* of data; may be NULL; copied */
 	/* DELIVER, local entries, as store_deliver: mailbox NULL means INBOX. */
 	const int64_t *accounts;
