@@ -468,6 +468,10 @@ struct imap_cmd {
 	int direct_result;
 	const char *direct_error;
 	struct store_write_outcome direct;
+	/* imap_cmd_write_group: n_group writes (or direct outcomes). */
+	struct store_write **group;
+	struct store_write_outcome *group_direct;
+	size_t n_group;
 };
 
 struct imap_session {
@@ -578,6 +582,18 @@ enum imap_cmd_ret imap_cmd_write(struct imap_cmd *cmd, struct buf *out,
  */
 int imap_cmd_write_result(struct imap_cmd *cmd, const struct store_write_outcome **outcome_r,
 			  const char **error_r);
+/*
+ * n APPEND requests into one mailbox, all or nothing (MULTIAPPEND): one
+ * group of the store writer (store_write_submit_group), or one direct
+ * transaction (store_append_many). then reads each outcome with
+ * imap_cmd_write_result_at. n == 1 is imap_cmd_write.
+ */
+enum imap_cmd_ret imap_cmd_write_group(struct imap_cmd *cmd, struct buf *out,
+				       const struct store_write_request *reqs, size_t n,
+				       imap_cmd_func_t *then);
+/* The outcome of the i-th request, as imap_cmd_write_result (the same for all on failure). */
+int imap_cmd_write_result_at(struct imap_cmd *cmd, size_t i,
+			     const struct store_write_outcome **outcome_r, const char **error_r);
 /* Drop the write and its outcome (the end of every command). */
 void imap_cmd_write_release(struct imap_cmd *cmd);
 

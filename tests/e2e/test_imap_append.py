@@ -136,3 +136,83 @@ def test_unfinished_append_literals_do_not_grow_memory(make_facteur):
     assert wait_for(lambda: spool_files(pid) == 0, timeout=20), spool_files(pid)
     m.logout()
     assert f.stop() == 0
+
+
+def count(m, mailbox="INBOX"):
+    typ, data = m.select(mailbox)
+    return int(data[0])
+
+
+def test_multiappend_all_messages_with_uid_set(make_facteur):
+    f = make_facteur(extra_config=CONFIG)
+    m = login(f)
+    typ, caps = m.capability()
+    assert b"MULTIAPPEND" in caps[0].split()
+    msgs = [make_message("multi one"), big_message(3 * MB, "multi"), make_message("multi three")]
+    c = raw_login(f)
+    # LITERAL+: the whole command in one go, each message with its own flags.
+    c.send(b"t APPEND INBOX (\\Seen) {%d+}\r\n%s (\\Flagged) {%d+}\r\n%s {%d+}\r\n%s\r\n" % (
+        len(msgs[0]), msgs[0], len(msgs[1]), msgs[1], len(msgs[2]), msgs[2]))
+    lines = tagged(c, "t")
+    mo = re.match(rb"t OK \[APPENDUID (\d+) 1:3\]", lines[-1])
+    assert mo, lines
+    assert fetch_all(m) == msgs
+    typ, data = m.fetch("1:3", "(FLAGS)")
+    assert b"\\Seen" in data[0] and b"\\Flagged" in data[1] and b"\\Flagged" not in data[2]
+    # A second MULTIAPPEND with synchronising literals gets the next UIDs.
+    c.send("u APPEND INBOX {%d}\r\n" % len(msgs[0]))
+    assert c.readline().startswith(b"+ ")
+    c.send(msgs[0] + b" {%d}\r\n" % len(msgs[2]))
+    assert c.readline().startswith(b"+ ")
+    c.send(msgs[2] + b"\r\n")
+    assert tagged(c, "u")[-1].startswith(b"u OK [APPENDUID %s 4:5]" % mo.group(1))
+    c.close()
+    m.logout()
+    assert f.stop() == 0
+
+
+def test_multiappend_bad_second_message_appends_nothing(make_facteur):
+    f = make_facteur(extra_config=CONFIG)
+    m = login(f)
+    first = make_message("would be first")
+    c = raw_login(f)
+    # The second literal is over max_message_size: NO [TOOBIG] instead of "+".
+    c.send("t APPEND INBOX {%d}\r\n" % len(first))
+    assert c.readline().startswith(b"+ ")
+    c.send(first + b" (\\Seen) {%d}\r\n" % (65 * MB))
+    line = c.readline()
+    assert line.startswith(b"t NO [TOOBIG]"), line
+    # An empty second message: NO, nothing stored either.
+    c.send(b"u APPEND INBOX {%d+}\r\n%s {0+}\r\n\r\n" % (len(first), first))
+    assert tagged(c, "u")[-1].startswith(b"u NO"), "empty message accepted"
+    # A second message into nowhere cannot be: the mailbox is one for all.
+    c.send(b"v APPEND INBOX {%d+}\r\n%s junk\r\n" % (len(first), first))
+    assert tagged(c, "v")[-1].startswith(b"v BAD")
+    # The session goes on.
+    c.send(b"w NOOP\r\n")
+    assert tagged(c, "w")[-1].startswith(b"w OK")
+    assert count(m) == 0
+    c.close()
+    m.logout()
+    assert f.stop() == 0
+
+
+def test_multiappend_over_quota_is_all_or_nothing(make_facteur):
+    """Each message fits the quota, the two together do not: the store
+    writer runs them as one group, so the first is rolled back too."""
+    f = make_facteur(extra_config=CONFIG)
+    f.cli("user", "quota", f.user, "1M")
+    m = login(f)
+    a, b = big_message(600 * 1024, "qa"), big_message(600 * 1024, "qb")
+    c = raw_login(f)
+    c.send(b"t APPEND INBOX {%d+}\r\n%s {%d+}\r\n%s\r\n" % (len(a), a, len(b), b))
+    line = tagged(c, "t")[-1]
+    assert line.startswith(b"t NO [OVERQUOTA]"), line
+    assert count(m) == 0
+    # Each alone fits.
+    c.send(b"u APPEND INBOX {%d+}\r\n%s\r\n" % (len(a), a))
+    assert tagged(c, "u")[-1].startswith(b"u OK [APPENDUID")
+    assert fetch_all(m) == [a]
+    c.close()
+    m.logout()
+    assert f.stop() == 0

@@ -299,6 +299,42 @@ static void test_append(void **state)
 	tu_imap_close(&x);
 }
 
+/*
+ * MULTIAPPEND (RFC 3502) without a store writer: one direct transaction;
+ * each message keeps its own flags and date; APPENDUID gives the UID set.
+ */
+static void test_multiappend(void **state)
+{
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
+	sess_open(f, &x, true);
+	assert_has(cmd(&x, "a CAPABILITY\r\n"), " MULTIAPPEND");
+	const char *r = cmd(&x,
+			    "b APPEND INBOX {8+}\r\nX: 1\r\n\r\n (\\Flagged $Work) "
+			    "\" 1-Jan-2020 00:00:00 -0000\" {8+}\r\nX: 2\r\n\r\n "
+			    "UTF8 (~{8+}\r\nX: 3\r\n\r\n)\r\n");
+	assert_has(r, "b OK [APPENDUID ");
+	assert_has(r, " 1:3] APPEND completed");
+	struct store_message_ex *msgs = NULL;
+	size_t n = 0;
+	assert_int_equal(store_message_list_full(f->store, f->inbox, &msgs, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(msgs[0].msg.flags, 0);
+	assert_int_equal(msgs[1].msg.flags, STORE_FLAG_FLAGGED);
+	assert_string_equal(msgs[1].keywords, "$Work");
+	assert_int_equal(msgs[1].msg.internal_date, 1577836800);
+	assert_int_equal(msgs[2].msg.size, 8);
+	store_message_ex_free(&msgs, n);
+	/* A bad date in the second message: BAD, nothing stored. */
+	r = cmd(&x, "c APPEND INBOX {8+}\r\nX: 1\r\n\r\n \"bad\" {8+}\r\nX: 2\r\n\r\n\r\n");
+	assert_has(r, "c BAD");
+	/* Into a mailbox that does not exist: TRYCREATE, nothing stored. */
+	r = cmd(&x, "d APPEND Nowhere {8+}\r\nX: 1\r\n\r\n {8+}\r\nX: 2\r\n\r\n\r\n");
+	assert_has(r, "d NO [TRYCREATE]");
+	assert_int_equal(count_messages(f), 3);
+	tu_imap_close(&x);
+}
+
 static void test_append_selected_exists(void **state)
 {
 	struct tu_fixture *f = *state;
@@ -378,11 +414,15 @@ static void test_append_bad_input(void **state)
 	x.s->bad_count = 0;
 	/* \Recent is the server's business: ignored, not refused. */
 	assert_has(cmd(&x, "i APPEND INBOX (\\Recent) {8+}\r\nX: y\r\n\r\n\r\n"), "i OK");
-	/* The message must be a literal, and only one. */
+	/* The message must be a literal; after it only another message. */
 	assert_has(cmd(&x, "j APPEND INBOX \"X: y\"\r\n"), "j BAD");
 	assert_has(cmd(&x, "k APPEND INBOX\r\n"), "k BAD");
-	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n {8+}\r\nX: y\r\n\r\n\r\n"),
-		   "m BAD");
+	size_t before = count_messages(f);
+	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n junk\r\n"), "m BAD");
+	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n (\\Seen)\r\n"), "m BAD");
+	/* MULTIAPPEND, all or nothing: an empty second message fails both. */
+	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n {0+}\r\n\r\n"), "m NO");
+	assert_int_equal(count_messages(f), before);
 	x.s->bad_count = 0;
 	/* Missing mailbox: TRYCREATE. Invalid name: NO, no TRYCREATE. */
 	const char *r = cmd(&x, "n APPEND Nowhere {8+}\r\nX: y\r\n\r\n\r\n");
@@ -653,6 +693,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_select_condstore, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_select_qresync, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_multiappend, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_selected_exists, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_binary_utf8, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_bad_input, setup, tu_teardown),
