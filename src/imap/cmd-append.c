@@ -21,6 +21,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/spool.h"
 #include "lib/util.h"
 #include "mime/mime-store.h"
 
@@ -41,13 +42,21 @@ struct append_msg {
 	const char *keywords[APPEND_MAX_FLAGS];
 	size_t n_keywords;
 	time_t internal_date;       /* 0: now */
-	const struct imap_arg *msg; /* the literal */
+	const struct imap_arg *msg; /* the literal, or NULL: */
+	const struct imap_arg *cat; /* CATENATE's parts */
+	size_t n_cat;
+	/* The message: the literal's, or the catenated spool's. */
+	const char *data;
+	size_t len;
+	const struct spool *spool;
+	uint64_t spool_off;
 };
 
 struct append_req {
 	const char *mailbox; /* as sent */
 	struct append_msg *msgs;
 	size_t n_msgs;
+	struct spool *spools; /* CATENATE's messages (n_msgs, or NULL) */
 };
 
 /* What the reply and the log need once the writes are done. */
@@ -215,11 +224,20 @@ static int append_parse_msg(const struct imap_arg **argsp, struct append_msg *m,
 		}
 		args++;
 	}
+	if (imap_arg_atom_equals(args, "CATENATE") &&
+	    imap_arg_get_list(&args[1], &m->cat, &m->n_cat)) {
+		*argsp = args + 2;
+		return 0;
+	}
 	m->msg = append_message(&args);
 	if (m->msg == NULL) {
 		*error_r = "Message must be a literal";
 		return -1;
 	}
+	m->data = m->msg->str;
+	m->len = m->msg->len;
+	m->spool = m->msg->spool;
+	m->spool_off = m->msg->spool_off;
 	*argsp = args;
 	return 0;
 }
@@ -329,17 +347,17 @@ static enum imap_cmd_ret append_store(struct imap_cmd *cmd, struct buf *out,
 	*ctx = (struct append_done_ctx){.mailbox_id = mb->id, .n = n};
 	for (size_t i = 0; i < n; i++) {
 		const struct append_msg *m = &req->msgs[i];
-		parsed[i] = mime_parse(m->msg->str, m->msg->len, &mp[i]) == 0;
+		parsed[i] = mime_parse(m->data, m->len, &mp[i]) == 0;
 		if (parsed[i])
 			sp[i] = mime_store_parsed(&mp[i]);
-		ctx->bytes += m->msg->len;
+		ctx->bytes += m->len;
 		w[i] = (struct store_write_request){
 			.kind = STORE_WRITE_APPEND,
-			.data = m->msg->str,
-			.len = m->msg->len,
+			.data = m->data,
+			.len = m->len,
 			/* A spooled literal: the writer maps its file, never copies it. */
-			.body = m->msg->spool,
-			.body_offset = m->msg->spool_off,
+			.body = m->spool,
+			.body_offset = m->spool_off,
 			.parsed = parsed[i] ? &sp[i] : NULL,
 			/* Into another account's mailbox: its owner's quota counts. */
 			.account_id = mb->account_id,
@@ -364,14 +382,58 @@ static enum imap_cmd_ret append_store(struct imap_cmd *cmd, struct buf *out,
 	return ret;
 }
 
+/*
+ * Build the CATENATE messages (imap-catenate.c) into spools of their own.
+ * 0, or -1 with the NO or BAD reply queued and *ret_r set.
+ */
+static int append_catenate(struct imap_cmd *cmd, struct buf *out, struct append_req *req,
+			   enum imap_cmd_ret *ret_r)
+{
+	struct imap_session *s = cmd->session;
+	for (size_t i = 0; i < req->n_msgs; i++) {
+		struct append_msg *m = &req->msgs[i];
+		if (m->cat == NULL)
+			continue;
+		if (req->spools == NULL) {
+			req->spools = xcalloc(req->n_msgs, sizeof(*req->spools));
+			for (size_t k = 0; k < req->n_msgs; k++)
+				spool_init(&req->spools[k], s->spool_dir, false);
+		}
+		char *reply = NULL;
+		const char *error;
+		int r = imap_catenate(s, m->cat, m->n_cat, &req->spools[i], &reply);
+		if (r == 0 && spool_data(&req->spools[i], &m->data, &error) < 0) {
+			r = -1;
+			reply = xstrdup("[LIMIT] Cannot map the message now");
+		}
+		if (r < 0) {
+			*ret_r = r == -2 ? imap_cmd_bad(cmd, out, "Invalid CATENATE parts")
+					 : imap_cmd_no(cmd, out, "%s", reply);
+			free(reply);
+			return -1;
+		}
+		m->len = (size_t)req->spools[i].len;
+		m->spool = &req->spools[i];
+		m->spool_off = 0;
+	}
+	return 0;
+}
+
+static void append_req_free(struct append_req *req)
+{
+	for (size_t i = 0; req->spools != NULL && i < req->n_msgs; i++)
+		spool_deinit(&req->spools[i]);
+	free(req->spools);
+}
+
 /* Sizes: each message within max_message_size, none empty. NULL if fine. */
 static const char *append_check_sizes(const struct imap_session *s, const struct append_req *req)
 {
 	for (size_t i = 0; i < req->n_msgs; i++) {
 		/* The reader refuses this before the literal; checked again here. */
-		if (req->msgs[i].msg->len > s->config->max_message_size)
+		if (req->msgs[i].len > s->config->max_message_size)
 			return "[TOOBIG] Message too big";
-		if (req->msgs[i].msg->len == 0)
+		if (req->msgs[i].len == 0)
 			return "Empty message";
 	}
 	return NULL;
@@ -386,10 +448,6 @@ enum imap_cmd_ret cmd_append(struct imap_cmd *cmd, struct buf *out)
 	char *name = NULL;
 	if (append_parse(cmd->args, req, &error) < 0) {
 		ret = imap_cmd_bad(cmd, out, "%s", error);
-		goto done;
-	}
-	if ((error = append_check_sizes(s, req)) != NULL) {
-		ret = imap_cmd_no(cmd, out, "%s", error);
 		goto done;
 	}
 	if (imap_mailbox_name_from_client(s, req->mailbox, &name, &error) < 0) {
@@ -413,9 +471,16 @@ enum imap_cmd_ret cmd_append(struct imap_cmd *cmd, struct buf *out)
 	}
 	for (size_t i = 0; i < req->n_msgs; i++)
 		append_restrict(&req->msgs[i], mb.account_id != s->account.id, rights);
+	if (append_catenate(cmd, out, req, &ret) < 0)
+		goto done;
+	if ((error = append_check_sizes(s, req)) != NULL) {
+		ret = imap_cmd_no(cmd, out, "%s", error);
+		goto done;
+	}
 	ret = append_store(cmd, out, &mb, req);
 done:
 	free(name);
+	append_req_free(req);
 	free(req->msgs);
 	free(req);
 	return ret;

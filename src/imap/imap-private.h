@@ -694,6 +694,16 @@ int imap_expunge_result(struct imap_cmd *cmd, const struct store_write_outcome *
  */
 enum conn_result imap_idle_poll(struct imap_session *s, struct buf *out);
 
+/*
+ * CATENATE (imap-catenate.c): write the message that the n arguments of
+ * "CATENATE (...)" describe (TEXT literal / URL url pairs) into sp.
+ * Returns 0; -1 with *reply_r (malloc'd, for NO: "[BADURL url] ...",
+ * "[TOOBIG] ...", "[LIMIT] ..."); -2 when the list is malformed (BAD).
+ */
+struct spool;
+int imap_catenate(struct imap_session *s, const struct imap_arg *parts, size_t n, struct spool *sp,
+		  char **reply_r);
+
 /* --- SEARCH, STORE, COPY/MOVE, SORT/THREAD (imap-search.c, cmd-search.c,
  * cmd-store.c, cmd-copy.c, cmd-sort.c) -------------------------------------- */
 imap_cmd_func_t cmd_search, cmd_store, cmd_copy, cmd_move, cmd_sort, cmd_thread;

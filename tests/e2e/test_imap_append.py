@@ -216,3 +216,35 @@ def test_multiappend_over_quota_is_all_or_nothing(make_facteur):
     c.close()
     m.logout()
     assert f.stop() == 0
+
+
+def test_catenate_text_and_urls(make_facteur):
+    """CATENATE (RFC 4469) through the store writer: a big message from
+    TEXT literals and URLs of the user's own messages, parts included; a
+    bad URL is NO [BADURL url] and nothing is appended."""
+    f = make_facteur(extra_config=CONFIG)
+    m = login(f)
+    typ, caps = m.capability()
+    assert b"CATENATE" in caps[0].split()
+    src = big_message(2 * MB, "src")
+    typ, data = m.append("INBOX", None, None, src)
+    uidvalidity = re.search(rb"APPENDUID (\d+) 1", data[0]).group(1).decode()
+    head = b"Subject: built\r\nFrom: a@example.test\r\n\r\n"
+    c = raw_login(f)
+    c.send(b"t APPEND INBOX (\\Seen) CATENATE (TEXT {%d}\r\n" % len(head))
+    assert c.readline().startswith(b"+ ")
+    c.send(head + b' URL "/INBOX;UIDVALIDITY=%s/;UID=1/;SECTION=TEXT"'
+           b" TEXT {2+}\r\n--)\r\n" % uidvalidity.encode())
+    line = tagged(c, "t")[-1]
+    assert line.startswith(b"t OK [APPENDUID %s 2]" % uidvalidity.encode()), line
+    body = src.split(b"\r\n\r\n", 1)[1]
+    assert fetch_all(m) == [src, head + body + b"--"]
+    for url in ("/INBOX/;UID=7", "/INBOX;UIDVALIDITY=1/;UID=1", "/Trash/;UID=1",
+                "imap://demo@mx.example.test/INBOX/;UID=1"):
+        c.send(b'u APPEND INBOX CATENATE (URL "%s" TEXT {1+}\r\nx)\r\n' % url.encode())
+        line = tagged(c, "u")[-1]
+        assert line.startswith(b"u NO [BADURL %s]" % url.encode()), line
+    assert count(m) == 2
+    c.close()
+    m.logout()
+    assert f.stop() == 0

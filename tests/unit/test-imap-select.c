@@ -19,6 +19,7 @@
 #include "imap/imap-private.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "mime/mime.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int setup(void **state)
 {
@@ -332,6 +334,87 @@ static void test_multiappend(void **state)
 	r = cmd(&x, "d APPEND Nowhere {8+}\r\nX: 1\r\n\r\n {8+}\r\nX: 2\r\n\r\n\r\n");
 	assert_has(r, "d NO [TRYCREATE]");
 	assert_int_equal(count_messages(f), 3);
+	tu_imap_close(&x);
+}
+
+/* The blob of message i (0-based) of INBOX, malloc'd. */
+static char *inbox_body(struct tu_fixture *f, size_t i)
+{
+	struct store_message *msgs = NULL;
+	size_t n = 0;
+	assert_int_equal(store_message_list(f->store, f->inbox, &msgs, &n), 0);
+	assert_true(i < n);
+	int fd = store_blob_open(f->store, msgs[i].blob_id);
+	assert_true(fd >= 0);
+	char *b = xcalloc(1, msgs[i].size + 1);
+	assert_int_equal(read(fd, b, msgs[i].size), (ssize_t)msgs[i].size);
+	close(fd);
+	free(msgs);
+	return b;
+}
+
+/*
+ * CATENATE (RFC 4469): TEXT literals and URLs of the user's messages and
+ * their sections; bad URLs answer NO [BADURL url] and append nothing; a
+ * result past max_message_size (4096 here) is NO [TOOBIG].
+ */
+static void test_catenate(void **state)
+{
+	struct tu_fixture *f = *state;
+	static const char msg[] = "Subject: src\r\n\r\nthe body\r\n";
+	tu_deliver(f, "INBOX", msg, sizeof(msg) - 1, 0, 0);
+	struct tu_imap x;
+	sess_open(f, &x, true);
+	assert_has(cmd(&x, "a CAPABILITY\r\n"), " CATENATE");
+	const char *r = cmd(&x,
+			    "b APPEND INBOX CATENATE (TEXT {14+}\r\nSubject: new\r\n"
+			    " URL \"/INBOX/;UID=1/;SECTION=TEXT\" URL /INBOX/;uid=1)\r\n");
+	assert_has(r, "b OK [APPENDUID ");
+	char *b = inbox_body(f, 1);
+	assert_string_equal(b, "Subject: new\r\nthe body\r\nSubject: src\r\n\r\nthe body\r\n");
+	free(b);
+	/* MULTIAPPEND with a CATENATE message beside a literal. */
+	r = cmd(&x,
+		"c APPEND INBOX (\\Seen) CATENATE (URL \"/INBOX;UIDVALIDITY=%31/;UID=1\")"
+		" {8+}\r\nX: y\r\n\r\n\r\n");
+	assert_has(r, "c NO [BADURL /INBOX;UIDVALIDITY=%31/;UID=1]");
+	static const char *const bad[] = {
+		"/INBOX/;UID=9",
+		"/Nowhere/;UID=1",
+		"imap://demo@h/INBOX/;UID=1",
+		"/INBOX/;UID=1/;SECTION=7",
+		"/INBOX/;UID=1/;PARTIAL=0.5",
+		"/INBOX;UIDVALIDITY=1/;UID=1",
+		"//h/INBOX/;UID=1",
+		"/INBOX/;UID=0",
+		"/IN%00BOX/;UID=1",
+		"/INBOX/;UID=1/;SECTION=",
+	};
+	char line[256];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "d APPEND INBOX CATENATE (URL \"%s\")\r\n", bad[i]);
+		r = cmd(&x, line);
+		char want[128];
+		snprintf(want, sizeof(want), "d NO [BADURL %s]", bad[i]);
+		if (strstr(r, want) == NULL)
+			fail_msg("%s: %s", bad[i], r);
+	}
+	assert_int_equal(count_messages(f), 2);
+	/* Malformed part lists are BAD. */
+	assert_has(cmd(&x, "e APPEND INBOX CATENATE ()\r\n"), "e BAD");
+	assert_has(cmd(&x, "e APPEND INBOX CATENATE (TEXT \"x\")\r\n"), "e BAD");
+	assert_has(cmd(&x, "e APPEND INBOX CATENATE (URL)\r\n"), "e BAD");
+	x.s->bad_count = 0;
+	/* Past 4096 bytes: TOOBIG. */
+	struct buf big;
+	buf_init(&big);
+	buf_append_str(&big, "f APPEND INBOX CATENATE (");
+	for (int i = 0; i < 200; i++)
+		buf_append_str(&big, "URL /INBOX/;UID=1 ");
+	buf_append_str(&big, "TEXT {1+}\r\nx)\r\n");
+	assert_has(cmd(&x, buf_cstr(&big)), "f NO [TOOBIG]");
+	buf_deinit(&big);
+	assert_int_equal(count_messages(f), 2);
 	tu_imap_close(&x);
 }
 
@@ -694,6 +777,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_select_qresync, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_multiappend, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_catenate, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_selected_exists, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_binary_utf8, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_bad_input, setup, tu_teardown),
