@@ -11,29 +11,10 @@ import re
 import time
 
 from conftest import HOST, RawLine, make_message, wait_for
+from test_spool import spool_files, status_kb
 
 MB = 1024 * 1024
 CONFIG = "max_message_size = 64M\nmax_connections_per_ip = 200\n"
-
-
-def status_kb(pid, key):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise AssertionError("no " + key)
-
-
-def spool_files(pid):
-    """Open spool files of the daemon (anonymous files in blobs/tmp)."""
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if "/blobs/tmp/" in target:
-            n += 1
-    return n
 
 
 def big_message(size, tag):
