@@ -94,7 +94,7 @@ static const char imap_caps[] =
 	"CREATE-SPECIAL-USE STATUS=SIZE COMPRESS=DEFLATE"
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	" QUOTA QUOTA=RES-STORAGE"
-	" ACL RIGHTS=texk LIST-MYRIGHTS";
+	" ACL RIGHTS=texk LIST-MYRIGHTS MULTIAPPEND CATENATE";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

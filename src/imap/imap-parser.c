@@ -9,6 +9,7 @@
  */
 #include "imap/imap-private.h"
 
+#include "lib/spool.h"
 #include "lib/util.h"
 
 #include <ctype.h>
@@ -24,6 +25,15 @@ enum scan_state { SCAN_TEXT, SCAN_QUOTED, SCAN_QUOTED_ESC, SCAN_LITERAL };
 #define NAME_CAPTURE 16
 /* A command buffer grown past this is freed rather than kept. */
 #define CMD_KEEP_MAX (256 * 1024)
+
+/*
+ * A literal of an APPEND read into the spool: where its value would have
+ * been in cmd (nothing is stored there) and where it is in the spool.
+ */
+struct spooled_literal {
+	size_t cmd_off;
+	uint64_t spool_off;
+};
 
 struct arg_block {
 	struct arg_block *next;
@@ -55,6 +65,13 @@ struct imap_parser {
 	size_t name_len;
 	bool discarding; /* refused: skip to the end without storing */
 	char error[ERROR_MAX];
+
+	/* APPEND literals (limits.spool_append): one spool per command. */
+	struct spool spool;
+	bool lit_spooled; /* SCAN_LITERAL: this literal goes to the spool */
+	struct spooled_literal *lits;
+	size_t n_lits, lits_cap;
+	const char *spool_base; /* spool_data() once the command is complete */
 
 	/* Parse results. */
 	char *store;
@@ -152,6 +169,7 @@ struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits)
 {
 	struct imap_parser *p = xcalloc(1, sizeof(*p));
 	p->limits = *limits;
+	spool_init(&p->spool, limits->spool_dir, false);
 	buf_init(&p->cmd);
 	buf_init(&p->line);
 	p->first_line = true;
@@ -200,6 +218,10 @@ static void parser_reset(struct imap_parser *p)
 	p->name_len = 0;
 	p->discarding = false;
 	p->error[0] = '\0';
+	spool_reset(&p->spool);
+	p->lit_spooled = false;
+	p->n_lits = 0;
+	p->spool_base = NULL;
 }
 
 void imap_parser_destroy(struct imap_parser **pp)
@@ -212,6 +234,8 @@ void imap_parser_destroy(struct imap_parser **pp)
 	if (p->line.len > 0)
 		explicit_bzero(p->line.data, p->line.len);
 	buf_deinit(&p->line);
+	spool_deinit(&p->spool);
+	free(p->lits);
 	free(p);
 	*pp = NULL;
 }
@@ -219,6 +243,7 @@ void imap_parser_destroy(struct imap_parser **pp)
 void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limits *limits)
 {
 	p->limits = *limits;
+	p->spool.dir = limits->spool_dir;
 }
 
 const char *imap_parser_error(const struct imap_parser *p, const char **tag_r)
@@ -347,14 +372,51 @@ static uint64_t scan_command_max(const struct imap_parser *p)
 static enum imap_scan_result scan_finish(struct imap_parser *p)
 {
 	p->complete = true;
+	const char *error;
+	if (!p->discarding && p->n_lits > 0 && spool_data(&p->spool, &p->spool_base, &error) < 0)
+		scan_fail(p, "NO [LIMIT] Cannot map the message now");
 	return p->discarding ? IMAP_SCAN_REJECT : IMAP_SCAN_COMMAND;
+}
+
+/* The spool cannot take more: refuse the command, skip the rest. */
+static void scan_spool_fail(struct imap_parser *p, const char *error)
+{
+	char msg[ERROR_MAX];
+	snprintf(msg, sizeof(msg), "NO [LIMIT] Cannot hold the message now (%s)", error);
+	scan_fail(p, msg);
 }
 
 static void scan_literal_end(struct imap_parser *p)
 {
-	if (!p->discarding)
+	const char *error;
+	if (p->discarding) {
+		/* nothing kept */
+	} else if (!p->lit_spooled) {
 		buf_append(&p->cmd, "", 1);
+	} else if (spool_append(&p->spool, "", 1, &error) < 0) {
+		/* Terminated like an inline value: str[len] is a NUL. */
+		scan_spool_fail(p, error);
+	}
+	p->lit_spooled = false;
 	p->state = SCAN_TEXT;
+}
+
+/*
+ * An APPEND literal is about to be read: remember where it goes, so the
+ * parse pass finds it in the spool. false when too many literals.
+ */
+static bool scan_spool_start(struct imap_parser *p)
+{
+	if (p->n_lits == IMAP_MAX_ARGS)
+		return false;
+	if (p->n_lits == p->lits_cap) {
+		p->lits_cap = p->lits_cap == 0 ? 4 : p->lits_cap * 2;
+		p->lits = xrealloc(p->lits, p->lits_cap * sizeof(*p->lits));
+	}
+	p->lits[p->n_lits++] =
+		(struct spooled_literal){.cmd_off = p->cmd.len, .spool_off = p->spool.len};
+	p->lit_spooled = true;
+	return true;
 }
 
 /*
@@ -407,6 +469,8 @@ static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail, 
 	if (spec.sync && avail < spec.size)
 		buf_append_str(out, "+ Ready for literal\r\n");
 	p->total = spec.size > UINT64_MAX - p->total ? UINT64_MAX : p->total + spec.size;
+	if (!p->discarding && p->limits.spool_append && scan_is_append(p) && !scan_spool_start(p))
+		scan_fail(p, "BAD Too many literals");
 	p->state = SCAN_LITERAL;
 	p->lit_left = spec.size;
 	p->lit_binary = spec.binary;
@@ -470,11 +534,14 @@ static enum imap_scan_result scan_text(struct imap_parser *p, char c, size_t ava
 static size_t scan_literal(struct imap_parser *p, const char *data, size_t n)
 {
 	size_t take = n < p->lit_left ? n : (size_t)p->lit_left;
+	const char *error;
 	if (!p->discarding) {
 		if (!p->lit_binary && memchr(data, '\0', take) != NULL)
 			scan_fail(p, "BAD NUL in literal");
-		else
+		else if (!p->lit_spooled)
 			buf_append(&p->cmd, data, take);
+		else if (spool_append(&p->spool, data, take, &error) < 0)
+			scan_spool_fail(p, error);
 	}
 	p->lit_left -= take;
 	if (p->lit_left == 0)
@@ -515,6 +582,7 @@ struct parse_ctx {
 	struct imap_parser *p;
 	char *data;
 	size_t pos, len;
+	size_t next_lit; /* the next spooled literal (p->lits) */
 };
 
 static int parse_fail(struct parse_ctx *c, const char *msg)
@@ -656,6 +724,20 @@ static int parse_literal(struct parse_ctx *c, struct imap_arg *arg)
 	if (c->len - c->pos < 3 || memcmp(c->data + c->pos, "}\r\n", 3) != 0)
 		return parse_fail(c, "Invalid literal");
 	c->pos += 3;
+	struct imap_parser *p = c->p;
+	if (c->next_lit < p->n_lits && p->lits[c->next_lit].cmd_off == c->pos) {
+		/* Its value is in the spool, NUL-terminated there too. */
+		uint64_t off = p->lits[c->next_lit++].spool_off;
+		if (off + size >= p->spool.len || p->spool_base[off + size] != '\0')
+			return parse_fail(c, "Invalid literal");
+		arg->type = IMAP_ARG_LITERAL;
+		arg->str = p->spool_base + off;
+		arg->len = (size_t)size;
+		arg->literal8 = binary;
+		arg->spool = &p->spool;
+		arg->spool_off = off;
+		return 0;
+	}
 	if (size >= c->len - c->pos || c->data[c->pos + size] != '\0')
 		return parse_fail(c, "Invalid literal");
 	arg->type = IMAP_ARG_LITERAL;

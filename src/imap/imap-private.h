@@ -117,7 +117,15 @@ struct imap_arg {
 	 */
 	const char *str;
 	size_t len;
-	bool literal8;               /* LITERAL sent as ~{n} */
+	bool literal8; /* LITERAL sent as ~{n} */
+	/*
+	 * LITERAL of an APPEND read into the parser's spool (lib/spool.h):
+	 * str points into it (a mapping of its file once big) and spool_off
+	 * is where the value starts in it, for the store writer to map the
+	 * file itself (store_write_request.body). NULL: str is in memory.
+	 */
+	const struct spool *spool;
+	uint64_t spool_off;
 	const struct imap_arg *list; /* LIST: children, ending with EOL */
 	size_t list_count;           /* LIST: children before the EOL */
 };
@@ -146,6 +154,14 @@ struct imap_parser_limits {
 	uint64_t append_literal_max; /* one APPEND literal (max_message_size) */
 	uint64_t command_max;        /* the whole command, literals included */
 	size_t id_max;               /* ID's line and command when larger (0: no exception) */
+	/*
+	 * Read APPEND literals into a spool (memory, then a file in
+	 * spool_dir, borrowed; NULL = /tmp) instead of the command buffer,
+	 * so an unfinished big message costs no memory. Off before login,
+	 * where the literal caps are small.
+	 */
+	bool spool_append;
+	const char *spool_dir;
 };
 
 enum imap_scan_result {
@@ -452,6 +468,10 @@ struct imap_cmd {
 	int direct_result;
 	const char *direct_error;
 	struct store_write_outcome direct;
+	/* imap_cmd_write_group: n_group writes (or direct outcomes). */
+	struct store_write **group;
+	struct store_write_outcome *group_direct;
+	size_t n_group;
 };
 
 struct imap_session {
@@ -473,6 +493,7 @@ struct imap_session {
 
 	enum imap_state state;
 	struct imap_parser *parser;
+	char *spool_dir; /* data_dir/blobs/tmp, NULL without a data_dir */
 	unsigned bad_count;
 	bool closing;
 
@@ -561,6 +582,18 @@ enum imap_cmd_ret imap_cmd_write(struct imap_cmd *cmd, struct buf *out,
  */
 int imap_cmd_write_result(struct imap_cmd *cmd, const struct store_write_outcome **outcome_r,
 			  const char **error_r);
+/*
+ * n APPEND requests into one mailbox, all or nothing (MULTIAPPEND): one
+ * group of the store writer (store_write_submit_group), or one direct
+ * transaction (store_append_many). then reads each outcome with
+ * imap_cmd_write_result_at. n == 1 is imap_cmd_write.
+ */
+enum imap_cmd_ret imap_cmd_write_group(struct imap_cmd *cmd, struct buf *out,
+				       const struct store_write_request *reqs, size_t n,
+				       imap_cmd_func_t *then);
+/* The outcome of the i-th request, as imap_cmd_write_result (the same for all on failure). */
+int imap_cmd_write_result_at(struct imap_cmd *cmd, size_t i,
+			     const struct store_write_outcome **outcome_r, const char **error_r);
 /* Drop the write and its outcome (the end of every command). */
 void imap_cmd_write_release(struct imap_cmd *cmd);
 
@@ -660,6 +693,16 @@ int imap_expunge_result(struct imap_cmd *cmd, const struct store_write_outcome *
  * hub, queue the mailbox updates. Does nothing outside IDLE.
  */
 enum conn_result imap_idle_poll(struct imap_session *s, struct buf *out);
+
+/*
+ * CATENATE (imap-catenate.c): write the message that the n arguments of
+ * "CATENATE (...)" describe (TEXT literal / URL url pairs) into sp.
+ * Returns 0; -1 with *reply_r (malloc'd, for NO: "[BADURL url] ...",
+ * "[TOOBIG] ...", "[LIMIT] ..."); -2 when the list is malformed (BAD).
+ */
+struct spool;
+int imap_catenate(struct imap_session *s, const struct imap_arg *parts, size_t n, struct spool *sp,
+		  char **reply_r);
 
 /* --- SEARCH, STORE, COPY/MOVE, SORT/THREAD (imap-search.c, cmd-search.c,
  * cmd-store.c, cmd-copy.c, cmd-sort.c) -------------------------------------- */

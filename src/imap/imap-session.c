@@ -70,6 +70,8 @@ static void imap_limits(const struct imap_session *s, bool authed, struct imap_p
 		.literal_max = IMAP_LITERAL_MAX,
 		.append_literal_max = s->config->max_message_size,
 		.command_max = s->config->max_message_size + 4 * IMAP_LINE_MAX,
+		.spool_append = true,
+		.spool_dir = s->spool_dir,
 	};
 }
 
@@ -632,6 +634,9 @@ struct imap_session *imap_session_create(const struct imap_settings *settings, s
 	s->write_done = settings->write_done;
 	s->write_done_arg = settings->write_done_arg;
 	s->state = IMAP_STATE_NOT_AUTHENTICATED;
+	/* APPEND literals go beside the blobs: the file system the store writes to. */
+	if (s->config->data_dir != NULL && s->config->data_dir[0] != '\0')
+		s->spool_dir = xasprintf("%s/blobs/tmp", s->config->data_dir);
 	struct imap_parser_limits l;
 	imap_limits(s, false, &l);
 	s->parser = imap_parser_create(&l);
@@ -651,6 +656,7 @@ void imap_session_destroy(struct imap_session **sp)
 	imap_view_free(&s->view);
 	imap_parser_destroy(&s->parser);
 	free(s->saved_uids);
+	free(s->spool_dir);
 	free(s->session_id);
 	free(s->peer_ip);
 	free(s);

@@ -365,30 +365,73 @@ int store_append(struct store *s, int64_t account_id, int64_t mailbox_id, const 
 		 const char *const *keywords, size_t n_keywords, time_t internal_date,
 		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
 {
-	const char *body = data != NULL ? data : "";
-	const char *error = NULL;
-	char id[STORE_BLOB_ID_LEN + 1];
-	char saved[sizeof(s->err)];
+	struct store_append_msg m = {
+		.data = data,
+		.len = len,
+		.parsed = parsed,
+		.flags = flags,
+		.keywords = keywords,
+		.n_keywords = n_keywords,
+		.internal_date = internal_date,
+	};
+	if (store_append_many(s, account_id, mailbox_id, &m, 1, uidvalidity_r, error_r) < 0)
+		return -1;
+	if (uid_r != NULL)
+		*uid_r = m.uid;
+	return 0;
+}
 
-	if (append_args_check(s, data, len, keywords, n_keywords, error_r) < 0)
-		return -1;
-	/* Blob durable first, outside the lock; re-checked under it (see deliver). */
-	if (store_blob_write(s, body, len, id, error_r) < 0 || store_tx_begin(s, error_r) < 0)
-		return -1;
-	int ret = store_blob_write(s, body, len, id, &error);
-	if (ret == 0)
-		ret = store_append_tx(s, account_id, mailbox_id, id, len, parsed, flags, keywords,
-				      n_keywords, internal_date, uid_r, uidvalidity_r, &error);
-	if (ret == 0)
-		return store_tx_commit(s, error_r);
-	store_tx_rollback(s);
-	/* Leave no orphan blob; the gc may overwrite s->err. */
+/* Collect the blobs of a refused append; keeps s->err (the gc may write it). */
+static int append_many_fail(struct store *s, char (*ids)[STORE_BLOB_ID_LEN + 1], size_t n,
+			    const char *error, const char **error_r)
+{
+	char saved[sizeof(s->err)];
 	snprintf(saved, sizeof(saved), "%s", error != NULL ? error : "append failed");
 	struct store_idlist orphan = {0};
-	store_idlist_add(&orphan, id);
+	for (size_t i = 0; i < n; i++)
+		store_idlist_add(&orphan, ids[i]);
 	store_blob_gc(s, &orphan);
 	store_idlist_free(&orphan);
+	free(ids);
 	return store_fail(s, error_r, "%s", saved);
+}
+
+int store_append_many(struct store *s, int64_t account_id, int64_t mailbox_id,
+		      struct store_append_msg *msgs, size_t n, uint32_t *uidvalidity_r,
+		      const char **error_r)
+{
+	const char *error = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (append_args_check(s, msgs[i].data, msgs[i].len, msgs[i].keywords,
+				      msgs[i].n_keywords, error_r) < 0)
+			return -1;
+	}
+	char(*ids)[STORE_BLOB_ID_LEN + 1] = xcalloc(n ? n : 1, sizeof(*ids));
+	/* Blobs durable first, outside the lock; re-checked under it (see deliver). */
+	for (size_t i = 0; i < n; i++) {
+		const char *body = msgs[i].data != NULL ? msgs[i].data : "";
+		if (store_blob_write(s, body, msgs[i].len, ids[i], &error) < 0)
+			return append_many_fail(s, ids, i, error, error_r);
+	}
+	if (store_tx_begin(s, &error) < 0)
+		return append_many_fail(s, ids, n, error, error_r);
+	for (size_t i = 0; i < n; i++) {
+		struct store_append_msg *m = &msgs[i];
+		const char *body = m->data != NULL ? m->data : "";
+		if (store_blob_write(s, body, m->len, ids[i], &error) < 0 ||
+		    store_append_tx(s, account_id, mailbox_id, ids[i], m->len, m->parsed, m->flags,
+				    m->keywords, m->n_keywords, m->internal_date, &m->uid,
+				    uidvalidity_r, &error) < 0) {
+			store_tx_rollback(s);
+			return append_many_fail(s, ids, n, error, error_r);
+		}
+	}
+	if (store_tx_commit(s, error_r) < 0) {
+		free(ids);
+		return -1;
+	}
+	free(ids);
+	return 0;
 }
 
 /* --- expunge log ------------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Checkpoint the journal once it holds this much, or is this old. */
 #define JOURNAL_CHECKPOINT_BYTES ((uint64_t)64 << 20)
@@ -44,6 +45,7 @@ struct store_write {
 	char *data;
 	size_t len;
 	bool mapped;                /* data is a mapping of the submitter's spool file */
+	size_t map_skip;            /* the mapping starts this far before data */
 	struct store_parsed parsed; /* strings owned */
 	bool has_parsed;
 	int64_t *accounts;
@@ -68,6 +70,11 @@ struct store_write {
 	char queue_id[STORE_BLOB_ID_LEN + 1]; /* "" without remote recipients */
 	void (*done)(void *arg);
 	void *done_arg;
+	/*
+	 * Writes submitted together, all or nothing (store_write_submit_group):
+	 * the first holds how many, the others 0. A lone write is a group of 1.
+	 */
+	size_t group_n;
 	bool failed; /* the writer's view during the batch */
 	char error[256];
 };
@@ -121,7 +128,7 @@ static void write_free(struct store_write *wr)
 	free(wr->mailbox);
 	free(wr->sender);
 	if (wr->mapped)
-		munmap(wr->data, wr->len);
+		munmap(wr->data - wr->map_skip, wr->len + wr->map_skip);
 	else
 		free(wr->data);
 	free(wr);
@@ -217,11 +224,17 @@ static int write_map_body(struct store_write *wr, const struct store_write_reque
 {
 	wr->len = req->len;
 	if (req->body != NULL && spool_fd(req->body) >= 0 && req->len > 0 &&
-	    req->body->len == req->len) {
-		void *p = mmap(NULL, req->len, PROT_READ, MAP_SHARED, spool_fd(req->body), 0);
+	    req->body_offset <= req->body->len && req->len <= req->body->len - req->body_offset) {
+		/* mmap wants a page-aligned offset: map from the page start. */
+		uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+		uint64_t base = req->body_offset - req->body_offset % page;
+		size_t skip = (size_t)(req->body_offset - base);
+		void *p = mmap(NULL, req->len + skip, PROT_READ, MAP_SHARED, spool_fd(req->body),
+			       (off_t)base);
 		if (p == MAP_FAILED)
 			return -1;
-		wr->data = p;
+		wr->data = (char *)p + skip;
+		wr->map_skip = skip;
 		wr->mapped = true;
 		return 0;
 	}
@@ -240,6 +253,7 @@ static struct store_write *write_new(const struct store_write_request *req)
 	atomic_init(&wr->refs, 2); /* the submitter's and the writer's */
 	atomic_init(&wr->state, WRITE_PENDING);
 	wr->kind = req->kind;
+	wr->group_n = 1;
 	if (write_map_body(wr, req) < 0) {
 		free(wr);
 		return NULL;
@@ -306,33 +320,59 @@ static const char *request_check(const struct store_write_request *req)
 int store_write_submit(struct store_writer *w, const struct store_write_request *req,
 		       struct store_write **write_r, const char **error_r)
 {
-	*write_r = NULL;
-	const char *bad = request_check(req);
-	if (bad != NULL) {
-		*error_r = bad;
+	return store_write_submit_group(w, req, 1, write_r, error_r);
+}
+
+int store_write_submit_group(struct store_writer *w, const struct store_write_request *reqs,
+			     size_t n, struct store_write **writes_r, const char **error_r)
+{
+	for (size_t i = 0; i < n; i++) {
+		writes_r[i] = NULL;
+		const char *bad = request_check(&reqs[i]);
+		if (bad != NULL) {
+			*error_r = bad;
+			return -1;
+		}
+	}
+	if (n == 0 || n > STORE_WRITE_GROUP_MAX) {
+		*error_r = "bad number of writes in a group";
 		return -1;
 	}
-	struct store_write *wr = write_new(req);
-	if (wr == NULL) {
+	for (size_t i = 0; i < n; i++) {
+		writes_r[i] = write_new(&reqs[i]);
+		if (writes_r[i] != NULL)
+			continue;
+		while (i-- > 0) {
+			write_free(writes_r[i]);
+			writes_r[i] = NULL;
+		}
 		*error_r = "out of memory for the message";
 		return -1;
 	}
+	for (size_t i = 1; i < n; i++)
+		writes_r[i]->group_n = 0;
+	writes_r[0]->group_n = n;
 	pthread_mutex_lock(&w->lock);
 	if (w->stop) {
 		pthread_mutex_unlock(&w->lock);
-		write_free(wr);
+		for (size_t i = 0; i < n; i++) {
+			write_free(writes_r[i]);
+			writes_r[i] = NULL;
+		}
 		*error_r = "store writer stopping";
 		return -1;
 	}
-	if (w->tail != NULL)
-		w->tail->next = wr;
-	else
-		w->head = wr;
-	w->tail = wr;
-	w->queued++;
+	/* Adjacent in the queue: batch_take never splits them. */
+	for (size_t i = 0; i < n; i++) {
+		if (w->tail != NULL)
+			w->tail->next = writes_r[i];
+		else
+			w->head = writes_r[i];
+		w->tail = writes_r[i];
+	}
+	w->queued += n;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	*write_r = wr;
 	return 0;
 }
 
@@ -516,6 +556,52 @@ static bool batch_one(struct store *s, struct store_write *wr)
 	return !sqlite3_get_autocommit(s->db);
 }
 
+/* The first failed write of a group, or NULL. */
+static struct store_write *group_failed(struct store_write **g, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		if (g[i]->failed)
+			return g[i];
+	}
+	return NULL;
+}
+
+/*
+ * A group of k > 1 writes under one more savepoint: when one fails, the
+ * others are rolled back too and fail with its reason. false when the
+ * transaction is gone.
+ */
+static bool batch_group(struct store *s, struct store_write **g, size_t k)
+{
+	size_t events = s->n_events;
+	const char *error = NULL;
+	struct store_write *bad = group_failed(g, k);
+
+	if (bad == NULL && sqlite3_exec(s->db, "SAVEPOINT g", NULL, NULL, NULL) != SQLITE_OK) {
+		store_db_fail(s, &error);
+		write_fail(g[0], error);
+		bad = g[0];
+	} else if (bad == NULL) {
+		for (size_t i = 0; i < k && bad == NULL; i++) {
+			if (!batch_one(s, g[i]))
+				return false;
+			bad = g[i]->failed ? g[i] : NULL;
+		}
+		if (bad != NULL) {
+			sqlite3_exec(s->db, "ROLLBACK TO g", NULL, NULL, NULL);
+			s->n_events = events;
+		}
+		sqlite3_exec(s->db, "RELEASE g", NULL, NULL, NULL);
+	}
+	if (bad != NULL) {
+		char reason[sizeof(bad->error)];
+		snprintf(reason, sizeof(reason), "%s", bad->error);
+		for (size_t i = 0; i < k; i++)
+			write_fail(g[i], reason);
+	}
+	return !sqlite3_get_autocommit(s->db);
+}
+
 static void batch_commit(struct store_writer *w, struct store_write **b, size_t n)
 {
 	const char *error = NULL;
@@ -524,10 +610,11 @@ static void batch_commit(struct store_writer *w, struct store_write **b, size_t 
 		batch_fail(b, n, error);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (b[i]->failed)
-			continue;
-		if (!batch_one(w->s, b[i])) {
+	for (size_t i = 0; i < n; i += b[i]->group_n) {
+		size_t k = b[i]->group_n;
+		bool alive = k > 1 ? batch_group(w->s, b + i, k)
+				   : (b[i]->failed || batch_one(w->s, b[i]));
+		if (!alive) {
 			/* Every write of the batch was in that transaction. */
 			batch_fail(b, n, "database error: transaction aborted");
 			return;
@@ -645,14 +732,20 @@ static void batch_linger(struct store_writer *w)
 	}
 }
 
+/* b holds batch_max + STORE_WRITE_GROUP_MAX: a group is never split. */
 static size_t batch_take(struct store_writer *w, struct store_write **b)
 {
 	size_t n = 0;
 	while (w->head != NULL && n < w->opt.batch_max) {
-		b[n++] = w->head;
-		w->head = w->head->next;
-		b[n - 1]->next = NULL;
-		w->queued--;
+		size_t k = w->head->group_n;
+		if (n > 0 && n + k > w->opt.batch_max)
+			break;
+		for (size_t i = 0; i < k; i++) {
+			b[n++] = w->head;
+			w->head = w->head->next;
+			b[n - 1]->next = NULL;
+			w->queued--;
+		}
 	}
 	if (w->head == NULL)
 		w->tail = NULL;
@@ -662,7 +755,7 @@ static size_t batch_take(struct store_writer *w, struct store_write **b)
 static void *writer_main(void *arg)
 {
 	struct store_writer *w = arg;
-	struct store_write **b = xcalloc(w->opt.batch_max, sizeof(*b));
+	struct store_write **b = xcalloc(w->opt.batch_max + STORE_WRITE_GROUP_MAX, sizeof(*b));
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {

@@ -362,11 +362,13 @@ struct store_write_request {
 	const char *data;
 	size_t len;
 	/*
-	 * Optional: the spool (lib/spool.h) that data is the whole content
-	 * of. When it is a file, the writer maps that file instead of copying
+	 * Optional: the spool (lib/spool.h) that data is part of. When it is a file, the writer maps that file instead of copying
 	 * len bytes, so a big message is never duplicated in memory. NULL: copy.
+	 * data is then the len bytes at body_offset in the spool (one spool
+	 * may hold several messages: an IMAP MULTIAPPEND).
 	 */
 	const struct spool *body;
+	uint64_t body_offset;
 	const struct store_parsed *parsed; /* of data; may be NULL; copied */
 	/* DELIVER, local entries, as store_deliver: mailbox NULL means INBOX. */
 	const int64_t *accounts;
@@ -411,6 +413,15 @@ struct store_write_request {
  */
 int store_write_submit(struct store_writer *w, const struct store_write_request *req,
 		       struct store_write **write_r, const char **error_r);
+/*
+ * Queue n writes (1..STORE_WRITE_GROUP_MAX) that commit all or nothing:
+ * one after the other in the same batch, under one savepoint; when one
+ * fails, every one fails with its reason (an IMAP MULTIAPPEND). Returns 0
+ * with n references in writes_r (release each), or -1 (none queued).
+ */
+#define STORE_WRITE_GROUP_MAX 1000
+int store_write_submit_group(struct store_writer *w, const struct store_write_request *reqs,
+			     size_t n, struct store_write **writes_r, const char **error_r);
 /*
  * 1 committed durably, 0 still pending, -1 failed: *error_r (owned by the
  * write, valid while it is held) starts with "quota" when a quota refused it.
@@ -656,6 +667,25 @@ int store_append(struct store *s, int64_t account_id, int64_t mailbox_id, const 
 		 size_t len, const struct store_parsed *parsed, uint32_t flags,
 		 const char *const *keywords, size_t n_keywords, time_t internal_date,
 		 uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r);
+
+/*
+ * MULTIAPPEND (RFC 3502): several messages into one mailbox, all or
+ * nothing, in one transaction after every blob is fsynced. Each message's
+ * uid is set on success. Returns 0 or -1 (nothing appended, no blob left).
+ */
+struct store_append_msg {
+	const char *data;
+	size_t len;
+	const struct store_parsed *parsed;
+	uint32_t flags;
+	const char *const *keywords;
+	size_t n_keywords;
+	time_t internal_date;
+	uint32_t uid; /* out */
+};
+int store_append_many(struct store *s, int64_t account_id, int64_t mailbox_id,
+		      struct store_append_msg *msgs, size_t n, uint32_t *uidvalidity_r,
+		      const char **error_r);
 
 /* Parsed data of a blob, read back (every string malloc'd, NULL if unknown). */
 struct store_parsed_r {

@@ -19,6 +19,7 @@
 #include "imap/imap-private.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "mime/mime.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int setup(void **state)
 {
@@ -299,6 +301,123 @@ static void test_append(void **state)
 	tu_imap_close(&x);
 }
 
+/*
+ * MULTIAPPEND (RFC 3502) without a store writer: one direct transaction;
+ * each message keeps its own flags and date; APPENDUID gives the UID set.
+ */
+static void test_multiappend(void **state)
+{
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
+	sess_open(f, &x, true);
+	assert_has(cmd(&x, "a CAPABILITY\r\n"), " MULTIAPPEND");
+	const char *r = cmd(&x,
+			    "b APPEND INBOX {8+}\r\nX: 1\r\n\r\n (\\Flagged $Work) "
+			    "\" 1-Jan-2020 00:00:00 -0000\" {8+}\r\nX: 2\r\n\r\n "
+			    "UTF8 (~{8+}\r\nX: 3\r\n\r\n)\r\n");
+	assert_has(r, "b OK [APPENDUID ");
+	assert_has(r, " 1:3] APPEND completed");
+	struct store_message_ex *msgs = NULL;
+	size_t n = 0;
+	assert_int_equal(store_message_list_full(f->store, f->inbox, &msgs, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(msgs[0].msg.flags, 0);
+	assert_int_equal(msgs[1].msg.flags, STORE_FLAG_FLAGGED);
+	assert_string_equal(msgs[1].keywords, "$Work");
+	assert_int_equal(msgs[1].msg.internal_date, 1577836800);
+	assert_int_equal(msgs[2].msg.size, 8);
+	store_message_ex_free(&msgs, n);
+	/* A bad date in the second message: BAD, nothing stored. */
+	r = cmd(&x, "c APPEND INBOX {8+}\r\nX: 1\r\n\r\n \"bad\" {8+}\r\nX: 2\r\n\r\n\r\n");
+	assert_has(r, "c BAD");
+	/* Into a mailbox that does not exist: TRYCREATE, nothing stored. */
+	r = cmd(&x, "d APPEND Nowhere {8+}\r\nX: 1\r\n\r\n {8+}\r\nX: 2\r\n\r\n\r\n");
+	assert_has(r, "d NO [TRYCREATE]");
+	assert_int_equal(count_messages(f), 3);
+	tu_imap_close(&x);
+}
+
+/* The blob of message i (0-based) of INBOX, malloc'd. */
+static char *inbox_body(struct tu_fixture *f, size_t i)
+{
+	struct store_message *msgs = NULL;
+	size_t n = 0;
+	assert_int_equal(store_message_list(f->store, f->inbox, &msgs, &n), 0);
+	assert_true(i < n);
+	int fd = store_blob_open(f->store, msgs[i].blob_id);
+	assert_true(fd >= 0);
+	char *b = xcalloc(1, msgs[i].size + 1);
+	assert_int_equal(read(fd, b, msgs[i].size), (ssize_t)msgs[i].size);
+	close(fd);
+	free(msgs);
+	return b;
+}
+
+/*
+ * CATENATE (RFC 4469): TEXT literals and URLs of the user's messages and
+ * their sections; bad URLs answer NO [BADURL url] and append nothing; a
+ * result past max_message_size (4096 here) is NO [TOOBIG].
+ */
+static void test_catenate(void **state)
+{
+	struct tu_fixture *f = *state;
+	static const char msg[] = "Subject: src\r\n\r\nthe body\r\n";
+	tu_deliver(f, "INBOX", msg, sizeof(msg) - 1, 0, 0);
+	struct tu_imap x;
+	sess_open(f, &x, true);
+	assert_has(cmd(&x, "a CAPABILITY\r\n"), " CATENATE");
+	const char *r = cmd(&x,
+			    "b APPEND INBOX CATENATE (TEXT {14+}\r\nSubject: new\r\n"
+			    " URL \"/INBOX/;UID=1/;SECTION=TEXT\" URL /INBOX/;uid=1)\r\n");
+	assert_has(r, "b OK [APPENDUID ");
+	char *b = inbox_body(f, 1);
+	assert_string_equal(b, "Subject: new\r\nthe body\r\nSubject: src\r\n\r\nthe body\r\n");
+	free(b);
+	/* MULTIAPPEND with a CATENATE message beside a literal. */
+	r = cmd(&x,
+		"c APPEND INBOX (\\Seen) CATENATE (URL \"/INBOX;UIDVALIDITY=%31/;UID=1\")"
+		" {8+}\r\nX: y\r\n\r\n\r\n");
+	assert_has(r, "c NO [BADURL /INBOX;UIDVALIDITY=%31/;UID=1]");
+	static const char *const bad[] = {
+		"/INBOX/;UID=9",
+		"/Nowhere/;UID=1",
+		"imap://demo@h/INBOX/;UID=1",
+		"/INBOX/;UID=1/;SECTION=7",
+		"/INBOX/;UID=1/;PARTIAL=0.5",
+		"/INBOX;UIDVALIDITY=1/;UID=1",
+		"//h/INBOX/;UID=1",
+		"/INBOX/;UID=0",
+		"/IN%00BOX/;UID=1",
+		"/INBOX/;UID=1/;SECTION=",
+	};
+	char line[256];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "d APPEND INBOX CATENATE (URL \"%s\")\r\n", bad[i]);
+		r = cmd(&x, line);
+		char want[128];
+		snprintf(want, sizeof(want), "d NO [BADURL %s]", bad[i]);
+		if (strstr(r, want) == NULL)
+			fail_msg("%s: %s", bad[i], r);
+	}
+	assert_int_equal(count_messages(f), 2);
+	/* Malformed part lists are BAD. */
+	assert_has(cmd(&x, "e APPEND INBOX CATENATE ()\r\n"), "e BAD");
+	assert_has(cmd(&x, "e APPEND INBOX CATENATE (TEXT \"x\")\r\n"), "e BAD");
+	assert_has(cmd(&x, "e APPEND INBOX CATENATE (URL)\r\n"), "e BAD");
+	x.s->bad_count = 0;
+	/* Past 4096 bytes: TOOBIG. */
+	struct buf big;
+	buf_init(&big);
+	buf_append_str(&big, "f APPEND INBOX CATENATE (");
+	for (int i = 0; i < 200; i++)
+		buf_append_str(&big, "URL /INBOX/;UID=1 ");
+	buf_append_str(&big, "TEXT {1+}\r\nx)\r\n");
+	assert_has(cmd(&x, buf_cstr(&big)), "f NO [TOOBIG]");
+	buf_deinit(&big);
+	assert_int_equal(count_messages(f), 2);
+	tu_imap_close(&x);
+}
+
 static void test_append_selected_exists(void **state)
 {
 	struct tu_fixture *f = *state;
@@ -378,11 +497,15 @@ static void test_append_bad_input(void **state)
 	x.s->bad_count = 0;
 	/* \Recent is the server's business: ignored, not refused. */
 	assert_has(cmd(&x, "i APPEND INBOX (\\Recent) {8+}\r\nX: y\r\n\r\n\r\n"), "i OK");
-	/* The message must be a literal, and only one. */
+	/* The message must be a literal; after it only another message. */
 	assert_has(cmd(&x, "j APPEND INBOX \"X: y\"\r\n"), "j BAD");
 	assert_has(cmd(&x, "k APPEND INBOX\r\n"), "k BAD");
-	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n {8+}\r\nX: y\r\n\r\n\r\n"),
-		   "m BAD");
+	size_t before = count_messages(f);
+	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n junk\r\n"), "m BAD");
+	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n (\\Seen)\r\n"), "m BAD");
+	/* MULTIAPPEND, all or nothing: an empty second message fails both. */
+	assert_has(cmd(&x, "m APPEND INBOX {8+}\r\nX: y\r\n\r\n {0+}\r\n\r\n"), "m NO");
+	assert_int_equal(count_messages(f), before);
 	x.s->bad_count = 0;
 	/* Missing mailbox: TRYCREATE. Invalid name: NO, no TRYCREATE. */
 	const char *r = cmd(&x, "n APPEND Nowhere {8+}\r\nX: y\r\n\r\n\r\n");
@@ -653,6 +776,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_select_condstore, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_select_qresync, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_multiappend, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_catenate, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_selected_exists, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_binary_utf8, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_append_bad_input, setup, tu_teardown),

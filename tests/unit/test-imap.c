@@ -20,6 +20,7 @@
 #include "imap/imap-private.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/spool.h"
 #include "lib/util.h"
 #include "store/store.h"
 
@@ -99,9 +100,10 @@ static void drain(struct imap_parser *p, struct buf *in, struct buf *out, struct
 }
 
 /* Transcript of data fed at once (step 0) or step bytes at a time. */
-static char *run_parser(const char *data, size_t len, size_t step, char **out_r)
+static char *run_parser_with(const struct imap_parser_limits *limits, const char *data, size_t len,
+			     size_t step, char **out_r)
 {
-	struct imap_parser *p = imap_parser_create(&test_limits);
+	struct imap_parser *p = imap_parser_create(limits);
 	struct buf in, out, t;
 	buf_init(&in);
 	buf_init(&out);
@@ -121,6 +123,11 @@ static char *run_parser(const char *data, size_t len, size_t step, char **out_r)
 	buf_deinit(&out);
 	buf_deinit(&t);
 	return res;
+}
+
+static char *run_parser(const char *data, size_t len, size_t step, char **out_r)
+{
+	return run_parser_with(&test_limits, data, len, step, out_r);
 }
 
 static void expect_parse(const char *data, const char *want)
@@ -185,6 +192,75 @@ static void test_parser_stream(void **state)
 		free(out);
 	}
 	free(whole);
+}
+
+/*
+ * APPEND literals read into a spool (issue 9 item 4): the same commands
+ * come out, whole or byte by byte, with a threshold so small that the
+ * messages go to files; other commands' literals stay in memory.
+ */
+static void test_parser_spooled_stream(void **state)
+{
+	struct imap_parser_limits l = test_limits;
+	l.spool_append = true;
+	spool_configure(4, 1 << 20, 1 << 20);
+	for (size_t step = 0; step <= 7; step++) {
+		char *t = run_parser_with(&l, stream, sizeof(stream) - 1, step, NULL);
+		assert_string_equal(t, stream_want);
+		free(t);
+	}
+	/* The literal's value is in a file of the spool, NUL-terminated. */
+	struct imap_parser *p = imap_parser_create(&l);
+	struct buf in, out;
+	buf_init(&in);
+	buf_init(&out);
+	buf_append_str(&in, "a APPEND {5}\r\nINBOX {90000+}\r\n");
+	for (size_t i = 0; i < 90000; i++)
+		buf_append(&in, i % 2 ? "y" : "x", 1);
+	buf_append_str(&in, "\r\n");
+	assert_int_equal(imap_parser_scan(p, &in, &out), IMAP_SCAN_COMMAND);
+	const char *tag, *name, *error;
+	const struct imap_arg *args;
+	assert_int_equal(imap_parser_parse(p, &tag, &name, &args, &error), 0);
+	assert_string_equal(args[0].str, "INBOX");
+	assert_non_null(args[1].spool);
+	assert_true(spool_fd(args[1].spool) >= 0);
+	assert_int_equal(args[1].len, 90000);
+	assert_int_equal(args[1].str[90000], '\0');
+	assert_memory_equal(args[1].str + 89998, "xy", 2);
+	/* The parser's memory stays small: the message is not in it. */
+	assert_true(spool_memory_used() < 4096);
+	imap_parser_destroy(&p);
+	assert_int_equal(spool_memory_used(), 0);
+	buf_deinit(&in);
+	buf_deinit(&out);
+	spool_configure(0, 0, 0);
+}
+
+/*
+ * The spool cannot take the message (its directory is not one): the
+ * APPEND is refused with NO and skipped to its end, the next command runs.
+ */
+static void test_parser_spool_failure(void **state)
+{
+	struct imap_parser_limits l = test_limits;
+	l.spool_append = true;
+	l.spool_dir = "/dev/null";
+	spool_configure(16, 1 << 20, 1 << 20);
+	static const char in[] = "a APPEND INBOX {40+}\r\n"
+				 "0123456789012345678901234567890123456789\r\n"
+				 "b APPEND INBOX {3+}\r\nabc\r\n"
+				 "c NOOP\r\n";
+	for (size_t step = 0; step <= 5; step++) {
+		char *t = run_parser_with(&l, in, sizeof(in) - 1, step, NULL);
+		assert_string_equal(t,
+				    "REJ a NO [LIMIT] Cannot hold the message now (cannot create "
+				    "a spool file)\n"
+				    "CMD b APPEND A<INBOX> L:3<abc>\n"
+				    "CMD c NOOP\n");
+		free(t);
+	}
+	spool_configure(0, 0, 0);
 }
 
 static void test_parser_literal_plus_once(void **state)
@@ -1016,6 +1092,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parser_stream),
+		cmocka_unit_test(test_parser_spooled_stream),
+		cmocka_unit_test(test_parser_spool_failure),
 		cmocka_unit_test(test_parser_literal_plus_once),
 		cmocka_unit_test(test_parser_oversized),
 		cmocka_unit_test(test_parser_line_too_long),

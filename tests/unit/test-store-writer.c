@@ -293,6 +293,55 @@ static void test_imap_writes(void **state)
 	store_writer_destroy(&w);
 }
 
+/*
+ * A group (MULTIAPPEND) commits all or nothing: with a failing member
+ * (another account's mailbox) the good one is rolled back too, and every
+ * member reports the failure; a good group gets ascending UIDs, and a
+ * lone write batched beside it is unaffected.
+ */
+static void test_group_all_or_nothing(void **state)
+{
+	struct tu_fixture *f = tu_fixture_create("writer-group", true);
+	*state = f;
+	struct store_writer *w = writer_start(f, 2, 0);
+	const char *m1 = "Subject: one\r\n\r\n1\r\n", *m2 = "Subject: two\r\n\r\n2\r\n";
+	struct store_write_request reqs[3];
+	for (size_t i = 0; i < 3; i++)
+		reqs[i] = (struct store_write_request){.kind = STORE_WRITE_APPEND,
+						       .data = i ? m2 : m1,
+						       .len = strlen(i ? m2 : m1),
+						       .account_id = f->acc,
+						       .mailbox_id = f->inbox,
+						       .done = count_done};
+	reqs[2].account_id = f->acc + 100;
+	struct store_write *g[3] = {NULL}, *lone = NULL;
+	const char *error = NULL;
+	/* Three writes in a writer of batch_max 2: the group is not split. */
+	assert_int_equal(store_write_submit_group(w, reqs, 3, g, &error), 0);
+	assert_int_equal(store_write_submit(w, &reqs[0], &lone, &error), 0);
+	wait_done(4);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(store_write_result(g[i], &error), -1);
+		assert_non_null(strstr(error, "mailbox"));
+		store_write_release(&g[i]);
+	}
+	assert_int_equal(store_write_result(lone, NULL), 1);
+	assert_int_equal(store_write_outcome(lone)->uid, 1);
+	store_write_release(&lone);
+	/* Two good ones. */
+	assert_int_equal(store_write_submit_group(w, reqs, 2, g, &error), 0);
+	wait_done(6);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(store_write_result(g[i], NULL), 1);
+		assert_int_equal(store_write_outcome(g[i])->uid, 2 + i);
+		store_write_release(&g[i]);
+	}
+	char *body = message_body(f->store, f->inbox, 2);
+	assert_string_equal(body, m2);
+	free(body);
+	store_writer_destroy(&w);
+}
+
 static void count_queue(void *ctx, const struct store_queue_entry *e)
 {
 	(void)e;
@@ -463,6 +512,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_batch_in_order, tu_teardown),
 		cmocka_unit_test_teardown(test_one_failure_fails_alone, tu_teardown),
 		cmocka_unit_test_teardown(test_imap_writes, tu_teardown),
+		cmocka_unit_test_teardown(test_group_all_or_nothing, tu_teardown),
 		cmocka_unit_test_teardown(test_local_and_queued, tu_teardown),
 		cmocka_unit_test_teardown(test_second_writer_refused, tu_teardown),
 		cmocka_unit_test_teardown(test_journal_recovery, tu_teardown),
