@@ -40,8 +40,8 @@ static bool sender_exception(const char *list, const char *login, const char *ad
 			const char *a = colon + 1;
 			bool user_ok = strlen(login) == ul && strncasecmp(p, login, ul) == 0;
 			bool addr_ok = (strlen(addr) == al && strncasecmp(a, addr, al) == 0) ||
-				       (al > 1 && a[0] == '@' && at != NULL && strlen(at) == al &&
-					strncasecmp(a, at, al) == 0);
+				(al > 1 && a[0] == '@' && at != NULL && strlen(at) == al &&
+				 strncasecmp(a, at, al) == 0);
 			if (user_ok && addr_ok)
 				return true;
 		}
@@ -111,7 +111,9 @@ int auth_sender_check_message(struct store *store, const struct config *cfg, int
 		if (ok == 0) {
 			char safe[160];
 			str_sanitize(safe, sizeof(safe), addrs[i], strlen(addrs[i]));
-			snprintf(why, whysz, "From/Sender address %s not owned by the authenticated user", safe);
+			snprintf(why, whysz,
+				 "From/Sender address %s not owned by the authenticated user",
+				 safe);
 		}
 	}
 	mime_addresses_free(&addrs, n);
