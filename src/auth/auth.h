@@ -130,4 +130,26 @@ void auth_check_abort(struct auth_check **check);
  */
 const char *auth_result_name(enum auth_result r);
 
+/* --- who a submitting user may write as (auth-sender.c) ------------------- */
+
+/*
+ * May the account (account_id, its login address) use addr as MAIL FROM,
+ * From: or Sender:? Its own address, an address the store delivers to it
+ * (alias, sub-address, catch-all), the email of one of its JMAP
+ * identities, or a "login:address" / "login:@domain" entry of
+ * cfg->submission_from_exceptions (cfg may be NULL). Compared without
+ * case. 1 yes, 0 no, -1 store error.
+ */
+int auth_sender_allowed(struct store *store, const struct config *cfg, int64_t account_id,
+			const char *login, const char *addr);
+/*
+ * Every author address of msg[0..len) (mime_author_addresses: From: and
+ * Sender:, group members included) must pass auth_sender_allowed. 1 yes
+ * (also when there is no From: field); 0 no, with the reason written to
+ * why (sanitized, for a reply); -1 store error.
+ */
+int auth_sender_check_message(struct store *store, const struct config *cfg, int64_t account_id,
+			      const char *login, const char *msg, size_t len, char *why,
+			      size_t whysz);
+
 #endif

@@ -744,15 +744,22 @@ static enum imap_cmd_ret fetch_finish(struct imap_cmd *cmd, struct fetch_ctx *ct
 	return imap_cmd_ok(cmd, out, "%sFETCH completed", cmd->uid ? "UID " : "");
 }
 
-/* The continuation: about one slice of responses per call. */
+/*
+ * The continuation: about one slice of responses per call, or
+ * IMAP_SLICE_US of work when the items are small but dear (one header
+ * field of each of 100,000 messages), so that the connection's turn
+ * budget can pass the worker on to the other sessions in between.
+ */
 static enum imap_cmd_ret fetch_continue(struct imap_cmd *cmd, struct buf *out)
 {
 	struct fetch_ctx *ctx = cmd->context;
 	size_t slice_start = out->len;
+	uint64_t start = imap_now_us();
 	while (ctx->next < ctx->n_targets) {
 		const struct fetch_target *t = &ctx->targets[ctx->next];
 		if (!ctx->in_msg) {
-			if (out->len - slice_start >= IMAP_STREAM_SLICE)
+			if (out->len - slice_start >= IMAP_STREAM_SLICE ||
+			    imap_now_us() - start >= IMAP_SLICE_US)
 				break;
 			if (msg_prepare(cmd, ctx, t) == 0) {
 				ctx->next++;

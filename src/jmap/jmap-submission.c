@@ -14,6 +14,7 @@
  */
 #include "jmap/jmap-private.h"
 
+#include "auth/auth.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/server-ctx.h"
@@ -118,23 +119,16 @@ static int objs_get(struct jmap_ctx *c, json_t *args, json_t *all, enum store_jm
 
 /* --- Identity ---------------------------------------------------------- */
 
-/* May the account send as addr? Its own address or an alias that reaches it. */
+/*
+ * May the account send as addr? The one rule of SMTP submission
+ * (auth_sender_allowed): its own address, an alias that reaches it, one of
+ * its identities, or a configured exception.
+ */
 static bool address_ours(struct jmap_ctx *c, const char *addr)
 {
-	if (addr == NULL)
-		return false;
-	if (c->r->username != NULL && strcasecmp(addr, c->r->username) == 0)
-		return true;
-	int64_t ids[16];
-	char *remote[16];
-	size_t n = 0, nr = 0;
-	int r = store_resolve(c->store, addr, ids, &n, remote, &nr, 16);
-	for (size_t i = 0; i < nr; i++)
-		free(remote[i]);
-	for (size_t i = 0; r > 0 && i < n; i++)
-		if (ids[i] == c->account_id)
-			return true;
-	return false;
+	const struct server_ctx *ctx = c->r->ctx;
+	return auth_sender_allowed(c->store, ctx != NULL ? ctx->config : NULL, c->account_id,
+				   c->r->username, addr) == 1;
 }
 
 static json_t *identities(struct jmap_ctx *c)
@@ -508,6 +502,19 @@ static json_t *send_message(struct jmap_ctx *c, const struct envelope *e, const 
 	return err;
 }
 
+/* The From:/Sender: addresses must be the user's: forbiddenFrom (RFC 8621 7.5). */
+static json_t *author_check(struct jmap_ctx *c, const struct buf *raw)
+{
+	const struct server_ctx *ctx = c->r->ctx;
+	char why[256];
+	int r = auth_sender_check_message(c->store, ctx != NULL ? ctx->config : NULL, c->account_id,
+					  c->r->username, raw->data ? raw->data : "", raw->len, why,
+					  sizeof(why));
+	if (r < 0)
+		return jmap_set_error("serverFail", NULL, NULL);
+	return r == 0 ? jmap_set_error("forbiddenFrom", why, NULL) : NULL;
+}
+
 static json_t *submission_create(struct jmap_ctx *c, json_t *obj, json_t **stored_r)
 {
 	int64_t email_id, identity_id;
@@ -544,6 +551,8 @@ static json_t *submission_create(struct jmap_ctx *c, json_t *obj, json_t **store
 	snprintf(bid, sizeof(bid), "B%s", e->msg.blob_id);
 	if (err == NULL && jmap_blob_read(c->store, c->account_id, bid, &raw, NULL, 0) <= 0)
 		err = jmap_set_error("serverFail", "message unreadable", NULL);
+	if (err == NULL)
+		err = author_check(c, &raw);
 	if (err == NULL) {
 		strip_bcc(raw.data ? raw.data : "", raw.len, &msg);
 		dkim_sign(c, env.from, &msg);

@@ -51,6 +51,7 @@ void config_defaults(struct config *c)
 	c->max_recipients = 100;
 	c->recipient_overshoot = 1000;
 	c->postmaster_address = xstrdup("");
+	c->submission_from_exceptions = xstrdup("");
 	c->max_connections = 10000;
 	c->max_connections_per_ip = 100;
 	c->smtp_max_line = 4096;
@@ -106,7 +107,27 @@ void config_deinit(struct config *c)
 	free(c->smarthost_user);
 	free(c->smarthost_password_file);
 	free(c->postmaster_address);
+	free(c->submission_from_exceptions);
 	memset(c, 0, sizeof(*c));
+}
+
+/* "login:addr, login:@domain, ...": each entry a login and an address or domain. */
+static bool config_exceptions_valid(const char *list)
+{
+	const char *p = list;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		const char *colon = memchr(p, ':', n);
+		if (colon == NULL || colon == p || memchr(p, '@', (size_t)(colon - p)) == NULL ||
+		    memchr(colon + 1, '@', n - (size_t)(colon - p) - 1) == NULL)
+			return false;
+		p += n;
+	}
+	return true;
 }
 
 static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -182,6 +203,7 @@ static const struct key_def keys[] = {
 	{"max_message_size", K_U64, OFF(max_message_size), 1024, 1ull << 34},
 	{"max_recipients", K_UINT, OFF(max_recipients), 1, 100000},
 	{"postmaster_address", K_STR, OFF(postmaster_address), 0, 0},
+	{"submission_from_exceptions", K_STR, OFF(submission_from_exceptions), 0, 0},
 	{"recipient_overshoot", K_UINT, OFF(recipient_overshoot), 0, 1000000},
 	{"max_connections", K_UINT, OFF(max_connections), 1, 1000000},
 	{"max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 1, 1000000},
@@ -396,6 +418,12 @@ int config_load(struct config *c, const char *path, char **error_r)
 	if (ret == 0 && *c->postmaster_address != '\0' &&
 	    (strchr(c->postmaster_address, '@') == NULL || strlen(c->postmaster_address) >= 320)) {
 		*error_r = xasprintf("%s: postmaster_address: expected user@domain", path);
+		ret = -1;
+	}
+	if (ret == 0 && !config_exceptions_valid(c->submission_from_exceptions)) {
+		*error_r = xasprintf("%s: submission_from_exceptions: expected "
+				     "login:address or login:@domain, comma-separated",
+				     path);
 		ret = -1;
 	}
 	if (ret == 0 && ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))) {

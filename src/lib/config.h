@@ -107,6 +107,9 @@ struct config {
 	uint64_t spool_threshold;  /* bytes one message keeps in memory, then a file */
 	uint64_t spool_memory_max; /* bytes all messages together keep in memory */
 	uint64_t spool_unauth_max; /* bytes unauthenticated sessions may spool in total */
+
+	/* "login:addr, login:@domain, ...": addresses a submitting user may also use */
+	char *submission_from_exceptions;
 };
 
 /* Fill c with every default (no listeners). */

@@ -84,6 +84,19 @@ bool mime_text_each_header(const char *d, size_t len, mime_text_header_cb *cb, v
  */
 int mime_address_valid(const char *addr, int utf8);
 
+/*
+ * The author addresses of a message: every mailbox of its From: and
+ * Sender: fields (group members included), read from the header block of
+ * msg[0..len). *addrs_r is a malloc'd array of n malloc'd strings (free
+ * with mime_addresses_free). Returns 1 when there is a From: field, 0
+ * when there is none (Sender: may still have given addresses), -1 with a
+ * static reason in *error_r (two From: or Sender: fields, a field without
+ * a valid address).
+ */
+int mime_author_addresses(const char *msg, size_t len, char ***addrs_r, size_t *n_r,
+			  const char **error_r);
+void mime_addresses_free(char ***addrs, size_t n);
+
 /* ---- Added for IMAP FETCH BODY[section] (imap/imap-fetch-section.c) ---- */
 /*
  * Locating a part on the raw bytes with the same walk that produced the

@@ -118,22 +118,10 @@ static enum smtp_rcpt_status svc_rcpt(void *ctx, const char *address, struct smt
 	return SMTP_RCPT_LOCAL;
 }
 
-static int svc_sender(void *ctx, const char *address, int64_t account_id)
+static int svc_sender(void *ctx, const char *address, int64_t account_id, const char *login)
 {
 	struct smtp_service *svc = ctx;
-	int64_t ids[SMTP_RCPT_MAX_TARGETS];
-	char *remote[SMTP_RCPT_MAX_TARGETS];
-	size_t n = 0, n_remote = 0;
-	int r = store_resolve(svc->ctx->store, address, ids, &n, remote, &n_remote,
-			      SMTP_RCPT_MAX_TARGETS);
-	for (size_t i = 0; i < n_remote; i++)
-		free(remote[i]);
-	if (r <= 0)
-		return r;
-	for (size_t i = 0; i < n; i++)
-		if (ids[i] == account_id)
-			return 1;
-	return 0;
+	return auth_sender_allowed(svc->ctx->store, svc->ctx->config, account_id, login, address);
 }
 
 static enum smtp_deliver_result
@@ -407,6 +395,29 @@ static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
 	return res;
 }
 
+/*
+ * Submission: the From: and Sender: addresses must be the user's (issue 9
+ * item 11), as MAIL FROM already is; 550 5.7.1 with the reason otherwise.
+ */
+static enum smtp_deliver_result svc_check_author(struct smtp_service *svc,
+						 const struct smtp_delivery *d)
+{
+	char why[256];
+	int r = auth_sender_check_message(svc->ctx->store, svc->ctx->config, d->auth_account,
+					  d->auth_user, d->data + d->return_path_len,
+					  d->len - d->return_path_len, why, sizeof(why));
+	if (r < 0)
+		return SMTP_DELIVER_TEMPFAIL;
+	if (r > 0)
+		return SMTP_DELIVER_OK;
+	char q_user[LOG_QUOTE_SIZE(SMTP_ADDRESS_MAX)], q_why[LOG_QUOTE_SIZE(256)];
+	log_info("smtp.from_refused", "session=%s id=%s user=%s reason=%s", svc->info->session_id,
+		 d->queue_id, log_quote(q_user, sizeof(q_user), d->auth_user),
+		 log_quote(q_why, sizeof(q_why), why));
+	snprintf(d->reason, d->reason_size, "%s", why);
+	return SMTP_DELIVER_REJECT;
+}
+
 static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_delivery *d)
 {
 	struct smtp_service *svc = ctx;
@@ -417,6 +428,11 @@ static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_deliver
 		store_write_release(&svc->write); /* left over from an abandoned message */
 	}
 	bool mx = svc->info->listener == NULL || strcmp(svc->info->listener, "smtp") == 0;
+	if (!mx && d->auth_user != NULL) {
+		enum smtp_deliver_result r = svc_check_author(svc, d);
+		if (r != SMTP_DELIVER_OK)
+			return r;
+	}
 	if (svc->ctx->mailauth != NULL && mx && cfg->mailauth_verify)
 		return svc_deliver_mx(svc, d);
 	if (svc->ctx->mailauth != NULL && !mx && d->auth_user != NULL && cfg->dkim_sign)

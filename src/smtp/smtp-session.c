@@ -453,6 +453,7 @@ static int smtp_message_deliver(struct smtp_session *s)
 		.return_path_len = t->return_path_len,
 		.helo = s->helo,
 		.auth_user = s->authenticated ? s->account.address : NULL,
+		.auth_account = s->authenticated ? s->account.id : 0,
 		.reason = reason,
 		.reason_size = sizeof(reason),
 	};
@@ -664,7 +665,7 @@ static int smtp_check_sender_owned(struct smtp_session *s, const char *addr)
 {
 	if (strcasecmp(addr, s->account.address) == 0)
 		return 0;
-	int r = s->hooks.sender(s->hooks.ctx, addr, s->account.id);
+	int r = s->hooks.sender(s->hooks.ctx, addr, s->account.id, s->account.address);
 	if (r < 0) {
 		smtp_reply(s, "451 4.3.0 Temporary lookup failure");
 		return -1;

@@ -100,6 +100,7 @@ struct smtp_delivery {
 	const struct spool *body;
 	const char *helo;      /* the HELO/EHLO argument */
 	const char *auth_user; /* the authenticated account's address, or NULL */
+	int64_t auth_account;  /* ... and its id */
 	/*
 	 * For SMTP_DELIVER_REJECT the hook may write the reply text that
 	 * follows "550 5.7.1 " here (NUL-terminated, at most reason_size).
@@ -142,11 +143,11 @@ struct smtp_hooks {
 	enum smtp_rcpt_status (*rcpt)(void *ctx, const char *address,
 				      struct smtp_rcpt_targets *targets_r);
 	/*
-	 * Does address (other than the account's own address, which the
-	 * engine accepts itself) belong to account_id, e.g. as an alias?
-	 * 1 yes, 0 no, -1 temporary error.
+	 * May the account (account_id, login) send as address (other than
+	 * its own address, which the engine accepts itself), e.g. as an
+	 * alias? 1 yes, 0 no, -1 temporary error.
 	 */
-	int (*sender)(void *ctx, const char *address, int64_t account_id);
+	int (*sender)(void *ctx, const char *address, int64_t account_id, const char *login);
 	/* Deliver and queue durably; return only once it is on disk. */
 	enum smtp_deliver_result (*deliver)(void *ctx, const struct smtp_delivery *d);
 };

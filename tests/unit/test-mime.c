@@ -669,6 +669,54 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* From:/Sender: addresses for the submission check (issue 9 item 11). */
+static void test_author_addresses(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *msg;
+		int result;
+		const char *addrs; /* space-separated, or NULL on -1 */
+	} cases[] = {
+		{"From: Alice <alice@a.test>\r\nTo: x@y.test\r\n\r\nFrom: bob@b.test\r\n", 1,
+		 "alice@a.test"},
+		{"From: alice@a.test,\r\n bob@b.test\r\nSender: carol@c.test\r\n\r\n", 1,
+		 "alice@a.test bob@b.test carol@c.test"},
+		{"From: team: alice@a.test, Bob <bob@b.test>;\r\n\r\n", 1,
+		 "alice@a.test bob@b.test"},
+		{"From: \"alice@a.test\" <bob@b.test>\r\n\r\n", 1, "bob@b.test"},
+		{"Subject: none\r\n\r\nbody", 0, ""},
+		{"Sender: carol@c.test\r\n\r\n", 0, "carol@c.test"},
+		{"From: a@a.test\r\nFrom: b@b.test\r\n\r\n", -1, NULL},
+		{"Sender: a@a.test\r\nsender: b@b.test\r\n\r\n", -1, NULL},
+		{"From: not an address\r\n\r\n", -1, NULL},
+		{"From: \r\n\r\n", -1, NULL},
+		{"From: undisclosed-senders:;\r\n\r\n", -1, NULL},
+		{"From: alice\r\n\r\n", -1, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char **addrs;
+		size_t n;
+		const char *error = NULL;
+		int r = mime_author_addresses(cases[i].msg, strlen(cases[i].msg), &addrs, &n,
+					      &error);
+		if (r != cases[i].result)
+			fail_msg("case %zu: %d, want %d", i, r, cases[i].result);
+		if (r < 0) {
+			assert_non_null(error);
+			assert_null(addrs);
+			continue;
+		}
+		char joined[256] = "";
+		for (size_t k = 0; k < n; k++) {
+			strcat(joined, k ? " " : "");
+			strcat(joined, addrs[k]);
+		}
+		assert_string_equal(joined, cases[i].addrs);
+		mime_addresses_free(&addrs, n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_address_valid),
+		cmocka_unit_test(test_author_addresses),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

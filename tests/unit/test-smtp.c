@@ -95,8 +95,9 @@ static enum smtp_rcpt_status fake_rcpt(void *ctx, const char *addr, struct smtp_
 	return SMTP_RCPT_LOCAL;
 }
 
-static int fake_sender(void *ctx, const char *addr, int64_t id)
+static int fake_sender(void *ctx, const char *addr, int64_t id, const char *login)
 {
+	(void)login;
 	if (strcmp(addr, "fail@example.org") == 0)
 		return -1;
 	return strcmp(addr, "alias-of-alice@example.org") == 0 && id == 1;
