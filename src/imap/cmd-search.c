@@ -48,13 +48,26 @@ static uint32_t match_value(const struct imap_cmd *cmd, const struct imap_search
 	return cmd->uid ? m->uid : m->seq;
 }
 
+/* " n": a SEARCH answer may list 100,000 numbers, so no printf per number. */
+static void append_number(struct buf *out, uint32_t v)
+{
+	char tmp[12];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	tmp[--i] = ' ';
+	buf_append(out, tmp + i, sizeof(tmp) - i);
+}
+
 static void write_search(struct imap_cmd *cmd, struct buf *out,
 			 const struct imap_search_program *prog, const struct imap_search_result *r)
 {
 	uint64_t modseq = 0;
 	buf_append_str(out, "* SEARCH");
 	for (size_t i = 0; i < r->n; i++) {
-		buf_printf(out, " %u", match_value(cmd, &r->matches[i]));
+		append_number(out, match_value(cmd, &r->matches[i]));
 		if (r->matches[i].modseq > modseq)
 			modseq = r->matches[i].modseq;
 	}

@@ -452,6 +452,7 @@ static enum imap_cmd_ret sort_start(struct imap_cmd *cmd, struct buf *out,
 		return imap_cmd_bad(cmd, out, "%s", error);
 	if (c->prog->uses_modseq)
 		imap_session_condstore_enable(s);
+	c->prog->needs_rows = true; /* item_load reads matches[].msg */
 	if (imap_search_begin(s, c->prog, &c->r, &error) < 0)
 		return imap_cmd_no(cmd, out, "[SERVERBUG] %s", error);
 	return sort_continue(cmd, out);

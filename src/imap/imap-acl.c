@@ -79,8 +79,13 @@ int imap_mailbox_lookup(struct imap_session *s, const char *name, struct store_m
 			uint32_t *rights_r)
 {
 	*rights_r = 0;
+	/*
+	 * store_mailbox_find: the mailbox row only. store_mailbox_get would
+	 * count and sum the mailbox's messages, for every APPEND and COPY:
+	 * quadratic in a large mailbox, and no caller reads those counts.
+	 */
 	if (!imap_acl_name_shared(name)) {
-		int r = store_mailbox_get(s->store, s->account.id, name, mb_r);
+		int r = store_mailbox_find(s->store, s->account.id, name, mb_r);
 		if (r > 0)
 			*rights_r = STORE_RIGHTS_ALL;
 		return r;
@@ -90,7 +95,7 @@ int imap_mailbox_lookup(struct imap_session *s, const char *name, struct store_m
 	int r = shared_owner(s, name, &owner, &rest);
 	if (r <= 0)
 		return r;
-	if ((r = store_mailbox_get(s->store, owner, rest, mb_r)) <= 0)
+	if ((r = store_mailbox_find(s->store, owner, rest, mb_r)) <= 0)
 		return r;
 	if ((r = store_acl_rights(s->store, mb_r->id, s->account.id, rights_r)) <= 0)
 		return r;

@@ -734,6 +734,7 @@ struct imap_search_program {
 	bool uses_modseq;  /* a MODSEQ key: report (MODSEQ n), enables CONDSTORE */
 	bool needs_parsed; /* evaluation reads store_blob_parsed */
 	bool needs_blob;   /* evaluation reads message bytes */
+	bool needs_rows;   /* set by the caller: it reads matches[].msg (SORT, THREAD) */
 };
 
 /* What '*' means while parsing: the view's message count and highest UID. */
@@ -764,7 +765,8 @@ bool imap_search_charset_ok(const char *charset);
 struct imap_search_match {
 	uint32_t seq, uid;
 	uint64_t modseq;
-	const struct store_message_ex *msg; /* valid while the result lives */
+	/* valid while the result lives; NULL unless the program needs_rows */
+	const struct store_message_ex *msg;
 };
 
 struct imap_search_result {
@@ -778,6 +780,7 @@ struct imap_search_result {
 	uint32_t *pending; /* UIDs not indexed yet (ascending) */
 	size_t n_pending;
 	size_t pos_view, pos_list;
+	bool view_only; /* the view and the index answer: no store listing */
 };
 
 /*

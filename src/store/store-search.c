@@ -1,17 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The full-text index (schema step 6): one document per blob, since a
- * blob's content never changes and every mailbox entry that shares it
- * (copies, moves, one delivery to many recipients) shares its document.
- * search_docs maps a blob to its document number; search_fts is an FTS5
- * table with SQLite's trigram tokenizer, case-sensitive, over texts that
- * mime/ has already case-folded (struct mime_text): a phrase query of a
- * folded needle of three or more characters then matches exactly the
- * documents in which it is a substring, which is IMAP's SEARCH semantics.
+ * The full-text index: one document per blob, since a blob's content
+ * never changes and every mailbox entry that shares it (copies, moves,
+ * one delivery to many recipients) shares its document. search_docs maps
+ * a blob to its document number. Two FTS5 tables hold the document's
+ * texts, which mime/ has already case-folded (struct mime_text):
+ * - search_fts (schema step 6), trigram tokenizer, case-sensitive, with
+ *   the text: a phrase query of a folded needle of three or more
+ *   characters matches exactly the documents in which it is a substring;
+ * - search_words (step 8), SQLite's ascii tokenizer (a token is a maximal
+ *   run of ASCII letters and digits and non-ASCII bytes), detail=column
+ *   (no positions) and no copy of the text, with search_terms listing
+ *   every token. A needle made only of such bytes occurs in a text exactly
+ *   when it is a substring of one of the text's tokens, so its documents
+ *   are those of the terms that contain it: no positions to merge, which
+ *   is what costs the trigram index ~50 us per document for a word found
+ *   in every message.
+ * Both give IMAP's SEARCH semantics exactly, not a pre-filter. Hits are
+ * mapped to a mailbox's UIDs through search_mail (mailbox, uid -> doc,
+ * kept by triggers): one lookup per hit when there are few, else one scan
+ * of the mailbox's rows merged with the sorted hits, never a join per hit
+ * across the store.
  * A document is written in the same transaction as its blob row when the
  * caller passed the text (every delivery path does); a blob written
  * without it is listed in search_pending until the backfill (search/)
- * indexes it. A trigger on blobs removes the document with its blob.
+ * indexes it. Triggers on blobs remove the documents with their blob.
  */
 #include "store/store-private.h"
 
@@ -20,6 +33,81 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A byte of a word: ASCII letter or digit, or any non-ASCII byte (FTS5 ascii). */
+static bool word_byte(unsigned char c)
+{
+	return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		(c >= 'A' && c <= 'Z');
+}
+
+bool store_search_word_needle(const char *needle)
+{
+	if (needle[0] == '\0')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)needle; *p != '\0'; p++)
+		if (!word_byte(*p))
+			return false;
+	return true;
+}
+
+struct term {
+	const char *p;
+	size_t len;
+};
+
+static int cmp_term(const void *a, const void *b)
+{
+	const struct term *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * Add the tokens of texts to search_terms, as the ascii tokenizer cuts
+ * them (the texts are folded already: no upper-case ASCII to fold).
+ */
+static int terms_add(struct store *s, const char *const *texts, size_t n_texts)
+{
+	struct term *t = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < n_texts; i++) {
+		const unsigned char *p = (const unsigned char *)texts[i];
+		while (*p != '\0') {
+			if (!word_byte(*p)) {
+				p++;
+				continue;
+			}
+			const unsigned char *start = p;
+			while (*p != '\0' && word_byte(*p))
+				p++;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 128;
+				t = xrealloc(t, cap * sizeof(*t));
+			}
+			t[n++] = (struct term){(const char *)start, (size_t)(p - start)};
+		}
+	}
+	if (n > 1)
+		qsort(t, n, sizeof(*t), cmp_term);
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (i > 0 && cmp_term(&t[i - 1], &t[i]) == 0)
+			continue;
+		sqlite3_stmt *st =
+			store_stmt(s, "INSERT OR IGNORE INTO search_terms(term) VALUES (?)");
+		if (st == NULL)
+			ret = -1;
+		else {
+			sqlite3_bind_text(st, 1, t[i].p, (int)t[i].len, SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				ret = -1;
+			store_stmt_done(st);
+		}
+	}
+	free(t);
+	return ret;
+}
 
 int store_search_index_put(struct store *s, const char *blob_id, const char *hdr, const char *body,
 			   const char *parts, const char **error_r)
@@ -52,16 +140,25 @@ int store_search_index_put(struct store *s, const char *blob_id, const char *hdr
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
 	int64_t doc = sqlite3_last_insert_rowid(s->db);
-	st = store_stmt(s, "INSERT INTO search_fts(rowid, hdr, body, parts) VALUES (?, ?, ?, ?)");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, doc);
-	store_bind_text(st, 2, hdr);
-	store_bind_text(st, 3, body);
-	store_bind_text(st, 4, parts);
-	rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE)
+	static const char *const inserts[] = {
+		"INSERT INTO search_fts(rowid, hdr, body, parts) VALUES (?, ?, ?, ?)",
+		"INSERT INTO search_words(rowid, hdr, body, parts) VALUES (?, ?, ?, ?)",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		st = store_stmt(s, inserts[i]);
+		if (st == NULL)
+			return store_db_fail(s, error_r);
+		sqlite3_bind_int64(st, 1, doc);
+		store_bind_text(st, 2, hdr);
+		store_bind_text(st, 3, body);
+		store_bind_text(st, 4, parts);
+		rc = sqlite3_step(st);
+		store_stmt_done(st);
+		if (rc != SQLITE_DONE)
+			return store_db_fail(s, error_r);
+	}
+	const char *const texts[] = {hdr, body, parts};
+	if (terms_add(s, texts, 3) < 0)
 		return store_db_fail(s, error_r);
 	st = store_stmt(s, "DELETE FROM search_pending WHERE blob_id = ?");
 	if (st == NULL)
@@ -72,26 +169,29 @@ int store_search_index_put(struct store *s, const char *blob_id, const char *hdr
 	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
 }
 
-/* FTS5 query text: the column filter and the needle as one quoted phrase. */
-static char *match_query(unsigned fields, const char *needle)
+/* FTS5 column filter of fields: "{ hdr body } : ". */
+static void match_columns(struct buf *q, unsigned fields)
 {
-	struct buf q;
-	buf_init(&q);
-	buf_append_str(&q, "{");
+	buf_append_str(q, "{");
 	if (fields & STORE_SEARCH_HDR)
-		buf_append_str(&q, " hdr");
+		buf_append_str(q, " hdr");
 	if (fields & STORE_SEARCH_BODY)
-		buf_append_str(&q, " body");
+		buf_append_str(q, " body");
 	if (fields & STORE_SEARCH_PARTS)
-		buf_append_str(&q, " parts");
-	buf_append_str(&q, " } : \"");
-	for (const char *p = needle; *p != '\0'; p++) {
-		if (*p == '"')
-			buf_append(&q, "\"", 1);
-		buf_append(&q, p, 1);
+		buf_append_str(q, " parts");
+	buf_append_str(q, " } : ");
+}
+
+/* s as one FTS5 string (a phrase for the trigram table, a term for words). */
+static void match_string(struct buf *q, const char *str, size_t len)
+{
+	buf_append_str(q, "\"");
+	for (size_t i = 0; i < len; i++) {
+		if (str[i] == '"')
+			buf_append(q, "\"", 1);
+		buf_append(q, str + i, 1);
 	}
-	buf_append_str(&q, "\"");
-	return (char *)buf_cstr(&q);
+	buf_append_str(q, "\"");
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -106,32 +206,200 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * Run st (bound) and collect column 0 as sorted int64 values. The query
- * starts from the index (CROSS JOIN fixes the order): the work grows with
- * the documents that match, not with the mailbox.
- */
-static int collect_i64(struct store *s, sqlite3_stmt *st, int64_t **v_r, size_t *n_r)
+struct i64_list {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static void i64_push(struct i64_list *l, int64_t x)
 {
-	int64_t *v = NULL;
-	size_t n = 0, cap = 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = x;
+}
+
+/* Sort (unless sorted already: one FTS5 query gives rowid order) and drop duplicates. */
+static void i64_unique(struct i64_list *l)
+{
+	if (l->n < 2)
+		return;
+	size_t run = 1;
+	while (run < l->n && l->v[run - 1] <= l->v[run])
+		run++;
+	if (run < l->n)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_i64);
+	size_t k = 1;
+	for (size_t i = 1; i < l->n; i++)
+		if (l->v[i] != l->v[k - 1])
+			l->v[k++] = l->v[i];
+	l->n = k;
+}
+
+/* Run st (bound) and append column 0 of each row to l. */
+static int collect_i64(struct store *s, sqlite3_stmt *st, struct i64_list *l)
+{
 	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			v = xrealloc(v, cap * sizeof(*v));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		i64_push(l, sqlite3_column_int64(st, 0));
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, NULL);
+}
+
+/* Documents of the FTS5 query q on table (search_fts or search_words). */
+static int docs_query(struct store *s, const char *sql, const struct buf *q, struct i64_list *l)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_text(st, 1, q->data, (int)q->len, SQLITE_TRANSIENT);
+	return collect_i64(s, st, l);
+}
+
+/* Terms per FTS5 query: an OR of a few hundred terms stays cheap to parse. */
+#define WORDS_PER_QUERY 256
+
+/*
+ * The documents holding a word needle: those of the terms that contain it
+ * (one pass over search_terms), asked WORDS_PER_QUERY terms at a time.
+ */
+static int docs_words(struct store *s, unsigned fields, const char *needle, struct i64_list *l)
+{
+	/* memmem here rather than instr() in SQL: half the time per term. */
+	sqlite3_stmt *st = store_stmt(s, "SELECT term FROM search_terms");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	size_t needle_len = strlen(needle);
+	struct buf q;
+	buf_init(&q);
+	size_t in_query = 0;
+	int rc, ret = 0;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *term = (const char *)sqlite3_column_blob(st, 0);
+			size_t term_len = (size_t)sqlite3_column_bytes(st, 0);
+			if (term_len < needle_len ||
+			    memmem(term, term_len, needle, needle_len) == NULL)
+				continue;
+			if (in_query == 0) {
+				match_columns(&q, fields);
+				buf_append_str(&q, "(");
+			} else {
+				buf_append_str(&q, " OR ");
+			}
+			match_string(&q, term, term_len);
+			if (++in_query < WORDS_PER_QUERY)
+				continue;
 		}
-		v[n++] = sqlite3_column_int64(st, 0);
+		if (in_query > 0)
+			buf_append_str(&q, ")");
+		if (in_query > 0 &&
+		    docs_query(s, "SELECT rowid FROM search_words WHERE search_words MATCH ?", &q,
+			       l) < 0) {
+			ret = -1;
+			break;
+		}
+		buf_clear(&q);
+		in_query = 0;
+		if (rc != SQLITE_ROW)
+			break;
 	}
 	store_stmt_done(st);
+	buf_deinit(&q);
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_db_fail(s, NULL);
+	return ret;
+}
+
+/* The documents (sorted, unique) whose fields hold needle. */
+static int docs_match(struct store *s, unsigned fields, const char *needle, struct i64_list *l)
+{
+	*l = (struct i64_list){0};
+	int r;
+	if (store_search_word_needle(needle)) {
+		r = docs_words(s, fields, needle, l);
+	} else {
+		struct buf q;
+		buf_init(&q);
+		match_columns(&q, fields);
+		match_string(&q, needle, strlen(needle));
+		r = docs_query(s, "SELECT rowid FROM search_fts WHERE search_fts MATCH ?", &q, l);
+		buf_deinit(&q);
+	}
+	if (r < 0) {
+		free(l->v);
+		*l = (struct i64_list){0};
+		return -1;
+	}
+	i64_unique(l);
+	return 0;
+}
+
+/* Hits up to which each is looked up alone; past it, the mailbox is scanned. */
+#define SEARCH_LOOKUP_MAX 512
+
+/*
+ * UIDs of mailbox_id's entries whose document is in docs (sorted): a
+ * lookup per document when there are few (a rare word), else one pass
+ * over the mailbox's rows of search_mail, in UID order, each checked
+ * against docs by binary search (a common word: no SQL per hit).
+ */
+static int docs_to_uids(struct store *s, int64_t mailbox_id, const struct i64_list *docs,
+			uint32_t **uids_r, size_t *n_r)
+{
+	struct i64_list u = {0};
+	int rc = SQLITE_DONE;
+	if (docs->n <= SEARCH_LOOKUP_MAX) {
+		for (size_t i = 0; i < docs->n && rc == SQLITE_DONE; i++) {
+			sqlite3_stmt *st = store_stmt(
+				s, "SELECT uid FROM search_mail WHERE doc = ? AND mailbox_id = ?");
+			if (st == NULL)
+				return store_db_fail(s, NULL);
+			sqlite3_bind_int64(st, 1, docs->v[i]);
+			sqlite3_bind_int64(st, 2, mailbox_id);
+			while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+				i64_push(&u, sqlite3_column_int64(st, 0));
+			store_stmt_done(st);
+		}
+	} else if (docs->n > 0) {
+		/* A bit per document number up to the highest hit. */
+		int64_t max = docs->v[docs->n - 1];
+		uint8_t *bits = xcalloc((size_t)(max / 8) + 1, 1);
+		for (size_t i = 0; i < docs->n; i++)
+			if (docs->v[i] >= 0)
+				bits[docs->v[i] / 8] |= (uint8_t)(1u << (docs->v[i] % 8));
+		sqlite3_stmt *st =
+			store_stmt(s, "SELECT uid, doc FROM search_mail WHERE mailbox_id = ?");
+		if (st == NULL) {
+			free(bits);
+			return store_db_fail(s, NULL);
+		}
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t doc = sqlite3_column_int64(st, 1);
+			if (doc >= 0 && doc <= max && (bits[doc / 8] & (1u << (doc % 8))) != 0)
+				i64_push(&u, sqlite3_column_int64(st, 0));
+		}
+		store_stmt_done(st);
+		free(bits);
+	}
 	if (rc != SQLITE_DONE) {
-		free(v);
+		free(u.v);
 		return store_db_fail(s, NULL);
 	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_i64);
-	*v_r = v;
-	*n_r = n;
+	uint32_t *out = xcalloc(u.n > 0 ? u.n : 1, sizeof(*out));
+	for (size_t i = 0; i < u.n; i++)
+		out[i] = (uint32_t)u.v[i];
+	free(u.v);
+	bool sorted = true;
+	for (size_t i = 1; i < u.n && sorted; i++)
+		sorted = out[i - 1] < out[i];
+	if (!sorted)
+		qsort(out, u.n, sizeof(*out), cmp_u32);
+	*uids_r = out;
+	*n_r = u.n;
 	return 0;
 }
 
@@ -140,30 +408,12 @@ int store_search_match(struct store *s, int64_t mailbox_id, unsigned fields, con
 {
 	*uids_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *st = store_stmt(s,
-				      "SELECT m.uid FROM search_fts f"
-				      " CROSS JOIN search_docs d ON d.id = f.rowid"
-				      " CROSS JOIN messages m ON m.blob_id = d.blob_id"
-				      " WHERE search_fts MATCH ? AND +m.mailbox_id = ?");
-	if (st == NULL)
-		return store_db_fail(s, NULL);
-	char *q = match_query(fields, needle);
-	sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
-	free(q);
-	sqlite3_bind_int64(st, 2, mailbox_id);
-	int64_t *v = NULL;
-	size_t n = 0;
-	if (collect_i64(s, st, &v, &n) < 0)
+	struct i64_list docs;
+	if (docs_match(s, fields, needle, &docs) < 0)
 		return -1;
-	uint32_t *u = xcalloc(n > 0 ? n : 1, sizeof(*u));
-	for (size_t i = 0; i < n; i++)
-		u[i] = (uint32_t)v[i];
-	free(v);
-	if (n > 1)
-		qsort(u, n, sizeof(*u), cmp_u32);
-	*uids_r = u;
-	*n_r = n;
-	return 0;
+	int r = docs_to_uids(s, mailbox_id, &docs, uids_r, n_r);
+	free(docs.v);
+	return r;
 }
 
 int store_search_match_account(struct store *s, int64_t account_id, unsigned fields,
@@ -171,19 +421,33 @@ int store_search_match_account(struct store *s, int64_t account_id, unsigned fie
 {
 	*ids_r = NULL;
 	*n_r = 0;
-	sqlite3_stmt *st = store_stmt(s,
-				      "SELECT m.id FROM search_fts f"
-				      " CROSS JOIN search_docs d ON d.id = f.rowid"
-				      " CROSS JOIN messages m ON m.blob_id = d.blob_id"
-				      " CROSS JOIN mailboxes b ON b.id = m.mailbox_id"
-				      " WHERE search_fts MATCH ? AND b.account_id = ?");
-	if (st == NULL)
-		return store_db_fail(s, NULL);
-	char *q = match_query(fields, needle);
-	sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
-	free(q);
-	sqlite3_bind_int64(st, 2, account_id);
-	return collect_i64(s, st, ids_r, n_r);
+	struct i64_list docs, ids = {0};
+	if (docs_match(s, fields, needle, &docs) < 0)
+		return -1;
+	int ret = 0;
+	for (size_t i = 0; i < docs.n && ret == 0; i++) {
+		sqlite3_stmt *st = store_stmt(s,
+					      "SELECT m.id FROM search_docs d"
+					      " CROSS JOIN messages m ON m.blob_id = d.blob_id"
+					      " CROSS JOIN mailboxes b ON b.id = m.mailbox_id"
+					      " WHERE d.id = ? AND b.account_id = ?");
+		if (st == NULL) {
+			ret = store_db_fail(s, NULL);
+			break;
+		}
+		sqlite3_bind_int64(st, 1, docs.v[i]);
+		sqlite3_bind_int64(st, 2, account_id);
+		ret = collect_i64(s, st, &ids);
+	}
+	free(docs.v);
+	if (ret < 0) {
+		free(ids.v);
+		return -1;
+	}
+	i64_unique(&ids);
+	*ids_r = ids.v;
+	*n_r = ids.n;
+	return 0;
 }
 
 int store_search_pending_uids(struct store *s, int64_t mailbox_id, uint32_t **uids_r, size_t *n_r)
@@ -197,16 +461,17 @@ int store_search_pending_uids(struct store *s, int64_t mailbox_id, uint32_t **ui
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	int64_t *v = NULL;
-	size_t n = 0;
-	if (collect_i64(s, st, &v, &n) < 0)
+	struct i64_list l = {0};
+	if (collect_i64(s, st, &l) < 0) {
+		free(l.v);
 		return -1;
-	uint32_t *u = xcalloc(n > 0 ? n : 1, sizeof(*u));
-	for (size_t i = 0; i < n; i++)
-		u[i] = (uint32_t)v[i];
-	free(v);
+	}
+	uint32_t *u = xcalloc(l.n > 0 ? l.n : 1, sizeof(*u));
+	for (size_t i = 0; i < l.n; i++)
+		u[i] = (uint32_t)l.v[i];
+	free(l.v);
 	*uids_r = u;
-	*n_r = n;
+	*n_r = l.n;
 	return 0;
 }
 

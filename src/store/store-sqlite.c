@@ -157,6 +157,48 @@ static const char *const migrations[] = {
 	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE)"
 	"  WITHOUT ROWID;"
 	"CREATE INDEX mailbox_addresses_mailbox ON mailbox_addresses(mailbox_id);",
+	/*
+	 * 8: the word index beside the trigram one (store-search.c explains),
+	 * rebuilt from search_fts: search_words (FTS5, ascii tokens, no
+	 * positions, no copy of the text), search_terms (every token, for
+	 * substring lookups), search_mail (the document of each mailbox
+	 * entry, kept by triggers, so hits are mapped to UIDs without a join
+	 * per hit). A blob's words leave before its trigram document does.
+	 */
+	"CREATE VIRTUAL TABLE search_words USING fts5(hdr, body, parts,"
+	"  tokenize = 'ascii', detail = 'column', content = '');"
+	"INSERT INTO search_words(rowid, hdr, body, parts)"
+	"  SELECT rowid, hdr, body, parts FROM search_fts;"
+	"CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE VIRTUAL TABLE temp.search_words_vocab USING fts5vocab(main, search_words, row);"
+	"INSERT INTO search_terms(term) SELECT term FROM temp.search_words_vocab;"
+	"DROP TABLE temp.search_words_vocab;"
+	"CREATE TRIGGER search_words_gone BEFORE DELETE ON blobs BEGIN"
+	"  INSERT INTO search_words(search_words, rowid, hdr, body, parts)"
+	"    SELECT 'delete', f.rowid, f.hdr, f.body, f.parts FROM search_docs d"
+	"    CROSS JOIN search_fts f ON f.rowid = d.id WHERE d.blob_id = old.id;"
+	"END;"
+	"CREATE TABLE search_mail (mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	"  doc INTEGER NOT NULL, PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX search_mail_doc ON search_mail(doc, mailbox_id);"
+	"INSERT INTO search_mail(mailbox_id, uid, doc) SELECT m.mailbox_id, m.uid, d.id"
+	"  FROM messages m CROSS JOIN search_docs d ON d.blob_id = m.blob_id;"
+	"CREATE TRIGGER search_mail_add AFTER INSERT ON messages BEGIN"
+	"  INSERT OR REPLACE INTO search_mail(mailbox_id, uid, doc)"
+	"    SELECT new.mailbox_id, new.uid, d.id FROM search_docs d WHERE d.blob_id = new.blob_id;"
+	"END;"
+	"CREATE TRIGGER search_mail_indexed AFTER INSERT ON search_docs BEGIN"
+	"  INSERT OR REPLACE INTO search_mail(mailbox_id, uid, doc)"
+	"    SELECT m.mailbox_id, m.uid, new.id FROM messages m WHERE m.blob_id = new.blob_id;"
+	"END;"
+	"CREATE TRIGGER search_mail_del AFTER DELETE ON messages BEGIN"
+	"  DELETE FROM search_mail WHERE mailbox_id = old.mailbox_id AND uid = old.uid;"
+	"END;"
+	"CREATE TRIGGER search_mail_move AFTER UPDATE OF mailbox_id, uid, blob_id ON messages BEGIN"
+	"  DELETE FROM search_mail WHERE mailbox_id = old.mailbox_id AND uid = old.uid;"
+	"  INSERT OR REPLACE INTO search_mail(mailbox_id, uid, doc)"
+	"    SELECT new.mailbox_id, new.uid, d.id FROM search_docs d WHERE d.blob_id = new.blob_id;"
+	"END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -719,9 +719,15 @@ struct store_search_doc {
 };
 
 /*
+ * Does the word index answer needle (any length): is every byte an ASCII
+ * letter or digit or a non-ASCII byte? Other needles need the trigram
+ * index, which finds nothing shorter than 3 characters.
+ */
+bool store_search_word_needle(const char *needle);
+/*
  * UIDs (ascending) of the messages of mailbox_id whose indexed document
  * holds needle in one of fields. needle is folded (mime_text_fold) and
- * has at least 3 characters (the trigram index finds nothing shorter);
+ * is a word needle or has at least 3 characters;
  * messages waiting in the backfill are not found (store_search_pending_uids
  * lists them). *uids_r is malloc'd. Returns 0 or -1.
  */

@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "testutil.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,26 @@ static void test_search_index_exact(void **state)
 		}
 		mime_text_free(&t);
 	}
+	/* Words of one and two characters: the word index answers any length. */
+	for (char a = '0'; a <= 'z'; a++) {
+		for (char b = '\0'; b <= 'z'; b = b == '\0' ? '0' : (char)(b + 1)) {
+			char w[3] = {a, b, '\0'};
+			if (!store_search_word_needle(w) ||
+			    (b != '\0' && !store_search_word_needle(w + 1)))
+				continue;
+			uint32_t *hits = NULL;
+			size_t n = 0;
+			assert_int_equal(store_search_match(f->store, f->inbox, 7, w, &hits, &n),
+					 0);
+			for (size_t k = 0; k < 4; k++)
+				if (imap_uid_find(hits, n, uids[k], NULL) !=
+				    text_holds(f, msgs[k], w, false))
+					fail_msg("word \"%s\" uid %u", w, uids[k]);
+			free(hits);
+			if (b == 'z')
+				break;
+		}
+	}
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
 		uint32_t *hits = NULL;
 		size_t n = 0;
@@ -377,7 +398,8 @@ static void test_search_index_pending(void **state)
 	expect_search(&x, "BODY aubergine", " 6");
 	expect_search(&x, "TEXT \"from before\"", " 6");
 	expect_search(&x, "OR BODY aubergine BODY banana", " 1 6");
-	expect_search(&x, "BODY ub", " 6"); /* two characters: read, not indexed */
+	expect_search(&x, "BODY ub", " 6");     /* pending: read from its blob */
+	expect_search(&x, "BODY \"e.\"", " 6"); /* two characters, not a word: read */
 	/* Expunge message 1: its document goes with its blob. */
 	struct store_message_ex *v = NULL;
 	size_t n = 0;
@@ -392,6 +414,94 @@ static void test_search_index_pending(void **state)
 	assert_has(cmd(&x, "t UID EXPUNGE 1\r\n"), "t OK");
 	assert_int_equal(store_search_doc_get(f->store, blob, &d), 0);
 	expect_search(&x, "BODY banana", "");
+	tu_imap_close(&x);
+}
+
+/*
+ * Schema step 8 rebuilds the word index, its terms and the mailbox map
+ * from the trigram index of a step-7 store; deletes keep both in step.
+ */
+static void test_search_words_migration(void **state)
+{
+	struct tu_fixture *f = *state;
+	store_close(&f->store);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/facteur.db", f->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "DROP TRIGGER search_words_gone; DROP TABLE search_words;"
+			     "DROP TABLE search_terms; DROP TABLE search_mail;"
+			     "DROP TRIGGER search_mail_add; DROP TRIGGER search_mail_del;"
+			     "DROP TRIGGER search_mail_move; DROP TRIGGER search_mail_indexed;"
+			     "PRAGMA user_version = 7;",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	const char *error = NULL;
+	assert_int_equal(store_open(f->dir, &f->store, &error), 0);
+	struct tu_imap x;
+	sess_open(f, &x, "s SELECT INBOX\r\n");
+	expect_search(&x, "BODY banana", " 1");
+	expect_search(&x, "BODY an", " 1");
+	expect_search(&x, "TEXT pineapple", " 3");
+	expect_search(&x, "TEXT ello", " 1 3 4");
+	expect_search(&x, "BODY \"a plain\"", " 1"); /* not a word: the trigram index */
+	/* Expunge 1: its words leave with its blob. */
+	assert_has(cmd(&x, "t UID STORE 1 +FLAGS (\\Deleted)\r\n"), "t OK");
+	assert_has(cmd(&x, "t UID EXPUNGE 1\r\n"), "t OK");
+	expect_search(&x, "BODY banana", "");
+	/* A new delivery after the upgrade is found by its words. */
+	static const char late[] = "Subject: late\r\n\r\nquokka\r\n";
+	tu_deliver(f, NULL, late, strlen(late), T_JAN10, 0);
+	assert_has(cmd(&x, "t NOOP\r\n"), "t OK");
+	expect_search(&x, "BODY quokk", " 5");
+	tu_imap_close(&x);
+}
+
+/*
+ * COPY and MOVE map the copy's UID to the shared document; a needle that
+ * is in more than WORDS_PER_QUERY terms and a word in more than
+ * SEARCH_LOOKUP_MAX messages (the mailbox scan) give what reading gives.
+ */
+static void test_search_words_copy_many(void **state)
+{
+	struct tu_fixture *f = *state;
+	struct tu_imap x;
+	sess_open(f, &x, "s SELECT INBOX\r\n");
+	assert_has(cmd(&x, "t CREATE Other\r\n"), "t OK");
+	assert_has(cmd(&x, "t UID COPY 1 Other\r\n"), "t OK");
+	assert_has(cmd(&x, "t UID MOVE 3 Other\r\n"), "t OK");
+	expect_search(&x, "BODY banana", " 1");
+	expect_search(&x, "BODY pineapple", "");
+	assert_has(cmd(&x, "t SELECT Other\r\n"), "t OK");
+	expect_search(&x, "BODY banana", " 1");
+	expect_search(&x, "BODY pineapple", " 2");
+	/* 300 terms holding "qx" in one message, the last of them in another. */
+	struct buf b;
+	buf_init(&b);
+	buf_append_str(&b, "Subject: terms\r\n\r\n");
+	for (int i = 0; i < 300; i++)
+		buf_printf(&b, "w%03dqx ", i);
+	tu_deliver(f, "Other", b.data, b.len, T_JAN10, 0);
+	static const char last[] = "Subject: t\r\n\r\nw299qx\r\n";
+	tu_deliver(f, "Other", last, strlen(last), T_JAN10, 0);
+	/* 600 messages holding "wombat". */
+	for (int i = 0; i < 600; i++) {
+		buf_clear(&b);
+		buf_printf(&b, "Subject: m%d\r\n\r\nwombat %d\r\n", i, i);
+		tu_deliver(f, "Other", b.data, b.len, T_JAN10, 0);
+	}
+	assert_has(cmd(&x, "t NOOP\r\n"), "t OK");
+	expect_search(&x, "BODY qx", " 3 4");
+	expect_search(&x, "BODY w299q", " 3 4");
+	expect_search(&x, "BODY w150", " 3");
+	const char *r = cmd(&x, "t SEARCH RETURN (COUNT MIN MAX) BODY wombat\r\n");
+	assert_has(r, "MIN 5 MAX 604 COUNT 600");
+	r = cmd(&x, "t SEARCH RETURN (COUNT) TEXT \"wombat 59\"\r\n");
+	assert_has(r, "COUNT 11"); /* 59, 590-599 */
+	buf_deinit(&b);
 	tu_imap_close(&x);
 }
 
@@ -416,7 +526,7 @@ static void test_search_slices(void **state)
 	buf_init(&line);
 	buf_append_str(&line, "t SEARCH");
 	for (int i = 0; i < 400; i++)
-		buf_append_str(&line, " NOT BODY zq");
+		buf_append_str(&line, " NOT BODY \"q.\""); /* read, not indexed */
 	buf_append_str(&line, "\r\n");
 	struct buf in;
 	buf_init(&in);
@@ -445,7 +555,7 @@ static void test_search_slices(void **state)
 		buf_clear(&line);
 		buf_append_str(&line, forms[f2]);
 		for (int i = 0; i < 400; i++)
-			buf_append_str(&line, " NOT BODY zq");
+			buf_append_str(&line, " NOT BODY \"q.\""); /* read, not indexed */
 		buf_append_str(&line, "\r\n");
 		buf_clear(&in);
 		buf_append(&in, line.data, line.len);
@@ -865,6 +975,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_search_index_exact, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_search_index_pending, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_search_slices, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_words_migration, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_search_words_copy_many, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_esearch, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_search_modseq, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_store, setup, tu_teardown),

@@ -898,12 +898,16 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(
 		sqlite3_exec(
 			db,
-			"DROP TABLE acl; DROP TABLE shared_seen;"               /* step 7 */
-			"DROP TABLE mailbox_addresses;"                         /* step 7 */
-			"DROP TRIGGER search_blob_gone; DROP TABLE search_fts;" /* step 6 */
-			"DROP TABLE search_docs; DROP TABLE search_pending;"    /* step 6 */
-			"DROP TABLE held_blobs;"                                /* step 5 */
-			"ALTER TABLE mailboxes DROP COLUMN recent_uid;"         /* step 5 */
+			"DROP TRIGGER search_words_gone; DROP TABLE search_words;"    /* step 8 */
+			"DROP TABLE search_terms; DROP TABLE search_mail;"            /* step 8 */
+			"DROP TRIGGER search_mail_add; DROP TRIGGER search_mail_del;" /* step 8 */
+			"DROP TRIGGER search_mail_move;"                              /* step 8 */
+			"DROP TABLE acl; DROP TABLE shared_seen;"                     /* step 7 */
+			"DROP TABLE mailbox_addresses;"                               /* step 7 */
+			"DROP TRIGGER search_blob_gone; DROP TABLE search_fts;"       /* step 6 */
+			"DROP TABLE search_docs; DROP TABLE search_pending;"          /* step 6 */
+			"DROP TABLE held_blobs;"                                      /* step 5 */
+			"ALTER TABLE mailboxes DROP COLUMN recent_uid;"               /* step 5 */
 			/* step 4 (JMAP) */
 			"DROP TRIGGER jmap_account_ins; DROP TRIGGER jmap_mailbox_ins;"
 			"DROP TRIGGER jmap_mailbox_upd; DROP TRIGGER jmap_mailbox_del;"
