@@ -94,7 +94,8 @@ static const char imap_caps[] =
 	"CREATE-SPECIAL-USE STATUS=SIZE COMPRESS=DEFLATE"
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	" QUOTA QUOTA=RES-STORAGE"
-	" ACL RIGHTS=texk LIST-MYRIGHTS";
+	" ACL RIGHTS=texk LIST-MYRIGHTS"
+	" ESORT SORT=DISPLAY WITHIN";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

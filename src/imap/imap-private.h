@@ -678,10 +678,16 @@ uint64_t imap_now_us(void);
 
 struct imap_search_key; /* a node of the parsed program (imap-search.c) */
 
-/* SEARCH's RETURN options (RFC 4731, RFC 5182) and CHARSET. */
+/*
+ * SEARCH's and SORT's RETURN options (RFC 4731, RFC 5182, RFC 5267: PARTIAL,
+ * UPDATE, CONTEXT) and CHARSET.
+ */
 struct imap_search_options {
 	bool esearch; /* RETURN (...) given */
 	bool ret_min, ret_max, ret_all, ret_count, ret_save;
+	bool ret_partial; /* PARTIAL lo:hi (1-based positions in the result, lo <= hi) */
+	uint32_t partial_lo, partial_hi;
+	bool ret_update;  /* UPDATE: keep the result up to date (ADDTO/REMOVEFROM) */
 	bool bad_charset; /* parse failed: answer NO [BADCHARSET (UTF-8 US-ASCII)] */
 };
 
@@ -713,6 +719,27 @@ int imap_search_parse(const struct imap_arg *args, const struct imap_search_limi
 int imap_search_parse_command(const struct imap_arg *args, const struct imap_search_limits *lim,
 			      struct imap_search_options *opts, struct imap_search_program **prog_r,
 			      const char **error_r);
+/*
+ * The list of a RETURN (...) into *o (esearch set; no data option means
+ * ALL, RFC 4731 3.1). sort: SORT's options (SAVE refused). 0, or -1 with
+ * *error_r (BAD): an unknown option, a bad PARTIAL range, PARTIAL twice or
+ * with ALL (RFC 5267 4.4).
+ */
+int imap_search_parse_return(const struct imap_arg *list, bool sort, struct imap_search_options *o,
+			     const char **error_r);
+/*
+ * The "* ESEARCH (TAG ...) [UID] ..." answer to a SEARCH or SORT with
+ * RETURN options: vals (UIDs or sequence numbers) and their MODSEQs in
+ * result order (ascending for SEARCH, the sort order for SORT), n of
+ * them. MODSEQ n is added when with_modseq and something is returned.
+ */
+void imap_esearch_write(struct imap_cmd *cmd, struct buf *out, const struct imap_search_options *o,
+			bool with_modseq, const uint32_t *vals, const uint64_t *modseqs, size_t n);
+/*
+ * vals as a sequence set in their order: runs of consecutive ascending
+ * numbers as a:b, anything else separated by commas (RFC 5267 3.2).
+ */
+void imap_ordered_set_write(struct buf *out, const uint32_t *vals, size_t n);
 void imap_search_program_free(struct imap_search_program **prog);
 /* True for "UTF-8" and "US-ASCII" (any case). */
 bool imap_search_charset_ok(const char *charset);

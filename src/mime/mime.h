@@ -84,6 +84,15 @@ bool mime_text_each_header(const char *d, size_t len, mime_text_header_cb *cb, v
  */
 int mime_address_valid(const char *addr, int utf8);
 
+/*
+ * RFC 5957 display form of the first address of a decoded address list
+ * (struct mime_parsed's from/to: "Name <a@b>, ..."): its display name when
+ * it has a non-empty one, else its addr-spec; the first member of a group
+ * counts as the first address. malloc'd; "" when there is no address
+ * (list NULL included).
+ */
+char *mime_address_display(const char *list);
+
 /* ---- Added for IMAP FETCH BODY[section] (imap/imap-fetch-section.c) ---- */
 /*
  * Locating a part on the raw bytes with the same walk that produced the

@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: MIT
+"""The search and sort extensions of issue 8 part 3 with Python's imaplib
+(raw commands through _simple_command): WITHIN (RFC 5032), SORT=DISPLAY
+(RFC 5957), ESORT and PARTIAL (RFC 5267), and the BAD answers to their
+malformed forms. Messages are APPENDed with chosen internal dates."""
+import imaplib
+import time
+
+import pytest
+
+from conftest import HOST
+
+imaplib.Commands.setdefault("SORT", ("SELECTED",))
+
+MESSAGES = [
+    # (internal date as seconds ago, message)
+    (10 * 86400,
+     "From: \"Zoe Adams\" <adams@example.net>\r\nTo: Bob <zz@example.org>\r\n"
+     "Subject: one\r\nMessage-ID: <e1@example.net>\r\n\r\nFirst body.\r\n"),
+    (3600,
+     "From: alice@example.net\r\nTo: =?UTF-8?Q?Carl?= <aa@example.org>\r\n"
+     "Subject: two\r\nMessage-ID: <e2@example.net>\r\n\r\nSecond body.\r\n"),
+    (60,
+     "From: Mike <a@example.net>\r\nTo: Team: Dan <d@example.org>;\r\n"
+     "Subject: three\r\nMessage-ID: <e3@example.net>\r\n\r\nThird body.\r\n"),
+]
+
+
+def login(f, select="INBOX"):
+    m = imaplib.IMAP4(HOST, f.ports["imap"], timeout=10)
+    assert m.login(f.user, f.password)[0] == "OK"
+    if select:
+        assert m.select(select)[0] == "OK"
+    return m
+
+
+@pytest.fixture
+def mailbox(facteur):
+    m = login(facteur, select=None)
+    now = time.time()
+    for ago, text in MESSAGES:
+        typ, data = m.append("INBOX", None, imaplib.Time2Internaldate(now - ago),
+                             text.encode())
+        assert typ == "OK", data
+    m.logout()
+    return facteur
+
+
+def raw(m, name, *args):
+    """Run a command; return (status, its untagged ESEARCH/SEARCH/SORT data)."""
+    for key in ("ESEARCH", "SEARCH", "SORT"):
+        m.untagged_responses.pop(key, None)
+    typ, data = m._simple_command(name, *args)
+    out = {}
+    for key in ("ESEARCH", "SEARCH", "SORT"):
+        if key in m.untagged_responses:
+            out[key] = m.untagged_responses.pop(key)
+    return typ, out
+
+
+def esearch_tail(m, name, *args):
+    typ, out = raw(m, name, *args)
+    assert typ == "OK", out
+    line = out["ESEARCH"][-1].decode()
+    assert line.startswith('(TAG "'), line
+    return line.split(")", 1)[1].strip()
+
+
+def test_capabilities(mailbox):
+    m = login(mailbox, select=None)
+    for cap in ("ESORT", "SORT=DISPLAY", "WITHIN"):
+        assert cap in m.capabilities, m.capabilities
+    m.logout()
+
+
+def test_within(mailbox):
+    m = login(mailbox)
+    assert m.search(None, "YOUNGER", "7200") == ("OK", [b"2 3"])
+    assert m.search(None, "OLDER", "7200") == ("OK", [b"1"])
+    assert m.search(None, "YOUNGER", "10") == ("OK", [b""])
+    assert m.uid("SEARCH", "OR", "OLDER", "86400", "YOUNGER", "600") == ("OK", [b"1 3"])
+    assert esearch_tail(m, "SEARCH", "RETURN", "(COUNT)", "YOUNGER", "86400") == "COUNT 2"
+    for args in (("YOUNGER", "0"), ("OLDER", "-1"), ("OLDER", "soon"), ("YOUNGER",)):
+        with pytest.raises(imaplib.IMAP4.error, match="Invalid interval"):
+            m.search(None, *args)
+    m.logout()
+
+
+def test_sort_display(mailbox):
+    m = login(mailbox)
+
+    def sort(crit):
+        typ, data = m.sort(crit, "UTF-8", "ALL")
+        assert typ == "OK", data
+        return [int(x) for x in data[0].split()]
+    assert sort("(FROM)") == [3, 1, 2]            # a, adams, alice
+    assert sort("(DISPLAYFROM)") == [2, 3, 1]     # alice@example.net, Mike, Zoe Adams
+    assert sort("(REVERSE DISPLAYFROM)") == [1, 3, 2]
+    assert sort("(DISPLAYTO)") == [1, 2, 3]       # Bob, Carl, Dan
+    assert sort("(TO)") == [2, 3, 1]              # aa, d, zz
+    with pytest.raises(imaplib.IMAP4.error, match="Invalid sort criteria"):
+        m.sort("(DISPLAY)", "UTF-8", "ALL")
+    m.logout()
+
+
+def test_esort_and_partial(mailbox):
+    m = login(mailbox)
+    assert esearch_tail(m, "SORT", "RETURN", "(MIN MAX COUNT)", "(DISPLAYFROM)", "UTF-8",
+                        "ALL") == "MIN 2 MAX 1 COUNT 3"
+    assert esearch_tail(m, "SORT", "RETURN", "()", "(DISPLAYFROM)", "UTF-8",
+                        "ALL") == "ALL 2:3,1"
+    assert esearch_tail(m, "SORT", "RETURN", "(ALL)", "(REVERSE ARRIVAL)", "UTF-8",
+                        "ALL") == "ALL 3,2,1"
+    typ, data = m.uid("SORT", "RETURN", "(PARTIAL 2:3)", "(DISPLAYFROM)", "UTF-8", "ALL")
+    assert typ == "OK"
+    line = m.untagged_responses.pop("ESEARCH")[-1].decode()
+    assert line.endswith("UID PARTIAL (2:3 3,1)"), line
+    assert esearch_tail(m, "SORT", "RETURN", "(PARTIAL 9:5)", "(ARRIVAL)", "UTF-8",
+                        "ALL") == "PARTIAL (5:9 NIL)"
+    assert esearch_tail(m, "SEARCH", "RETURN", "(PARTIAL 1:2 COUNT)",
+                        "ALL") == "COUNT 3 PARTIAL (1:2 1:2)"
+    assert esearch_tail(m, "SEARCH", "RETURN", "(CONTEXT MIN)", "UNSEEN") == "MIN 1"
+    # No RETURN: the classic answer.
+    typ, out = raw(m, "SORT", "(ARRIVAL)", "UTF-8", "ALL")
+    assert typ == "OK" and out["SORT"] == [b"1 2 3"], out
+    for args, why in ((("RETURN", "(PARTIAL 0:1)", "(ARRIVAL)", "UTF-8", "ALL"), "PARTIAL"),
+                      (("RETURN", "(PARTIAL 1:*)", "(ARRIVAL)", "UTF-8", "ALL"), "PARTIAL"),
+                      (("RETURN", "(PARTIAL 1:2 ALL)", "(ARRIVAL)", "UTF-8", "ALL"),
+                       "cannot be combined"),
+                      (("RETURN", "(SAVE)", "(ARRIVAL)", "UTF-8", "ALL"), "Unknown RETURN"),
+                      (("RETURN", "ALL", "(ARRIVAL)", "UTF-8", "ALL"), "RETURN needs a list")):
+        with pytest.raises(imaplib.IMAP4.error, match=why):
+            m._simple_command("SORT", *args)
+    with pytest.raises(imaplib.IMAP4.error, match="twice"):
+        m._simple_command("SEARCH", "RETURN", "(PARTIAL 1:2 PARTIAL 2:3)", "ALL")
+    # The session is still fine after the BADs.
+    assert m.noop()[0] == "OK"
+    m.logout()

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the search and sort extensions of issue 8 part 3, driven
+ * through imap_session_input with real command bytes (whole, and one byte
+ * at a time for the new syntax) against a real store in a mkdtemp
+ * directory: WITHIN's YOUNGER/OLDER (RFC 5032), SORT=DISPLAY's
+ * DISPLAYFROM/DISPLAYTO (RFC 5957), ESORT and PARTIAL (RFC 5267 3 and
+ * 4.4), the display-name helper, and every refused form (BAD).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "imap/imap-private.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mime/mime.h"
+#include "store/store.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* From mailboxes: adams, alice, a; display forms: Zoe Adams, alice@..., Mike. */
+static const char msg1[] = "From: \"Zoe Adams\" <adams@example.net>\r\n"
+			   "To: Bob <zz@example.org>\r\n"
+			   "Subject: one\r\n"
+			   "Message-ID: <s1@example.net>\r\n"
+			   "\r\n"
+			   "First body.\r\n";
+
+static const char msg2[] = "From: alice@example.net\r\n"
+			   "To: =?UTF-8?Q?Carl?= <aa@example.org>\r\n"
+			   "Subject: two\r\n"
+			   "Message-ID: <s2@example.net>\r\n"
+			   "\r\n"
+			   "Second body.\r\n";
+
+static const char msg3[] = "From: Mike <a@example.net>\r\n"
+			   "To: Team: Dan <d@example.org>, Eve <e@example.org>;\r\n"
+			   "Subject: three\r\n"
+			   "Message-ID: <s3@example.net>\r\n"
+			   "\r\n"
+			   "Third body.\r\n";
+
+static int setup(void **state)
+{
+	struct tu_fixture *f = tu_fixture_create("imap-sortext", true);
+	if (f == NULL)
+		return -1;
+	time_t now = time(NULL);
+	tu_deliver(f, NULL, msg1, strlen(msg1), now - 10 * 86400, 0);
+	tu_deliver(f, NULL, msg2, strlen(msg2), now - 3600, STORE_FLAG_SEEN);
+	tu_deliver(f, NULL, msg3, strlen(msg3), now - 60, 0);
+	*state = f;
+	return 0;
+}
+
+static const char *cmd(struct tu_imap *x, const char *line)
+{
+	return tu_imap_cmd(x, line);
+}
+
+/* Feed line one byte at a time; returns everything written (in all). */
+static const char *cmd_bytewise(struct tu_imap *x, const char *line, struct buf *all)
+{
+	buf_clear(all);
+	for (size_t i = 0; line[i] != '\0'; i++)
+		buf_append_str(all, tu_imap_feed(x, line + i, 1));
+	return buf_cstr(all);
+}
+
+/* The same answer fed whole and byte by byte. */
+static void expect_both(struct tu_imap *x, const char *line, const char *want)
+{
+	struct buf all;
+	buf_init(&all);
+	const char *r = cmd(x, line);
+	if (strstr(r, want) == NULL)
+		fail_msg("%s: expected \"%s\" in:\n%s", line, want, r);
+	r = cmd_bytewise(x, line, &all);
+	if (strstr(r, want) == NULL)
+		fail_msg("%s (bytewise): expected \"%s\" in:\n%s", line, want, r);
+	buf_deinit(&all);
+}
+
+static void expect_bad(struct tu_imap *x, const char *line, const char *why)
+{
+	struct buf all;
+	buf_init(&all);
+	const char *r = cmd_bytewise(x, line, &all);
+	if (strncmp(r, "t BAD", 5) != 0 && strstr(r, "\r\nt BAD") == NULL)
+		fail_msg("%s: expected BAD, got:\n%s", line, r);
+	if (why != NULL && strstr(r, why) == NULL)
+		fail_msg("%s: expected \"%s\" in:\n%s", line, why, r);
+	x->s->bad_count = 0;
+	buf_deinit(&all);
+}
+
+static void test_within(void **state)
+{
+	struct tu_imap x;
+	tu_imap_open(&x, *state, true, "s SELECT INBOX\r\n");
+	expect_both(&x, "t SEARCH YOUNGER 7200\r\n", "* SEARCH 2 3\r\nt OK");
+	expect_both(&x, "t SEARCH OLDER 7200\r\n", "* SEARCH 1\r\nt OK");
+	expect_both(&x, "t SEARCH YOUNGER 30\r\n", "* SEARCH\r\nt OK");
+	expect_both(&x, "t SEARCH OLDER 30\r\n", "* SEARCH 1 2 3\r\nt OK");
+	expect_both(&x, "t SEARCH NOT YOUNGER 86400\r\n", "* SEARCH 1\r\nt OK");
+	expect_both(&x, "t SEARCH YOUNGER 86400 UNSEEN\r\n", "* SEARCH 3\r\nt OK");
+	expect_both(&x, "t SEARCH OR OLDER 86400 YOUNGER 120\r\n", "* SEARCH 1 3\r\nt OK");
+	expect_both(&x, "t UID SEARCH RETURN (COUNT) younger 4000\r\n",
+		    "* ESEARCH (TAG \"t\") UID COUNT 2\r\n");
+	/* SORT and THREAD take the keys too. */
+	expect_both(&x, "t SORT (REVERSE ARRIVAL) UTF-8 YOUNGER 100000\r\n", "* SORT 3 2\r\n");
+	expect_bad(&x, "t SEARCH YOUNGER 0\r\n", "Invalid interval");
+	expect_bad(&x, "t SEARCH OLDER -5\r\n", "Invalid interval");
+	expect_bad(&x, "t SEARCH OLDER abc\r\n", "Invalid interval");
+	expect_bad(&x, "t SEARCH YOUNGER\r\n", "Invalid interval");
+	expect_bad(&x, "t SEARCH YOUNGER \"60\"\r\n", "Invalid interval");
+	expect_bad(&x, "t SEARCH OLDER 99999999999\r\n", "Invalid interval");
+	tu_imap_close(&x);
+}
+
+static void test_sort_display(void **state)
+{
+	struct tu_imap x;
+	tu_imap_open(&x, *state, true, "s SELECT INBOX\r\n");
+	/* Mailboxes: a (3), adams (1), alice (2). */
+	expect_both(&x, "t SORT (FROM) UTF-8 ALL\r\n", "* SORT 3 1 2\r\n");
+	/* Display: "alice@example.net" (no name), "Mike", "Zoe Adams". */
+	expect_both(&x, "t SORT (DISPLAYFROM) UTF-8 ALL\r\n", "* SORT 2 3 1\r\n");
+	expect_both(&x, "t SORT (REVERSE DISPLAYFROM) UTF-8 ALL\r\n", "* SORT 1 3 2\r\n");
+	/* To mailboxes zz, aa, d; display Bob, Carl (decoded), Dan (a group's first). */
+	expect_both(&x, "t SORT (TO) UTF-8 ALL\r\n", "* SORT 2 3 1\r\n");
+	expect_both(&x, "t SORT (DISPLAYTO) UTF-8 ALL\r\n", "* SORT 1 2 3\r\n");
+	expect_both(&x, "t UID SORT (displayto reverse displayfrom) UTF-8 ALL\r\n",
+		    "* SORT 1 2 3\r\n");
+	expect_bad(&x, "t SORT (DISPLAY) UTF-8 ALL\r\n", "Invalid sort criteria");
+	expect_bad(&x, "t SORT (REVERSE) UTF-8 ALL\r\n", "Invalid sort criteria");
+	tu_imap_close(&x);
+}
+
+static void test_esort_partial(void **state)
+{
+	struct tu_imap x;
+	tu_imap_open(&x, *state, true, "s SELECT INBOX\r\n");
+	/* MIN and MAX are the first and last in sort order (RFC 5267 3.1). */
+	expect_both(&x, "t SORT RETURN (MIN MAX COUNT) (DISPLAYFROM) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") MIN 2 MAX 1 COUNT 3\r\nt OK");
+	expect_both(&x, "t SORT RETURN () (DISPLAYFROM) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") ALL 2:3,1\r\nt OK");
+	expect_both(&x, "t SORT RETURN (ALL) (REVERSE ARRIVAL) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") ALL 3,2,1\r\nt OK");
+	expect_both(&x, "t UID SORT RETURN (ALL) (ARRIVAL) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") UID ALL 1:3\r\nt OK");
+	expect_both(&x, "t SORT RETURN (COUNT) (ARRIVAL) UTF-8 SUBJECT nothing\r\n",
+		    "* ESEARCH (TAG \"t\") COUNT 0\r\nt OK");
+	expect_both(&x, "t SORT RETURN (MIN) (ARRIVAL) UTF-8 SUBJECT nothing\r\n",
+		    "* ESEARCH (TAG \"t\")\r\nt OK");
+	/* PARTIAL: positions in the sorted result, either order, NIL past the end. */
+	expect_both(&x, "t SORT RETURN (PARTIAL 2:3) (DISPLAYFROM) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") PARTIAL (2:3 3,1)\r\nt OK");
+	expect_both(&x, "t SORT RETURN (PARTIAL 3:2) (DISPLAYFROM) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") PARTIAL (2:3 3,1)\r\nt OK");
+	expect_both(&x, "t SORT RETURN (PARTIAL 2:100 COUNT) (ARRIVAL) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") COUNT 3 PARTIAL (2:100 2:3)\r\nt OK");
+	expect_both(&x, "t UID SORT RETURN (PARTIAL 4:9) (ARRIVAL) UTF-8 ALL\r\n",
+		    "* ESEARCH (TAG \"t\") UID PARTIAL (4:9 NIL)\r\nt OK");
+	expect_both(&x, "t SEARCH RETURN (PARTIAL 1:2) ALL\r\n",
+		    "* ESEARCH (TAG \"t\") PARTIAL (1:2 1:2)\r\nt OK");
+	expect_both(&x, "t SEARCH RETURN (PARTIAL 2:2 MIN) UNSEEN\r\n",
+		    "* ESEARCH (TAG \"t\") MIN 1 PARTIAL (2:2 3)\r\nt OK");
+	/* CONTEXT is a hint (RFC 5267 4.2). */
+	expect_both(&x, "t SEARCH RETURN (CONTEXT COUNT) ALL\r\n",
+		    "* ESEARCH (TAG \"t\") COUNT 3\r\nt OK");
+	/* A plain SORT still answers * SORT. */
+	expect_both(&x, "t SORT (ARRIVAL) UTF-8 ALL\r\n", "* SORT 1 2 3\r\nt OK");
+	expect_bad(&x, "t SORT RETURN (PARTIAL 0:2) (ARRIVAL) UTF-8 ALL\r\n", "PARTIAL needs");
+	expect_bad(&x, "t SORT RETURN (PARTIAL 1:*) (ARRIVAL) UTF-8 ALL\r\n", "PARTIAL needs");
+	expect_bad(&x, "t SORT RETURN (PARTIAL -1:-5) (ARRIVAL) UTF-8 ALL\r\n", "PARTIAL needs");
+	expect_bad(&x, "t SORT RETURN (PARTIAL 5) (ARRIVAL) UTF-8 ALL\r\n", "PARTIAL needs");
+	expect_bad(&x, "t SORT RETURN (PARTIAL) (ARRIVAL) UTF-8 ALL\r\n", "PARTIAL needs");
+	expect_bad(&x, "t SEARCH RETURN (PARTIAL 1:2 ALL) ALL\r\n", "cannot be combined");
+	expect_bad(&x, "t SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL\r\n", "twice");
+	expect_bad(&x, "t SEARCH RETURN (PARTIAL 1:99999999999) ALL\r\n", "PARTIAL needs");
+	expect_bad(&x, "t SORT RETURN (SAVE) (ARRIVAL) UTF-8 ALL\r\n", "Unknown RETURN option");
+	expect_bad(&x, "t SORT RETURN (BOGUS) (ARRIVAL) UTF-8 ALL\r\n", "Unknown RETURN option");
+	expect_bad(&x, "t SORT RETURN ALL (ARRIVAL) UTF-8 ALL\r\n", "RETURN needs a list");
+	expect_bad(&x, "t SORT RETURN (ALL)\r\n", "Invalid sort criteria");
+	expect_bad(&x, "t SORT RETURN (ALL) (ARRIVAL)\r\n", "Missing charset");
+	tu_imap_close(&x);
+}
+
+static void test_address_display(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"Zoe Adams <adams@example.net>", "Zoe Adams"},
+		{"\"Doe, John\" <j@example.net>, x@example.net", "Doe, John"},
+		{"alice@example.net", "alice@example.net"},
+		{"\"\" <empty@example.net>", "empty@example.net"},
+		{"Team: Dan <d@example.org>;", "Dan"},
+		{"Team: ;, Eve <e@example.org>", "Eve"},
+		{"J\xc3\xbcrgen <j@example.de>", "J\xc3\xbcrgen"},
+		{"", ""},
+		{"<<<", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = mime_address_display(cases[i].in);
+		if (strcmp(r, cases[i].want) != 0)
+			fail_msg("display of \"%s\": \"%s\", want \"%s\"", cases[i].in, r,
+				 cases[i].want);
+		free(r);
+	}
+	char *r = mime_address_display(NULL);
+	assert_string_equal(r, "");
+	free(r);
+}
+
+int main(void)
+{
+	log_set_level(LOG_ERROR);
+	mime_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_address_display),
+		cmocka_unit_test_setup_teardown(test_within, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_sort_display, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_esort_partial, setup, tu_teardown),
+	};
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	mime_deinit();
+	return r;
+}
