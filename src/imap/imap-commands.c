@@ -95,7 +95,7 @@ static const char imap_caps[] =
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	" QUOTA QUOTA=RES-STORAGE"
 	" ACL RIGHTS=texk LIST-MYRIGHTS"
-	" ESORT SORT=DISPLAY WITHIN";
+	" ESORT SORT=DISPLAY WITHIN PREVIEW";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

@@ -871,6 +871,7 @@ static const struct store_search_doc *msg_text(struct search_eval *ev, struct ms
 	struct mime_text t = {0};
 	if (msg_map(ev, mc))
 		mime_text_extract(mc->map, mc->map_len, &t);
+	free(t.preview); /* the search texts only */
 	mc->text = (struct store_search_doc){
 		.hdr = t.hdr,
 		.body = t.body,

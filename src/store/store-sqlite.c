@@ -157,6 +157,12 @@ static const char *const migrations[] = {
 	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE)"
 	"  WITHOUT ROWID;"
 	"CREATE INDEX mailbox_addresses_mailbox ON mailbox_addresses(mailbox_id);",
+	/*
+	 * 8 (issue 8 part 3): IMAP PREVIEW (RFC 8970) computed at delivery
+	 * with the other parsed fields; NULL for blobs stored before, which
+	 * FETCH PREVIEW computes from the message when asked (not LAZY).
+	 */
+	"ALTER TABLE blobs ADD COLUMN preview TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -136,3 +136,42 @@ def test_esort_and_partial(mailbox):
     # The session is still fine after the BADs.
     assert m.noop()[0] == "OK"
     m.logout()
+
+
+PREVIEW_HTML = (
+    "From: Ann <ann@example.net>\r\nTo: demo@example.test\r\nSubject: news\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+    "--b\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "<html><head><style>body{color:red}</style></head><body><p>Ol=E9,</p>\r\n"
+    "<p>the   caf&eacute; &amp; the <b>bar</b></p></body></html>\r\n"
+    "--b\r\nContent-Type: text/plain\r\n\r\nplain alternative\r\n--b--\r\n")
+
+
+def test_preview(mailbox):
+    m = login(mailbox, select=None)
+    assert "PREVIEW" in m.capabilities
+    long_body = "word " * 100
+    for text in (PREVIEW_HTML,
+                 "From: b@example.net\r\nSubject: long\r\n\r\n" + long_body + "\r\n"):
+        assert m.append("INBOX", None, None, text.encode())[0] == "OK"
+    assert m.select("INBOX")[0] == "OK"
+    typ, data = m.fetch("4", "(PREVIEW)")
+    assert typ == "OK", data
+    # A rev1 client gets the 8-bit text as a literal; &eacute; is not decoded
+    # (only the common entities are), the tags and the style are gone.
+    assert data[0][0].endswith(b"(PREVIEW {"+ str(len(data[0][1])).encode() + b"}")
+    assert data[0][1].decode() == "Ol\u00e9, the caf&eacute; & the bar", data
+    typ, data = m.uid("FETCH", "5", "(UID PREVIEW (LAZY))")
+    assert typ == "OK", data
+    text = data[0].decode()
+    preview = text.split('PREVIEW "', 1)[1].rsplit('"', 1)[0]
+    assert len(preview) == 256 and preview == long_body.strip()[:256], text
+    # FETCH PREVIEW does not set \Seen.
+    typ, data = m.fetch("4:5", "(FLAGS)")
+    assert b"\\Seen" not in b" ".join(d for d in data if isinstance(d, bytes)), data
+    for items, why in (("(PREVIEW (EAGER))", "Invalid PREVIEW modifier"),
+                       ("(PREVIEW ())", "Invalid PREVIEW modifier")):
+        with pytest.raises(imaplib.IMAP4.error, match=why):
+            m.fetch("1", items)
+    m.logout()

@@ -5,7 +5,9 @@
  * at a time for the new syntax) against a real store in a mkdtemp
  * directory: WITHIN's YOUNGER/OLDER (RFC 5032), SORT=DISPLAY's
  * DISPLAYFROM/DISPLAYTO (RFC 5957), ESORT and PARTIAL (RFC 5267 3 and
- * 4.4), the display-name helper, and every refused form (BAD).
+ * 4.4), FETCH PREVIEW (RFC 8970: decoded, HTML stripped, 256 characters,
+ * stored at delivery and computed for older messages unless LAZY), the
+ * display-name helper, and every refused form (BAD).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include "store/store.h"
 #include "testutil.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +228,141 @@ static void test_address_display(void **state)
 	free(r);
 }
 
+/* --- PREVIEW (RFC 8970) ------------------------------------------------------------- */
+
+static const char pv_qp[] = "From: a@example.net\r\n"
+			    "Subject: qp\r\n"
+			    "MIME-Version: 1.0\r\n"
+			    "Content-Type: text/plain; charset=iso-8859-1\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n"
+			    "\r\n"
+			    "Gr=FC=DFe   aus\r\n"
+			    "\r\n"
+			    "   Berlin=\r\n"
+			    "er Luft.\r\n";
+
+static const char pv_alt[] =
+	"From: a@example.net\r\n"
+	"Subject: alt\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=m\r\n"
+	"\r\n"
+	"--m\r\n"
+	"Content-Type: text/html; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	/* <style>p{x}</style><p>Café &amp; <b>thé</b></p><br>fin (UTF-8) */
+	"PHN0eWxlPnB7eH08L3N0eWxlPjxwPkNhZsOpICZhbXA7IDxiPnRow6k8L2I+PC9wPjxicj5m\r\n"
+	"aW4=\r\n"
+	"--m\r\n"
+	"Content-Type: text/plain\r\n"
+	"\r\n"
+	"second part\r\n"
+	"--m--\r\n";
+
+static const char pv_att[] = "From: a@example.net\r\n"
+			     "Subject: attachment only\r\n"
+			     "MIME-Version: 1.0\r\n"
+			     "Content-Type: multipart/mixed; boundary=m\r\n"
+			     "\r\n"
+			     "--m\r\n"
+			     "Content-Type: text/plain\r\n"
+			     "Content-Disposition: attachment; filename=a.txt\r\n"
+			     "\r\n"
+			     "not a preview\r\n"
+			     "--m\r\n"
+			     "Content-Type: image/png\r\n"
+			     "Content-Transfer-Encoding: base64\r\n"
+			     "\r\n"
+			     "iVBORw0KGgo=\r\n"
+			     "--m--\r\n";
+
+static int setup_preview(void **state)
+{
+	struct tu_fixture *f = tu_fixture_create("imap-preview", true);
+	if (f == NULL)
+		return -1;
+	tu_deliver(f, NULL, pv_qp, strlen(pv_qp), 0, 0);
+	tu_deliver(f, NULL, pv_alt, strlen(pv_alt), 0, 0);
+	tu_deliver(f, NULL, pv_att, strlen(pv_att), 0, 0);
+	/* 4: 300 characters, two bytes each in UTF-8. */
+	struct buf b;
+	buf_init(&b);
+	buf_append_str(&b,
+		       "From: a@example.net\r\nSubject: long\r\nMIME-Version: 1.0\r\n"
+		       "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+	for (int i = 0; i < 300; i++)
+		buf_append_str(&b, "\xc3\xa9");
+	buf_append_str(&b, "\r\n");
+	tu_deliver(f, NULL, b.data, b.len, 0, 0);
+	buf_deinit(&b);
+	*state = f;
+	return 0;
+}
+
+static void test_preview(void **state)
+{
+	struct tu_imap x;
+	tu_imap_open(&x, *state, true, "s SELECT INBOX\r\n");
+	/* rev1: 8-bit text goes in a literal; charset and QP decoded, spaces collapsed. */
+	expect_both(&x, "t FETCH 1 (PREVIEW)\r\n",
+		    "* 1 FETCH (PREVIEW {26}\r\nGr\xc3\xbc\xc3\x9f"
+		    "e aus Berliner Luft.)\r\nt OK");
+	/* HTML: base64 and tags gone, style dropped, entities decoded; the first part only. */
+	expect_both(&x, "t FETCH 2 (PREVIEW (LAZY))\r\n",
+		    "* 2 FETCH (PREVIEW {16}\r\nCaf\xc3\xa9 & th\xc3\xa9 fin)\r\n");
+	const char *r = cmd(&x, "t FETCH 2 PREVIEW\r\n");
+	assert_has(r, "Caf\xc3\xa9 & th\xc3\xa9 fin)");
+	r = cmd(&x, "t FETCH 2 PREVIEW\r\n");
+	assert_lacks(r, "second part");
+	assert_lacks(r, "p{x}");
+	/* Only an attachment: an empty preview. */
+	expect_both(&x, "t UID FETCH 3 (UID PREVIEW)\r\n", "* 3 FETCH (UID 3 PREVIEW \"\")\r\n");
+	/* 256 characters of the 300 (512 bytes). */
+	expect_both(&x, "t FETCH 4 (PREVIEW)\r\n", "* 4 FETCH (PREVIEW {512}\r\n");
+	/* PREVIEW does not set \Seen. */
+	expect_both(&x, "t FETCH 1:4 (FLAGS)\r\n", "* 1 FETCH (FLAGS ())");
+	assert_lacks(cmd(&x, "t FETCH 1:4 (FLAGS)\r\n"), "\\Seen");
+	expect_bad(&x, "t FETCH 1 (PREVIEW (FAST))\r\n", "Invalid PREVIEW modifier");
+	expect_bad(&x, "t FETCH 1 (PREVIEW ())\r\n", "Invalid PREVIEW modifier");
+	expect_bad(&x, "t FETCH 1 (PREVIEW (LAZY LAZY))\r\n", "Invalid PREVIEW modifier");
+	expect_bad(&x, "t FETCH 1 (PREVIEW (\"LAZY\"))\r\n", "Invalid PREVIEW modifier");
+	expect_bad(&x, "t FETCH 1 (PREVIEW.PEEK)\r\n", NULL);
+	tu_imap_close(&x);
+	/* UTF8=ACCEPT: a quoted string. */
+	tu_imap_open(&x, *state, true, NULL);
+	assert_has(cmd(&x, "e ENABLE UTF8=ACCEPT\r\n"), "e OK");
+	assert_has(cmd(&x, "s SELECT INBOX\r\n"), "s OK");
+	expect_both(&x, "t FETCH 1 PREVIEW\r\n",
+		    "* 1 FETCH (PREVIEW \"Gr\xc3\xbc\xc3\x9f"
+		    "e aus Berliner Luft.\")\r\n");
+	tu_imap_close(&x);
+}
+
+/* A message stored before the preview was (schema step 8): computed, or NIL if LAZY. */
+static void test_preview_old_blob(void **state)
+{
+	struct tu_fixture *f = *state;
+	char path[128];
+	sqlite3 *db;
+	snprintf(path, sizeof(path), "%s/facteur.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE blobs SET preview = NULL", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	struct tu_imap x;
+	tu_imap_open(&x, f, true, "s SELECT INBOX\r\n");
+	expect_both(&x, "t FETCH 1:3 (PREVIEW (LAZY))\r\n",
+		    "* 1 FETCH (PREVIEW NIL)\r\n* 2 FETCH (PREVIEW NIL)\r\n* 3 FETCH (PREVIEW "
+		    "NIL)\r\n");
+	expect_both(&x, "t FETCH 1,3 (PREVIEW ENVELOPE)\r\n",
+		    "* 1 FETCH (PREVIEW {26}\r\nGr\xc3\xbc\xc3\x9f"
+		    "e aus Berliner Luft. ENVELOPE");
+	expect_both(&x, "t FETCH 3 (PREVIEW (LAZY) PREVIEW)\r\n",
+		    "* 3 FETCH (PREVIEW \"\" PREVIEW \"\")\r\n");
+	tu_imap_close(&x);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -234,6 +372,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_within, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_sort_display, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_esort_partial, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_preview, setup_preview, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_preview_old_blob, setup_preview, tu_teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();
