@@ -190,6 +190,13 @@ static enum imap_cmd_ret search_continue(struct imap_cmd *cmd, struct buf *out)
 		write_esearch(cmd, out, o, c->prog, &c->r);
 	if (o->ret_save)
 		save_result(s, o, &c->r);
+	if (o->ret_update) {
+		uint32_t *uids = xcalloc(c->r.n > 0 ? c->r.n : 1, sizeof(*uids));
+		for (size_t i = 0; i < c->r.n; i++)
+			uids[i] = c->r.matches[i].uid;
+		imap_context_add_search(cmd, out, &c->prog, uids, c->r.n);
+		free(uids);
+	}
 	return imap_cmd_ok(cmd, out, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 
@@ -209,6 +216,9 @@ enum imap_cmd_ret cmd_search(struct imap_cmd *cmd, struct buf *out)
 			return imap_cmd_no(cmd, out, "[BADCHARSET (UTF-8 US-ASCII)] %s", error);
 		return imap_cmd_bad(cmd, out, "%s", error);
 	}
+	/* RFC 5267 4.3: the tag names the context; a live one cannot be reused. */
+	if (c->o.ret_update && imap_context_tag_used(s, cmd->tag))
+		return imap_cmd_bad(cmd, out, "Tag reuse: an updating context has this tag");
 	if (c->prog->uses_modseq)
 		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	if (imap_search_begin(s, c->prog, &c->r, &error) < 0)

@@ -497,6 +497,8 @@ struct imap_session {
 	bool view_shared;
 	uint32_t view_rights;
 
+	/* CONTEXT=SEARCH: live updating contexts (imap-context.c). */
+	struct imap_context *contexts;
 	/* SEARCHRES: the saved result ("$"), UIDs ascending. */
 	uint32_t *saved_uids;
 	size_t n_saved_uids;
@@ -778,6 +780,40 @@ int imap_search_begin(struct imap_session *s, struct imap_search_program *prog,
 int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
 		     struct imap_search_result *r, uint64_t deadline_us, const char **error_r);
 void imap_search_result_free(struct imap_search_result *r);
+/*
+ * Does message m (sequence number seq in the view) match prog? Reads the
+ * message's data, not the full-text index (for context updates, whose
+ * program's index answers are of the original search).
+ */
+bool imap_search_match_one(struct imap_session *s, const struct imap_search_program *prog,
+			   const struct store_message_ex *m, uint32_t seq);
+
+/* --- search contexts (imap-context.c; RFC 5267 4.3 UPDATE) ------------------ */
+#define IMAP_CONTEXT_MAX 8 /* updating contexts per session; more get NOUPDATE */
+struct imap_context;
+imap_cmd_func_t cmd_cancelupdate;
+/* Is tag the tag of a live updating context (a second UPDATE with it is BAD)? */
+bool imap_context_tag_used(const struct imap_session *s, const char *tag);
+/*
+ * After a SEARCH with RETURN (UPDATE) answered: keep its program (taken:
+ * *prog becomes NULL) and its result (UIDs ascending) so that changes to
+ * the result are sent as ADDTO/REMOVEFROM. Past IMAP_CONTEXT_MAX, queues
+ * "* NO [NOUPDATE tag]" and keeps nothing.
+ */
+void imap_context_add_search(struct imap_cmd *cmd, struct buf *out,
+			     struct imap_search_program **prog, const uint32_t *uids, size_t n);
+/*
+ * The view's sync hooks (imap-view.c). expunged: before the EXPUNGEs of
+ * the messages marked IMAP_VIEW_EXPUNGED, REMOVEFROM for those in a
+ * result. changed: after FETCH FLAGS and EXISTS, evaluate the messages
+ * whose flags changed and the new ones (msgs, n of them, each in the
+ * view) and send REMOVEFROM/ADDTO where the result changes.
+ */
+void imap_context_expunged(struct imap_session *s, struct buf *out);
+void imap_context_changed(struct imap_session *s, struct buf *out,
+			  const struct store_message_ex *const *msgs, size_t n);
+/* Drop every context (the mailbox is left, the session ends). */
+void imap_context_free_all(struct imap_session *s);
 
 /*
  * A sequence set argument ("1:4,7", "$", UID or sequence numbers per uid)

@@ -704,8 +704,8 @@ int imap_search_parse_return(const struct imap_arg *list, bool sort, struct imap
 			o->ret_count = true;
 		else if (strcasecmp(name, "SAVE") == 0 && !sort)
 			o->ret_save = true;
-		else if (strcasecmp(name, "UPDATE") == 0)
-			o->ret_update = true;
+		else if (strcasecmp(name, "UPDATE") == 0 && !sort)
+			o->ret_update = true; /* CONTEXT=SEARCH; SORT contexts are not kept */
 		else if (strcasecmp(name, "CONTEXT") == 0)
 			continue; /* RFC 5267 4.2: a hint, which we may ignore */
 		else if (strcasecmp(name, "PARTIAL") == 0) {
@@ -772,6 +772,7 @@ struct search_eval {
 	struct imap_session *s;
 	const struct imap_search_result *r; /* pending: messages not indexed yet */
 	const char *error;
+	bool no_index; /* a context update: the index hits are of the original search */
 };
 
 struct msg_ctx {
@@ -979,7 +980,7 @@ static bool key_match_text(struct search_eval *ev, const struct imap_search_key 
 	case K_TEXT:
 		if (k->str_len == 0)
 			return true;
-		if (k->hits_ready &&
+		if (k->hits_ready && !ev->no_index &&
 		    !imap_uid_find(ev->r->pending, ev->r->n_pending, mc->m->msg.uid, NULL))
 			return imap_uid_find(k->hits, k->n_hits, mc->m->msg.uid, NULL);
 		t = msg_text(ev, mc);
@@ -1234,6 +1235,17 @@ int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
 				.seq = mc.seq, .uid = uid, .modseq = mc.m->msg.modseq, .msg = mc.m};
 	}
 	return 1;
+}
+
+bool imap_search_match_one(struct imap_session *s, const struct imap_search_program *prog,
+			   const struct store_message_ex *m, uint32_t seq)
+{
+	struct imap_search_result none = {0};
+	struct search_eval ev = {.s = s, .r = &none, .no_index = true};
+	struct msg_ctx mc = {.seq = seq, .m = m, .fd = -1};
+	bool match = key_match(&ev, prog->root, &mc);
+	msg_ctx_release(&mc);
+	return match && ev.error == NULL;
 }
 
 void imap_search_result_free(struct imap_search_result *r)

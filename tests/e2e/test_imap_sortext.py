@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The search and sort extensions of issue 8 part 3 with Python's imaplib
 (raw commands through _simple_command): WITHIN (RFC 5032), SORT=DISPLAY
-(RFC 5957), ESORT and PARTIAL (RFC 5267), and the BAD answers to their
-malformed forms. Messages are APPENDed with chosen internal dates."""
+(RFC 5957), ESORT, PARTIAL and CONTEXT=SEARCH updates (RFC 5267), PREVIEW
+(RFC 8970), and the BAD/NO answers to their malformed forms. Messages are APPENDed with chosen internal dates."""
 import imaplib
 import time
 
@@ -11,6 +11,7 @@ import pytest
 from conftest import HOST
 
 imaplib.Commands.setdefault("SORT", ("SELECTED",))
+imaplib.Commands.setdefault("CANCELUPDATE", ("SELECTED",))
 
 MESSAGES = [
     # (internal date as seconds ago, message)
@@ -68,7 +69,7 @@ def esearch_tail(m, name, *args):
 
 def test_capabilities(mailbox):
     m = login(mailbox, select=None)
-    for cap in ("ESORT", "SORT=DISPLAY", "WITHIN"):
+    for cap in ("ESORT", "SORT=DISPLAY", "WITHIN", "PREVIEW", "CONTEXT=SEARCH"):
         assert cap in m.capabilities, m.capabilities
     m.logout()
 
@@ -175,3 +176,35 @@ def test_preview(mailbox):
         with pytest.raises(imaplib.IMAP4.error, match=why):
             m.fetch("1", items)
     m.logout()
+
+
+def test_context_update(mailbox):
+    a = login(mailbox)
+    b = login(mailbox)
+    a.untagged_responses.pop("ESEARCH", None)
+    typ, data = a.uid("SEARCH", "RETURN", "(UPDATE)", "UNSEEN")
+    assert typ == "OK", data
+    tag = a.untagged_responses.pop("ESEARCH")[-1].decode().split('"')[1]
+    # Another session's delivery: ADDTO after EXISTS.
+    assert b.append("INBOX", None, None, b"From: x@example.net\r\nSubject: new\r\n\r\nhi\r\n")[0] == "OK"
+    assert a.noop()[0] == "OK"
+    assert a.untagged_responses.get("EXISTS")[-1] == b"4", a.untagged_responses
+    updates = [u.decode() for u in a.untagged_responses.pop("ESEARCH")]
+    assert updates == ['(TAG "%s") UID ADDTO (0 4)' % tag], updates
+    # Another session marks 1 and 4 \Seen: they leave the result.
+    assert b.store("1,4", "+FLAGS", "\\Seen")[0] == "OK"
+    assert a.noop()[0] == "OK"
+    updates = [u.decode() for u in a.untagged_responses.pop("ESEARCH")]
+    assert updates == ['(TAG "%s") UID REMOVEFROM (0 1,4)' % tag], updates
+    # CANCELUPDATE: no more updates; unknown or unquoted tags are refused.
+    typ, data = a._simple_command("CANCELUPDATE", '"%s"' % tag)
+    assert typ == "OK", data
+    typ, data = a._simple_command("CANCELUPDATE", '"%s"' % tag)
+    assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
+    with pytest.raises(imaplib.IMAP4.error, match="quoted tags"):
+        a._simple_command("CANCELUPDATE", tag)
+    assert b.store("1", "-FLAGS", "\\Seen")[0] == "OK"
+    assert a.noop()[0] == "OK"
+    assert "ESEARCH" not in a.untagged_responses
+    a.logout()
+    b.logout()

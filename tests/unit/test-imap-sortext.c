@@ -98,8 +98,12 @@ static void expect_bad(struct tu_imap *x, const char *line, const char *why)
 	struct buf all;
 	buf_init(&all);
 	const char *r = cmd_bytewise(x, line, &all);
-	if (strncmp(r, "t BAD", 5) != 0 && strstr(r, "\r\nt BAD") == NULL)
-		fail_msg("%s: expected BAD, got:\n%s", line, r);
+	/* The tagged reply, with the command's own tag. */
+	char want[80];
+	snprintf(want, sizeof(want), "%.*s BAD ", (int)strcspn(line, " "), line);
+	const char *at = strstr(r, want);
+	if (at == NULL || (at != r && at[-1] != '\n'))
+		fail_msg("%s: expected %s, got:\n%s", line, want, r);
 	if (why != NULL && strstr(r, why) == NULL)
 		fail_msg("%s: expected \"%s\" in:\n%s", line, why, r);
 	x->s->bad_count = 0;
@@ -226,6 +230,86 @@ static void test_address_display(void **state)
 	char *r = mime_address_display(NULL);
 	assert_string_equal(r, "");
 	free(r);
+}
+
+/* --- CONTEXT=SEARCH updates (RFC 5267 4.3) --------------------------------------- */
+
+/* want, then want2 after it in r. */
+static void assert_order(const char *r, const char *want, const char *want2)
+{
+	const char *a = strstr(r, want), *b = a != NULL ? strstr(a, want2) : NULL;
+	if (a == NULL || b == NULL)
+		fail_msg("expected \"%s\" then \"%s\" in:\n%s", want, want2, r);
+}
+
+static void test_context_update(void **state)
+{
+	struct tu_fixture *f = *state;
+	struct tu_imap a, b;
+	tu_imap_open(&a, f, true, "s SELECT INBOX\r\n");
+	tu_imap_open(&b, f, true, "s SELECT INBOX\r\n");
+	struct buf all;
+	buf_init(&all);
+	/* Unseen: 1 and 3. The initial answer, then updates as the mailbox changes. */
+	assert_has(cmd_bytewise(&a, "c1 SEARCH RETURN (UPDATE) UNSEEN\r\n", &all),
+		   "* ESEARCH (TAG \"c1\") ALL 1,3\r\nc1 OK");
+	assert_has(cmd_bytewise(&a, "c2 UID SEARCH RETURN (UPDATE COUNT) SEEN\r\n", &all),
+		   "* ESEARCH (TAG \"c2\") UID COUNT 1\r\nc2 OK");
+	/* A live context's tag cannot be used again for UPDATE. */
+	expect_bad(&a, "c1 SEARCH RETURN (UPDATE) ALL\r\n", "Tag reuse");
+	/* Another session marks 1 \Seen: it leaves c1 and joins c2. */
+	assert_has(cmd(&b, "t STORE 1 +FLAGS (\\Seen)\r\n"), "t OK");
+	const char *r = cmd(&a, "n NOOP\r\n");
+	assert_order(r, "* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n",
+		     "* ESEARCH (TAG \"c2\") UID ADDTO (0 1)\r\n");
+	assert_has(r, "* ESEARCH (TAG \"c1\") REMOVEFROM (0 1)\r\n");
+	/* Nothing changed: nothing said. */
+	assert_lacks(cmd(&a, "n NOOP\r\n"), "ESEARCH");
+	/* A delivery: ADDTO after EXISTS. */
+	tu_deliver(f, NULL, msg1, strlen(msg1), time(NULL), 0);
+	r = cmd(&a, "n NOOP\r\n");
+	assert_order(r, "* 4 EXISTS\r\n", "* ESEARCH (TAG \"c1\") ADDTO (0 4)\r\n");
+	assert_lacks(r, "\"c2\"");
+	/* An expunge: REMOVEFROM before the EXPUNGE, with the old numbers. */
+	assert_has(cmd(&b, "t STORE 1,3 +FLAGS (\\Deleted)\r\n"), "t OK");
+	assert_has(cmd(&b, "t EXPUNGE\r\n"), "t OK");
+	r = cmd(&a, "n NOOP\r\n");
+	assert_order(r, "* ESEARCH (TAG \"c1\") REMOVEFROM (0 3)\r\n", "* 1 EXPUNGE\r\n");
+	assert_order(r, "* ESEARCH (TAG \"c2\") UID REMOVEFROM (0 1)\r\n", "* 1 EXPUNGE\r\n");
+	/* Now: UIDs 2 (seen) and 4 (unseen), sequence 1 and 2. */
+	assert_has(cmd(&a, "t SEARCH UNSEEN\r\n"), "* SEARCH 2\r\n");
+	/* CANCELUPDATE stops them. */
+	assert_has(cmd_bytewise(&a, "x CANCELUPDATE \"c1\"\r\n", &all), "x OK");
+	assert_has(cmd(&b, "t STORE 1 -FLAGS (\\Seen)\r\n"), "t OK");
+	r = cmd(&a, "n NOOP\r\n");
+	assert_lacks(r, "\"c1\"");
+	assert_lacks(r, "ADDTO");
+	assert_has(r, "* ESEARCH (TAG \"c2\") UID REMOVEFROM (0 2)\r\n");
+	/* The tag is free again. */
+	assert_has(cmd(&a, "c1 SEARCH RETURN (UPDATE MIN) UNSEEN\r\n"),
+		   "* ESEARCH (TAG \"c1\") MIN 1\r\nc1 OK");
+	assert_has(cmd(&a, "x CANCELUPDATE \"c1\" \"c2\"\r\n"), "x OK");
+	assert_has(cmd(&a, "x CANCELUPDATE \"c2\"\r\n"), "x NO [NONEXISTENT]");
+	expect_bad(&a, "t CANCELUPDATE\r\n", "needs the tags");
+	expect_bad(&a, "t CANCELUPDATE c1\r\n", "quoted tags");
+	/* At most IMAP_CONTEXT_MAX; the next search is answered without updates. */
+	for (int i = 0; i < IMAP_CONTEXT_MAX; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "u%d SEARCH RETURN (UPDATE) ALL\r\n", i);
+		assert_has(cmd(&a, line), "OK SEARCH completed");
+	}
+	r = cmd(&a, "v SEARCH RETURN (UPDATE COUNT) ALL\r\n");
+	assert_order(r, "* ESEARCH (TAG \"v\") COUNT 2\r\n", "* NO [NOUPDATE \"v\"]");
+	assert_has(r, "v OK");
+	assert_has(cmd(&a, "x CANCELUPDATE \"v\"\r\n"), "x NO [NONEXISTENT]");
+	/* Leaving the mailbox ends every context. */
+	assert_has(cmd(&a, "s SELECT INBOX\r\n"), "s OK");
+	assert_has(cmd(&a, "x CANCELUPDATE \"u0\"\r\n"), "x NO [NONEXISTENT]");
+	/* UPDATE on SORT is refused (no CONTEXT=SORT). */
+	expect_bad(&a, "t SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n", "Unknown RETURN option");
+	buf_deinit(&all);
+	tu_imap_close(&a);
+	tu_imap_close(&b);
 }
 
 /* --- PREVIEW (RFC 8970) ------------------------------------------------------------- */
@@ -372,6 +456,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_within, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_sort_display, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_esort_partial, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_context_update, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_preview, setup_preview, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_preview_old_blob, setup_preview, tu_teardown),
 	};
