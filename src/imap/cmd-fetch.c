@@ -6,7 +6,8 @@
  * and, for UID FETCH under QRESYNC, VANISHED modifiers), the ALL/FAST/FULL
  * macros, RFC822[.HEADER|.TEXT], BODY[section]<partial> and BODY.PEEK,
  * BINARY[.PEEK] and BINARY.SIZE (RFC 3516), SAVEDATE (RFC 8514), EMAILID
- * and THREADID (RFC 8474).
+ * and THREADID (RFC 8474), PREVIEW and PREVIEW (LAZY) (RFC 8970: stored
+ * at delivery, computed for older messages unless LAZY, which gets NIL).
  *
  * Output streams: the handler resolves the messages and sets \Seen (one
  * store transaction for all of them) up front, then writes responses in
@@ -48,6 +49,7 @@ enum fetch_type {
 	FETCH_THREADID,
 	FETCH_SECTION, /* BODY[..], BINARY[..], RFC822, RFC822.HEADER/TEXT */
 	FETCH_BINARY_SIZE,
+	FETCH_PREVIEW, /* RFC 8970 */
 };
 
 struct fetch_item {
@@ -55,6 +57,7 @@ struct fetch_item {
 	struct imap_section sec; /* SECTION, BINARY_SIZE */
 	const char *label;       /* RFC822*: the response name */
 	bool sets_seen;
+	bool lazy; /* PREVIEW (LAZY): NIL rather than computing a missing preview */
 };
 
 struct fetch_target {
@@ -67,7 +70,8 @@ struct fetch_ctx {
 	struct fetch_item items[FETCH_MAX_ITEMS];
 	size_t n_items;
 	bool need_blob, need_parsed, has_flags, any_seen;
-	bool utf8; /* the session may get 8-bit quoted strings (UTF8=ACCEPT, rev2) */
+	bool need_preview; /* a PREVIEW without LAZY: compute it when not stored */
+	bool utf8;         /* the session may get 8-bit quoted strings (UTF8=ACCEPT, rev2) */
 	const struct imap_view *view;
 	uint64_t changedsince; /* 0: none */
 	bool vanished;
@@ -140,6 +144,7 @@ static const struct {
 	{"SAVEDATE", FETCH_SAVEDATE},
 	{"EMAILID", FETCH_EMAILID},
 	{"THREADID", FETCH_THREADID},
+	{"PREVIEW", FETCH_PREVIEW},
 };
 
 /* BODY[..], BODY.PEEK[..], BINARY[..], BINARY.PEEK[..], BINARY.SIZE[..]. */
@@ -238,6 +243,24 @@ static int parse_modifiers(struct fetch_ctx *ctx, const struct imap_arg *list, c
 	return 0;
 }
 
+/* PREVIEW's modifiers (RFC 8970 3.1): "(" LAZY ")"; nothing else is defined. */
+static int parse_preview_mods(struct fetch_item *it, const struct imap_arg *arg,
+			      const char **error_r)
+{
+	const struct imap_arg *mods;
+	size_t n;
+	imap_arg_get_list(arg, &mods, &n);
+	*error_r = "Invalid PREVIEW modifier";
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!imap_arg_atom_equals(&mods[i], "LAZY") || it->lazy)
+			return -1;
+		it->lazy = true;
+	}
+	return 0;
+}
+
 static int parse_items(struct fetch_ctx *ctx, const struct imap_arg *arg, const char **error_r)
 {
 	const struct imap_arg *list;
@@ -248,9 +271,17 @@ static int parse_items(struct fetch_ctx *ctx, const struct imap_arg *arg, const 
 			*error_r = "Empty FETCH item list";
 			return -1;
 		}
-		for (size_t i = 0; i < count; i++)
+		for (size_t i = 0; i < count; i++) {
 			if (parse_item(ctx, &list[i], error_r) < 0)
 				return -1;
+			if (ctx->items[ctx->n_items - 1].type == FETCH_PREVIEW &&
+			    list[i + 1].type == IMAP_ARG_LIST) {
+				if (parse_preview_mods(&ctx->items[ctx->n_items - 1], &list[i + 1],
+						       error_r) < 0)
+					return -1;
+				i++;
+			}
+		}
 		return 0;
 	}
 	if (imap_arg_get_atom(arg, &name) && parse_macro(ctx, name))
@@ -288,8 +319,9 @@ static int fetch_parse(struct imap_cmd *cmd, struct fetch_ctx *ctx, const char *
 	for (size_t i = 0; i < ctx->n_items; i++) {
 		enum fetch_type t = ctx->items[i].type;
 		ctx->need_blob |= t == FETCH_SECTION || t == FETCH_BINARY_SIZE;
-		ctx->need_parsed |=
-			t == FETCH_ENVELOPE || t == FETCH_BODY || t == FETCH_BODYSTRUCTURE;
+		ctx->need_parsed |= t == FETCH_ENVELOPE || t == FETCH_BODY ||
+			t == FETCH_BODYSTRUCTURE || t == FETCH_PREVIEW;
+		ctx->need_preview |= t == FETCH_PREVIEW && !ctx->items[i].lazy;
 		ctx->any_seen |= ctx->items[i].sets_seen;
 	}
 	ctx->has_flags = has_item(ctx, FETCH_FLAGS);
@@ -511,12 +543,16 @@ static int msg_map(struct imap_session *s, struct fetch_ctx *ctx, const char *bl
 	return r;
 }
 
-/* ENVELOPE / BODY / BODYSTRUCTURE: stored at delivery; parsed again if missing. */
+/*
+ * ENVELOPE / BODY / BODYSTRUCTURE / PREVIEW: stored at delivery; parsed
+ * again if missing (a PREVIEW of a message stored before schema step 8,
+ * unless LAZY).
+ */
 static void msg_parsed(struct imap_session *s, struct fetch_ctx *ctx, const char *blob_id)
 {
 	if (store_blob_parsed(s->store, blob_id, &ctx->parsed) == 1 &&
 	    ctx->parsed.envelope != NULL && ctx->parsed.bodystructure != NULL &&
-	    ctx->parsed.body != NULL)
+	    ctx->parsed.body != NULL && (ctx->parsed.preview != NULL || !ctx->need_preview))
 		return;
 	if (ctx->map == NULL && ctx->map_len == 0)
 		msg_map(s, ctx, blob_id);
@@ -648,6 +684,17 @@ static void write_simple(struct fetch_ctx *ctx, const struct fetch_item *it,
 		 * named from its content so that copies share it. */
 		buf_printf(out, "THREADID (T%.24s)", m->blob_id);
 		break;
+	case FETCH_PREVIEW: {
+		/* RFC 8970: UTF-8 text; a literal for a rev1 client when 8-bit. */
+		const char *p = ctx->parsed.preview != NULL ? ctx->parsed.preview
+							    : ctx->computed.text.preview;
+		buf_append_str(out, "PREVIEW ");
+		if (p == NULL)
+			buf_append_str(out, "NIL");
+		else
+			imap_write_string(out, p, strlen(p), ctx->utf8);
+		break;
+	}
 	case FETCH_BINARY_SIZE:
 	case FETCH_SECTION:
 		break;

@@ -76,43 +76,84 @@ static void write_search(struct imap_cmd *cmd, struct buf *out,
 	buf_append_str(out, "\r\n");
 }
 
-static void write_esearch(struct imap_cmd *cmd, struct buf *out,
-			  const struct imap_search_options *o,
-			  const struct imap_search_program *prog,
-			  const struct imap_search_result *r)
+void imap_ordered_set_write(struct buf *out, const uint32_t *vals, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && vals[j + 1] == vals[j] + 1)
+			j++;
+		buf_printf(out, i == 0 ? "%u" : ",%u", vals[i]);
+		if (j > i)
+			buf_printf(out, ":%u", vals[j]);
+		i = j + 1;
+	}
+}
+
+static void max_modseq(uint64_t *m, const uint64_t *modseqs, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (modseqs[i] > *m)
+			*m = modseqs[i];
+}
+
+void imap_esearch_write(struct imap_cmd *cmd, struct buf *out, const struct imap_search_options *o,
+			bool with_modseq, const uint32_t *vals, const uint64_t *modseqs, size_t n)
 {
 	buf_append_str(out, "* ESEARCH (TAG ");
 	imap_write_string(out, cmd->tag, strlen(cmd->tag), false);
 	buf_append_str(out, ")");
 	if (cmd->uid)
 		buf_append_str(out, " UID");
+	/* RFC 4731 3.2: the highest MODSEQ of the messages returned. */
 	uint64_t modseq = 0;
-	if (r->n > 0 && o->ret_min) {
-		buf_printf(out, " MIN %u", match_value(cmd, &r->matches[0]));
-		modseq = r->matches[0].modseq;
+	if (n > 0 && o->ret_min) {
+		buf_printf(out, " MIN %u", vals[0]);
+		max_modseq(&modseq, modseqs, 0, 1);
 	}
-	if (r->n > 0 && o->ret_max) {
-		buf_printf(out, " MAX %u", match_value(cmd, &r->matches[r->n - 1]));
-		if (r->matches[r->n - 1].modseq > modseq)
-			modseq = r->matches[r->n - 1].modseq;
+	if (n > 0 && o->ret_max) {
+		buf_printf(out, " MAX %u", vals[n - 1]);
+		max_modseq(&modseq, modseqs, n - 1, n);
 	}
 	if (o->ret_count)
-		buf_printf(out, " COUNT %zu", r->n);
+		buf_printf(out, " COUNT %zu", n);
 	if (o->ret_all || o->ret_count)
-		for (size_t i = 0; i < r->n; i++)
-			if (r->matches[i].modseq > modseq)
-				modseq = r->matches[i].modseq;
-	if (r->n > 0 && o->ret_all) {
-		uint32_t *vals = xcalloc(r->n, sizeof(*vals));
-		for (size_t i = 0; i < r->n; i++)
-			vals[i] = match_value(cmd, &r->matches[i]);
+		max_modseq(&modseq, modseqs, 0, n);
+	if (n > 0 && o->ret_all) {
 		buf_append_str(out, " ALL ");
-		imap_seqset_write(out, vals, r->n);
-		free(vals);
+		imap_ordered_set_write(out, vals, n);
 	}
-	if (prog->uses_modseq && r->n > 0)
+	if (o->ret_partial) {
+		/* RFC 5267 4.4: the range as asked, and what of it exists (or NIL). */
+		buf_printf(out, " PARTIAL (%u:%u ", o->partial_lo, o->partial_hi);
+		size_t lo = o->partial_lo - 1, hi = o->partial_hi < n ? o->partial_hi : n;
+		if (lo < hi) {
+			imap_ordered_set_write(out, vals + lo, hi - lo);
+			max_modseq(&modseq, modseqs, lo, hi);
+		} else {
+			buf_append_str(out, "NIL");
+		}
+		buf_append_str(out, ")");
+	}
+	if (with_modseq && modseq > 0)
 		buf_printf(out, " MODSEQ %llu", (unsigned long long)modseq);
 	buf_append_str(out, "\r\n");
+}
+
+/* The ESEARCH of a SEARCH: matches in sequence order. */
+static void write_esearch(struct imap_cmd *cmd, struct buf *out,
+			  const struct imap_search_options *o,
+			  const struct imap_search_program *prog,
+			  const struct imap_search_result *r)
+{
+	uint32_t *vals = xcalloc(r->n > 0 ? r->n : 1, sizeof(*vals));
+	uint64_t *modseqs = xcalloc(r->n > 0 ? r->n : 1, sizeof(*modseqs));
+	for (size_t i = 0; i < r->n; i++) {
+		vals[i] = match_value(cmd, &r->matches[i]);
+		modseqs[i] = r->matches[i].modseq;
+	}
+	imap_esearch_write(cmd, out, o, prog->uses_modseq, vals, modseqs, r->n);
+	free(vals);
+	free(modseqs);
 }
 
 /* A SEARCH in progress: it runs in slices of IMAP_SLICE_US between loop turns. */
@@ -162,6 +203,13 @@ static enum imap_cmd_ret search_continue(struct imap_cmd *cmd, struct buf *out)
 		write_esearch(cmd, out, o, c->prog, &c->r);
 	if (o->ret_save)
 		save_result(s, o, &c->r);
+	if (o->ret_update) {
+		uint32_t *uids = xcalloc(c->r.n > 0 ? c->r.n : 1, sizeof(*uids));
+		for (size_t i = 0; i < c->r.n; i++)
+			uids[i] = c->r.matches[i].uid;
+		imap_context_add_search(cmd, out, &c->prog, uids, c->r.n);
+		free(uids);
+	}
 	return imap_cmd_ok(cmd, out, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 
@@ -181,6 +229,9 @@ enum imap_cmd_ret cmd_search(struct imap_cmd *cmd, struct buf *out)
 			return imap_cmd_no(cmd, out, "[BADCHARSET (UTF-8 US-ASCII)] %s", error);
 		return imap_cmd_bad(cmd, out, "%s", error);
 	}
+	/* RFC 5267 4.3: the tag names the context; a live one cannot be reused. */
+	if (c->o.ret_update && imap_context_tag_used(s, cmd->tag))
+		return imap_cmd_bad(cmd, out, "Tag reuse: an updating context has this tag");
 	if (c->prog->uses_modseq)
 		imap_session_condstore_enable(s); /* RFC 7162 3.1: a CONDSTORE-enabling command */
 	if (imap_search_begin(s, c->prog, &c->r, &error) < 0)

@@ -13,6 +13,7 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mime/mime.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -243,10 +244,11 @@ static char *base_subject(const char *subject, bool *reply_r)
 struct sort_item {
 	uint32_t seq, uid;
 	time_t arrival, date;
-	uint64_t size;
+	uint64_t size, modseq;
 	char *subject; /* base subject, i;ascii-casemap */
 	bool reply;
 	char *from, *to, *cc; /* first mailbox, i;ascii-casemap */
+	char *dfrom, *dto;    /* SORT=DISPLAY (RFC 5957), i;ascii-casemap; NULL unless asked */
 	char *message_id, *in_reply_to;
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 };
@@ -260,7 +262,8 @@ static char *fold_dup(char *s)
 	return r;
 }
 
-static void item_load(struct store *store, const struct imap_search_match *m, struct sort_item *it)
+static void item_load(struct store *store, const struct imap_search_match *m, bool display,
+		      struct sort_item *it)
 {
 	struct store_parsed_r p = {0};
 	int r = store_blob_parsed(store, m->msg->msg.blob_id, &p);
@@ -268,6 +271,7 @@ static void item_load(struct store *store, const struct imap_search_match *m, st
 	it->uid = m->uid;
 	it->arrival = m->msg->msg.internal_date;
 	it->size = m->msg->msg.size;
+	it->modseq = m->modseq;
 	memcpy(it->blob_id, m->msg->msg.blob_id, sizeof(it->blob_id));
 	it->date = r == 1 && p.date != 0 ? p.date : it->arrival;
 	it->subject = base_subject(r == 1 ? p.subject : NULL, &it->reply);
@@ -275,6 +279,10 @@ static void item_load(struct store *store, const struct imap_search_match *m, st
 	it->from = fold_dup(env_first_mailbox(env, 2));
 	it->to = fold_dup(env_first_mailbox(env, 5));
 	it->cc = fold_dup(env_first_mailbox(env, 6));
+	if (display) {
+		it->dfrom = fold_dup(mime_address_display(r == 1 ? p.from : NULL));
+		it->dto = fold_dup(mime_address_display(r == 1 ? p.to : NULL));
+	}
 	it->in_reply_to = env_string(env, 8);
 	it->message_id =
 		r == 1 && p.message_id != NULL ? xstrdup(p.message_id) : env_string(env, 9);
@@ -288,6 +296,8 @@ static void items_free(struct sort_item *items, size_t n)
 		free(items[i].from);
 		free(items[i].to);
 		free(items[i].cc);
+		free(items[i].dfrom);
+		free(items[i].dto);
 		free(items[i].message_id);
 		free(items[i].in_reply_to);
 	}
@@ -296,7 +306,17 @@ static void items_free(struct sort_item *items, size_t n)
 
 /* --- SORT --------------------------------------------------------------------------------- */
 
-enum sort_key { S_ARRIVAL, S_CC, S_DATE, S_FROM, S_SIZE, S_SUBJECT, S_TO };
+enum sort_key {
+	S_ARRIVAL,
+	S_CC,
+	S_DATE,
+	S_FROM,
+	S_SIZE,
+	S_SUBJECT,
+	S_TO,
+	S_DISPLAYFROM,
+	S_DISPLAYTO
+};
 
 #define SORT_MAX_CRITERIA 16
 
@@ -308,6 +328,7 @@ struct sort_crit {
 struct sort_spec {
 	struct sort_crit c[SORT_MAX_CRITERIA];
 	size_t n;
+	bool display; /* a DISPLAYFROM/DISPLAYTO key: item_load computes them */
 };
 
 static int cmp_num(uint64_t a, uint64_t b)
@@ -332,6 +353,10 @@ static int sort_cmp_key(enum sort_key key, const struct sort_item *a, const stru
 		return strcmp(a->to, b->to);
 	case S_CC:
 		return strcmp(a->cc, b->cc);
+	case S_DISPLAYFROM:
+		return strcmp(a->dfrom, b->dfrom);
+	case S_DISPLAYTO:
+		return strcmp(a->dto, b->dto);
 	}
 	return 0;
 }
@@ -353,9 +378,15 @@ static int sort_parse_criteria(const struct imap_arg *list, struct sort_spec *sp
 	static const struct {
 		const char *name;
 		enum sort_key key;
-	} names[] = {
-		{"ARRIVAL", S_ARRIVAL}, {"CC", S_CC},           {"DATE", S_DATE}, {"FROM", S_FROM},
-		{"SIZE", S_SIZE},       {"SUBJECT", S_SUBJECT}, {"TO", S_TO}};
+	} names[] = {{"ARRIVAL", S_ARRIVAL},
+		     {"CC", S_CC},
+		     {"DATE", S_DATE},
+		     {"FROM", S_FROM},
+		     {"SIZE", S_SIZE},
+		     {"SUBJECT", S_SUBJECT},
+		     {"TO", S_TO},
+		     {"DISPLAYFROM", S_DISPLAYFROM},
+		     {"DISPLAYTO", S_DISPLAYTO}};
 	bool reverse = false;
 	spec->n = 0;
 	for (; !imap_arg_is_eol(list); list++) {
@@ -372,6 +403,7 @@ static int sort_parse_criteria(const struct imap_arg *list, struct sort_spec *sp
 		if (i == sizeof(names) / sizeof(names[0]) || spec->n == SORT_MAX_CRITERIA)
 			return -1;
 		spec->c[spec->n++] = (struct sort_crit){names[i].key, reverse};
+		spec->display |= names[i].key == S_DISPLAYFROM || names[i].key == S_DISPLAYTO;
 		reverse = false;
 	}
 	return spec->n > 0 && !reverse ? 0 : -1;
@@ -392,8 +424,9 @@ struct sort_ctx {
 	struct sort_item *items;
 	size_t n_loaded;
 	sort_finish_func_t *finish;
-	struct sort_spec spec; /* SORT */
-	bool refs;             /* THREAD=REFERENCES */
+	struct sort_spec spec;        /* SORT */
+	struct imap_search_options o; /* SORT RETURN (...) (ESORT, RFC 5267) */
+	bool refs;                    /* THREAD=REFERENCES */
 };
 
 static void sort_ctx_free(void *context)
@@ -423,7 +456,8 @@ static enum imap_cmd_ret sort_continue(struct imap_cmd *cmd, struct buf *out)
 		c->items = xcalloc(c->r.n > 0 ? c->r.n : 1, sizeof(*c->items));
 	}
 	while (c->n_loaded < c->r.n) {
-		item_load(s->store, &c->r.matches[c->n_loaded], &c->items[c->n_loaded]);
+		item_load(s->store, &c->r.matches[c->n_loaded], c->spec.display,
+			  &c->items[c->n_loaded]);
 		c->n_loaded++;
 		if (c->n_loaded % 16 == 0 && imap_now_us() >= deadline) {
 			cmd->func = sort_continue;
@@ -472,6 +506,18 @@ static enum imap_cmd_ret sort_finish(struct imap_cmd *cmd, struct buf *out, stru
 {
 	struct sort_ctx *c = cmd->context;
 	qsort_r(items, n, sizeof(*items), sort_cmp, &c->spec);
+	if (c->o.esearch) {
+		uint32_t *vals = xcalloc(n > 0 ? n : 1, sizeof(*vals));
+		uint64_t *modseqs = xcalloc(n > 0 ? n : 1, sizeof(*modseqs));
+		for (size_t i = 0; i < n; i++) {
+			vals[i] = cmd->uid ? items[i].uid : items[i].seq;
+			modseqs[i] = items[i].modseq;
+		}
+		imap_esearch_write(cmd, out, &c->o, c->prog->uses_modseq, vals, modseqs, n);
+		free(vals);
+		free(modseqs);
+		return imap_cmd_ok(cmd, out, "%sSORT completed", cmd->uid ? "UID " : "");
+	}
 	buf_append_str(out, "* SORT");
 	for (size_t i = 0; i < n; i++)
 		buf_printf(out, " %u", cmd->uid ? items[i].uid : items[i].seq);
@@ -482,11 +528,18 @@ static enum imap_cmd_ret sort_finish(struct imap_cmd *cmd, struct buf *out, stru
 enum imap_cmd_ret cmd_sort(struct imap_cmd *cmd, struct buf *out)
 {
 	struct sort_ctx *c = sort_ctx_new(cmd, sort_finish);
-	const struct imap_arg *crit;
-	if (!imap_arg_get_list(&cmd->args[0], &crit, NULL) ||
-	    sort_parse_criteria(crit, &c->spec) < 0)
+	const struct imap_arg *args = cmd->args, *crit, *opts;
+	const char *error;
+	if (imap_arg_atom_equals(&args[0], "RETURN")) {
+		if (!imap_arg_get_list(&args[1], &opts, NULL))
+			return imap_cmd_bad(cmd, out, "RETURN needs a list of options");
+		if (imap_search_parse_return(opts, true, &c->o, &error) < 0)
+			return imap_cmd_bad(cmd, out, "%s", error);
+		args += 2;
+	}
+	if (!imap_arg_get_list(&args[0], &crit, NULL) || sort_parse_criteria(crit, &c->spec) < 0)
 		return imap_cmd_bad(cmd, out, "Invalid sort criteria");
-	return sort_start(cmd, out, &cmd->args[1]);
+	return sort_start(cmd, out, &args[1]);
 }
 
 /* --- THREAD ---------------------------------------------------------------------------- */

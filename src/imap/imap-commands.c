@@ -72,6 +72,7 @@ static const struct imap_command imap_commands[] = {
 	{"MOVE", cmd_move, SELECTED | UID | MODIFIES},
 	{"SORT", cmd_sort, SELECTED | UID | NO_EXPUNGE},
 	{"THREAD", cmd_thread, SELECTED | UID | NO_EXPUNGE},
+	{"CANCELUPDATE", cmd_cancelupdate, SELECTED},
 };
 
 const struct imap_command *imap_command_find(const char *name)
@@ -94,7 +95,8 @@ static const char imap_caps[] =
 	"CREATE-SPECIAL-USE STATUS=SIZE COMPRESS=DEFLATE"
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	" QUOTA QUOTA=RES-STORAGE"
-	" ACL RIGHTS=texk LIST-MYRIGHTS MULTIAPPEND CATENATE";
+	" ACL RIGHTS=texk LIST-MYRIGHTS MULTIAPPEND CATENATE"
+	" ESORT SORT=DISPLAY WITHIN PREVIEW CONTEXT=SEARCH";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

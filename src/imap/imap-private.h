@@ -518,6 +518,8 @@ struct imap_session {
 	bool view_shared;
 	uint32_t view_rights;
 
+	/* CONTEXT=SEARCH: live updating contexts (imap-context.c). */
+	struct imap_context *contexts;
 	/* SEARCHRES: the saved result ("$"), UIDs ascending. */
 	uint32_t *saved_uids;
 	size_t n_saved_uids;
@@ -721,10 +723,16 @@ uint64_t imap_now_us(void);
 
 struct imap_search_key; /* a node of the parsed program (imap-search.c) */
 
-/* SEARCH's RETURN options (RFC 4731, RFC 5182) and CHARSET. */
+/*
+ * SEARCH's and SORT's RETURN options (RFC 4731, RFC 5182, RFC 5267: PARTIAL,
+ * UPDATE, CONTEXT) and CHARSET.
+ */
 struct imap_search_options {
 	bool esearch; /* RETURN (...) given */
 	bool ret_min, ret_max, ret_all, ret_count, ret_save;
+	bool ret_partial; /* PARTIAL lo:hi (1-based positions in the result, lo <= hi) */
+	uint32_t partial_lo, partial_hi;
+	bool ret_update;  /* UPDATE: keep the result up to date (ADDTO/REMOVEFROM) */
 	bool bad_charset; /* parse failed: answer NO [BADCHARSET (UTF-8 US-ASCII)] */
 };
 
@@ -757,6 +765,27 @@ int imap_search_parse(const struct imap_arg *args, const struct imap_search_limi
 int imap_search_parse_command(const struct imap_arg *args, const struct imap_search_limits *lim,
 			      struct imap_search_options *opts, struct imap_search_program **prog_r,
 			      const char **error_r);
+/*
+ * The list of a RETURN (...) into *o (esearch set; no data option means
+ * ALL, RFC 4731 3.1). sort: SORT's options (SAVE refused). 0, or -1 with
+ * *error_r (BAD): an unknown option, a bad PARTIAL range, PARTIAL twice or
+ * with ALL (RFC 5267 4.4).
+ */
+int imap_search_parse_return(const struct imap_arg *list, bool sort, struct imap_search_options *o,
+			     const char **error_r);
+/*
+ * The "* ESEARCH (TAG ...) [UID] ..." answer to a SEARCH or SORT with
+ * RETURN options: vals (UIDs or sequence numbers) and their MODSEQs in
+ * result order (ascending for SEARCH, the sort order for SORT), n of
+ * them. MODSEQ n is added when with_modseq and something is returned.
+ */
+void imap_esearch_write(struct imap_cmd *cmd, struct buf *out, const struct imap_search_options *o,
+			bool with_modseq, const uint32_t *vals, const uint64_t *modseqs, size_t n);
+/*
+ * vals as a sequence set in their order: runs of consecutive ascending
+ * numbers as a:b, anything else separated by commas (RFC 5267 3.2).
+ */
+void imap_ordered_set_write(struct buf *out, const uint32_t *vals, size_t n);
 void imap_search_program_free(struct imap_search_program **prog);
 /* True for "UTF-8" and "US-ASCII" (any case). */
 bool imap_search_charset_ok(const char *charset);
@@ -797,6 +826,40 @@ int imap_search_begin(struct imap_session *s, struct imap_search_program *prog,
 int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
 		     struct imap_search_result *r, uint64_t deadline_us, const char **error_r);
 void imap_search_result_free(struct imap_search_result *r);
+/*
+ * Does message m (sequence number seq in the view) match prog? Reads the
+ * message's data, not the full-text index (for context updates, whose
+ * program's index answers are of the original search).
+ */
+bool imap_search_match_one(struct imap_session *s, const struct imap_search_program *prog,
+			   const struct store_message_ex *m, uint32_t seq);
+
+/* --- search contexts (imap-context.c; RFC 5267 4.3 UPDATE) ------------------ */
+#define IMAP_CONTEXT_MAX 8 /* updating contexts per session; more get NOUPDATE */
+struct imap_context;
+imap_cmd_func_t cmd_cancelupdate;
+/* Is tag the tag of a live updating context (a second UPDATE with it is BAD)? */
+bool imap_context_tag_used(const struct imap_session *s, const char *tag);
+/*
+ * After a SEARCH with RETURN (UPDATE) answered: keep its program (taken:
+ * *prog becomes NULL) and its result (UIDs ascending) so that changes to
+ * the result are sent as ADDTO/REMOVEFROM. Past IMAP_CONTEXT_MAX, queues
+ * "* NO [NOUPDATE tag]" and keeps nothing.
+ */
+void imap_context_add_search(struct imap_cmd *cmd, struct buf *out,
+			     struct imap_search_program **prog, const uint32_t *uids, size_t n);
+/*
+ * The view's sync hooks (imap-view.c). expunged: before the EXPUNGEs of
+ * the messages marked IMAP_VIEW_EXPUNGED, REMOVEFROM for those in a
+ * result. changed: after FETCH FLAGS and EXISTS, evaluate the messages
+ * whose flags changed and the new ones (msgs, n of them, each in the
+ * view) and send REMOVEFROM/ADDTO where the result changes.
+ */
+void imap_context_expunged(struct imap_session *s, struct buf *out);
+void imap_context_changed(struct imap_session *s, struct buf *out,
+			  const struct store_message_ex *const *msgs, size_t n);
+/* Drop every context (the mailbox is left, the session ends). */
+void imap_context_free_all(struct imap_session *s);
 
 /*
  * A sequence set argument ("1:4,7", "$", UID or sequence numbers per uid)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SEARCH programs (RFC 9051 6.4.4, RFC 3501 6.4.4, RFC 7162 MODSEQ,
- * RFC 8514 SAVEDATE): the parser that turns the arguments of SEARCH, SORT
+ * RFC 8514 SAVEDATE, RFC 5032 WITHIN's YOUNGER/OLDER): the parser that turns the arguments of SEARCH, SORT
  * and THREAD into a tree of keys, and the evaluator that runs the tree
  * over the selected mailbox. Work is bounded on both sides: the parser
  * caps the number of keys and their nesting (OR and NOT nest without
@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum key_type {
@@ -56,6 +57,8 @@ enum key_type {
 	K_SENTBEFORE,
 	K_SENTON,
 	K_SENTSINCE,
+	K_YOUNGER, /* WITHIN (RFC 5032): internal date less than num seconds ago */
+	K_OLDER,   /* internal date num seconds ago or earlier */
 	K_SUBJECT,
 	K_FROM,
 	K_TO,
@@ -97,6 +100,7 @@ enum arg_kind {
 	A_OR,
 	A_UIDSET,
 	A_MODSEQ,
+	A_INTERVAL, /* WITHIN's nz-number of seconds */
 };
 
 static const struct key_def {
@@ -122,6 +126,7 @@ static const struct key_def {
 	{"MODSEQ", K_MODSEQ, A_MODSEQ, 0, NULL},
 	{"NEW", K_NEW, A_NONE, 0, NULL},
 	{"NOT", K_NOT, A_NOT, 0, NULL},
+	{"OLDER", K_OLDER, A_INTERVAL, 0, NULL},
 	{"OLD", K_FLAG_UNSET, A_NONE, IMAP_VIEW_RECENT, NULL},
 	{"ON", K_ON, A_DATE, 0, NULL},
 	{"OR", K_OR, A_OR, 0, NULL},
@@ -146,6 +151,7 @@ static const struct key_def {
 	{"UNFLAGGED", K_FLAG_UNSET, A_NONE, STORE_FLAG_FLAGGED, NULL},
 	{"UNKEYWORD", K_UNKEYWORD, A_KEYWORD, 0, NULL},
 	{"UNSEEN", K_FLAG_UNSET, A_NONE, STORE_FLAG_SEEN, NULL},
+	{"YOUNGER", K_YOUNGER, A_INTERVAL, 0, NULL},
 };
 
 /* --- small shared helpers ----------------------------------------------------- */
@@ -530,6 +536,15 @@ static int parse_key_args(struct sparser *p, const struct key_def *def, const st
 		}
 		(*ap)++;
 		return 0;
+	case A_INTERVAL:
+		/* RFC 5032: nz-number; a 32-bit number of seconds is ample. */
+		if (!imap_arg_get_atom(*ap, &s) || !parse_u64(s, UINT32_MAX, &k->num) ||
+		    k->num == 0) {
+			p->error = "Invalid interval";
+			return -1;
+		}
+		(*ap)++;
+		return 0;
 	case A_KEYWORD:
 		return parse_keyword_arg(p, ap, k);
 	case A_UIDSET:
@@ -651,7 +666,25 @@ void imap_search_program_free(struct imap_search_program **prog)
 	*prog = NULL;
 }
 
-static int parse_return_opts(const struct imap_arg *list, struct imap_search_options *o,
+/* PARTIAL's range: nz-number ":" nz-number, either order, no '*' (RFC 5267 4.4). */
+static bool parse_partial_range(const char *s, struct imap_search_options *o)
+{
+	const char *colon = strchr(s, ':');
+	uint64_t a, b;
+	if (colon == NULL || colon - s > 10)
+		return false;
+	char first[11];
+	memcpy(first, s, (size_t)(colon - s));
+	first[colon - s] = '\0';
+	if (!parse_u64(first, UINT32_MAX, &a) || !parse_u64(colon + 1, UINT32_MAX, &b) || a == 0 ||
+	    b == 0)
+		return false;
+	o->partial_lo = (uint32_t)(a < b ? a : b);
+	o->partial_hi = (uint32_t)(a < b ? b : a);
+	return true;
+}
+
+int imap_search_parse_return(const struct imap_arg *list, bool sort, struct imap_search_options *o,
 			     const char **error_r)
 {
 	o->esearch = true;
@@ -669,15 +702,35 @@ static int parse_return_opts(const struct imap_arg *list, struct imap_search_opt
 			o->ret_all = true;
 		else if (strcasecmp(name, "COUNT") == 0)
 			o->ret_count = true;
-		else if (strcasecmp(name, "SAVE") == 0)
+		else if (strcasecmp(name, "SAVE") == 0 && !sort)
 			o->ret_save = true;
-		else {
+		else if (strcasecmp(name, "UPDATE") == 0 && !sort)
+			o->ret_update = true; /* CONTEXT=SEARCH; SORT contexts are not kept */
+		else if (strcasecmp(name, "CONTEXT") == 0)
+			continue; /* RFC 5267 4.2: a hint, which we may ignore */
+		else if (strcasecmp(name, "PARTIAL") == 0) {
+			const char *range;
+			if (o->ret_partial) {
+				*error_r = "PARTIAL given twice";
+				return -1;
+			}
+			list++;
+			if (!imap_arg_get_atom(list, &range) || !parse_partial_range(range, o)) {
+				*error_r = "PARTIAL needs a range low:high of non-zero numbers";
+				return -1;
+			}
+			o->ret_partial = true;
+		} else {
 			*error_r = "Unknown RETURN option";
 			return -1;
 		}
 	}
-	/* RFC 4731 3.1: RETURN () means RETURN (ALL). */
-	if (!o->ret_min && !o->ret_max && !o->ret_count && !o->ret_save)
+	if (o->ret_partial && o->ret_all) {
+		*error_r = "PARTIAL and ALL cannot be combined";
+		return -1;
+	}
+	/* RFC 4731 3.1: RETURN () means RETURN (ALL); UPDATE alone too. */
+	if (!o->ret_min && !o->ret_max && !o->ret_count && !o->ret_save && !o->ret_partial)
 		o->ret_all = true;
 	return 0;
 }
@@ -693,7 +746,7 @@ int imap_search_parse_command(const struct imap_arg *args, const struct imap_sea
 			*error_r = "RETURN needs a list of options";
 			return -1;
 		}
-		if (parse_return_opts(list, opts, error_r) < 0)
+		if (imap_search_parse_return(list, false, opts, error_r) < 0)
 			return -1;
 		args += 2;
 	}
@@ -719,6 +772,7 @@ struct search_eval {
 	struct imap_session *s;
 	const struct imap_search_result *r; /* pending: messages not indexed yet */
 	const char *error;
+	bool no_index; /* a context update: the index hits are of the original search */
 };
 
 struct msg_ctx {
@@ -818,6 +872,7 @@ static const struct store_search_doc *msg_text(struct search_eval *ev, struct ms
 	struct mime_text t = {0};
 	if (msg_map(ev, mc))
 		mime_text_extract(mc->map, mc->map_len, &t);
+	free(t.preview); /* the search texts only */
 	mc->text = (struct store_search_doc){
 		.hdr = t.hdr,
 		.body = t.body,
@@ -925,7 +980,7 @@ static bool key_match_text(struct search_eval *ev, const struct imap_search_key 
 	case K_TEXT:
 		if (k->str_len == 0)
 			return true;
-		if (k->hits_ready &&
+		if (k->hits_ready && !ev->no_index &&
 		    !imap_uid_find(ev->r->pending, ev->r->n_pending, mc->m->msg.uid, NULL))
 			return imap_uid_find(k->hits, k->n_hits, mc->m->msg.uid, NULL);
 		t = msg_text(ev, mc);
@@ -1006,6 +1061,11 @@ static bool key_match(struct search_eval *ev, const struct imap_search_key *k, s
 	case K_SENTON:
 	case K_SENTSINCE:
 		return date_cmp_match(k->type, msg_sent_day(ev, mc), k->days);
+	case K_YOUNGER:
+		/* "Now" is read per message: a long search sees time pass, as it should. */
+		return (int64_t)time(NULL) - (int64_t)m->internal_date < (int64_t)k->num;
+	case K_OLDER:
+		return (int64_t)time(NULL) - (int64_t)m->internal_date >= (int64_t)k->num;
 	default:
 		return key_match_text(ev, k, mc);
 	}
@@ -1221,6 +1281,17 @@ int imap_search_step(struct imap_session *s, struct imap_search_program *prog,
 				.seq = mc.seq, .uid = uid, .modseq = mc.m->msg.modseq, .msg = mc.m};
 	}
 	return 1;
+}
+
+bool imap_search_match_one(struct imap_session *s, const struct imap_search_program *prog,
+			   const struct store_message_ex *m, uint32_t seq)
+{
+	struct imap_search_result none = {0};
+	struct search_eval ev = {.s = s, .r = &none, .no_index = true};
+	struct msg_ctx mc = {.seq = seq, .m = m, .fd = -1};
+	bool match = key_match(&ev, prog->root, &mc);
+	msg_ctx_release(&mc);
+	return match && ev.error == NULL;
 }
 
 void imap_search_result_free(struct imap_search_result *r)

@@ -40,6 +40,7 @@ void imap_session_set_state(struct imap_session *s, enum imap_state to)
 		imap_view_free(&s->view);
 		s->view_shared = false;
 		s->view_rights = 0;
+		imap_context_free_all(s); /* RFC 5267 4.3: updates end with the mailbox */
 		/* RFC 5182 2.1: "$" is emptied when the mailbox is left. */
 		free(s->saved_uids);
 		s->saved_uids = NULL;
@@ -654,6 +655,7 @@ void imap_session_destroy(struct imap_session **sp)
 	if (s->cmd_active)
 		cmd_finish(s);
 	imap_view_free(&s->view);
+	imap_context_free_all(s);
 	imap_parser_destroy(&s->parser);
 	free(s->saved_uids);
 	free(s->spool_dir);

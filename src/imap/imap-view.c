@@ -229,6 +229,8 @@ static void view_report_expunges(struct imap_session *s, struct buf *out)
 {
 	struct imap_view *v = s->view;
 	view_own(v);
+	/* RFC 5267 4.3.4: REMOVEFROM before the EXPUNGE, while the numbers hold. */
+	imap_context_expunged(s, out);
 	uint32_t *gone = s->qresync ? xcalloc(v->n_pending_expunges, sizeof(*gone)) : NULL;
 	size_t n_gone = 0, w = 0;
 	for (size_t i = 0; i < v->count; i++) {
@@ -322,6 +324,26 @@ static size_t view_merge(struct imap_view *v, const struct store_message_ex *msg
 }
 
 /*
+ * CONTEXT=SEARCH (imap-context.c): the messages whose flags changed and
+ * the new ones, evaluated again after EXISTS so that ADDTO's sequence
+ * numbers are valid (RFC 5267 4.3.3).
+ */
+static void view_report_contexts(struct imap_session *s, struct buf *out, const size_t *changed,
+				 const struct store_message_ex *msgs, size_t n, size_t first_new)
+{
+	const struct imap_view *v = s->view;
+	const struct store_message_ex **cand = xcalloc(n > 0 ? n : 1, sizeof(*cand));
+	size_t k = 0;
+	for (size_t i = 0; i < v->count && k < n; i++)
+		if (changed[i] != 0 && (v->flags[i] & IMAP_VIEW_EXPUNGED) == 0)
+			cand[k++] = &msgs[changed[i] - 1];
+	for (size_t j = first_new; j < n; j++)
+		cand[k++] = &msgs[j];
+	imap_context_changed(s, out, cand, k);
+	free(cand);
+}
+
+/*
  * Report what view_merge or view_apply found: expunges first (when
  * allowed), then FETCH FLAGS for changed[i] != 0 (index in msgs + 1), then
  * EXISTS for msgs[first_new..n). changed[] is compacted along with the
@@ -348,14 +370,16 @@ static void view_report(struct imap_session *s, struct buf *out, bool allow_expu
 	size_t before = v->count;
 	for (size_t j = first_new; j < n; j++)
 		view_append(v, &msgs[j].msg);
-	if (v->count == before)
-		return;
-	buf_printf(out, "* %zu EXISTS\r\n", v->count);
-	if (s->rev2)
-		return;
-	if (imap_view_claim_recent(s, before) < 0)
-		log_warn("imap.recent_failed", "session=%s", s->session_id);
-	buf_printf(out, "* %zu RECENT\r\n", imap_view_recent_count(v));
+	if (v->count != before) {
+		buf_printf(out, "* %zu EXISTS\r\n", v->count);
+		if (!s->rev2) {
+			if (imap_view_claim_recent(s, before) < 0)
+				log_warn("imap.recent_failed", "session=%s", s->session_id);
+			buf_printf(out, "* %zu RECENT\r\n", imap_view_recent_count(v));
+		}
+	}
+	if (s->contexts != NULL)
+		view_report_contexts(s, out, changed, msgs, n, first_new);
 }
 
 int imap_view_claim_recent(struct imap_session *s, size_t from)

@@ -11,6 +11,7 @@
 #include "jmap/jmap-private.h"
 
 #include "lib/util.h"
+#include "mime/mime.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -627,94 +628,10 @@ char *jmap_part_text(struct jmap_part *p, bool *encoding_problem_r)
 	return out;
 }
 
-static const struct {
-	const char *name;
-	const char *text;
-} entities[] = {
-	{"&amp;", "&"},   {"&lt;", "<"},  {"&gt;", ">"},
-	{"&quot;", "\""}, {"&#39;", "'"}, {"&nbsp;", " "},
-};
-
+/* The HTML stripping and the preview are shared with IMAP PREVIEW (mime-text.c). */
 char *jmap_html_to_text(const char *html)
 {
-	size_t len = strlen(html);
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < len;) {
-		if (html[i] == '<') {
-			bool skip_body = g_ascii_strncasecmp(html + i, "<style", 6) == 0 ||
-				g_ascii_strncasecmp(html + i, "<script", 7) == 0;
-			bool block = g_ascii_strncasecmp(html + i, "<br", 3) == 0 ||
-				g_ascii_strncasecmp(html + i, "</p", 3) == 0 ||
-				g_ascii_strncasecmp(html + i, "</div", 5) == 0;
-			const char *close = skip_body
-				? (html[i + 2] == 't' || html[i + 2] == 'T' ? "</style"
-									    : "</script")
-				: NULL;
-			const char *e = strchr(html + i, '>');
-			if (e == NULL)
-				break;
-			i = (size_t)(e - html) + 1;
-			if (close != NULL) {
-				const char *c = strcasestr(html + i, close);
-				if (c == NULL)
-					break;
-				e = strchr(c, '>');
-				if (e == NULL)
-					break;
-				i = (size_t)(e - html) + 1;
-			}
-			if (block)
-				out[o++] = '\n';
-			continue;
-		}
-		if (html[i] == '&') {
-			bool done = false;
-			for (size_t k = 0; k < sizeof(entities) / sizeof(entities[0]) && !done;
-			     k++) {
-				size_t n = strlen(entities[k].name);
-				if (g_ascii_strncasecmp(html + i, entities[k].name, n) == 0) {
-					out[o++] = entities[k].text[0];
-					i += n;
-					done = true;
-				}
-			}
-			if (done)
-				continue;
-		}
-		out[o++] = html[i++];
-	}
-	out[o] = '\0';
-	return out;
-}
-
-/* Collapse white space and cut at JMAP_PREVIEW_LEN characters. */
-static char *preview_of(const char *text)
-{
-	char *out = xmalloc(JMAP_PREVIEW_LEN * 4 + 1);
-	size_t o = 0, chars = 0;
-	bool space = false;
-	for (const char *p = text; *p != '\0' && chars < JMAP_PREVIEW_LEN;) {
-		if (isspace((unsigned char)*p)) {
-			space = o > 0;
-			p++;
-			continue;
-		}
-		if (space) {
-			out[o++] = ' ';
-			chars++;
-			space = false;
-			if (chars >= JMAP_PREVIEW_LEN)
-				break;
-		}
-		const char *next = g_utf8_next_char(p);
-		memcpy(out + o, p, (size_t)(next - p));
-		o += (size_t)(next - p);
-		chars++;
-		p = next;
-	}
-	out[o] = '\0';
-	return out;
+	return mime_text_html_strip(html);
 }
 
 char *jmap_preview(struct jmap_part *root)
@@ -731,7 +648,7 @@ char *jmap_preview(struct jmap_part *root)
 				free(t);
 				t = plain;
 			}
-			out = preview_of(t);
+			out = mime_text_preview(t, JMAP_PREVIEW_LEN);
 			free(t);
 		}
 	}

@@ -676,3 +676,36 @@ int mime_part_locate(const char *data, size_t len, const unsigned *path, size_t 
 	}
 }
 /* ---- end of FETCH block ---- */
+
+/* The first mailbox of list, descending into groups; NULL when none. */
+static InternetAddressMailbox *first_mailbox(InternetAddressList *list, unsigned depth)
+{
+	int n = list != NULL ? internet_address_list_length(list) : 0;
+	for (int i = 0; i < n; i++) {
+		InternetAddress *a = internet_address_list_get_address(list, i);
+		if (INTERNET_ADDRESS_IS_MAILBOX(a))
+			return INTERNET_ADDRESS_MAILBOX(a);
+		if (INTERNET_ADDRESS_IS_GROUP(a) && depth < 4) {
+			InternetAddressMailbox *m = first_mailbox(
+				internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)),
+				depth + 1);
+			if (m != NULL)
+				return m;
+		}
+	}
+	return NULL;
+}
+
+char *mime_address_display(const char *list)
+{
+	if (list == NULL || *list == '\0')
+		return xstrdup("");
+	InternetAddressList *l = internet_address_list_parse(NULL, list);
+	InternetAddressMailbox *m = first_mailbox(l, 0);
+	const char *name = m != NULL ? internet_address_get_name(INTERNET_ADDRESS(m)) : NULL;
+	const char *addr = m != NULL ? internet_address_mailbox_get_addr(m) : NULL;
+	char *r = xstrdup(name != NULL && *name != '\0' ? name : addr != NULL ? addr : "");
+	if (l != NULL)
+		g_object_unref(l);
+	return r;
+}

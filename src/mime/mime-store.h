@@ -27,6 +27,7 @@ static inline struct store_parsed mime_store_parsed(const struct mime_parsed *mp
 		.text_hdr = mp->text.hdr,
 		.text_body = mp->text.body,
 		.text_parts = mp->text.parts,
+		.preview = mp->text.preview,
 	};
 }
 

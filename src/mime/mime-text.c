@@ -18,6 +18,7 @@
 
 #include <gmime/gmime.h>
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -169,7 +170,115 @@ struct body_walk {
 	struct buf *out;  /* the parts' content */
 	struct buf *hdrs; /* the parts' header fields (TEXT) */
 	unsigned depth;
+	char *preview; /* of the first text/plain or text/html part not an attachment */
 };
+
+static const struct {
+	const char *name;
+	const char *text;
+} entities[] = {
+	{"&amp;", "&"},   {"&lt;", "<"},  {"&gt;", ">"},
+	{"&quot;", "\""}, {"&#39;", "'"}, {"&nbsp;", " "},
+};
+
+char *mime_text_html_strip(const char *html)
+{
+	size_t len = strlen(html);
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		if (html[i] == '<') {
+			bool skip_body = g_ascii_strncasecmp(html + i, "<style", 6) == 0 ||
+				g_ascii_strncasecmp(html + i, "<script", 7) == 0;
+			bool block = g_ascii_strncasecmp(html + i, "<br", 3) == 0 ||
+				g_ascii_strncasecmp(html + i, "</p", 3) == 0 ||
+				g_ascii_strncasecmp(html + i, "</div", 5) == 0;
+			const char *close = skip_body
+				? (html[i + 2] == 't' || html[i + 2] == 'T' ? "</style"
+									    : "</script")
+				: NULL;
+			const char *e = strchr(html + i, '>');
+			if (e == NULL)
+				break;
+			i = (size_t)(e - html) + 1;
+			if (close != NULL) {
+				const char *c = strcasestr(html + i, close);
+				if (c == NULL)
+					break;
+				e = strchr(c, '>');
+				if (e == NULL)
+					break;
+				i = (size_t)(e - html) + 1;
+			}
+			if (block)
+				out[o++] = '\n';
+			continue;
+		}
+		if (html[i] == '&') {
+			bool done = false;
+			for (size_t k = 0; k < sizeof(entities) / sizeof(entities[0]) && !done;
+			     k++) {
+				size_t n = strlen(entities[k].name);
+				if (g_ascii_strncasecmp(html + i, entities[k].name, n) == 0) {
+					out[o++] = entities[k].text[0];
+					i += n;
+					done = true;
+				}
+			}
+			if (done)
+				continue;
+		}
+		out[o++] = html[i++];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *mime_text_preview(const char *text, size_t max_chars)
+{
+	char *out = xmalloc(max_chars * 4 + 1);
+	size_t o = 0, chars = 0;
+	bool space = false;
+	for (const char *p = text; *p != '\0' && chars < max_chars;) {
+		if (isspace((unsigned char)*p)) {
+			space = o > 0;
+			p++;
+			continue;
+		}
+		if (space) {
+			out[o++] = ' ';
+			chars++;
+			space = false;
+			if (chars >= max_chars)
+				break;
+		}
+		const char *next = g_utf8_next_char(p);
+		memcpy(out + o, p, (size_t)(next - p));
+		o += (size_t)(next - p);
+		chars++;
+		p = next;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* The preview of a text part's decoded text (HTML stripped). */
+static char *part_preview(GMimeObject *part, const char *text)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	const char *sub = ct != NULL ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	if (sub == NULL || (strcasecmp(sub, "plain") != 0 && strcasecmp(sub, "html") != 0))
+		return NULL;
+	GMimeContentDisposition *d = g_mime_object_get_content_disposition(part);
+	if (d != NULL && g_mime_content_disposition_is_attachment(d))
+		return NULL;
+	char *valid = g_utf8_make_valid(text, -1);
+	char *plain = strcasecmp(sub, "html") == 0 ? mime_text_html_strip(valid) : NULL;
+	char *r = mime_text_preview(plain != NULL ? plain : valid, MIME_PREVIEW_MAX);
+	free(plain);
+	g_free(valid);
+	return r;
+}
 
 static void body_part_cb(GMimeObject *parent, GMimeObject *part, gpointer data);
 
@@ -249,6 +358,8 @@ static void body_part_cb(GMimeObject *parent, GMimeObject *part, gpointer data)
 			return;
 		mime_text_fold(text, strlen(text), w->out);
 		buf_append(w->out, "\n", 1);
+		if (w->preview == NULL)
+			w->preview = part_preview(part, text);
 		g_free(text);
 		return;
 	}
@@ -281,6 +392,7 @@ void mime_text_extract(const char *data, size_t len, struct mime_text *r)
 		GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
 		struct body_walk w = {.out = &body, .hdrs = &parts};
 		body_walk_message(msg, &w);
+		r->preview = w.preview;
 		if (msg != NULL)
 			g_object_unref(msg);
 		g_object_unref(parser);
@@ -289,6 +401,8 @@ void mime_text_extract(const char *data, size_t len, struct mime_text *r)
 	r->hdr = buf_take(&hdr, &r->hdr_len);
 	r->body = buf_take(&body, &r->body_len);
 	r->parts = buf_take(&parts, &r->parts_len);
+	if (r->preview == NULL)
+		r->preview = xstrdup("");
 }
 
 void mime_text_free(struct mime_text *r)
@@ -296,5 +410,6 @@ void mime_text_free(struct mime_text *r)
 	free(r->hdr);
 	free(r->body);
 	free(r->parts);
+	free(r->preview);
 	*r = (struct mime_text){0};
 }

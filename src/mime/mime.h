@@ -28,7 +28,15 @@ struct mime_text {
 	char *body;  /* text and message parts, decoded (BODY) */
 	char *parts; /* header fields of sub-parts and inner messages */
 	size_t hdr_len, body_len, parts_len;
+	/*
+	 * Not folded: the preview (IMAP PREVIEW, RFC 8970) of the first
+	 * text/plain or text/html part that is not an attachment, HTML
+	 * stripped, white space collapsed, at most MIME_PREVIEW_MAX
+	 * characters of UTF-8; "" when there is no such part.
+	 */
+	char *preview;
 };
+#define MIME_PREVIEW_MAX 256
 /* Body text beyond this is not searched (per message). */
 #define MIME_TEXT_MAX (64u * 1024 * 1024)
 
@@ -64,6 +72,13 @@ void mime_text_free(struct mime_text *r);
 void mime_text_fold(const char *s, size_t len, struct buf *out);
 /* Code points in valid UTF-8 s[0..len). */
 size_t mime_text_chars(const char *s, size_t len);
+/* HTML to text: tags, style and script dropped, a few entities decoded (malloc'd). */
+char *mime_text_html_strip(const char *html);
+/*
+ * text (valid UTF-8) with white space runs made one space, leading ones
+ * dropped, cut at max_chars characters (malloc'd).
+ */
+char *mime_text_preview(const char *text, size_t max_chars);
 /* RFC 2047 words decoded, 8-bit text made UTF-8, then folded into out. */
 void mime_text_fold_header_value(const char *raw, struct buf *out);
 /* End of the top header block of d: the offset after its blank line (or len). */
@@ -96,6 +111,15 @@ int mime_address_valid(const char *addr, int utf8);
 int mime_author_addresses(const char *msg, size_t len, char ***addrs_r, size_t *n_r,
 			  const char **error_r);
 void mime_addresses_free(char ***addrs, size_t n);
+
+/*
+ * RFC 5957 display form of the first address of a decoded address list
+ * (struct mime_parsed's from/to: "Name <a@b>, ..."): its display name when
+ * it has a non-empty one, else its addr-spec; the first member of a group
+ * counts as the first address. malloc'd; "" when there is no address
+ * (list NULL included).
+ */
+char *mime_address_display(const char *list);
 
 /* ---- Added for IMAP FETCH BODY[section] (imap/imap-fetch-section.c) ---- */
 /*

@@ -47,6 +47,7 @@ static void blob_text(struct store *s, const char *id, struct store_search_doc *
 		close(fd);
 	if (t.hdr == NULL)
 		mime_text_extract("", 0, &t);
+	free(t.preview); /* the index holds the search texts only */
 	*d = (struct store_search_doc){t.hdr, t.body, t.parts, t.hdr_len, t.body_len, t.parts_len};
 }
 

@@ -487,7 +487,7 @@ int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_
 	sqlite3_stmt *st =
 		store_stmt(s,
 			   "SELECT size, envelope, bodystructure, body, subject, hdr_from, hdr_to,"
-			   " hdr_cc, message_id, date FROM blobs WHERE id = ?");
+			   " hdr_cc, message_id, date, preview FROM blobs WHERE id = ?");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	store_bind_text(st, 1, blob_id);
@@ -503,6 +503,7 @@ int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_
 		r->cc = col_dup(st, 7);
 		r->message_id = col_dup(st, 8);
 		r->date = (time_t)sqlite3_column_int64(st, 9);
+		r->preview = col_dup(st, 10);
 	}
 	store_stmt_done(st);
 	return store_row_result(s, rc);
@@ -512,6 +513,7 @@ void store_parsed_r_free(struct store_parsed_r *r)
 {
 	free(r->envelope);
 	free(r->bodystructure);
+	free(r->preview);
 	free(r->body);
 	free(r->subject);
 	free(r->from);

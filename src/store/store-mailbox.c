@@ -578,20 +578,21 @@ int store_blob_row_upsert(struct store *s, const char *id, size_t len, const str
 			  const char **error_r)
 {
 	/* Keep existing parsed fields; fill them if a queue entry came first. */
-	sqlite3_stmt *st =
-		store_stmt(s,
-			   "INSERT INTO blobs(id, size, envelope, bodystructure, subject,"
-			   " hdr_from, hdr_to, hdr_cc, message_id, date, body)"
-			   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-			   " body = COALESCE(body, excluded.body),"
-			   " envelope = COALESCE(envelope, excluded.envelope),"
-			   " bodystructure = COALESCE(bodystructure, excluded.bodystructure),"
-			   " subject = COALESCE(subject, excluded.subject),"
-			   " hdr_from = COALESCE(hdr_from, excluded.hdr_from),"
-			   " hdr_to = COALESCE(hdr_to, excluded.hdr_to),"
-			   " hdr_cc = COALESCE(hdr_cc, excluded.hdr_cc),"
-			   " message_id = COALESCE(message_id, excluded.message_id),"
-			   " date = COALESCE(date, excluded.date)");
+	sqlite3_stmt *st = store_stmt(
+		s,
+		"INSERT INTO blobs(id, size, envelope, bodystructure, subject,"
+		" hdr_from, hdr_to, hdr_cc, message_id, date, body, preview)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+		" body = COALESCE(body, excluded.body),"
+		" preview = COALESCE(preview, excluded.preview),"
+		" envelope = COALESCE(envelope, excluded.envelope),"
+		" bodystructure = COALESCE(bodystructure, excluded.bodystructure),"
+		" subject = COALESCE(subject, excluded.subject),"
+		" hdr_from = COALESCE(hdr_from, excluded.hdr_from),"
+		" hdr_to = COALESCE(hdr_to, excluded.hdr_to),"
+		" hdr_cc = COALESCE(hdr_cc, excluded.hdr_cc),"
+		" message_id = COALESCE(message_id, excluded.message_id),"
+		" date = COALESCE(date, excluded.date)");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
 	store_bind_text(st, 1, id);
@@ -607,6 +608,7 @@ int store_blob_row_upsert(struct store *s, const char *id, size_t len, const str
 		if (p->date != 0)
 			sqlite3_bind_int64(st, 10, (int64_t)p->date);
 		store_bind_text(st, 11, p->body);
+		store_bind_text(st, 12, p->preview);
 	}
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);

@@ -199,6 +199,12 @@ static const char *const migrations[] = {
 	"  INSERT OR REPLACE INTO search_mail(mailbox_id, uid, doc)"
 	"    SELECT new.mailbox_id, new.uid, d.id FROM search_docs d WHERE d.blob_id = new.blob_id;"
 	"END;",
+	/*
+	 * 9 (issue 8 part 3): IMAP PREVIEW (RFC 8970) computed at delivery
+	 * with the other parsed fields; NULL for blobs stored before, which
+	 * FETCH PREVIEW computes from the message when asked (not LAZY).
+	 */
+	"ALTER TABLE blobs ADD COLUMN preview TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -114,6 +114,7 @@ static void write_free(struct store_write *wr)
 	free((char *)p->text_hdr);
 	free((char *)p->text_body);
 	free((char *)p->text_parts);
+	free((char *)p->preview);
 	for (size_t i = 0; i < wr->n_remote; i++)
 		free(wr->remote[i]);
 	free(wr->remote);
@@ -179,6 +180,7 @@ static void write_copy_parsed(struct store_write *wr, const struct store_parsed 
 		.text_hdr = dup_or_null(p->text_hdr),
 		.text_body = dup_or_null(p->text_body),
 		.text_parts = dup_or_null(p->text_parts),
+		.preview = dup_or_null(p->preview),
 	};
 }
 

@@ -178,6 +178,7 @@ struct store_parsed {
 	 * full-text index; all NULL: the blob waits for the backfill.
 	 */
 	const char *text_hdr, *text_body, *text_parts;
+	const char *preview; /* IMAP PREVIEW (mime_text.preview); NULL: none computed */
 };
 
 struct store_message {
@@ -699,6 +700,7 @@ struct store_parsed_r {
 	char *message_id;
 	time_t date;   /* 0 if unknown */
 	uint64_t size; /* bytes of the blob */
+	char *preview; /* NULL: stored before the preview was (schema step 8) */
 };
 
 /* 1 found (free *r with store_parsed_r_free), 0 no such blob, -1 error. */

@@ -435,6 +435,7 @@ static void test_search_words_migration(void **state)
 			     "DROP TABLE search_terms; DROP TABLE search_mail;"
 			     "DROP TRIGGER search_mail_add; DROP TRIGGER search_mail_del;"
 			     "DROP TRIGGER search_mail_move; DROP TRIGGER search_mail_indexed;"
+			     "ALTER TABLE blobs DROP COLUMN preview;" /* step 9 */
 			     "PRAGMA user_version = 7;",
 			     NULL, NULL, NULL),
 		SQLITE_OK);
