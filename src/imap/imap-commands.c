@@ -60,6 +60,8 @@ static const struct imap_command imap_commands[] = {
 	{"DELETEACL", cmd_deleteacl, AUTHED},
 	{"LISTRIGHTS", cmd_listrights, AUTHED},
 	{"MYRIGHTS", cmd_myrights, AUTHED},
+	{"GETMETADATA", cmd_getmetadata, AUTHED},
+	{"SETMETADATA", cmd_setmetadata, AUTHED},
 	/* selected (6.4) */
 	{"CHECK", cmd_check, SELECTED},
 	{"CLOSE", cmd_close, SELECTED},
@@ -94,7 +96,8 @@ static const char imap_caps[] =
 	"CREATE-SPECIAL-USE STATUS=SIZE COMPRESS=DEFLATE"
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	" QUOTA QUOTA=RES-STORAGE"
-	" ACL RIGHTS=texk LIST-MYRIGHTS";
+	" ACL RIGHTS=texk LIST-MYRIGHTS"
+	" METADATA METADATA-SERVER";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

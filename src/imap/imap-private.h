@@ -821,6 +821,21 @@ struct acl_find {
 void imap_acl_find_cb(void *ctx, const char *identifier, uint32_t rights);
 /* --- end ACL --------------------------------------------------------------- */
 
+/* --- METADATA (cmd-metadata.c; RFC 5464) ---------------------------------- */
+#define IMAP_METADATA_MAXSIZE 16384  /* octets in one value */
+#define IMAP_METADATA_MAXENTRIES 100 /* entries per mailbox (or server) and scope */
+#define IMAP_METADATA_NAME_MAX 256   /* octets in one entry name */
+imap_cmd_func_t cmd_getmetadata, cmd_setmetadata;
+/*
+ * An entry name: under /private/ or /shared/, printable ASCII without '*',
+ * '%', "//" or a trailing '/'; the bare roots only when !settable (a
+ * DEPTH read of everything below them).
+ */
+bool imap_metadata_entry_valid(const char *name, bool settable);
+/* A value as an nstring: quoted, literal, or literal8 when it holds NULs. */
+void imap_metadata_write_value(struct buf *out, const char *value, size_t len);
+/* --- end METADATA ---------------------------------------------------------- */
+
 /* --- QUOTA (cmd-quota.c; RFC 9208 and RFC 2087) ---------------------------- */
 imap_cmd_func_t cmd_getquotaroot, cmd_getquota, cmd_setquota;
 /* Bytes to the STORAGE resource's 1024-octet units, rounded up. */

@@ -140,9 +140,10 @@ static int set_one(struct store *s, int64_t mailbox_id, int64_t account_id,
 {
 	char *name = lower_dup(e->name);
 	int64_t scope = scope_of(name, account_id);
-	sqlite3_stmt *st = store_stmt(s,
-				      "DELETE FROM metadata WHERE ifnull(mailbox_id, 0) = ifnull(?1, 0)"
-				      " AND ifnull(account_id, 0) = ifnull(?2, 0) AND name = ?3");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "DELETE FROM metadata WHERE ifnull(mailbox_id, 0) = ifnull(?1, 0)"
+			   " AND ifnull(account_id, 0) = ifnull(?2, 0) AND name = ?3");
 	if (st == NULL) {
 		free(name);
 		return store_db_fail(s, error_r);
@@ -151,8 +152,9 @@ static int set_one(struct store *s, int64_t mailbox_id, int64_t account_id,
 	int rc = sqlite3_step(st);
 	store_stmt_done(st);
 	if (rc == SQLITE_DONE && e->value != NULL) {
-		st = store_stmt(s, "INSERT INTO metadata(mailbox_id, account_id, name, value)"
-				   " VALUES (?1, ?2, ?3, ?4)");
+		st = store_stmt(s,
+				"INSERT INTO metadata(mailbox_id, account_id, name, value)"
+				" VALUES (?1, ?2, ?3, ?4)");
 		if (st == NULL) {
 			free(name);
 			return store_db_fail(s, error_r);
@@ -169,9 +171,10 @@ static int set_one(struct store *s, int64_t mailbox_id, int64_t account_id,
 /* Entries of one scope of the mailbox (or server): 1 within max, 0 over, -1. */
 static int count_ok(struct store *s, int64_t mailbox_id, int64_t scope, size_t max)
 {
-	sqlite3_stmt *st = store_stmt(s,
-				      "SELECT count(*) FROM metadata WHERE ifnull(mailbox_id, 0) = ?1"
-				      " AND ifnull(account_id, 0) = ?2");
+	sqlite3_stmt *st =
+		store_stmt(s,
+			   "SELECT count(*) FROM metadata WHERE ifnull(mailbox_id, 0) = ?1"
+			   " AND ifnull(account_id, 0) = ?2");
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);

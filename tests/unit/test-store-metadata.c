@@ -33,9 +33,9 @@ static int setup(void **state)
 	if (tu_store_open("store-metadata", f->dir, sizeof(f->dir), &f->s, &f->alice, &f->inbox) <
 	    0)
 		return -1;
-	assert_int_equal(store_account_add(f->s, "b@example.org", "$argon2id$v=19$fake", &f->bob,
-					   &error),
-			 0);
+	assert_int_equal(
+		store_account_add(f->s, "b@example.org", "$argon2id$v=19$fake", &f->bob, &error),
+		0);
 	assert_int_equal(store_mailbox_create(f->s, f->alice, "Team", NULL, &error), 0);
 	struct store_mailbox m;
 	assert_int_equal(store_mailbox_get(f->s, f->alice, "Team", &m), 1);
@@ -125,9 +125,9 @@ static void test_depth(void **state)
 	assert_string_equal(get(f, f->inbox, f->alice, "/shared/vendor", 0), "/shared/vendor=v;");
 	assert_string_equal(get(f, f->inbox, f->alice, "/shared/vendor", 1),
 			    "/shared/vendor=v;/shared/vendor/a=1;");
-	assert_string_equal(get(f, f->inbox, f->alice, "/shared/vendor",
-				STORE_METADATA_DEPTH_INFINITY),
-			    "/shared/vendor=v;/shared/vendor/a=1;/shared/vendor/a/b=2;");
+	assert_string_equal(
+		get(f, f->inbox, f->alice, "/shared/vendor", STORE_METADATA_DEPTH_INFINITY),
+		"/shared/vendor=v;/shared/vendor/a=1;/shared/vendor/a/b=2;");
 	/* Children of an entry that has no value of its own. */
 	assert_string_equal(get(f, f->inbox, f->alice, "/shared", 1),
 			    "/shared/vendor=v;/shared/vendorx=no;");
@@ -157,7 +157,8 @@ static void test_limit_all_or_nothing(void **state)
 		{"/private/a", "1", 1}, {"/private/b", "2", 1}, {"/private/c", "3", 1}};
 	assert_int_equal(store_metadata_set(f->s, f->inbox, f->alice, e, 2, 2, &error), 1);
 	/* A third entry is one too many: none of the command's entries land. */
-	struct store_metadata_entry more[2] = {{"/private/a", "changed", 7}, {"/private/c", "3", 1}};
+	struct store_metadata_entry more[2] = {{"/private/a", "changed", 7},
+					       {"/private/c", "3", 1}};
 	assert_int_equal(store_metadata_set(f->s, f->inbox, f->alice, more, 2, 2, &error), 0);
 	assert_string_equal(get(f, f->inbox, f->alice, "/private", 1),
 			    "/private/a=1;/private/b=2;");
