@@ -187,8 +187,8 @@ static bool is_option_list(const struct imap_arg *arg)
 {
 	const struct imap_arg *list;
 	return imap_arg_get_list(arg, &list, NULL) &&
-	       (imap_arg_atom_equals(&list[0], "MAXSIZE") ||
-		imap_arg_atom_equals(&list[0], "DEPTH"));
+		(imap_arg_atom_equals(&list[0], "MAXSIZE") ||
+		 imap_arg_atom_equals(&list[0], "DEPTH"));
 }
 
 /*
@@ -205,7 +205,8 @@ enum imap_cmd_ret cmd_getmetadata(struct imap_cmd *cmd, struct buf *out)
 	const char *wire, *error;
 	size_t i = 0;
 	bool have_options = false;
-	if (is_option_list(&args[i]) || (args[i].type == IMAP_ARG_LIST && args[i].list_count == 0)) {
+	if (is_option_list(&args[i]) ||
+	    (args[i].type == IMAP_ARG_LIST && args[i].list_count == 0)) {
 		if (imap_arg_get_list(&args[i], &list, NULL) &&
 		    parse_get_options(list, &g, &depth, &error) < 0)
 			return imap_cmd_bad(cmd, out, "%s", error);

@@ -62,6 +62,7 @@ static const struct imap_command imap_commands[] = {
 	{"MYRIGHTS", cmd_myrights, AUTHED},
 	{"GETMETADATA", cmd_getmetadata, AUTHED},
 	{"SETMETADATA", cmd_setmetadata, AUTHED},
+	{"NOTIFY", cmd_notify, AUTHED},
 	/* selected (6.4) */
 	{"CHECK", cmd_check, SELECTED},
 	{"CLOSE", cmd_close, SELECTED},
@@ -97,7 +98,7 @@ static const char imap_caps[] =
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	" QUOTA QUOTA=RES-STORAGE"
 	" ACL RIGHTS=texk LIST-MYRIGHTS"
-	" METADATA METADATA-SERVER";
+	" METADATA METADATA-SERVER NOTIFY";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

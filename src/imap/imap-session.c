@@ -649,6 +649,7 @@ void imap_session_destroy(struct imap_session **sp)
 	if (s->cmd_active)
 		cmd_finish(s);
 	imap_view_free(&s->view);
+	imap_notify_free(&s->notify);
 	imap_parser_destroy(&s->parser);
 	free(s->saved_uids);
 	free(s->session_id);

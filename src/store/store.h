@@ -1107,10 +1107,17 @@ void store_notify_unsubscribe(void *token);
 struct store_waiter {
 	struct store_waiter *prev, *next; /* the hub's, under its lock */
 	int64_t mailbox_id;
+	int64_t account_id; /* > 0: waits on the account instead */
 	_Atomic bool fired;
 };
 /* Start waiting on mailbox_id (> 0): w stays registered until unwait. */
 void store_notify_wait(struct store_waiter *w, int64_t mailbox_id);
+/*
+ * Start waiting on every change of account_id (> 0): its mailboxes'
+ * contents, their creation, rename and deletion, its subscriptions and
+ * server metadata (IMAP NOTIFY). Same list discipline, unwait the same.
+ */
+void store_notify_wait_account(struct store_waiter *w, int64_t account_id);
 /* Stop waiting (before w's memory goes); harmless if never registered. */
 void store_notify_unwait(struct store_waiter *w);
 /* Did the mailbox change since the last call? Clears the mark. */
