@@ -358,6 +358,32 @@ static char *meta_digest(struct imap_session *s, int64_t mailbox_id)
 	return d;
 }
 
+/* Does the space-separated list out[start..len) hold name (nlen octets)? */
+static bool names_have(const struct buf *out, size_t start, const char *name, size_t nlen)
+{
+	size_t i = start;
+	while (i < out->len) {
+		const char *sp = memchr(out->data + i, ' ', out->len - i);
+		size_t end = sp != NULL ? (size_t)(sp - out->data) : out->len;
+		if (end - i == nlen && memcmp(out->data + i, name, nlen) == 0)
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+/* Is the line (len octets, '\n' included) one of digest's lines? */
+static bool digest_has(const char *digest, const char *line, size_t len)
+{
+	for (const char *q = digest; *q != '\0';) {
+		const char *qe = strchr(q, '\n');
+		if ((size_t)(qe - q) + 1 == len && memcmp(line, q, len) == 0)
+			return true;
+		q = qe + 1;
+	}
+	return false;
+}
+
 /* The entry names whose line differs between two digests, space-separated. */
 static void digest_diff(const char *a, const char *b, struct buf *out)
 {
@@ -365,25 +391,10 @@ static void digest_diff(const char *a, const char *b, struct buf *out)
 	const char *d[2] = {a != NULL ? a : "", b != NULL ? b : ""};
 	for (int side = 0; side < 2; side++) {
 		for (const char *p = d[side]; *p != '\0';) {
-			const char *eol = strchr(p, '\n');
-			size_t len = (size_t)(eol - p) + 1;
-			const char *other = d[1 - side];
-			bool same = false;
-			for (const char *q = other; *q != '\0' && !same;) {
-				const char *qe = strchr(q, '\n');
-				same = (size_t)(qe - q) + 1 == len && memcmp(p, q, len) == 0;
-				q = qe + 1;
-			}
+			size_t len = (size_t)(strchr(p, '\n') - p) + 1;
 			size_t nlen = strcspn(p, " ");
-			/* Changed entries show on both sides: name them once. */
-			bool named = false;
-			for (const char *r = out->data != NULL ? out->data + start : "";
-			     !same && r < out->data + out->len && !named;) {
-				size_t rl = strcspn(r, " \r");
-				named = rl == nlen && memcmp(r, p, nlen) == 0;
-				r += rl + 1;
-			}
-			if (!same && !named) {
+			/* A changed entry shows on both sides: named once. */
+			if (!digest_has(d[1 - side], p, len) && !names_have(out, start, p, nlen)) {
 				if (out->len > start)
 					buf_append(out, " ", 1);
 				buf_append(out, p, nlen);
@@ -418,16 +429,17 @@ static void write_status(struct imap_session *s, struct buf *out, const struct n
 {
 	buf_append_str(out, "* STATUS ");
 	imap_write_mailbox_name(s, out, m->name);
-	buf_printf(out, " (MESSAGES %" PRIu32 " UIDNEXT %" PRIu32 " UIDVALIDITY %" PRIu32
-			" UNSEEN %" PRIu32,
+	buf_printf(out,
+		   " (MESSAGES %" PRIu32 " UIDNEXT %" PRIu32 " UIDVALIDITY %" PRIu32
+		   " UNSEEN %" PRIu32,
 		   m->st.messages, m->st.uidnext, m->st.uidvalidity, m->st.unseen);
 	if (s->condstore)
 		buf_printf(out, " HIGHESTMODSEQ %" PRIu64, m->st.highestmodseq);
 	buf_append_str(out, ")\r\n");
 }
 
-static void write_list(struct imap_session *s, struct buf *out, const char *attrs,
-		       const char *name, const char *old_name)
+static void write_list(struct imap_session *s, struct buf *out, const char *attrs, const char *name,
+		       const char *old_name)
 {
 	buf_printf(out, "* LIST (%s) \"/\" ", attrs);
 	imap_write_mailbox_name(s, out, name);
@@ -469,10 +481,10 @@ static void compare_mailbox(struct imap_session *s, struct buf *out, struct noti
 		bool had = old->have_status;
 		if (read_status(s, now) && had) {
 			bool msgs = was.messages != now->st.messages ||
-				    was.uidnext != now->st.uidnext ||
-				    was.uidvalidity != now->st.uidvalidity;
+				was.uidnext != now->st.uidnext ||
+				was.uidvalidity != now->st.uidvalidity;
 			bool flags = was.unseen != now->st.unseen ||
-				     was.highestmodseq != now->st.highestmodseq;
+				was.highestmodseq != now->st.highestmodseq;
 			if ((msgs && (ev & (EV_MESSAGE_NEW | EV_MESSAGE_EXPUNGE)) != 0) ||
 			    (flags && (ev & EV_FLAG_CHANGE) != 0))
 				write_status(s, out, now);
@@ -676,7 +688,8 @@ enum conn_result imap_notify_poll(struct imap_session *s, struct buf *out)
 		return CONN_OK;
 	if (out->len > NOTIFY_OUTPUT_MAX) {
 		log_info("imap.notify_overflow", "session=%s", s->session_id);
-		buf_append_str(out, "* OK [NOTIFICATIONOVERFLOW] Too many events; NOTIFY is off\r\n");
+		buf_append_str(out,
+			       "* OK [NOTIFICATIONOVERFLOW] Too many events; NOTIFY is off\r\n");
 		imap_notify_free(&s->notify);
 		return CONN_OK;
 	}
@@ -705,9 +718,9 @@ enum conn_result imap_notify_poll(struct imap_session *s, struct buf *out)
 static bool fetch_att_ok(const char *a)
 {
 	static const char *const plain[] = {
-		"FLAGS",   "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY",     "BODYSTRUCTURE",
-		"UID",     "MODSEQ",       "SAVEDATE",    "EMAILID",  "THREADID", "RFC822.HEADER",
-		"ALL",     "FAST",         "FULL",
+		"FLAGS",         "INTERNALDATE",  "RFC822.SIZE", "ENVELOPE", "BODY",
+		"BODYSTRUCTURE", "UID",           "MODSEQ",      "SAVEDATE", "EMAILID",
+		"THREADID",      "RFC822.HEADER", "ALL",         "FAST",     "FULL",
 	};
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
 		if (strcasecmp(a, plain[i]) == 0)
@@ -715,7 +728,7 @@ static bool fetch_att_ok(const char *a)
 	}
 	/* Sections only in forms that do not set \Seen. */
 	return strncasecmp(a, "BODY.PEEK[", 10) == 0 || strncasecmp(a, "BINARY.PEEK[", 12) == 0 ||
-	       strncasecmp(a, "BINARY.SIZE[", 12) == 0;
+		strncasecmp(a, "BINARY.SIZE[", 12) == 0;
 }
 
 struct notify_parse {
@@ -830,8 +843,8 @@ static const struct {
 	const char *name;
 	enum notify_kind kind;
 } kind_names[] = {
-	{"SELECTED", NK_SELECTED},   {"SELECTED-DELAYED", NK_SELECTED_DELAYED},
-	{"INBOXES", NK_INBOXES},     {"PERSONAL", NK_PERSONAL},
+	{"SELECTED", NK_SELECTED},     {"SELECTED-DELAYED", NK_SELECTED_DELAYED},
+	{"INBOXES", NK_INBOXES},       {"PERSONAL", NK_PERSONAL},
 	{"SUBSCRIBED", NK_SUBSCRIBED}, {"SUBTREE", NK_SUBTREE},
 	{"MAILBOXES", NK_MAILBOXES},
 };
@@ -931,10 +944,11 @@ enum imap_cmd_ret cmd_notify(struct imap_cmd *cmd, struct buf *out)
 	}
 	if (p.bad_event) {
 		imap_notify_free(&n);
-		return imap_cmd_no(cmd, out,
-				   "[BADEVENT (MessageNew MessageExpunge FlagChange MailboxName"
-				   " SubscriptionChange MailboxMetadataChange ServerMetadataChange)]"
-				   " AnnotationChange is not supported");
+		return imap_cmd_no(
+			cmd, out,
+			"[BADEVENT (MessageNew MessageExpunge FlagChange MailboxName"
+			" SubscriptionChange MailboxMetadataChange ServerMetadataChange)]"
+			" AnnotationChange is not supported");
 	}
 	/* The new settings replace the old ones (RFC 5465 3). */
 	imap_notify_free(&s->notify);
