@@ -220,6 +220,8 @@ enum imap_cmd_ret cmd_getmetadata(struct imap_cmd *cmd, struct buf *out)
 		if (parse_get_options(list, &g, &depth, &error) < 0)
 			return imap_cmd_bad(cmd, out, "%s", error);
 	}
+	if (imap_arg_is_eol(&args[i]))
+		return imap_cmd_bad(cmd, out, "Missing entries");
 	const struct imap_arg *entries = &args[i];
 	size_t n_entries = 1;
 	if (imap_arg_get_list(&args[i], &list, &n_entries))

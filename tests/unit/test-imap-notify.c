@@ -49,9 +49,8 @@ static void test_account_waiters(void **state)
 	struct store *st = t->t->store;
 	const char *error = NULL;
 	int64_t other = 0;
-	assert_int_equal(store_account_add(st, "z@example.org", "$argon2id$v=19$fake", &other,
-					   &error),
-			 0);
+	assert_int_equal(
+		store_account_add(st, "z@example.org", "$argon2id$v=19$fake", &other, &error), 0);
 	struct store_waiter mine = {0}, theirs = {0};
 	store_notify_wait_account(&mine, t->t->acc);
 	store_notify_wait_account(&theirs, other);
@@ -103,10 +102,11 @@ static void test_parse_errors(void **state)
 	assert_has(out, "n NO [BADEVENT (");
 	assert_null(t->x.s->notify);
 	/* A valid one with every filter. */
-	out = tu_imap_cmd(&t->x, "n NOTIFY SET (selected (MessageNew (UID BODY.PEEK[HEADER]) "
-				 "MessageExpunge)) (inboxes (MessageNew MessageExpunge)) (personal "
-				 "(MailboxName)) (subscribed (SubscriptionChange)) (subtree (a b) "
-				 "(MailboxMetadataChange)) (mailboxes c (ServerMetadataChange))\r\n");
+	out = tu_imap_cmd(&t->x,
+			  "n NOTIFY SET (selected (MessageNew (UID BODY.PEEK[HEADER]) "
+			  "MessageExpunge)) (inboxes (MessageNew MessageExpunge)) (personal "
+			  "(MailboxName)) (subscribed (SubscriptionChange)) (subtree (a b) "
+			  "(MailboxMetadataChange)) (mailboxes c (ServerMetadataChange))\r\n");
 	assert_has(out, "n OK");
 	assert_non_null(t->x.s->notify);
 	assert_has(tu_imap_cmd(&t->x, "n NOTIFY NONE\r\n"), "n OK");
@@ -118,9 +118,10 @@ static void test_events_from_poll(void **state)
 	struct tu_session *t = *state;
 	struct store *st = t->t->store;
 	const char *error = NULL;
-	assert_has(tu_imap_cmd(&t->x, "n NOTIFY SET (personal (MessageNew MessageExpunge FlagChange "
-				      "MailboxName SubscriptionChange MailboxMetadataChange "
-				      "ServerMetadataChange))\r\n"),
+	assert_has(tu_imap_cmd(&t->x,
+			       "n NOTIFY SET (personal (MessageNew MessageExpunge FlagChange "
+			       "MailboxName SubscriptionChange MailboxMetadataChange "
+			       "ServerMetadataChange))\r\n"),
 		   "n OK");
 	assert_string_equal(poll_out(t), "");
 	assert_int_equal(store_mailbox_create(st, t->t->acc, "Foo", NULL, &error), 0);
