@@ -62,6 +62,11 @@ enum imap_cmd_ret cmd_idle(struct imap_cmd *cmd, struct buf *out)
 
 enum conn_result imap_idle_poll(struct imap_session *s, struct buf *out)
 {
+	/* NOTIFY's events go out between commands as well as in IDLE. */
+	size_t before = out->len;
+	imap_notify_poll(s, out);
+	if (out->len != before)
+		imap_session_rest(s, CONN_OK);
 	if (s->closing || !s->cmd_active || s->cmd.line_func != idle_done || s->view == NULL)
 		return CONN_OK;
 	struct idle_ctx *ctx = s->cmd.context;

@@ -60,6 +60,9 @@ static const struct imap_command imap_commands[] = {
 	{"DELETEACL", cmd_deleteacl, AUTHED},
 	{"LISTRIGHTS", cmd_listrights, AUTHED},
 	{"MYRIGHTS", cmd_myrights, AUTHED},
+	{"GETMETADATA", cmd_getmetadata, AUTHED},
+	{"SETMETADATA", cmd_setmetadata, AUTHED},
+	{"NOTIFY", cmd_notify, AUTHED},
 	/* selected (6.4) */
 	{"CHECK", cmd_check, SELECTED},
 	{"CLOSE", cmd_close, SELECTED},
@@ -96,7 +99,8 @@ static const char imap_caps[] =
 	" SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	" QUOTA QUOTA=RES-STORAGE"
 	" ACL RIGHTS=texk LIST-MYRIGHTS MULTIAPPEND CATENATE"
-	" ESORT SORT=DISPLAY WITHIN PREVIEW CONTEXT=SEARCH";
+	" ESORT SORT=DISPLAY WITHIN PREVIEW CONTEXT=SEARCH"
+	" METADATA METADATA-SERVER NOTIFY";
 
 void imap_capability_write(const struct imap_session *s, struct buf *out)
 {

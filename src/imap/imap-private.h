@@ -520,6 +520,9 @@ struct imap_session {
 
 	/* CONTEXT=SEARCH: live updating contexts (imap-context.c). */
 	struct imap_context *contexts;
+	/* NOTIFY SET (imap-notify.c): what the client watches; NULL: none. */
+	struct imap_notify *notify;
+
 	/* SEARCHRES: the saved result ("$"), UIDs ascending. */
 	uint32_t *saved_uids;
 	size_t n_saved_uids;
@@ -929,6 +932,33 @@ struct acl_find {
 };
 void imap_acl_find_cb(void *ctx, const char *identifier, uint32_t rights);
 /* --- end ACL --------------------------------------------------------------- */
+
+/* --- METADATA (cmd-metadata.c; RFC 5464) ---------------------------------- */
+#define IMAP_METADATA_MAXSIZE 16384  /* octets in one value */
+#define IMAP_METADATA_MAXENTRIES 100 /* entries per mailbox (or server) and scope */
+#define IMAP_METADATA_NAME_MAX 256   /* octets in one entry name */
+imap_cmd_func_t cmd_getmetadata, cmd_setmetadata;
+/*
+ * An entry name: under /private/ or /shared/, printable ASCII without '*',
+ * '%', "//" or a trailing '/'; the bare roots only when !settable (a
+ * DEPTH read of everything below them).
+ */
+bool imap_metadata_entry_valid(const char *name, bool settable);
+/* A value as an nstring: quoted, literal, or literal8 when it holds NULs. */
+void imap_metadata_write_value(struct buf *out, const char *value, size_t len);
+/* --- end METADATA ---------------------------------------------------------- */
+
+/* --- NOTIFY (imap-notify.c; RFC 5465) -------------------------------------- */
+struct imap_notify;
+imap_cmd_func_t cmd_notify;
+/*
+ * Between commands and in IDLE (the engine's poll hook): when what the
+ * session watches changed, queue the events it asked for. Does nothing
+ * without NOTIFY SET or while another command runs.
+ */
+enum conn_result imap_notify_poll(struct imap_session *s, struct buf *out);
+void imap_notify_free(struct imap_notify **n);
+/* --- end NOTIFY ------------------------------------------------------------ */
 
 /* --- QUOTA (cmd-quota.c; RFC 9208 and RFC 2087) ---------------------------- */
 imap_cmd_func_t cmd_getquotaroot, cmd_getquota, cmd_setquota;

@@ -656,6 +656,7 @@ void imap_session_destroy(struct imap_session **sp)
 		cmd_finish(s);
 	imap_view_free(&s->view);
 	imap_context_free_all(s);
+	imap_notify_free(&s->notify);
 	imap_parser_destroy(&s->parser);
 	free(s->saved_uids);
 	free(s->spool_dir);

@@ -561,6 +561,9 @@ int store_mailbox_subscribe(struct store *s, int64_t account_id, const char *nam
 		store_tx_rollback(s);
 		return -1;
 	}
+	/* Account waiters (NOTIFY SubscriptionChange) look again. */
+	if (ret > 0)
+		store_event_add(s, account_id, 0, 0);
 	return store_tx_commit(s, error_r) < 0 ? -1 : ret;
 }
 

@@ -190,6 +190,8 @@ int store_mailbox_insert(struct store *s, int64_t account_id, const char *name,
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
+	/* Account waiters (NOTIFY MailboxName) learn of the new mailbox. */
+	store_event_add(s, account_id, sqlite3_last_insert_rowid(s->db), 0);
 	if (!subscribe)
 		return 0;
 	/* An old subscription of the name may remain: OR IGNORE. */

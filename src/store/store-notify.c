@@ -39,18 +39,27 @@ static size_t n_subs, cap_subs;
 #define NOTIFY_WAIT_BUCKETS 4096
 static struct store_waiter *waiters[NOTIFY_WAIT_BUCKETS];
 
+/* Account waiters (store_notify_wait_account, NOTIFY): by account id. */
+static struct store_waiter *account_waiters[NOTIFY_WAIT_BUCKETS];
+
 static struct store_waiter **wait_bucket(int64_t mailbox_id)
 {
 	return &waiters[(uint64_t)mailbox_id % NOTIFY_WAIT_BUCKETS];
 }
 
-void store_notify_wait(struct store_waiter *w, int64_t mailbox_id)
+static struct store_waiter **waiter_list(const struct store_waiter *w)
+{
+	if (w->account_id > 0)
+		return &account_waiters[(uint64_t)w->account_id % NOTIFY_WAIT_BUCKETS];
+	return wait_bucket(w->mailbox_id);
+}
+
+static void wait_insert(struct store_waiter *w)
 {
 	atomic_store(&w->fired, false);
-	w->mailbox_id = mailbox_id;
 	w->prev = NULL;
 	pthread_mutex_lock(&notify_lock);
-	struct store_waiter **b = wait_bucket(mailbox_id);
+	struct store_waiter **b = waiter_list(w);
 	w->next = *b;
 	if (*b != NULL)
 		(*b)->prev = w;
@@ -58,19 +67,34 @@ void store_notify_wait(struct store_waiter *w, int64_t mailbox_id)
 	pthread_mutex_unlock(&notify_lock);
 }
 
+void store_notify_wait(struct store_waiter *w, int64_t mailbox_id)
+{
+	w->mailbox_id = mailbox_id;
+	w->account_id = 0;
+	wait_insert(w);
+}
+
+void store_notify_wait_account(struct store_waiter *w, int64_t account_id)
+{
+	w->mailbox_id = 0;
+	w->account_id = account_id;
+	wait_insert(w);
+}
+
 void store_notify_unwait(struct store_waiter *w)
 {
-	if (w->mailbox_id <= 0)
+	if (w->mailbox_id <= 0 && w->account_id <= 0)
 		return;
 	pthread_mutex_lock(&notify_lock);
 	if (w->prev != NULL)
 		w->prev->next = w->next;
 	else
-		*wait_bucket(w->mailbox_id) = w->next;
+		*waiter_list(w) = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
 	pthread_mutex_unlock(&notify_lock);
 	w->mailbox_id = 0;
+	w->account_id = 0;
 	w->prev = w->next = NULL;
 }
 
@@ -145,9 +169,15 @@ void store_notify_publish(int64_t account_id, int64_t mailbox_id, uint64_t highe
 			w = write(subs[i].fd, &one, sizeof(one));
 		while (w < 0 && errno == EINTR);
 	}
-	for (struct store_waiter *w = *wait_bucket(mailbox_id); w != NULL; w = w->next) {
+	for (struct store_waiter *w = *wait_bucket(mailbox_id); mailbox_id > 0 && w != NULL;
+	     w = w->next) {
 		if (w->mailbox_id == mailbox_id)
 			atomic_store(&w->fired, true);
+	}
+	struct store_waiter *aw = account_waiters[(uint64_t)account_id % NOTIFY_WAIT_BUCKETS];
+	for (; account_id > 0 && aw != NULL; aw = aw->next) {
+		if (aw->account_id == account_id)
+			atomic_store(&aw->fired, true);
 	}
 	pthread_mutex_unlock(&notify_lock);
 }

@@ -205,6 +205,20 @@ static const char *const migrations[] = {
 	 * FETCH PREVIEW computes from the message when asked (not LAZY).
 	 */
 	"ALTER TABLE blobs ADD COLUMN preview TEXT;",
+	/*
+	 * 10 (issue 8 part 3): METADATA (RFC 5464, store-metadata.c). One row
+	 * per entry: mailbox_id NULL is a server entry; account_id NULL a
+	 * /shared one, else whose /private one it is. Both cascade, so an
+	 * entry goes with its mailbox (and follows it through RENAME, being
+	 * keyed by id) and with its account.
+	 */
+	"CREATE TABLE metadata ("
+	"  mailbox_id INTEGER REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, value BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX metadata_key ON metadata(ifnull(mailbox_id, 0),"
+	"  ifnull(account_id, 0), name);"
+	"CREATE INDEX metadata_account ON metadata(account_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -1068,6 +1068,49 @@ int store_public_list(struct store *s, const char *domain,
  */
 void store_seen_reader_set(struct store *s, int64_t account_id);
 
+/* --- METADATA (store-metadata.c; RFC 5464; schema step 8) -------------- */
+/*
+ * Entries of a mailbox (mailbox_id > 0) or of the server (0). Names are
+ * full entry names ("/private/comment", "/shared/vendor/x/y"), stored
+ * lower-cased (they are case-insensitive); a /private entry belongs to
+ * one account (the reader), a /shared one to everybody who may read the
+ * mailbox. Entries go with their mailbox and their account, and stay
+ * with the mailbox through RENAME. Rights are the caller's business.
+ */
+#define STORE_METADATA_DEPTH_INFINITY (-1)
+struct store_metadata_entry {
+	const char *name;  /* full entry name */
+	const char *value; /* NULL: remove the entry (SETMETADATA NIL) */
+	size_t len;
+};
+/*
+ * cb(name, value, len) for the entry (of account_id when it is /private)
+ * and, with depth 1 or STORE_METADATA_DEPTH_INFINITY, its children one or
+ * any number of levels down, in name order. entry "" means every entry
+ * account_id can see (its /private ones and the /shared ones), any depth.
+ * 0 / -1.
+ */
+int store_metadata_get(struct store *s, int64_t mailbox_id, int64_t account_id, const char *entry,
+		       int depth,
+		       void (*cb)(void *ctx, const char *name, const char *value, size_t len),
+		       void *ctx);
+/*
+ * Set or remove n entries in one transaction (all or none). max_entries
+ * bounds the entries of one mailbox (or the server) per scope: the
+ * account's /private ones, and the /shared ones. 1 done, 0 refused (too
+ * many entries; nothing changed), -1 error ("no such mailbox"...).
+ * Publishes a change of the mailbox (of the account for server entries).
+ */
+int store_metadata_set(struct store *s, int64_t mailbox_id, int64_t account_id,
+		       const struct store_metadata_entry *entries, size_t n, size_t max_entries,
+		       const char **error_r);
+/*
+ * A process-wide counter raised by every store_metadata_set: readers that
+ * keep a picture of entries (NOTIFY) re-read them only when it moved.
+ */
+uint64_t store_metadata_generation(void);
+/* --- end METADATA ------------------------------------------------------ */
+
 /* --- change notification hub (store-notify.c) -------------------------- */
 /*
  * In-process and thread-safe. After every commit that changes a mailbox
@@ -1102,10 +1145,17 @@ void store_notify_unsubscribe(void *token);
 struct store_waiter {
 	struct store_waiter *prev, *next; /* the hub's, under its lock */
 	int64_t mailbox_id;
+	int64_t account_id; /* > 0: waits on the account instead */
 	_Atomic bool fired;
 };
 /* Start waiting on mailbox_id (> 0): w stays registered until unwait. */
 void store_notify_wait(struct store_waiter *w, int64_t mailbox_id);
+/*
+ * Start waiting on every change of account_id (> 0): its mailboxes'
+ * contents, their creation, rename and deletion, its subscriptions and
+ * server metadata (IMAP NOTIFY). Same list discipline, unwait the same.
+ */
+void store_notify_wait_account(struct store_waiter *w, int64_t account_id);
 /* Stop waiting (before w's memory goes); harmless if never registered. */
 void store_notify_unwait(struct store_waiter *w);
 /* Did the mailbox change since the last call? Clears the mark. */
