@@ -77,6 +77,7 @@ void imap_session_logged_in(struct imap_session *s, const struct store_account *
 {
 	s->account = *account;
 	explicit_bzero(s->account.password_hash, sizeof(s->account.password_hash));
+	explicit_bzero(s->account.scram, sizeof(s->account.scram));
 	struct imap_parser_limits l;
 	imap_limits(s, true, &l);
 	imap_parser_set_limits(s->parser, &l);

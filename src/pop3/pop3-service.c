@@ -36,6 +36,7 @@ static enum pop3_login_result svc_login_result(struct pop3_service *svc, enum au
 					       struct store_account *account)
 {
 	explicit_bzero(account->password_hash, sizeof(account->password_hash));
+	explicit_bzero(account->scram, sizeof(account->scram));
 	if (r == AUTH_FAILED)
 		return POP3_LOGIN_FAILED;
 	if (r == AUTH_BLOCKED)

@@ -44,6 +44,7 @@ static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_ac
 					     struct smtp_account *account_r)
 {
 	explicit_bzero(acct->password_hash, sizeof(acct->password_hash));
+	explicit_bzero(acct->scram, sizeof(acct->scram));
 	if (r == AUTH_OK) {
 		account_r->id = acct->id;
 		snprintf(account_r->address, sizeof(account_r->address), "%s", acct->address);
