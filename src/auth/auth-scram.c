@@ -550,3 +550,25 @@ enum auth_result auth_scram_step(struct auth_scram *s, struct store *store, cons
 	}
 	return r;
 }
+
+enum auth_result auth_scram_step_b64(struct auth_scram *s, struct store *store, const char *b64,
+				     size_t len, char *challenge_r, size_t size,
+				     struct store_account *account_r)
+{
+	char raw[SCRAM_MSG_MAX + 4];
+	const char *ch;
+	size_t chlen;
+	challenge_r[0] = '\0';
+	if (len == 1 && b64[0] == '=')
+		len = 0; /* an empty initial response (RFC 4959, RFC 4954) */
+	long n = len > 0 ? auth_base64_decode(b64, len, raw, sizeof(raw)) : 0;
+	if (n < 0) {
+		s->why = "malformed";
+		return scram_fail(s);
+	}
+	enum auth_result r = auth_scram_step(s, store, raw, (size_t)n, &ch, &chlen, account_r);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (r == AUTH_PENDING && auth_base64_encode(ch, chlen, challenge_r, size) < 0)
+		return AUTH_ERROR;
+	return r;
+}

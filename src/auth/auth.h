@@ -174,6 +174,16 @@ void auth_scram_destroy(struct auth_scram **s);
 enum auth_result auth_scram_step(struct auth_scram *s, struct store *store, const char *in,
 				 size_t len, const char **challenge_r, size_t *challenge_len_r,
 				 struct store_account *account_r);
+/*
+ * The same on a line as the protocols carry it: base64, "=" or nothing for
+ * an empty message (invalid base64 fails like a malformed message); the
+ * challenge comes back base64-encoded in challenge_r (size bytes; 600 is
+ * enough), "" when there is none.
+ */
+#define AUTH_SCRAM_CHALLENGE_MAX 600
+enum auth_result auth_scram_step_b64(struct auth_scram *s, struct store *store, const char *b64,
+				     size_t len, char *challenge_r, size_t size,
+				     struct store_account *account_r);
 /* The user name the client gave ("" before its first message), for logs. */
 const char *auth_scram_user(const struct auth_scram *s);
 

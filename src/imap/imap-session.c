@@ -624,6 +624,7 @@ struct imap_session *imap_session_create(const struct imap_settings *settings, s
 	s->peer_loopback = settings->peer_loopback;
 	s->tls = settings->tls;
 	s->tls_available = settings->tls_available;
+	s->binding = settings->binding;
 	s->login = settings->login;
 	s->login_ctx = settings->login_ctx;
 	s->auth_pool = settings->auth_pool;
