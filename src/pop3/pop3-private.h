@@ -9,6 +9,7 @@
 #ifndef FACTEUR_POP3_PRIVATE_H
 #define FACTEUR_POP3_PRIVATE_H
 
+#include "auth/auth.h"
 #include "lib/buf.h"
 #include "net/conn.h"
 
@@ -39,6 +40,8 @@ struct pop3_settings {
 	bool peer_loopback;
 	bool tls;           /* already encrypted (pop3s) */
 	bool tls_available; /* STLS may be offered (pop3 with a certificate) */
+	/* The connection's TLS channel bindings (SCRAM-SHA-256-PLUS); may be NULL. */
+	const struct conn_tls_binding *binding;
 };
 
 enum pop3_login_result {
@@ -60,6 +63,15 @@ struct pop3_maildrop_msg {
  * How the engine reaches the world. ctx is the pointer given to
  * pop3_session_create. None of these may call back into the engine.
  */
+/* One message of a SCRAM exchange, between the engine and its scram hook. */
+struct pop3_scram_step {
+	bool start;      /* the first message: begin a new exchange */
+	bool plus;       /* SCRAM-SHA-256-PLUS (with start) */
+	const char *in;  /* the client's base64 message, "=" or "" for empty */
+	char challenge[AUTH_SCRAM_CHALLENGE_MAX]; /* out: base64, with PENDING */
+	char user[128];                           /* out: the name given, for the log */
+};
+
 struct pop3_hooks {
 	/*
 	 * Check user/password and, on success, lock the account's maildrop
@@ -84,6 +96,12 @@ struct pop3_hooks {
 	 * Returns 0, or -1 with a message in *error_r.
 	 */
 	int (*expunge)(void *ctx, const uint32_t *uids, size_t n, const char **error_r);
+	/*
+	 * Optional (NULL: SCRAM is not offered): one SCRAM-SHA-256(-PLUS)
+	 * message. PENDING: send step->challenge and feed the answer; OK: as
+	 * login (maildrop locked); anything else ends the exchange.
+	 */
+	enum pop3_login_result (*scram)(void *ctx, struct pop3_scram_step *step);
 };
 
 /*

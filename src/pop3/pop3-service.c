@@ -4,6 +4,7 @@
  * conn_proto that net/ drives, builds an engine per connection from the
  * worker's server_ctx and implements the engine's hooks with
  * auth_check_start() (the hash in the auth pool while the engine waits),
+ * SCRAM-SHA-256(-PLUS) exchanges (auth_scram, in the loop: no hashing),
  * the maildrop lock and the store (the account's INBOX is the maildrop).
  * The engine sees only UIDs and sizes; this file keeps the store's message
  * list to find each blob and releases the lock when the connection goes.
@@ -17,6 +18,7 @@
 #include "lib/util.h"
 #include "store/store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct pop3_service {
@@ -29,6 +31,7 @@ struct pop3_service {
 	struct store_message *msgs; /* UID order, as store_message_list gives */
 	size_t n_msgs;
 	struct auth_check *check; /* a login being checked in the auth pool */
+	struct auth_scram *scram; /* a SCRAM exchange in progress */
 };
 
 /* A finished check: lock the maildrop of the account it found. */
@@ -77,6 +80,28 @@ static enum pop3_login_result svc_login_poll(void *ctx)
 	enum auth_result r = auth_check_finish(&svc->check, &account);
 	if (r == AUTH_PENDING)
 		return POP3_LOGIN_PENDING;
+	return svc_login_result(svc, r, &account);
+}
+
+static enum pop3_login_result svc_scram(void *ctx, struct pop3_scram_step *step)
+{
+	struct pop3_service *svc = ctx;
+	if (step->start) {
+		auth_scram_destroy(&svc->scram);
+		svc->scram = auth_scram_create(svc->info->peer_ip, step->plus,
+					       svc->info->tls ? &svc->info->binding : NULL);
+	}
+	if (svc->scram == NULL)
+		return POP3_LOGIN_FAILED;
+	struct store_account account;
+	memset(&account, 0, sizeof(account));
+	enum auth_result r =
+		auth_scram_step_b64(svc->scram, svc->ctx->store, step->in, strlen(step->in),
+				    step->challenge, sizeof(step->challenge), &account);
+	snprintf(step->user, sizeof(step->user), "%s", auth_scram_user(svc->scram));
+	if (r == AUTH_PENDING)
+		return POP3_LOGIN_PENDING;
+	auth_scram_destroy(&svc->scram);
 	return svc_login_result(svc, r, &account);
 }
 
@@ -132,6 +157,7 @@ static const struct pop3_hooks svc_hooks = {
 	.list = svc_list,
 	.open_blob = svc_open_blob,
 	.expunge = svc_expunge,
+	.scram = svc_scram,
 };
 
 static void *pop3_open(struct server_ctx *ctx, const struct conn_info *info, struct buf *out)
@@ -148,6 +174,7 @@ static void *pop3_open(struct server_ctx *ctx, const struct conn_info *info, str
 		.peer_loopback = info->peer_loopback,
 		.tls = info->tls,
 		.tls_available = info->tls_available && stls_listener,
+		.binding = &info->binding,
 	};
 	log_debug("pop3.open", "session=%s listener=%s tls=%d", info->session_id,
 		  info->listener != NULL ? info->listener : "-", info->tls ? 1 : 0);
@@ -191,6 +218,7 @@ static void pop3_close(void *session)
 	/* The engine first: it must not outlive what its hooks point to. */
 	pop3_session_destroy(&svc->session);
 	auth_check_abort(&svc->check);
+	auth_scram_destroy(&svc->scram);
 	if (svc->locked)
 		pop3_lock_release(svc->account_id);
 	free(svc->msgs);
