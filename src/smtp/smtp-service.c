@@ -37,6 +37,7 @@ struct smtp_service {
 	struct store_write *write; /* its commit by the store writer */
 	char write_id[80];         /* ... whose queue id this is */
 	struct auth_check *check;  /* an AUTH being checked in the auth pool */
+	struct auth_scram *scram;  /* a SCRAM exchange in progress */
 	char *spool_dir;           /* data_dir/blobs/tmp: rewritten messages */
 };
 
@@ -53,6 +54,29 @@ static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_ac
 	if (r == AUTH_FAILED)
 		return SMTP_AUTH_FAILED;
 	return r == AUTH_BLOCKED ? SMTP_AUTH_BLOCKED : SMTP_AUTH_TEMPFAIL;
+}
+
+static enum smtp_auth_result svc_scram(void *ctx, struct smtp_scram_step *step,
+				       struct smtp_account *account_r)
+{
+	struct smtp_service *svc = ctx;
+	if (step->start) {
+		auth_scram_destroy(&svc->scram);
+		svc->scram = auth_scram_create(svc->info->peer_ip, step->plus,
+					       svc->info->tls ? &svc->info->binding : NULL);
+	}
+	if (svc->scram == NULL)
+		return SMTP_AUTH_FAILED;
+	struct store_account acct;
+	memset(&acct, 0, sizeof(acct));
+	enum auth_result r =
+		auth_scram_step_b64(svc->scram, svc->ctx->store, step->in, strlen(step->in),
+				    step->challenge, sizeof(step->challenge), &acct);
+	snprintf(step->user, sizeof(step->user), "%s", auth_scram_user(svc->scram));
+	if (r == AUTH_PENDING)
+		return SMTP_AUTH_PENDING;
+	auth_scram_destroy(&svc->scram);
+	return svc_auth_result(r, &acct, account_r);
 }
 
 static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char *user,
@@ -432,6 +456,7 @@ static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *inf
 		.ctx = svc,
 		.auth = svc_auth,
 		.auth_poll = svc_auth_poll,
+		.scram = svc_scram,
 		.rcpt = svc_rcpt,
 		.sender = svc_sender,
 		.deliver = svc_deliver,
@@ -486,6 +511,7 @@ static void smtp_proto_close(void *p)
 	store_write_release(&svc->write);
 	/* And a password check: it still counts for the limiters. */
 	auth_check_abort(&svc->check);
+	auth_scram_destroy(&svc->scram);
 	smtp_session_destroy(&svc->session);
 	free(svc->spool_dir);
 	free(svc);

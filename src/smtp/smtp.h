@@ -11,6 +11,7 @@
 #ifndef FACTEUR_SMTP_H
 #define FACTEUR_SMTP_H
 
+#include "auth/auth.h"
 #include "lib/buf.h"
 #include "net/conn.h"
 
@@ -123,8 +124,17 @@ enum smtp_deliver_result {
 	SMTP_DELIVER_PENDING,
 };
 
+/* One message of a SCRAM exchange, between the engine and its scram hook. */
+struct smtp_scram_step {
+	bool start;                               /* the first message of an exchange */
+	bool plus;                                /* SCRAM-SHA-256-PLUS */
+	const char *in;                           /* the client's base64 line ("=": empty) */
+	char challenge[AUTH_SCRAM_CHALLENGE_MAX]; /* out: base64, with PENDING */
+	char user[128];                           /* out: the name given, for the log */
+};
+
 /*
- * The engine's only ways out. Every hook is required; ctx is passed back
+ * The engine's only ways out. Every hook is required but scram; ctx is passed back
  * unchanged. Hooks run synchronously inside smtp_session_input().
  */
 struct smtp_hooks {
@@ -149,6 +159,13 @@ struct smtp_hooks {
 	int (*sender)(void *ctx, const char *address, int64_t account_id);
 	/* Deliver and queue durably; return only once it is on disk. */
 	enum smtp_deliver_result (*deliver)(void *ctx, const struct smtp_delivery *d);
+	/*
+	 * Optional (NULL: SCRAM is not offered): one SCRAM-SHA-256(-PLUS)
+	 * message. PENDING here means "send step->challenge in a 334 and feed
+	 * the answer"; OK fills *account_r; anything else ends the exchange.
+	 */
+	enum smtp_auth_result (*scram)(void *ctx, struct smtp_scram_step *step,
+				       struct smtp_account *account_r);
 };
 
 /*
