@@ -49,6 +49,7 @@ struct auth_scram {
 	char user[AUTH_SCRAM_USER_MAX];          /* as decoded from n= */
 	char address[AUTH_SCRAM_USER_MAX];       /* lower-cased, "" if not an address */
 	const char *why;                         /* reason= of a failure */
+	const char *why_unknown;                 /* ... when the account had no secrets */
 	bool known;                              /* account has SCRAM secrets */
 	struct store_account account;
 	struct auth_scram_keys keys;

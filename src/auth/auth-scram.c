@@ -486,9 +486,9 @@ static enum auth_result scram_first(struct auth_scram *s, struct store *store, c
 			return AUTH_ERROR;
 		}
 		s->known = ret > 0 && auth_scram_secret_parse(s->account.scram, &keys) == 0;
-		s->why = ret == 0 ? "unknown_user" : s->known ? "bad_proof" : "no_scram_secret";
+		s->why_unknown = ret == 0 ? "unknown_user" : "no_scram_secret";
 	} else {
-		s->why = "bad_user";
+		s->why_unknown = "bad_user";
 	}
 	unsigned char raw[SCRAM_NONCE_RAW];
 	char nonce[32];
@@ -521,6 +521,9 @@ enum auth_result auth_scram_step(struct auth_scram *s, struct store *store, cons
 			auth_log_blocked(s->ip, "address");
 			r = AUTH_BLOCKED;
 		} else if (auth_scram_read_final(s, in, len) < 0 || !s->known) {
+			/* A proof cannot match made-up keys: say why there were no real ones. */
+			if (!s->known && strcmp(s->why, "bad_proof") == 0)
+				s->why = s->why_unknown;
 			r = scram_fail(s);
 		} else {
 			auth_ratelimit_success(s->ip);
