@@ -120,7 +120,8 @@ static void check_run(void *thread_state, void *data)
 		} else {
 			auth_ratelimit_failure(c->ip);
 			auth_ratelimit_account_failure(c->address);
-			auth_log_failed(c->ip, c->address[0] != '\0' ? c->address : c->user, c->why);
+			auth_log_failed(c->ip, c->address[0] != '\0' ? c->address : c->user,
+					c->why);
 			c->result = AUTH_FAILED;
 		}
 	}

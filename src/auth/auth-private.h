@@ -41,25 +41,25 @@ enum auth_scram_state {
 
 struct auth_scram {
 	enum auth_scram_state state;
-	bool plus;                               /* the mechanism is -PLUS */
-	const struct conn_tls_binding *binding;  /* NULL without TLS */
-	const unsigned char *cb_data;            /* the binding the client chose */
+	bool plus;                              /* the mechanism is -PLUS */
+	const struct conn_tls_binding *binding; /* NULL without TLS */
+	const unsigned char *cb_data;           /* the binding the client chose */
 	size_t cb_len;
 	char ip[64];
-	char user[AUTH_SCRAM_USER_MAX];          /* as decoded from n= */
-	char address[AUTH_SCRAM_USER_MAX];       /* lower-cased, "" if not an address */
-	const char *why;                         /* reason= of a failure */
-	const char *why_unknown;                 /* ... when the account had no secrets */
-	bool known;                              /* account has SCRAM secrets */
+	char user[AUTH_SCRAM_USER_MAX];    /* as decoded from n= */
+	char address[AUTH_SCRAM_USER_MAX]; /* lower-cased, "" if not an address */
+	const char *why;                   /* reason= of a failure */
+	const char *why_unknown;           /* ... when the account had no secrets */
+	bool known;                        /* account has SCRAM secrets */
 	struct store_account account;
 	struct auth_scram_keys keys;
-	char gs2[AUTH_SCRAM_USER_MAX + 64];      /* gs2-header as received */
+	char gs2[AUTH_SCRAM_USER_MAX + 64]; /* gs2-header as received */
 	size_t gs2_len;
-	char bare[1100];                         /* client-first-message-bare */
+	char bare[1100]; /* client-first-message-bare */
 	size_t bare_len;
-	char nonce[256];                         /* client nonce, then + server nonce */
+	char nonce[256]; /* client nonce, then + server nonce */
 	char server_first[400];
-	char msg[400];                           /* the challenge to send */
+	char msg[400]; /* the challenge to send */
 	size_t msg_len;
 };
 

@@ -71,8 +71,8 @@ int auth_scram_keys_derive(const char *password, const unsigned char *salt, size
 	if (salt_len == 0 || salt_len > sizeof(k->salt) || iterations == 0)
 		return -1;
 	memset(k, 0, sizeof(*k));
-	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len,
-			      (int)iterations, EVP_sha256(), sizeof(salted), salted) == 1 &&
+	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, (int)iterations,
+			      EVP_sha256(), sizeof(salted), salted) == 1 &&
 	    hmac(salted, sizeof(salted), "Client Key", 10, client_key) == 0 &&
 	    sha256(client_key, sizeof(client_key), k->stored_key) == 0 &&
 	    hmac(salted, sizeof(salted), "Server Key", 10, k->server_key) == 0) {
@@ -312,7 +312,8 @@ int auth_scram_read_first(struct auth_scram *s, const char *in, size_t len)
 	/* client-first-message-bare: n=user,r=nonce[,ext]; "m=" is refused. */
 	const char *bare = p, *v;
 	size_t vlen;
-	if (!next_attr(&p, end, 'n', &v, &vlen) || saslname_decode(v, vlen, s->user, sizeof(s->user)) < 0)
+	if (!next_attr(&p, end, 'n', &v, &vlen) ||
+	    saslname_decode(v, vlen, s->user, sizeof(s->user)) < 0)
 		return -1;
 	if (!next_attr(&p, end, 'r', &v, &vlen) || !nonce_valid(v, vlen) ||
 	    vlen >= sizeof(s->nonce) / 2)

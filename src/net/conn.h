@@ -30,12 +30,12 @@ struct conn_tls_binding {
 
 /* Facts about one connection that an engine may need. */
 struct conn_info {
-	const char *peer_ip;    /* textual address of the client */
-	bool peer_loopback;     /* 127.0.0.0/8 or ::1 */
-	bool tls;               /* true once the stream is encrypted */
-	bool tls_available;     /* a certificate is loaded: STARTTLS may be offered */
-	const char *session_id; /* short random id used in every log line */
-	const char *listener;   /* listener kind: "smtp", "submission", ... */
+	const char *peer_ip;             /* textual address of the client */
+	bool peer_loopback;              /* 127.0.0.0/8 or ::1 */
+	bool tls;                        /* true once the stream is encrypted */
+	bool tls_available;              /* a certificate is loaded: STARTTLS may be offered */
+	const char *session_id;          /* short random id used in every log line */
+	const char *listener;            /* listener kind: "smtp", "submission", ... */
 	struct conn_tls_binding binding; /* set with tls */
 };
 

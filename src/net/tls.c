@@ -185,8 +185,9 @@ void net_tls_binding(SSL *ssl, struct conn_tls_binding *b)
 		b->exporter_len = sizeof(b->exporter);
 	if (tls13)
 		return;
-	size_t n = SSL_session_reused(ssl) ? SSL_get_finished(ssl, b->unique, sizeof(b->unique))
-					   : SSL_get_peer_finished(ssl, b->unique, sizeof(b->unique));
+	size_t n = SSL_session_reused(ssl)
+		? SSL_get_finished(ssl, b->unique, sizeof(b->unique))
+		: SSL_get_peer_finished(ssl, b->unique, sizeof(b->unique));
 	if (n > 0 && n <= sizeof(b->unique))
 		b->unique_len = (unsigned char)n;
 }

@@ -65,9 +65,9 @@ struct pop3_maildrop_msg {
  */
 /* One message of a SCRAM exchange, between the engine and its scram hook. */
 struct pop3_scram_step {
-	bool start;      /* the first message: begin a new exchange */
-	bool plus;       /* SCRAM-SHA-256-PLUS (with start) */
-	const char *in;  /* the client's base64 message, "=" or "" for empty */
+	bool start;     /* the first message: begin a new exchange */
+	bool plus;      /* SCRAM-SHA-256-PLUS (with start) */
+	const char *in; /* the client's base64 message, "=" or "" for empty */
 	char challenge[AUTH_SCRAM_CHALLENGE_MAX]; /* out: base64, with PENDING */
 	char user[128];                           /* out: the name given, for the log */
 };

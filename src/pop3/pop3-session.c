@@ -58,9 +58,9 @@ struct pop3_session {
 
 	enum pop3_state state;
 	unsigned errors;
-	bool discarding;   /* inside an over-long line: skip to its LF */
-	bool closing;      /* CONN_CLOSE returned: nothing more is read */
-	bool sasl_pending; /* "+ " sent for AUTH PLAIN: next line answers it */
+	bool discarding;        /* inside an over-long line: skip to its LF */
+	bool closing;           /* CONN_CLOSE returned: nothing more is read */
+	bool sasl_pending;      /* "+ " sent for AUTH PLAIN: next line answers it */
 	const char *scram_mech; /* "+ ..." sent in a SCRAM exchange: next line answers it */
 	bool scram_start;       /* ... and it is the exchange's first message */
 	bool have_user;
@@ -799,18 +799,18 @@ static enum conn_result pop3_dispatch(struct pop3_session *s, char *line, size_t
 {
 	if (memchr(line, '\0', len) != NULL) {
 		s->sasl_pending = false;
-	s->scram_mech = NULL;
+		s->scram_mech = NULL;
 		return pop3_err(s, out, "NUL in command");
 	}
 	if (len == 0 || line[len - 1] != '\r') {
 		s->sasl_pending = false;
-	s->scram_mech = NULL;
+		s->scram_mech = NULL;
 		return pop3_err(s, out, "line must end with CRLF");
 	}
 	line[--len] = '\0';
 	if (memchr(line, '\r', len) != NULL) {
 		s->sasl_pending = false;
-	s->scram_mech = NULL;
+		s->scram_mech = NULL;
 		return pop3_err(s, out, "bare CR in command");
 	}
 	if (s->sasl_pending)

@@ -517,7 +517,8 @@ static bool smtp_auth_offered(const struct smtp_session *s)
 
 static bool smtp_scram_plus_offered(const struct smtp_session *s)
 {
-	return s->hooks.scram != NULL && s->info->tls && auth_scram_plus_available(&s->info->binding);
+	return s->hooks.scram != NULL && s->info->tls &&
+		auth_scram_plus_available(&s->info->binding);
 }
 
 static int smtp_check_helo(struct smtp_session *s, struct smtp_cmd *c)

@@ -1112,7 +1112,8 @@ int store_account_set_password(struct store *s, const char *address, const char 
 	if (hash_check(s, password_hash, error_r) < 0)
 		return -1;
 	/* The old SCRAM secrets would still accept the old password. */
-	return account_update(s, "UPDATE accounts SET password_hash = ?, scram = '' WHERE address = ?",
+	return account_update(s,
+			      "UPDATE accounts SET password_hash = ?, scram = '' WHERE address = ?",
 			      address, password_hash, 0, error_r);
 }
 
@@ -1121,8 +1122,8 @@ int store_account_set_scram(struct store *s, const char *address, const char *sc
 {
 	if (scram == NULL || strlen(scram) >= sizeof(((struct store_account *)0)->scram))
 		return store_fail(s, error_r, "invalid SCRAM secrets");
-	return account_update(s, "UPDATE accounts SET scram = ? WHERE address = ?", address, scram, 0,
-			      error_r);
+	return account_update(s, "UPDATE accounts SET scram = ? WHERE address = ?", address, scram,
+			      0, error_r);
 }
 
 int store_account_set_quota(struct store *s, const char *address, int64_t quota_bytes,

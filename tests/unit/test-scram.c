@@ -36,8 +36,9 @@ static void test_rfc7677_vector(void **state)
 	assert_int_equal(auth_scram_read_first(s, first, strlen(first)), 0);
 	assert_string_equal(auth_scram_user(s), "user");
 	assert_int_equal(auth_scram_write_first(s, &k, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"), 0);
-	assert_string_equal(s->msg, "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-				    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+	assert_string_equal(s->msg,
+			    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+			    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
 	/* a flipped bit of the proof, then a wrong nonce, then the real one */
 	const char *bad = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
 			  "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVU=";
@@ -237,9 +238,9 @@ static void test_exchange(void **state)
 	struct store_account acct;
 	assert_int_equal(store_account_get(e->f->store, "b@example.org", &acct), 1);
 	assert_true(strncmp(acct.scram, "SCRAM-SHA-256$", 14) == 0);
-	assert_int_equal(store_account_set_password(e->f->store, "b@example.org", acct.password_hash,
-						    &err),
-			 0);
+	assert_int_equal(
+		store_account_set_password(e->f->store, "b@example.org", acct.password_hash, &err),
+		0);
 	assert_int_equal(store_account_get(e->f->store, "b@example.org", &acct), 1);
 	assert_string_equal(acct.scram, "");
 }
@@ -252,7 +253,8 @@ static void test_binding(void **state)
 	client_first(&c, "p=tls-exporter,,", "a@example.org");
 	c.cb = e->tls.exporter;
 	c.cb_len = 32;
-	assert_int_equal(exchange(e, "10.0.0.2", true, &e->tls, &c, "pencil", false, NULL), AUTH_OK);
+	assert_int_equal(exchange(e, "10.0.0.2", true, &e->tls, &c, "pencil", false, NULL),
+			 AUTH_OK);
 	/* the wrong binding data (another TLS session) */
 	unsigned char other[32];
 	memset(other, 0x5b, sizeof(other));
@@ -315,8 +317,9 @@ static void test_malformed(void **state)
 		size_t chlen = 1;
 		struct store_account acct;
 		size_t len = i == 11 ? 30 : strlen(firsts[i]);
-		assert_int_equal(auth_scram_step(s, e->f->store, firsts[i], len, &ch, &chlen, &acct),
-				 AUTH_FAILED);
+		assert_int_equal(
+			auth_scram_step(s, e->f->store, firsts[i], len, &ch, &chlen, &acct),
+			AUTH_FAILED);
 		assert_null(ch);
 		auth_scram_destroy(&s);
 	}
@@ -337,15 +340,15 @@ static void test_malformed(void **state)
 		size_t chlen;
 		struct store_account acct;
 		const char *first = "n,,n=a@example.org,r=abc";
-		assert_int_equal(auth_scram_step(s, e->f->store, first, strlen(first), &ch, &chlen,
-						 &acct),
-				 AUTH_PENDING);
+		assert_int_equal(
+			auth_scram_step(s, e->f->store, first, strlen(first), &ch, &chlen, &acct),
+			AUTH_PENDING);
 		char nonce[128], final[512];
 		assert_int_equal(sscanf(ch, "r=%127[^,]", nonce), 1);
 		snprintf(final, sizeof(final), finals[i], nonce);
-		assert_int_equal(auth_scram_step(s, e->f->store, final, strlen(final), &ch, &chlen,
-						 &acct),
-				 AUTH_FAILED);
+		assert_int_equal(
+			auth_scram_step(s, e->f->store, final, strlen(final), &ch, &chlen, &acct),
+			AUTH_FAILED);
 		/* over: anything more fails */
 		assert_int_equal(auth_scram_step(s, e->f->store, "", 0, &ch, &chlen, &acct),
 				 AUTH_FAILED);
@@ -372,7 +375,8 @@ static void test_limiters(void **state)
 	char ip[32];
 	for (int i = 0; i < 4; i++) {
 		snprintf(ip, sizeof(ip), "10.1.0.%d", i);
-		assert_int_equal(exchange(e, ip, false, NULL, &c, "wrong", false, NULL), AUTH_FAILED);
+		assert_int_equal(exchange(e, ip, false, NULL, &c, "wrong", false, NULL),
+				 AUTH_FAILED);
 	}
 	assert_int_equal(exchange(e, "10.2.0.1", false, NULL, &c, "pencil", false, NULL),
 			 AUTH_BLOCKED);
