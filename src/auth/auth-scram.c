@@ -576,3 +576,23 @@ enum auth_result auth_scram_step_b64(struct auth_scram *s, struct store *store, 
 		return AUTH_ERROR;
 	return r;
 }
+
+enum auth_result auth_scram_feed(struct auth_scram **s, struct auth_scram_io *io, const char *ip,
+				 const struct conn_tls_binding *binding, struct store *store,
+				 struct store_account *account_r)
+{
+	if (io->start) {
+		auth_scram_destroy(s);
+		*s = auth_scram_create(ip, io->plus, binding);
+	}
+	if (*s == NULL)
+		return AUTH_FAILED;
+	enum auth_result r = auth_scram_step_b64(*s, store, io->in, strlen(io->in), io->challenge,
+						 sizeof(io->challenge), account_r);
+	size_t n = strnlen((*s)->user, sizeof(io->user) - 1); /* cut: it is for the log */
+	memcpy(io->user, (*s)->user, n);
+	io->user[n] = '\0';
+	if (r != AUTH_PENDING)
+		auth_scram_destroy(s);
+	return r;
+}

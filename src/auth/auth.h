@@ -184,6 +184,26 @@ enum auth_result auth_scram_step(struct auth_scram *s, struct store *store, cons
 enum auth_result auth_scram_step_b64(struct auth_scram *s, struct store *store, const char *b64,
 				     size_t len, char *challenge_r, size_t size,
 				     struct store_account *account_r);
+/*
+ * One SCRAM message as an engine hands it to its service, and what comes
+ * back (POP3 and SMTP submission).
+ */
+struct auth_scram_io {
+	bool start;                               /* the first message: a new exchange */
+	bool plus;                                /* SCRAM-SHA-256-PLUS (with start) */
+	const char *in;                           /* the client's base64 line ("=": empty) */
+	char challenge[AUTH_SCRAM_CHALLENGE_MAX]; /* out: base64, with AUTH_PENDING */
+	char user[128];                           /* out: the user name given, for the log */
+};
+/*
+ * What the service does with it: with io->start, a new exchange (client
+ * ip; binding NULL without TLS) replaces *s; then auth_scram_step_b64.
+ * *s stays while AUTH_PENDING and is destroyed (NULLed) on any other
+ * result. No exchange and no start: AUTH_FAILED.
+ */
+enum auth_result auth_scram_feed(struct auth_scram **s, struct auth_scram_io *io, const char *ip,
+				 const struct conn_tls_binding *binding, struct store *store,
+				 struct store_account *account_r);
 /* The user name the client gave ("" before its first message), for logs. */
 const char *auth_scram_user(const struct auth_scram *s);
 

@@ -63,14 +63,6 @@ struct pop3_maildrop_msg {
  * How the engine reaches the world. ctx is the pointer given to
  * pop3_session_create. None of these may call back into the engine.
  */
-/* One message of a SCRAM exchange, between the engine and its scram hook. */
-struct pop3_scram_step {
-	bool start;     /* the first message: begin a new exchange */
-	bool plus;      /* SCRAM-SHA-256-PLUS (with start) */
-	const char *in; /* the client's base64 message, "=" or "" for empty */
-	char challenge[AUTH_SCRAM_CHALLENGE_MAX]; /* out: base64, with PENDING */
-	char user[128];                           /* out: the name given, for the log */
-};
 
 struct pop3_hooks {
 	/*
@@ -101,7 +93,7 @@ struct pop3_hooks {
 	 * message. PENDING: send step->challenge and feed the answer; OK: as
 	 * login (maildrop locked); anything else ends the exchange.
 	 */
-	enum pop3_login_result (*scram)(void *ctx, struct pop3_scram_step *step);
+	enum pop3_login_result (*scram)(void *ctx, struct auth_scram_io *step);
 };
 
 /*

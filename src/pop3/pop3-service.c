@@ -83,26 +83,15 @@ static enum pop3_login_result svc_login_poll(void *ctx)
 	return svc_login_result(svc, r, &account);
 }
 
-static enum pop3_login_result svc_scram(void *ctx, struct pop3_scram_step *step)
+static enum pop3_login_result svc_scram(void *ctx, struct auth_scram_io *step)
 {
 	struct pop3_service *svc = ctx;
-	if (step->start) {
-		auth_scram_destroy(&svc->scram);
-		svc->scram = auth_scram_create(svc->info->peer_ip, step->plus,
-					       svc->info->tls ? &svc->info->binding : NULL);
-	}
-	if (svc->scram == NULL)
-		return POP3_LOGIN_FAILED;
 	struct store_account account;
 	memset(&account, 0, sizeof(account));
-	enum auth_result r =
-		auth_scram_step_b64(svc->scram, svc->ctx->store, step->in, strlen(step->in),
-				    step->challenge, sizeof(step->challenge), &account);
-	snprintf(step->user, sizeof(step->user), "%s", auth_scram_user(svc->scram));
-	if (r == AUTH_PENDING)
-		return POP3_LOGIN_PENDING;
-	auth_scram_destroy(&svc->scram);
-	return svc_login_result(svc, r, &account);
+	enum auth_result r = auth_scram_feed(&svc->scram, step, svc->info->peer_ip,
+					     svc->info->tls ? &svc->info->binding : NULL,
+					     svc->ctx->store, &account);
+	return r == AUTH_PENDING ? POP3_LOGIN_PENDING : svc_login_result(svc, r, &account);
 }
 
 static int svc_list(void *ctx, uint32_t *uidvalidity_r, struct pop3_maildrop_msg **msgs_r,

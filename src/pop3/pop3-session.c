@@ -490,7 +490,7 @@ static size_t pop3_mech_count(const struct pop3_session *s)
 /* One SCRAM message to the hook (RFC 5034: challenges as "+ base64"). */
 static enum conn_result pop3_scram(struct pop3_session *s, const char *in, struct buf *out)
 {
-	struct pop3_scram_step step = {
+	struct auth_scram_io step = {
 		.start = s->scram_start,
 		.plus = strcmp(s->scram_mech, "SCRAM-SHA-256-PLUS") == 0,
 		.in = in,

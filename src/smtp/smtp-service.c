@@ -56,27 +56,16 @@ static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_ac
 	return r == AUTH_BLOCKED ? SMTP_AUTH_BLOCKED : SMTP_AUTH_TEMPFAIL;
 }
 
-static enum smtp_auth_result svc_scram(void *ctx, struct smtp_scram_step *step,
+static enum smtp_auth_result svc_scram(void *ctx, struct auth_scram_io *step,
 				       struct smtp_account *account_r)
 {
 	struct smtp_service *svc = ctx;
-	if (step->start) {
-		auth_scram_destroy(&svc->scram);
-		svc->scram = auth_scram_create(svc->info->peer_ip, step->plus,
-					       svc->info->tls ? &svc->info->binding : NULL);
-	}
-	if (svc->scram == NULL)
-		return SMTP_AUTH_FAILED;
 	struct store_account acct;
 	memset(&acct, 0, sizeof(acct));
-	enum auth_result r =
-		auth_scram_step_b64(svc->scram, svc->ctx->store, step->in, strlen(step->in),
-				    step->challenge, sizeof(step->challenge), &acct);
-	snprintf(step->user, sizeof(step->user), "%s", auth_scram_user(svc->scram));
-	if (r == AUTH_PENDING)
-		return SMTP_AUTH_PENDING;
-	auth_scram_destroy(&svc->scram);
-	return svc_auth_result(r, &acct, account_r);
+	enum auth_result r = auth_scram_feed(&svc->scram, step, svc->info->peer_ip,
+					     svc->info->tls ? &svc->info->binding : NULL,
+					     svc->ctx->store, &acct);
+	return r == AUTH_PENDING ? SMTP_AUTH_PENDING : svc_auth_result(r, &acct, account_r);
 }
 
 static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char *user,

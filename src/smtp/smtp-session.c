@@ -997,7 +997,7 @@ static void smtp_sasl_login_pass(struct smtp_session *s, const char *resp)
 static void smtp_sasl_scram(struct smtp_session *s, const char *resp)
 {
 	bool plus = s->sasl == SMTP_SASL_SCRAM_PLUS;
-	struct smtp_scram_step step = {.start = s->scram_start, .plus = plus, .in = resp};
+	struct auth_scram_io step = {.start = s->scram_start, .plus = plus, .in = resp};
 	struct smtp_account acct;
 	memset(&acct, 0, sizeof(acct));
 	s->scram_start = false;

@@ -124,15 +124,6 @@ enum smtp_deliver_result {
 	SMTP_DELIVER_PENDING,
 };
 
-/* One message of a SCRAM exchange, between the engine and its scram hook. */
-struct smtp_scram_step {
-	bool start;                               /* the first message of an exchange */
-	bool plus;                                /* SCRAM-SHA-256-PLUS */
-	const char *in;                           /* the client's base64 line ("=": empty) */
-	char challenge[AUTH_SCRAM_CHALLENGE_MAX]; /* out: base64, with PENDING */
-	char user[128];                           /* out: the name given, for the log */
-};
-
 /*
  * The engine's only ways out. Every hook is required but scram; ctx is passed back
  * unchanged. Hooks run synchronously inside smtp_session_input().
@@ -164,7 +155,7 @@ struct smtp_hooks {
 	 * message. PENDING here means "send step->challenge in a 334 and feed
 	 * the answer"; OK fills *account_r; anything else ends the exchange.
 	 */
-	enum smtp_auth_result (*scram)(void *ctx, struct smtp_scram_step *step,
+	enum smtp_auth_result (*scram)(void *ctx, struct auth_scram_io *step,
 				       struct smtp_account *account_r);
 };
 
