@@ -14,6 +14,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	       fetchmail curl ca-certificates isync offlineimap3 mutt bsdutils
 	       unbound # unbound: the DNS server the outbound queue tests start
 	       fail2ban # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
+	       gsasl # GNU SASL's client: SCRAM-SHA-256(-PLUS) over IMAP, SMTP and (relayed) POP3
 	       chromium) # the webmail's browser tests (tests/e2e/web, driven by npm playwright-core)
 fi
 # The web application (web/) is built with npm and embedded into the binary;
@@ -117,6 +118,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	need "script (bsdutils)" sh -c 'command -v script'
 	need "unbound" sh -c 'command -v unbound || test -x /usr/sbin/unbound'
 	need "fail2ban-regex" sh -c 'command -v fail2ban-regex'
+	# Debian's curl has no SCRAM (it would need libgsasl): gsasl is the SCRAM client.
+	need "gsasl with SCRAM-SHA-256-PLUS and tls-exporter" sh -c 'gsasl --client-mechanisms 2>&1 | grep -qw SCRAM-SHA-256-PLUS && gsasl --version | grep -q "GNU SASL) 2\.[2-9]"'
 	need "Debian's chromium (browser tests)" sh -c 'command -v chromium'
 	need "the npm test clients (jmap-jam, playwright-core)" sh -c "test -d '$root/tests/e2e/jmap/node_modules/jmap-jam' && test -d '$root/tests/e2e/web/node_modules/playwright-core'"
 fi

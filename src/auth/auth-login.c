@@ -72,14 +72,14 @@ const char *auth_result_name(enum auth_result r)
 	return "tempfail";
 }
 
-static void log_blocked(const char *ip, const char *limit)
+void auth_log_blocked(const char *ip, const char *limit)
 {
 	char safe_ip[64];
 	str_sanitize(safe_ip, sizeof(safe_ip), ip != NULL ? ip : "", ip != NULL ? strlen(ip) : 0);
 	log_info("auth_blocked", "ip=%s limit=%s", safe_ip, limit);
 }
 
-static void log_failed(const char *ip, const char *user, const char *why)
+void auth_log_failed(const char *ip, const char *user, const char *why)
 {
 	char safe_ip[64], q_user[LOG_QUOTE_SIZE(128)];
 	str_sanitize(safe_ip, sizeof(safe_ip), ip != NULL ? ip : "", ip != NULL ? strlen(ip) : 0);
@@ -104,10 +104,10 @@ static void check_run(void *thread_state, void *data)
 {
 	struct auth_check *c = data;
 	if (auth_ratelimit_blocked(c->ip)) {
-		log_blocked(c->ip, "address");
+		auth_log_blocked(c->ip, "address");
 		c->result = AUTH_BLOCKED;
 	} else if (auth_ratelimit_account_blocked(c->address)) {
-		log_blocked(c->ip, "account");
+		auth_log_blocked(c->ip, "account");
 		c->result = AUTH_BLOCKED;
 	} else {
 		const char *hash = c->known ? c->account.password_hash : dummy_hash;
@@ -120,7 +120,8 @@ static void check_run(void *thread_state, void *data)
 		} else {
 			auth_ratelimit_failure(c->ip);
 			auth_ratelimit_account_failure(c->address);
-			log_failed(c->ip, c->address[0] != '\0' ? c->address : c->user, c->why);
+			auth_log_failed(c->ip, c->address[0] != '\0' ? c->address : c->user,
+					c->why);
 			c->result = AUTH_FAILED;
 		}
 	}
@@ -137,12 +138,12 @@ static enum auth_result check_prepare(struct store *store, const char *ip, const
 				      const char *password, struct auth_check **c_r)
 {
 	if (auth_ratelimit_blocked(ip)) {
-		log_blocked(ip, "address");
+		auth_log_blocked(ip, "address");
 		return AUTH_BLOCKED;
 	}
 	if (user == NULL || password == NULL) {
 		auth_ratelimit_failure(ip);
-		log_failed(ip, user, "missing");
+		auth_log_failed(ip, user, "missing");
 		return AUTH_FAILED;
 	}
 	struct auth_check *c = xcalloc(1, sizeof(*c));
@@ -160,7 +161,7 @@ static enum auth_result check_prepare(struct store *store, const char *ip, const
 	memcpy(c->address, user, ulen + 1);
 	str_lower(c->address);
 	if (auth_ratelimit_account_blocked(c->address)) {
-		log_blocked(ip, "account");
+		auth_log_blocked(ip, "account");
 		check_free(c);
 		return AUTH_BLOCKED;
 	}

@@ -123,6 +123,90 @@ enum auth_result auth_check_finish(struct auth_check **check, struct store_accou
 /* Let go of a check (its session went away); it still runs and counts. */
 void auth_check_abort(struct auth_check **check);
 
+/* --- SCRAM-SHA-256(-PLUS) (RFC 5802, RFC 7677; auth-scram.c) ---------------- */
+
+struct auth_scram;
+struct conn_tls_binding;
+
+/* PBKDF2 iterations of the secrets made when a password is set. */
+#define AUTH_SCRAM_ITERATIONS 10000
+/* Size of the text auth_scram_secret_make writes, NUL included. */
+#define AUTH_SCRAM_SECRET_MAX 192
+
+/*
+ * The SCRAM-SHA-256 secrets of password with a fresh random salt, as the
+ * text stored with the account (store_account_set_scram):
+ * "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>", base64 values.
+ * The password itself cannot be recovered from it. 0 or -1.
+ */
+int auth_scram_secret_make(const char *password, char *out, size_t outsz);
+/*
+ * Make and store the secrets of address's new password (after
+ * store_account_add or store_account_set_password, which clears them).
+ * 0, or -1 with *error_r.
+ */
+int auth_scram_store(struct store *store, const char *address, const char *password,
+		     const char **error_r);
+/* Parse that text. 0, or -1 when it is empty or malformed. */
+struct auth_scram_keys;
+int auth_scram_secret_parse(const char *text, struct auth_scram_keys *k);
+
+/* Whether this TLS connection has a channel binding -PLUS can use. */
+bool auth_scram_plus_available(const struct conn_tls_binding *binding);
+
+/*
+ * One SCRAM exchange of a client at ip; plus: the mechanism was
+ * SCRAM-SHA-256-PLUS; binding: the connection's (NULL without TLS; it
+ * must outlive the exchange).
+ */
+struct auth_scram *auth_scram_create(const char *ip, bool plus,
+				     const struct conn_tls_binding *binding);
+void auth_scram_destroy(struct auth_scram **s);
+/*
+ * Feed the client's next message (base64-decoded; the first may be the
+ * initial response). AUTH_PENDING: send *challenge_r (*challenge_len_r
+ * bytes, owned by s, to be base64-encoded) and feed the answer. AUTH_OK:
+ * authenticated, *account_r filled (clear its secrets after use).
+ * AUTH_FAILED (malformed message, wrong proof, nonce or channel binding,
+ * unknown account: counted by the limiters and logged), AUTH_BLOCKED and
+ * AUTH_ERROR are final. No hashing: runs in the worker.
+ */
+enum auth_result auth_scram_step(struct auth_scram *s, struct store *store, const char *in,
+				 size_t len, const char **challenge_r, size_t *challenge_len_r,
+				 struct store_account *account_r);
+/*
+ * The same on a line as the protocols carry it: base64, "=" or nothing for
+ * an empty message (invalid base64 fails like a malformed message); the
+ * challenge comes back base64-encoded in challenge_r (size bytes; 600 is
+ * enough), "" when there is none.
+ */
+#define AUTH_SCRAM_CHALLENGE_MAX 600
+enum auth_result auth_scram_step_b64(struct auth_scram *s, struct store *store, const char *b64,
+				     size_t len, char *challenge_r, size_t size,
+				     struct store_account *account_r);
+/*
+ * One SCRAM message as an engine hands it to its service, and what comes
+ * back (POP3 and SMTP submission).
+ */
+struct auth_scram_io {
+	bool start;                               /* the first message: a new exchange */
+	bool plus;                                /* SCRAM-SHA-256-PLUS (with start) */
+	const char *in;                           /* the client's base64 line ("=": empty) */
+	char challenge[AUTH_SCRAM_CHALLENGE_MAX]; /* out: base64, with AUTH_PENDING */
+	char user[128];                           /* out: the user name given, for the log */
+};
+/*
+ * What the service does with it: with io->start, a new exchange (client
+ * ip; binding NULL without TLS) replaces *s; then auth_scram_step_b64.
+ * *s stays while AUTH_PENDING and is destroyed (NULLed) on any other
+ * result. No exchange and no start: AUTH_FAILED.
+ */
+enum auth_result auth_scram_feed(struct auth_scram **s, struct auth_scram_io *io, const char *ip,
+				 const struct conn_tls_binding *binding, struct store *store,
+				 struct store_account *account_r);
+/* The user name the client gave ("" before its first message), for logs. */
+const char *auth_scram_user(const struct auth_scram *s);
+
 /*
  * The one name of an outcome in every protocol's login log line
  * (result=ok, failed, blocked, tempfail), so log readers need no table

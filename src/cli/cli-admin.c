@@ -160,6 +160,8 @@ static int user_add(struct store *s, char **args, int flags)
 		return CLI_EXIT_FAIL;
 	const char *err = NULL;
 	int r = store_account_add(s, args[0], hash, NULL, &err);
+	if (r == 0)
+		r = auth_scram_store(s, args[0], pw, &err);
 	if (r == 0) {
 		printf("user %s added\n", args[0]);
 		if (generated)
@@ -177,6 +179,8 @@ static int user_passwd(struct store *s, char **args, int flags)
 		return CLI_EXIT_FAIL;
 	const char *err = NULL;
 	int r = store_account_set_password(s, args[0], hash, &err);
+	if (r == 0)
+		r = auth_scram_store(s, args[0], pw, &err);
 	if (r == 0 && generated)
 		printf("password: %s\n", pw);
 	explicit_bzero(pw, sizeof(pw));

@@ -194,6 +194,8 @@ static int create_store(const char *data_dir, const char *domain, char *pw, size
 	else if (store_account_get(s, address, &(struct store_account){0}) != 1 &&
 		 store_account_add(s, address, hash, NULL, &err) < 0)
 		fprintf(stderr, "facteur: %s\n", err);
+	else if (auth_scram_store(s, address, pw, &err) < 0)
+		fprintf(stderr, "facteur: %s\n", err);
 	else if (init_postmaster(s, domain, address, &err) < 0)
 		fprintf(stderr, "facteur: postmaster alias: %s\n", err);
 	else

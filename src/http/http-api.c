@@ -84,6 +84,7 @@ void http_api_login(struct http_conn *c, const struct http_request *req, struct 
 	memset(&account, 0, sizeof(account));
 	int r = http_auth_password(c, HTTP_CHECK_LOGIN, user, password, &account, resp);
 	explicit_bzero(account.password_hash, sizeof(account.password_hash));
+	explicit_bzero(account.scram, sizeof(account.scram));
 	json_decref(j);
 	if (r == AUTH_PENDING)
 		return; /* called again with this request once the check is over */
@@ -144,6 +145,7 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 	memset(&account, 0, sizeof(account));
 	int r = http_auth_password(c, HTTP_CHECK_PASSWORD, c->id.username, old, &account, resp);
 	explicit_bzero(account.password_hash, sizeof(account.password_hash));
+	explicit_bzero(account.scram, sizeof(account.scram));
 	if (r == AUTH_PENDING) {
 		json_decref(j);
 		return; /* called again with this request once the check is over */
@@ -156,7 +158,8 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 	else if (r != AUTH_OK || account.id != c->id.account_id)
 		status = r == AUTH_ERROR ? 500 : 403;
 	else if (auth_password_hash(new, hash, sizeof(hash)) < 0 ||
-		 store_account_set_password(c->ctx->store, c->id.username, hash, &err) < 0)
+		 store_account_set_password(c->ctx->store, c->id.username, hash, &err) < 0 ||
+		 auth_scram_store(c->ctx->store, c->id.username, new, &err) < 0)
 		status = 500;
 	json_decref(j);
 	explicit_bzero(hash, sizeof(hash));

@@ -116,6 +116,7 @@ static int auth_basic(struct http_conn *c, const char *b64, bool challenge,
 		memset(&account, 0, sizeof(account));
 		int r = http_auth_password(c, HTTP_CHECK_BASIC, user, password, &account, resp);
 		explicit_bzero(account.password_hash, sizeof(account.password_hash));
+		explicit_bzero(account.scram, sizeof(account.scram));
 		if (r == AUTH_PENDING) {
 			ret = -1;
 		} else if (r == AUTH_OK) {

@@ -112,8 +112,10 @@ void imap_capability_write(const struct imap_session *s, struct buf *out)
 		return;
 	if (s->tls_available && !s->tls)
 		buf_append_str(out, " STARTTLS");
-	if (imap_session_auth_allowed(s))
-		buf_append_str(out, " AUTH=PLAIN");
-	else
+	if (imap_session_auth_allowed(s)) {
+		buf_append_str(out, " AUTH=PLAIN AUTH=SCRAM-SHA-256");
+		if (s->tls && auth_scram_plus_available(s->binding))
+			buf_append_str(out, " AUTH=SCRAM-SHA-256-PLUS");
+	} else
 		buf_append_str(out, " LOGINDISABLED");
 }

@@ -398,7 +398,9 @@ struct imap_settings {
 	const char *peer_ip;    /* copied */
 	bool peer_loopback;
 	bool tls;
-	bool tls_available;       /* STARTTLS may be offered */
+	bool tls_available; /* STARTTLS may be offered */
+	/* The connection's TLS channel bindings, for SCRAM-SHA-256-PLUS (may be NULL). */
+	const struct conn_tls_binding *binding;
 	imap_login_func_t *login; /* NULL: auth_check_start() */
 	void *login_ctx;
 	/* Where passwords are hashed (NULL: in the loop), and who to wake after. */
@@ -482,6 +484,7 @@ struct imap_session {
 	bool peer_loopback;
 	bool tls;
 	bool tls_available;
+	const struct conn_tls_binding *binding;
 	imap_login_func_t *login;
 	void *login_ctx;
 	struct auth_pool *auth_pool;

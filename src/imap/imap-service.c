@@ -25,6 +25,7 @@ static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, str
 		.peer_loopback = info->peer_loopback,
 		.tls = info->tls,
 		.tls_available = info->tls_available && starttls_listener,
+		.binding = &info->binding,
 		.auth_pool = ctx->auth_pool,
 		.wake = server_ctx_wake_cb,
 		.wake_arg = ctx,

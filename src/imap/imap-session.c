@@ -80,6 +80,7 @@ void imap_session_logged_in(struct imap_session *s, const struct store_account *
 {
 	s->account = *account;
 	explicit_bzero(s->account.password_hash, sizeof(s->account.password_hash));
+	explicit_bzero(s->account.scram, sizeof(s->account.scram));
 	struct imap_parser_limits l;
 	imap_limits(s, true, &l);
 	imap_parser_set_limits(s->parser, &l);
@@ -626,6 +627,7 @@ struct imap_session *imap_session_create(const struct imap_settings *settings, s
 	s->peer_loopback = settings->peer_loopback;
 	s->tls = settings->tls;
 	s->tls_available = settings->tls_available;
+	s->binding = settings->binding;
 	s->login = settings->login;
 	s->login_ctx = settings->login_ctx;
 	s->auth_pool = settings->auth_pool;

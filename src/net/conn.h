@@ -15,14 +15,28 @@
 
 struct server_ctx;
 
+/*
+ * The channel bindings of a TLS connection (SCRAM-...-PLUS), filled in when
+ * the handshake completes: tls-exporter (RFC 9266; TLS 1.3, or TLS 1.2 with
+ * the extended master secret) and tls-unique (RFC 5929; TLS 1.2 with the
+ * extended master secret only, undefined in TLS 1.3). A length of 0: that
+ * binding is not available.
+ */
+struct conn_tls_binding {
+	unsigned char exporter[32];
+	unsigned char unique[64];
+	unsigned char exporter_len, unique_len;
+};
+
 /* Facts about one connection that an engine may need. */
 struct conn_info {
-	const char *peer_ip;    /* textual address of the client */
-	bool peer_loopback;     /* 127.0.0.0/8 or ::1 */
-	bool tls;               /* true once the stream is encrypted */
-	bool tls_available;     /* a certificate is loaded: STARTTLS may be offered */
-	const char *session_id; /* short random id used in every log line */
-	const char *listener;   /* listener kind: "smtp", "submission", ... */
+	const char *peer_ip;             /* textual address of the client */
+	bool peer_loopback;              /* 127.0.0.0/8 or ::1 */
+	bool tls;                        /* true once the stream is encrypted */
+	bool tls_available;              /* a certificate is loaded: STARTTLS may be offered */
+	const char *session_id;          /* short random id used in every log line */
+	const char *listener;            /* listener kind: "smtp", "submission", ... */
+	struct conn_tls_binding binding; /* set with tls */
 };
 
 enum conn_result {

@@ -471,6 +471,7 @@ static int conn_handshake(struct conn *c)
 	c->state = CS_OPEN;
 	c->ssl_want_write = false;
 	c->info.tls = true;
+	net_tls_binding(c->ssl, &c->info.binding);
 	log_info("tls", "session=%s version=%s cipher=%s resumed=%s", c->sid,
 		 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
 		 SSL_session_reused(c->ssl) ? "yes" : "no");

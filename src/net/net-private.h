@@ -64,5 +64,8 @@ void conn_close_all(struct worker *w);
 /* Per-address connection counting across all workers (IPv6: per /64). */
 bool conn_limit_acquire(const char *ip, unsigned max);
 void conn_limit_release(const char *ip);
+/* The channel bindings of ssl, once its handshake is complete (tls.c). */
+struct conn_tls_binding;
+void net_tls_binding(struct ssl_st *ssl, struct conn_tls_binding *b);
 
 #endif

@@ -5,6 +5,8 @@
  * the embedded default.
  */
 #include "net/net.h"
+#include "net/conn.h"
+#include "net/net-private.h"
 #include "lib/util.h"
 
 #include <openssl/err.h>
@@ -160,4 +162,32 @@ out:
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return ret;
+}
+
+/*
+ * RFC 9266 defines tls-exporter for TLS 1.3, and for TLS 1.2 only with the
+ * extended master secret (RFC 7627); tls-unique (RFC 5929, the first
+ * Finished message of the handshake: the client's in a full handshake, ours
+ * in a resumption) exists only in TLS 1.2, and without the extended master
+ * secret the triple-handshake attack defeats it, so we offer it only with
+ * it too. Renegotiation is off, so the values cannot change afterwards.
+ */
+void net_tls_binding(SSL *ssl, struct conn_tls_binding *b)
+{
+	memset(b, 0, sizeof(*b));
+	int version = SSL_version(ssl);
+	bool tls13 = version >= TLS1_3_VERSION;
+	if (!tls13 && SSL_get_extms_support(ssl) != 1)
+		return;
+	static const char label[] = "EXPORTER-Channel-Binding";
+	if (SSL_export_keying_material(ssl, b->exporter, sizeof(b->exporter), label,
+				       sizeof(label) - 1, NULL, 0, 0) == 1)
+		b->exporter_len = sizeof(b->exporter);
+	if (tls13)
+		return;
+	size_t n = SSL_session_reused(ssl)
+		? SSL_get_finished(ssl, b->unique, sizeof(b->unique))
+		: SSL_get_peer_finished(ssl, b->unique, sizeof(b->unique));
+	if (n > 0 && n <= sizeof(b->unique))
+		b->unique_len = (unsigned char)n;
 }

@@ -9,6 +9,7 @@
 #ifndef FACTEUR_POP3_PRIVATE_H
 #define FACTEUR_POP3_PRIVATE_H
 
+#include "auth/auth.h"
 #include "lib/buf.h"
 #include "net/conn.h"
 
@@ -39,6 +40,8 @@ struct pop3_settings {
 	bool peer_loopback;
 	bool tls;           /* already encrypted (pop3s) */
 	bool tls_available; /* STLS may be offered (pop3 with a certificate) */
+	/* The connection's TLS channel bindings (SCRAM-SHA-256-PLUS); may be NULL. */
+	const struct conn_tls_binding *binding;
 };
 
 enum pop3_login_result {
@@ -60,6 +63,7 @@ struct pop3_maildrop_msg {
  * How the engine reaches the world. ctx is the pointer given to
  * pop3_session_create. None of these may call back into the engine.
  */
+
 struct pop3_hooks {
 	/*
 	 * Check user/password and, on success, lock the account's maildrop
@@ -84,6 +88,12 @@ struct pop3_hooks {
 	 * Returns 0, or -1 with a message in *error_r.
 	 */
 	int (*expunge)(void *ctx, const uint32_t *uids, size_t n, const char **error_r);
+	/*
+	 * Optional (NULL: SCRAM is not offered): one SCRAM-SHA-256(-PLUS)
+	 * message. PENDING: send step->challenge and feed the answer; OK: as
+	 * login (maildrop locked); anything else ends the exchange.
+	 */
+	enum pop3_login_result (*scram)(void *ctx, struct auth_scram_io *step);
 };
 
 /*

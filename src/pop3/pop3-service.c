@@ -4,6 +4,7 @@
  * conn_proto that net/ drives, builds an engine per connection from the
  * worker's server_ctx and implements the engine's hooks with
  * auth_check_start() (the hash in the auth pool while the engine waits),
+ * SCRAM-SHA-256(-PLUS) exchanges (auth_scram, in the loop: no hashing),
  * the maildrop lock and the store (the account's INBOX is the maildrop).
  * The engine sees only UIDs and sizes; this file keeps the store's message
  * list to find each blob and releases the lock when the connection goes.
@@ -17,6 +18,7 @@
 #include "lib/util.h"
 #include "store/store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct pop3_service {
@@ -29,6 +31,7 @@ struct pop3_service {
 	struct store_message *msgs; /* UID order, as store_message_list gives */
 	size_t n_msgs;
 	struct auth_check *check; /* a login being checked in the auth pool */
+	struct auth_scram *scram; /* a SCRAM exchange in progress */
 };
 
 /* A finished check: lock the maildrop of the account it found. */
@@ -36,6 +39,7 @@ static enum pop3_login_result svc_login_result(struct pop3_service *svc, enum au
 					       struct store_account *account)
 {
 	explicit_bzero(account->password_hash, sizeof(account->password_hash));
+	explicit_bzero(account->scram, sizeof(account->scram));
 	if (r == AUTH_FAILED)
 		return POP3_LOGIN_FAILED;
 	if (r == AUTH_BLOCKED)
@@ -77,6 +81,17 @@ static enum pop3_login_result svc_login_poll(void *ctx)
 	if (r == AUTH_PENDING)
 		return POP3_LOGIN_PENDING;
 	return svc_login_result(svc, r, &account);
+}
+
+static enum pop3_login_result svc_scram(void *ctx, struct auth_scram_io *step)
+{
+	struct pop3_service *svc = ctx;
+	struct store_account account;
+	memset(&account, 0, sizeof(account));
+	enum auth_result r = auth_scram_feed(&svc->scram, step, svc->info->peer_ip,
+					     svc->info->tls ? &svc->info->binding : NULL,
+					     svc->ctx->store, &account);
+	return r == AUTH_PENDING ? POP3_LOGIN_PENDING : svc_login_result(svc, r, &account);
 }
 
 static int svc_list(void *ctx, uint32_t *uidvalidity_r, struct pop3_maildrop_msg **msgs_r,
@@ -131,6 +146,7 @@ static const struct pop3_hooks svc_hooks = {
 	.list = svc_list,
 	.open_blob = svc_open_blob,
 	.expunge = svc_expunge,
+	.scram = svc_scram,
 };
 
 static void *pop3_open(struct server_ctx *ctx, const struct conn_info *info, struct buf *out)
@@ -147,6 +163,7 @@ static void *pop3_open(struct server_ctx *ctx, const struct conn_info *info, str
 		.peer_loopback = info->peer_loopback,
 		.tls = info->tls,
 		.tls_available = info->tls_available && stls_listener,
+		.binding = &info->binding,
 	};
 	log_debug("pop3.open", "session=%s listener=%s tls=%d", info->session_id,
 		  info->listener != NULL ? info->listener : "-", info->tls ? 1 : 0);
@@ -190,6 +207,7 @@ static void pop3_close(void *session)
 	/* The engine first: it must not outlive what its hooks point to. */
 	pop3_session_destroy(&svc->session);
 	auth_check_abort(&svc->check);
+	auth_scram_destroy(&svc->scram);
 	if (svc->locked)
 		pop3_lock_release(svc->account_id);
 	free(svc->msgs);

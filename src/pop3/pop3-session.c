@@ -54,12 +54,15 @@ struct pop3_session {
 	bool peer_loopback;
 	bool tls;
 	bool tls_available;
+	const struct conn_tls_binding *binding;
 
 	enum pop3_state state;
 	unsigned errors;
-	bool discarding;   /* inside an over-long line: skip to its LF */
-	bool closing;      /* CONN_CLOSE returned: nothing more is read */
-	bool sasl_pending; /* "+ " sent for AUTH PLAIN: next line answers it */
+	bool discarding;        /* inside an over-long line: skip to its LF */
+	bool closing;           /* CONN_CLOSE returned: nothing more is read */
+	bool sasl_pending;      /* "+ " sent for AUTH PLAIN: next line answers it */
+	const char *scram_mech; /* "+ ..." sent in a SCRAM exchange: next line answers it */
+	bool scram_start;       /* ... and it is the exchange's first message */
 	bool have_user;
 	char user[POP3_USER_MAX + 1];
 	/* A login whose check runs elsewhere (POP3_LOGIN_PENDING). */
@@ -474,6 +477,51 @@ static enum conn_result pop3_sasl_plain(struct pop3_session *s, const char *b64,
 	return r;
 }
 
+/* The SASL mechanisms, and how many of them this session may offer now. */
+static const char *const pop3_mech_names[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"};
+
+static size_t pop3_mech_count(const struct pop3_session *s)
+{
+	if (s->hooks->scram == NULL)
+		return 1;
+	return s->tls && auth_scram_plus_available(s->binding) ? 3 : 2;
+}
+
+/* One SCRAM message to the hook (RFC 5034: challenges as "+ base64"). */
+static enum conn_result pop3_scram(struct pop3_session *s, const char *in, struct buf *out)
+{
+	struct auth_scram_io step = {
+		.start = s->scram_start,
+		.plus = strcmp(s->scram_mech, "SCRAM-SHA-256-PLUS") == 0,
+		.in = in,
+	};
+	const char *mech = s->scram_mech;
+	s->scram_mech = NULL;
+	s->scram_start = false;
+	enum pop3_login_result r = s->hooks->scram(s->ctx, &step);
+	if (r == POP3_LOGIN_PENDING) {
+		s->scram_mech = mech;
+		buf_printf(out, "+ %s\r\n", step.challenge);
+		return CONN_OK;
+	}
+	char q_user[LOG_QUOTE_SIZE(128)];
+	log_quote(q_user, sizeof(q_user), step.user);
+	return pop3_login_done(s, r, q_user, mech, out);
+}
+
+static enum conn_result pop3_scram_start(struct pop3_session *s, bool plus, const char *ir,
+					 struct buf *out)
+{
+	if (pop3_mech_count(s) < (plus ? 3u : 2u))
+		return pop3_err(s, out, "unsupported authentication mechanism");
+	s->scram_mech = pop3_mech_names[plus ? 2 : 1];
+	s->scram_start = true;
+	if (ir != NULL)
+		return pop3_scram(s, ir, out);
+	buf_append_str(out, "+ \r\n"); /* no initial response: ask for it */
+	return CONN_OK;
+}
+
 static enum conn_result cmd_auth(struct pop3_session *s, char **args, unsigned n_args,
 				 struct buf *out)
 {
@@ -481,9 +529,15 @@ static enum conn_result cmd_auth(struct pop3_session *s, char **args, unsigned n
 	if (!pop3_auth_allowed(s))
 		return pop3_err_cleartext(s, out);
 	if (n_args == 0) {
-		buf_append_str(out, "+OK SASL mechanisms follow\r\nPLAIN\r\n.\r\n");
+		buf_append_str(out, "+OK SASL mechanisms follow\r\n");
+		for (size_t i = 0; i < pop3_mech_count(s); i++)
+			buf_printf(out, "%s\r\n", pop3_mech_names[i]);
+		buf_append_str(out, ".\r\n");
 		return CONN_OK;
 	}
+	bool plus = strcasecmp(args[0], "SCRAM-SHA-256-PLUS") == 0;
+	if (plus || strcasecmp(args[0], "SCRAM-SHA-256") == 0)
+		return pop3_scram_start(s, plus, n_args == 2 ? args[1] : NULL, out);
 	if (strcasecmp(args[0], "PLAIN") != 0)
 		return pop3_err(s, out, "unsupported authentication mechanism");
 	if (n_args == 2)
@@ -497,6 +551,7 @@ static enum conn_result cmd_auth(struct pop3_session *s, char **args, unsigned n
 static enum conn_result pop3_sasl_response(struct pop3_session *s, char *line, struct buf *out)
 {
 	s->sasl_pending = false;
+	s->scram_mech = NULL;
 	if (strcmp(line, "*") == 0)
 		return pop3_err(s, out, "authentication cancelled");
 	return pop3_sasl_plain(s, line, out);
@@ -522,8 +577,12 @@ static enum conn_result cmd_capa(struct pop3_session *s, char **args, unsigned n
 		       "+OK capability list follows\r\n"
 		       "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 		       "PIPELINING\r\n");
-	if (authz && pop3_auth_allowed(s))
-		buf_append_str(out, "USER\r\nSASL PLAIN\r\n");
+	if (authz && pop3_auth_allowed(s)) {
+		buf_append_str(out, "USER\r\nSASL");
+		for (size_t i = 0; i < pop3_mech_count(s); i++)
+			buf_printf(out, " %s", pop3_mech_names[i]);
+		buf_append_str(out, "\r\n");
+	}
 	if (authz && s->tls_available && !s->tls)
 		buf_append_str(out, "STLS\r\n");
 	buf_append_str(out, "IMPLEMENTATION facteur\r\n.\r\n");
@@ -740,19 +799,29 @@ static enum conn_result pop3_dispatch(struct pop3_session *s, char *line, size_t
 {
 	if (memchr(line, '\0', len) != NULL) {
 		s->sasl_pending = false;
+		s->scram_mech = NULL;
 		return pop3_err(s, out, "NUL in command");
 	}
 	if (len == 0 || line[len - 1] != '\r') {
 		s->sasl_pending = false;
+		s->scram_mech = NULL;
 		return pop3_err(s, out, "line must end with CRLF");
 	}
 	line[--len] = '\0';
 	if (memchr(line, '\r', len) != NULL) {
 		s->sasl_pending = false;
+		s->scram_mech = NULL;
 		return pop3_err(s, out, "bare CR in command");
 	}
 	if (s->sasl_pending)
 		return pop3_sasl_response(s, line, out);
+	if (s->scram_mech != NULL) {
+		if (strcmp(line, "*") == 0) {
+			s->scram_mech = NULL;
+			return pop3_err(s, out, "authentication cancelled");
+		}
+		return pop3_scram(s, line, out);
+	}
 
 	char *rest = line + strcspn(line, " ");
 	if (*rest == ' ')
@@ -774,6 +843,7 @@ static enum conn_result pop3_line_too_long(struct pop3_session *s, struct buf *o
 {
 	log_info("pop3.line_too_long", "session=%s", s->session_id);
 	s->sasl_pending = false;
+	s->scram_mech = NULL;
 	return pop3_err(s, out, "line too long");
 }
 
@@ -872,6 +942,7 @@ struct pop3_session *pop3_session_create(const struct pop3_settings *settings,
 	s->peer_loopback = settings->peer_loopback;
 	s->tls = settings->tls;
 	s->tls_available = settings->tls_available;
+	s->binding = settings->binding;
 	s->state = POP3_STATE_AUTHORIZATION;
 	s->line = xmalloc((size_t)s->config->pop3_max_line + 1);
 	s->stream.fd = -1;
@@ -909,6 +980,7 @@ void pop3_session_tls_started(struct pop3_session *s, struct buf *out)
 	s->tls = true;
 	s->have_user = false;
 	s->sasl_pending = false;
+	s->scram_mech = NULL;
 }
 
 void pop3_session_timeout(struct pop3_session *s, struct buf *out)

@@ -90,6 +90,8 @@ enum smtp_sasl_step {
 	SMTP_SASL_PLAIN,      /* waiting for the PLAIN response */
 	SMTP_SASL_LOGIN_USER, /* waiting for the LOGIN user name */
 	SMTP_SASL_LOGIN_PASS, /* waiting for the LOGIN password */
+	SMTP_SASL_SCRAM,      /* in a SCRAM-SHA-256 exchange */
+	SMTP_SASL_SCRAM_PLUS, /* in a SCRAM-SHA-256-PLUS exchange */
 };
 
 /* One mail transaction: MAIL, RCPTs, and the message being received. */
@@ -146,6 +148,7 @@ struct smtp_session {
 	bool authenticated;
 	struct smtp_account account;
 	enum smtp_sasl_step sasl;
+	bool scram_start; /* the next SCRAM message begins the exchange */
 	char sasl_user[512];
 
 	struct smtp_txn txn;

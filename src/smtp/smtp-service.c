@@ -37,6 +37,7 @@ struct smtp_service {
 	struct store_write *write; /* its commit by the store writer */
 	char write_id[80];         /* ... whose queue id this is */
 	struct auth_check *check;  /* an AUTH being checked in the auth pool */
+	struct auth_scram *scram;  /* a SCRAM exchange in progress */
 	char *spool_dir;           /* data_dir/blobs/tmp: rewritten messages */
 };
 
@@ -44,6 +45,7 @@ static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_ac
 					     struct smtp_account *account_r)
 {
 	explicit_bzero(acct->password_hash, sizeof(acct->password_hash));
+	explicit_bzero(acct->scram, sizeof(acct->scram));
 	if (r == AUTH_OK) {
 		account_r->id = acct->id;
 		snprintf(account_r->address, sizeof(account_r->address), "%s", acct->address);
@@ -52,6 +54,18 @@ static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_ac
 	if (r == AUTH_FAILED)
 		return SMTP_AUTH_FAILED;
 	return r == AUTH_BLOCKED ? SMTP_AUTH_BLOCKED : SMTP_AUTH_TEMPFAIL;
+}
+
+static enum smtp_auth_result svc_scram(void *ctx, struct auth_scram_io *step,
+				       struct smtp_account *account_r)
+{
+	struct smtp_service *svc = ctx;
+	struct store_account acct;
+	memset(&acct, 0, sizeof(acct));
+	enum auth_result r = auth_scram_feed(&svc->scram, step, svc->info->peer_ip,
+					     svc->info->tls ? &svc->info->binding : NULL,
+					     svc->ctx->store, &acct);
+	return r == AUTH_PENDING ? SMTP_AUTH_PENDING : svc_auth_result(r, &acct, account_r);
 }
 
 static enum smtp_auth_result svc_auth(void *ctx, const char *peer_ip, const char *user,
@@ -447,6 +461,7 @@ static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *inf
 		.ctx = svc,
 		.auth = svc_auth,
 		.auth_poll = svc_auth_poll,
+		.scram = svc_scram,
 		.rcpt = svc_rcpt,
 		.sender = svc_sender,
 		.deliver = svc_deliver,
@@ -501,6 +516,7 @@ static void smtp_proto_close(void *p)
 	store_write_release(&svc->write);
 	/* And a password check: it still counts for the limiters. */
 	auth_check_abort(&svc->check);
+	auth_scram_destroy(&svc->scram);
 	smtp_session_destroy(&svc->session);
 	free(svc->spool_dir);
 	free(svc);

@@ -516,6 +516,12 @@ static bool smtp_auth_offered(const struct smtp_session *s)
 		config_auth_allowed(s->cfg, s->info->tls, s->info->peer_loopback);
 }
 
+static bool smtp_scram_plus_offered(const struct smtp_session *s)
+{
+	return s->hooks.scram != NULL && s->info->tls &&
+		auth_scram_plus_available(&s->info->binding);
+}
+
 static int smtp_check_helo(struct smtp_session *s, struct smtp_cmd *c)
 {
 	if (!smtp_helo_valid(c->args)) {
@@ -552,7 +558,9 @@ static void smtp_proceed_ehlo(struct smtp_session *s, struct smtp_cmd *c)
 	if (s->info->tls_available && !s->info->tls)
 		buf_append_str(o, "250-STARTTLS\r\n");
 	if (smtp_auth_offered(s))
-		buf_append_str(o, "250-AUTH PLAIN LOGIN\r\n");
+		buf_printf(o, "250-AUTH PLAIN LOGIN%s%s\r\n",
+			   s->hooks.scram != NULL ? " SCRAM-SHA-256" : "",
+			   smtp_scram_plus_offered(s) ? " SCRAM-SHA-256-PLUS" : "");
 	buf_append_str(o, "250-SMTPUTF8\r\n250 CHUNKING\r\n");
 }
 
@@ -846,7 +854,7 @@ static void smtp_proceed_bdat(struct smtp_session *s, struct smtp_cmd *c)
 	smtp_set_state(s, SMTP_STATE_BDAT);
 }
 
-/* --- AUTH (RFC 4954): PLAIN and LOGIN ---------------------------------- */
+/* --- AUTH (RFC 4954): PLAIN, LOGIN, SCRAM-SHA-256(-PLUS) ----------------- */
 
 static int smtp_check_auth(struct smtp_session *s, struct smtp_cmd *c)
 {
@@ -868,6 +876,10 @@ static int smtp_check_auth(struct smtp_session *s, struct smtp_cmd *c)
 		c->sasl = SMTP_SASL_PLAIN;
 	} else if (strcasecmp(c->args, "LOGIN") == 0) {
 		c->sasl = SMTP_SASL_LOGIN_USER;
+	} else if (strcasecmp(c->args, "SCRAM-SHA-256") == 0 && s->hooks.scram != NULL) {
+		c->sasl = SMTP_SASL_SCRAM;
+	} else if (strcasecmp(c->args, "SCRAM-SHA-256-PLUS") == 0 && smtp_scram_plus_offered(s)) {
+		c->sasl = SMTP_SASL_SCRAM_PLUS;
 	} else {
 		smtp_reply(s, "504 5.5.4 Unrecognized authentication type");
 		return -1;
@@ -982,6 +994,26 @@ static void smtp_sasl_login_pass(struct smtp_session *s, const char *resp)
 	explicit_bzero(pass, sizeof(pass));
 }
 
+/* One SCRAM message: a 334 challenge, or the end of the exchange. */
+static void smtp_sasl_scram(struct smtp_session *s, const char *resp)
+{
+	bool plus = s->sasl == SMTP_SASL_SCRAM_PLUS;
+	struct auth_scram_io step = {.start = s->scram_start, .plus = plus, .in = resp};
+	struct smtp_account acct;
+	memset(&acct, 0, sizeof(acct));
+	s->scram_start = false;
+	enum smtp_auth_result r = s->hooks.scram(s->hooks.ctx, &step, &acct);
+	if (r == SMTP_AUTH_PENDING) {
+		smtp_set_state(s, SMTP_STATE_AUTH);
+		buf_printf(s->out, "334 %s\r\n", step.challenge);
+		return;
+	}
+	smtp_sasl_end(s);
+	char q_user[LOG_QUOTE_SIZE(128)];
+	log_quote(q_user, sizeof(q_user), step.user);
+	smtp_auth_done(s, r, &acct, plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256", q_user);
+}
+
 static void smtp_sasl_continue(struct smtp_session *s, const char *line)
 {
 	if (strcmp(line, "*") == 0) {
@@ -999,6 +1031,10 @@ static void smtp_sasl_continue(struct smtp_session *s, const char *line)
 	case SMTP_SASL_LOGIN_PASS:
 		smtp_sasl_login_pass(s, line);
 		break;
+	case SMTP_SASL_SCRAM:
+	case SMTP_SASL_SCRAM_PLUS:
+		smtp_sasl_scram(s, line);
+		break;
 	case SMTP_SASL_NONE:
 		smtp_sasl_end(s);
 		break;
@@ -1008,12 +1044,13 @@ static void smtp_sasl_continue(struct smtp_session *s, const char *line)
 static void smtp_proceed_auth(struct smtp_session *s, struct smtp_cmd *c)
 {
 	s->sasl = c->sasl;
+	s->scram_start = true;
 	if (c->initial != NULL) {
 		smtp_sasl_continue(s, c->initial);
 		return;
 	}
 	smtp_set_state(s, SMTP_STATE_AUTH);
-	if (c->sasl == SMTP_SASL_PLAIN)
+	if (c->sasl != SMTP_SASL_LOGIN_USER)
 		buf_append_str(s->out, "334 \r\n");
 	else
 		buf_append_str(s->out, "334 VXNlcm5hbWU6\r\n"); /* "Username:" */

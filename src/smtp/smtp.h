@@ -11,6 +11,7 @@
 #ifndef FACTEUR_SMTP_H
 #define FACTEUR_SMTP_H
 
+#include "auth/auth.h"
 #include "lib/buf.h"
 #include "net/conn.h"
 
@@ -125,7 +126,7 @@ enum smtp_deliver_result {
 };
 
 /*
- * The engine's only ways out. Every hook is required; ctx is passed back
+ * The engine's only ways out. Every hook is required but scram; ctx is passed back
  * unchanged. Hooks run synchronously inside smtp_session_input().
  */
 struct smtp_hooks {
@@ -150,6 +151,13 @@ struct smtp_hooks {
 	int (*sender)(void *ctx, const char *address, int64_t account_id, const char *login);
 	/* Deliver and queue durably; return only once it is on disk. */
 	enum smtp_deliver_result (*deliver)(void *ctx, const struct smtp_delivery *d);
+	/*
+	 * Optional (NULL: SCRAM is not offered): one SCRAM-SHA-256(-PLUS)
+	 * message. PENDING here means "send step->challenge in a 334 and feed
+	 * the answer"; OK fills *account_r; anything else ends the exchange.
+	 */
+	enum smtp_auth_result (*scram)(void *ctx, struct auth_scram_io *step,
+				       struct smtp_account *account_r);
 };
 
 /*

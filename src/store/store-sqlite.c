@@ -219,6 +219,11 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX metadata_key ON metadata(ifnull(mailbox_id, 0),"
 	"  ifnull(account_id, 0), name);"
 	"CREATE INDEX metadata_account ON metadata(account_id);",
+	/*
+	 * 11: SCRAM-SHA-256 secrets (auth/auth-scram.c): "" until the password is
+	 * set again after this step, since they derive from the password.
+	 */
+	"ALTER TABLE accounts ADD COLUMN scram TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -946,7 +951,7 @@ int store_domain_list(struct store *s, void (*cb)(void *ctx, const char *domain)
 /* --- accounts ---------------------------------------------------------- */
 
 #define ACCOUNT_COLUMNS                                                                            \
-	"SELECT a.id, a.address, a.password_hash, a.quota_bytes,"                                  \
+	"SELECT a.id, a.address, a.password_hash, a.quota_bytes, a.scram,"                         \
 	" (SELECT COALESCE(SUM(m.size), 0) FROM messages m"                                        \
 	"  JOIN mailboxes b ON m.mailbox_id = b.id WHERE b.account_id = a.id)"                     \
 	" FROM accounts a "
@@ -958,7 +963,8 @@ static void account_from_row(sqlite3_stmt *st, struct store_account *a)
 	store_col_copy(st, 1, a->address, sizeof(a->address));
 	store_col_copy(st, 2, a->password_hash, sizeof(a->password_hash));
 	a->quota_bytes = sqlite3_column_int64(st, 3);
-	a->used_bytes = sqlite3_column_int64(st, 4);
+	store_col_copy(st, 4, a->scram, sizeof(a->scram));
+	a->used_bytes = sqlite3_column_int64(st, 5);
 }
 
 static int account_fetch(struct store *s, sqlite3_stmt *st, struct store_account *a)
@@ -1167,8 +1173,19 @@ int store_account_set_password(struct store *s, const char *address, const char 
 {
 	if (hash_check(s, password_hash, error_r) < 0)
 		return -1;
-	return account_update(s, "UPDATE accounts SET password_hash = ? WHERE address = ?", address,
-			      password_hash, 0, error_r);
+	/* The old SCRAM secrets would still accept the old password. */
+	return account_update(s,
+			      "UPDATE accounts SET password_hash = ?, scram = '' WHERE address = ?",
+			      address, password_hash, 0, error_r);
+}
+
+int store_account_set_scram(struct store *s, const char *address, const char *scram,
+			    const char **error_r)
+{
+	if (scram == NULL || strlen(scram) >= sizeof(((struct store_account *)0)->scram))
+		return store_fail(s, error_r, "invalid SCRAM secrets");
+	return account_update(s, "UPDATE accounts SET scram = ? WHERE address = ?", address, scram,
+			      0, error_r);
 }
 
 int store_account_set_quota(struct store *s, const char *address, int64_t quota_bytes,

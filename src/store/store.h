@@ -75,6 +75,7 @@ struct store_account {
 	int64_t id;
 	char address[320];       /* user@domain, lower-cased */
 	char password_hash[256]; /* argon2id encoded string (auth/) */
+	char scram[192];         /* SCRAM-SHA-256 secrets (auth/), "" if none */
 	int64_t quota_bytes;     /* 0 = unlimited */
 	int64_t used_bytes;      /* sum of message sizes in all mailboxes */
 };
@@ -88,8 +89,12 @@ int store_account_add(struct store *s, const char *address, const char *password
 		      int64_t *id_r, const char **error_r);
 /* Removes the account, its mailboxes and its message entries. */
 int store_account_remove(struct store *s, const char *address, const char **error_r);
+/* Also forgets the account's SCRAM secrets (set them again after). */
 int store_account_set_password(struct store *s, const char *address, const char *password_hash,
 			       const char **error_r);
+/* The SCRAM secrets derived from the password (auth_scram_secret_make). */
+int store_account_set_scram(struct store *s, const char *address, const char *scram,
+			    const char **error_r);
 int store_account_set_quota(struct store *s, const char *address, int64_t quota_bytes,
 			    const char **error_r);
 /* Lookup by exact address (case-insensitive). 1 / 0 / -1. */

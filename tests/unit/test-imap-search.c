@@ -437,6 +437,7 @@ static void test_search_words_migration(void **state)
 			     "DROP TRIGGER search_mail_move; DROP TRIGGER search_mail_indexed;"
 			     "ALTER TABLE blobs DROP COLUMN preview;" /* step 9 */
 			     "DROP TABLE metadata;" /* step 10 */
+			     "ALTER TABLE accounts DROP COLUMN scram;" /* step 11 */
 			     "PRAGMA user_version = 7;",
 			     NULL, NULL, NULL),
 		SQLITE_OK);

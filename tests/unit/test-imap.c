@@ -721,7 +721,7 @@ static void test_session_greeting_capability(void **state)
 	struct tsess t;
 	ts_open(&t, true, true, false);
 	assert_true(strncmp(ts_out(&t), "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 ", 37) == 0);
-	assert_out_has(&t, " STARTTLS AUTH=PLAIN] facteur IMAP4rev2 ready\r\n");
+	assert_out_has(&t, " STARTTLS AUTH=PLAIN AUTH=SCRAM-SHA-256] facteur IMAP4rev2 ready\r\n");
 	assert_int_equal(imap_session_idle_timeout(t.s), IMAP_TIMEOUT_PREAUTH);
 	assert_int_equal(ts_feed(&t, "c1 CAPABILITY\r\n"), CONN_OK);
 	assert_out_has(&t, "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE");
@@ -798,7 +798,7 @@ static void test_session_plaintext_refused(void **state)
 	/* After TLS, the same login works and STARTTLS is no longer offered. */
 	imap_session_tls_started(t.s, &t.out);
 	ts_feed(&t, "c CAPABILITY\r\n");
-	assert_out_has(&t, " AUTH=PLAIN\r\n");
+	assert_out_has(&t, " AUTH=PLAIN AUTH=SCRAM-SHA-256\r\n");
 	assert_true(strstr(ts_out(&t), "STARTTLS") == NULL);
 	ts_feed(&t, "d STARTTLS\r\n");
 	assert_string_equal(ts_out(&t), "d BAD TLS is already active\r\n");

@@ -723,6 +723,92 @@ static void test_too_many_errors(void **state)
 	harness_free(h);
 }
 
+/*
+ * A scripted SCRAM hook: any first message gets the challenge "c2Vy";
+ * then "Z29vZA==" ("good") logs in and anything else fails. The engine's
+ * part is tested here (mechanism lists, -PLUS only on TLS with a binding,
+ * "+ " without an initial response, "*", the flags passed); the exchange
+ * itself is tested in test-scram.c and end to end in test_scram.py.
+ */
+static int scram_starts, scram_plus;
+
+static enum pop3_login_result fake_scram(void *ctx, struct auth_scram_io *step)
+{
+	struct fake *f = ctx;
+	snprintf(step->user, sizeof(step->user), "alice@example.org");
+	if (step->start) {
+		scram_starts++;
+		scram_plus = step->plus;
+		snprintf(step->challenge, sizeof(step->challenge), "c2Vy");
+		return POP3_LOGIN_PENDING;
+	}
+	if (strcmp(step->in, "Z29vZA==") != 0)
+		return POP3_LOGIN_FAILED;
+	if (pop3_lock_acquire(f->account_id) == 0)
+		return POP3_LOGIN_IN_USE;
+	f->locked = true;
+	return POP3_LOGIN_OK;
+}
+
+static const struct pop3_hooks scram_hooks = {
+	.login = fake_login,
+	.list = fake_list,
+	.open_blob = fake_open_blob,
+	.expunge = fake_expunge,
+	.scram = fake_scram,
+};
+
+static void test_scram_engine(void **state)
+{
+	struct harness *h = harness_new(15);
+	pop3_session_destroy(&h->s);
+	struct conn_tls_binding binding = {.exporter_len = 32};
+	struct pop3_settings set = {
+		.config = &h->cfg,
+		.session_id = "test",
+		.peer_ip = "127.0.0.1",
+		.peer_loopback = true,
+		.tls_available = true,
+		.binding = &binding,
+	};
+	buf_clear(&h->out);
+	h->s = pop3_session_create(&set, &scram_hooks, &h->fake, &h->out);
+	send_str(h, "AUTH\r\n");
+	assert_string_equal(out_str(h),
+			    "+OK SASL mechanisms follow\r\nPLAIN\r\nSCRAM-SHA-256\r\n.\r\n");
+	send_str(h, "CAPA\r\n");
+	assert_non_null(strstr(out_str(h), "SASL PLAIN SCRAM-SHA-256\r\n"));
+	send_str(h, "AUTH SCRAM-SHA-256-PLUS\r\n");
+	assert_string_equal(out_str(h), "-ERR unsupported authentication mechanism\r\n");
+	assert_int_equal(scram_starts, 0);
+	/* without an initial response: "+ ", then the first message */
+	send_str(h, "AUTH SCRAM-SHA-256\r\n");
+	assert_string_equal(out_str(h), "+ \r\n");
+	send_str(h, "Zmlyc3Q=\r\n");
+	assert_string_equal(out_str(h), "+ c2Vy\r\n");
+	assert_int_equal(scram_starts, 1);
+	assert_false(scram_plus);
+	send_str(h, "*\r\n");
+	assert_string_equal(out_str(h), "-ERR authentication cancelled\r\n");
+	/* a new exchange starts afresh; a wrong answer fails */
+	send_str(h, "AUTH scram-sha-256 Zmlyc3Q=\r\n");
+	assert_string_equal(out_str(h), "+ c2Vy\r\n");
+	send_str(h, "YmFk\r\n");
+	assert_string_equal(out_str(h), "-ERR [AUTH] authentication failed\r\n");
+	assert_int_equal(pop3_session_state(h->s), POP3_STATE_AUTHORIZATION);
+	/* after TLS with a binding: -PLUS is offered and passed on */
+	pop3_session_tls_started(h->s, &h->out);
+	send_str(h, "CAPA\r\n");
+	assert_non_null(strstr(out_str(h), "SASL PLAIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\n"));
+	send_str(h, "AUTH SCRAM-SHA-256-PLUS Zmlyc3Q=\r\n");
+	assert_string_equal(out_str(h), "+ c2Vy\r\n");
+	assert_int_equal(scram_starts, 3);
+	assert_true(scram_plus);
+	send_str(h, "Z29vZA==\r\n");
+	assert_string_equal(out_str(h), "+OK maildrop has 3 messages (101 octets)\r\n");
+	harness_free(h);
+}
+
 static void test_auth_failures(void **state)
 {
 	struct harness *h = harness_new(14);
@@ -962,6 +1048,7 @@ int main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_too_many_errors),
 		cmocka_unit_test(test_auth_failures),
+		cmocka_unit_test(test_scram_engine),
 		cmocka_unit_test(test_cleartext_refused),
 		cmocka_unit_test(test_glue_store),
 	};

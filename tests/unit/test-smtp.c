@@ -1169,6 +1169,70 @@ static void test_auth_login(void **state)
 	h_free(h);
 }
 
+/*
+ * A scripted SCRAM hook (the exchange itself is tested in test-scram.c and
+ * test_scram.py): a first message gets "c2Vy", then "Z29vZA==" succeeds
+ * and anything else fails. Checks the engine: EHLO lists, -PLUS only on
+ * TLS with a binding, 334 challenges, "*" and the flags passed.
+ */
+static int scram_starts, scram_plus;
+
+static enum smtp_auth_result fake_scram(void *ctx, struct auth_scram_io *step,
+					struct smtp_account *account_r)
+{
+	snprintf(step->user, sizeof(step->user), "alice@example.org");
+	if (step->start) {
+		scram_starts++;
+		scram_plus = step->plus;
+		snprintf(step->challenge, sizeof(step->challenge), "c2Vy");
+		return SMTP_AUTH_PENDING;
+	}
+	if (strcmp(step->in, "Z29vZA==") != 0)
+		return SMTP_AUTH_FAILED;
+	account_r->id = 7;
+	snprintf(account_r->address, sizeof(account_r->address), "alice@example.org");
+	return SMTP_AUTH_OK;
+}
+
+static void test_auth_scram(void **state)
+{
+	struct h *h = h_new("submission", false, true);
+	h->info.binding.exporter_len = 32;
+	h->s = smtp_session_create(&h->cfg, &h->info,
+				   &(struct smtp_hooks){.ctx = &h->fake,
+							.auth = fake_auth,
+							.rcpt = fake_rcpt,
+							.sender = fake_sender,
+							.deliver = fake_deliver,
+							.scram = fake_scram},
+				   &h->out);
+	free(h_take(h));
+	h_feed(h, "EHLO c\r\n");
+	char *ehlo = h_take(h);
+	assert_non_null(strstr(ehlo, "250-AUTH PLAIN LOGIN SCRAM-SHA-256\r\n"));
+	free(ehlo);
+	expect(h, "AUTH SCRAM-SHA-256-PLUS\r\n", "504 5.5.4 Unrecognized authentication type\r\n");
+	expect(h, "AUTH SCRAM-SHA-256\r\n", "334 \r\n");
+	expect(h, "Zmlyc3Q=\r\n", "334 c2Vy\r\n");
+	assert_int_equal(scram_starts, 1);
+	assert_false(scram_plus);
+	expect(h, "*\r\n", "501 5.7.0 Authentication cancelled\r\n");
+	expect(h, "AUTH SCRAM-SHA-256 Zmlyc3Q=\r\n", "334 c2Vy\r\n");
+	expect(h, "YmFk\r\n", "535 5.7.8 Authentication credentials invalid\r\n");
+	assert_int_equal(smtp_session_state(h->s), SMTP_STATE_READY);
+	/* on TLS with a binding, -PLUS is offered and passed on */
+	h->info.tls = true;
+	h_feed(h, "EHLO c\r\n");
+	ehlo = h_take(h);
+	assert_non_null(strstr(ehlo, "250-AUTH PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\n"));
+	free(ehlo);
+	expect(h, "AUTH SCRAM-SHA-256-PLUS Zmlyc3Q=\r\nZ29vZA==\r\n",
+	       "334 c2Vy\r\n235 2.7.0 Authentication successful\r\n");
+	assert_true(scram_plus);
+	assert_true(smtp_session_authenticated(h->s));
+	h_free(h);
+}
+
 static void test_auth_blocked(void **state)
 {
 	struct h *h = h_start("submission", true, false);
@@ -1405,6 +1469,7 @@ int main(void)
 		cmocka_unit_test(test_auth_plain),
 		cmocka_unit_test(test_submission_sender),
 		cmocka_unit_test(test_auth_login),
+		cmocka_unit_test(test_auth_scram),
 		cmocka_unit_test(test_auth_blocked),
 		cmocka_unit_test(test_tls_resets_auth),
 		cmocka_unit_test(test_service_store),
