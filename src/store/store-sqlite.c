@@ -157,6 +157,13 @@ static const char *const migrations[] = {
 	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE)"
 	"  WITHOUT ROWID;"
 	"CREATE INDEX mailbox_addresses_mailbox ON mailbox_addresses(mailbox_id);",
+	/*
+	 * 8 (webmail speed): a mailbox's messages by internal date, so that
+	 * Email/query's usual page (store_jmap_mailbox_page) is read from the
+	 * index instead of sorting the whole mailbox; thread_id makes the
+	 * index cover collapseThreads and its count.
+	 */
+	"CREATE INDEX messages_date ON messages(mailbox_id, internal_date, thread_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -826,6 +826,18 @@ int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, s
 		      int64_t mailbox_id, int64_t thread_id, struct store_jmap_email **v_r,
 		      size_t *n_r);
 
+/*
+ * Email/query's usual page without reading the mailbox: the ids of the
+ * messages of mailbox_id (of account_id; none when it is another's) in
+ * internal-date order (descending when desc), ties by id ascending, from
+ * position on, at most limit; with collapse only the first message of each
+ * thread counts (thread 0: each message alone). *total_r, when total_r is
+ * not NULL, gets how many count. *ids_r is malloc'd. 0 / -1.
+ */
+int store_jmap_mailbox_page(struct store *s, int64_t account_id, int64_t mailbox_id, bool desc,
+			    bool collapse, size_t position, size_t limit, int64_t **ids_r,
+			    size_t *n_r, size_t *total_r);
+
 /* Ids of up to max messages of the account that have no thread yet. 0 / -1. */
 int store_jmap_unthreaded(struct store *s, int64_t account_id, size_t max, int64_t **ids_r,
 			  size_t *n_r);

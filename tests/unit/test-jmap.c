@@ -742,6 +742,91 @@ static void test_threads_collapse_many(void **state)
 	json_decref(r);
 }
 
+/*
+ * Email/query's fast path (one mailbox, receivedAt, collapseThreads,
+ * position/limit: read from an index) against the general path on random
+ * mailboxes: internal dates with many ties, threads spread over two
+ * mailboxes. The general path is reached by the same filter written as an
+ * AND of one condition, which the fast path leaves alone.
+ */
+static void test_email_query_fast_path(void **state)
+{
+	struct t *t = *state;
+	unsigned seed = 7;
+	char msg[512], inbox[24], archive[24], buf[2048];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 40; i++) {
+			int k = round * 40 + i;
+			seed = seed * 1103515245u + 12345u;
+			unsigned r = seed >> 8;
+			if (k > 0 && r % 3 == 0) {
+				int parent = (int)(r / 3 % (unsigned)k);
+				snprintf(msg, sizeof(msg),
+					 "Subject: Re: s%d\r\nMessage-ID: <m%d@example.org>\r\n"
+					 "In-Reply-To: <m%d@example.org>\r\n\r\nx\r\n",
+					 parent, k, parent);
+			} else
+				snprintf(msg, sizeof(msg),
+					 "Subject: s%d\r\nMessage-ID: "
+					 "<m%d@example.org>\r\n\r\nx\r\n",
+					 k, k);
+			deliver(t, r % 4 == 0 ? "Archive" : NULL, msg, 1000 + (time_t)(r / 7 % 25));
+		}
+		mbox_id(t, "INBOX", inbox, sizeof(inbox));
+		mbox_id(t, "Archive", archive, sizeof(archive));
+		static const char *const pages[] = {"'position':0,'limit':10",
+						    "'position':3,'limit':7",
+						    "'position':-5",
+						    "'position':-500,'limit':4",
+						    "'position':1000,'limit':5",
+						    "'limit':0",
+						    "'position':4,'limit':0",
+						    "'position':2",
+						    "'position':37,'limit':50"};
+		const char *boxes[] = {inbox, archive, "mnothere", "xbad"};
+		for (size_t b = 0; b < 4; b++)
+			for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
+				for (int v = 0; v < 8; v++) {
+					const char *common_fmt =
+						"'sort':[{'property':'receivedAt'%s}],"
+						"'collapseThreads':%s,%s%s";
+					char common[256];
+					snprintf(common, sizeof(common), common_fmt,
+						 v % 3 == 0           ? ",'isAscending':false"
+							 : v % 3 == 1 ? ",'isAscending':true"
+								      : "",
+						 v & 4 ? "true" : "false", pages[p],
+						 v & 1 ? ",'calculateTotal':true" : "");
+					snprintf(buf, sizeof(buf),
+						 "[['Email/query',{'accountId':'@A@','filter':"
+						 "{'inMailbox':'%s'},%s},'f'],"
+						 "['Email/query',{'accountId':'@A@','filter':"
+						 "{'operator':'AND','conditions':[{'inMailbox':'%s'"
+						 "}]},"
+						 "%s},'s']]",
+						 boxes[b], common, boxes[b], common);
+					json_t *res = calls(t, buf);
+					json_t *fast = args_of(res, 0), *slow = args_of(res, 1);
+					if (!json_equal(fast, slow)) {
+						char *a = json_dumps(fast, JSON_COMPACT);
+						char *z = json_dumps(slow, JSON_COMPACT);
+						fail_msg("%s\nfast %s\nslow %s", buf, a, z);
+					}
+					json_decref(res);
+				}
+	}
+	/* The fast path answered something: the inbox is not empty. */
+	snprintf(buf, sizeof(buf),
+		 "[['Email/query',{'accountId':'@A@','filter':{'inMailbox':'%s'},"
+		 "'sort':[{'property':'receivedAt','isAscending':false}],'limit':5,"
+		 "'calculateTotal':true},'0']]",
+		 inbox);
+	json_t *res = calls(t, buf);
+	assert_int_equal(json_array_size(json_object_get(args_of(res, 0), "ids")), 5);
+	assert_true(int_at(args_of(res, 0), "total") > 60);
+	json_decref(res);
+}
+
 /* --- email set ---------------------------------------------------------- */
 
 static void test_email_set(void **state)
@@ -1197,6 +1282,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_email_query_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_collapse_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_query_fast_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),

@@ -8,6 +8,7 @@ export interface Me {
 	username: string;
 	accountId: string;
 	csrfToken: string;
+	inboxId?: string; /* the JMAP id of INBOX, for the first request */
 }
 
 export class HttpError extends Error {

@@ -52,11 +52,18 @@ export function mailboxName(m: Mailbox): string {
 
 /* ---- start, sign in and out --------------------------------------- */
 
+/*
+ * Start-up in two round trips: who is signed in and the JMAP session
+ * resource in parallel, then one JMAP request for the folders, the
+ * inbox's first page and the identities (/api/me names the inbox, so the
+ * list need not wait for Mailbox/get).
+ */
 export async function boot(): Promise<void> {
 	try {
+		const session = jmap.connect().then(() => true, () => false);
 		const m = await api.me();
 		if (!m) return update({ phase: "login" });
-		await start(m);
+		await start(m, await session);
 	} catch (e) {
 		update({ phase: "login" });
 		if (!(e instanceof api.HttpError)) notify(errorText(e), "error");
@@ -65,17 +72,36 @@ export async function boot(): Promise<void> {
 
 export async function signIn(username: string, password: string): Promise<void> {
 	const m = await api.login(username, password);
-	await start(m);
+	await start(m, false);
 }
 
-async function start(m: api.Me): Promise<void> {
-	await jmap.connect();
+async function start(m: api.Me, connected: boolean): Promise<void> {
+	if (!connected) await jmap.connect();
 	update({ me: m });
-	await loadMailboxes();
-	const inbox = role("inbox") || state.mailboxes[0];
-	update({ phase: "ready", mailboxId: inbox ? inbox.id : null });
-	await Promise.all([loadList(true), loadIdentities()]);
+	if (!m.inboxId || !(await firstLoad(m.inboxId))) {
+		await loadMailboxes();
+		const inbox = role("inbox") || state.mailboxes[0];
+		update({ phase: "ready", mailboxId: inbox ? inbox.id : null });
+		await Promise.all([loadList(true), loadIdentities()]);
+	}
 	listen();
+}
+
+/* Folders, the inbox's first page and identities in one request; false: do it the long way. */
+async function firstLoad(inboxId: string): Promise<boolean> {
+	const accountId = jmap.accountId;
+	const r = await jmap.request([
+		["Mailbox/get", { accountId, ids: null, properties: MAILBOX_PROPS }, "m"],
+		...pageCalls({ inMailbox: inboxId }, 0, PAGE),
+		["Identity/get", { accountId, ids: null }, "i"],
+	]);
+	const boxes = r.m.list as Mailbox[];
+	if (!boxes.some((b) => b.id === inboxId && b.role === "inbox")) return false;
+	known.Mailbox = r.m.state;
+	update({ mailboxes: boxes, identities: (r.i.list || []) as Identity[], mailboxId: inboxId });
+	applyPage(r, true);
+	update({ phase: "ready" });
+	return true;
 }
 
 export async function signOut(): Promise<void> {
@@ -224,11 +250,12 @@ export async function loadMore(): Promise<void> {
 	}
 }
 
-async function fetchPage(position: number, limit: number, replace: boolean): Promise<void> {
+/* A page of the list: the query, its emails and their threads (call ids q, g, t). */
+function pageCalls(filter: Record<string, unknown>, position: number, limit: number): Invocation[] {
 	const accountId = jmap.accountId;
-	const calls: Invocation[] = [
+	return [
 		["Email/query", {
-			accountId, filter: filterOf(), sort: sortSpec(state.sort), collapseThreads: state.threads,
+			accountId, filter, sort: sortSpec(state.sort), collapseThreads: state.threads,
 			position, limit, calculateTotal: true,
 		}, "q"],
 		["Email/get", {
@@ -238,7 +265,13 @@ async function fetchPage(position: number, limit: number, replace: boolean): Pro
 			accountId, "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" },
 		}, "t"],
 	];
-	const r = await jmap.request(calls);
+}
+
+async function fetchPage(position: number, limit: number, replace: boolean): Promise<void> {
+	applyPage(await jmap.request(pageCalls(filterOf(), position, limit)), replace);
+}
+
+function applyPage(r: Record<string, Record<string, any>>, replace: boolean): void {
 	known.Email = r.g.state;
 	const emails = { ...state.emails };
 	for (const e of r.g.list as Email[]) emails[e.id] = e;
