@@ -18,6 +18,7 @@
 #include "jmap/jmap.h"
 #include "lib/server-ctx.h"
 #include "mime/mime.h"
+#include "mime/mime-store.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -827,6 +828,95 @@ static void test_email_query_fast_path(void **state)
 	json_decref(res);
 }
 
+/* Deliver without the searchable text: the message waits for the backfill. */
+static void deliver_unindexed(struct t *t, const char *msg, time_t when)
+{
+	struct mime_parsed mp;
+	assert_int_equal(mime_parse(msg, strlen(msg), &mp), 0);
+	struct store_parsed sp = mime_store_parsed(&mp);
+	sp.text_hdr = sp.text_body = sp.text_parts = NULL;
+	uint32_t uid = 0;
+	const char *error = NULL;
+	assert_int_equal(store_deliver(t->f->store, msg, strlen(msg), &sp, &t->f->acc, 1, NULL,
+				       when, 0, &uid, &error),
+			 0);
+	mime_parsed_free(&mp);
+}
+
+/* The number of ids an Email/query with this filter (JSON, ' for ") answers. */
+static size_t query_count(struct t *t, const char *filter)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "[['Email/query',{'accountId':'@A@','filter':%s},'0']]", filter);
+	json_t *r = calls(t, buf);
+	json_t *ids = json_object_get(args_of(r, 0), "ids");
+	assert_non_null(ids);
+	size_t n = json_array_size(ids);
+	json_decref(r);
+	return n;
+}
+
+/*
+ * Text conditions through the full-text index: the same answers for
+ * indexed messages and for messages the backfill has not reached (checked
+ * on their own text), for long needles (index) and short ones; text looks
+ * at From/To/Cc/Bcc/Subject and the body, not at other header fields.
+ */
+static void test_email_query_text_index(void **state)
+{
+	struct t *t = *state;
+	static const char *const msgs[] = {
+		"From: Zoe Quartz <zq@example.net>\r\nTo: a@example.org\r\n"
+		"Subject: Budget Plans\r\nX-Mailer: Wombat 3\r\n\r\nThe numbers are in.\r\n",
+		"From: b@example.net\r\nTo: a@example.org\r\nCc: Carol <carol@example.com>\r\n"
+		"Bcc: hidden@example.com\r\nSubject: lunch\r\n\r\nWombats and budget talk.\r\n",
+		"From: c@example.net\r\nTo: a@example.org\r\nSubject: =?utf-8?q?Caf=C3=A9?= "
+		"time\r\n"
+		"Content-Type: text/html\r\n\r\n<p>See the <b>QUARTERLY</b> report</p>\r\n",
+	};
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < 3; i++) {
+			if (pass == 0)
+				deliver(t, NULL, msgs[i], 1000 + (time_t)i);
+			else
+				deliver_unindexed(t, msgs[i], 2000 + (time_t)i);
+		}
+		size_t k = (size_t)pass + 1; /* each message is there k times */
+		assert_int_equal(query_count(t, "{'text':'budget'}"), 2 * k);
+		assert_int_equal(query_count(t, "{'subject':'budget'}"), k);
+		assert_int_equal(query_count(t, "{'body':'budget'}"), k);
+		assert_int_equal(query_count(t, "{'text':'wombat'}"), k); /* not X-Mailer */
+		assert_int_equal(query_count(t, "{'from':'quartz'}"), k);
+		assert_int_equal(query_count(t, "{'from':'zq@'}"), k);
+		assert_int_equal(query_count(t, "{'cc':'CAROL'}"), k);
+		assert_int_equal(query_count(t, "{'bcc':'hidden'}"), k);
+		assert_int_equal(query_count(t, "{'text':'hidden@'}"), k);
+		assert_int_equal(query_count(t, "{'subject':'café'}"), k);
+		assert_int_equal(query_count(t, "{'subject':'CAFÉ TIME'}"), k);
+		assert_int_equal(query_count(t, "{'body':'quarterly'}"), k);
+		assert_int_equal(query_count(t, "{'text':'nowhere at all'}"), 0);
+		assert_int_equal(query_count(t, "{'subject':'lu'}"), k); /* short needles */
+		assert_int_equal(query_count(t, "{'body':'in'}"), k);
+		assert_int_equal(query_count(t,
+					     "{'operator':'AND','conditions':[{'text':'budget'},"
+					     "{'from':'b@'}]}"),
+				 k);
+		assert_int_equal(query_count(t,
+					     "{'operator':'OR','conditions':[{'text':'budget'},"
+					     "{'subject':'time'}]}"),
+				 3 * k);
+		assert_int_equal(
+			query_count(t, "{'operator':'NOT','conditions':[{'text':'budget'}]}"), k);
+	}
+	json_t *r = calls(t,
+			  "[['Email/query',{'accountId':'@A@','filter':{'text':'quarterly'}},'0'],"
+			  "['SearchSnippet/get',{'accountId':'@A@','filter':{'text':'quarterly'},"
+			  "'#emailIds':{'resultOf':'0','name':'Email/query','path':'/ids'}},'1']]");
+	assert_has(str_at(args_of(r, 1), "list/0/preview"), "<mark>QUARTERLY</mark>");
+	assert_has(str_at(args_of(r, 1), "list/1/preview"), "<mark>QUARTERLY</mark>");
+	json_decref(r);
+}
+
 /* --- email set ---------------------------------------------------------- */
 
 static void test_email_set(void **state)
@@ -1283,6 +1373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_collapse_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_query_fast_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_query_text_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
