@@ -53,17 +53,18 @@ export function mailboxName(m: Mailbox): string {
 /* ---- start, sign in and out --------------------------------------- */
 
 /*
- * Start-up in two round trips: who is signed in and the JMAP session
- * resource in parallel, then one JMAP request for the folders, the
- * inbox's first page and the identities (/api/me names the inbox, so the
- * list need not wait for Mailbox/get).
+ * Start-up in three round trips: who is signed in, the JMAP session
+ * resource, then one JMAP request for the folders, the inbox's first page
+ * and the identities (/api/me names the inbox, so the list need not wait
+ * for Mailbox/get). The session resource is not asked for before /api/me
+ * says there is a session: without the cookie it answers with a Basic
+ * challenge, and the browser would open its password dialog.
  */
 export async function boot(): Promise<void> {
 	try {
-		const session = jmap.connect().then(() => true, () => false);
 		const m = await api.me();
 		if (!m) return update({ phase: "login" });
-		await start(m, await session);
+		await start(m, false);
 	} catch (e) {
 		update({ phase: "login" });
 		if (!(e instanceof api.HttpError)) notify(errorText(e), "error");
