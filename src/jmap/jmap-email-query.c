@@ -617,7 +617,8 @@ static bool text_index_candidates(json_t *f, const struct text_index *ti, int64_
 	if (t == NULL)
 		return false;
 	int64_t *v = xcalloc(t->n + ti->n_pending + 1, sizeof(*v));
-	memcpy(v, t->ids, t->n * sizeof(*v));
+	if (t->n > 0)
+		memcpy(v, t->ids, t->n * sizeof(*v));
 	if (ti->n_pending > 0)
 		memcpy(v + t->n, ti->pending, ti->n_pending * sizeof(*v));
 	*ids_r = v;
