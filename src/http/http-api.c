@@ -47,7 +47,8 @@ static json_t *json_body(const struct http_request *req, const char *a, const ch
 	return j;
 }
 
-static void reply_identity(struct http_conn *c, struct http_response *resp)
+static void reply_identity(struct http_conn *c, const struct http_request *req,
+			   struct http_response *resp)
 {
 	char account[32];
 	snprintf(account, sizeof(account), "a%lld", (long long)c->id.account_id);
@@ -61,6 +62,10 @@ static void reply_identity(struct http_conn *c, struct http_response *resp)
 		snprintf(id, sizeof(id), "m%lld", (long long)inbox.id);
 		json_object_set_new(j, "inboxId", json_string(id));
 	}
+	/* And the JMAP session resource: one round trip less before the list. */
+	json_t *session = http_jmap_session_json(c, req);
+	if (session != NULL)
+		json_object_set_new(j, "session", session);
 	http_reply_json(resp, 200, j);
 }
 
@@ -114,13 +119,12 @@ void http_api_login(struct http_conn *c, const struct http_request *req, struct 
 	log_info("http.login", "session=%s account=%lld", c->info->session_id,
 		 (long long)account.id);
 	set_cookie(c, resp, c->id.session.token, false);
-	reply_identity(c, resp);
+	reply_identity(c, req, resp);
 }
 
 void http_api_me(struct http_conn *c, const struct http_request *req, struct http_response *resp)
 {
-	(void)req;
-	reply_identity(c, resp);
+	reply_identity(c, req, resp);
 }
 
 void http_api_logout(struct http_conn *c, const struct http_request *req,

@@ -9,6 +9,7 @@ export interface Me {
 	accountId: string;
 	csrfToken: string;
 	inboxId?: string; /* the JMAP id of INBOX, for the first request */
+	session?: unknown; /* the JMAP session resource */
 }
 
 export class HttpError extends Error {

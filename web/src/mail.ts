@@ -53,18 +53,18 @@ export function mailboxName(m: Mailbox): string {
 /* ---- start, sign in and out --------------------------------------- */
 
 /*
- * Start-up in three round trips: who is signed in, the JMAP session
- * resource, then one JMAP request for the folders, the inbox's first page
- * and the identities (/api/me names the inbox, so the list need not wait
- * for Mailbox/get). The session resource is not asked for before /api/me
- * says there is a session: without the cookie it answers with a Basic
+ * Start-up in two round trips: who is signed in (/api/me, preloaded by
+ * index.html, carries the JMAP session resource and names the inbox),
+ * then one JMAP request for the folders, the inbox's first page and the
+ * identities. The session resource is never asked for before /api/me says
+ * there is a session: without the cookie it answers with a Basic
  * challenge, and the browser would open its password dialog.
  */
 export async function boot(): Promise<void> {
 	try {
 		const m = await api.me();
 		if (!m) return update({ phase: "login" });
-		await start(m, false);
+		await start(m);
 	} catch (e) {
 		update({ phase: "login" });
 		if (!(e instanceof api.HttpError)) notify(errorText(e), "error");
@@ -73,11 +73,11 @@ export async function boot(): Promise<void> {
 
 export async function signIn(username: string, password: string): Promise<void> {
 	const m = await api.login(username, password);
-	await start(m, false);
+	await start(m);
 }
 
-async function start(m: api.Me, connected: boolean): Promise<void> {
-	if (!connected) await jmap.connect();
+async function start(m: api.Me): Promise<void> {
+	await jmap.connect(m.session);
 	update({ me: m });
 	if (!m.inboxId || !(await firstLoad(m.inboxId))) {
 		await loadMailboxes();
