@@ -898,6 +898,7 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(
 		sqlite3_exec(
 			db,
+			"DROP INDEX messages_date;"                             /* step 8 */
 			"DROP TABLE acl; DROP TABLE shared_seen;"               /* step 7 */
 			"DROP TABLE mailbox_addresses;"                         /* step 7 */
 			"DROP TRIGGER search_blob_gone; DROP TABLE search_fts;" /* step 6 */
