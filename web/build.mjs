@@ -43,6 +43,7 @@ function html(js, css) {
 <meta name="color-scheme" content="light dark">
 <title>facteur</title>
 <link rel="icon" href="data:,">
+<link rel="preload" href="/api/me" as="fetch" crossorigin>
 <link rel="stylesheet" href="/assets/${css}">
 <script type="module" src="/assets/${js}"></script>
 </head>

@@ -3,7 +3,8 @@
  * The web session API the web application signs in with (JSON over
  * POST/GET): /api/login checks the password through http_auth_password (rate
  * limited like every protocol) and sets the session cookie, /api/me says
- * who is signed in, /api/logout forgets the session, /api/password changes
+ * who is signed in (and the JMAP id of the inbox, so that the app's first
+ * request can ask for the inbox's list), /api/logout forgets the session, /api/password changes
  * the password (old one re-checked) and signs out the account's other
  * sessions. Login needs Content-Type: application/json: a cross-site form
  * cannot send that type, so no other site can sign a browser in.
@@ -46,13 +47,25 @@ static json_t *json_body(const struct http_request *req, const char *a, const ch
 	return j;
 }
 
-static void reply_identity(struct http_conn *c, struct http_response *resp)
+static void reply_identity(struct http_conn *c, const struct http_request *req,
+			   struct http_response *resp)
 {
 	char account[32];
 	snprintf(account, sizeof(account), "a%lld", (long long)c->id.account_id);
 	json_t *j = json_pack("{s:s, s:s}", "username", c->id.username, "accountId", account);
 	if (c->id.has_session)
 		json_object_set_new(j, "csrfToken", json_string(c->id.session.csrf));
+	/* The app asks for the inbox's list in its first JMAP request. */
+	struct store_mailbox inbox;
+	if (store_mailbox_find(c->ctx->store, c->id.account_id, "INBOX", &inbox) == 1) {
+		char id[32];
+		snprintf(id, sizeof(id), "m%lld", (long long)inbox.id);
+		json_object_set_new(j, "inboxId", json_string(id));
+	}
+	/* And the JMAP session resource: one round trip less before the list. */
+	json_t *session = http_jmap_session_json(c, req);
+	if (session != NULL)
+		json_object_set_new(j, "session", session);
 	http_reply_json(resp, 200, j);
 }
 
@@ -107,13 +120,12 @@ void http_api_login(struct http_conn *c, const struct http_request *req, struct 
 	log_info("http.login", "session=%s account=%lld", c->info->session_id,
 		 (long long)account.id);
 	set_cookie(c, resp, c->id.session.token, false);
-	reply_identity(c, resp);
+	reply_identity(c, req, resp);
 }
 
 void http_api_me(struct http_conn *c, const struct http_request *req, struct http_response *resp)
 {
-	(void)req;
-	reply_identity(c, resp);
+	reply_identity(c, req, resp);
 }
 
 void http_api_logout(struct http_conn *c, const struct http_request *req,

@@ -16,6 +16,7 @@
 #include "lib/util.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -52,6 +53,19 @@ void http_jmap_session(struct http_conn *c, const struct http_request *req,
 	call_init(&j, c, req);
 	int status = jmap_session_resource(&j.r, &resp->body);
 	json_status(resp, status, status == 200 ? "application/json" : "application/problem+json");
+}
+
+void *http_jmap_session_json(struct http_conn *c, const struct http_request *req)
+{
+	struct jmap_call j;
+	struct buf out;
+	call_init(&j, c, req);
+	buf_init(&out);
+	json_t *v = NULL;
+	if (jmap_session_resource(&j.r, &out) == 200)
+		v = json_loadb(out.data, out.len, 0, NULL);
+	buf_deinit(&out);
+	return v;
 }
 
 void http_jmap_api(struct http_conn *c, const struct http_request *req, struct http_response *resp)

@@ -311,6 +311,8 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 		       struct http_response *resp);
 
 /* http-jmap.c: the JMAP endpoints (authenticated by the caller). */
+/* The JMAP session resource as a jansson json_t * (for /api/me), or NULL. */
+void *http_jmap_session_json(struct http_conn *c, const struct http_request *req);
 void http_jmap_session(struct http_conn *c, const struct http_request *req,
 		       struct http_response *resp);
 void http_jmap_api(struct http_conn *c, const struct http_request *req, struct http_response *resp);

@@ -202,6 +202,131 @@ int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, s
 	return 0;
 }
 
+/* Thread ids seen while paging: open addressing, at most half full. */
+struct id_set {
+	int64_t *slot; /* 0 = empty; ids are > 0 */
+	size_t n, mask;
+};
+
+static size_t id_set_slot(const struct id_set *t, int64_t id)
+{
+	size_t i = ((uint64_t)id * 0x9E3779B97F4A7C15u) >> 7 & t->mask;
+	while (t->slot[i] != 0 && t->slot[i] != id)
+		i = (i + 1) & t->mask;
+	return i;
+}
+
+/* Add id (> 0); true when it was not there yet. */
+static bool id_set_add(struct id_set *t, int64_t id)
+{
+	if (2 * (t->n + 1) > t->mask) {
+		struct id_set g = {.mask = t->mask ? 2 * t->mask + 1 : 63};
+		g.slot = xcalloc(g.mask + 1, sizeof(*g.slot));
+		for (size_t i = 0; t->slot != NULL && i <= t->mask; i++)
+			if (t->slot[i] != 0)
+				g.slot[id_set_slot(&g, t->slot[i])] = t->slot[i];
+		g.n = t->n;
+		free(t->slot);
+		*t = g;
+	}
+	size_t i = id_set_slot(t, id);
+	if (t->slot[i] == id)
+		return false;
+	t->slot[i] = id;
+	t->n++;
+	return true;
+}
+
+/*
+ * Email/query's usual page, read from the messages_date index (schema
+ * step 8) instead of sorting the mailbox: ORDER BY with LIMIT/OFFSET when
+ * every message counts; with collapse, the rows in order until enough
+ * threads were seen (a page near the top reads few rows).
+ */
+static int page_threads(sqlite3_stmt *st, size_t position, size_t limit, int64_t *v, size_t *n)
+{
+	struct id_set seen = {0};
+	size_t kept = 0;
+	int rc = SQLITE_DONE;
+	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0), thread = sqlite3_column_int64(st, 1);
+		if (thread != 0 && !id_set_add(&seen, thread))
+			continue;
+		if (kept++ >= position)
+			v[(*n)++] = id;
+	}
+	free(seen.slot);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_jmap_mailbox_page(struct store *s, int64_t account_id, int64_t mailbox_id, bool desc,
+			    bool collapse, size_t position, size_t limit, int64_t **ids_r,
+			    size_t *n_r, size_t *total_r)
+{
+	static const char *const sql[2][2] = {
+		{"SELECT m.id, 0 FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id"
+		 " WHERE m.mailbox_id = ?1 AND x.account_id = ?2"
+		 " ORDER BY m.internal_date, m.id LIMIT ?3 OFFSET ?4",
+		 "SELECT m.id, 0 FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id"
+		 " WHERE m.mailbox_id = ?1 AND x.account_id = ?2"
+		 " ORDER BY m.internal_date DESC, m.id LIMIT ?3 OFFSET ?4"},
+		{"SELECT m.id, coalesce(m.thread_id, 0) FROM messages m JOIN mailboxes x"
+		 " ON x.id = m.mailbox_id WHERE m.mailbox_id = ?1 AND x.account_id = ?2"
+		 " ORDER BY m.internal_date, m.id",
+		 "SELECT m.id, coalesce(m.thread_id, 0) FROM messages m JOIN mailboxes x"
+		 " ON x.id = m.mailbox_id WHERE m.mailbox_id = ?1 AND x.account_id = ?2"
+		 " ORDER BY m.internal_date DESC, m.id"}};
+	sqlite3_stmt *st;
+	*ids_r = xcalloc(limit > 0 ? limit : 1, sizeof(**ids_r));
+	*n_r = 0;
+	if (total_r != NULL) {
+		st = store_stmt(s,
+				collapse ? "SELECT count(DISTINCT nullif(m.thread_id, 0))"
+					   " + total(coalesce(m.thread_id, 0) = 0)"
+					   " FROM messages m JOIN mailboxes x"
+					   " ON x.id = m.mailbox_id"
+					   " WHERE m.mailbox_id = ?1 AND x.account_id = ?2"
+					 : "SELECT count(*) FROM messages m JOIN mailboxes x"
+					   " ON x.id = m.mailbox_id"
+					   " WHERE m.mailbox_id = ?1 AND x.account_id = ?2");
+		if (st == NULL)
+			goto failed;
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, account_id);
+		int ret = store_row_result(s, sqlite3_step(st));
+		*total_r = ret > 0 ? (size_t)sqlite3_column_int64(st, 0) : 0;
+		store_stmt_done(st);
+		if (ret < 0)
+			goto failed;
+	}
+	if (limit == 0)
+		return 0;
+	st = store_stmt(s, sql[collapse][desc]);
+	if (st == NULL)
+		goto failed;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, account_id);
+	if (collapse) {
+		if (page_threads(st, position, limit, *ids_r, n_r) < 0)
+			goto failed;
+		return 0;
+	}
+	sqlite3_bind_int64(st, 3, (int64_t)limit);
+	sqlite3_bind_int64(st, 4, (int64_t)position);
+	int rc = SQLITE_DONE;
+	while (*n_r < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		(*ids_r)[(*n_r)++] = sqlite3_column_int64(st, 0);
+	store_stmt_done(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+failed:
+	free(*ids_r);
+	*ids_r = NULL;
+	*n_r = 0;
+	return store_db_fail(s, NULL);
+}
+
 int store_jmap_email_id(struct store *s, int64_t mailbox_id, uint32_t uid, int64_t *id_r)
 {
 	sqlite3_stmt *st =

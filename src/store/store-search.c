@@ -572,3 +572,104 @@ int store_search_index_batch(struct store *s, const struct store_search_doc *doc
 	}
 	return store_tx_commit(s, error_r);
 }
+
+/* --- JMAP (Email/query's text conditions) -------------------------------- */
+
+/* Is needle (folded) in the value of one of the fields names[] of hdr (a document's hdr text)? */
+static bool hdr_fields_have(const char *hdr, const char *const *names, size_t n_names,
+			    const char *needle)
+{
+	size_t nlen = strlen(needle);
+	for (const char *line = hdr; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+		for (size_t i = 0; i < n_names; i++) {
+			size_t fl = strlen(names[i]);
+			if (len >= fl + 2 && memcmp(line, names[i], fl) == 0 && line[fl] == ':' &&
+			    line[fl + 1] == ' ' &&
+			    memmem(line + fl + 2, len - fl - 2, needle, nlen) != NULL)
+				return true;
+		}
+		line = end != NULL ? end + 1 : NULL;
+	}
+	return false;
+}
+
+bool store_search_doc_fields_have(const struct store_search_doc *d, const char *const *names,
+				  size_t n_names, bool body, const char *needle)
+{
+	if (body && d->body != NULL && memmem(d->body, d->body_len, needle, strlen(needle)) != NULL)
+		return true;
+	return d->hdr != NULL && hdr_fields_have(d->hdr, names, n_names, needle);
+}
+
+int store_search_match_fields(struct store *s, int64_t account_id, const char *const *names,
+			      size_t n_names, bool body, const char *needle, int64_t **ids_r,
+			      size_t *n_r)
+{
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	*ids_r = NULL;
+	*n_r = 0;
+	if (body &&
+	    store_search_match_account(s, account_id, STORE_SEARCH_BODY, needle, &v, &n) < 0)
+		return -1;
+	cap = n;
+	if (n_names > 0) {
+		/* The header column holds every field: keep the rows where one of names has it. */
+		sqlite3_stmt *st = store_stmt(s,
+					      "SELECT m.id, f.hdr FROM search_fts f"
+					      " CROSS JOIN search_docs d ON d.id = f.rowid"
+					      " CROSS JOIN messages m ON m.blob_id = d.blob_id"
+					      " CROSS JOIN mailboxes b ON b.id = m.mailbox_id"
+					      " WHERE search_fts MATCH ? AND b.account_id = ?");
+		if (st == NULL) {
+			free(v);
+			return store_db_fail(s, NULL);
+		}
+		char *q = match_query(STORE_SEARCH_HDR, needle);
+		sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
+		free(q);
+		sqlite3_bind_int64(st, 2, account_id);
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *hdr = (const char *)sqlite3_column_text(st, 1);
+			if (hdr == NULL || !hdr_fields_have(hdr, names, n_names, needle))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			v[n++] = sqlite3_column_int64(st, 0);
+		}
+		store_stmt_done(st);
+		if (rc != SQLITE_DONE) {
+			free(v);
+			return store_db_fail(s, NULL);
+		}
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_i64);
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++)
+		if (out == 0 || v[out - 1] != v[i])
+			v[out++] = v[i];
+	*ids_r = v;
+	*n_r = out;
+	return 0;
+}
+
+int store_search_pending_account(struct store *s, int64_t account_id, int64_t **ids_r, size_t *n_r)
+{
+	*ids_r = NULL;
+	*n_r = 0;
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT m.id FROM search_pending p"
+				      " CROSS JOIN messages m ON m.blob_id = p.blob_id"
+				      " CROSS JOIN mailboxes b ON b.id = m.mailbox_id"
+				      " WHERE b.account_id = ?");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, account_id);
+	return collect_i64(s, st, ids_r, n_r);
+}

@@ -752,6 +752,22 @@ void store_search_doc_free(struct store_search_doc *r);
 int store_search_pending_list(struct store *s, size_t max, char (**ids_r)[STORE_BLOB_ID_LEN + 1],
 			      size_t *n_r);
 /*
+ * JMAP's text conditions (RFC 8621 4.4.1) on the index: message row ids
+ * of the account (ascending, unique) whose document holds needle (folded,
+ * at least 3 characters) in the body (when body) or in the value of one of
+ * the top-level fields names[] (folded names: "from", "subject", ...).
+ * Messages waiting in the backfill are not found (see
+ * store_search_pending_account). *ids_r is malloc'd. 0 / -1.
+ */
+int store_search_match_fields(struct store *s, int64_t account_id, const char *const *names,
+			      size_t n_names, bool body, const char *needle, int64_t **ids_r,
+			      size_t *n_r);
+/* The same test on one document's texts (for what the index cannot answer). */
+bool store_search_doc_fields_have(const struct store_search_doc *d, const char *const *names,
+				  size_t n_names, bool body, const char *needle);
+/* Row ids (ascending) of the account's messages whose blob is not indexed yet. 0 / -1. */
+int store_search_pending_account(struct store *s, int64_t account_id, int64_t **ids_r, size_t *n_r);
+/*
  * Index n blobs (docs[i] is the text of blob_ids[i]) in one transaction;
  * blobs deleted meanwhile are skipped. 0, or -1 with *error_r.
  */
@@ -868,6 +884,18 @@ void store_jmap_emails_free(struct store_jmap_email **v, size_t n);
 int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, size_t n,
 		      int64_t mailbox_id, int64_t thread_id, struct store_jmap_email **v_r,
 		      size_t *n_r);
+
+/*
+ * Email/query's usual page without reading the mailbox: the ids of the
+ * messages of mailbox_id (of account_id; none when it is another's) in
+ * internal-date order (descending when desc), ties by id ascending, from
+ * position on, at most limit; with collapse only the first message of each
+ * thread counts (thread 0: each message alone). *total_r, when total_r is
+ * not NULL, gets how many count. *ids_r is malloc'd. 0 / -1.
+ */
+int store_jmap_mailbox_page(struct store *s, int64_t account_id, int64_t mailbox_id, bool desc,
+			    bool collapse, size_t position, size_t limit, int64_t **ids_r,
+			    size_t *n_r, size_t *total_r);
 
 /* Ids of up to max messages of the account that have no thread yet. 0 / -1. */
 int store_jmap_unthreaded(struct store *s, int64_t account_id, size_t max, int64_t **ids_r,

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 
@@ -196,7 +197,22 @@ def test_login_me_logout_cookies_csrf(facteur):
     jar_value = cookie.split(";")[0]
     c.request("GET", "/api/me", headers={"Cookie": jar_value})
     r = c.getresponse()
-    assert r.status == 200 and json.loads(r.read())["csrfToken"] == info["csrfToken"]
+    me = json.loads(r.read())
+    assert r.status == 200 and me["csrfToken"] == info["csrfToken"]
+    # The app's start-up data: the inbox's JMAP id and the session resource,
+    # the same as /.well-known/jmap gives.
+    c.request("GET", "/.well-known/jmap", headers={"Cookie": jar_value})
+    r = c.getresponse()
+    assert r.status == 200 and me["session"] == json.loads(r.read())
+    assert me["session"]["apiUrl"] and me["accountId"] in me["session"]["accounts"]
+    c.request("POST", urllib.parse.urlparse(me["session"]["apiUrl"]).path, headers={
+        "Cookie": jar_value, "X-CSRF-Token": me["csrfToken"], "Content-Type": "application/json"},
+        body=json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+                         "methodCalls": [["Mailbox/get", {"accountId": me["accountId"],
+                                                          "ids": [me["inboxId"]]}, "0"]]}))
+    r = c.getresponse()
+    got = json.loads(r.read())["methodResponses"][0][1]["list"]
+    assert [m["role"] for m in got] == ["inbox"]
     # State change without the CSRF header: 403, session intact.
     c.request("POST", "/api/logout", headers={"Cookie": jar_value})
     r = c.getresponse()

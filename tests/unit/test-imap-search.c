@@ -438,6 +438,7 @@ static void test_search_words_migration(void **state)
 			     "ALTER TABLE blobs DROP COLUMN preview;" /* step 9 */
 			     "DROP TABLE metadata;" /* step 10 */
 			     "ALTER TABLE accounts DROP COLUMN scram;" /* step 11 */
+			     "DROP INDEX messages_date;" /* step 12 */
 			     "PRAGMA user_version = 7;",
 			     NULL, NULL, NULL),
 		SQLITE_OK);

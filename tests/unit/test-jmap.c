@@ -18,6 +18,7 @@
 #include "jmap/jmap.h"
 #include "lib/server-ctx.h"
 #include "mime/mime.h"
+#include "mime/mime-store.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -742,6 +743,180 @@ static void test_threads_collapse_many(void **state)
 	json_decref(r);
 }
 
+/*
+ * Email/query's fast path (one mailbox, receivedAt, collapseThreads,
+ * position/limit: read from an index) against the general path on random
+ * mailboxes: internal dates with many ties, threads spread over two
+ * mailboxes. The general path is reached by the same filter written as an
+ * AND of one condition, which the fast path leaves alone.
+ */
+static void test_email_query_fast_path(void **state)
+{
+	struct t *t = *state;
+	unsigned seed = 7;
+	char msg[512], inbox[24], archive[24], buf[2048];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 40; i++) {
+			int k = round * 40 + i;
+			seed = seed * 1103515245u + 12345u;
+			unsigned r = seed >> 8;
+			if (k > 0 && r % 3 == 0) {
+				int parent = (int)(r / 3 % (unsigned)k);
+				snprintf(msg, sizeof(msg),
+					 "Subject: Re: s%d\r\nMessage-ID: <m%d@example.org>\r\n"
+					 "In-Reply-To: <m%d@example.org>\r\n\r\nx\r\n",
+					 parent, k, parent);
+			} else
+				snprintf(msg, sizeof(msg),
+					 "Subject: s%d\r\nMessage-ID: "
+					 "<m%d@example.org>\r\n\r\nx\r\n",
+					 k, k);
+			deliver(t, r % 4 == 0 ? "Archive" : NULL, msg, 1000 + (time_t)(r / 7 % 25));
+		}
+		mbox_id(t, "INBOX", inbox, sizeof(inbox));
+		mbox_id(t, "Archive", archive, sizeof(archive));
+		static const char *const pages[] = {"'position':0,'limit':10",
+						    "'position':3,'limit':7",
+						    "'position':-5",
+						    "'position':-500,'limit':4",
+						    "'position':1000,'limit':5",
+						    "'limit':0",
+						    "'position':4,'limit':0",
+						    "'position':2",
+						    "'position':37,'limit':50"};
+		const char *boxes[] = {inbox, archive, "mnothere", "xbad"};
+		for (size_t b = 0; b < 4; b++)
+			for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
+				for (int v = 0; v < 8; v++) {
+					const char *common_fmt =
+						"'sort':[{'property':'receivedAt'%s}],"
+						"'collapseThreads':%s,%s%s";
+					char common[256];
+					snprintf(common, sizeof(common), common_fmt,
+						 v % 3 == 0           ? ",'isAscending':false"
+							 : v % 3 == 1 ? ",'isAscending':true"
+								      : "",
+						 v & 4 ? "true" : "false", pages[p],
+						 v & 1 ? ",'calculateTotal':true" : "");
+					snprintf(buf, sizeof(buf),
+						 "[['Email/query',{'accountId':'@A@','filter':"
+						 "{'inMailbox':'%s'},%s},'f'],"
+						 "['Email/query',{'accountId':'@A@','filter':"
+						 "{'operator':'AND','conditions':[{'inMailbox':'%s'"
+						 "}]},"
+						 "%s},'s']]",
+						 boxes[b], common, boxes[b], common);
+					json_t *res = calls(t, buf);
+					json_t *fast = args_of(res, 0), *slow = args_of(res, 1);
+					if (!json_equal(fast, slow)) {
+						char *a = json_dumps(fast, JSON_COMPACT);
+						char *z = json_dumps(slow, JSON_COMPACT);
+						fail_msg("%s\nfast %s\nslow %s", buf, a, z);
+					}
+					json_decref(res);
+				}
+	}
+	/* The fast path answered something: the inbox is not empty. */
+	snprintf(buf, sizeof(buf),
+		 "[['Email/query',{'accountId':'@A@','filter':{'inMailbox':'%s'},"
+		 "'sort':[{'property':'receivedAt','isAscending':false}],'limit':5,"
+		 "'calculateTotal':true},'0']]",
+		 inbox);
+	json_t *res = calls(t, buf);
+	assert_int_equal(json_array_size(json_object_get(args_of(res, 0), "ids")), 5);
+	assert_true(int_at(args_of(res, 0), "total") > 60);
+	json_decref(res);
+}
+
+/* Deliver without the searchable text: the message waits for the backfill. */
+static void deliver_unindexed(struct t *t, const char *msg, time_t when)
+{
+	struct mime_parsed mp;
+	assert_int_equal(mime_parse(msg, strlen(msg), &mp), 0);
+	struct store_parsed sp = mime_store_parsed(&mp);
+	sp.text_hdr = sp.text_body = sp.text_parts = NULL;
+	uint32_t uid = 0;
+	const char *error = NULL;
+	assert_int_equal(store_deliver(t->f->store, msg, strlen(msg), &sp, &t->f->acc, 1, NULL,
+				       when, 0, &uid, &error),
+			 0);
+	mime_parsed_free(&mp);
+}
+
+/* The number of ids an Email/query with this filter (JSON, ' for ") answers. */
+static size_t query_count(struct t *t, const char *filter)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "[['Email/query',{'accountId':'@A@','filter':%s},'0']]", filter);
+	json_t *r = calls(t, buf);
+	json_t *ids = json_object_get(args_of(r, 0), "ids");
+	assert_non_null(ids);
+	size_t n = json_array_size(ids);
+	json_decref(r);
+	return n;
+}
+
+/*
+ * Text conditions through the full-text index: the same answers for
+ * indexed messages and for messages the backfill has not reached (checked
+ * on their own text), for long needles (index) and short ones; text looks
+ * at From/To/Cc/Bcc/Subject and the body, not at other header fields.
+ */
+static void test_email_query_text_index(void **state)
+{
+	struct t *t = *state;
+	static const char *const msgs[] = {
+		"From: Zoe Quartz <zq@example.net>\r\nTo: a@example.org\r\n"
+		"Subject: Budget Plans\r\nX-Mailer: Wombat 3\r\n\r\nThe numbers are in.\r\n",
+		"From: b@example.net\r\nTo: a@example.org\r\nCc: Carol <carol@example.com>\r\n"
+		"Bcc: hidden@example.com\r\nSubject: lunch\r\n\r\nWombats and budget talk.\r\n",
+		"From: c@example.net\r\nTo: a@example.org\r\nSubject: =?utf-8?q?Caf=C3=A9?= "
+		"time\r\n"
+		"Content-Type: text/html\r\n\r\n<p>See the <b>QUARTERLY</b> report</p>\r\n",
+	};
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < 3; i++) {
+			if (pass == 0)
+				deliver(t, NULL, msgs[i], 1000 + (time_t)i);
+			else
+				deliver_unindexed(t, msgs[i], 2000 + (time_t)i);
+		}
+		size_t k = (size_t)pass + 1; /* each message is there k times */
+		assert_int_equal(query_count(t, "{'text':'budget'}"), 2 * k);
+		assert_int_equal(query_count(t, "{'subject':'budget'}"), k);
+		assert_int_equal(query_count(t, "{'body':'budget'}"), k);
+		assert_int_equal(query_count(t, "{'text':'wombat'}"), k); /* not X-Mailer */
+		assert_int_equal(query_count(t, "{'from':'quartz'}"), k);
+		assert_int_equal(query_count(t, "{'from':'zq@'}"), k);
+		assert_int_equal(query_count(t, "{'cc':'CAROL'}"), k);
+		assert_int_equal(query_count(t, "{'bcc':'hidden'}"), k);
+		assert_int_equal(query_count(t, "{'text':'hidden@'}"), k);
+		assert_int_equal(query_count(t, "{'subject':'café'}"), k);
+		assert_int_equal(query_count(t, "{'subject':'CAFÉ TIME'}"), k);
+		assert_int_equal(query_count(t, "{'body':'quarterly'}"), k);
+		assert_int_equal(query_count(t, "{'text':'nowhere at all'}"), 0);
+		assert_int_equal(query_count(t, "{'subject':'lu'}"), k); /* short needles */
+		assert_int_equal(query_count(t, "{'body':'in'}"), k);
+		assert_int_equal(query_count(t,
+					     "{'operator':'AND','conditions':[{'text':'budget'},"
+					     "{'from':'b@'}]}"),
+				 k);
+		assert_int_equal(query_count(t,
+					     "{'operator':'OR','conditions':[{'text':'budget'},"
+					     "{'subject':'time'}]}"),
+				 3 * k);
+		assert_int_equal(
+			query_count(t, "{'operator':'NOT','conditions':[{'text':'budget'}]}"), k);
+	}
+	json_t *r = calls(t,
+			  "[['Email/query',{'accountId':'@A@','filter':{'text':'quarterly'}},'0'],"
+			  "['SearchSnippet/get',{'accountId':'@A@','filter':{'text':'quarterly'},"
+			  "'#emailIds':{'resultOf':'0','name':'Email/query','path':'/ids'}},'1']]");
+	assert_has(str_at(args_of(r, 1), "list/0/preview"), "<mark>QUARTERLY</mark>");
+	assert_has(str_at(args_of(r, 1), "list/1/preview"), "<mark>QUARTERLY</mark>");
+	json_decref(r);
+}
+
 /* --- email set ---------------------------------------------------------- */
 
 static void test_email_set(void **state)
@@ -1197,6 +1372,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_email_query_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_collapse_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_query_fast_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_query_text_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),

@@ -8,6 +8,8 @@ export interface Me {
 	username: string;
 	accountId: string;
 	csrfToken: string;
+	inboxId?: string; /* the JMAP id of INBOX, for the first request */
+	session?: unknown; /* the JMAP session resource */
 }
 
 export class HttpError extends Error {

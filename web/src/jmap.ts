@@ -94,10 +94,15 @@ export class Jmap {
 	session!: Session;
 	accountId = "";
 
-	async connect(): Promise<Session> {
-		const res = await fetch("/.well-known/jmap", { credentials: "same-origin" });
-		if (!res.ok) throw new HttpError(res.status, "session");
-		this.session = (await res.json()) as Session;
+	/* The session resource: the one given (inlined in /api/me), else fetched. */
+	async connect(given?: unknown): Promise<Session> {
+		if (given && typeof given === "object" && "apiUrl" in given) {
+			this.session = given as Session;
+		} else {
+			const res = await fetch("/.well-known/jmap", { credentials: "same-origin" });
+			if (!res.ok) throw new HttpError(res.status, "session");
+			this.session = (await res.json()) as Session;
+		}
 		this.accountId =
 			this.session.primaryAccounts["urn:ietf:params:jmap:mail"] || Object.keys(this.session.accounts)[0];
 		return this.session;

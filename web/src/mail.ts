@@ -52,6 +52,14 @@ export function mailboxName(m: Mailbox): string {
 
 /* ---- start, sign in and out --------------------------------------- */
 
+/*
+ * Start-up in two round trips: who is signed in (/api/me, preloaded by
+ * index.html, carries the JMAP session resource and names the inbox),
+ * then one JMAP request for the folders, the inbox's first page and the
+ * identities. The session resource is never asked for before /api/me says
+ * there is a session: without the cookie it answers with a Basic
+ * challenge, and the browser would open its password dialog.
+ */
 export async function boot(): Promise<void> {
 	try {
 		const m = await api.me();
@@ -69,13 +77,32 @@ export async function signIn(username: string, password: string): Promise<void> 
 }
 
 async function start(m: api.Me): Promise<void> {
-	await jmap.connect();
+	await jmap.connect(m.session);
 	update({ me: m });
-	await loadMailboxes();
-	const inbox = role("inbox") || state.mailboxes[0];
-	update({ phase: "ready", mailboxId: inbox ? inbox.id : null });
-	await Promise.all([loadList(true), loadIdentities()]);
+	if (!m.inboxId || !(await firstLoad(m.inboxId))) {
+		await loadMailboxes();
+		const inbox = role("inbox") || state.mailboxes[0];
+		update({ phase: "ready", mailboxId: inbox ? inbox.id : null });
+		await Promise.all([loadList(true), loadIdentities()]);
+	}
 	listen();
+}
+
+/* Folders, the inbox's first page and identities in one request; false: do it the long way. */
+async function firstLoad(inboxId: string): Promise<boolean> {
+	const accountId = jmap.accountId;
+	const r = await jmap.request([
+		["Mailbox/get", { accountId, ids: null, properties: MAILBOX_PROPS }, "m"],
+		...pageCalls({ inMailbox: inboxId }, 0, PAGE),
+		["Identity/get", { accountId, ids: null }, "i"],
+	]);
+	const boxes = r.m.list as Mailbox[];
+	if (!boxes.some((b) => b.id === inboxId && b.role === "inbox")) return false;
+	known.Mailbox = r.m.state;
+	update({ mailboxes: boxes, identities: (r.i.list || []) as Identity[], mailboxId: inboxId });
+	applyPage(r, true);
+	update({ phase: "ready" });
+	return true;
 }
 
 export async function signOut(): Promise<void> {
@@ -224,11 +251,12 @@ export async function loadMore(): Promise<void> {
 	}
 }
 
-async function fetchPage(position: number, limit: number, replace: boolean): Promise<void> {
+/* A page of the list: the query, its emails and their threads (call ids q, g, t). */
+function pageCalls(filter: Record<string, unknown>, position: number, limit: number): Invocation[] {
 	const accountId = jmap.accountId;
-	const calls: Invocation[] = [
+	return [
 		["Email/query", {
-			accountId, filter: filterOf(), sort: sortSpec(state.sort), collapseThreads: state.threads,
+			accountId, filter, sort: sortSpec(state.sort), collapseThreads: state.threads,
 			position, limit, calculateTotal: true,
 		}, "q"],
 		["Email/get", {
@@ -238,7 +266,13 @@ async function fetchPage(position: number, limit: number, replace: boolean): Pro
 			accountId, "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" },
 		}, "t"],
 	];
-	const r = await jmap.request(calls);
+}
+
+async function fetchPage(position: number, limit: number, replace: boolean): Promise<void> {
+	applyPage(await jmap.request(pageCalls(filterOf(), position, limit)), replace);
+}
+
+function applyPage(r: Record<string, Record<string, any>>, replace: boolean): void {
 	known.Email = r.g.state;
 	const emails = { ...state.emails };
 	for (const e of r.g.list as Email[]) emails[e.id] = e;
