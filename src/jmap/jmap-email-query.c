@@ -425,7 +425,7 @@ static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email *
 		only = -1;
 	struct store_jmap_email *v;
 	size_t n;
-	if (store_jmap_emails(c->store, c->account_id, NULL, 0, only, 0, &v, &n) < 0) {
+	if (jmap_emails(c, NULL, 0, only, 0, &v, &n) < 0) {
 		free(keys);
 		return jmap_fail(res_r, "serverFail", NULL);
 	}
@@ -480,7 +480,8 @@ int jmap_email_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	struct store_jmap_email *v;
 	size_t n;
 
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, query_args, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 ||
+	    jmap_check_args(args, query_args, res_r) < 0)
 		return -1;
 	json_t *lim = json_object_get(args, "limit");
 	json_t *posv = json_object_get(args, "position");
@@ -636,7 +637,7 @@ int jmap_email_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	static const char *const known[] = {"accountId",       "filter",          "sort",
 					    "sinceQueryState", "maxChanges",      "upToId",
 					    "calculateTotal",  "collapseThreads", NULL};
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	size_t max_changes = SIZE_MAX;
 	json_t *mc = json_object_get(args, "maxChanges");
@@ -737,7 +738,7 @@ static char *highlight(const char *s, json_t *terms, size_t max_chars, bool arou
 int jmap_search_snippet_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
 	static const char *const known[] = {"accountId", "filter", "emailIds", NULL};
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *ids = json_object_get(args, "emailIds");
 	if (!json_is_array(ids))
@@ -758,8 +759,7 @@ int jmap_search_snippet_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		struct store_jmap_email *e = NULL;
 		size_t ne = 0;
 		if (!jmap_id_parse(c, json_string_value(idv), 'e', &id) ||
-		    store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, &e, &ne) < 0 ||
-		    ne == 0) {
+		    jmap_emails(c, &id, 1, 0, 0, &e, &ne) < 0 || ne == 0) {
 			json_array_append(not_found, idv);
 			store_jmap_emails_free(&e, ne);
 			continue;
