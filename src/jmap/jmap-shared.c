@@ -23,8 +23,8 @@
 #include <string.h>
 
 /* Rights that change something: an account without any of them is read-only. */
-#define WRITE_RIGHTS                                                                      \
-	(STORE_RIGHT_SEEN | STORE_RIGHT_WRITE | STORE_RIGHT_INSERT | STORE_RIGHT_CREATE | \
+#define WRITE_RIGHTS                                                                               \
+	(STORE_RIGHT_SEEN | STORE_RIGHT_WRITE | STORE_RIGHT_INSERT | STORE_RIGHT_CREATE |          \
 	 STORE_RIGHT_DELETE_MAILBOX | STORE_RIGHT_DELETE_MESSAGE | STORE_RIGHT_EXPUNGE)
 
 struct grant_list {
@@ -36,7 +36,8 @@ struct grant_list {
 static void grant_add(void *ctx, const struct store_shared_mailbox *m)
 {
 	struct grant_list *l = ctx;
-	if (!(m->rights & STORE_RIGHT_LOOKUP) || (l->owner != 0 && m->mailbox.account_id != l->owner))
+	if (!(m->rights & STORE_RIGHT_LOOKUP) ||
+	    (l->owner != 0 && m->mailbox.account_id != l->owner))
 		return;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 8;
@@ -133,8 +134,7 @@ uint32_t jmap_rights(struct jmap_ctx *c, int64_t mailbox_id)
 int jmap_emails(struct jmap_ctx *c, const int64_t *ids, size_t n, int64_t mailbox_id,
 		int64_t thread_id, struct store_jmap_email **v_r, size_t *n_r)
 {
-	if (store_jmap_emails(c->store, c->account_id, ids, n, mailbox_id, thread_id, v_r, n_r) <
-	    0)
+	if (store_jmap_emails(c->store, c->account_id, ids, n, mailbox_id, thread_id, v_r, n_r) < 0)
 		return -1;
 	if (!c->shared)
 		return 0;
