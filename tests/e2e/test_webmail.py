@@ -474,3 +474,25 @@ def test_hostile_corpus(web, tmp_path):
     assert r["csp"] == [], r["csp"]
     assert r["sameOrigin"] == [], r["sameOrigin"]
     assert r["signedInAfter"]
+
+
+def test_shared_folder_read_only(web):
+    """The owner (the demo user) shares Team read-only with bob (`facteur
+    share`): bob's webmail shows it under "Other users", reads a message
+    (his own \\Seen; the owner's stays unset over IMAP), and offers no
+    delete, move, flag or mark-read there."""
+    m = imap_login(web, web.user, web.password)
+    assert m.create("Team")[0] == "OK"
+    assert m.append("Team", None, None, make_message("Team plans", body="Shared plans inside.\r\n"))[0] == "OK"
+    m.logout()
+    assert web.cli("share", web.user, "Team", BOB, "lr").returncode == 0
+    send_mx(web, make_message("For bob"), rcpts=(BOB,))
+    cfg = dict(web.cfg, user=BOB, password=BOB_PASSWORD)
+    r = scenario("shared", folder="Team", subject="Team plans", body="Shared plans inside.",
+                 own="For bob", **cfg)
+    assert r["heading"] == "Other users" and r["owner"] == web.user
+    assert r["subjects"] == ["Team plans"] and r["body"]
+    assert r["toolbars"] > 0 and r["actions"] == [], r
+    assert {"delete", "seen", "flag", "junk"} <= set(r["own"])
+    flags, _ = find(imap_messages(web, web.user, web.password, "Team"), "Team plans")
+    assert "\\Seen" not in flags
