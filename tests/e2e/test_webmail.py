@@ -496,3 +496,29 @@ def test_shared_folder_read_only(web):
     assert {"delete", "seen", "flag", "junk"} <= set(r["own"])
     flags, _ = find(imap_messages(web, web.user, web.password, "Team"), "Team plans")
     assert "\\Seen" not in flags
+
+
+def test_shared_folder_seen_is_the_readers(web):
+    """With 's' (lrs), opening a shared message in bob's webmail marks it
+    read for bob only: over IMAP bob sees \\Seen, the owner does not; the
+    toolbar there offers mark-read but no delete or move."""
+    m = imap_login(web, web.user, web.password)
+    assert m.create("Team")[0] == "OK"
+    assert m.append("Team", None, None, make_message("Team minutes", body="Minutes inside.\r\n"))[0] == "OK"
+    m.logout()
+    assert web.cli("share", web.user, "Team", BOB, "lrs").returncode == 0
+    send_mx(web, make_message("For bob"), rcpts=(BOB,))
+    cfg = dict(web.cfg, user=BOB, password=BOB_PASSWORD)
+    r = scenario("shared", folder="Team", subject="Team minutes", body="Minutes inside.",
+                 own="For bob", **cfg)
+    assert r["actions"] == ["seen"], r
+    shared = "Other Users/%s/Team" % web.user
+    deadline = time.time() + 5
+    while True:
+        flags, _ = find(imap_messages(web, BOB, BOB_PASSWORD, shared), "Team minutes")
+        if "\\Seen" in flags or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert "\\Seen" in flags
+    flags, _ = find(imap_messages(web, web.user, web.password, "Team"), "Team minutes")
+    assert "\\Seen" not in flags
