@@ -8,7 +8,7 @@ Client: Python's imaplib."""
 import imaplib
 
 from conftest import make_message
-from test_imap_acl import ALICE, BOB, CAROL, PW, alice_team, cmd, login, q, setup_users, uid_flags
+from test_imap_acl import ALICE, BOB, CAROL, alice_team, cmd, login, q, setup_users, uid_flags
 
 for _name in ("GETQUOTAROOT", "GETQUOTA"):
     imaplib.Commands.setdefault(_name, ("AUTH", "SELECTED"))
