@@ -18,6 +18,7 @@
 
 #include "jmap/jmap.h"
 #include "lib/log.h"
+#include "lib/server-ctx.h"
 #include "lib/util.h"
 #include "store/store.h"
 
@@ -58,6 +59,18 @@ static int push_state(struct http_conn *c, struct buf *out)
 	return ret;
 }
 
+/*
+ * The mailboxes other accounts share with the user wake the stream too
+ * (their owners' states are in the events, jmap_push_state). A mailbox
+ * shared after the stream opened is seen from the next stream on.
+ */
+static void subscribe_shared(void *ctx, const struct store_shared_mailbox *m)
+{
+	struct http_events *ev = ctx;
+	if (m->rights & STORE_RIGHT_LOOKUP)
+		store_notify_subscribe(m->mailbox.id, ev->fd, ev);
+}
+
 void http_events_open(struct http_conn *c, const struct http_request *req,
 		      struct http_response *resp)
 {
@@ -91,7 +104,10 @@ void http_events_open(struct http_conn *c, const struct http_request *req,
 	snprintf(ev->username, sizeof(ev->username), "%s", c->id.username);
 	http_base_url(c, req, ev->base_url, sizeof(ev->base_url));
 	ev->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ev->fd < 0 || store_notify_subscribe_account(ev->account_id, ev->fd, ev) < 0) {
+	if (ev->fd < 0 || store_notify_subscribe_account(ev->account_id, ev->fd, ev) < 0 ||
+	    store_acl_shared_list(c->ctx->store, ev->account_id, subscribe_shared, ev) < 0) {
+		if (ev->fd >= 0)
+			store_notify_unsubscribe(ev);
 		if (ev->fd >= 0)
 			close(ev->fd);
 		free(ev);

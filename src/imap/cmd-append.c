@@ -284,18 +284,19 @@ static enum imap_cmd_ret append_store_error(struct imap_cmd *cmd, struct buf *ou
 
 /*
  * RFC 4314 4: flags the user may not set are dropped from APPEND into
- * another account's mailbox; \Seen there is each reader's own, so the
- * appender's is not stored for the others.
+ * another account's mailbox. \Seen there is each reader's own: the store
+ * keeps the appender's (the write's reader) for it alone (store-acl.c).
  */
 static void append_restrict(struct append_msg *req, bool shared, uint32_t rights)
 {
 	if (!shared)
 		return;
-	req->flags &= ~(uint32_t)STORE_FLAG_SEEN;
+	if ((rights & STORE_RIGHT_SEEN) == 0)
+		req->flags &= ~(uint32_t)STORE_FLAG_SEEN;
 	if ((rights & STORE_RIGHT_DELETE_MESSAGE) == 0)
 		req->flags &= ~(uint32_t)STORE_FLAG_DELETED;
 	if ((rights & STORE_RIGHT_WRITE) == 0) {
-		req->flags &= STORE_FLAG_DELETED;
+		req->flags &= STORE_FLAG_DELETED | STORE_FLAG_SEEN;
 		req->n_keywords = 0;
 	}
 }

@@ -339,6 +339,51 @@ static void view_renamed(struct imap_session *s, const char *from, const char *t
 	free(n);
 }
 
+/*
+ * RENAME of a mailbox of another account (RFC 4314 4): 'x' on it and 'k'
+ * on the new name's parent, which must be in the same owner's tree (a
+ * mailbox never changes hands); a top-level name there is the owner's to
+ * choose, so it is refused like CREATE refuses it.
+ */
+static enum imap_cmd_ret rename_shared(struct imap_cmd *cmd, struct buf *out, const char *from,
+				       const char *wto)
+{
+	struct imap_session *s = cmd->session;
+	struct store_mailbox m, t;
+	uint32_t rights;
+	const char *error, *rest;
+	int64_t owner = 0;
+	int r = imap_mailbox_lookup(s, from, &m, &rights);
+	if (r <= 0)
+		return r < 0 ? store_failed(cmd, out, "database error")
+			     : imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox");
+	if ((rights & STORE_RIGHT_DELETE_MAILBOX) == 0)
+		return imap_cmd_no(cmd, out, "[NOPERM] Delete right needed on the mailbox");
+	char *to;
+	if (imap_mailbox_name_from_client(s, wto, &to, &error) < 0)
+		return imap_cmd_no(cmd, out, "[CANNOT] %s", error);
+	enum imap_cmd_ret ret;
+	r = imap_acl_name_shared(to) ? imap_acl_parent_create(s, to, &owner, &rest) : 0;
+	if (r < 0)
+		ret = store_failed(cmd, out, "database error");
+	else if (r == 2)
+		ret = imap_cmd_no(cmd, out, "[NOPERM] Create right needed on the new parent");
+	else if (r == 0 || owner != m.account_id)
+		ret = imap_cmd_no(cmd, out, "[CANNOT] A mailbox stays in its owner's tree");
+	else if ((r = store_mailbox_get(s->store, owner, rest, &t)) != 0)
+		ret = r > 0 ? imap_cmd_no(cmd, out, "[ALREADYEXISTS] Mailbox already exists")
+			    : store_failed(cmd, out, "database error");
+	else if (store_mailbox_rename(s->store, owner, m.name, rest, &error) < 0)
+		ret = store_failed(cmd, out, error);
+	else {
+		view_renamed(s, from, to);
+		log_mailbox(cmd, "imap.mailbox_rename", from, to);
+		ret = imap_cmd_ok(cmd, out, "RENAME completed");
+	}
+	free(to);
+	return ret;
+}
+
 /* RENAME from to */
 enum imap_cmd_ret cmd_rename(struct imap_cmd *cmd, struct buf *out)
 {
@@ -350,6 +395,11 @@ enum imap_cmd_ret cmd_rename(struct imap_cmd *cmd, struct buf *out)
 	char *from, *to;
 	if (imap_mailbox_name_from_client(s, wfrom, &from, &error) < 0)
 		return imap_cmd_no(cmd, out, "[NONEXISTENT] %s", error);
+	if (imap_acl_name_shared(from)) {
+		enum imap_cmd_ret ret = rename_shared(cmd, out, from, wto);
+		free(from);
+		return ret;
+	}
 	if (new_name_from_client(s, wto, &to, &error) < 0) {
 		free(from);
 		return imap_cmd_no(cmd, out, "[CANNOT] %s", error);

@@ -5,7 +5,9 @@
  * DELETED-STORAGE (written by cmd-status.c in the same units, imap_quota_kib).
  * facteur has one quota per account, on the sum of its message sizes, set
  * by the administrator (`facteur user quota ADDRESS SIZE`). So there is one
- * quota root, named "", which governs every mailbox of the account, and
+ * quota root, named "", which governs every mailbox of the account (a
+ * mailbox shared by another account counts against its owner, whose root
+ * is "Other Users/OWNER" or "Shared Folders/DOMAIN"), and
  * one resource, STORAGE, counted in units of 1024 octets (rounded up, so a
  * non-empty account never reads as 0). An account without a quota has no
  * quota root at all: GETQUOTAROOT lists none and GETQUOTA "" is NO
@@ -18,6 +20,7 @@
 #include "imap/imap-private.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,25 +30,41 @@ uint64_t imap_quota_kib(uint64_t bytes)
 }
 
 /*
- * The current account numbers: 1 with a quota, 0 unlimited, -1 store
- * error or account gone.
+ * The numbers of an account: 1 with a quota, 0 unlimited, -1 store error
+ * or account gone.
  */
-static int quota_read(struct imap_session *s, struct store_account *a)
+static int quota_read(struct imap_session *s, int64_t account_id, struct store_account *a)
 {
-	int r = store_account_get_by_id(s->store, s->account.id, a);
+	int r = store_account_get_by_id(s->store, account_id, a);
 	if (r <= 0)
 		return -1;
 	return a->quota_bytes > 0 ? 1 : 0;
 }
 
-static void quota_write(struct buf *out, const struct store_account *a)
+/*
+ * The quota root of an account: "" for the session's own; the owner of a
+ * mailbox shared with it is "Other Users/OWNER" (a public folder's,
+ * "Shared Folders/DOMAIN"), the prefix of its mailboxes' names (RFC 2342).
+ */
+static void quota_root(struct imap_session *s, const struct store_account *a, char *out,
+		       size_t size)
 {
-	uint64_t used = a->used_bytes > 0 ? (uint64_t)a->used_bytes : 0;
-	buf_printf(out, "* QUOTA \"\" (STORAGE %" PRIu64 " %" PRIu64 ")\r\n", imap_quota_kib(used),
-		   imap_quota_kib((uint64_t)a->quota_bytes));
+	if (a->id == s->account.id)
+		snprintf(out, size, "%s", "");
+	else if (a->address[0] == '@')
+		snprintf(out, size, "%s/%s", IMAP_NS_SHARED, a->address + 1);
+	else
+		snprintf(out, size, "%s/%s", IMAP_NS_OTHER, a->address);
 }
 
-/* GETQUOTAROOT mailbox */
+static void quota_write(struct buf *out, const char *root, const struct store_account *a)
+{
+	uint64_t used = a->used_bytes > 0 ? (uint64_t)a->used_bytes : 0;
+	buf_printf(out, "* QUOTA \"%s\" (STORAGE %" PRIu64 " %" PRIu64 ")\r\n", root,
+		   imap_quota_kib(used), imap_quota_kib((uint64_t)a->quota_bytes));
+}
+
+/* GETQUOTAROOT mailbox: a shared mailbox counts against its owner (RFC 4314). */
 enum imap_cmd_ret cmd_getquotaroot(struct imap_cmd *cmd, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
@@ -58,7 +77,8 @@ enum imap_cmd_ret cmd_getquotaroot(struct imap_cmd *cmd, struct buf *out)
 	if (imap_mailbox_name_from_client(s, wire, &name, &error) < 0)
 		return imap_cmd_no(cmd, out, "[NONEXISTENT] %s", error);
 	struct store_mailbox m;
-	int r = store_mailbox_get(s->store, s->account.id, name, &m);
+	uint32_t rights = 0;
+	int r = imap_mailbox_lookup(s, name, &m, &rights);
 	if (r <= 0) {
 		free(name);
 		if (r < 0)
@@ -66,24 +86,48 @@ enum imap_cmd_ret cmd_getquotaroot(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_no(cmd, out, "[NONEXISTENT] No such mailbox");
 	}
 	struct store_account a;
-	int q = quota_read(s, &a);
+	int q = quota_read(s, m.account_id, &a);
 	if (q < 0) {
 		free(name);
 		return imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the quota");
 	}
+	char root[400];
+	quota_root(s, &a, root, sizeof(root));
 	buf_append_str(out, "* QUOTAROOT ");
 	imap_write_mailbox_name(s, out, name);
 	free(name);
 	if (q > 0) {
-		buf_append_str(out, " \"\"\r\n");
-		quota_write(out, &a);
+		buf_printf(out, " \"%s\"\r\n", root);
+		quota_write(out, root, &a);
 	} else {
 		buf_append_str(out, "\r\n");
 	}
 	return imap_cmd_ok(cmd, out, "GETQUOTAROOT completed");
 }
 
-/* GETQUOTA quota-root */
+/* Find the owner whose quota root is root among those sharing with the session. */
+struct root_find {
+	struct imap_session *s;
+	const char *root;
+	int64_t owner;
+};
+
+static void root_match(void *ctx, const struct store_shared_mailbox *m)
+{
+	struct root_find *f = ctx;
+	char root[400];
+	if (!(m->rights & STORE_RIGHT_LOOKUP))
+		return;
+	snprintf(root, sizeof(root), "%s/%s", m->public_folder ? IMAP_NS_SHARED : IMAP_NS_OTHER,
+		 m->owner);
+	if (strcmp(root, f->root) == 0)
+		f->owner = m->mailbox.account_id;
+}
+
+/*
+ * GETQUOTA quota-root: "" (the session's own), or the root of an owner
+ * who shares a mailbox the session may look up (no trace of the others).
+ */
 enum imap_cmd_ret cmd_getquota(struct imap_cmd *cmd, struct buf *out)
 {
 	struct imap_session *s = cmd->session;
@@ -92,13 +136,18 @@ enum imap_cmd_ret cmd_getquota(struct imap_cmd *cmd, struct buf *out)
 		return imap_cmd_bad(cmd, out, "Missing quota root");
 	if (!imap_arg_is_eol(&cmd->args[1]))
 		return imap_cmd_bad(cmd, out, "Unexpected arguments");
+	struct root_find f = {s, root, root[0] == '\0' ? s->account.id : 0};
+	if (f.owner == 0 && store_acl_shared_list(s->store, s->account.id, root_match, &f) < 0)
+		return imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the quota");
+	if (f.owner == 0)
+		return imap_cmd_no(cmd, out, "[NONEXISTENT] No such quota root");
 	struct store_account a;
-	int q = quota_read(s, &a);
+	int q = quota_read(s, f.owner, &a);
 	if (q < 0)
 		return imap_cmd_no(cmd, out, "[SERVERBUG] Cannot read the quota");
-	if (root[0] != '\0' || q == 0)
+	if (q == 0)
 		return imap_cmd_no(cmd, out, "[NONEXISTENT] No such quota root");
-	quota_write(out, &a);
+	quota_write(out, root, &a);
 	return imap_cmd_ok(cmd, out, "GETQUOTA completed");
 }
 

@@ -42,11 +42,11 @@ json_t *jmap_set_error(const char *type, const char *desc, const char *prop)
 
 int jmap_check_account(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	json_t *a = json_object_get(args, "accountId");
-	if (!json_is_string(a))
-		return jmap_fail(res_r, "invalidArguments", "accountId is required");
-	if (strcmp(json_string_value(a), c->account) != 0)
-		return jmap_fail(res_r, "accountNotFound", NULL);
+	if (jmap_check_mail_account(c, args, res_r) < 0)
+		return -1;
+	if (c->shared)
+		return jmap_fail(res_r, "accountNotSupportedByMethod",
+				 "only Mail methods work on a shared account");
 	return 0;
 }
 
@@ -148,6 +148,26 @@ int jmap_state_check(struct jmap_ctx *c, json_t *args, enum store_jmap_kind kind
 
 /* --- /changes ----------------------------------------------------------- */
 
+/*
+ * On a shared account, an object the user may not see is reported as
+ * destroyed (it may have left a mailbox the user reads).
+ */
+static bool shared_visible(struct jmap_ctx *c, enum store_jmap_kind kind, int64_t id)
+{
+	if (!c->shared)
+		return true;
+	if (kind == STORE_JMAP_MAILBOX)
+		return jmap_rights(c, id) != 0;
+	if (kind != STORE_JMAP_EMAIL)
+		return true; /* threads: the exists callback reads the visible messages */
+	struct store_jmap_email *e;
+	size_t n;
+	if (jmap_emails(c, &id, 1, 0, 0, &e, &n) < 0)
+		return true;
+	store_jmap_emails_free(&e, n);
+	return n > 0;
+}
+
 static const char *const changes_args[] = {"accountId", "sinceState", "maxChanges", NULL};
 
 int jmap_changes(struct jmap_ctx *c, json_t *args, enum store_jmap_kind kind, char prefix,
@@ -156,9 +176,12 @@ int jmap_changes(struct jmap_ctx *c, json_t *args, enum store_jmap_kind kind, ch
 	uint64_t since, now, floor;
 	size_t max = JMAP_MAX_CHANGES;
 
-	if (jmap_check_account(c, args, res_r) < 0 ||
+	if (jmap_check_mail_account(c, args, res_r) < 0 ||
 	    jmap_check_args(args, changes_args, res_r) < 0)
 		return -1;
+	if (c->shared && kind != STORE_JMAP_MAILBOX && kind != STORE_JMAP_EMAIL &&
+	    kind != STORE_JMAP_THREAD)
+		return jmap_fail(res_r, "accountNotSupportedByMethod", NULL);
 	json_t *mc = json_object_get(args, "maxChanges");
 	if (mc != NULL && !json_is_null(mc)) {
 		if (!json_is_integer(mc) || json_integer_value(mc) <= 0)
@@ -184,7 +207,8 @@ int jmap_changes(struct jmap_ctx *c, json_t *args, enum store_jmap_kind kind, ch
 	for (size_t i = 0; i < n; i++) {
 		char id[24];
 		jmap_id(id, sizeof(id), prefix, v[i].obj);
-		bool gone = v[i].destroyed || (exists != NULL && !exists(c, v[i].obj));
+		bool gone = v[i].destroyed || (exists != NULL && !exists(c, v[i].obj)) ||
+			!shared_visible(c, kind, v[i].obj);
 		bool is_new = v[i].created > since;
 		if (gone) {
 			if (!is_new)
@@ -325,19 +349,38 @@ static json_t *core_capability(void)
 		"i;unicode-casemap");
 }
 
-static json_t *mail_account_capability(void)
+static json_t *mail_account_capability(bool top_level)
 {
 	return json_pack("{sI sn sI sI s[sssssss] sb}", "maxMailboxesPerEmail", (json_int_t)1,
 			 "maxMailboxDepth", "maxSizeMailboxName", (json_int_t)490,
 			 "maxSizeAttachmentsPerEmail", (json_int_t)JMAP_MAX_UPLOAD_SIZE,
 			 "emailQuerySortOptions", "receivedAt", "sentAt", "size", "from", "to",
-			 "subject", "hasKeyword", "mayCreateTopLevelMailbox", 1);
+			 "subject", "hasKeyword", "mayCreateTopLevelMailbox", top_level);
 }
 
-/* The session "state": changes only if the account set changes. */
+/*
+ * The session "state": changes only if the account set changes (the
+ * user's, and which accounts share with it, read-only or not).
+ */
 static void session_state(const struct jmap_request *r, char *out, size_t size)
 {
-	snprintf(out, size, "s%" PRId64, r->account_id);
+	struct jmap_shared_account *v;
+	size_t n;
+	uint64_t h = 14695981039346656037ull; /* FNV-1a over the shared accounts */
+	if (jmap_shared_accounts(r->ctx->store, r->account_id, &v, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = (uint64_t)v[i].id * 2 + v[i].read_only;
+			for (int b = 0; b < 8; b++) {
+				h ^= (x >> (8 * b)) & 0xff;
+				h *= 1099511628211ull;
+			}
+		}
+		free(v);
+	}
+	if (n == 0)
+		snprintf(out, size, "s%" PRId64, r->account_id);
+	else
+		snprintf(out, size, "s%" PRId64 "-%016" PRIx64, r->account_id, h);
 }
 
 static void url_join(char *out, size_t size, const char *base, const char *path)
@@ -345,9 +388,28 @@ static void url_join(char *out, size_t size, const char *base, const char *path)
 	snprintf(out, size, "%s%s", base != NULL ? base : "", path);
 }
 
+/* The accounts that share mailboxes with the user (jmap-shared.c), Mail only. */
+static void shared_accounts_add(const struct jmap_request *r, json_t *accounts)
+{
+	struct jmap_shared_account *v;
+	size_t n;
+	if (jmap_shared_accounts(r->ctx->store, r->account_id, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char id[24];
+		jmap_id(id, sizeof(id), 'a', v[i].id);
+		json_object_set_new(accounts, id,
+				    json_pack("{ss sb sb s{so}}", "name", v[i].name, "isPersonal",
+					      0, "isReadOnly", v[i].read_only,
+					      "accountCapabilities", JMAP_CAP_MAIL,
+					      mail_account_capability(false)));
+	}
+	free(v);
+}
+
 int jmap_session_resource(const struct jmap_request *r, struct buf *out)
 {
-	char acc[24], state[32], api[512], down[512], up[512], es[512];
+	char acc[24], state[64], api[512], down[512], up[512], es[512];
 
 	jmap_id(acc, sizeof(acc), 'a', r->account_id);
 	session_state(r, state, sizeof(state));
@@ -359,13 +421,15 @@ int jmap_session_resource(const struct jmap_request *r, struct buf *out)
 		 "/jmap/eventsource?types={types}&closeafter={closeafter}&ping={ping}");
 	json_t *caps = json_pack("{so s{} s{} s{}}", JMAP_CAP_CORE, core_capability(),
 				 JMAP_CAP_MAIL, JMAP_CAP_SUBMISSION, JMAP_CAP_VACATION);
-	json_t *acaps = json_pack("{so s{sI so} s{}}", JMAP_CAP_MAIL, mail_account_capability(),
+	json_t *acaps = json_pack("{so s{sI so} s{}}", JMAP_CAP_MAIL, mail_account_capability(true),
 				  JMAP_CAP_SUBMISSION, "maxDelayedSend", (json_int_t)0,
 				  "submissionExtensions", json_object(), JMAP_CAP_VACATION);
 	json_t *account = json_pack("{ss sb sb so}", "name", r->username ? r->username : "",
 				    "isPersonal", 1, "isReadOnly", 0, "accountCapabilities", acaps);
-	json_t *session = json_pack("{so s{so} s{ssssss} ss ss ss ss ss ss}", "capabilities", caps,
-				    "accounts", acc, account, "primaryAccounts", JMAP_CAP_MAIL, acc,
+	json_t *accounts = json_pack("{so}", acc, account);
+	shared_accounts_add(r, accounts);
+	json_t *session = json_pack("{so so s{ssssss} ss ss ss ss ss ss}", "capabilities", caps,
+				    "accounts", accounts, "primaryAccounts", JMAP_CAP_MAIL, acc,
 				    JMAP_CAP_SUBMISSION, acc, JMAP_CAP_VACATION, acc, "username",
 				    r->username ? r->username : "", "apiUrl", api, "downloadUrl",
 				    down, "uploadUrl", up, "eventSourceUrl", es, "state", state);
@@ -667,10 +731,13 @@ int jmap_api(const struct jmap_request *r, const char *body, size_t len, struct 
 	struct jmap_ctx c = {
 		.r = r,
 		.store = r->ctx->store,
+		.user_id = r->account_id,
 		.account_id = r->account_id,
 		.responses = json_array(),
 		.caps = caps,
 	};
+	/* \Seen of shared mailboxes is the user's own (store-acl.c). */
+	store_seen_reader_set(c.store, r->account_id);
 	jmap_id(c.account, sizeof(c.account), 'a', r->account_id);
 	json_t *given = json_object_get(req, "createdIds");
 	c.created = given != NULL ? json_deep_copy(given) : json_object();
@@ -684,7 +751,9 @@ int jmap_api(const struct jmap_request *r, const char *body, size_t len, struct 
 		call_run(&c, json_string_value(json_array_get(call, 0)), json_array_get(call, 1),
 			 json_string_value(json_array_get(call, 2)));
 	}
-	char state[32];
+	store_seen_reader_set(c.store, 0);
+	free(c.grants);
+	char state[64];
 	session_state(r, state, sizeof(state));
 	json_t *resp = json_pack("{soss}", "methodResponses", c.responses, "sessionState", state);
 	if (given != NULL)
@@ -738,32 +807,83 @@ int jmap_push_init(struct jmap_push *p, const char *types)
 	}
 }
 
+/*
+ * The states of one account that moved since last[] into a new object
+ * (NULL: none moved); shared accounts have only the Mail types. 0 / -1.
+ */
+static int push_account_states(const struct jmap_request *r, const struct jmap_push *p,
+			       int64_t account, bool shared, uint64_t *last, json_t **states_r)
+{
+	*states_r = NULL;
+	for (size_t i = 0; i < JMAP_PUSH_TYPES; i++) {
+		uint64_t st;
+		enum store_jmap_kind k = push_types[i].kind;
+		if (!(p->mask & (1u << i)) ||
+		    (shared && k != STORE_JMAP_MAILBOX && k != STORE_JMAP_EMAIL &&
+		     k != STORE_JMAP_THREAD))
+			continue;
+		if (store_jmap_state(r->ctx->store, account, k, &st, NULL) < 0) {
+			json_decref(*states_r);
+			*states_r = NULL;
+			return -1;
+		}
+		if (p->sent && last[i] == st)
+			continue;
+		last[i] = st;
+		if (*states_r == NULL)
+			*states_r = json_object();
+		json_object_set_new(*states_r, push_types[i].type, jmap_state_json(st));
+	}
+	return 0;
+}
+
 int jmap_push_state(const struct jmap_request *r, struct jmap_push *p, struct buf *out)
 {
 	char acc[24];
-	json_t *states = json_object();
+	json_t *changed = json_object(), *states;
 
 	jmap_id(acc, sizeof(acc), 'a', r->account_id);
-	for (size_t i = 0; i < JMAP_PUSH_TYPES; i++) {
-		uint64_t st;
-		if (!(p->mask & (1u << i)))
-			continue;
-		if (store_jmap_state(r->ctx->store, r->account_id, push_types[i].kind, &st, NULL) <
-		    0) {
-			json_decref(states);
+	if (push_account_states(r, p, r->account_id, false, p->last, &states) < 0) {
+		json_decref(changed);
+		return -1;
+	}
+	if (states != NULL)
+		json_object_set_new(changed, acc, states);
+	struct jmap_shared_account *v;
+	size_t n;
+	if (jmap_shared_accounts(r->ctx->store, r->account_id, &v, &n) < 0) {
+		json_decref(changed);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < p->n_shared && p->shared[k].id != v[i].id)
+			k++;
+		bool fresh = k == p->n_shared;
+		if (fresh && k == JMAP_PUSH_SHARED_MAX)
+			break;
+		if (fresh) {
+			/* An account shared after the stream opened: all its states. */
+			p->n_shared++;
+			p->shared[k].id = v[i].id;
+			memset(p->shared[k].last, 0xff, sizeof(p->shared[k].last));
+		}
+		if (push_account_states(r, p, v[i].id, true, p->shared[k].last, &states) < 0) {
+			free(v);
+			json_decref(changed);
 			return -1;
 		}
-		if (p->sent && p->last[i] == st)
-			continue;
-		p->last[i] = st;
-		json_object_set_new(states, push_types[i].type, jmap_state_json(st));
+		jmap_id(acc, sizeof(acc), 'a', v[i].id);
+		if (states != NULL)
+			json_object_set_new(changed, acc, states);
 	}
-	if (json_object_size(states) == 0 && p->sent) {
-		json_decref(states);
+	free(v);
+	if (json_object_size(changed) == 0 && p->sent) {
+		json_decref(changed);
 		return 0;
 	}
 	p->sent = true;
-	json_t *change = json_pack("{ss s{so}}", "@type", "StateChange", "changed", acc, states);
+	json_t *change = json_pack("{ss so}", "@type", "StateChange", "changed", changed);
 	char *s = json_dumps(change, JSON_COMPACT);
 	buf_printf(out, "event: state\ndata: %s\n\n", s);
 	free(s);

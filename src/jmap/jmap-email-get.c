@@ -525,8 +525,8 @@ int jmap_email_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	json_t *ids, *props;
 	struct body_opts o;
 
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, get_args, res_r) < 0 ||
-	    jmap_get_ids(args, &ids, res_r) < 0 ||
+	if (jmap_check_mail_account(c, args, res_r) < 0 ||
+	    jmap_check_args(args, get_args, res_r) < 0 || jmap_get_ids(args, &ids, res_r) < 0 ||
 	    jmap_get_props(args, email_props, header_prop, &props, res_r) < 0 ||
 	    body_opts_parse(args, &o, res_r) < 0)
 		return -1;
@@ -544,7 +544,7 @@ int jmap_email_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	int ret = 0;
 	if (ids == NULL) {
 		/* All emails: bounded by maxObjectsInGet. */
-		ret = store_jmap_emails(c->store, c->account_id, NULL, 0, 0, 0, &v, &n);
+		ret = jmap_emails(c, NULL, 0, 0, 0, &v, &n);
 		if (ret == 0 && n > JMAP_MAX_OBJECTS_GET) {
 			store_jmap_emails_free(&v, n);
 			json_decref(defaults);
@@ -564,9 +564,7 @@ int jmap_email_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 			struct store_jmap_email *e = NULL;
 			size_t ne = 0;
 			if (jmap_id_parse(c, json_string_value(idv), 'e', &id) &&
-			    store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, &e, &ne) ==
-				    0 &&
-			    ne == 1)
+			    jmap_emails(c, &id, 1, 0, 0, &e, &ne) == 0 && ne == 1)
 				json_array_append_new(list, email_json(c, &e[0], props, &o));
 			else
 				json_array_append(not_found, idv);
@@ -597,7 +595,7 @@ static json_t *thread_emails(struct jmap_ctx *c, int64_t thread)
 {
 	struct store_jmap_email *v;
 	size_t n;
-	if (store_jmap_emails(c->store, c->account_id, NULL, 0, 0, thread, &v, &n) < 0)
+	if (jmap_emails(c, NULL, 0, 0, thread, &v, &n) < 0)
 		return NULL;
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -623,8 +621,8 @@ int jmap_thread_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	static const char *const props_known[] = {"id", "emailIds", NULL};
 	json_t *ids, *props;
 
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0 ||
-	    jmap_get_ids(args, &ids, res_r) < 0 ||
+	if (jmap_check_mail_account(c, args, res_r) < 0 ||
+	    jmap_check_args(args, known, res_r) < 0 || jmap_get_ids(args, &ids, res_r) < 0 ||
 	    jmap_get_props(args, props_known, NULL, &props, res_r) < 0)
 		return -1;
 	if (ids == NULL)

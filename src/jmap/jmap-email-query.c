@@ -663,10 +663,10 @@ static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email *
 			if (u == 0 || cand[u - 1] != cand[i])
 				cand[u++] = cand[i];
 		got = u == 0 ? 0
-			     : store_jmap_emails(c->store, c->account_id, cand, u, 0, 0, &v, &n);
+			     : jmap_emails(c, cand, u, 0, 0, &v, &n);
 		free(cand);
 	} else if (got == 0)
-		got = store_jmap_emails(c->store, c->account_id, NULL, 0, only, 0, &v, &n);
+		got = jmap_emails(c, NULL, 0, only, 0, &v, &n);
 	if (got < 0) {
 		text_index_free(&ti);
 		free(keys);
@@ -744,6 +744,9 @@ static int query_fast(struct jmap_ctx *c, json_t *args, size_t limit, json_t *st
 	    strcmp(prop, "receivedAt") != 0 || (asc != NULL && !json_is_boolean(asc)) ||
 	    json_object_get(args, "anchor") != NULL)
 		return 0;
+	/* Another account's mailboxes: rights apply per mailbox (jmap_emails). */
+	if (c->shared)
+		return 0;
 	int64_t mailbox = 0;
 	if (!jmap_id_parse(c, in, 'm', &mailbox))
 		mailbox = -1;
@@ -794,7 +797,8 @@ int jmap_email_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	struct store_jmap_email *v;
 	size_t n;
 
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, query_args, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 ||
+	    jmap_check_args(args, query_args, res_r) < 0)
 		return -1;
 	json_t *lim = json_object_get(args, "limit");
 	json_t *posv = json_object_get(args, "position");
@@ -960,7 +964,7 @@ int jmap_email_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	static const char *const known[] = {"accountId",       "filter",          "sort",
 					    "sinceQueryState", "maxChanges",      "upToId",
 					    "calculateTotal",  "collapseThreads", NULL};
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	size_t max_changes = SIZE_MAX;
 	json_t *mc = json_object_get(args, "maxChanges");
@@ -1093,7 +1097,7 @@ static char *snippet_body(struct jmap_ctx *c, struct row *r, json_t *terms)
 int jmap_search_snippet_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
 	static const char *const known[] = {"accountId", "filter", "emailIds", NULL};
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *ids = json_object_get(args, "emailIds");
 	if (!json_is_array(ids))
@@ -1114,8 +1118,7 @@ int jmap_search_snippet_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		struct store_jmap_email *e = NULL;
 		size_t ne = 0;
 		if (!jmap_id_parse(c, json_string_value(idv), 'e', &id) ||
-		    store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, &e, &ne) < 0 ||
-		    ne == 0) {
+		    jmap_emails(c, &id, 1, 0, 0, &e, &ne) < 0 || ne == 0) {
 			json_array_append(not_found, idv);
 			store_jmap_emails_free(&e, ne);
 			continue;

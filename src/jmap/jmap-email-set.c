@@ -69,7 +69,7 @@ static int keywords_split(json_t *kw, uint32_t *flags_r, const char **other, siz
 
 static json_t *one_email(struct jmap_ctx *c, int64_t id, struct store_jmap_email **e_r, size_t *n_r)
 {
-	if (store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, e_r, n_r) < 0)
+	if (jmap_emails(c, &id, 1, 0, 0, e_r, n_r) < 0)
 		return jmap_set_error("serverFail", NULL, NULL);
 	if (*n_r == 0)
 		return jmap_set_error("notFound", NULL, NULL);
@@ -97,6 +97,56 @@ static int patch_apply(json_t *obj, const char *prop, const char *path, json_t *
 	else
 		return -1;
 	return 0;
+}
+
+/* The two RFC 4314 rights removing a message takes (flag, then expunge). */
+#define REMOVE_RIGHTS (STORE_RIGHT_DELETE_MESSAGE | STORE_RIGHT_EXPUNGE)
+
+/* Do the keywords of e differ from flags + other, apart from \Seen? */
+static bool keywords_differ(const struct store_jmap_email *e, uint32_t flags,
+			    const char *const *other, size_t n_other)
+{
+	uint32_t mask = ~(uint32_t)(STORE_FLAG_SEEN | STORE_FLAG_DELETED);
+	if ((e->msg.flags & mask) != (flags & mask))
+		return true;
+	size_t have = 0;
+	const char *k = e->keywords != NULL ? e->keywords : "";
+	while (*k != '\0') {
+		size_t len = strcspn(k, " ");
+		bool found = false;
+		for (size_t i = 0; i < n_other && !found; i++)
+			found = strlen(other[i]) == len && strncasecmp(other[i], k, len) == 0;
+		if (!found)
+			return true;
+		have++;
+		k += len;
+		k += *k == ' ';
+	}
+	return have != n_other;
+}
+
+/*
+ * The rights an update of e takes (RFC 8621 2, myRights; RFC 4314): s to
+ * change $seen, w for the other keywords, t and e to take it out of its
+ * mailbox and i to put it in another. NULL, or a forbidden SetError.
+ */
+static json_t *update_allowed(struct jmap_ctx *c, const struct store_jmap_email *e, uint32_t flags,
+			      const char *const *other, size_t n_other, int64_t dst)
+{
+	uint32_t have = jmap_rights(c, e->msg.mailbox_id);
+	if (((flags ^ e->msg.flags) & STORE_FLAG_SEEN) && !(have & STORE_RIGHT_SEEN))
+		return jmap_set_error("forbidden", "no right to change $seen here", "keywords");
+	if (keywords_differ(e, flags, other, n_other) && !(have & STORE_RIGHT_WRITE))
+		return jmap_set_error("forbidden", "no right to change keywords here", "keywords");
+	if (dst != e->msg.mailbox_id) {
+		if ((have & REMOVE_RIGHTS) != REMOVE_RIGHTS)
+			return jmap_set_error("forbidden", "no right to remove from this mailbox",
+					      "mailboxIds");
+		if (!(jmap_rights(c, dst) & STORE_RIGHT_INSERT))
+			return jmap_set_error("forbidden", "no right to add to that mailbox",
+					      "mailboxIds");
+	}
+	return NULL;
 }
 
 json_t *jmap_email_update_one(struct jmap_ctx *c, int64_t id, json_t *patch)
@@ -158,6 +208,9 @@ json_t *jmap_email_update_one(struct jmap_ctx *c, int64_t id, json_t *patch)
 			goto out;
 		}
 	}
+	if ((err = update_allowed(c, e, kw_changed ? flags : e->msg.flags, other, n_other,
+				  mb_changed ? dst : e->msg.mailbox_id)) != NULL)
+		goto out;
 	if (kw_changed &&
 	    store_message_set_flags_keywords(c->store, e->msg.mailbox_id, e->msg.uid,
 					     flags | (e->msg.flags & STORE_FLAG_DELETED), other,
@@ -185,6 +238,8 @@ json_t *jmap_email_destroy_one(struct jmap_ctx *c, int64_t id)
 	size_t n;
 	const char *error;
 	json_t *err = one_email(c, id, &e, &n);
+	if (err == NULL && (jmap_rights(c, e->msg.mailbox_id) & REMOVE_RIGHTS) != REMOVE_RIGHTS)
+		err = jmap_set_error("forbidden", "no right to remove from this mailbox", NULL);
 	if (err == NULL &&
 	    store_message_expunge(c->store, e->msg.mailbox_id, &e->msg.uid, 1, &error) < 0)
 		err = jmap_set_error("serverFail", error, NULL);
@@ -229,7 +284,7 @@ json_t *jmap_email_created(struct jmap_ctx *c, int64_t id)
 	struct store_jmap_email *e;
 	size_t n;
 	char eid[24], tid[24], bid[80];
-	if (store_jmap_emails(c->store, c->account_id, &id, 1, 0, 0, &e, &n) < 0 || n == 0)
+	if (jmap_emails(c, &id, 1, 0, 0, &e, &n) < 0 || n == 0)
 		return jmap_set_error("serverFail", NULL, NULL);
 	jmap_id(eid, sizeof(eid), 'e', id);
 	jmap_id(tid, sizeof(tid), 't', e->thread_id ? e->thread_id : id);
@@ -248,8 +303,27 @@ static json_t *single_mailbox(struct jmap_ctx *c, json_t *mb, int64_t *id_r)
 	if (json_object_size(mb) > 1)
 		return jmap_set_error("tooManyMailboxes", NULL, "mailboxIds");
 	const char *key = json_object_iter_key(json_object_iter(mb));
-	if (!jmap_id_parse(c, key, 'm', id_r))
+	if (!jmap_id_parse(c, key, 'm', id_r) || jmap_rights(c, *id_r) == 0)
 		return jmap_set_error("invalidProperties", "no such mailbox", "mailboxIds");
+	if (!(jmap_rights(c, *id_r) & STORE_RIGHT_INSERT))
+		return jmap_set_error("forbidden", "no right to add to this mailbox", "mailboxIds");
+	return NULL;
+}
+
+/* Keywords of a new message in a shared mailbox: $seen needs s, the others w. */
+static json_t *create_keywords_allowed(struct jmap_ctx *c, int64_t mbox, json_t *kw)
+{
+	uint32_t have = jmap_rights(c, mbox);
+	const char *key;
+	json_t *v;
+	json_object_foreach(kw, key, v)
+	{
+		uint32_t need =
+			strcasecmp(key, "$seen") == 0 ? STORE_RIGHT_SEEN : STORE_RIGHT_WRITE;
+		if (json_is_true(v) && !(have & need))
+			return jmap_set_error("forbidden", "no right to set this keyword here",
+					      "keywords");
+	}
 	return NULL;
 }
 
@@ -497,7 +571,8 @@ static json_t *email_create(struct jmap_ctx *c, const char *cid, json_t *email)
 
 	json_object_foreach(email, key, v) if (!create_prop_ok(key)) return jmap_set_error(
 		"invalidProperties", "cannot be set on create", key);
-	if ((err = single_mailbox(c, json_object_get(email, "mailboxIds"), &mbox)) != NULL)
+	if ((err = single_mailbox(c, json_object_get(email, "mailboxIds"), &mbox)) != NULL ||
+	    (err = create_keywords_allowed(c, mbox, json_object_get(email, "keywords"))) != NULL)
 		return err;
 	const char *bad = create_check(email);
 	if (bad != NULL)
@@ -539,7 +614,7 @@ int jmap_email_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
 	static const char *const known[] = {"accountId", "ifInState", "create",
 					    "update",    "destroy",   NULL};
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *create = json_object_get(args, "create");
 	json_t *update = json_object_get(args, "update");

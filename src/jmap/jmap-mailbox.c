@@ -68,11 +68,53 @@ static struct mbox *mbox_by_id(struct mbox_list *l, int64_t id)
 	return NULL;
 }
 
+/* The user's subscriptions name shared mailboxes as IMAP does (RFC 2342). */
+struct shared_sub_ctx {
+	struct mbox_list *l;
+	struct jmap_ctx *c;
+};
+
+static void shared_sub_mark(void *ctx, const char *name)
+{
+	struct shared_sub_ctx *x = ctx;
+	for (size_t i = 0; i < x->c->n_grants; i++) {
+		const struct store_shared_mailbox *g = &x->c->grants[i].m;
+		char full[1024];
+		snprintf(full, sizeof(full), "%s/%s/%s",
+			 g->public_folder ? "Shared Folders" : "Other Users", g->owner,
+			 g->mailbox.name);
+		if (strcmp(full, name) == 0)
+			sub_mark(x->l, g->mailbox.name);
+	}
+}
+
+/*
+ * A shared account: the mailboxes the user may look up, with counts as
+ * the user sees them (its own \Seen).
+ */
+static int mbox_load_shared(struct jmap_ctx *c, struct mbox_list *l)
+{
+	for (size_t i = 0; i < c->n_grants; i++) {
+		struct store_mailbox m = c->grants[i].m.mailbox;
+		struct store_mailbox_status st;
+		if (c->grants[i].m.rights & STORE_RIGHT_READ) {
+			if (store_mailbox_status(c->store, m.id, &st) < 0)
+				return -1;
+			m.messages = st.messages;
+			m.unseen = st.unseen;
+		}
+		mbox_add(l, &m);
+	}
+	struct shared_sub_ctx x = {l, c};
+	return store_subscription_list(c->store, c->user_id, shared_sub_mark, &x);
+}
+
 static int mbox_load(struct jmap_ctx *c, struct mbox_list *l)
 {
 	memset(l, 0, sizeof(*l));
-	if (store_mailbox_list(c->store, c->account_id, mbox_add, l) < 0 ||
-	    store_subscription_list(c->store, c->account_id, sub_mark, l) < 0)
+	if (c->shared ? mbox_load_shared(c, l) < 0
+		      : store_mailbox_list(c->store, c->account_id, mbox_add, l) < 0 ||
+			    store_subscription_list(c->store, c->account_id, sub_mark, l) < 0)
 		return -1;
 	for (size_t i = 0; i < l->n; i++) {
 		struct mbox *b = &l->v[i];
@@ -158,6 +200,27 @@ static const char *const mbox_props[] = {
 	"id",           "name",         "parentId",      "role",     "sortOrder",    "totalEmails",
 	"unreadEmails", "totalThreads", "unreadThreads", "myRights", "isSubscribed", NULL};
 
+/*
+ * myRights (RFC 8621 2) from the user's RFC 4314 rights on the mailbox
+ * (all of them on its own): mayRemoveItems needs both t and e, as
+ * removing is flagging and expunging; mayRename and mayDelete need x
+ * (and are never given for INBOX); maySubmit is for the own account only.
+ */
+static json_t *mbox_rights_json(struct jmap_ctx *c, const struct mbox *b)
+{
+	uint32_t r = jmap_rights(c, b->m.id);
+	bool inbox = !c->shared && strcmp(b->m.name, "INBOX") == 0;
+	uint32_t remove = STORE_RIGHT_DELETE_MESSAGE | STORE_RIGHT_EXPUNGE;
+	return json_pack("{s:b s:b s:b s:b s:b s:b s:b s:b s:b}", "mayReadItems",
+			 (r & STORE_RIGHT_READ) != 0, "mayAddItems", (r & STORE_RIGHT_INSERT) != 0,
+			 "mayRemoveItems", (r & remove) == remove, "maySetSeen",
+			 (r & STORE_RIGHT_SEEN) != 0, "maySetKeywords",
+			 (r & STORE_RIGHT_WRITE) != 0, "mayCreateChild",
+			 (r & STORE_RIGHT_CREATE) != 0, "mayRename",
+			 !inbox && (r & STORE_RIGHT_DELETE_MAILBOX) != 0, "mayDelete",
+			 !inbox && (r & STORE_RIGHT_DELETE_MAILBOX) != 0, "maySubmit", !c->shared);
+}
+
 static json_t *mbox_json(struct jmap_ctx *c, const struct mbox *b, json_t *props)
 {
 	char id[24], pid[24];
@@ -187,15 +250,8 @@ static json_t *mbox_json(struct jmap_ctx *c, const struct mbox *b, json_t *props
 		if (jmap_want(props, "unreadThreads"))
 			json_object_set_new(j, "unreadThreads", json_integer(unread));
 	}
-	if (jmap_want(props, "myRights")) {
-		bool inbox = strcmp(b->m.name, "INBOX") == 0;
-		json_object_set_new(j, "myRights",
-				    json_pack("{s:b s:b s:b s:b s:b s:b s:b s:b s:b}",
-					      "mayReadItems", 1, "mayAddItems", 1, "mayRemoveItems",
-					      1, "maySetSeen", 1, "maySetKeywords", 1,
-					      "mayCreateChild", 1, "mayRename", !inbox, "mayDelete",
-					      !inbox, "maySubmit", 1));
-	}
+	if (jmap_want(props, "myRights"))
+		json_object_set_new(j, "myRights", mbox_rights_json(c, b));
 	if (jmap_want(props, "isSubscribed"))
 		json_object_set_new(j, "isSubscribed", json_boolean(b->subscribed));
 	return j;
@@ -207,8 +263,8 @@ int jmap_mailbox_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	json_t *ids, *props;
 	struct mbox_list l;
 
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0 ||
-	    jmap_get_ids(args, &ids, res_r) < 0 ||
+	if (jmap_check_mail_account(c, args, res_r) < 0 ||
+	    jmap_check_args(args, known, res_r) < 0 || jmap_get_ids(args, &ids, res_r) < 0 ||
 	    jmap_get_props(args, mbox_props, NULL, &props, res_r) < 0)
 		return -1;
 	json_t *state = jmap_state_get(c, STORE_JMAP_MAILBOX);
@@ -313,7 +369,7 @@ int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 					    "sortAsTree", "filterAsTree", NULL};
 	struct mbox_list l;
 
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *filter = json_object_get(args, "filter");
 	json_t *sort = json_object_get(args, "sort");
@@ -372,7 +428,7 @@ int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 
 int jmap_mailbox_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	if (jmap_check_account(c, args, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0)
 		return -1;
 	return jmap_fail(res_r, "cannotCalculateChanges", "query again");
 }
@@ -572,12 +628,19 @@ static json_t *mbox_destroy(struct jmap_ctx *c, int64_t id, bool remove_emails)
 	return out;
 }
 
+/* The mailboxes of a shared account are made, renamed and deleted by IMAP or the CLI. */
+static json_t *shared_forbidden(void)
+{
+	return jmap_set_error("forbidden", "mailboxes of a shared account cannot be changed here",
+			      NULL);
+}
+
 int jmap_mailbox_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
 	static const char *const known[] = {"accountId", "ifInState", "create",
 					    "update",    "destroy",   "onDestroyRemoveEmails",
 					    NULL};
-	if (jmap_check_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	json_t *create = json_object_get(args, "create");
 	json_t *update = json_object_get(args, "update");
@@ -600,8 +663,9 @@ int jmap_mailbox_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	/* Parents before children: creation ids may refer to earlier creations. */
 	json_object_foreach(create, key, v)
 	{
-		json_t *r = json_is_object(v) ? mbox_create(c, key, v)
-					      : jmap_set_error("invalidProperties", NULL, NULL);
+		json_t *r = c->shared       ? shared_forbidden()
+			: json_is_object(v) ? mbox_create(c, key, v)
+					    : jmap_set_error("invalidProperties", NULL, NULL);
 		json_object_set_new(json_object_get(r, "type") ? not_created : created, key, r);
 	}
 	json_object_foreach(update, key, v)
@@ -609,6 +673,7 @@ int jmap_mailbox_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		int64_t id = 0;
 		json_t *r = !jmap_id_parse(c, key, 'm', &id)
 			? jmap_set_error("notFound", NULL, NULL)
+			: c->shared          ? shared_forbidden()
 			: !json_is_object(v) ? jmap_set_error("invalidPatch", NULL, NULL)
 					     : mbox_update(c, id, v);
 		json_object_set_new(r ? not_updated : updated, key, r ? r : json_null());
@@ -620,7 +685,8 @@ int jmap_mailbox_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		int64_t id = 0;
 		json_t *r = !jmap_id_parse(c, json_string_value(v), 'm', &id)
 			? jmap_set_error("notFound", NULL, NULL)
-			: mbox_destroy(c, id, remove);
+			: c->shared ? shared_forbidden()
+				    : mbox_destroy(c, id, remove);
 		if (r != NULL)
 			json_object_set_new(not_destroyed, json_string_value(v) ?: "", r);
 		else

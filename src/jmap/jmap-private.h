@@ -35,8 +35,12 @@
 struct jmap_ctx {
 	const struct jmap_request *r;
 	struct store *store;
-	int64_t account_id;
-	char account[24];  /* "a1" */
+	int64_t user_id;           /* the authenticated account (reader of shared mailboxes) */
+	int64_t account_id;        /* the current call's account: user_id, or an owner who shares */
+	char account[24];          /* "a1" */
+	bool shared;               /* account_id is another account (isPersonal false) */
+	struct jmap_grant *grants; /* shared: the mailboxes of account_id user_id may look up */
+	size_t n_grants;
 	json_t *created;   /* creation id -> server id, for "#creationId" */
 	json_t *responses; /* [[name, args, callId], ...] */
 	json_t *followups; /* implicit responses of the current call (onSuccess…) */
@@ -64,8 +68,42 @@ int jmap_fail(json_t **res_r, const char *type, const char *desc);
 /* A SetError object {type, description?, properties?: [prop]}. */
 json_t *jmap_set_error(const char *type, const char *desc, const char *prop);
 
-/* The accountId argument must be ours: 0, or -1 with *res_r set. */
+/* A mailbox of another account shared with the user, and the user's rights on it. */
+struct jmap_grant {
+	struct store_shared_mailbox m;
+};
+
+/*
+ * The accountId argument must be the user's own account: 0, or -1 with
+ * *res_r set (accountNotFound; accountNotSupportedByMethod for an account
+ * shared with the user).
+ */
 int jmap_check_account(struct jmap_ctx *c, json_t *args, json_t **res_r);
+/*
+ * The accountId of a Mail method: the user's own or one that shares
+ * mailboxes with the user (c->shared, c->grants loaded). 0 / -1.
+ */
+int jmap_check_mail_account(struct jmap_ctx *c, json_t *args, json_t **res_r);
+/* The user's rights (enum store_right bits) on a mailbox of the current account. */
+uint32_t jmap_rights(struct jmap_ctx *c, int64_t mailbox_id);
+/*
+ * store_jmap_emails for the current account, keeping only messages of
+ * mailboxes the user may read (all of them in the user's own account).
+ */
+int jmap_emails(struct jmap_ctx *c, const int64_t *ids, size_t n, int64_t mailbox_id,
+		int64_t thread_id, struct store_jmap_email **v_r, size_t *n_r);
+/*
+ * The accounts that share mailboxes with the user: owner account ids in
+ * *ids_r (malloc'd, ascending), with a name each and whether the user can
+ * only read there. *n_r may be 0. 0 / -1.
+ */
+struct jmap_shared_account {
+	int64_t id;
+	char name[320];
+	bool read_only;
+};
+int jmap_shared_accounts(struct store *s, int64_t user_id, struct jmap_shared_account **v_r,
+			 size_t *n_r);
 /* Reject arguments not in the NULL-terminated list: 0 / -1 (invalidArguments). */
 int jmap_check_args(json_t *args, const char *const *known, json_t **res_r);
 

@@ -79,10 +79,18 @@ int jmap_download_open(const struct jmap_request *r, const char *account_id, con
  */
 /* Mailbox Email Thread Identity EmailSubmission VacationResponse EmailDelivery */
 #define JMAP_PUSH_TYPES 7
+/* Accounts sharing mailboxes with the user whose states a stream follows. */
+#define JMAP_PUSH_SHARED_MAX 32
 struct jmap_push {
 	unsigned mask;                  /* bit i: type i was asked for */
 	uint64_t last[JMAP_PUSH_TYPES]; /* states in the last event */
 	bool sent;                      /* an event went out: last[] is valid */
+	/* The same for each shared account (Mail types only), by account id. */
+	struct {
+		int64_t id;
+		uint64_t last[JMAP_PUSH_TYPES];
+	} shared[JMAP_PUSH_SHARED_MAX];
+	size_t n_shared;
 };
 
 /*
@@ -96,8 +104,10 @@ int jmap_push_init(struct jmap_push *p, const char *types);
 /*
  * Append one "event: state\ndata: {StateChange JSON}\n\n" with the
  * current state of each listed type that changed since the last event
- * (every listed type for the first one). http/ calls it when the stream
- * opens and whenever the change hub reports a commit on the account.
+ * (every listed type for the first one), for the user's account and each
+ * account sharing mailboxes with the user (Mailbox, Email, Thread and
+ * EmailDelivery there). http/ calls it when the stream opens and whenever
+ * the change hub reports a commit on the account or a shared mailbox.
  * Returns 1 appended, 0 nothing listed changed (nothing appended), -1 on
  * a store error.
  */

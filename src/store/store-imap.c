@@ -308,11 +308,15 @@ static int append_tx(struct store *s, struct append_job *j, uint32_t *uid_r,
 		return store_db_fail(s, error_r);
 	if (ret == 0 || owner != j->account_id)
 		return store_fail(s, error_r, "no such mailbox");
+	/* The appender's \Seen on a mailbox it does not own is its own (store-acl.c). */
+	uint32_t flags = j->e.flags;
+	j->e.flags = store_seen_copy_row(s, owner, flags);
 	if (store_quota_check(s, j->account_id, j->len, error_r) < 0 ||
 	    store_blob_row_upsert(s, j->e.blob_id, j->len, j->parsed, error_r) < 0 ||
 	    keywords_for(s, j->mailbox_id, j->keywords, j->n_keywords, true, &j->e.keywords,
 			 error_r) < 0 ||
-	    entry_insert(s, j->mailbox_id, &j->e, &uid, error_r) < 0)
+	    entry_insert(s, j->mailbox_id, &j->e, &uid, error_r) < 0 ||
+	    store_seen_copy_in(s, j->mailbox_id, owner, uid, flags, error_r) < 0)
 		return -1;
 	if (uid_r != NULL)
 		*uid_r = uid;

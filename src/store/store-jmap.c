@@ -193,6 +193,19 @@ int store_jmap_emails(struct store *s, int64_t account_id, const int64_t *ids, s
 		sqlite3_bind_int64(st, 2, mailbox_id);
 		ret = emails_collect(s, st, &v, &nv, &cap);
 	}
+	/* \Seen of a reader who does not own the mailbox (store-acl.c). */
+	for (size_t i = 0; i < nv && ret == 0; i++) {
+		int shared = store_seen_shared(s, v[i].msg.mailbox_id, s->seen_reader);
+		bool seen = false;
+		if (shared < 0 ||
+		    (shared > 0 &&
+		     store_seen_read(s, v[i].msg.mailbox_id, s->seen_reader, v[i].msg.uid, &seen) <
+			     0))
+			ret = store_db_fail(s, NULL);
+		else if (shared > 0)
+			v[i].msg.flags = (v[i].msg.flags & ~(uint32_t)STORE_FLAG_SEEN) |
+				(seen ? STORE_FLAG_SEEN : 0);
+	}
 	if (ret < 0) {
 		store_jmap_emails_free(&v, nv);
 		return -1;
@@ -444,14 +457,26 @@ int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id,
 int store_jmap_mailbox_threads(struct store *s, int64_t mailbox_id, uint32_t *total_r,
 			       uint32_t *unread_r)
 {
-	sqlite3_stmt *st =
-		store_stmt(s,
-			   "SELECT count(DISTINCT thread_id),"
-			   " count(DISTINCT CASE WHEN (flags & 1) = 0 THEN thread_id END)"
-			   " FROM messages WHERE mailbox_id = ?");
+	/* A reader who does not own the mailbox has its own \Seen (store-acl.c). */
+	int shared = store_seen_shared(s, mailbox_id, s->seen_reader);
+	if (shared < 0)
+		return store_db_fail(s, NULL);
+	sqlite3_stmt *st = shared == 0
+		? store_stmt(s,
+			     "SELECT count(DISTINCT thread_id),"
+			     " count(DISTINCT CASE WHEN (flags & 1) = 0 THEN thread_id END)"
+			     " FROM messages WHERE mailbox_id = ?")
+		: store_stmt(s,
+			     "SELECT count(DISTINCT thread_id),"
+			     " count(DISTINCT CASE WHEN NOT EXISTS (SELECT 1 FROM shared_seen x"
+			     "  WHERE x.mailbox_id = m.mailbox_id AND x.account_id = ?2"
+			     "  AND x.uid = m.uid) THEN thread_id END)"
+			     " FROM messages m WHERE m.mailbox_id = ?1");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, mailbox_id);
+	if (shared > 0)
+		sqlite3_bind_int64(st, 2, s->seen_reader);
 	int ret = store_row_result(s, sqlite3_step(st));
 	*total_r = *unread_r = 0;
 	if (ret > 0) {

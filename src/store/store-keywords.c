@@ -434,6 +434,8 @@ int store_message_set_flags_keywords(struct store *s, int64_t mailbox_id, uint32
 		.keywords = keywords,
 		.n_keywords = n,
 		.unchangedsince = unchangedsince,
+		/* The handle's reader acts (store_seen_reader_set): its own \Seen. */
+		.seen_account = s->seen_reader,
 	};
 	struct store_flags_outcome o;
 	int ret;

@@ -627,7 +627,8 @@ int store_message_update_flags(struct store *s, int64_t mailbox_id, const uint32
  * Returns 1 applied (*modseq_r, if non-NULL, gets the message's MODSEQ,
  * unchanged when it already had that state), 0 refused because its MODSEQ
  * is greater than unchangedsince (0 = no test; *modseq_r gets the current
- * MODSEQ), -1 error, including "no such message".
+ * MODSEQ), -1 error, including "no such message". The handle's reader
+ * (store_seen_reader_set) is the acting account for \Seen.
  */
 int store_message_set_flags_keywords(struct store *s, int64_t mailbox_id, uint32_t uid,
 				     uint32_t flags, const char *const *keywords, size_t n,

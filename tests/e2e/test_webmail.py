@@ -474,3 +474,49 @@ def test_hostile_corpus(web, tmp_path):
     assert r["csp"] == [], r["csp"]
     assert r["sameOrigin"] == [], r["sameOrigin"]
     assert r["signedInAfter"]
+
+
+def shared_scenario(web, rights, subject, body):
+    """The owner (the demo user) puts one message in Team and shares Team
+    with bob (`facteur share`); bob has one message of his own; then the
+    "shared" browser scenario as bob."""
+    m = imap_login(web, web.user, web.password)
+    assert m.create("Team")[0] == "OK"
+    assert m.append("Team", None, None, make_message(subject, body=body + "\r\n"))[0] == "OK"
+    m.logout()
+    assert web.cli("share", web.user, "Team", BOB, rights).returncode == 0
+    send_mx(web, make_message("For bob"), rcpts=(BOB,))
+    cfg = dict(web.cfg, user=BOB, password=BOB_PASSWORD)
+    return scenario("shared", folder="Team", subject=subject, body=body, own="For bob", **cfg)
+
+
+def test_shared_folder_read_only(web):
+    """The owner (the demo user) shares Team read-only with bob (`facteur
+    share`): bob's webmail shows it under "Other users", reads a message
+    (his own \\Seen; the owner's stays unset over IMAP), and offers no
+    delete, move, flag or mark-read there."""
+    r = shared_scenario(web, "lr", "Team plans", "Shared plans inside.")
+    assert r["heading"] == "Other users" and r["owner"] == web.user
+    assert r["subjects"] == ["Team plans"] and r["body"]
+    assert r["toolbars"] > 0 and r["actions"] == [], r
+    assert {"delete", "seen", "flag", "junk"} <= set(r["own"])
+    flags, _ = find(imap_messages(web, web.user, web.password, "Team"), "Team plans")
+    assert "\\Seen" not in flags
+
+
+def test_shared_folder_seen_is_the_readers(web):
+    """With 's' (lrs), opening a shared message in bob's webmail marks it
+    read for bob only: over IMAP bob sees \\Seen, the owner does not; the
+    toolbar there offers mark-read but no delete or move."""
+    r = shared_scenario(web, "lrs", "Team minutes", "Minutes inside.")
+    assert r["actions"] == ["seen"], r
+    shared = "Other Users/%s/Team" % web.user
+    deadline = time.time() + 5
+    while True:
+        flags, _ = find(imap_messages(web, BOB, BOB_PASSWORD, shared), "Team minutes")
+        if "\\Seen" in flags or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert "\\Seen" in flags
+    flags, _ = find(imap_messages(web, web.user, web.password, "Team"), "Team minutes")
+    assert "\\Seen" not in flags

@@ -1358,6 +1358,97 @@ static void test_bad_input(void **state)
 	assert_int_equal(m.messages, 0);
 }
 
+/*
+ * A mailbox shared with another account (store-acl.c): the grantee's
+ * session lists the owner's account (not personal, Mail only), Mailbox/get
+ * there shows only the shared mailbox with myRights from the ACL, $seen
+ * set by the grantee is its own, rights are enforced, and other methods
+ * refuse the account.
+ */
+static void test_shared_account(void **state)
+{
+	struct t *t = *state;
+	const char *error = NULL;
+	int64_t bob = 0;
+	assert_int_equal(store_account_add(t->f->store, "b@example.org", "$argon2id$v=19$fake",
+					   &bob, &error),
+			 0);
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "Team", NULL, &error), 0);
+	tu_deliver_subject(t->f, "Team", "team 1", 0);
+	tu_deliver_subject(t->f, "INBOX", "private", 0);
+	struct store_mailbox team;
+	assert_int_equal(store_mailbox_get(t->f->store, t->f->acc, "Team", &team), 1);
+	uint32_t lrs = 0;
+	assert_int_equal(store_rights_parse("lrs", &lrs), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", lrs, &error), 0);
+
+	t->r.account_id = bob;
+	t->r.username = "b@example.org";
+	struct buf out;
+	buf_init(&out);
+	assert_int_equal(jmap_session_resource(&t->r, &out), 200);
+	json_t *sess = json_loads(buf_cstr(&out), 0, NULL);
+	buf_deinit(&out);
+	char owner[24];
+	snprintf(owner, sizeof(owner), "a%lld", (long long)t->f->acc);
+	json_t *acc = json_object_get(json_object_get(sess, "accounts"), owner);
+	assert_non_null(acc);
+	assert_true(json_is_false(json_object_get(acc, "isPersonal")));
+	assert_true(json_is_false(json_object_get(acc, "isReadOnly")));
+	assert_int_equal(json_object_size(json_object_get(acc, "accountCapabilities")), 1);
+	json_decref(sess);
+
+	json_t *r = calls(t,
+			  "[['Mailbox/get',{'accountId':'@A@','ids':null},'m'],"
+			  "['Email/query',{'accountId':'@A@'},'q'],"
+			  "['Email/get',{'accountId':'@A@','#ids':{'resultOf':'q','name':"
+			  "'Email/query','path':'/ids'},'properties':['subject']},'g'],"
+			  "['Identity/get',{'accountId':'@A@'},'i']]");
+	json_t *list = json_object_get(args_of(r, 0), "list");
+	assert_int_equal(json_array_size(list), 1);
+	json_t *rights = json_object_get(json_array_get(list, 0), "myRights");
+	assert_true(json_is_true(json_object_get(rights, "maySetSeen")));
+	assert_true(json_is_false(json_object_get(rights, "mayAddItems")));
+	assert_true(json_is_false(json_object_get(rights, "mayRemoveItems")));
+	assert_true(json_is_false(json_object_get(rights, "maySubmit")));
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 1), "ids")), 1);
+	assert_string_equal(str_at(args_of(r, 2), "list/0/subject"), "team 1");
+	assert_string_equal(name_of(r, 3), "error");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "accountNotSupportedByMethod");
+	char eid[24];
+	snprintf(eid, sizeof(eid), "%s", str_at(args_of(r, 1), "ids/0"));
+	json_decref(r);
+
+	char buf[512];
+	snprintf(buf, sizeof(buf),
+		 "[['Email/set',{'accountId':'@A@','update':{'%s':{'keywords/$seen':true}}},'s'],"
+		 "['Email/set',{'accountId':'@A@','update':{'%s':{'keywords/$flagged':true}},"
+		 "'destroy':['%s']},'f'],"
+		 "['Email/get',{'accountId':'@A@','ids':['%s'],'properties':['keywords']},'g']]",
+		 eid, eid, eid, eid);
+	r = calls(t, buf);
+	assert_non_null(json_object_get(json_object_get(args_of(r, 0), "updated"), eid));
+	json_t *nu = json_object_get(json_object_get(args_of(r, 1), "notUpdated"), eid);
+	assert_string_equal(json_string_value(json_object_get(nu, "type")), "forbidden");
+	json_t *nd = json_object_get(json_object_get(args_of(r, 1), "notDestroyed"), eid);
+	assert_string_equal(json_string_value(json_object_get(nd, "type")), "forbidden");
+	json_t *kw = json_object_get(json_array_get(json_object_get(args_of(r, 2), "list"), 0),
+				     "keywords");
+	assert_true(json_is_true(json_object_get(kw, "$seen")));
+	json_decref(r);
+
+	/* The owner's \Seen did not move. */
+	t->r.account_id = t->f->acc;
+	t->r.username = "a@example.org";
+	snprintf(buf, sizeof(buf),
+		 "[['Email/get',{'accountId':'@A@','ids':['%s'],'properties':['keywords']},'g']]",
+		 eid);
+	r = calls(t, buf);
+	kw = json_object_get(json_array_get(json_object_get(args_of(r, 0), "list"), 0), "keywords");
+	assert_null(json_object_get(kw, "$seen"));
+	json_decref(r);
+}
+
 int main(void)
 {
 	mime_init();
@@ -1378,6 +1469,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_account, setup, teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();

@@ -16,7 +16,7 @@ export interface Session {
 	downloadUrl: string;
 	uploadUrl: string;
 	eventSourceUrl: string;
-	accounts: Record<string, { name: string }>;
+	accounts: Record<string, { name: string; isPersonal?: boolean; accountCapabilities?: Record<string, unknown> }>;
 	primaryAccounts: Record<string, string>;
 	capabilities: Record<string, unknown>;
 	username: string;
@@ -79,6 +79,11 @@ export interface Mailbox {
 	totalThreads: number;
 	unreadThreads: number;
 	isSubscribed?: boolean;
+	myRights?: Record<string, boolean>;
+	/* Set by the app on a mailbox another account shares (not the user's own). */
+	accountId?: string;
+	owner?: string;
+	publicFolder?: boolean;
 }
 
 export class MethodError extends Error {
@@ -92,7 +97,8 @@ export class MethodError extends Error {
 
 export class Jmap {
 	session!: Session;
-	accountId = "";
+	accountId = ""; /* the account of the folder on screen */
+	primary = ""; /* the user's own account */
 
 	/* The session resource: the one given (inlined in /api/me), else fetched. */
 	async connect(given?: unknown): Promise<Session> {
@@ -103,8 +109,9 @@ export class Jmap {
 			if (!res.ok) throw new HttpError(res.status, "session");
 			this.session = (await res.json()) as Session;
 		}
-		this.accountId =
+		this.primary =
 			this.session.primaryAccounts["urn:ietf:params:jmap:mail"] || Object.keys(this.session.accounts)[0];
+		this.accountId = this.primary;
 		return this.session;
 	}
 
@@ -137,7 +144,9 @@ export class Jmap {
 
 	/* One method call, the account filled in. */
 	async call(name: string, args: Record<string, unknown>): Promise<Record<string, any>> {
-		const r = await this.request([[name, { accountId: this.accountId, ...args }, "0"]]);
+		/* Identities, submission and vacation exist in the user's own account only. */
+		const own = /^(Identity|EmailSubmission|VacationResponse)\//.test(name);
+		const r = await this.request([[name, { accountId: own ? this.primary : this.accountId, ...args }, "0"]]);
 		return r["0"];
 	}
 
@@ -164,7 +173,7 @@ export class Jmap {
 	}
 
 	async upload(file: Blob): Promise<{ blobId: string; type: string; size: number }> {
-		const url = this.session.uploadUrl.replace("{accountId}", encodeURIComponent(this.accountId));
+		const url = this.session.uploadUrl.replace("{accountId}", encodeURIComponent(this.primary));
 		const res = await fetch(url, {
 			method: "POST",
 			credentials: "same-origin",
@@ -201,8 +210,10 @@ export class Jmap {
 		es.addEventListener("state", (ev) => {
 			try {
 				const sc = JSON.parse((ev as MessageEvent).data);
-				const changed = sc.changed && sc.changed[this.accountId];
-				if (changed) onState(changed);
+				/* The own account and those sharing folders with the user. */
+				for (const [acc, changed] of Object.entries((sc.changed || {}) as Record<string, Record<string, string>>))
+					onState(acc === this.accountId ? changed
+						: Object.fromEntries(Object.entries(changed).map(([k, v]) => [k, acc + ":" + v])));
 			} catch {
 				/* a malformed event: ignore it */
 			}

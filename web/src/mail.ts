@@ -19,7 +19,7 @@ const FULL_PROPS = [
 const BODY_PROPS = ["partId", "blobId", "size", "name", "type", "charset", "disposition", "cid"];
 const MAILBOX_PROPS = [
 	"id", "name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails", "totalThreads",
-	"unreadThreads", "isSubscribed",
+	"unreadThreads", "isSubscribed", "myRights",
 ];
 
 const known: Record<string, string> = {}; /* last states we loaded, by type */
@@ -40,7 +40,16 @@ function fail(e: unknown): void {
 }
 
 export function role(r: string): Mailbox | undefined {
-	return state.mailboxes.find((m) => m.role === r);
+	return state.mailboxes.find((m) => m.role === r && !m.accountId);
+}
+
+/* The folder on screen, and whether the user may do what a right allows there. */
+export function current(): Mailbox | undefined {
+	return state.mailboxes.find((m) => m.id === state.mailboxId);
+}
+export function may(right: string): boolean {
+	const m = current();
+	return !m || !m.myRights || m.myRights[right] !== false;
 }
 
 export function mailboxName(m: Mailbox): string {
@@ -153,9 +162,21 @@ export async function refresh(mail = true): Promise<void> {
 /* ---- folders ------------------------------------------------------- */
 
 export async function loadMailboxes(): Promise<void> {
-	const r = await jmap.call("Mailbox/get", { ids: null, properties: MAILBOX_PROPS });
-	known.Mailbox = r.state;
-	update({ mailboxes: r.list as Mailbox[] });
+	/* The own folders, then those other accounts share (RFC 8620 1.6.2), in one request. */
+	const shared = Object.entries(jmap.session.accounts).filter(
+		([id, a]) => id !== jmap.primary && a.isPersonal === false &&
+			Boolean(a.accountCapabilities && a.accountCapabilities["urn:ietf:params:jmap:mail"]));
+	const calls: Invocation[] = [["Mailbox/get", { accountId: jmap.primary, ids: null, properties: MAILBOX_PROPS }, "own"]];
+	shared.forEach(([id], i) => calls.push(["Mailbox/get", { accountId: id, ids: null, properties: MAILBOX_PROPS }, "s" + i]));
+	const r = await jmap.request(calls);
+	let list = r.own.list as Mailbox[];
+	shared.forEach(([id, a], i) => {
+		const got = (r["s" + i]?.list || []) as Mailbox[];
+		/* A public folder's owner is its domain; a user's, an address. */
+		list = list.concat(got.map((m) => ({ ...m, accountId: id, owner: a.name, publicFolder: !a.name.includes("@") })));
+	});
+	known.Mailbox = (jmap.accountId === jmap.primary ? r.own : r["s" + shared.findIndex(([id]) => id === jmap.accountId)] || r.own).state;
+	update({ mailboxes: list });
 }
 
 export async function loadIdentities(): Promise<void> {
@@ -290,6 +311,8 @@ function applyPage(r: Record<string, Record<string, any>>, replace: boolean): vo
 }
 
 export async function selectMailbox(id: string): Promise<void> {
+	const m = state.mailboxes.find((x) => x.id === id);
+	jmap.accountId = (m && m.accountId) || jmap.primary;
 	update({ mailboxId: id, search: null, open: null, conversation: [], nav: false, view: "mail" });
 	await loadList(true);
 }
@@ -341,7 +364,7 @@ async function loadConversation(id: string, markSeen: boolean): Promise<void> {
 	list.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
 	update({ conversation: list });
 	const unseen = list.filter((e) => !e.keywords.$seen).map((e) => e.id);
-	if (markSeen && unseen.length) await setKeyword(unseen, "$seen", true, false);
+	if (markSeen && unseen.length && may("maySetSeen")) await setKeyword(unseen, "$seen", true, false);
 }
 
 export function closeEmail(): void {
@@ -413,7 +436,8 @@ export async function copyTo(ids: string[], mailboxId: string): Promise<void> {
 
 export async function trash(ids: string[]): Promise<void> {
 	const tr = role("trash");
-	if (!tr || state.mailboxId === tr.id) {
+	/* A shared folder's messages cannot go to the own Trash: removing is final there. */
+	if (!tr || state.mailboxId === tr.id || (current() && current()!.accountId)) {
 		if (!confirm(t("confirmDeleteForever", { n: ids.length }))) return;
 		closeEmail();
 		try {
@@ -513,7 +537,7 @@ export async function discardDraft(id: string | null): Promise<void> {
 }
 
 export async function send(d: Draft, previous: string | null, init: ComposeInit): Promise<void> {
-	const accountId = jmap.accountId;
+	const accountId = jmap.primary; /* drafts and sending: the own account */
 	const drafts = role("drafts");
 	const sent = role("sent");
 	const me = identity();

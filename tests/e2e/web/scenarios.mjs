@@ -158,6 +158,29 @@ const scenarios = {
 		return { to, subject, quoted };
 	},
 
+	/* A folder another user shares: its group in the tree, read, the actions the rights allow. */
+	async shared(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		const group = page.locator(`nav .shared-group[data-group="other"]`);
+		await group.waitFor();
+		const heading = await group.locator("h2").innerText();
+		const owner = await group.locator("ul.tree").first().getAttribute("data-owner");
+		await folder(page, cfg.folder);
+		const subjects = await listSubjects(page);
+		await openMessage(page, cfg.subject);
+		const reader = page.locator("article.msg").first();
+		const text = await reader.innerText();
+		const toolbars = await page.locator(".toolbar").count();
+		const actions = await page.locator(".toolbar button[data-action]:visible").evaluateAll(
+			(bs) => [...new Set(bs.map((b) => b.getAttribute("data-action")))].sort());
+		/* Back to the own INBOX: its actions are all there again. */
+		await folder(page, "inbox");
+		await openMessage(page, cfg.own);
+		const own = await page.locator(".toolbar button[data-action]:visible").evaluateAll(
+			(bs) => [...new Set(bs.map((b) => b.getAttribute("data-action")))].sort());
+		return { heading, owner, subjects, body: text.includes(cfg.body), toolbars, actions, own };
+	},
+
 	async move(page) {
 		await signedIn(page, cfg.base, cfg.user, cfg.password);
 		/* A new folder, made in the app, then the message moved there with the toolbar. */

@@ -90,7 +90,7 @@ function FolderEditor() {
 				<button type="button" class="link" onClick={() => setOpen(true)}>
 					<Icon name="plus" /> {t("newFolder")}
 				</button>
-				{cur && !cur.role && (
+				{cur && !cur.role && !cur.accountId && (
 					<>
 						<button type="button" class="link" onClick={() => {
 							setName(cur.name);
@@ -121,7 +121,7 @@ function FolderEditor() {
 					<label for="folder-parent">{t("parentFolder")}</label>
 					<select id="folder-parent" value={parent} onChange={(e) => setParent((e.target as HTMLSelectElement).value)}>
 						<option value="">{t("none")}</option>
-						{flatTree(app.mailboxes).map(({ m, depth }) => (
+						{flatTree(app.mailboxes.filter((x) => !x.accountId)).map(({ m, depth }) => (
 							<option value={m.id}>{"\u00a0".repeat(depth * 2) + mailboxName(m)}</option>
 						))}
 					</select>
@@ -138,16 +138,44 @@ function FolderEditor() {
 	);
 }
 
+/* Folders other accounts share, one group per owner under its heading. */
+function SharedGroups({ all }: { all: Mailbox[] }) {
+	const owners: { id: string; owner: string; pub: boolean }[] = [];
+	for (const m of all)
+		if (m.accountId && !owners.some((o) => o.id === m.accountId))
+			owners.push({ id: m.accountId, owner: m.owner || "", pub: Boolean(m.publicFolder) });
+	return (
+		<>
+			{[false, true].map((pub) => owners.some((o) => o.pub === pub) && (
+				<div class="shared-group" data-group={pub ? "public" : "other"}>
+					<h2 class="tree-heading">{pub ? t("sharedFolders") : t("otherUsers")}</h2>
+					{owners.filter((o) => o.pub === pub).map((o) => {
+						const mine = all.filter((m) => m.accountId === o.id);
+						return (
+							<ul role="tree" aria-label={o.owner} class="tree" data-owner={o.owner}>
+								<li role="none" class="owner">{o.owner}</li>
+								{childrenOf(mine, null).map((m) => <Folder key={m.id} m={m} depth={0} />)}
+							</ul>
+						);
+					})}
+				</div>
+			))}
+		</>
+	);
+}
+
 export function Sidebar() {
 	const app = useApp();
+	const own = app.mailboxes.filter((m) => !m.accountId);
 	return (
 		<nav class={"sidebar" + (app.nav ? " open" : "")} aria-label={t("folders")}>
 			<button type="button" class="primary compose-btn" onClick={() => startCompose()}>
 				<Icon name="pen" /> {t("compose")}
 			</button>
 			<ul role="tree" aria-label={t("folders")} class="tree">
-				{childrenOf(app.mailboxes, null).map((m) => <Folder key={m.id} m={m} depth={0} />)}
+				{childrenOf(own, null).map((m) => <Folder key={m.id} m={m} depth={0} />)}
 			</ul>
+			<SharedGroups all={app.mailboxes} />
 			<FolderEditor />
 			<div class="sidebar-foot">
 				<button type="button" class="link" onClick={() => update({ view: "settings", nav: false })}>

@@ -2,12 +2,15 @@
 // Actions on the selected (or open) messages: read/unread, flag, move,
 // copy, delete, spam. Shared by the list and the reader.
 import { t } from "../i18n";
-import { copyTo, junk, mailboxName, moveTo, role, setKeyword, targets, trash } from "../mail";
+import { copyTo, current, junk, mailboxName, may, moveTo, role, setKeyword, targets, trash } from "../mail";
 import { useApp } from "../store";
 import { flatTree } from "./Sidebar";
 
 function FolderSelect({ label, onPick, id }: { label: string; onPick: (id: string) => void; id: string }) {
 	const app = useApp();
+	/* Moves stay within one account, into folders one may add to. */
+	const acc = current()?.accountId;
+	const into = app.mailboxes.filter((m) => m.accountId === acc && (!m.myRights || m.myRights.mayAddItems));
 	return (
 		<select aria-label={label} id={id} value="" onChange={(e) => {
 			const v = (e.target as HTMLSelectElement).value;
@@ -15,7 +18,7 @@ function FolderSelect({ label, onPick, id }: { label: string; onPick: (id: strin
 			if (v) onPick(v);
 		}}>
 			<option value="">{label}</option>
-			{flatTree(app.mailboxes).map(({ m, depth }) => (
+			{flatTree(into).map(({ m, depth }) => (
 				<option value={m.id} disabled={m.id === app.mailboxId && !app.search}>
 					{"\u00a0".repeat(depth * 2) + mailboxName(m)}
 				</option>
@@ -32,22 +35,34 @@ export function Toolbar({ where }: { where: string }) {
 	const seen = first ? Boolean(first.keywords.$seen) : false;
 	const flagged = first ? Boolean(first.keywords.$flagged) : false;
 	const inJunk = role("junk") && app.mailboxId === role("junk")!.id && !app.search;
+	/* In a folder another account shares, only what the rights allow (myRights). */
+	const shared = Boolean(current()?.accountId) && !app.search;
 	return (
 		<div class="toolbar" role="toolbar" aria-label={where}>
-			<button type="button" disabled={none} onClick={() => void setKeyword(targets(), "$seen", !seen)} data-action="seen">
-				{seen ? t("markUnread") : t("markRead")}
-			</button>
-			<button type="button" disabled={none} aria-pressed={flagged} onClick={() => void setKeyword(targets(), "$flagged", !flagged)} data-action="flag">
-				{flagged ? t("unflag") : t("flag")}
-			</button>
-			<FolderSelect id={where + "-move"} label={t("move")} onPick={(id) => void moveTo(targets(), id)} />
-			<FolderSelect id={where + "-copy"} label={t("copy")} onPick={(id) => void copyTo(targets(), id)} />
-			<button type="button" disabled={none} onClick={() => void junk(targets(), !inJunk)} data-action="junk">
-				{inJunk ? t("notJunk") : t("junk")}
-			</button>
-			<button type="button" class="danger" disabled={none} onClick={() => void trash(targets())} data-action="delete">
-				{t("delete")}
-			</button>
+			{may("maySetSeen") && (
+				<button type="button" disabled={none} onClick={() => void setKeyword(targets(), "$seen", !seen)} data-action="seen">
+					{seen ? t("markUnread") : t("markRead")}
+				</button>
+			)}
+			{may("maySetKeywords") && (
+				<button type="button" disabled={none} aria-pressed={flagged} onClick={() => void setKeyword(targets(), "$flagged", !flagged)} data-action="flag">
+					{flagged ? t("unflag") : t("flag")}
+				</button>
+			)}
+			{may("mayRemoveItems") && (
+				<FolderSelect id={where + "-move"} label={t("move")} onPick={(id) => void moveTo(targets(), id)} />
+			)}
+			{!shared && <FolderSelect id={where + "-copy"} label={t("copy")} onPick={(id) => void copyTo(targets(), id)} />}
+			{!shared && (
+				<button type="button" disabled={none} onClick={() => void junk(targets(), !inJunk)} data-action="junk">
+					{inJunk ? t("notJunk") : t("junk")}
+				</button>
+			)}
+			{may("mayRemoveItems") && (
+				<button type="button" class="danger" disabled={none} onClick={() => void trash(targets())} data-action="delete">
+					{t("delete")}
+				</button>
+			)}
 		</div>
 	);
 }
