@@ -627,9 +627,12 @@ int store_search_match_fields(struct store *s, int64_t account_id, const char *c
 			free(v);
 			return store_db_fail(s, NULL);
 		}
-		char *q = match_query(STORE_SEARCH_HDR, needle);
-		sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
-		free(q);
+		struct buf q;
+		buf_init(&q);
+		match_columns(&q, STORE_SEARCH_HDR);
+		match_string(&q, needle, strlen(needle));
+		sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_TRANSIENT);
+		buf_deinit(&q);
 		sqlite3_bind_int64(st, 2, account_id);
 		int rc;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -671,5 +674,12 @@ int store_search_pending_account(struct store *s, int64_t account_id, int64_t **
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	sqlite3_bind_int64(st, 1, account_id);
-	return collect_i64(s, st, ids_r, n_r);
+	struct i64_list l = {0};
+	if (collect_i64(s, st, &l) < 0) {
+		free(l.v);
+		return -1;
+	}
+	*ids_r = l.v;
+	*n_r = l.n;
+	return 0;
 }
