@@ -662,8 +662,7 @@ static int query_run(struct jmap_ctx *c, json_t *args, struct store_jmap_email *
 		for (size_t i = 0; i < n_cand; i++)
 			if (u == 0 || cand[u - 1] != cand[i])
 				cand[u++] = cand[i];
-		got = u == 0 ? 0
-			     : jmap_emails(c, cand, u, 0, 0, &v, &n);
+		got = u == 0 ? 0 : jmap_emails(c, cand, u, 0, 0, &v, &n);
 		free(cand);
 	} else if (got == 0)
 		got = jmap_emails(c, NULL, 0, only, 0, &v, &n);

@@ -898,10 +898,10 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(
 		sqlite3_exec(
 			db,
-			"DROP INDEX messages_date;" /* step 12 */
-			"ALTER TABLE accounts DROP COLUMN scram;" /* step 11 */
-			"DROP TABLE metadata;" /* step 10 */
-			"ALTER TABLE blobs DROP COLUMN preview;" /* step 9 */
+			"DROP INDEX messages_date;"                                   /* step 12 */
+			"ALTER TABLE accounts DROP COLUMN scram;"                     /* step 11 */
+			"DROP TABLE metadata;"                                        /* step 10 */
+			"ALTER TABLE blobs DROP COLUMN preview;"                      /* step 9 */
 			"DROP TRIGGER search_words_gone; DROP TABLE search_words;"    /* step 8 */
 			"DROP TABLE search_terms; DROP TABLE search_mail;"            /* step 8 */
 			"DROP TRIGGER search_mail_add; DROP TRIGGER search_mail_del;" /* step 8 */
