@@ -40,12 +40,9 @@ int cli_check_store(int argc, char **argv)
 	}
 	struct config cfg;
 	struct store *s = NULL;
-	if (cli_load_config(&cfg) < 0)
+	/* Loads the configuration too (and frees it on failure). */
+	if (cli_open_store(&cfg, &s) < 0)
 		return CLI_EXIT_FAIL;
-	if (cli_open_store(&cfg, &s) < 0) {
-		config_deinit(&cfg);
-		return CLI_EXIT_FAIL;
-	}
 	struct store_check_result r;
 	const char *error = NULL;
 	int ret = store_check(s, repair, check_print, NULL, &r, &error);
