@@ -607,14 +607,13 @@ int store_search_match_fields(struct store *s, int64_t account_id, const char *c
 			      size_t n_names, bool body, const char *needle, int64_t **ids_r,
 			      size_t *n_r)
 {
-	int64_t *v = NULL;
-	size_t n = 0, cap = 0;
+	struct i64_list l = {0};
 	*ids_r = NULL;
 	*n_r = 0;
 	if (body &&
-	    store_search_match_account(s, account_id, STORE_SEARCH_BODY, needle, &v, &n) < 0)
+	    store_search_match_account(s, account_id, STORE_SEARCH_BODY, needle, &l.v, &l.n) < 0)
 		return -1;
-	cap = n;
+	l.cap = l.n;
 	if (n_names > 0) {
 		/* The header column holds every field: keep the rows where one of names has it. */
 		sqlite3_stmt *st = store_stmt(s,
@@ -624,7 +623,7 @@ int store_search_match_fields(struct store *s, int64_t account_id, const char *c
 					      " CROSS JOIN mailboxes b ON b.id = m.mailbox_id"
 					      " WHERE search_fts MATCH ? AND b.account_id = ?");
 		if (st == NULL) {
-			free(v);
+			free(l.v);
 			return store_db_fail(s, NULL);
 		}
 		struct buf q;
@@ -637,28 +636,18 @@ int store_search_match_fields(struct store *s, int64_t account_id, const char *c
 		int rc;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *hdr = (const char *)sqlite3_column_text(st, 1);
-			if (hdr == NULL || !hdr_fields_have(hdr, names, n_names, needle))
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				v = xrealloc(v, cap * sizeof(*v));
-			}
-			v[n++] = sqlite3_column_int64(st, 0);
+			if (hdr != NULL && hdr_fields_have(hdr, names, n_names, needle))
+				i64_push(&l, sqlite3_column_int64(st, 0));
 		}
 		store_stmt_done(st);
 		if (rc != SQLITE_DONE) {
-			free(v);
+			free(l.v);
 			return store_db_fail(s, NULL);
 		}
 	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_i64);
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++)
-		if (out == 0 || v[out - 1] != v[i])
-			v[out++] = v[i];
-	*ids_r = v;
-	*n_r = out;
+	i64_unique(&l);
+	*ids_r = l.v;
+	*n_r = l.n;
 	return 0;
 }
 
