@@ -13,11 +13,9 @@
 
 #include "lib/util.h"
 #include "mime/mime.h"
+#include "search/search.h"
 
 #include <stdio.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -117,22 +115,7 @@ static const struct store_search_doc *row_doc(struct jmap_ctx *c, struct row *r)
 	r->doc_loaded = true;
 	if (store_search_doc_get(c->store, r->e->msg.blob_id, &r->doc) == 1)
 		return &r->doc;
-	struct mime_text t = {0};
-	int fd = store_blob_open(c->store, r->e->msg.blob_id);
-	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m != MAP_FAILED) {
-			mime_text_extract(m, (size_t)st.st_size, &t);
-			munmap(m, (size_t)st.st_size);
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	if (t.hdr == NULL)
-		mime_text_extract("", 0, &t);
-	r->doc = (struct store_search_doc){t.hdr,     t.body,     t.parts,
-					   t.hdr_len, t.body_len, t.parts_len};
+	search_blob_text(c->store, r->e->msg.blob_id, &r->doc);
 	return &r->doc;
 }
 

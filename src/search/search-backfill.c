@@ -30,8 +30,7 @@ struct search_backfill {
 	atomic_bool stop;
 };
 
-/* The searchable text of one blob (empty when it cannot be read). */
-static void blob_text(struct store *s, const char *id, struct store_search_doc *d)
+void search_blob_text(struct store *s, const char *id, struct store_search_doc *d)
 {
 	struct mime_text t = {0};
 	int fd = store_blob_open(s, id);
@@ -66,7 +65,7 @@ static int backfill_batch(struct store *s, size_t *done_r)
 	const char **names = xcalloc(n, sizeof(*names));
 	for (size_t i = 0; i < n; i++) {
 		names[i] = ids[i];
-		blob_text(s, ids[i], &docs[i]);
+		search_blob_text(s, ids[i], &docs[i]);
 	}
 	const char *error;
 	int r = store_search_index_batch(s, docs, names, n, &error);

@@ -10,6 +10,15 @@
 #define FACTEUR_SEARCH_H
 
 struct search_backfill;
+struct store;
+struct store_search_doc;
+
+/*
+ * The searchable text of one blob, computed from the message with
+ * mime_text_extract (as deliveries do), for a blob without its document:
+ * empty texts when it cannot be read. Free with store_search_doc_free.
+ */
+void search_blob_text(struct store *s, const char *blob_id, struct store_search_doc *d);
 
 /*
  * Start the thread on the store in dir. Returns 0, or -1 with *error_r
