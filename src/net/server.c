@@ -172,6 +172,11 @@ void worker_listeners_watch(struct worker *w, bool on)
  * accepts is over (a second without one, and at most every 10 s, or every
  * minute under a steady trickle), give the free pages back to the kernel.
  * malloc_trim walks the free lists only: milliseconds, on this thread.
+ *
+ * Not under AddressSanitizer: its allocator replaces glibc's, and glibc's
+ * malloc_trim, first called from a worker, initialises glibc's heap there
+ * and ties that worker to the main arena without counting it; two workers
+ * doing so at once abort at thread exit ("a->attached_threads > 0").
  */
 static void worker_trim(struct worker *w, int64_t now)
 {
@@ -181,7 +186,9 @@ static void worker_trim(struct worker *w, int64_t now)
 		return;
 	w->accepted_since_trim = 0;
 	w->last_trim = now;
+#ifndef __SANITIZE_ADDRESS__
 	malloc_trim(0);
+#endif
 }
 
 static void *worker_main(void *arg)
