@@ -114,16 +114,32 @@ struct signal_waiter {
 	atomic_bool done; /* the loops ended by themselves: just exit */
 };
 
+/*
+ * SIGTERM and SIGINT stop the server; SIGHUP reloads the certificate (a
+ * renewal) and goes on waiting; SIGUSR1 only ends this thread.
+ */
 static void *signal_thread(void *arg)
 {
 	struct signal_waiter *sw = arg;
-	int sig = 0;
-	sigwait(&sw->set, &sig);
-	if (sig != SIGUSR1 && !sw->done) {
-		log_info("stopping", "signal=%d", sig);
-		net_server_stop(sw->server);
+	for (;;) {
+		int sig = 0;
+		sigwait(&sw->set, &sig);
+		if (sig == SIGUSR1 || sw->done)
+			return NULL;
+		if (sig != SIGHUP) {
+			log_info("stopping", "signal=%d", sig);
+			net_server_stop(sw->server);
+			return NULL;
+		}
+		char *err = NULL;
+		int r = net_server_reload_tls(sw->server, &err);
+		if (r < 0) {
+			log_error("reload", "what=tls result=failed error=\"%s\"", err);
+			free(err);
+		} else {
+			log_info("reload", "what=tls result=%s", r > 0 ? "ok" : "none");
+		}
 	}
-	return NULL;
 }
 
 /*
@@ -151,7 +167,8 @@ int cli_serve(int argc, char **argv)
 			"usage: facteur [-c CONFIG] serve\n\n"
 			"Runs every configured listener in one process, in the foreground,\n"
 			"logging one key=value line per event to standard error.\n"
-			"SIGTERM or SIGINT stops it cleanly.\n");
+			"SIGTERM or SIGINT stops it cleanly; SIGHUP reloads the TLS "
+			"certificate.\n");
 		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	}
 	struct config cfg;

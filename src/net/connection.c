@@ -439,7 +439,7 @@ static int conn_start_tls(struct conn *c)
 	/* Plaintext that arrived behind STARTTLS is discarded, by design. */
 	buf_clear(&c->in);
 	c->starttls = false;
-	c->ssl = SSL_new(c->w->server->tls);
+	c->ssl = net_server_ssl_new(c->w->server);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    SSL_set_app_data(c->ssl, (void *)c->proto->alpn) != 1) {
 		conn_destroy(c, "tls-setup");
@@ -644,7 +644,7 @@ void conn_accept(struct worker *w, struct listener *l)
 		}
 		c->limit_held = true;
 		if (config_listener_implicit_tls(l->kind)) {
-			c->ssl = SSL_new(w->server->tls);
+			c->ssl = net_server_ssl_new(w->server);
 			SSL_set_fd(c->ssl, fd);
 			/* ALPN is chosen from the engine's list (tls.c). */
 			SSL_set_app_data(c->ssl, (void *)c->proto->alpn);

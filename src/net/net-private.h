@@ -6,6 +6,7 @@
 #include "lib/server-ctx.h"
 #include "net/net.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -36,7 +37,8 @@ struct net_server {
 	const struct config *cfg;
 	struct listener listeners[CONFIG_MAX_LISTENERS];
 	size_t n_listeners;
-	SSL_CTX *tls;
+	SSL_CTX *tls; /* swapped by net_server_reload_tls, under tls_lock */
+	pthread_mutex_t tls_lock;
 	struct worker *workers;
 	atomic_int n_workers;     /* read by net_server_stop from the signal thread */
 	atomic_bool stop;         /* workers also poll it: a stop during start-up is kept */
@@ -45,6 +47,8 @@ struct net_server {
 };
 
 void conn_accept(struct worker *w, struct listener *l);
+/* A TLS session on the server's current certificate (NULL: out of memory). */
+struct ssl_st *net_server_ssl_new(struct net_server *s);
 /* Stop or start watching every listener (out of descriptors: back off). */
 void worker_listeners_watch(struct worker *w, bool on);
 void conn_event(struct conn *c, uint32_t events);

@@ -40,6 +40,12 @@ int net_server_create(const struct config *cfg,
 int net_server_run(struct net_server *server, const struct net_worker_hooks *hooks, char **error_r);
 /* Async-signal-safe: ask every loop to stop (connections get a goodbye). */
 void net_server_stop(struct net_server *server);
+/*
+ * Read tls_cert and tls_key again (SIGHUP, a renewed certificate): new
+ * connections and STARTTLS use them, those in progress keep theirs. On
+ * failure the old certificate stays. 1 reloaded, 0 no TLS configured.
+ */
+int net_server_reload_tls(struct net_server *server, char **error_r);
 void net_server_destroy(struct net_server **server);
 
 /* Ports actually bound (useful when the configuration said port 0). */

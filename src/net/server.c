@@ -73,6 +73,7 @@ int net_server_create(const struct config *cfg,
 	struct net_server *s = xcalloc(1, sizeof(*s));
 	s->cfg = cfg;
 	atomic_init(&s->stop, false);
+	pthread_mutex_init(&s->tls_lock, NULL);
 	if (*cfg->tls_cert != '\0') {
 		s->tls = net_tls_server_ctx(cfg->tls_cert, cfg->tls_key, error_r);
 		if (s->tls == NULL) {
@@ -340,6 +341,35 @@ void net_server_destroy(struct net_server **sp)
 		free(s->workers);
 	}
 	SSL_CTX_free(s->tls);
+	pthread_mutex_destroy(&s->tls_lock);
 	free(s);
 	*sp = NULL;
+}
+
+/*
+ * Each SSL holds a reference on the context it was made from, so a swap
+ * leaves sessions in progress on the old certificate until they end; the
+ * lock only keeps a worker from taking the old pointer as it is released.
+ */
+SSL *net_server_ssl_new(struct net_server *s)
+{
+	pthread_mutex_lock(&s->tls_lock);
+	SSL *ssl = SSL_new(s->tls);
+	pthread_mutex_unlock(&s->tls_lock);
+	return ssl;
+}
+
+int net_server_reload_tls(struct net_server *s, char **error_r)
+{
+	if (s->tls == NULL)
+		return 0; /* no certificate configured: nothing to reload */
+	SSL_CTX *ctx = net_tls_server_ctx(s->cfg->tls_cert, s->cfg->tls_key, error_r);
+	if (ctx == NULL)
+		return -1;
+	pthread_mutex_lock(&s->tls_lock);
+	SSL_CTX *old = s->tls;
+	s->tls = ctx;
+	pthread_mutex_unlock(&s->tls_lock);
+	SSL_CTX_free(old);
+	return 1;
 }
