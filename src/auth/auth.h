@@ -66,6 +66,30 @@ void auth_ratelimit_account_configure(unsigned max_failures, unsigned window_sec
 bool auth_ratelimit_account_blocked(const char *address);
 void auth_ratelimit_account_failure(const char *address);
 
+/*
+ * Outbound sending limits (auth-sendlimit.c): what each authenticated
+ * account and each domain submitted in the last hour, process-wide and
+ * thread-safe. Messages and recipients per hour; 0 is unlimited. An
+ * account's own limits (store_account_limits) replace the default where
+ * they are >= 0. Domain limits count all of a domain's accounts together.
+ */
+struct send_limits {
+	int64_t messages, recipients;
+};
+#define SEND_LIMIT_KEY_MAX 324
+void send_limit_configure(const struct send_limits *user, const struct send_limits *domain);
+/*
+ * Would one more message from address (its account's own limits: own, or
+ * NULL) to recipients recipients fit? 1 yes; 0 no, why names the limit
+ * (a sentence for the SMTP reply).
+ */
+int send_limit_check(const char *address, const struct send_limits *own, unsigned recipients,
+		     char *why, size_t whysz);
+/* Count an accepted message of address to recipients recipients. */
+void send_limit_charge(const char *address, unsigned recipients);
+/* Tests: a clock in milliseconds instead of time_now_ms (NULL: back); forgets the counts. */
+void send_limit_clock(int64_t (*clock)(void));
+
 enum auth_result {
 	AUTH_OK = 1,
 	AUTH_FAILED = 0,   /* unknown user or wrong password: same answer */

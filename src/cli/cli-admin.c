@@ -244,6 +244,48 @@ static int user_quota(struct store *s, char **args, int flags)
 	return report(r, err);
 }
 
+/* A per-hour sending limit: a count, 0 (unlimited) or "default" (-1). -2 if bad. */
+static int64_t parse_limit(const char *arg)
+{
+	if (strcmp(arg, "default") == 0)
+		return -1;
+	char *end;
+	errno = 0;
+	long long n = strtoll(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || n < 0 || n > 100000000)
+		return -2;
+	return n;
+}
+
+static void print_limit(const char *what, int64_t v)
+{
+	if (v < 0)
+		printf(" %s=default", what);
+	else if (v == 0)
+		printf(" %s=unlimited", what);
+	else
+		printf(" %s=%lld/hour", what, (long long)v);
+}
+
+static int user_limit(struct store *s, char **args, int flags)
+{
+	int64_t m = parse_limit(args[1]), r = parse_limit(args[2]);
+	if (m < -1 || r < -1) {
+		fprintf(stderr,
+			"facteur: bad limit (a number per hour, 0 = unlimited, or default)\n");
+		return CLI_EXIT_USAGE;
+	}
+	const char *err = NULL;
+	int ret = store_account_set_limits(s, args[0], m, r, &err);
+	if (ret == 0) {
+		printf("sending limits of %s:", args[0]);
+		print_limit("messages", m);
+		print_limit("recipients", r);
+		printf("\n");
+	}
+	return report(ret, err);
+}
+
 static void print_account(void *ctx, const struct store_account *a)
 {
 	printf("%-40s used=%lld quota=%lld\n", a->address, (long long)a->used_bytes,
@@ -260,12 +302,16 @@ static const struct action user_actions[] = {
 	{"passwd", 1, user_passwd, "passwd ADDRESS [--password-stdin]"},
 	{"remove", 1, user_remove, "remove ADDRESS"},
 	{"quota", 2, user_quota, "quota ADDRESS SIZE   (bytes, or 500M, 2G; 0 = unlimited)"},
+	{"limit", 3, user_limit,
+	 "limit ADDRESS MESSAGES RECIPIENTS   (sent per hour; 0 = unlimited, default = the "
+	 "configuration's)"},
 	{"list", 0, user_list, "list"},
 };
 
 int cli_user(int argc, char **argv)
 {
-	return dispatch("user", user_actions, 5, argc, argv);
+	return dispatch("user", user_actions, sizeof(user_actions) / sizeof(user_actions[0]), argc,
+			argv);
 }
 
 /* --- alias ------------------------------------------------------------- */
@@ -316,8 +362,9 @@ static void print_queue(void *ctx, const struct store_queue_entry *e)
 	struct tm tm;
 	gmtime_r(&e->queued_at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%lld %s <%s> -> <%s> attempts=%d%s%s\n", (long long)e->id, when, e->sender,
-	       e->recipient, e->attempts, *e->last_error ? " error=" : "", e->last_error);
+	printf("%lld %s <%s> -> <%s> attempts=%d%s%s%s%s\n", (long long)e->id, when, e->sender,
+	       e->recipient, e->attempts, *e->submitter ? " by=" : "", e->submitter,
+	       *e->last_error ? " error=" : "", e->last_error);
 }
 
 static int queue_list(struct store *s, char **args, int flags)
@@ -364,8 +411,9 @@ static int queue_show(struct store *s, char **args, int flags)
 	int r = store_queue_get(s, id, &d);
 	if (r <= 0)
 		return report(-1, r == 0 ? "no such queue entry" : "cannot read the queue");
-	printf("id: %lld\nsender: <%s>\nrecipient: <%s>\nblob: %s\n", (long long)id, d.e.sender,
-	       d.e.recipient, d.e.blob_id);
+	printf("id: %lld\nsender: <%s>\nrecipient: <%s>\nsubmitted-by: %s\nblob: %s\n",
+	       (long long)id, d.e.sender, d.e.recipient,
+	       *d.e.submitter ? d.e.submitter : "(none: relayed or a bounce)", d.e.blob_id);
 	print_time("queued", d.e.queued_at);
 	print_time("next-attempt", d.e.next_attempt);
 	printf("attempts: %d\ndelay-notice-sent: %s\nlast-error: %s\n", d.e.attempts,
@@ -399,8 +447,52 @@ static int queue_retry(struct store *s, char **args, int flags)
 	return queue_reschedule(s, id);
 }
 
+/* Who has what in the queue: entries (one per recipient) and messages per submitter. */
+struct queue_by {
+	struct queue_by_row {
+		char submitter[320];
+		char last_blob[STORE_BLOB_ID_LEN + 1];
+		size_t entries, messages;
+	} * v;
+	size_t n;
+};
+
+static void queue_by_add(void *ctx, const struct store_queue_entry *e)
+{
+	struct queue_by *q = ctx;
+	size_t i = 0;
+	while (i < q->n && strcmp(q->v[i].submitter, e->submitter) != 0)
+		i++;
+	if (i == q->n) {
+		q->v = xrealloc(q->v, (q->n + 1) * sizeof(*q->v));
+		memset(&q->v[i], 0, sizeof(q->v[i]));
+		snprintf(q->v[i].submitter, sizeof(q->v[i].submitter), "%s", e->submitter);
+		q->n++;
+	}
+	struct queue_by_row *r = &q->v[i];
+	r->entries++;
+	/* entries come in id order, a message's recipients one after another */
+	if (strcmp(r->last_blob, e->blob_id) != 0)
+		r->messages++;
+	snprintf(r->last_blob, sizeof(r->last_blob), "%s", e->blob_id);
+}
+
+static int queue_senders(struct store *s, char **args, int flags)
+{
+	struct queue_by q = {0};
+	int r = store_queue_list(s, queue_by_add, &q);
+	for (size_t i = 0; r == 0 && i < q.n; i++)
+		printf("%-40s messages=%zu recipients=%zu\n",
+		       *q.v[i].submitter ? q.v[i].submitter : "(relayed or bounces)",
+		       q.v[i].messages, q.v[i].entries);
+	free(q.v);
+	return report(r, "cannot list the queue");
+}
+
 static const struct action queue_actions[] = {
 	{"list", 0, queue_list, "list"},
+	{"senders", 0, queue_senders,
+	 "senders               # queued messages per authenticated user"},
 	{"show", 1, queue_show, "show ID"},
 	{"flush", 0, queue_flush, "flush                 # every entry due now"},
 	{"retry", 1, queue_retry, "retry ID              # this entry due now"},

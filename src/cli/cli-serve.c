@@ -177,6 +177,10 @@ int cli_serve(int argc, char **argv)
 	log_set_level((enum log_level)cfg.log_level);
 	auth_ratelimit_configure(cfg.auth_max_failures, cfg.auth_window);
 	auth_ratelimit_account_configure(cfg.auth_account_max_failures, cfg.auth_window);
+	send_limit_configure(
+		&(struct send_limits){cfg.send_limit_messages, cfg.send_limit_recipients},
+		&(struct send_limits){cfg.send_limit_domain_messages,
+				      cfg.send_limit_domain_recipients});
 
 	/* Check the store once in the main thread, so that a broken data
 	 * directory fails start-up with a clear message. */

@@ -492,7 +492,8 @@ static json_t *send_message(struct jmap_ctx *c, const struct envelope *e, const 
 		mime_parsed_free(&mp);
 	}
 	if (err == NULL && nr > 0 &&
-	    store_queue_add(c->store, e->from, remote, nr, msg->data, msg->len, &error) < 0)
+	    store_queue_submit(c->store, c->r->username, e->from, remote, nr, msg->data, msg->len,
+			       &error) < 0)
 		err = jmap_set_error("serverFail", error, NULL);
 	for (size_t i = 0; i < nr; i++)
 		free((char *)remote[i]);
@@ -500,6 +501,18 @@ static json_t *send_message(struct jmap_ctx *c, const struct envelope *e, const 
 		log_info("jmap.submission", "session=%s local=%zu remote=%zu",
 			 c->r->session_id ? c->r->session_id : "-", nl, nr);
 	return err;
+}
+
+/* The user's sending limits (auth-sendlimit.c), as for SMTP submission. */
+static json_t *limit_check(struct jmap_ctx *c, size_t n_rcpt)
+{
+	struct send_limits own;
+	char why[160];
+	if (store_account_limits(c->store, c->user_id, &own.messages, &own.recipients) < 0)
+		return jmap_set_error("serverFail", NULL, NULL);
+	if (send_limit_check(c->r->username, &own, (unsigned)n_rcpt, why, sizeof(why)) == 0)
+		return jmap_set_error("forbiddenToSend", why, NULL);
+	return NULL;
 }
 
 /* The From:/Sender: addresses must be the user's: forbiddenFrom (RFC 8621 7.5). */
@@ -553,10 +566,14 @@ static json_t *submission_create(struct jmap_ctx *c, json_t *obj, json_t **store
 		err = jmap_set_error("serverFail", "message unreadable", NULL);
 	if (err == NULL)
 		err = author_check(c, &raw);
+	if (err == NULL)
+		err = limit_check(c, env.n);
 	if (err == NULL) {
 		strip_bcc(raw.data ? raw.data : "", raw.len, &msg);
 		dkim_sign(c, env.from, &msg);
 		err = send_message(c, &env, &msg);
+		if (err == NULL)
+			send_limit_charge(c->r->username, (unsigned)env.n);
 	}
 	if (err == NULL) {
 		char tid[24], nowd[32];

@@ -69,6 +69,9 @@ struct config {
 	unsigned auth_account_max_failures; /* failures per account in auth_window */
 	unsigned auth_threads;              /* password hashing threads */
 	unsigned auth_hashes_per_ip;        /* hashes at once for one address (/64) */
+	/* Sending limits per hour (auth_sendlimit.c); 0 = unlimited. */
+	unsigned send_limit_messages, send_limit_recipients;               /* per account */
+	unsigned send_limit_domain_messages, send_limit_domain_recipients; /* per domain */
 	/*
 	 * Where AUTH/USER/LOGIN is allowed without TLS: never, only from
 	 * loopback clients (the default), or always.

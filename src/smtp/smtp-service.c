@@ -39,6 +39,7 @@ struct smtp_service {
 	struct auth_check *check;  /* an AUTH being checked in the auth pool */
 	struct auth_scram *scram;  /* a SCRAM exchange in progress */
 	char *spool_dir;           /* data_dir/blobs/tmp: rewritten messages */
+	struct send_limits own;    /* the account's own sending limits, read at MAIL */
 };
 
 static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_account *acct,
@@ -138,6 +139,22 @@ static int svc_sender(void *ctx, const char *address, int64_t account_id, const 
 	return auth_sender_allowed(svc->ctx->store, svc->ctx->config, account_id, login, address);
 }
 
+static int svc_limit(void *ctx, const struct smtp_account *account, unsigned recipients, char *why,
+		     size_t whysz)
+{
+	struct smtp_service *svc = ctx;
+	if (recipients == 0 &&
+	    store_account_limits(svc->ctx->store, account->id, &svc->own.messages,
+				 &svc->own.recipients) < 0)
+		return -1;
+	return send_limit_check(account->address, &svc->own, recipients, why, whysz);
+}
+
+static void svc_charge(void *ctx, const struct smtp_account *account, unsigned recipients)
+{
+	send_limit_charge(account->address, recipients);
+}
+
 static enum smtp_deliver_result
 svc_deliver_local(struct smtp_service *svc, const struct smtp_delivery *d, const char *mailbox)
 {
@@ -177,9 +194,9 @@ static enum smtp_deliver_result svc_store_direct(struct smtp_service *svc,
 	}
 	if (d->n_remote > 0) {
 		const char *error;
-		if (store_queue_add(svc->ctx->store, d->sender, d->remote, d->n_remote,
-				    d->data + d->return_path_len, d->len - d->return_path_len,
-				    &error) < 0) {
+		if (store_queue_submit(svc->ctx->store, d->auth_user, d->sender, d->remote,
+				       d->n_remote, d->data + d->return_path_len,
+				       d->len - d->return_path_len, &error) < 0) {
 			log_error("smtp.queue", "session=%s id=%s error=\"%s\"",
 				  svc->info->session_id, d->queue_id, error ? error : "?");
 			return SMTP_DELIVER_TEMPFAIL;
@@ -215,6 +232,7 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct
 		.accounts = d->accounts,
 		.n_accounts = d->n_accounts,
 		.mailbox = mailbox,
+		.submitter = d->auth_user,
 		.sender = d->sender,
 		.remote = d->remote,
 		.n_remote = d->n_remote,
@@ -465,6 +483,8 @@ static void *smtp_proto_open(struct server_ctx *ctx, const struct conn_info *inf
 		.rcpt = svc_rcpt,
 		.sender = svc_sender,
 		.deliver = svc_deliver,
+		.limit = svc_limit,
+		.charge = svc_charge,
 	};
 	svc->ctx = ctx;
 	svc->info = info;

@@ -481,6 +481,8 @@ static int smtp_message_deliver(struct smtp_session *s)
 		 s->info->session_id, t->queue_id, from, t->n_rcpt, t->n_accounts, t->n_remote,
 		 (unsigned long long)t->size);
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", t->queue_id);
+	if (s->authenticated && s->hooks.charge != NULL)
+		s->hooks.charge(s->hooks.ctx, &s->account, t->n_rcpt);
 	return 0;
 }
 
@@ -668,6 +670,28 @@ static int smtp_mail_param(struct smtp_session *s, const struct smtp_param *p, s
 	return 0;
 }
 
+/*
+ * Sending limits of an authenticated account, for one more message with
+ * recipients recipients. Not counted as a client error: the client did
+ * nothing wrong and may try later (450, RFC 5321 4.2.5).
+ */
+static int smtp_check_limit(struct smtp_session *s, unsigned recipients)
+{
+	if (!s->authenticated || s->hooks.limit == NULL)
+		return 0;
+	char why[160];
+	int r = s->hooks.limit(s->hooks.ctx, &s->account, recipients, why, sizeof(why));
+	if (r < 0) {
+		smtp_reply(s, "451 4.3.0 Temporary lookup failure");
+		return -1;
+	}
+	if (r == 0) {
+		smtp_reply_uncounted(s, "450 4.7.1 %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Submission: the sender must be the account's address or resolve to it. */
 static int smtp_check_sender_owned(struct smtp_session *s, const char *addr)
 {
@@ -704,9 +728,9 @@ static int smtp_check_mail(struct smtp_session *s, struct smtp_cmd *c)
 	}
 	if (smtp_check_address(s, addr, c->utf8, "5.1.7") < 0)
 		return -1;
-	if (s->kind != SMTP_KIND_MX)
-		return smtp_check_sender_owned(s, addr);
-	return 0;
+	if (s->kind != SMTP_KIND_MX && smtp_check_sender_owned(s, addr) < 0)
+		return -1;
+	return smtp_check_limit(s, 0);
 }
 
 static void smtp_proceed_mail(struct smtp_session *s, struct smtp_cmd *c)
@@ -795,7 +819,7 @@ static int smtp_check_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 		c->targets.n_accounts = SMTP_RCPT_MAX_TARGETS;
 	if (c->targets.n_remote > SMTP_RCPT_MAX_TARGETS)
 		c->targets.n_remote = SMTP_RCPT_MAX_TARGETS;
-	if (smtp_rcpt_policy(s, c, st) < 0) {
+	if (smtp_rcpt_policy(s, c, st) < 0 || smtp_check_limit(s, s->txn.n_rcpt + 1) < 0) {
 		smtp_targets_free(&c->targets);
 		return -1;
 	}

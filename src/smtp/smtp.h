@@ -158,6 +158,16 @@ struct smtp_hooks {
 	 */
 	enum smtp_auth_result (*scram)(void *ctx, struct auth_scram_io *step,
 				       struct smtp_account *account_r);
+	/*
+	 * Optional (NULL: no limits): may the authenticated account send one
+	 * more message to recipients recipients? Asked at MAIL (recipients 0:
+	 * also the moment to read the account's own limits again) and at each
+	 * RCPT. 1 yes; 0 no, why says which limit; -1 temporary error.
+	 */
+	int (*limit)(void *ctx, const struct smtp_account *account, unsigned recipients, char *why,
+		     size_t whysz);
+	/* Optional: count a message the account sent (after its 250). */
+	void (*charge)(void *ctx, const struct smtp_account *account, unsigned recipients);
 };
 
 /*

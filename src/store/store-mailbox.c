@@ -1082,8 +1082,9 @@ int store_message_set_flags(struct store *s, int64_t mailbox_id, uint32_t uid, u
 
 /* --- outbound queue ---------------------------------------------------- */
 
-int store_queue_add_tx(struct store *s, const char *sender, const char *const *recipients, size_t n,
-		       const char *id, size_t len, const char **error_r)
+int store_queue_add_tx(struct store *s, const char *submitter, const char *sender,
+		       const char *const *recipients, size_t n, const char *id, size_t len,
+		       const char **error_r)
 {
 	time_t now = time(NULL);
 
@@ -1093,7 +1094,7 @@ int store_queue_add_tx(struct store *s, const char *sender, const char *const *r
 		sqlite3_stmt *st =
 			store_stmt(s,
 				   "INSERT INTO queue(sender, recipient, blob_id, queued_at,"
-				   " next_attempt) VALUES (?, ?, ?, ?, ?)");
+				   " next_attempt, submitter) VALUES (?, ?, ?, ?, ?, ?)");
 		if (st == NULL)
 			return store_db_fail(s, error_r);
 		store_bind_text(st, 1, sender);
@@ -1101,6 +1102,7 @@ int store_queue_add_tx(struct store *s, const char *sender, const char *const *r
 		store_bind_text(st, 3, id);
 		sqlite3_bind_int64(st, 4, (int64_t)now);
 		sqlite3_bind_int64(st, 5, (int64_t)now);
+		store_bind_text(st, 6, submitter != NULL ? submitter : "");
 		int rc = sqlite3_step(st);
 		store_stmt_done(st);
 		if (rc != SQLITE_DONE)
@@ -1128,6 +1130,13 @@ int store_queue_args_check(struct store *s, const char *sender, const char *cons
 int store_queue_add(struct store *s, const char *sender, const char *const *recipients,
 		    size_t n_recipients, const char *data, size_t len, const char **error_r)
 {
+	return store_queue_submit(s, NULL, sender, recipients, n_recipients, data, len, error_r);
+}
+
+int store_queue_submit(struct store *s, const char *submitter, const char *sender,
+		       const char *const *recipients, size_t n_recipients, const char *data,
+		       size_t len, const char **error_r)
+{
 	char id[STORE_BLOB_ID_LEN + 1];
 	const char *body = data != NULL ? data : "";
 
@@ -1139,7 +1148,8 @@ int store_queue_add(struct store *s, const char *sender, const char *const *reci
 		return -1;
 	/* Same re-check under the lock as in store_deliver. */
 	if (store_blob_write(s, body, len, id, error_r) < 0 ||
-	    store_queue_add_tx(s, sender, recipients, n_recipients, id, len, error_r) < 0) {
+	    store_queue_add_tx(s, submitter, sender, recipients, n_recipients, id, len, error_r) <
+		    0) {
 		store_tx_rollback(s);
 		return -1;
 	}
@@ -1159,7 +1169,7 @@ int store_queue_list(struct store *s, void (*cb)(void *ctx, const struct store_q
 	sqlite3_stmt *st =
 		store_stmt(s,
 			   "SELECT id, sender, recipient, blob_id, queued_at, next_attempt,"
-			   " attempts, last_error FROM queue ORDER BY id");
+			   " attempts, last_error, submitter FROM queue ORDER BY id");
 	if (st == NULL)
 		return store_db_fail(s, NULL);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -375,8 +375,9 @@ int store_deliver_tx(struct store *s, const char *id, size_t len, const struct s
 int store_queue_args_check(struct store *s, const char *sender, const char *const *recipients,
 			   size_t n, const char **error_r);
 /* The transactional half of store_queue_add, for a blob already written. 0 / -1. */
-int store_queue_add_tx(struct store *s, const char *sender, const char *const *recipients, size_t n,
-		       const char *id, size_t len, const char **error_r);
+int store_queue_add_tx(struct store *s, const char *submitter, const char *sender,
+		       const char *const *recipients, size_t n, const char *id, size_t len,
+		       const char **error_r);
 
 /*
  * The transactional halves of the IMAP writes, for the store writer (in a
@@ -430,6 +431,7 @@ void store_queue_wakeup(void);
  * Fill e from columns id, sender, recipient, blob_id, queued_at,
  * next_attempt, attempts, last_error (0-7) of a queue row.
  */
+/* Columns id, sender, recipient, blob_id, queued_at, next_attempt, attempts, last_error, submitter. */
 void store_queue_entry_from_row(sqlite3_stmt *st, struct store_queue_entry *e);
 
 /* --- blobs (store-blob.c) --- */

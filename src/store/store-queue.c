@@ -41,7 +41,7 @@ void store_queue_wakeup(void)
 
 #define QUEUE_COLUMNS                                                                              \
 	"id, sender, recipient, blob_id, queued_at, next_attempt, attempts,"                       \
-	" last_error, delay_notified"
+	" last_error, submitter, delay_notified"
 
 void store_queue_entry_from_row(sqlite3_stmt *st, struct store_queue_entry *e)
 {
@@ -54,13 +54,14 @@ void store_queue_entry_from_row(sqlite3_stmt *st, struct store_queue_entry *e)
 	e->next_attempt = (time_t)sqlite3_column_int64(st, 5);
 	e->attempts = sqlite3_column_int(st, 6);
 	store_col_copy(st, 7, e->last_error, sizeof(e->last_error));
+	store_col_copy(st, 8, e->submitter, sizeof(e->submitter));
 }
 
 static void queue_row(sqlite3_stmt *st, struct store_queue_delivery *d)
 {
 	memset(d, 0, sizeof(*d));
 	store_queue_entry_from_row(st, &d->e);
-	d->delay_notified = sqlite3_column_int(st, 8) != 0;
+	d->delay_notified = sqlite3_column_int(st, 9) != 0;
 }
 
 int store_queue_due(struct store *s, time_t now, size_t limit, struct store_queue_delivery **v_r,

@@ -231,6 +231,16 @@ static const char *const migrations[] = {
 	 * index cover collapseThreads and its count.
 	 */
 	"CREATE INDEX messages_date ON messages(mailbox_id, internal_date, thread_id);",
+	/*
+	 * 13 (outbound limits): who submitted each queued message (the
+	 * authenticated account's address, "" for bounces and relayed mail),
+	 * and per-account sending limits that override the configuration's
+	 * (NULL: the default; 0: unlimited).
+	 */
+	"ALTER TABLE queue ADD COLUMN submitter TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE account_limits (account_id INTEGER PRIMARY KEY"
+	"  REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  messages INTEGER, recipients INTEGER);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1151,22 +1161,35 @@ static int single_change_commit(struct store *s, sqlite3_stmt *st, const char *m
 	return store_tx_commit(s, error_r);
 }
 
+/*
+ * A transaction begun and sql prepared for one change to the account of
+ * address (normalised into addr); NULL, rolled back, on failure.
+ */
+static sqlite3_stmt *account_change_begin(struct store *s, const char *sql, const char *address,
+					  char addr[320], const char **error_r)
+{
+	if (address_normalize(s, address, false, addr, error_r) < 0) {
+		store_fail(s, error_r, "no such account");
+		return NULL;
+	}
+	if (store_tx_begin(s, error_r) < 0)
+		return NULL;
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st == NULL) {
+		store_db_fail(s, error_r);
+		store_tx_rollback(s);
+	}
+	return st;
+}
+
 /* One UPDATE on the account row, with "no such account" when none matched. */
 static int account_update(struct store *s, const char *sql, const char *address, const char *text,
 			  int64_t num, const char **error_r)
 {
 	char addr[320];
-
-	if (address_normalize(s, address, false, addr, error_r) < 0)
-		return store_fail(s, error_r, "no such account");
-	if (store_tx_begin(s, error_r) < 0)
+	sqlite3_stmt *st = account_change_begin(s, sql, address, addr, error_r);
+	if (st == NULL)
 		return -1;
-	sqlite3_stmt *st = store_stmt(s, sql);
-	if (st == NULL) {
-		store_db_fail(s, error_r);
-		store_tx_rollback(s);
-		return -1;
-	}
 	if (text != NULL)
 		store_bind_text(st, 1, text);
 	else
@@ -1202,6 +1225,55 @@ int store_account_set_quota(struct store *s, const char *address, int64_t quota_
 		return store_fail(s, error_r, "invalid quota");
 	return account_update(s, "UPDATE accounts SET quota_bytes = ? WHERE address = ?", address,
 			      NULL, quota_bytes, error_r);
+}
+
+static void bind_limit(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+int store_account_set_limits(struct store *s, const char *address, int64_t messages,
+			     int64_t recipients, const char **error_r)
+{
+	char addr[320];
+	sqlite3_stmt *st = account_change_begin(
+		s,
+		"INSERT INTO account_limits(account_id, messages, recipients)"
+		" SELECT id, ?, ? FROM accounts WHERE address = ?"
+		" ON CONFLICT(account_id) DO UPDATE SET messages = excluded.messages,"
+		" recipients = excluded.recipients",
+		address, addr, error_r);
+	if (st == NULL)
+		return -1;
+	bind_limit(st, 1, messages);
+	bind_limit(st, 2, recipients);
+	store_bind_text(st, 3, addr);
+	return single_change_commit(s, st, "no such account", error_r);
+}
+
+int store_account_limits(struct store *s, int64_t account_id, int64_t *messages_r,
+			 int64_t *recipients_r)
+{
+	*messages_r = *recipients_r = -1;
+	sqlite3_stmt *st = store_stmt(
+		s, "SELECT messages, recipients FROM account_limits WHERE account_id = ?");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			*messages_r = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			*recipients_r = sqlite3_column_int64(st, 1);
+	}
+	store_stmt_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_db_fail(s, NULL);
+	return rc == SQLITE_ROW;
 }
 
 /* --- aliases ----------------------------------------------------------- */

@@ -51,6 +51,7 @@ struct store_write {
 	int64_t *accounts;
 	size_t n_accounts;
 	char *mailbox;
+	char *submitter;
 	char *sender;
 	char **remote;
 	size_t n_remote;
@@ -127,6 +128,7 @@ static void write_free(struct store_write *wr)
 	store_idlist_free(&wr->dropped);
 	free(wr->accounts);
 	free(wr->mailbox);
+	free(wr->submitter);
 	free(wr->sender);
 	if (wr->mapped)
 		munmap(wr->data - wr->map_skip, wr->len + wr->map_skip);
@@ -273,6 +275,7 @@ static struct store_write *write_new(const struct store_write_request *req)
 		store_blob_hash(wr->data, wr->len, wr->local_id);
 	}
 	if (req->n_remote > 0) {
+		wr->submitter = dup_or_null(req->submitter);
 		wr->sender = dup_or_null(req->sender);
 		wr->remote = xcalloc(req->n_remote, sizeof(*wr->remote));
 		for (size_t i = 0; i < req->n_remote; i++)
@@ -475,8 +478,8 @@ static int write_apply_delivery(struct store *s, struct store_write *wr, const c
 	if (wr->n_remote > 0) {
 		const char *const *remote = (const char *const *)wr->remote;
 		if (store_queue_args_check(s, wr->sender, remote, wr->n_remote, error_r) < 0 ||
-		    store_queue_add_tx(s, wr->sender, remote, wr->n_remote, wr->queue_id,
-				       wr->len - wr->queue_offset, error_r) < 0)
+		    store_queue_add_tx(s, wr->submitter, wr->sender, remote, wr->n_remote,
+				       wr->queue_id, wr->len - wr->queue_offset, error_r) < 0)
 			return -1;
 	}
 	return 0;

@@ -97,6 +97,15 @@ int store_account_set_scram(struct store *s, const char *address, const char *sc
 			    const char **error_r);
 int store_account_set_quota(struct store *s, const char *address, int64_t quota_bytes,
 			    const char **error_r);
+/*
+ * Sending limits of one account, per hour, overriding the configuration's
+ * send_limit_messages / send_limit_recipients: -1 the default, 0 unlimited.
+ */
+int store_account_set_limits(struct store *s, const char *address, int64_t messages,
+			     int64_t recipients, const char **error_r);
+/* 1 with the account's own limits (-1 where the default applies), 0 none set, -1 error. */
+int store_account_limits(struct store *s, int64_t account_id, int64_t *messages_r,
+			 int64_t *recipients_r);
 /* Lookup by exact address (case-insensitive). 1 / 0 / -1. */
 int store_account_get(struct store *s, const char *address, struct store_account *account_r);
 int store_account_get_by_id(struct store *s, int64_t id, struct store_account *account_r);
@@ -244,9 +253,14 @@ int store_blob_open(struct store *s, const char *blob_id);
  */
 int store_queue_add(struct store *s, const char *sender, const char *const *recipients,
 		    size_t n_recipients, const char *data, size_t len, const char **error_r);
+/* The same for mail an authenticated user submitted (submitter: the account's address). */
+int store_queue_submit(struct store *s, const char *submitter, const char *sender,
+		       const char *const *recipients, size_t n_recipients, const char *data,
+		       size_t len, const char **error_r);
 
 struct store_queue_entry {
 	int64_t id;
+	char submitter[320]; /* the authenticated account that sent it, "" if none */
 	char sender[320];
 	char recipient[320];
 	char blob_id[STORE_BLOB_ID_LEN + 1];
@@ -380,7 +394,8 @@ struct store_write_request {
 	const int64_t *accounts;
 	size_t n_accounts;
 	const char *mailbox;
-	/* DELIVER, outbound queue rows, as store_queue_add, for data + queue_offset. */
+	/* DELIVER, outbound queue rows, as store_queue_submit, for data + queue_offset. */
+	const char *submitter; /* NULL: none */
 	const char *sender;
 	const char *const *remote;
 	size_t n_remote;
