@@ -15,6 +15,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	       unbound # unbound: the DNS server the outbound queue tests start
 	       fail2ban # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
 	       gsasl # GNU SASL's client: SCRAM-SHA-256(-PLUS) over IMAP, SMTP and (relayed) POP3
+	       srs libmail-srs-perl # Mail::SRS and its srs tool check our SRS addresses both ways
 	       chromium) # the webmail's browser tests (tests/e2e/web, driven by npm playwright-core)
 fi
 # The web application (web/) is built with npm and embedded into the binary;
@@ -113,6 +114,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	need "curl with IMAP(S), POP3(S), SMTP(S)" sh -c 'curl -V | grep "^Protocols" | grep -w imaps | grep -w pop3s | grep -qw smtps'
 	need "fetchmail with SSL" sh -c 'fetchmail -V 2>&1 | grep -q SSL'
 	need "mbsync (isync)" sh -c 'command -v mbsync'
+	need "srs (Mail::SRS)" sh -c 'command -v srs && perl -MMail::SRS -e1'
 	need "offlineimap3" sh -c 'command -v offlineimap'
 	need "mutt with TLS" sh -c 'mutt -v | grep -q "+USE_SSL_"'
 	need "script (bsdutils)" sh -c 'command -v script'

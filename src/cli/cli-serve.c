@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "jmap/jmap.h"
 #include "mailauth/mailauth.h"
+#include "mailauth/srs.h"
 #include "store/store.h"
 #include "net/net.h"
 #include "imap/imap.h"
@@ -25,6 +26,8 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <grp.h>
 #include <pthread.h>
@@ -159,6 +162,55 @@ static void serve_collect_orphans(const char *dir)
 	store_close(&s);
 }
 
+/*
+ * The SRS key: srs_secret, else data_dir/srs.secret, made (random, 0600) the
+ * first time, so forwarded mail's bounce addresses stay valid across
+ * restarts. -1 if the file can be neither read nor made.
+ */
+static int serve_srs_setup(const struct config *cfg)
+{
+	if (!cfg->srs) {
+		srs_configure("", "", cfg->srs_max_age);
+		return 0;
+	}
+	const char *domain = *cfg->srs_domain != '\0' ? cfg->srs_domain : cfg->hostname;
+	if (*cfg->srs_secret != '\0') {
+		srs_configure(cfg->srs_secret, domain, cfg->srs_max_age);
+		return 0;
+	}
+	char *path = xasprintf("%s/srs.secret", cfg->data_dir);
+	char secret[65] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char raw[32];
+		RAND_bytes(raw, sizeof(raw));
+		for (size_t i = 0; i < sizeof(raw); i++)
+			snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0 && (write(fd, secret, 64) != 64 || fsync(fd) < 0)) {
+			close(fd);
+			unlink(path);
+			fd = -1;
+		}
+	} else if (fd >= 0) {
+		ssize_t n = read(fd, secret, 64);
+		secret[n > 0 ? n : 0] = '\0';
+		secret[strcspn(secret, "\r\n")] = '\0';
+	}
+	if (fd < 0 || secret[0] == '\0') {
+		fprintf(stderr, "facteur: %s: %s\n", path, fd < 0 ? strerror(errno) : "empty");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return -1;
+	}
+	close(fd);
+	free(path);
+	srs_configure(secret, domain, cfg->srs_max_age);
+	explicit_bzero(secret, sizeof(secret));
+	return 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	if (argc > 1) {
@@ -213,6 +265,8 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	store_close(&probe);
+	if (serve_srs_setup(&cfg) < 0)
+		goto out;
 
 	struct signal_waiter sw = {.server = server};
 	atomic_init(&sw.done, false);

@@ -51,6 +51,10 @@ void config_defaults(struct config *c)
 	c->max_recipients = 100;
 	c->recipient_overshoot = 1000;
 	c->postmaster_address = xstrdup("");
+	c->srs = true;
+	c->srs_domain = xstrdup("");
+	c->srs_secret = xstrdup("");
+	c->srs_max_age = 21;
 	c->submission_from_exceptions = xstrdup("");
 	c->max_connections = 10000;
 	c->max_connections_per_ip = 100;
@@ -109,6 +113,8 @@ void config_deinit(struct config *c)
 	free(c->smarthost_user);
 	free(c->smarthost_password_file);
 	free(c->postmaster_address);
+	free(c->srs_domain);
+	free(c->srs_secret);
 	free(c->submission_from_exceptions);
 	memset(c, 0, sizeof(*c));
 }
@@ -241,6 +247,10 @@ static const struct key_def keys[] = {
 	{"queue_idle_time", K_UINT, OFF(queue_idle_time), 0, 300},
 	{"queue_timeout", K_UINT, OFF(queue_timeout), 1, 3600},
 	{"outbound_private", K_BOOL, OFF(outbound_private), 0, 0},
+	{"srs", K_BOOL, OFF(srs), 0, 0},
+	{"srs_domain", K_STR, OFF(srs_domain), 0, 0},
+	{"srs_secret", K_STR, OFF(srs_secret), 0, 0},
+	{"srs_max_age", K_UINT, OFF(srs_max_age), 1, 1000},
 	{"mailauth_verify", K_BOOL, OFF(mailauth_verify), 0, 0},
 	{"dkim_sign", K_BOOL, OFF(dkim_sign), 0, 0},
 	{"mailauth_timeout", K_UINT, OFF(mailauth_timeout), 1, 300},

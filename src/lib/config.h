@@ -95,6 +95,11 @@ struct config {
 	unsigned queue_idle_time;               /* seconds an idle connection waits for more */
 	unsigned queue_timeout;                 /* seconds a remote server may stay silent */
 	bool outbound_private; /* allow MX/A results and address literals that are ours/private */
+	/* SRS for forwarded mail (mailauth/srs.c) */
+	bool srs;
+	char *srs_domain;     /* "" = hostname */
+	char *srs_secret;     /* "" = data_dir/srs.secret, made at first start */
+	unsigned srs_max_age; /* days a bounce address stays valid */
 
 	/* mail authentication (mailauth/) */
 	bool mailauth_verify;      /* SPF/DKIM/DMARC on the MX listener */

@@ -20,6 +20,7 @@
 #include "lib/spool.h"
 #include "lib/util.h"
 #include "mailauth/mailauth.h"
+#include "mailauth/srs.h"
 #include "mime/mime-store.h"
 #include "store/store.h"
 
@@ -111,6 +112,32 @@ static int svc_over_quota(struct store *store, const int64_t *ids, size_t n)
 	return 0;
 }
 
+static bool svc_srs_domain(const struct smtp_service *svc, const char *domain)
+{
+	const struct config *cfg = svc->ctx->config;
+	const char *srs = *cfg->srs_domain != '\0' ? cfg->srs_domain : cfg->hostname;
+	return cfg->srs && strcasecmp(domain, srs) == 0;
+}
+
+/*
+ * A bounce to a forwarded message's SRS address (mailauth/srs.c): sent on
+ * to the original sender, who may be anywhere, so unauthenticated clients
+ * may use it; forged or expired addresses are unknown users.
+ */
+static enum smtp_rcpt_status svc_rcpt_srs(const char *address, struct smtp_rcpt_targets *t,
+					  int local)
+{
+	char orig[SMTP_ADDRESS_MAX];
+	int r = srs_enabled() ? srs_reverse(address, time(NULL), orig, sizeof(orig)) : 0;
+	if (r == 0)
+		return local ? SMTP_RCPT_UNKNOWN_USER : SMTP_RCPT_NOT_LOCAL;
+	if (r < 0)
+		return SMTP_RCPT_UNKNOWN_USER;
+	t->remote[0] = xstrdup(orig);
+	t->n_remote = 1;
+	return SMTP_RCPT_LOCAL;
+}
+
 static enum smtp_rcpt_status svc_rcpt(void *ctx, const char *address, struct smtp_rcpt_targets *t)
 {
 	struct smtp_service *svc = ctx;
@@ -125,6 +152,8 @@ static enum smtp_rcpt_status svc_rcpt(void *ctx, const char *address, struct smt
 		int local = at != NULL ? store_domain_exists(store, at + 1) : 0;
 		if (local < 0)
 			return SMTP_RCPT_TEMPFAIL;
+		if (at != NULL && (local || svc_srs_domain(svc, at + 1)))
+			return svc_rcpt_srs(address, t, local);
 		return local ? SMTP_RCPT_UNKNOWN_USER : SMTP_RCPT_NOT_LOCAL;
 	}
 	int q = svc_over_quota(store, t->accounts, t->n_accounts);
@@ -184,6 +213,19 @@ svc_deliver_local(struct smtp_service *svc, const struct smtp_delivery *d, const
  * after the first succeeded means the client retries and local recipients
  * get the message twice: duplication, never loss.
  */
+/*
+ * The envelope sender of the queue rows: forwarded mail (an MX session with
+ * remote targets, from aliases) gets its SRS address, so the next server's
+ * SPF check sees our domain; the user's own mail keeps its sender.
+ */
+static const char *svc_queue_sender(const struct smtp_service *svc, const struct smtp_delivery *d,
+				    char *buf, size_t bufsz)
+{
+	if (d->auth_user != NULL || d->n_remote == 0 || !srs_enabled())
+		return d->sender;
+	return srs_forward(d->sender, time(NULL), buf, bufsz) == 1 ? buf : d->sender;
+}
+
 static enum smtp_deliver_result svc_store_direct(struct smtp_service *svc,
 						 const struct smtp_delivery *d, const char *mailbox)
 {
@@ -194,7 +236,9 @@ static enum smtp_deliver_result svc_store_direct(struct smtp_service *svc,
 	}
 	if (d->n_remote > 0) {
 		const char *error;
-		if (store_queue_submit(svc->ctx->store, d->auth_user, d->sender, d->remote,
+		char srs[SMTP_ADDRESS_MAX];
+		const char *sender = svc_queue_sender(svc, d, srs, sizeof(srs));
+		if (store_queue_submit(svc->ctx->store, d->auth_user, sender, d->remote,
 				       d->n_remote, d->data + d->return_path_len,
 				       d->len - d->return_path_len, &error) < 0) {
 			log_error("smtp.queue", "session=%s id=%s error=\"%s\"",
@@ -224,6 +268,7 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct
 		return SMTP_DELIVER_TEMPFAIL;
 	}
 	struct store_parsed sp = mime_store_parsed(&mp);
+	char srs[SMTP_ADDRESS_MAX];
 	struct store_write_request req = {
 		.data = d->data,
 		.len = d->len,
@@ -233,7 +278,7 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct
 		.n_accounts = d->n_accounts,
 		.mailbox = mailbox,
 		.submitter = d->auth_user,
-		.sender = d->sender,
+		.sender = svc_queue_sender(svc, d, srs, sizeof(srs)),
 		.remote = d->remote,
 		.n_remote = d->n_remote,
 		.queue_offset = d->return_path_len,
