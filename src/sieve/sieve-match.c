@@ -288,11 +288,12 @@ char *sieve_date_part(time_t t, long offset, const char *part)
 		return xasprintf("%02d", tm.tm_mday);
 	if (strcasecmp(part, "date") == 0)
 		return xasprintf("%04d-%02d-%02d", y, tm.tm_mon + 1, tm.tm_mday);
-	if (strcasecmp(part, "julian") == 0) /* Modified Julian Day */
-		return xasprintf(
-			"%lld",
-			(long long)((local >= 0 ? local / 86400 : -((-local + 86399) / 86400)) +
-				    40587));
+	if (strcasecmp(part, "julian") == 0) { /* Modified Julian Day */
+		long long days = (long long)local / 86400;
+		if ((long long)local % 86400 < 0)
+			days--;
+		return xasprintf("%lld", days + 40587);
+	}
 	if (strcasecmp(part, "hour") == 0)
 		return xasprintf("%02d", tm.tm_hour);
 	if (strcasecmp(part, "minute") == 0)

@@ -724,6 +724,8 @@ static bool tag_vacation(struct checker *ck, struct sieve_node *n, struct sieve_
 		if (v == SV_NONE)
 			return false;
 		uint64_t d = ck_node(ck, v)->num;
+		if (d == 0 && !secs)
+			d = 1; /* RFC 5230 4.1: at least one day */
 		n->seconds = secs;
 		n->days = (uint32_t)(d > 3650 * 86400ULL ? 3650 * 86400ULL : d);
 		*skip = v;

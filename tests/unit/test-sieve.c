@@ -316,6 +316,12 @@ static void test_run_extensions(void **state)
 	assert_actions("require \"date\";\n"
 		       "if date :zone \"+0000\" \"date\" \"weekday\" \"2\" { discard; }",
 		       "");
+	assert_actions("require \"date\";\n"
+		       "if date :zone \"+0000\" \"date\" \"julian\" \"61102\" { discard; }",
+		       "");
+	assert_actions("require \"date\";\n"
+		       "if date :zone \"bogus\" \"date\" \"year\" \"2026\" { discard; }",
+		       "keep");
 	assert_actions("require \"index\";\n"
 		       "if header :index 3 :is \"received\" \"from c\" { discard; }",
 		       "");
