@@ -103,6 +103,7 @@ struct smtp_txn {
 	char first_rcpt[SMTP_ADDRESS_MAX];
 
 	int64_t *accounts;
+	char **account_rcpts; /* the RCPT TO that first led to each account */
 	size_t n_accounts, cap_accounts;
 	char **remote;
 	size_t n_remote, cap_remote;

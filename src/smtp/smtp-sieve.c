@@ -40,7 +40,7 @@ int smtp_sieve_plan(struct store *s, const char *hostname, const struct smtp_del
 			.data = d->data,
 			.len = d->len,
 			.env_from = d->sender,
-			.env_to = a.address,
+			.env_to = d->account_rcpts != NULL ? d->account_rcpts[i] : a.address,
 			.user = a.address,
 			.now = time(NULL),
 		};

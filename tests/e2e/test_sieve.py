@@ -3,7 +3,7 @@
 stored with `facteur sieve` (an invalid one refused with line:column),
 mail sent with smtplib to the MX listener, the outcome read with imaplib
 (fileinto with imap4flags, fileinto of a missing mailbox kept in INBOX,
-discard, implicit keep) and with `facteur queue` (redirect with its hop
+discard, implicit keep, envelope :detail of the RCPT TO) and with `facteur queue` (redirect with its hop
 header, one vacation reply per sender with Auto-Submitted, none to a
 list), and reject refused at SMTP time with 550."""
 import glob
@@ -16,7 +16,9 @@ import pytest
 
 from conftest import HOST, Facteur, assert_clean_logs, make_message, send_mx
 
-SCRIPT = r"""require ["fileinto", "imap4flags", "vacation", "reject", "copy"];
+SCRIPT = r"""require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope",
+         "subaddress"];
+if envelope :detail "to" "news" { fileinto "Junk"; stop; }
 # in the style of RFC 5228 section 9
 if header :contains "subject" "tofile" {
     fileinto :flags ["\\Flagged", "$Work"] "Archive";
@@ -108,6 +110,7 @@ def test_delivery(f):
     for subj in ("tofile one", "todiscard two", "tonowhere three", "plain four",
                  "toredirect five"):
         assert send_mx(f, make_message(subj)) == {}
+    assert send_mx(f, make_message("detail ten"), rcpts=("demo+news@example.test",)) == {}
     m = imap(f)
     inbox = subjects_and_flags(m, "INBOX")
     archive = subjects_and_flags(m, "Archive")
@@ -118,6 +121,10 @@ def test_delivery(f):
     assert "tonowhere three" in inbox  # no such mailbox: kept
     assert "plain four" in inbox  # implicit keep
     assert "toredirect five" in inbox  # :copy keeps it too
+    m = imap(f)
+    junk = subjects_and_flags(m, "Junk")
+    m.logout()
+    assert "detail ten" in junk and "detail ten" not in inbox  # envelope :detail
     data = queued_blob(f, "elsewhere@remote.example")
     assert data.startswith(b"X-Sieve-Redirected-By: demo@example.test\r\n")
     assert b"Subject: toredirect five" in data
