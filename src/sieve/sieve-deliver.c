@@ -91,17 +91,26 @@ static int64_t mailbox_for(struct store *s, int64_t account_id, const char *name
 	return store_mailbox_get(s, account_id, "INBOX", &mb) > 0 ? mb.id : 0;
 }
 
-static void out_add(struct sieve_plan *p, const char *sender, const char *rcpt, char *data,
-		    size_t len, char *prefix)
+static void out_add(struct store *s, struct sieve_plan *p, const char *sender, const char *rcpt,
+		    char *data, size_t len, char *prefix)
 {
 	p->out = xrealloc(p->out, (p->n_out + 1) * sizeof(*p->out));
-	p->out[p->n_out++] = (struct sieve_outbound){
+	struct sieve_outbound *o = &p->out[p->n_out++];
+	*o = (struct sieve_outbound){
 		.sender = xstrdup(sender),
 		.recipient = xstrdup(rcpt),
 		.data = data,
 		.len = len,
 		.prefix = prefix,
 	};
+	if (store_resolve(s, rcpt, o->accounts, &o->n_accounts, o->remote, &o->n_remote,
+			  SIEVE_OUT_TARGETS) <= 0) {
+		for (size_t i = 0; i < o->n_remote; i++)
+			free(o->remote[i]);
+		o->n_accounts = 0;
+		o->remote[0] = xstrdup(rcpt);
+		o->n_remote = 1;
+	}
 }
 
 /* A short hash of a vacation handle (the memory's key). */
@@ -130,11 +139,11 @@ static void plan_vacation(struct store *s, int64_t account_id, const struct siev
 	}
 	size_t len;
 	char *reply = sieve_vacation_reply(a, msg, hostname, &len);
-	out_add(p, "", a->address, reply, len, NULL);
+	out_add(s, p, "", a->address, reply, len, NULL);
 }
 
 /* RFC 5429 2.1 with no SMTP-time refusal possible: a notice to the sender. */
-static void plan_reject_notice(const struct sieve_message *msg, const char *reason,
+static void plan_reject_notice(struct store *s, const struct sieve_message *msg, const char *reason,
 			       const char *hostname, struct sieve_plan *p)
 {
 	if (msg->env_from == NULL || msg->env_from[0] == '\0')
@@ -146,7 +155,7 @@ static void plan_reject_notice(const struct sieve_message *msg, const char *reas
 			       "Your message to %s was rejected by the recipient's filter:\r\n\r\n"
 			       "%s\r\n",
 			       hostname, msg->env_from, msg->user != NULL ? msg->user : "", reason);
-	out_add(p, "", msg->env_from, data, strlen(data), NULL);
+	out_add(s, p, "", msg->env_from, data, strlen(data), NULL);
 }
 
 static void plan_actions(struct store *s, int64_t account_id, const struct sieve_result *res,
@@ -164,8 +173,8 @@ static void plan_actions(struct store *s, int64_t account_id, const struct sieve
 			break;
 		}
 		case SIEVE_ACT_REDIRECT:
-			out_add(p, msg->env_from != NULL ? msg->env_from : "", a->address, NULL, 0,
-				sieve_redirect_header(msg->user != NULL ? msg->user : ""));
+			out_add(s, p, msg->env_from != NULL ? msg->env_from : "", a->address, NULL,
+				0, sieve_redirect_header(msg->user != NULL ? msg->user : ""));
 			break;
 		case SIEVE_ACT_REJECT:
 			if (p->reject == NULL)
@@ -213,11 +222,11 @@ void sieve_plan_run(struct store *s, int64_t account_id, const struct sieve_mess
 	free(src);
 }
 
-void sieve_plan_reject_notice(const struct sieve_message *msg, const char *hostname,
-			      struct sieve_plan *p)
+void sieve_plan_reject_notice(struct store *s, const struct sieve_message *msg,
+			      const char *hostname, struct sieve_plan *p)
 {
 	if (p->reject != NULL)
-		plan_reject_notice(msg, p->reject, hostname, p);
+		plan_reject_notice(s, msg, p->reject, hostname, p);
 }
 
 void sieve_plan_free(struct sieve_plan *p)
@@ -233,6 +242,8 @@ void sieve_plan_free(struct sieve_plan *p)
 		free(p->out[i].recipient);
 		free(p->out[i].data);
 		free(p->out[i].prefix);
+		for (size_t k = 0; k < p->out[i].n_remote; k++)
+			free(p->out[i].remote[k]);
 	}
 	free(p->out);
 	free(p->reject);

@@ -124,12 +124,18 @@ struct sieve_target {
 	size_t n_keywords;
 };
 /* A message for the outbound queue (a redirect, a vacation reply, a bounce). */
+#define SIEVE_OUT_TARGETS 16
 struct sieve_outbound {
 	char *sender; /* "" for <> */
 	char *recipient;
 	char *data; /* NULL: the delivered message with prefix prepended */
 	size_t len;
 	char *prefix; /* header lines (redirect) */
+	/* recipient resolved (store_resolve): local accounts, remote addresses */
+	int64_t accounts[SIEVE_OUT_TARGETS];
+	size_t n_accounts;
+	char *remote[SIEVE_OUT_TARGETS];
+	size_t n_remote;
 };
 
 struct sieve_plan {
@@ -145,7 +151,9 @@ struct sieve_plan {
  * What to do with msg for account_id: with no active script, scripted is
  * false and nothing else is set (the caller delivers as usual). Otherwise
  * the script's actions as targets (fileinto of a missing mailbox files
- * into keep_mailbox/INBOX unless :create made it) and outbound messages;
+ * into keep_mailbox/INBOX unless :create made it) and outbound messages
+ * (their recipient resolved: a local one is delivered to its INBOX, and
+ * its own script does not run on it, so no loop can form);
  * a script that fails to compile or run yields one keep target. The
  * vacation memory is read and written here. Never fails: a message is
  * always kept somewhere unless the script said otherwise.
@@ -157,8 +165,8 @@ void sieve_plan_run(struct store *s, int64_t account_id, const struct sieve_mess
  * (other recipients took it): queue a notice to the envelope sender
  * (none for the null sender).
  */
-void sieve_plan_reject_notice(const struct sieve_message *msg, const char *hostname,
-			      struct sieve_plan *p);
+void sieve_plan_reject_notice(struct store *s, const struct sieve_message *msg,
+			      const char *hostname, struct sieve_plan *p);
 void sieve_plan_free(struct sieve_plan *p);
 
 #endif

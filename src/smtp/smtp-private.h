@@ -176,6 +176,8 @@ struct smtp_sieve {
 	size_t n_plans;
 	char **copies;
 	size_t n_copies;
+	struct smtp_sieve_local **locals; /* parsed local copies of outbound mail */
+	size_t n_locals;
 	struct store_write_request *reqs;
 	size_t n_reqs;
 };

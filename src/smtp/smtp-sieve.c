@@ -14,6 +14,7 @@
 #include "smtp/smtp-private.h"
 
 #include "lib/util.h"
+#include "mime/mime-store.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -60,7 +61,7 @@ int smtp_sieve_plan(struct store *s, const char *hostname, const struct smtp_del
 			d->reason[strcspn(d->reason, "\r\n")] = '\0';
 			return 1;
 		}
-		sieve_plan_reject_notice(&msg, hostname, p);
+		sieve_plan_reject_notice(s, &msg, hostname, p);
 	}
 	return 0;
 }
@@ -71,6 +72,19 @@ static struct store_write_request *req_add(struct smtp_sieve *ss)
 	struct store_write_request *r = &ss->reqs[ss->n_reqs++];
 	memset(r, 0, sizeof(*r));
 	return r;
+}
+
+/* A copy of an outbound message for local recipients, parsed. */
+struct smtp_sieve_local {
+	struct mime_parsed mp;
+	struct store_parsed sp;
+};
+
+static char *copy_keep(struct smtp_sieve *ss, char *copy)
+{
+	ss->copies = xrealloc(ss->copies, (ss->n_copies + 1) * sizeof(*ss->copies));
+	ss->copies[ss->n_copies++] = copy;
+	return copy;
 }
 
 /* The bytes of an outbound message: its own, or prefix + the queued copy. */
@@ -86,10 +100,43 @@ static void out_bytes(struct smtp_sieve *ss, const struct smtp_delivery *d,
 	char *copy = xmalloc(pl + ml + 1);
 	memcpy(copy, o->prefix, pl);
 	memcpy(copy + pl, d->data + d->return_path_len, ml);
-	ss->copies = xrealloc(ss->copies, (ss->n_copies + 1) * sizeof(*ss->copies));
-	ss->copies[ss->n_copies++] = copy;
-	*data_r = copy;
+	*data_r = copy_keep(ss, copy);
 	*len_r = pl + ml;
+}
+
+/*
+ * One DELIVER for an outbound message: queued for its remote recipients;
+ * for local ones (a redirect or reply to a user of ours) with Return-Path
+ * prepended and parsed, like any delivery.
+ */
+static void out_request(struct smtp_sieve *ss, const struct smtp_delivery *d,
+			const struct sieve_outbound *o)
+{
+	struct store_write_request *r = req_add(ss);
+	r->kind = STORE_WRITE_DELIVER;
+	out_bytes(ss, d, o, &r->data, &r->len);
+	r->sender = o->sender;
+	r->remote = (const char *const *)o->remote;
+	r->n_remote = o->n_remote;
+	if (o->n_accounts == 0)
+		return;
+	char *rp = xasprintf("Return-Path: <%s>\r\n", o->sender);
+	size_t rl = strlen(rp);
+	char *copy = xmalloc(rl + r->len + 1);
+	memcpy(copy, rp, rl);
+	memcpy(copy + rl, r->data, r->len);
+	free(rp);
+	r->data = copy_keep(ss, copy);
+	r->len += rl;
+	r->queue_offset = rl;
+	struct smtp_sieve_local *l = xcalloc(1, sizeof(*l));
+	if (mime_parse(r->data, r->len, &l->mp) == 0)
+		l->sp = mime_store_parsed(&l->mp);
+	ss->locals = xrealloc(ss->locals, (ss->n_locals + 1) * sizeof(*ss->locals));
+	ss->locals[ss->n_locals++] = l;
+	r->parsed = &l->sp;
+	r->accounts = o->accounts;
+	r->n_accounts = o->n_accounts;
 }
 
 void smtp_sieve_requests(struct smtp_sieve *ss, const struct smtp_delivery *d,
@@ -126,15 +173,8 @@ void smtp_sieve_requests(struct smtp_sieve *ss, const struct smtp_delivery *d,
 			r->keywords = (const char *const *)t->keywords;
 			r->n_keywords = t->n_keywords;
 		}
-		for (size_t k = 0; k < p->n_out; k++) {
-			const struct sieve_outbound *o = &p->out[k];
-			struct store_write_request *r = req_add(ss);
-			r->kind = STORE_WRITE_DELIVER;
-			out_bytes(ss, d, o, &r->data, &r->len);
-			r->sender = o->sender;
-			r->remote = (const char *const *)&o->recipient;
-			r->n_remote = 1;
-		}
+		for (size_t k = 0; k < p->n_out; k++)
+			out_request(ss, d, &p->out[k]);
 	}
 }
 
@@ -170,6 +210,11 @@ void smtp_sieve_free(struct smtp_sieve *ss)
 	for (size_t i = 0; i < ss->n_copies; i++)
 		free(ss->copies[i]);
 	free(ss->copies);
+	for (size_t i = 0; i < ss->n_locals; i++) {
+		mime_parsed_free(&ss->locals[i]->mp);
+		free(ss->locals[i]);
+	}
+	free(ss->locals);
 	free(ss->plans);
 	free(ss->plain);
 	free(ss->reqs);

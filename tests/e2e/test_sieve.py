@@ -5,7 +5,8 @@ mail sent with smtplib to the MX listener, the outcome read with imaplib
 (fileinto with imap4flags, fileinto of a missing mailbox kept in INBOX,
 discard, implicit keep, envelope :detail of the RCPT TO) and with `facteur queue` (redirect with its hop
 header, one vacation reply per sender with Auto-Submitted, none to a
-list), and reject refused at SMTP time with 550."""
+list; a redirect to a local user delivered to that user), and reject
+refused at SMTP time with 550."""
 import glob
 import imaplib
 import os
@@ -30,6 +31,7 @@ if header :contains "subject" "toredirect" {
     redirect :copy "elsewhere@remote.example";
     stop;
 }
+if header :contains "subject" "tolocal" { redirect "other@example.test"; stop; }
 if header :contains "subject" "toreject" { reject "We do not want this."; stop; }
 if header :contains "subject" "away" {
     addflag "\\Seen";
@@ -46,9 +48,9 @@ def f(tmp_path_factory):
     assert_clean_logs(fac)
 
 
-def imap(f):
+def imap(f, user=None, password=None):
     m = imaplib.IMAP4(HOST, f.ports["imap"], timeout=10)
-    m.login(f.user, f.password)
+    m.login(user or f.user, password or f.password)
     return m
 
 
@@ -111,6 +113,8 @@ def test_delivery(f):
                  "toredirect five"):
         assert send_mx(f, make_message(subj)) == {}
     assert send_mx(f, make_message("detail ten"), rcpts=("demo+news@example.test",)) == {}
+    f.add_user("other@example.test", "other-secret-1")
+    assert send_mx(f, make_message("tolocal eleven")) == {}
     m = imap(f)
     inbox = subjects_and_flags(m, "INBOX")
     archive = subjects_and_flags(m, "Archive")
@@ -125,6 +129,16 @@ def test_delivery(f):
     junk = subjects_and_flags(m, "Junk")
     m.logout()
     assert "detail ten" in junk and "detail ten" not in inbox  # envelope :detail
+    # A redirect to a local user lands in that user's INBOX, not the queue.
+    assert "tolocal eleven" not in inbox and "other@example.test" not in queue(f)
+    o = imap(f, "other@example.test", "other-secret-1")
+    o.select("INBOX", readonly=True)
+    typ, data = o.fetch("1", "(BODY.PEEK[HEADER])")
+    o.logout()
+    hdr = data[0][1]
+    assert hdr.startswith(b"Return-Path: <sender@example.org>\r\n")
+    assert b"X-Sieve-Redirected-By: demo@example.test\r\n" in hdr
+    assert b"Subject: tolocal eleven" in hdr
     data = queued_blob(f, "elsewhere@remote.example")
     assert data.startswith(b"X-Sieve-Redirected-By: demo@example.test\r\n")
     assert b"Subject: toredirect five" in data

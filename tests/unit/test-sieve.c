@@ -582,10 +582,23 @@ static void test_plan(void **state)
 	assert_string_equal(p.out[1].recipient, "fwd@example.net");
 	assert_null(p.out[1].data);
 	assert_string_equal(p.out[1].prefix, "X-Sieve-Redirected-By: a@example.org\r\n");
+	assert_int_equal(p.out[1].n_accounts, 0);
+	assert_int_equal(p.out[1].n_remote, 1);
+	assert_string_equal(p.out[1].remote[0], "fwd@example.net");
 	sieve_plan_free(&p);
 	/* The second time within :days: no reply. */
 	sieve_plan_run(f->store, f->acc, &m, NULL, "mx.example.org", &p);
 	assert_int_equal(p.n_out, 1);
+	sieve_plan_free(&p);
+	/* A redirect to a local address resolves to its account. */
+	src = "redirect \"A+x@Example.org\";";
+	assert_int_equal(sieve_store_put(f->store, f->acc, "s", src, strlen(src), &err), 0);
+	sieve_plan_run(f->store, f->acc, &m, NULL, "mx.example.org", &p);
+	assert_int_equal(p.n_targets, 0);
+	assert_int_equal(p.n_out, 1);
+	assert_int_equal(p.out[0].n_accounts, 1);
+	assert_int_equal(p.out[0].accounts[0], f->acc);
+	assert_int_equal(p.out[0].n_remote, 0);
 	sieve_plan_free(&p);
 	/* A script that fails at run time: kept in INBOX. */
 	src = "redirect \"a@x.net\"; redirect \"b@x.net\"; redirect \"c@x.net\";"
@@ -602,7 +615,7 @@ static void test_plan(void **state)
 	sieve_plan_run(f->store, f->acc, &m, NULL, "mx.example.org", &p);
 	assert_string_equal(p.reject, "not here");
 	assert_int_equal(p.n_targets, 0);
-	sieve_plan_reject_notice(&m, "mx.example.org", &p);
+	sieve_plan_reject_notice(f->store, &m, "mx.example.org", &p);
 	assert_int_equal(p.n_out, 1);
 	assert_non_null(strstr(p.out[0].data, "not here"));
 	sieve_plan_free(&p);
