@@ -425,6 +425,45 @@ static void test_run_vacation(void **state)
 	assert_int_equal(r.actions[0].seconds, 7 * 86400);
 	free(reply);
 	sieve_result_free(&r);
+	/* :mime: the reason is the body part with its own fields; :from and a
+	 * subject cannot smuggle header lines in. */
+	assert_int_equal(run("require [\"vacation\", \"variables\"];\n"
+			     "set \"s\" \"x\";\n"
+			     "vacation :mime :from \"Bob <b@example.org>\" :subject \"a\r\nBcc: evil\"\n"
+			     "text:\nContent-Type: text/html\n\n<p>away</p>\n.\n;",
+			     &m, &r),
+			 0);
+	reply = sieve_vacation_reply(&r.actions[0], &m, "h", &len);
+	assert_non_null(strstr(reply, "\r\nFrom: Bob <b@example.org>\r\n"));
+	assert_non_null(strstr(reply, "\r\nSubject: a  Bcc: evil\r\n"));
+	assert_null(strstr(reply, "\nBcc:"));
+	assert_non_null(strstr(reply, "MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<p>away</p>"));
+	assert_null(strstr(reply, "text/plain"));
+	free(reply);
+	sieve_result_free(&r);
+	/* Shaped like RFC 5230's examples: the reason picked by a test. */
+	assert_int_equal(run("require \"vacation\";\n"
+			     "if header :contains \"subject\" \"meeting\" {\n"
+			     "  vacation \"Out; ask the team about meetings.\";\n"
+			     "} else {\n"
+			     "  vacation \"Out; call me at the office.\";\n"
+			     "}\n",
+			     &m, &r),
+			 0);
+	assert_string_equal(r.actions[0].text, "Out; ask the team about meetings.");
+	sieve_result_free(&r);
+	/* One reply per message however many vacation actions run. */
+	assert_int_equal(run("require \"vacation\"; vacation \"a\"; vacation \"b\";", &m, &r), 0);
+	assert_int_equal(r.n_actions, 2);
+	assert_string_equal(r.actions[0].text, "a");
+	sieve_result_free(&r);
+	/* :seconds (vacation-seconds) and :days 0. */
+	assert_int_equal(run("require \"vacation-seconds\"; vacation :seconds 60 \"x\";", &m, &r), 0);
+	assert_int_equal(r.actions[0].seconds, 60);
+	sieve_result_free(&r);
+	assert_int_equal(run("require \"vacation\"; vacation :days 0 \"x\";", &m, &r), 0);
+	assert_int_equal(r.actions[0].seconds, 86400);
+	sieve_result_free(&r);
 }
 
 static void test_run_redirect_loop(void **state)
