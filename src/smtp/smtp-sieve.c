@@ -120,12 +120,11 @@ static void out_request(struct smtp_sieve *ss, const struct smtp_delivery *d,
 	r->n_remote = o->n_remote;
 	if (o->n_accounts == 0)
 		return;
-	char *rp = xasprintf("Return-Path: <%s>\r\n", o->sender);
-	size_t rl = strlen(rp);
+	size_t rl = strlen("Return-Path: <>\r\n") + strlen(o->sender);
 	char *copy = xmalloc(rl + r->len + 1);
-	memcpy(copy, rp, rl);
+	snprintf(copy, rl + 1, "Return-Path: <%s>\r\n", o->sender);
 	memcpy(copy + rl, r->data, r->len);
-	free(rp);
+	copy[rl + r->len] = '\0';
 	r->data = copy_keep(ss, copy);
 	r->len += rl;
 	r->queue_offset = rl;

@@ -427,17 +427,19 @@ static void test_run_vacation(void **state)
 	sieve_result_free(&r);
 	/* :mime: the reason is the body part with its own fields; :from and a
 	 * subject cannot smuggle header lines in. */
-	assert_int_equal(run("require [\"vacation\", \"variables\"];\n"
-			     "set \"s\" \"x\";\n"
-			     "vacation :mime :from \"Bob <b@example.org>\" :subject \"a\r\nBcc: evil\"\n"
-			     "text:\nContent-Type: text/html\n\n<p>away</p>\n.\n;",
-			     &m, &r),
-			 0);
+	assert_int_equal(
+		run("require [\"vacation\", \"variables\"];\n"
+		    "set \"s\" \"x\";\n"
+		    "vacation :mime :from \"Bob <b@example.org>\" :subject \"a\r\nBcc: evil\"\n"
+		    "text:\nContent-Type: text/html\n\n<p>away</p>\n.\n;",
+		    &m, &r),
+		0);
 	reply = sieve_vacation_reply(&r.actions[0], &m, "h", &len);
 	assert_non_null(strstr(reply, "\r\nFrom: Bob <b@example.org>\r\n"));
 	assert_non_null(strstr(reply, "\r\nSubject: a  Bcc: evil\r\n"));
 	assert_null(strstr(reply, "\nBcc:"));
-	assert_non_null(strstr(reply, "MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<p>away</p>"));
+	assert_non_null(
+		strstr(reply, "MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<p>away</p>"));
 	assert_null(strstr(reply, "text/plain"));
 	free(reply);
 	sieve_result_free(&r);
@@ -458,7 +460,8 @@ static void test_run_vacation(void **state)
 	assert_string_equal(r.actions[0].text, "a");
 	sieve_result_free(&r);
 	/* :seconds (vacation-seconds) and :days 0. */
-	assert_int_equal(run("require \"vacation-seconds\"; vacation :seconds 60 \"x\";", &m, &r), 0);
+	assert_int_equal(run("require \"vacation-seconds\"; vacation :seconds 60 \"x\";", &m, &r),
+			 0);
 	assert_int_equal(r.actions[0].seconds, 60);
 	sieve_result_free(&r);
 	assert_int_equal(run("require \"vacation\"; vacation :days 0 \"x\";", &m, &r), 0);
