@@ -169,6 +169,16 @@ char *sieve_header_decode(const char *raw);
 char *sieve_date_part(time_t t, long offset, const char *part);
 /* Parse an RFC 5322 date: 1 with *t_r and *offset_r, 0 unreadable. */
 int sieve_date_parse(const char *value, time_t *t_r, long *offset_r);
+/*
+ * The leaf parts of message data whose Content-Type matches types (""
+ * all, "text" any text/x, "text/plain" exactly), decoded to UTF-8 text,
+ * each malloc'd and appended to *v. With SIEVE_BODY_STRIP, text/html is
+ * turned into text. Bounded in parts and bytes (sieve-body.c).
+ */
+#define SIEVE_BODY_STRIP 1u
+void sieve_body_parts(const char *data, size_t len, char *const *types, size_t ntypes, unsigned how,
+		      char ***v, size_t *n);
+
 /* "+hhmm"/"-hhmm" to seconds: 1, or 0 when malformed. */
 int sieve_zone_parse(const char *zone, long *offset_r);
 

@@ -43,8 +43,6 @@ struct run {
 	struct hdr *h;
 	size_t n_h;
 	bool h_loaded;
-	struct mime_text text;
-	bool text_loaded;
 };
 
 static _Thread_local char run_error[200];
@@ -434,32 +432,21 @@ static bool test_string(struct run *r, const struct sieve_node *n)
 	return hit;
 }
 
-static bool content_is_text(struct run *r, const struct sieve_node *n)
-{
-	struct strv types = list_get(r, n->ctypes);
-	bool text = false;
-	for (size_t i = 0; i < types.n && !text; i++)
-		text = types.v[i][0] == '\0' || strcasecmp(types.v[i], "text") == 0 ||
-			strncasecmp(types.v[i], "text/", 5) == 0;
-	strv_free(&types);
-	return text;
-}
-
 static bool test_body(struct run *r, const struct sieve_node *n)
 {
 	struct strv vals = {0};
 	if (n->body == SV_B_RAW) {
 		size_t hl = mime_text_header_len(r->m->data, r->m->len);
 		strv_push(&vals, xstrndup(r->m->data + hl, r->m->len - hl));
-	} else if (n->body == SV_B_TEXT || content_is_text(r, n)) {
-		if (!r->text_loaded) {
-			mime_text_extract(r->m->data, r->m->len, &r->text);
-			r->text_loaded = true;
-		}
-		strv_push(&vals, xstrdup(r->text.body != NULL ? r->text.body : ""));
+	} else if (n->body == SV_B_TEXT) {
+		char text[] = "text", *types[] = {text};
+		sieve_body_parts(r->m->data, r->m->len, types, 1, SIEVE_BODY_STRIP, &vals.v,
+				 &vals.n);
+	} else {
+		struct strv types = list_get(r, n->ctypes);
+		sieve_body_parts(r->m->data, r->m->len, types.v, types.n, 0, &vals.v, &vals.n);
+		strv_free(&types);
 	}
-	/* The extracted text is case-folded: so are the keys (RFC 5173 allows
-	 * only :contains-like use in practice; i;octet sees folded text). */
 	bool hit = match_values(r, n, &vals, n->pos[0]);
 	strv_free(&vals);
 	return hit;
@@ -946,8 +933,6 @@ int sieve_execute(const struct sieve_script *script, const struct sieve_message 
 		free(r.h[i].raw);
 	}
 	free(r.h);
-	if (r.text_loaded)
-		mime_text_free(&r.text);
 	free(r.iflags);
 	if (!ok) {
 		*error_r = r.error != NULL ? r.error : "sieve: runtime error";

@@ -36,6 +36,18 @@ static const char msg1[] = "Return-Path: <alice@example.com>\r\n"
 			   "\r\n"
 			   "Hello Bob,\r\nthe budget is attached.\r\n";
 
+static const char msg_multi[] =
+	"From: a@example.com\r\nTo: b@example.org\r\nSubject: parts\r\n"
+	"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+	"preamble\r\n--b1\r\n"
+	"Content-Type: text/plain; charset=iso-8859-1\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	"Un caf=E9 noir\r\n--b1\r\n"
+	"Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	"PGh0bWw+PGJvZHk+PHA+QSA8Yj5ib2xkPC9iPiBvZmZlcjwvcD48L2JvZHk+PC9odG1sPg==\r\n--b1\r\n"
+	"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	"iVBORw0KGgp4eHh4\r\n--b1--\r\n";
+
 static char *compile_error(const char *src)
 {
 	struct sieve_script *sc = NULL;
@@ -332,6 +344,50 @@ static void test_run_extensions(void **state)
 	assert_actions("redirect \"x@example.net\";", "redirect:x@example.net");
 	assert_actions("require \"copy\"; redirect :copy \"x@example.net\";",
 		       "redirect:x@example.net keep");
+}
+
+/* Does src discard msg_multi? */
+static bool body_discards(const char *src)
+{
+	struct sieve_message m = m_default(msg_multi);
+	struct sieve_result r;
+	assert_int_equal(run(src, &m, &r), 0);
+	bool discarded = r.n_actions == 0;
+	sieve_result_free(&r);
+	return discarded;
+}
+
+static void test_run_body(void **state)
+{
+	/* :text: every text part decoded to UTF-8, HTML as text. */
+	assert_true(body_discards("require \"body\";"
+				  "if body :text :contains \"caf\xc3\xa9 noir\" { discard; }"));
+	assert_true(body_discards("require \"body\";"
+				  "if body :text :contains \"A bold offer\" { discard; }"));
+	assert_false(body_discards("require \"body\";"
+				   "if body :text :contains \"<b>\" { discard; }"));
+	assert_false(body_discards("require \"body\";"
+				   "if body :text :contains \"preamble\" { discard; }"));
+	/* :content: the parts of those types, decoded, HTML kept. */
+	assert_true(body_discards("require \"body\";"
+				  "if body :content \"text/html\" :contains \"<b>bold</b>\""
+				  " { discard; }"));
+	assert_false(
+		body_discards("require \"body\";"
+			      "if body :content \"text/html\" :contains \"noir\" { discard; }"));
+	assert_true(body_discards("require \"body\";"
+				  "if body :content \"image\" :contains \"PNG\" { discard; }"));
+	assert_false(body_discards("require \"body\";"
+				   "if body :content \"audio\" :matches \"*\" { discard; }"));
+	/* :raw: the body as it is, still encoded. */
+	assert_true(body_discards("require \"body\";"
+				  "if body :raw :contains \"caf=E9\" { discard; }"));
+	/* The default comparator is i;ascii-casemap; i;octet is exact. */
+	assert_true(body_discards("require \"body\";"
+				  "if body :contains \"UN CAF\" { discard; }"));
+	assert_false(
+		body_discards("require \"body\";"
+			      "if body :comparator \"i;octet\" :contains \"UN CAF\" { discard; }"));
 }
 
 static void test_run_variables(void **state)
@@ -668,12 +724,12 @@ int main(void)
 {
 	mime_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_compile_valid),  cmocka_unit_test(test_compile_errors),
-		cmocka_unit_test(test_compile_limits), cmocka_unit_test(test_run_core),
-		cmocka_unit_test(test_run_extensions), cmocka_unit_test(test_run_variables),
-		cmocka_unit_test(test_run_vacation),   cmocka_unit_test(test_run_redirect_loop),
-		cmocka_unit_test(test_run_limits),     cmocka_unit_test(test_store_scripts),
-		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_compile_valid),     cmocka_unit_test(test_compile_errors),
+		cmocka_unit_test(test_compile_limits),    cmocka_unit_test(test_run_core),
+		cmocka_unit_test(test_run_extensions),    cmocka_unit_test(test_run_body),
+		cmocka_unit_test(test_run_variables),     cmocka_unit_test(test_run_vacation),
+		cmocka_unit_test(test_run_redirect_loop), cmocka_unit_test(test_run_limits),
+		cmocka_unit_test(test_store_scripts),     cmocka_unit_test(test_plan),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();
