@@ -6,8 +6,8 @@
  * relational :value/:count (RFC 5231); address parts including the
  * subaddress :user/:detail (RFC 5233, separator '+', as store_resolve
  * uses); header decoding and address lists through GMime; the date parts
- * of RFC 5260. :matches backtracks, so it spends a step budget the
- * interpreter shares with everything else in a run.
+ * of RFC 5260. :contains and :matches (which backtracks) spend the run's
+ * match budget, one unit per character compared.
  */
 #include "sieve/sieve-private.h"
 

@@ -6,7 +6,8 @@
  * Header fields are read once from the message's header block; variables
  * (RFC 5229) are expanded in strings at run time; imap4flags keeps the
  * internal flag set as a space-separated string like any variable. Every
- * command, test and match step costs from one budget; running out, too
+ * command and test costs a step, every character a match compares or a
+ * body test parses costs from a second, larger budget; running out, too
  * many actions or redirects, is a runtime error (the caller keeps the
  * message). Vacation decides here whether a reply is due at all (RFC 5230
  * section 4.5: no lists, bulk, auto-submitted or null senders, only mail
@@ -31,7 +32,8 @@ struct run {
 	const struct sieve_script *sc;
 	const struct sieve_message *m;
 	struct sieve_result *res;
-	unsigned budget;
+	unsigned budget;       /* commands and tests */
+	unsigned match_budget; /* characters compared or parsed */
 	char *var_names[SIEVE_VARS_MAX];
 	char *var_vals[SIEVE_VARS_MAX];
 	size_t n_vars;
@@ -278,8 +280,8 @@ static bool match_values(struct run *r, const struct sieve_node *n, const struct
 	for (size_t v = 0; v < vals->n && !hit; v++) {
 		for (size_t k = 0; k < keys.n && !hit; k++) {
 			hit = sieve_match(n->match, n->rel, n->cmp, vals->v[v], keys.v[k],
-					  want_caps ? caps : NULL, &r->budget);
-			if (r->budget == 0)
+					  want_caps ? caps : NULL, &r->match_budget);
+			if (r->match_budget == 0)
 				fail(r, n, "too many steps");
 		}
 	}
@@ -435,6 +437,11 @@ static bool test_string(struct run *r, const struct sieve_node *n)
 static bool test_body(struct run *r, const struct sieve_node *n)
 {
 	struct strv vals = {0};
+	/* Each body test parses the message again: it costs its length, so a
+	 * script cannot make a large message cost without bound. */
+	if (r->m->len >= r->match_budget)
+		return fail(r, n, "too many steps");
+	r->match_budget -= (unsigned)r->m->len;
 	if (n->body == SV_B_RAW) {
 		size_t hl = mime_text_header_len(r->m->data, r->m->len);
 		strv_push(&vals, xstrndup(r->m->data + hl, r->m->len - hl));
@@ -914,7 +921,11 @@ int sieve_execute(const struct sieve_script *script, const struct sieve_message 
 		  struct sieve_result *res, const char **error_r)
 {
 	memset(res, 0, sizeof(*res));
-	struct run r = {.sc = script, .m = msg, .res = res, .budget = SIEVE_STEPS_MAX};
+	struct run r = {.sc = script,
+			.m = msg,
+			.res = res,
+			.budget = SIEVE_STEPS_MAX,
+			.match_budget = SIEVE_MATCH_STEPS_MAX};
 	r.iflags = xstrdup("");
 	bool ok = block(&r, script->first) && !r.failed;
 	if (ok && !r.cancel_keep) {

@@ -23,7 +23,8 @@
 #define SIEVE_SCRIPT_MAX (256u * 1024) /* bytes of source */
 #define SIEVE_DEPTH_MAX 32             /* nested blocks and tests */
 #define SIEVE_NODES_MAX 50000          /* compiled nodes */
-#define SIEVE_STEPS_MAX 100000         /* commands, tests and match steps per run */
+#define SIEVE_STEPS_MAX 100000         /* commands and tests per run */
+#define SIEVE_MATCH_STEPS_MAX 50000000 /* characters matched or parsed per run */
 #define SIEVE_ACTIONS_MAX 64           /* actions per run */
 #define SIEVE_REDIRECTS_MAX 4          /* redirect actions per run */
 #define SIEVE_VARS_MAX 64              /* distinct variables */

@@ -575,6 +575,27 @@ static void test_run_limits(void **state)
 	sieve_script_free(&sc);
 	free(big);
 	free(data);
+	/* Body tests cost the message's length: 100 tests on 4 MiB fail, one
+	 * is fine. */
+	data = malloc(4u << 20);
+	memset(data, 'x', 4u << 20);
+	memcpy(data, "Subject: big\r\n\r\n", 16);
+	data[(4u << 20) - 1] = '\0';
+	m = m_default(data);
+	char tests100[8192] = "require \"body\";";
+	for (int i = 0; i < 100; i++)
+		strcat(tests100, "if body :raw :contains \"y\" { discard; }");
+	struct sieve_result r1;
+	assert_int_equal(
+		run("require \"body\"; if body :raw :contains \"y\" { discard; }", &m, &r1), 0);
+	assert_int_equal(r1.n_actions, 1);
+	sieve_result_free(&r1);
+	assert_int_equal(sieve_compile(tests100, strlen(tests100), &sc, &err), 0);
+	assert_int_equal(sieve_execute(sc, &m, &r, &err), -1);
+	assert_non_null(strstr(err, "too many steps"));
+	sieve_result_free(&r);
+	sieve_script_free(&sc);
+	free(data);
 	/* Too many actions. */
 	char many[8192] = "require \"fileinto\";";
 	for (int i = 0; i < SIEVE_ACTIONS_MAX + 2; i++)
