@@ -668,6 +668,16 @@ static int sieve_delete(struct store *s, char **args, int flags)
 	return report(r == 0 ? -1 : r, r == 0 ? "no such script" : err);
 }
 
+static int sieve_rename(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	int r = store_sieve_rename(s, id, args[1], args[2], &err);
+	return report(r == 0 ? -1 : r, r == 0 ? "no such script" : err);
+}
+
 static int sieve_check(struct store *s, char **args, int flags)
 {
 	size_t len;
@@ -690,7 +700,8 @@ static const struct action sieve_actions[] = {
 	{"list", 1, sieve_list, "list USER"},
 	{"activate", 2, sieve_activate, "activate USER NAME"},
 	{"deactivate", 1, sieve_deactivate, "deactivate USER"},
-	{"delete", 2, sieve_delete, "delete USER NAME"},
+	{"delete", 2, sieve_delete, "delete USER NAME   (not the active script)"},
+	{"rename", 3, sieve_rename, "rename USER OLD NEW"},
 	{"check", 1, sieve_check, "check FILE"},
 };
 

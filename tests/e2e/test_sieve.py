@@ -103,7 +103,12 @@ def test_cli_scripts(f, tmp_path):
     assert f.cli("sieve", "list", f.user).stdout == "main ACTIVE\nspare\n"
     r = f.cli("sieve", "delete", f.user, "main", check=False)
     assert r.returncode == 1 and "active" in r.stderr
-    f.cli("sieve", "delete", f.user, "spare")
+    f.cli("sieve", "rename", f.user, "spare", "extra")
+    r = f.cli("sieve", "rename", f.user, "extra", "main", check=False)
+    assert r.returncode == 1 and "exists" in r.stderr
+    r = f.cli("sieve", "get", f.user, "spare", check=False)
+    assert r.returncode == 1 and "no such script" in r.stderr
+    f.cli("sieve", "delete", f.user, "extra")
     assert f.cli("sieve", "list", f.user).stdout == "main ACTIVE\n"
     assert f.cli("sieve", "check", str(good)).returncode == 0
 
