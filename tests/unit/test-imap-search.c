@@ -435,11 +435,12 @@ static void test_search_words_migration(void **state)
 			     "DROP TABLE search_terms; DROP TABLE search_mail;"
 			     "DROP TRIGGER search_mail_add; DROP TRIGGER search_mail_del;"
 			     "DROP TRIGGER search_mail_move; DROP TRIGGER search_mail_indexed;"
-			     "ALTER TABLE blobs DROP COLUMN preview;"               /* step 9 */
-			     "DROP TABLE metadata;"                                 /* step 10 */
-			     "ALTER TABLE accounts DROP COLUMN scram;"              /* step 11 */
-			     "DROP INDEX messages_date;"                            /* step 12 */
-			     "DROP TABLE sieve_scripts; DROP TABLE sieve_vacation;" /* 13 */
+			     "ALTER TABLE blobs DROP COLUMN preview;"  /* step 9 */
+			     "DROP TABLE metadata;"                    /* step 10 */
+			     "ALTER TABLE accounts DROP COLUMN scram;" /* step 11 */
+			     "DROP INDEX messages_date;"               /* step 12 */
+			     "DROP TABLE sieve_scripts;"               /* step 13 */
+			     "DROP TABLE sieve_vacation;"              /* step 13 */
 			     "PRAGMA user_version = 7;",
 			     NULL, NULL, NULL),
 		SQLITE_OK);
