@@ -173,3 +173,15 @@ def test_vacation(f):
     inbox = subjects_and_flags(m, "INBOX")
     m.logout()
     assert "\\Seen" in inbox["away seven"].split()
+    # A local sender gets the reply in its INBOX (from <>), not via the queue.
+    local = make_message("away twelve", sender="other@example.test")
+    assert send_mx(f, local, sender="other@example.test") == {}
+    assert "other@example.test" not in queue(f)
+    o = imap(f, "other@example.test", "other-secret-1")
+    o.select("INBOX", readonly=True)
+    typ, data = o.search(None, "HEADER", "Auto-Submitted", "auto-replied")
+    assert len(data[0].split()) == 1
+    typ, data = o.fetch(data[0].split()[0], "(BODY.PEEK[HEADER])")
+    o.logout()
+    assert data[0][1].startswith(b"Return-Path: <>\r\n")
+    assert b"Subject: Out of office" in data[0][1]
