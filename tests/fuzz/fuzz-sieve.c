@@ -15,12 +15,18 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char message[] = "From: Alice <alice@example.com>\r\n"
-			      "To: bob+x@example.org, \"Carol\" <carol@example.net>\r\n"
-			      "Subject: =?UTF-8?Q?caf=C3=A9?= [list] hello\r\n"
-			      "Date: Tue, 03 Mar 2026 14:05:06 +0100\r\n"
-			      "Received: a\r\nReceived: b\r\n"
-			      "Content-Type: text/plain\r\n\r\nbody text\r\n";
+static const char message[] =
+	"From: Alice <alice@example.com>\r\n"
+	"To: bob+x@example.org, \"Carol\" <carol@example.net>\r\n"
+	"Subject: =?UTF-8?Q?caf=C3=A9?= [list] hello\r\n"
+	"Date: Tue, 03 Mar 2026 14:05:06 +0100\r\n"
+	"Received: a\r\nReceived: b\r\n"
+	"MIME-Version: 1.0\r\n"
+	"Content-Type: multipart/alternative; boundary=b\r\n\r\n"
+	"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 body\r\n"
+	"--b\r\nContent-Type: text/html\r\n"
+	"Content-Transfer-Encoding: base64\r\n\r\nPGI+Ym9sZDwvYj4=\r\n--b--\r\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
