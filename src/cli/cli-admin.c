@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Administration subcommands: domain, user, alias, queue, share/acl,
- * public. Each opens the store named by the configuration, does one
+ * public, sieve. Each opens the store named by the configuration, does one
  * thing, and exits 0 on success, 1 on failure (with the store's message),
  * 2 on a usage error.
  */
@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "lib/config.h"
 #include "lib/util.h"
+#include "sieve/sieve.h"
 #include "store/store.h"
 
 #include <ctype.h>
@@ -645,4 +646,159 @@ int cli_public(int argc, char **argv)
 {
 	return dispatch("public", public_actions,
 			sizeof(public_actions) / sizeof(public_actions[0]), argc, argv);
+}
+
+/* --- sieve ------------------------------------------------------------- */
+static int sieve_account(struct store *s, const char *user, int64_t *id_r)
+{
+	struct store_account a;
+	int r = store_account_get(s, user, &a);
+	explicit_bzero(a.password_hash, sizeof(a.password_hash));
+	explicit_bzero(a.scram, sizeof(a.scram));
+	if (r <= 0) {
+		fprintf(stderr, "facteur: %s\n", r < 0 ? "cannot read the store" : "no such user");
+		return -1;
+	}
+	*id_r = a.id;
+	return 0;
+}
+
+/* The whole of path ("-": standard input), at most SIEVE_SCRIPT_MAX + 1 bytes. */
+static char *read_script(const char *path, size_t *len_r)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "facteur: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = xmalloc(SIEVE_SCRIPT_MAX + 2);
+	size_t n = fread(buf, 1, SIEVE_SCRIPT_MAX + 1, f);
+	bool bad = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (bad) {
+		fprintf(stderr, "facteur: %s: read error\n", path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len_r = n;
+	return buf;
+}
+
+static int sieve_put(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	size_t len;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	char *src = read_script(args[2], &len);
+	if (src == NULL)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	int r = sieve_store_put(s, id, args[1], src, len, &err);
+	free(src);
+	if (r == 0)
+		printf("script %s stored for %s\n", args[1], args[0]);
+	return report(r, err);
+}
+
+static int sieve_get(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	char *src = NULL;
+	size_t len;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	int r = store_sieve_get(s, id, args[1], &src, &len, NULL);
+	if (r <= 0)
+		return report(-1, r == 0 ? "no such script" : "cannot read the store");
+	fwrite(src, 1, len, stdout);
+	free(src);
+	return CLI_EXIT_OK;
+}
+
+static void print_sieve(void *ctx, const struct store_sieve_info *i)
+{
+	printf("%s%s\n", i->name, i->active ? " ACTIVE" : "");
+}
+
+static int sieve_list(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	return report(store_sieve_list(s, id, print_sieve, NULL), "cannot list scripts");
+}
+
+static int sieve_activate(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	int r = store_sieve_activate(s, id, args[1], &err);
+	return report(r == 0 ? -1 : r, r == 0 ? "no such script" : err);
+}
+
+static int sieve_deactivate(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	return report(store_sieve_activate(s, id, NULL, &err), err);
+}
+
+static int sieve_delete(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	int r = store_sieve_delete(s, id, args[1], &err);
+	return report(r == 0 ? -1 : r, r == 0 ? "no such script" : err);
+}
+
+static int sieve_rename(struct store *s, char **args, int flags)
+{
+	int64_t id;
+	if (sieve_account(s, args[0], &id) < 0)
+		return CLI_EXIT_FAIL;
+	const char *err = NULL;
+	int r = store_sieve_rename(s, id, args[1], args[2], &err);
+	return report(r == 0 ? -1 : r, r == 0 ? "no such script" : err);
+}
+
+static int sieve_check(struct store *s, char **args, int flags)
+{
+	size_t len;
+	char *src = read_script(args[0], &len);
+	if (src == NULL)
+		return CLI_EXIT_FAIL;
+	struct sieve_script *sc = NULL;
+	const char *err = NULL;
+	int r = sieve_compile(src, len, &sc, &err);
+	sieve_script_free(&sc);
+	free(src);
+	if (r == 0)
+		printf("%s: ok\n", args[0]);
+	return report(r, err);
+}
+
+static const struct action sieve_actions[] = {
+	{"put", 3, sieve_put, "put USER NAME FILE   (FILE '-' reads standard input)"},
+	{"get", 2, sieve_get, "get USER NAME"},
+	{"list", 1, sieve_list, "list USER"},
+	{"activate", 2, sieve_activate, "activate USER NAME"},
+	{"deactivate", 1, sieve_deactivate, "deactivate USER"},
+	{"delete", 2, sieve_delete, "delete USER NAME   (not the active script)"},
+	{"rename", 3, sieve_rename, "rename USER OLD NEW"},
+	{"check", 1, sieve_check, "check FILE"},
+};
+
+int cli_sieve(int argc, char **argv)
+{
+	return dispatch("sieve", sieve_actions, sizeof(sieve_actions) / sizeof(sieve_actions[0]),
+			argc, argv);
 }

@@ -31,6 +31,8 @@ int cli_acl(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_dns_records(int argc, char **argv);
 int cli_check_store(int argc, char **argv);
+/* Sieve scripts per user (cli-admin.c). */
+int cli_sieve(int argc, char **argv);
 
 /* Load the configuration or print why not. Returns 0 or -1. */
 int cli_load_config(struct config *cfg);

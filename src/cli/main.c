@@ -35,6 +35,7 @@ static const struct subcommand subcommands[] = {
 	{"public", cli_public, "create, delete or list the public folders of a domain"},
 	{"acl", cli_acl, "list or set mailbox access rights (RFC 4314)"},
 	{"queue", cli_queue, "list, show, flush, retry or delete queued outbound messages"},
+	{"sieve", cli_sieve, "put, get, list, activate or delete a user's Sieve scripts"},
 	{"dkim", cli_dkim, "generate, list and activate DKIM signing keys"},
 	{"dns-records", cli_dns_records, "print the MX, SPF, DKIM and DMARC records of a domain"},
 };

@@ -62,7 +62,8 @@ bool srs_enabled(void)
 }
 
 /* HHHH of the fields, lower-cased, with key: 0, or -1 if they do not fit. */
-static int srs_hash(const char *key, const char *const *fields, size_t n, char out[SRS_HASH_LEN + 1])
+static int srs_hash(const char *key, const char *const *fields, size_t n,
+		    char out[SRS_HASH_LEN + 1])
 {
 	char data[1024];
 	size_t len = 0;
@@ -113,7 +114,7 @@ static int srs_age(const char *ts, time_t now)
 static bool srs_tag(const char *local, const char *tag)
 {
 	return strncasecmp(local, tag, 4) == 0 &&
-	       (local[4] == '=' || local[4] == '+' || local[4] == '-');
+		(local[4] == '=' || local[4] == '+' || local[4] == '-');
 }
 
 int srs_forward(const char *sender, time_t now, char *out, size_t outsz)

@@ -38,6 +38,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mailauth/srs.h"
 #include "mime/mime-store.h"
 #include "store/store.h"
 
@@ -343,6 +344,10 @@ static int qm_dsn(struct queue_manager *qm, const struct qm_msg *msg, enum queue
 {
 	if (n == 0 || msg->sender[0] == '\0')
 		return 0;
+	/* Forwarded mail carries our SRS address: the DSN goes to whom it stands for. */
+	char orig[320];
+	const char *to =
+		srs_reverse(msg->sender, time(NULL), orig, sizeof(orig)) == 1 ? orig : msg->sender;
 	struct buf headers, out;
 	buf_init(&headers);
 	buf_init(&out);
@@ -350,7 +355,7 @@ static int qm_dsn(struct queue_manager *qm, const struct qm_msg *msg, enum queue
 	struct queue_dsn d = {
 		.action = action,
 		.reporting_mta = qm->cfg->hostname,
-		.sender = msg->sender,
+		.sender = to,
 		.arrival = msg->queued_at,
 		.retry_until = msg->queued_at + (time_t)qm->cfg->queue_lifetime,
 		.now = time(NULL),
@@ -360,12 +365,12 @@ static int qm_dsn(struct queue_manager *qm, const struct qm_msg *msg, enum queue
 		.headers_len = headers.len,
 	};
 	queue_dsn_build(&d, &out);
-	int r = qm_store_dsn(qm, msg->sender, &out);
+	int r = qm_store_dsn(qm, to, &out);
 	if (r == 0) {
 		char q[LOG_QUOTE_SIZE(320)];
 		log_info("queue.dsn", "action=%s to=%s rcpts=%zu",
 			 action == QUEUE_DSN_FAILED ? "failed" : "delayed",
-			 log_quote(q, sizeof(q), msg->sender), n);
+			 log_quote(q, sizeof(q), to), n);
 	}
 	buf_deinit(&headers);
 	buf_deinit(&out);

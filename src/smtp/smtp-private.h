@@ -103,6 +103,7 @@ struct smtp_txn {
 	char first_rcpt[SMTP_ADDRESS_MAX];
 
 	int64_t *accounts;
+	char **account_rcpts; /* the RCPT TO that first led to each account */
 	size_t n_accounts, cap_accounts;
 	char **remote;
 	size_t n_remote, cap_remote;
@@ -154,5 +155,52 @@ struct smtp_session {
 	struct smtp_txn txn;
 	unsigned n_txn; /* messages started: part of the queue id */
 };
+
+/* --- Sieve at local delivery (smtp-sieve.c) ---------------------------- */
+
+struct store;
+struct store_parsed;
+struct store_write_request;
+struct sieve_plan;
+
+/*
+ * A delivery split by Sieve: plain accounts (no active script, or a
+ * mailbox bound to an address) are delivered as before; each scripted
+ * account has its plan (sieve/sieve.h). copies holds the bytes of queued
+ * redirects (prefix + message) while the writes are prepared.
+ */
+struct smtp_sieve {
+	int64_t *plain;
+	size_t n_plain;
+	struct sieve_plan *plans;
+	size_t n_plans;
+	char **copies;
+	size_t n_copies;
+	struct smtp_sieve_local **locals; /* parsed local copies of outbound mail */
+	size_t n_locals;
+	struct store_write_request *reqs;
+	size_t n_reqs;
+};
+
+/*
+ * Run the active script of each local account of d (keep means mailbox,
+ * NULL for INBOX). Returns 1 when the message is to be refused at SMTP
+ * time (one recipient, whose script rejected it: reason written to
+ * d->reason), else 0.
+ */
+int smtp_sieve_plan(struct store *s, const char *hostname, const struct smtp_delivery *d,
+		    const char *mailbox, struct smtp_sieve *ss);
+/*
+ * The store writer requests for d after smtp_sieve_plan (in ss->reqs,
+ * valid while ss and d live): one DELIVER for the plain accounts and the
+ * remote recipients, one APPEND per Sieve target, one DELIVER per queued
+ * message. May be none (everything discarded).
+ */
+void smtp_sieve_requests(struct smtp_sieve *ss, const struct smtp_delivery *d,
+			 const struct store_parsed *parsed, const char *mailbox);
+/* The same, committed directly (no writer), each step durable. 0 / -1. */
+int smtp_sieve_direct(struct store *s, struct smtp_sieve *ss, const struct smtp_delivery *d,
+		      const struct store_parsed *parsed, const char *mailbox, const char **error_r);
+void smtp_sieve_free(struct smtp_sieve *ss);
 
 #endif

@@ -19,6 +19,7 @@
 #include "lib/server-ctx.h"
 #include "lib/spool.h"
 #include "lib/util.h"
+#include "smtp/smtp-private.h"
 #include "mailauth/mailauth.h"
 #include "mailauth/srs.h"
 #include "mime/mime-store.h"
@@ -33,14 +34,15 @@ struct smtp_service {
 	struct server_ctx *ctx;
 	const struct conn_info *info;
 	struct smtp_session *session;
-	struct mailauth_job *job;  /* the verification of the message at hand */
-	char job_id[80];           /* ... whose queue id this is */
-	struct store_write *write; /* its commit by the store writer */
-	char write_id[80];         /* ... whose queue id this is */
-	struct auth_check *check;  /* an AUTH being checked in the auth pool */
-	struct auth_scram *scram;  /* a SCRAM exchange in progress */
-	char *spool_dir;           /* data_dir/blobs/tmp: rewritten messages */
-	struct send_limits own;    /* the account's own sending limits, read at MAIL */
+	struct mailauth_job *job;    /* the verification of the message at hand */
+	char job_id[80];             /* ... whose queue id this is */
+	struct store_write **writes; /* its commit by the store writer (a group) */
+	size_t n_writes;
+	char write_id[80];        /* ... whose queue id this is */
+	struct auth_check *check; /* an AUTH being checked in the auth pool */
+	struct auth_scram *scram; /* a SCRAM exchange in progress */
+	char *spool_dir;          /* data_dir/blobs/tmp: rewritten messages */
+	struct send_limits own;   /* the account's own sending limits, read at MAIL */
 };
 
 static enum smtp_auth_result svc_auth_result(enum auth_result r, struct store_account *acct,
@@ -184,22 +186,19 @@ static void svc_charge(void *ctx, const struct smtp_account *account, unsigned r
 	send_limit_charge(account->address, recipients);
 }
 
-static enum smtp_deliver_result
-svc_deliver_local(struct smtp_service *svc, const struct smtp_delivery *d, const char *mailbox)
+/*
+ * Without a store writer (no daemon around): local entries first, then the
+ * outbound queue, each durable before it returns. A failure of a later
+ * step after an earlier one succeeded means the client retries and local
+ * recipients get the message twice: duplication, never loss.
+ */
+static enum smtp_deliver_result svc_store_direct(struct smtp_service *svc,
+						 const struct smtp_delivery *d,
+						 struct smtp_sieve *ss,
+						 const struct store_parsed *sp, const char *mailbox)
 {
-	struct mime_parsed mp;
-	const char *error;
-	memset(&mp, 0, sizeof(mp));
-	if (mime_parse(d->data, d->len, &mp) < 0) {
-		log_error("smtp.deliver", "session=%s id=%s error=mime_parse",
-			  svc->info->session_id, d->queue_id);
-		return SMTP_DELIVER_TEMPFAIL;
-	}
-	struct store_parsed sp = mime_store_parsed(&mp);
-	int r = store_deliver(svc->ctx->store, d->data, d->len, &sp, d->accounts, d->n_accounts,
-			      mailbox, time(NULL), 0, NULL, &error);
-	mime_parsed_free(&mp);
-	if (r == 0)
+	const char *error = NULL;
+	if (smtp_sieve_direct(svc->ctx->store, ss, d, sp, mailbox, &error) == 0)
 		return SMTP_DELIVER_OK;
 	log_error("smtp.deliver", "session=%s id=%s error=\"%s\"", svc->info->session_id,
 		  d->queue_id, error ? error : "?");
@@ -207,59 +206,50 @@ svc_deliver_local(struct smtp_service *svc, const struct smtp_delivery *d, const
 								: SMTP_DELIVER_TEMPFAIL;
 }
 
-/*
- * Without a store writer (no daemon around): local entries first, then the
- * outbound queue, each durable before it returns. A failure of the second
- * after the first succeeded means the client retries and local recipients
- * get the message twice: duplication, never loss.
- */
-/*
- * The envelope sender of the queue rows: forwarded mail (an MX session with
- * remote targets, from aliases) gets its SRS address, so the next server's
- * SPF check sees our domain; the user's own mail keeps its sender.
- */
-static const char *svc_queue_sender(const struct smtp_service *svc, const struct smtp_delivery *d,
-				    char *buf, size_t bufsz)
+static void svc_writes_release(struct smtp_service *svc)
 {
-	if (d->auth_user != NULL || d->n_remote == 0 || !srs_enabled())
-		return d->sender;
-	return srs_forward(d->sender, time(NULL), buf, bufsz) == 1 ? buf : d->sender;
+	for (size_t i = 0; i < svc->n_writes; i++)
+		store_write_release(&svc->writes[i]);
+	free(svc->writes);
+	svc->writes = NULL;
+	svc->n_writes = 0;
 }
 
-static enum smtp_deliver_result svc_store_direct(struct smtp_service *svc,
-						 const struct smtp_delivery *d, const char *mailbox)
+/* Hand the writes of ss to the store writer, all or nothing (PENDING). */
+static enum smtp_deliver_result svc_submit(struct smtp_service *svc, const struct smtp_delivery *d,
+					   struct smtp_sieve *ss)
 {
-	if (d->n_accounts > 0) {
-		enum smtp_deliver_result r = svc_deliver_local(svc, d, mailbox);
-		if (r != SMTP_DELIVER_OK)
-			return r;
+	const char *error = NULL;
+	if (ss->n_reqs == 0)
+		return SMTP_DELIVER_OK; /* every recipient's script discarded it */
+	for (size_t i = 0; i < ss->n_reqs; i++) {
+		ss->reqs[i].done = server_ctx_wake_cb;
+		ss->reqs[i].done_arg = svc->ctx;
 	}
-	if (d->n_remote > 0) {
-		const char *error;
-		char srs[SMTP_ADDRESS_MAX];
-		const char *sender = svc_queue_sender(svc, d, srs, sizeof(srs));
-		if (store_queue_submit(svc->ctx->store, d->auth_user, sender, d->remote,
-				       d->n_remote, d->data + d->return_path_len,
-				       d->len - d->return_path_len, &error) < 0) {
-			log_error("smtp.queue", "session=%s id=%s error=\"%s\"",
-				  svc->info->session_id, d->queue_id, error ? error : "?");
-			return SMTP_DELIVER_TEMPFAIL;
-		}
+	svc->writes = xcalloc(ss->n_reqs, sizeof(*svc->writes));
+	if (store_write_submit_group(svc->ctx->writer, ss->reqs, ss->n_reqs, svc->writes, &error) <
+	    0) {
+		log_error("smtp.deliver", "session=%s id=%s error=\"%s\"", svc->info->session_id,
+			  d->queue_id, error);
+		free(svc->writes);
+		svc->writes = NULL;
+		return SMTP_DELIVER_TEMPFAIL;
 	}
-	return SMTP_DELIVER_OK;
+	svc->n_writes = ss->n_reqs;
+	snprintf(svc->write_id, sizeof(svc->write_id), "%s", d->queue_id);
+	return SMTP_DELIVER_PENDING;
 }
 
 /*
- * Hand the message to the store writer (group commit: local entries and
- * queue rows in one transaction with the rest of its batch) and wait for
- * it with PENDING; svc_write_poll gives the outcome. mailbox is NULL
- * (INBOX) or "Junk".
+ * Run the recipients' Sieve scripts (smtp-sieve.c), then hand the message
+ * to the store writer (group commit: local entries, filed copies and queue
+ * rows in one transaction with the rest of its batch) and wait for it with
+ * PENDING; svc_write_poll gives the outcome. mailbox is NULL (INBOX) or
+ * "Junk".
  */
 static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct smtp_delivery *d,
 					  const char *mailbox)
 {
-	if (svc->ctx->writer == NULL)
-		return svc_store_direct(svc, d, mailbox);
 	struct mime_parsed mp;
 	memset(&mp, 0, sizeof(mp));
 	if (d->n_accounts > 0 && mime_parse(d->data, d->len, &mp) < 0) {
@@ -268,50 +258,41 @@ static enum smtp_deliver_result svc_store(struct smtp_service *svc, const struct
 		return SMTP_DELIVER_TEMPFAIL;
 	}
 	struct store_parsed sp = mime_store_parsed(&mp);
-	char srs[SMTP_ADDRESS_MAX];
-	struct store_write_request req = {
-		.data = d->data,
-		.len = d->len,
-		.body = d->body,
-		.parsed = d->n_accounts > 0 ? &sp : NULL,
-		.accounts = d->accounts,
-		.n_accounts = d->n_accounts,
-		.mailbox = mailbox,
-		.submitter = d->auth_user,
-		.sender = svc_queue_sender(svc, d, srs, sizeof(srs)),
-		.remote = d->remote,
-		.n_remote = d->n_remote,
-		.queue_offset = d->return_path_len,
-		.done = server_ctx_wake_cb,
-		.done_arg = svc->ctx,
-	};
-	const char *error = NULL;
-	int r = store_write_submit(svc->ctx->writer, &req, &svc->write, &error);
-	mime_parsed_free(&mp);
-	if (r < 0) {
-		log_error("smtp.deliver", "session=%s id=%s error=\"%s\"", svc->info->session_id,
-			  d->queue_id, error);
-		return SMTP_DELIVER_TEMPFAIL;
+	struct smtp_sieve ss;
+	enum smtp_deliver_result res;
+	if (smtp_sieve_plan(svc->ctx->store, svc->ctx->config->hostname, d, mailbox, &ss) > 0) {
+		log_info("smtp.sieve_reject", "session=%s id=%s", svc->info->session_id,
+			 d->queue_id);
+		res = SMTP_DELIVER_REJECT;
+	} else if (svc->ctx->writer == NULL) {
+		res = svc_store_direct(svc, d, &ss, &sp, mailbox);
+	} else {
+		smtp_sieve_requests(&ss, d, &sp, mailbox);
+		res = svc_submit(svc, d, &ss);
 	}
-	snprintf(svc->write_id, sizeof(svc->write_id), "%s", d->queue_id);
-	return SMTP_DELIVER_PENDING;
+	smtp_sieve_free(&ss);
+	mime_parsed_free(&mp);
+	return res;
 }
 
 /* The message is with the store writer: committed, failed, or not yet. */
 static enum smtp_deliver_result svc_write_poll(struct smtp_service *svc,
 					       const struct smtp_delivery *d)
 {
-	const char *error = NULL;
-	int r = store_write_result(svc->write, &error);
-	if (r == 0)
-		return SMTP_DELIVER_PENDING;
 	enum smtp_deliver_result res = SMTP_DELIVER_OK;
-	if (r < 0) {
-		log_error("smtp.deliver", "session=%s id=%s error=\"%s\"", svc->info->session_id,
-			  d->queue_id, error);
-		res = strncmp(error, "quota", 5) == 0 ? SMTP_DELIVER_QUOTA : SMTP_DELIVER_TEMPFAIL;
+	for (size_t i = 0; i < svc->n_writes; i++) {
+		const char *error = NULL;
+		int r = store_write_result(svc->writes[i], &error);
+		if (r == 0)
+			return SMTP_DELIVER_PENDING;
+		if (r < 0 && res == SMTP_DELIVER_OK) {
+			log_error("smtp.deliver", "session=%s id=%s error=\"%s\"",
+				  svc->info->session_id, d->queue_id, error);
+			res = strncmp(error, "quota", 5) == 0 ? SMTP_DELIVER_QUOTA
+							      : SMTP_DELIVER_TEMPFAIL;
+		}
 	}
-	store_write_release(&svc->write);
+	svc_writes_release(svc);
 	return res;
 }
 
@@ -499,10 +480,10 @@ static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_deliver
 {
 	struct smtp_service *svc = ctx;
 	const struct config *cfg = svc->ctx->config;
-	if (svc->write != NULL) {
+	if (svc->n_writes > 0) {
 		if (strcmp(svc->write_id, d->queue_id) == 0)
 			return svc_write_poll(svc, d);
-		store_write_release(&svc->write); /* left over from an abandoned message */
+		svc_writes_release(svc); /* left over from an abandoned message */
 	}
 	bool mx = svc->info->listener == NULL || strcmp(svc->info->listener, "smtp") == 0;
 	if (!mx && d->auth_user != NULL) {
@@ -578,7 +559,7 @@ static void smtp_proto_close(void *p)
 	 * there: only our reference goes. */
 	mailauth_job_release(&svc->job);
 	/* Likewise a commit in progress: it completes, unacknowledged. */
-	store_write_release(&svc->write);
+	svc_writes_release(svc);
 	/* And a password check: it still counts for the limiters. */
 	auth_check_abort(&svc->check);
 	auth_scram_destroy(&svc->scram);

@@ -152,6 +152,8 @@ static void smtp_txn_reset(struct smtp_txn *t)
 	for (size_t i = 0; i < t->n_remote; i++)
 		free(t->remote[i]);
 	t->n_remote = 0;
+	for (size_t i = 0; i < t->n_accounts; i++)
+		free(t->account_rcpts[i]);
 	t->n_accounts = 0;
 	t->sender[0] = '\0';
 	t->first_rcpt[0] = '\0';
@@ -175,6 +177,7 @@ static void smtp_txn_free(struct smtp_txn *t)
 {
 	smtp_txn_reset(t);
 	free(t->accounts);
+	free(t->account_rcpts);
 	free(t->remote);
 	spool_deinit(&t->msg);
 }
@@ -186,7 +189,7 @@ static void smtp_txn_end(struct smtp_session *s)
 	smtp_set_state(s, s->helo[0] != '\0' ? SMTP_STATE_READY : SMTP_STATE_INIT);
 }
 
-static void smtp_txn_add_account(struct smtp_txn *t, int64_t id)
+static void smtp_txn_add_account(struct smtp_txn *t, int64_t id, const char *rcpt)
 {
 	for (size_t i = 0; i < t->n_accounts; i++)
 		if (t->accounts[i] == id)
@@ -194,7 +197,10 @@ static void smtp_txn_add_account(struct smtp_txn *t, int64_t id)
 	if (t->n_accounts == t->cap_accounts) {
 		t->cap_accounts = t->cap_accounts ? t->cap_accounts * 2 : 8;
 		t->accounts = xrealloc(t->accounts, t->cap_accounts * sizeof(*t->accounts));
+		t->account_rcpts =
+			xrealloc(t->account_rcpts, t->cap_accounts * sizeof(*t->account_rcpts));
 	}
+	t->account_rcpts[t->n_accounts] = xstrdup(rcpt);
 	t->accounts[t->n_accounts++] = id;
 }
 
@@ -444,6 +450,7 @@ static int smtp_message_deliver(struct smtp_session *s)
 		.queue_id = t->queue_id,
 		.sender = t->sender,
 		.accounts = t->accounts,
+		.account_rcpts = (const char *const *)t->account_rcpts,
 		.n_accounts = t->n_accounts,
 		.remote = (const char *const *)t->remote,
 		.n_remote = t->n_remote,
@@ -830,7 +837,7 @@ static void smtp_proceed_rcpt(struct smtp_session *s, struct smtp_cmd *c)
 {
 	struct smtp_txn *t = &s->txn;
 	for (size_t i = 0; i < c->targets.n_accounts; i++)
-		smtp_txn_add_account(t, c->targets.accounts[i]);
+		smtp_txn_add_account(t, c->targets.accounts[i], c->address);
 	for (size_t i = 0; i < c->targets.n_remote; i++)
 		smtp_txn_add_remote(t, c->targets.remote[i]);
 	c->targets.n_remote = 0;

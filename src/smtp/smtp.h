@@ -82,6 +82,9 @@ struct smtp_delivery {
 	const char *queue_id;
 	const char *sender;      /* "" for the null sender <> */
 	const int64_t *accounts; /* local accounts, no duplicates */
+	/* The RCPT TO address that led to each account (Sieve's envelope
+	 * "to"); may be NULL. */
+	const char *const *account_rcpts;
 	size_t n_accounts;
 	const char *const *remote; /* remote recipients, no duplicates */
 	size_t n_remote;

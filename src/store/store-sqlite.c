@@ -241,6 +241,21 @@ static const char *const migrations[] = {
 	"CREATE TABLE account_limits (account_id INTEGER PRIMARY KEY"
 	"  REFERENCES accounts(id) ON DELETE CASCADE,"
 	"  messages INTEGER, recipients INTEGER);",
+	/*
+	 * 14 (Sieve): each account's scripts (source as stored, compiled at
+	 * delivery; at most one active), and the vacation memory: when a
+	 * reply with this handle went to this sender, until when it is not
+	 * sent again (store-sieve.c).
+	 */
+	"CREATE TABLE sieve_scripts("
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, source BLOB NOT NULL, active INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL, PRIMARY KEY(account_id, name));"
+	"CREATE UNIQUE INDEX sieve_one_active ON sieve_scripts(account_id) WHERE active = 1;"
+	"CREATE TABLE sieve_vacation("
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  handle TEXT NOT NULL, sender TEXT NOT NULL, expires INTEGER NOT NULL,"
+	"  PRIMARY KEY(account_id, handle, sender));",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

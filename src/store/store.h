@@ -1160,6 +1160,53 @@ int store_metadata_set(struct store *s, int64_t mailbox_id, int64_t account_id,
 uint64_t store_metadata_generation(void);
 /* --- end METADATA ------------------------------------------------------ */
 
+/* --- Sieve scripts (store-sieve.c; schema step 13) --------------------- */
+/*
+ * Scripts per account: name, source and whether it is the account's one
+ * active script. Sources are stored as given: the caller compiles first
+ * (sieve_store_put in sieve/ does both). The ManageSieve commands map one
+ * to one on these.
+ */
+#define STORE_SIEVE_NAME_MAX 128
+struct store_sieve_info {
+	char name[STORE_SIEVE_NAME_MAX + 1];
+	bool active;
+	size_t size;
+	time_t updated;
+};
+/* 1..STORE_SIEVE_NAME_MAX bytes, no control characters, no '/'. */
+bool store_sieve_name_valid(const char *name);
+/* Create or replace (the active flag is kept). 0 / -1. */
+int store_sieve_put(struct store *s, int64_t account_id, const char *name, const char *source,
+		    size_t len, const char **error_r);
+/* 1 found (*source_r malloc'd, NUL-terminated) / 0 no such script / -1. */
+int store_sieve_get(struct store *s, int64_t account_id, const char *name, char **source_r,
+		    size_t *len_r, bool *active_r);
+/* The active script: 1 (source malloc'd, name copied if name_r) / 0 none / -1. */
+int store_sieve_active(struct store *s, int64_t account_id, char **source_r, size_t *len_r,
+		       char *name_r, size_t name_size);
+/* Every script of the account by name. 0 / -1. */
+int store_sieve_list(struct store *s, int64_t account_id,
+		     void (*cb)(void *ctx, const struct store_sieve_info *info), void *ctx);
+/* Make name the active script (NULL: none). 1 / 0 no such script / -1. */
+int store_sieve_activate(struct store *s, int64_t account_id, const char *name,
+			 const char **error_r);
+/* 1 deleted / 0 no such script / -1 (also when it is the active one). */
+int store_sieve_delete(struct store *s, int64_t account_id, const char *name, const char **error_r);
+/* 1 renamed / 0 no such script / -1 (to exists: "a script with that name exists"). */
+int store_sieve_rename(struct store *s, int64_t account_id, const char *from, const char *to,
+		       const char **error_r);
+/*
+ * Vacation memory (RFC 5230 4.2): 1 when a reply with handle went to
+ * sender and its period has not ended at now, 0 when not, -1 on error.
+ */
+int store_sieve_vacation_seen(struct store *s, int64_t account_id, const char *handle,
+			      const char *sender, time_t now);
+/* Remember a reply until expires (and forget those ended by now). 0 / -1. */
+int store_sieve_vacation_record(struct store *s, int64_t account_id, const char *handle,
+				const char *sender, time_t now, time_t expires,
+				const char **error_r);
+
 /* --- change notification hub (store-notify.c) -------------------------- */
 /*
  * In-process and thread-safe. After every commit that changes a mailbox

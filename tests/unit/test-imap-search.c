@@ -441,6 +441,8 @@ static void test_search_words_migration(void **state)
 			     "DROP INDEX messages_date;"                /* step 12 */
 			     "DROP TABLE account_limits;"               /* step 13 */
 			     "ALTER TABLE queue DROP COLUMN submitter;" /* step 13 */
+			     "DROP TABLE sieve_scripts;"                /* step 14 */
+			     "DROP TABLE sieve_vacation;"               /* step 14 */
 			     "PRAGMA user_version = 7;",
 			     NULL, NULL, NULL),
 		SQLITE_OK);

@@ -66,9 +66,9 @@ static void test_chains(void **state)
 {
 	char fwd[320], fwd2[320], back[320];
 	/* the first forwarder's SRS0 is named, not wrapped */
-	assert_int_equal(srs_forward("SRS0=abcd=JZ=orig.example=carol@fwd1.example", now, fwd,
-				     sizeof(fwd)),
-			 1);
+	assert_int_equal(
+		srs_forward("SRS0=abcd=JZ=orig.example=carol@fwd1.example", now, fwd, sizeof(fwd)),
+		1);
 	assert_int_equal(strncmp(fwd, "SRS1=", 5), 0);
 	assert_non_null(strstr(fwd, "=fwd1.example==abcd=JZ=orig.example=carol@srs.example.test"));
 	assert_int_equal(srs_reverse(fwd, now, back, sizeof(back)), 1);
