@@ -160,6 +160,8 @@ int cli_serve(int argc, char **argv)
 	log_set_level((enum log_level)cfg.log_level);
 	auth_ratelimit_configure(cfg.auth_max_failures, cfg.auth_window);
 	auth_ratelimit_account_configure(cfg.auth_account_max_failures, cfg.auth_window);
+	if (auth_cache_configure(cfg.auth_cache_ttl, AUTH_CACHE_ENTRIES) < 0)
+		log_warn("auth_cache_off", "reason=\"no secure memory for its key\"");
 
 	/* Check the store once in the main thread, so that a broken data
 	 * directory fails start-up with a clear message. */

@@ -65,6 +65,7 @@ void config_defaults(struct config *c)
 	c->auth_account_max_failures = 20;
 	c->auth_threads = 2;
 	c->auth_hashes_per_ip = 2;
+	c->auth_cache_ttl = 300;
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
 	c->dns_forward = xstrdup("");
 	c->relay_port = 25;
@@ -219,6 +220,7 @@ static const struct key_def keys[] = {
 	{"auth_account_max_failures", K_UINT, OFF(auth_account_max_failures), 1, 1000000},
 	{"auth_threads", K_UINT, OFF(auth_threads), 1, 64},
 	{"auth_hashes_per_ip", K_UINT, OFF(auth_hashes_per_ip), 1, 64},
+	{"auth_cache_ttl", K_UINT, OFF(auth_cache_ttl), 0, 3600},
 	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},
 	{"relay_port", K_UINT, OFF(relay_port), 1, 65535},
 	{"outbound_address", K_STR, OFF(outbound_address), 0, 0},

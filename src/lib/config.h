@@ -69,6 +69,7 @@ struct config {
 	unsigned auth_account_max_failures; /* failures per account in auth_window */
 	unsigned auth_threads;              /* password hashing threads */
 	unsigned auth_hashes_per_ip;        /* hashes at once for one address (/64) */
+	unsigned auth_cache_ttl;            /* seconds a successful login is remembered; 0 off */
 	/*
 	 * Where AUTH/USER/LOGIN is allowed without TLS: never, only from
 	 * loopback clients (the default), or always.

@@ -14,6 +14,8 @@
 
 #include <sqlite3.h>
 
+struct lru;
+
 #define STORE_STMT_CACHE 160
 
 struct store_stmt_slot {
@@ -33,6 +35,9 @@ struct store {
 	/* \Seen per reader (store-acl.c): whose, and the last owner looked up. */
 	int64_t seen_reader;
 	int64_t owner_cache_mailbox, owner_cache_account;
+	/* store_blob_parsed's answers by blob id (store-imap.c); NULL until used. */
+	struct lru *parsed_cache;
+	size_t parsed_cache_entries, parsed_cache_bytes; /* its bounds */
 };
 
 struct store_event {

@@ -13,6 +13,7 @@
 #include "store/store-private.h"
 
 #include "lib/log.h"
+#include "lib/lru.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -747,6 +748,8 @@ int store_open(const char *dir, struct store **store_r, const char **error_r)
 	s = xcalloc(1, sizeof(*s));
 	s->dir = xstrdup(dir);
 	s->blob_dir = xasprintf("%s/blobs", dir);
+	s->parsed_cache_entries = STORE_PARSED_CACHE_ENTRIES;
+	s->parsed_cache_bytes = STORE_PARSED_CACHE_BYTES;
 	char *path = xasprintf("%s/facteur.db", dir);
 	int rc = sqlite3_open_v2(path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -780,6 +783,7 @@ void store_close(struct store **sp)
 	for (size_t i = 0; i < STORE_STMT_CACHE; i++)
 		sqlite3_finalize(s->stmts[i].stmt);
 	sqlite3_close_v2(s->db);
+	lru_destroy(&s->parsed_cache);
 	free(s->events);
 	free(s->dir);
 	free(s->blob_dir);
