@@ -774,12 +774,21 @@ int store_mailbox_claim_recent(struct store *s, int64_t mailbox_id, uint32_t up_
 			       uint32_t *first_r, uint32_t *end_r, const char **error_r)
 {
 	*first_r = *end_r = 0;
-	if (store_tx_begin(s, error_r) < 0)
-		return -1;
-	if (claim_recent_tx(s, mailbox_id, up_to, take, first_r, end_r, error_r) < 0) {
+	/*
+	 * Not fsynced: this runs in a worker loop after every new message a
+	 * rev1 session sees, and a claim undone by a power failure only shows
+	 * those messages as \Recent once more, which RFC 3501 allows (it is
+	 * "at most one session" while the server runs, a hint otherwise).
+	 */
+	store_sync_set(s, false);
+	int r = store_tx_begin(s, error_r);
+	if (r == 0 && claim_recent_tx(s, mailbox_id, up_to, take, first_r, end_r, error_r) < 0) {
 		store_tx_rollback(s);
 		*first_r = *end_r = 0;
-		return -1;
+		r = -1;
+	} else if (r == 0) {
+		r = store_tx_commit(s, error_r);
 	}
-	return store_tx_commit(s, error_r);
+	store_sync_set(s, true);
+	return r;
 }

@@ -76,6 +76,14 @@ void store_col_copy(sqlite3_stmt *st, int col, char *dst, size_t size);
 int store_tx_begin(struct store *s, const char **error_r);
 int store_tx_commit(struct store *s, const char **error_r);
 void store_tx_rollback(struct store *s);
+/*
+ * durable false: the following commits do not wait for the disk (WAL
+ * synchronous=NORMAL): atomic and ordered like any commit, but a power
+ * failure may undo them. Only around changes that may be lost without
+ * harm (\Recent claims), outside a transaction, and always set back to
+ * true (which aborts the process rather than go on without fsync).
+ */
+void store_sync_set(struct store *s, bool durable);
 /* The result of stepping a single-row lookup: 1 row / 0 none / -1 (logged). */
 int store_row_result(struct store *s, int rc);
 

@@ -393,6 +393,23 @@ int store_tx_commit(struct store *s, const char **error_r)
 	return 0;
 }
 
+void store_sync_set(struct store *s, bool durable)
+{
+	/*
+	 * In WAL mode synchronous=NORMAL commits without fsyncing the WAL;
+	 * the frames become durable with the next synced commit or checkpoint
+	 * of any connection (one WAL file). Set outside a transaction: inside
+	 * one, SQLite still syncs a fresh WAL's header.
+	 */
+	if (sqlite3_exec(s->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			 NULL, NULL, NULL) != SQLITE_OK &&
+	    durable) {
+		/* Never go on without fsync. */
+		log_error("store_sync_restore", "error=\"%s\"", sqlite3_errmsg(s->db));
+		abort();
+	}
+}
+
 /* --- validation -------------------------------------------------------- */
 
 static bool byte_ok(unsigned char c)
