@@ -108,6 +108,10 @@ static void test_config_good(void **state)
 	assert_int_equal(c.workers, 3);
 	assert_false(config_auth_allowed(&c, false, true));
 	assert_true(config_auth_allowed(&c, true, false));
+	assert_int_equal(c.auth_cache_ttl, 300); /* the default */
+	config_deinit(&c);
+	assert_int_equal(load("listen.smtp = 127.0.0.1:25\nauth_cache_ttl = 0\n", &c, &err), 0);
+	assert_int_equal(c.auth_cache_ttl, 0);
 	config_deinit(&c);
 }
 
@@ -136,6 +140,7 @@ static void test_config_errors(void **state)
 	expect_error("listen.smtp = 127.0.0.1:25\nplaintext_auth = sometimes\n",
 		     "never, loopback or always");
 	expect_error("listen.smtp = 127.0.0.1:25\ntls_cert = /x\n", "go together");
+	expect_error("listen.smtp = 127.0.0.1:25\nauth_cache_ttl = 3601\n", ":2:");
 }
 
 static const char *lru_str(struct lru *l, const char *key)
