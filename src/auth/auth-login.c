@@ -14,7 +14,9 @@
  * pool thread looks at the limiters again: a guesser's queued attempts
  * turn into refusals as soon as its earlier ones have blocked it, instead
  * of each costing a hash. Without a pool (unit tests, tools) the same
- * steps run in the caller (auth_login).
+ * steps run in the caller (auth_login). A login the cache (auth-cache.c)
+ * has seen succeed recently ends in the worker, after the limiters and
+ * the account lookup, without hashing.
  */
 #include "auth/auth.h"
 #include "auth/auth-private.h"
@@ -115,6 +117,7 @@ static void check_run(void *thread_state, void *data)
 		if (!ok && strncmp(hash, "$argon2", 7) != 0)
 			(void)auth_password_verify(dummy_hash, c->password); /* same cost */
 		if (ok) {
+			auth_cache_remember(c->address, c->account.password_hash, c->password);
 			auth_ratelimit_success(c->ip);
 			c->result = AUTH_OK;
 		} else {
@@ -131,8 +134,8 @@ static void check_run(void *thread_state, void *data)
 }
 
 /*
- * The cheap half, in the worker. Returns a final result, or AUTH_PENDING
- * with *c_r ready to run.
+ * The cheap half, in the worker. Returns a final result, AUTH_PENDING
+ * with *c_r ready to run, or AUTH_OK with *c_r done (a login cache hit).
  */
 static enum auth_result check_prepare(struct store *store, const char *ip, const char *user,
 				      const char *password, struct auth_check **c_r)
@@ -174,6 +177,12 @@ static enum auth_result check_prepare(struct store *store, const char *ip, const
 	c->known = ret > 0;
 	c->why = c->known ? "bad_password" : "unknown_user";
 	*c_r = c;
+	if (c->known && auth_cache_hit(c->address, c->account.password_hash, password)) {
+		/* The same password for the same stored hash, recently: no hash. */
+		auth_ratelimit_success(ip);
+		c->result = AUTH_OK;
+		return AUTH_OK;
+	}
 	return AUTH_PENDING;
 }
 
@@ -191,9 +200,10 @@ enum auth_result auth_login(struct store *store, const char *ip, const char *use
 {
 	struct auth_check *c = NULL;
 	enum auth_result r = check_prepare(store, ip, user, password, &c);
-	if (r != AUTH_PENDING)
+	if (r != AUTH_PENDING && c == NULL)
 		return r;
-	check_run(NULL, c);
+	if (r == AUTH_PENDING)
+		check_run(NULL, c);
 	r = check_outcome(c, account_r);
 	check_free(c);
 	return r;
@@ -209,6 +219,11 @@ enum auth_result auth_check_start(struct auth_pool *pool, struct store *store, c
 		return auth_login(store, ip, user, password, account_r);
 	struct auth_check *c = NULL;
 	enum auth_result r = check_prepare(store, ip, user, password, &c);
+	if (r != AUTH_PENDING && c != NULL) { /* a cache hit */
+		r = check_outcome(c, account_r);
+		check_free(c);
+		return r;
+	}
 	if (r != AUTH_PENDING)
 		return r;
 	char key[ADDR_KEY_MAX];

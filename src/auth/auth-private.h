@@ -20,6 +20,20 @@ int auth_sodium_init(void);
 void auth_log_blocked(const char *ip, const char *limit);
 void auth_log_failed(const char *ip, const char *user, const char *why);
 
+/* --- the login cache (auth-cache.c) ------------------------------------------ */
+
+/* An address longer than this is never cached (the byte bound's unit). */
+#define AUTH_ADDRESS_MAX 320
+/*
+ * Did address log in with this password against this stored hash less
+ * than the TTL ago? Expired entries go when looked at. false when off.
+ */
+bool auth_cache_hit(const char *address, const char *hash, const char *password);
+/* A verification just succeeded: remember it for the TTL. */
+void auth_cache_remember(const char *address, const char *hash, const char *password);
+/* Entries held (for tests). */
+size_t auth_cache_count(void);
+
 /* --- SCRAM internals (auth-scram.c), here for the unit tests ------------------ */
 
 #define SCRAM_KEY_LEN 32

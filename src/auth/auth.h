@@ -90,6 +90,17 @@ void send_limit_charge(const char *address, unsigned recipients);
 /* Tests: a clock in milliseconds instead of time_now_ms (NULL: back); forgets the counts. */
 void send_limit_clock(int64_t (*clock)(void));
 
+/*
+ * The login cache (auth-cache.c): a successful password check is
+ * remembered for ttl_seconds as a keyed hash of (address, stored hash,
+ * password), at most max_entries accounts (least recently used dropped),
+ * so that the same login again within the TTL skips argon2id. 0 seconds
+ * or 0 entries: off (the default until called). Empties the cache.
+ * Returns 0, or -1 when secure memory for the key cannot be had (off).
+ */
+int auth_cache_configure(unsigned ttl_seconds, size_t max_entries);
+#define AUTH_CACHE_ENTRIES 10000
+
 enum auth_result {
 	AUTH_OK = 1,
 	AUTH_FAILED = 0,   /* unknown user or wrong password: same answer */

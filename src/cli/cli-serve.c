@@ -233,6 +233,8 @@ int cli_serve(int argc, char **argv)
 		&(struct send_limits){cfg.send_limit_messages, cfg.send_limit_recipients},
 		&(struct send_limits){cfg.send_limit_domain_messages,
 				      cfg.send_limit_domain_recipients});
+	if (auth_cache_configure(cfg.auth_cache_ttl, AUTH_CACHE_ENTRIES) < 0)
+		log_warn("auth_cache_off", "reason=\"no secure memory for its key\"");
 
 	/* Check the store once in the main thread, so that a broken data
 	 * directory fails start-up with a clear message. */

@@ -141,22 +141,27 @@ static const char *syntax_quoted(struct buf *out, const char *p, bool utf8, stru
 {
 	const char *start = p++;
 	bool high = false;
-	buf_clear(tmp);
+	/* One scan for the end (and 8-bit octets); copied whole in the usual case. */
 	while (*p != '\0' && *p != '"') {
 		if (*p == '\\' && p[1] != '\0')
 			p++;
 		high |= (unsigned char)*p >= 0x80;
-		buf_append(tmp, p, 1);
 		p++;
 	}
 	if (*p == '"')
 		p++;
-	if (high && !utf8) {
-		buf_printf(out, "{%zu}\r\n", tmp->len);
-		buf_append(out, tmp->data, tmp->len);
-	} else {
+	if (!high || utf8) {
 		buf_append(out, start, (size_t)(p - start));
+		return p;
 	}
+	buf_clear(tmp);
+	for (const char *q = start + 1; q < p && *q != '"'; q++) {
+		if (*q == '\\' && q[1] != '\0')
+			q++;
+		buf_append(tmp, q, 1);
+	}
+	buf_printf(out, "{%zu}\r\n", tmp->len);
+	buf_append(out, tmp->data, tmp->len);
 	return p;
 }
 
@@ -181,8 +186,10 @@ void imap_write_syntax(struct buf *out, const char *text, bool utf8)
 				continue;
 			}
 		}
-		buf_append(out, p, 1);
-		p++;
+		/* the run up to the next string or literal, at once */
+		size_t run = 1 + strcspn(p + 1, "\"{");
+		buf_append(out, p, run);
+		p += run;
 	}
 	buf_deinit(&tmp);
 }

@@ -71,6 +71,7 @@ void config_defaults(struct config *c)
 	c->auth_hashes_per_ip = 2;
 	c->send_limit_messages = 500;
 	c->send_limit_recipients = 2000;
+	c->auth_cache_ttl = 300;
 	c->plaintext_auth = PLAINTEXT_AUTH_LOOPBACK;
 	c->dns_forward = xstrdup("");
 	c->relay_port = 25;
@@ -231,6 +232,7 @@ static const struct key_def keys[] = {
 	{"send_limit_recipients", K_UINT, OFF(send_limit_recipients), 0, 100000000},
 	{"send_limit_domain_messages", K_UINT, OFF(send_limit_domain_messages), 0, 100000000},
 	{"send_limit_domain_recipients", K_UINT, OFF(send_limit_domain_recipients), 0, 100000000},
+	{"auth_cache_ttl", K_UINT, OFF(auth_cache_ttl), 0, 3600},
 	{"dns_forward", K_STR, OFF(dns_forward), 0, 0},
 	{"relay_port", K_UINT, OFF(relay_port), 1, 65535},
 	{"outbound_address", K_STR, OFF(outbound_address), 0, 0},

@@ -10,6 +10,7 @@
  */
 #include "store/store-private.h"
 
+#include "lib/lru.h"
 #include "lib/util.h"
 
 #include <stdio.h>
@@ -483,11 +484,103 @@ static char *col_dup(sqlite3_stmt *st, int col)
 	return v != NULL ? xstrdup((const char *)v) : NULL;
 }
 
+/*
+ * The parsed-data cache. A blob is named by the hash of its bytes and its
+ * parsed columns are written once with it, so an answer never goes stale:
+ * the cache needs no invalidation (see store_blob_parsed for the one
+ * exception, rows without parsed data, which are not cached), only bounds
+ * (LRU by entries and bytes,
+ * per store handle, i.e. per worker thread, so no lock). A FETCH of
+ * ENVELOPE over a mailbox that fits reads SQLite once per message, not
+ * once per message and per FETCH. An entry is the two numbers, then the
+ * strings of store_parsed_r in field order, each NUL-terminated behind a
+ * presence byte ('\0': NULL).
+ */
+#define PARSED_N_STRINGS 9
+
+static void parsed_strings(struct store_parsed_r *r, char **v[PARSED_N_STRINGS])
+{
+	v[0] = &r->envelope;
+	v[1] = &r->bodystructure;
+	v[2] = &r->body;
+	v[3] = &r->subject;
+	v[4] = &r->from;
+	v[5] = &r->to;
+	v[6] = &r->cc;
+	v[7] = &r->message_id;
+	v[8] = &r->preview;
+}
+
+static void parsed_cache_put(struct store *s, const char *blob_id, struct store_parsed_r *r)
+{
+	if (s->parsed_cache == NULL)
+		s->parsed_cache = lru_create(s->parsed_cache_entries, s->parsed_cache_bytes, false);
+	char **v[PARSED_N_STRINGS];
+	parsed_strings(r, v);
+	int64_t nums[2] = {(int64_t)r->size, (int64_t)r->date};
+	size_t len = sizeof(nums);
+	for (size_t i = 0; i < PARSED_N_STRINGS; i++)
+		len += 1 + (*v[i] != NULL ? strlen(*v[i]) + 1 : 0);
+	char *e = xmalloc(len), *p = e;
+	memcpy(p, nums, sizeof(nums));
+	p += sizeof(nums);
+	for (size_t i = 0; i < PARSED_N_STRINGS; i++) {
+		*p++ = *v[i] != NULL ? 1 : 0;
+		if (*v[i] != NULL) {
+			size_t n = strlen(*v[i]) + 1;
+			memcpy(p, *v[i], n);
+			p += n;
+		}
+	}
+	lru_put(s->parsed_cache, blob_id, strlen(blob_id), e, len);
+	free(e);
+}
+
+static bool parsed_cache_get(struct store *s, const char *blob_id, struct store_parsed_r *r)
+{
+	if (s->parsed_cache == NULL)
+		return false;
+	size_t len;
+	const char *p = lru_get(s->parsed_cache, blob_id, strlen(blob_id), &len);
+	if (p == NULL)
+		return false;
+	int64_t nums[2];
+	memcpy(nums, p, sizeof(nums));
+	p += sizeof(nums);
+	r->size = (uint64_t)nums[0];
+	r->date = (time_t)nums[1];
+	char **v[PARSED_N_STRINGS];
+	parsed_strings(r, v);
+	for (size_t i = 0; i < PARSED_N_STRINGS; i++) {
+		if (*p++ == 0)
+			continue;
+		size_t n = strlen(p);
+		*v[i] = xstrndup(p, n);
+		p += n + 1;
+	}
+	return true;
+}
+
+void store_parsed_cache_limit(struct store *s, size_t max_entries, size_t max_bytes)
+{
+	lru_destroy(&s->parsed_cache);
+	s->parsed_cache_entries = max_entries;
+	s->parsed_cache_bytes = max_bytes;
+}
+
+void store_parsed_cache_stats(const struct store *s, size_t *count_r, size_t *bytes_r)
+{
+	*count_r = s->parsed_cache != NULL ? lru_count(s->parsed_cache) : 0;
+	*bytes_r = s->parsed_cache != NULL ? lru_bytes(s->parsed_cache) : 0;
+}
+
 int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_r *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (!store_blob_id_valid(blob_id))
 		return 0;
+	if (parsed_cache_get(s, blob_id, r))
+		return 1;
 	sqlite3_stmt *st =
 		store_stmt(s,
 			   "SELECT size, envelope, bodystructure, body, subject, hdr_from, hdr_to,"
@@ -510,7 +603,17 @@ int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_
 		r->preview = col_dup(st, 10);
 	}
 	store_stmt_done(st);
-	return store_row_result(s, rc);
+	int ret = store_row_result(s, rc);
+	/*
+	 * Columns a delivery left NULL are filled by a later delivery of the
+	 * same bytes (store_blob_row_upsert's COALESCE); once a parse wrote
+	 * them they never change. So only a row with the structure is kept:
+	 * its other NULLs are final, except a preview missing since before
+	 * schema step 9, which readers compute when they find NULL.
+	 */
+	if (ret == 1 && r->envelope != NULL && r->bodystructure != NULL && r->body != NULL)
+		parsed_cache_put(s, blob_id, r);
+	return ret;
 }
 
 void store_parsed_r_free(struct store_parsed_r *r)
@@ -671,12 +774,21 @@ int store_mailbox_claim_recent(struct store *s, int64_t mailbox_id, uint32_t up_
 			       uint32_t *first_r, uint32_t *end_r, const char **error_r)
 {
 	*first_r = *end_r = 0;
-	if (store_tx_begin(s, error_r) < 0)
-		return -1;
-	if (claim_recent_tx(s, mailbox_id, up_to, take, first_r, end_r, error_r) < 0) {
+	/*
+	 * Not fsynced: this runs in a worker loop after every new message a
+	 * rev1 session sees, and a claim undone by a power failure only shows
+	 * those messages as \Recent once more, which RFC 3501 allows (it is
+	 * "at most one session" while the server runs, a hint otherwise).
+	 */
+	store_sync_set(s, false);
+	int r = store_tx_begin(s, error_r);
+	if (r == 0 && claim_recent_tx(s, mailbox_id, up_to, take, first_r, end_r, error_r) < 0) {
 		store_tx_rollback(s);
 		*first_r = *end_r = 0;
-		return -1;
+		r = -1;
+	} else if (r == 0) {
+		r = store_tx_commit(s, error_r);
 	}
-	return store_tx_commit(s, error_r);
+	store_sync_set(s, true);
+	return r;
 }

@@ -14,6 +14,8 @@
 
 #include <sqlite3.h>
 
+struct lru;
+
 #define STORE_STMT_CACHE 160
 
 struct store_stmt_slot {
@@ -33,6 +35,9 @@ struct store {
 	/* \Seen per reader (store-acl.c): whose, and the last owner looked up. */
 	int64_t seen_reader;
 	int64_t owner_cache_mailbox, owner_cache_account;
+	/* store_blob_parsed's answers by blob id (store-imap.c); NULL until used. */
+	struct lru *parsed_cache;
+	size_t parsed_cache_entries, parsed_cache_bytes; /* its bounds */
 };
 
 struct store_event {
@@ -71,6 +76,14 @@ void store_col_copy(sqlite3_stmt *st, int col, char *dst, size_t size);
 int store_tx_begin(struct store *s, const char **error_r);
 int store_tx_commit(struct store *s, const char **error_r);
 void store_tx_rollback(struct store *s);
+/*
+ * durable false: the following commits do not wait for the disk (WAL
+ * synchronous=NORMAL): atomic and ordered like any commit, but a power
+ * failure may undo them. Only around changes that may be lost without
+ * harm (\Recent claims), outside a transaction, and always set back to
+ * true (which aborts the process rather than go on without fsync).
+ */
+void store_sync_set(struct store *s, bool durable);
 /* The result of stepping a single-row lookup: 1 row / 0 none / -1 (logged). */
 int store_row_result(struct store *s, int rc);
 

@@ -13,6 +13,7 @@
 #include "store/store-private.h"
 
 #include "lib/log.h"
+#include "lib/lru.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -417,6 +418,23 @@ int store_tx_commit(struct store *s, const char **error_r)
 	return 0;
 }
 
+void store_sync_set(struct store *s, bool durable)
+{
+	/*
+	 * In WAL mode synchronous=NORMAL commits without fsyncing the WAL;
+	 * the frames become durable with the next synced commit or checkpoint
+	 * of any connection (one WAL file). Set outside a transaction: inside
+	 * one, SQLite still syncs a fresh WAL's header.
+	 */
+	if (sqlite3_exec(s->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			 NULL, NULL, NULL) != SQLITE_OK &&
+	    durable) {
+		/* Never go on without fsync. */
+		log_error("store_sync_restore", "error=\"%s\"", sqlite3_errmsg(s->db));
+		abort();
+	}
+}
+
 /* --- validation -------------------------------------------------------- */
 
 static bool byte_ok(unsigned char c)
@@ -772,6 +790,8 @@ int store_open(const char *dir, struct store **store_r, const char **error_r)
 	s = xcalloc(1, sizeof(*s));
 	s->dir = xstrdup(dir);
 	s->blob_dir = xasprintf("%s/blobs", dir);
+	s->parsed_cache_entries = STORE_PARSED_CACHE_ENTRIES;
+	s->parsed_cache_bytes = STORE_PARSED_CACHE_BYTES;
 	char *path = xasprintf("%s/facteur.db", dir);
 	int rc = sqlite3_open_v2(path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -805,6 +825,7 @@ void store_close(struct store **sp)
 	for (size_t i = 0; i < STORE_STMT_CACHE; i++)
 		sqlite3_finalize(s->stmts[i].stmt);
 	sqlite3_close_v2(s->db);
+	lru_destroy(&s->parsed_cache);
 	free(s->events);
 	free(s->dir);
 	free(s->blob_dir);

@@ -724,8 +724,20 @@ struct store_parsed_r {
 	char *preview; /* NULL: stored before the preview was (schema step 8) */
 };
 
-/* 1 found (free *r with store_parsed_r_free), 0 no such blob, -1 error. */
+/*
+ * 1 found (free *r with store_parsed_r_free), 0 no such blob, -1 error.
+ * Answers are kept in a per-handle LRU cache (a blob's parsed data never
+ * changes): at most STORE_PARSED_CACHE_ENTRIES entries and
+ * STORE_PARSED_CACHE_BYTES bytes unless store_parsed_cache_limit says
+ * otherwise.
+ */
 int store_blob_parsed(struct store *s, const char *blob_id, struct store_parsed_r *r);
+#define STORE_PARSED_CACHE_ENTRIES 65536
+#define STORE_PARSED_CACHE_BYTES (8u << 20)
+/* New bounds for s's cache (emptied); 0 entries: no cache. */
+void store_parsed_cache_limit(struct store *s, size_t max_entries, size_t max_bytes);
+/* Entries and bytes the cache holds now. */
+void store_parsed_cache_stats(const struct store *s, size_t *count_r, size_t *bytes_r);
 /* Free the strings and zero *r; safe on a zeroed struct. */
 void store_parsed_r_free(struct store_parsed_r *r);
 

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """IMAP with Python's imaplib: capabilities, STARTTLS, implicit TLS,
-LOGIN and AUTHENTICATE PLAIN (good and bad), LOGOUT; and over a raw socket
-the STARTTLS command-injection case, synchronising literals and the caps
-before authentication."""
+LOGIN and AUTHENTICATE PLAIN (good and bad), LOGOUT, the login cache
+against a password change; and over a raw socket the STARTTLS
+command-injection case, synchronising literals and the caps before
+authentication."""
 import imaplib
 
 import pytest
@@ -51,6 +52,25 @@ def test_bad_password(facteur):
     assert "AUTHENTICATIONFAILED" in str(e.value)
     # The session goes on: a good login afterwards works.
     assert m.login(facteur.user, facteur.password)[0] == "OK"
+    m.logout()
+
+
+def test_login_cache_password_change(facteur):
+    """A login the cache remembers (auth_cache_ttl, on by default) must not
+    outlive a password change: the old password is refused at once, from
+    the next login on, while the new one works."""
+    facteur.add_user("cache@example.test", "first password 1")
+    for _ in range(2):  # the second login is the cached one
+        m = imap_plain(facteur)
+        assert m.login("cache@example.test", "first password 1")[0] == "OK"
+        m.logout()
+    facteur.cli("user", "passwd", "cache@example.test", "--password-stdin",
+                input="second password 2\n")
+    m = imap_plain(facteur)
+    with pytest.raises(imaplib.IMAP4.error) as e:
+        m.login("cache@example.test", "first password 1")
+    assert "AUTHENTICATIONFAILED" in str(e.value)
+    assert m.login("cache@example.test", "second password 2")[0] == "OK"
     m.logout()
 
 

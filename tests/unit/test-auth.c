@@ -2,8 +2,9 @@
 /*
  * Unit tests for src/auth: argon2id hashing and verification (including
  * malformed hashes), strict base64, SASL PLAIN decoding, the per-address
- * rate limiter with its back-off, and auth_login() against a real store in
- * a temporary directory.
+ * rate limiter with its back-off, auth_login() against a real store in
+ * a temporary directory, and the login cache (hits, misses, password
+ * change, limiters first, expiry, the entry bound, off).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "auth/auth.h"
+#include "auth/auth-private.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -247,19 +249,27 @@ static void test_ratelimit_bounded(void **state)
 	assert_false(auth_ratelimit_blocked(ip));
 }
 
-static void test_login(void **state)
+/* A store in dir (mkdtemp'd) with example.com and alice@example.com ("s3cret", *hash). */
+static struct store *alice_store(char *dir, char hash[AUTH_HASH_MAX], int64_t *id_r)
 {
-	char dir[] = "/tmp/facteur-test-auth-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	struct store *store = NULL;
 	const char *error = NULL;
 	if (store_open(dir, &store, &error) < 0)
 		fail_msg("store_open: %s", error);
 	assert_int_equal(store_domain_add(store, "example.com", &error), 0);
+	assert_int_equal(auth_password_hash("s3cret", hash, AUTH_HASH_MAX), 0);
+	assert_int_equal(store_account_add(store, "alice@example.com", hash, id_r, &error), 0);
+	return store;
+}
+
+static void test_login(void **state)
+{
+	char dir[] = "/tmp/facteur-test-auth-XXXXXX";
+	const char *error = NULL;
 	char hash[AUTH_HASH_MAX];
-	assert_int_equal(auth_password_hash("s3cret", hash, sizeof(hash)), 0);
 	int64_t id = 0;
-	assert_int_equal(store_account_add(store, "alice@example.com", hash, &id, &error), 0);
+	struct store *store = alice_store(dir, hash, &id);
 
 	auth_ratelimit_configure(3, 60);
 	struct store_account acct;
@@ -299,6 +309,135 @@ static void test_login(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The cache itself: what hits, what misses, the LRU bound, expiry, off. */
+static void test_login_cache_entries(void **state)
+{
+	assert_int_equal(auth_cache_configure(60, 3), 0);
+	assert_false(auth_cache_hit("a@x.example", "$h1", "pw"));
+	auth_cache_remember("a@x.example", "$h1", "pw");
+	assert_int_equal(auth_cache_count(), 1);
+	assert_true(auth_cache_hit("a@x.example", "$h1", "pw"));
+	assert_false(auth_cache_hit("a@x.example", "$h1", "pW"));
+	assert_false(auth_cache_hit("a@x.example", "$h1", "pw "));
+	assert_false(auth_cache_hit("a@x.example", "$h2", "pw")); /* password changed */
+	assert_false(auth_cache_hit("b@x.example", "$h1", "pw"));
+	/* the fields are bound apart: moving bytes across them misses */
+	auth_cache_remember("c@x.example", "$h", "1pw");
+	assert_false(auth_cache_hit("c@x.example", "$h1", "pw"));
+	/* bound of 3: the least recently used goes */
+	auth_cache_remember("b@x.example", "$h1", "pw");
+	assert_true(auth_cache_hit("a@x.example", "$h1", "pw")); /* c is now the oldest */
+	auth_cache_remember("d@x.example", "$h1", "pw");
+	assert_int_equal(auth_cache_count(), 3);
+	assert_false(auth_cache_hit("c@x.example", "$h", "1pw"));
+	assert_true(auth_cache_hit("a@x.example", "$h1", "pw"));
+	assert_true(auth_cache_hit("b@x.example", "$h1", "pw"));
+	assert_true(auth_cache_hit("d@x.example", "$h1", "pw"));
+	/* a new login replaces the account's entry (one per account) */
+	auth_cache_remember("a@x.example", "$h2", "new");
+	assert_int_equal(auth_cache_count(), 3);
+	assert_false(auth_cache_hit("a@x.example", "$h1", "pw"));
+	assert_true(auth_cache_hit("a@x.example", "$h2", "new"));
+	/* nothing kept for an empty address or hash */
+	auth_cache_remember("", "$h1", "pw");
+	auth_cache_remember("e@x.example", "", "pw");
+	assert_false(auth_cache_hit("", "$h1", "pw"));
+	assert_false(auth_cache_hit("e@x.example", "", "pw"));
+
+	/* expiry: gone after the TTL, and dropped when looked at */
+	assert_int_equal(auth_cache_configure(1, 10), 0);
+	assert_int_equal(auth_cache_count(), 0); /* configuring empties it */
+	auth_cache_remember("a@x.example", "$h1", "pw");
+	assert_true(auth_cache_hit("a@x.example", "$h1", "pw"));
+	sleep_ms(1100);
+	assert_false(auth_cache_hit("a@x.example", "$h1", "pw"));
+	assert_int_equal(auth_cache_count(), 0);
+
+	/* off */
+	assert_int_equal(auth_cache_configure(0, 10), 0);
+	auth_cache_remember("a@x.example", "$h1", "pw");
+	assert_int_equal(auth_cache_count(), 0);
+	assert_false(auth_cache_hit("a@x.example", "$h1", "pw"));
+}
+
+/* auth_login and auth_check_start with the cache. */
+static void test_login_cache(void **state)
+{
+	char dir[] = "/tmp/facteur-test-authcache-XXXXXX";
+	const char *error = NULL;
+	char hash[AUTH_HASH_MAX];
+	struct store *store = alice_store(dir, hash, NULL);
+	/* "garbage" verifies nothing: a login for dave can only succeed from the cache */
+	assert_int_equal(store_account_add(store, "dave@example.com", "garbage", NULL, &error), 0);
+	auth_ratelimit_configure(3, 60);
+	auth_ratelimit_account_configure(20, 60);
+	assert_int_equal(auth_cache_configure(60, 100), 0);
+	struct store_account acct;
+	memset(&acct, 0, sizeof(acct));
+
+	/* a successful check fills the cache; a failed one does not */
+	assert_int_equal(auth_login(store, "127.0.1.1", "alice@example.com", "nope", &acct),
+			 AUTH_FAILED);
+	assert_int_equal(auth_cache_count(), 0);
+	assert_int_equal(auth_login(store, "127.0.1.1", "Alice@example.com", "s3cret", &acct),
+			 AUTH_OK);
+	assert_int_equal(auth_cache_count(), 1);
+	assert_true(auth_cache_hit("alice@example.com", hash, "s3cret"));
+
+	/* the cache path of auth_login: dave's "garbage" hash, remembered */
+	assert_int_equal(auth_login(store, "127.0.1.1", "dave@example.com", "pw", &acct),
+			 AUTH_FAILED);
+	auth_cache_remember("dave@example.com", "garbage", "pw");
+	memset(&acct, 0, sizeof(acct));
+	assert_int_equal(auth_login(store, "127.0.1.1", "DAVE@example.com", "pw", &acct), AUTH_OK);
+	assert_string_equal(acct.address, "dave@example.com");
+	assert_string_equal(acct.password_hash, "garbage");
+	/* ... the same in a pool: final at once, nothing to wait for */
+	struct auth_pool *pool = NULL;
+	char *perr = NULL;
+	assert_int_equal(auth_pool_create(1, 2, &pool, &perr), 0);
+	struct auth_check *check = (struct auth_check *)1;
+	memset(&acct, 0, sizeof(acct));
+	assert_int_equal(auth_check_start(pool, store, "127.0.1.1", "dave@example.com", "pw", NULL,
+					  NULL, &check, &acct),
+			 AUTH_OK);
+	assert_null(check);
+	assert_string_equal(acct.address, "dave@example.com");
+	/* a wrong password still misses (and the pool hashes it) */
+	assert_int_equal(auth_check_start(pool, store, "127.0.1.1", "dave@example.com", "pW", NULL,
+					  NULL, &check, &acct),
+			 AUTH_PENDING);
+	while (auth_check_finish(&check, &acct) == AUTH_PENDING)
+		sleep_ms(5);
+	assert_null(check);
+	auth_pool_destroy(&pool);
+
+	/* the limiters come first: a blocked address is refused despite a hit */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth_login(store, "127.0.1.2", "dave@example.com", "bad", &acct),
+				 AUTH_FAILED);
+	assert_int_equal(auth_login(store, "127.0.1.2", "dave@example.com", "pw", &acct),
+			 AUTH_BLOCKED);
+
+	/* a password change takes effect at once: the stored hash is in the tag */
+	char hash2[AUTH_HASH_MAX];
+	assert_int_equal(auth_password_hash("n3w", hash2, sizeof(hash2)), 0);
+	assert_int_equal(store_account_set_password(store, "alice@example.com", hash2, &error), 0);
+	assert_int_equal(auth_login(store, "127.0.1.3", "alice@example.com", "s3cret", &acct),
+			 AUTH_FAILED);
+	assert_int_equal(auth_login(store, "127.0.1.3", "alice@example.com", "n3w", &acct),
+			 AUTH_OK);
+	assert_true(auth_cache_hit("alice@example.com", hash2, "n3w"));
+	assert_false(auth_cache_hit("alice@example.com", hash, "s3cret"));
+
+	store_close(&store);
+	auth_cache_configure(0, 0);
+	auth_ratelimit_configure(5, 60);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +449,8 @@ int main(void)
 		cmocka_unit_test(test_ratelimit_backoff),
 		cmocka_unit_test(test_ratelimit_bounded),
 		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_login_cache_entries),
+		cmocka_unit_test(test_login_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

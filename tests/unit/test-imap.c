@@ -1088,6 +1088,34 @@ static void test_write_strings(void **state)
 	buf_deinit(&b);
 }
 
+/* Stored IMAP syntax written out: runs copied whole, 8-bit strings as literals for rev1. */
+static void syntax_case(const char *in, bool utf8, const char *want)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_append_str(&b, "pre ");
+	imap_write_syntax(&b, in, utf8);
+	assert_string_equal(buf_cstr(&b), want);
+	buf_deinit(&b);
+}
+
+static void test_write_syntax(void **state)
+{
+	syntax_case("", false, "pre ");
+	syntax_case("(NIL NIL (1 2))", false, "pre (NIL NIL (1 2))");
+	syntax_case("(\"a \\\"b\\\" \\\\c\" NIL)", false, "pre (\"a \\\"b\\\" \\\\c\" NIL)");
+	/* 8-bit: a literal of the unescaped value for rev1, as it is for UTF8=ACCEPT */
+	syntax_case("(\"caf\xc3\xa9 \\\"x\\\"\" NIL)", false, "pre ({9}\r\ncaf\xc3\xa9 \"x\" NIL)");
+	syntax_case("(\"caf\xc3\xa9\" NIL)", true, "pre (\"caf\xc3\xa9\" NIL)");
+	/* a literal in the text is copied whole, quotes and braces inside included */
+	syntax_case("({3}\r\n\"{\" \"b\")", false, "pre ({3}\r\n\"{\" \"b\")");
+	/* a brace that starts no literal is text */
+	syntax_case("({x} {12}\r\nab)", false, "pre ({x} {12}\r\nab)");
+	/* an unterminated string is copied to the end */
+	syntax_case("(\"abc", false, "pre (\"abc");
+	syntax_case("(\"ab\xc3\xa9\\", false, "pre ({5}\r\nab\xc3\xa9\\");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1112,6 +1140,7 @@ int main(void)
 		cmocka_unit_test(test_session_bytewise),
 		cmocka_unit_test(test_session_view_updates),
 		cmocka_unit_test(test_mailbox_names),
+		cmocka_unit_test(test_write_syntax),
 	};
 	return cmocka_run_group_tests_name("imap", tests, group_setup, group_teardown);
 }

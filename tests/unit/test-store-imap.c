@@ -703,6 +703,107 @@ static void test_blob_parsed(void **state)
 	assert_null(r.envelope);
 }
 
+/*
+ * store_blob_parsed's cache: a second read comes from memory (an UPDATE
+ * behind the store's back does not show until the cache is emptied), rows
+ * without parsed data are not kept (a later delivery fills them), and the
+ * entry and byte bounds hold.
+ */
+static void test_blob_parsed_cache(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct store_parsed p = {
+		.envelope = "(ENV)",
+		.bodystructure = "(BS)",
+		.body = "(B)",
+		.subject = "s",
+		.date = 1700000000,
+	};
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(store_append(f->s, f->acc, f->inbox, bodies[i], strlen(bodies[i]),
+					      i < 2 ? &p : NULL, 0, NULL, 0, 0, NULL, NULL, &error),
+				 0);
+	struct store_message_ex *v = NULL;
+	size_t n = 0, count, bytes;
+	assert_int_equal(store_message_list_full(f->s, f->inbox, &v, &n), 0);
+	assert_int_equal(n, 3);
+	struct store_parsed_r r;
+	assert_int_equal(store_blob_parsed(f->s, v[0].msg.blob_id, &r), 1);
+	store_parsed_r_free(&r);
+	assert_int_equal(store_blob_parsed(f->s, v[2].msg.blob_id, &r), 1);
+	assert_null(r.envelope);
+	store_parsed_r_free(&r);
+	store_parsed_cache_stats(f->s, &count, &bytes);
+	assert_int_equal(count, 1); /* not the row without parsed data */
+	assert_true(bytes > 0);
+
+	/* change the rows behind the store's back */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/facteur.db", f->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "UPDATE blobs SET envelope = '(CHANGED)', preview = 'pv'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_blob_parsed(f->s, v[0].msg.blob_id, &r), 1);
+	assert_string_equal(r.envelope, "(ENV)"); /* from the cache */
+	assert_string_equal(r.bodystructure, "(BS)");
+	assert_string_equal(r.body, "(B)");
+	assert_string_equal(r.subject, "s");
+	assert_null(r.from);
+	assert_null(r.preview);
+	assert_int_equal(r.date, 1700000000);
+	assert_int_equal(r.size, strlen(bodies[0]));
+	store_parsed_r_free(&r);
+	assert_int_equal(store_blob_parsed(f->s, v[2].msg.blob_id, &r), 1);
+	assert_string_equal(r.envelope, "(CHANGED)"); /* not cached: read again */
+	store_parsed_r_free(&r);
+
+	/* new bounds empty it: the database's answer again */
+	store_parsed_cache_limit(f->s, 2, 1 << 20);
+	store_parsed_cache_stats(f->s, &count, &bytes);
+	assert_int_equal(count, 0);
+	assert_int_equal(store_blob_parsed(f->s, v[0].msg.blob_id, &r), 1);
+	assert_string_equal(r.envelope, "(CHANGED)");
+	assert_string_equal(r.preview, "pv");
+	store_parsed_r_free(&r);
+
+	/* the entry bound: three complete rows, two kept */
+	struct store_parsed p3 = {.envelope = "(E3)", .bodystructure = "(S3)", .body = "(B3)"};
+	assert_int_equal(store_deliver(f->s, bodies[2], strlen(bodies[2]), &p3, &f->acc, 1, NULL, 0,
+				       0, NULL, &error),
+			 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(store_blob_parsed(f->s, v[i].msg.blob_id, &r), 1);
+		assert_non_null(r.envelope);
+		store_parsed_r_free(&r);
+	}
+	store_parsed_cache_stats(f->s, &count, &bytes);
+	assert_int_equal(count, 2);
+
+	/* the byte bound: room for about one entry */
+	store_parsed_cache_limit(f->s, 100, bytes / 2 + 40);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(store_blob_parsed(f->s, v[i].msg.blob_id, &r), 1);
+		store_parsed_r_free(&r);
+	}
+	size_t count2, bytes2;
+	store_parsed_cache_stats(f->s, &count2, &bytes2);
+	assert_int_equal(count2, 1);
+	assert_true(bytes2 <= bytes / 2 + 40);
+	/* no cache at all: still correct */
+	store_parsed_cache_limit(f->s, 0, 0);
+	assert_int_equal(store_blob_parsed(f->s, v[2].msg.blob_id, &r), 1);
+	assert_string_equal(r.envelope, "(CHANGED)");
+	store_parsed_r_free(&r);
+	store_parsed_cache_stats(f->s, &count, &bytes);
+	assert_int_equal(count, 0);
+	store_message_ex_free(&v, n);
+}
+
 /* --- subscriptions, status, names -------------------------------------- */
 
 static void test_subscriptions(void **state)
@@ -1250,6 +1351,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inbox_rename_vanishes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_parsed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_parsed_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_names, setup, teardown),
