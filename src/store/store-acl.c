@@ -15,6 +15,7 @@
 
 #include "lib/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,13 @@ int store_mailbox_owner(struct store *s, int64_t mailbox_id, int64_t *account_r,
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+static _Atomic uint64_t acl_generation;
+
+uint64_t store_acl_generation(void)
+{
+	return atomic_load(&acl_generation);
+}
+
 int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, uint32_t rights,
 		  const char **error_r)
 {
@@ -131,7 +139,11 @@ int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, u
 		store_tx_rollback(s);
 		return store_db_fail(s, error_r);
 	}
-	return store_tx_commit(s, error_r);
+	if (store_tx_commit(s, error_r) < 0)
+		return -1;
+	/* After the commit: a reader that sees it moved finds the new grant. */
+	atomic_fetch_add(&acl_generation, 1);
+	return 0;
 }
 
 static char *grantee_name(struct store *s, int64_t grantee)
