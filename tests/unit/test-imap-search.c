@@ -439,6 +439,7 @@ static void test_search_words_migration(void **state)
 			     "DROP TABLE metadata;"                    /* step 10 */
 			     "ALTER TABLE accounts DROP COLUMN scram;" /* step 11 */
 			     "DROP INDEX messages_date;"               /* step 12 */
+			     "DROP TABLE shared_seen_modseq;"          /* step 13 */
 			     "PRAGMA user_version = 7;",
 			     NULL, NULL, NULL),
 		SQLITE_OK);

@@ -898,6 +898,7 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(
 		sqlite3_exec(
 			db,
+			"DROP TABLE shared_seen_modseq;"                              /* step 13 */
 			"DROP INDEX messages_date;"                                   /* step 12 */
 			"ALTER TABLE accounts DROP COLUMN scram;"                     /* step 11 */
 			"DROP TABLE metadata;"                                        /* step 10 */
