@@ -7,6 +7,7 @@ what=${1:-build}
 pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-dev zlib1g-dev openssl
       libunbound-dev libopendkim-dev publicsuffix # DKIM; DMARC organizational domains
       libjansson-dev # JSON for JMAP
+      libidn-dev # stringprep: SASLprep (RFC 4013) of SCRAM passwords and user names
       brotli python3) # scripts/embed-web: brotli variants of the web application
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest

@@ -3,7 +3,11 @@
  * SASL SCRAM-SHA-256 and SCRAM-SHA-256-PLUS, server side (RFC 5802, RFC
  * 7677), with channel binding tls-exporter (RFC 9266) or tls-unique (RFC
  * 5929). The cryptography is OpenSSL's (PBKDF2, HMAC, SHA-256, constant-time
- * comparison); the message syntax is parsed here, strictly.
+ * comparison); the message syntax is parsed here, strictly. Passwords and
+ * user names go through SASLprep (RFC 4013, libidn's stringprep profile)
+ * as RFC 5802 2.2 and 5.1 ask, so a password typed with a no-break space,
+ * a soft hyphen or in decomposed form gives the same keys as its prepared
+ * form, whichever of them the client sends.
  *
  * The server keeps no password: when one is set, auth_scram_secret_make
  * derives salt, iteration count, StoredKey and ServerKey, stored as
@@ -23,6 +27,7 @@
 #include "store/store.h"
 
 #include <openssl/crypto.h>
+#include <stringprep.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -63,6 +68,41 @@ static int sha256(const void *msg, size_t len, unsigned char out[SCRAM_KEY_LEN])
 	return 0;
 }
 
+/* in's SASLprep form, malloc'd (free with prep_free), or NULL. */
+static char *saslprep_dup(const char *in)
+{
+	char *prep = NULL;
+	/* Unassigned code points are allowed, as in a query string (RFC 4013
+	 * 2.5, RFC 5802 5.1): a password with a newer character must still
+	 * derive the keys the client derives. */
+	if (stringprep_profile(in, &prep, "SASLprep", 0) != STRINGPREP_OK) {
+		free(prep);
+		return NULL;
+	}
+	return prep;
+}
+
+static void prep_free(char *prep)
+{
+	if (prep != NULL) {
+		OPENSSL_cleanse(prep, strlen(prep));
+		free(prep);
+	}
+}
+
+int auth_saslprep(const char *in, char *out, size_t outsz)
+{
+	char *prep = saslprep_dup(in);
+	if (prep == NULL)
+		return -1;
+	size_t n = strlen(prep);
+	int ret = n > 0 && n < outsz ? 0 : -1;
+	if (ret == 0)
+		memcpy(out, prep, n + 1);
+	prep_free(prep);
+	return ret;
+}
+
 int auth_scram_keys_derive(const char *password, const unsigned char *salt, size_t salt_len,
 			   unsigned iterations, struct auth_scram_keys *k)
 {
@@ -71,6 +111,14 @@ int auth_scram_keys_derive(const char *password, const unsigned char *salt, size
 	if (salt_len == 0 || salt_len > sizeof(k->salt) || iterations == 0)
 		return -1;
 	memset(k, 0, sizeof(*k));
+	/*
+	 * The keys come from the password's SASLprep form, or from its bytes as
+	 * given when SASLprep refuses it (a prohibited character, invalid
+	 * UTF-8), so that a client which does not prepare still gets in.
+	 */
+	char *prep = saslprep_dup(password);
+	if (prep != NULL && prep[0] != '\0')
+		password = prep;
 	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, (int)iterations,
 			      EVP_sha256(), sizeof(salted), salted) == 1 &&
 	    hmac(salted, sizeof(salted), "Client Key", 10, client_key) == 0 &&
@@ -83,6 +131,7 @@ int auth_scram_keys_derive(const char *password, const unsigned char *salt, size
 	}
 	OPENSSL_cleanse(salted, sizeof(salted));
 	OPENSSL_cleanse(client_key, sizeof(client_key));
+	prep_free(prep);
 	return ret;
 }
 
@@ -297,8 +346,10 @@ int auth_scram_read_first(struct auth_scram *s, const char *in, size_t len)
 	if (p < end && *p == 'a') {
 		const char *v;
 		size_t vlen;
+		char raw[AUTH_SCRAM_USER_MAX];
 		if (!next_attr(&p, end, 'a', &v, &vlen) ||
-		    saslname_decode(v, vlen, authzid, sizeof(authzid)) < 0)
+		    saslname_decode(v, vlen, raw, sizeof(raw)) < 0 ||
+		    auth_saslprep(raw, authzid, sizeof(authzid)) < 0)
 			return -1;
 	} else if (p < end && *p == ',') {
 		p++;
@@ -312,9 +363,10 @@ int auth_scram_read_first(struct auth_scram *s, const char *in, size_t len)
 	/* client-first-message-bare: n=user,r=nonce[,ext]; "m=" is refused. */
 	const char *bare = p, *v;
 	size_t vlen;
-	if (!next_attr(&p, end, 'n', &v, &vlen) ||
-	    saslname_decode(v, vlen, s->user, sizeof(s->user)) < 0)
-		return -1;
+	char raw[AUTH_SCRAM_USER_MAX];
+	if (!next_attr(&p, end, 'n', &v, &vlen) || saslname_decode(v, vlen, raw, sizeof(raw)) < 0 ||
+	    auth_saslprep(raw, s->user, sizeof(s->user)) < 0)
+		return -1; /* RFC 5802 5.1: a name SASLprep refuses ends the exchange */
 	if (!next_attr(&p, end, 'r', &v, &vlen) || !nonce_valid(v, vlen) ||
 	    vlen >= sizeof(s->nonce) / 2)
 		return -1;

@@ -182,6 +182,14 @@ int auth_scram_secret_make(const char *password, char *out, size_t outsz);
  */
 int auth_scram_store(struct store *store, const char *address, const char *password,
 		     const char **error_r);
+/*
+ * SASLprep (RFC 4013) of the UTF-8 string in, unassigned code points
+ * allowed (a query string), into out (size outsz, NUL-terminated): what
+ * SCRAM derives its keys from and reads user names as. 0, or -1 when
+ * SASLprep refuses it (prohibited character, bidi rule, invalid UTF-8),
+ * the result is empty or does not fit.
+ */
+int auth_saslprep(const char *in, char *out, size_t outsz);
 /* Parse that text. 0, or -1 when it is empty or malformed. */
 struct auth_scram_keys;
 int auth_scram_secret_parse(const char *text, struct auth_scram_keys *k);

@@ -370,7 +370,9 @@ static int sort_cmp(const void *pa, const void *pb, void *ctx)
 		if (c != 0)
 			return spec->c[i].reverse ? -c : c;
 	}
-	return cmp_num(a->seq, b->seq);
+	/* The final tie-break: sequence order, which is UID order (and UIDs do
+	 * not move when a context's messages are expunged). */
+	return cmp_num(a->uid, b->uid);
 }
 
 static int sort_parse_criteria(const struct imap_arg *list, struct sort_spec *spec)
@@ -501,6 +503,84 @@ static struct sort_ctx *sort_ctx_new(struct imap_cmd *cmd, sort_finish_func_t *f
 	return c;
 }
 
+/* --- sorted results kept for CONTEXT=SORT (imap-context.c) ------------------------- */
+
+struct imap_sort_order {
+	struct sort_spec spec;
+	struct sort_item *items; /* in sort order */
+	size_t n, cap;
+};
+
+void imap_sort_order_free(struct imap_sort_order **o)
+{
+	if (*o == NULL)
+		return;
+	items_free((*o)->items, (*o)->n);
+	free(*o);
+	*o = NULL;
+}
+
+size_t imap_sort_order_count(const struct imap_sort_order *o)
+{
+	return o->n;
+}
+
+uint32_t imap_sort_order_uid(const struct imap_sort_order *o, size_t pos)
+{
+	return o->items[pos].uid;
+}
+
+bool imap_sort_order_find(const struct imap_sort_order *o, uint32_t uid, size_t *pos_r)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		if (o->items[i].uid == uid) {
+			*pos_r = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void imap_sort_order_remove(struct imap_sort_order *o, size_t pos)
+{
+	struct sort_item *it = &o->items[pos];
+	free(it->subject);
+	free(it->from);
+	free(it->to);
+	free(it->cc);
+	free(it->dfrom);
+	free(it->dto);
+	free(it->message_id);
+	free(it->in_reply_to);
+	memmove(it, it + 1, (o->n - pos - 1) * sizeof(*it));
+	o->n--;
+}
+
+size_t imap_sort_order_insert(struct imap_sort_order *o, struct store *store,
+			      const struct store_message_ex *m, uint32_t seq)
+{
+	struct imap_search_match match = {seq, m->msg.uid, m->msg.modseq, m};
+	struct sort_item it = {0};
+	item_load(store, &match, o->spec.display, &it);
+	/* The first position whose item sorts after the new one. */
+	size_t lo = 0, hi = o->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sort_cmp(&o->items[mid], &it, &o->spec) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (o->n == o->cap) {
+		o->cap = o->cap > 0 ? o->cap * 2 : 8;
+		o->items = xrealloc(o->items, o->cap * sizeof(*o->items));
+	}
+	memmove(o->items + lo + 1, o->items + lo, (o->n - lo) * sizeof(*o->items));
+	o->items[lo] = it;
+	o->n++;
+	return lo;
+}
+
 static enum imap_cmd_ret sort_finish(struct imap_cmd *cmd, struct buf *out, struct sort_item *items,
 				     size_t n)
 {
@@ -516,6 +596,16 @@ static enum imap_cmd_ret sort_finish(struct imap_cmd *cmd, struct buf *out, stru
 		imap_esearch_write(cmd, out, &c->o, c->prog->uses_modseq, vals, modseqs, n);
 		free(vals);
 		free(modseqs);
+		if (c->o.ret_update) {
+			/* The context takes the program and the sorted items. */
+			struct imap_sort_order *o = xcalloc(1, sizeof(*o));
+			o->spec = c->spec;
+			o->items = c->items;
+			o->n = o->cap = c->n_loaded;
+			c->items = NULL;
+			c->n_loaded = 0;
+			imap_context_add_sort(cmd, out, &c->prog, &o);
+		}
 		return imap_cmd_ok(cmd, out, "%sSORT completed", cmd->uid ? "UID " : "");
 	}
 	buf_append_str(out, "* SORT");
@@ -537,6 +627,9 @@ enum imap_cmd_ret cmd_sort(struct imap_cmd *cmd, struct buf *out)
 			return imap_cmd_bad(cmd, out, "%s", error);
 		args += 2;
 	}
+	/* RFC 5267 4.3: the tag names the context; a live one cannot be reused. */
+	if (c->o.ret_update && imap_context_tag_used(cmd->session, cmd->tag))
+		return imap_cmd_bad(cmd, out, "Tag reuse: an updating context has this tag");
 	if (!imap_arg_get_list(&args[0], &crit, NULL) || sort_parse_criteria(crit, &c->spec) < 0)
 		return imap_cmd_bad(cmd, out, "Invalid sort criteria");
 	return sort_start(cmd, out, &args[1]);

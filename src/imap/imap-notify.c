@@ -145,6 +145,7 @@ struct imap_notify {
 	struct notify_list mbs;
 	struct notify_strs subs;
 	uint64_t md_gen;
+	uint64_t acl_gen; /* store_acl_generation at the last rescan */
 	char *server_meta;
 };
 
@@ -319,6 +320,7 @@ static int read_list(struct imap_session *s, struct notify_list *l, struct notif
 {
 	struct imap_notify *n = s->notify;
 	struct shared_ctx sc = {.l = l};
+	n->acl_gen = store_acl_generation();
 	if (store_mailbox_list(s->store, s->account.id, own_cb, l) < 0 ||
 	    store_acl_shared_list(s->store, s->account.id, shared_cb, &sc) < 0 ||
 	    store_subscription_list(s->store, s->account.id, sub_cb, subs) < 0)
@@ -706,6 +708,8 @@ enum conn_result imap_notify_poll(struct imap_session *s, struct buf *out)
 	bool fired = false;
 	for (size_t i = 0; i < n->n_owners; i++)
 		fired |= store_waiter_fired(n->owners[i]);
+	/* A grant or revoke anywhere: the shared mailboxes may have changed. */
+	fired |= store_acl_generation() != n->acl_gen;
 	if (sel_fired)
 		sync_selected(s, out);
 	if (fired && rescan(s, out, true) < 0)

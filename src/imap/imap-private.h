@@ -855,6 +855,29 @@ bool imap_context_tag_used(const struct imap_session *s, const char *tag);
 void imap_context_add_search(struct imap_cmd *cmd, struct buf *out,
 			     struct imap_search_program **prog, const uint32_t *uids, size_t n);
 /*
+ * After a SORT with RETURN (UPDATE) answered (CONTEXT=SORT): keep its
+ * program and its sorted result (both taken, NULLed), so that changes are
+ * sent as ADDTO/REMOVEFROM with positions in the sort order. Past
+ * IMAP_CONTEXT_MAX, queues "* NO [NOUPDATE tag]" and frees them.
+ */
+struct imap_sort_order;
+void imap_context_add_sort(struct imap_cmd *cmd, struct buf *out, struct imap_search_program **prog,
+			   struct imap_sort_order **order);
+/*
+ * A SORT result kept for a context (cmd-sort.c): its items in sort order
+ * (the criteria, then UID). find: the 0-based position of uid (linear).
+ * insert: load message m (sequence number seq) and put it where it sorts;
+ * its 0-based position. A message's sort keys never change, so a flag
+ * change only adds or removes it.
+ */
+void imap_sort_order_free(struct imap_sort_order **o);
+size_t imap_sort_order_count(const struct imap_sort_order *o);
+uint32_t imap_sort_order_uid(const struct imap_sort_order *o, size_t pos);
+bool imap_sort_order_find(const struct imap_sort_order *o, uint32_t uid, size_t *pos_r);
+void imap_sort_order_remove(struct imap_sort_order *o, size_t pos);
+size_t imap_sort_order_insert(struct imap_sort_order *o, struct store *store,
+			      const struct store_message_ex *m, uint32_t seq);
+/*
  * The view's sync hooks (imap-view.c). expunged: before the EXPUNGEs of
  * the messages marked IMAP_VIEW_EXPUNGED, REMOVEFROM for those in a
  * result. changed: after FETCH FLAGS and EXISTS, evaluate the messages

@@ -704,8 +704,8 @@ int imap_search_parse_return(const struct imap_arg *list, bool sort, struct imap
 			o->ret_count = true;
 		else if (strcasecmp(name, "SAVE") == 0 && !sort)
 			o->ret_save = true;
-		else if (strcasecmp(name, "UPDATE") == 0 && !sort)
-			o->ret_update = true; /* CONTEXT=SEARCH; SORT contexts are not kept */
+		else if (strcasecmp(name, "UPDATE") == 0)
+			o->ret_update = true; /* CONTEXT=SEARCH, CONTEXT=SORT */
 		else if (strcasecmp(name, "CONTEXT") == 0)
 			continue; /* RFC 5267 4.2: a hint, which we may ignore */
 		else if (strcasecmp(name, "PARTIAL") == 0) {

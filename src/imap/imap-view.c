@@ -329,12 +329,14 @@ static size_t view_merge(struct imap_view *v, const struct store_message_ex *msg
  * numbers are valid (RFC 5267 4.3.3).
  */
 static void view_report_contexts(struct imap_session *s, struct buf *out, const size_t *changed,
-				 const struct store_message_ex *msgs, size_t n, size_t first_new)
+				 size_t n_changed, const struct store_message_ex *msgs, size_t n,
+				 size_t first_new)
 {
 	const struct imap_view *v = s->view;
 	const struct store_message_ex **cand = xcalloc(n > 0 ? n : 1, sizeof(*cand));
 	size_t k = 0;
-	for (size_t i = 0; i < v->count && k < n; i++)
+	/* changed[] covers the view as it was before the new messages. */
+	for (size_t i = 0; i < n_changed && k < n; i++)
 		if (changed[i] != 0 && (v->flags[i] & IMAP_VIEW_EXPUNGED) == 0)
 			cand[k++] = &msgs[changed[i] - 1];
 	for (size_t j = first_new; j < n; j++)
@@ -379,7 +381,7 @@ static void view_report(struct imap_session *s, struct buf *out, bool allow_expu
 		}
 	}
 	if (s->contexts != NULL)
-		view_report_contexts(s, out, changed, msgs, n, first_new);
+		view_report_contexts(s, out, changed, before, msgs, n, first_new);
 }
 
 int imap_view_claim_recent(struct imap_session *s, size_t from)

@@ -72,7 +72,7 @@ struct config {
 	/* Sending limits per hour (auth_sendlimit.c); 0 = unlimited. */
 	unsigned send_limit_messages, send_limit_recipients;               /* per account */
 	unsigned send_limit_domain_messages, send_limit_domain_recipients; /* per domain */
-	unsigned auth_cache_ttl;            /* seconds a successful login is remembered; 0 off */
+	unsigned auth_cache_ttl; /* seconds a successful login is remembered; 0 off */
 	/*
 	 * Where AUTH/USER/LOGIN is allowed without TLS: never, only from
 	 * loopback clients (the default), or always.

@@ -15,6 +15,7 @@
 
 #include "lib/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,13 @@ int store_mailbox_owner(struct store *s, int64_t mailbox_id, int64_t *account_r,
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+static _Atomic uint64_t acl_generation;
+
+uint64_t store_acl_generation(void)
+{
+	return atomic_load(&acl_generation);
+}
+
 int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, uint32_t rights,
 		  const char **error_r)
 {
@@ -131,7 +139,11 @@ int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, u
 		store_tx_rollback(s);
 		return store_db_fail(s, error_r);
 	}
-	return store_tx_commit(s, error_r);
+	if (store_tx_commit(s, error_r) < 0)
+		return -1;
+	/* After the commit: a reader that sees it moved finds the new grant. */
+	atomic_fetch_add(&acl_generation, 1);
+	return 0;
 }
 
 static char *grantee_name(struct store *s, int64_t grantee)
@@ -503,13 +515,19 @@ int store_acl_account_removed(struct store *s, int64_t account_id, const char **
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return store_db_fail(s, error_r);
-	st = store_stmt(s, "DELETE FROM shared_seen WHERE account_id = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, account_id);
-	rc = sqlite3_step(st);
-	store_stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+	static const char *const marks[] = {"DELETE FROM shared_seen WHERE account_id = ?",
+					    "DELETE FROM shared_seen_modseq WHERE account_id = ?"};
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		st = store_stmt(s, marks[i]);
+		if (st == NULL)
+			return store_db_fail(s, error_r);
+		sqlite3_bind_int64(st, 1, account_id);
+		rc = sqlite3_step(st);
+		store_stmt_done(st);
+		if (rc != SQLITE_DONE)
+			return store_db_fail(s, error_r);
+	}
+	return 0;
 }
 
 /* --- \Seen per reader ------------------------------------------------------ */
@@ -544,6 +562,43 @@ static struct store_message *msg_at(void *base, size_t stride, size_t i)
 	return (struct store_message *)((char *)base + i * stride);
 }
 
+/*
+ * Merge the reader's rows (uid, value) of sql into the n messages at base:
+ * value 0 sets \Seen, another raises the MODSEQ to it. Both sides are
+ * ascending when sorted (listings are in UID order): one merge. The
+ * expunged list follows its caller's order; a search covers it.
+ */
+static void overlay_rows(struct store *s, const char *sql, int64_t mailbox_id, void *base, size_t n,
+			 size_t stride, uint32_t lo, uint32_t hi, bool sorted)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st == NULL)
+		return;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, s->seen_reader);
+	sqlite3_bind_int64(st, 3, lo);
+	sqlite3_bind_int64(st, 4, hi);
+	size_t k = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+		uint64_t modseq = (uint64_t)sqlite3_column_int64(st, 1);
+		if (!sorted)
+			k = 0;
+		while (k < n &&
+		       (sorted ? msg_at(base, stride, k)->uid < uid
+			       : msg_at(base, stride, k)->uid != uid))
+			k++;
+		struct store_message *m = k < n ? msg_at(base, stride, k) : NULL;
+		if (m == NULL || m->uid != uid)
+			continue;
+		if (modseq == 0)
+			m->flags |= STORE_FLAG_SEEN;
+		else if (modseq > m->modseq)
+			m->modseq = modseq;
+	}
+	store_stmt_done(st);
+}
+
 void store_seen_overlay_any(struct store *s, int64_t mailbox_id, void *base, size_t n,
 			    size_t stride)
 {
@@ -559,32 +614,76 @@ void store_seen_overlay_any(struct store *s, int64_t mailbox_id, void *base, siz
 		if (i > 0 && msg_at(base, stride, i - 1)->uid >= m->uid)
 			sorted = false;
 	}
-	sqlite3_stmt *st = store_stmt(s,
-				      "SELECT uid FROM shared_seen WHERE mailbox_id = ?"
-				      " AND account_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
-	if (st == NULL)
-		return;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, s->seen_reader);
-	sqlite3_bind_int64(st, 3, lo);
-	sqlite3_bind_int64(st, 4, hi);
-	/*
-	 * Both sides ascending (listings are in UID order): one merge. The
-	 * expunged list follows its caller's order; a search covers it.
-	 */
-	size_t k = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
-		if (!sorted)
-			k = 0;
-		while (k < n &&
-		       (sorted ? msg_at(base, stride, k)->uid < uid
-			       : msg_at(base, stride, k)->uid != uid))
-			k++;
-		if (k < n && msg_at(base, stride, k)->uid == uid)
-			msg_at(base, stride, k)->flags |= STORE_FLAG_SEEN;
+	/* \Seen marks, then the reader's own \Seen MODSEQs (step 13). */
+	overlay_rows(s,
+		     "SELECT uid, 0 FROM shared_seen WHERE mailbox_id = ?"
+		     " AND account_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
+		     mailbox_id, base, n, stride, lo, hi, sorted);
+	overlay_rows(s,
+		     "SELECT uid, modseq FROM shared_seen_modseq WHERE mailbox_id = ?"
+		     " AND account_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
+		     mailbox_id, base, n, stride, lo, hi, sorted);
+}
+
+/* A statement on one reader's mark: ?1 mailbox, ?2 account, ?3 UID bound. */
+static sqlite3_stmt *mark_stmt(struct store *s, const char *sql, int64_t mailbox_id,
+			       int64_t account_id, uint32_t uid)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, account_id);
+		sqlite3_bind_int64(st, 3, uid);
 	}
+	return st;
+}
+
+/* Run a mark statement that changes rows: 0 / -1 with *error_r. */
+static int mark_exec(struct store *s, sqlite3_stmt *st, const char **error_r)
+{
+	if (st == NULL)
+		return store_db_fail(s, error_r);
+	int rc = sqlite3_step(st);
 	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+}
+
+/* The first column of a mark query's row into *value_r (0 without one). 0 / -1. */
+static int mark_read(struct store *s, sqlite3_stmt *st, int64_t *value_r)
+{
+	if (st == NULL)
+		return -1;
+	int rc = sqlite3_step(st);
+	*value_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	store_stmt_done(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_seen_modseq_write(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
+			    uint64_t modseq, const char **error_r)
+{
+	sqlite3_stmt *st = mark_stmt(s,
+				     "INSERT INTO shared_seen_modseq(mailbox_id, account_id, uid,"
+				     " modseq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE"
+				     " SET modseq = excluded.modseq",
+				     mailbox_id, account_id, uid);
+	if (st != NULL)
+		sqlite3_bind_int64(st, 4, (int64_t)modseq);
+	return mark_exec(s, st, error_r);
+}
+
+int store_seen_modseq_read(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
+			   uint64_t *modseq_r)
+{
+	int64_t v = 0;
+	int ret = mark_read(s,
+			    mark_stmt(s,
+				      "SELECT modseq FROM shared_seen_modseq WHERE mailbox_id = ?1"
+				      " AND account_id = ?2 AND uid = ?3",
+				      mailbox_id, account_id, uid),
+			    &v);
+	*modseq_r = (uint64_t)v;
+	return ret;
 }
 
 void store_seen_overlay(struct store *s, int64_t mailbox_id, struct store_message_ex *msgs,
@@ -596,38 +695,25 @@ void store_seen_overlay(struct store *s, int64_t mailbox_id, struct store_messag
 int store_seen_write(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
 		     bool seen, const char **error_r)
 {
-	sqlite3_stmt *st = seen
-		? store_stmt(s,
-			     "INSERT OR IGNORE INTO shared_seen(mailbox_id, account_id, uid)"
-			     " VALUES (?, ?, ?)")
-		: store_stmt(s,
-			     "DELETE FROM shared_seen WHERE mailbox_id = ?"
-			     " AND account_id = ? AND uid = ?");
-	if (st == NULL)
-		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, account_id);
-	sqlite3_bind_int64(st, 3, uid);
-	int rc = sqlite3_step(st);
-	store_stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : store_db_fail(s, error_r);
+	const char *sql = seen ? "INSERT OR IGNORE INTO shared_seen(mailbox_id, account_id, uid)"
+				 " VALUES (?1, ?2, ?3)"
+			       : "DELETE FROM shared_seen WHERE mailbox_id = ?1"
+				 " AND account_id = ?2 AND uid = ?3";
+	return mark_exec(s, mark_stmt(s, sql, mailbox_id, account_id, uid), error_r);
 }
 
 int store_seen_read(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
 		    bool *seen_r)
 {
-	sqlite3_stmt *st = store_stmt(s,
-				      "SELECT 1 FROM shared_seen WHERE mailbox_id = ?"
-				      " AND account_id = ? AND uid = ?");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, account_id);
-	sqlite3_bind_int64(st, 3, uid);
-	int rc = sqlite3_step(st);
-	*seen_r = rc == SQLITE_ROW;
-	store_stmt_done(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	int64_t v = 0;
+	int ret = mark_read(s,
+			    mark_stmt(s,
+				      "SELECT 1 FROM shared_seen WHERE mailbox_id = ?1"
+				      " AND account_id = ?2 AND uid = ?3",
+				      mailbox_id, account_id, uid),
+			    &v);
+	*seen_r = v != 0;
+	return ret;
 }
 
 int store_seen_unseen_count(struct store *s, int64_t mailbox_id, int64_t account_id,

@@ -244,24 +244,40 @@ static void outcome_add_modified(struct store_flags_outcome *o, uint32_t uid, si
 	o->modified[o->n_modified++] = uid;
 }
 
+/*
+ * Write one message's new flags. row_changed false: only the reader's own
+ * \Seen changed (a shared mailbox), so the row and its MODSEQ stay as
+ * they are and the new MODSEQ is the reader's alone (shared_seen_modseq):
+ * other readers see no change, the reader's CHANGEDSINCE and MODSEQ
+ * searches do. The row is still touched (flags = flags) for the JMAP
+ * change log, which has no per-reader state.
+ */
 static int flags_write(struct store *s, const struct flags_job *j, struct store_flags_result *r,
-		       uint32_t stored_flags, const char **error_r)
+		       uint32_t stored_flags, bool row_changed, const char **error_r)
 {
 	if (store_mailbox_bump_modseq(s, j->mailbox_id, &r->modseq, error_r) < 0)
 		return -1;
 	/* A reader's own \Seen (store-acl.c); the row keeps the owner's. */
 	if (j->seen_shared &&
-	    store_seen_write(s, j->mailbox_id, j->u->seen_account, r->uid,
-			     (r->flags & STORE_FLAG_SEEN) != 0, error_r) < 0)
+	    (store_seen_write(s, j->mailbox_id, j->u->seen_account, r->uid,
+			      (r->flags & STORE_FLAG_SEEN) != 0, error_r) < 0 ||
+	     store_seen_modseq_write(s, j->mailbox_id, j->u->seen_account, r->uid, r->modseq,
+				     error_r) < 0))
 		return -1;
-	sqlite3_stmt *st = store_stmt(s,
-				      "UPDATE messages SET flags = ?, keywords = ?,"
-				      " modseq = ? WHERE mailbox_id = ? AND uid = ?");
+	sqlite3_stmt *st = row_changed
+		? store_stmt(s,
+			     "UPDATE messages SET flags = ?1, keywords = ?2,"
+			     " modseq = ?3 WHERE mailbox_id = ?4 AND uid = ?5")
+		: store_stmt(s,
+			     "UPDATE messages SET flags = flags"
+			     " WHERE mailbox_id = ?4 AND uid = ?5");
 	if (st == NULL)
 		return store_db_fail(s, error_r);
-	sqlite3_bind_int64(st, 1, stored_flags);
-	store_bind_text(st, 2, r->keywords);
-	sqlite3_bind_int64(st, 3, (int64_t)r->modseq);
+	if (row_changed) {
+		sqlite3_bind_int64(st, 1, stored_flags);
+		store_bind_text(st, 2, r->keywords);
+		sqlite3_bind_int64(st, 3, (int64_t)r->modseq);
+	}
 	sqlite3_bind_int64(st, 4, j->mailbox_id);
 	sqlite3_bind_int64(st, 5, r->uid);
 	int rc = sqlite3_step(st);
@@ -289,19 +305,22 @@ static int flags_apply_one(struct store *s, struct flags_job *j, uint32_t uid, s
 	char *old_kw = xstrdup((const char *)sqlite3_column_text(st, 1));
 	uint64_t modseq = (uint64_t)sqlite3_column_int64(st, 2);
 	store_stmt_done(st);
-	if (j->u->unchangedsince != 0 && modseq > j->u->unchangedsince) {
-		free(old_kw);
-		outcome_add_modified(j->out, uid, n_uids);
-		return 0;
-	}
 	uint32_t row_flags = old_flags;
 	if (j->seen_shared) {
 		bool seen;
-		if (store_seen_read(s, j->mailbox_id, j->u->seen_account, uid, &seen) < 0) {
+		uint64_t own;
+		if (store_seen_read(s, j->mailbox_id, j->u->seen_account, uid, &seen) < 0 ||
+		    store_seen_modseq_read(s, j->mailbox_id, j->u->seen_account, uid, &own) < 0) {
 			free(old_kw);
 			return store_db_fail(s, error_r);
 		}
 		old_flags = (old_flags & ~(uint32_t)STORE_FLAG_SEEN) | (seen ? STORE_FLAG_SEEN : 0);
+		modseq = own > modseq ? own : modseq; /* the MODSEQ this reader sees */
+	}
+	if (j->u->unchangedsince != 0 && modseq > j->u->unchangedsince) {
+		free(old_kw);
+		outcome_add_modified(j->out, uid, n_uids);
+		return 0;
 	}
 	struct store_flags_result *r = &j->out->results[j->out->n_results++];
 	r->uid = uid;
@@ -309,11 +328,13 @@ static int flags_apply_one(struct store *s, struct flags_job *j, uint32_t uid, s
 	r->keywords = flags_new_keywords(j, old_kw);
 	r->modseq = modseq;
 	r->changed = r->flags != old_flags || strcmp(r->keywords, old_kw) != 0;
-	free(old_kw);
+	char *row_kw = old_kw;
 	uint32_t stored = j->seen_shared
 		? (r->flags & ~(uint32_t)STORE_FLAG_SEEN) | (row_flags & STORE_FLAG_SEEN)
 		: r->flags;
-	return r->changed ? flags_write(s, j, r, stored, error_r) : 0;
+	bool row_changed = stored != row_flags || strcmp(r->keywords, row_kw) != 0;
+	free(row_kw);
+	return r->changed ? flags_write(s, j, r, stored, row_changed, error_r) : 0;
 }
 
 static int flags_prepare(struct store *s, struct flags_job *j, const char **error_r)
@@ -478,6 +499,46 @@ static void message_ex_from_row(sqlite3_stmt *st, struct store_message_ex *e)
 	e->keywords = xstrdup(kw != NULL ? (const char *)kw : "");
 }
 
+/*
+ * The messages of mailbox_id whose only change above since is the
+ * handle's reader's own \Seen (store-acl.c, schema step 13), appended to
+ * *v, which holds the rows with a MODSEQ above since. 0 / -1.
+ */
+static int seen_changed_since(struct store *s, int64_t mailbox_id, uint64_t since,
+			      struct store_message_ex **v, size_t *n, size_t *cap)
+{
+	if (since == 0 || store_seen_shared(s, mailbox_id, s->seen_reader) <= 0)
+		return 0;
+	sqlite3_stmt *st = store_stmt(
+		s,
+		"SELECT m.id, m.mailbox_id, m.uid, m.flags, m.modseq, m.internal_date,"
+		" m.save_date, m.size, m.blob_id, m.keywords"
+		" FROM shared_seen_modseq x JOIN messages m ON m.mailbox_id = x.mailbox_id"
+		" AND m.uid = x.uid WHERE x.mailbox_id = ?1 AND x.account_id = ?2"
+		" AND x.modseq > ?3 AND m.modseq <= ?3");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, s->seen_reader);
+	sqlite3_bind_int64(st, 3, (int64_t)since);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 32;
+			*v = xrealloc(*v, *cap * sizeof(**v));
+		}
+		message_ex_from_row(st, &(*v)[(*n)++]);
+	}
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int msg_uid_cmp(const void *a, const void *b)
+{
+	const struct store_message_ex *x = a, *y = b;
+	return x->msg.uid < y->msg.uid ? -1 : x->msg.uid > y->msg.uid;
+}
+
 int store_message_changed_since(struct store *s, int64_t mailbox_id, uint64_t modseq,
 				struct store_message_ex **msgs_r, size_t *n_r)
 {
@@ -506,10 +567,13 @@ int store_message_changed_since(struct store *s, int64_t mailbox_id, uint64_t mo
 		message_ex_from_row(st, &v[n++]);
 	}
 	store_stmt_done(st);
-	if (rc != SQLITE_DONE) {
+	size_t n_rows = n;
+	if (rc != SQLITE_DONE || seen_changed_since(s, mailbox_id, modseq, &v, &n, &cap) < 0) {
 		store_message_ex_free(&v, n);
 		return store_db_fail(s, NULL);
 	}
+	if (n > n_rows)
+		qsort(v, n, sizeof(*v), msg_uid_cmp);
 	store_seen_overlay(s, mailbox_id, v, n);
 	*msgs_r = v;
 	*n_r = n;
@@ -553,12 +617,6 @@ static size_t ranges_normalize(const struct store_uid_range *in, size_t n,
 		out[k++] = out[i];
 	}
 	return k;
-}
-
-static int msg_uid_cmp(const void *a, const void *b)
-{
-	const struct store_message_ex *x = a, *y = b;
-	return x->msg.uid < y->msg.uid ? -1 : x->msg.uid > y->msg.uid;
 }
 
 /*
@@ -623,10 +681,14 @@ int store_message_list_uids(struct store *s, int64_t mailbox_id,
 	struct store_uid_range *r = xmalloc(n * sizeof(*r));
 	size_t k = ranges_normalize(ranges, n, r);
 	int ret = 0;
+	/* A reader's own \Seen MODSEQs are not in the rows: filter after them. */
+	int shared = changedsince > 0 ? store_seen_shared(s, mailbox_id, s->seen_reader) : 0;
+	if (shared < 0)
+		ret = store_db_fail(s, NULL);
 	for (size_t i = 0; i < k && ret == 0; i += LIST_UIDS_CHUNK)
 		ret = list_uids_chunk(s, mailbox_id, r + i,
 				      k - i < LIST_UIDS_CHUNK ? k - i : LIST_UIDS_CHUNK,
-				      changedsince, &v, &len, &cap);
+				      shared > 0 ? 0 : changedsince, &v, &len, &cap);
 	free(r);
 	if (ret < 0) {
 		store_message_ex_free(&v, len);
@@ -644,6 +706,16 @@ int store_message_list_uids(struct store *s, int64_t mailbox_id,
 		}
 	}
 	store_seen_overlay(s, mailbox_id, v, len);
+	if (shared > 0) {
+		size_t w = 0;
+		for (size_t i = 0; i < len; i++) {
+			if (v[i].msg.modseq > changedsince)
+				v[w++] = v[i];
+			else
+				free(v[i].keywords);
+		}
+		len = w;
+	}
 	*msgs_r = v;
 	*n_r = len;
 	return 0;

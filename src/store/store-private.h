@@ -190,7 +190,8 @@ int store_seen_shared(struct store *s, int64_t mailbox_id, int64_t account_id);
 int store_mailbox_owner(struct store *s, int64_t mailbox_id, int64_t *account_r, int64_t *domain_r);
 /*
  * Replace the \Seen bits of n messages of mailbox_id by the handle's
- * reader's; each element, stride bytes, starts with a struct store_message.
+ * reader's, and raise their MODSEQs to the reader's own \Seen changes;
+ * each element, stride bytes, starts with a struct store_message.
  */
 void store_seen_overlay_any(struct store *s, int64_t mailbox_id, void *base, size_t n,
 			    size_t stride);
@@ -201,6 +202,14 @@ int store_seen_write(struct store *s, int64_t mailbox_id, int64_t account_id, ui
 		     bool seen, const char **error_r);
 int store_seen_read(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
 		    bool *seen_r);
+/*
+ * The MODSEQ of account_id's last own \Seen change of uid (schema step 13;
+ * 0 when none): write records it, read gives it in *modseq_r. 0 / -1.
+ */
+int store_seen_modseq_write(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
+			    uint64_t modseq, const char **error_r);
+int store_seen_modseq_read(struct store *s, int64_t mailbox_id, int64_t account_id, uint32_t uid,
+			   uint64_t *modseq_r);
 /* UNSEEN and the first unseen's sequence number for account_id. 0 / -1. */
 int store_seen_unseen_count(struct store *s, int64_t mailbox_id, int64_t account_id,
 			    uint32_t *unseen_r, uint32_t *first_unseen_seq_r);

@@ -257,6 +257,17 @@ static const char *const migrations[] = {
 	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
 	"  handle TEXT NOT NULL, sender TEXT NOT NULL, expires INTEGER NOT NULL,"
 	"  PRIMARY KEY(account_id, handle, sender));",
+	/*
+	 * 15 (issue 8): the MODSEQ of a reader's own \Seen change on a mailbox
+	 * it does not own (store-acl.c). Such a change leaves the message row
+	 * (and its MODSEQ) alone, so other readers see nothing; the reader
+	 * sees max(row MODSEQ, this one). Kept when \Seen is removed again.
+	 */
+	"CREATE TABLE shared_seen_modseq ("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	"  account_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY(mailbox_id, account_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX shared_seen_modseq_account ON shared_seen_modseq(account_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -1071,6 +1071,13 @@ void store_rights_format(uint32_t rights, char *out);
  */
 int store_acl_set(struct store *s, int64_t mailbox_id, const char *identifier, uint32_t rights,
 		  const char **error_r);
+/*
+ * A process-wide counter raised after every committed store_acl_set: a
+ * NOTIFY session, which watches only the owners of the mailboxes it may
+ * see, reads the shared mailboxes again when it moved (a new grant from an
+ * owner it was not watching, or one to "anyone").
+ */
+uint64_t store_acl_generation(void);
 /* The stored grants of a mailbox (not the owner's implicit rights). 0 / -1. */
 int store_acl_list(struct store *s, int64_t mailbox_id,
 		   void (*cb)(void *ctx, const char *identifier, uint32_t rights), void *ctx);

@@ -6,6 +6,7 @@ and stays in the owner's tree, and APPEND into a shared mailbox keeps the
 appender's own \\Seen (with 's') without marking it read for the owner.
 Client: Python's imaplib."""
 import imaplib
+import re
 
 from conftest import make_message
 from test_imap_acl import ALICE, BOB, CAROL, alice_team, cmd, login, q, setup_users, uid_flags
@@ -110,3 +111,70 @@ def test_append_keeps_the_appenders_seen(facteur):
     assert uid_flags(b)[3] == set()
     a.logout()
     b.logout()
+
+
+def test_seen_modseq_is_the_readers(facteur):
+    """RFC 7162 with per-user \\Seen (RFC 4314 4): bob's own \\Seen change
+    moves the MODSEQ bob sees (FETCH CHANGEDSINCE, SEARCH MODSEQ, his other
+    session's unsolicited FETCH), while alice (the owner) and carol (another
+    reader) see no change at all; a shared flag is everyone's change."""
+    f = facteur
+    setup_users(f, ALICE, BOB, CAROL)
+    a = alice_team(f, messages=2)
+    for who in (BOB, CAROL):
+        assert cmd(a, "SETACL", "Team", who, "lrsw")[0] == "OK"
+    sessions = {}
+    for who in (ALICE, BOB, CAROL):
+        m = login(f, who)
+        assert m._simple_command("ENABLE", "CONDSTORE")[0] == "OK"
+        assert m.select(q("Team" if who == ALICE else TEAM))[0] == "OK"
+        sessions[who] = m
+    b2 = login(f, BOB)
+    assert b2._simple_command("ENABLE", "CONDSTORE")[0] == "OK"
+    assert b2.select(q(TEAM))[0] == "OK"
+
+    def highest(m):
+        typ, data = m.status(q("Team" if m is sessions[ALICE] else TEAM), "(HIGHESTMODSEQ)")
+        return int(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1))
+
+    def changed(m, since):
+        typ, data = m.uid("FETCH", "1:*", "(FLAGS)", "(CHANGEDSINCE %d)" % since)
+        assert typ == "OK", data
+        return {int(re.search(rb"UID (\d+)", x).group(1)): b"\\Seen" in x
+                for x in data if x}
+
+    def modseq_search(m, since):
+        typ, data = m.uid("SEARCH", "MODSEQ", str(since + 1))
+        assert typ == "OK", data
+        return [int(x) for x in re.sub(rb"\(MODSEQ \d+\)", b"", data[0]).split()]
+
+    m0 = highest(sessions[BOB])
+    for m in list(sessions.values()) + [b2]:
+        m.untagged_responses.clear()
+    b = sessions[BOB]
+    assert b.uid("STORE", "1", "+FLAGS.SILENT", "(\\Seen)")[0] == "OK"
+    # bob: the change is his, with a new MODSEQ
+    assert changed(b, m0) == {1: True}
+    assert modseq_search(b, m0) == [1]
+    assert b2.noop()[0] == "OK"
+    fetches = b2.untagged_responses.pop("FETCH", [])
+    assert any(b"\\Seen" in x and b"MODSEQ" in x for x in fetches), fetches
+    # alice and carol: nothing changed, nothing told
+    for who in (ALICE, CAROL):
+        m = sessions[who]
+        assert m.noop()[0] == "OK"
+        assert "FETCH" not in m.untagged_responses, (who, m.untagged_responses)
+        assert changed(m, m0) == {}, who
+        assert modseq_search(m, m0) == [], who
+    # removing it is a change for bob too
+    m1 = highest(b)
+    assert b.uid("STORE", "1", "-FLAGS.SILENT", "(\\Seen)")[0] == "OK"
+    assert changed(b, m1) == {1: False}
+    assert changed(sessions[CAROL], m1) == {}
+    # a shared flag: everyone's change
+    m2 = highest(b)
+    assert sessions[CAROL].uid("STORE", "2", "+FLAGS.SILENT", "(\\Flagged)")[0] == "OK"
+    for who in (ALICE, BOB, CAROL):
+        assert list(changed(sessions[who], m2)) == [2], who
+    for m in list(sessions.values()) + [b2]:
+        m.logout()

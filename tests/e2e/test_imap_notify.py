@@ -194,6 +194,31 @@ def test_acl_no_events_without_lookup(users):
     assert not any(b"Archive" in l for l in bob.untagged(1.5))
 
 
+def test_grant_and_revoke_after_notify_set(users):
+    """A mailbox shared after NOTIFY SET by an owner the session was not
+    watching is watched at once (no reconnect, no change of one's own), and
+    a revoke ends its events."""
+    f, session = users
+    alice, bob = session(ALICE), session(BOB)
+    assert alice.cmd("CREATE Later")[0] == "OK"
+    assert bob.cmd('NOTIFY SET (subtree "Other Users" (MessageNew MessageExpunge'
+                   ' MailboxName))')[0] == "OK"
+    append(alice, "Later")
+    assert bob.untagged(0.5) == []  # not shared yet: nothing
+    assert alice.cmd("SETACL Later %s lr" % BOB)[0] == "OK"
+    name = rb'"Other Users/alice@example.test/Later"'
+    line, seen = bob.wait_for(rb"\* LIST \(\) \"/\" " + name, 5)
+    assert line is not None, seen
+    append(alice, "Later")
+    line, seen = bob.wait_for(rb"\* STATUS " + name + rb" \(MESSAGES 2", 5)
+    assert line is not None, seen
+    assert alice.cmd("DELETEACL Later %s" % BOB)[0] == "OK"
+    line, seen = bob.wait_for(rb"\* LIST \(\\NonExistent\) \"/\" " + name, 5)
+    assert line is not None, seen
+    append(alice, "Later")
+    assert not any(b"Later" in l for l in bob.untagged(0.7))
+
+
 @pytest.mark.parametrize("command,answer", [
     ("NOTIFY", b"BAD"),
     ("NOTIFY FOO", b"BAD"),

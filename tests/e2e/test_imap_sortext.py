@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The search and sort extensions of issue 8 part 3 with Python's imaplib
 (raw commands through _simple_command): WITHIN (RFC 5032), SORT=DISPLAY
-(RFC 5957), ESORT, PARTIAL and CONTEXT=SEARCH updates (RFC 5267), PREVIEW
+(RFC 5957), ESORT, PARTIAL and CONTEXT=SEARCH/SORT updates (RFC 5267), PREVIEW
 (RFC 8970), and the BAD/NO answers to their malformed forms. Messages are APPENDed with chosen internal dates."""
 import imaplib
 import time
@@ -69,7 +69,7 @@ def esearch_tail(m, name, *args):
 
 def test_capabilities(mailbox):
     m = login(mailbox, select=None)
-    for cap in ("ESORT", "SORT=DISPLAY", "WITHIN", "PREVIEW", "CONTEXT=SEARCH"):
+    for cap in ("ESORT", "SORT=DISPLAY", "WITHIN", "PREVIEW", "CONTEXT=SEARCH", "CONTEXT=SORT"):
         assert cap in m.capabilities, m.capabilities
     m.logout()
 
@@ -206,5 +206,92 @@ def test_context_update(mailbox):
     assert b.store("1", "-FLAGS", "\\Seen")[0] == "OK"
     assert a.noop()[0] == "OK"
     assert "ESEARCH" not in a.untagged_responses
+    a.logout()
+    b.logout()
+
+
+def test_context_sort(mailbox):
+    """CONTEXT=SORT: ADDTO/REMOVEFROM with positions in the sort order,
+    pairs applied in order (RFC 5267 4.3.3, 4.3.4); after each change the
+    client's copy, updated by the pairs, equals a fresh SORT."""
+    a = login(mailbox)
+    b = login(mailbox)
+
+    def esearch(*args):
+        a.untagged_responses.pop("ESEARCH", None)
+        typ, data = a._simple_command(*args)
+        assert typ == "OK", data
+        line = a.untagged_responses.pop("ESEARCH")[-1].decode()
+        return line.split('"')[1], line.split(")", 1)[1].split()
+
+    def expand(seqset):
+        vals = []
+        for part in seqset.split(","):
+            lo, _, hi = part.partition(":")
+            vals += range(int(lo), int(hi or lo) + 1)
+        return vals
+
+    def apply(result, line):
+        """Apply '(TAG "t") [UID] ADDTO|REMOVEFROM (pos set ...)' to result."""
+        items = line.split(")", 1)[1].split(None, 2)
+        if items[0] == "UID":
+            items = items[1:] + [""]
+        what, pairs = items[0], " ".join(items[1:]).strip()[1:-1].split()
+        for pos, seqset in zip(pairs[0::2], pairs[1::2]):
+            pos, vals = int(pos), expand(seqset)
+            assert pos >= 1, line
+            if what == "ADDTO":
+                result[pos - 1:pos - 1] = vals
+            else:
+                assert result[pos - 1:pos - 1 + len(vals)] == vals, (result, line)
+                del result[pos - 1:pos - 1 + len(vals)]
+
+    by_subject = ("UID", "SORT", "RETURN", "(%s)", "(SUBJECT)", "UTF-8", "UNSEEN")
+    by_arrival = ("SORT", "RETURN", "(%s)", "(REVERSE ARRIVAL)", "UTF-8", "UNSEEN")
+
+    def fill(args, opts):
+        return tuple(x % opts if "%s" in x else x for x in args)
+
+    contexts = {}
+    for args in (by_subject, by_arrival):
+        tag, rest = esearch(*fill(args, "UPDATE"))
+        contexts[tag] = (expand(rest[-1]), args)
+    t1, t2 = list(contexts)
+    assert contexts[t1][0] == [1, 3, 2]  # one, three, two
+    assert contexts[t2][0] == [3, 2, 1]
+
+    def check(expect, renumber=None):
+        assert a.noop()[0] == "OK"
+        updates = [u.decode() for u in a.untagged_responses.pop("ESEARCH", [])]
+        assert sorted(updates) == sorted(expect), updates
+        for u in updates:
+            apply(contexts[u.split('"')[1]][0], u)
+        if renumber is not None:  # the EXPUNGE, read after the REMOVEFROM
+            res = contexts[t2][0]
+            res[:] = [x - 1 if x > renumber else x for x in res]
+        for result, args in contexts.values():
+            assert result == expand(esearch(*fill(args, "ALL"))[1][-1]), (result, updates)
+
+    now = time.time()
+    for ago, subject in ((30, "apple"), (20, "banana"), (40, "zebra")):
+        msg = ("From: n@example.net\r\nSubject: %s\r\n\r\nx\r\n" % subject).encode()
+        assert b.append("INBOX", None, imaplib.Time2Internaldate(now - ago), msg)[0] == "OK"
+    check(['(TAG "%s") UID ADDTO (1 4:5 6 6)' % t1, '(TAG "%s") ADDTO (1 4 1 5 3 6)' % t2])
+    assert b.store("3,5", "+FLAGS", "\\Seen")[0] == "OK"
+    check(['(TAG "%s") UID REMOVEFROM (4 3 2 5)' % t1, '(TAG "%s") REMOVEFROM (4 3 1 5)' % t2])
+    assert b.store("3", "-FLAGS", "\\Seen")[0] == "OK"
+    check(['(TAG "%s") UID ADDTO (3 3)' % t1, '(TAG "%s") ADDTO (3 3)' % t2])
+    # An expunge: REMOVEFROM with the numbers known before the EXPUNGE.
+    assert b.store("4", "+FLAGS", "\\Deleted")[0] == "OK" and b.expunge()[0] == "OK"
+    check(['(TAG "%s") UID REMOVEFROM (1 4)' % t1, '(TAG "%s") REMOVEFROM (1 4)' % t2], 4)
+    # CANCELUPDATE ends a SORT context like a SEARCH one.
+    typ, data = a._simple_command("CANCELUPDATE", '"%s"' % t1, '"%s"' % t2)
+    assert typ == "OK", data
+    assert b.store("1", "+FLAGS", "\\Seen")[0] == "OK"
+    assert a.noop()[0] == "OK"
+    assert "ESEARCH" not in a.untagged_responses
+    # SAVE stays refused on SORT, with UPDATE too.
+    with pytest.raises(imaplib.IMAP4.error, match="RETURN option"):
+        a._simple_command("SORT", "RETURN", "(UPDATE SAVE)", "(ARRIVAL)", "UTF-8", "ALL")
     a.logout()
     b.logout()

@@ -24,7 +24,9 @@ import re
 import socket
 import sqlite3
 import ssl
+import stringprep
 import subprocess
+import unicodedata
 import urllib.request
 
 from conftest import assert_clean_logs, smtp_client
@@ -90,6 +92,21 @@ def pop3_scram(p, mech, g):
 
 
 # --- a client that can lie, for the refusals ----------------------------------
+
+def saslprep(text):
+    """RFC 4013 with Python's own RFC 3454 tables (stringprep, Unicode 3.2):
+    map B.1 to nothing and C.1.2 to a space, NFKC, refuse prohibited
+    characters (the bidi rule is not needed for the strings used here)."""
+    mapped = "".join(" " if stringprep.in_table_c12(c) else c
+                     for c in text if not stringprep.in_table_b1(c))
+    out = unicodedata.ucd_3_2_0.normalize("NFKC", mapped)
+    checks = (stringprep.in_table_c12, stringprep.in_table_c21_c22, stringprep.in_table_c3,
+              stringprep.in_table_c4, stringprep.in_table_c5, stringprep.in_table_c6,
+              stringprep.in_table_c7, stringprep.in_table_c8, stringprep.in_table_c9)
+    if any(check(c) for c in out for check in checks):
+        raise ValueError("SASLprep prohibits %r" % text)
+    return out
+
 
 def scram_keys(password, salt, iters):
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iters)
@@ -404,4 +421,50 @@ def test_scram_secrets_follow_the_password(facteur):
     rc, out = gsasl_connect(f, "imap", f.ports["imap"], "SCRAM-SHA-256-PLUS", "--starttls",
                             password="second-password")
     assert rc != 0, out
+    assert_clean_logs(f)
+
+
+def test_scram_saslprep(facteur):
+    """Non-ASCII passwords go through SASLprep (RFC 4013, RFC 5802 2.2): a
+    no-break space, a soft hyphen, a decomposed accent and a ligature all
+    spell the same password for SCRAM, as for the client's own SASLprep."""
+    f = facteur
+    stored = "Caf\u00e9\u00a0cr\u00e8me \ufb01n"  # composed, no-break space, "fi" ligature
+    f.add_user("prep@example.test", stored)
+    spellings = [stored, "Cafe\u0301 cre\u0300me fin", "Caf\u00e9 cr\u00e8\u00adme fin"]
+    assert len({saslprep(p) for p in spellings}) == 1 and len(set(spellings)) == 3
+    c = RawImap(f)
+    for i, password in enumerate(spellings):
+        bare = "n=prep@example.test,r=nonce%d" % i
+        r = c.scram("SCRAM-SHA-256", "n,," + bare,
+                    client_final("n,,", b"", bare, saslprep(password)))
+        assert r.startswith("a OK"), (password, r)
+        c.close()
+        c = RawImap(f)
+    # A client that does not prepare sends other bytes: no key matches them.
+    bare = "n=prep@example.test,r=nonce9"
+    r = c.scram("SCRAM-SHA-256", "n,," + bare,
+                client_final("n,,", b"", bare, spellings[1]))
+    assert r.startswith("a NO [AUTHENTICATIONFAILED]"), r
+    # The user name is prepared too (a soft hyphen disappears) ...
+    bare = "n=pr\u00adep@example.test,r=nonce10"
+    r = c.scram("SCRAM-SHA-256", "n,," + bare, client_final("n,,", b"", bare, saslprep(stored)))
+    assert r.startswith("a OK"), r
+    c.close()
+    # ... and one SASLprep prohibits (a control character) ends the exchange.
+    c = RawImap(f)
+    assert c.scram("SCRAM-SHA-256", "n,,n=pr\u0007ep@example.test,r=x",
+                   lambda sf: None).startswith("a NO [AUTHENTICATIONFAILED]")
+    c.close()
+    # GNU SASL's client prepares the password itself.
+    for password in spellings:
+        rc, out = gsasl_connect(f, "imap", f.ports["imap"], "SCRAM-SHA-256", "--no-starttls",
+                                user="prep@example.test", password=password)
+        assert rc == 0 and "Logged in" in out, out
+    # PLAIN still takes the password as typed when it was set.
+    m = imaplib.IMAP4("127.0.0.1", f.ports["imap"])
+    m._encoding = "utf-8"
+    m.authenticate("PLAIN", lambda _: ("\0prep@example.test\0" + stored).encode())
+    m.logout()
+    assert "reason=malformed" in f.logs()
     assert_clean_logs(f)

@@ -443,6 +443,7 @@ static void test_search_words_migration(void **state)
 			     "ALTER TABLE queue DROP COLUMN submitter;" /* step 13 */
 			     "DROP TABLE sieve_scripts;"                /* step 14 */
 			     "DROP TABLE sieve_vacation;"               /* step 14 */
+			     "DROP TABLE shared_seen_modseq;"           /* step 15 */
 			     "PRAGMA user_version = 7;",
 			     NULL, NULL, NULL),
 		SQLITE_OK);

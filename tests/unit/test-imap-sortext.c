@@ -305,8 +305,59 @@ static void test_context_update(void **state)
 	/* Leaving the mailbox ends every context. */
 	assert_has(cmd(&a, "s SELECT INBOX\r\n"), "s OK");
 	assert_has(cmd(&a, "x CANCELUPDATE \"u0\"\r\n"), "x NO [NONEXISTENT]");
-	/* UPDATE on SORT is refused (no CONTEXT=SORT). */
-	expect_bad(&a, "t SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n", "Unknown RETURN option");
+	buf_deinit(&all);
+	tu_imap_close(&a);
+	tu_imap_close(&b);
+}
+
+/* CONTEXT=SORT: positions in the sort order, pairs in the order applied. */
+static void test_context_sort(void **state)
+{
+	struct tu_fixture *f = *state;
+	struct tu_imap a, b;
+	tu_imap_open(&a, f, true, "s SELECT INBOX\r\n");
+	tu_imap_open(&b, f, true, "s SELECT INBOX\r\n");
+	struct buf all;
+	buf_init(&all);
+	assert_has(cmd(&a, "t CAPABILITY\r\n"), " CONTEXT=SORT");
+	/* Unseen 1 (one) and 3 (three); 2 (two) is seen. */
+	assert_has(cmd_bytewise(&a, "c1 SORT RETURN (UPDATE) (REVERSE SUBJECT) UTF-8 UNSEEN\r\n",
+				&all),
+		   "* ESEARCH (TAG \"c1\") ALL 3,1\r\nc1 OK");
+	assert_has(cmd(&a, "c2 UID SORT RETURN (UPDATE COUNT) (SUBJECT) UTF-8 ALL\r\n"),
+		   "* ESEARCH (TAG \"c2\") UID COUNT 3\r\nc2 OK");
+	expect_bad(&a, "c1 SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n", "Tag reuse");
+	expect_bad(&a, "t SORT RETURN (UPDATE SAVE) (ARRIVAL) UTF-8 ALL\r\n",
+		   "Unknown RETURN option");
+	/* two becomes unseen: first in REVERSE SUBJECT; c2 (ALL) does not move. */
+	assert_has(cmd(&b, "t STORE 2 -FLAGS (\\Seen)\r\n"), "t OK");
+	const char *r = cmd(&a, "n NOOP\r\n");
+	assert_has(r, "* ESEARCH (TAG \"c1\") ADDTO (1 2)\r\n");
+	assert_lacks(r, "\"c2\"");
+	/* A second "one": after the first (ties go by UID, also in REVERSE). */
+	tu_deliver(f, NULL, msg1, strlen(msg1), time(NULL), 0);
+	r = cmd(&a, "n NOOP\r\n");
+	assert_order(r, "* 4 EXISTS\r\n", "* ESEARCH (TAG \"c1\") ADDTO (4 4)\r\n");
+	assert_order(r, "* 4 EXISTS\r\n", "* ESEARCH (TAG \"c2\") UID ADDTO (2 4)\r\n");
+	/* Expunges: REMOVEFROM first, each at its position then, old numbers. */
+	assert_has(cmd(&b, "t STORE 1,3 +FLAGS (\\Deleted)\r\n"), "t OK");
+	assert_has(cmd(&b, "t EXPUNGE\r\n"), "t OK");
+	r = cmd(&a, "n NOOP\r\n");
+	assert_order(r, "* ESEARCH (TAG \"c1\") REMOVEFROM (3 1 2 3)\r\n", "* 1 EXPUNGE\r\n");
+	assert_order(r, "* ESEARCH (TAG \"c2\") UID REMOVEFROM (1 1 2 3)\r\n", "* 1 EXPUNGE\r\n");
+	/* Now 2 (two) and 4 (one), sequence 1 and 2: the contexts agree. */
+	assert_has(cmd(&a, "t SORT (REVERSE SUBJECT) UTF-8 UNSEEN\r\n"), "* SORT 1 2\r\n");
+	/* A full context table: the SORT is answered, its result not kept. */
+	for (int i = 0; i < IMAP_CONTEXT_MAX - 2; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "u%d SEARCH RETURN (UPDATE) ALL\r\n", i);
+		assert_has(cmd(&a, line), "OK SEARCH completed");
+	}
+	r = cmd(&a, "v SORT RETURN (UPDATE COUNT) (ARRIVAL) UTF-8 ALL\r\n");
+	assert_order(r, "* ESEARCH (TAG \"v\") COUNT 2\r\n", "* NO [NOUPDATE \"v\"]");
+	assert_has(cmd(&a, "x CANCELUPDATE \"c1\" \"c2\"\r\n"), "x OK");
+	assert_has(cmd(&b, "t STORE 1:* +FLAGS (\\Seen)\r\n"), "t OK");
+	assert_lacks(cmd(&a, "n NOOP\r\n"), "\"c");
 	buf_deinit(&all);
 	tu_imap_close(&a);
 	tu_imap_close(&b);
@@ -457,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sort_display, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_esort_partial, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_context_update, setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_context_sort, setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_preview, setup_preview, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_preview_old_blob, setup_preview, tu_teardown),
 	};

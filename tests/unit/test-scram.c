@@ -57,6 +57,69 @@ static void test_rfc7677_vector(void **state)
 	assert_null(s);
 }
 
+/* SASLprep (RFC 4013): the RFC's own examples, then what it does to keys. */
+static void test_saslprep(void **state)
+{
+	char out[64];
+	assert_int_equal(auth_saslprep("I\xC2\xADX", out, sizeof(out)), 0); /* soft hyphen */
+	assert_string_equal(out, "IX");
+	assert_int_equal(auth_saslprep("user", out, sizeof(out)), 0);
+	assert_string_equal(out, "user");
+	assert_int_equal(auth_saslprep("USER", out, sizeof(out)), 0); /* no case folding */
+	assert_string_equal(out, "USER");
+	assert_int_equal(auth_saslprep("\xC2\xAA", out, sizeof(out)), 0); /* NFKC */
+	assert_string_equal(out, "a");
+	assert_int_equal(auth_saslprep("\xE2\x85\xA8", out, sizeof(out)), 0); /* roman nine */
+	assert_string_equal(out, "IX");
+	assert_int_equal(auth_saslprep("a\xC2\xA0"
+				       "b",
+				       out, sizeof(out)),
+			 0); /* no-break space */
+	assert_string_equal(out, "a b");
+	assert_int_equal(auth_saslprep("e\xCC\x81", out, sizeof(out)), 0); /* composed */
+	assert_string_equal(out, "\xC3\xA9");
+	assert_int_equal(auth_saslprep("\x07", out, sizeof(out)), -1); /* prohibited */
+	assert_int_equal(auth_saslprep("\xD8\xA7"
+				       "1",
+				       out, sizeof(out)),
+			 -1);                                              /* bidi rule */
+	assert_int_equal(auth_saslprep("\xC2\xAD", out, sizeof(out)), -1); /* empty */
+	assert_int_equal(auth_saslprep("\xFF\xFE", out, sizeof(out)), -1); /* not UTF-8 */
+	assert_int_equal(auth_saslprep("abcdef", out, 4), -1);             /* too long */
+
+	/* Keys: every spelling of a password gives the prepared one's keys. */
+	const unsigned char salt[16] = "0123456789abcdef";
+	struct auth_scram_keys a, b;
+	assert_int_equal(auth_scram_keys_derive("caf\xC3\xA9 cr\xC3\xA8"
+						"me",
+						salt, 16, 100, &a),
+			 0);
+	assert_int_equal(auth_scram_keys_derive("cafe\xCC\x81\xC2\xA0"
+						"cre\xCC\x80\xC2\xAD"
+						"me",
+						salt, 16, 100, &b),
+			 0);
+	assert_memory_equal(a.stored_key, b.stored_key, sizeof(a.stored_key));
+	assert_memory_equal(a.server_key, b.server_key, sizeof(a.server_key));
+	/* SASLprep refuses a control character: the bytes as given are used. */
+	assert_int_equal(auth_scram_keys_derive("a\x07", salt, 16, 100, &a), 0);
+	assert_int_equal(auth_scram_keys_derive("a", salt, 16, 100, &b), 0);
+	assert_memory_not_equal(a.stored_key, b.stored_key, sizeof(a.stored_key));
+
+	/* User names are prepared; one SASLprep refuses ends the exchange. */
+	struct auth_scram *s = auth_scram_create("127.0.0.1", false, NULL);
+	const char *first = "n,,n=us\xC2\xAD"
+			    "er,r=abcdef";
+	assert_int_equal(auth_scram_read_first(s, first, strlen(first)), 0);
+	assert_string_equal(auth_scram_user(s), "user");
+	auth_scram_destroy(&s);
+	s = auth_scram_create("127.0.0.1", false, NULL);
+	first = "n,,n=us\x07"
+		"er,r=abcdef";
+	assert_int_equal(auth_scram_read_first(s, first, strlen(first)), -1);
+	auth_scram_destroy(&s);
+}
+
 static void test_secret_format(void **state)
 {
 	char a[AUTH_SCRAM_SECRET_MAX], b[AUTH_SCRAM_SECRET_MAX];
@@ -388,6 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc7677_vector),
 		cmocka_unit_test(test_secret_format),
+		cmocka_unit_test(test_saslprep),
 		cmocka_unit_test_setup_teardown(test_exchange, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_binding, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, env_setup, env_teardown),

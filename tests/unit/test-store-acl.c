@@ -266,6 +266,85 @@ static void test_seen_per_reader(void **state)
 	assert_int_equal(a.used_bytes, 3 * strlen(msg));
 }
 
+/* UIDs changed after since, for the handle's reader (changed_since, list_uids). */
+static void changed_uids(struct store *s, int64_t mailbox, uint64_t since, char *out, size_t size)
+{
+	struct store_message_ex *v = NULL;
+	size_t n = 0;
+	out[0] = '\0';
+	assert_int_equal(store_message_changed_since(s, mailbox, since, &v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), size - strlen(out), "%s%u%s", i > 0 ? " " : "",
+			 v[i].msg.uid, (v[i].msg.flags & STORE_FLAG_SEEN) != 0 ? "s" : "");
+	store_message_ex_free(&v, n);
+	struct store_uid_range all = {1, UINT32_MAX};
+	assert_int_equal(store_message_list_uids(s, mailbox, &all, 1, since, &v, &n), 0);
+	char again[64] = "";
+	for (size_t i = 0; i < n; i++)
+		snprintf(again + strlen(again), sizeof(again) - strlen(again), "%s%u%s",
+			 i > 0 ? " " : "", v[i].msg.uid,
+			 (v[i].msg.flags & STORE_FLAG_SEEN) != 0 ? "s" : "");
+	store_message_ex_free(&v, n);
+	assert_string_equal(again, out);
+}
+
+/*
+ * A reader's own \Seen change moves the MODSEQ that reader sees, not the
+ * row's: other readers (and the owner) see no change since.
+ */
+static void test_seen_modseq_per_reader(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	int64_t target = STORE_TARGET_MAILBOX(f->team);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(store_deliver(f->s, msg, strlen(msg), NULL, &target, 1, NULL, 0, 0,
+					       NULL, &error),
+				 0);
+	struct store_mailbox_status st;
+	assert_int_equal(store_mailbox_status(f->s, f->team, &st), 1);
+	uint64_t m0 = st.highestmodseq;
+	char got[64];
+	store_flag(f->s, f->team, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, f->bob);
+	store_seen_reader_set(f->s, f->bob);
+	changed_uids(f->s, f->team, m0, got, sizeof(got));
+	assert_string_equal(got, "1s");
+	store_seen_reader_set(f->s, f->eve);
+	changed_uids(f->s, f->team, m0, got, sizeof(got));
+	assert_string_equal(got, "");
+	store_seen_reader_set(f->s, 0); /* the owner */
+	changed_uids(f->s, f->team, m0, got, sizeof(got));
+	assert_string_equal(got, "");
+	/* Removing it is a change for bob too (the mark's MODSEQ stays). */
+	assert_int_equal(store_mailbox_status(f->s, f->team, &st), 1);
+	uint64_t m1 = st.highestmodseq;
+	assert_true(m1 > m0);
+	store_flag(f->s, f->team, 1, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, f->bob);
+	store_seen_reader_set(f->s, f->bob);
+	changed_uids(f->s, f->team, m1, got, sizeof(got));
+	assert_string_equal(got, "1");
+	/* UNCHANGEDSINCE compares with the MODSEQ the acting reader sees. */
+	struct store_flags_update u = {.op = STORE_FLAGS_ADD,
+				       .flags = STORE_FLAG_FLAGGED,
+				       .seen_account = f->bob,
+				       .unchangedsince = m0};
+	struct store_flags_outcome o;
+	uint32_t uid = 1;
+	assert_int_equal(store_message_update_flags(f->s, f->team, &uid, 1, &u, &o, &error), 0);
+	assert_int_equal(o.n_modified, 1);
+	store_flags_outcome_free(&o);
+	u.seen_account = f->eve;
+	assert_int_equal(store_message_update_flags(f->s, f->team, &uid, 1, &u, &o, &error), 0);
+	assert_int_equal(o.n_modified, 0);
+	store_flags_outcome_free(&o);
+	/* A shared flag's change is everyone's. */
+	store_seen_reader_set(f->s, f->eve);
+	changed_uids(f->s, f->team, m1, got, sizeof(got));
+	assert_string_equal(got, "1");
+	store_seen_reader_set(f->s, 0);
+}
+
 static void public_cb(void *ctx, const char *domain, const char *name, const char *address)
 {
 	struct collect *c = ctx;
@@ -380,6 +459,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grants_and_rights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_per_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_modseq_per_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_public_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_removal, setup, teardown),
 	};

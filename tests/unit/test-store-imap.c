@@ -999,6 +999,7 @@ static void test_migration_from_v1(void **state)
 	assert_int_equal(
 		sqlite3_exec(
 			db,
+			"DROP TABLE shared_seen_modseq;"                              /* step 15 */
 			"DROP TABLE sieve_scripts; DROP TABLE sieve_vacation;"        /* step 14 */
 			"DROP TABLE account_limits;"                                  /* step 13 */
 			"ALTER TABLE queue DROP COLUMN submitter;"                    /* step 13 */
