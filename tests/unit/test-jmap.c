@@ -392,6 +392,138 @@ static void test_mailbox_query(void **state)
 	json_decref(r);
 }
 
+/* RFC 8620 5.6: what a client does with a queryChanges answer. */
+static json_t *apply_query_changes(json_t *old_ids, json_t *qc)
+{
+	json_t *ids = json_array();
+	size_t i, j;
+	json_t *v, *w;
+	json_array_foreach(old_ids, i, v)
+	{
+		bool gone = false;
+		json_array_foreach(json_object_get(qc, "removed"), j, w) gone |= json_equal(v, w);
+		if (!gone)
+			json_array_append(ids, v);
+	}
+	json_array_foreach(json_object_get(qc, "added"), j, w)
+	{
+		json_array_insert(ids, (size_t)int_at(w, "index"), json_object_get(w, "id"));
+	}
+	return ids;
+}
+
+/* A Mailbox/query with filter and sort (JSON text); its args. */
+static json_t *mbox_query(struct t *t, const char *filter_sort)
+{
+	char text[512];
+	snprintf(text, sizeof(text), "[['Mailbox/query',{'accountId':'@A@',%s},'0']]", filter_sort);
+	json_t *r = calls(t, text);
+	json_t *a = json_incref(args_of(r, 0));
+	json_decref(r);
+	return a;
+}
+
+/*
+ * Each step changes the mailboxes, then for each query: queryChanges from
+ * the previous state applied to the previous ids must give the new ids.
+ */
+static void check_mbox_changes(struct t *t, json_t **prev, const char *const *queries, size_t nq)
+{
+	for (size_t i = 0; i < nq; i++) {
+		char text[640];
+		snprintf(text, sizeof(text),
+			 "[['Mailbox/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'%s',"
+			 "'calculateTotal':true},'0']]",
+			 queries[i], json_string_value(json_object_get(prev[i], "queryState")));
+		json_t *r = calls(t, text);
+		json_t *qc = args_of(r, 0);
+		assert_string_equal(name_of(r, 0), "Mailbox/queryChanges");
+		json_t *now = mbox_query(t, queries[i]);
+		assert_string_equal(str_at(qc, "newQueryState"), str_at(now, "queryState"));
+		json_t *got = apply_query_changes(json_object_get(prev[i], "ids"), qc);
+		if (!json_equal(got, json_object_get(now, "ids"))) {
+			char *a = json_dumps(got, 0), *b = json_dumps(now, 0),
+			     *c = json_dumps(qc, 0);
+			fail_msg("query %s: got %s, want %s (changes %s)", queries[i], a, b, c);
+		}
+		assert_int_equal(int_at(qc, "total"), json_array_size(json_object_get(now, "ids")));
+		json_decref(got);
+		json_decref(r);
+		json_decref(prev[i]);
+		prev[i] = now;
+	}
+}
+
+static void test_mailbox_query_changes(void **state)
+{
+	struct t *t = *state;
+	const char *error = NULL;
+	static const char *const queries[] = {
+		"'filter':{'parentId':null},'sort':[{'property':'name'}]",
+		"'sort':[{'property':'sortOrder'},{'property':'name','isAscending':false}]",
+		"'filter':{'isSubscribed':true},'sort':[{'property':'name'}]",
+		"'filter':{'name':'al'}",
+	};
+	enum { NQ = sizeof(queries) / sizeof(queries[0]) };
+	json_t *prev[NQ];
+	for (size_t i = 0; i < NQ; i++) {
+		prev[i] = mbox_query(t, queries[i]);
+		assert_true(json_is_true(json_object_get(prev[i], "canCalculateChanges")));
+	}
+	/* Nothing changed: nothing to apply. */
+	check_mbox_changes(t, prev, queries, NQ);
+	/* Created: a parent and its child, a top-level one. */
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "Projects", NULL, &error), 0);
+	assert_int_equal(
+		store_mailbox_create(t->f->store, t->f->acc, "Projects/Alpha", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "Aardvark", NULL, &error), 0);
+	check_mbox_changes(t, prev, queries, NQ);
+	/* Subscribed, renamed (the child follows its parent), then messages (counts only). */
+	assert_int_equal(
+		store_mailbox_subscribe(t->f->store, t->f->acc, "Projects/Alpha", true, &error), 1);
+	assert_int_equal(store_mailbox_rename(t->f->store, t->f->acc, "Projects", "Work", &error),
+			 0);
+	tu_deliver_subject(t->f, "Aardvark", "counts", 0);
+	check_mbox_changes(t, prev, queries, NQ);
+	/* The parent goes: its child, not in the log, becomes top-level "Work/Alpha". */
+	assert_int_equal(store_mailbox_delete(t->f->store, t->f->acc, "Work", &error), 0);
+	check_mbox_changes(t, prev, queries, NQ);
+	assert_int_equal(store_mailbox_delete(t->f->store, t->f->acc, "Aardvark", &error), 0);
+	check_mbox_changes(t, prev, queries, NQ);
+
+	/* Limits and bad input. */
+	const char *st = json_string_value(json_object_get(prev[0], "queryState"));
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "B1", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "B2", NULL, &error), 0);
+	char text[2048];
+	snprintf(
+		text, sizeof(text),
+		"[['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s',"
+		"'maxChanges':1},'0'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@'},'1'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'zz'},'2'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s',"
+		"'maxChanges':0},'3'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'999999'},'4'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s',"
+		"'sort':[{'property':'size'}]},'5'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s','bogus':1},'6'],"
+		"['Mailbox/queryChanges',{'accountId':'a999','sinceQueryState':'%s'},'7']]",
+		st, st, st, st, st);
+	json_t *r = calls(t, text);
+	assert_string_equal(str_at(args_of(r, 0), "type"), "tooManyChanges");
+	assert_string_equal(str_at(args_of(r, 1), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 2), "type"), "cannotCalculateChanges");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "cannotCalculateChanges");
+	assert_string_equal(str_at(args_of(r, 5), "type"), "unsupportedSort");
+	assert_string_equal(str_at(args_of(r, 6), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 7), "type"), "accountNotFound");
+	json_decref(r);
+	for (size_t i = 0; i < NQ; i++)
+		json_decref(prev[i]);
+}
+
 /* --- email get --------------------------------------------------------- */
 
 static void test_email_get(void **state)
@@ -538,26 +670,6 @@ static void test_email_query(void **state)
 	assert_has(str_at(args_of(r, 1), "list/0/preview"), "<mark>Quarterly</mark>");
 	assert_non_null(str_at(args_of(r, 2), "newQueryState")); /* computed from state 0 */
 	json_decref(r);
-}
-
-/* RFC 8620 5.6: what a client does with a queryChanges answer. */
-static json_t *apply_query_changes(json_t *old_ids, json_t *qc)
-{
-	json_t *ids = json_array();
-	size_t i, j;
-	json_t *v, *w;
-	json_array_foreach(old_ids, i, v)
-	{
-		bool gone = false;
-		json_array_foreach(json_object_get(qc, "removed"), j, w) gone |= json_equal(v, w);
-		if (!gone)
-			json_array_append(ids, v);
-	}
-	json_array_foreach(json_object_get(qc, "added"), j, w)
-	{
-		json_array_insert(ids, (size_t)int_at(w, "index"), json_object_get(w, "id"));
-	}
-	return ids;
 }
 
 static void test_email_query_changes(void **state)
@@ -1458,6 +1570,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echo_and_method_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_get_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailbox_query_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_query_changes, setup, teardown),
