@@ -313,6 +313,13 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 /* http-jmap.c: the JMAP endpoints (authenticated by the caller). */
 /* The JMAP session resource as a jansson json_t * (for /api/me), or NULL. */
 void *http_jmap_session_json(struct http_conn *c, const struct http_request *req);
+/*
+ * The answer (methodResponses array, json_t *) to the web application's
+ * first JMAP request - the folders, inbox_id's first page and the
+ * identities - for /api/me to carry; NULL on error.
+ */
+void *http_jmap_first_json(struct http_conn *c, const struct http_request *req,
+			   const char *inbox_id);
 void http_jmap_session(struct http_conn *c, const struct http_request *req,
 		       struct http_response *resp);
 void http_jmap_api(struct http_conn *c, const struct http_request *req, struct http_response *resp);

@@ -3,7 +3,7 @@
 // and lists, open a conversation, flag, move, delete, send, and follow the
 // server's push channel so that new mail shows up by itself.
 import * as api from "./api";
-import { jmap, type Email, type EmailAddress, type Invocation, type Mailbox } from "./jmap";
+import { jmap, responses, type Email, type EmailAddress, type Invocation, type Mailbox } from "./jmap";
 import { t } from "./i18n";
 import { notify, state, update, type ComposeInit, type Identity, type Search, type SortKey } from "./store";
 
@@ -18,8 +18,7 @@ const FULL_PROPS = [
 ];
 const BODY_PROPS = ["partId", "blobId", "size", "name", "type", "charset", "disposition", "cid"];
 const MAILBOX_PROPS = [
-	"id", "name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails", "totalThreads",
-	"unreadThreads", "isSubscribed", "myRights",
+	"id", "name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails", "isSubscribed", "myRights",
 ];
 
 const known: Record<string, string> = {}; /* last states we loaded, by type */
@@ -62,10 +61,10 @@ export function mailboxName(m: Mailbox): string {
 /* ---- start, sign in and out --------------------------------------- */
 
 /*
- * Start-up in two round trips: who is signed in (/api/me, preloaded by
- * index.html, carries the JMAP session resource and names the inbox),
- * then one JMAP request for the folders, the inbox's first page and the
- * identities. The session resource is never asked for before /api/me says
+ * Start-up in one round trip: who is signed in (/api/me, preloaded by
+ * index.html, carries the JMAP session resource, names the inbox and
+ * answers the first JMAP request: the folders, the inbox's first page and
+ * the identities; see firstLoad). The session resource is never asked for before /api/me says
  * there is a session: without the cookie it answers with a Basic
  * challenge, and the browser would open its password dialog.
  */
@@ -88,7 +87,7 @@ export async function signIn(username: string, password: string): Promise<void> 
 async function start(m: api.Me): Promise<void> {
 	await jmap.connect(m.session);
 	update({ me: m });
-	if (!m.inboxId || !(await firstLoad(m.inboxId))) {
+	if (!m.inboxId || !(await firstLoad(m))) {
 		await loadMailboxes();
 		const inbox = role("inbox") || state.mailboxes[0];
 		update({ phase: "ready", mailboxId: inbox ? inbox.id : null });
@@ -97,14 +96,26 @@ async function start(m: api.Me): Promise<void> {
 	listen();
 }
 
-/* Folders, the inbox's first page and identities in one request; false: do it the long way. */
-async function firstLoad(inboxId: string): Promise<boolean> {
+/*
+ * Folders, the inbox's first page and identities in one request; false: do
+ * it the long way. The server answers this very request inside /api/me
+ * (m.first, see FIRST_REQUEST in src/http/http-jmap.c: keep both alike),
+ * so with the default sort no JMAP round trip stands before the first paint.
+ */
+async function firstLoad(m: api.Me): Promise<boolean> {
+	const inboxId = m.inboxId!;
 	const accountId = jmap.accountId;
-	const r = await jmap.request([
-		["Mailbox/get", { accountId, ids: null, properties: MAILBOX_PROPS }, "m"],
-		...pageCalls({ inMailbox: inboxId }, 0, PAGE),
-		["Identity/get", { accountId, ids: null }, "i"],
-	]);
+	let r: Record<string, Record<string, any>>;
+	if (m.first && state.sort === "newest" && state.threads && accountId === jmap.primary && !state.search) {
+		r = responses(m.first as Invocation[]);
+		m.first = undefined; /* once: later starts ask again */
+	} else {
+		r = await jmap.request([
+			["Mailbox/get", { accountId, ids: null, properties: MAILBOX_PROPS }, "m"],
+			...pageCalls({ inMailbox: inboxId }, 0, PAGE),
+			["Identity/get", { accountId, ids: null }, "i"],
+		]);
+	}
 	const boxes = r.m.list as Mailbox[];
 	if (!boxes.some((b) => b.id === inboxId && b.role === "inbox")) return false;
 	known.Mailbox = r.m.state;
