@@ -1470,6 +1470,167 @@ static void test_bad_input(void **state)
 	assert_int_equal(m.messages, 0);
 }
 
+/* Messages in an account's mailbox, from the store. */
+static uint32_t box_count(struct t *t, int64_t account, const char *name)
+{
+	struct store_mailbox m;
+	assert_int_equal(store_mailbox_get(t->f->store, account, name, &m), 1);
+	return m.messages;
+}
+
+/* Run method calls written with %s placeholders filled by printf. */
+static json_t *callsf(struct t *t, const char *fmt, ...)
+{
+	char text[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	return calls(t, text);
+}
+
+/*
+ * Email/copy between the user's own account and one that shares a mailbox
+ * with the user (RFC 8621 4.7): the insert right on the target, the read
+ * right on the source, the t and e rights there for
+ * onSuccessDestroyOriginal (a move), and the method's errors.
+ */
+static void test_email_copy_shared(void **state)
+{
+	struct t *t = *state;
+	const char *error = NULL;
+	int64_t bob = 0, owner = t->f->acc;
+	assert_int_equal(store_account_add(t->f->store, "b@example.org", "$argon2id$v=19$fake",
+					   &bob, &error),
+			 0);
+	assert_int_equal(store_mailbox_create(t->f->store, owner, "Team", NULL, &error), 0);
+	tu_deliver_subject(t->f, "Team", "team 1", 0);
+	tu_deliver_subject(t->f, "INBOX", "private", 0);
+	struct store_mailbox team, own_inbox, bob_inbox;
+	assert_int_equal(store_mailbox_get(t->f->store, owner, "Team", &team), 1);
+	assert_int_equal(store_mailbox_get(t->f->store, owner, "INBOX", &own_inbox), 1);
+	assert_int_equal(store_mailbox_get(t->f->store, bob, "INBOX", &bob_inbox), 1);
+	uint32_t rights = 0;
+	assert_int_equal(store_rights_parse("lrs", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+
+	json_t *r;
+	char priv[24];
+	{
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "[['Email/query',{'accountId':'@A@','filter':{'inMailbox':'m%lld'}},'0']]",
+			 (long long)own_inbox.id);
+		r = calls(t, text);
+		snprintf(priv, sizeof(priv), "%s", str_at(args_of(r, 0), "ids/0"));
+		json_decref(r);
+	}
+	t->r.account_id = bob;
+	t->r.username = "b@example.org";
+	char a_bob[24], a_own[24];
+	snprintf(a_bob, sizeof(a_bob), "a%lld", (long long)bob);
+	snprintf(a_own, sizeof(a_own), "a%lld", (long long)owner);
+	r = callsf(
+		t,
+		"[['Email/set',{'accountId':'%s','create':{'n':{'mailboxIds':{'m%lld':true},"
+		"'subject':'bob note','keywords':{'$seen':true},'bodyValues':{'b':{'value':'hi'}},"
+		"'textBody':[{'partId':'b','type':'text/plain'}]}}},'0'],"
+		"['Email/query',{'accountId':'%s','filter':{'inMailbox':'m%lld'}},'1'],"
+		"['Email/query',{'accountId':'@A@','filter':{'inMailbox':'m%lld'}},'2']]",
+		a_bob, (long long)bob_inbox.id, a_own, (long long)team.id, (long long)own_inbox.id);
+	char note[24], team1[24];
+	snprintf(note, sizeof(note), "%s", str_at(args_of(r, 0), "created/n/id"));
+	snprintf(team1, sizeof(team1), "%s", str_at(args_of(r, 1), "ids/0"));
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 1), "ids")), 1);
+	json_decref(r);
+
+	/* Own -> shared without the insert right: forbidden, nothing stored. */
+	const char *copy_in = "[['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+			      "'c':{'id':'%s','mailboxIds':{'m%lld':true},"
+			      "'keywords':{'$flagged':true}}}},'0']]";
+	r = callsf(t, copy_in, a_bob, a_own, note, (long long)team.id);
+	assert_string_equal(str_at(args_of(r, 0), "notCreated/c/type"), "forbidden");
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 1);
+
+	assert_int_equal(store_rights_parse("lrswi", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+	r = callsf(t, copy_in, a_bob, a_own, note, (long long)team.id);
+	assert_string_equal(name_of(r, 0), "Email/copy");
+	assert_string_equal(str_at(args_of(r, 0), "fromAccountId"), a_bob);
+	assert_string_equal(str_at(args_of(r, 0), "accountId"), a_own);
+	char copied[24];
+	assert_non_null(str_at(args_of(r, 0), "created/c/id"));
+	snprintf(copied, sizeof(copied), "%s", str_at(args_of(r, 0), "created/c/id"));
+	assert_non_null(str_at(args_of(r, 0), "created/c/blobId"));
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 2);
+	assert_int_equal(box_count(t, bob, "INBOX"), 1); /* a copy: the original stays */
+
+	/* Shared -> own as a move, without t and e on Team: copied, the original stays. */
+	const char *move_out = "[['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+			       "'m':{'id':'%s','mailboxIds':{'m%lld':true}}},'"
+			       "onSuccessDestroyOriginal':true},'0']]";
+	r = callsf(t, move_out, a_own, a_bob, team1, (long long)bob_inbox.id);
+	assert_non_null(str_at(args_of(r, 0), "created/m/id"));
+	assert_string_equal(name_of(r, 1), "Email/set");
+	assert_string_equal(str_at(args_of(r, 1), "accountId"), a_own);
+	char path[64];
+	snprintf(path, sizeof(path), "notDestroyed/%s/type", team1);
+	assert_string_equal(str_at(args_of(r, 1), path), "forbidden");
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 2);
+	assert_int_equal(box_count(t, bob, "INBOX"), 2);
+
+	/* With them: a move. */
+	assert_int_equal(store_rights_parse("lrswite", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+	r = callsf(t, move_out, a_own, a_bob, team1, (long long)bob_inbox.id);
+	assert_non_null(str_at(args_of(r, 0), "created/m/id"));
+	assert_string_equal(str_at(args_of(r, 1), "destroyed/0"), team1);
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 1);
+	assert_int_equal(box_count(t, bob, "INBOX"), 3);
+
+	/* Errors: unknown accounts, the same account, states, unreadable or unknown ids. */
+	r = callsf(
+		t,
+		"[['Email/copy',{'fromAccountId':'a999','accountId':'%s','create':{}},'0'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'a999','create':{}},'1'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{}},'2'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','ifInState':'x',"
+		"'create':{}},'3'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','ifFromInState':'x',"
+		"'create':{}},'4'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+		"'u':{'id':'e999999','mailboxIds':{'m%lld':true}},"
+		"'v':{'id':'%s','mailboxIds':{'m999999':true}},'w':5}},'5'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':[]},'6'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{},'bogus':1},'7']]",
+		a_bob, a_own, a_bob, a_bob, a_own, a_bob, a_own, a_bob, a_own, a_bob,
+		(long long)bob_inbox.id, copied, a_own, a_bob, a_own, a_bob);
+	assert_string_equal(str_at(args_of(r, 0), "type"), "fromAccountNotFound");
+	assert_string_equal(str_at(args_of(r, 1), "type"), "accountNotFound");
+	assert_string_equal(str_at(args_of(r, 2), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "stateMismatch");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "stateMismatch");
+	assert_string_equal(str_at(args_of(r, 5), "notCreated/u/type"), "notFound");
+	assert_string_equal(str_at(args_of(r, 5), "notCreated/v/type"), "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 5), "notCreated/w/type"), "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 6), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 7), "type"), "invalidArguments");
+	json_decref(r);
+	/* The owner's message in a mailbox bob may not read cannot be copied out. */
+	r = callsf(t,
+		   "[['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+		   "'p':{'id':'%s','mailboxIds':{'m%lld':true}}}},'0']]",
+		   a_own, a_bob, priv, (long long)bob_inbox.id);
+	assert_string_equal(str_at(args_of(r, 0), "notCreated/p/type"), "notFound");
+	json_decref(r);
+	assert_int_equal(box_count(t, bob, "INBOX"), 3);
+}
+
 /*
  * A mailbox shared with another account (store-acl.c): the grantee's
  * session lists the owner's account (not personal, Mail only), Mailbox/get
@@ -1583,6 +1744,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_copy_shared, setup, teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();

@@ -3,7 +3,7 @@
 // and lists, open a conversation, flag, move, delete, send, and follow the
 // server's push channel so that new mail shows up by itself.
 import * as api from "./api";
-import { jmap, responses, type Email, type EmailAddress, type Invocation, type Mailbox } from "./jmap";
+import { jmap, MethodError, responses, type Email, type EmailAddress, type Invocation, type Mailbox } from "./jmap";
 import { t } from "./i18n";
 import { notify, state, update, type ComposeInit, type Identity, type Search, type SortKey } from "./store";
 
@@ -435,14 +435,57 @@ export async function setKeyword(ids: string[], kw: string, on: boolean, after =
 	if (!after) void loadMailboxes().catch(fail);
 }
 
+/* The account of a folder: its owner's when shared, else the user's own. */
+function accountOf(mailboxId: string): string {
+	const m = state.mailboxes.find((x) => x.id === mailboxId);
+	return (m && m.accountId) || jmap.primary;
+}
+
+/*
+ * Into a folder of another account (own <-> shared): Email/copy (RFC 8621
+ * 4.7) from the account on screen, a move with onSuccessDestroyOriginal.
+ */
+async function copyAcross(ids: string[], mailboxId: string, move: boolean): Promise<void> {
+	const create: Record<string, unknown> = {};
+	ids.forEach((id, i) => {
+		create["c" + i] = { id, mailboxIds: { [mailboxId]: true } };
+	});
+	try {
+		const r = await jmap.request([["Email/copy", {
+			fromAccountId: jmap.accountId, accountId: accountOf(mailboxId), create, onSuccessDestroyOriginal: move,
+		}, "c"]]);
+		const bad = Object.values(r.c.notCreated || {})[0] as { type: string; description?: string } | undefined;
+		if (bad) notify(errorText(new MethodError(bad.type, bad.description)), "error");
+	} catch (e) {
+		fail(e);
+	}
+	await refresh(true);
+}
+
 export async function moveTo(ids: string[], mailboxId: string, extra: Record<string, unknown> = {}): Promise<void> {
 	if (state.open && ids.includes(state.open)) closeEmail();
 	update({ selected: {} });
+	if (accountOf(mailboxId) !== jmap.accountId) return copyAcross(ids, mailboxId, true);
 	await patch(ids, { mailboxIds: { [mailboxId]: true }, ...extra });
 }
 
+/*
+ * A copy: Email/copy into another account; in the same one (an Email is
+ * in one mailbox here) a new Email from the same message, Email/import.
+ */
 export async function copyTo(ids: string[], mailboxId: string): Promise<void> {
-	await patch(ids, { ["mailboxIds/" + mailboxId]: true });
+	if (accountOf(mailboxId) !== jmap.accountId) return copyAcross(ids, mailboxId, false);
+	try {
+		const got = await jmap.call("Email/get", { ids, properties: ["blobId", "keywords", "receivedAt"] });
+		const emails: Record<string, unknown> = {};
+		(got.list as Email[]).forEach((e, i) => {
+			emails["i" + i] = { blobId: e.blobId, mailboxIds: { [mailboxId]: true }, keywords: e.keywords, receivedAt: e.receivedAt };
+		});
+		await jmap.call("Email/import", { emails });
+	} catch (e) {
+		fail(e);
+	}
+	await refresh(true);
 }
 
 export async function trash(ids: string[]): Promise<void> {
