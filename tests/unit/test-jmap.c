@@ -1516,7 +1516,7 @@ static void test_email_copy_shared(void **state)
 	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
 
 	json_t *r;
-	char priv[24];
+	char priv[24], priv_blob[80];
 	{
 		char text[256];
 		snprintf(text, sizeof(text),
@@ -1524,6 +1524,14 @@ static void test_email_copy_shared(void **state)
 			 (long long)own_inbox.id);
 		r = calls(t, text);
 		snprintf(priv, sizeof(priv), "%s", str_at(args_of(r, 0), "ids/0"));
+		json_decref(r);
+		snprintf(text, sizeof(text),
+			 "[['Email/"
+			 "get',{'accountId':'@A@','ids':['%s'],'properties':['blobId']},'0']]",
+			 priv);
+		r = calls(t, text);
+		snprintf(priv_blob, sizeof(priv_blob), "%s",
+			 str_at(args_of(r, 0), "list/0/blobId"));
 		json_decref(r);
 	}
 	t->r.account_id = bob;
@@ -1560,9 +1568,10 @@ static void test_email_copy_shared(void **state)
 	assert_string_equal(name_of(r, 0), "Email/copy");
 	assert_string_equal(str_at(args_of(r, 0), "fromAccountId"), a_bob);
 	assert_string_equal(str_at(args_of(r, 0), "accountId"), a_own);
-	char copied[24];
+	char copied[24], copied_blob[80];
 	assert_non_null(str_at(args_of(r, 0), "created/c/id"));
 	snprintf(copied, sizeof(copied), "%s", str_at(args_of(r, 0), "created/c/id"));
+	snprintf(copied_blob, sizeof(copied_blob), "%s", str_at(args_of(r, 0), "created/c/blobId"));
 	assert_non_null(str_at(args_of(r, 0), "created/c/blobId"));
 	json_decref(r);
 	assert_int_equal(box_count(t, owner, "Team"), 2);
@@ -1629,6 +1638,17 @@ static void test_email_copy_shared(void **state)
 	assert_string_equal(str_at(args_of(r, 0), "notCreated/p/type"), "notFound");
 	json_decref(r);
 	assert_int_equal(box_count(t, bob, "INBOX"), 3);
+
+	/* Downloads in the owner's account: a blob of a mailbox bob may read, not another. */
+	struct jmap_blob blob;
+	assert_int_equal(jmap_download_open(&t->r, a_own, copied_blob, NULL, &blob), 200);
+	close(blob.fd);
+	assert_int_equal(jmap_download_open(&t->r, a_own, priv_blob, NULL, &blob), 404);
+	assert_int_equal(jmap_download_open(&t->r, "a999", copied_blob, NULL, &blob), 404);
+	assert_int_equal(jmap_download_open(&t->r, "a1x", copied_blob, NULL, &blob), 404);
+	assert_int_equal(store_rights_parse("l", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+	assert_int_equal(jmap_download_open(&t->r, a_own, copied_blob, NULL, &blob), 404);
 }
 
 /*
