@@ -71,8 +71,10 @@ static json_t *one_email(struct jmap_ctx *c, int64_t id, struct store_jmap_email
 {
 	if (jmap_emails(c, &id, 1, 0, 0, e_r, n_r) < 0)
 		return jmap_set_error("serverFail", NULL, NULL);
-	if (*n_r == 0)
+	if (*n_r == 0) {
+		store_jmap_emails_free(e_r, 0); /* the (empty) array */
 		return jmap_set_error("notFound", NULL, NULL);
+	}
 	return NULL;
 }
 
