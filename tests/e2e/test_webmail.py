@@ -332,13 +332,17 @@ def test_reply(web):
 
 
 def test_move_to_a_new_folder(web):
+    """Copy one message and move another into a folder made in the app."""
     send_mx(web, make_message("Keep this one"))
     send_mx(web, make_message("Leave this one"))
-    r = scenario("move", subject="Keep this one", folder="Archive 2024", **web.cfg)
+    r = scenario("move", subject="Keep this one", copy="Leave this one", folder="Archive 2024",
+                 **web.cfg)
     assert "Keep this one" not in r["inbox"] and "Leave this one" in r["inbox"]
-    assert r["moved"] == ["Keep this one"]
-    assert find(imap_messages(web, web.user, web.password, "Archive 2024"), "Keep this one")
-    assert not find(imap_messages(web, web.user, web.password), "Keep this one")
+    assert sorted(r["moved"]) == ["Keep this one", "Leave this one"]
+    archive = imap_messages(web, web.user, web.password, "Archive 2024")
+    assert find(archive, "Keep this one") and find(archive, "Leave this one")
+    inbox = imap_messages(web, web.user, web.password)
+    assert not find(inbox, "Keep this one") and find(inbox, "Leave this one")
 
 
 def test_search(web):

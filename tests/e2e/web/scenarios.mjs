@@ -208,12 +208,17 @@ const scenarios = {
 		await page.locator("#folder-name").fill(cfg.folder);
 		await page.locator("form.folder-form button[type='submit']").click();
 		await page.locator(`nav .folder[data-name="${cfg.folder}"]`).waitFor();
+		/* Another message copied there first (a copy in one account: Email/import of its blob). */
+		await openMessage(page, cfg.copy);
+		const copyTo = await page.locator("#reader-copy option", { hasText: cfg.folder }).getAttribute("value");
+		await page.locator("#reader-copy").selectOption(copyTo);
 		await openMessage(page, cfg.subject);
 		const folderId = await page.locator("#reader-move option", { hasText: cfg.folder }).getAttribute("value");
 		await page.locator("#reader-move").selectOption(folderId);
 		await row(page, cfg.subject).waitFor({ state: "detached", timeout: 10000 });
 		const inbox = await listSubjects(page);
 		await folder(page, cfg.folder);
+		await row(page, cfg.copy).waitFor({ timeout: 10000 });
 		const moved = await listSubjects(page);
 		return { inbox, moved };
 	},
