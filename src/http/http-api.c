@@ -3,8 +3,9 @@
  * The web session API the web application signs in with (JSON over
  * POST/GET): /api/login checks the password through http_auth_password (rate
  * limited like every protocol) and sets the session cookie, /api/me says
- * who is signed in (and the JMAP id of the inbox, so that the app's first
- * request can ask for the inbox's list), /api/logout forgets the session, /api/password changes
+ * who is signed in (with the JMAP session resource, the JMAP id of the
+ * inbox and the answer to the app's first JMAP request: folders, the
+ * inbox's first page, identities), /api/logout forgets the session, /api/password changes
  * the password (old one re-checked) and signs out the account's other
  * sessions. Login needs Content-Type: application/json: a cross-site form
  * cannot send that type, so no other site can sign a browser in.
@@ -61,6 +62,10 @@ static void reply_identity(struct http_conn *c, const struct http_request *req,
 		char id[32];
 		snprintf(id, sizeof(id), "m%lld", (long long)inbox.id);
 		json_object_set_new(j, "inboxId", json_string(id));
+		/* And the answer to the app's first JMAP request (the inbox's first page). */
+		json_t *first = http_jmap_first_json(c, req, id);
+		if (first != NULL)
+			json_object_set_new(j, "first", first);
 	}
 	/* And the JMAP session resource: one round trip less before the list. */
 	json_t *session = http_jmap_session_json(c, req);
@@ -125,6 +130,16 @@ void http_api_login(struct http_conn *c, const struct http_request *req, struct 
 
 void http_api_me(struct http_conn *c, const struct http_request *req, struct http_response *resp)
 {
+	/*
+	 * The answer runs the app's first JMAP request: let the scripts asked
+	 * for at the same time (index.html preloads this) be served first.
+	 */
+	if (!c->yielded) {
+		c->yielded = true;
+		resp->yield = true;
+		return;
+	}
+	c->yielded = false;
 	reply_identity(c, req, resp);
 }
 

@@ -37,6 +37,7 @@ struct http_engine {
 	int fd;
 	uint64_t offset, left;
 	bool events_open;
+	bool yielding; /* HS_WAIT for a handler that yielded (else one that waits) */
 };
 
 struct http_engine *http_engine_create(const struct http_settings *settings,
@@ -98,14 +99,15 @@ static enum conn_result respond(struct http_engine *e, struct buf *out)
 	buf_init(&resp.headers);
 	buf_init(&resp.body);
 	e->hooks->handle(e->ctx, req, &resp);
-	if (resp.wait) {
+	if (resp.wait || resp.yield) {
 		/* The request (head and body) stays as it is for the next try. */
 		buf_deinit(&resp.headers);
 		buf_deinit(&resp.body);
 		if (resp.fd >= 0)
 			close(resp.fd);
 		e->state = HS_WAIT;
-		return CONN_WAIT;
+		e->yielding = !resp.wait;
+		return e->yielding ? CONN_YIELD : CONN_WAIT;
 	}
 	bool head_only = req->method == HTTP_HEAD;
 	bool closing = !req->keep_alive || resp.close || resp.events;
@@ -187,7 +189,7 @@ enum conn_result http_engine_input(struct http_engine *e, struct buf *in, struct
 		case HS_STREAM:
 			return CONN_MORE;
 		case HS_WAIT:
-			return CONN_WAIT;
+			return e->yielding ? CONN_YIELD : CONN_WAIT;
 		case HS_HEAD: {
 			if (out->len >= HTTP_OUT_HIGH)
 				return CONN_OK; /* let the answers drain first */

@@ -68,6 +68,56 @@ void *http_jmap_session_json(struct http_conn *c, const struct http_request *req
 	return v;
 }
 
+/*
+ * The first request of web/src/mail.ts (firstLoad: MAILBOX_PROPS,
+ * pageCalls with LIST_PROPS, PAGE and the default sort, threads
+ * collapsed): change both together. Answered inside /api/me, which
+ * index.html preloads, the server's work overlaps the script's download
+ * and the app paints the inbox without another round trip.
+ */
+#define FIRST_REQUEST                                                                              \
+	"{\"using\":[\"urn:ietf:params:jmap:core\",\"urn:ietf:params:jmap:mail\","                 \
+	"\"urn:ietf:params:jmap:submission\"],\"methodCalls\":["                                   \
+	"[\"Mailbox/get\",{\"accountId\":\"%s\",\"ids\":null,\"properties\":[\"id\",\"name\","     \
+	"\"parentId\",\"role\",\"sortOrder\",\"totalEmails\",\"unreadEmails\",\"isSubscribed\","   \
+	"\"myRights\"]},\"m\"],"                                                                   \
+	"[\"Email/query\",{\"accountId\":\"%s\",\"filter\":{\"inMailbox\":\"%s\"},"                \
+	"\"sort\":[{\"property\":\"receivedAt\",\"isAscending\":false}],\"collapseThreads\":true," \
+	"\"position\":0,\"limit\":50,\"calculateTotal\":true},\"q\"],"                             \
+	"[\"Email/get\",{\"accountId\":\"%s\",\"#ids\":{\"resultOf\":\"q\",\"name\":\"Email/"      \
+	"query\","                                                                                 \
+	"\"path\":\"/"                                                                             \
+	"ids\"},\"properties\":[\"id\",\"threadId\",\"mailboxIds\",\"keywords\",\"size\","         \
+	"\"receivedAt\",\"from\",\"to\",\"subject\",\"preview\",\"hasAttachment\"]},\"g\"],"       \
+	"[\"Thread/get\",{\"accountId\":\"%s\",\"#ids\":{\"resultOf\":\"g\",\"name\":\"Email/"     \
+	"get\","                                                                                   \
+	"\"path\":\"/list/*/threadId\"}},\"t\"],"                                                  \
+	"[\"Identity/get\",{\"accountId\":\"%s\",\"ids\":null},\"i\"]]}"
+
+void *http_jmap_first_json(struct http_conn *c, const struct http_request *req,
+			   const char *inbox_id)
+{
+	struct jmap_call j;
+	call_init(&j, c, req);
+	char account[32], body[2048];
+	snprintf(account, sizeof(account), "a%lld", (long long)c->id.account_id);
+	int n = snprintf(body, sizeof(body), FIRST_REQUEST, account, account, inbox_id, account,
+			 account, account);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return NULL;
+	struct buf out;
+	buf_init(&out);
+	const char *type = NULL;
+	json_t *v = NULL;
+	if (jmap_api(&j.r, body, (size_t)n, &out, &type) == 200) {
+		json_t *all = json_loadb(out.data, out.len, 0, NULL);
+		v = json_incref(json_object_get(all, "methodResponses"));
+		json_decref(all);
+	}
+	buf_deinit(&out);
+	return v;
+}
+
 void http_jmap_api(struct http_conn *c, const struct http_request *req, struct http_response *resp)
 {
 	struct jmap_call j;

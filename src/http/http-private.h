@@ -87,6 +87,13 @@ struct http_response {
 	 * calls handle again with the same request on resume.
 	 */
 	bool wait;
+	/*
+	 * Not answered yet: the handler has costly work to do and lets the
+	 * worker's other connections go first (the static files a page asked
+	 * for with it). The engine drops this response, yields (CONN_YIELD)
+	 * and calls handle again with the same request on the next turn.
+	 */
+	bool yield;
 };
 
 /* Security headers, Date etc. depend on these connection facts. */
@@ -120,7 +127,8 @@ void http_engine_destroy(struct http_engine **e);
  * Handle every complete request in `in` (conn_proto.input contract):
  * CONN_MORE while a response is streamed from an fd (call resume),
  * CONN_WAIT while the handler waits (resp->wait: call resume, which runs
- * the handler again), CONN_CLOSE after a response that ends the connection.
+ * the handler again), CONN_YIELD when it yields (resp->yield: the same on
+ * the loop's next turn), CONN_CLOSE after a response that ends the connection.
  */
 enum conn_result http_engine_input(struct http_engine *e, struct buf *in, struct buf *out);
 enum conn_result http_engine_resume(struct http_engine *e, struct buf *out);
@@ -256,6 +264,7 @@ struct http_conn {
 	struct http_events *events; /* open event stream, or NULL */
 	struct auth_check *check;   /* a password check the request waits for */
 	int check_for;              /* ... started by whom (enum http_check_for) */
+	bool yielded;               /* the request's handler yielded once already */
 };
 
 /* http-router.c: the hooks' handle and body_limit. */
@@ -313,6 +322,13 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 /* http-jmap.c: the JMAP endpoints (authenticated by the caller). */
 /* The JMAP session resource as a jansson json_t * (for /api/me), or NULL. */
 void *http_jmap_session_json(struct http_conn *c, const struct http_request *req);
+/*
+ * The answer (methodResponses array, json_t *) to the web application's
+ * first JMAP request - the folders, inbox_id's first page and the
+ * identities - for /api/me to carry; NULL on error.
+ */
+void *http_jmap_first_json(struct http_conn *c, const struct http_request *req,
+			   const char *inbox_id);
 void http_jmap_session(struct http_conn *c, const struct http_request *req,
 		       struct http_response *resp);
 void http_jmap_api(struct http_conn *c, const struct http_request *req, struct http_response *resp);

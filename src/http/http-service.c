@@ -28,7 +28,7 @@ static void svc_handle(void *ctx, const struct http_request *req, struct http_re
 	memset(&c->id, 0, sizeof(c->id));
 	http_route(c, req, resp);
 	/* A check nobody waits for any more must not answer the next request. */
-	if (!resp->wait)
+	if (!resp->wait && !resp->yield)
 		auth_check_abort(&c->check);
 	/* Nothing of one request's identity survives into the next. */
 	explicit_bzero(&c->id, sizeof(c->id));

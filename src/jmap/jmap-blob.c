@@ -192,6 +192,44 @@ int jmap_upload(const struct jmap_request *r, const char *account_id, const char
 	return 201;
 }
 
+/* The blob's mailboxes of owner that user may read: collected by shared_read. */
+struct shared_read {
+	struct store *s;
+	int64_t owner;
+	const char *hash;
+	int found; /* 1 found, 0 not (yet), -1 error */
+};
+
+static void shared_read_check(void *ctx, const struct store_shared_mailbox *m)
+{
+	struct shared_read *x = ctx;
+	if (x->found != 0 || m->mailbox.account_id != x->owner || !(m->rights & STORE_RIGHT_READ))
+		return;
+	x->found = store_mailbox_has_blob(x->s, m->mailbox.id, x->hash);
+}
+
+/*
+ * The account of a download: the user's own, or one that shares with the
+ * user a mailbox the user may read holding a message with the blob (an
+ * attachment in a shared folder). The owner's account id / 0 not allowed.
+ */
+static int64_t download_account(const struct jmap_request *r, const char *account_id,
+				const char *hash)
+{
+	if (account_ours(r, account_id))
+		return r->account_id;
+	char *end;
+	if (account_id == NULL || account_id[0] != 'a' || !isdigit((unsigned char)account_id[1]))
+		return 0;
+	long long owner = strtoll(account_id + 1, &end, 10);
+	if (*end != '\0' || owner <= 0)
+		return 0;
+	struct shared_read x = {r->ctx->store, owner, hash, 0};
+	if (store_acl_shared_list(r->ctx->store, r->account_id, shared_read_check, &x) < 0)
+		return 0;
+	return x.found == 1 ? owner : 0;
+}
+
 int jmap_download_open(const struct jmap_request *r, const char *account_id, const char *blob_id,
 		       const char *accept_type, struct jmap_blob *blob_r)
 {
@@ -201,11 +239,12 @@ int jmap_download_open(const struct jmap_request *r, const char *account_id, con
 
 	memset(blob_r, 0, sizeof(*blob_r));
 	blob_r->fd = -1;
-	if (!account_ours(r, account_id))
-		return 404;
 	if (!blob_id_split(blob_id, hash, part, sizeof(part)))
-		return 400;
-	int ret = blob_open(r->ctx->store, r->account_id, blob_id, &fd, &len, blob_r->type,
+		return account_ours(r, account_id) ? 400 : 404;
+	int64_t account = download_account(r, account_id, hash);
+	if (account == 0)
+		return 404;
+	int ret = blob_open(r->ctx->store, account, blob_id, &fd, &len, blob_r->type,
 			    sizeof(blob_r->type));
 	if (ret < 0)
 		return 500;

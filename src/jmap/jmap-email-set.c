@@ -71,8 +71,10 @@ static json_t *one_email(struct jmap_ctx *c, int64_t id, struct store_jmap_email
 {
 	if (jmap_emails(c, &id, 1, 0, 0, e_r, n_r) < 0)
 		return jmap_set_error("serverFail", NULL, NULL);
-	if (*n_r == 0)
+	if (*n_r == 0) {
+		store_jmap_emails_free(e_r, 0); /* the (empty) array */
 		return jmap_set_error("notFound", NULL, NULL);
+	}
 	return NULL;
 }
 
@@ -733,15 +735,209 @@ int jmap_email_import(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	return 0;
 }
 
-/* Every facteur user has one account: there is no other account to copy from. */
+/*
+ * Email/copy (RFC 8621 4.7) between the user's own account and one that
+ * shares mailboxes with the user (or two of those), either way. Each
+ * Email is read in fromAccountId, where the user must be allowed to read
+ * its mailbox, then stored anew in accountId: the insert right on its one
+ * mailbox, $seen needing s there and other keywords w, as for a create.
+ * Keywords and receivedAt are the original's unless the create object
+ * gives them. onSuccessDestroyOriginal then removes the copied originals
+ * in an implicit Email/set on fromAccountId (t and e rights there, as for
+ * any destroy; destroyFromIfInState is its ifInState): a move between
+ * accounts.
+ */
+struct copy_item {
+	const char *cid;
+	int64_t from_id;
+	json_t *spec;
+	json_t *keywords;
+	time_t received;
+	struct buf data;
+	json_t *result; /* the created object or a SetError */
+};
+
+/* Switch c to the account named by args' member key; 0 / -1 (*res_r set). */
+static int copy_account(struct jmap_ctx *c, const char *account, const char *not_found,
+			json_t **res_r)
+{
+	json_t *a = json_pack("{s:s}", "accountId", account);
+	json_t *err = NULL;
+	int r = jmap_check_mail_account(c, a, &err);
+	json_decref(a);
+	if (r == 0)
+		return 0;
+	const char *type = json_string_value(json_object_get(err, "type"));
+	bool missing = type != NULL && strcmp(type, "accountNotFound") == 0;
+	if (missing) {
+		json_decref(err);
+		return jmap_fail(res_r, not_found, NULL);
+	}
+	*res_r = err;
+	return -1;
+}
+
+/* Read the original of it in the current (source) account. */
+static void copy_read(struct jmap_ctx *c, struct copy_item *it)
+{
+	const char *id = json_string_value(json_object_get(it->spec, "id"));
+	struct store_jmap_email *e = NULL;
+	size_t n = 0;
+	if (id == NULL || !jmap_id_parse(c, id, 'e', &it->from_id)) {
+		it->result = jmap_set_error("notFound", "no such Email", "id");
+		return;
+	}
+	if ((it->result = one_email(c, it->from_id, &e, &n)) != NULL)
+		return;
+	char bid[80];
+	snprintf(bid, sizeof(bid), "B%s", e->msg.blob_id);
+	if (jmap_blob_read(c->store, c->account_id, bid, &it->data, NULL, 0) <= 0)
+		it->result = jmap_set_error("serverFail", "the message cannot be read", NULL);
+	json_t *kw = json_object_get(it->spec, "keywords");
+	it->keywords = json_is_object(kw) ? json_incref(kw)
+					  : jmap_keywords_json(e->msg.flags, e->keywords);
+	it->received = e->msg.internal_date;
+	jmap_date_parse(json_string_value(json_object_get(it->spec, "receivedAt")), &it->received);
+	store_jmap_emails_free(&e, n);
+}
+
+/* Store the copy of it in the current (target) account. */
+static void copy_write(struct jmap_ctx *c, struct copy_item *it)
+{
+	int64_t mbox = 0, id = 0;
+	const char *error = NULL;
+	if ((it->result = single_mailbox(c, json_object_get(it->spec, "mailboxIds"), &mbox)) !=
+		    NULL ||
+	    (it->result = create_keywords_allowed(c, mbox, it->keywords)) != NULL)
+		return;
+	if (jmap_append(c, mbox, it->data.data ? it->data.data : "", it->data.len, it->keywords,
+			it->received, &id, &error) < 0) {
+		it->result = jmap_set_error(error && strstr(error, "quota") ? "overQuota"
+									    : "invalidProperties",
+					    error, NULL);
+		return;
+	}
+	it->result = jmap_email_created(c, id);
+	const char *eid = json_string_value(json_object_get(it->result, "id"));
+	if (eid != NULL)
+		jmap_created(c, it->cid, eid);
+}
+
+/* onSuccessDestroyOriginal: an implicit Email/set in the source account. */
+static void copy_destroy_originals(struct jmap_ctx *c, json_t *args, struct copy_item *v, size_t n)
+{
+	json_t *res = NULL, *old = NULL;
+	json_t *st = json_pack("{s:O}", "ifInState",
+			       json_object_get(args, "destroyFromIfInState") ?: json_null());
+	if (jmap_state_check(c, st, STORE_JMAP_EMAIL, &old, &res) < 0) {
+		json_decref(st);
+		json_array_append_new(c->followups, json_pack("[s o s]", "error", res, c->call_id));
+		return;
+	}
+	json_decref(st);
+	json_t *destroyed = json_array(), *not_destroyed = json_object();
+	for (size_t i = 0; i < n; i++) {
+		if (json_object_get(v[i].result, "type") != NULL)
+			continue; /* not copied: the original stays */
+		char eid[24];
+		jmap_id(eid, sizeof(eid), 'e', v[i].from_id);
+		json_t *err = jmap_email_destroy_one(c, v[i].from_id);
+		if (err != NULL)
+			json_object_set_new(not_destroyed, eid, err);
+		else
+			json_array_append_new(destroyed, json_string(eid));
+	}
+	json_t *new_state = jmap_state_get(c, STORE_JMAP_EMAIL);
+	json_t *set =
+		json_pack("{s:s s:o s:o s:o s:o}", "accountId", c->account, "oldState",
+			  old ? old : json_null(), "newState", new_state ? new_state : json_null(),
+			  "destroyed", destroyed, "notDestroyed", not_destroyed);
+	json_array_append_new(c->followups, json_pack("[s o s]", "Email/set", set, c->call_id));
+}
+
 int jmap_email_copy(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	if (jmap_check_account(c, args, res_r) < 0)
+	static const char *const known[] = {"fromAccountId",
+					    "ifFromInState",
+					    "accountId",
+					    "ifInState",
+					    "create",
+					    "onSuccessDestroyOriginal",
+					    "destroyFromIfInState",
+					    NULL};
+	if (jmap_check_args(args, known, res_r) < 0)
 		return -1;
 	const char *from = json_string_value(json_object_get(args, "fromAccountId"));
-	if (from == NULL || strcmp(from, c->account) != 0)
-		return jmap_fail(res_r, "fromAccountNotFound", NULL);
-	return jmap_fail(res_r, "invalidArguments", "fromAccountId must differ from accountId");
+	const char *to = json_string_value(json_object_get(args, "accountId"));
+	json_t *create = json_object_get(args, "create");
+	json_t *destroy_orig = json_object_get(args, "onSuccessDestroyOriginal");
+	if (from == NULL || to == NULL)
+		return jmap_fail(res_r, "invalidArguments", "fromAccountId and accountId");
+	if (!json_is_object(create) || (destroy_orig != NULL && !json_is_boolean(destroy_orig)))
+		return jmap_fail(res_r, "invalidArguments", "create or onSuccessDestroyOriginal");
+	if (strcmp(from, to) == 0)
+		return jmap_fail(res_r, "invalidArguments",
+				 "fromAccountId must differ from accountId");
+	if (json_object_size(create) > JMAP_MAX_OBJECTS_SET)
+		return jmap_fail(res_r, "requestTooLarge", NULL);
+	json_t *old = NULL;
+	/* The target first: its errors are the method's own. */
+	if (copy_account(c, to, "accountNotFound", res_r) < 0 ||
+	    jmap_state_check(c, args, STORE_JMAP_EMAIL, &old, res_r) < 0)
+		return -1;
+	json_decref(old);
+	json_t *from_state = json_pack("{s:O}", "ifInState",
+				       json_object_get(args, "ifFromInState") ?: json_null());
+	if (copy_account(c, from, "fromAccountNotFound", res_r) < 0 ||
+	    jmap_state_check(c, from_state, STORE_JMAP_EMAIL, &old, res_r) < 0) {
+		json_decref(from_state);
+		return -1;
+	}
+	json_decref(from_state);
+	json_decref(old);
+	size_t n = json_object_size(create), k = 0;
+	struct copy_item *v = xcalloc(n + 1, sizeof(*v));
+	const char *key;
+	json_t *spec;
+	json_object_foreach(create, key, spec)
+	{
+		struct copy_item *it = &v[k++];
+		it->cid = key;
+		it->spec = spec;
+		buf_init(&it->data);
+		if (json_is_object(spec))
+			copy_read(c, it);
+		else
+			it->result = jmap_set_error("invalidProperties", NULL, NULL);
+	}
+	int ret = copy_account(c, to, "accountNotFound", res_r);
+	if (ret == 0) {
+		old = jmap_state_get(c, STORE_JMAP_EMAIL);
+		json_t *created = json_object(), *not_created = json_object();
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].result == NULL)
+				copy_write(c, &v[i]);
+			bool failed = json_object_get(v[i].result, "type") != NULL;
+			json_object_set(failed ? not_created : created, v[i].cid, v[i].result);
+		}
+		json_t *new_state = jmap_state_get(c, STORE_JMAP_EMAIL);
+		*res_r = json_pack("{s:s s:s s:o s:o s:o s:o}", "fromAccountId", from, "accountId",
+				   c->account, "oldState", old ? old : json_null(), "newState",
+				   new_state ? new_state : json_null(), "created", created,
+				   "notCreated", not_created);
+		json_t *ignored = NULL;
+		if (json_is_true(destroy_orig) && json_object_size(created) > 0 &&
+		    copy_account(c, from, "fromAccountNotFound", &ignored) == 0)
+			copy_destroy_originals(c, args, v, n);
+		json_decref(ignored);
+	}
+	for (size_t i = 0; i < n; i++) {
+		buf_deinit(&v[i].data);
+		json_decref(v[i].keywords);
+		json_decref(v[i].result);
+	}
+	free(v);
+	return ret;
 }
 
 int jmap_email_parse(struct jmap_ctx *c, json_t *args, json_t **res_r)

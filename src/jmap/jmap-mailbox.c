@@ -362,15 +362,14 @@ static int mbox_cmp(const void *a, const void *b)
 	return x->m.id < y->m.id ? -1 : x->m.id > y->m.id;
 }
 
-int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
+/*
+ * The mailboxes matching args' filter in args' sort order: *sel_r (of
+ * *n_r, pointing into l, which the caller frees with mbox_free). 0 / -1
+ * with *res_r set.
+ */
+static int query_results(struct jmap_ctx *c, json_t *args, struct mbox_list *l, struct mbox **sel_r,
+			 size_t *n_r, json_t **res_r)
 {
-	static const char *const known[] = {"accountId",  "filter",       "sort",  "position",
-					    "anchor",     "anchorOffset", "limit", "calculateTotal",
-					    "sortAsTree", "filterAsTree", NULL};
-	struct mbox_list l;
-
-	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
-		return -1;
 	json_t *filter = json_object_get(args, "filter");
 	json_t *sort = json_object_get(args, "sort");
 	if ((filter != NULL && !json_is_null(filter) && !json_is_object(filter)) ||
@@ -384,24 +383,42 @@ int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		if (p == NULL || (strcmp(p, "name") != 0 && strcmp(p, "sortOrder") != 0))
 			return jmap_fail(res_r, "unsupportedSort", NULL);
 	}
-	if (mbox_load(c, &l) < 0)
+	if (mbox_load(c, l) < 0)
 		return jmap_fail(res_r, "serverFail", NULL);
-	struct mbox *sel = xcalloc(l.n + 1, sizeof(*sel));
+	struct mbox *sel = xcalloc(l->n + 1, sizeof(*sel));
 	size_t n = 0;
-	for (size_t k = 0; k < l.n; k++) {
-		int ok = json_is_object(filter) ? mbox_filter_ok(filter, &l.v[k], c) : 1;
+	for (size_t k = 0; k < l->n; k++) {
+		int ok = json_is_object(filter) ? mbox_filter_ok(filter, &l->v[k], c) : 1;
 		if (ok < 0) {
 			free(sel);
-			mbox_free(&l);
+			mbox_free(l);
 			return jmap_fail(res_r, "unsupportedFilter", NULL);
 		}
 		if (ok)
-			sel[n++] = l.v[k];
+			sel[n++] = l->v[k];
 	}
 	sort_spec = json_is_array(sort) ? sort : NULL;
 	if (n > 1)
 		qsort(sel, n, sizeof(*sel), mbox_cmp);
 	sort_spec = NULL;
+	*sel_r = sel;
+	*n_r = n;
+	return 0;
+}
+
+int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
+{
+	static const char *const known[] = {"accountId",  "filter",       "sort",  "position",
+					    "anchor",     "anchorOffset", "limit", "calculateTotal",
+					    "sortAsTree", "filterAsTree", NULL};
+	struct mbox_list l = {0};
+	struct mbox *sel = NULL;
+	size_t n = 0;
+
+	if (jmap_check_mail_account(c, args, res_r) < 0 ||
+	    jmap_check_args(args, known, res_r) < 0 ||
+	    query_results(c, args, &l, &sel, &n, res_r) < 0)
+		return -1;
 	json_int_t pos = json_integer_value(json_object_get(args, "position"));
 	if (pos < 0)
 		pos = (json_int_t)n + pos < 0 ? 0 : (json_int_t)n + pos;
@@ -419,8 +436,110 @@ int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	mbox_free(&l);
 	json_t *state = jmap_state_get(c, STORE_JMAP_MAILBOX);
 	*res_r = json_pack("{s:s s:o s:b s:I s:o}", "accountId", c->account, "queryState",
-			   state ? state : json_string("0"), "canCalculateChanges", 0, "position",
-			   pos > (json_int_t)n ? (json_int_t)n : pos, "ids", ids);
+			   state ? state : json_string("0"), "canCalculateChanges", !c->shared,
+			   "position", pos > (json_int_t)n ? (json_int_t)n : pos, "ids", ids);
+	if (json_is_true(json_object_get(args, "calculateTotal")))
+		json_object_set_new(*res_r, "total", json_integer((json_int_t)n));
+	return 0;
+}
+
+/*
+ * Mailbox/queryChanges (RFC 8620 5.6) from the change log, like
+ * Email/queryChanges: a mailbox's place in a result depends on its own
+ * name, role and subscription (each change of them is logged) and on
+ * whether its parent exists (parentId, and name, which is the full path
+ * without a parent). So the mailboxes that may have moved are those the
+ * log names since the client's state, the children of those, and the
+ * orphans (a '/' in the name, no parent: theirs may have gone). "removed"
+ * is each of them that existed then (RFC 8620 allows ids the old results
+ * did not hold), "added" each of them in the current results, with its
+ * index. In a shared account the user's rights decide what is visible,
+ * and rights are not in the log: cannotCalculateChanges there.
+ */
+#define MAILBOX_CHANGES_MAX 10000
+
+static bool id_in(const struct store_jmap_change *ch, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ch[i].obj == id)
+			return true;
+	return false;
+}
+
+/* One attempt; 1 when the state moved while it ran (try again). */
+static int query_changes_once(struct jmap_ctx *c, json_t *args, uint64_t since, size_t max_changes,
+			      json_t **res_r)
+{
+	uint64_t now, floor, after;
+	if (store_jmap_state(c->store, c->account_id, STORE_JMAP_MAILBOX, &now, &floor) < 0)
+		return jmap_fail(res_r, "serverFail", NULL);
+	if (since < floor || since > now)
+		return jmap_fail(res_r, "cannotCalculateChanges", "sinceQueryState is not known");
+	struct store_jmap_change *ch;
+	size_t nch;
+	if (store_jmap_changes(c->store, c->account_id, STORE_JMAP_MAILBOX, since,
+			       MAILBOX_CHANGES_MAX, &ch, &nch) < 0)
+		return jmap_fail(res_r, "serverFail", NULL);
+	if (nch > MAILBOX_CHANGES_MAX) {
+		free(ch);
+		return jmap_fail(res_r, "cannotCalculateChanges", "too many changes: query again");
+	}
+	struct mbox_list l = {0};
+	struct mbox *sel = NULL;
+	size_t n = 0;
+	if (query_results(c, args, &l, &sel, &n, res_r) < 0) {
+		free(ch);
+		return -1;
+	}
+	json_t *removed = json_array(), *added = json_array();
+	char id[24];
+	for (size_t i = 0; i < nch; i++) {
+		if (ch[i].created > since)
+			continue; /* did not exist then */
+		jmap_id(id, sizeof(id), 'm', ch[i].obj);
+		json_array_append_new(removed, json_string(id));
+	}
+	/* Not in the log (so existing then) but moved by a parent that came or went. */
+	bool *touched = xcalloc(l.n + 1, sizeof(*touched));
+	for (size_t k = 0; k < l.n; k++) {
+		const struct mbox *b = &l.v[k];
+		bool logged = id_in(ch, nch, b->m.id);
+		touched[k] = logged || (b->parent != 0 && id_in(ch, nch, b->parent)) ||
+			(b->parent == 0 && strchr(b->m.name, '/') != NULL);
+		if (touched[k] && !logged) {
+			jmap_id(id, sizeof(id), 'm', b->m.id);
+			json_array_append_new(removed, json_string(id));
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < l.n && l.v[k].m.id != sel[i].m.id)
+			k++;
+		if (k == l.n || !touched[k])
+			continue;
+		jmap_id(id, sizeof(id), 'm', sel[i].m.id);
+		json_array_append_new(added,
+				      json_pack("{s:s s:I}", "id", id, "index", (json_int_t)i));
+	}
+	free(touched);
+	free(sel);
+	mbox_free(&l);
+	free(ch);
+	int ret = 0;
+	if (store_jmap_state(c->store, c->account_id, STORE_JMAP_MAILBOX, &after, NULL) < 0)
+		ret = jmap_fail(res_r, "serverFail", NULL);
+	else if (after != now)
+		ret = 1; /* a commit came between the log and the listing */
+	else if (json_array_size(removed) + json_array_size(added) > max_changes)
+		ret = jmap_fail(res_r, "tooManyChanges", NULL);
+	if (ret != 0) {
+		json_decref(removed);
+		json_decref(added);
+		return ret;
+	}
+	*res_r = json_pack("{s:s s:o s:o s:o s:o}", "accountId", c->account, "oldQueryState",
+			   jmap_state_json(since), "newQueryState", jmap_state_json(now), "removed",
+			   removed, "added", added);
 	if (json_is_true(json_object_get(args, "calculateTotal")))
 		json_object_set_new(*res_r, "total", json_integer((json_int_t)n));
 	return 0;
@@ -428,9 +547,32 @@ int jmap_mailbox_query(struct jmap_ctx *c, json_t *args, json_t **res_r)
 
 int jmap_mailbox_query_changes(struct jmap_ctx *c, json_t *args, json_t **res_r)
 {
-	if (jmap_check_mail_account(c, args, res_r) < 0)
+	static const char *const known[] = {
+		"accountId", "filter",         "sort",       "sinceQueryState", "maxChanges",
+		"upToId",    "calculateTotal", "sortAsTree", "filterAsTree",    NULL};
+	if (jmap_check_mail_account(c, args, res_r) < 0 || jmap_check_args(args, known, res_r) < 0)
 		return -1;
-	return jmap_fail(res_r, "cannotCalculateChanges", "query again");
+	size_t max_changes = SIZE_MAX;
+	json_t *mc = json_object_get(args, "maxChanges");
+	if (mc != NULL && !json_is_null(mc)) {
+		if (!json_is_integer(mc) || json_integer_value(mc) <= 0)
+			return jmap_fail(res_r, "invalidArguments", "maxChanges must be positive");
+		max_changes = (size_t)json_integer_value(mc);
+	}
+	json_t *since_j = json_object_get(args, "sinceQueryState");
+	if (!json_is_string(since_j))
+		return jmap_fail(res_r, "invalidArguments", "sinceQueryState is required");
+	uint64_t since;
+	if (!jmap_state_parse(json_string_value(since_j), &since))
+		return jmap_fail(res_r, "cannotCalculateChanges", "unknown sinceQueryState");
+	if (c->shared)
+		return jmap_fail(res_r, "cannotCalculateChanges", "shared account: query again");
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int r = query_changes_once(c, args, since, max_changes, res_r);
+		if (r <= 0)
+			return r;
+	}
+	return jmap_fail(res_r, "cannotCalculateChanges", "busy: query again");
 }
 
 /* --- Mailbox/set ------------------------------------------------------- */

@@ -66,8 +66,10 @@ struct jmap_blob {
 /*
  * GET /jmap/download/{accountId}/{blobId}/{name}?accept={type}: opens the
  * blob (a whole message, or one body part of a message: JMAP blob ids of
- * parts name the message and the part). Returns 200 with *blob_r filled,
- * or 404 (unknown/not this account's blob), 400 (malformed id).
+ * parts name the message and the part) of the user's account, or of an
+ * account that shares with the user a mailbox the user may read holding
+ * a message with it. Returns 200 with *blob_r filled, or 404
+ * (unknown/not this account's blob), 400 (malformed id).
  */
 int jmap_download_open(const struct jmap_request *r, const char *account_id, const char *blob_id,
 		       const char *accept_type, struct jmap_blob *blob_r);

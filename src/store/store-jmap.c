@@ -762,6 +762,20 @@ int store_jmap_blob_access(struct store *s, int64_t account_id, const char *blob
 	return ret;
 }
 
+int store_mailbox_has_blob(struct store *s, int64_t mailbox_id, const char *blob_id)
+{
+	sqlite3_stmt *st = store_stmt(s,
+				      "SELECT 1 FROM messages WHERE mailbox_id = ?1"
+				      " AND blob_id = ?2 LIMIT 1");
+	if (st == NULL)
+		return store_db_fail(s, NULL);
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	store_bind_text(st, 2, blob_id);
+	int ret = store_row_result(s, sqlite3_step(st));
+	store_stmt_done(st);
+	return ret;
+}
+
 /* --- JSON objects ------------------------------------------------------ */
 
 int store_jmap_object_put(struct store *s, int64_t account_id, enum store_jmap_kind kind,

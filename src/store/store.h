@@ -976,6 +976,8 @@ int store_jmap_upload(struct store *s, int64_t account_id, const char *data, siz
  * ""), 2 it uploaded it (type_r gets the uploaded type), 0 no, -1 error.
  * *size_r (may be NULL) gets the size.
  */
+/* Does a message of mailbox_id have blob blob_id? 1 / 0 / -1. */
+int store_mailbox_has_blob(struct store *s, int64_t mailbox_id, const char *blob_id);
 int store_jmap_blob_access(struct store *s, int64_t account_id, const char *blob_id, char *type_r,
 			   size_t type_size, uint64_t *size_r);
 /*

@@ -213,6 +213,25 @@ def test_login_me_logout_cookies_csrf(facteur):
     r = c.getresponse()
     got = json.loads(r.read())["methodResponses"][0][1]["list"]
     assert [m["role"] for m in got] == ["inbox"]
+    # And the answer to the app's first JMAP request (web/src/mail.ts
+    # firstLoad): folders, the inbox's first page (query, emails, threads)
+    # and identities, the same as asking for them.
+    first = {call: (name, args) for name, args, call in me["first"]}
+    assert [first[k][0] for k in "mqgti"] == ["Mailbox/get", "Email/query", "Email/get",
+                                              "Thread/get", "Identity/get"]
+    assert me["inboxId"] in [m["id"] for m in first["m"][1]["list"]]
+    assert "totalThreads" not in first["m"][1]["list"][0]
+    c.request("POST", urllib.parse.urlparse(me["session"]["apiUrl"]).path, headers={
+        "Cookie": jar_value, "X-CSRF-Token": me["csrfToken"], "Content-Type": "application/json"},
+        body=json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+                         "methodCalls": [["Email/query", {
+                             "accountId": me["accountId"], "filter": {"inMailbox": me["inboxId"]},
+                             "sort": [{"property": "receivedAt", "isAscending": False}],
+                             "collapseThreads": True, "limit": 50, "calculateTotal": True}, "0"]]}))
+    r = c.getresponse()
+    q = json.loads(r.read())["methodResponses"][0][1]
+    assert first["q"][1]["ids"] == q["ids"] and first["q"][1]["total"] == q["total"]
+    assert [e["id"] for e in first["g"][1]["list"]] == q["ids"]
     # State change without the CSRF header: 403, session intact.
     c.request("POST", "/api/logout", headers={"Cookie": jar_value})
     r = c.getresponse()

@@ -91,6 +91,10 @@ def test_jmap_jam_reads_writes_and_sends(facteur, jam_modules):
     assert out["accountId"].startswith("a")
     assert {"inbox", "drafts", "sent", "trash", "junk", "archive"} <= set(out["roles"])
     assert out["inboxTotal"] == 1 and out["inboxUnread"] == 1
+    mqc = out["mailboxQueryChanges"]
+    assert mqc["canCalculate"] is True and mqc["newState"] is True and mqc["removed"] == []
+    assert mqc["added"] == [{"id": mqc["created"], "index": mqc["ids"].index(mqc["created"])}]
+    assert mqc["total"] == len(mqc["ids"])
     assert out["total"] == 1
     assert out["subjects"] == ["hello over smtp"]
     assert out["from"] == "alice@example.org"

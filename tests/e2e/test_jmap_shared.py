@@ -329,3 +329,5 @@ def test_jam_reads_a_shared_folder(facteur, jam_modules):  # noqa: F811
     assert sorted(out["subjects"]) == ["team 0", "team 1"]
     assert out["seen"] is True
     assert all("\\Seen" not in x for x in alice_flags(a))
+    assert out["downloaded"] is True
+    assert out["copied"][0] in ("team 0", "team 1") and out["copied"][1] is True

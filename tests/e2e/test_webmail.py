@@ -332,13 +332,17 @@ def test_reply(web):
 
 
 def test_move_to_a_new_folder(web):
+    """Copy one message and move another into a folder made in the app."""
     send_mx(web, make_message("Keep this one"))
     send_mx(web, make_message("Leave this one"))
-    r = scenario("move", subject="Keep this one", folder="Archive 2024", **web.cfg)
+    r = scenario("move", subject="Keep this one", copy="Leave this one", folder="Archive 2024",
+                 **web.cfg)
     assert "Keep this one" not in r["inbox"] and "Leave this one" in r["inbox"]
-    assert r["moved"] == ["Keep this one"]
-    assert find(imap_messages(web, web.user, web.password, "Archive 2024"), "Keep this one")
-    assert not find(imap_messages(web, web.user, web.password), "Keep this one")
+    assert sorted(r["moved"]) == ["Keep this one", "Leave this one"]
+    archive = imap_messages(web, web.user, web.password, "Archive 2024")
+    assert find(archive, "Keep this one") and find(archive, "Leave this one")
+    inbox = imap_messages(web, web.user, web.password)
+    assert not find(inbox, "Keep this one") and find(inbox, "Leave this one")
 
 
 def test_search(web):
@@ -476,7 +480,7 @@ def test_hostile_corpus(web, tmp_path):
     assert r["signedInAfter"]
 
 
-def shared_scenario(web, rights, subject, body):
+def shared_scenario(web, rights, subject, body, name="shared"):
     """The owner (the demo user) puts one message in Team and shares Team
     with bob (`facteur share`); bob has one message of his own; then the
     "shared" browser scenario as bob."""
@@ -487,7 +491,7 @@ def shared_scenario(web, rights, subject, body):
     assert web.cli("share", web.user, "Team", BOB, rights).returncode == 0
     send_mx(web, make_message("For bob"), rcpts=(BOB,))
     cfg = dict(web.cfg, user=BOB, password=BOB_PASSWORD)
-    return scenario("shared", folder="Team", subject=subject, body=body, own="For bob", **cfg)
+    return scenario(name, folder="Team", subject=subject, body=body, own="For bob", **cfg)
 
 
 def test_shared_folder_read_only(web):
@@ -520,3 +524,18 @@ def test_shared_folder_seen_is_the_readers(web):
     assert "\\Seen" in flags
     flags, _ = find(imap_messages(web, web.user, web.password, "Team"), "Team minutes")
     assert "\\Seen" not in flags
+
+
+def test_shared_folder_move_both_ways(web):
+    """With lrswite on Team, bob moves his own message into the owner's
+    shared folder and the owner's message out to his inbox, from the
+    reader's Move menu (Email/copy with onSuccessDestroyOriginal across the
+    two JMAP accounts); IMAP shows each message in its new place only."""
+    r = shared_scenario(web, "lrswite", "Team budget", "Budget inside.", name="sharedMove")
+    assert sorted(r["shared"]) == ["For bob", "Team budget"], r
+    assert r["sharedAfter"] == ["For bob"], r
+    assert "Team budget" in r["own"] and "For bob" not in r["own"], r
+    team = imap_messages(web, web.user, web.password, "Team")
+    assert find(team, "For bob") and not find(team, "Team budget")
+    inbox = imap_messages(web, BOB, BOB_PASSWORD)
+    assert find(inbox, "Team budget") and not find(inbox, "For bob")

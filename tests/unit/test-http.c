@@ -63,6 +63,12 @@ static void fake_handle(void *ctx, const struct http_request *req, struct http_r
 		resp->content_type = "application/octet-stream";
 		return;
 	}
+	/* The first call yields (resp->yield); the engine calls again on resume. */
+	if (strcmp(req->path, "/yield") == 0 && f->calls % 2 == 1) {
+		resp->yield = true;
+		buf_append_str(&resp->body, "dropped");
+		return;
+	}
 	if (strcmp(req->path, "/events") == 0) {
 		resp->events = true;
 		resp->content_type = "text/event-stream";
@@ -200,6 +206,39 @@ static void test_simple_get(void **state)
 	assert_has(out, "Date: XXX");
 	assert_lacks(out, "Connection: close");
 	assert_int_equal(x.last, CONN_OK);
+	eng_close(&x);
+}
+
+/*
+ * A handler that yields (resp->yield): nothing is written, the engine says
+ * CONN_YIELD (also to input arriving meanwhile, which waits), and resume
+ * calls the handler again with the same request, whose answer comes then,
+ * followed by the pipelined next one.
+ */
+static void test_handler_yields(void **state)
+{
+	(void)state;
+	struct eng x;
+	eng_open(&x, false);
+	const char req[] = "GET /yield HTTP/1.1\r\nHost: h\r\n\r\n";
+	buf_append_str(&x.in, req);
+	assert_int_equal(http_engine_input(x.e, &x.in, &x.out), CONN_YIELD);
+	assert_int_equal(x.out.len, 0);
+	assert_int_equal(x.f.calls, 1);
+	buf_append_str(&x.in, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+	assert_int_equal(http_engine_input(x.e, &x.in, &x.out), CONN_YIELD);
+	assert_int_equal(x.f.calls, 1);
+	assert_int_equal(http_engine_resume(x.e, &x.out), CONN_OK);
+	assert_int_equal(x.f.calls, 2);
+	eng_flush(&x);
+	eng_drive(&x);
+	const char *out = buf_cstr(&x.got);
+	assert_lacks(out, "dropped");
+	const char *first = strstr(out, "GET /yield? host=h len=0");
+	const char *second = strstr(out, "GET /next? host=h len=0");
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(first < second);
 	eng_close(&x);
 }
 
@@ -662,7 +701,8 @@ static const char *svc_req(struct svc *s, const char *fmt, ...)
 	va_end(ap);
 	buf_clear(&s->out);
 	enum conn_result r = http_proto.input(s->session, &s->in, &s->out);
-	while (r == CONN_MORE)
+	/* Like the connection layer: resume while output is pending or the handler yielded. */
+	while (r == CONN_MORE || r == CONN_YIELD)
 		r = http_proto.resume(s->session, &s->out);
 	return buf_cstr(&s->out);
 }
@@ -1145,6 +1185,7 @@ int main(void)
 	mime_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_handler_yields),
 		cmocka_unit_test(test_pipelining_order_and_byte_at_a_time),
 		cmocka_unit_test(test_smuggling_refused),
 		cmocka_unit_test(test_limits),

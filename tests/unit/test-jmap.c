@@ -392,6 +392,138 @@ static void test_mailbox_query(void **state)
 	json_decref(r);
 }
 
+/* RFC 8620 5.6: what a client does with a queryChanges answer. */
+static json_t *apply_query_changes(json_t *old_ids, json_t *qc)
+{
+	json_t *ids = json_array();
+	size_t i, j;
+	json_t *v, *w;
+	json_array_foreach(old_ids, i, v)
+	{
+		bool gone = false;
+		json_array_foreach(json_object_get(qc, "removed"), j, w) gone |= json_equal(v, w);
+		if (!gone)
+			json_array_append(ids, v);
+	}
+	json_array_foreach(json_object_get(qc, "added"), j, w)
+	{
+		json_array_insert(ids, (size_t)int_at(w, "index"), json_object_get(w, "id"));
+	}
+	return ids;
+}
+
+/* A Mailbox/query with filter and sort (JSON text); its args. */
+static json_t *mbox_query(struct t *t, const char *filter_sort)
+{
+	char text[512];
+	snprintf(text, sizeof(text), "[['Mailbox/query',{'accountId':'@A@',%s},'0']]", filter_sort);
+	json_t *r = calls(t, text);
+	json_t *a = json_incref(args_of(r, 0));
+	json_decref(r);
+	return a;
+}
+
+/*
+ * Each step changes the mailboxes, then for each query: queryChanges from
+ * the previous state applied to the previous ids must give the new ids.
+ */
+static void check_mbox_changes(struct t *t, json_t **prev, const char *const *queries, size_t nq)
+{
+	for (size_t i = 0; i < nq; i++) {
+		char text[640];
+		snprintf(text, sizeof(text),
+			 "[['Mailbox/queryChanges',{'accountId':'@A@',%s,'sinceQueryState':'%s',"
+			 "'calculateTotal':true},'0']]",
+			 queries[i], json_string_value(json_object_get(prev[i], "queryState")));
+		json_t *r = calls(t, text);
+		json_t *qc = args_of(r, 0);
+		assert_string_equal(name_of(r, 0), "Mailbox/queryChanges");
+		json_t *now = mbox_query(t, queries[i]);
+		assert_string_equal(str_at(qc, "newQueryState"), str_at(now, "queryState"));
+		json_t *got = apply_query_changes(json_object_get(prev[i], "ids"), qc);
+		if (!json_equal(got, json_object_get(now, "ids"))) {
+			char *a = json_dumps(got, 0), *b = json_dumps(now, 0),
+			     *c = json_dumps(qc, 0);
+			fail_msg("query %s: got %s, want %s (changes %s)", queries[i], a, b, c);
+		}
+		assert_int_equal(int_at(qc, "total"), json_array_size(json_object_get(now, "ids")));
+		json_decref(got);
+		json_decref(r);
+		json_decref(prev[i]);
+		prev[i] = now;
+	}
+}
+
+static void test_mailbox_query_changes(void **state)
+{
+	struct t *t = *state;
+	const char *error = NULL;
+	static const char *const queries[] = {
+		"'filter':{'parentId':null},'sort':[{'property':'name'}]",
+		"'sort':[{'property':'sortOrder'},{'property':'name','isAscending':false}]",
+		"'filter':{'isSubscribed':true},'sort':[{'property':'name'}]",
+		"'filter':{'name':'al'}",
+	};
+	enum { NQ = sizeof(queries) / sizeof(queries[0]) };
+	json_t *prev[NQ];
+	for (size_t i = 0; i < NQ; i++) {
+		prev[i] = mbox_query(t, queries[i]);
+		assert_true(json_is_true(json_object_get(prev[i], "canCalculateChanges")));
+	}
+	/* Nothing changed: nothing to apply. */
+	check_mbox_changes(t, prev, queries, NQ);
+	/* Created: a parent and its child, a top-level one. */
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "Projects", NULL, &error), 0);
+	assert_int_equal(
+		store_mailbox_create(t->f->store, t->f->acc, "Projects/Alpha", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "Aardvark", NULL, &error), 0);
+	check_mbox_changes(t, prev, queries, NQ);
+	/* Subscribed, renamed (the child follows its parent), then messages (counts only). */
+	assert_int_equal(
+		store_mailbox_subscribe(t->f->store, t->f->acc, "Projects/Alpha", true, &error), 1);
+	assert_int_equal(store_mailbox_rename(t->f->store, t->f->acc, "Projects", "Work", &error),
+			 0);
+	tu_deliver_subject(t->f, "Aardvark", "counts", 0);
+	check_mbox_changes(t, prev, queries, NQ);
+	/* The parent goes: its child, not in the log, becomes top-level "Work/Alpha". */
+	assert_int_equal(store_mailbox_delete(t->f->store, t->f->acc, "Work", &error), 0);
+	check_mbox_changes(t, prev, queries, NQ);
+	assert_int_equal(store_mailbox_delete(t->f->store, t->f->acc, "Aardvark", &error), 0);
+	check_mbox_changes(t, prev, queries, NQ);
+
+	/* Limits and bad input. */
+	const char *st = json_string_value(json_object_get(prev[0], "queryState"));
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "B1", NULL, &error), 0);
+	assert_int_equal(store_mailbox_create(t->f->store, t->f->acc, "B2", NULL, &error), 0);
+	char text[2048];
+	snprintf(
+		text, sizeof(text),
+		"[['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s',"
+		"'maxChanges':1},'0'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@'},'1'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'zz'},'2'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s',"
+		"'maxChanges':0},'3'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'999999'},'4'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s',"
+		"'sort':[{'property':'size'}]},'5'],"
+		"['Mailbox/queryChanges',{'accountId':'@A@','sinceQueryState':'%s','bogus':1},'6'],"
+		"['Mailbox/queryChanges',{'accountId':'a999','sinceQueryState':'%s'},'7']]",
+		st, st, st, st, st);
+	json_t *r = calls(t, text);
+	assert_string_equal(str_at(args_of(r, 0), "type"), "tooManyChanges");
+	assert_string_equal(str_at(args_of(r, 1), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 2), "type"), "cannotCalculateChanges");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "cannotCalculateChanges");
+	assert_string_equal(str_at(args_of(r, 5), "type"), "unsupportedSort");
+	assert_string_equal(str_at(args_of(r, 6), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 7), "type"), "accountNotFound");
+	json_decref(r);
+	for (size_t i = 0; i < NQ; i++)
+		json_decref(prev[i]);
+}
+
 /* --- email get --------------------------------------------------------- */
 
 static void test_email_get(void **state)
@@ -538,26 +670,6 @@ static void test_email_query(void **state)
 	assert_has(str_at(args_of(r, 1), "list/0/preview"), "<mark>Quarterly</mark>");
 	assert_non_null(str_at(args_of(r, 2), "newQueryState")); /* computed from state 0 */
 	json_decref(r);
-}
-
-/* RFC 8620 5.6: what a client does with a queryChanges answer. */
-static json_t *apply_query_changes(json_t *old_ids, json_t *qc)
-{
-	json_t *ids = json_array();
-	size_t i, j;
-	json_t *v, *w;
-	json_array_foreach(old_ids, i, v)
-	{
-		bool gone = false;
-		json_array_foreach(json_object_get(qc, "removed"), j, w) gone |= json_equal(v, w);
-		if (!gone)
-			json_array_append(ids, v);
-	}
-	json_array_foreach(json_object_get(qc, "added"), j, w)
-	{
-		json_array_insert(ids, (size_t)int_at(w, "index"), json_object_get(w, "id"));
-	}
-	return ids;
 }
 
 static void test_email_query_changes(void **state)
@@ -1358,6 +1470,187 @@ static void test_bad_input(void **state)
 	assert_int_equal(m.messages, 0);
 }
 
+/* Messages in an account's mailbox, from the store. */
+static uint32_t box_count(struct t *t, int64_t account, const char *name)
+{
+	struct store_mailbox m;
+	assert_int_equal(store_mailbox_get(t->f->store, account, name, &m), 1);
+	return m.messages;
+}
+
+/* Run method calls written with %s placeholders filled by printf. */
+static json_t *callsf(struct t *t, const char *fmt, ...)
+{
+	char text[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	return calls(t, text);
+}
+
+/*
+ * Email/copy between the user's own account and one that shares a mailbox
+ * with the user (RFC 8621 4.7): the insert right on the target, the read
+ * right on the source, the t and e rights there for
+ * onSuccessDestroyOriginal (a move), and the method's errors.
+ */
+static void test_email_copy_shared(void **state)
+{
+	struct t *t = *state;
+	const char *error = NULL;
+	int64_t bob = 0, owner = t->f->acc;
+	assert_int_equal(store_account_add(t->f->store, "b@example.org", "$argon2id$v=19$fake",
+					   &bob, &error),
+			 0);
+	assert_int_equal(store_mailbox_create(t->f->store, owner, "Team", NULL, &error), 0);
+	tu_deliver_subject(t->f, "Team", "team 1", 0);
+	tu_deliver_subject(t->f, "INBOX", "private", 0);
+	struct store_mailbox team, own_inbox, bob_inbox;
+	assert_int_equal(store_mailbox_get(t->f->store, owner, "Team", &team), 1);
+	assert_int_equal(store_mailbox_get(t->f->store, owner, "INBOX", &own_inbox), 1);
+	assert_int_equal(store_mailbox_get(t->f->store, bob, "INBOX", &bob_inbox), 1);
+	uint32_t rights = 0;
+	assert_int_equal(store_rights_parse("lrs", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+
+	json_t *r;
+	char priv[24], priv_blob[80];
+	{
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "[['Email/query',{'accountId':'@A@','filter':{'inMailbox':'m%lld'}},'0']]",
+			 (long long)own_inbox.id);
+		r = calls(t, text);
+		snprintf(priv, sizeof(priv), "%s", str_at(args_of(r, 0), "ids/0"));
+		json_decref(r);
+		snprintf(text, sizeof(text),
+			 "[['Email/"
+			 "get',{'accountId':'@A@','ids':['%s'],'properties':['blobId']},'0']]",
+			 priv);
+		r = calls(t, text);
+		snprintf(priv_blob, sizeof(priv_blob), "%s",
+			 str_at(args_of(r, 0), "list/0/blobId"));
+		json_decref(r);
+	}
+	t->r.account_id = bob;
+	t->r.username = "b@example.org";
+	char a_bob[24], a_own[24];
+	snprintf(a_bob, sizeof(a_bob), "a%lld", (long long)bob);
+	snprintf(a_own, sizeof(a_own), "a%lld", (long long)owner);
+	r = callsf(
+		t,
+		"[['Email/set',{'accountId':'%s','create':{'n':{'mailboxIds':{'m%lld':true},"
+		"'subject':'bob note','keywords':{'$seen':true},'bodyValues':{'b':{'value':'hi'}},"
+		"'textBody':[{'partId':'b','type':'text/plain'}]}}},'0'],"
+		"['Email/query',{'accountId':'%s','filter':{'inMailbox':'m%lld'}},'1'],"
+		"['Email/query',{'accountId':'@A@','filter':{'inMailbox':'m%lld'}},'2']]",
+		a_bob, (long long)bob_inbox.id, a_own, (long long)team.id, (long long)own_inbox.id);
+	char note[24], team1[24];
+	snprintf(note, sizeof(note), "%s", str_at(args_of(r, 0), "created/n/id"));
+	snprintf(team1, sizeof(team1), "%s", str_at(args_of(r, 1), "ids/0"));
+	assert_int_equal(json_array_size(json_object_get(args_of(r, 1), "ids")), 1);
+	json_decref(r);
+
+	/* Own -> shared without the insert right: forbidden, nothing stored. */
+	const char *copy_in = "[['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+			      "'c':{'id':'%s','mailboxIds':{'m%lld':true},"
+			      "'keywords':{'$flagged':true}}}},'0']]";
+	r = callsf(t, copy_in, a_bob, a_own, note, (long long)team.id);
+	assert_string_equal(str_at(args_of(r, 0), "notCreated/c/type"), "forbidden");
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 1);
+
+	assert_int_equal(store_rights_parse("lrswi", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+	r = callsf(t, copy_in, a_bob, a_own, note, (long long)team.id);
+	assert_string_equal(name_of(r, 0), "Email/copy");
+	assert_string_equal(str_at(args_of(r, 0), "fromAccountId"), a_bob);
+	assert_string_equal(str_at(args_of(r, 0), "accountId"), a_own);
+	char copied[24], copied_blob[80];
+	assert_non_null(str_at(args_of(r, 0), "created/c/id"));
+	snprintf(copied, sizeof(copied), "%s", str_at(args_of(r, 0), "created/c/id"));
+	snprintf(copied_blob, sizeof(copied_blob), "%s", str_at(args_of(r, 0), "created/c/blobId"));
+	assert_non_null(str_at(args_of(r, 0), "created/c/blobId"));
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 2);
+	assert_int_equal(box_count(t, bob, "INBOX"), 1); /* a copy: the original stays */
+
+	/* Shared -> own as a move, without t and e on Team: copied, the original stays. */
+	const char *move_out = "[['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+			       "'m':{'id':'%s','mailboxIds':{'m%lld':true}}},'"
+			       "onSuccessDestroyOriginal':true},'0']]";
+	r = callsf(t, move_out, a_own, a_bob, team1, (long long)bob_inbox.id);
+	assert_non_null(str_at(args_of(r, 0), "created/m/id"));
+	assert_string_equal(name_of(r, 1), "Email/set");
+	assert_string_equal(str_at(args_of(r, 1), "accountId"), a_own);
+	char path[64];
+	snprintf(path, sizeof(path), "notDestroyed/%s/type", team1);
+	assert_string_equal(str_at(args_of(r, 1), path), "forbidden");
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 2);
+	assert_int_equal(box_count(t, bob, "INBOX"), 2);
+
+	/* With them: a move. */
+	assert_int_equal(store_rights_parse("lrswite", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+	r = callsf(t, move_out, a_own, a_bob, team1, (long long)bob_inbox.id);
+	assert_non_null(str_at(args_of(r, 0), "created/m/id"));
+	assert_string_equal(str_at(args_of(r, 1), "destroyed/0"), team1);
+	json_decref(r);
+	assert_int_equal(box_count(t, owner, "Team"), 1);
+	assert_int_equal(box_count(t, bob, "INBOX"), 3);
+
+	/* Errors: unknown accounts, the same account, states, unreadable or unknown ids. */
+	r = callsf(
+		t,
+		"[['Email/copy',{'fromAccountId':'a999','accountId':'%s','create':{}},'0'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'a999','create':{}},'1'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{}},'2'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','ifInState':'x',"
+		"'create':{}},'3'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','ifFromInState':'x',"
+		"'create':{}},'4'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+		"'u':{'id':'e999999','mailboxIds':{'m%lld':true}},"
+		"'v':{'id':'%s','mailboxIds':{'m999999':true}},'w':5}},'5'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':[]},'6'],"
+		"['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{},'bogus':1},'7']]",
+		a_bob, a_own, a_bob, a_bob, a_own, a_bob, a_own, a_bob, a_own, a_bob,
+		(long long)bob_inbox.id, copied, a_own, a_bob, a_own, a_bob);
+	assert_string_equal(str_at(args_of(r, 0), "type"), "fromAccountNotFound");
+	assert_string_equal(str_at(args_of(r, 1), "type"), "accountNotFound");
+	assert_string_equal(str_at(args_of(r, 2), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 3), "type"), "stateMismatch");
+	assert_string_equal(str_at(args_of(r, 4), "type"), "stateMismatch");
+	assert_string_equal(str_at(args_of(r, 5), "notCreated/u/type"), "notFound");
+	assert_string_equal(str_at(args_of(r, 5), "notCreated/v/type"), "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 5), "notCreated/w/type"), "invalidProperties");
+	assert_string_equal(str_at(args_of(r, 6), "type"), "invalidArguments");
+	assert_string_equal(str_at(args_of(r, 7), "type"), "invalidArguments");
+	json_decref(r);
+	/* The owner's message in a mailbox bob may not read cannot be copied out. */
+	r = callsf(t,
+		   "[['Email/copy',{'fromAccountId':'%s','accountId':'%s','create':{"
+		   "'p':{'id':'%s','mailboxIds':{'m%lld':true}}}},'0']]",
+		   a_own, a_bob, priv, (long long)bob_inbox.id);
+	assert_string_equal(str_at(args_of(r, 0), "notCreated/p/type"), "notFound");
+	json_decref(r);
+	assert_int_equal(box_count(t, bob, "INBOX"), 3);
+
+	/* Downloads in the owner's account: a blob of a mailbox bob may read, not another. */
+	struct jmap_blob blob;
+	assert_int_equal(jmap_download_open(&t->r, a_own, copied_blob, NULL, &blob), 200);
+	close(blob.fd);
+	assert_int_equal(jmap_download_open(&t->r, a_own, priv_blob, NULL, &blob), 404);
+	assert_int_equal(jmap_download_open(&t->r, "a999", copied_blob, NULL, &blob), 404);
+	assert_int_equal(jmap_download_open(&t->r, "a1x", copied_blob, NULL, &blob), 404);
+	assert_int_equal(store_rights_parse("l", &rights), 0);
+	assert_int_equal(store_acl_set(t->f->store, team.id, "b@example.org", rights, &error), 0);
+	assert_int_equal(jmap_download_open(&t->r, a_own, copied_blob, NULL, &blob), 404);
+}
+
 /*
  * A mailbox shared with another account (store-acl.c): the grantee's
  * session lists the owner's account (not personal, Mail only), Mailbox/get
@@ -1458,6 +1751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echo_and_method_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_get_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailbox_query_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_query_changes, setup, teardown),
@@ -1470,6 +1764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_email_copy_shared, setup, teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	mime_deinit();

@@ -10,6 +10,7 @@ export interface Me {
 	csrfToken: string;
 	inboxId?: string; /* the JMAP id of INBOX, for the first request */
 	session?: unknown; /* the JMAP session resource */
+	first?: [string, Record<string, unknown>, string][]; /* the answer to mail.ts's firstLoad request */
 }
 
 export class HttpError extends Error {

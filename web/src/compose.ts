@@ -5,7 +5,6 @@ import type { Email } from "./jmap";
 import { formatDate, t } from "./i18n";
 import { addrText, identity } from "./mail";
 import { state, update, type Attachment, type ComposeInit } from "./store";
-import { escapeHtml } from "./sanitize";
 
 let seq = 0;
 
@@ -109,4 +108,8 @@ export function editDraft(e: Email): void {
 
 export function textToHtml(text: string): string {
 	return escapeHtml(text).replace(/\n/g, "<br>");
+}
+
+export function escapeHtml(s: string): string {
+	return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }

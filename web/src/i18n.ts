@@ -346,16 +346,30 @@ export function t(key: Key, params?: Record<string, string | number>): string {
 	return s;
 }
 
+/* Formatters are costly to make (a list of 50 rows made 50 of them): one per language and style. */
+const FORMATS: Record<string, Intl.DateTimeFormatOptions> = {
+	time: { hour: "2-digit", minute: "2-digit" },
+	day: { day: "numeric", month: "short" },
+	date: { year: "numeric", month: "short", day: "numeric" },
+	long: { dateStyle: "full", timeStyle: "short" },
+};
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(style: string): Intl.DateTimeFormat {
+	let f = formatters.get(lang + style);
+	if (!f) {
+		f = new Intl.DateTimeFormat(lang, FORMATS[style]);
+		formatters.set(lang + style, f);
+	}
+	return f;
+}
+
 export function formatDate(iso: string | null | undefined, long = false): string {
 	if (!iso) return "";
 	const d = new Date(iso);
 	if (isNaN(d.getTime())) return "";
 	const now = new Date();
-	if (!long && d.toDateString() === now.toDateString())
-		return d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
-	if (!long && d.getFullYear() === now.getFullYear())
-		return d.toLocaleDateString(lang, { day: "numeric", month: "short" });
-	return long
-		? d.toLocaleString(lang, { dateStyle: "full", timeStyle: "short" })
-		: d.toLocaleDateString(lang, { year: "numeric", month: "short", day: "numeric" });
+	if (long) return formatter("long").format(d);
+	if (d.toDateString() === now.toDateString()) return formatter("time").format(d);
+	return formatter(d.getFullYear() === now.getFullYear() ? "day" : "date").format(d);
 }

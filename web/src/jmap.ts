@@ -95,6 +95,17 @@ export class MethodError extends Error {
 	}
 }
 
+/* A response's methodResponses keyed by call id; a method error throws. */
+export function responses(list: Invocation[]): Record<string, Record<string, any>> {
+	const out: Record<string, Record<string, any>> = {};
+	for (const [name, args, id] of list) {
+		if (name === "error") throw new MethodError(String(args.type), args.description as string);
+		/* A call may answer twice (e.g. Email/copy's implicit Email/set): keep the first. */
+		if (!(id in out)) out[id] = args;
+	}
+	return out;
+}
+
 export class Jmap {
 	session!: Session;
 	accountId = ""; /* the account of the folder on screen */
@@ -132,14 +143,7 @@ export class Jmap {
 			}
 			throw new HttpError(res.status, code);
 		}
-		const body = await res.json();
-		const out: Record<string, Record<string, any>> = {};
-		for (const [name, args, id] of body.methodResponses as Invocation[]) {
-			if (name === "error") throw new MethodError(String(args.type), args.description as string);
-			/* A call may answer twice (e.g. Email/copy's implicit Email/set): keep the first. */
-			if (!(id in out)) out[id] = args;
-		}
-		return out;
+		return responses((await res.json()).methodResponses);
 	}
 
 	/* One method call, the account filled in. */

@@ -3,7 +3,7 @@
 // and lists, open a conversation, flag, move, delete, send, and follow the
 // server's push channel so that new mail shows up by itself.
 import * as api from "./api";
-import { jmap, type Email, type EmailAddress, type Invocation, type Mailbox } from "./jmap";
+import { jmap, MethodError, responses, type Email, type EmailAddress, type Invocation, type Mailbox } from "./jmap";
 import { t } from "./i18n";
 import { notify, state, update, type ComposeInit, type Identity, type Search, type SortKey } from "./store";
 
@@ -18,8 +18,7 @@ const FULL_PROPS = [
 ];
 const BODY_PROPS = ["partId", "blobId", "size", "name", "type", "charset", "disposition", "cid"];
 const MAILBOX_PROPS = [
-	"id", "name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails", "totalThreads",
-	"unreadThreads", "isSubscribed", "myRights",
+	"id", "name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails", "isSubscribed", "myRights",
 ];
 
 const known: Record<string, string> = {}; /* last states we loaded, by type */
@@ -62,10 +61,10 @@ export function mailboxName(m: Mailbox): string {
 /* ---- start, sign in and out --------------------------------------- */
 
 /*
- * Start-up in two round trips: who is signed in (/api/me, preloaded by
- * index.html, carries the JMAP session resource and names the inbox),
- * then one JMAP request for the folders, the inbox's first page and the
- * identities. The session resource is never asked for before /api/me says
+ * Start-up in one round trip: who is signed in (/api/me, preloaded by
+ * index.html, carries the JMAP session resource, names the inbox and
+ * answers the first JMAP request: the folders, the inbox's first page and
+ * the identities; see firstLoad). The session resource is never asked for before /api/me says
  * there is a session: without the cookie it answers with a Basic
  * challenge, and the browser would open its password dialog.
  */
@@ -88,7 +87,7 @@ export async function signIn(username: string, password: string): Promise<void> 
 async function start(m: api.Me): Promise<void> {
 	await jmap.connect(m.session);
 	update({ me: m });
-	if (!m.inboxId || !(await firstLoad(m.inboxId))) {
+	if (!m.inboxId || !(await firstLoad(m))) {
 		await loadMailboxes();
 		const inbox = role("inbox") || state.mailboxes[0];
 		update({ phase: "ready", mailboxId: inbox ? inbox.id : null });
@@ -97,14 +96,26 @@ async function start(m: api.Me): Promise<void> {
 	listen();
 }
 
-/* Folders, the inbox's first page and identities in one request; false: do it the long way. */
-async function firstLoad(inboxId: string): Promise<boolean> {
+/*
+ * Folders, the inbox's first page and identities in one request; false: do
+ * it the long way. The server answers this very request inside /api/me
+ * (m.first, see FIRST_REQUEST in src/http/http-jmap.c: keep both alike),
+ * so with the default sort no JMAP round trip stands before the first paint.
+ */
+async function firstLoad(m: api.Me): Promise<boolean> {
+	const inboxId = m.inboxId!;
 	const accountId = jmap.accountId;
-	const r = await jmap.request([
-		["Mailbox/get", { accountId, ids: null, properties: MAILBOX_PROPS }, "m"],
-		...pageCalls({ inMailbox: inboxId }, 0, PAGE),
-		["Identity/get", { accountId, ids: null }, "i"],
-	]);
+	let r: Record<string, Record<string, any>>;
+	if (m.first && state.sort === "newest" && state.threads && accountId === jmap.primary && !state.search) {
+		r = responses(m.first as Invocation[]);
+		m.first = undefined; /* once: later starts ask again */
+	} else {
+		r = await jmap.request([
+			["Mailbox/get", { accountId, ids: null, properties: MAILBOX_PROPS }, "m"],
+			...pageCalls({ inMailbox: inboxId }, 0, PAGE),
+			["Identity/get", { accountId, ids: null }, "i"],
+		]);
+	}
 	const boxes = r.m.list as Mailbox[];
 	if (!boxes.some((b) => b.id === inboxId && b.role === "inbox")) return false;
 	known.Mailbox = r.m.state;
@@ -424,14 +435,57 @@ export async function setKeyword(ids: string[], kw: string, on: boolean, after =
 	if (!after) void loadMailboxes().catch(fail);
 }
 
+/* The account of a folder: its owner's when shared, else the user's own. */
+function accountOf(mailboxId: string): string {
+	const m = state.mailboxes.find((x) => x.id === mailboxId);
+	return (m && m.accountId) || jmap.primary;
+}
+
+/*
+ * Into a folder of another account (own <-> shared): Email/copy (RFC 8621
+ * 4.7) from the account on screen, a move with onSuccessDestroyOriginal.
+ */
+async function copyAcross(ids: string[], mailboxId: string, move: boolean): Promise<void> {
+	const create: Record<string, unknown> = {};
+	ids.forEach((id, i) => {
+		create["c" + i] = { id, mailboxIds: { [mailboxId]: true } };
+	});
+	try {
+		const r = await jmap.request([["Email/copy", {
+			fromAccountId: jmap.accountId, accountId: accountOf(mailboxId), create, onSuccessDestroyOriginal: move,
+		}, "c"]]);
+		const bad = Object.values(r.c.notCreated || {})[0] as { type: string; description?: string } | undefined;
+		if (bad) notify(errorText(new MethodError(bad.type, bad.description)), "error");
+	} catch (e) {
+		fail(e);
+	}
+	await refresh(true);
+}
+
 export async function moveTo(ids: string[], mailboxId: string, extra: Record<string, unknown> = {}): Promise<void> {
 	if (state.open && ids.includes(state.open)) closeEmail();
 	update({ selected: {} });
+	if (accountOf(mailboxId) !== jmap.accountId) return copyAcross(ids, mailboxId, true);
 	await patch(ids, { mailboxIds: { [mailboxId]: true }, ...extra });
 }
 
+/*
+ * A copy: Email/copy into another account; in the same one (an Email is
+ * in one mailbox here) a new Email from the same message, Email/import.
+ */
 export async function copyTo(ids: string[], mailboxId: string): Promise<void> {
-	await patch(ids, { ["mailboxIds/" + mailboxId]: true });
+	if (accountOf(mailboxId) !== jmap.accountId) return copyAcross(ids, mailboxId, false);
+	try {
+		const got = await jmap.call("Email/get", { ids, properties: ["blobId", "keywords", "receivedAt"] });
+		const emails: Record<string, unknown> = {};
+		(got.list as Email[]).forEach((e, i) => {
+			emails["i" + i] = { blobId: e.blobId, mailboxIds: { [mailboxId]: true }, keywords: e.keywords, receivedAt: e.receivedAt };
+		});
+		await jmap.call("Email/import", { emails });
+	} catch (e) {
+		fail(e);
+	}
+	await refresh(true);
 }
 
 export async function trash(ids: string[]): Promise<void> {

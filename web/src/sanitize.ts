@@ -201,7 +201,3 @@ export function sanitizeOutgoing(html: string): string {
 		ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|tel:)/i,
 	}) as unknown as string;
 }
-
-export function escapeHtml(s: string): string {
-	return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}

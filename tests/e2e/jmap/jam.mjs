@@ -16,6 +16,18 @@ out.roles = Object.keys(byRole).sort();
 out.inboxTotal = byRole.inbox.totalEmails;
 out.inboxUnread = byRole.inbox.unreadEmails;
 
+// Mailbox/queryChanges (RFC 8620 5.6): a folder created since the query
+// comes back in "added" at its place in the name order.
+const mq = { accountId, filter: { parentId: null }, sort: [{ property: "name", isAscending: true }] };
+const [mqBefore] = await jam.api.Mailbox.query(mq);
+const [made] = await jam.api.Mailbox.set({ accountId, create: { n: { name: "Jam Folder", parentId: null } } });
+const [mqc] = await jam.api.Mailbox.queryChanges({ ...mq, sinceQueryState: mqBefore.queryState, calculateTotal: true });
+const [mqAfter] = await jam.api.Mailbox.query(mq);
+out.mailboxQueryChanges = {
+  canCalculate: mqBefore.canCalculateChanges, created: made.created.n.id, removed: mqc.removed,
+  added: mqc.added, total: mqc.total, ids: mqAfter.ids, newState: mqc.newQueryState === mqAfter.queryState,
+};
+
 // Query + get in one request with a result reference.
 const [{ emails, ids }] = await jam.requestMany((t) => {
   const ids = t.Email.query({

@@ -73,7 +73,7 @@ try {
 	watch.consoleErrors.forEach((m, i) => {
 		if (!/Content Security Policy|Refused to/i.test(m)) return;
 		const where = watch.consoleWhere[i];
-		if (/\/assets\/app-[A-Za-z0-9_-]+\.js$/.test(where)) result.cspParse++;
+		if (/\/assets\/(app|chunk)-[A-Za-z0-9_-]+\.js$/.test(where)) result.cspParse++;
 		else result.csp.push(`[${where}] ${m}`);
 	});
 	result.sandbox = watch.consoleErrors.filter((m) => /sandbox/i.test(m));

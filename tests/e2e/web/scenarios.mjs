@@ -181,6 +181,26 @@ const scenarios = {
 		return { heading, owner, subjects, body: text.includes(cfg.body), toolbars, actions, own };
 	},
 
+	/* Move between accounts (Email/copy): an own message into the shared folder, a shared one out to the inbox. */
+	async sharedMove(page) {
+		await signedIn(page, cfg.base, cfg.user, cfg.password);
+		await page.locator(`nav .shared-group[data-group="other"]`).waitFor();
+		await openMessage(page, cfg.own);
+		const into = await page.locator("#reader-move optgroup option", { hasText: cfg.folder }).getAttribute("value");
+		await page.locator("#reader-move").selectOption(into);
+		await row(page, cfg.own).waitFor({ state: "detached", timeout: 10000 });
+		await folder(page, cfg.folder);
+		const shared = await listSubjects(page);
+		await openMessage(page, cfg.subject);
+		const inbox = await page.locator("#reader-move > option", { hasText: "Inbox" }).getAttribute("value");
+		await page.locator("#reader-move").selectOption(inbox);
+		await row(page, cfg.subject).waitFor({ state: "detached", timeout: 10000 });
+		const sharedAfter = await listSubjects(page);
+		await folder(page, "inbox");
+		const own = await listSubjects(page);
+		return { shared, sharedAfter, own };
+	},
+
 	async move(page) {
 		await signedIn(page, cfg.base, cfg.user, cfg.password);
 		/* A new folder, made in the app, then the message moved there with the toolbar. */
@@ -188,12 +208,17 @@ const scenarios = {
 		await page.locator("#folder-name").fill(cfg.folder);
 		await page.locator("form.folder-form button[type='submit']").click();
 		await page.locator(`nav .folder[data-name="${cfg.folder}"]`).waitFor();
+		/* Another message copied there first (a copy in one account: Email/import of its blob). */
+		await openMessage(page, cfg.copy);
+		const copyTo = await page.locator("#reader-copy option", { hasText: cfg.folder }).getAttribute("value");
+		await page.locator("#reader-copy").selectOption(copyTo);
 		await openMessage(page, cfg.subject);
 		const folderId = await page.locator("#reader-move option", { hasText: cfg.folder }).getAttribute("value");
 		await page.locator("#reader-move").selectOption(folderId);
 		await row(page, cfg.subject).waitFor({ state: "detached", timeout: 10000 });
 		const inbox = await listSubjects(page);
 		await folder(page, cfg.folder);
+		await row(page, cfg.copy).waitFor({ timeout: 10000 });
 		const moved = await listSubjects(page);
 		return { inbox, moved };
 	},

@@ -6,13 +6,15 @@ import { t, type Key } from "../i18n";
 import { closeEmail, junk, setKeyword, signOut, targets, trash } from "../mail";
 import { startCompose, startForward, startReply } from "../compose";
 import { state, update, useApp } from "../store";
-import { Compose } from "./Compose";
 import { Icon } from "./Icons";
 import { Login } from "./Login";
 import { MessageList, open } from "./MessageList";
 import { Reader } from "./Reader";
-import { Settings } from "./Settings";
 import { Sidebar } from "./Sidebar";
+import { lazy, preloadLazy } from "../lazy";
+
+const Compose = lazy(() => import("./extras").then((m) => m.Compose));
+const Settings = lazy(() => import("./extras").then((m) => m.Settings));
 
 const KEYS: [string, Key][] = [
 	["j / k", "key.jk"], ["Enter, o", "key.enter"], ["u", "key.u"], ["r", "key.r"], ["a", "key.a"], ["f", "key.f"],
@@ -118,6 +120,9 @@ export function App() {
 		const box = app.mailboxes.find((m) => m.role === "inbox");
 		document.title = box && box.unreadEmails ? `(${box.unreadEmails}) facteur` : "facteur";
 	}, [app.mailboxes]);
+	useEffect(() => {
+		if (app.phase === "ready") preloadLazy();
+	}, [app.phase]);
 	if (app.phase === "boot") return <p class="boot loading">{t("loading")}</p>;
 	if (app.phase === "login") return <Login />;
 	const right = app.view === "settings" ? "settings" : app.open ? "reader" : "list";

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { HttpError } from "../api";
 import { t } from "../i18n";
 import { signIn } from "../mail";
-import { LangSwitch } from "./Settings";
+import { LangSwitch } from "./LangSwitch";
 
 export function Login() {
 	const [user, setUser] = useState("");

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
-// One message body. HTML goes through sanitizeMail() into a sandboxed
+// One message body. HTML goes through HtmlFrame (HtmlFrame.tsx) into a sandboxed
 // iframe (srcdoc; no allow-scripts, no allow-forms, no top navigation;
 // allow-popups so that links open in a new tab, allow-same-origin only so
 // that we can size the frame to its content - nothing can run inside it).
 // Plain text is rendered by Preact (escaped), with links made clickable.
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { Email } from "../jmap";
 import { jmap } from "../jmap";
 import { t } from "../i18n";
-import { sanitizeMail } from "../sanitize";
+import { lazy } from "../lazy";
+
+/* DOMPurify and the frame come in their own chunk (lazy.ts): plain text needs neither. */
+const HtmlFrame = lazy(() => import("./extras").then((m) => m.HtmlFrame));
 
 const MAX_INLINE_IMAGE = 5 * 1024 * 1024;
 const URL_RE = /\b(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]])/gi;
@@ -53,75 +56,6 @@ function partsText(e: Email, kind: "htmlBody" | "textBody", type: string): strin
 	const parts = (e[kind] || []).filter((p) => p.type === type && p.partId && e.bodyValues && e.bodyValues[p.partId]);
 	if (!parts.length) return null;
 	return parts.map((p) => e.bodyValues![p.partId!].value).join(type === "text/html" ? "<hr>" : "\n");
-}
-
-export function HtmlFrame({ html, cids, allowRemote, onBlocked }: {
-	html: string; cids: Map<string, string>; allowRemote: boolean; onBlocked: (n: number) => void;
-}) {
-	const frame = useRef<HTMLIFrameElement>(null);
-	const safe = useMemo(() => sanitizeMail(html, allowRemote, cids), [html, allowRemote, cids]);
-	useEffect(() => onBlocked(safe.blocked), [safe]);
-	useEffect(() => {
-		const f = frame.current;
-		if (!f) return;
-		let ro: ResizeObserver | null = null;
-		const fit = () => {
-			try {
-				const d = f.contentDocument;
-				if (d && d.documentElement)
-					f.style.height = Math.max(40, Math.ceil(d.documentElement.getBoundingClientRect().height) + 2) + "px";
-			} catch {
-				/* not reachable: keep the CSS height */
-			}
-		};
-		const onLoad = () => {
-			if (allowRemote) {
-				/* /mail-frame is empty: put the sanitised document in it. */
-				try {
-					const d = f.contentDocument;
-					/* (not the initial about:blank, which has the app's policy) */
-					if (!d || d.location.pathname !== "/mail-frame" || d.body === null || d.body.dataset.filled) return;
-					const parsed = new DOMParser().parseFromString(safe.srcdoc, "text/html");
-					d.documentElement.replaceWith(d.importNode(parsed.documentElement, true));
-					d.body.dataset.filled = "1";
-				} catch {
-					return;
-				}
-			}
-			fit();
-			try {
-				const d = f.contentDocument;
-				if (d && d.body && typeof ResizeObserver !== "undefined") {
-					ro = new ResizeObserver(fit);
-					ro.observe(d.body);
-				}
-			} catch {
-				/* idem */
-			}
-		};
-		f.addEventListener("load", onLoad);
-		if (f.contentDocument && f.contentDocument.readyState === "complete" && f.contentDocument.body) onLoad();
-		return () => {
-			f.removeEventListener("load", onLoad);
-			if (ro) ro.disconnect();
-		};
-	}, [safe]);
-	/*
-	 * By default the frame is a srcdoc document, which inherits the app's
-	 * policy (img-src 'self' data: blob:): nothing remote can load, whatever
-	 * the sanitiser missed. Once the reader asks for remote images, the frame
-	 * is /mail-frame instead, an empty document served with its own policy
-	 * (scripts none, sandboxed, img-src http: https: data:), filled from here.
-	 */
-	if (allowRemote)
-		return (
-			<iframe key="remote" ref={frame} class="mail-frame" title={t("message")} src="/mail-frame"
-				sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" />
-		);
-	return (
-		<iframe key="local" ref={frame} class="mail-frame" title={t("message")} srcdoc={safe.srcdoc}
-			sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" />
-	);
 }
 
 export function MailBody({ e }: { e: Email }) {

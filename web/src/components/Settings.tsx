@@ -2,27 +2,11 @@
 // Settings: identity (name, signature), vacation reply, password, language.
 import { useEffect, useState } from "preact/hooks";
 import { changePassword, HttpError } from "../api";
-import { getLang, setLang, t, type Lang } from "../i18n";
+import { t } from "../i18n";
 import { errorText, identity, loadVacation, saveIdentity, saveVacation, type Vacation } from "../mail";
 import { notify, state, update, useApp } from "../store";
 import { Icon } from "./Icons";
-
-export function LangSwitch() {
-	const [, force] = useState(0);
-	return (
-		<div class="field lang">
-			<label for="lang-select">{t("language")}</label>
-			<select id="lang-select" value={getLang()} onChange={(e) => {
-				setLang((e.target as HTMLSelectElement).value as Lang);
-				force((n) => n + 1);
-				update({}); /* re-render everything in the new language */
-			}}>
-				<option value="en" lang="en">English</option>
-				<option value="fr" lang="fr">Français</option>
-			</select>
-		</div>
-	);
-}
+import { LangSwitch } from "./LangSwitch";
 
 function IdentityForm() {
 	useApp();

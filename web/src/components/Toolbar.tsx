@@ -4,13 +4,28 @@
 import { t } from "../i18n";
 import { copyTo, current, junk, mailboxName, may, moveTo, role, setKeyword, targets, trash } from "../mail";
 import { useApp } from "../store";
+import type { Mailbox } from "../jmap";
 import { flatTree } from "./Sidebar";
 
-function FolderSelect({ label, onPick, id }: { label: string; onPick: (id: string) => void; id: string }) {
+/*
+ * The folders one may add to: the own ones, then those of each account that
+ * shares some (another account: Email/copy, see mail.ts). sameAccount false
+ * leaves out the current account's other folders (a copy inside a shared
+ * account is not offered).
+ */
+function FolderSelect({ label, onPick, id, sameAccount = true }: {
+	label: string; onPick: (id: string) => void; id: string; sameAccount?: boolean;
+}) {
 	const app = useApp();
-	/* Moves stay within one account, into folders one may add to. */
 	const acc = current()?.accountId;
-	const into = app.mailboxes.filter((m) => m.accountId === acc && (!m.myRights || m.myRights.mayAddItems));
+	const ok = (m: Mailbox) => (!m.myRights || m.myRights.mayAddItems) && (sameAccount || m.accountId !== acc || !acc);
+	const owners = [...new Set(app.mailboxes.filter((m) => m.accountId).map((m) => m.accountId!))];
+	const options = (list: Mailbox[]) =>
+		flatTree(list).map(({ m, depth }) => (
+			<option value={m.id} disabled={m.id === app.mailboxId && !app.search}>
+				{"\u00a0".repeat(depth * 2) + mailboxName(m)}
+			</option>
+		));
 	return (
 		<select aria-label={label} id={id} value="" onChange={(e) => {
 			const v = (e.target as HTMLSelectElement).value;
@@ -18,11 +33,11 @@ function FolderSelect({ label, onPick, id }: { label: string; onPick: (id: strin
 			if (v) onPick(v);
 		}}>
 			<option value="">{label}</option>
-			{flatTree(into).map(({ m, depth }) => (
-				<option value={m.id} disabled={m.id === app.mailboxId && !app.search}>
-					{"\u00a0".repeat(depth * 2) + mailboxName(m)}
-				</option>
-			))}
+			{options(app.mailboxes.filter((m) => !m.accountId && ok(m)))}
+			{owners.map((o) => {
+				const list = app.mailboxes.filter((m) => m.accountId === o && ok(m));
+				return list.length > 0 && <optgroup label={list[0].owner || o}>{options(list)}</optgroup>;
+			})}
 		</select>
 	);
 }
@@ -52,7 +67,9 @@ export function Toolbar({ where }: { where: string }) {
 			{may("mayRemoveItems") && (
 				<FolderSelect id={where + "-move"} label={t("move")} onPick={(id) => void moveTo(targets(), id)} />
 			)}
-			{!shared && <FolderSelect id={where + "-copy"} label={t("copy")} onPick={(id) => void copyTo(targets(), id)} />}
+			{may("mayReadItems") && (
+				<FolderSelect id={where + "-copy"} label={t("copy")} sameAccount={!shared} onPick={(id) => void copyTo(targets(), id)} />
+			)}
 			{!shared && (
 				<button type="button" disabled={none} onClick={() => void junk(targets(), !inJunk)} data-action="junk">
 					{inJunk ? t("notJunk") : t("junk")}
