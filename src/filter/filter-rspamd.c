@@ -93,8 +93,7 @@ static enum filter_action action_of(const char *a)
 	return FILTER_ACCEPT;
 }
 
-int filter_parse_reply(const char *json, size_t len, struct filter_verdict *v,
-		       const char **error_r)
+int filter_parse_reply(const char *json, size_t len, struct filter_verdict *v, const char **error_r)
 {
 	memset(v, 0, sizeof(*v));
 	json_error_t jerr;
@@ -177,8 +176,8 @@ size_t filter_strip_headers(const char *msg, size_t len, struct buf *out)
 			continue;
 		}
 		dropping = n >= 7 && strncasecmp(p, "X-Spam", 6) == 0 &&
-			   (memchr(p, ':', n) != NULL) &&
-			   (p[6] == ':' || p[6] == '-' || p[6] == ' ' || p[6] == '\t');
+			(memchr(p, ':', n) != NULL) &&
+			(p[6] == ':' || p[6] == '-' || p[6] == ' ' || p[6] == '\t');
 		if (dropping)
 			removed++;
 		else

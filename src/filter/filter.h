@@ -37,13 +37,13 @@ enum filter_action {
 
 struct filter_verdict {
 	enum filter_action action;
-	bool scanned;          /* false: rspamd did not answer (see error) */
-	double score;          /* rspamd's, when scanned */
-	double required;       /* its reject score */
+	bool scanned;           /* false: rspamd did not answer (see error) */
+	double score;           /* rspamd's, when scanned */
+	double required;        /* its reject score */
 	char rspamd_action[32]; /* "no action", "add header", ...; "" unscanned */
-	char message[256];     /* reply text for REJECT and TEMPFAIL, printable ASCII */
-	char symbols[512];     /* "NAME(score), ..." highest first, at most FILTER_SYMBOLS_MAX */
-	char error[128];       /* why it was not scanned */
+	char message[256];      /* reply text for REJECT and TEMPFAIL, printable ASCII */
+	char symbols[512];      /* "NAME(score), ..." highest first, at most FILTER_SYMBOLS_MAX */
+	char error[128];        /* why it was not scanned */
 };
 
 /*

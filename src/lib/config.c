@@ -447,8 +447,10 @@ int config_load(struct config *c, const char *path, char **error_r)
 			ret = -1;
 		}
 	}
-	if (ret == 0 && (config_url_fix(c->rspamd_url) < 0 || config_url_fix(c->rspamd_controller_url) < 0)) {
-		*error_r = xasprintf("%s: rspamd_url, rspamd_controller_url: expected http://HOST:PORT", path);
+	if (ret == 0 &&
+	    (config_url_fix(c->rspamd_url) < 0 || config_url_fix(c->rspamd_controller_url) < 0)) {
+		*error_r = xasprintf(
+			"%s: rspamd_url, rspamd_controller_url: expected http://HOST:PORT", path);
 		ret = -1;
 	}
 	if (ret == 0 && *c->outbound_address != '\0') {

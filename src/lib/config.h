@@ -100,7 +100,7 @@ struct config {
 	unsigned mailauth_threads; /* verification threads */
 
 	/* spam filter (filter/, rspamd) */
-	char *rspamd_url;            /* "" = no filtering, else "http://HOST:PORT" (a normal worker) */
+	char *rspamd_url; /* "" = no filtering, else "http://HOST:PORT" (a normal worker) */
 	char *rspamd_controller_url; /* "" = no learning, else the controller worker's URL */
 	char *rspamd_password_file;  /* "" or a file whose first line is the controller password */
 	unsigned rspamd_timeout;     /* seconds per request */

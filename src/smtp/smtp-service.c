@@ -33,8 +33,8 @@ struct smtp_service {
 	struct server_ctx *ctx;
 	const struct conn_info *info;
 	struct smtp_session *session;
-	struct mailauth_job *job;  /* the verification of the message at hand */
-	struct filter_job *fjob;   /* its rspamd check */
+	struct mailauth_job *job;    /* the verification of the message at hand */
+	struct filter_job *fjob;     /* its rspamd check */
 	struct filter_verdict fbusy; /* the verdict when no check could be queued */
 	bool fbusy_set;
 	bool mx_started;           /* the jobs above were started ... */
@@ -356,7 +356,8 @@ static void svc_log_filter(struct smtp_service *svc, const struct smtp_delivery 
 	static const char *const actions[] = {"accept", "junk", "reject", "defer"};
 	char q_sym[LOG_QUOTE_SIZE(sizeof(v->symbols))];
 	if (v->scanned)
-		log_info("rspamd.result", "session=%s id=%s action=%s rspamd_action=\"%s\" "
+		log_info("rspamd.result",
+			 "session=%s id=%s action=%s rspamd_action=\"%s\" "
 			 "score=%.2f symbols=%s",
 			 svc->info->session_id, d->queue_id, actions[v->action], v->rspamd_action,
 			 v->score, log_quote(q_sym, sizeof(q_sym), v->symbols));
@@ -419,7 +420,7 @@ static enum smtp_deliver_result svc_deliver_verified(struct smtp_service *svc,
 		return v->action == FILTER_REJECT ? SMTP_DELIVER_REJECT : SMTP_DELIVER_DEFER;
 	}
 	bool junk = (r != NULL && r->dmarc.action == MAILAUTH_QUARANTINE) ||
-		    (v != NULL && v->action == FILTER_JUNK);
+		(v != NULL && v->action == FILTER_JUNK);
 	struct buf add, rest;
 	struct spool b;
 	buf_init(&add);

@@ -10,6 +10,7 @@ message, XCUSTOMX for a reject with a message. One rspamd and one facteur
 serve the whole module; a second facteur points at dead or silent ports
 for fail-open and fail-closed. Clients: smtplib, imaplib, urllib (rspamd's
 /stat for learning)."""
+import base64
 import imaplib
 import json
 import os
@@ -29,6 +30,10 @@ from conftest import (Facteur, assert_clean_logs, free_ports, header_values, mak
 
 RSPAMD = shutil.which("rspamd") or "/usr/bin/rspamd"
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
+ANTIVIRUS_PLUGIN = "/usr/share/rspamd/plugins/antivirus.lua"
+# The EICAR test file; its only signature in clamd's database is ours.
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 RULES = r"""
 local function subject_has(task, token)
@@ -50,6 +55,9 @@ rspamd_config.FACTEUR_TEST_FORCED = {
     end
     return false
   end, score = 0.0 }
+-- rspamd's own antivirus plugin (clamav below), loaded without the rest of
+-- the stock rules.
+dofile(ANTIVIRUS_PLUGIN)
 """
 
 CONF = """
@@ -69,6 +77,21 @@ classifier "bayes" {{
   statfile {{ symbol = "BAYES_HAM"; spam = false; }}
 }}
 lua = "{d}/rules.lua";
+antivirus {{
+  clamav {{
+    type = "clamav"; servers = "127.0.0.1:{clamd}"; symbol = "CLAM_VIRUS";
+    action = "reject"; message = "Virus found: ${{VIRUS}}";
+    scan_mime_parts = true; timeout = 10; retransmits = 0;
+  }}
+}}
+"""
+
+CLAMD_CONF = """DatabaseDirectory {d}/clamdb
+TCPSocket {port}
+TCPAddr 127.0.0.1
+Foreground yes
+LogFile {d}/clamd.log
+PidFile {d}/clamd.pid
 """
 
 BODY = ("This message talks about many different things so that the Bayes "
@@ -77,19 +100,28 @@ BODY = ("This message talks about many different things so that the Bayes "
 
 
 class Rspamd:
-    """redis-server and rspamd in d, on free loopback ports, stopped by PID."""
+    """redis-server, clamd (whose database is one EICAR signature made here:
+    ClamAV's own signatures need a download) and rspamd in d, on free
+    loopback ports, stopped by PID."""
 
     def __init__(self, d):
         self.d = str(d)
-        os.makedirs(self.d, exist_ok=True)
-        self.normal, self.controller, self.redis = free_ports(3)
+        os.makedirs(os.path.join(self.d, "clamdb"), exist_ok=True)
+        self.normal, self.controller, self.redis, self.clamd = free_ports(4)
+        with open(os.path.join(self.d, "clamdb", "facteur-test.ndb"), "w") as f:
+            f.write("Facteur-Test-EICAR:0:*:%s\n" % EICAR.hex())
+        with open(os.path.join(self.d, "clamd.conf"), "w") as f:
+            f.write(CLAMD_CONF.format(d=self.d, port=self.clamd) +
+                    ("User root\n" if os.geteuid() == 0 else ""))
+        self.clamd_proc = subprocess.Popen([CLAMD, "-c", os.path.join(self.d, "clamd.conf")],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(os.path.join(self.d, "rules.lua"), "w") as f:
-            f.write(RULES)
+            f.write(RULES.replace("ANTIVIRUS_PLUGIN", '"%s"' % ANTIVIRUS_PLUGIN))
         with open(os.path.join(self.d, "tld.dat"), "w") as f:
             f.write("com\nexample\ntest\n")
         with open(os.path.join(self.d, "rspamd.conf"), "w") as f:
             f.write(CONF.format(d=self.d, normal=self.normal, controller=self.controller,
-                                redis=self.redis))
+                                redis=self.redis, clamd=self.clamd))
         self.redis_proc = subprocess.Popen(
             [REDIS, "--port", str(self.redis), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self.d],
@@ -102,7 +134,7 @@ class Rspamd:
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         ok = wait_for(lambda: self.proc.poll() is not None or self.ping(), timeout=60,
-                      interval=0.1)
+                      interval=0.1) and wait_for(self.clamd_ping, timeout=60)
         if not ok or self.proc.poll() is not None:
             log = open(os.path.join(self.d, "rspamd.log"), errors="replace").read()
             self.stop()
@@ -118,6 +150,14 @@ class Rspamd:
         except OSError:
             return False
 
+    def clamd_ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.clamd), 1) as s:
+                s.sendall(b"zPING\0")
+                return s.recv(16).startswith(b"PONG")
+        except OSError:
+            return False
+
     def stat(self):
         with urllib.request.urlopen(self.url(self.controller) + "/stat", timeout=5) as r:
             return json.load(r)
@@ -127,7 +167,7 @@ class Rspamd:
 
     def stop(self):
         # rspamd's main process stops its workers on SIGTERM.
-        for p in (self.proc, self.redis_proc):
+        for p in (self.proc, self.redis_proc, self.clamd_proc):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 try:
@@ -202,6 +242,25 @@ def test_reject_with_rspamd_message(fac):
         send_mx(fac, make_message("XCUSTOMX offer", body=BODY))
     assert e.value.smtp_code == 550
     assert e.value.smtp_error == b"5.7.1 Refused by the test rule"
+
+
+def test_virus_rejected_through_clamav(fac):
+    """EICAR as an attachment: rspamd's antivirus module asks clamd, which
+    finds our signature; rspamd says reject with the virus name."""
+    att = base64.encodebytes(EICAR).decode().replace("\n", "\r\n")
+    msg = make_message("see attachment", extra_headers=(
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n"),
+        body=("--BB\r\nContent-Type: text/plain\r\n\r\n" + BODY + "--BB\r\n"
+              "Content-Type: application/octet-stream\r\n"
+              "Content-Disposition: attachment; filename=eicar.com\r\n"
+              "Content-Transfer-Encoding: base64\r\n\r\n" + att + "--BB--\r\n"))
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send_mx(fac, msg)
+    assert e.value.smtp_code == 550
+    assert e.value.smtp_error == b"5.7.1 Virus found: Facteur-Test-EICAR.UNOFFICIAL"
+    # The same text without the virus goes through.
+    clean = msg.replace(att.encode(), base64.encodebytes(b"harmless").replace(b"\n", b"\r\n"))
+    assert send_mx(fac, clean) == {}
 
 
 def test_junk_filing_and_headers(fac):
