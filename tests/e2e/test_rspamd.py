@@ -314,6 +314,41 @@ def test_learning_from_imap_moves(fac, rspamd):
     assert "learned" in rspamd.log()
 
 
+def jmap_call(f, name, args):
+    """One JMAP method call over urllib (Basic auth on loopback HTTP)."""
+    body = json.dumps({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+                       "methodCalls": [[name, args, "c"]]}).encode()
+    cred = base64.b64encode(("%s:%s" % (f.user, f.password)).encode()).decode()
+    req = urllib.request.Request("http://127.0.0.1:%d/jmap/api" % f.ports["http"], data=body,
+                                 method="POST", headers={"Authorization": "Basic " + cred,
+                                                         "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        [[rname, res, _]] = json.loads(r.read())["methodResponses"]
+    assert rname == name, res
+    return res
+
+
+def test_learning_from_jmap_mailbox_change(fac, rspamd):
+    base = rspamd.stat()["learned"]
+    assert send_mx(fac, make_message("jmap learns this", body=BODY + "Parcel 42.\r\n")) == {}
+    assert wait_for(lambda: fetch_by_subject(fac, "INBOX", "jmap learns"))
+    cred = base64.b64encode(("%s:%s" % (fac.user, fac.password)).encode()).decode()
+    req = urllib.request.Request("http://127.0.0.1:%d/.well-known/jmap" % fac.ports["http"],
+                                 headers={"Authorization": "Basic " + cred})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        account = json.loads(r.read())["primaryAccounts"]["urn:ietf:params:jmap:mail"]
+    boxes = {m["name"]: m["id"] for m in
+             jmap_call(fac, "Mailbox/get", {"accountId": account, "ids": None})["list"]}
+    ids = jmap_call(fac, "Email/query", {"accountId": account,
+                                          "filter": {"subject": "jmap learns"}})["ids"]
+    assert len(ids) == 1
+    res = jmap_call(fac, "Email/set", {"accountId": account, "update": {
+        ids[0]: {"mailboxIds": {boxes["Junk"]: True}}}})
+    assert ids[0] in res["updated"], res
+    assert wait_for(lambda: rspamd.stat()["learned"] >= base + 1), rspamd.log()[-3000:]
+    assert wait_for(lambda: "via=jmap.email_set class=spam" in fac.logs())
+
+
 def test_check_config_reports_rspamd(fac):
     out = fac.cli("check-config").stdout
     assert out.count("rspamd answers") == 2, out

@@ -47,8 +47,9 @@ static void test_actions(void **state)
 	parse_ok("{\"action\":\"greylist\",\"score\":4}", &v);
 	assert_int_equal(v.action, FILTER_TEMPFAIL);
 	assert_string_equal(v.message, "Try again later");
-	parse_ok("{\"action\":\"soft reject\",\"score\":0,\"messages\":{\"smtp_message\":\"wait\"}}",
-		 &v);
+	parse_ok(
+		"{\"action\":\"soft reject\",\"score\":0,\"messages\":{\"smtp_message\":\"wait\"}}",
+		&v);
 	assert_int_equal(v.action, FILTER_TEMPFAIL);
 	assert_string_equal(v.message, "wait");
 	parse_ok("{\"action\":\"reject\",\"score\":30}", &v);
@@ -66,8 +67,13 @@ static void test_actions(void **state)
 static void test_bad_replies(void **state)
 {
 	static const char *const bad[] = {
-		"", "[]", "{", "{\"score\":1}", "{\"action\":\"reject\"}",
-		"{\"action\":1,\"score\":1}", "{\"action\":\"reject\",\"score\":\"9\"}",
+		"",
+		"[]",
+		"{",
+		"{\"score\":1}",
+		"{\"action\":\"reject\"}",
+		"{\"action\":1,\"score\":1}",
+		"{\"action\":\"reject\",\"score\":\"9\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct filter_verdict v;
@@ -89,8 +95,8 @@ static void test_symbols(void **state)
 	/* At most FILTER_SYMBOLS_MAX. */
 	char json[4096] = "{\"action\":\"no action\",\"score\":0,\"symbols\":{";
 	for (int i = 0; i < 25; i++)
-		snprintf(json + strlen(json), sizeof(json) - strlen(json), "%s\"S%02d\":{\"score\":%d}",
-			 i ? "," : "", i, i);
+		snprintf(json + strlen(json), sizeof(json) - strlen(json),
+			 "%s\"S%02d\":{\"score\":%d}", i ? "," : "", i, i);
 	strcat(json, "}}");
 	parse_ok(json, &v);
 	assert_non_null(strstr(v.symbols, "S24(24.00)"));
@@ -110,11 +116,12 @@ static void test_headers(void **state)
 		 "\"symbols\":{\"A\":{\"score\":8}}}",
 		 &v);
 	filter_verdict_headers(&v, &b);
-	assert_string_equal(buf_cstr(&b),
-			    "X-Spam-Status: Yes, score=8.00 required=15.00 action=\"add header\"\r\n"
-			    "X-Spam-Score: 8.00\r\n"
-			    "X-Spam-Symbols: A(8.00)\r\n"
-			    "X-Spam: Yes\r\n");
+	assert_string_equal(
+		buf_cstr(&b),
+		"X-Spam-Status: Yes, score=8.00 required=15.00 action=\"add header\"\r\n"
+		"X-Spam-Score: 8.00\r\n"
+		"X-Spam-Symbols: A(8.00)\r\n"
+		"X-Spam: Yes\r\n");
 	buf_clear(&b);
 	parse_ok("{\"action\":\"no action\",\"score\":-0.5,\"required_score\":15}", &v);
 	filter_verdict_headers(&v, &b);
@@ -147,11 +154,12 @@ static void test_strip(void **state)
 	struct buf out;
 	buf_init(&out);
 	assert_int_equal(filter_strip_headers(msg, strlen(msg), &out), 3);
-	assert_string_equal(buf_cstr(&out), "Received: x\r\n"
-					    "X-Spammy: kept\r\n"
-					    "Subject: s\r\n"
-					    "\r\n"
-					    "X-Spam: in the body stays\r\n");
+	assert_string_equal(buf_cstr(&out),
+			    "Received: x\r\n"
+			    "X-Spammy: kept\r\n"
+			    "Subject: s\r\n"
+			    "\r\n"
+			    "X-Spam: in the body stays\r\n");
 	buf_deinit(&out);
 }
 
@@ -214,8 +222,9 @@ static void *server_run(void *arg)
 		s->request[n] = '\0';
 		char *end = strstr(s->request, "\r\n\r\n");
 		char *cl = strcasestr(s->request, "Content-Length:");
-		if (end && (cl == NULL ||
-			    n >= (size_t)(end + 4 - s->request) + strtoul(cl + 15, NULL, 10)))
+		if (end &&
+		    (cl == NULL ||
+		     n >= (size_t)(end + 4 - s->request) + strtoul(cl + 15, NULL, 10)))
 			break;
 	}
 	char head[256];
@@ -342,10 +351,10 @@ static void test_ping_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_actions),     cmocka_unit_test(test_bad_replies),
-		cmocka_unit_test(test_symbols),     cmocka_unit_test(test_headers),
-		cmocka_unit_test(test_strip),       cmocka_unit_test(test_learn_class),
-		cmocka_unit_test(test_client),      cmocka_unit_test(test_ping_refused),
+		cmocka_unit_test(test_actions), cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_symbols), cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_strip),   cmocka_unit_test(test_learn_class),
+		cmocka_unit_test(test_client),  cmocka_unit_test(test_ping_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
