@@ -177,12 +177,15 @@ static void job_run(void *thread_state, void *data)
 		if (perr != NULL)
 			snprintf(why, sizeof(why), "%s", perr);
 		filter_verdict_unavailable(f->cfg->rspamd_fail_closed, why, &job->verdict);
-		log_warn("rspamd.unavailable", "id=%s error=\"%s\" fail=%s", job->queue_id,
-			 job->verdict.error, f->cfg->rspamd_fail_closed ? "closed" : "open");
+		char q_err[LOG_QUOTE_SIZE(sizeof(job->verdict.error))];
+		log_warn("rspamd.unavailable", "id=%s error=%s fail=%s", job->queue_id,
+			 log_quote(q_err, sizeof(q_err), job->verdict.error),
+			 f->cfg->rspamd_fail_closed ? "closed" : "open");
 	} else {
-		log_debug("rspamd.checked", "id=%s action=\"%s\" score=%.2f ms=%lld", job->queue_id,
-			  job->verdict.rspamd_action, job->verdict.score,
-			  (long long)(time_now_ms() - start));
+		char q_act[LOG_QUOTE_SIZE(sizeof(job->verdict.rspamd_action))];
+		log_debug("rspamd.checked", "id=%s action=%s score=%.2f ms=%lld", job->queue_id,
+			  log_quote(q_act, sizeof(q_act), job->verdict.rspamd_action),
+			  job->verdict.score, (long long)(time_now_ms() - start));
 	}
 	buf_deinit(&reply);
 }
@@ -293,8 +296,10 @@ static void learn_run(void *thread_state, void *data)
 		} else {
 			failed++;
 			char q[LOG_QUOTE_SIZE(200)];
-			log_warn("rspamd.learn_failed", "via=%s class=%s error=\"%s\" reply=%s",
-				 job->what, job->spam ? "spam" : "ham", why,
+			char q_why[LOG_QUOTE_SIZE(sizeof(why))];
+			log_warn("rspamd.learn_failed", "via=%s class=%s error=%s reply=%s",
+				 job->what, job->spam ? "spam" : "ham",
+				 log_quote(q_why, sizeof(q_why), why),
 				 log_quote_n(q, sizeof(q), reply.data ? reply.data : "",
 					     reply.len < 200 ? reply.len : 200));
 		}

@@ -355,15 +355,18 @@ static void svc_log_filter(struct smtp_service *svc, const struct smtp_delivery 
 {
 	static const char *const actions[] = {"accept", "junk", "reject", "defer"};
 	char q_sym[LOG_QUOTE_SIZE(sizeof(v->symbols))];
+	char q_act[LOG_QUOTE_SIZE(sizeof(v->rspamd_action))];
+	char q_err[LOG_QUOTE_SIZE(sizeof(v->error))];
 	if (v->scanned)
 		log_info("rspamd.result",
-			 "session=%s id=%s action=%s rspamd_action=\"%s\" "
-			 "score=%.2f symbols=%s",
-			 svc->info->session_id, d->queue_id, actions[v->action], v->rspamd_action,
-			 v->score, log_quote(q_sym, sizeof(q_sym), v->symbols));
+			 "session=%s id=%s action=%s rspamd_action=%s score=%.2f symbols=%s",
+			 svc->info->session_id, d->queue_id, actions[v->action],
+			 log_quote(q_act, sizeof(q_act), v->rspamd_action), v->score,
+			 log_quote(q_sym, sizeof(q_sym), v->symbols));
 	else
-		log_info("rspamd.result", "session=%s id=%s action=%s scanned=no error=\"%s\"",
-			 svc->info->session_id, d->queue_id, actions[v->action], v->error);
+		log_info("rspamd.result", "session=%s id=%s action=%s scanned=no error=%s",
+			 svc->info->session_id, d->queue_id, actions[v->action],
+			 log_quote(q_err, sizeof(q_err), v->error));
 }
 
 /*

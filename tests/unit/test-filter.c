@@ -333,6 +333,59 @@ static void test_client(void **state)
 	config_deinit(&cfg);
 }
 
+/* Learning posts each message read from its fd, with the controller's password. */
+static void test_learn_posts(void **state)
+{
+	struct server s;
+	server_start(&s, "{\"success\":true}");
+	char pwfile[] = "/tmp/facteur-test-filter-XXXXXX";
+	int pw = mkstemp(pwfile);
+	assert_true(pw >= 0);
+	assert_int_equal(write(pw, "s3cret\nignored\n", 15), 15);
+	close(pw);
+	struct config cfg;
+	config_defaults(&cfg);
+	free(cfg.rspamd_url);
+	free(cfg.rspamd_controller_url);
+	free(cfg.rspamd_password_file);
+	cfg.rspamd_url = xstrdup("http://127.0.0.1:9");
+	cfg.rspamd_controller_url = xasprintf("http://127.0.0.1:%d", s.port);
+	cfg.rspamd_password_file = xstrdup(pwfile);
+	struct filter *f = NULL;
+	char *error = NULL;
+	assert_int_equal(filter_create(&cfg, &f, &error), 0);
+	assert_true(filter_learns(f));
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "Subject: spam\r\n\r\nbuy\r\n", 22), 22);
+	close(p[1]);
+	filter_learn(f, true, &p[0], 1, "test");
+	pthread_join(s.thread, NULL); /* the server has the whole request */
+	close(s.fd);
+	filter_destroy(&f);
+	unlink(pwfile);
+	assert_non_null(strstr(s.request, "POST /learnspam HTTP/1.1\r\n"));
+	assert_non_null(strstr(s.request, "\r\nPassword: s3cret\r\n"));
+	assert_non_null(strstr(s.request, "\r\n\r\nSubject: spam\r\n\r\nbuy\r\n"));
+	/* Without a controller URL, learning is off and the fds are just closed. */
+	cfg.rspamd_controller_url[0] = '\0';
+	cfg.rspamd_password_file[0] = '\0';
+	assert_int_equal(filter_create(&cfg, &f, &error), 0);
+	assert_false(filter_learns(f));
+	assert_int_equal(pipe(p), 0);
+	filter_learn(f, false, &p[0], 1, "test");
+	assert_int_equal(close(p[0]), -1); /* already closed by filter_learn */
+	close(p[1]);
+	filter_destroy(&f);
+	/* A password file that cannot be read stops the start. */
+	free(cfg.rspamd_password_file);
+	cfg.rspamd_password_file = xstrdup("/nonexistent/facteur-pw");
+	assert_int_equal(filter_create(&cfg, &f, &error), -1);
+	assert_non_null(strstr(error, "rspamd_password_file"));
+	free(error);
+	config_deinit(&cfg);
+}
+
 static void test_ping_refused(void **state)
 {
 	struct server s;
@@ -351,10 +404,11 @@ static void test_ping_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_actions), cmocka_unit_test(test_bad_replies),
-		cmocka_unit_test(test_symbols), cmocka_unit_test(test_headers),
-		cmocka_unit_test(test_strip),   cmocka_unit_test(test_learn_class),
-		cmocka_unit_test(test_client),  cmocka_unit_test(test_ping_refused),
+		cmocka_unit_test(test_actions),      cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_symbols),      cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_strip),        cmocka_unit_test(test_learn_class),
+		cmocka_unit_test(test_client),       cmocka_unit_test(test_learn_posts),
+		cmocka_unit_test(test_ping_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
