@@ -4,7 +4,7 @@
 # targets with clang. `make SAN=1` builds with ASan+UBSan into build-san/.
 
 CC      ?= cc
-PKGS    := openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson libidn
+PKGS    := openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson libidn libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lunbound
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes

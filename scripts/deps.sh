@@ -8,6 +8,7 @@ pkgs=(gcc make pkg-config libssl-dev libsqlite3-dev libsodium-dev libgmime-3.0-d
       libunbound-dev libopendkim-dev publicsuffix # DKIM; DMARC organizational domains
       libjansson-dev # JSON for JMAP
       libidn-dev # stringprep: SASLprep (RFC 4013) of SCRAM passwords and user names
+      libcurl4-openssl-dev # the rspamd client (filter/)
       brotli python3) # scripts/embed-web: brotli variants of the web application
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkgs+=(libcmocka-dev clang clang-format clang-tidy libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest
@@ -17,6 +18,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	       fail2ban # fail2ban-regex checks contrib/fail2ban/filter.d/facteur.conf
 	       gsasl # GNU SASL's client: SCRAM-SHA-256(-PLUS) over IMAP, SMTP and (relayed) POP3
 	       srs libmail-srs-perl # Mail::SRS and its srs tool check our SRS addresses both ways
+	       rspamd redis-server clamav-daemon # spam and virus filtering (tests/e2e/test_rspamd.py runs private ones)
 	       chromium) # the webmail's browser tests (tests/e2e/web, driven by npm playwright-core)
 fi
 # The web application (web/) is built with npm and embedded into the binary;
@@ -73,6 +75,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 		{ $SUDO systemctl disable --now dovecot.service dovecot.socket ||
 		  $SUDO service dovecot stop; } >/dev/null 2>&1 || true
 	fi
+	if printf '%s\n' "${missing[@]}" | grep -qx rspamd; then
+		# The tests start private rspamd, redis and clamd instances on free
+		# ports; the system services (and freshclam, which would download
+		# signatures) stay off.
+		for u in rspamd redis-server clamav-daemon clamav-daemon.socket clamav-freshclam; do
+			$SUDO systemctl disable --now "$u" >/dev/null 2>&1 || true
+		done
+	fi
 	if printf '%s\n' "${missing[@]}" | grep -qx roundcube; then
 		# Roundcube's daily clean-up timer is for a system instance; there is none.
 		$SUDO systemctl disable --now roundcube-gc.timer >/dev/null 2>&1 || true
@@ -101,7 +111,7 @@ need() { # need DESCRIPTION COMMAND...
 		failed=1
 	fi
 }
-need "pkg-config modules of the build" pkg-config --exists openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson
+need "pkg-config modules of the build" pkg-config --exists openssl sqlite3 libsodium gmime-3.0 zlib opendkim jansson libcurl
 need "libunbound headers" test -e /usr/include/unbound.h
 need "node and npm (web application build)" sh -c 'command -v node && command -v npm'
 need "the built web application (web/dist)" test -f "$root/web/dist/index.html"
@@ -121,6 +131,9 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	need "script (bsdutils)" sh -c 'command -v script'
 	need "unbound" sh -c 'command -v unbound || test -x /usr/sbin/unbound'
 	need "fail2ban-regex" sh -c 'command -v fail2ban-regex'
+	need "rspamd 3 with its antivirus plugin" sh -c 'rspamd --version | grep -q "version 3\." && test -f /usr/share/rspamd/plugins/antivirus.lua'
+	need "redis-server (rspamd's Bayes)" sh -c 'command -v redis-server'
+	need "clamd (ClamAV daemon)" sh -c 'command -v clamd || test -x /usr/sbin/clamd'
 	# Debian's curl has no SCRAM (it would need libgsasl): gsasl is the SCRAM client.
 	need "gsasl with SCRAM-SHA-256-PLUS and tls-exporter" sh -c 'gsasl --client-mechanisms 2>&1 | grep -qw SCRAM-SHA-256-PLUS && gsasl --version | grep -q "GNU SASL) 2\.[2-9]"'
 	need "Debian's chromium (browser tests)" sh -c 'command -v chromium'

@@ -147,7 +147,13 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		"listen.https = %s:%d\n"
 		"max_message_size = 50M\n"
 		"plaintext_auth = loopback\n"
-		"postmaster_address = postmaster@%s\n",
+		"postmaster_address = postmaster@%s\n"
+		"# Spam and virus filtering with rspamd (docs/CONFIGURATION.md):\n"
+		"# rspamd_url = http://127.0.0.1:11333\n"
+		"# rspamd_controller_url = http://127.0.0.1:11334\n"
+		"# rspamd_password_file =\n"
+		"# rspamd_timeout = 10\n"
+		"# rspamd_fail = open\n",
 		o->hostname, dir, dir, dir, run_as_user() ? "user = facteur\n" : "", o->address,
 		p[0], o->address, p[1], o->address, p[2], o->address, p[3], o->address, p[4],
 		o->address, p[5], o->address, p[6], o->address, p[7], o->address, p[8], o->domain);

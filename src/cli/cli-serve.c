@@ -14,6 +14,7 @@
 #include "lib/util.h"
 #include "http/http.h"
 #include "jmap/jmap.h"
+#include "filter/filter.h"
 #include "mailauth/mailauth.h"
 #include "mailauth/srs.h"
 #include "store/store.h"
@@ -39,6 +40,8 @@
 
 /* Mail authentication (one pool for every worker), made before the loops start. */
 static struct mailauth *serve_mailauth;
+/* rspamd's HTTP threads (one pool for every worker), likewise. */
+static struct filter *serve_filter;
 /* Password checks (one pool for every worker), likewise. */
 static struct auth_pool *serve_auth_pool;
 /* Group commit of deliveries (one thread for every worker), likewise. */
@@ -47,6 +50,7 @@ static struct store_writer *serve_writer;
 static int worker_init(int worker_id, struct server_ctx *ctx, const char **error_r)
 {
 	ctx->mailauth = serve_mailauth;
+	ctx->filter = serve_filter;
 	ctx->auth_pool = serve_auth_pool;
 	ctx->writer = serve_writer;
 	return store_open(ctx->config->data_dir, &ctx->store, error_r);
@@ -288,6 +292,8 @@ int cli_serve(int argc, char **argv)
 	if (run == 0)
 		run = mailauth_create(&cfg, &serve_mailauth, &err);
 	if (run == 0)
+		run = filter_create(&cfg, &serve_filter, &err);
+	if (run == 0)
 		run = auth_pool_create(cfg.auth_threads, cfg.auth_hashes_per_ip, &serve_auth_pool,
 				       &err);
 	if (run == 0) {
@@ -321,6 +327,7 @@ int cli_serve(int argc, char **argv)
 	jmap_expirer_stop(&expirer);
 	search_backfill_stop(&backfill);
 	mailauth_destroy(&serve_mailauth);
+	filter_destroy(&serve_filter);
 	auth_pool_destroy(&serve_auth_pool);
 	/* After the loops: commits what sessions handed over, then stops; the
 	 * workers' wake eventfds it signals live until net_server_destroy. */
@@ -369,6 +376,24 @@ int cli_open_store(struct config *cfg, struct store **store_r)
 	return 0;
 }
 
+/*
+ * Say whether rspamd answers at url (when set). Not an error of the
+ * configuration: with rspamd_fail = open mail still flows, so the exit
+ * status stays 0 and the line says what is wrong.
+ */
+static void check_rspamd(const char *key, const char *url, unsigned timeout)
+{
+	if (*url == '\0')
+		return;
+	char *err = NULL;
+	if (filter_ping(url, timeout, &err) == 1) {
+		printf("%s %s: rspamd answers\n", key, url);
+		return;
+	}
+	printf("%s %s: rspamd does not answer: %s\n", key, url, err);
+	free(err);
+}
+
 int cli_check_config(int argc, char **argv)
 {
 	(void)argc;
@@ -388,6 +413,8 @@ int cli_check_config(int argc, char **argv)
 		SSL_CTX_free(ctx);
 	}
 	printf("%s: ok (%zu listeners)\n", cfg.path, cfg.n_listeners);
+	check_rspamd("rspamd_url", cfg.rspamd_url, cfg.rspamd_timeout);
+	check_rspamd("rspamd_controller_url", cfg.rspamd_controller_url, cfg.rspamd_timeout);
 	config_deinit(&cfg);
 	return CLI_EXIT_OK;
 }

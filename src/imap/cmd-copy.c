@@ -13,6 +13,8 @@
  */
 #include "imap/imap-private.h"
 
+#include "filter/filter.h"
+
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -63,6 +65,8 @@ struct copy_ctx {
 	uint32_t *uids;
 	size_t n;
 	uint32_t dst_uidvalidity;
+	int64_t dst_id;
+	int learn; /* filter_learn_class of the source and target */
 	bool move;
 };
 
@@ -83,6 +87,10 @@ static enum imap_cmd_ret copy_done(struct imap_cmd *cmd, struct buf *out)
 		return copy_fail(cmd, out, error);
 	if (count_copied(o->dst_uids, c->n) == 0)
 		return imap_cmd_ok(cmd, out, "%s completed, nothing to do", cmd->name);
+	if (c->learn >= 0)
+		filter_learn_messages(cmd->session->filter, cmd->session->store, c->dst_id,
+				      o->dst_uids, c->n, c->learn == 1,
+				      c->move ? "imap.move" : "imap.copy");
 	struct buf cu;
 	enum imap_cmd_ret ret;
 	buf_init(&cu);
@@ -126,6 +134,11 @@ static enum imap_cmd_ret copy_or_move(struct imap_cmd *cmd, struct buf *out, boo
 	cmd->free_context = copy_ctx_free;
 	c->move = move;
 	c->dst_uidvalidity = dst.uidvalidity;
+	c->dst_id = dst.id;
+	c->learn = -1;
+	struct store_mailbox src;
+	if (filter_learns(s->filter) && store_mailbox_head(s->store, s->view->mailbox_id, &src) > 0)
+		c->learn = filter_learn_class(&src, &dst);
 	if (imap_search_resolve_set(s, set, cmd->uid, &c->uids, &c->n, &error) < 0)
 		return imap_cmd_bad(cmd, out, "%s", error);
 	if (c->n == 0)

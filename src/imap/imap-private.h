@@ -72,6 +72,7 @@
 #include <stdint.h>
 
 struct config;
+struct filter;
 struct imap_session;
 struct imap_cmd;
 
@@ -416,6 +417,8 @@ struct imap_settings {
 	struct store_writer *writer;
 	void (*write_done)(void *arg);
 	void *write_done_arg;
+	/* rspamd learning from moves into and out of Junk (NULL: none). */
+	struct filter *filter;
 };
 
 enum imap_cmd_ret {
@@ -493,6 +496,7 @@ struct imap_session {
 	struct store_writer *writer;
 	void (*write_done)(void *arg);
 	void *write_done_arg;
+	struct filter *filter;
 
 	enum imap_state state;
 	struct imap_parser *parser;

@@ -30,6 +30,7 @@ static void *imap_open(struct server_ctx *ctx, const struct conn_info *info, str
 		.wake = server_ctx_wake_cb,
 		.wake_arg = ctx,
 		.writer = ctx->writer,
+		.filter = ctx->filter,
 		.write_done = server_ctx_wake_cb,
 		.write_done_arg = ctx,
 	};

@@ -641,6 +641,7 @@ struct imap_session *imap_session_create(const struct imap_settings *settings, s
 	s->wake = settings->wake;
 	s->wake_arg = settings->wake_arg;
 	s->writer = settings->writer;
+	s->filter = settings->filter;
 	s->write_done = settings->write_done;
 	s->write_done_arg = settings->write_done_arg;
 	s->state = IMAP_STATE_NOT_AUTHENTICATED;

@@ -11,6 +11,9 @@
  */
 #include "jmap/jmap-private.h"
 
+#include "filter/filter.h"
+#include "lib/server-ctx.h"
+
 #include "lib/util.h"
 #include "mime/mime-store.h"
 
@@ -103,6 +106,23 @@ static int patch_apply(json_t *obj, const char *prop, const char *path, json_t *
 
 /* The two RFC 4314 rights removing a message takes (flag, then expunge). */
 #define REMOVE_RIGHTS (STORE_RIGHT_DELETE_MESSAGE | STORE_RIGHT_EXPUNGE)
+
+/*
+ * A move into or out of Junk teaches rspamd (filter_learn_class), as an
+ * IMAP MOVE does; the blob is read and posted in the filter's threads.
+ */
+static void email_learn(struct jmap_ctx *c, const struct store_jmap_email *e, int64_t dst)
+{
+	struct filter *f = c->r->ctx != NULL ? c->r->ctx->filter : NULL;
+	struct store_mailbox from, to;
+	if (!filter_learns(f) || store_mailbox_head(c->store, e->msg.mailbox_id, &from) <= 0 ||
+	    store_mailbox_head(c->store, dst, &to) <= 0)
+		return;
+	int learn = filter_learn_class(&from, &to);
+	int fd = learn >= 0 ? store_blob_open(c->store, e->msg.blob_id) : -1;
+	if (fd >= 0)
+		filter_learn(f, learn == 1, &fd, 1, "jmap.email_set");
+}
 
 /* Do the keywords of e differ from flags + other, apart from \Seen? */
 static bool keywords_differ(const struct store_jmap_email *e, uint32_t flags,
@@ -222,11 +242,15 @@ json_t *jmap_email_update_one(struct jmap_ctx *c, int64_t id, json_t *patch)
 				     error, "keywords");
 		goto out;
 	}
-	if (mb_changed && dst != e->msg.mailbox_id &&
-	    store_jmap_email_move(c->store, c->account_id, id, dst, &error) < 0)
-		err = jmap_set_error(error != NULL && strstr(error, "mailbox") ? "invalidProperties"
-									       : "serverFail",
-				     error, "mailboxIds");
+	if (mb_changed && dst != e->msg.mailbox_id) {
+		if (store_jmap_email_move(c->store, c->account_id, id, dst, &error) < 0)
+			err = jmap_set_error(error != NULL && strstr(error, "mailbox")
+						     ? "invalidProperties"
+						     : "serverFail",
+					     error, "mailboxIds");
+		else
+			email_learn(c, e, dst);
+	}
 out:
 	json_decref(kw);
 	json_decref(mb);

@@ -93,6 +93,12 @@ void config_defaults(struct config *c)
 	c->dkim_sign = true;
 	c->mailauth_timeout = 20;
 	c->mailauth_threads = 4;
+	c->rspamd_url = xstrdup("");
+	c->rspamd_controller_url = xstrdup("");
+	c->rspamd_password_file = xstrdup("");
+	c->rspamd_timeout = 10;
+	c->rspamd_threads = 4;
+	c->rspamd_fail_closed = false;
 	c->store_batch_max = 256;
 	c->store_batch_wait = 0;
 	c->spool_threshold = 128u * 1024;
@@ -117,6 +123,9 @@ void config_deinit(struct config *c)
 	free(c->srs_domain);
 	free(c->srs_secret);
 	free(c->submission_from_exceptions);
+	free(c->rspamd_url);
+	free(c->rspamd_controller_url);
+	free(c->rspamd_password_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -192,6 +201,24 @@ static int parse_listen(const char *v, struct config_listener *l)
 	return 0;
 }
 
+/*
+ * An rspamd URL: "" or http(s)://HOST[:PORT] with no space; a final '/'
+ * goes (paths are appended). 0 or -1.
+ */
+static int config_url_fix(char *url)
+{
+	if (*url == '\0')
+		return 0;
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return -1;
+	if (strpbrk(url, " \t\r\n") != NULL)
+		return -1;
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		url[--n] = '\0';
+	return strchr(url, ':')[3] == '\0' ? -1 : 0;
+}
+
 enum key_type { K_STR, K_UINT, K_U64, K_INT, K_BOOL };
 
 struct key_def {
@@ -257,6 +284,11 @@ static const struct key_def keys[] = {
 	{"dkim_sign", K_BOOL, OFF(dkim_sign), 0, 0},
 	{"mailauth_timeout", K_UINT, OFF(mailauth_timeout), 1, 300},
 	{"mailauth_threads", K_UINT, OFF(mailauth_threads), 1, 64},
+	{"rspamd_url", K_STR, OFF(rspamd_url), 0, 0},
+	{"rspamd_controller_url", K_STR, OFF(rspamd_controller_url), 0, 0},
+	{"rspamd_password_file", K_STR, OFF(rspamd_password_file), 0, 0},
+	{"rspamd_timeout", K_UINT, OFF(rspamd_timeout), 1, 300},
+	{"rspamd_threads", K_UINT, OFF(rspamd_threads), 1, 64},
 	{"store_batch_max", K_UINT, OFF(store_batch_max), 1, 1024},
 	{"store_batch_wait", K_UINT, OFF(store_batch_wait), 0, 1000000},
 	{"spool_threshold", K_U64, OFF(spool_threshold), 4096, 1ull << 30},
@@ -276,6 +308,14 @@ static int set_key(struct config *c, const char *key, const char *val, const cha
 		}
 		*why = "must be debug, info, warn or error";
 		return -1;
+	}
+	if (strcmp(key, "rspamd_fail") == 0) {
+		if (strcmp(val, "open") != 0 && strcmp(val, "closed") != 0) {
+			*why = "must be open or closed";
+			return -1;
+		}
+		c->rspamd_fail_closed = strcmp(val, "closed") == 0;
+		return 0;
 	}
 	if (strcmp(key, "plaintext_auth") == 0) {
 		static const char *const modes[] = {"never", "loopback", "always"};
@@ -424,6 +464,12 @@ int config_load(struct config *c, const char *path, char **error_r)
 					     path);
 			ret = -1;
 		}
+	}
+	if (ret == 0 &&
+	    (config_url_fix(c->rspamd_url) < 0 || config_url_fix(c->rspamd_controller_url) < 0)) {
+		*error_r = xasprintf(
+			"%s: rspamd_url, rspamd_controller_url: expected http://HOST:PORT", path);
+		ret = -1;
 	}
 	if (ret == 0 && *c->outbound_address != '\0') {
 		unsigned char a[16];

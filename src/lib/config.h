@@ -108,6 +108,14 @@ struct config {
 	unsigned mailauth_timeout; /* seconds per message, then temperror */
 	unsigned mailauth_threads; /* verification threads */
 
+	/* spam filter (filter/, rspamd) */
+	char *rspamd_url; /* "" = no filtering, else "http://HOST:PORT" (a normal worker) */
+	char *rspamd_controller_url; /* "" = no learning, else the controller worker's URL */
+	char *rspamd_password_file;  /* "" or a file whose first line is the controller password */
+	unsigned rspamd_timeout;     /* seconds per request */
+	unsigned rspamd_threads;     /* HTTP threads */
+	bool rspamd_fail_closed;     /* rspamd_fail = closed: 451 when rspamd does not answer */
+
 	/* group commit (store writer) */
 	unsigned store_batch_max;  /* deliveries per transaction */
 	unsigned store_batch_wait; /* microseconds a batch stays open for more */

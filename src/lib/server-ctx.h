@@ -9,6 +9,7 @@
 
 struct auth_pool;
 struct config;
+struct filter;
 struct mailauth;
 struct store;
 struct store_writer;
@@ -18,6 +19,8 @@ struct server_ctx {
 	struct store *store; /* owned by this worker thread */
 	int worker_id;
 	struct mailauth *mailauth; /* shared by all workers (DKIM, SPF, DMARC); may be NULL */
+	/* rspamd (spam filter and learning), shared by all workers; may be NULL. */
+	struct filter *filter;
 	/* Password checks, shared by all workers; NULL: hash in the loop (tests). */
 	struct auth_pool *auth_pool;
 	/* Group commit of deliveries, shared by all workers; NULL: deliver directly. */

@@ -14,6 +14,7 @@
 #include "smtp/smtp.h"
 
 #include "auth/auth.h"
+#include "filter/filter.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/server-ctx.h"
@@ -35,6 +36,10 @@ struct smtp_service {
 	const struct conn_info *info;
 	struct smtp_session *session;
 	struct mailauth_job *job;    /* the verification of the message at hand */
+	struct filter_job *fjob;     /* its rspamd check */
+	struct filter_verdict fbusy; /* the verdict when no check could be queued */
+	bool fbusy_set;
+	bool mx_started; /* the jobs above were started for the message of job_id */
 	char job_id[80];             /* ... whose queue id this is */
 	struct store_write **writes; /* its commit by the store writer (a group) */
 	size_t n_writes;
@@ -389,45 +394,154 @@ static void svc_log_result(struct smtp_service *svc, const struct smtp_delivery 
 		 log_quote(q_dom, sizeof(q_dom), r->dmarc.from_domain), actions[r->dmarc.action]);
 }
 
-/* Verification done: reject, or deliver with Authentication-Results. */
+static void svc_log_filter(struct smtp_service *svc, const struct smtp_delivery *d,
+			   const struct filter_verdict *v)
+{
+	static const char *const actions[] = {"accept", "junk", "reject", "defer"};
+	char q_sym[LOG_QUOTE_SIZE(sizeof(v->symbols))];
+	char q_act[LOG_QUOTE_SIZE(sizeof(v->rspamd_action))];
+	char q_err[LOG_QUOTE_SIZE(sizeof(v->error))];
+	if (v->scanned)
+		log_info("rspamd.result",
+			 "session=%s id=%s action=%s rspamd_action=%s score=%.2f symbols=%s",
+			 svc->info->session_id, d->queue_id, actions[v->action],
+			 log_quote(q_act, sizeof(q_act), v->rspamd_action), v->score,
+			 log_quote(q_sym, sizeof(q_sym), v->symbols));
+	else
+		log_info("rspamd.result", "session=%s id=%s action=%s scanned=no error=%s",
+			 svc->info->session_id, d->queue_id, actions[v->action],
+			 log_quote(q_err, sizeof(q_err), v->error));
+}
+
+/*
+ * The message without the fields a sender may forge (Authentication-
+ * Results claiming our host when r, X-Spam-* when v) into rest, and the
+ * fields we add into add.
+ */
+static void svc_verdict_fields(struct smtp_service *svc, const struct smtp_delivery *d,
+			       const struct mailauth_result *r, const struct filter_verdict *v,
+			       struct buf *add, struct buf *rest)
+{
+	const char *host = svc->ctx->config->hostname;
+	const char *msg = d->data + d->return_path_len;
+	size_t len = d->len - d->return_path_len;
+	struct buf tmp;
+	buf_init(&tmp);
+	if (r != NULL) {
+		mailauth_result_header(r, host, add);
+		mailauth_strip_results(msg, len, host, &tmp);
+		msg = tmp.data ? tmp.data : "";
+		len = tmp.len;
+	}
+	if (v != NULL) {
+		filter_verdict_headers(v, add);
+		filter_strip_headers(msg, len, rest);
+	} else {
+		buf_append(rest, msg, len);
+	}
+	buf_deinit(&tmp);
+}
+
+/*
+ * Verification (r, may be NULL) and the rspamd check (v, may be NULL)
+ * done: reject or defer, or deliver with their header fields, to Junk
+ * for DMARC quarantine or what rspamd calls spam.
+ */
 static enum smtp_deliver_result svc_deliver_verified(struct smtp_service *svc,
 						     const struct smtp_delivery *d,
-						     const struct mailauth_result *r)
+						     const struct mailauth_result *r,
+						     const struct filter_verdict *v)
 {
-	svc_log_result(svc, d, r);
-	if (r->dmarc.action == MAILAUTH_REJECT) {
+	if (r != NULL)
+		svc_log_result(svc, d, r);
+	if (v != NULL)
+		svc_log_filter(svc, d, v);
+	if (r != NULL && r->dmarc.action == MAILAUTH_REJECT) {
 		snprintf(d->reason, d->reason_size,
 			 "Message rejected: DMARC policy of %s (not authenticated)",
 			 r->dmarc.from_domain);
 		return SMTP_DELIVER_REJECT;
 	}
-	const char *host = svc->ctx->config->hostname;
-	struct buf ar, rest;
+	if (v != NULL && (v->action == FILTER_REJECT || v->action == FILTER_TEMPFAIL)) {
+		snprintf(d->reason, d->reason_size, "%s", v->message);
+		return v->action == FILTER_REJECT ? SMTP_DELIVER_REJECT : SMTP_DELIVER_DEFER;
+	}
+	bool junk = (r != NULL && r->dmarc.action == MAILAUTH_QUARANTINE) ||
+		(v != NULL && v->action == FILTER_JUNK);
+	struct buf add, rest;
 	struct spool b;
-	buf_init(&ar);
+	buf_init(&add);
 	buf_init(&rest);
-	mailauth_result_header(r, host, &ar);
-	mailauth_strip_results(d->data + d->return_path_len, d->len - d->return_path_len, host,
-			       &rest);
+	svc_verdict_fields(svc, d, r, v, &add, &rest);
 	struct smtp_delivery vd;
 	enum smtp_deliver_result res = SMTP_DELIVER_TEMPFAIL;
-	if (svc_with_headers(svc, d, ar.data, ar.len, rest.data ? rest.data : "", rest.len, &b,
-			     &vd) == 0) {
-		res = svc_store(svc, &vd, r->dmarc.action == MAILAUTH_QUARANTINE ? "Junk" : NULL);
+	if (svc_with_headers(svc, d, add.data ? add.data : "", add.len, rest.data ? rest.data : "",
+			     rest.len, &b, &vd) == 0) {
+		res = svc_store(svc, &vd, junk ? "Junk" : NULL);
 		spool_deinit(&b);
 	}
-	buf_deinit(&ar);
+	buf_deinit(&add);
 	buf_deinit(&rest);
 	return res;
 }
 
-/* MX: start the verification, then answer PENDING until it is done. */
-static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
-					       const struct smtp_delivery *d)
+static void svc_mx_reset(struct smtp_service *svc)
 {
-	if (svc->job != NULL && strcmp(svc->job_id, d->queue_id) != 0)
-		mailauth_job_release(&svc->job); /* left over from an abandoned message */
-	if (svc->job == NULL) {
+	mailauth_job_release(&svc->job);
+	filter_job_release(&svc->fjob);
+	svc->fbusy_set = false;
+	svc->mx_started = false;
+}
+
+/* Queue the rspamd check of d; when it cannot be, the fail policy decides now. */
+static void svc_filter_start(struct smtp_service *svc, const struct smtp_delivery *d)
+{
+	struct filter *f = svc->ctx->filter;
+	const char *rcpts[FILTER_RCPT_MAX];
+	char local[FILTER_RCPT_MAX][sizeof(((struct store_account *)0)->address)];
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_remote && n < FILTER_RCPT_MAX; i++)
+		rcpts[n++] = d->remote[i];
+	for (size_t i = 0; i < d->n_accounts && n < FILTER_RCPT_MAX; i++) {
+		struct store_account a;
+		if (store_account_get_by_id(svc->ctx->store, d->accounts[i], &a) <= 0)
+			continue;
+		explicit_bzero(a.password_hash, sizeof(a.password_hash));
+		explicit_bzero(a.scram, sizeof(a.scram));
+		snprintf(local[n], sizeof(local[n]), "%s", a.address);
+		rcpts[n] = local[n];
+		n++;
+	}
+	struct filter_request req = {
+		.ip = svc->info->peer_ip,
+		.helo = d->helo,
+		.mail_from = d->sender,
+		.user = d->auth_user,
+		.queue_id = d->queue_id,
+		.rcpts = rcpts,
+		.n_rcpts = n,
+		.msg = d->data + d->return_path_len,
+		.len = d->len - d->return_path_len,
+		.done = server_ctx_wake_cb,
+		.done_arg = svc->ctx,
+	};
+	if (filter_check_submit(f, &req, &svc->fjob) < 0) {
+		log_warn("rspamd.busy", "session=%s id=%s", svc->info->session_id, d->queue_id);
+		filter_verdict_unavailable(filter_fail_closed(f), "busy", &svc->fbusy);
+		svc->fbusy_set = true;
+	}
+}
+
+/*
+ * MX: start the verification and the rspamd check side by side, then
+ * answer PENDING until both are done.
+ */
+static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
+					       const struct smtp_delivery *d, bool verify)
+{
+	if (svc->mx_started && strcmp(svc->job_id, d->queue_id) != 0)
+		svc_mx_reset(svc); /* left over from an abandoned message */
+	if (!svc->mx_started) {
 		struct mailauth_request req = {
 			.ip = svc->info->peer_ip,
 			.helo = d->helo,
@@ -437,19 +551,25 @@ static enum smtp_deliver_result svc_deliver_mx(struct smtp_service *svc,
 			.done = server_ctx_wake_cb,
 			.done_arg = svc->ctx,
 		};
-		if (mailauth_job_submit(svc->ctx->mailauth, &req, &svc->job) < 0) {
+		if (verify && mailauth_job_submit(svc->ctx->mailauth, &req, &svc->job) < 0) {
 			log_warn("mailauth.busy", "session=%s id=%s", svc->info->session_id,
 				 d->queue_id);
 			return SMTP_DELIVER_TEMPFAIL;
 		}
+		if (svc->ctx->filter != NULL)
+			svc_filter_start(svc, d);
 		snprintf(svc->job_id, sizeof(svc->job_id), "%s", d->queue_id);
+		svc->mx_started = true;
 		return SMTP_DELIVER_PENDING;
 	}
-	const struct mailauth_result *r = mailauth_job_result(svc->job);
-	if (r == NULL)
+	const struct mailauth_result *r = NULL;
+	const struct filter_verdict *v = svc->fbusy_set ? &svc->fbusy : NULL;
+	if (svc->job != NULL && (r = mailauth_job_result(svc->job)) == NULL)
 		return SMTP_DELIVER_PENDING;
-	enum smtp_deliver_result res = svc_deliver_verified(svc, d, r);
-	mailauth_job_release(&svc->job);
+	if (svc->fjob != NULL && (v = filter_job_verdict(svc->fjob)) == NULL)
+		return SMTP_DELIVER_PENDING;
+	enum smtp_deliver_result res = svc_deliver_verified(svc, d, r, v);
+	svc_mx_reset(svc);
 	return res;
 }
 
@@ -491,8 +611,9 @@ static enum smtp_deliver_result svc_deliver(void *ctx, const struct smtp_deliver
 		if (r != SMTP_DELIVER_OK)
 			return r;
 	}
-	if (svc->ctx->mailauth != NULL && mx && cfg->mailauth_verify)
-		return svc_deliver_mx(svc, d);
+	bool verify = svc->ctx->mailauth != NULL && cfg->mailauth_verify;
+	if (mx && (verify || svc->ctx->filter != NULL))
+		return svc_deliver_mx(svc, d, verify);
 	if (svc->ctx->mailauth != NULL && !mx && d->auth_user != NULL && cfg->dkim_sign)
 		return svc_deliver_signed(svc, d);
 	return svc_store(svc, d, NULL);
@@ -557,7 +678,7 @@ static void smtp_proto_close(void *p)
 	struct smtp_service *svc = p;
 	/* A verification still running finishes in its thread and is freed
 	 * there: only our reference goes. */
-	mailauth_job_release(&svc->job);
+	svc_mx_reset(svc);
 	/* Likewise a commit in progress: it completes, unacknowledged. */
 	svc_writes_release(svc);
 	/* And a password check: it still counts for the limiters. */

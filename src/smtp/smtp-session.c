@@ -478,6 +478,13 @@ static int smtp_message_deliver(struct smtp_session *s)
 		smtp_reply(s, "550 5.7.1 %s", safe[0] ? safe : "Message refused by policy");
 		return 0;
 	}
+	if (r == SMTP_DELIVER_DEFER) {
+		char safe[256];
+		reason[sizeof(reason) - 1] = '\0';
+		str_sanitize(safe, sizeof(safe), reason, strlen(reason));
+		smtp_reply(s, "451 4.7.1 %s", safe[0] ? safe : "Try again later");
+		return 0;
+	}
 	if (r != SMTP_DELIVER_OK) {
 		smtp_reply(s, "451 4.3.0 Temporary failure, try again later");
 		return 0;

@@ -106,8 +106,8 @@ struct smtp_delivery {
 	const char *auth_user; /* the authenticated account's address, or NULL */
 	int64_t auth_account;  /* ... and its id */
 	/*
-	 * For SMTP_DELIVER_REJECT the hook may write the reply text that
-	 * follows "550 5.7.1 " here (NUL-terminated, at most reason_size).
+	 * For SMTP_DELIVER_REJECT (DEFER) the hook may write the reply text
+	 * that follows "550 5.7.1 " ("451 4.7.1 ") here (NUL-terminated, at most reason_size).
 	 */
 	char *reason;
 	size_t reason_size;
@@ -118,6 +118,7 @@ enum smtp_deliver_result {
 	SMTP_DELIVER_TEMPFAIL, /* 451 4.3.0 */
 	SMTP_DELIVER_QUOTA,    /* 552 5.2.2 */
 	SMTP_DELIVER_REJECT,   /* 550 5.7.1 with d->reason: refused by policy */
+	SMTP_DELIVER_DEFER,    /* 451 4.7.1 with d->reason: policy says later (greylisting) */
 	/*
 	 * Work goes on elsewhere (a thread verifying the message): the engine
 	 * returns CONN_WAIT and, on each smtp_session_resume, calls deliver

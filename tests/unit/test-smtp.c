@@ -114,7 +114,7 @@ static enum smtp_deliver_result fake_deliver(void *ctx, const struct smtp_delive
 		f->pending_polls--;
 		return SMTP_DELIVER_PENDING;
 	}
-	if (f->deliver_result == SMTP_DELIVER_REJECT)
+	if (f->deliver_result == SMTP_DELIVER_REJECT || f->deliver_result == SMTP_DELIVER_DEFER)
 		snprintf(d->reason, d->reason_size, "Rejected by policy of\r\nx.test");
 	buf_clear(&f->msg);
 	buf_append(&f->msg, d->data, d->len);
@@ -942,6 +942,16 @@ static void test_deliver_pending(void **state)
 	assert_int_equal(h->out.len, 0);
 	assert_int_equal(smtp_session_resume(h->s, &h->out), CONN_OK);
 	expect(h, "", "550 5.7.1 Rejected by policy of??x.test\r\n");
+	assert_int_equal(smtp_session_state(h->s), SMTP_STATE_READY);
+	h_free(h);
+
+	/* a deferral by policy (greylisting): 451 4.7.1 with the same text rules */
+	h = h_start("smtp", false, false);
+	h_feed(h, "EHLO c\r\nMAIL FROM:<a@remote.net>\r\nRCPT TO:<alice@example.org>\r\n");
+	free(h_take(h));
+	h->fake.deliver_result = SMTP_DELIVER_DEFER;
+	h_feed(h, "BDAT 3 LAST\r\nx\r\n");
+	expect(h, "", "451 4.7.1 Rejected by policy of??x.test\r\n");
 	assert_int_equal(smtp_session_state(h->s), SMTP_STATE_READY);
 	h_free(h);
 }
