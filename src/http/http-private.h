@@ -170,7 +170,7 @@ struct http_chunked {
 /*
  * Decode chunked bytes from in into body, consuming them. Returns 1 when
  * the last chunk and trailers are read, 0 when more is needed, or -STATUS
- * (400 bad size/framing, 413 body over limit).
+ * (400 bad size/framing, 413 body over limit, 503 out of memory).
  */
 int http_chunked_feed(struct http_chunked *ch, struct buf *in, struct buf *body, size_t limit);
 
