@@ -98,14 +98,14 @@ static enum conn_result respond(struct http_engine *e, struct buf *out)
 	buf_init(&resp.headers);
 	buf_init(&resp.body);
 	e->hooks->handle(e->ctx, req, &resp);
-	if (resp.wait) {
+	if (resp.wait || resp.yield) {
 		/* The request (head and body) stays as it is for the next try. */
 		buf_deinit(&resp.headers);
 		buf_deinit(&resp.body);
 		if (resp.fd >= 0)
 			close(resp.fd);
 		e->state = HS_WAIT;
-		return CONN_WAIT;
+		return resp.yield ? CONN_YIELD : CONN_WAIT;
 	}
 	bool head_only = req->method == HTTP_HEAD;
 	bool closing = !req->keep_alive || resp.close || resp.events;

@@ -87,6 +87,12 @@ struct http_response {
 	 * calls handle again with the same request on resume.
 	 */
 	bool wait;
+	/*
+	 * The same, but the handler has done a slice of a long job (JMAP's
+	 * threading of new messages): it runs again on the worker's next
+	 * turn (CONN_YIELD), after the other connections have had theirs.
+	 */
+	bool yield;
 };
 
 /* Security headers, Date etc. depend on these connection facts. */
