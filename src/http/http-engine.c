@@ -211,7 +211,12 @@ enum conn_result http_engine_input(struct http_engine *e, struct buf *in, struct
 		}
 		case HS_BODY: {
 			size_t n = in->len < e->body_left ? in->len : (size_t)e->body_left;
-			buf_append(&e->req.body, in->data, n);
+			if (buf_try_append(&e->req.body, in->data, n) < 0) {
+				/* Out of memory for this body: refuse this
+				 * request, not the daemon (issue 9 item 4). */
+				buf_deinit(&e->req.body);
+				return fail(e, out, 503);
+			}
 			buf_consume(in, n);
 			e->body_left -= n;
 			if (e->body_left > 0)

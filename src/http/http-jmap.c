@@ -124,6 +124,10 @@ void http_jmap_api(struct http_conn *c, const struct http_request *req, struct h
 	call_init(&j, c, req);
 	const char *type = "application/json";
 	int status = jmap_api(&j.r, req->body.data, req->body.len, &resp->body, &type);
+	if (status == JMAP_API_AGAIN) {
+		resp->yield = true;
+		return;
+	}
 	json_status(resp, status, type);
 }
 

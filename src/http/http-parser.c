@@ -371,7 +371,8 @@ int http_chunked_feed(struct http_chunked *ch, struct buf *in, struct buf *body,
 			if (in->len == 0)
 				return 0;
 			size_t n = in->len < ch->remaining ? in->len : (size_t)ch->remaining;
-			buf_append(body, in->data, n);
+			if (buf_try_append(body, in->data, n) < 0)
+				return -503; /* out of memory: this request only */
 			buf_consume(in, n);
 			ch->remaining -= n;
 			if (ch->remaining == 0)

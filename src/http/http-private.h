@@ -88,7 +88,8 @@ struct http_response {
 	 */
 	bool wait;
 	/*
-	 * Not answered yet: the handler has costly work to do and lets the
+	 * Not answered yet: the handler has costly work to do, or has done a
+	 * slice of a long job (JMAP's threading of new messages), and lets the
 	 * worker's other connections go first (the static files a page asked
 	 * for with it). The engine drops this response, yields (CONN_YIELD)
 	 * and calls handle again with the same request on the next turn.
@@ -178,7 +179,7 @@ struct http_chunked {
 /*
  * Decode chunked bytes from in into body, consuming them. Returns 1 when
  * the last chunk and trailers are read, 0 when more is needed, or -STATUS
- * (400 bad size/framing, 413 body over limit).
+ * (400 bad size/framing, 413 body over limit, 503 out of memory).
  */
 int http_chunked_feed(struct http_chunked *ch, struct buf *in, struct buf *body, size_t limit);
 

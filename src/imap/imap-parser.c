@@ -366,6 +366,8 @@ static uint64_t scan_command_max(const struct imap_parser *p)
 {
 	if (p->limits.id_max > p->limits.command_max && scan_is_id(p))
 		return p->limits.id_max;
+	if (p->limits.plain_command_max != 0 && p->word >= 2 && !scan_is_append(p))
+		return p->limits.plain_command_max;
 	return p->limits.command_max;
 }
 
@@ -376,6 +378,17 @@ static enum imap_scan_result scan_finish(struct imap_parser *p)
 	if (!p->discarding && p->n_lits > 0 && spool_data(&p->spool, &p->spool_base, &error) < 0)
 		scan_fail(p, "NO [LIMIT] Cannot map the message now");
 	return p->discarding ? IMAP_SCAN_REJECT : IMAP_SCAN_COMMAND;
+}
+
+/*
+ * Keep bytes of the command in memory. A literal's or a line's size is the
+ * client's choice: when memory runs out, only this command is refused (the
+ * rest of it skipped), not the daemon aborted.
+ */
+static void cmd_keep(struct imap_parser *p, const void *data, size_t n)
+{
+	if (buf_try_append(&p->cmd, data, n) < 0)
+		scan_fail(p, "NO [LIMIT] Out of memory for this command, try again later");
 }
 
 /* The spool cannot take more: refuse the command, skip the rest. */
@@ -392,7 +405,7 @@ static void scan_literal_end(struct imap_parser *p)
 	if (p->discarding) {
 		/* nothing kept */
 	} else if (!p->lit_spooled) {
-		buf_append(&p->cmd, "", 1);
+		cmd_keep(p, "", 1);
 	} else if (spool_append(&p->spool, "", 1, &error) < 0) {
 		/* Terminated like an inline value: str[len] is a NUL. */
 		scan_spool_fail(p, error);
@@ -429,7 +442,7 @@ static enum imap_scan_result scan_line_end(struct imap_parser *p, size_t avail, 
 	bool crlf = p->cr;
 	p->cr = false;
 	if (!p->discarding) {
-		buf_append(&p->cmd, "\n", 1);
+		cmd_keep(p, "\n", 1);
 		p->text_len++;
 	}
 	if (p->state != SCAN_TEXT) {
@@ -499,7 +512,7 @@ static enum imap_scan_result scan_text(struct imap_parser *p, char c, size_t ava
 		scan_fail(p, "BAD CR without LF");
 	p->cr = false;
 	if (!p->discarding) {
-		buf_append(&p->cmd, &c, 1);
+		cmd_keep(p, &c, 1);
 		p->text_len++;
 	}
 	tail_push(p, c);
@@ -539,7 +552,7 @@ static size_t scan_literal(struct imap_parser *p, const char *data, size_t n)
 		if (!p->lit_binary && memchr(data, '\0', take) != NULL)
 			scan_fail(p, "BAD NUL in literal");
 		else if (!p->lit_spooled)
-			buf_append(&p->cmd, data, take);
+			cmd_keep(p, data, take);
 		else if (spool_append(&p->spool, data, take, &error) < 0)
 			scan_spool_fail(p, error);
 	}
@@ -870,9 +883,15 @@ int imap_parser_parse(struct imap_parser *p, const char **tag_r, const char **na
 	parse_results_free(p);
 	p->parse_error = NULL;
 	p->store_cap = p->text_len + 1;
-	p->store = xmalloc(p->store_cap);
+	p->store = malloc(p->store_cap);
 	struct parse_ctx c = {.p = p, .data = p->cmd.data, .pos = 0, .len = p->cmd.len};
 	*tag_r = "*";
+	if (p->store == NULL) {
+		/* As in cmd_keep: this command fails, not the daemon. */
+		p->store_cap = 0;
+		*error_r = "[LIMIT] Out of memory for this command, try again later";
+		return -1;
+	}
 	const char *tag = NULL;
 	size_t count;
 	if (c.data == NULL || parse_tag(&c, &tag) < 0)

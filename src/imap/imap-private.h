@@ -80,7 +80,8 @@ struct imap_cmd;
 #define IMAP_LINE_MAX_PREAUTH (8 * 1024)
 #define IMAP_LINE_MAX (64 * 1024)
 #define IMAP_LITERAL_MAX_PREAUTH (8 * 1024)
-#define IMAP_LITERAL_MAX (64 * 1024) /* any literal but APPEND's */
+#define IMAP_LITERAL_MAX (64 * 1024)       /* any literal but APPEND's */
+#define IMAP_COMMAND_MAX (2 * 1024 * 1024) /* any command but APPEND, in memory */
 #define IMAP_COMMAND_MAX_PREAUTH (24 * 1024)
 /*
  * ID's line and command before login: RFC 2971's maximum (30 pairs, fields
@@ -154,7 +155,13 @@ struct imap_parser_limits {
 	uint64_t literal_max;        /* one literal of any command but APPEND */
 	uint64_t append_literal_max; /* one APPEND literal (max_message_size) */
 	uint64_t command_max;        /* the whole command, literals included */
-	size_t id_max;               /* ID's line and command when larger (0: no exception) */
+	/*
+	 * The same for any command but APPEND (0: command_max). Their
+	 * literals are held in memory: without it a SEARCH of many 64 KiB
+	 * literals could hold max_message_size per session.
+	 */
+	uint64_t plain_command_max;
+	size_t id_max; /* ID's line and command when larger (0: no exception) */
 	/*
 	 * Read APPEND literals into a spool (memory, then a file in
 	 * spool_dir, borrowed; NULL = /tmp) instead of the command buffer,

@@ -71,6 +71,7 @@ static void imap_limits(const struct imap_session *s, bool authed, struct imap_p
 		.literal_max = IMAP_LITERAL_MAX,
 		.append_literal_max = s->config->max_message_size,
 		.command_max = s->config->max_message_size + 4 * IMAP_LINE_MAX,
+		.plain_command_max = IMAP_COMMAND_MAX,
 		.spool_append = true,
 		.spool_dir = s->spool_dir,
 	};

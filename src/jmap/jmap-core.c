@@ -733,17 +733,28 @@ int jmap_api(const struct jmap_request *r, const char *body, size_t len, struct 
 		.store = r->ctx->store,
 		.user_id = r->account_id,
 		.account_id = r->account_id,
-		.responses = json_array(),
 		.caps = caps,
 	};
+	/*
+	 * Messages that came another way (SMTP, IMAP APPEND) get their thread
+	 * first, a slice at a time: with many of them, the request is run
+	 * again on the worker's next turn (JMAP_API_AGAIN), the other
+	 * sessions having had theirs (issue 9 item 3).
+	 */
+	int synced = caps & JMAP_USING_MAIL ? jmap_thread_sync(&c, JMAP_THREAD_SLICE_US) : 1;
+	if (synced == 0) {
+		json_decref(req);
+		return JMAP_API_AGAIN;
+	}
+	if (synced < 0)
+		log_warn("jmap.thread_sync", "session=%s account=%" PRId64,
+			 r->session_id ? r->session_id : "-", r->account_id);
+	c.responses = json_array();
 	/* \Seen of shared mailboxes is the user's own (store-acl.c). */
 	store_seen_reader_set(c.store, r->account_id);
 	jmap_id(c.account, sizeof(c.account), 'a', r->account_id);
 	json_t *given = json_object_get(req, "createdIds");
 	c.created = given != NULL ? json_deep_copy(given) : json_object();
-	if (caps & JMAP_USING_MAIL && jmap_thread_sync(&c) < 0)
-		log_warn("jmap.thread_sync", "session=%s account=%" PRId64,
-			 r->session_id ? r->session_id : "-", r->account_id);
 	size_t i;
 	json_t *call;
 	json_array_foreach(calls, i, call)

@@ -13,12 +13,15 @@
  */
 #include "jmap/jmap-private.h"
 
+#include "lib/log.h"
 #include "lib/util.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define THREAD_SYNC_MAX 5000 /* messages threaded per request */
 #define THREAD_REFS_MAX 32
@@ -146,15 +149,40 @@ static int thread_one(struct jmap_ctx *c, const struct store_jmap_email *e)
 	return ret;
 }
 
-int jmap_thread_sync(struct jmap_ctx *c)
+static int64_t thread_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int jmap_thread_sync(struct jmap_ctx *c, int64_t budget_us)
 {
 	int64_t *ids;
 	size_t n;
+	const char *error;
 	if (store_jmap_unthreaded(c->store, c->account_id, THREAD_SYNC_MAX, &ids, &n) < 0)
 		return -1;
+	if (n == 0) {
+		free(ids);
+		return 1;
+	}
+	if (store_jmap_batch_begin(c->store, &error) < 0) {
+		free(ids);
+		return -1;
+	}
 	int ret = 0;
-	/* One at a time: bounded memory whatever the number of new messages. */
-	for (size_t i = 0; i < n && ret == 0; i++) {
+	int64_t start = thread_now_us();
+	size_t i;
+	/*
+	 * One at a time (bounded memory whatever the number of new
+	 * messages), all in one transaction: one commit, not one fsync per
+	 * message (20,000 messages APPENDed over IMAP held the loop for
+	 * 20 s). Each message sees the ones before it, its parents.
+	 */
+	for (i = 0; i < n && ret == 0; i++) {
+		if (budget_us > 0 && i > 0 && thread_now_us() - start >= budget_us)
+			break;
 		struct store_jmap_email *e;
 		size_t ne;
 		if (store_jmap_emails(c->store, c->account_id, &ids[i], 1, 0, 0, &e, &ne) < 0) {
@@ -166,7 +194,10 @@ int jmap_thread_sync(struct jmap_ctx *c)
 		store_jmap_emails_free(&e, ne);
 	}
 	free(ids);
-	return ret;
+	if (store_jmap_batch_end(c->store, ret == 0, &error) < 0 || ret < 0)
+		return -1;
+	/* Stopped by the budget, or THREAD_SYNC_MAX of them: maybe more. */
+	return i < n || n == THREAD_SYNC_MAX ? 0 : 1;
 }
 
 /* --- Email/get --------------------------------------------------------- */
@@ -542,10 +573,19 @@ int jmap_email_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 	struct store_jmap_email *v = NULL;
 	size_t n = 0;
 	int ret = 0;
+	/*
+	 * Previews computed here are cached (store_jmap_blob_info_set): in one
+	 * transaction, not one fsync per email (500 new emails held the loop
+	 * for 2 s). Without it (busy), each is written on its own.
+	 */
+	const char *error;
+	bool batch = store_jmap_batch_begin(c->store, &error) == 0;
 	if (ids == NULL) {
 		/* All emails: bounded by maxObjectsInGet. */
 		ret = jmap_emails(c, NULL, 0, 0, 0, &v, &n);
 		if (ret == 0 && n > JMAP_MAX_OBJECTS_GET) {
+			if (batch)
+				store_jmap_batch_end(c->store, false, &error);
 			store_jmap_emails_free(&v, n);
 			json_decref(defaults);
 			json_decref(list);
@@ -571,6 +611,8 @@ int jmap_email_get(struct jmap_ctx *c, json_t *args, json_t **res_r)
 			store_jmap_emails_free(&e, ne);
 		}
 	}
+	if (batch && store_jmap_batch_end(c->store, true, &error) < 0)
+		log_warn("jmap.preview_cache", "account=%" PRId64, c->account_id);
 	store_jmap_emails_free(&v, n);
 	json_decref(defaults);
 	if (ret < 0 || state == NULL) {

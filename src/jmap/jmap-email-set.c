@@ -301,7 +301,7 @@ int jmap_append(struct jmap_ctx *c, int64_t mailbox_id, const char *data, size_t
 	mime_parsed_free(&mp);
 	if (r < 0 || store_jmap_email_id(c->store, mailbox_id, uid, id_r) <= 0)
 		return -1;
-	jmap_thread_sync(c);
+	jmap_thread_sync(c, 0);
 	return 0;
 }
 

@@ -152,8 +152,12 @@ int jmap_get_props(json_t *args, const char *const *known, bool (*allow)(const c
 /* True if props (NULL = all) asks for name. */
 bool jmap_want(json_t *props, const char *name);
 
-/* Threading of messages that have no thread yet (all of the account's). 0 / -1. */
-int jmap_thread_sync(struct jmap_ctx *c);
+/*
+ * Threading of messages that have no thread yet (the account's), for at
+ * most budget_us of work (0: no limit; at most THREAD_SYNC_MAX messages a
+ * call either way). 1 all threaded, 0 some are left (call again), -1 error.
+ */
+int jmap_thread_sync(struct jmap_ctx *c, int64_t budget_us);
 
 /* UTC date "2026-12-05T14:00:00Z" (RFC 3339) into out (>= 21 bytes). */
 void jmap_utc_date(char *out, size_t size, time_t t);

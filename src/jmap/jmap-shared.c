@@ -116,7 +116,7 @@ int jmap_check_mail_account(struct jmap_ctx *c, json_t *args, json_t **res_r)
 		return jmap_fail(res_r, "accountNotFound", NULL);
 	}
 	/* Messages the owner received since the owner last used JMAP. */
-	if (jmap_thread_sync(c) < 0)
+	if (jmap_thread_sync(c, 0) < 0)
 		log_warn("jmap.thread_sync", "account=%" PRId64, id);
 	return 0;
 }

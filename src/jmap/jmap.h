@@ -42,8 +42,13 @@ int jmap_session_resource(const struct jmap_request *r, struct buf *out);
  * response (or an RFC 7807 problem document) to out and returns the HTTP
  * status: 200, or 400 with a problem (urn:ietf:params:jmap:error:notJSON,
  * notRequest, unknownCapability, limit). *content_type_r is set to
- * "application/json" or "application/problem+json".
+ * "application/json" or "application/problem+json". JMAP_API_AGAIN (0):
+ * nothing answered yet, a slice of preparatory work is done (threading
+ * new messages, JMAP_THREAD_SLICE_US of it); call again with the same
+ * request, on the loop's next turn.
  */
+#define JMAP_API_AGAIN 0
+#define JMAP_THREAD_SLICE_US 5000
 int jmap_api(const struct jmap_request *r, const char *body, size_t len, struct buf *out,
 	     const char **content_type_r);
 

@@ -19,24 +19,45 @@ void buf_deinit(struct buf *b)
 	buf_init(b);
 }
 
-void buf_reserve(struct buf *b, size_t n)
+int buf_try_reserve(struct buf *b, size_t n)
 {
 	if (b->cap - b->len > n)
-		return;
+		return 0;
 	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->len <= n)
+	while (cap - b->len <= n) {
+		if (cap > SIZE_MAX / 2)
+			return -1;
 		cap *= 2;
-	b->data = xrealloc(b->data, cap);
+	}
+	char *p = realloc(b->data, cap);
+	if (p == NULL)
+		return -1;
+	b->data = p;
 	b->cap = cap;
+	return 0;
+}
+
+void buf_reserve(struct buf *b, size_t n)
+{
+	if (buf_try_reserve(b, n) < 0)
+		xoom();
+}
+
+int buf_try_append(struct buf *b, const void *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (buf_try_reserve(b, len) < 0)
+		return -1;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
 }
 
 void buf_append(struct buf *b, const void *data, size_t len)
 {
-	if (len == 0)
-		return;
-	buf_reserve(b, len);
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
+	if (buf_try_append(b, data, len) < 0)
+		xoom();
 }
 
 void buf_append_str(struct buf *b, const char *s)

@@ -23,6 +23,14 @@ void buf_deinit(struct buf *b);
 /* Make room for at least n more bytes; aborts on allocation failure. */
 void buf_reserve(struct buf *b, size_t n);
 void buf_append(struct buf *b, const void *data, size_t len);
+/*
+ * The same for bytes whose amount a client chose (an IMAP literal, an HTTP
+ * body, the input read from a socket): 0, or -1 when memory ran out, b
+ * unchanged, so that the caller refuses that one session's command instead
+ * of the daemon aborting (issue 9 item 4).
+ */
+int buf_try_reserve(struct buf *b, size_t n);
+int buf_try_append(struct buf *b, const void *data, size_t len);
 void buf_append_str(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);

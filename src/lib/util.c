@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void oom(void)
+void xoom(void)
 {
 	fputs("facteur: out of memory\n", stderr);
 	abort();
@@ -22,7 +22,7 @@ void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -30,7 +30,7 @@ void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -38,7 +38,7 @@ void *xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (q == NULL)
-		oom();
+		xoom();
 	return q;
 }
 
@@ -46,7 +46,7 @@ char *xstrdup(const char *s)
 {
 	char *p = strdup(s);
 	if (p == NULL)
-		oom();
+		xoom();
 	return p;
 }
 
@@ -70,7 +70,7 @@ char *xasprintf(const char *fmt, ...)
 	int n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		oom();
+		xoom();
 	return s;
 }
 

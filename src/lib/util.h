@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* What the x* allocators do when memory ran out: say so and abort. */
+void xoom(void) __attribute__((noreturn));
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

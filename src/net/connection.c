@@ -37,7 +37,12 @@
 #include <zlib.h>
 
 #define CONN_READ_CHUNK 16384
-#define CONN_IN_MAX (1024 * 1024)  /* stop reading until the engine consumes */
+/*
+ * Stop reading until the engine consumes. One byte under 1 MiB, and no
+ * read goes past it: the buffer's capacity, which doubles, stops at 1 MiB
+ * instead of 2.
+ */
+#define CONN_IN_MAX (1024 * 1024 - 1)
 #define CONN_OUT_LOW (64 * 1024)   /* resume a streaming engine below this */
 #define CONN_HANDSHAKE_TIMEOUT 30  /* seconds */
 #define CONN_ROUNDS 64             /* engine calls per turn: then the others' turn */
@@ -210,19 +215,39 @@ static int conn_flush(struct conn *c)
 	return 0;
 }
 
-/* Inflate raw into in, up to CONN_IN_MAX. Returns -1 on corrupt data. */
+/*
+ * The client's bytes could not be kept: memory ran out. Only this
+ * connection closes (its engine would wait for the bytes lost), the others
+ * go on; the x* allocators would have aborted the daemon. Returns -1.
+ */
+static int conn_input_oom(struct conn *c)
+{
+	log_warn("conn.oom", "session=%s ip=%s buffered=%zu", c->sid, c->peer_ip,
+		 c->in.len + c->raw.len);
+	return -1;
+}
+
+/* How much the next read into b may take: a chunk, never past CONN_IN_MAX. */
+static size_t conn_in_room(const struct buf *b)
+{
+	return CONN_IN_MAX - b->len < CONN_READ_CHUNK ? CONN_IN_MAX - b->len : CONN_READ_CHUNK;
+}
+
+/* Inflate raw into in, up to CONN_IN_MAX. Returns -1 on corrupt data or no memory. */
 static int conn_inflate(struct conn *c)
 {
 	while (c->raw.len > 0 && c->in.len < CONN_IN_MAX) {
-		buf_reserve(&c->in, CONN_READ_CHUNK);
+		size_t room = conn_in_room(&c->in);
+		if (buf_try_reserve(&c->in, room) < 0)
+			return conn_input_oom(c);
 		c->zin->next_in = (unsigned char *)c->raw.data;
 		c->zin->avail_in = (unsigned)c->raw.len;
 		c->zin->next_out = (unsigned char *)c->in.data + c->in.len;
-		c->zin->avail_out = CONN_READ_CHUNK;
+		c->zin->avail_out = (unsigned)room;
 		int r = inflate(c->zin, Z_SYNC_FLUSH);
 		if (r != Z_OK && r != Z_BUF_ERROR)
 			return -1;
-		size_t produced = CONN_READ_CHUNK - c->zin->avail_out;
+		size_t produced = room - c->zin->avail_out;
 		c->in.len += produced;
 		buf_consume(&c->raw, c->raw.len - c->zin->avail_in);
 		if (produced == 0 && r == Z_BUF_ERROR)
@@ -274,7 +299,7 @@ static int conn_read_raw(struct conn *c)
 		ssize_t n;
 		if (c->ssl != NULL) {
 			ERR_clear_error();
-			int r = SSL_read(c->ssl, dst, CONN_READ_CHUNK);
+			int r = SSL_read(c->ssl, dst, (int)conn_in_room(b));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_READ)
@@ -287,13 +312,14 @@ static int conn_read_raw(struct conn *c)
 			}
 			n = r;
 		} else {
-			n = recv(c->fd, dst, CONN_READ_CHUNK, 0);
+			n = recv(c->fd, dst, conn_in_room(b), 0);
 			if (n == 0)
 				return -1;
 			if (n < 0)
 				return (errno == EAGAIN || errno == EINTR) ? got : -1;
 		}
-		buf_append(b, dst, (size_t)n);
+		if (buf_try_append(b, dst, (size_t)n) < 0)
+			return conn_input_oom(c);
 		got = 1;
 	}
 	return got;

@@ -39,7 +39,7 @@ struct smtp_service {
 	struct filter_job *fjob;     /* its rspamd check */
 	struct filter_verdict fbusy; /* the verdict when no check could be queued */
 	bool fbusy_set;
-	bool mx_started; /* the jobs above were started for the message of job_id */
+	bool mx_started;             /* the jobs above were started for the message of job_id */
 	char job_id[80];             /* ... whose queue id this is */
 	struct store_write **writes; /* its commit by the store writer (a group) */
 	size_t n_writes;

@@ -410,9 +410,9 @@ int store_jmap_msgid_thread(struct store *s, int64_t account_id, const char *msg
 	return ret;
 }
 
-static int thread_set_tx(struct store *s, int64_t account_id, int64_t email_id, int64_t thread_id,
-			 const char *const *msgids, size_t n, const char *subject,
-			 const char **error_r)
+int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id, int64_t thread_id,
+			  const char *const *msgids, size_t n, const char *subject,
+			  const char **error_r)
 {
 	sqlite3_stmt *st = store_stmt(s, "UPDATE messages SET thread_id = ? WHERE id = ?");
 	if (st == NULL)
@@ -441,15 +441,16 @@ static int thread_set_tx(struct store *s, int64_t account_id, int64_t email_id, 
 	return 0;
 }
 
-int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id, int64_t thread_id,
-			  const char *const *msgids, size_t n, const char *subject,
-			  const char **error_r)
+int store_jmap_batch_begin(struct store *s, const char **error_r)
 {
-	if (store_tx_begin(s, error_r) < 0)
-		return -1;
-	if (thread_set_tx(s, account_id, email_id, thread_id, msgids, n, subject, error_r) < 0) {
+	return store_tx_begin(s, error_r);
+}
+
+int store_jmap_batch_end(struct store *s, bool commit, const char **error_r)
+{
+	if (!commit) {
 		store_tx_rollback(s);
-		return -1;
+		return 0;
 	}
 	return store_tx_commit(s, error_r);
 }

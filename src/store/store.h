@@ -936,9 +936,17 @@ int store_jmap_unthreaded(struct store *s, int64_t account_id, size_t max, int64
 int store_jmap_msgid_thread(struct store *s, int64_t account_id, const char *msgid,
 			    int64_t *thread_r, char *subject_r, size_t size);
 /*
+ * One transaction around many small JMAP writes that need not be durable
+ * one by one (a slice of store_jmap_thread_set calls, the previews an
+ * Email/get caches): one commit, not one fsync each. begin 0 / -1; end
+ * commits (commit true: 0 / -1) or rolls back.
+ */
+int store_jmap_batch_begin(struct store *s, const char **error_r);
+int store_jmap_batch_end(struct store *s, bool commit, const char **error_r);
+/*
  * Put message email_id into thread_id and record msgids (the message's own
  * and those it refers to that are not known yet) as belonging to it, with
- * subject (its base subject). 0 / -1.
+ * subject (its base subject), inside store_jmap_batch_begin/_end. 0 / -1.
  */
 int store_jmap_thread_set(struct store *s, int64_t account_id, int64_t email_id, int64_t thread_id,
 			  const char *const *msgids, size_t n, const char *subject,

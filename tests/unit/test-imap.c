@@ -339,6 +339,35 @@ static void test_parser_oversized(void **state)
 	buf_deinit(&in);
 	buf_deinit(&o);
 	buf_deinit(&tt);
+	/*
+	 * Commands other than APPEND hold their literals in memory: their
+	 * own, smaller cap (plain_command_max) refuses a SEARCH that
+	 * piles literals up, while APPEND keeps command_max.
+	 */
+	small = test_limits;
+	small.plain_command_max = 3000;
+	p = imap_parser_create(&small);
+	buf_init(&in);
+	buf_init(&o);
+	buf_init(&tt);
+	for (int k = 0; k < 2; k++) {
+		buf_append_str(&in, k == 0 ? "a SEARCH" : "b APPEND INBOX");
+		for (int l = 0; l < 2; l++) {
+			buf_append_str(&in, " TEXT {2000+}\r\n");
+			for (int i = 0; i < 2000; i++)
+				buf_append(&in, "w", 1);
+		}
+		buf_append_str(&in, "\r\n");
+	}
+	drain(p, &in, &o, &tt);
+	const char *want = "REJ a BAD [TOOBIG] Literal too big\n"
+			   "CMD b APPEND A<INBOX> A<TEXT> L:2000<w";
+	assert_memory_equal(buf_cstr(&tt), want, strlen(want));
+	assert_non_null(strstr(buf_cstr(&tt), "w> A<TEXT> L:2000<w"));
+	imap_parser_destroy(&p);
+	buf_deinit(&in);
+	buf_deinit(&o);
+	buf_deinit(&tt);
 }
 
 static void test_parser_line_too_long(void **state)

@@ -31,6 +31,12 @@ static void test_buf(void **state)
 	assert_int_equal(buf_find_lf(&b), -1);
 	buf_append_str(&b, "abc\r\ndef");
 	assert_int_equal(buf_find_lf(&b), 4);
+	/* A size no allocation can meet fails, the buffer as it was. */
+	assert_int_equal(buf_try_reserve(&b, SIZE_MAX / 2 + 1), -1);
+	assert_int_equal(buf_try_append(&b, "x", SIZE_MAX - 4), -1);
+	assert_int_equal(b.len, 8);
+	assert_int_equal(buf_try_append(&b, "gh", 2), 0);
+	assert_string_equal(buf_cstr(&b), "abc\r\ndefgh");
 	buf_deinit(&b);
 }
 
