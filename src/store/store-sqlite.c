@@ -1201,7 +1201,7 @@ static int single_change_commit(struct store *s, sqlite3_stmt *st, const char *m
 		if (rc != SQLITE_DONE)
 			store_db_fail(s, error_r);
 		else
-			store_fail(s, error_r, missing);
+			store_fail(s, error_r, "%s", missing);
 		store_tx_rollback(s);
 		return -1;
 	}

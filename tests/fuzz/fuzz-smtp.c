@@ -49,7 +49,7 @@ static enum smtp_rcpt_status fz_rcpt(void *ctx, const char *addr, struct smtp_rc
 	}
 }
 
-static int fz_sender(void *ctx, const char *addr, int64_t id)
+static int fz_sender(void *ctx, const char *addr, int64_t id, const char *login)
 {
 	return addr[0] == 's' ? 1 : addr[0] == 't' ? -1 : 0;
 }
