@@ -196,7 +196,6 @@ void http_api_password(struct http_conn *c, const struct http_request *req,
 	}
 	log_info("http.password_changed", "session=%s account=%lld", c->info->session_id,
 		 (long long)c->id.account_id);
-	http_credcache_forget_account(c->id.account_id);
 	http_session_remove_account(c->id.account_id,
 				    c->id.has_session ? c->id.session.token : NULL);
 	resp->status = 204;

@@ -107,11 +107,8 @@ static int auth_basic(struct http_conn *c, const char *b64, bool challenge,
 	*colon = '\0';
 	const char *user = decoded, *password = colon + 1;
 	int ret = 0;
-	/* A check already running for this request is polled, not the cache. */
-	bool waiting = c->check != NULL && c->check_for == HTTP_CHECK_BASIC;
-	if (waiting ||
-	    http_credcache_lookup(user, password, &c->id.account_id, c->id.username,
-				  sizeof(c->id.username)) != 1) {
+	{
+		/* A repeated password is answered by the login cache (auth-cache.c). */
 		struct store_account account;
 		memset(&account, 0, sizeof(account));
 		int r = http_auth_password(c, HTTP_CHECK_BASIC, user, password, &account, resp);
@@ -122,7 +119,6 @@ static int auth_basic(struct http_conn *c, const char *b64, bool challenge,
 		} else if (r == AUTH_OK) {
 			c->id.account_id = account.id;
 			snprintf(c->id.username, sizeof(c->id.username), "%s", account.address);
-			http_credcache_put(user, password, account.id, account.address);
 		} else if (r == AUTH_BLOCKED) {
 			ret = refuse(c, resp, 429, "throttled", challenge);
 		} else if (r == AUTH_FAILED) {

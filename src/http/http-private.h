@@ -212,8 +212,6 @@ int http_query_param(const char *query, const char *name, char *out, size_t outs
 #define HTTP_TOKEN_LEN 64 /* hex of 256 random bits */
 #define HTTP_SESSION_IDLE_MS (7LL * 24 * 3600 * 1000)
 #define HTTP_SESSIONS_MAX 65536
-#define HTTP_CREDCACHE_TTL_MS (5LL * 60 * 1000)
-#define HTTP_CREDCACHE_MAX 1024
 
 struct http_web_session {
 	char token[HTTP_TOKEN_LEN + 1];
@@ -231,13 +229,7 @@ void http_session_remove(const char *token);
 void http_session_remove_account(int64_t account_id, const char *keep_token);
 size_t http_session_count(void);
 
-/* Basic credentials verified recently: 1 hit (account filled), 0 miss. */
-int http_credcache_lookup(const char *user, const char *password, int64_t *account_id_r,
-			  char *username, size_t username_size);
-void http_credcache_put(const char *user, const char *password, int64_t account_id,
-			const char *username);
-void http_credcache_forget_account(int64_t account_id);
-/* Free both tables (end of process, tests). */
+/* Free the table (end of process, tests). */
 void http_session_reset(void);
 
 /* --- the handler side (http-service.c and the route files) ----------------- */

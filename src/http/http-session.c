@@ -8,17 +8,15 @@
  * without use, and are found through a small hash of the token, then
  * compared in constant time.
  *
- * Credential cache: HTTP Basic sends the password with every request, and
- * argon2id costs tens of milliseconds by design; a verified (user,
- * password) pair is remembered for a few minutes as a keyed SHA-256 (the
- * key is random per process), never as the password itself.
+ * HTTP Basic sends the password with every request; the login cache of
+ * auth/ (auth-cache.c) spares the argon2id hash of a repeated one, and sees
+ * a password change at once (the stored hash is part of its key).
  */
 #include "http/http-private.h"
 
 #include "lib/util.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,88 +171,6 @@ size_t http_session_count(void)
 	return n;
 }
 
-/* --- credential cache ------------------------------------------------------ */
-
-struct cred_entry {
-	unsigned char key[32]; /* SHA-256(secret, user, NUL, password) */
-	int64_t account_id;
-	char username[320];
-	int64_t expires_ms;
-};
-
-static pthread_mutex_t cred_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cred_entry *creds; /* HTTP_CREDCACHE_MAX entries once used */
-static unsigned char cred_secret[32];
-
-/* Lock held. */
-static void cred_key(const char *user, const char *password, unsigned char key[32])
-{
-	if (creds == NULL) {
-		creds = xcalloc(HTTP_CREDCACHE_MAX, sizeof(*creds));
-		if (random_bytes(cred_secret, sizeof(cred_secret)) < 0)
-			abort();
-	}
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int n = 32;
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, cred_secret, sizeof(cred_secret)) != 1 ||
-	    EVP_DigestUpdate(md, user, strlen(user) + 1) != 1 ||
-	    EVP_DigestUpdate(md, password, strlen(password)) != 1 ||
-	    EVP_DigestFinal_ex(md, key, &n) != 1)
-		abort();
-	EVP_MD_CTX_free(md);
-}
-
-int http_credcache_lookup(const char *user, const char *password, int64_t *account_id_r,
-			  char *username, size_t username_size)
-{
-	unsigned char key[32];
-	int64_t now = time_now_ms();
-	int found = 0;
-	pthread_mutex_lock(&cred_lock);
-	cred_key(user, password, key);
-	for (size_t i = 0; i < HTTP_CREDCACHE_MAX; i++) {
-		struct cred_entry *c = &creds[i];
-		if (c->expires_ms > now && CRYPTO_memcmp(c->key, key, sizeof(key)) == 0) {
-			*account_id_r = c->account_id;
-			snprintf(username, username_size, "%s", c->username);
-			found = 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&cred_lock);
-	return found;
-}
-
-void http_credcache_put(const char *user, const char *password, int64_t account_id,
-			const char *username)
-{
-	int64_t now = time_now_ms();
-	pthread_mutex_lock(&cred_lock);
-	unsigned char key[32];
-	cred_key(user, password, key);
-	/* Take the entry that expires first (an empty one expires at 0). */
-	size_t victim = 0;
-	for (size_t i = 1; i < HTTP_CREDCACHE_MAX; i++)
-		if (creds[i].expires_ms < creds[victim].expires_ms)
-			victim = i;
-	struct cred_entry *c = &creds[victim];
-	memcpy(c->key, key, sizeof(key));
-	c->account_id = account_id;
-	snprintf(c->username, sizeof(c->username), "%s", username);
-	c->expires_ms = now + HTTP_CREDCACHE_TTL_MS;
-	pthread_mutex_unlock(&cred_lock);
-}
-
-void http_credcache_forget_account(int64_t account_id)
-{
-	pthread_mutex_lock(&cred_lock);
-	for (size_t i = 0; creds != NULL && i < HTTP_CREDCACHE_MAX; i++)
-		if (creds[i].account_id == account_id)
-			memset(&creds[i], 0, sizeof(creds[i]));
-	pthread_mutex_unlock(&cred_lock);
-}
-
 void http_session_reset(void)
 {
 	pthread_mutex_lock(&session_lock);
@@ -267,8 +183,4 @@ void http_session_reset(void)
 	}
 	n_sessions = 0;
 	pthread_mutex_unlock(&session_lock);
-	pthread_mutex_lock(&cred_lock);
-	free(creds);
-	creds = NULL;
-	pthread_mutex_unlock(&cred_lock);
 }

@@ -317,6 +317,28 @@ def test_basic_auth_curl_and_rate_limit(make_facteur):
     c.close()
 
 
+def test_basic_auth_sees_a_cli_password_change(facteur):
+    """Basic sends the password with each request and a repeated one is
+    answered from the login cache; `facteur user passwd` must still end the
+    old password at once (the cache is keyed on the stored hash too)."""
+    f = facteur
+
+    def status(password):
+        req = urllib.request.Request("http://127.0.0.1:%d/.well-known/jmap" % f.ports["http"],
+                                     headers={"Authorization": basic(f.user, password)})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert status(f.password) == 200
+    assert status(f.password) == 200  # the cached check
+    f.cli("user", "passwd", f.user, "--password-stdin", input="a-new-password-42\n")
+    assert status(f.password) == 401
+    assert status("a-new-password-42") == 200
+
+
 def test_autoconfig_names_the_ports(facteur):
     f = facteur
     for path in ("/.well-known/autoconfig/mail/config-v1.1.xml",

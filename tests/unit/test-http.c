@@ -611,16 +611,6 @@ static void test_session_table(void **state)
 	assert_int_equal(http_session_find(s2.token, &got), 0);
 	assert_int_equal(http_session_count(), 0);
 
-	int64_t id = 0;
-	char user[320];
-	assert_int_equal(http_credcache_lookup("u@x", "pw", &id, user, sizeof(user)), 0);
-	http_credcache_put("u@x", "pw", 9, "u@x");
-	assert_int_equal(http_credcache_lookup("u@x", "pw", &id, user, sizeof(user)), 1);
-	assert_int_equal(id, 9);
-	assert_int_equal(http_credcache_lookup("u@x", "pw2", &id, user, sizeof(user)), 0);
-	assert_int_equal(http_credcache_lookup("u@xp", "w", &id, user, sizeof(user)), 0);
-	http_credcache_forget_account(9);
-	assert_int_equal(http_credcache_lookup("u@x", "pw", &id, user, sizeof(user)), 0);
 	http_session_reset();
 }
 
