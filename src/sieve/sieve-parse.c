@@ -166,7 +166,8 @@ static void lex_multiline(struct parser *ps, struct tok *t)
 		return;
 	}
 	advance(ps);
-	char *tmp = xmalloc(ps->len - ps->pos + 1);
+	/* LF-only lines grow to CRLF: up to twice the rest of the source. */
+	char *tmp = xmalloc(2 * (ps->len - ps->pos) + 1);
 	size_t n = 0;
 	for (;;) {
 		if (ps->pos >= ps->len) {
