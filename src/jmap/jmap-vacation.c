@@ -97,8 +97,9 @@ static void append_mime(struct buf *b, const char *text, const char *html)
 {
 	buf_append_str(b, "text:\n");
 	if (text != NULL && html != NULL) {
-		buf_append_str(b, "Content-Type: multipart/alternative; boundary=\"" BOUNDARY
-				  "\"\n\n--" BOUNDARY "\n");
+		buf_append_str(b,
+			       "Content-Type: multipart/alternative; boundary=\"" BOUNDARY
+			       "\"\n\n--" BOUNDARY "\n");
 		append_part(b, "text/plain", text);
 		buf_append_str(b, "--" BOUNDARY "\n");
 		append_part(b, "text/html", html);
@@ -120,8 +121,7 @@ static void append_bound(struct buf *b, const char *rel, time_t t)
 	char when[40] = "";
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-	buf_printf(b, "currentdate :zone \"+0000\" :value \"%s\" \"iso8601\" \"%s\"", rel,
-		   when);
+	buf_printf(b, "currentdate :zone \"+0000\" :value \"%s\" \"iso8601\" \"%s\"", rel, when);
 }
 
 char *jmap_vacation_script(const struct jmap_vacation_text *v, size_t *len_r)
@@ -234,7 +234,8 @@ json_t *jmap_vacation_apply(struct jmap_ctx *c, json_t *v)
 	} else if (sieve_store_put(c->store, c->account_id, JMAP_VACATION_SCRIPT, script, len,
 				   &error) < 0 ||
 		   (!ours &&
-		    store_sieve_activate(c->store, c->account_id, JMAP_VACATION_SCRIPT, &error) <= 0)) {
+		    store_sieve_activate(c->store, c->account_id, JMAP_VACATION_SCRIPT, &error) <=
+			    0)) {
 		err = jmap_set_error("serverFail", error, NULL);
 	}
 	free(script);
