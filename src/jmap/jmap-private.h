@@ -270,6 +270,17 @@ jmap_method_fn jmap_submission_get, jmap_submission_changes, jmap_submission_que
 	jmap_submission_set;
 jmap_method_fn jmap_vacation_get, jmap_vacation_set;
 
+/* --- jmap-vacation.c ---------------------------------------------------- */
+/* 1 when the account's active Sieve script is JMAP_VACATION_SCRIPT, 0 not, -1. */
+int jmap_vacation_enabled(struct jmap_ctx *c);
+/*
+ * Make the Sieve scripts follow the VacationResponse v (all properties):
+ * enabled, its script is written and activated; disabled, it is
+ * deactivated and deleted. NULL when done, else a SetError (forbidden when
+ * another script is active and v is enabled; nothing changed then).
+ */
+json_t *jmap_vacation_apply(struct jmap_ctx *c, json_t *v);
+
 /* Email/set update of one email with a patch object (also onSuccessUpdateEmail). */
 json_t *jmap_email_update_one(struct jmap_ctx *c, int64_t id, json_t *patch);
 /* Email/set destroy of one email: NULL ok, or a SetError. */

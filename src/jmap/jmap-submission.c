@@ -9,8 +9,9 @@
  * recipients get it through store_deliver, remote ones through the
  * outbound queue (store_queue_add), both durable before the answer; then
  * onSuccessUpdateEmail / onSuccessDestroyEmail run as an implicit Email/set.
- * The VacationResponse is stored only: sending the automatic reply is the
- * Sieve work's (not done yet).
+ * The VacationResponse is stored here and replies through the Sieve script
+ * that jmap-vacation.c writes from it; isEnabled is read from the store
+ * (that script being the active one).
  */
 #include "jmap/jmap-private.h"
 
@@ -701,6 +702,8 @@ static json_t *vacation_load(struct jmap_ctx *c, int64_t *row_r)
 		json_object_set_new(v, "id", json_string("singleton"));
 	}
 	json_decref(all);
+	/* Enabled means our script is the active one, whatever changed it. */
+	json_object_set_new(v, "isEnabled", json_boolean(jmap_vacation_enabled(c) > 0));
 	return v;
 }
 
@@ -762,7 +765,8 @@ int jmap_vacation_set(struct jmap_ctx *c, json_t *args, json_t **res_r)
 			int64_t row;
 			json_t *cur = vacation_load(c, &row);
 			json_object_update(cur, v);
-			if (obj_put(c, STORE_JMAP_VACATION, row, cur) < 0)
+			err = jmap_vacation_apply(c, cur);
+			if (err == NULL && obj_put(c, STORE_JMAP_VACATION, row, cur) < 0)
 				err = jmap_set_error("serverFail", NULL, NULL);
 			json_decref(cur);
 		}

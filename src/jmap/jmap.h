@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct server_ctx;
 
@@ -133,5 +134,24 @@ int jmap_uploads_sweep(struct store *s, int64_t now, unsigned ttl, unsigned *n_r
 		       const char **error_r);
 int jmap_expirer_start(const struct config *cfg, struct jmap_expirer **e_r, const char **error_r);
 void jmap_expirer_stop(struct jmap_expirer **e);
+
+/*
+ * The VacationResponse as a Sieve script (jmap-vacation.c): the vacation
+ * action, inside "currentdate" tests for the bounds given, with subject
+ * (NULL or "": the default "Auto: <subject>"), and the text, the HTML or
+ * both (a :mime multipart/alternative reason) as the reason; neither gives
+ * JMAP_VACATION_DEFAULT_TEXT. User text is escaped (quoted strings, dot-
+ * stuffed text: literals). Returns the malloc'd source and its length.
+ */
+#define JMAP_VACATION_SCRIPT "jmap-vacation"
+#define JMAP_VACATION_DEFAULT_TEXT "I am away and will read your message when I return."
+struct jmap_vacation_text {
+	bool has_from, has_to;
+	time_t from, to; /* replies on or after from, before to */
+	const char *subject;
+	const char *text_body;
+	const char *html_body;
+};
+char *jmap_vacation_script(const struct jmap_vacation_text *v, size_t *len_r);
 
 #endif

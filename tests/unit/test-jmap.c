@@ -19,6 +19,7 @@
 #include "lib/server-ctx.h"
 #include "mime/mime.h"
 #include "mime/mime-store.h"
+#include "sieve/sieve.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -1405,6 +1406,220 @@ static void test_submission(void **state)
 	json_decref(r);
 }
 
+/* --- VacationResponse as a Sieve script -------------------------------- */
+
+static const char vac_msg[] = "From: <bob@example.net>\r\n"
+			      "To: <a@example.org>\r\n"
+			      "Subject: hello\r\n"
+			      "Message-ID: <m1@example.net>\r\n"
+			      "\r\n"
+			      "Hi.\r\n";
+
+/*
+ * Compile the generated script and run it at now: the vacation action it
+ * yields (copied into *a, strings owned by r) or false when none.
+ */
+static bool vac_run(const struct jmap_vacation_text *v, time_t now, struct sieve_result *r,
+		    struct sieve_action *a)
+{
+	size_t len;
+	char *src = jmap_vacation_script(v, &len);
+	assert_int_equal(strlen(src), len);
+	struct sieve_script *sc;
+	const char *err = NULL;
+	if (sieve_compile(src, len, &sc, &err) < 0)
+		fail_msg("%s\n%s", err, src);
+	free(src);
+	struct sieve_message m = {vac_msg,         sizeof(vac_msg) - 1, "bob@example.net",
+				  "a@example.org", "a@example.org",     now};
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(sieve_execute(sc, &m, r, &err), 0);
+	sieve_script_free(&sc);
+	for (size_t i = 0; i < r->n_actions; i++) {
+		if (r->actions[i].kind == SIEVE_ACT_VACATION) {
+			*a = r->actions[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void test_vacation_script_escaping(void **state)
+{
+	(void)state;
+	struct jmap_vacation_text v = {
+		.subject = "He said \"hi\" \\ back\r\nBcc: x@example.net",
+		.text_body = ".\n..two dots\r\nvar ${x} and text:\n\"quoted\" \\\n.",
+	};
+	struct sieve_result r;
+	struct sieve_action a;
+	assert_true(vac_run(&v, time(NULL), &r, &a));
+	/* Controls in the subject become spaces: no header injection. */
+	assert_string_equal(a.subject, "He said \"hi\" \\ back  Bcc: x@example.net");
+	/* The text comes back as written, lines in CRLF (dot-stuffing undone). */
+	assert_string_equal(a.text,
+			    ".\r\n..two dots\r\nvar ${x} and text:\r\n\"quoted\" \\\r\n.\r\n");
+	assert_false(a.mime);
+	sieve_result_free(&r);
+	/* No text at all: the default reason, and the default subject. */
+	v = (struct jmap_vacation_text){.text_body = ""};
+	assert_true(vac_run(&v, time(NULL), &r, &a));
+	assert_null(a.subject);
+	assert_string_equal(a.text, JMAP_VACATION_DEFAULT_TEXT "\r\n");
+	sieve_result_free(&r);
+}
+
+static void test_vacation_script_dates(void **state)
+{
+	(void)state;
+	time_t from = 1798070400; /* 2026-12-24T00:00:00Z */
+	struct jmap_vacation_text v = {.has_from = true,
+				       .from = from,
+				       .has_to = true,
+				       .to = from + 86400,
+				       .text_body = "away"};
+	struct sieve_result r;
+	struct sieve_action a;
+	const time_t now[] = {from - 1, from, from + 3600, from + 86399, from + 86400};
+	const bool want[] = {false, true, true, true, false};
+	for (size_t i = 0; i < sizeof(now) / sizeof(now[0]); i++) {
+		bool got = vac_run(&v, now[i], &r, &a);
+		if (got != want[i])
+			fail_msg("at %lld: %d", (long long)(now[i] - from), got);
+		sieve_result_free(&r);
+	}
+	/* One bound only. */
+	v.has_to = false;
+	assert_true(vac_run(&v, from + 10 * 86400, &r, &a));
+	sieve_result_free(&r);
+	v = (struct jmap_vacation_text){.has_to = true, .to = from, .text_body = "x"};
+	assert_true(vac_run(&v, from - 1, &r, &a));
+	sieve_result_free(&r);
+	assert_false(vac_run(&v, from, &r, &a));
+	sieve_result_free(&r);
+}
+
+static void test_vacation_script_mime(void **state)
+{
+	(void)state;
+	struct jmap_vacation_text v = {.text_body = "plain é",
+				       .html_body = "<p>Away</p>\n.\n<p>back</p>"};
+	struct sieve_result r;
+	struct sieve_action a;
+	assert_true(vac_run(&v, time(NULL), &r, &a));
+	assert_true(a.mime);
+	assert_non_null(strstr(a.text, "Content-Type: multipart/alternative"));
+	assert_non_null(strstr(a.text, "cGxhaW4gw6k=")); /* base64("plain é") */
+	assert_non_null(strstr(a.text, "Content-Type: text/html; charset=utf-8"));
+	struct sieve_message m = {vac_msg,         sizeof(vac_msg) - 1, "bob@example.net",
+				  "a@example.org", "a@example.org",     time(NULL)};
+	size_t len;
+	char *reply = sieve_vacation_reply(&a, &m, "example.org", &len);
+	assert_non_null(strstr(reply, "\r\nAuto-Submitted: auto-replied\r\n"));
+	assert_non_null(strstr(reply, "\r\n--=_facteur_vacation--\r\n"));
+	free(reply);
+	sieve_result_free(&r);
+	/* HTML only: one text/html entity; a very long plain line: base64. */
+	v = (struct jmap_vacation_text){.html_body = "<b>x</b>"};
+	assert_true(vac_run(&v, time(NULL), &r, &a));
+	assert_true(a.mime && strstr(a.text, "Content-Type: text/html;") == a.text);
+	sieve_result_free(&r);
+	char *long_line = malloc(2001);
+	memset(long_line, 'a', 2000);
+	long_line[2000] = '\0';
+	v = (struct jmap_vacation_text){.text_body = long_line};
+	assert_true(vac_run(&v, time(NULL), &r, &a));
+	assert_true(a.mime && strstr(a.text, "Content-Type: text/plain;") == a.text);
+	sieve_result_free(&r);
+	free(long_line);
+}
+
+static void vac_active(struct t *t, const char *want)
+{
+	char name[STORE_SIEVE_NAME_MAX + 1];
+	char *src = NULL;
+	size_t len;
+	int r = store_sieve_active(t->f->store, t->f->acc, &src, &len, name, sizeof(name));
+	free(src);
+	if (want == NULL)
+		assert_int_equal(r, 0);
+	else {
+		assert_int_equal(r, 1);
+		assert_string_equal(name, want);
+	}
+}
+
+static bool vac_enabled(struct t *t)
+{
+	json_t *r = calls(t, "[['VacationResponse/get',{'accountId':'@A@'},'0']]");
+	bool on = json_is_true(json_object_get(
+		json_array_get(json_object_get(args_of(r, 0), "list"), 0), "isEnabled"));
+	json_decref(r);
+	return on;
+}
+
+static void test_vacation_sieve(void **state)
+{
+	struct t *t = *state;
+	const char *err = NULL;
+	json_t *r =
+		calls(t,
+		      "[['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		      "'isEnabled':true,'subject':'Away','textBody':'Back on Monday.'}}},'0']]");
+	assert_true(json_is_null(
+		json_object_get(json_object_get(args_of(r, 0), "updated"), "singleton")));
+	json_decref(r);
+	vac_active(t, JMAP_VACATION_SCRIPT);
+	char *src;
+	size_t len;
+	bool active;
+	assert_int_equal(
+		store_sieve_get(t->f->store, t->f->acc, JMAP_VACATION_SCRIPT, &src, &len, &active),
+		1);
+	assert_non_null(strstr(src, ":subject \"Away\""));
+	assert_non_null(strstr(src, "Back on Monday."));
+	free(src);
+	assert_true(vac_enabled(t));
+	/* Deactivated elsewhere (CLI, ManageSieve): get says so. */
+	assert_int_equal(store_sieve_activate(t->f->store, t->f->acc, NULL, &err), 1);
+	assert_false(vac_enabled(t));
+	/* The user's own active script is never replaced: forbidden. */
+	assert_int_equal(sieve_store_put(t->f->store, t->f->acc, "mine", "keep;\n", 6, &err), 0);
+	assert_int_equal(store_sieve_activate(t->f->store, t->f->acc, "mine", &err), 1);
+	r = calls(t,
+		  "[['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'isEnabled':true,'subject':'Changed'}}},'0'],"
+		  "['VacationResponse/get',{'accountId':'@A@'},'1']]");
+	assert_string_equal(str_at(args_of(r, 0), "notUpdated/singleton/type"), "forbidden");
+	assert_non_null(strstr(str_at(args_of(r, 0), "notUpdated/singleton/description"),
+			       "\"mine\" is active"));
+	assert_string_equal(str_at(args_of(r, 1), "list/0/subject"), "Away"); /* unchanged */
+	json_decref(r);
+	vac_active(t, "mine");
+	/* Disabling leaves the user's script alone. */
+	r = calls(t,
+		  "[['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'isEnabled':false}}},'0']]");
+	assert_non_null(json_object_get(json_object_get(args_of(r, 0), "updated"), "singleton"));
+	json_decref(r);
+	vac_active(t, "mine");
+	assert_int_equal(store_sieve_activate(t->f->store, t->f->acc, NULL, &err), 1);
+	/* Enabled again, then disabled: our script is gone, none active. */
+	r = calls(t,
+		  "[['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'isEnabled':true,'toDate':'2030-01-01T00:00:00Z'}}},'0'],"
+		  "['VacationResponse/set',{'accountId':'@A@','update':{'singleton':{"
+		  "'isEnabled':false}}},'1']]");
+	assert_non_null(json_object_get(json_object_get(args_of(r, 0), "updated"), "singleton"));
+	assert_non_null(json_object_get(json_object_get(args_of(r, 1), "updated"), "singleton"));
+	json_decref(r);
+	vac_active(t, NULL);
+	assert_int_equal(
+		store_sieve_get(t->f->store, t->f->acc, JMAP_VACATION_SCRIPT, &src, &len, &active),
+		0);
+	assert_false(vac_enabled(t));
+}
+
 /* --- bad input: clear errors, never a crash ---------------------------- */
 
 static void test_bad_input(void **state)
@@ -1765,6 +1980,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_email_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_states_follow_imap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submission, setup, teardown),
+		cmocka_unit_test(test_vacation_script_escaping),
+		cmocka_unit_test(test_vacation_script_dates),
+		cmocka_unit_test(test_vacation_script_mime),
+		cmocka_unit_test_setup_teardown(test_vacation_sieve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_email_copy_shared, setup, teardown),

@@ -181,6 +181,12 @@ static void test_compile_valid(void **state)
 		"if date :index 1 :last :zone \"+0000\" \"date\" \"hour\" \"13\" { stop; }\n"
 		"if currentdate :value \"gt\" \"year\" \"2000\" { removeflag \"a\"; }\n"
 		"if hasflag :contains \"x\" { ereject \"no\"; }\n");
+	/* Many LF-only lines in a text: at the very end (each grows to CRLF). */
+	char lf_text[700] = "require \"vacation\";\nvacation text:\n";
+	for (int i = 0; i < 200; i++)
+		strcat(lf_text, "a\n");
+	strcat(lf_text, ".\n;");
+	assert_compiles(lf_text);
 	assert_compiles(""); /* an empty script: implicit keep */
 	assert_compiles("if true {}");
 }
