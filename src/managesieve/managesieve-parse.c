@@ -206,9 +206,8 @@ static long ms_parse(struct ms_parser *p, bool bare, struct managesieve_cmd *cmd
 	}
 }
 
-long managesieve_parse(const char *data, size_t len, bool bare, size_t line_max,
-		       size_t literal_max, struct managesieve_cmd *cmd,
-		       struct managesieve_parse_error *err)
+long managesieve_parse(const char *data, size_t len, bool bare, size_t line_max, size_t literal_max,
+		       struct managesieve_cmd *cmd, struct managesieve_parse_error *err)
 {
 	struct ms_parser p = {
 		.data = data,

@@ -66,9 +66,8 @@ struct managesieve_parse_error {
  * the bytes consumed (> 0) with *cmd filled (free it with
  * managesieve_cmd_clear), 0 when more input is needed, or -1 with *err.
  */
-long managesieve_parse(const char *data, size_t len, bool bare, size_t line_max,
-		       size_t literal_max, struct managesieve_cmd *cmd,
-		       struct managesieve_parse_error *err);
+long managesieve_parse(const char *data, size_t len, bool bare, size_t line_max, size_t literal_max,
+		       struct managesieve_cmd *cmd, struct managesieve_parse_error *err);
 void managesieve_cmd_clear(struct managesieve_cmd *cmd);
 
 /* Append s as a protocol string: quoted, or a literal when it cannot be. */

@@ -23,8 +23,7 @@ struct ms_service {
 	struct auth_check *check; /* a login being checked in the auth pool */
 };
 
-static enum managesieve_login_result svc_result(enum auth_result r,
-						struct store_account *account,
+static enum managesieve_login_result svc_result(enum auth_result r, struct store_account *account,
 						int64_t *account_r)
 {
 	explicit_bzero(account->password_hash, sizeof(account->password_hash));

@@ -145,7 +145,8 @@ static enum conn_result ms_sasl_plain(struct managesieve_session *s, const char 
 	} else {
 		log_quote(s->login_q_user, sizeof(s->login_q_user), authcid);
 		int64_t account = 0;
-		enum managesieve_login_result lr = s->hooks->login(s->ctx, authcid, passwd, &account);
+		enum managesieve_login_result lr =
+			s->hooks->login(s->ctx, authcid, passwd, &account);
 		if (lr == MANAGESIEVE_LOGIN_PENDING) {
 			s->login_wait = true;
 			r = CONN_WAIT;
@@ -159,8 +160,8 @@ static enum conn_result ms_sasl_plain(struct managesieve_session *s, const char 
 	return r;
 }
 
-static enum conn_result cmd_authenticate(struct managesieve_session *s,
-					 struct managesieve_cmd *cmd, struct buf *out)
+static enum conn_result cmd_authenticate(struct managesieve_session *s, struct managesieve_cmd *cmd,
+					 struct buf *out)
 {
 	if (!ms_auth_allowed(s))
 		return ms_no(s, out, s->tls_available ? "ENCRYPT-NEEDED" : NULL,
@@ -176,8 +177,8 @@ static enum conn_result cmd_authenticate(struct managesieve_session *s,
 }
 
 /* The bare line that answers the "" challenge: a string, or "*" to cancel. */
-static enum conn_result ms_sasl_response(struct managesieve_session *s,
-					 struct managesieve_cmd *cmd, struct buf *out)
+static enum conn_result ms_sasl_response(struct managesieve_session *s, struct managesieve_cmd *cmd,
+					 struct buf *out)
 {
 	s->sasl_pending = false;
 	if (cmd->n_args != 1 || cmd->args[0].is_number)
@@ -218,8 +219,8 @@ static enum conn_result cmd_starttls(struct managesieve_session *s, struct manag
 
 /* --- any state ------------------------------------------------------------ */
 
-static enum conn_result cmd_capability(struct managesieve_session *s,
-				       struct managesieve_cmd *cmd, struct buf *out)
+static enum conn_result cmd_capability(struct managesieve_session *s, struct managesieve_cmd *cmd,
+				       struct buf *out)
 {
 	ms_capabilities(s, out);
 	return ms_reply(out, "OK", NULL, "Capability completed");
@@ -299,8 +300,8 @@ static enum conn_result cmd_putscript(struct managesieve_session *s, struct mana
 	return ms_reply(out, "OK", NULL, "Script stored");
 }
 
-static enum conn_result cmd_checkscript(struct managesieve_session *s,
-					struct managesieve_cmd *cmd, struct buf *out)
+static enum conn_result cmd_checkscript(struct managesieve_session *s, struct managesieve_cmd *cmd,
+					struct buf *out)
 {
 	if (ms_compile(s, &cmd->args[0], out) < 0)
 		return CONN_OK;
@@ -327,8 +328,8 @@ static void ms_list_one(void *ctx, const struct store_sieve_info *info)
 	buf_append_str(out, info->active ? " ACTIVE\r\n" : "\r\n");
 }
 
-static enum conn_result cmd_listscripts(struct managesieve_session *s,
-					struct managesieve_cmd *cmd, struct buf *out)
+static enum conn_result cmd_listscripts(struct managesieve_session *s, struct managesieve_cmd *cmd,
+					struct buf *out)
 {
 	struct buf list;
 	buf_init(&list);
@@ -388,8 +389,8 @@ static int ms_script_exists(struct managesieve_session *s, const char *name, boo
 	return r;
 }
 
-static enum conn_result cmd_deletescript(struct managesieve_session *s,
-					 struct managesieve_cmd *cmd, struct buf *out)
+static enum conn_result cmd_deletescript(struct managesieve_session *s, struct managesieve_cmd *cmd,
+					 struct buf *out)
 {
 	if (ms_name_arg(s, &cmd->args[0], out) < 0)
 		return CONN_OK;
@@ -410,8 +411,8 @@ static enum conn_result cmd_deletescript(struct managesieve_session *s,
 	return ms_reply(out, "OK", NULL, "Script deleted");
 }
 
-static enum conn_result cmd_renamescript(struct managesieve_session *s,
-					 struct managesieve_cmd *cmd, struct buf *out)
+static enum conn_result cmd_renamescript(struct managesieve_session *s, struct managesieve_cmd *cmd,
+					 struct buf *out)
 {
 	if (ms_name_arg(s, &cmd->args[0], out) < 0 || ms_name_arg(s, &cmd->args[1], out) < 0)
 		return CONN_OK;
