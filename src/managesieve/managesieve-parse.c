@@ -185,6 +185,9 @@ static long ms_parse(struct ms_parser *p, bool bare, struct managesieve_cmd *cmd
 				return ms_more(p);
 			if (p->data[p->pos + 1] != '\n')
 				return ms_fail(p, "bare CR", NULL, p->pos);
+			/* The same cap as while the line was incomplete. */
+			if (p->line_bytes + 2 > p->line_max)
+				return ms_fail(p, "line too long", NULL, p->pos);
 			return (long)(p->pos + 2);
 		}
 		if (c == '\n')

@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PLAIN_OK "AGFAZXhhbXBsZS5vcmcAcHc="      /* a@example.org / pw */
+#define PLAIN_OK "AGFAZXhhbXBsZS5vcmcAcHc="       /* a@example.org / pw */
 #define PLAIN_SLOW "AHNsb3dAZXhhbXBsZS5vcmcAcHc=" /* slow@example.org / pw */
 #define PLAIN_BAD "AGFAZXhhbXBsZS5vcmcAYmFk"      /* a@example.org / bad */
 
@@ -194,8 +194,11 @@ static void test_parse(void **state)
 	memcpy(line, "NOOP \"", 6);
 	assert_int_equal(managesieve_parse(line, sizeof(line), false, 100, 100, &cmd, &err), -1);
 	assert_string_equal(err.text, "line too long");
-	assert_int_equal(managesieve_parse("NOOP {101+}\r\n", 13, false, 100, 100, &cmd, &err),
-			 -1);
+	/* ... and the same cap when the whole line came at once. */
+	assert_int_equal(
+		managesieve_parse("NOOP \"0123456789\"\r\n", 19, false, 16, 100, &cmd, &err), -1);
+	assert_string_equal(err.text, "line too long");
+	assert_int_equal(managesieve_parse("NOOP {101+}\r\n", 13, false, 100, 100, &cmd, &err), -1);
 	assert_string_equal(err.code, "QUOTA/MAXSIZE");
 	assert_int_equal(err.skip, 13 + 101);
 }
@@ -377,8 +380,9 @@ static void test_bad_input(void **state)
 	buf_clear(&t->out);
 	assert_int_equal(t_feed(t, big, (size_t)n + 9008, true), CONN_OK);
 	const char *out = buf_cstr(&t->out);
-	assert_string_equal(out, "NO (QUOTA/MAXSIZE) \"literal too large\"\r\nOK \"NOOP "
-				 "completed\"\r\n");
+	assert_string_equal(out,
+			    "NO (QUOTA/MAXSIZE) \"literal too large\"\r\nOK \"NOOP "
+			    "completed\"\r\n");
 	assert_string_equal(t_cmd(t, "FROB\r\n", NULL), "NO \"Unknown command\"\r\n");
 	assert_string_equal(t_cmd(t, "NOOP \"a\" \"b\"\r\n", NULL),
 			    "NO \"Wrong number of arguments to NOOP\"\r\n");
