@@ -10,6 +10,7 @@
 #ifndef FACTEUR_MANAGESIEVE_PRIVATE_H
 #define FACTEUR_MANAGESIEVE_PRIVATE_H
 
+#include "auth/auth.h"
 #include "lib/buf.h"
 #include "net/conn.h"
 
@@ -89,6 +90,12 @@ struct managesieve_hooks {
 					       int64_t *account_r);
 	/* After PENDING: the outcome, or PENDING again while the check runs. */
 	enum managesieve_login_result (*login_poll)(void *ctx, int64_t *account_r);
+	/*
+	 * Optional (NULL: SCRAM-SHA-256 is not offered): one SCRAM message.
+	 * PENDING: send step->challenge and feed the answer; OK: as login.
+	 */
+	enum managesieve_login_result (*scram)(void *ctx, struct auth_scram_io *step,
+					       int64_t *account_r);
 };
 
 struct managesieve_settings {

@@ -3,7 +3,8 @@
  * The glue between the ManageSieve engine and the daemon:
  * managesieve_proto, the conn_proto that net/ drives, builds an engine per
  * connection from the worker's server_ctx and checks passwords with
- * auth_check_start() (hashed in the auth pool while the engine waits).
+ * auth_check_start() (hashed in the auth pool while the engine waits) or
+ * a SCRAM-SHA-256 exchange (auth_scram, in the loop: no hashing).
  */
 #include "managesieve/managesieve.h"
 #include "managesieve/managesieve-private.h"
@@ -21,6 +22,7 @@ struct ms_service {
 	const struct conn_info *info;
 	struct managesieve_session *session;
 	struct auth_check *check; /* a login being checked in the auth pool */
+	struct auth_scram *scram; /* a SCRAM exchange in progress */
 };
 
 static enum managesieve_login_result svc_result(enum auth_result r, struct store_account *account,
@@ -66,9 +68,23 @@ static enum managesieve_login_result svc_login_poll(void *ctx, int64_t *account_
 	return svc_result(auth_check_finish(&svc->check, &account), &account, account_r);
 }
 
+/* SCRAM needs no hashing (the stored keys are checked): it runs in the loop. */
+static enum managesieve_login_result svc_scram(void *ctx, struct auth_scram_io *step,
+					       int64_t *account_r)
+{
+	struct ms_service *svc = ctx;
+	struct store_account account;
+	memset(&account, 0, sizeof(account));
+	enum auth_result r = auth_scram_feed(&svc->scram, step, svc->info->peer_ip,
+					     svc->info->tls ? &svc->info->binding : NULL,
+					     svc->ctx->store, &account);
+	return svc_result(r, &account, account_r);
+}
+
 static const struct managesieve_hooks svc_hooks = {
 	.login = svc_login,
 	.login_poll = svc_login_poll,
+	.scram = svc_scram,
 };
 
 static void *ms_open(struct server_ctx *ctx, const struct conn_info *info, struct buf *out)
@@ -125,6 +141,7 @@ static void ms_close(void *session)
 	struct ms_service *svc = session;
 	managesieve_session_destroy(&svc->session);
 	auth_check_abort(&svc->check);
+	auth_scram_destroy(&svc->scram);
 	free(svc);
 }
 

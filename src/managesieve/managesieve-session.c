@@ -7,7 +7,8 @@
  * are stored, so a client learns of a syntax error with its line and
  * column at PUTSCRIPT or CHECKSCRIPT time; storage goes straight to the
  * store's Sieve functions. Passwords are checked through hooks (the auth
- * pool in the daemon: the session waits with CONN_WAIT meanwhile).
+ * pool in the daemon: the session waits with CONN_WAIT meanwhile; SCRAM-SHA-256
+ * through auth_scram, which needs no hashing).
  */
 #include "managesieve/managesieve-private.h"
 
@@ -42,7 +43,9 @@ struct managesieve_session {
 	int64_t account_id;
 	unsigned errors;
 	bool closing;
-	bool sasl_pending; /* "" sent for AUTHENTICATE PLAIN: a bare line answers */
+	/* A challenge was sent: a bare string line answers it. */
+	enum { MS_SASL_NONE, MS_SASL_PLAIN, MS_SASL_SCRAM } sasl_pending;
+	bool scram_start; /* ... the first message of a SCRAM exchange */
 	bool login_wait;
 	char login_q_user[LOG_QUOTE_SIZE(128)];
 	size_t skip;     /* bytes of a refused command still to discard */
@@ -97,7 +100,12 @@ static bool ms_auth_allowed(const struct managesieve_session *s)
 static void ms_capabilities(const struct managesieve_session *s, struct buf *out)
 {
 	buf_append_str(out, "\"IMPLEMENTATION\" \"facteur\"\r\n");
-	buf_append_str(out, ms_auth_allowed(s) ? "\"SASL\" \"PLAIN\"\r\n" : "\"SASL\" \"\"\r\n");
+	if (!ms_auth_allowed(s))
+		buf_append_str(out, "\"SASL\" \"\"\r\n");
+	else if (s->hooks->scram != NULL)
+		buf_append_str(out, "\"SASL\" \"PLAIN SCRAM-SHA-256\"\r\n");
+	else
+		buf_append_str(out, "\"SASL\" \"PLAIN\"\r\n");
 	buf_append_str(out, "\"SIEVE\" \"");
 	for (size_t i = 0; i < sieve_extension_count(); i++)
 		buf_printf(out, "%s%s", i > 0 ? " " : "", sieve_extension_name(i));
@@ -113,12 +121,12 @@ static void ms_capabilities(const struct managesieve_session *s, struct buf *out
 
 static enum conn_result ms_login_done(struct managesieve_session *s,
 				      enum managesieve_login_result r, int64_t account,
-				      struct buf *out)
+				      const char *mech, struct buf *out)
 {
 	static const char *const names[] = {"ok", "failed", "tempfail", "blocked"};
 	log_event(r == MANAGESIEVE_LOGIN_OK ? LOG_INFO : LOG_WARN, "managesieve.login",
-		  "session=%s ip=%s user=%s mech=PLAIN result=%s", s->session_id, s->peer_ip,
-		  s->login_q_user, (unsigned)r <= MANAGESIEVE_LOGIN_BLOCKED ? names[r] : "?");
+		  "session=%s ip=%s user=%s mech=%s result=%s", s->session_id, s->peer_ip,
+		  s->login_q_user, mech, (unsigned)r <= MANAGESIEVE_LOGIN_BLOCKED ? names[r] : "?");
 	switch (r) {
 	case MANAGESIEVE_LOGIN_OK:
 		s->account_id = account;
@@ -151,13 +159,34 @@ static enum conn_result ms_sasl_plain(struct managesieve_session *s, const char 
 			s->login_wait = true;
 			r = CONN_WAIT;
 		} else {
-			r = ms_login_done(s, lr, account, out);
+			r = ms_login_done(s, lr, account, "PLAIN", out);
 		}
 	}
 	explicit_bzero(raw, cap);
 	explicit_bzero(passwd, sizeof(passwd));
 	free(raw);
 	return r;
+}
+
+/*
+ * One SCRAM-SHA-256 message (base64) to the hook: a challenge goes out as
+ * a string and the next bare line answers it; the exchange's last step is
+ * the server-final message as a challenge, answered by an empty string.
+ */
+static enum conn_result ms_scram(struct managesieve_session *s, const char *b64, struct buf *out)
+{
+	struct auth_scram_io step = {.start = s->scram_start, .in = b64};
+	s->scram_start = false;
+	int64_t account = 0;
+	enum managesieve_login_result r = s->hooks->scram(s->ctx, &step, &account);
+	if (r == MANAGESIEVE_LOGIN_PENDING) {
+		s->sasl_pending = MS_SASL_SCRAM;
+		managesieve_put_string(out, step.challenge, strlen(step.challenge));
+		buf_append(out, "\r\n", 2);
+		return CONN_OK;
+	}
+	log_quote(s->login_q_user, sizeof(s->login_q_user), step.user);
+	return ms_login_done(s, r, account, "SCRAM-SHA-256", out);
 }
 
 static enum conn_result cmd_authenticate(struct managesieve_session *s, struct managesieve_cmd *cmd,
@@ -167,11 +196,19 @@ static enum conn_result cmd_authenticate(struct managesieve_session *s, struct m
 		return ms_no(s, out, s->tls_available ? "ENCRYPT-NEEDED" : NULL,
 			     "Authentication without TLS is not allowed%s",
 			     s->tls_available ? ", use STARTTLS" : "");
+	if (s->hooks->scram != NULL && strcasecmp(cmd->args[0].str, "SCRAM-SHA-256") == 0) {
+		s->scram_start = true;
+		if (cmd->n_args == 2)
+			return ms_scram(s, cmd->args[1].str, out);
+		s->sasl_pending = MS_SASL_SCRAM;
+		buf_append_str(out, "\"\"\r\n");
+		return CONN_OK;
+	}
 	if (strcasecmp(cmd->args[0].str, "PLAIN") != 0)
 		return ms_no(s, out, NULL, "Unsupported authentication mechanism");
 	if (cmd->n_args == 2)
 		return ms_sasl_plain(s, cmd->args[1].str, cmd->args[1].len, out);
-	s->sasl_pending = true;
+	s->sasl_pending = MS_SASL_PLAIN;
 	buf_append_str(out, "\"\"\r\n");
 	return CONN_OK;
 }
@@ -180,11 +217,14 @@ static enum conn_result cmd_authenticate(struct managesieve_session *s, struct m
 static enum conn_result ms_sasl_response(struct managesieve_session *s, struct managesieve_cmd *cmd,
 					 struct buf *out)
 {
-	s->sasl_pending = false;
+	bool scram = s->sasl_pending == MS_SASL_SCRAM;
+	s->sasl_pending = MS_SASL_NONE;
 	if (cmd->n_args != 1 || cmd->args[0].is_number)
 		return ms_no(s, out, NULL, "Expected one string in answer to the challenge");
 	if (strcmp(cmd->args[0].str, "*") == 0)
 		return ms_no(s, out, NULL, "Authentication cancelled");
+	if (scram)
+		return ms_scram(s, cmd->args[0].str, out);
 	return ms_sasl_plain(s, cmd->args[0].str, cmd->args[0].len, out);
 }
 
@@ -195,7 +235,7 @@ static enum conn_result ms_login_poll(struct managesieve_session *s, struct buf 
 	if (r == MANAGESIEVE_LOGIN_PENDING)
 		return CONN_WAIT;
 	s->login_wait = false;
-	return ms_login_done(s, r, account, out);
+	return ms_login_done(s, r, account, "PLAIN", out);
 }
 
 static enum conn_result cmd_unauthenticate(struct managesieve_session *s,
@@ -454,7 +494,7 @@ static const struct ms_command ms_commands[] = {
 static enum conn_result ms_dispatch(struct managesieve_session *s, struct managesieve_cmd *cmd,
 				    struct buf *out)
 {
-	if (s->sasl_pending)
+	if (s->sasl_pending != MS_SASL_NONE)
 		return ms_sasl_response(s, cmd, out);
 	const struct ms_command *c = NULL;
 	for (size_t i = 0; i < sizeof(ms_commands) / sizeof(ms_commands[0]); i++) {
@@ -504,7 +544,7 @@ static int ms_next(struct managesieve_session *s, struct buf *in, size_t *pos, s
 	struct managesieve_cmd cmd;
 	struct managesieve_parse_error err = {0};
 	size_t avail = in->len - *pos;
-	long n = managesieve_parse(in->data + *pos, avail, s->sasl_pending,
+	long n = managesieve_parse(in->data + *pos, avail, s->sasl_pending != MS_SASL_NONE,
 				   authed ? MANAGESIEVE_LINE_MAX : MANAGESIEVE_LINE_MAX_PREAUTH,
 				   authed ? SIEVE_SCRIPT_MAX : MANAGESIEVE_LITERAL_MAX_PREAUTH,
 				   &cmd, &err);
@@ -512,7 +552,7 @@ static int ms_next(struct managesieve_session *s, struct buf *in, size_t *pos, s
 	if (n == 0)
 		return 0;
 	if (n < 0) {
-		s->sasl_pending = false;
+		s->sasl_pending = MS_SASL_NONE;
 		s->discarding = true;
 		if (err.skip > avail) {
 			s->skip = err.skip - avail;
@@ -619,7 +659,7 @@ void managesieve_session_tls_started(struct managesieve_session *s, struct buf *
 {
 	log_debug("managesieve.tls", "session=%s", s->session_id);
 	s->tls = true;
-	s->sasl_pending = false;
+	s->sasl_pending = MS_SASL_NONE;
 	ms_capabilities(s, out);
 	ms_reply(out, "OK", NULL, "TLS negotiation successful");
 }

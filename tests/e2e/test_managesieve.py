@@ -163,3 +163,26 @@ def test_delivery(f):
     assert not m.search(None, 'SUBJECT "managed by sieve"')[1][0]
     assert m.search(None, 'SUBJECT "plain one"')[1][0]
     m.logout()
+
+
+def test_scram_gsasl(f):
+    """SCRAM-SHA-256 with GNU SASL's client computing every message (its
+    stdin/stdout mode; we carry them as ManageSieve strings)."""
+    from test_scram import GsaslStdio
+    c = Raw(f)
+    assert '"SASL" "PLAIN SCRAM-SHA-256"' in c.greeting
+    g = GsaslStdio("SCRAM-SHA-256", f.user, f.password)
+    try:
+        c.sock.sendall(b'AUTHENTICATE "SCRAM-SHA-256" "%s"\r\n' % g.token().encode())
+        while True:
+            line = c.file.readline().decode()
+            m = re.fullmatch(r'"([A-Za-z0-9+/=]*)"\r\n', line)
+            if not m:
+                break
+            g.answer(m.group(1))
+            c.sock.sendall(b'"%s"\r\n' % g.token().encode())
+    finally:
+        g.close()
+    assert line == 'OK "Logged in"\r\n', line
+    assert c.cmd("LISTSCRIPTS\r\n").endswith('OK "Listscripts completed"\r\n')
+    c.close()

@@ -58,11 +58,35 @@ static enum managesieve_login_result fake_poll(void *ctx, int64_t *account_r)
 	return MANAGESIEVE_LOGIN_OK;
 }
 
-static const struct managesieve_hooks hooks = {fake_login, fake_poll};
+static const struct managesieve_hooks hooks = {fake_login, fake_poll, NULL};
+
+/* SCRAM in three messages: "c1" (start), "c2", then "" after "s2". */
+static enum managesieve_login_result fake_scram(void *ctx, struct auth_scram_io *step,
+						int64_t *account_r)
+{
+	struct fake *f = ctx;
+	snprintf(step->user, sizeof(step->user), "a@example.org");
+	if (step->start && strcmp(step->in, "YzE=") == 0) {
+		snprintf(step->challenge, sizeof(step->challenge), "czE=");
+		return MANAGESIEVE_LOGIN_PENDING;
+	}
+	if (!step->start && strcmp(step->in, "YzI=") == 0) {
+		snprintf(step->challenge, sizeof(step->challenge), "czI=");
+		return MANAGESIEVE_LOGIN_PENDING;
+	}
+	if (!step->start && step->in[0] == '\0') {
+		*account_r = f->acc;
+		return MANAGESIEVE_LOGIN_OK;
+	}
+	return MANAGESIEVE_LOGIN_FAILED;
+}
+
+static const struct managesieve_hooks hooks_scram = {fake_login, fake_poll, fake_scram};
 
 struct t {
 	struct tu_fixture *fx;
 	struct fake fake;
+	const struct managesieve_hooks *hooks; /* NULL: hooks (no SCRAM) */
 	struct managesieve_session *s;
 	struct buf in, out;
 };
@@ -80,7 +104,8 @@ static void t_open(struct t *t, bool tls, bool tls_available)
 	};
 	buf_init(&t->in);
 	buf_init(&t->out);
-	t->s = managesieve_session_create(&st, &hooks, &t->fake, &t->out);
+	t->s = managesieve_session_create(&st, t->hooks != NULL ? t->hooks : &hooks, &t->fake,
+					  &t->out);
 }
 
 static void t_close(struct t *t)
@@ -413,6 +438,36 @@ static void test_bad_input(void **state)
 	t_close(t);
 }
 
+static void test_scram(void **state)
+{
+	struct t *t = *state;
+	t->hooks = &hooks_scram;
+	t_open(t, false, false);
+	assert_non_null(strstr(buf_cstr(&t->out), "\"SASL\" \"PLAIN SCRAM-SHA-256\"\r\n"));
+	/* With an initial response, then a literal answer, then the empty one. */
+	assert_string_equal(t_cmd(t, "AUTHENTICATE \"SCRAM-SHA-256\" \"YzE=\"\r\n", NULL),
+			    "\"czE=\"\r\n");
+	assert_string_equal(t_cmd(t, "{4+}\r\nYzI=\r\n", NULL), "\"czI=\"\r\n");
+	assert_string_equal(t_cmd(t, "\"\"\r\n", NULL), "OK \"Logged in\"\r\n");
+	assert_true(managesieve_session_authenticated(t->s));
+	t_close(t);
+	/* Without one: an empty challenge first; a wrong answer fails; "*" cancels. */
+	t_open(t, false, false);
+	assert_string_equal(t_cmd(t, "AUTHENTICATE \"scram-sha-256\"\r\n", NULL), "\"\"\r\n");
+	assert_string_equal(t_cmd(t, "\"YzE=\"\r\n", NULL), "\"czE=\"\r\n");
+	assert_string_equal(t_cmd(t, "\"bad\"\r\n", NULL), "NO \"Authentication failed\"\r\n");
+	assert_string_equal(t_cmd(t, "AUTHENTICATE \"SCRAM-SHA-256\"\r\n", NULL), "\"\"\r\n");
+	assert_string_equal(t_cmd(t, "\"*\"\r\n", NULL), "NO \"Authentication cancelled\"\r\n");
+	assert_false(managesieve_session_authenticated(t->s));
+	t_close(t);
+	/* Not offered without the hook. */
+	t->hooks = NULL;
+	t_open(t, false, false);
+	assert_string_equal(t_cmd(t, "AUTHENTICATE \"SCRAM-SHA-256\" \"YzE=\"\r\n", NULL),
+			    "NO \"Unsupported authentication mechanism\"\r\n");
+	t_close(t);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -423,6 +478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sasl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_starttls_and_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scram, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
