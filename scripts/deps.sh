@@ -19,6 +19,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	       gsasl # GNU SASL's client: SCRAM-SHA-256(-PLUS) over IMAP, SMTP and (relayed) POP3
 	       srs libmail-srs-perl # Mail::SRS and its srs tool check our SRS addresses both ways
 	       rspamd redis-server clamav-daemon # spam and virus filtering (tests/e2e/test_rspamd.py runs private ones)
+	       sieve-connect # ManageSieve client (tests/e2e/test_managesieve.py); its Perl deps give STARTTLS and SASL
 	       chromium) # the webmail's browser tests (tests/e2e/web, driven by npm playwright-core)
 fi
 # The web application (web/) is built with npm and embedded into the binary;
@@ -131,6 +132,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	need "script (bsdutils)" sh -c 'command -v script'
 	need "unbound" sh -c 'command -v unbound || test -x /usr/sbin/unbound'
 	need "fail2ban-regex" sh -c 'command -v fail2ban-regex'
+	need "sieve-connect with TLS and SASL (IO::Socket::SSL, Authen::SASL)" sh -c 'command -v sieve-connect && perl -MIO::Socket::SSL -MAuthen::SASL -MIO::Socket::INET6 -MTerm::ReadKey -e1'
 	need "rspamd 3 with its antivirus plugin" sh -c 'rspamd --version | grep -q "version 3\." && test -f /usr/share/rspamd/plugins/antivirus.lua'
 	need "redis-server (rspamd's Bayes)" sh -c 'command -v redis-server'
 	need "clamd (ClamAV daemon)" sh -c 'command -v clamd || test -x /usr/sbin/clamd'

@@ -201,6 +201,7 @@ static void print_client_records(const struct config *cfg, const char *dom)
 		{"_imaps", LISTENER_IMAPS},
 		{"_pop3", LISTENER_POP3},
 		{"_pop3s", LISTENER_POP3S},
+		{"_sieve", LISTENER_MANAGESIEVE}, /* RFC 5804 1.8 */
 		{"_autodiscover", LISTENER_HTTPS},
 	};
 	printf("; Mail client auto-configuration (RFC 6186, autoconfig, autodiscover)\n");

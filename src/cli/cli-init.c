@@ -37,8 +37,8 @@ static const char init_usage[] =
 	"example.test) and the account demo@DOMAIN with a generated password.\n"
 	"Listeners bind IP (default 127.0.0.1) on unprivileged ports (2525 SMTP,\n"
 	"2587 submission, 2465 submissions, 2110 POP3, 2995 POP3S, 2143 IMAP,\n"
-	"2993 IMAPS, 8080 HTTP, 8443 HTTPS) unless --standard-ports (25, 587, 465,\n"
-	"110, 995, 143, 993, 80, 443; needs root).\n"
+	"2993 IMAPS, 8080 HTTP, 8443 HTTPS, 24190 ManageSieve) unless\n"
+	"--standard-ports (25, 587, 465, 110, 995, 143, 993, 80, 443, 4190; needs root).\n"
 	"Then: facteur -c DIR/facteur.conf serve\n";
 static int parse_opts(int argc, char **argv, struct init_opts *o)
 {
@@ -83,11 +83,12 @@ static int mkdir_p(const char *path, mode_t mode)
 	return -1;
 }
 
-/* smtp, submission, submissions, pop3, pop3s, imap, imaps, http, https */
+/* smtp, submission, submissions, pop3, pop3s, imap, imaps, http, https, managesieve */
 static const int *init_ports(bool standard)
 {
-	static const int std_ports[] = {25, 587, 465, 110, 995, 143, 993, 80, 443};
-	static const int embedded_ports[] = {2525, 2587, 2465, 2110, 2995, 2143, 2993, 8080, 8443};
+	static const int std_ports[] = {25, 587, 465, 110, 995, 143, 993, 80, 443, 4190};
+	static const int embedded_ports[] = {2525, 2587, 2465, 2110, 2995,
+					     2143, 2993, 8080, 8443, 24190};
 	return standard ? std_ports : embedded_ports;
 }
 
@@ -145,6 +146,7 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		"listen.imaps = %s:%d\n"
 		"listen.http = %s:%d\n"
 		"listen.https = %s:%d\n"
+		"listen.managesieve = %s:%d\n"
 		"max_message_size = 50M\n"
 		"plaintext_auth = loopback\n"
 		"postmaster_address = postmaster@%s\n"
@@ -156,7 +158,8 @@ static int write_config(const char *path, const struct init_opts *o, const char 
 		"# rspamd_fail = open\n",
 		o->hostname, dir, dir, dir, run_as_user() ? "user = facteur\n" : "", o->address,
 		p[0], o->address, p[1], o->address, p[2], o->address, p[3], o->address, p[4],
-		o->address, p[5], o->address, p[6], o->address, p[7], o->address, p[8], o->domain);
+		o->address, p[5], o->address, p[6], o->address, p[7], o->address, p[8], o->address,
+		p[9], o->domain);
 	int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	fclose(f);
 	return ok ? 0 : -1;
@@ -272,10 +275,11 @@ int cli_init(int argc, char **argv)
 	       "  submission:  %s port %d (STARTTLS) and %d (TLS)\n"
 	       "  POP3:        %s port %d (STLS) and %d (TLS)\n"
 	       "  IMAP:        %s port %d (STARTTLS) and %d (TLS)\n"
+	       "  ManageSieve: %s port %d (STARTTLS)\n"
 	       "  webmail:     %s (plain HTTP: port %d)\n"
 	       "  certificate: self-signed, %s\n",
 	       dir, conf, o.domain, pw, server, p[0], server, p[1], p[2], server, p[3], p[4],
-	       server, p[5], p[6], web, p[7], cert);
+	       server, p[5], p[6], server, p[9], web, p[7], cert);
 	ret = CLI_EXIT_OK;
 out:
 	explicit_bzero(pw, sizeof(pw));

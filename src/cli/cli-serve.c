@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "net/net.h"
 #include "imap/imap.h"
+#include "managesieve/managesieve.h"
 #include "pop3/pop3.h"
 #include "queue/queue.h"
 #include "search/search.h"
@@ -247,7 +248,7 @@ int cli_serve(int argc, char **argv)
 		[LISTENER_SUBMISSIONS] = &smtp_proto, [LISTENER_POP3] = &pop3_proto,
 		[LISTENER_POP3S] = &pop3_proto,       [LISTENER_IMAP] = &imap_proto,
 		[LISTENER_IMAPS] = &imap_proto,       [LISTENER_HTTP] = &http_proto,
-		[LISTENER_HTTPS] = &http_proto,
+		[LISTENER_HTTPS] = &http_proto,       [LISTENER_MANAGESIEVE] = &managesieve_proto,
 	};
 	http_static_set(&http_web_assets);
 	struct net_server *server = NULL;

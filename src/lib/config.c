@@ -16,7 +16,8 @@
 #include <string.h>
 
 static const char *const kind_names[LISTENER_KIND_COUNT] = {
-	"smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "http", "https",
+	"smtp", "submission", "submissions", "pop3",  "pop3s",
+	"imap", "imaps",      "http",        "https", "managesieve",
 };
 
 const char *config_listener_kind_name(enum listener_kind kind)
@@ -337,7 +338,7 @@ static int set_key(struct config *c, const char *key, const char *val, const cha
 				kind = i;
 		if (kind < 0) {
 			*why = "unknown listener kind (smtp, submission, submissions, pop3, pop3s, "
-			       "imap, imaps, http, https)";
+			       "imap, imaps, http, https, managesieve)";
 			return -1;
 		}
 		char *copy = xstrdup(val), *save = NULL;

@@ -21,6 +21,7 @@ enum listener_kind {
 	LISTENER_IMAPS,       /* 993: implicit TLS */
 	LISTENER_HTTP,        /* 80: webmail, JMAP, autoconfig; redirects to HTTPS off loopback */
 	LISTENER_HTTPS,       /* 443: the same over implicit TLS */
+	LISTENER_MANAGESIEVE, /* 4190: ManageSieve (RFC 5804) with STARTTLS */
 	LISTENER_KIND_COUNT,
 };
 

@@ -566,6 +566,16 @@ static const struct {
 	{"comparator-i;ascii-casemap", 0},
 };
 
+size_t sieve_extension_count(void)
+{
+	return sizeof(ext_names) / sizeof(ext_names[0]);
+}
+
+const char *sieve_extension_name(size_t i)
+{
+	return i < sieve_extension_count() ? ext_names[i].name : NULL;
+}
+
 /* Tag classes a command or test accepts. */
 enum {
 	TG_MATCH = 1 << 0,

@@ -40,6 +40,12 @@ struct sieve_script;
 int sieve_compile(const char *src, size_t len, struct sieve_script **script_r,
 		  const char **error_r);
 void sieve_script_free(struct sieve_script **script);
+/*
+ * The extensions a script may require (ManageSieve's SIEVE capability):
+ * names 0..count-1; NULL past the end.
+ */
+size_t sieve_extension_count(void);
+const char *sieve_extension_name(size_t i);
 
 /* The message a script runs against; every pointer borrowed. */
 struct sieve_message {

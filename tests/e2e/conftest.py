@@ -15,7 +15,7 @@ import pytest
 
 BIN = os.environ.get("FACTEUR_BIN") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "build", "facteur"))
-KINDS = ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "http", "https"]
+KINDS = ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "http", "https", "managesieve"]
 
 
 def free_port():

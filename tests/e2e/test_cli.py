@@ -30,6 +30,9 @@ def test_init_output_and_files(tmp_path):
         assert name in san, san
     conf = str(d / "facteur.conf")
     assert "hostname = mx.foo.test" in open(conf).read()
+    # ManageSieve's quick-start port (RFC 5804's 4190 with a 2 in front).
+    assert "listen.managesieve = 127.0.0.1:24190" in open(conf).read()
+    assert re.search(r"ManageSieve:\s+localhost port 24190 \(STARTTLS\)", r.stdout), r.stdout
     assert run("-c", conf, "check-config").returncode == 0
     assert "foo.test" in run("-c", conf, "domain", "list").stdout.split()
     assert "demo@foo.test" in run("-c", conf, "user", "list").stdout

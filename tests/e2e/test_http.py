@@ -530,7 +530,7 @@ def test_init_prints_webmail_and_dns_records_srv(tmp_path):
     host = open(tmp_path / "x" / "facteur.conf").read().split("hostname = ")[1].split()[0]
     for name, port in (("_submission", 2587), ("_submissions", 2465), ("_imap", 2143),
                        ("_imaps", 2993), ("_pop3", 2110), ("_pop3s", 2995),
-                       ("_autodiscover", 8443)):
+                       ("_sieve", 24190), ("_autodiscover", 8443)):
         assert "%s._tcp.example.test. IN SRV 0 1 %d %s." % (name, port, host) in r, r
     assert "autoconfig.example.test. IN CNAME %s." % host in r
     assert "autodiscover.example.test. IN CNAME %s." % host in r
