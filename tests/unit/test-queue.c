@@ -804,6 +804,7 @@ static void test_store_queue(void **state)
 	const char *err = NULL;
 	const char *rcpts[] = {"x@b.test", "y@c.test"};
 	const char *msg = "Subject: q\r\n\r\nbody\r\n";
+	time_t queued = time(NULL); /* the second may turn before now is read below */
 	assert_int_equal(store_queue_add(f->store, "s@a.test", rcpts, 2, msg, strlen(msg), &err),
 			 0);
 	uint64_t v = 0;
@@ -841,7 +842,7 @@ static void test_store_queue(void **state)
 	free(due);
 	time_t when = 0;
 	assert_int_equal(store_queue_next_attempt(f->store, &when), 1);
-	assert_int_equal(when, now);
+	assert_in_range(when, queued, now);
 
 	/* retry one / flush all */
 	assert_int_equal(store_queue_reschedule(f->store, id0, now - 5, &err), 1);
